@@ -1,0 +1,238 @@
+"""The ``forewarn`` command. Progress goes to stderr; ``--json`` puts machine-readable results on stdout."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy import Engine
+
+from forewarn.ingest.importer import ImportResult, import_file
+from forewarn.ingest.mapping import MappingError
+from forewarn.ingest.problems import ImportRejected
+from forewarn.settings import Settings, get_settings
+from forewarn.store import migrate
+from forewarn.store.database import make_engine
+from forewarn.store.queries import dataset_summaries, indicator_codes, observations_frame
+
+app = typer.Typer(
+    help="Forewarn: spot failure early in public services and learn the way out of it.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="The store: migrations and status.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+err = Console(stderr=True)
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 120)
+
+
+def _engine(settings: Settings) -> Engine:
+    return make_engine(settings.resolved_database_url)
+
+
+def _emit_json(payload: Any) -> None:
+    sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+@contextmanager
+def progress_stages() -> Iterator[Callable[[str, int | None], Callable[[int], None]]]:
+    """Rich progress bars on a terminal; plain lines on stderr otherwise (so logs and tests can follow)."""
+    if err.is_terminal:
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+        ) as progress:
+
+            def stage(name: str, total: int | None) -> Callable[[int], None]:
+                task = progress.add_task(name, total=total)
+                return lambda n: progress.advance(task, n)
+
+            yield stage
+        return
+
+    def plain_stage(name: str, total: int | None) -> Callable[[int], None]:
+        suffix = f" {total} rows" if total is not None else ""
+        print(f"forewarn: {name.lower()}{suffix}", file=sys.stderr, flush=True)
+        return lambda _n: None
+
+    yield plain_stage
+
+
+def _print_rejection(exc: ImportRejected, as_json: bool) -> None:
+    report = exc.report
+    if as_json:
+        _emit_json({"ok": False, "report": report.to_dict()})
+    for problem in report.problems:
+        err.print(str(problem), highlight=False, markup=False)
+    err.print(f"[bold red]{report.summary()}[/]", highlight=False)
+
+
+@app.command("import")
+def import_command(
+    file: Annotated[Path, typer.Argument(help="CSV, Excel or Parquet file, as published.")],
+    mapping: Annotated[Path, typer.Option("--mapping", "-m", help="Mapping file (YAML) for this file's layout.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")] = False,
+    by: Annotated[str | None, typer.Option("--by", help="Who is importing (recorded on the batch).")] = None,
+) -> None:
+    """Validate FILE against MAPPING and import it: all or nothing, and idempotent."""
+    settings = get_settings()
+    engine = _engine(settings)
+    migrate.upgrade(engine)
+    try:
+        with progress_stages() as stage:
+            result = import_file(
+                engine,
+                file,
+                mapping,
+                imported_by=by or settings.imported_by,
+                chunk_rows=settings.import_chunk_rows,
+                max_listed=settings.import_max_reported_errors,
+                stage=stage,
+            )
+    except MappingError as exc:
+        if as_json:
+            _emit_json({"ok": False, "mapping_problems": [p.to_dict() for p in exc.problems]})
+        for problem in exc.problems:
+            err.print(str(problem), highlight=False, markup=False)
+        raise fail("the mapping file cannot be used; nothing was imported", 2) from None
+    except ImportRejected as exc:
+        _print_rejection(exc, as_json)
+        raise typer.Exit(1) from None
+    _report_import(result, as_json)
+
+
+def _report_import(result: ImportResult, as_json: bool) -> None:
+    if as_json:
+        _emit_json({"ok": True, "result": result.to_dict()})
+    err.print(result.summary(), highlight=False)
+    for reason, count in result.skipped_reasons.items():
+        err.print(f"  skipped {count}: {reason}", highlight=False)
+
+
+class ExportFormat(StrEnum):
+    csv = "csv"
+    parquet = "parquet"
+
+
+@app.command("export")
+def export_command(
+    indicator: Annotated[str, typer.Argument(help="Indicator code (see `forewarn datasets --indicators`).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="File to write.")],
+    fmt: Annotated[ExportFormat | None, typer.Option("--format", help="csv or parquet (default: from suffix).")] = None,
+) -> None:
+    """Write every observation of INDICATOR to CSV or Parquet."""
+    engine = _engine(get_settings())
+    migrate.upgrade(engine)
+    with engine.connect() as conn:
+        known = indicator_codes(conn)
+        if indicator not in known:
+            raise fail(f"unknown indicator {indicator!r}; known: {', '.join(known) or '(none: import data first)'}")
+        frame = observations_frame(conn, indicator)
+    kind = fmt.value if fmt else ("parquet" if output.suffix.lower() in (".parquet", ".pq") else "csv")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    if kind == "parquet":
+        frame.write_parquet(output)
+    else:
+        frame.write_csv(output)
+    err.print(f"wrote {frame.height} observations of {indicator} to {output}", highlight=False)
+
+
+@app.command("datasets")
+def datasets_command(
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON on stdout.")] = False,
+) -> None:
+    """What the store holds, per dataset."""
+    settings = get_settings()
+    engine = _engine(settings)
+    migrate.upgrade(engine)
+    with engine.connect() as conn:
+        summaries = dataset_summaries(conn)
+    if as_json:
+        _emit_json([s.__dict__ for s in summaries])
+        return
+    out.print(_summary_table(summaries))
+
+
+def _summary_table(summaries: list[Any]) -> Table:
+    table = Table(title="Datasets in the store")
+    for column in ("dataset", "organisations", "indicators", "periods", "observations", "from", "to"):
+        table.add_column(column, justify="right" if column not in ("dataset",) else "left")
+    for s in summaries:
+        label = s.code + (" (SIMULATED)" if s.simulated else "")
+        table.add_row(
+            label,
+            f"{s.organisations:,}",
+            f"{s.indicators:,}",
+            f"{s.periods:,}",
+            f"{s.observations:,}",
+            str(s.first_period or "-"),
+            str(s.last_period or "-"),
+        )
+    return table
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the store to the newest schema."""
+    settings = get_settings()
+    engine = _engine(settings)
+    migrate.upgrade(engine)
+    err.print(f"store at revision {migrate.current_revision(engine)}: {engine.url.render_as_string(hide_password=True)}")
+
+
+@app.command("demo")
+def demo_command(
+    serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the web app afterwards.")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
+    data_dir: Annotated[Path | None, typer.Option("--data", help="Folder holding the bundled datasets.")] = None,
+) -> None:
+    """Set up the store, import the bundled real datasets, and summarise them."""
+    from forewarn.demo import run_demo
+
+    settings = get_settings()
+    engine = _engine(settings)
+    with progress_stages() as stage:
+        report = run_demo(
+            engine, data_dir, imported_by=settings.imported_by, stage=stage, chunk_rows=settings.import_chunk_rows
+        )
+    for result in report.imports:
+        err.print(result.summary(), highlight=False)
+    where = engine.url.render_as_string(hide_password=True)
+    if as_json:
+        _emit_json(
+            {
+                "database": where,
+                "imports": [r.to_dict() for r in report.imports],
+                "datasets": [s.__dict__ for s in report.summaries],
+            }
+        )
+    else:
+        out.print(_summary_table(report.summaries))
+        out.print(f"Database: {where}")
+        out.print("Look further with: forewarn datasets, forewarn export INDICATOR -o FILE.csv")
+    if serve:
+        err.print("The web app is not part of this build yet; nothing to serve (use --no-serve to skip this note).")
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()

@@ -1,0 +1,1 @@
+"""Readers for CSV, Excel and Parquet extracts, mapping files, validation reports and the importer."""

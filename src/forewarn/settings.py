@@ -1,0 +1,70 @@
+"""One settings class for the whole of Forewarn, read from ``FOREWARN_*`` environment variables.
+
+Every field here is documented in ``docs/settings.md``; a test fails when one is not.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEVELOPMENT_SECRET = "development-only-secret-change-me"
+
+
+class Settings(BaseSettings):
+    """Forewarn's settings: environment variables with the prefix ``FOREWARN_`` (or a ``.env`` file)."""
+
+    model_config = SettingsConfigDict(env_prefix="FOREWARN_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = Field(
+        "development", description="Where Forewarn runs; production refuses the development secret."
+    )
+    data_dir: Path = Field(
+        Path("var"), description="Directory for the embedded SQLite database, exports and simulated data."
+    )
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL of the store; unset means a SQLite file `forewarn.db` under `data_dir`. "
+        "Use postgresql+psycopg://user@host:port/db for the server store.",
+    )
+    min_group_size: int = Field(
+        5, ge=2, description="Smallest group of survey respondents shown in any output; smaller groups are suppressed."
+    )
+    secret_key: str = Field(
+        DEVELOPMENT_SECRET, description="Secret for signing session and CSRF tokens. Must be set in production."
+    )
+    host: str = Field("127.0.0.1", description="Address the web app listens on.")
+    port: int = Field(8000, ge=1, le=65535, description="Port the web app listens on.")
+    import_max_reported_errors: int = Field(
+        1000, ge=1, description="How many validation problems an import report lists in full (all are counted)."
+    )
+    import_chunk_rows: int = Field(
+        100_000, ge=1000, description="Rows written to the store per chunk during an import (progress granularity)."
+    )
+    imported_by: str | None = Field(
+        None, description="Name recorded on import batches; unset means the operating-system user."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Logging level.")
+
+    @model_validator(mode="after")
+    def _refuse_default_secret_in_production(self) -> Settings:
+        if self.environment == "production" and self.secret_key == DEVELOPMENT_SECRET:
+            raise ValueError("FOREWARN_SECRET_KEY must be set to a real secret when FOREWARN_ENVIRONMENT=production")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to a SQLite file under ``data_dir``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'forewarn.db').resolve()}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

@@ -1,0 +1,941 @@
+"""Within-group agreement and the case for aggregating individual answers to a group score.
+
+ICC(1) and ICC(2) from a one-way ANOVA (Bliese 2000), rwg and rwg(j) against uniform and skewed null
+distributions (James, Demaree & Wolf 1984; LeBreton & Senter 2008), Lindell's r*wg(j), Brown & Hauenstein's awg,
+random-group resampling (Bliese & Halverson 2002), and a per-group aggregation report. Every statistic is
+computed for all groups at once from per-group sums (one sparse indicator product); the random groups of many
+resamples are summed in one product too.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+from scipy import sparse, stats
+
+from forewarn.stats.reliability import (
+    BoolArray,
+    FloatArray,
+    IntArray,
+    ScaleSpec,
+    as_group_ids,
+    as_response_matrix,
+    group_sums,
+    score_scales,
+)
+
+# Reason flags of AggregationReport.reason_flags (bit mask).
+TOO_FEW_RESPONDENTS = 1
+"""The group has fewer respondents with a scale score than ``min_respondents``."""
+ICC1_NOT_ABOVE_RANDOM = 2
+"""The scale's ICC(1) is not above the 95th percentile of ICC(1) over random groups (scale-wide)."""
+RWG_J_NOT_ABOVE_RANDOM = 4
+"""The group's rwg(j) is not above the 95th percentile of rwg(j) of random groups of its size."""
+RWG_J_BELOW_THRESHOLD = 8
+"""The group's rwg(j) is below the fixed ``min_rwg_j`` threshold."""
+AGREEMENT_UNDEFINED = 16
+"""rwg(j) cannot be computed (an item has fewer than two answers in the group)."""
+
+_REASON_TEXT: tuple[tuple[int, str], ...] = (
+    (TOO_FEW_RESPONDENTS, "too few respondents"),
+    (ICC1_NOT_ABOVE_RANDOM, "ICC(1) not above random-group expectation"),
+    (RWG_J_NOT_ABOVE_RANDOM, "rwg(j) not above the random-group 95th percentile"),
+    (RWG_J_BELOW_THRESHOLD, "rwg(j) below the agreement threshold"),
+    (AGREEMENT_UNDEFINED, "agreement cannot be estimated"),
+)
+
+# Relative tolerance for "the group mean sits on the scale end or on awg's admissibility bound": group means
+# are sums divided by counts, so a mean that is exactly 5 in R can be 4.999999999999999 here.
+_MEAN_TOLERANCE = 1e-9
+
+# Largest number of (resample x respondent) entries summed in one sparse product.
+_MAX_CHUNK_ENTRIES = 20_000_000
+
+
+@contextmanager
+def _quiet_nan_warnings() -> Iterator[None]:
+    """Silence numpy's "Mean of empty slice" / "All-NaN slice" warnings: an all-NaN slice rightly gives NaN."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Group moments
+
+
+@dataclass(frozen=True)
+class GroupMoments:
+    """Count, mean and variance of each column within each group (groups x columns).
+
+    Attributes
+    ----------
+    n : numpy.ndarray
+        Non-missing values.
+    mean : numpy.ndarray
+        Mean (NaN for an empty group).
+    variance : numpy.ndarray
+        Sample variance with ``n - 1`` denominator (NaN when ``n < 2``).
+    """
+
+    n: IntArray
+    mean: FloatArray
+    variance: FloatArray
+
+
+def _moments_from_sums(count: FloatArray, total: FloatArray, squares: FloatArray, centre: FloatArray) -> GroupMoments:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(count > 0, centre + total / count, np.nan)
+        variance = np.where(count > 1, np.maximum(squares - total**2 / count, 0.0) / (count - 1), np.nan)
+    return GroupMoments(n=np.rint(count).astype(np.int64), mean=mean, variance=variance)
+
+
+def _centred(values: FloatArray, mask: BoolArray) -> tuple[FloatArray, FloatArray]:
+    """Values minus their column mean over ``mask``, zero outside it (centring keeps one-pass sums accurate)."""
+    kept = np.where(mask, values, 0.0)
+    count = mask.sum(axis=0)
+    centre = np.where(count > 0, kept.sum(axis=0) / np.maximum(count, 1), 0.0)
+    kept -= centre
+    kept[~mask] = 0.0
+    return kept, centre
+
+
+def group_moments(values: FloatArray, group_ids: IntArray, n_groups: int | None = None) -> GroupMoments:
+    """Per-group count, mean and variance of every column, skipping NaN, for all groups at once.
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        Respondents x columns (a 1-D array is one column), NaN for missing.
+    group_ids : numpy.ndarray of int
+        Group of each respondent, ``0 .. n_groups - 1``.
+    n_groups : int, optional
+        Number of groups (default ``max(group_ids) + 1``).
+
+    Returns
+    -------
+    GroupMoments
+
+    Notes
+    -----
+    With ``x`` centred on the column mean ``c``, ``mean = c + S1/n`` and ``var = (S2 - S1^2/n)/(n - 1)``, where
+    ``S1, S2`` are the per-group sums of ``x`` and ``x^2`` from one sparse indicator product each.
+
+    References
+    ----------
+    Chan, T. F., Golub, G. H., & LeVeque, R. J. (1983). Algorithms for computing the sample variance. *The
+    American Statistician* 37, 242-247.
+
+    Examples
+    --------
+    >>> m = group_moments(np.array([1.0, 2.0, 4.0, np.nan]), np.array([0, 0, 1, 1]))
+    >>> m.n.ravel(), m.mean.ravel(), m.variance.ravel()  # R: tapply(x, g, var, na.rm = TRUE)
+    (array([2, 1]), array([1.5, 4. ]), array([0.5, nan]))
+    """
+    x = np.asarray(values, dtype=np.float64)
+    if x.ndim == 1:
+        x = x[:, None]
+    x = as_response_matrix(x, "values")
+    ids, g = as_group_ids(group_ids, x.shape[0], n_groups)
+    mask = ~np.isnan(x)
+    xc, centre = _centred(x, mask)
+    return _moments_from_sums(
+        group_sums(mask.astype(np.float64), ids, g), group_sums(xc, ids, g), group_sums(xc * xc, ids, g), centre
+    )
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# ICC(1), ICC(2)
+
+
+@dataclass(frozen=True)
+class GroupICC:
+    """One-way random-effects ICC(1) and ICC(2) of each variable (arrays of length n_variables).
+
+    Attributes
+    ----------
+    icc1 : numpy.ndarray
+        Share of variance due to group membership.
+    icc2 : numpy.ndarray
+        Reliability of the group means.
+    f_value, p_value : numpy.ndarray
+        One-way ANOVA F test of group differences.
+    ms_between, ms_within : numpy.ndarray
+        Mean squares.
+    df_between, df_within : numpy.ndarray
+        Degrees of freedom (groups with a value - 1; respondents - groups).
+    n_respondents : numpy.ndarray
+        Non-missing values.
+    group_size : numpy.ndarray
+        The ``k`` in ICC(1): mean group size (multilevel) or ``n0``.
+    """
+
+    icc1: FloatArray
+    icc2: FloatArray
+    f_value: FloatArray
+    p_value: FloatArray
+    ms_between: FloatArray
+    ms_within: FloatArray
+    df_between: FloatArray
+    df_within: FloatArray
+    n_respondents: IntArray
+    group_size: FloatArray
+
+
+def _icc_from_moments(moments: GroupMoments, group_size: Literal["mean", "n0"]) -> GroupICC:
+    n = moments.n.astype(np.float64)
+    present = n > 0
+    total_n = n.sum(axis=0)
+    groups = present.sum(axis=0).astype(np.float64)
+    mean = np.where(present, moments.mean, 0.0)
+    within = np.where(n > 1, (n - 1) * np.nan_to_num(moments.variance), 0.0).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        grand = (n * mean).sum(axis=0) / total_n
+        between = (n * (mean - grand) ** 2).sum(axis=0)
+        df_between = groups - 1
+        df_within = total_n - groups
+        msb = between / df_between
+        msw = within / df_within
+        if group_size == "mean":
+            k = total_n / groups
+        else:
+            k = (total_n - (n**2).sum(axis=0) / total_n) / df_between
+        icc1 = (msb - msw) / (msb + (k - 1) * msw)
+        icc2 = (msb - msw) / msb
+        f_value = msb / msw
+    ok = (df_between >= 1) & (df_within >= 1)
+    p_value = np.full(f_value.shape, np.nan)
+    good = ok & np.isfinite(f_value)
+    p_value[good] = stats.f.sf(f_value[good], df_between[good], df_within[good])
+
+    def only_ok(values: FloatArray) -> FloatArray:
+        return np.where(ok, values, np.nan)
+
+    return GroupICC(
+        icc1=only_ok(icc1),
+        icc2=only_ok(icc2),
+        f_value=only_ok(f_value),
+        p_value=p_value,
+        ms_between=only_ok(msb),
+        ms_within=only_ok(msw),
+        df_between=df_between,
+        df_within=df_within,
+        n_respondents=np.rint(total_n).astype(np.int64),
+        group_size=k,
+    )
+
+
+def group_icc(
+    values: FloatArray,
+    group_ids: IntArray,
+    n_groups: int | None = None,
+    group_size: Literal["mean", "n0"] = "mean",
+) -> GroupICC:
+    """ICC(1) and ICC(2) from a one-way ANOVA with unequal group sizes, for many variables at once.
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        Respondents (1-D) or respondents x variables; NaN values are left out (as ``aov``'s ``na.omit``).
+    group_ids : numpy.ndarray of int
+        Group of each respondent.
+    n_groups : int, optional
+        Number of groups (default ``max(group_ids) + 1``); empty groups do not count.
+    group_size : {"mean", "n0"}
+        ``k`` in ICC(1): "mean" is ``N / G`` as ``multilevel::ICC1``; "n0" is ANOVA's
+        ``(N - sum n_g^2 / N) / (G - 1)``, the unbiased choice for unequal group sizes.
+
+    Returns
+    -------
+    GroupICC
+
+    Notes
+    -----
+    ``ICC(1) = (MSB - MSW) / (MSB + (k - 1) MSW)`` and ``ICC(2) = (MSB - MSW) / MSB`` with ``MSB = sum n_g
+    (m_g - m)^2 / (G - 1)`` and ``MSW = sum (n_g - 1) s_g^2 / (N - G)``.
+
+    References
+    ----------
+    Bliese, P. D. (2000). Within-group agreement, non-independence, and reliability: Implications for data
+    aggregation and analysis. In K. J. Klein & S. W. J. Kozlowski (Eds.), *Multilevel theory, research, and
+    methods in organizations* (pp. 349-381). Jossey-Bass.
+    Bliese, P. D. (2022). multilevel: Multilevel functions, R package 2.7 (``ICC1``, ``ICC2``).
+
+    Examples
+    --------
+    >>> y = np.array([3.0, 4, 4, 2, 3, 2, 5, 5, 4, 4])
+    >>> g = np.array([0, 0, 0, 1, 1, 1, 2, 2, 2, 2])
+    >>> res = group_icc(y, g)
+    >>> print(np.round([res.icc1[0], res.icc2[0]], 6))  # R: multilevel::ICC1(aov(y ~ as.factor(g)))
+    [0.731343 0.890909]
+    """
+    x = np.asarray(values, dtype=np.float64)
+    if x.ndim == 1:
+        x = x[:, None]
+    if group_size not in ("mean", "n0"):
+        raise ValueError(f"group_size must be 'mean' or 'n0', got {group_size!r}")
+    return _icc_from_moments(group_moments(x, group_ids, n_groups), group_size)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Null distributions, rwg, rwg(j), awg
+
+
+@dataclass(frozen=True)
+class NullDistribution:
+    """A response distribution expected when raters do not agree, over equally spaced options.
+
+    Attributes
+    ----------
+    name : str
+        Label ("uniform", "slight_skew", ...).
+    probabilities : tuple of float
+        Probability of each response option, lowest first; they sum to 1.
+    """
+
+    name: str
+    probabilities: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        p = np.asarray(self.probabilities, dtype=np.float64)
+        if p.ndim != 1 or p.size < 2:
+            raise ValueError(f"null {self.name!r} needs a probability for each of at least 2 options")
+        if np.any(p < 0) or not np.isclose(p.sum(), 1.0, rtol=0, atol=1e-9):
+            raise ValueError(f"null {self.name!r}: probabilities must be non-negative and sum to 1")
+
+    @property
+    def n_options(self) -> int:
+        """Number of response options ``A``."""
+        return len(self.probabilities)
+
+    @property
+    def variance(self) -> float:
+        """Variance ``sum p_a (a - mu)^2`` with options scored 1 .. A (population variance, no n-1)."""
+        p = np.asarray(self.probabilities, dtype=np.float64)
+        options = np.arange(1, p.size + 1, dtype=np.float64)
+        mean = float(p @ options)
+        return float(p @ (options - mean) ** 2)
+
+    @classmethod
+    def uniform(cls, n_options: int) -> NullDistribution:
+        """Rectangular null: every option equally likely; variance ``(A^2 - 1)/12``."""
+        if n_options < 2:
+            raise ValueError(f"a scale needs at least 2 response options, got {n_options}")
+        return cls("uniform", tuple(1.0 / n_options for _ in range(n_options)))
+
+
+LEBRETON_SENTER_5_POINT: tuple[NullDistribution, ...] = (
+    NullDistribution("uniform", (0.20, 0.20, 0.20, 0.20, 0.20)),
+    NullDistribution("slight_skew", (0.05, 0.15, 0.20, 0.35, 0.25)),
+    NullDistribution("moderate_skew", (0.00, 0.10, 0.15, 0.40, 0.35)),
+    NullDistribution("heavy_skew", (0.00, 0.00, 0.10, 0.40, 0.50)),
+    NullDistribution("triangular", (0.11, 0.22, 0.34, 0.22, 0.11)),
+    NullDistribution("normal", (0.07, 0.24, 0.38, 0.24, 0.07)),
+)
+"""The 5-point null distributions of LeBreton & Senter (2008, Table 3); variances 2.00, 1.34, 0.90, 0.44, 1.32,
+1.04. The skewed ones lean towards the top of the scale (leniency)."""
+
+
+def uniform_null_variance(n_options: int) -> float:
+    """Variance of the uniform (rectangular) null over ``A`` options, ``(A^2 - 1)/12``.
+
+    Parameters
+    ----------
+    n_options : int
+        Number of response options ``A``.
+
+    Returns
+    -------
+    float
+
+    Notes
+    -----
+    For options ``1..A`` with probability ``1/A``: ``E[x^2] - E[x]^2 = (A+1)(2A+1)/6 - (A+1)^2/4 =
+    (A^2 - 1)/12``.
+
+    References
+    ----------
+    James, L. R., Demaree, R. G., & Wolf, G. (1984). Estimating within-group interrater reliability with and
+    without response bias. *Journal of Applied Psychology* 69, 85-98.
+
+    Examples
+    --------
+    >>> uniform_null_variance(5)  # R: multilevel::rwg(..., ranvar = 2)
+    2.0
+    """
+    if n_options < 2:
+        raise ValueError(f"a scale needs at least 2 response options, got {n_options}")
+    return (n_options**2 - 1) / 12.0
+
+
+def rwg_j_from_variance(mean_variance: FloatArray, n_items: int, null_variance: float) -> FloatArray:
+    """rwg(j) from the mean within-group item variance, truncated at 0 (multilevel's convention).
+
+    Parameters
+    ----------
+    mean_variance : numpy.ndarray
+        Mean of the items' within-group variances ``s^2``.
+    n_items : int
+        ``J``; 1 gives the single-item rwg.
+    null_variance : float
+        ``sigma_E^2``.
+
+    Returns
+    -------
+    numpy.ndarray
+
+    Notes
+    -----
+    ``rwg(j) = J (1 - s^2/sigma^2) / (J (1 - s^2/sigma^2) + s^2/sigma^2)``; when ``s^2 > sigma^2`` the variance
+    is set to ``sigma^2`` so rwg(j) is 0 (James et al. 1984), as ``multilevel::rwg.j``. For ``J = 1`` this is
+    ``1 - s^2/sigma^2``.
+
+    References
+    ----------
+    James, L. R., Demaree, R. G., & Wolf, G. (1984). *Journal of Applied Psychology* 69, 85-98.
+
+    Examples
+    --------
+    >>> rwg_j_from_variance(np.array([0.5, 3.0]), 11, 2.0)  # R: multilevel::rwg.j(x, g, ranvar = 2)
+    array([0.97058824, 0.        ])
+    """
+    ratio = np.minimum(np.asarray(mean_variance, dtype=np.float64), null_variance) / null_variance
+    with np.errstate(invalid="ignore", divide="ignore"):
+        result: FloatArray = n_items * (1.0 - ratio) / (n_items * (1.0 - ratio) + ratio)
+    return result
+
+
+def awg_index(
+    mean: FloatArray, variance: FloatArray, n: FloatArray | IntArray, response_min: float, response_max: float
+) -> FloatArray:
+    """Brown & Hauenstein's awg for each group (elementwise), as ``multilevel::awg``.
+
+    Parameters
+    ----------
+    mean, variance : numpy.ndarray
+        Group mean ``M`` and sample variance ``s^2`` (``n - 1`` denominator).
+    n : numpy.ndarray
+        Group size ``k``.
+    response_min, response_max : float
+        ``L`` and ``H``.
+
+    Returns
+    -------
+    numpy.ndarray
+
+    Notes
+    -----
+    ``awg = 1 - 2 s^2 / (((H + L) M - M^2 - H L) k / (k - 1))``: the denominator is the largest sample variance
+    ``k`` answers with mean ``M`` can have (all at the two ends). NaN when ``k < 2`` and when ``M`` lies closer
+    to an end than ``(H - L)/k`` allows (``M < (L(k-1) + H)/k`` or ``M > (H(k-1) + L)/k``); 1 when ``M`` is
+    ``L`` or ``H`` (everyone at one end), as multilevel.
+
+    References
+    ----------
+    Brown, R. D., & Hauenstein, N. M. A. (2005). Interrater agreement reconsidered: An alternative to the rwg
+    indices. *Organizational Research Methods* 8, 165-184.
+
+    Examples
+    --------
+    >>> awg_index(np.array([3.0]), np.array([1.0]), np.array([10]), 1, 5)  # R: multilevel::awg(x, g, c(1, 5))
+    array([0.55])
+    """
+    m = np.asarray(mean, dtype=np.float64)
+    s2 = np.asarray(variance, dtype=np.float64)
+    k = np.asarray(n, dtype=np.float64)
+    high, low = float(response_max), float(response_min)
+    tol = _MEAN_TOLERANCE * (high - low)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        maximum = ((high + low) * m - m**2 - high * low) * (k / (k - 1))
+        awg = 1.0 - 2.0 * s2 / maximum
+        outside = (m < (low * (k - 1) + high) / k - tol) | (m > (high * (k - 1) + low) / k + tol)
+    at_end = (np.abs(m - high) <= tol) | (np.abs(m - low) <= tol)
+    result: FloatArray = np.where(at_end, 1.0, np.where(outside, np.nan, awg))
+    return np.where(k >= 2, result, np.nan)
+
+
+@dataclass(frozen=True)
+class AgreementOptions:
+    """Response range, null distributions and missing-data rule for the agreement indices.
+
+    Attributes
+    ----------
+    response_min, response_max : float
+        Lowest and highest option; options are the integers between them.
+    nulls : tuple of NullDistribution
+        Null distributions for rwg / rwg(j). Empty: uniform, plus LeBreton & Senter's slight and moderate skew on
+        a 5-point scale.
+    item_missing : {"available", "listwise"}
+        "available": each item's variance uses the respondents who answered it. "listwise": only respondents who
+        answered every item of the scale (``multilevel``'s ``na.exclude``).
+    """
+
+    response_min: float = 1.0
+    response_max: float = 5.0
+    nulls: tuple[NullDistribution, ...] = ()
+    item_missing: Literal["available", "listwise"] = "available"
+
+    def __post_init__(self) -> None:
+        if not (np.isfinite(self.response_min) and np.isfinite(self.response_max)):
+            raise ValueError("response_min and response_max must be finite")
+        if self.response_min >= self.response_max:
+            raise ValueError(
+                f"response_min ({self.response_min}) must be below response_max ({self.response_max})"
+            )
+        span = self.response_max - self.response_min
+        if span != round(span):
+            raise ValueError("response_max - response_min must be a whole number of options apart")
+        if self.item_missing not in ("available", "listwise"):
+            raise ValueError(f"item_missing must be 'available' or 'listwise', got {self.item_missing!r}")
+        names = [null.name for null in self.nulls]
+        if len(set(names)) != len(names):
+            raise ValueError(f"null distribution names must be unique, got {names}")
+        for null in self.nulls:
+            if null.n_options != self.n_options:
+                raise ValueError(
+                    f"null {null.name!r} has {null.n_options} options but the scale has {self.n_options}"
+                )
+
+    @property
+    def n_options(self) -> int:
+        """Number of response options ``A``."""
+        return int(round(self.response_max - self.response_min)) + 1
+
+    def null_distributions(self) -> tuple[NullDistribution, ...]:
+        """The nulls in use (the defaults when ``nulls`` is empty)."""
+        if self.nulls:
+            return self.nulls
+        if self.n_options == 5:
+            return LEBRETON_SENTER_5_POINT[:3]
+        return (NullDistribution.uniform(self.n_options),)
+
+
+@dataclass(frozen=True)
+class GroupAgreement:
+    """Within-group agreement on one scale's items, for every group.
+
+    Attributes
+    ----------
+    n_respondents : numpy.ndarray
+        Groups: respondents used (any answer, or every answer under listwise).
+    item_n, item_mean, item_variance : numpy.ndarray
+        Groups x items.
+    mean_item_variance : numpy.ndarray
+        Groups: ``s^2``, mean of the item variances (NaN unless every item has 2+ answers).
+    null_names : tuple of str
+        Names of the null distributions (first axis of the rwg arrays).
+    null_variances : numpy.ndarray
+        ``sigma_E^2`` of each null.
+    rwg_j : numpy.ndarray
+        Nulls x groups, truncated at 0.
+    rwg_j_lindell : numpy.ndarray
+        Nulls x groups, Lindell's ``r*wg(j) = 1 - s^2/sigma^2`` (not truncated; can be negative).
+    rwg_item : numpy.ndarray
+        Nulls x groups x items: single-item rwg, truncated at 0.
+    awg_item : numpy.ndarray
+        Groups x items: awg of each item.
+    awg_j : numpy.ndarray
+        Groups: mean of the defined item awg values.
+    """
+
+    n_respondents: IntArray
+    item_n: IntArray
+    item_mean: FloatArray
+    item_variance: FloatArray
+    mean_item_variance: FloatArray
+    null_names: tuple[str, ...]
+    null_variances: FloatArray
+    rwg_j: FloatArray
+    rwg_j_lindell: FloatArray
+    rwg_item: FloatArray
+    awg_item: FloatArray
+    awg_j: FloatArray
+
+
+def _mean_item_variance(item_variance: FloatArray) -> FloatArray:
+    defined = np.all(np.isfinite(item_variance), axis=-1)
+    return np.where(defined, np.nan_to_num(item_variance).mean(axis=-1), np.nan)
+
+
+def _agreement_from_moments(
+    n_respondents: IntArray, moments: GroupMoments, options: AgreementOptions
+) -> GroupAgreement:
+    nulls = options.null_distributions()
+    null_variances = np.array([null.variance for null in nulls])
+    n_items = moments.variance.shape[1]
+    s2 = _mean_item_variance(moments.variance)
+    rwg_j = np.stack([rwg_j_from_variance(s2, n_items, v) for v in null_variances])
+    lindell = 1.0 - s2[None, :] / null_variances[:, None]
+    rwg_item = np.stack([rwg_j_from_variance(moments.variance, 1, v) for v in null_variances])
+    awg_item = awg_index(
+        moments.mean, moments.variance, moments.n, options.response_min, options.response_max
+    )
+    defined = np.isfinite(awg_item)
+    count = defined.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        awg_j = np.where(count > 0, np.where(defined, awg_item, 0.0).sum(axis=1) / count, np.nan)
+    return GroupAgreement(
+        n_respondents=n_respondents,
+        item_n=moments.n,
+        item_mean=moments.mean,
+        item_variance=moments.variance,
+        mean_item_variance=s2,
+        null_names=tuple(null.name for null in nulls),
+        null_variances=null_variances,
+        rwg_j=rwg_j,
+        rwg_j_lindell=lindell,
+        rwg_item=rwg_item,
+        awg_item=awg_item,
+        awg_j=awg_j,
+    )
+
+
+def within_group_agreement(
+    items: FloatArray,
+    group_ids: IntArray,
+    n_groups: int | None = None,
+    options: AgreementOptions | None = None,
+) -> GroupAgreement:
+    """rwg, rwg(j), Lindell's r*wg(j) and awg of one scale's items, for all groups at once.
+
+    Parameters
+    ----------
+    items : numpy.ndarray
+        Respondents x items of one scale (reverse-keyed), NaN for missing.
+    group_ids : numpy.ndarray of int
+        Group of each respondent.
+    n_groups : int, optional
+        Number of groups (default ``max(group_ids) + 1``).
+    options : AgreementOptions, optional
+
+    Returns
+    -------
+    GroupAgreement
+
+    Notes
+    -----
+    See :func:`rwg_j_from_variance` and :func:`awg_index`; ``s^2`` is the mean of the ``J`` item variances within
+    the group, ``r*wg(j) = 1 - s^2/sigma_E^2`` (Lindell, Brandt & Whitney 1999) and ``awg(j)`` is the mean of the
+    items' awg (Brown & Hauenstein 2005). Groups of one respondent get NaN.
+
+    References
+    ----------
+    James, L. R., Demaree, R. G., & Wolf, G. (1984). *Journal of Applied Psychology* 69, 85-98.
+    Lindell, M. K., Brandt, C. J., & Whitney, D. J. (1999). A revised index of interrater agreement for
+    multi-item ratings of a single target. *Applied Psychological Measurement* 23, 127-135.
+    LeBreton, J. M., & Senter, J. L. (2008). Answers to 20 questions about interrater reliability and interrater
+    agreement. *Organizational Research Methods* 11, 815-852.
+    Brown, R. D., & Hauenstein, N. M. A. (2005). *Organizational Research Methods* 8, 165-184.
+
+    Examples
+    --------
+    >>> x = np.array([[4, 5], [4, 4], [5, 5], [2, 3], [4, 1], [3, 5]], dtype=float)
+    >>> res = within_group_agreement(x, np.array([0, 0, 0, 1, 1, 1]))
+    >>> np.round(res.rwg_j[0], 6)  # R: multilevel::rwg.j(x, g, ranvar = 2)$rwg.j
+    array([0.916667, 0.      ])
+    """
+    opts = options or AgreementOptions()
+    x = as_response_matrix(items, "items")
+    ids, g = as_group_ids(group_ids, x.shape[0], n_groups)
+    answered = ~np.isnan(x)
+    rows = answered.all(axis=1) if opts.item_missing == "listwise" else answered.any(axis=1)
+    mask = answered & rows[:, None]
+    _check_range(x, answered, opts.response_min, opts.response_max)
+    xc, centre = _centred(x, mask)
+    moments = _moments_from_sums(
+        group_sums(mask.astype(np.float64), ids, g), group_sums(xc, ids, g), group_sums(xc * xc, ids, g), centre
+    )
+    n_respondents = np.rint(group_sums(rows[:, None].astype(np.float64), ids, g)[:, 0]).astype(np.int64)
+    return _agreement_from_moments(n_respondents, moments, opts)
+
+
+def _check_range(x: FloatArray, answered: BoolArray, low: float, high: float) -> None:
+    if not answered.any():
+        return
+    smallest = np.min(x, initial=np.inf, where=answered)
+    largest = np.max(x, initial=-np.inf, where=answered)
+    if smallest < low or largest > high:
+        raise ValueError(f"answers range from {smallest} to {largest}, outside the scale's {low}..{high}")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Random-group resampling
+
+
+@dataclass(frozen=True)
+class RandomGroupOptions:
+    """Options of the random-group resampling.
+
+    Attributes
+    ----------
+    n_resamples : int
+        Number of times the respondents are shuffled across groups (0 switches resampling off in the report).
+    seed : int
+        Seed of the generator (same seed, same result).
+    percentile : float
+        Percentile of the random-group distribution a real group must exceed (95: a one-sided 5% test).
+    """
+
+    n_resamples: int = 200
+    seed: int = 2002
+    percentile: float = 95.0
+
+    def __post_init__(self) -> None:
+        if self.n_resamples < 0:
+            raise ValueError(f"n_resamples must be >= 0, got {self.n_resamples}")
+        if not 50.0 <= self.percentile < 100.0:
+            raise ValueError(f"percentile must lie in [50, 100), got {self.percentile}")
+
+
+@dataclass(frozen=True)
+class RandomGroupAgreement:
+    """Real groups against random groups of the same sizes (Bliese & Halverson 2002).
+
+    Attributes
+    ----------
+    n_resamples : int
+        Number of shuffles.
+    observed_item_variance : numpy.ndarray
+        Groups: the real group's mean item variance ``s^2`` (rwg(j)'s input).
+    random_item_variance_quantile : numpy.ndarray
+        Groups: the ``(100 - percentile)``-th percentile of ``s^2`` over the random groups in the same slot
+        (same size). A real group agrees beyond chance when its ``s^2`` is below it.
+    item_variance_p_value : numpy.ndarray
+        Groups: ``(1 + #{random s^2 <= observed}) / (1 + n_resamples)``.
+    null_names : tuple of str
+        Names of the nulls (first axis of ``rwg_j_random_quantile``).
+    rwg_j_random_quantile : numpy.ndarray
+        Nulls x groups: rwg(j) at ``random_item_variance_quantile``, the random groups' ``percentile``-th
+        percentile of rwg(j).
+    mean_group_variance : float
+        Mean over groups (2+ members) of the within-group variance of the score (``rgr.agree``'s AvGrpVar).
+    random_mean_group_variance : numpy.ndarray
+        Per resample, the same mean over the random groups.
+    random_group_variance_mean, random_group_variance_sd : float
+        Mean and SD of all random-group variances (``rgr.agree``'s Av.RanGrp.Var and SD.Rangrp.Var).
+    z_value : float
+        ``(mean_group_variance - random mean) / (random SD / sqrt(G))`` as ``rgr.agree``.
+    mean_variance_p_value : float
+        ``(1 + #{random mean variance <= observed}) / (1 + n_resamples)``.
+    icc1 : float
+        ICC(1) of the score over the real groups.
+    random_icc1 : numpy.ndarray
+        ICC(1) of the score over the random groups, per resample.
+    icc1_random_quantile : float
+        ``percentile``-th percentile of ``random_icc1``.
+    icc1_p_value : float
+        ``(1 + #{random ICC(1) >= observed}) / (1 + n_resamples)``.
+    """
+
+    n_resamples: int
+    observed_item_variance: FloatArray
+    random_item_variance_quantile: FloatArray
+    item_variance_p_value: FloatArray
+    null_names: tuple[str, ...]
+    rwg_j_random_quantile: FloatArray
+    mean_group_variance: float
+    random_mean_group_variance: FloatArray
+    random_group_variance_mean: float
+    random_group_variance_sd: float
+    z_value: float
+    mean_variance_p_value: float
+    icc1: float
+    random_icc1: FloatArray
+    icc1_random_quantile: float
+    icc1_p_value: float
+
+
+def _resample_sums(
+    columns: FloatArray, group_ids: IntArray, n_groups: int, n_resamples: int, seed: int | Sequence[int]
+) -> FloatArray:
+    """Per-group column sums for ``n_resamples`` random relabellings: resamples x groups x columns.
+
+    Each resample permutes the group labels over the respondents, which keeps every group's size. All the
+    resamples of a chunk are summed by one sparse product whose indicator has one entry per (respondent,
+    resample): row ``resample * n_groups + label``.
+    """
+    rng = np.random.default_rng(seed)
+    n, p = columns.shape
+    out = np.empty((n_resamples, n_groups, p))
+    chunk = max(1, min(n_resamples, _MAX_CHUNK_ENTRIES // max(n, 1)))
+    for start in range(0, n_resamples, chunk):
+        r = min(chunk, n_resamples - start)
+        labels = rng.permuted(np.broadcast_to(group_ids, (r, n)), axis=1)
+        rows = (labels + n_groups * np.arange(r, dtype=np.int64)[:, None]).T.ravel()
+        indicator = sparse.csc_array(
+            (np.ones(n * r), rows, np.arange(0, n * r + 1, r, dtype=np.int64)), shape=(r * n_groups, n)
+        )
+        out[start : start + r] = np.asarray(indicator @ columns).reshape(r, n_groups, p)
+    return out
+
+
+def _upper_p_value(observed: FloatArray, random: FloatArray, at_least: bool) -> FloatArray:
+    hits = (random >= observed) if at_least else (random <= observed)
+    result: FloatArray = (1.0 + hits.sum(axis=0)) / (1.0 + random.shape[0])
+    return result
+
+
+def random_group_agreement(
+    items: FloatArray,
+    group_ids: IntArray,
+    n_groups: int | None = None,
+    scores: FloatArray | None = None,
+    agreement: AgreementOptions | None = None,
+    options: RandomGroupOptions | None = None,
+) -> RandomGroupAgreement:
+    """Compare real groups with random groups of the same sizes, many times over, all vectorised.
+
+    Parameters
+    ----------
+    items : numpy.ndarray
+        Respondents x items of one scale (reverse-keyed), NaN for missing.
+    group_ids : numpy.ndarray of int
+        Group of each respondent.
+    n_groups : int, optional
+        Number of groups (default ``max(group_ids) + 1``).
+    scores : numpy.ndarray, optional
+        Scale score of each respondent (default: mean of the answered items). Respondents with a NaN score are
+        left out before shuffling.
+    agreement : AgreementOptions, optional
+        Nulls and missing-data rule (as :func:`within_group_agreement`).
+    options : RandomGroupOptions, optional
+        Number of resamples, seed and percentile (``n_resamples`` must be at least 1 here).
+
+    Returns
+    -------
+    RandomGroupAgreement
+
+    Notes
+    -----
+    Each resample permutes the group labels over the respondents, so pseudo-group ``g`` has exactly the size of
+    real group ``g`` (Bliese & Halverson's random-group resampling, ``multilevel::rgr.agree``, with the shuffle
+    of ``mix.data``). From the pseudo-groups' per-group sums (one sparse product per chunk of resamples) come
+
+    - per group, the null distribution of the mean item variance ``s^2`` (so of rwg(j), which falls as ``s^2``
+      rises); a real group agrees beyond chance when its ``s^2`` is below the ``(100 - percentile)``-th
+      percentile of its slot's random ``s^2``;
+    - the mean within-group variance of the score over groups and its random distribution (``rgr.agree``);
+    - ICC(1) of the score and its random distribution: near ``-1/(k - 1)``-ish under random grouping, so a real
+      ICC(1) above the ``percentile``-th percentile shows group membership matters.
+
+    References
+    ----------
+    Bliese, P. D., & Halverson, R. R. (2002). Using random group resampling in multilevel research: An
+    example of the buffering effects of leadership climate. *The Leadership Quarterly* 13, 53-68.
+    Bliese, P. D. (2022). multilevel 2.7 (``rgr.agree``, ``mix.data``).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(1)
+    >>> g = np.repeat(np.arange(20), 10)
+    >>> x = np.clip(np.round(3 + rng.normal(0, 1, 20)[g][:, None] + rng.normal(0, 0.6, (200, 4))), 1, 5)
+    >>> res = random_group_agreement(x, g, options=RandomGroupOptions(n_resamples=99, seed=7))
+    >>> bool(res.icc1 > res.icc1_random_quantile)  # R: summary(multilevel::rgr.agree(rowMeans(x), g, 2000))
+    True
+    """
+    opts = options or RandomGroupOptions()
+    if opts.n_resamples < 1:
+        raise ValueError("random_group_agreement needs n_resamples >= 1")
+    agree = agreement or AgreementOptions()
+    x = as_response_matrix(items, "items")
+    ids, g = as_group_ids(group_ids, x.shape[0], n_groups)
+    answered = ~np.isnan(x)
+    _check_range(x, answered, agree.response_min, agree.response_max)
+    if scores is None:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            score = np.where(answered, x, 0.0).sum(axis=1) / answered.sum(axis=1)
+    else:
+        score = np.asarray(scores, dtype=np.float64)
+        if score.shape != (x.shape[0],):
+            raise ValueError(f"scores must have one value per respondent ({x.shape[0]}), got {score.shape}")
+    keep = ~np.isnan(score)
+    return _random_groups(x[keep], answered[keep], score[keep], ids[keep], g, agree, opts, opts.seed)
+
+
+def _random_groups(
+    x: FloatArray,
+    answered: BoolArray,
+    score: FloatArray,
+    ids: IntArray,
+    n_groups: int,
+    agree: AgreementOptions,
+    opts: RandomGroupOptions,
+    seed: int | Sequence[int],
+) -> RandomGroupAgreement:
+    """Random-group resampling over respondents who all have a score (see :func:`random_group_agreement`)."""
+    n_items = x.shape[1]
+    rows = answered.all(axis=1) if agree.item_missing == "listwise" else answered.any(axis=1)
+    mask = answered & rows[:, None]
+    xc, centre = _centred(x, mask)
+    score_mask = np.ones((x.shape[0], 1), dtype=bool)
+    sc, score_centre = _centred(score[:, None], score_mask)
+    columns = np.column_stack([mask.astype(np.float64), xc, xc * xc, score_mask, sc, sc * sc])
+
+    def split(sums: FloatArray) -> tuple[GroupMoments, GroupMoments]:
+        j = n_items
+        item = _moments_from_sums(sums[..., :j], sums[..., j : 2 * j], sums[..., 2 * j : 3 * j], centre)
+        whole = _moments_from_sums(
+            sums[..., 3 * j : 3 * j + 1], sums[..., 3 * j + 1 : 3 * j + 2], sums[..., 3 * j + 2 :], score_centre
+        )
+        return item, whole
+
+    real_items, real_score = split(group_sums(columns, ids, n_groups))
+    random_items, random_score = split(_resample_sums(columns, ids, n_groups, opts.n_resamples, seed))
+
+    observed = _mean_item_variance(real_items.variance)
+    random_s2 = _mean_item_variance(random_items.variance)
+    lower_q = 1.0 - opts.percentile / 100.0
+    with np.errstate(invalid="ignore"), _quiet_nan_warnings():
+        quantile = np.nanquantile(random_s2, lower_q, axis=0)
+    p_value = np.where(np.isfinite(observed), _upper_p_value(observed, random_s2, at_least=False), np.nan)
+    nulls = agree.null_distributions()
+    rwg_quantile = np.stack([rwg_j_from_variance(quantile, n_items, null.variance) for null in nulls])
+
+    real_var = real_score.variance[:, 0]
+    random_var = random_score.variance[..., 0]
+    with _quiet_nan_warnings():
+        mean_var = float(np.nanmean(real_var))
+        random_mean_var = np.nanmean(random_var, axis=1)
+        pooled = random_var[np.isfinite(random_var)]
+    pooled_mean = float(pooled.mean()) if pooled.size else float("nan")
+    pooled_sd = float(pooled.std(ddof=1)) if pooled.size > 1 else float("nan")
+    n_real = int(np.isfinite(real_var).sum())
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z_value = (mean_var - pooled_mean) / (pooled_sd / np.sqrt(n_real))
+    variance_p = float(_upper_p_value(np.array(mean_var), random_mean_var, at_least=False))
+
+    icc1 = float(_icc_from_moments(real_score, "mean").icc1[0])
+    random_icc1 = _icc_from_moments(
+        GroupMoments(
+            n=np.moveaxis(random_score.n[..., 0], 0, 1),
+            mean=np.moveaxis(random_score.mean[..., 0], 0, 1),
+            variance=np.moveaxis(random_score.variance[..., 0], 0, 1),
+        ),
+        "mean",
+    ).icc1
+    with _quiet_nan_warnings():
+        icc1_quantile = float(np.nanquantile(random_icc1, opts.percentile / 100.0))
+    icc1_p = float(_upper_p_value(np.array(icc1), random_icc1, at_least=True)) if np.isfinite(icc1) else np.nan
+    return RandomGroupAgreement(
+        n_resamples=opts.n_resamples,
+        observed_item_variance=observed,
+        random_item_variance_quantile=quantile,
+        item_variance_p_value=p_value,
+        null_names=tuple(null.name for null in nulls),
+        rwg_j_random_quantile=rwg_quantile,
+        mean_group_variance=mean_var,
+        random_mean_group_variance=random_mean_var,
+        random_group_variance_mean=pooled_mean,
+        random_group_variance_sd=pooled_sd,
+        z_value=float(z_value),
+        mean_variance_p_value=variance_p,
+        icc1=icc1,
+        random_icc1=random_icc1,
+        icc1_random_quantile=icc1_quantile,
+        icc1_p_value=icc1_p,
+    )

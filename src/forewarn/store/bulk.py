@@ -1,0 +1,305 @@
+"""Set-based writes for imports: one transaction, staged rows, and revisions kept for every replaced value.
+
+Rows go into a temporary staging table (``executemany`` on SQLite, ``COPY`` on PostgreSQL); three statements then
+record the old values of rows that change, update them, and insert the new ones. Everything runs inside the
+caller's transaction, so a crash or a killed process leaves the store as it was.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+from sqlalchemy import Connection, insert, select, update
+
+from forewarn.store.models import (
+    Dataset,
+    Event,
+    ImportBatch,
+    Indicator,
+    Organisation,
+    OrganisationAttribute,
+)
+
+STAGING = "forewarn_staging_observations"
+VALUE_COLUMNS = ("numerator", "denominator", "value", "expected")
+
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class WriteCounts:
+    inserted: int
+    updated: int
+    unchanged: int
+    organisations_created: int
+    indicators_created: int
+    events_inserted: int
+    attributes_written: int
+
+
+def upsert_dataset(conn: Connection, code: str, values: dict[str, Any]) -> int:
+    existing = conn.execute(select(Dataset.id).where(Dataset.code == code)).scalar_one_or_none()
+    if existing is None:
+        return int(conn.execute(insert(Dataset).values(code=code, **values).returning(Dataset.id)).scalar_one())
+    conn.execute(update(Dataset).where(Dataset.id == existing).values(**values))
+    return int(existing)
+
+
+def upsert_indicators(conn: Connection, rows: Sequence[dict[str, Any]]) -> tuple[dict[str, int], int]:
+    """Create or update indicators by code; returns code -> id and how many were created."""
+    codes = [r["code"] for r in rows]
+    known = dict(conn.execute(select(Indicator.code, Indicator.id).where(Indicator.code.in_(codes))).all())
+    created = 0
+    for row in rows:
+        if row["code"] in known:
+            conn.execute(update(Indicator).where(Indicator.id == known[row["code"]]).values(**row))
+        else:
+            known[row["code"]] = conn.execute(insert(Indicator).values(**row).returning(Indicator.id)).scalar_one()
+            created += 1
+    return {str(k): int(v) for k, v in known.items()}, created
+
+
+def upsert_organisations(
+    conn: Connection, organisations: pl.DataFrame, dataset_id: int, batch_id: int
+) -> tuple[dict[str, int], int]:
+    """Create organisations not yet known; fill in name, type and region where the file gives them."""
+    codes = organisations["org_code"].to_list()
+    known: dict[str, int] = {}
+    for start in range(0, len(codes), 5000):
+        chunk = codes[start : start + 5000]
+        known.update(conn.execute(select(Organisation.code, Organisation.id).where(Organisation.code.in_(chunk))).all())
+    new = organisations.filter(~pl.col("org_code").is_in(list(known)))
+    if new.height:
+        conn.execute(
+            insert(Organisation),
+            [
+                {
+                    "code": r["org_code"],
+                    "name": r["name"],
+                    "type": r["type"],
+                    "region": r["region"],
+                    "dataset_id": dataset_id,
+                    "created_batch_id": batch_id,
+                }
+                for r in new.iter_rows(named=True)
+            ],
+        )
+    old = organisations.filter(pl.col("org_code").is_in(list(known)))
+    for r in old.iter_rows(named=True):
+        changes = {k: r[k] for k in ("type", "region") if r[k] is not None}
+        if r["name"] != r["org_code"]:
+            changes["name"] = r["name"]
+        if changes:
+            conn.execute(update(Organisation).where(Organisation.id == known[r["org_code"]]).values(**changes))
+    ids: dict[str, int] = {}
+    for start in range(0, len(codes), 5000):
+        chunk = codes[start : start + 5000]
+        ids.update(conn.execute(select(Organisation.code, Organisation.id).where(Organisation.code.in_(chunk))).all())
+    parents = organisations.filter(pl.col("parent_code").is_not_null())
+    for r in parents.iter_rows(named=True):
+        parent_id = conn.execute(select(Organisation.id).where(Organisation.code == r["parent_code"])).scalar_one_or_none()
+        if parent_id is not None:
+            conn.execute(update(Organisation).where(Organisation.id == ids[r["org_code"]]).values(parent_id=parent_id))
+    return ids, new.height
+
+
+def write_attributes(conn: Connection, attributes: pl.DataFrame, org_ids: dict[str, int], batch_id: int) -> int:
+    if attributes.is_empty():
+        return 0
+    existing = {
+        (o, n, d): (vn, vt)
+        for o, n, d, vn, vt in conn.execute(
+            select(
+                OrganisationAttribute.organisation_id,
+                OrganisationAttribute.name,
+                OrganisationAttribute.valid_from,
+                OrganisationAttribute.value_number,
+                OrganisationAttribute.value_text,
+            ).where(OrganisationAttribute.organisation_id.in_(list(set(org_ids.values()))))
+        )
+    }
+    new_rows = []
+    written = 0
+    for r in attributes.iter_rows(named=True):
+        key = (org_ids[r["org_code"]], r["name"], r["valid_from"])
+        value = (r["value_number"], r["value_text"])
+        if key not in existing:
+            new_rows.append(
+                {
+                    "organisation_id": key[0],
+                    "name": key[1],
+                    "valid_from": key[2],
+                    "value_number": value[0],
+                    "value_text": value[1],
+                    "batch_id": batch_id,
+                }
+            )
+        elif existing[key] != value:
+            conn.execute(
+                update(OrganisationAttribute)
+                .where(
+                    OrganisationAttribute.organisation_id == key[0],
+                    OrganisationAttribute.name == key[1],
+                    OrganisationAttribute.valid_from == key[2],
+                )
+                .values(value_number=value[0], value_text=value[1], batch_id=batch_id)
+            )
+            written += 1
+    if new_rows:
+        conn.execute(insert(OrganisationAttribute), new_rows)
+    return written + len(new_rows)
+
+
+def write_events(conn: Connection, events: pl.DataFrame, org_ids: dict[str, int], batch_id: int) -> int:
+    if events.is_empty():
+        return 0
+    ids = list(set(org_ids.values()))
+    existing = {
+        (o, d, k): (g, t)
+        for o, d, k, g, t in conn.execute(
+            select(Event.organisation_id, Event.date, Event.kind, Event.grade, Event.detail).where(
+                Event.organisation_id.in_(ids)
+            )
+        )
+    }
+    new_rows = []
+    for r in events.iter_rows(named=True):
+        key = (org_ids[r["org_code"]], r["date"], r["kind"])
+        if key not in existing:
+            new_rows.append(
+                {
+                    "organisation_id": key[0],
+                    "date": key[1],
+                    "kind": key[2],
+                    "grade": r["grade"],
+                    "detail": r["detail"],
+                    "batch_id": batch_id,
+                }
+            )
+        elif existing[key] != (r["grade"], r["detail"]):
+            conn.execute(
+                update(Event)
+                .where(Event.organisation_id == key[0], Event.date == key[1], Event.kind == key[2])
+                .values(grade=r["grade"], detail=r["detail"], batch_id=batch_id)
+            )
+    if new_rows:
+        conn.execute(insert(Event), new_rows)
+    return len(new_rows)
+
+
+def _is_distinct(dialect: str, left: str, right: str) -> str:
+    if dialect == "sqlite":
+        return f"{left} IS NOT {right}"
+    return f"{left} IS DISTINCT FROM {right}"
+
+
+def _create_staging(conn: Connection) -> None:
+    dialect = conn.dialect.name
+    id_type = "INTEGER" if dialect == "sqlite" else "BIGINT"
+    real = "REAL" if dialect == "sqlite" else "DOUBLE PRECISION"
+    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {STAGING}")
+    conn.exec_driver_sql(
+        f"CREATE TEMPORARY TABLE {STAGING} (organisation_id {id_type} NOT NULL, indicator_id {id_type} NOT NULL, "
+        f"period_start DATE NOT NULL, period_end DATE NOT NULL, numerator {real}, denominator {real}, "
+        f"value {real}, expected {real})"
+    )
+
+
+def _fill_staging(conn: Connection, frame: pl.DataFrame, chunk_rows: int, progress: Progress | None) -> None:
+    columns = ["organisation_id", "indicator_id", "period_start", "period_end", *VALUE_COLUMNS]
+    if conn.dialect.name == "postgresql":
+        raw = conn.connection.driver_connection
+        with raw.cursor() as cursor:  # type: ignore[union-attr]
+            for start in range(0, frame.height, chunk_rows):
+                chunk = frame.slice(start, chunk_rows)
+                with cursor.copy(f"COPY {STAGING} ({', '.join(columns)}) FROM STDIN") as copy:
+                    for row in chunk.iter_rows():
+                        copy.write_row(row)
+                if progress:
+                    progress(chunk.height)
+        return
+    text_dates = frame.with_columns(pl.col("period_start", "period_end").dt.strftime("%Y-%m-%d"))
+    statement = f"INSERT INTO {STAGING} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+    for start in range(0, text_dates.height, chunk_rows):
+        chunk = text_dates.slice(start, chunk_rows)
+        rows = list(zip(*(chunk[c].to_list() for c in columns), strict=True))
+        conn.exec_driver_sql(statement, rows)  # type: ignore[arg-type]
+        if progress:
+            progress(chunk.height)
+
+
+def write_observations(
+    conn: Connection,
+    observations: pl.DataFrame,
+    batch_id: int,
+    *,
+    chunk_rows: int = 100_000,
+    progress: Progress | None = None,
+) -> tuple[int, int, int]:
+    """Insert new observations, replace changed ones (keeping their old values as revisions); (ins, upd, same)."""
+    if observations.is_empty():
+        return 0, 0, 0
+    dialect = conn.dialect.name
+    _create_staging(conn)
+    _fill_staging(conn, observations, chunk_rows, progress)
+    key = (
+        "o.indicator_id = s.indicator_id AND o.organisation_id = s.organisation_id "
+        "AND o.period_start = s.period_start"
+    )
+    changed = " OR ".join(_is_distinct(dialect, f"o.{c}", f"s.{c}") for c in (*VALUE_COLUMNS, "period_end"))
+    conn.exec_driver_sql(
+        "INSERT INTO observation_revisions (observation_id, revision, numerator, denominator, value, expected, "
+        "period_end, batch_id, replaced_by_batch_id) "
+        "SELECT o.id, o.revision, o.numerator, o.denominator, o.value, o.expected, o.period_end, o.batch_id, "
+        f"{int(batch_id)} FROM observations o JOIN {STAGING} s ON {key} WHERE {changed}"
+    )
+    target_key = key.replace("o.", "observations.")
+    target_changed = changed.replace("o.", "observations.")
+    updated = conn.exec_driver_sql(
+        "UPDATE observations SET numerator = s.numerator, denominator = s.denominator, value = s.value, "
+        f"expected = s.expected, period_end = s.period_end, batch_id = {int(batch_id)}, "
+        f"revision = observations.revision + 1 FROM {STAGING} s WHERE {target_key} AND ({target_changed})"
+    ).rowcount
+    inserted = conn.exec_driver_sql(
+        "INSERT INTO observations (organisation_id, indicator_id, period_start, period_end, numerator, denominator, "
+        f"value, expected, batch_id, revision) SELECT s.organisation_id, s.indicator_id, s.period_start, "
+        f"s.period_end, s.numerator, s.denominator, s.value, s.expected, {int(batch_id)}, 1 FROM {STAGING} s "
+        f"WHERE NOT EXISTS (SELECT 1 FROM observations o WHERE {key})"
+    ).rowcount
+    conn.exec_driver_sql(f"DROP TABLE {STAGING}")
+    return inserted, updated, observations.height - inserted - updated
+
+
+def start_batch(conn: Connection, values: dict[str, Any]) -> int:
+    now = dt.datetime.now(dt.UTC)
+    return int(
+        conn.execute(
+            insert(ImportBatch).values(started_at=now, finished_at=now, **values).returning(ImportBatch.id)
+        ).scalar_one()
+    )
+
+
+def finish_batch(conn: Connection, batch_id: int, values: dict[str, Any]) -> None:
+    conn.execute(
+        update(ImportBatch).where(ImportBatch.id == batch_id).values(finished_at=dt.datetime.now(dt.UTC), **values)
+    )
+
+
+def find_batch(conn: Connection, checksum: str, mapping_checksum: str) -> dict[str, Any] | None:
+    """The latest batch that imported this exact file with this exact mapping, if any."""
+    table = ImportBatch.__table__
+    row = (
+        conn.execute(
+            select(table)
+            .where(table.c.checksum == checksum, table.c.mapping_checksum == mapping_checksum)
+            .order_by(table.c.id.desc())
+            .limit(1)
+        )
+        .mappings()
+        .first()
+    )
+    return None if row is None else dict(row)
