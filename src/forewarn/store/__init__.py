@@ -1,1 +1,8 @@
-"""The store: SQLAlchemy 2 tables, Alembic migrations and the queries the services use."""
+"""The store: SQLAlchemy 2 tables, Alembic migrations and the queries the services use.
+
+Importing the package registers every table on ``Base.metadata`` (migrations and tests rely on it).
+"""
+
+from forewarn.store import models, models_surveillance, models_surveys, models_web
+
+__all__ = ["models", "models_surveillance", "models_surveys", "models_web"]
