@@ -1,7 +1,100 @@
-"""Tables for surveillance (filled in by the issue that owns them)."""
+"""Tables the surveillance scan writes: what fired, when, by which rule, with the numbers behind it.
+
+``series_status`` holds one row per organisation x indicator with the latest state of every method, so the
+portfolio page and the risk model read one table; ``signals`` holds each rule that fired; ``scan_runs`` says
+which scan wrote them and with which options.
+"""
 
 from __future__ import annotations
 
-from forewarn.store.models import Base
+import datetime as dt
 
-__all__ = ["Base"]
+from sqlalchemy import JSON, BigInteger, Date, DateTime, Float, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from forewarn.store.models import Base, BigId
+
+
+class ScanRun(Base):
+    __tablename__ = "scan_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    options: Mapped[dict[str, object]] = mapped_column(JSON)
+    series_scanned: Mapped[int] = mapped_column(Integer, default=0)
+    series_changed: Mapped[int] = mapped_column(Integer, default=0)
+    signals_written: Mapped[int] = mapped_column(Integer, default=0)
+    summary: Mapped[dict[str, object] | None] = mapped_column(JSON)
+
+
+class SeriesStatus(Base):
+    """The latest scan's view of one organisation's series of one indicator."""
+
+    __tablename__ = "series_status"
+    __table_args__ = (UniqueConstraint("indicator_id", "organisation_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
+    indicator_id: Mapped[int] = mapped_column(ForeignKey("indicators.id", ondelete="CASCADE"))
+    scan_id: Mapped[int] = mapped_column(ForeignKey("scan_runs.id"))
+    fingerprint: Mapped[int] = mapped_column(BigInteger)  # hash of the series' data: a rescan skips unchanged ones
+    n_points: Mapped[int] = mapped_column(Integer)
+    last_period: Mapped[dt.date | None] = mapped_column(Date)
+    last_value: Mapped[float | None] = mapped_column(Float)
+    # SPC (Making Data Count)
+    spc_variation: Mapped[str | None] = mapped_column(String(40))  # point type of the last point
+    spc_assurance: Mapped[str | None] = mapped_column(String(40))
+    spc_mean: Mapped[float | None] = mapped_column(Float)
+    spc_lpl: Mapped[float | None] = mapped_column(Float)
+    spc_upl: Mapped[float | None] = mapped_column(Float)
+    # Funnel of the latest period across organisations
+    funnel_period: Mapped[dt.date | None] = mapped_column(Date)
+    funnel_z: Mapped[float | None] = mapped_column(Float)
+    funnel_p: Mapped[float | None] = mapped_column(Float)
+    funnel_q: Mapped[float | None] = mapped_column(Float)  # Benjamini-Hochberg adjusted across all pairs
+    funnel_outlier: Mapped[int | None] = mapped_column(Integer)  # -1 below, 0 within, +1 above (after FDR)
+    # CUSUM
+    cusum_value: Mapped[float | None] = mapped_column(Float)
+    cusum_alarms: Mapped[int | None] = mapped_column(Integer)
+    cusum_last_alarm: Mapped[dt.date | None] = mapped_column(Date)
+    # Rank with its interval (1 = best given the indicator's polarity)
+    rank: Mapped[float | None] = mapped_column(Float)
+    rank_lower: Mapped[float | None] = mapped_column(Float)
+    rank_upper: Mapped[float | None] = mapped_column(Float)
+    rank_of: Mapped[int | None] = mapped_column(Integer)
+    rank_distinguishable: Mapped[int | None] = mapped_column(Integer)  # -1 worse than middle, 0 no, +1 better
+
+
+class Signal(Base):
+    """One rule that fired for one organisation x indicator (at one period, where that applies)."""
+
+    __tablename__ = "signals"
+    __table_args__ = (Index("ix_signals_indicator_organisation", "indicator_id", "organisation_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
+    indicator_id: Mapped[int] = mapped_column(ForeignKey("indicators.id", ondelete="CASCADE"))
+    scan_id: Mapped[int] = mapped_column(ForeignKey("scan_runs.id"), index=True)
+    method: Mapped[str] = mapped_column(String(20))  # spc | funnel | cusum | ranks
+    rule: Mapped[str] = mapped_column(String(40))  # e.g. outside_limits, shift, trend, two_in_three, outlier, alarm
+    direction: Mapped[str] = mapped_column(String(20))  # concern | improvement | neutral
+    period_start: Mapped[dt.date | None] = mapped_column(Date)
+    value: Mapped[float | None] = mapped_column(Float)
+    details: Mapped[dict[str, object] | None] = mapped_column(JSON)
+
+
+class SpcBaseline(Base):
+    """A rebase of an SPC chart: from this date the limits are recomputed. Who and why are kept."""
+
+    __tablename__ = "spc_baselines"
+    __table_args__ = (UniqueConstraint("indicator_id", "organisation_id", "rebase_from"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
+    indicator_id: Mapped[int] = mapped_column(ForeignKey("indicators.id", ondelete="CASCADE"))
+    rebase_from: Mapped[dt.date] = mapped_column(Date)
+    fix_after_n_points: Mapped[int | None] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(500))
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
