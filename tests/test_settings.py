@@ -28,7 +28,9 @@ def test_production_refuses_the_development_secret(monkeypatch: pytest.MonkeyPat
     assert Settings(_env_file=None).secret_key != DEVELOPMENT_SECRET  # type: ignore[call-arg]
 
 
-def test_default_database_is_a_sqlite_file_under_the_data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_default_database_is_a_sqlite_file_under_the_data_dir(
+    monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("FOREWARN_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("FOREWARN_DATABASE_URL", raising=False)
     settings = Settings(_env_file=None)  # type: ignore[call-arg]

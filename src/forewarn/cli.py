@@ -90,7 +90,9 @@ def _print_rejection(exc: ImportRejected, as_json: bool) -> None:
 @app.command("import")
 def import_command(
     file: Annotated[Path, typer.Argument(help="CSV, Excel or Parquet file, as published.")],
-    mapping: Annotated[Path, typer.Option("--mapping", "-m", help="Mapping file (YAML) for this file's layout.")],
+    mapping: Annotated[
+        Path, typer.Option("--mapping", "-m", help="Mapping file (YAML) for this file's layout.")
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")] = False,
     by: Annotated[str | None, typer.Option("--by", help="Who is importing (recorded on the batch).")] = None,
 ) -> None:
@@ -138,7 +140,9 @@ class ExportFormat(StrEnum):
 def export_command(
     indicator: Annotated[str, typer.Argument(help="Indicator code (see `forewarn datasets --indicators`).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="File to write.")],
-    fmt: Annotated[ExportFormat | None, typer.Option("--format", help="csv or parquet (default: from suffix).")] = None,
+    fmt: Annotated[
+        ExportFormat | None, typer.Option("--format", help="csv or parquet (default: from suffix).")
+    ] = None,
 ) -> None:
     """Write every observation of INDICATOR to CSV or Parquet."""
     engine = _engine(get_settings())
@@ -146,7 +150,9 @@ def export_command(
     with engine.connect() as conn:
         known = indicator_codes(conn)
         if indicator not in known:
-            raise fail(f"unknown indicator {indicator!r}; known: {', '.join(known) or '(none: import data first)'}")
+            raise fail(
+                f"unknown indicator {indicator!r}; known: {', '.join(known) or '(none: import data first)'}"
+            )
         frame = observations_frame(conn, indicator)
     kind = fmt.value if fmt else ("parquet" if output.suffix.lower() in (".parquet", ".pq") else "csv")
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -191,20 +197,64 @@ def _summary_table(summaries: list[Any]) -> Table:
     return table
 
 
+@app.command("scan")
+def scan_command(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the scan result as JSON on stdout.")] = False,
+    fdr: Annotated[float, typer.Option("--fdr", help="False-discovery rate for funnel outliers.")] = 0.05,
+    target_arl: Annotated[
+        float, typer.Option("--cusum-arl", help="In-control average run length of the CUSUM, in periods.")
+    ] = 60.0,
+    rate_ratio: Annotated[
+        float, typer.Option("--cusum-ratio", help="Odds/rate ratio the CUSUM detects.")
+    ] = 2.0,
+) -> None:
+    """Run every surveillance method over every organisation and indicator; store the signals."""
+    from forewarn.surveillance.options import ScanOptions
+    from forewarn.surveillance.scan import run_scan
+
+    settings = get_settings()
+    engine = _engine(settings)
+    migrate.upgrade(engine)
+    try:
+        options = ScanOptions(fdr_alpha=fdr, cusum_target_arl=target_arl, cusum_rate_ratio=rate_ratio)
+    except ValueError as exc:
+        raise fail(str(exc), 2) from None
+    with progress_stages() as stage:
+        result = run_scan(engine, options, stage=stage)
+    if as_json:
+        _emit_json(result.to_dict())
+    _print_scan(result)
+
+
+def _print_scan(result: Any) -> None:
+    summary = result.summary
+    err.print(
+        f"scan {result.scan_id}: {result.series_scanned} series, {result.series_changed} changed, "
+        f"{result.signals_written} signals written; funnel outliers after FDR "
+        f"{summary.get('funnel_flags_after_fdr', 0)} of {summary.get('funnel_tests', 0)} tests "
+        f"({summary.get('funnel_expected_by_chance', 0):.1f} expected by chance at the limits alone)",
+        highlight=False,
+    )
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or migrate the store to the newest schema."""
     settings = get_settings()
     engine = _engine(settings)
     migrate.upgrade(engine)
-    err.print(f"store at revision {migrate.current_revision(engine)}: {engine.url.render_as_string(hide_password=True)}")
+    err.print(
+        f"store at revision {migrate.current_revision(engine)}: {engine.url.render_as_string(hide_password=True)}"
+    )
 
 
 @app.command("demo")
 def demo_command(
     serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the web app afterwards.")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
-    data_dir: Annotated[Path | None, typer.Option("--data", help="Folder holding the bundled datasets.")] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option("--data", help="Folder holding the bundled datasets.")
+    ] = None,
 ) -> None:
     """Set up the store, import the bundled real datasets, and summarise them."""
     from forewarn.demo import run_demo
@@ -213,10 +263,15 @@ def demo_command(
     engine = _engine(settings)
     with progress_stages() as stage:
         report = run_demo(
-            engine, data_dir, imported_by=settings.imported_by, stage=stage, chunk_rows=settings.import_chunk_rows
+            engine,
+            data_dir,
+            imported_by=settings.imported_by,
+            stage=stage,
+            chunk_rows=settings.import_chunk_rows,
         )
     for result in report.imports:
         err.print(result.summary(), highlight=False)
+    _print_scan(report.scan)
     where = engine.url.render_as_string(hide_password=True)
     if as_json:
         _emit_json(
@@ -224,6 +279,7 @@ def demo_command(
                 "database": where,
                 "imports": [r.to_dict() for r in report.imports],
                 "datasets": [s.__dict__ for s in report.summaries],
+                "scan": report.scan.to_dict(),
             }
         )
     else:
@@ -231,7 +287,9 @@ def demo_command(
         out.print(f"Database: {where}")
         out.print("Look further with: forewarn datasets, forewarn export INDICATOR -o FILE.csv")
     if serve:
-        err.print("The web app is not part of this build yet; nothing to serve (use --no-serve to skip this note).")
+        err.print(
+            "The web app is not part of this build yet; nothing to serve (use --no-serve to skip this note)."
+        )
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from forewarn.ingest.importer import ImportResult, Stage, import_file
 from forewarn.store import migrate
 from forewarn.store.queries import DatasetSummary, dataset_summaries
+from forewarn.surveillance.scan import ScanResult, run_scan
 
 BUNDLED = (
     ("nhs_ae", "nhs_ae_attendances.csv"),
@@ -23,13 +24,16 @@ def bundled_data_dir() -> Path:
     for candidate in (Path.cwd() / "data", Path(__file__).resolve().parents[2] / "data"):
         if (candidate / "nhs_ae" / "mapping.yml").exists():
             return candidate
-    raise FileNotFoundError("cannot find the bundled data folder (data/nhs_ae/mapping.yml); run from the repository")
+    raise FileNotFoundError(
+        "cannot find the bundled data folder (data/nhs_ae/mapping.yml); run from the repository"
+    )
 
 
 @dataclass(frozen=True)
 class DemoReport:
     imports: list[ImportResult]
     summaries: list[DatasetSummary]
+    scan: ScanResult
 
 
 def run_demo(
@@ -49,9 +53,10 @@ def run_demo(
         if stage is not None:
             kwargs["stage"] = stage
         results.append(import_file(engine, root / folder / filename, root / folder / "mapping.yml", **kwargs))  # type: ignore[arg-type]
+    scan = run_scan(engine, stage=stage)
     with engine.connect() as conn:
         summaries = dataset_summaries(conn)
-    return DemoReport(imports=results, summaries=summaries)
+    return DemoReport(imports=results, summaries=summaries, scan=scan)
 
 
 __all__ = ["DemoReport", "Stage", "bundled_data_dir", "run_demo"]

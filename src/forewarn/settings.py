@@ -32,18 +32,25 @@ class Settings(BaseSettings):
         "Use postgresql+psycopg://user@host:port/db for the server store.",
     )
     min_group_size: int = Field(
-        5, ge=2, description="Smallest group of survey respondents shown in any output; smaller groups are suppressed."
+        5,
+        ge=2,
+        description="Smallest group of survey respondents shown in any output; smaller groups are suppressed.",
     )
     secret_key: str = Field(
-        DEVELOPMENT_SECRET, description="Secret for signing session and CSRF tokens. Must be set in production."
+        DEVELOPMENT_SECRET,
+        description="Secret for signing session and CSRF tokens. Must be set in production.",
     )
     host: str = Field("127.0.0.1", description="Address the web app listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port the web app listens on.")
     import_max_reported_errors: int = Field(
-        1000, ge=1, description="How many validation problems an import report lists in full (all are counted)."
+        1000,
+        ge=1,
+        description="How many validation problems an import report lists in full (all are counted).",
     )
     import_chunk_rows: int = Field(
-        100_000, ge=1000, description="Rows written to the store per chunk during an import (progress granularity)."
+        100_000,
+        ge=1000,
+        description="Rows written to the store per chunk during an import (progress granularity).",
     )
     imported_by: str | None = Field(
         None, description="Name recorded on import batches; unset means the operating-system user."
@@ -53,7 +60,9 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_default_secret_in_production(self) -> Settings:
         if self.environment == "production" and self.secret_key == DEVELOPMENT_SECRET:
-            raise ValueError("FOREWARN_SECRET_KEY must be set to a real secret when FOREWARN_ENVIRONMENT=production")
+            raise ValueError(
+                "FOREWARN_SECRET_KEY must be set to a real secret when FOREWARN_ENVIRONMENT=production"
+            )
         return self
 
     @property

@@ -23,7 +23,12 @@ MAPPING = FIXTURES / "ingest" / "mapping.yml"
 def _big_file(path: Path, organisations: int, months: int) -> Path:
     rng = np.random.default_rng(1)
     codes = np.repeat([f"ORG{i:06d}" for i in range(organisations)], months)
-    periods = np.tile(pl.date_range(pl.date(2010, 1, 1), pl.date(2010 + months // 12, 12, 1), "1mo", eager=True)[:months].to_numpy(), organisations)
+    periods = np.tile(
+        pl.date_range(pl.date(2010, 1, 1), pl.date(2010 + months // 12, 12, 1), "1mo", eager=True)[
+            :months
+        ].to_numpy(),
+        organisations,
+    )
     attendances = rng.integers(1000, 5000, organisations * months)
     pl.DataFrame(
         {
@@ -44,10 +49,20 @@ def test_killed_import_leaves_the_store_as_it_was(engine: Engine, database_url: 
     with engine.connect() as conn:
         before = counts(conn)
 
-    big = _big_file(tmp_path / "big.csv", organisations=10_000, months=36)  # 360,000 rows, 720,000 observations
+    big = _big_file(
+        tmp_path / "big.csv", organisations=10_000, months=36
+    )  # 360,000 rows, 720,000 observations
     env = {**os.environ, "FOREWARN_DATABASE_URL": database_url, "FOREWARN_IMPORT_CHUNK_ROWS": "20000"}
     process = subprocess.Popen(
-        [sys.executable, "-c", "from forewarn.cli import app; app()", "import", str(big), "--mapping", str(MAPPING)],
+        [
+            sys.executable,
+            "-c",
+            "from forewarn.cli import app; app()",
+            "import",
+            str(big),
+            "--mapping",
+            str(MAPPING),
+        ],
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         env=env,

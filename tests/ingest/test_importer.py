@@ -77,11 +77,22 @@ def test_every_problem_is_reported_at_once_with_row_column_and_value(engine: Eng
     ]
     problems = rejected(engine, write(tmp_path, "bad.csv", HEADER + "\n".join(rows) + "\n"))
     assert "bad.csv, row 2, column 'org_code': missing organisation code" in problems
-    assert "bad.csv, row 3, column 'period': not a date (expected YYYY-MM-DD) (value '2020-13-01')" in problems
-    assert "bad.csv, row 4, column 'breaches': negative count for indicator 'breaches' (value '-5.0')" in problems
+    assert (
+        "bad.csv, row 3, column 'period': not a date (expected YYYY-MM-DD) (value '2020-13-01')" in problems
+    )
+    assert (
+        "bad.csv, row 4, column 'breaches': negative count for indicator 'breaches' (value '-5.0')"
+        in problems
+    )
     assert "bad.csv, row 5, column 'breaches': not a number (value 'abc')" in problems
-    assert "bad.csv, row 6, column 'attendances': negative count for indicator 'perf' (value '-10.0')" in problems
-    assert "bad.csv, row 7, column 'attendances': denominator is zero for indicator 'perf' (value '0.0')" in problems
+    assert (
+        "bad.csv, row 6, column 'attendances': negative count for indicator 'perf' (value '-10.0')"
+        in problems
+    )
+    assert (
+        "bad.csv, row 7, column 'attendances': denominator is zero for indicator 'perf' (value '0.0')"
+        in problems
+    )
     assert (
         "bad.csv, row 9: duplicate key: organisation FFF, indicator perf, period starting 2020-01-01 "
         "already on row 8 (value 'FFF / perf / 2020-01-01')"
@@ -108,7 +119,9 @@ def test_unknown_indicator_in_long_form(engine: Engine, tmp_path: Path) -> None:
 def test_unparseable_period_label(engine: Engine, tmp_path: Path) -> None:
     text = "area,period,indicator,value\nE1,2019/21,Smoking,14.1\n"
     problems = rejected(engine, write(tmp_path, "long.csv", text), LONG_MAPPING)
-    assert problems == ["long.csv, row 2, column 'period': unparseable period (expected format 'fingertips') (value '2019/21')"]
+    assert problems == [
+        "long.csv, row 2, column 'period': unparseable period (expected format 'fingertips') (value '2019/21')"
+    ]
 
 
 def test_wrong_encoding_names_the_line(engine: Engine, tmp_path: Path) -> None:
@@ -174,15 +187,25 @@ def test_reimporting_the_same_file_changes_nothing_and_says_so(engine: Engine, t
 
 def test_same_values_in_another_file_are_unchanged(engine: Engine, tmp_path: Path) -> None:
     import_file(engine, write(tmp_path, "a.csv", HEADER + "\n".join(GOOD_ROWS) + "\n"), MAPPING)
-    again = import_file(engine, write(tmp_path, "b.csv", HEADER + "\n".join(reversed(GOOD_ROWS)) + "\n"), MAPPING)
-    assert (again.observations_inserted, again.observations_updated, again.observations_unchanged) == (0, 0, 8)
+    again = import_file(
+        engine, write(tmp_path, "b.csv", HEADER + "\n".join(reversed(GOOD_ROWS)) + "\n"), MAPPING
+    )
+    assert (again.observations_inserted, again.observations_updated, again.observations_unchanged) == (
+        0,
+        0,
+        8,
+    )
 
 
 def test_corrected_reimport_replaces_values_and_records_the_revision(engine: Engine, tmp_path: Path) -> None:
     first = import_file(engine, write(tmp_path, "jan.csv", HEADER + "\n".join(GOOD_ROWS) + "\n"), MAPPING)
     corrected = HEADER + "2020-02-01,AAA,Alpha,1100,110\n"  # February breaches revised from 150 to 110
     second = import_file(engine, write(tmp_path, "feb-revised.csv", corrected), MAPPING)
-    assert (second.observations_inserted, second.observations_updated, second.observations_unchanged) == (0, 2, 0)
+    assert (second.observations_inserted, second.observations_updated, second.observations_unchanged) == (
+        0,
+        2,
+        0,
+    )
     with engine.connect() as conn:
         perf = observations_frame(conn, "perf").filter(pl.col("org_code") == "AAA").sort("period_start")
         revisions = conn.execute(select(ObservationRevision.__table__)).mappings().all()
@@ -199,9 +222,9 @@ def test_excel_and_parquet_read_like_csv(engine: Engine, tmp_path: Path) -> None
     frame = pl.read_csv((HEADER + "\n".join(GOOD_ROWS) + "\n").encode(), infer_schema=False)
     frame.write_excel(tmp_path / "good.xlsx")
     import_file(engine, tmp_path / "good.xlsx", MAPPING)
-    frame.with_columns(pl.col("period").str.to_date(), pl.col("attendances", "breaches").cast(pl.Float64)).write_parquet(
-        tmp_path / "good.parquet"
-    )
+    frame.with_columns(
+        pl.col("period").str.to_date(), pl.col("attendances", "breaches").cast(pl.Float64)
+    ).write_parquet(tmp_path / "good.parquet")
     again = import_file(engine, tmp_path / "good.parquet", MAPPING)
     assert (again.observations_inserted, again.observations_unchanged) == (0, 8)
 
@@ -209,7 +232,9 @@ def test_excel_and_parquet_read_like_csv(engine: Engine, tmp_path: Path) -> None
 def test_excel_problems_name_the_sheet_row(engine: Engine, tmp_path: Path) -> None:
     rows = [*GOOD_ROWS, "2020-03-01,AAA,Alpha,lots,1"]
     pl.read_csv((HEADER + "\n".join(rows)).encode(), infer_schema=False).write_excel(tmp_path / "bad.xlsx")
-    assert rejected(engine, tmp_path / "bad.xlsx") == ["bad.xlsx, row 6, column 'attendances': not a number (value 'lots')"]
+    assert rejected(engine, tmp_path / "bad.xlsx") == [
+        "bad.xlsx, row 6, column 'attendances': not a number (value 'lots')"
+    ]
 
 
 def _csv_rows(path: Path) -> list[dict[str, str]]:
@@ -232,7 +257,9 @@ def test_bundled_nhs_ae_import_matches_the_source_file(engine: Engine) -> None:
     with engine.connect() as conn:
         perf = observations_frame(conn, "ae_4h_type1")
     assert perf.height == len(type1)
-    rrk = perf.filter((pl.col("org_code") == "RRK") & (pl.col("period_start").cast(pl.String) == "2017-03-01"))
+    rrk = perf.filter(
+        (pl.col("org_code") == "RRK") & (pl.col("period_start").cast(pl.String) == "2017-03-01")
+    )
     source_row = next(r for r in type1 if r["org_code"] == "RRK" and r["period"] == "2017-03-01")
     attendances, breaches = float(source_row["attendances"]), float(source_row["breaches"])
     assert rrk["value"].item() == pytest.approx(1 - breaches / attendances, rel=1e-12)

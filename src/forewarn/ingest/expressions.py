@@ -52,7 +52,11 @@ def _walk(node: ast.expr, text: str) -> Iterator[str]:
         yield from _walk(node.right, text)
     elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
         yield from _walk(node.operand, text)
-    elif isinstance(node, ast.Constant) and isinstance(node.value, int | float) and not isinstance(node.value, bool):
+    elif (
+        isinstance(node, ast.Constant)
+        and isinstance(node.value, int | float)
+        and not isinstance(node.value, bool)
+    ):
         return
     else:
         raise ExpressionError(
@@ -72,7 +76,7 @@ def _compile(node: ast.expr, text: str) -> pl.Expr:
     name = _column_name(node, text)
     if name is not None:
         return pl.col(name)
-    if isinstance(node, ast.Constant):
+    if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
         return pl.lit(float(node.value))
     if isinstance(node, ast.UnaryOp):
         inner = _compile(node.operand, text)

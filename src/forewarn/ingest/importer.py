@@ -69,7 +69,9 @@ def _no_stage(_name: str, _total: int | None) -> Callable[[int], None]:
     return lambda _n: None
 
 
-def validate_file(path: Path, mapping: Mapping, max_listed: int = 1000) -> tuple[ValidationReport, Prepared | None]:
+def validate_file(
+    path: Path, mapping: Mapping, max_listed: int = 1000
+) -> tuple[ValidationReport, Prepared | None]:
     """Read and check ``path``; the report lists every problem. ``Prepared`` is None when the file is unreadable."""
     from forewarn.ingest.readers import UnreadableFile
 
@@ -177,7 +179,9 @@ def import_file(
         events = bulk.write_events(conn, prepared.events, org_ids, batch_id)
         observations = prepared.observations.select(
             pl.col("org_code").replace_strict(org_ids, return_dtype=pl.Int64).alias("organisation_id"),
-            pl.col("indicator_code").replace_strict(indicator_ids, return_dtype=pl.Int64).alias("indicator_id"),
+            pl.col("indicator_code")
+            .replace_strict(indicator_ids, return_dtype=pl.Int64)
+            .alias("indicator_id"),
             "period_start",
             "period_end",
             "numerator",

@@ -28,13 +28,13 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Literal_(_Strict):
+class FixedValue(_Strict):
     """A fixed value instead of a column: ``{value: "NHS trust"}``."""
 
     value: str
 
 
-ColumnOrValue = Annotated[str | Literal_, Field(union_mode="left_to_right")]
+ColumnOrValue = Annotated[str | FixedValue, Field(union_mode="left_to_right")]
 
 
 class DatasetSpec(_Strict):
@@ -98,7 +98,9 @@ class IndicatorSpec(_Strict):
     multiplier: float = 1.0
     description: str | None = None
     where: dict[str, WhereValue] = Field(default_factory=dict)
-    match: dict[str, str] = Field(default_factory=dict, description="column -> regular expression the text must match")
+    match: dict[str, str] = Field(
+        default_factory=dict, description="column -> regular expression the text must match"
+    )
     numerator: str | None = None
     denominator: str | None = None
     expected: str | None = None
@@ -123,7 +125,9 @@ class IndicatorSpec(_Strict):
                     "(or a `value` expression)"
                 )
         if self.aggregate == "sum" and self.value is not None and self.numerator is None:
-            raise ValueError(f"indicator {self.code!r}: `aggregate: sum` adds numerators and denominators, not values")
+            raise ValueError(
+                f"indicator {self.code!r}: `aggregate: sum` adds numerators and denominators, not values"
+            )
         return self
 
     def expressions(self) -> dict[str, str]:
@@ -214,7 +218,9 @@ class Mapping(_Strict):
                 try:
                     re.compile(pattern)
                 except re.error as exc:
-                    problems.append(f"indicators[{spec.code}].match.{column}: not a regular expression ({exc})")
+                    problems.append(
+                        f"indicators[{spec.code}].match.{column}: not a regular expression ({exc})"
+                    )
             for field_name, text in spec.expressions().items():
                 try:
                     for column in expression_columns(text):
@@ -254,12 +260,16 @@ def parse_mapping(text: str, name: str = "mapping") -> Mapping:
         row = mark.line + 1 if mark is not None else None
         raise MappingError([Problem(name, row, None, None, f"not valid YAML: {exc}")]) from exc
     if not isinstance(raw, dict):
-        raise MappingError([Problem(name, None, None, None, "a mapping file must be a YAML mapping (key: value)")])
+        raise MappingError(
+            [Problem(name, None, None, None, "a mapping file must be a YAML mapping (key: value)")]
+        )
     try:
         return Mapping.model_validate(raw)
     except ValidationError as exc:
         problems = [
-            Problem(name, None, _location(tuple(err["loc"])), None, str(err["msg"]).removeprefix("Value error, "))
+            Problem(
+                name, None, _location(tuple(err["loc"])), None, str(err["msg"]).removeprefix("Value error, ")
+            )
             for err in exc.errors()
         ]
         raise MappingError(problems) from exc

@@ -52,12 +52,22 @@ def _decode(data: bytes, encoding: str, name: str) -> bytes:
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         byte = data[exc.start : exc.start + 1].hex()
-        hint = " (the file may be Windows-1252: set `file: {encoding: cp1252}` in the mapping)" if encoding.lower().replace("-", "") == "utf8" else ""
+        hint = (
+            " (the file may be Windows-1252: set `file: {encoding: cp1252}` in the mapping)"
+            if encoding.lower().replace("-", "") == "utf8"
+            else ""
+        )
         raise UnreadableFile(
-            [Problem(name, line, None, f"0x{byte}", f"wrong encoding: this byte is not valid {encoding}{hint}")]
+            [
+                Problem(
+                    name, line, None, f"0x{byte}", f"wrong encoding: this byte is not valid {encoding}{hint}"
+                )
+            ]
         ) from exc
     except LookupError as exc:
-        raise UnreadableFile([Problem(name, None, None, encoding, "unknown encoding in the mapping")]) from exc
+        raise UnreadableFile(
+            [Problem(name, None, None, encoding, "unknown encoding in the mapping")]
+        ) from exc
     return data if encoding.lower().replace("-", "") == "utf8" else text.encode("utf-8")
 
 
@@ -81,7 +91,9 @@ def _read_excel(path: Path, spec: FileSpec, name: str) -> pl.DataFrame:
     try:
         frame = pl.read_excel(path, sheet_name=spec.sheet, infer_schema_length=0, engine="calamine")
     except Exception as exc:  # the Excel engines raise many kinds; all mean "cannot read this workbook"
-        raise UnreadableFile([Problem(name, None, None, None, f"not a readable Excel workbook: {exc}")]) from exc
+        raise UnreadableFile(
+            [Problem(name, None, None, None, f"not a readable Excel workbook: {exc}")]
+        ) from exc
     frame = frame.select(pl.all().cast(pl.String))
     if spec.missing_values:
         frame = frame.with_columns(
@@ -94,11 +106,15 @@ def _read_parquet(path: Path, name: str) -> pl.DataFrame:
     try:
         frame = pl.read_parquet(path)
     except Exception as exc:  # pyarrow/polars raise several kinds for a damaged file
-        raise UnreadableFile([Problem(name, None, None, None, f"not a readable Parquet file: {exc}")]) from exc
+        raise UnreadableFile(
+            [Problem(name, None, None, None, f"not a readable Parquet file: {exc}")]
+        ) from exc
     # Dates written by Polars come back as dates; turn everything into text so one validator serves all formats.
     return frame.select(
         [
-            pl.col(c).dt.strftime("%Y-%m-%d") if frame.schema[c] in (pl.Date, pl.Datetime) else pl.col(c).cast(pl.String)
+            pl.col(c).dt.strftime("%Y-%m-%d")
+            if frame.schema[c] in (pl.Date, pl.Datetime)
+            else pl.col(c).cast(pl.String)
             for c in frame.columns
         ]
     )
@@ -135,7 +151,11 @@ def read_table(path: Path, spec: FileSpec, required_columns: list[str]) -> RawTa
             )
         raise UnreadableFile(problems)
     if frame.height == 0:
-        raise UnreadableFile([Problem(name, None, None, None, "empty file: the header is there but no data rows")])
+        raise UnreadableFile(
+            [Problem(name, None, None, None, "empty file: the header is there but no data rows")]
+        )
     # Header is row 1 in CSV and Excel alike; Parquet has no header row, but one numbering keeps messages uniform.
-    frame = frame.select(required_columns).with_row_index(ROW, offset=2).with_columns(pl.col(ROW).cast(pl.Int64))
+    frame = (
+        frame.select(required_columns).with_row_index(ROW, offset=2).with_columns(pl.col(ROW).cast(pl.Int64))
+    )
     return RawTable(frame=frame, source=name)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from forewarn.ingest.expressions import compile_expression, expression_columns
-from forewarn.ingest.mapping import ColumnOrValue, IndicatorSpec, Literal_, Mapping
+from forewarn.ingest.mapping import ColumnOrValue, FixedValue, IndicatorSpec, Mapping
 from forewarn.ingest.periods import parse_dates, period_bounds
 from forewarn.ingest.problems import Problem, ValidationReport
 from forewarn.ingest.readers import ROW, RawTable
@@ -44,7 +44,9 @@ class Prepared:
     skipped_reasons: dict[str, int] = field(default_factory=dict)
 
 
-def _problem_frame(frame: pl.DataFrame, column: str | None, value: pl.Expr | None, message: str | pl.Expr) -> pl.DataFrame:
+def _problem_frame(
+    frame: pl.DataFrame, column: str | None, value: pl.Expr | None, message: str | pl.Expr
+) -> pl.DataFrame:
     return frame.select(
         pl.col(ROW).alias("row"),
         pl.lit(column, dtype=pl.String).alias("column"),
@@ -56,7 +58,7 @@ def _problem_frame(frame: pl.DataFrame, column: str | None, value: pl.Expr | Non
 def _reference(ref: ColumnOrValue | None) -> pl.Expr:
     if ref is None:
         return pl.lit(None, dtype=pl.String)
-    if isinstance(ref, Literal_):
+    if isinstance(ref, FixedValue):
         return pl.lit(ref.value)
     return pl.col(ref)
 
@@ -65,7 +67,9 @@ class _Checker:
     def __init__(self) -> None:
         self.frames: list[pl.DataFrame] = []
 
-    def add(self, frame: pl.DataFrame, column: str | None, value: pl.Expr | None, message: str | pl.Expr) -> None:
+    def add(
+        self, frame: pl.DataFrame, column: str | None, value: pl.Expr | None, message: str | pl.Expr
+    ) -> None:
         if frame.height:
             self.frames.append(_problem_frame(frame, column, value, message))
 
@@ -76,7 +80,8 @@ class _Checker:
         report.total_problems += problems.height
         listed = problems.head(max(0, report.max_listed - len(report.problems)))
         report.problems.extend(
-            Problem(report.file, row, column, value, message) for row, column, value, message in listed.iter_rows()
+            Problem(report.file, row, column, value, message)
+            for row, column, value, message in listed.iter_rows()
         )
 
 
@@ -180,8 +185,12 @@ def _indicator_rows(
     if spec.aggregate == "sum":
         computed = computed.group_by("org_code", "indicator_code", "period_start", "period_end").agg(
             pl.col("numerator").sum(),
-            pl.col("denominator").sum() if "denominator" in exprs else pl.lit(None, dtype=pl.Float64).alias("denominator"),
-            pl.col("expected").sum() if "expected" in exprs else pl.lit(None, dtype=pl.Float64).alias("expected"),
+            pl.col("denominator").sum()
+            if "denominator" in exprs
+            else pl.lit(None, dtype=pl.Float64).alias("denominator"),
+            pl.col("expected").sum()
+            if "expected" in exprs
+            else pl.lit(None, dtype=pl.Float64).alias("expected"),
             pl.lit(None, dtype=pl.Float64).alias("value"),
             pl.col(ROW).min(),
         )
@@ -201,7 +210,9 @@ def _check_values(computed: pl.DataFrame, spec: IndicatorSpec, checks: _Checker)
     where = f" for indicator {spec.code!r}"
     for name in ("numerator", "denominator", "expected"):
         if name in exprs and spec.kind != IndicatorKind.MEAN:
-            checks.add(computed.filter(pl.col(name) < 0), _label(spec, name), pl.col(name), f"negative count{where}")
+            checks.add(
+                computed.filter(pl.col(name) < 0), _label(spec, name), pl.col(name), f"negative count{where}"
+            )
     if spec.kind in (IndicatorKind.PROPORTION, IndicatorKind.RATE) and "denominator" in exprs:
         checks.add(
             computed.filter(pl.col("denominator") == 0),
@@ -258,7 +269,9 @@ def _duplicates(observations: pl.DataFrame, checks: _Checker) -> None:
     checks.add(
         dup.filter(pl.col(ROW) != pl.col("__first")),
         None,
-        pl.concat_str(["org_code", "indicator_code", pl.col("period_start").cast(pl.String)], separator=" / "),
+        pl.concat_str(
+            ["org_code", "indicator_code", pl.col("period_start").cast(pl.String)], separator=" / "
+        ),
         pl.format(
             "duplicate key: organisation {}, indicator {}, period starting {} already on row {}",
             "org_code",
@@ -277,7 +290,9 @@ def _organisations(frame: pl.DataFrame, mapping: Mapping) -> tuple[pl.DataFrame,
             _reference(org.name).cast(pl.String).alias("name"),
             _reference(org.type).cast(pl.String).alias("type"),
             _reference(org.region).cast(pl.String).alias("region"),
-            (pl.col(org.parent) if org.parent else pl.lit(None, dtype=pl.String)).cast(pl.String).alias("parent_code"),
+            (pl.col(org.parent) if org.parent else pl.lit(None, dtype=pl.String))
+            .cast(pl.String)
+            .alias("parent_code"),
         )
         .group_by("org_code", maintain_order=True)
         .agg(pl.all().drop_nulls().last())
@@ -293,12 +308,16 @@ def _organisations(frame: pl.DataFrame, mapping: Mapping) -> tuple[pl.DataFrame,
                 pl.col("org_code"),
                 pl.lit(name).alias("name"),
                 pl.col("valid_from"),
-                (value.cast(pl.Float64) if kind in ("number", "integer") else pl.lit(None, dtype=pl.Float64)).alias(
-                    "value_number"
-                ),
-                (value.cast(pl.String) if kind not in ("number", "integer") else pl.lit(None, dtype=pl.String)).alias(
-                    "value_text"
-                ),
+                (
+                    value.cast(pl.Float64)
+                    if kind in ("number", "integer")
+                    else pl.lit(None, dtype=pl.Float64)
+                ).alias("value_number"),
+                (
+                    value.cast(pl.String)
+                    if kind not in ("number", "integer")
+                    else pl.lit(None, dtype=pl.String)
+                ).alias("value_text"),
             )
             .unique(["org_code", "name", "valid_from"], keep="last", maintain_order=True)
         )
@@ -336,7 +355,13 @@ def empty_observations() -> pl.DataFrame:
 
 def empty_events() -> pl.DataFrame:
     return pl.DataFrame(
-        schema={"org_code": pl.String, "date": pl.Date, "kind": pl.String, "grade": pl.String, "detail": pl.String}
+        schema={
+            "org_code": pl.String,
+            "date": pl.Date,
+            "kind": pl.String,
+            "grade": pl.String,
+            "detail": pl.String,
+        }
     )
 
 
@@ -388,7 +413,9 @@ def prepare(table: RawTable, mapping: Mapping, report: ValidationReport) -> Prep
     elif mapping.records == "events":
         assert mapping.events is not None
         spec = mapping.events
-        frame = frame.with_columns(parse_dates(pl.col(spec.date).cast(pl.String), spec.date_format).alias("date"))
+        frame = frame.with_columns(
+            parse_dates(pl.col(spec.date).cast(pl.String), spec.date_format).alias("date")
+        )
         checks.add(
             frame.filter(pl.col("date").is_null()),
             spec.date,
@@ -411,7 +438,13 @@ def prepare(table: RawTable, mapping: Mapping, report: ValidationReport) -> Prep
             dup.filter(pl.col(ROW) != pl.col("__first")),
             None,
             None,
-            pl.format("duplicate key: event {} for {} on {} already on row {}", "kind", "org_code", "date", "__first"),
+            pl.format(
+                "duplicate key: event {} for {} on {} already on row {}",
+                "kind",
+                "org_code",
+                "date",
+                "__first",
+            ),
         )
         events = events.drop(ROW)
     else:

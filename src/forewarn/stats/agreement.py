@@ -1,8 +1,8 @@
 """Within-group agreement and the case for aggregating individual answers to a group score.
 
 ICC(1) and ICC(2) from a one-way ANOVA (Bliese 2000), rwg and rwg(j) against uniform and skewed null
-distributions (James, Demaree & Wolf 1984; LeBreton & Senter 2008), Lindell's r*wg(j), Brown & Hauenstein's awg,
-random-group resampling (Bliese & Halverson 2002), and a per-group aggregation report. Every statistic is
+distributions (James, Demaree & Wolf 1984; LeBreton & Senter 2008), Lindell's r*wg(j), Brown & Hauenstein's
+awg, random-group resampling (Bliese & Halverson 2002), and a per-group aggregation report. Every statistic is
 computed for all groups at once from per-group sums (one sparse indicator product); the random groups of many
 resamples are summed in one product too.
 """
@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
+from numpy.typing import NDArray
 from scipy import sparse, stats
 
 from forewarn.stats.reliability import (
@@ -26,7 +27,7 @@ from forewarn.stats.reliability import (
     as_group_ids,
     as_response_matrix,
     group_sums,
-    score_scales,
+    key_responses,
 )
 
 # Reason flags of AggregationReport.reason_flags (bit mask).
@@ -53,19 +54,21 @@ _REASON_TEXT: tuple[tuple[int, str], ...] = (
 # are sums divided by counts, so a mean that is exactly 5 in R can be 4.999999999999999 here.
 _MEAN_TOLERANCE = 1e-9
 
-# Largest number of (resample x respondent) entries summed in one sparse product.
+# Largest number of (resample x respondent) entries summed in one sparse product, and the target size of its
+# output block.
 _MAX_CHUNK_ENTRIES = 20_000_000
+_CACHE_BYTES = 1_000_000
 
 
 @contextmanager
 def _quiet_nan_warnings() -> Iterator[None]:
-    """Silence numpy's "Mean of empty slice" / "All-NaN slice" warnings: an all-NaN slice rightly gives NaN."""
+    """Silence numpy's "Mean of empty slice" / "All-NaN slice" warnings: all-NaN slices rightly give NaN."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         yield
 
 
-# ----------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Group moments
 
 
@@ -88,21 +91,32 @@ class GroupMoments:
     variance: FloatArray
 
 
-def _moments_from_sums(count: FloatArray, total: FloatArray, squares: FloatArray, centre: FloatArray) -> GroupMoments:
+def _moments_from_sums(
+    count: FloatArray, total: FloatArray, squares: FloatArray, centre: FloatArray
+) -> GroupMoments:
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(count > 0, centre + total / count, np.nan)
         variance = np.where(count > 1, np.maximum(squares - total**2 / count, 0.0) / (count - 1), np.nan)
     return GroupMoments(n=np.rint(count).astype(np.int64), mean=mean, variance=variance)
 
 
-def _centred(values: FloatArray, mask: BoolArray) -> tuple[FloatArray, FloatArray]:
-    """Values minus their column mean over ``mask``, zero outside it (centring keeps one-pass sums accurate)."""
+def _centred(
+    values: FloatArray, mask: BoolArray, centre: float | None = None
+) -> tuple[FloatArray, FloatArray]:
+    """Values minus a centre (default: column mean over ``mask``), zero outside ``mask``.
+
+    Centring keeps one-pass sums of squares accurate; a whole-number centre (a scale's midpoint) keeps integer
+    answers integer, so their sums are exact.
+    """
     kept = np.where(mask, values, 0.0)
-    count = mask.sum(axis=0)
-    centre = np.where(count > 0, kept.sum(axis=0) / np.maximum(count, 1), 0.0)
-    kept -= centre
+    if centre is None:
+        count = mask.sum(axis=0)
+        centres = np.where(count > 0, kept.sum(axis=0) / np.maximum(count, 1), 0.0)
+    else:
+        centres = np.full(values.shape[1], centre)
+    kept -= centres
     kept[~mask] = 0.0
-    return kept, centre
+    return kept, centres
 
 
 def group_moments(values: FloatArray, group_ids: IntArray, n_groups: int | None = None) -> GroupMoments:
@@ -123,8 +137,8 @@ def group_moments(values: FloatArray, group_ids: IntArray, n_groups: int | None 
 
     Notes
     -----
-    With ``x`` centred on the column mean ``c``, ``mean = c + S1/n`` and ``var = (S2 - S1^2/n)/(n - 1)``, where
-    ``S1, S2`` are the per-group sums of ``x`` and ``x^2`` from one sparse indicator product each.
+    With ``x`` centred on the column mean ``c``, ``mean = c + S1/n`` and ``var = (S2 - S1^2/n)/(n - 1)``,
+    where ``S1, S2`` are the per-group sums of ``x`` and ``x^2`` from one sparse indicator product each.
 
     References
     ----------
@@ -145,11 +159,14 @@ def group_moments(values: FloatArray, group_ids: IntArray, n_groups: int | None 
     mask = ~np.isnan(x)
     xc, centre = _centred(x, mask)
     return _moments_from_sums(
-        group_sums(mask.astype(np.float64), ids, g), group_sums(xc, ids, g), group_sums(xc * xc, ids, g), centre
+        group_sums(mask.astype(np.float64), ids, g),
+        group_sums(xc, ids, g),
+        group_sums(xc * xc, ids, g),
+        centre,
     )
 
 
-# ----------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # ICC(1), ICC(2)
 
 
@@ -272,7 +289,7 @@ def group_icc(
     >>> g = np.array([0, 0, 0, 1, 1, 1, 2, 2, 2, 2])
     >>> res = group_icc(y, g)
     >>> print(np.round([res.icc1[0], res.icc2[0]], 6))  # R: multilevel::ICC1(aov(y ~ as.factor(g)))
-    [0.731343 0.890909]
+    [0.769053 0.917355]
     """
     x = np.asarray(values, dtype=np.float64)
     if x.ndim == 1:
@@ -282,7 +299,7 @@ def group_icc(
     return _icc_from_moments(group_moments(x, group_ids, n_groups), group_size)
 
 
-# ----------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Null distributions, rwg, rwg(j), awg
 
 
@@ -337,8 +354,8 @@ LEBRETON_SENTER_5_POINT: tuple[NullDistribution, ...] = (
     NullDistribution("triangular", (0.11, 0.22, 0.34, 0.22, 0.11)),
     NullDistribution("normal", (0.07, 0.24, 0.38, 0.24, 0.07)),
 )
-"""The 5-point null distributions of LeBreton & Senter (2008, Table 3); variances 2.00, 1.34, 0.90, 0.44, 1.32,
-1.04. The skewed ones lean towards the top of the scale (leniency)."""
+"""The 5-point null distributions of LeBreton & Senter (2008, Table 3); variances 2.00, 1.34, 0.90, 0.44,
+1.32, 1.04. The skewed ones lean towards the top of the scale (leniency)."""
 
 
 def uniform_null_variance(n_options: int) -> float:
@@ -391,9 +408,9 @@ def rwg_j_from_variance(mean_variance: FloatArray, n_items: int, null_variance: 
 
     Notes
     -----
-    ``rwg(j) = J (1 - s^2/sigma^2) / (J (1 - s^2/sigma^2) + s^2/sigma^2)``; when ``s^2 > sigma^2`` the variance
-    is set to ``sigma^2`` so rwg(j) is 0 (James et al. 1984), as ``multilevel::rwg.j``. For ``J = 1`` this is
-    ``1 - s^2/sigma^2``.
+    ``rwg(j) = J (1 - s^2/sigma^2) / (J (1 - s^2/sigma^2) + s^2/sigma^2)``; when ``s^2 > sigma^2`` the
+    variance is set to ``sigma^2`` so rwg(j) is 0 (James et al. 1984), as ``multilevel::rwg.j``. For ``J = 1``
+    this is ``1 - s^2/sigma^2``.
 
     References
     ----------
@@ -430,10 +447,10 @@ def awg_index(
 
     Notes
     -----
-    ``awg = 1 - 2 s^2 / (((H + L) M - M^2 - H L) k / (k - 1))``: the denominator is the largest sample variance
-    ``k`` answers with mean ``M`` can have (all at the two ends). NaN when ``k < 2`` and when ``M`` lies closer
-    to an end than ``(H - L)/k`` allows (``M < (L(k-1) + H)/k`` or ``M > (H(k-1) + L)/k``); 1 when ``M`` is
-    ``L`` or ``H`` (everyone at one end), as multilevel.
+    ``awg = 1 - 2 s^2 / (((H + L) M - M^2 - H L) k / (k - 1))``: the denominator is the largest sample
+    variance ``k`` answers with mean ``M`` can have (all at the two ends). NaN when ``k < 2`` and when ``M``
+    lies closer to an end than ``(H - L)/k`` allows (``M < (L(k-1) + H)/k`` or ``M > (H(k-1) + L)/k``); 1 when
+    ``M`` is ``L`` or ``H`` (everyone at one end), as multilevel.
 
     References
     ----------
@@ -468,11 +485,11 @@ class AgreementOptions:
     response_min, response_max : float
         Lowest and highest option; options are the integers between them.
     nulls : tuple of NullDistribution
-        Null distributions for rwg / rwg(j). Empty: uniform, plus LeBreton & Senter's slight and moderate skew on
-        a 5-point scale.
+        Null distributions for rwg / rwg(j). Empty: uniform, plus LeBreton & Senter's slight and moderate skew
+        on a 5-point scale.
     item_missing : {"available", "listwise"}
-        "available": each item's variance uses the respondents who answered it. "listwise": only respondents who
-        answered every item of the scale (``multilevel``'s ``na.exclude``).
+        "available": each item's variance uses the respondents who answered it. "listwise": only respondents
+        who answered every item of the scale (``multilevel``'s ``na.exclude``).
     """
 
     response_min: float = 1.0
@@ -504,7 +521,7 @@ class AgreementOptions:
     @property
     def n_options(self) -> int:
         """Number of response options ``A``."""
-        return int(round(self.response_max - self.response_min)) + 1
+        return round(self.response_max - self.response_min) + 1
 
     def null_distributions(self) -> tuple[NullDistribution, ...]:
         """The nulls in use (the defaults when ``nulls`` is empty)."""
@@ -619,17 +636,17 @@ def within_group_agreement(
 
     Notes
     -----
-    See :func:`rwg_j_from_variance` and :func:`awg_index`; ``s^2`` is the mean of the ``J`` item variances within
-    the group, ``r*wg(j) = 1 - s^2/sigma_E^2`` (Lindell, Brandt & Whitney 1999) and ``awg(j)`` is the mean of the
-    items' awg (Brown & Hauenstein 2005). Groups of one respondent get NaN.
+    See :func:`rwg_j_from_variance` and :func:`awg_index`; ``s^2`` is the mean of the ``J`` item variances
+    within the group, ``r*wg(j) = 1 - s^2/sigma_E^2`` (Lindell, Brandt & Whitney 1999) and ``awg(j)`` is the
+    mean of the items' awg (Brown & Hauenstein 2005). Groups of one respondent get NaN.
 
     References
     ----------
     James, L. R., Demaree, R. G., & Wolf, G. (1984). *Journal of Applied Psychology* 69, 85-98.
     Lindell, M. K., Brandt, C. J., & Whitney, D. J. (1999). A revised index of interrater agreement for
     multi-item ratings of a single target. *Applied Psychological Measurement* 23, 127-135.
-    LeBreton, J. M., & Senter, J. L. (2008). Answers to 20 questions about interrater reliability and interrater
-    agreement. *Organizational Research Methods* 11, 815-852.
+    LeBreton, J. M., & Senter, J. L. (2008). Answers to 20 questions about interrater reliability and
+    interrater agreement. *Organizational Research Methods* 11, 815-852.
     Brown, R. D., & Hauenstein, N. M. A. (2005). *Organizational Research Methods* 8, 165-184.
 
     Examples
@@ -637,18 +654,21 @@ def within_group_agreement(
     >>> x = np.array([[4, 5], [4, 4], [5, 5], [2, 3], [4, 1], [3, 5]], dtype=float)
     >>> res = within_group_agreement(x, np.array([0, 0, 0, 1, 1, 1]))
     >>> np.round(res.rwg_j[0], 6)  # R: multilevel::rwg.j(x, g, ranvar = 2)$rwg.j
-    array([0.916667, 0.      ])
+    array([0.909091, 0.      ])
     """
     opts = options or AgreementOptions()
     x = as_response_matrix(items, "items")
     ids, g = as_group_ids(group_ids, x.shape[0], n_groups)
     answered = ~np.isnan(x)
-    rows = answered.all(axis=1) if opts.item_missing == "listwise" else answered.any(axis=1)
+    rows = np.asarray(answered.all(axis=1) if opts.item_missing == "listwise" else answered.any(axis=1))
     mask = answered & rows[:, None]
     _check_range(x, answered, opts.response_min, opts.response_max)
-    xc, centre = _centred(x, mask)
+    xc, centre = _centred(x, mask, (opts.response_min + opts.response_max) / 2.0)
     moments = _moments_from_sums(
-        group_sums(mask.astype(np.float64), ids, g), group_sums(xc, ids, g), group_sums(xc * xc, ids, g), centre
+        group_sums(mask.astype(np.float64), ids, g),
+        group_sums(xc, ids, g),
+        group_sums(xc * xc, ids, g),
+        centre,
     )
     n_respondents = np.rint(group_sums(rows[:, None].astype(np.float64), ids, g)[:, 0]).astype(np.int64)
     return _agreement_from_moments(n_respondents, moments, opts)
@@ -663,7 +683,7 @@ def _check_range(x: FloatArray, answered: BoolArray, low: float, high: float) ->
         raise ValueError(f"answers range from {smallest} to {largest}, outside the scale's {low}..{high}")
 
 
-# ----------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Random-group resampling
 
 
@@ -762,13 +782,23 @@ def _resample_sums(
     rng = np.random.default_rng(seed)
     n, p = columns.shape
     out = np.empty((n_resamples, n_groups, p))
-    chunk = max(1, min(n_resamples, _MAX_CHUNK_ENTRIES // max(n, 1)))
+    # Resamples per sparse product: the output block (chunk x groups x columns) should stay cache-sized, since
+    # the product scatters into it at random; measured fastest near 1 MB.
+    chunk = max(
+        1, min(n_resamples, _CACHE_BYTES // max(8 * n_groups * p, 1), _MAX_CHUNK_ENTRIES // max(n, 1))
+    )
+    shuffled = group_ids.copy()
+    labels = np.empty((n, chunk), dtype=np.int64)
     for start in range(0, n_resamples, chunk):
         r = min(chunk, n_resamples - start)
-        labels = rng.permuted(np.broadcast_to(group_ids, (r, n)), axis=1)
-        rows = (labels + n_groups * np.arange(r, dtype=np.int64)[:, None]).T.ravel()
+        for column in range(r):
+            # Each in-place shuffle is a fresh uniform permutation, whatever order it starts from.
+            rng.shuffle(shuffled)
+            labels[:, column] = shuffled
+        rows = labels[:, :r] + n_groups * np.arange(r, dtype=np.int64)[None, :]
         indicator = sparse.csc_array(
-            (np.ones(n * r), rows, np.arange(0, n * r + 1, r, dtype=np.int64)), shape=(r * n_groups, n)
+            (np.ones(n * r), rows.ravel(), np.arange(0, n * r + 1, r, dtype=np.int64)),
+            shape=(r * n_groups, n),
         )
         out[start : start + r] = np.asarray(indicator @ columns).reshape(r, n_groups, p)
     return out
@@ -812,16 +842,17 @@ def random_group_agreement(
 
     Notes
     -----
-    Each resample permutes the group labels over the respondents, so pseudo-group ``g`` has exactly the size of
-    real group ``g`` (Bliese & Halverson's random-group resampling, ``multilevel::rgr.agree``, with the shuffle
-    of ``mix.data``). From the pseudo-groups' per-group sums (one sparse product per chunk of resamples) come
+    Each resample permutes the group labels over the respondents, so pseudo-group ``g`` has exactly the size
+    of real group ``g`` (Bliese & Halverson's random-group resampling, ``multilevel::rgr.agree``, with the
+    shuffle of ``mix.data``). From the pseudo-groups' per-group sums (one sparse product per chunk of
+    resamples) come
 
     - per group, the null distribution of the mean item variance ``s^2`` (so of rwg(j), which falls as ``s^2``
       rises); a real group agrees beyond chance when its ``s^2`` is below the ``(100 - percentile)``-th
       percentile of its slot's random ``s^2``;
     - the mean within-group variance of the score over groups and its random distribution (``rgr.agree``);
-    - ICC(1) of the score and its random distribution: near ``-1/(k - 1)``-ish under random grouping, so a real
-      ICC(1) above the ``percentile``-th percentile shows group membership matters.
+    - ICC(1) of the score and its random distribution: near ``-1/(k - 1)``-ish under random grouping, so a
+      real ICC(1) above the ``percentile``-th percentile shows group membership matters.
 
     References
     ----------
@@ -854,88 +885,480 @@ def random_group_agreement(
         if score.shape != (x.shape[0],):
             raise ValueError(f"scores must have one value per respondent ({x.shape[0]}), got {score.shape}")
     keep = ~np.isnan(score)
-    return _random_groups(x[keep], answered[keep], score[keep], ids[keep], g, agree, opts, opts.seed)
+    x, answered, score, ids = x[keep], answered[keep], score[keep], ids[keep]
+    rows: BoolArray = answered.all(axis=1) if agree.item_missing == "listwise" else answered.any(axis=1)
+    mask = answered & rows[:, None]
+    centred, centre = _centred(x, mask, (agree.response_min + agree.response_max) / 2.0)
+    item_scale = np.zeros(x.shape[1], dtype=np.int64)
+    used = mask.astype(np.float64)
+    return _random_groups(centred, used, item_scale, centre, score[:, None], ids, g, agree, opts, opts.seed)[
+        0
+    ]
+
+
+def _nan_quantile(values: FloatArray, q: float) -> FloatArray:
+    """Quantile of each column ignoring NaN, as ``np.nanquantile(..., axis=0)`` (linear, R's type 7),
+    vectorised.
+
+    numpy's nanquantile with an axis loops over columns in Python; sorting once and interpolating is the same
+    definition for all columns at once.
+    """
+    ordered = np.sort(values, axis=0)
+    count = np.isfinite(values).sum(axis=0)
+    position = q * np.maximum(count - 1, 0)
+    below = np.floor(position).astype(np.int64)
+    above = np.minimum(below + 1, np.maximum(count - 1, 0))
+    columns = np.arange(values.shape[1])
+    low = ordered[below, columns]
+    high = ordered[above, columns]
+    result: FloatArray = np.where(count > 0, low + (position - below) * (high - low), np.nan)
+    return result
 
 
 def _random_groups(
-    x: FloatArray,
-    answered: BoolArray,
-    score: FloatArray,
+    item_centred: FloatArray,
+    item_used: FloatArray,
+    item_scale: IntArray,
+    item_centre: float | FloatArray,
+    scores: FloatArray,
     ids: IntArray,
     n_groups: int,
     agree: AgreementOptions,
     opts: RandomGroupOptions,
     seed: int | Sequence[int],
-) -> RandomGroupAgreement:
-    """Random-group resampling over respondents who all have a score (see :func:`random_group_agreement`)."""
-    n_items = x.shape[1]
-    rows = answered.all(axis=1) if agree.item_missing == "listwise" else answered.any(axis=1)
-    mask = answered & rows[:, None]
-    xc, centre = _centred(x, mask)
-    score_mask = np.ones((x.shape[0], 1), dtype=bool)
-    sc, score_centre = _centred(score[:, None], score_mask)
-    columns = np.column_stack([mask.astype(np.float64), xc, xc * xc, score_mask, sc, sc * sc])
+) -> list[RandomGroupAgreement]:
+    """Random-group resampling of one or more scales over one shared set of shuffles.
+
+    ``item_centred`` (respondents x items) holds answers minus ``item_centre`` with 0 where ``item_used`` is
+    0; ``item_scale`` numbers the items' scales ``0 .. S-1`` and ``scores`` (respondents x S) has no NaN:
+    every respondent counts in every scale, so one shuffle serves them all. Shuffles keep group sizes, so
+    score counts are the real sizes and item counts are summed only when some answer is missing.
+    """
+    n_items = item_centred.shape[1]
+    n_scales = scores.shape[1]
+    sizes = np.bincount(ids, minlength=n_groups).astype(np.float64)
+    all_used = bool(item_used.min(initial=1.0) == 1.0)
+    score_centre = scores.mean(axis=0) if scores.shape[0] else np.zeros(n_scales)
+    sc = scores - score_centre
+    parts = [item_centred, item_centred * item_centred, sc, sc * sc]
+    if not all_used:
+        parts.append(item_used)
+    columns = np.column_stack(parts)
+    del parts, sc
+    j, k = n_items, n_scales
 
     def split(sums: FloatArray) -> tuple[GroupMoments, GroupMoments]:
-        j = n_items
-        item = _moments_from_sums(sums[..., :j], sums[..., j : 2 * j], sums[..., 2 * j : 3 * j], centre)
+        size = np.broadcast_to(sizes[:, None], (*sums.shape[:-1], 1))
+        count = np.broadcast_to(size, (*sums.shape[:-1], j)) if all_used else sums[..., 2 * j + 2 * k :]
+        item = _moments_from_sums(count, sums[..., :j], sums[..., j : 2 * j], np.asarray(item_centre))
         whole = _moments_from_sums(
-            sums[..., 3 * j : 3 * j + 1], sums[..., 3 * j + 1 : 3 * j + 2], sums[..., 3 * j + 2 :], score_centre
+            np.broadcast_to(size, (*sums.shape[:-1], k)),
+            sums[..., 2 * j : 2 * j + k],
+            sums[..., 2 * j + k : 2 * j + 2 * k],
+            score_centre,
         )
         return item, whole
 
     real_items, real_score = split(group_sums(columns, ids, n_groups))
     random_items, random_score = split(_resample_sums(columns, ids, n_groups, opts.n_resamples, seed))
+    del columns
 
-    observed = _mean_item_variance(real_items.variance)
-    random_s2 = _mean_item_variance(random_items.variance)
-    lower_q = 1.0 - opts.percentile / 100.0
-    with np.errstate(invalid="ignore"), _quiet_nan_warnings():
-        quantile = np.nanquantile(random_s2, lower_q, axis=0)
-    p_value = np.where(np.isfinite(observed), _upper_p_value(observed, random_s2, at_least=False), np.nan)
     nulls = agree.null_distributions()
-    rwg_quantile = np.stack([rwg_j_from_variance(quantile, n_items, null.variance) for null in nulls])
+    results = []
+    for scale in range(n_scales):
+        chosen = item_scale == scale
+        scale_items = int(chosen.sum())
+        observed = _mean_item_variance(real_items.variance[:, chosen])
+        random_s2 = _mean_item_variance(random_items.variance[..., chosen])
+        quantile = _nan_quantile(random_s2, 1.0 - opts.percentile / 100.0)
+        p_value = np.where(np.isfinite(observed), _upper_p_value(observed, random_s2, at_least=False), np.nan)
+        rwg_quantile = np.stack([rwg_j_from_variance(quantile, scale_items, null.variance) for null in nulls])
 
-    real_var = real_score.variance[:, 0]
-    random_var = random_score.variance[..., 0]
-    with _quiet_nan_warnings():
-        mean_var = float(np.nanmean(real_var))
-        random_mean_var = np.nanmean(random_var, axis=1)
+        real_var = real_score.variance[:, scale]
+        random_var = random_score.variance[..., scale]
+        with _quiet_nan_warnings():
+            mean_var = float(np.nanmean(real_var))
+            random_mean_var = np.nanmean(random_var, axis=1)
         pooled = random_var[np.isfinite(random_var)]
-    pooled_mean = float(pooled.mean()) if pooled.size else float("nan")
-    pooled_sd = float(pooled.std(ddof=1)) if pooled.size > 1 else float("nan")
-    n_real = int(np.isfinite(real_var).sum())
-    with np.errstate(invalid="ignore", divide="ignore"):
-        z_value = (mean_var - pooled_mean) / (pooled_sd / np.sqrt(n_real))
-    variance_p = float(_upper_p_value(np.array(mean_var), random_mean_var, at_least=False))
+        pooled_mean = float(pooled.mean()) if pooled.size else float("nan")
+        pooled_sd = float(pooled.std(ddof=1)) if pooled.size > 1 else float("nan")
+        n_real = int(np.isfinite(real_var).sum())
+        with np.errstate(invalid="ignore", divide="ignore"):
+            z_value = float((mean_var - pooled_mean) / (pooled_sd / np.sqrt(n_real)))
+        variance_p = float(_upper_p_value(np.array(mean_var), random_mean_var, at_least=False))
 
-    icc1 = float(_icc_from_moments(real_score, "mean").icc1[0])
-    random_icc1 = _icc_from_moments(
-        GroupMoments(
-            n=np.moveaxis(random_score.n[..., 0], 0, 1),
-            mean=np.moveaxis(random_score.mean[..., 0], 0, 1),
-            variance=np.moveaxis(random_score.variance[..., 0], 0, 1),
-        ),
-        "mean",
-    ).icc1
-    with _quiet_nan_warnings():
-        icc1_quantile = float(np.nanquantile(random_icc1, opts.percentile / 100.0))
-    icc1_p = float(_upper_p_value(np.array(icc1), random_icc1, at_least=True)) if np.isfinite(icc1) else np.nan
-    return RandomGroupAgreement(
-        n_resamples=opts.n_resamples,
-        observed_item_variance=observed,
-        random_item_variance_quantile=quantile,
-        item_variance_p_value=p_value,
-        null_names=tuple(null.name for null in nulls),
-        rwg_j_random_quantile=rwg_quantile,
-        mean_group_variance=mean_var,
-        random_mean_group_variance=random_mean_var,
-        random_group_variance_mean=pooled_mean,
-        random_group_variance_sd=pooled_sd,
-        z_value=float(z_value),
-        mean_variance_p_value=variance_p,
-        icc1=icc1,
-        random_icc1=random_icc1,
+        real_moments = GroupMoments(
+            n=real_score.n[:, scale : scale + 1],
+            mean=real_score.mean[:, scale : scale + 1],
+            variance=real_score.variance[:, scale : scale + 1],
+        )
+        icc1 = float(_icc_from_moments(real_moments, "mean").icc1[0])
+        random_moments = GroupMoments(
+            n=random_score.n[..., scale].T, mean=random_score.mean[..., scale].T, variance=random_var.T
+        )
+        random_icc1 = _icc_from_moments(random_moments, "mean").icc1
+        icc1_quantile = float(_nan_quantile(random_icc1[:, None], opts.percentile / 100.0)[0])
+        icc1_p = (
+            float(_upper_p_value(np.array(icc1), random_icc1, at_least=True)) if np.isfinite(icc1) else np.nan
+        )
+        results.append(
+            RandomGroupAgreement(
+                n_resamples=opts.n_resamples,
+                observed_item_variance=observed,
+                random_item_variance_quantile=quantile,
+                item_variance_p_value=p_value,
+                null_names=tuple(null.name for null in nulls),
+                rwg_j_random_quantile=rwg_quantile,
+                mean_group_variance=mean_var,
+                random_mean_group_variance=random_mean_var,
+                random_group_variance_mean=pooled_mean,
+                random_group_variance_sd=pooled_sd,
+                z_value=z_value,
+                mean_variance_p_value=variance_p,
+                icc1=icc1,
+                random_icc1=random_icc1,
+                icc1_random_quantile=icc1_quantile,
+                icc1_p_value=icc1_p,
+            )
+        )
+    return results
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Aggregation report
+
+
+@dataclass(frozen=True)
+class AggregationOptions:
+    """Rules of :func:`aggregation_report`.
+
+    Attributes
+    ----------
+    min_respondents : int
+        Fewest respondents with a scale score for a group to be aggregated (at least 2).
+    ci_level : float
+        Coverage of the t interval of each group mean.
+    nulls : tuple of NullDistribution
+        Null distributions for rwg(j) (empty: uniform, plus slight and moderate skew on a 5-point scale).
+    item_missing : {"available", "listwise"}
+        Missing-answer rule of the agreement indices (see :class:`AgreementOptions`).
+    verdict_null : str
+        Null whose rwg(j) the verdict uses.
+    min_rwg_j : float or None
+        Optional fixed rwg(j) threshold (e.g. 0.70); None applies none.
+    icc_group_size : {"mean", "n0"}
+        Group size in ICC(1) (see :func:`group_icc`).
+    resampling : RandomGroupOptions
+        Random-group resampling; ``n_resamples = 0`` skips the two random-group checks.
+    """
+
+    min_respondents: int = 5
+    ci_level: float = 0.95
+    nulls: tuple[NullDistribution, ...] = ()
+    item_missing: Literal["available", "listwise"] = "available"
+    verdict_null: str = "uniform"
+    min_rwg_j: float | None = None
+    icc_group_size: Literal["mean", "n0"] = "mean"
+    resampling: RandomGroupOptions = field(default_factory=RandomGroupOptions)
+
+    def __post_init__(self) -> None:
+        if self.min_respondents < 2:
+            raise ValueError(f"min_respondents must be at least 2, got {self.min_respondents}")
+        if not 0.0 < self.ci_level < 1.0:
+            raise ValueError(f"ci_level must lie strictly between 0 and 1, got {self.ci_level}")
+        if self.min_rwg_j is not None and not 0.0 <= self.min_rwg_j <= 1.0:
+            raise ValueError(f"min_rwg_j must lie in [0, 1], got {self.min_rwg_j}")
+        if self.icc_group_size not in ("mean", "n0"):
+            raise ValueError(f"icc_group_size must be 'mean' or 'n0', got {self.icc_group_size!r}")
+
+
+@dataclass(frozen=True)
+class AggregationReport:
+    """Per scale and group: the group score, its agreement, and whether to aggregate (arrays scales x groups).
+
+    Attributes
+    ----------
+    scale_names, null_names : tuple of str
+        Labels of the scale axis and of the null axis of ``rwg_j``.
+    n : numpy.ndarray
+        Respondents with a scale score (the service applies any small-number suppression).
+    mean, sd, ci_lower, ci_upper : numpy.ndarray
+        Mean and SD of the scale score and the t interval of the mean.
+    rwg_j, rwg_j_lindell : numpy.ndarray
+        Scales x nulls x groups.
+    awg_j : numpy.ndarray
+        Mean item awg.
+    icc1, icc2, icc_p_value : numpy.ndarray
+        Per scale, from the scale scores.
+    n_resamples : int
+        Random-group resamples behind the next fields (0: not run, fields NaN).
+    icc1_random_quantile : numpy.ndarray
+        Per scale: the random groups' percentile of ICC(1).
+    rwg_j_random_quantile : numpy.ndarray
+        Scales x groups: the random groups' percentile of rwg(j) (verdict null) for groups of that size.
+    rwg_j_p_value : numpy.ndarray
+        Scales x groups: share of random groups at least as agreeing (see :class:`RandomGroupAgreement`).
+    aggregate : numpy.ndarray
+        True where every check passes.
+    reason_flags : numpy.ndarray
+        Bit mask of :data:`TOO_FEW_RESPONDENTS`, :data:`ICC1_NOT_ABOVE_RANDOM`,
+        :data:`RWG_J_NOT_ABOVE_RANDOM`, :data:`RWG_J_BELOW_THRESHOLD`, :data:`AGREEMENT_UNDEFINED`.
+    verdict : numpy.ndarray
+        "aggregate" or "do not aggregate".
+    reason : numpy.ndarray
+        The failed checks in words ("" when aggregating).
+    """
+
+    scale_names: tuple[str, ...]
+    null_names: tuple[str, ...]
+    n: IntArray
+    mean: FloatArray
+    sd: FloatArray
+    ci_lower: FloatArray
+    ci_upper: FloatArray
+    rwg_j: FloatArray
+    rwg_j_lindell: FloatArray
+    awg_j: FloatArray
+    icc1: FloatArray
+    icc2: FloatArray
+    icc_p_value: FloatArray
+    n_resamples: int
+    icc1_random_quantile: FloatArray
+    rwg_j_random_quantile: FloatArray
+    rwg_j_p_value: FloatArray
+    aggregate: BoolArray
+    reason_flags: IntArray
+    verdict: NDArray[np.str_]
+    reason: NDArray[np.str_]
+
+
+def _identical_columns(flags: BoolArray) -> IntArray:
+    """For each column, the index of the first column equal to it (a handful of scales: pairwise checks)."""
+    first = np.arange(flags.shape[1], dtype=np.int64)
+    for column in range(flags.shape[1]):
+        for earlier in range(column):
+            if first[earlier] == earlier and np.array_equal(flags[:, earlier], flags[:, column]):
+                first[column] = earlier
+                break
+    return first
+
+
+def _reason_text(flags: IntArray) -> NDArray[np.str_]:
+    # Few distinct flag combinations occur: word each once, then index.
+    distinct, inverse = np.unique(flags, return_inverse=True)
+    words = ["; ".join(text for bit, text in _REASON_TEXT if value & bit) for value in distinct.tolist()]
+    return np.asarray(words, dtype=np.str_)[inverse].reshape(flags.shape)
+
+
+def aggregation_report(
+    responses: FloatArray,
+    spec: ScaleSpec,
+    group_ids: IntArray,
+    n_groups: int | None = None,
+    options: AggregationOptions | None = None,
+) -> AggregationReport:
+    """Score every scale, summarise every group, and say whether each group's answers may be aggregated.
+
+    Parameters
+    ----------
+    responses : numpy.ndarray
+        Respondents x items (raw answers, before reverse-keying), NaN for a missing answer.
+    spec : ScaleSpec
+        Scales, reverse keys, response range and minimum answers.
+    group_ids : numpy.ndarray of int
+        Group (organisation, team, ward...) of each respondent.
+    n_groups : int, optional
+        Number of groups (default ``max(group_ids) + 1``).
+    options : AggregationOptions, optional
+
+    Returns
+    -------
+    AggregationReport
+
+    Notes
+    -----
+    For each scale: scale scores (:func:`score_scales`); per group ``n``, mean, SD and ``mean +- t_{n-1} sd /
+    sqrt(n)``; rwg(j) under each null and awg(j) (:func:`within_group_agreement`) over the respondents with a
+    score; ICC(1), ICC(2) of the scores (:func:`group_icc`). A group is aggregated when
+
+    1. it has at least ``min_respondents`` scored respondents and a defined rwg(j);
+    2. the scale's ICC(1) is above the ``percentile``-th percentile of ICC(1) over random groups (Bliese &
+       Halverson 2002): group membership explains more variance than chance;
+    3. the group's rwg(j) is above the ``percentile``-th percentile of rwg(j) of random groups of the same
+       size (its mean item variance below theirs);
+    4. rwg(j) is at least ``min_rwg_j`` when set.
+
+    Checks 2 and 3 need resampling (``resampling.n_resamples > 0``). Everything except resampling is a fixed
+    number of passes over the data for all groups and scales at once.
+
+    References
+    ----------
+    Bliese, P. D. (2000). In Klein & Kozlowski (Eds.), *Multilevel theory, research, and methods in
+    organizations* (pp. 349-381). Jossey-Bass.
+    Bliese, P. D., & Halverson, R. R. (2002). *The Leadership Quarterly* 13, 53-68.
+    LeBreton, J. M., & Senter, J. L. (2008). *Organizational Research Methods* 11, 815-852.
+    Brown, R. D., & Hauenstein, N. M. A. (2005). *Organizational Research Methods* 8, 165-184.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(3)
+    >>> g = np.repeat(np.arange(30), 12)
+    >>> x = np.clip(np.round(3 + rng.normal(0, 1, 30)[g][:, None] + rng.normal(0, 0.5, (360, 4))), 1, 5)
+    >>> spec = ScaleSpec((0, 0, 0, 0), (False,) * 4, 1, 5, (3,))
+    >>> rep = aggregation_report(x, spec, g, options=AggregationOptions(resampling=RandomGroupOptions(99)))
+    >>> int(rep.n[0, 0]), bool(rep.icc1[0] > rep.icc1_random_quantile[0])  # R: multilevel::ICC1, rgr.agree
+    (12, True)
+    """
+    opts = options or AggregationOptions()
+    x = as_response_matrix(responses)
+    ids, g = as_group_ids(group_ids, x.shape[0], n_groups)
+    agree = AgreementOptions(spec.response_min, spec.response_max, opts.nulls, opts.item_missing)
+    nulls = agree.null_distributions()
+    null_names = tuple(null.name for null in nulls)
+    if opts.verdict_null not in null_names:
+        raise ValueError(f"verdict_null {opts.verdict_null!r} is not one of the nulls {null_names}")
+    verdict_index = null_names.index(opts.verdict_null)
+    n_scales = spec.n_scales
+
+    keyed = key_responses(x, spec)
+    score = keyed.scores.score
+    has_score = ~np.isnan(score)
+    midpoint = keyed.midpoint
+    sc = np.where(has_score, score - midpoint, 0.0)
+    score_moments = _moments_from_sums(
+        group_sums(has_score.astype(np.float64), ids, g),
+        group_sums(sc, ids, g),
+        group_sums(sc * sc, ids, g),
+        np.asarray(midpoint),
+    )
+    icc = _icc_from_moments(score_moments, opts.icc_group_size)
+
+    item_scale = np.asarray(spec.item_scale)
+    columns = np.flatnonzero(item_scale >= 0)
+    scale_of = item_scale[columns]
+    every_column = columns.size == x.shape[1]
+    centred = keyed.centred if every_column else keyed.centred[:, columns]
+    answered = keyed.answered if every_column else keyed.answered[:, columns]
+    if opts.item_missing == "listwise":
+        sizes = np.bincount(scale_of, minlength=n_scales)
+        used = has_score & (keyed.scores.n_answered == sizes[None, :])
+    else:
+        used = has_score
+    if not used.all():
+        # centred and answered belong to this call: blank, in place, the answers of unscored respondents.
+        unused = ~used[:, scale_of]
+        np.copyto(centred, 0.0, where=unused)
+        np.copyto(answered, 0.0, where=unused)
+        del unused
+    squares = centred * centred
+    item_moments = _moments_from_sums(
+        group_sums(answered, ids, g),
+        group_sums(centred, ids, g),
+        group_sums(squares, ids, g),
+        np.asarray(midpoint),
+    )
+    del squares
+    n_used = np.rint(group_sums(used.astype(np.float64), ids, g)).astype(np.int64)
+
+    n = score_moments.n.T
+    mean = score_moments.mean.T
+    with np.errstate(invalid="ignore"):
+        sd = np.sqrt(score_moments.variance.T)
+    t_quantile = np.full(n.shape, np.nan)
+    enough = n >= 2
+    t_quantile[enough] = stats.t.ppf(0.5 + opts.ci_level / 2.0, n[enough] - 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        half_width = t_quantile * sd / np.sqrt(n)
+
+    rwg_j = np.full((n_scales, len(nulls), g), np.nan)
+    lindell = np.full((n_scales, len(nulls), g), np.nan)
+    awg_j = np.full((n_scales, g), np.nan)
+    random_quantile = np.full((n_scales, g), np.nan)
+    p_value = np.full((n_scales, g), np.nan)
+    icc1_quantile = np.full(n_scales, np.nan)
+    not_above_random = np.zeros((n_scales, g), dtype=bool)
+    icc1_not_above = np.zeros(n_scales, dtype=bool)
+    resamples = opts.resampling.n_resamples
+    mean_item_variance = np.full((n_scales, g), np.nan)
+    for scale in range(n_scales):
+        chosen = scale_of == scale
+        moments = GroupMoments(
+            n=item_moments.n[:, chosen],
+            mean=item_moments.mean[:, chosen],
+            variance=item_moments.variance[:, chosen],
+        )
+        agreement = _agreement_from_moments(n_used[:, scale], moments, agree)
+        rwg_j[scale] = agreement.rwg_j
+        lindell[scale] = agreement.rwg_j_lindell
+        awg_j[scale] = agreement.awg_j
+        mean_item_variance[scale] = agreement.mean_item_variance
+
+    if resamples > 0:
+        # Scales scored for the same respondents share one set of shuffles.
+        pattern = _identical_columns(has_score)
+        for shared in np.unique(pattern).tolist():
+            scales = np.flatnonzero(pattern == shared)
+            keep = has_score[:, scales[0]]
+            in_scales = np.isin(scale_of, scales)
+            local_scale = np.searchsorted(scales, scale_of[in_scales])
+            if keep.all() and in_scales.all():
+                item_centred, item_used = centred, answered
+            else:
+                rows = np.flatnonzero(keep)
+                item_centred = centred[np.ix_(rows, np.flatnonzero(in_scales))]
+                item_used = answered[np.ix_(rows, np.flatnonzero(in_scales))]
+            randoms = _random_groups(
+                item_centred,
+                item_used,
+                local_scale,
+                midpoint,
+                score[keep][:, scales],
+                ids[keep],
+                g,
+                agree,
+                opts.resampling,
+                (opts.resampling.seed, shared),
+            )
+            for scale, random in zip(scales.tolist(), randoms, strict=True):
+                random_quantile[scale] = random.rwg_j_random_quantile[verdict_index]
+                p_value[scale] = random.item_variance_p_value
+                icc1_quantile[scale] = random.icc1_random_quantile
+                observed = mean_item_variance[scale]
+                below = observed < random.random_item_variance_quantile
+                not_above_random[scale] = ~below & np.isfinite(observed)
+                icc1_not_above[scale] = not (icc.icc1[scale] > random.icc1_random_quantile)
+
+    chosen_rwg = rwg_j[:, verdict_index, :]
+    few = n < opts.min_respondents
+    flags = np.where(few, TOO_FEW_RESPONDENTS, 0)
+    flags |= np.where(~few & np.isnan(chosen_rwg), AGREEMENT_UNDEFINED, 0)
+    flags |= np.where(icc1_not_above[:, None], ICC1_NOT_ABOVE_RANDOM, 0)
+    flags |= np.where(not_above_random, RWG_J_NOT_ABOVE_RANDOM, 0)
+    if opts.min_rwg_j is not None:
+        flags |= np.where(chosen_rwg < opts.min_rwg_j, RWG_J_BELOW_THRESHOLD, 0)
+    flags = flags.astype(np.int64)
+    aggregate = flags == 0
+    names = spec.scale_names or tuple(f"scale_{i}" for i in range(n_scales))
+    return AggregationReport(
+        scale_names=names,
+        null_names=null_names,
+        n=n,
+        mean=mean,
+        sd=sd,
+        ci_lower=mean - half_width,
+        ci_upper=mean + half_width,
+        rwg_j=rwg_j,
+        rwg_j_lindell=lindell,
+        awg_j=awg_j,
+        icc1=icc.icc1,
+        icc2=icc.icc2,
+        icc_p_value=icc.p_value,
+        n_resamples=resamples,
         icc1_random_quantile=icc1_quantile,
-        icc1_p_value=icc1_p,
+        rwg_j_random_quantile=random_quantile,
+        rwg_j_p_value=p_value,
+        aggregate=aggregate,
+        reason_flags=flags,
+        verdict=np.where(aggregate, "aggregate", "do not aggregate"),
+        reason=_reason_text(flags),
     )

@@ -6,8 +6,8 @@ of a linear system (Markov chain or integral equation), so a chart's threshold c
 in-control ARL:
 
 - normal CUSUM: Gauss-Legendre Nystrom solution of the ARL integral equation (the ``"igl"`` method of R
-  ``spc``'s ``xcusum.arl``) or the Brook & Evans (1972) Markov chain (``method="mc"``); one- and two-sided,
-  head start; :func:`cusum_crit` finds h for a target ARL (``xcusum.crit``);
+  ``spc``'s ``xcusum.arl``) or the Brook & Evans (1972) Markov chain (``method="markov"``, spc's ``"mc"``);
+  one- and two-sided, head start; :func:`cusum_crit` finds h for a target ARL (``xcusum.crit``);
 - EWMA: Crowder's (1987) integral equation by Nystrom (``xewma.arl``) with fixed asymptotic limits, and the
   exact time-varying limits by propagating the run-length density until the limits have converged;
   :func:`ewma_crit` finds L (``xewma.crit``);
@@ -85,8 +85,14 @@ def _check_target(target_arl: float) -> float:
     return float(target_arl)
 
 
-def _gauss_legendre(nodes: int, lower: float, upper: float) -> tuple[FloatArray, FloatArray]:
+@lru_cache(maxsize=16)
+def _standard_gauss_legendre(nodes: int) -> tuple[FloatArray, FloatArray]:
     x, w = np.polynomial.legendre.leggauss(nodes)
+    return np.asarray(x, dtype=np.float64), np.asarray(w, dtype=np.float64)
+
+
+def _gauss_legendre(nodes: int, lower: float, upper: float) -> tuple[FloatArray, FloatArray]:
+    x, w = _standard_gauss_legendre(nodes)
     half = 0.5 * (upper - lower)
     return half * x + 0.5 * (upper + lower), half * w
 
@@ -776,6 +782,7 @@ def _count_cusum_arl_by_state(
     """ARL from every transient state of a count CUSUM on the lattice j/m, j = 0..n_states-1.
 
     Upper: S' = max(0, S + X - k); lower: S' = max(0, S + k - X); any S' at or past state n_states signals.
+    The ARL is infinite (every state) when no count can raise S.
     """
     if n_states > _MAX_COUNT_STATES:
         raise ValueError(
@@ -792,6 +799,11 @@ def _count_cusum_arl_by_state(
         counts = np.arange(x_all, dtype=np.int64)
         step = k_units - denominator * counts
     p = probability(counts)
+    # the CUSUM can only climb on steps > 0 (for the upper chart, counts >= x_all climb too); without any it
+    # never signals and the ARL is infinite (I - Q would be singular)
+    climbing = float(p[step > 0].sum()) + (max(0.0, 1.0 - float(p.sum())) if direction == "upper" else 0.0)
+    if climbing <= 0.0:
+        return np.full(n_states, np.inf)
     state = np.arange(n_states, dtype=np.int64)[:, None]
     destination = np.maximum(state + step[None, :], 0)
     keep = destination < n_states

@@ -1,16 +1,16 @@
 """Funnel plots for comparing institutional performance, vectorised over many funnels at once.
 
-A funnel plot puts each unit's indicator (a standardised ratio O/E, a proportion O/N or a ratio of counts O/D)
-against its denominator, with control limits that narrow as the denominator grows (Spiegelhalter 2005). When the
-units vary more than chance allows, the limits are widened with an additive random effect tau^2 estimated from
-winsorised or truncated z-scores (Spiegelhalter 2005b; Spiegelhalter et al. 2012).
+A funnel plot puts each unit's indicator (a standardised ratio O/E, a proportion O/N or a ratio of counts
+O/D) against its denominator, with control limits that narrow as the denominator grows (Spiegelhalter 2005).
+When the units vary more than chance allows, the limits are widened with an additive random effect tau^2
+estimated from winsorised or truncated z-scores (Spiegelhalter 2005b; Spiegelhalter et al. 2012).
 
 Everything here is computed for many funnels in one call: a flat array per unit plus an integer ``funnel_id``
 (``0..k-1``), with per-funnel statistics (target, phi, tau^2) gathered by ``np.bincount`` and one two-key sort
 by (funnel, z) for the per-funnel quantiles and ranks.
 
 The results match FunnelPlotR 0.6.0 (Mainey) when ``FunnelOptions(compat="funnelplotr")`` is set. Without it,
-two of that package's inconsistencies are corrected (see :class:`FunnelOptions`).
+that package's quirks give way to consistent forms (listed under :class:`FunnelOptions`).
 """
 
 from __future__ import annotations
@@ -54,39 +54,48 @@ class FunnelOptions:
         ratio of two counts O/D.
     overdispersion : {"cqc", "shmi", "none"}
         How phi and tau^2 are estimated. ``"cqc"``: z-scores winsorised at the ``trim`` and ``1 - trim``
-        quantiles (R type 7), phi = mean of squared winsorised z over all units (Spiegelhalter 2005b, as used by
-        the Care Quality Commission). ``"shmi"``: z-scores truncated, units ranked (ties averaged), the bottom and
-        top ``trim`` dropped, phi = mean squared z of the rest (NHS Digital SHMI). Either way tau^2 is the
-        DerSimonian-Laird additive between-unit variance. ``"none"``: no adjustment.
+        quantiles (R type 7), phi = mean of squared winsorised z over all units (Spiegelhalter 2005b, as used
+        by the Care Quality Commission). ``"shmi"``: z-scores truncated, units ranked (ties averaged), the
+        bottom and top ``trim`` dropped, phi = mean squared z of the rest (NHS Digital SHMI). Either way tau^2
+        is the DerSimonian-Laird additive between-unit variance. ``"none"``: no adjustment. (FunnelPlotR
+        always winsorises proportions and ratios of counts, whatever its ``sr_method``: ``"cqc"`` here.)
     limit : float
         Two-sided coverage in percent of the limits used for outliers: 95 (q = 1.959964) or 99.8
-        (q = 3.090232, the values FunnelPlotR uses); any other value in (50, 100) uses the exact normal quantile.
+        (q = 3.090232, the values FunnelPlotR uses); any other value in (50, 100) uses the exact normal
+        quantile.
     trim : float
         Fraction winsorised or truncated at each end, in (0, 0.5). Default 0.1.
     sr_scale : {"log", "sqrt"} or None
         Transformation for standardised ratios: ``"log"`` (Y = ln(O/E), s = 1/sqrt(target E)) or ``"sqrt"``
         (Y = sqrt(O/E), s = 1/(2 sqrt(E))). ``None`` takes ``"sqrt"`` with ``"cqc"`` and ``"log"`` otherwise,
-        as FunnelPlotR does. Ignored for PR (arcsine scale) and RC (log scale).
+        as FunnelPlotR does. Ignored for PR (arcsine scale) and RC (log scale). The log scale needs O > 0
+        (a zero count is refused; under compat it gives FunnelPlotR's infinite z); the square-root scale
+        takes zero counts.
     unadjusted : {"exact", "approximate"}
-        Limits where no over-dispersion adjustment applies (``overdispersion="none"`` or phi <= 1). ``"exact"``:
-        exact Poisson limits for SR (the chi-square form) and exact binomial limits for PR (the beta form);
-        RC has no exact form here and always uses the approximate one. ``"approximate"``: the normal limits on
-        the transformed scale with tau^2 = 0 (FunnelPlotR's form for PR and RC).
+        Limits where no over-dispersion adjustment applies (``overdispersion="none"`` or phi <= 1).
+        ``"exact"``: exact Poisson limits for SR (the chi-square form) and exact binomial limits for PR (the
+        beta form); RC has no exact form here and always uses the approximate one. ``"approximate"``: the
+        normal limits on the transformed scale with tau^2 = 0 (FunnelPlotR's form for PR and RC). Exact limits
+        cost about a microsecond per distinct (denominator, target) and bound; the rest is much cheaper.
     compat : {"funnelplotr"} or None
-        ``"funnelplotr"`` reproduces FunnelPlotR 0.6.0 exactly, including its quirks; ``None`` (default) uses the
-        statistically consistent forms. The differences:
+        ``"funnelplotr"`` reproduces FunnelPlotR 0.6.0 exactly, including its quirks; ``None`` (default) uses
+        the statistically consistent forms. The differences:
 
         1. SR on the square-root scale ("CQC"): FunnelPlotR leaves the limits on the square-root scale,
            ``1 +- q sqrt(s^2 + tau^2)``, and compares O/E with them without squaring back. Default:
            ``(sqrt(target) +- q sqrt(s^2 + tau^2))^2``, the lower root floored at 0.
-        2. RC: FunnelPlotR's z uses ``s = sqrt(O/(O+.5)^2 + D/(D+.5)^2)`` but its limits use
-           ``s = 1/(2 sqrt(D))``. Default: one s for z, tau^2 and the limits, the same expression evaluated at
-           the null (O = target D), so the limits depend on D only and a point lies outside them exactly when
-           its log ratio does.
+        2. RC: FunnelPlotR's z and tau^2 use ``s = sqrt(O/(O+.5)^2 + D/(D+.5)^2)`` but its limits use
+           ``s = 1/(2 sqrt(D))`` (the square-root-scale error, far too narrow for a log ratio). Default: the
+           limits use the same s as z, so a unit is outside its limits exactly when |z_adj| > q; a drawn
+           curve evaluates that s at the null value O = target D.
         3. ``overdispersion="none"``: FunnelPlotR reports phi = tau^2 = 0. Default: phi = tau^2 = NaN (not
            estimated).
-        4. SR on the log scale ("SHMI"): FunnelPlotR rounds E to 2 decimals for Y, z and the limits (but not for
-           the plotted ratio O/E). Default: no rounding.
+        4. SR on the log scale ("SHMI"): FunnelPlotR rounds E to 2 decimals for Y, z and the limits (but not
+           for the plotted ratio O/E). Default: no rounding.
+        5. PR: FunnelPlotR takes sin^2 of the unclipped angle and zeroes (lower) or sets to 1 (upper) a limit
+           only where it is not monotone against the next row of its lookup table (a 1000-point grid from 3
+           to the largest N, merged with the data's N), so a limit whose angle passed pi/2 can stay below 1.
+           Default: the angle is held in [0, pi/2].
 
     Raises
     ------
@@ -109,7 +118,9 @@ class FunnelOptions:
         _check_choice("unadjusted", self.unadjusted, ("exact", "approximate"))
         _check_choice("compat", self.compat, ("funnelplotr", None))
         if not (isinstance(self.limit, int | float) and 50.0 < float(self.limit) < 100.0):
-            raise ValueError(f"limit must be a coverage in percent in (50, 100), e.g. 95 or 99.8; got {self.limit!r}")
+            raise ValueError(
+                f"limit must be a coverage in percent in (50, 100), e.g. 95 or 99.8; got {self.limit!r}"
+            )
         if not (isinstance(self.trim, int | float) and 0.0 < float(self.trim) < 0.5):
             raise ValueError(f"trim must be a fraction in (0, 0.5); got {self.trim!r}")
 
@@ -140,11 +151,13 @@ class FunnelResult:
     se : the within-unit standard error on that scale used for z and tau^2.
     z : unadjusted z-score (Y - Y0) / se (``Uzscore``).
     z_trimmed : z after winsorising, or NaN where truncated away (``Wuzscore``).
-    trimmed : True where z is not strictly inside the winsorising quantiles (``winsorised``), or was truncated.
+    trimmed : True where z is not strictly inside the winsorising quantiles (``winsorised``), or truncated.
     z_adjusted : (Y - Y0) / sqrt(se^2 + tau^2) where the funnel is adjusted, else z.
     p_value : two-sided normal p-value of ``z_adjusted``.
     lower, upper : the unit's control limits for the ratio at the chosen ``limit``.
-    outlier_low, outlier_high : ratio below ``lower`` / above ``upper``.
+    outlier_low, outlier_high : below / above the limits: z_adjusted < -q / > q where the limits are the
+        normal ones, the ratio against exact limits, and always the ratio under compat (see
+        :func:`funnel_statistics`).
 
     Per-funnel arrays (length k)
     ----------------------------
@@ -210,7 +223,8 @@ def funnel_statistics(
     numerator : array_like, shape (n,)
         Observed counts O (events; for RC the first count). Non-negative.
     denominator : array_like, shape (n,)
-        E (expected, SR), N (cases, PR, with O <= N) or D (the second count, RC). Strictly positive.
+        E (expected, SR), N (cases, PR, with O <= N) or D (the second count, RC). Strictly positive, except
+        that the count D of a ratio of counts may be 0.
     funnel_id : array_like of int, shape (n,), optional
         The funnel (e.g. indicator x period) of each unit, in ``0..k-1``. Default: all in funnel 0.
     options : FunnelOptions, optional
@@ -230,9 +244,9 @@ def funnel_statistics(
     Raises
     ------
     ValueError
-        Naming the first offending index: NaN or infinite values, denominators <= 0, negative numerators,
-        O > N for proportions, lengths that differ, funnel ids that are negative or not integers, or targets
-        outside their range.
+        Naming the first offending index: NaN or infinite values, denominators <= 0 (for RC, where D is a
+        count: D < 0, or O = D = 0), negative numerators, O = 0 on the SR log scale, O > N for proportions,
+        lengths that differ, funnel ids that are negative or not integers, or targets outside their range.
 
     Notes
     -----
@@ -244,8 +258,7 @@ def funnel_statistics(
     SR log     ln(O/E)                  1/sqrt(theta0 E)
     SR sqrt    sqrt(O/E)                1/(2 sqrt(E))
     PR         asin(sqrt(O/N))          1/(2 sqrt(N))
-    RC         ln((O+.5)/(D+.5))        sqrt(m/(m+.5)^2 + D/(D+.5)^2), m = theta0 D
-                                        (compat: m = O for z, and 1/(2 sqrt(D)) for the limits)
+    RC         ln((O+.5)/(D+.5))        sqrt(O/(O+.5)^2 + D/(D+.5)^2)  (compat limits: 1/(2 sqrt(D)))
     ========== ======================== ============================================================
 
     z = (Y - Y0)/s. Per funnel, the over-dispersion ratio is phi = sum(z_w^2)/n over the n units kept, where
@@ -258,7 +271,13 @@ def funnel_statistics(
     A funnel is adjusted when over-dispersion is requested and phi > 1; then
     z_adj = (Y - Y0)/sqrt(s^2 + tau^2) and the limits are g^-1(Y0 +- q sqrt(s^2 + tau^2)); otherwise
     z_adj = z and the limits are the unadjusted ones (see :func:`funnel_limits`). The p-value is
-    2 Phi(-|z_adj|). A unit is an outlier when its ratio O/D lies outside its limits.
+    2 Phi(-|z_adj|).
+
+    Outliers: where a unit's limits are the normal ones on the transformed scale, it is flagged high (low)
+    when z_adj > q (z_adj < -q), i.e. when Y lies outside them; for SR and PR that is the same as the ratio
+    lying outside the back-transformed limits, and for RC it uses the continuity-corrected ratio, so a unit
+    with D = 0 is not flagged on its infinite O/D alone. Where the limits are exact, the ratio O/D is
+    compared with them. Under compat, as in FunnelPlotR, the ratio is always compared with the limits.
 
     The work is one two-key sort by (funnel, z) and a few ``np.bincount`` passes: no loop over funnels.
 
@@ -306,7 +325,15 @@ def funnel_statistics(
     scale = opts.scale
     compat = opts.compat == "funnelplotr"
 
-    ratio = observed / denom
+    if scale == "log_sr" and not compat and np.any(observed == 0):
+        # ln(0/E) = -inf would make z, phi and tau^2 infinite (FunnelPlotR lets that happen).
+        bad = int(np.flatnonzero(observed == 0)[0])
+        raise ValueError(
+            f"numerator[{bad}] = 0: a standardised ratio on the log scale (SHMI) needs O > 0; "
+            "use sr_scale='sqrt' (the CQC scale) where counts can be zero"
+        )
+    with np.errstate(divide="ignore"):
+        ratio = observed / denom
     if compat and scale == "log_sr":
         # FunnelPlotR's SHMI_rounding: E rounded for every later step, but `rr` keeps the unrounded E.
         denom = np.round(denom, _SHMI_EXPECTED_DECIMALS)
@@ -431,8 +458,9 @@ def funnel_limits(
     :func:`funnel_statistics`: theta0 exp(+-q sd) on the log scales; (sqrt(theta0) +- q sd)^2 on the
     square-root scale, the lower root floored at 0 (compat: sqrt(theta0) +- q sd, unsquared); and
     sin^2(asin(sqrt(theta0)) +- q sd) for proportions with the angle held in [0, pi/2], so the limits stay in
-    [0, 1] and monotone in N (FunnelPlotR clips and then zeroes non-monotone points of its grid, which gives
-    the same values).
+    [0, 1] and monotone in N. (FunnelPlotR's own treatment of an angle beyond that range depends on its
+    lookup grid, quirk 5 of :class:`FunnelOptions`; :func:`funnel_statistics` reproduces it for units under
+    compat, these curves do not.)
 
     Exact unadjusted limits, with alpha = 1 - limit/100 and mu = theta0 E:
 
@@ -532,8 +560,8 @@ def funnel_limit_curves(
 
     Examples
     --------
-    Unadjusted exact Poisson 95% curve at E = 15, 20, 30 (FunnelPlotR ``limits(fp)`` columns ``ll95``/``ul95``,
-    i.e. ``qchisq(0.025, 2 * E) / (2 * E)``):
+    Unadjusted exact Poisson 95% curve at E = 15, 20, 30 (FunnelPlotR ``limits(fp)`` column ``ll95``, i.e.
+    ``qchisq(0.025, 2 * E) / (2 * E)``):
 
     >>> opts = FunnelOptions(overdispersion="none")
     >>> res = funnel_statistics([10, 30], [12.0, 25.0], options=opts)
@@ -623,7 +651,6 @@ def funnel_denominator_grid(
     return grid
 
 
-# ---------------------------------------------------------------------------------------------------------------
 # Steps
 
 
@@ -675,7 +702,9 @@ def _validated_inputs(
         both_zero = (denom == 0) & (observed == 0)
         if np.any(both_zero):
             bad = int(np.flatnonzero(both_zero)[0])
-            raise ValueError(f"numerator[{bad}] and denominator[{bad}] are both 0: the ratio carries no information")
+            raise ValueError(
+                f"numerator[{bad}] and denominator[{bad}] are both 0: the ratio carries no information"
+            )
     elif np.any(denom <= 0):
         bad = int(np.flatnonzero(denom <= 0)[0])
         raise ValueError(f"denominator[{bad}] = {denom[bad]}: denominators must be > 0")
@@ -730,7 +759,9 @@ def _funnel_targets(
         return np.ones(k)
     if target is None or (isinstance(target, str) and target == "pooled"):
         with np.errstate(divide="ignore", invalid="ignore"):
-            pooled: FloatArray = np.bincount(fid, observed, minlength=k) / np.bincount(fid, denom, minlength=k)
+            pooled: FloatArray = np.bincount(fid, observed, minlength=k) / np.bincount(
+                fid, denom, minlength=k
+            )
         return pooled
     if isinstance(target, str):
         raise ValueError(f"target must be a number, one per funnel, 'pooled' or None; got {target!r}")
@@ -738,7 +769,9 @@ def _funnel_targets(
     if theta.ndim == 0:
         theta = np.full(k, float(theta))
     if theta.shape != (k,):
-        raise ValueError(f"target must be a scalar or have one value per funnel ({k}); got shape {theta.shape}")
+        raise ValueError(
+            f"target must be a scalar or have one value per funnel ({k}); got shape {theta.shape}"
+        )
     upper_bound = 1.0 if data_type == "PR" else np.inf
     bad_mask = ~((theta > 0) & (theta <= upper_bound))
     if np.any(bad_mask):
@@ -814,10 +847,22 @@ def _approximate_limits(
 def _exact_limits(
     denom: FloatArray, theta: FloatArray, alpha: float, data_type: DataType
 ) -> tuple[FloatArray, FloatArray]:
+    # The inverse incomplete gamma and beta functions cost about a microsecond each, a sort much less:
+    # evaluate them once per distinct (denominator, target) pair (integer N of proportions repeat a lot).
+    pairs, inverse = np.unique(denom + 1j * theta, return_inverse=True)
+    lower, upper = _exact_limits_distinct(pairs.real.copy(), pairs.imag.copy(), alpha, data_type)
+    return lower[inverse], upper[inverse]
+
+
+def _exact_limits_distinct(
+    denom: FloatArray, theta: FloatArray, alpha: float, data_type: DataType
+) -> tuple[FloatArray, FloatArray]:
     if data_type == "SR":
         mu = theta * denom
         # qchisq(p, 2 mu) / 2 is the gamma quantile with shape mu.
-        return special.gammaincinv(mu, alpha / 2.0) / denom, special.gammaincinv(mu + 1.0, 1.0 - alpha / 2.0) / denom
+        return special.gammaincinv(mu, alpha / 2.0) / denom, special.gammaincinv(
+            mu + 1.0, 1.0 - alpha / 2.0
+        ) / denom
     events = theta * denom
     non_events = denom - events
     lower = np.where(events > 0, special.betaincinv(events, non_events + 1.0, alpha / 2.0), 0.0)
@@ -942,7 +987,8 @@ def _funnelplotr_next_denominator(denom: FloatArray, fid: IntArray, k: int) -> F
         next_grid = np.where((point > denom) & (point < next_grid), point, next_grid)
     # seq() may run downwards (max(N) < 3): its points are then the same set, all checked the same way.
     next_grid = np.where(np.minimum(grid_from, grid_to) > denom, np.minimum(grid_from, grid_to), next_grid)
-    return np.minimum(next_data, next_grid)
+    following: FloatArray = np.minimum(next_data, next_grid)
+    return following
 
 
 def _funnelplotr_proportion_limits(

@@ -4,16 +4,17 @@ A panel is a 2-D array, one row per series (an indicator at an organisation) and
 NaN where a series is shorter or a value is missing. Every series, and every rebased segment of a series, gets
 its own baseline, limits and special-cause rules in one vectorised call.
 
-The numbers follow NHSRplotthedots 0.2.2 (``ptd_spc``), the NHS-R community's implementation of the Making Data
-Count guidance: process limits at mean +- 2.66 mean moving range, optional screening of moving ranges, and the
-four rules (a point outside the limits, a shift, a trend, two of three points close to a limit).
+The numbers follow NHSRplotthedots 0.2.2 (``ptd_spc``), the NHS-R community's implementation of the Making
+Data Count guidance: process limits at mean +- 2.66 mean moving range, optional screening of moving ranges,
+and the four rules (a point outside the limits, a shift, a trend, two of three points close to a limit).
 """
 
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -24,6 +25,7 @@ IntArray = NDArray[np.int64]
 Int8Array = NDArray[np.int8]
 
 Improvement = Literal["increase", "decrease", "neutral"]
+ScalarT = TypeVar("ScalarT", bound=np.generic)
 
 XMR_LIMIT_FACTOR = 2.66
 """Process limits sit this many mean moving ranges from the mean (3 / d2, d2 = 1.128)."""
@@ -57,10 +59,6 @@ class SpecialCauseType(enum.IntEnum):
     SHIFT_BELOW = 8
 
 
-# +1 for the types that point up, -1 for those that point down, indexed by SpecialCauseType.
-_SPECIAL_CAUSE_SIDE = np.array([0, 1, -1, 1, -1, 1, -1, 1, -1], dtype=np.int8)
-
-
 class PointType(enum.IntEnum):
     """Point type of NHSRplotthedots: the special-cause label oriented by the improvement direction."""
 
@@ -90,7 +88,9 @@ class AssuranceType(enum.IntEnum):
         return None if self is AssuranceType.NOT_ASSESSED else self.name.lower()
 
 
-def special_cause_type_labels(shift_length: int = SHIFT_LENGTH, trend_length: int = TREND_LENGTH) -> tuple[str, ...]:
+def special_cause_type_labels(
+    shift_length: int = SHIFT_LENGTH, trend_length: int = TREND_LENGTH
+) -> tuple[str, ...]:
     """Labels of :class:`SpecialCauseType` codes, worded as NHSRplotthedots' ``special_cause_type``.
 
     Parameters
@@ -146,7 +146,7 @@ class SpcOptions:
     trend_length
         Points in a row strictly rising or falling that make a trend (7, some guidance uses 6; at least 3).
     screen_outliers
-        Drop moving ranges >= 3.267 mean moving ranges before the limits are computed (NHSRplotthedots default).
+        Drop moving ranges >= 3.267 mean moving ranges before computing the limits (NHSRplotthedots default).
     target
         None, one target for every series, or one per series (NaN for a series without a target).
     short_group_threshold
@@ -163,7 +163,9 @@ class SpcOptions:
 
     def __post_init__(self) -> None:
         if self.improvement not in ("increase", "decrease", "neutral"):
-            raise ValueError(f"improvement must be 'increase', 'decrease' or 'neutral', got {self.improvement!r}")
+            raise ValueError(
+                f"improvement must be 'increase', 'decrease' or 'neutral', got {self.improvement!r}"
+            )
         if self.fix_after_n_points is not None and (
             not _is_int(self.fix_after_n_points) or self.fix_after_n_points < MIN_FIX_AFTER_N_POINTS
         ):
@@ -178,11 +180,15 @@ class SpcOptions:
         if not isinstance(self.screen_outliers, bool | np.bool_):
             raise ValueError(f"screen_outliers must be True or False, got {self.screen_outliers!r}")
         if not _is_int(self.short_group_threshold) or self.short_group_threshold < 1:
-            raise ValueError(f"short_group_threshold must be a positive integer, got {self.short_group_threshold!r}")
+            raise ValueError(
+                f"short_group_threshold must be a positive integer, got {self.short_group_threshold!r}"
+            )
         if self.target is not None:
             target = np.array(self.target, dtype=np.float64)
             if target.ndim > 1:
-                raise ValueError(f"target must be a number or a 1-D array (one per series), got shape {target.shape}")
+                raise ValueError(
+                    f"target must be a number or a 1-D array (one per series), got shape {target.shape}"
+                )
             if np.isinf(target).any():
                 raise ValueError("target must be finite (NaN for a series without a target)")
             target.setflags(write=False)
@@ -193,9 +199,9 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int | np.integer) and not isinstance(value, bool)
 
 
-# ----------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # Layout: where each chart segment sits in the panel
-# ----------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -217,9 +223,9 @@ class SegmentLayout:
         Per segment: its number of observed points.
     is_last
         Per segment: True for the last segment of its series.
-    point_rows, point_cols, point_segment, point_position
-        Per observed point (row-major order): its panel row and column, its segment and its position in the
-        segment; empty when the segments are the panel rows themselves (no phase change, no gap, no leading NaN).
+    observed
+        Mask of observed points of the panel; None when the segments are the panel rows themselves (no phase
+        change and no NaN before an observed point), the fast path where nothing is copied.
     """
 
     n_series: int
@@ -228,15 +234,7 @@ class SegmentLayout:
     segment: IntArray
     length: IntArray
     is_last: BoolArray
-    point_rows: IntArray
-    point_cols: IntArray
-    point_segment: IntArray
-    point_position: IntArray
-
-    @property
-    def is_identity(self) -> bool:
-        """True when segment rows are the panel rows (the fast path)."""
-        return self.point_rows.size == 0 and self.series.size == self.n_series
+    observed: BoolArray | None
 
     @property
     def n_segments(self) -> int:
@@ -246,9 +244,25 @@ class SegmentLayout:
     @property
     def width(self) -> int:
         """Columns of the segment panel (the longest segment, or the panel width on the fast path)."""
-        return self.n_times if self.is_identity else int(self.length.max())
+        return self.n_times if self.observed is None else int(self.length.max())
 
-    def to_segments(self, panel: NDArray[np.generic], fill: float | bool | int = np.nan) -> NDArray[np.generic]:
+    @functools.cached_property
+    def _valid(self) -> BoolArray:
+        mask: BoolArray = np.arange(self.width)[None, :] < self.length[:, None]
+        return mask
+
+    @functools.cached_property
+    def _flat_points(self) -> tuple[IntArray, IntArray]:
+        # flat positions of the observed points in the segment panel and in the panel, both in row-major
+        # order: the segments' points in segment-then-position order are the observed points in row order
+        observed = self.observed if self.observed is not None else self._valid
+        return np.flatnonzero(self._valid), np.flatnonzero(observed)
+
+    def valid(self) -> BoolArray:
+        """Mask of real points in the segment panel."""
+        return self._valid
+
+    def to_segments(self, panel: NDArray[ScalarT], fill: float | bool | int = np.nan) -> NDArray[ScalarT]:
         """Rearrange a panel-shaped array into the segment panel (left-aligned, ``fill`` after each segment).
 
         Parameters
@@ -261,15 +275,21 @@ class SegmentLayout:
         Returns
         -------
         ndarray
-            Array of shape (n_segments, width).
+            Array of shape (n_segments, width); the panel itself on the fast path.
         """
-        if self.is_identity:
+        if self.observed is None:
             return panel
+        seg_points, panel_points = self._flat_points
         out = np.full((self.n_segments, self.width), fill, dtype=panel.dtype)
-        out[self.point_segment, self.point_position] = panel[self.point_rows, self.point_cols]
+        out.ravel()[seg_points] = np.ascontiguousarray(panel).ravel()[panel_points]
         return out
 
-    def to_panel(self, seg: NDArray[np.generic], fill: float | bool | int = np.nan) -> NDArray[np.generic]:
+    def to_panel(
+        self,
+        seg: NDArray[ScalarT],
+        fill: float | bool | int = np.nan,
+        out: NDArray[ScalarT] | None = None,
+    ) -> NDArray[ScalarT]:
         """Scatter a segment-panel array back to the panel (``fill`` where a point is missing).
 
         Parameters
@@ -278,41 +298,62 @@ class SegmentLayout:
             Array of shape (n_segments, width).
         fill
             Value for missing points.
+        out
+            Optional C-contiguous array of shape (n_series, n_times) to write into.
 
         Returns
         -------
         ndarray
-            Array of shape (n_series, n_times).
+            Array of shape (n_series, n_times): ``out`` when given, else ``seg`` itself on the fast path.
         """
-        if self.is_identity:
-            return seg
-        out = np.full((self.n_series, self.n_times), fill, dtype=seg.dtype)
-        out[self.point_rows, self.point_cols] = seg[self.point_segment, self.point_position]
+        if self.observed is None:
+            if out is None:
+                return seg
+            out[...] = seg
+            return out
+        if out is None:
+            out = np.empty((self.n_series, self.n_times), dtype=seg.dtype)
+        seg_points, panel_points = self._flat_points
+        out[...] = fill
+        if out.flags.c_contiguous:
+            out.reshape(-1)[panel_points] = np.ascontiguousarray(seg).ravel()[seg_points]
+        else:
+            out[self.observed] = seg[self._valid]
         return out
 
-    def per_point(self, per_segment: NDArray[np.generic], fill: float | bool | int = np.nan) -> NDArray[np.generic]:
-        """Broadcast one value per segment to every point of the panel (``fill`` where a point is missing).
+    def per_point(
+        self,
+        per_segment: NDArray[ScalarT],
+        fill: float | bool | int = np.nan,
+        out: NDArray[ScalarT] | None = None,
+    ) -> NDArray[ScalarT]:
+        """Broadcast one value per segment to each of its points in the panel (``fill`` where missing).
 
         Parameters
         ----------
         per_segment
             Array of shape (n_segments,).
         fill
-            Value for missing points.
+            Value for missing points and padding.
+        out
+            Optional array of shape (n_series, n_times) to write into.
 
         Returns
         -------
         ndarray
             Array of shape (n_series, n_times).
         """
-        valid = np.arange(self.width)[None, :] < self.length[:, None]
-        seg = np.where(valid, per_segment[:, None], np.asarray(fill, dtype=per_segment.dtype))
-        return self.to_panel(seg, fill)
-
-    def valid(self) -> BoolArray:
-        """Mask of real points in the segment panel."""
-        mask: BoolArray = np.arange(self.width)[None, :] < self.length[:, None]
-        return mask
+        seg = (
+            np.empty((self.n_segments, self.width), dtype=per_segment.dtype)
+            if self.observed is not None
+            else out
+        )
+        if seg is None:
+            seg = np.empty((self.n_segments, self.width), dtype=per_segment.dtype)
+        seg[...] = per_segment[:, None]
+        if bool((self.length < self.width).any()):
+            np.copyto(seg, np.asarray(fill, dtype=seg.dtype), where=~self.valid())
+        return seg if self.observed is None else self.to_panel(seg, fill, out)
 
 
 def as_panel(values: ArrayLike, name: str = "values") -> FloatArray:
@@ -356,8 +397,52 @@ def as_panel(values: ArrayLike, name: str = "values") -> FloatArray:
     return panel
 
 
+def as_phase(phase: ArrayLike | None, shape: tuple[int, ...], name: str = "values") -> IntArray | None:
+    """Check a phase (rebase segment, part) panel: integers, the shape of the values.
+
+    Parameters
+    ----------
+    phase
+        None, or an integer array-like of shape ``shape``.
+    shape
+        Shape of the values panel.
+    name
+        Name of the values, for error messages.
+
+    Returns
+    -------
+    ndarray of int64 or None
+        The phase panel.
+
+    Notes
+    -----
+    Raises ValueError for a wrong shape or a non-integer dtype. Monotonicity is checked per segment layout.
+
+    References
+    ----------
+    None: an input check.
+
+    Examples
+    --------
+    >>> as_phase([[0, 0, 1]], (1, 3)).tolist()
+    [[0, 0, 1]]
+    """
+    if phase is None:
+        return None
+    phase_arr = np.asarray(phase)
+    if phase_arr.shape != shape:
+        raise ValueError(f"phase must have the shape of {name} {shape}, got {phase_arr.shape}")
+    if not (np.issubdtype(phase_arr.dtype, np.integer) or phase_arr.dtype == np.bool_):
+        raise ValueError(f"phase must be an integer array, got dtype {phase_arr.dtype}")
+    return phase_arr.astype(np.int64, copy=False)
+
+
 def segment_layout(
-    values: FloatArray, phase: ArrayLike | None = None, min_points: int = 1, name: str = "values"
+    values: FloatArray,
+    phase: IntArray | None = None,
+    min_points: int = 1,
+    name: str = "values",
+    row_offset: int = 0,
 ) -> SegmentLayout:
     """Find the chart segments of a panel: maximal runs of observed points with the same phase.
 
@@ -366,12 +451,14 @@ def segment_layout(
     values
         Panel of shape (n_series, n_times), NaN for missing points (from :func:`as_panel`).
     phase
-        Optional integer array of the same shape: the rebase segment (phase, part) of each point, non-decreasing
-        along time; a new segment starts where it increases. None gives one segment per series.
+        Optional integer array of the same shape: the rebase segment (phase, part) of each point,
+        non-decreasing along time; a new segment starts where it increases. None: one segment per series.
     min_points
         Segments with fewer observed points raise ValueError (a chart needs them).
     name
         Name used in error messages.
+    row_offset
+        Added to row numbers in error messages (when ``values`` is a block of a larger panel).
 
     Returns
     -------
@@ -389,25 +476,20 @@ def segment_layout(
 
     Examples
     --------
-    >>> layout = segment_layout(as_panel([[1.0, 2.0, 3.0, 4.0]]), phase=[[0, 0, 1, 1]])
+    >>> layout = segment_layout(as_panel([[1.0, 2.0, 3.0, 4.0]]), phase=np.array([[0, 0, 1, 1]]))
     >>> layout.length.tolist(), layout.segment.tolist()
     ([2, 2], [0, 1])
     """
     n_series, n_times = values.shape
     observed = ~np.isnan(values)
     counts = observed.sum(axis=1)
-    if phase is not None:
-        phase_arr = np.asarray(phase)
-        if phase_arr.shape != values.shape:
-            raise ValueError(f"phase must have the shape of {name} {values.shape}, got {phase_arr.shape}")
-        if not np.issubdtype(phase_arr.dtype, np.integer):
-            raise ValueError(f"phase must be an integer array, got dtype {phase_arr.dtype}")
+    phase_arr = as_phase(phase, values.shape, name)
     empty_rows = np.flatnonzero(counts == 0)
     if empty_rows.size:
-        raise ValueError(f"{name}: {empty_rows.size} series have no observed point (first: row {empty_rows[0]})")
+        first_row = empty_rows[0] + row_offset
+        raise ValueError(f"{name}: {empty_rows.size} series have no observed point (first: row {first_row})")
     only_trailing_gaps = not (~observed[:, :-1] & observed[:, 1:]).any()
-    if phase is None and only_trailing_gaps:
-        empty = np.empty(0, dtype=np.int64)
+    if phase_arr is None and only_trailing_gaps:
         layout = SegmentLayout(
             n_series=n_series,
             n_times=n_times,
@@ -415,34 +497,28 @@ def segment_layout(
             segment=np.zeros(n_series, dtype=np.int64),
             length=counts.astype(np.int64),
             is_last=np.ones(n_series, dtype=np.bool_),
-            point_rows=empty,
-            point_cols=empty,
-            point_segment=empty,
-            point_position=empty,
+            observed=None,
         )
     else:
-        rows, cols = np.nonzero(observed)
+        # observed points in row-major order; a segment starts at a new series or a change of phase
+        rows = np.repeat(np.arange(n_series, dtype=np.int64), counts)
         n_points = rows.size
         new_segment = np.ones(n_points, dtype=np.bool_)
         new_segment[1:] = rows[1:] != rows[:-1]
-        if phase is not None:
-            point_phase = phase_arr[rows, cols].astype(np.int64)
+        if phase_arr is not None:
+            step = np.diff(phase_arr[observed])
             same_series = ~new_segment[1:]
-            step = np.diff(point_phase)
             backwards = same_series & (step < 0)
             if backwards.any():
-                row = int(rows[1:][backwards][0])
+                row = int(rows[1:][backwards][0]) + row_offset
                 raise ValueError(f"phase must not decrease along time within a series (row {row})")
             new_segment[1:] |= same_series & (step != 0)
         starts = np.flatnonzero(new_segment)
-        point_segment = np.cumsum(new_segment, dtype=np.int64) - 1
-        point_position = np.arange(n_points, dtype=np.int64) - starts[point_segment]
-        series = rows[starts].astype(np.int64)
+        series = rows[starts]
         first_of_series = np.ones(starts.size, dtype=np.bool_)
         first_of_series[1:] = series[1:] != series[:-1]
-        segment = np.arange(starts.size, dtype=np.int64) - np.maximum.accumulate(
-            np.where(first_of_series, np.arange(starts.size), 0)
-        )
+        ordinal = np.arange(starts.size, dtype=np.int64)
+        segment = ordinal - np.maximum.accumulate(np.where(first_of_series, ordinal, 0))
         is_last = np.ones(starts.size, dtype=np.bool_)
         is_last[:-1] = series[1:] != series[:-1]
         layout = SegmentLayout(
@@ -452,25 +528,22 @@ def segment_layout(
             segment=segment,
             length=np.diff(np.append(starts, n_points)).astype(np.int64),
             is_last=is_last,
-            point_rows=rows.astype(np.int64),
-            point_cols=cols.astype(np.int64),
-            point_segment=point_segment,
-            point_position=point_position,
+            observed=observed,
         )
     short = np.flatnonzero(layout.length < min_points)
     if short.size:
         first = short[0]
         raise ValueError(
-            f"{name}: {short.size} chart segment(s) have fewer than {min_points} observed points, too few for a "
-            f"chart (first: row {layout.series[first]}, segment {layout.segment[first]}, "
+            f"{name}: {short.size} chart segment(s) have fewer than {min_points} observed points, too few "
+            f"for a chart (first: row {layout.series[first] + row_offset}, segment {layout.segment[first]}, "
             f"{layout.length[first]} point(s))"
         )
     return layout
 
 
-# ----------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # Baseline and limits
-# ----------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -550,20 +623,39 @@ def xmr_limits(
     >>> print(lim.mean, lim.lpl.round(4), lim.upl.round(4))
     [1711.875] [849.7932] [2573.9568]
     """
-    n_rows, width = values.shape
-    cols = np.arange(width)
-    baseline_points = length if fix_after_n_points is None else np.minimum(length, fix_after_n_points)
-    in_baseline = cols[None, :] < baseline_points[:, None]
-    mean = np.where(in_baseline, values, 0.0).sum(axis=1) / baseline_points
     moving_range = np.abs(np.diff(values, axis=1))
-    mr_in_baseline = in_baseline[:, 1:]
-    n_ranges = mr_in_baseline.sum(axis=1)
+    return _xmr_limits(values, moving_range, length, fix_after_n_points, screen_outliers)
+
+
+def _xmr_limits(
+    values: FloatArray,
+    moving_range: FloatArray,
+    length: IntArray,
+    fix_after_n_points: int | None,
+    screen_outliers: bool,
+) -> XmrLimits:
+    width = values.shape[1]
+    baseline_points = length if fix_after_n_points is None else np.minimum(length, fix_after_n_points)
+    if bool((baseline_points == width).all()):
+        mean = values.sum(axis=1) / baseline_points
+        mr_in_baseline = None
+        n_ranges = baseline_points - 1
+        mr_total = moving_range.sum(axis=1)
+    else:
+        in_baseline = np.arange(width)[None, :] < baseline_points[:, None]
+        mean = np.where(in_baseline, values, 0.0).sum(axis=1) / baseline_points
+        mr_in_baseline = in_baseline[:, 1:]
+        n_ranges = baseline_points - 1
+        mr_total = np.where(mr_in_baseline, moving_range, 0.0).sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean_mr = np.where(mr_in_baseline, moving_range, 0.0).sum(axis=1) / n_ranges
+        mean_mr = mr_total / n_ranges
         if screen_outliers:
-            kept = mr_in_baseline & (moving_range < MR_SCREEN_FACTOR * mean_mr[:, None])
+            kept = moving_range < MR_SCREEN_FACTOR * mean_mr[:, None]
+            if mr_in_baseline is not None:
+                kept &= mr_in_baseline
             n_kept = kept.sum(axis=1)
             screened = np.where(kept, moving_range, 0.0).sum(axis=1) / n_kept
+            # every moving range screened out happens only when all are 0; keep 0 rather than NaN limits
             mean_mr = np.where(n_kept > 0, screened, mean_mr)
     return XmrLimits(
         mean=mean,
@@ -576,10 +668,10 @@ def xmr_limits(
     )
 
 
-# ----------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # Rules: each takes the segment panel (one chart per row, padding after each row's end) and returns the points
 # that belong to a signal of that rule.
-# ----------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 
 
 def _window_sums(steps: Int8Array, window: int) -> NDArray[np.int32]:
@@ -694,9 +786,9 @@ def shift_rule(side: Int8Array, length: int = SHIFT_LENGTH) -> BoolArray:
 
     Notes
     -----
-    With :math:`C_t = \\sum_{s \\le t} [side_s = +1]`, a window of ``length`` points starting at :math:`j` is
-    all above when :math:`C_{j+L-1} - C_{j-1} = L`; a point is flagged when any such window covers it (same for
-    below). This is NHSRplotthedots' ``ptd_seven_point_one_side_mean`` followed by ``ptd_part_of_seven_trend``.
+    A window of :math:`L` points starting at :math:`j` is all above the mean when
+    :math:`\\sum_{t=j}^{j+L-1} side_t = L` (all below: :math:`-L`); a point is flagged when such a window
+    covers it. This is NHSRplotthedots' ``ptd_seven_point_one_side_mean`` then ``ptd_part_of_seven_trend``.
 
     References
     ----------
@@ -745,7 +837,7 @@ def trend_rule(values: FloatArray, length: int = TREND_LENGTH) -> BoolArray:
 
 
 def _trend_from_steps(steps: Int8Array, length: int) -> BoolArray:
-    # a trend of `length` points is `length - 1` steps of one strict sign; window j covers points j..j+length-1
+    # a trend of `length` points is `length - 1` steps of one strict sign; window j covers points j..j+L-1
     starts = np.abs(_window_sums(steps, length - 1)) == length - 1
     return _covered(starts, length, steps.shape[1] + 1)
 
@@ -781,18 +873,18 @@ def trend_direction(values: FloatArray, trend: BoolArray) -> Int8Array:
     >>> trend_direction(y, trend_rule(y)).tolist()
     [[1, 1, 1, 1, 1, 1, -1, -1, -1, -1, -1, -1, -1]]
     """
-    return _direction_from_steps(_steps(values), trend)
+    sign = _direction_from_steps(_steps(values), trend)
+    direction: Int8Array = np.where(trend, np.where(sign == 1, 1, -1), 0).astype(np.int8)
+    return direction
 
 
 def _direction_from_steps(step: Int8Array, trend: BoolArray) -> Int8Array:
-    n_rows = trend.shape[0]
-    zero = np.zeros((n_rows, 1), dtype=np.int8)
-    to_next = np.concatenate([step, zero], axis=1)
-    from_previous = np.concatenate([zero, step], axis=1)
-    next_in_trend = np.concatenate([trend[:, 1:], np.zeros((n_rows, 1), dtype=np.bool_)], axis=1)
-    sign = np.where(trend & next_in_trend, to_next, from_previous)
-    direction: Int8Array = np.where(trend, np.where(sign == 1, 1, -1), 0).astype(np.int8)
-    return direction
+    """The step sign NHSRplotthedots reads for each point: to the next point when both are in a trend."""
+    n_rows, width = trend.shape
+    sign = np.zeros((n_rows, width), dtype=np.int8)
+    sign[:, 1:] = step
+    np.copyto(sign[:, :-1], step, where=trend[:, :-1] & trend[:, 1:])
+    return sign
 
 
 def two_in_three_rule(close_to_limits: BoolArray, side: Int8Array) -> BoolArray:
@@ -884,17 +976,14 @@ def special_cause_type(
     >>> special_cause_type(f, n, np.zeros((1, 2), np.int8), n, n, np.array([[1, -1]], np.int8)).tolist()
     [[1, 0]]
     """
-    codes = np.select(
-        [outside, trend, two_in_three, shift],
-        [
-            np.where(side == 1, SpecialCauseType.ABOVE_UPPER_LIMIT, SpecialCauseType.BELOW_LOWER_LIMIT),
-            np.where(direction == 1, SpecialCauseType.TREND_INCREASING, SpecialCauseType.TREND_DECREASING),
-            np.where(side > 0, SpecialCauseType.TWO_IN_THREE_ABOVE, SpecialCauseType.TWO_IN_THREE_BELOW),
-            np.where(side > 0, SpecialCauseType.SHIFT_ABOVE, SpecialCauseType.SHIFT_BELOW),
-        ],
-        default=SpecialCauseType.COMMON_CAUSE,
-    )
-    return codes.astype(np.int8)
+    # above/below codes are consecutive, so code = "above" code + 1 when the point is below
+    below = (side != 1).view(np.int8)
+    codes = np.zeros(side.shape, dtype=np.int8)
+    np.copyto(codes, below + np.int8(SpecialCauseType.SHIFT_ABOVE), where=shift)
+    np.copyto(codes, below + np.int8(SpecialCauseType.TWO_IN_THREE_ABOVE), where=two_in_three)
+    np.copyto(codes, (direction != 1).view(np.int8) + np.int8(SpecialCauseType.TREND_INCREASING), where=trend)
+    np.copyto(codes, below + np.int8(SpecialCauseType.ABOVE_UPPER_LIMIT), where=outside)
+    return codes
 
 
 def point_type(special_cause: Int8Array, improvement: Improvement) -> Int8Array:
@@ -926,18 +1015,21 @@ def point_type(special_cause: Int8Array, improvement: Improvement) -> Int8Array:
     >>> point_type(np.array([[0, 1, 2]], np.int8), "decrease").tolist()
     [[0, 2, 1]]
     """
-    side = _SPECIAL_CAUSE_SIDE[special_cause]
+    # odd SpecialCauseType codes point up, even non-zero codes point down
     if improvement == "neutral":
         up, down = PointType.SPECIAL_CAUSE_NEUTRAL_HIGH, PointType.SPECIAL_CAUSE_NEUTRAL_LOW
     elif improvement == "increase":
         up, down = PointType.SPECIAL_CAUSE_IMPROVEMENT, PointType.SPECIAL_CAUSE_CONCERN
     else:
         up, down = PointType.SPECIAL_CAUSE_CONCERN, PointType.SPECIAL_CAUSE_IMPROVEMENT
-    codes = np.where(side > 0, up, np.where(side < 0, down, PointType.COMMON_CAUSE))
-    return codes.astype(np.int8)
+    is_up = special_cause & np.int8(1)
+    codes: Int8Array = (special_cause != 0).view(np.int8) * (np.int8(down) + np.int8(up - down) * is_up)
+    return codes
 
 
-def assurance_type(target: FloatArray, lpl: FloatArray, upl: FloatArray, improvement: Improvement) -> Int8Array:
+def assurance_type(
+    target: FloatArray, lpl: FloatArray, upl: FloatArray, improvement: Improvement
+) -> Int8Array:
     """Assurance of meeting a target from where it sits against the process limits.
 
     Parameters
@@ -983,9 +1075,9 @@ def assurance_type(target: FloatArray, lpl: FloatArray, upl: FloatArray, improve
     return codes.astype(np.int8)
 
 
-# ----------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # The chart
-# ----------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -1035,10 +1127,8 @@ class XmrChart:
     ----------
     values
         The panel as given (float).
-    segment
-        Segment ordinal (rebase group) of each point; -1 where missing.
-    mean, lpl, upl
-        Mean and process limits of the point's segment; NaN where missing.
+    segment_index
+        Row of ``summary`` (the chart segment) of each point; -1 where missing.
     outside_limits, close_to_limits
         Point strictly outside the limits; point beyond the close band but inside the limits.
     relative_to_mean
@@ -1051,8 +1141,6 @@ class XmrChart:
         True where the type is not common cause.
     point_type
         PointType code.
-    short_group_warning
-        The point's segment has fewer points than the threshold.
     variation, assurance
         Per series: PointType code of its last point; AssuranceType code of its last segment.
     summary
@@ -1063,13 +1151,13 @@ class XmrChart:
         Messages for the caller (short segments), never raised.
     options
         The options used.
+
+    Per-point views of segment values (``segment``, ``mean``, ``lpl``, ``upl``, ``short_group_warning``) are
+    properties, computed from ``summary`` through ``segment_index`` when read.
     """
 
     values: FloatArray
-    segment: NDArray[np.int32]
-    mean: FloatArray
-    lpl: FloatArray
-    upl: FloatArray
+    segment_index: NDArray[np.int32]
     outside_limits: BoolArray
     close_to_limits: BoolArray
     relative_to_mean: Int8Array
@@ -1079,7 +1167,6 @@ class XmrChart:
     special_cause_type: Int8Array
     special_cause_flag: BoolArray
     point_type: Int8Array
-    short_group_warning: BoolArray
     variation: Int8Array
     assurance: Int8Array
     summary: XmrSummary
@@ -1087,8 +1174,46 @@ class XmrChart:
     warnings: tuple[str, ...]
     options: SpcOptions
 
+    def _per_point(self, per_segment: NDArray[ScalarT], fill: float | bool | int) -> NDArray[ScalarT]:
+        missing = self.segment_index < 0
+        out = per_segment[np.where(missing, 0, self.segment_index)]
+        np.copyto(out, np.asarray(fill, dtype=out.dtype), where=missing)
+        return out
 
-def xmr_chart(values: ArrayLike, options: SpcOptions | None = None, phase: ArrayLike | None = None) -> XmrChart:
+    @property
+    def segment(self) -> IntArray:
+        """Segment ordinal (rebase group) of each point within its series; -1 where missing."""
+        out: IntArray = self._per_point(self.summary.segment, -1)
+        return out
+
+    @property
+    def mean(self) -> FloatArray:
+        """Mean of each point's segment baseline; NaN where missing."""
+        out: FloatArray = self._per_point(self.summary.mean, np.nan)
+        return out
+
+    @property
+    def lpl(self) -> FloatArray:
+        """Lower process limit of each point's segment; NaN where missing."""
+        out: FloatArray = self._per_point(self.summary.lpl, np.nan)
+        return out
+
+    @property
+    def upl(self) -> FloatArray:
+        """Upper process limit of each point's segment; NaN where missing."""
+        out: FloatArray = self._per_point(self.summary.upl, np.nan)
+        return out
+
+    @property
+    def short_group_warning(self) -> BoolArray:
+        """True where the point's segment has fewer points than the threshold."""
+        out: BoolArray = self._per_point(self.summary.short_group_warning, False)
+        return out
+
+
+def xmr_chart(
+    values: ArrayLike, options: SpcOptions | None = None, phase: ArrayLike | None = None
+) -> XmrChart:
     """XmR charts with Making Data Count rules for every series (and rebased segment) of a panel at once.
 
     Parameters
@@ -1099,8 +1224,8 @@ def xmr_chart(values: ArrayLike, options: SpcOptions | None = None, phase: Array
     options
         :class:`SpcOptions` (defaults: improvement "increase", all points as baseline, screening on).
     phase
-        Optional integer panel of the same shape: rebase segment of each point, non-decreasing along time. Each
-        segment gets its own baseline, limits and rules.
+        Optional integer panel of the same shape: rebase segment of each point, non-decreasing along time.
+        Each segment gets its own baseline, limits and rules.
 
     Returns
     -------
@@ -1109,12 +1234,13 @@ def xmr_chart(values: ArrayLike, options: SpcOptions | None = None, phase: Array
 
     Notes
     -----
-    Per segment: baseline mean :math:`\\bar{x}` and mean moving range :math:`\\overline{MR}` (screened), limits
-    :math:`\\bar{x} \\pm 2.66\\,\\overline{MR}` (see :func:`xmr_limits`). Rules: :func:`outside_limits_rule`,
-    :func:`shift_rule`, :func:`trend_rule`, :func:`two_in_three_rule`, labelled by :func:`special_cause_type` and
-    oriented by :func:`point_type`; variation is the point type of each segment's last point and assurance
-    compares the target with the last segment's limits (:func:`assurance_type`). Segments shorter than
-    ``short_group_threshold`` give a warning; fewer than 2 observed points raise ValueError.
+    Per segment: baseline mean :math:`\\bar{x}` and mean moving range :math:`\\overline{MR}` (screened),
+    limits :math:`\\bar{x} \\pm 2.66\\,\\overline{MR}` (see :func:`xmr_limits`). Rules:
+    :func:`outside_limits_rule`, :func:`shift_rule`, :func:`trend_rule`, :func:`two_in_three_rule`, labelled
+    by :func:`special_cause_type` and oriented by :func:`point_type`; variation is the point type of each
+    segment's last point and assurance compares the target with the last segment's limits
+    (:func:`assurance_type`). Segments shorter than ``short_group_threshold`` give a warning; fewer than 2
+    observed points raise ValueError.
 
     References
     ----------
@@ -1138,87 +1264,204 @@ def xmr_chart(values: ArrayLike, options: SpcOptions | None = None, phase: Array
     """
     opts = options if options is not None else SpcOptions()
     panel = as_panel(values)
-    n_series = panel.shape[0]
+    phase_arr = as_phase(phase, panel.shape)
+    n_series, n_times = panel.shape
     target = _target_per_series(opts.target, n_series)
-    layout = segment_layout(panel, phase, min_points=2)
-    seg_values = layout.to_segments(panel)
-    limits = xmr_limits(seg_values, layout.length, opts.fix_after_n_points, opts.screen_outliers)
-    valid = layout.valid()
 
-    side = relative_to_mean(seg_values, limits.mean)
-    outside = outside_limits_rule(seg_values, limits.lpl, limits.upl)
-    close = ~outside & ((seg_values < limits.lower_close[:, None]) | (seg_values > limits.upper_close[:, None]))
-    shift = shift_rule(side, opts.shift_length)
-    trend = trend_rule(seg_values, opts.trend_length)
-    direction = trend_direction(seg_values, trend)
-    two_in_three = two_in_three_rule(close, side)
-    sc_type = special_cause_type(outside, trend, direction, two_in_three, shift, side)
-    flag = sc_type != SpecialCauseType.COMMON_CAUSE
-    p_type = point_type(sc_type, opts.improvement)
+    points = _XmrPoints.empty(n_series, n_times)
+    blocks: list[_XmrSegments] = []
+    block = max(1, _BLOCK_ELEMENTS // n_times)
+    segments_before = 0
+    for start in range(0, n_series, block):
+        rows = slice(start, min(start + block, n_series))
+        layout = segment_layout(
+            panel[rows], None if phase_arr is None else phase_arr[rows], min_points=2, row_offset=start
+        )
+        blocks.append(_xmr_block(panel[rows], layout, opts, points, rows, segments_before))
+        segments_before += layout.n_segments
+    segs = _XmrSegments.concatenate(blocks)
 
-    n = layout.length
-    last = n - 1
-    rows = np.arange(layout.n_segments)
-    variation = p_type[rows, last]
-    seg_target = target[layout.series]
+    n = segs.length
     assurance = np.where(
-        layout.is_last,
-        assurance_type(seg_target, limits.lpl, limits.upl, opts.improvement),
+        segs.is_last,
+        assurance_type(target[segs.series], segs.lpl, segs.upl, opts.improvement),
         AssuranceType.NOT_ASSESSED,
     ).astype(np.int8)
     short = n < opts.short_group_threshold
     summary = XmrSummary(
-        series=layout.series,
-        segment=layout.segment,
-        mean=limits.mean,
-        lpl=limits.lpl,
-        upl=limits.upl,
+        series=segs.series,
+        segment=segs.segment,
+        mean=segs.mean,
+        lpl=segs.lpl,
+        upl=segs.upl,
         n=n,
-        common_cause=n - flag.sum(axis=1),
-        special_cause_improvement=(p_type == PointType.SPECIAL_CAUSE_IMPROVEMENT).sum(axis=1),
-        special_cause_concern=(p_type == PointType.SPECIAL_CAUSE_CONCERN).sum(axis=1),
-        variation=variation,
+        common_cause=n - segs.n_special,
+        special_cause_improvement=segs.n_improvement,
+        special_cause_concern=segs.n_concern,
+        variation=segs.variation,
         assurance=assurance,
         short_group_warning=short,
-        is_last=layout.is_last,
+        is_last=segs.is_last,
     )
-    last_segment = layout.is_last
+    last_series = segs.series[segs.is_last]
     series_variation = np.zeros(n_series, dtype=np.int8)
-    series_variation[layout.series[last_segment]] = variation[last_segment]
+    series_variation[last_series] = segs.variation[segs.is_last]
     series_assurance = np.zeros(n_series, dtype=np.int8)
-    series_assurance[layout.series[last_segment]] = assurance[last_segment]
-
+    series_assurance[last_series] = assurance[segs.is_last]
     warnings: tuple[str, ...] = ()
     if short.any():
-        short_series = np.unique(layout.series[short])
+        short_series = np.unique(segs.series[short])
         shown = ", ".join(str(s) for s in short_series[:5]) + (", ..." if short_series.size > 5 else "")
         warnings = (
             f"{int(short.sum())} segment(s) in {short_series.size} series (rows {shown}) have fewer than "
-            f"{opts.short_group_threshold} points: their limits are trial limits, to be revised as points arrive.",
+            f"{opts.short_group_threshold} points: their limits are trial limits, to be revised as points "
+            "arrive.",
         )
 
     return XmrChart(
         values=panel,
-        segment=layout.per_point(layout.segment.astype(np.int32), fill=-1),
-        mean=layout.per_point(limits.mean),
-        lpl=layout.per_point(limits.lpl),
-        upl=layout.per_point(limits.upl),
-        outside_limits=layout.to_panel(outside & valid, fill=False),
-        close_to_limits=layout.to_panel(close & valid, fill=False),
-        relative_to_mean=layout.to_panel(side, fill=0),
-        shift=layout.to_panel(shift, fill=False),
-        trend=layout.to_panel(trend, fill=False),
-        two_in_three=layout.to_panel(two_in_three, fill=False),
-        special_cause_type=layout.to_panel(sc_type, fill=0),
-        special_cause_flag=layout.to_panel(flag, fill=False),
-        point_type=layout.to_panel(p_type, fill=0),
-        short_group_warning=layout.per_point(short, fill=False),
+        segment_index=points.segment_index,
+        outside_limits=points.outside,
+        close_to_limits=points.close,
+        relative_to_mean=points.side,
+        shift=points.shift,
+        trend=points.trend,
+        two_in_three=points.two_in_three,
+        special_cause_type=points.special_cause,
+        special_cause_flag=points.special_cause != SpecialCauseType.COMMON_CAUSE,
+        point_type=points.point_type,
         variation=series_variation,
         assurance=series_assurance,
         summary=summary,
         special_cause_labels=special_cause_type_labels(opts.shift_length, opts.trend_length),
         warnings=warnings,
         options=opts,
+    )
+
+
+# Rows are processed in blocks of about this many cells, so that the temporaries of one block stay in cache;
+# each block is vectorised over all its series (the loop runs over blocks, never over series).
+_BLOCK_ELEMENTS = 1 << 16
+
+
+@dataclass(frozen=True)
+class _XmrPoints:
+    segment_index: NDArray[np.int32]
+    side: Int8Array
+    outside: BoolArray
+    close: BoolArray
+    shift: BoolArray
+    trend: BoolArray
+    two_in_three: BoolArray
+    special_cause: Int8Array
+    point_type: Int8Array
+
+    @classmethod
+    def empty(cls, n_rows: int, width: int) -> _XmrPoints:
+        shape = (n_rows, width)
+        return cls(
+            segment_index=np.empty(shape, dtype=np.int32),
+            side=np.empty(shape, dtype=np.int8),
+            outside=np.empty(shape, dtype=np.bool_),
+            close=np.empty(shape, dtype=np.bool_),
+            shift=np.empty(shape, dtype=np.bool_),
+            trend=np.empty(shape, dtype=np.bool_),
+            two_in_three=np.empty(shape, dtype=np.bool_),
+            special_cause=np.empty(shape, dtype=np.int8),
+            point_type=np.empty(shape, dtype=np.int8),
+        )
+
+
+@dataclass(frozen=True)
+class _XmrSegments:
+    series: IntArray
+    segment: IntArray
+    length: IntArray
+    is_last: BoolArray
+    mean: FloatArray
+    lpl: FloatArray
+    upl: FloatArray
+    n_special: IntArray
+    n_improvement: IntArray
+    n_concern: IntArray
+    variation: Int8Array
+
+    @classmethod
+    def concatenate(cls, blocks: list[_XmrSegments]) -> _XmrSegments:
+        return cls(
+            **{
+                name: np.concatenate([getattr(b, name) for b in blocks])
+                for name in cls.__dataclass_fields__  # noqa: RUF100
+            }
+        )
+
+
+def _xmr_block(
+    panel: FloatArray,
+    layout: SegmentLayout,
+    opts: SpcOptions,
+    points: _XmrPoints,
+    rows: slice,
+    segments_before: int,
+) -> _XmrSegments:
+    """Limits, rules and labels of a block of panel rows; per-point results go into ``points[rows]``."""
+    values: FloatArray = layout.to_segments(panel)
+    length = layout.length
+    step = np.diff(values, axis=1)
+    steps: Int8Array = (step > 0).view(np.int8) - (step < 0).view(np.int8)
+    moving_range = np.abs(step, out=step)
+    limits = _xmr_limits(values, moving_range, length, opts.fix_after_n_points, opts.screen_outliers)
+
+    side = relative_to_mean(values, limits.mean)
+    outside = outside_limits_rule(values, limits.lpl, limits.upl)
+    close = (values < limits.lower_close[:, None]) | (values > limits.upper_close[:, None])
+    close &= ~outside
+    shift = shift_rule(side, opts.shift_length)
+    trend = _trend_from_steps(steps, opts.trend_length)
+    direction = _direction_from_steps(steps, trend)
+    two_in_three = two_in_three_rule(close, side)
+    codes = special_cause_type(outside, trend, direction, two_in_three, shift, side)
+    p_type = point_type(codes, opts.improvement)
+
+    n_rows = values.shape[0]
+    segment_index = np.arange(segments_before, segments_before + layout.n_segments, dtype=np.int32)
+    layout.per_point(segment_index, fill=-1, out=points.segment_index[rows])
+    per_point_bytes = (side, outside, close, shift, trend, two_in_three, codes, p_type)
+    outputs = (
+        points.side,
+        points.outside,
+        points.close,
+        points.shift,
+        points.trend,
+        points.two_in_three,
+        points.special_cause,
+        points.point_type,
+    )
+    if layout.observed is None:
+        for result, output in zip(per_point_bytes, outputs, strict=True):
+            output[rows] = result
+    else:
+        # eight one-byte results travel as one 8-byte word per point: one scatter instead of eight
+        stacked = np.empty((*values.shape, len(per_point_bytes)), dtype=np.uint8)
+        for channel, result in enumerate(per_point_bytes):
+            stacked[..., channel] = result.view(np.uint8)
+        words = layout.to_panel(stacked.view(np.uint64)[..., 0], fill=0)
+        in_panel = words[..., None].view(np.uint8)
+        for channel, output in enumerate(outputs):
+            output[rows] = in_panel[..., channel].view(output.dtype)
+
+    return _XmrSegments(
+        series=layout.series + rows.start,
+        segment=layout.segment,
+        length=length,
+        is_last=layout.is_last,
+        mean=limits.mean,
+        lpl=limits.lpl,
+        upl=limits.upl,
+        n_special=(codes != SpecialCauseType.COMMON_CAUSE).sum(axis=1),
+        n_improvement=(p_type == PointType.SPECIAL_CAUSE_IMPROVEMENT).sum(axis=1),
+        n_concern=(p_type == PointType.SPECIAL_CAUSE_CONCERN).sum(axis=1),
+        variation=p_type[np.arange(n_rows), length - 1],
     )
 
 

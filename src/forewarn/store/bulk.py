@@ -44,7 +44,9 @@ class WriteCounts:
 def upsert_dataset(conn: Connection, code: str, values: dict[str, Any]) -> int:
     existing = conn.execute(select(Dataset.id).where(Dataset.code == code)).scalar_one_or_none()
     if existing is None:
-        return int(conn.execute(insert(Dataset).values(code=code, **values).returning(Dataset.id)).scalar_one())
+        return int(
+            conn.execute(insert(Dataset).values(code=code, **values).returning(Dataset.id)).scalar_one()
+        )
     conn.execute(update(Dataset).where(Dataset.id == existing).values(**values))
     return int(existing)
 
@@ -58,7 +60,9 @@ def upsert_indicators(conn: Connection, rows: Sequence[dict[str, Any]]) -> tuple
         if row["code"] in known:
             conn.execute(update(Indicator).where(Indicator.id == known[row["code"]]).values(**row))
         else:
-            known[row["code"]] = conn.execute(insert(Indicator).values(**row).returning(Indicator.id)).scalar_one()
+            known[row["code"]] = conn.execute(
+                insert(Indicator).values(**row).returning(Indicator.id)
+            ).scalar_one()
             created += 1
     return {str(k): int(v) for k, v in known.items()}, created
 
@@ -71,7 +75,9 @@ def upsert_organisations(
     known: dict[str, int] = {}
     for start in range(0, len(codes), 5000):
         chunk = codes[start : start + 5000]
-        known.update(conn.execute(select(Organisation.code, Organisation.id).where(Organisation.code.in_(chunk))).all())
+        known.update(
+            conn.execute(select(Organisation.code, Organisation.id).where(Organisation.code.in_(chunk))).all()
+        )
     new = organisations.filter(~pl.col("org_code").is_in(list(known)))
     if new.height:
         conn.execute(
@@ -94,20 +100,30 @@ def upsert_organisations(
         if r["name"] != r["org_code"]:
             changes["name"] = r["name"]
         if changes:
-            conn.execute(update(Organisation).where(Organisation.id == known[r["org_code"]]).values(**changes))
+            conn.execute(
+                update(Organisation).where(Organisation.id == known[r["org_code"]]).values(**changes)
+            )
     ids: dict[str, int] = {}
     for start in range(0, len(codes), 5000):
         chunk = codes[start : start + 5000]
-        ids.update(conn.execute(select(Organisation.code, Organisation.id).where(Organisation.code.in_(chunk))).all())
+        ids.update(
+            conn.execute(select(Organisation.code, Organisation.id).where(Organisation.code.in_(chunk))).all()
+        )
     parents = organisations.filter(pl.col("parent_code").is_not_null())
     for r in parents.iter_rows(named=True):
-        parent_id = conn.execute(select(Organisation.id).where(Organisation.code == r["parent_code"])).scalar_one_or_none()
+        parent_id = conn.execute(
+            select(Organisation.id).where(Organisation.code == r["parent_code"])
+        ).scalar_one_or_none()
         if parent_id is not None:
-            conn.execute(update(Organisation).where(Organisation.id == ids[r["org_code"]]).values(parent_id=parent_id))
+            conn.execute(
+                update(Organisation).where(Organisation.id == ids[r["org_code"]]).values(parent_id=parent_id)
+            )
     return ids, new.height
 
 
-def write_attributes(conn: Connection, attributes: pl.DataFrame, org_ids: dict[str, int], batch_id: int) -> int:
+def write_attributes(
+    conn: Connection, attributes: pl.DataFrame, org_ids: dict[str, int], batch_id: int
+) -> int:
     if attributes.is_empty():
         return 0
     existing = {
@@ -227,7 +243,7 @@ def _fill_staging(conn: Connection, frame: pl.DataFrame, chunk_rows: int, progre
     for start in range(0, text_dates.height, chunk_rows):
         chunk = text_dates.slice(start, chunk_rows)
         rows = list(zip(*(chunk[c].to_list() for c in columns), strict=True))
-        conn.exec_driver_sql(statement, rows)  # type: ignore[arg-type]
+        conn.exec_driver_sql(statement, rows)
         if progress:
             progress(chunk.height)
 
@@ -285,7 +301,9 @@ def start_batch(conn: Connection, values: dict[str, Any]) -> int:
 
 def finish_batch(conn: Connection, batch_id: int, values: dict[str, Any]) -> None:
     conn.execute(
-        update(ImportBatch).where(ImportBatch.id == batch_id).values(finished_at=dt.datetime.now(dt.UTC), **values)
+        update(ImportBatch)
+        .where(ImportBatch.id == batch_id)
+        .values(finished_at=dt.datetime.now(dt.UTC), **values)
     )
 
 

@@ -146,7 +146,9 @@ class ImportBatch(Base):
     imported_by: Mapped[str] = mapped_column(String(200))
     started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-    status: Mapped[BatchStatus] = mapped_column(_enum(BatchStatus, "batch_status"), default=BatchStatus.COMPLETE)
+    status: Mapped[BatchStatus] = mapped_column(
+        _enum(BatchStatus, "batch_status"), default=BatchStatus.COMPLETE
+    )
     rows_read: Mapped[int] = mapped_column(Integer, default=0)
     rows_skipped: Mapped[int] = mapped_column(Integer, default=0)
     rows_inserted: Mapped[int] = mapped_column(Integer, default=0)
@@ -201,7 +203,9 @@ class Event(Base):
     __table_args__ = (UniqueConstraint("organisation_id", "date", "kind"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
+    )
     date: Mapped[dt.date] = mapped_column(Date)
     kind: Mapped[str] = mapped_column(String(60))
     grade: Mapped[str | None] = mapped_column(String(60))

@@ -9,7 +9,18 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, BigInteger, Date, DateTime, Float, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from forewarn.store.models import Base, BigId
@@ -35,10 +46,14 @@ class SeriesStatus(Base):
     __table_args__ = (UniqueConstraint("indicator_id", "organisation_id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
+    )
     indicator_id: Mapped[int] = mapped_column(ForeignKey("indicators.id", ondelete="CASCADE"))
     scan_id: Mapped[int] = mapped_column(ForeignKey("scan_runs.id"))
-    fingerprint: Mapped[int] = mapped_column(BigInteger)  # hash of the series' data: a rescan skips unchanged ones
+    fingerprint: Mapped[int] = mapped_column(
+        BigInteger
+    )  # hash of the series' data: a rescan skips unchanged ones
     n_points: Mapped[int] = mapped_column(Integer)
     last_period: Mapped[dt.date | None] = mapped_column(Date)
     last_value: Mapped[float | None] = mapped_column(Float)
@@ -73,11 +88,15 @@ class Signal(Base):
     __table_args__ = (Index("ix_signals_indicator_organisation", "indicator_id", "organisation_id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
+    )
     indicator_id: Mapped[int] = mapped_column(ForeignKey("indicators.id", ondelete="CASCADE"))
     scan_id: Mapped[int] = mapped_column(ForeignKey("scan_runs.id"), index=True)
     method: Mapped[str] = mapped_column(String(20))  # spc | funnel | cusum | ranks
-    rule: Mapped[str] = mapped_column(String(40))  # e.g. outside_limits, shift, trend, two_in_three, outlier, alarm
+    rule: Mapped[str] = mapped_column(
+        String(40)
+    )  # e.g. outside_limits, shift, trend, two_in_three, outlier, alarm
     direction: Mapped[str] = mapped_column(String(20))  # concern | improvement | neutral
     period_start: Mapped[dt.date | None] = mapped_column(Date)
     value: Mapped[float | None] = mapped_column(Float)
@@ -91,7 +110,9 @@ class SpcBaseline(Base):
     __table_args__ = (UniqueConstraint("indicator_id", "organisation_id", "rebase_from"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
+    )
     indicator_id: Mapped[int] = mapped_column(ForeignKey("indicators.id", ondelete="CASCADE"))
     rebase_from: Mapped[dt.date] = mapped_column(Date)
     fix_after_n_points: Mapped[int | None] = mapped_column(Integer)

@@ -1,0 +1,793 @@
+"""What a signed-in account may read: the portfolio, an organisation, an indicator.
+
+Every read takes the account's :class:`~forewarn.accounts.policy.Visibility`, so an organisation the account
+may not see never leaves the database layer, and anonymised peers leave it under their pseudonym only.
+
+The pages and the JSON API both read through here, so they always show the same numbers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from sqlalchemy import ColumnElement, Connection, and_, case, distinct, func, or_, select
+
+from forewarn.accounts.policy import Visibility
+from forewarn.store.models import (
+    Dataset,
+    Event,
+    ImportBatch,
+    Indicator,
+    Observation,
+    Organisation,
+    OrganisationAttribute,
+    Polarity,
+)
+from forewarn.store.models_surveillance import ScanRun, SeriesStatus, Signal, SpcBaseline
+
+CONCERN_VARIATION = "special_cause_concern"
+IMPROVEMENT_VARIATION = "special_cause_improvement"
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Portfolio
+# ------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OrganisationSignals:
+    """One organisation's current signals, summed over its indicators (the latest scan of each series).
+
+    ``evidence`` counts (indicator, method) pairs signalling concern: an SPC special cause of concern, a
+    funnel outlier on the side of concern after FDR control, a CUSUM alarm. It orders the portfolio; it is a
+    count of reasons to look, not a score of performance.
+    """
+
+    organisation_id: int
+    label: str
+    code: str | None
+    type: str | None
+    region: str | None
+    dataset_code: str | None
+    dataset_name: str | None
+    simulated: bool
+    anonymised: bool
+    own: bool
+    indicators: int
+    spc_concern: int
+    spc_improvement: int
+    funnel_concern: int
+    funnel_other: int
+    cusum_alarms: int
+    min_funnel_q: float | None
+    last_period: dt.date | None
+
+    @property
+    def evidence(self) -> int:
+        return self.spc_concern + self.funnel_concern + self.cusum_alarms
+
+    @property
+    def scanned(self) -> bool:
+        return self.indicators > 0
+
+
+def _funnel_concern_condition() -> ColumnElement[bool]:
+    return or_(
+        and_(SeriesStatus.funnel_outlier == -1, Indicator.polarity == Polarity.HIGHER_IS_BETTER),
+        and_(SeriesStatus.funnel_outlier == 1, Indicator.polarity == Polarity.LOWER_IS_BETTER),
+    )
+
+
+def _count_when(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def _all_organisation_signals(conn: Connection) -> list[OrganisationSignals]:
+    concern = _funnel_concern_condition()
+    status = (
+        select(
+            SeriesStatus.organisation_id.label("organisation_id"),
+            func.count().label("indicators"),
+            _count_when(SeriesStatus.spc_variation == CONCERN_VARIATION).label("spc_concern"),
+            _count_when(SeriesStatus.spc_variation == IMPROVEMENT_VARIATION).label("spc_improvement"),
+            _count_when(concern).label("funnel_concern"),
+            _count_when(and_(SeriesStatus.funnel_outlier != 0, ~concern)).label("funnel_other"),
+            _count_when(SeriesStatus.cusum_alarms > 0).label("cusum_alarms"),
+            func.min(case((concern, SeriesStatus.funnel_q))).label("min_q"),
+            func.max(SeriesStatus.last_period).label("last_period"),
+        )
+        .join(Indicator, Indicator.id == SeriesStatus.indicator_id)
+        .group_by(SeriesStatus.organisation_id)
+        .subquery()
+    )
+    rows = conn.execute(
+        select(
+            Organisation.id,
+            Organisation.name,
+            Organisation.code,
+            Organisation.type,
+            Organisation.region,
+            Dataset.code,
+            Dataset.name,
+            func.coalesce(Dataset.simulated, False),
+            func.coalesce(status.c.indicators, 0),
+            func.coalesce(status.c.spc_concern, 0),
+            func.coalesce(status.c.spc_improvement, 0),
+            func.coalesce(status.c.funnel_concern, 0),
+            func.coalesce(status.c.funnel_other, 0),
+            func.coalesce(status.c.cusum_alarms, 0),
+            status.c.min_q,
+            status.c.last_period,
+        )
+        .outerjoin(Dataset, Dataset.id == Organisation.dataset_id)
+        .outerjoin(status, status.c.organisation_id == Organisation.id)
+    ).all()
+    return [
+        OrganisationSignals(
+            organisation_id=int(r[0]),
+            label=r[1],
+            code=r[2],
+            type=r[3],
+            region=r[4],
+            dataset_code=r[5],
+            dataset_name=r[6],
+            simulated=bool(r[7]),
+            anonymised=False,
+            own=False,
+            indicators=int(r[8]),
+            spc_concern=int(r[9]),
+            spc_improvement=int(r[10]),
+            funnel_concern=int(r[11]),
+            funnel_other=int(r[12]),
+            cusum_alarms=int(r[13]),
+            min_funnel_q=None if r[14] is None else float(r[14]),
+            last_period=r[15],
+        )
+        for r in rows
+    ]
+
+
+def data_version(conn: Connection) -> tuple[int, int, int]:
+    """Changes whenever a scan or an import finishes, or organisations are added: the portfolio cache key."""
+    scan = conn.execute(select(func.coalesce(func.max(ScanRun.id), 0))).scalar_one()
+    batch = conn.execute(select(func.coalesce(func.max(ImportBatch.id), 0))).scalar_one()
+    organisations = conn.execute(select(func.count()).select_from(Organisation)).scalar_one()
+    return int(scan), int(batch), int(organisations)
+
+
+class PortfolioCache:
+    """Every organisation's signals, recomputed only when the data version changes.
+
+    The aggregation reads every row of ``series_status``; the portfolio is the most visited page, and its
+    numbers change only when a scan or an import finishes.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._version: tuple[int, int, int] | None = None
+        self._rows: list[OrganisationSignals] = []
+
+    def rows(self, conn: Connection) -> list[OrganisationSignals]:
+        version = data_version(conn)
+        with self._lock:
+            if version == self._version:
+                return self._rows
+        rows = sorted(_all_organisation_signals(conn), key=_evidence_order)
+        with self._lock:
+            self._version, self._rows = version, rows
+        return rows
+
+    def clear(self) -> None:
+        with self._lock:
+            self._version, self._rows = None, []
+
+
+def _evidence_order(row: OrganisationSignals) -> tuple[int, float, int, str]:
+    q = row.min_funnel_q if row.min_funnel_q is not None else 2.0
+    return (-row.evidence, q, -row.spc_concern, row.label.casefold())
+
+
+@dataclass(frozen=True)
+class PortfolioFilter:
+    type: str | None = None
+    region: str | None = None
+    dataset: str | None = None
+    concern_only: bool = False
+
+
+@dataclass(frozen=True)
+class PortfolioPage:
+    rows: list[OrganisationSignals]
+    total: int
+    page: int
+    pages: int
+    page_size: int
+    types: list[str]
+    regions: list[str]
+    datasets: list[tuple[str, str, bool]]
+
+
+def _anonymise(row: OrganisationSignals, pseudonym: str) -> OrganisationSignals:
+    return replace(
+        row,
+        label=pseudonym,
+        code=None,
+        type=None,
+        region=None,
+        dataset_code=None,
+        dataset_name=None,
+        anonymised=True,
+    )
+
+
+def portfolio(
+    conn: Connection,
+    visibility: Visibility,
+    cache: PortfolioCache,
+    filters: PortfolioFilter | None = None,
+    *,
+    page: int = 1,
+    page_size: int = 50,
+) -> PortfolioPage:
+    """The organisations ``visibility`` allows, ordered by strength of evidence, one page at a time.
+
+    Filters apply only to organisations seen by name (filtering anonymised peers by type or region would
+    reveal their type or region); the caller decides whether to offer them.
+    """
+    filters = filters or PortfolioFilter()
+    allowed = cache.rows(conn)
+    if not visibility.all_organisations:
+        shown: list[OrganisationSignals] = []
+        for row in allowed:
+            if row.organisation_id == visibility.own:
+                shown.append(replace(row, own=True))
+            elif row.organisation_id in visibility.peers:
+                shown.append(_anonymise(row, visibility.peers[row.organisation_id]))
+        allowed = sorted(shown, key=_evidence_order)
+    named = [r for r in allowed if not r.anonymised]
+    types = sorted({r.type for r in named if r.type})
+    regions = sorted({r.region for r in named if r.region})
+    datasets = sorted(
+        {(r.dataset_code, r.dataset_name or r.dataset_code, r.simulated) for r in named if r.dataset_code}
+    )
+    selected = [
+        r
+        for r in allowed
+        if (filters.type is None or r.type == filters.type)
+        and (filters.region is None or r.region == filters.region)
+        and (filters.dataset is None or r.dataset_code == filters.dataset)
+        and (not filters.concern_only or r.evidence > 0)
+    ]
+    total = len(selected)
+    pages = max(1, -(-total // page_size))
+    page = min(max(1, page), pages)
+    start = (page - 1) * page_size
+    return PortfolioPage(
+        rows=selected[start : start + page_size],
+        total=total,
+        page=page,
+        pages=pages,
+        page_size=page_size,
+        types=types,
+        regions=regions,
+        datasets=datasets,
+    )
+
+
+# ------------------------------------------------------------------------------------------------------------
+# One organisation
+# ------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OrganisationInfo:
+    id: int
+    code: str
+    name: str
+    type: str | None
+    region: str | None
+    parent_name: str | None
+    dataset_code: str | None
+    dataset_name: str | None
+    dataset_source: str | None
+    dataset_licence: str | None
+    simulated: bool
+
+
+def organisation_info(
+    conn: Connection, visibility: Visibility, organisation_id: int
+) -> OrganisationInfo | None:
+    """The organisation, or None when it does not exist or this account may not open it (the same answer)."""
+    if not visibility.may_open(organisation_id):
+        return None
+    parent = Organisation.__table__.alias("parent")
+    row = conn.execute(
+        select(
+            Organisation.id,
+            Organisation.code,
+            Organisation.name,
+            Organisation.type,
+            Organisation.region,
+            parent.c.name,
+            Dataset.code,
+            Dataset.name,
+            Dataset.source,
+            Dataset.licence,
+            func.coalesce(Dataset.simulated, False),
+        )
+        .outerjoin(parent, parent.c.id == Organisation.parent_id)
+        .outerjoin(Dataset, Dataset.id == Organisation.dataset_id)
+        .where(Organisation.id == organisation_id)
+    ).first()
+    if row is None:
+        return None
+    return OrganisationInfo(
+        id=int(row[0]),
+        code=row[1],
+        name=row[2],
+        type=row[3],
+        region=row[4],
+        parent_name=row[5],
+        dataset_code=row[6],
+        dataset_name=row[7],
+        dataset_source=row[8],
+        dataset_licence=row[9],
+        simulated=bool(row[10]),
+    )
+
+
+def organisation_id_by_code(conn: Connection, code: str) -> int | None:
+    found = conn.execute(
+        select(Organisation.id).where(Organisation.code == code.strip())
+    ).scalar_one_or_none()
+    return None if found is None else int(found)
+
+
+def organisation_names(conn: Connection, ids: Sequence[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    return {
+        int(i): n
+        for i, n in conn.execute(select(Organisation.id, Organisation.name).where(Organisation.id.in_(ids)))
+    }
+
+
+@dataclass(frozen=True)
+class AttributeValue:
+    name: str
+    valid_from: dt.date
+    value: str
+
+
+def organisation_attributes(conn: Connection, organisation_id: int) -> list[AttributeValue]:
+    """The latest value of each context attribute."""
+    rows = conn.execute(
+        select(
+            OrganisationAttribute.name,
+            OrganisationAttribute.valid_from,
+            OrganisationAttribute.value_number,
+            OrganisationAttribute.value_text,
+        )
+        .where(OrganisationAttribute.organisation_id == organisation_id)
+        .order_by(OrganisationAttribute.name, OrganisationAttribute.valid_from)
+    ).all()
+    latest: dict[str, AttributeValue] = {}
+    for name, valid_from, number, text in rows:
+        shown = text if text is not None else ("" if number is None else f"{number:g}")
+        latest[name] = AttributeValue(name, valid_from, shown)
+    return list(latest.values())
+
+
+@dataclass(frozen=True)
+class IndicatorInfo:
+    id: int
+    code: str
+    name: str
+    unit: str | None
+    kind: str
+    polarity: str
+    target: float | None
+    multiplier: float
+    frequency: str | None
+    description: str | None
+    dataset_code: str | None
+    dataset_name: str | None
+    simulated: bool
+
+
+def _indicator_columns() -> tuple[object, ...]:
+    return (
+        Indicator.id,
+        Indicator.code,
+        Indicator.name,
+        Indicator.unit,
+        Indicator.kind,
+        Indicator.polarity,
+        Indicator.target,
+        Indicator.multiplier,
+        Indicator.frequency,
+        Indicator.description,
+        Dataset.code,
+        Dataset.name,
+        func.coalesce(Dataset.simulated, False),
+    )
+
+
+def _indicator_info(row: Sequence[object]) -> IndicatorInfo:
+    return IndicatorInfo(
+        id=int(row[0]),  # type: ignore[call-overload]
+        code=str(row[1]),
+        name=str(row[2]),
+        unit=row[3],  # type: ignore[arg-type]
+        kind=str(row[4]),
+        polarity=str(row[5]),
+        target=row[6],  # type: ignore[arg-type]
+        multiplier=float(row[7] or 1.0),  # type: ignore[arg-type]
+        frequency=row[8],  # type: ignore[arg-type]
+        description=row[9],  # type: ignore[arg-type]
+        dataset_code=row[10],  # type: ignore[arg-type]
+        dataset_name=row[11],  # type: ignore[arg-type]
+        simulated=bool(row[12]),
+    )
+
+
+def indicators(conn: Connection) -> list[IndicatorInfo]:
+    rows = conn.execute(
+        select(*_indicator_columns())  # type: ignore[call-overload]
+        .outerjoin(Dataset, Dataset.id == Indicator.dataset_id)
+        .order_by(Dataset.code, Indicator.code)
+    ).all()
+    return [_indicator_info(r) for r in rows]
+
+
+def indicator_by_code(conn: Connection, code: str) -> IndicatorInfo | None:
+    row = conn.execute(
+        select(*_indicator_columns())  # type: ignore[call-overload]
+        .outerjoin(Dataset, Dataset.id == Indicator.dataset_id)
+        .where(Indicator.code == code)
+    ).first()
+    return None if row is None else _indicator_info(row)
+
+
+@dataclass(frozen=True)
+class SeriesState:
+    """The latest scan's view of one organisation x indicator (every field None before the first scan)."""
+
+    indicator: IndicatorInfo
+    n_points: int | None
+    last_period: dt.date | None
+    last_value: float | None
+    spc_variation: str | None
+    spc_assurance: str | None
+    spc_mean: float | None
+    spc_lpl: float | None
+    spc_upl: float | None
+    funnel_period: dt.date | None
+    funnel_z: float | None
+    funnel_p: float | None
+    funnel_q: float | None
+    funnel_outlier: int | None
+    cusum_value: float | None
+    cusum_alarms: int | None
+    cusum_last_alarm: dt.date | None
+    rank: float | None
+    rank_lower: float | None
+    rank_upper: float | None
+    rank_of: int | None
+    rank_distinguishable: int | None
+    scan_id: int | None
+
+
+_STATUS_COLUMNS = (
+    SeriesStatus.n_points,
+    SeriesStatus.last_period,
+    SeriesStatus.last_value,
+    SeriesStatus.spc_variation,
+    SeriesStatus.spc_assurance,
+    SeriesStatus.spc_mean,
+    SeriesStatus.spc_lpl,
+    SeriesStatus.spc_upl,
+    SeriesStatus.funnel_period,
+    SeriesStatus.funnel_z,
+    SeriesStatus.funnel_p,
+    SeriesStatus.funnel_q,
+    SeriesStatus.funnel_outlier,
+    SeriesStatus.cusum_value,
+    SeriesStatus.cusum_alarms,
+    SeriesStatus.cusum_last_alarm,
+    SeriesStatus.rank,
+    SeriesStatus.rank_lower,
+    SeriesStatus.rank_upper,
+    SeriesStatus.rank_of,
+    SeriesStatus.rank_distinguishable,
+    SeriesStatus.scan_id,
+)
+
+
+def organisation_series_states(conn: Connection, organisation_id: int) -> list[SeriesState]:
+    """Every indicator this organisation has data for, with the latest scan's state of its series."""
+    with_data = (
+        select(distinct(Observation.indicator_id).label("indicator_id"))
+        .where(Observation.organisation_id == organisation_id)
+        .subquery()
+    )
+    rows = conn.execute(
+        select(*_indicator_columns(), *_STATUS_COLUMNS)  # type: ignore[call-overload]
+        .join(with_data, with_data.c.indicator_id == Indicator.id)
+        .outerjoin(Dataset, Dataset.id == Indicator.dataset_id)
+        .outerjoin(
+            SeriesStatus,
+            and_(SeriesStatus.indicator_id == Indicator.id, SeriesStatus.organisation_id == organisation_id),
+        )
+        .order_by(Indicator.code)
+    ).all()
+    n = len(_indicator_columns())
+    return [SeriesState(_indicator_info(r[:n]), *r[n:]) for r in rows]
+
+
+@dataclass(frozen=True)
+class SignalRecord:
+    indicator_code: str
+    method: str
+    rule: str
+    direction: str
+    period_start: dt.date | None
+    value: float | None
+
+
+def organisation_signals(conn: Connection, organisation_id: int) -> list[SignalRecord]:
+    """The rules that fired in the latest scan of each of this organisation's series."""
+    rows = conn.execute(
+        select(
+            Indicator.code, Signal.method, Signal.rule, Signal.direction, Signal.period_start, Signal.value
+        )
+        .join(Indicator, Indicator.id == Signal.indicator_id)
+        .join(
+            SeriesStatus,
+            and_(
+                SeriesStatus.indicator_id == Signal.indicator_id,
+                SeriesStatus.organisation_id == Signal.organisation_id,
+                SeriesStatus.scan_id == Signal.scan_id,
+            ),
+        )
+        .where(Signal.organisation_id == organisation_id)
+        .order_by(Indicator.code, Signal.period_start, Signal.method, Signal.rule)
+    ).all()
+    return [SignalRecord(*r) for r in rows]
+
+
+@dataclass(frozen=True)
+class BaselineRecord:
+    indicator_code: str
+    rebase_from: dt.date
+    fix_after_n_points: int | None
+    reason: str
+    created_by: str
+    created_at: dt.datetime
+
+
+def organisation_baselines(conn: Connection, organisation_id: int) -> list[BaselineRecord]:
+    rows = conn.execute(
+        select(
+            Indicator.code,
+            SpcBaseline.rebase_from,
+            SpcBaseline.fix_after_n_points,
+            SpcBaseline.reason,
+            SpcBaseline.created_by,
+            SpcBaseline.created_at,
+        )
+        .join(Indicator, Indicator.id == SpcBaseline.indicator_id)
+        .where(SpcBaseline.organisation_id == organisation_id)
+        .order_by(Indicator.code, SpcBaseline.rebase_from)
+    ).all()
+    return [BaselineRecord(*r) for r in rows]
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    date: dt.date
+    kind: str
+    grade: str | None
+    detail: str | None
+
+
+def organisation_events(conn: Connection, organisation_id: int) -> list[EventRecord]:
+    rows = conn.execute(
+        select(Event.date, Event.kind, Event.grade, Event.detail)
+        .where(Event.organisation_id == organisation_id)
+        .order_by(Event.date, Event.kind)
+    ).all()
+    return [EventRecord(*r) for r in rows]
+
+
+@dataclass(frozen=True)
+class SeriesPoints:
+    """One organisation's observations of one indicator, in period order."""
+
+    indicator_id: int
+    period_start: list[dt.date]
+    numerator: list[float | None]
+    denominator: list[float | None]
+    value: list[float | None]
+    expected: list[float | None]
+
+
+def organisation_observations(conn: Connection, organisation_id: int) -> dict[int, SeriesPoints]:
+    rows = conn.execute(
+        select(
+            Observation.indicator_id,
+            Observation.period_start,
+            Observation.numerator,
+            Observation.denominator,
+            Observation.value,
+            Observation.expected,
+        )
+        .where(Observation.organisation_id == organisation_id)
+        .order_by(Observation.indicator_id, Observation.period_start)
+    ).all()
+    grouped: dict[int, SeriesPoints] = {}
+    for indicator_id, period, numerator, denominator, value, expected in rows:
+        points = grouped.get(indicator_id)
+        if points is None:
+            points = grouped[indicator_id] = SeriesPoints(int(indicator_id), [], [], [], [], [])
+        points.period_start.append(period)
+        points.numerator.append(numerator)
+        points.denominator.append(denominator)
+        points.value.append(value)
+        points.expected.append(expected)
+    return grouped
+
+
+# ------------------------------------------------------------------------------------------------------------
+# One indicator across organisations
+# ------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IndicatorRow:
+    """One organisation's state on one indicator; anonymised peers carry a pseudonym and no id or code.
+
+    ``internal_id`` is for the server's own joins (placing a peer on a funnel) and is never shown.
+    """
+
+    internal_id: int
+    organisation_id: int | None
+    label: str
+    code: str | None
+    anonymised: bool
+    own: bool
+    state: SeriesState
+    numerator: float | None
+    denominator: float | None
+    value: float | None
+    expected: float | None
+
+
+def indicator_rows(conn: Connection, visibility: Visibility, indicator: IndicatorInfo) -> list[IndicatorRow]:
+    """Every organisation ``visibility`` allows with a scanned series of this indicator, with its values at
+    the funnel period (the period the funnel compares)."""
+    query = (
+        select(Organisation.id, Organisation.name, Organisation.code, *_STATUS_COLUMNS)
+        .join(Organisation, Organisation.id == SeriesStatus.organisation_id)
+        .where(SeriesStatus.indicator_id == indicator.id)
+    )
+    restricted = visibility.restricted_to()
+    if restricted is not None:
+        query = query.where(SeriesStatus.organisation_id.in_(restricted))
+    rows = conn.execute(query).all()
+    values = _values_at_funnel_period(conn, indicator.id, restricted)
+    result = []
+    for r in rows:
+        org_id = int(r[0])
+        state = SeriesState(indicator, *r[3:])  # type: ignore[call-arg]
+        numerator, denominator, value, expected = values.get((org_id, state.funnel_period), (None,) * 4)
+        if visibility.is_anonymised(org_id):
+            label, code, public_id, anonymised = visibility.peers[org_id], None, None, True
+        else:
+            label, code, public_id, anonymised = r[1], r[2], org_id, False
+        result.append(
+            IndicatorRow(
+                internal_id=org_id,
+                organisation_id=public_id,
+                label=label,
+                code=code,
+                anonymised=anonymised,
+                own=org_id == visibility.own,
+                state=state,
+                numerator=numerator,
+                denominator=denominator,
+                value=value,
+                expected=expected,
+            )
+        )
+    return result
+
+
+def _values_at_funnel_period(
+    conn: Connection, indicator_id: int, restricted: list[int] | None
+) -> dict[tuple[int, dt.date | None], tuple[float | None, float | None, float | None, float | None]]:
+    query = (
+        select(
+            Observation.organisation_id,
+            Observation.period_start,
+            Observation.numerator,
+            Observation.denominator,
+            Observation.value,
+            Observation.expected,
+        )
+        .join(
+            SeriesStatus,
+            and_(
+                SeriesStatus.indicator_id == Observation.indicator_id,
+                SeriesStatus.organisation_id == Observation.organisation_id,
+                SeriesStatus.funnel_period == Observation.period_start,
+            ),
+        )
+        .where(Observation.indicator_id == indicator_id)
+    )
+    if restricted is not None:
+        query = query.where(Observation.organisation_id.in_(restricted))
+    return {(int(r[0]), r[1]): (r[2], r[3], r[4], r[5]) for r in conn.execute(query).all()}
+
+
+@dataclass(frozen=True)
+class FunnelInputs:
+    """Every organisation's values at an indicator's funnel period: for computing the funnel's limits only
+    (limits depend on every organisation); never shown per organisation."""
+
+    organisation_ids: list[int]
+    numerator: list[float | None]
+    denominator: list[float | None]
+    expected: list[float | None]
+
+
+def funnel_inputs(conn: Connection, indicator_id: int) -> FunnelInputs:
+    values = _values_at_funnel_period(conn, indicator_id, None)
+    ids = sorted(k[0] for k in values)
+    by_id = {k[0]: v for k, v in values.items()}
+    return FunnelInputs(
+        organisation_ids=ids,
+        numerator=[by_id[i][0] for i in ids],
+        denominator=[by_id[i][1] for i in ids],
+        expected=[by_id[i][3] for i in ids],
+    )
+
+
+def funnel_counts(conn: Connection, indicator_id: int) -> tuple[int, int]:
+    """Organisations compared in the indicator's funnel, and those flagged after FDR control (all of them)."""
+    row = conn.execute(
+        select(
+            _count_when(SeriesStatus.funnel_z.is_not(None)),
+            _count_when(and_(SeriesStatus.funnel_outlier.is_not(None), SeriesStatus.funnel_outlier != 0)),
+        ).where(SeriesStatus.indicator_id == indicator_id)
+    ).one()
+    return int(row[0]), int(row[1])
+
+
+@dataclass(frozen=True)
+class ScanInfo:
+    id: int
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+    options: dict[str, object]
+    series_scanned: int
+    signals_written: int
+
+
+def latest_scan(conn: Connection) -> ScanInfo | None:
+    row = conn.execute(
+        select(
+            ScanRun.id,
+            ScanRun.started_at,
+            ScanRun.finished_at,
+            ScanRun.options,
+            ScanRun.series_scanned,
+            ScanRun.signals_written,
+        )
+        .order_by(ScanRun.id.desc())
+        .limit(1)
+    ).first()
+    return None if row is None else ScanInfo(*row)

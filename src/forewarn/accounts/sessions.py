@@ -1,0 +1,130 @@
+"""Server-side sessions: the browser holds a random token; the database its SHA-256 and the CSRF token."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, delete, insert, select, update
+
+from forewarn.accounts.principal import Principal, as_utc, utc_now
+from forewarn.store.models_web import User, WebSession
+
+
+@dataclass(frozen=True)
+class SessionPolicy:
+    """A session ends after ``idle`` without requests or ``absolute`` after sign-in, whichever is first."""
+
+    idle: dt.timedelta = dt.timedelta(hours=8)
+    absolute: dt.timedelta = dt.timedelta(days=7)
+    touch_every: dt.timedelta = dt.timedelta(minutes=1)  # saves a write on every request
+
+    def __post_init__(self) -> None:
+        if self.idle <= dt.timedelta(0) or self.absolute < self.idle:
+            raise ValueError("session idle time must be positive and no longer than its absolute lifetime")
+
+
+@dataclass(frozen=True)
+class NewSession:
+    token: str  # goes in the cookie, never stored
+    session_id: str
+    csrf_token: str
+    expires_at: dt.datetime
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def start_session(
+    conn: Connection,
+    user_id: int,
+    *,
+    ip: str | None = None,
+    user_agent: str | None = None,
+    policy: SessionPolicy | None = None,
+    now: dt.datetime | None = None,
+) -> NewSession:
+    policy = policy or SessionPolicy()
+    now = now or utc_now()
+    token = secrets.token_urlsafe(32)
+    session_id = digest(token)
+    csrf = secrets.token_urlsafe(32)
+    expires = now + policy.idle
+    conn.execute(
+        insert(WebSession).values(
+            id=session_id,
+            user_id=user_id,
+            csrf_token=csrf,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=expires,
+            ip=ip,
+            user_agent=(user_agent or "")[:300] or None,
+        )
+    )
+    return NewSession(token=token, session_id=session_id, csrf_token=csrf, expires_at=expires)
+
+
+def resolve_session(
+    conn: Connection, token: str, *, policy: SessionPolicy | None = None, now: dt.datetime | None = None
+) -> Principal | None:
+    """The account behind a session cookie, or None when the session is unknown, expired or disabled."""
+    if not token or len(token) > 200:
+        return None
+    policy = policy or SessionPolicy()
+    now = now or utc_now()
+    session_id = digest(token)
+    row = conn.execute(
+        select(
+            WebSession.csrf_token,
+            WebSession.created_at,
+            WebSession.last_seen_at,
+            WebSession.expires_at,
+            User.id,
+            User.email,
+            User.display_name,
+            User.role,
+            User.organisation_id,
+            User.is_active,
+        )
+        .join(User, User.id == WebSession.user_id)
+        .where(WebSession.id == session_id)
+    ).first()
+    if row is None:
+        return None
+    created, last_seen, expires = as_utc(row.created_at), as_utc(row.last_seen_at), as_utc(row.expires_at)
+    if not row.is_active or now >= expires or now >= created + policy.absolute:
+        conn.execute(delete(WebSession).where(WebSession.id == session_id))
+        return None
+    if now - last_seen >= policy.touch_every:
+        conn.execute(
+            update(WebSession)
+            .where(WebSession.id == session_id)
+            .values(last_seen_at=now, expires_at=min(now + policy.idle, created + policy.absolute))
+        )
+    return Principal(
+        user_id=int(row.id),
+        email=row.email,
+        display_name=row.display_name,
+        role=row.role,
+        organisation_id=row.organisation_id,
+        channel="web",
+        session_id=session_id,
+        csrf_token=row.csrf_token,
+    )
+
+
+def end_session(conn: Connection, session_id: str) -> None:
+    conn.execute(delete(WebSession).where(WebSession.id == session_id))
+
+
+def end_user_sessions(conn: Connection, user_id: int) -> None:
+    conn.execute(delete(WebSession).where(WebSession.user_id == user_id))
+
+
+def purge_expired_sessions(conn: Connection, now: dt.datetime | None = None) -> int:
+    now = now or utc_now()
+    return int(conn.execute(delete(WebSession).where(WebSession.expires_at <= now)).rowcount)

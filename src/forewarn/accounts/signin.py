@@ -1,0 +1,123 @@
+"""Signing in: throttled per account and per address, timing-safe, rehashing old hashes on success."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from forewarn.accounts.passwords import MAX_PASSWORD_LENGTH, Passwords
+from forewarn.accounts.principal import as_utc, utc_now
+from forewarn.accounts.users import normalise_email
+from forewarn.store.models_web import LoginAttempt, User
+
+
+@dataclass(frozen=True)
+class ThrottlePolicy:
+    """How many failed sign-ins are allowed in a window before further attempts are refused unchecked.
+
+    Per account (the email typed, whether or not it exists, so refusal says nothing about existence) and per
+    client address (one address guessing many accounts). A success clears the account's count.
+    """
+
+    max_failures_per_account: int = 5
+    max_failures_per_address: int = 50
+    window: dt.timedelta = dt.timedelta(minutes=15)
+
+    def __post_init__(self) -> None:
+        if self.max_failures_per_account < 1 or self.max_failures_per_address < 1:
+            raise ValueError("throttle limits must be at least 1")
+        if self.window <= dt.timedelta(0):
+            raise ValueError("throttle window must be positive")
+
+
+class SignInOutcome(enum.StrEnum):
+    OK = "ok"
+    BAD_CREDENTIALS = "bad_credentials"
+    THROTTLED = "throttled"
+
+
+@dataclass(frozen=True)
+class SignInResult:
+    outcome: SignInOutcome
+    user_id: int | None = None
+    retry_after: dt.timedelta | None = None
+
+
+def _failures_since(
+    conn: Connection, *, email: str | None = None, ip: str | None = None, since: dt.datetime
+) -> tuple[int, dt.datetime | None]:
+    who = LoginAttempt.email == email if email is not None else LoginAttempt.ip == ip
+    row = conn.execute(
+        select(func.count(), func.min(LoginAttempt.attempted_at)).where(
+            who,
+            LoginAttempt.attempted_at >= since,
+            LoginAttempt.succeeded.is_(False),
+        )
+    ).one()
+    return int(row[0]), (as_utc(row[1]) if row[1] is not None else None)
+
+
+def throttled_for(
+    conn: Connection, email: str, ip: str | None, policy: ThrottlePolicy, now: dt.datetime
+) -> dt.timedelta | None:
+    """How long until this email (or address) may try again; None when it may try now."""
+    since = now - policy.window
+    last_success = conn.execute(
+        select(func.max(LoginAttempt.attempted_at)).where(
+            LoginAttempt.email == email, LoginAttempt.succeeded.is_(True)
+        )
+    ).scalar_one()
+    if last_success is not None and as_utc(last_success) > since:
+        since = as_utc(last_success)
+    waits = []
+    failures, oldest = _failures_since(conn, email=email, since=since)
+    if failures >= policy.max_failures_per_account and oldest is not None:
+        waits.append(oldest + policy.window - now)
+    if ip:
+        failures, oldest = _failures_since(conn, ip=ip, since=now - policy.window)
+        if failures >= policy.max_failures_per_address and oldest is not None:
+            waits.append(oldest + policy.window - now)
+    if not waits:
+        return None
+    return max(max(waits), dt.timedelta(seconds=1))
+
+
+def authenticate(
+    conn: Connection,
+    passwords: Passwords,
+    email: str,
+    password: str,
+    *,
+    ip: str | None,
+    policy: ThrottlePolicy | None = None,
+    now: dt.datetime | None = None,
+) -> SignInResult:
+    """Check an email and password. Records the attempt; on success rehashes an outdated hash.
+
+    A throttled attempt is refused without checking the password and is not recorded, so the lock ends one
+    window after the failures that caused it.
+    """
+    policy = policy or ThrottlePolicy()
+    now = now or utc_now()
+    email = normalise_email(email)[:320]
+    wait = throttled_for(conn, email, ip, policy, now)
+    if wait is not None:
+        return SignInResult(SignInOutcome.THROTTLED, retry_after=wait)
+    row = conn.execute(select(User.id, User.password_hash, User.is_active).where(User.email == email)).first()
+    stored = row.password_hash if row is not None and row.is_active else None
+    if len(password) > MAX_PASSWORD_LENGTH:
+        passwords.verify("", None)  # same cost as a real check, then refuse
+        ok, new_hash = False, None
+    else:
+        ok, new_hash = passwords.verify(password, stored)
+    conn.execute(insert(LoginAttempt).values(email=email, ip=ip, attempted_at=now, succeeded=ok))
+    if not ok or row is None:
+        return SignInResult(SignInOutcome.BAD_CREDENTIALS)
+    values: dict[str, object] = {"last_login_at": now}
+    if new_hash is not None:
+        values["password_hash"] = new_hash
+    conn.execute(update(User).where(User.id == row.id).values(**values))
+    return SignInResult(SignInOutcome.OK, user_id=int(row.id))

@@ -1,0 +1,101 @@
+"""Rank-interval charts: each organisation's rank with its interval, so nobody reads a rank as exact."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from forewarn.charts.palette import COMMON_CAUSE, CONCERN, HIGHLIGHT, IMPROVEMENT, base_config
+
+
+@dataclass(frozen=True)
+class RankInterval:
+    label: str
+    rank: float
+    lower: float
+    upper: float
+    distinguishable: int = 0  # -1 worse than the middle, 0 not distinguishable, +1 better
+    highlight: bool = False
+
+
+_CLASS = {
+    -1: ("Worse than the middle", CONCERN),
+    0: ("Not distinguishable", COMMON_CAUSE),
+    1: ("Better than the middle", IMPROVEMENT),
+}
+
+
+def rank_interval_spec(
+    intervals: Sequence[RankInterval], *, of: int, title: str, width: int = 620, row_height: int = 9
+) -> dict[str, Any]:
+    """One row per organisation, ordered by rank: a bar over the rank interval and a point at the rank."""
+    rows = [
+        {
+            "label": r.label,
+            "rank": r.rank,
+            "lower": r.lower,
+            "upper": r.upper,
+            "class": _CLASS.get(r.distinguishable, _CLASS[0])[0],
+            "own": r.highlight,
+        }
+        for r in sorted(intervals, key=lambda r: (r.rank, r.label))
+    ]
+    present = [v[0] for k, v in sorted(_CLASS.items()) if any(row["class"] == v[0] for row in rows)] or [
+        _CLASS[0][0]
+    ]
+    colours = {v[0]: v[1] for v in _CLASS.values()}
+    y = {
+        "field": "label",
+        "type": "nominal",
+        "sort": None,
+        "title": None,
+        "axis": {"labels": len(rows) <= 60},
+    }
+    x_scale = {"domain": [1, max(of, 1)], "reverse": False}
+    color = {
+        "field": "class",
+        "type": "nominal",
+        "title": "Rank",
+        "scale": {"domain": present, "range": [colours[c] for c in present]},
+    }
+    tooltip = [
+        {"field": "label", "title": "Organisation"},
+        {"field": "rank", "type": "quantitative", "title": "Rank", "format": ".0f"},
+        {"field": "lower", "type": "quantitative", "title": "Interval from", "format": ".0f"},
+        {"field": "upper", "type": "quantitative", "title": "Interval to", "format": ".0f"},
+    ]
+    return {
+        "description": f"Ranks with intervals for {title}: {len(rows)} organisations out of {of}",
+        "width": width,
+        "height": max(60, row_height * len(rows)),
+        "data": {"values": rows},
+        "layer": [
+            {
+                "mark": {"type": "rule", "strokeWidth": 2},
+                "encoding": {
+                    "y": y,
+                    "x": {
+                        "field": "lower",
+                        "type": "quantitative",
+                        "title": f"Rank (1 = best of {of})",
+                        "scale": x_scale,
+                    },
+                    "x2": {"field": "upper"},
+                    "color": color,
+                    "tooltip": tooltip,
+                },
+            },
+            {
+                "mark": {"type": "point", "filled": True, "size": 30},
+                "encoding": {
+                    "y": y,
+                    "x": {"field": "rank", "type": "quantitative", "scale": x_scale},
+                    "color": color,
+                    "stroke": {"condition": {"test": "datum.own", "value": HIGHLIGHT}, "value": None},
+                    "tooltip": tooltip,
+                },
+            },
+        ],
+        "config": base_config(),
+    }

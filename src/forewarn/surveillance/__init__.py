@@ -1,0 +1,1 @@
+"""Hard-indicator surveillance: every method over every organisation and indicator at once, stored as signals."""

@@ -1,0 +1,416 @@
+"""Every surveillance method over a whole :class:`Panel` at once: SPC, funnels with FDR, CUSUM and rank intervals.
+
+Nothing here loops over series: each method is one call into ``forewarn.stats`` per indicator kind or polarity,
+and the results come back as two Polars frames (one row per series; one row per signal).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+from numpy.typing import NDArray
+
+from forewarn.stats.cusum import RiskAdjustedCusumOptions, llr_cusum_threshold, risk_adjusted_cusum
+from forewarn.stats.funnel import FunnelOptions, funnel_statistics
+from forewarn.stats.multiplicity import expected_false_flags, fdr_adjust
+from forewarn.stats.spc import AssuranceType, PointType, SpcOptions, xmr_chart
+from forewarn.surveillance.options import ScanOptions
+from forewarn.surveillance.panel import FloatArray, IntArray, Panel
+
+IMPROVEMENT = {"higher_is_better": "increase", "lower_is_better": "decrease", "neutral": "neutral"}
+POINT_TYPE_NAMES = {int(p): p.name.lower() for p in PointType}
+ASSURANCE_NAMES = {int(a): a.name.lower() for a in AssuranceType}
+FUNNEL_KINDS = ("proportion", "ratio_oe", "rate")
+CUSUM_KINDS = ("proportion", "ratio_oe", "rate")
+
+
+@dataclass(frozen=True)
+class SurveillanceResult:
+    """Per-series status and every signal, plus the scan-wide figures (tests, flags, flags expected by chance)."""
+
+    status: pl.DataFrame
+    signals: pl.DataFrame
+    summary: dict[str, object]
+
+
+def _series_attr(panel: Panel, column: str) -> NDArray[np.object_]:
+    return np.asarray(panel.indicators[column].to_numpy()[panel.indicator_index], dtype=object)
+
+
+def _take_last(values: FloatArray, last: IntArray) -> FloatArray:
+    return values[np.arange(values.shape[0]), last] if values.size else np.empty(0)
+
+
+def _direction(polarity: NDArray[np.object_], high: NDArray[np.bool_]) -> NDArray[np.str_]:
+    """Concern or improvement for a high (or low) deviation given each series' polarity."""
+    good_when_high = polarity == "higher_is_better"
+    bad_when_high = polarity == "lower_is_better"
+    return np.where(
+        (high & good_when_high) | (~high & bad_when_high),
+        "improvement",
+        np.where((high & bad_when_high) | (~high & good_when_high), "concern", "neutral"),
+    )
+
+
+def _spc(
+    panel: Panel, options: ScanOptions, phase: IntArray | None
+) -> tuple[dict[str, np.ndarray], pl.DataFrame]:
+    n = panel.n_series
+    out: dict[str, np.ndarray] = {
+        "spc_variation": np.full(n, None, dtype=object),
+        "spc_assurance": np.full(n, None, dtype=object),
+        "spc_mean": np.full(n, np.nan),
+        "spc_lpl": np.full(n, np.nan),
+        "spc_upl": np.full(n, np.nan),
+    }
+    polarity = _series_attr(panel, "polarity")
+    targets = np.asarray(
+        panel.indicators["target"].fill_null(np.nan).to_numpy()[panel.indicator_index], dtype=float
+    )
+    signal_frames = []
+    last = panel.last_index
+    for pol, improvement in IMPROVEMENT.items():
+        rows = np.flatnonzero((polarity == pol) & (panel.n_points >= options.spc_min_points))
+        if rows.size == 0:
+            continue
+        chart = xmr_chart(
+            panel.value[rows],
+            SpcOptions(
+                improvement=improvement,  # type: ignore[arg-type]
+                shift_length=options.spc_shift_length,
+                trend_length=options.spc_trend_length,
+                target=targets[rows],
+            ),
+            phase=None if phase is None else phase[rows],
+        )
+        out["spc_variation"][rows] = [POINT_TYPE_NAMES[int(v)] for v in chart.variation]
+        out["spc_assurance"][rows] = [ASSURANCE_NAMES[int(v)] for v in chart.assurance]
+        at = last[rows]
+        idx = np.arange(rows.size)
+        out["spc_mean"][rows] = chart.mean[idx, at]
+        out["spc_lpl"][rows] = chart.lpl[idx, at]
+        out["spc_upl"][rows] = chart.upl[idx, at]
+        r, t = np.nonzero(chart.special_cause_flag)
+        if r.size:
+            labels = np.asarray(chart.special_cause_labels, dtype=object)
+            point_names = np.asarray([POINT_TYPE_NAMES[int(v)] for v in chart.point_type[r, t]], dtype=object)
+            signal_frames.append(
+                pl.DataFrame(
+                    {
+                        "series": rows[r],
+                        "method": "spc",
+                        "rule": labels[chart.special_cause_type[r, t]].astype(str),
+                        "direction": np.char.replace(
+                            np.char.replace(point_names.astype(str), "special_cause_", ""),
+                            "common_cause",
+                            "neutral",
+                        ),
+                        "t": t,
+                        "value": panel.value[rows][r, t],
+                        "mean": chart.mean[r, t],
+                        "lpl": chart.lpl[r, t],
+                        "upl": chart.upl[r, t],
+                    }
+                )
+            )
+    return out, pl.concat(signal_frames) if signal_frames else _empty_signals()
+
+
+def _empty_signals() -> pl.DataFrame:
+    return pl.DataFrame(
+        schema={
+            "series": pl.Int64,
+            "method": pl.String,
+            "rule": pl.String,
+            "direction": pl.String,
+            "t": pl.Int64,
+            "value": pl.Float64,
+        }
+    )
+
+
+def _latest_period_units(panel: Panel) -> tuple[IntArray, IntArray]:
+    """Series observed at their indicator's latest period, and that period's column."""
+    last = panel.last_index
+    latest = np.zeros(panel.indicators.height, dtype=np.int64)
+    np.maximum.at(latest, panel.indicator_index, last)
+    at = latest[panel.indicator_index]
+    observed = ~np.isnan(panel.value[np.arange(panel.n_series), at]) if panel.n_series else np.zeros(0, bool)
+    return np.flatnonzero(observed), at
+
+
+def _window_sums(panel: Panel, at: IntArray, days: int) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Numerators, denominators and expected counts summed over each indicator's latest ``days`` of data.
+
+    Monthly indicators are compared over their latest year (as SHMI and CQC funnels are), which a single noisy
+    month would not support; an annual indicator's window holds just its latest period.
+    """
+    n = panel.n_series
+    if n == 0:
+        return np.zeros(0), np.zeros(0), np.zeros(0)
+    end = panel.period[np.arange(n), at]
+    window = (panel.period > (end - np.timedelta64(days, "D"))[:, None]) & ~np.isnat(panel.period)
+
+    def total(values: FloatArray) -> FloatArray:
+        inside = window & np.isfinite(values)
+        summed = np.where(inside, values, 0.0).sum(axis=1)
+        return np.where(inside.any(axis=1), summed, np.nan)
+
+    return total(panel.numerator), total(panel.denominator), total(panel.expected)
+
+
+def _funnels(
+    panel: Panel, options: ScanOptions
+) -> tuple[dict[str, np.ndarray], pl.DataFrame, dict[str, object]]:
+    n = panel.n_series
+    out: dict[str, np.ndarray] = {
+        "funnel_period_t": np.full(n, -1, dtype=np.int64),
+        "funnel_z": np.full(n, np.nan),
+        "funnel_p": np.full(n, np.nan),
+        "funnel_q": np.full(n, np.nan),
+        "funnel_outlier": np.full(n, None, dtype=object),
+    }
+    kind = _series_attr(panel, "kind")
+    units, at = _latest_period_units(panel)
+    num, den, exp = _window_sums(panel, at, options.funnel_window_days)
+    extra: dict[str, np.ndarray] = {
+        k: np.full(n, np.nan) for k in ("ratio", "lower", "upper", "target", "phi", "tau2")
+    }
+    for data_type, kinds in (("PR", ("proportion",)), ("SR", ("ratio_oe", "rate"))):
+        rows = units[np.isin(kind[units], kinds)]
+        if data_type == "PR":
+            rows = rows[np.isfinite(num[rows]) & (den[rows] > 0) & (num[rows] <= den[rows])]
+        if rows.size == 0:
+            continue
+        funnel_id = panel.indicator_index[rows]
+        observed = num[rows]
+        if data_type == "PR":
+            denominator = den[rows]
+        else:
+            # Rates become indirectly standardised ratios against each indicator's pooled rate.
+            is_rate = kind[rows] == "rate"
+            pooled_num = np.bincount(
+                funnel_id, weights=np.where(is_rate, observed, 0), minlength=panel.indicators.height
+            )
+            pooled_den = np.bincount(
+                funnel_id, weights=np.where(is_rate, den[rows], 0), minlength=panel.indicators.height
+            )
+            with np.errstate(invalid="ignore", divide="ignore"):
+                rate = pooled_num / pooled_den
+            denominator = np.where(is_rate, den[rows] * rate[funnel_id], exp[rows])
+            keep = np.isfinite(observed) & np.isfinite(denominator) & (denominator > 0)
+            rows, funnel_id, observed, denominator = (
+                rows[keep],
+                funnel_id[keep],
+                observed[keep],
+                denominator[keep],
+            )
+            if rows.size == 0:
+                continue
+        result = funnel_statistics(
+            observed,
+            denominator,
+            funnel_id,
+            n_funnels=panel.indicators.height,
+            options=FunnelOptions(
+                data_type=data_type,  # type: ignore[arg-type]
+                # Winsorising on the square-root scale copes with zero counts, which the SHMI log scale cannot.
+                overdispersion="cqc",
+                limit=options.funnel_limit,
+                trim=options.funnel_trim,
+            ),
+        )
+        out["funnel_period_t"][rows] = at[rows]
+        out["funnel_z"][rows] = result.z_adjusted
+        out["funnel_p"][rows] = result.p_value
+        extra["ratio"][rows] = result.ratio
+        extra["lower"][rows] = result.lower
+        extra["upper"][rows] = result.upper
+        extra["target"][rows] = result.target[funnel_id]
+        extra["phi"][rows] = result.phi[funnel_id]
+        extra["tau2"][rows] = result.tau2_applied[funnel_id]
+    tested = np.flatnonzero(np.isfinite(out["funnel_p"]))
+    summary: dict[str, object] = {"funnel_tests": int(tested.size)}
+    if tested.size == 0:
+        return out, _empty_signals(), summary
+    fdr = fdr_adjust(out["funnel_p"][tested], alpha=options.fdr_alpha)
+    out["funnel_q"][tested] = fdr.adjusted
+    # Outside the funnel's limits AND kept at the false-discovery rate across every pair scanned.
+    outside = (extra["ratio"][tested] < extra["lower"][tested]) | (
+        extra["ratio"][tested] > extra["upper"][tested]
+    )
+    flagged = tested[fdr.rejected & outside]
+    sign = np.sign(out["funnel_z"])
+    out["funnel_outlier"][tested] = 0
+    out["funnel_outlier"][flagged] = sign[flagged].astype(int)
+    alpha_limit = 1 - options.funnel_limit / 100
+    summary.update(
+        {
+            "funnel_outside_limits": int(outside.sum()),
+            "funnel_expected_by_chance": float(expected_false_flags(tested.size, alpha_limit)),
+            "funnel_flags_after_fdr": int(flagged.size),
+        }
+    )
+    polarity = _series_attr(panel, "polarity")
+    signals = pl.DataFrame(
+        {
+            "series": flagged,
+            "method": "funnel",
+            "rule": np.where(sign[flagged] > 0, "outlier_high", "outlier_low"),
+            "direction": _direction(polarity[flagged], sign[flagged] > 0),
+            "t": out["funnel_period_t"][flagged],
+            "value": extra["ratio"][flagged],
+            "z": out["funnel_z"][flagged],
+            "p": out["funnel_p"][flagged],
+            "q": out["funnel_q"][flagged],
+            "lower": extra["lower"][flagged],
+            "upper": extra["upper"][flagged],
+            "target": extra["target"][flagged],
+            "phi": extra["phi"][flagged],
+            "tau2": extra["tau2"][flagged],
+        },
+        schema_overrides={"series": pl.Int64, "t": pl.Int64, "value": pl.Float64},
+    )
+    return out, signals, summary
+
+
+def _adverse_counts(panel: Panel, options: ScanOptions) -> tuple[FloatArray, FloatArray, NDArray[np.bool_]]:
+    """Observed and expected adverse events per point, and which series the CUSUM watches.
+
+    For a proportion where higher is better (e.g. seen within 4 hours) the adverse events are
+    denominator - numerator; the expected count is the denominator times the pooled adverse proportion of the
+    indicator's first ``cusum_baseline_periods`` periods (over all organisations). Ratios O/E use their own
+    expected counts. Neutral indicators have no adverse direction and are not watched.
+    """
+    kind = _series_attr(panel, "kind")
+    polarity = _series_attr(panel, "polarity")
+    watched = np.isin(kind, CUSUM_KINDS) & (polarity != "neutral")
+    watched &= ~((kind == "ratio_oe") & (polarity == "higher_is_better"))
+    flip = (kind == "proportion") & (polarity == "higher_is_better")
+    observed = np.where(flip[:, None], panel.denominator - panel.numerator, panel.numerator)
+    width = panel.value.shape[1]
+    baseline = np.arange(width)[None, :] < options.cusum_baseline_periods
+    k = panel.indicators.height
+    use = baseline & np.isfinite(observed) & np.isfinite(panel.denominator)
+    pooled_obs = np.bincount(
+        panel.indicator_index, weights=np.where(use, observed, 0).sum(axis=1), minlength=k
+    )
+    pooled_den = np.bincount(
+        panel.indicator_index, weights=np.where(use, panel.denominator, 0).sum(axis=1), minlength=k
+    )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = pooled_obs / pooled_den
+    expected = np.where(
+        (kind == "ratio_oe")[:, None],
+        panel.expected,
+        panel.denominator * rate[panel.indicator_index][:, None],
+    )
+    watched &= np.isfinite(rate[panel.indicator_index]) | (kind == "ratio_oe")
+    return observed, expected, watched
+
+
+def _cusum(
+    panel: Panel, options: ScanOptions
+) -> tuple[dict[str, np.ndarray], pl.DataFrame, dict[str, object]]:
+    n = panel.n_series
+    out: dict[str, np.ndarray] = {
+        "cusum_value": np.full(n, np.nan),
+        "cusum_alarms": np.full(n, None, dtype=object),
+        "cusum_last_alarm_t": np.full(n, -1, dtype=np.int64),
+    }
+    if n == 0:
+        return out, _empty_signals(), {}
+    observed, expected, watched = _adverse_counts(panel, options)
+    thresholds: dict[str, float] = {}
+    h = np.full(n, np.nan)
+    for index in np.unique(panel.indicator_index[watched]):
+        rows = np.flatnonzero(watched & (panel.indicator_index == index))
+        typical = np.nanmedian(expected[rows])
+        if not np.isfinite(typical) or typical <= 0:
+            watched[rows] = False
+            continue
+        threshold = llr_cusum_threshold(
+            options.cusum_target_arl, typical, rate_ratio=options.cusum_rate_ratio
+        )
+        h[rows] = threshold.h
+        thresholds[str(panel.indicators["code"][int(index)])] = float(threshold.h)
+    rows = np.flatnonzero(watched)
+    summary: dict[str, object] = {"cusum_thresholds": thresholds}
+    if rows.size == 0:
+        return out, _empty_signals(), summary
+    missing = ~(np.isfinite(observed[rows]) & np.isfinite(expected[rows]))
+    result = risk_adjusted_cusum(
+        np.where(missing, np.nan, observed[rows]),
+        np.where(missing, np.nan, expected[rows]),
+        h[rows],
+        options=RiskAdjustedCusumOptions(rate_ratio=options.cusum_rate_ratio),
+    )
+    last = panel.last_index[rows]
+    out["cusum_value"][rows] = result.statistic[np.arange(rows.size), last]
+    out["cusum_alarms"][rows] = result.n_alarms.astype(int)
+    alarm_any = result.alarm.any(axis=1)
+    last_alarm = result.alarm.shape[1] - 1 - np.argmax(result.alarm[:, ::-1], axis=1)
+    out["cusum_last_alarm_t"][rows] = np.where(alarm_any, last_alarm, -1)
+    r, t = np.nonzero(result.alarm)
+    summary["cusum_alarms"] = int(r.size)
+    signals = pl.DataFrame(
+        {
+            "series": rows[r],
+            "method": "cusum",
+            "rule": "alarm",
+            "direction": "concern",
+            "t": t,
+            "value": result.statistic[r, t],
+            "h": h[rows[r]],
+            "observed": observed[rows][r, t],
+            "expected": expected[rows][r, t],
+        },
+        schema_overrides={"series": pl.Int64, "t": pl.Int64, "value": pl.Float64},
+    )
+    return out, signals, summary
+
+
+def compute_surveillance(
+    panel: Panel, options: ScanOptions | None = None, phase: IntArray | None = None
+) -> SurveillanceResult:
+    """Run SPC, funnels (with FDR), CUSUM and rank intervals over every series of ``panel``."""
+    options = options or ScanOptions()
+    spc, spc_signals = _spc(panel, options, phase)
+    funnel, funnel_signals, funnel_summary = _funnels(panel, options)
+    cusum, cusum_signals, cusum_summary = _cusum(panel, options)
+    ranks = rank_columns(panel, options)
+    last = panel.last_index
+    columns: dict[str, pl.Series] = {
+        "series": pl.Series(np.arange(panel.n_series, dtype=np.int64)),
+        "organisation_id": pl.Series(panel.organisation_id),
+        "indicator_id": pl.Series(panel.indicator_id),
+        "fingerprint": pl.Series(panel.fingerprint),
+        "n_points": pl.Series(panel.n_points),
+        "last_t": pl.Series(last),
+        "last_value": pl.Series(_take_last(panel.value, last)),
+    }
+    for name, values in {**spc, **funnel, **cusum, **ranks}.items():
+        if values.dtype == object:
+            integer_columns = ("funnel_outlier", "cusum_alarms", "rank_of", "rank_distinguishable")
+            dtype = pl.Int64 if name in integer_columns else pl.String
+            columns[name] = pl.Series(name, values.tolist(), dtype=dtype)
+        else:
+            columns[name] = pl.Series(name, values)
+    status = pl.DataFrame(columns).with_columns(pl.col(pl.Float64).fill_nan(None))
+    signals = pl.concat([spc_signals, funnel_signals, cusum_signals], how="diagonal_relaxed")
+    if "details" in signals.columns:  # pragma: no cover - defensive
+        signals = signals.drop("details")
+    summary = {"series": panel.n_series, **funnel_summary, **cusum_summary, "signals": signals.height}
+    return SurveillanceResult(status=status, signals=signals, summary=summary)
+
+
+def rank_columns(panel: Panel, options: ScanOptions) -> dict[str, np.ndarray]:
+    """Rank (1 = best) with a 95% interval for each series at its indicator's latest period."""
+    from forewarn.surveillance.ranking import latest_rank_intervals
+
+    return latest_rank_intervals(panel, options)
+
+
+__all__ = ["IMPROVEMENT", "FloatArray", "SurveillanceResult", "compute_surveillance"]

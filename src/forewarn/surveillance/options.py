@@ -1,0 +1,71 @@
+"""Options of a surveillance scan, validated once."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    """What the scan computes, and with which settings.
+
+    Attributes
+    ----------
+    spc_min_points
+        Series shorter than this get no SPC chart (NHSRplotthedots warns below 13 and needs 2 at least).
+    spc_shift_length, spc_trend_length
+        Making Data Count rule lengths (7 and 7; some guidance uses 6 for the trend).
+    funnel_limit
+        Limit (percent) of the funnel control limits: 99.8 (the usual 3-sigma-like choice) or 95.
+    funnel_window_days
+        Funnels compare each organisation's totals over the latest this-many days of its indicator (365: a year
+        of monthly data, or the latest period of an annual indicator).
+    funnel_trim
+        Fraction winsorised (proportions) or truncated (ratios) before estimating over-dispersion.
+    fdr_alpha
+        False-discovery rate at which funnel outliers are kept, across every organisation x indicator pair.
+    cusum_rate_ratio
+        Odds/rate ratio the CUSUM is tuned to detect (2, as the Imperial/Dr Foster mortality alerts).
+    cusum_target_arl
+        In-control average run length, in periods, from which each indicator's threshold is computed.
+    cusum_baseline_periods
+        Periods at the start of each indicator from which the expected rate is taken (pooled over organisations).
+    rank_replicates
+        Simulated replicates for rank intervals.
+    seed
+        Seed of every simulation in the scan, so a scan is reproducible.
+    """
+
+    spc_min_points: int = 12
+    spc_shift_length: int = 7
+    spc_trend_length: int = 7
+    funnel_limit: float = 99.8
+    funnel_trim: float = 0.1
+    funnel_window_days: int = 365
+    fdr_alpha: float = 0.05
+    cusum_rate_ratio: float = 2.0
+    cusum_target_arl: float = 60.0
+    cusum_baseline_periods: int = 12
+    rank_replicates: int = 1000
+    seed: int = 20260101
+
+    def __post_init__(self) -> None:
+        if self.spc_min_points < 2:
+            raise ValueError("spc_min_points must be at least 2")
+        if self.funnel_limit not in (95.0, 99.8):
+            raise ValueError("funnel_limit must be 95 or 99.8")
+        if self.funnel_window_days < 1:
+            raise ValueError("funnel_window_days must be at least 1")
+        if not 0 < self.funnel_trim < 0.5:
+            raise ValueError("funnel_trim must be between 0 and 0.5")
+        if not 0 < self.fdr_alpha < 1:
+            raise ValueError("fdr_alpha must be between 0 and 1")
+        if self.cusum_rate_ratio <= 0 or self.cusum_rate_ratio == 1:
+            raise ValueError("cusum_rate_ratio must be positive and not 1")
+        if self.cusum_target_arl <= 1:
+            raise ValueError("cusum_target_arl must be above 1")
+        if self.rank_replicates < 100:
+            raise ValueError("rank_replicates must be at least 100")
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)

@@ -1,0 +1,156 @@
+"""The analyst's tool: psychometrics of any CSV or Excel file of item answers, one row per respondent.
+
+The file is read and checked like every Forewarn input (every problem with its row, column and value), treated as
+one scale of the given items, and passed to :func:`forewarn.surveys.results.analyse_groups`, so the same
+suppression rule applies as everywhere else: groups below the minimum size are hidden and left out of the pooled
+figures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from forewarn.ingest.mapping import FileSpec
+from forewarn.ingest.problems import ImportRejected, Problem, ValidationReport
+from forewarn.ingest.readers import ROW, UnreadableFile, read_table
+from forewarn.settings import get_settings
+from forewarn.surveys.privacy import DisclosureControl
+from forewarn.surveys.results import DEFAULT_RESAMPLES, GroupAnalysis, ScaleLayout, analyse_groups
+
+SCALE_CODE = "scale"
+
+
+@dataclass(frozen=True)
+class FileAnalysis:
+    """The psychometrics of one file: its groups, and the scale made of the chosen items."""
+
+    file: str
+    group_column: str
+    items: tuple[str, ...]
+    reverse_keyed: tuple[str, ...]
+    scale_points: int
+    respondents: int
+    analysis: GroupAnalysis
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def analyse_file(
+    path: Path,
+    *,
+    group_column: str,
+    items: Sequence[str],
+    scale_points: int = 5,
+    reverse: Sequence[str] = (),
+    min_group_size: int | None = None,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    max_listed: int = 1000,
+) -> FileAnalysis:
+    """Read ``path`` and report, per group, n, mean, SD, interval, rwg(j), awg and the aggregation verdict, and
+    overall alpha (Feldt interval), omega, ICC(1), ICC(2) and item statistics of the scale of ``items``.
+
+    Answers must be whole numbers from 1 to ``scale_points`` (blank for none). Raises :class:`ImportRejected`
+    listing every problem. ``min_group_size`` defaults to the ``FOREWARN_MIN_GROUP_SIZE`` setting and may not be
+    set below it.
+    """
+    items = list(dict.fromkeys(i.strip() for i in items if i.strip()))
+    if not items:
+        raise ValueError("give at least one item column")
+    if not 2 <= scale_points <= 35:
+        raise ValueError(f"scale_points must be between 2 and 35, not {scale_points}")
+    unknown_reverse = [c for c in reverse if c not in items]
+    if unknown_reverse:
+        raise ValueError(
+            f"--reverse names columns that are not among the items: {', '.join(unknown_reverse)}"
+        )
+    if group_column in items:
+        raise ValueError(f"the group column {group_column!r} cannot also be an item")
+    floor = get_settings().min_group_size
+    minimum = floor if min_group_size is None else min_group_size
+    if minimum < floor:
+        raise ValueError(f"min_group_size {minimum} is below the minimum group size setting ({floor})")
+
+    report = ValidationReport(file=path.name, max_listed=max_listed)
+    try:
+        table = read_table(path, FileSpec(), [group_column, *items])
+    except UnreadableFile as exc:
+        report.extend(exc.problems)
+        raise ImportRejected(report) from None
+    frame = table.frame.with_columns(
+        pl.col(c).str.strip_chars().replace("", None) for c in [group_column, *items]
+    )
+    report.rows_read = frame.height
+    values = frame.select(pl.col(c).cast(pl.Float64, strict=False) for c in items)
+    problems = [
+        frame.filter(pl.col(group_column).is_null()).select(
+            pl.col(ROW).alias("row"),
+            pl.lit(group_column).alias("column"),
+            pl.lit(None, pl.String).alias("value"),
+            pl.lit("missing group").alias("message"),
+        )
+    ]
+    message = f"not an answer: expected a whole number from 1 to {scale_points}"
+    for c in items:
+        number = values[c]
+        bad = frame[c].is_not_null() & (
+            number.is_null() | (number != number.round()) | (number < 1) | (number > scale_points)
+        )
+        problems.append(
+            frame.filter(bad).select(
+                pl.col(ROW).alias("row"),
+                pl.lit(c).alias("column"),
+                pl.col(c).alias("value"),
+                pl.lit(message).alias("message"),
+            )
+        )
+    found = pl.concat(problems).sort("row", "column")
+    report.extend(
+        Problem(path.name, r["row"], r["column"], r["value"], r["message"])
+        for r in found.iter_rows(named=True)
+    )
+    if not report.ok:
+        raise ImportRejected(report)
+
+    labels, group_index = _numbered_groups(frame[group_column].to_list())
+    layout = ScaleLayout(
+        item_codes=tuple(items),
+        item_dimension=(0,) * len(items),
+        dimension_codes=(SCALE_CODE,),
+        dimension_names=(f"mean of {len(items)} items",),
+        reverse_keyed=tuple(c in reverse for c in items),
+        response_min=1,
+        response_max=scale_points,
+        min_answers=1,
+    )
+    analysis = analyse_groups(
+        values.to_numpy().astype(np.float64),
+        group_index,
+        labels,
+        layout,
+        DisclosureControl(minimum),
+        n_resamples=n_resamples,
+    )
+    return FileAnalysis(
+        file=path.name,
+        group_column=group_column,
+        items=tuple(items),
+        reverse_keyed=tuple(c for c in items if c in reverse),
+        scale_points=scale_points,
+        respondents=frame.height,
+        analysis=analysis,
+    )
+
+
+def _numbered_groups(values: list[str]) -> tuple[list[str], np.ndarray]:
+    """Group labels in natural order (numerically when every label is a whole number) and each row's group."""
+    distinct = set(values)
+    numeric = all(v.lstrip("-").isdigit() for v in distinct)
+    labels = sorted(distinct, key=int) if numeric else sorted(distinct)
+    position = {label: i for i, label in enumerate(labels)}
+    return labels, np.fromiter((position[v] for v in values), dtype=np.int64, count=len(values))

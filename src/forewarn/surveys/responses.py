@@ -1,0 +1,165 @@
+"""Answers through a single-use token, and reading a wave's answers back as one matrix.
+
+A submission marks its token used and stores the answers in one transaction, but the stored response carries
+no token, no person and no time finer than the month: nothing in the store pairs the two.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from sqlalchemy import Connection, Engine, insert, select, update
+
+from forewarn.store.models import Organisation
+from forewarn.store.models_surveys import SurveyResponse, SurveyToken, SurveyWave, SurveyWaveOrganisation
+from forewarn.surveys.errors import AnswersRejectedError, TokenRejectedError
+from forewarn.surveys.instrument import Instrument
+from forewarn.surveys.tokens import token_hash
+from forewarn.surveys.waves import now, wave_instrument
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What a respondent is told after answering: the wave, and the month the answers are filed under."""
+
+    wave: str
+    submitted_month: dt.date
+    answered_items: int
+
+
+def first_of_month(moment: dt.datetime | dt.date) -> dt.date:
+    return dt.date(moment.year, moment.month, 1)
+
+
+def validate_answers(instrument: Instrument, answers: Mapping[str, object]) -> dict[str, int | None]:
+    """Check every answer against ``instrument``; return item code -> scale value, or raise listing every problem."""
+    problems: list[str] = []
+    checked: dict[str, int | None] = {}
+    for code, value in answers.items():
+        if code not in instrument.item_index:
+            problems.append(f"item {code!r}: not an item of {instrument.label}")
+            continue
+        try:
+            checked[code] = instrument.parse_answer(value)
+        except ValueError as exc:
+            problems.append(f"item {code!r}: {exc} (value {value!r})")
+    if not problems and all(v is None for v in checked.values()):
+        problems.append("no answers were given")
+    if problems:
+        raise AnswersRejectedError(problems)
+    return checked
+
+
+def submit_with_token(
+    engine: Engine, token: str, answers: Mapping[str, object], *, today: dt.date | None = None
+) -> Receipt:
+    """Store one respondent's answers with their single-use token, or refuse with a clear reason.
+
+    Refuses (:class:`TokenRejectedError`) a malformed, unknown or used token and a wave that is not open; refuses
+    (:class:`AnswersRejectedError`) unknown items and values off the scale, listing all of them. Nothing is written
+    unless everything is right; the token is marked used in the same transaction as the answers are stored.
+    """
+    hashed = token_hash(token)
+    with engine.begin() as conn:
+        row = conn.execute(
+            select(SurveyToken.wave_id, SurveyToken.organisation_id, SurveyToken.used).where(
+                SurveyToken.token_hash == hashed
+            )
+        ).first()
+        if row is None:
+            raise TokenRejectedError(
+                "unknown", "this token is not one we issued: check it was typed correctly"
+            )
+        # A shared lock on the wave row: closing the wave waits for this submission, and vice versa.
+        wave = conn.execute(
+            select(SurveyWave.name, SurveyWave.status)
+            .where(SurveyWave.id == row.wave_id)
+            .with_for_update(read=True)
+        ).one()
+        if wave.status == "draft":
+            raise TokenRejectedError("not_open", f"the survey {wave.name!r} is not open yet")
+        if wave.status == "closed":
+            raise TokenRejectedError(
+                "closed", f"the survey {wave.name!r} has closed; answers can no longer be accepted"
+            )
+        if row.used:
+            raise TokenRejectedError("used", "this token has already been used: each token can answer once")
+        instrument = wave_instrument(conn, row.wave_id)
+        checked = validate_answers(instrument, answers)
+        marked = conn.execute(
+            update(SurveyToken)
+            .where(SurveyToken.token_hash == hashed, SurveyToken.used.is_(False))
+            .values(used=True)
+        ).rowcount
+        if marked != 1:  # another submission with the same token won the race
+            raise TokenRejectedError("used", "this token has already been used: each token can answer once")
+        month = first_of_month(today or now())
+        conn.execute(
+            insert(SurveyResponse).values(
+                id=uuid.uuid4().hex,
+                wave_id=row.wave_id,
+                organisation_id=row.organisation_id,
+                submitted_month=month,
+                source="token",
+                upload_id=None,
+                answers=instrument.encode(checked),
+            )
+        )
+    return Receipt(
+        wave=wave.name, submitted_month=month, answered_items=sum(v is not None for v in checked.values())
+    )
+
+
+@dataclass(frozen=True)
+class WaveResponses:
+    """All answers of a wave: respondents x items, with each respondent's organisation as an index.
+
+    Organisations are every organisation in the wave, numbered in code order (those without answers included).
+    Internal to the service: nothing here has been through the privacy rules.
+    """
+
+    instrument: Instrument
+    organisation_codes: tuple[str, ...]
+    organisation_index: NDArray[np.int64]
+    uploaded: NDArray[np.bool_]
+    answers: NDArray[np.float64]
+
+
+def load_wave_responses(conn: Connection, wave_id: int) -> WaveResponses:
+    """Every response of a wave, decoded in one step."""
+    instrument = wave_instrument(conn, wave_id)
+    codes = dict(
+        conn.execute(
+            select(Organisation.id, Organisation.code)
+            .join(SurveyWaveOrganisation, SurveyWaveOrganisation.organisation_id == Organisation.id)
+            .where(SurveyWaveOrganisation.wave_id == wave_id)
+            .order_by(Organisation.code)
+        ).all()
+    )
+    position = {org_id: i for i, org_id in enumerate(codes)}
+    rows = conn.execute(
+        select(SurveyResponse.organisation_id, SurveyResponse.source, SurveyResponse.answers).where(
+            SurveyResponse.wave_id == wave_id
+        )
+    ).all()
+    org_index = np.fromiter((position[r[0]] for r in rows), dtype=np.int64, count=len(rows))
+    packed = [r[2] for r in rows]
+    # Storage order is random (random ids); put rows in an order fixed by their content alone, so the same
+    # answers always give the same results (random-group resampling depends on row order).
+    n_items = len(instrument.item_codes)
+    keys = (
+        np.frombuffer("".join(packed).encode("ascii"), dtype=f"S{n_items}") if packed else np.array([], "S1")
+    )
+    order = np.lexsort((keys, org_index))
+    return WaveResponses(
+        instrument=instrument,
+        organisation_codes=tuple(str(c) for c in codes.values()),
+        organisation_index=org_index[order],
+        uploaded=np.fromiter((r[1] == "import" for r in rows), dtype=np.bool_, count=len(rows))[order],
+        answers=instrument.decode(packed)[order],
+    )

@@ -1,0 +1,70 @@
+"""The app factory: ``create_app(settings)`` builds a fresh app; nothing is created at import time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import Depends, FastAPI
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
+
+from forewarn.accounts.passwords import Passwords
+from forewarn.accounts.reads import PortfolioCache
+from forewarn.settings import Settings
+from forewarn.store.database import make_engine
+from forewarn.web.config import WebOptions
+from forewarn.web.deps import csrf_guard
+from forewarn.web.errors import install_error_handlers
+from forewarn.web.rendering import build_environment
+from forewarn.web.routes import (
+    account,
+    admin,
+    auth,
+    health,
+    imports,
+    indicators,
+    organisations,
+    portfolio,
+    surveys,
+)
+from forewarn.web.security import CookieNames, SecurityHeadersMiddleware
+from forewarn.web.state import SvgCache, WebState
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+API_DESCRIPTION = """Every page of Forewarn as JSON. Authenticate with `Authorization: Bearer <token>` (issue a
+token on the *Your account* page), or with the browser session (then send the page's CSRF token in the
+`X-CSRF-Token` header with every POST or PUT). What you see is limited by your role exactly as on the pages."""
+
+
+def create_app(
+    settings: Settings, *, engine: Engine | None = None, options: WebOptions | None = None
+) -> FastAPI:
+    """A new Forewarn web app over the store ``settings`` names (or ``engine``)."""
+    options = options or WebOptions.from_settings(settings)
+    app = FastAPI(
+        title="Forewarn",
+        version="1",
+        description=API_DESCRIPTION,
+        openapi_url="/api/v1/openapi.json",
+        docs_url=None,  # Swagger UI and ReDoc load their scripts from a CDN; the OpenAPI file is enough
+        redoc_url=None,
+        dependencies=[Depends(csrf_guard)],
+        max_body_size=options.max_upload_bytes,
+    )
+    app.state.forewarn = WebState(
+        settings=settings,
+        options=options,
+        engine=engine or make_engine(settings.resolved_database_url),
+        passwords=Passwords(options.argon2),
+        portfolio_cache=PortfolioCache(),
+        svg_cache=SvgCache(),
+        cookies=CookieNames(options.secure_cookies),
+    )
+    app.state.jinja = build_environment()
+    app.add_middleware(SecurityHeadersMiddleware)
+    install_error_handlers(app)
+    for module in (health, auth, portfolio, organisations, indicators, surveys, imports, account, admin):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app

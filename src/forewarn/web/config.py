@@ -1,0 +1,54 @@
+"""Options of the web app that are not (yet) settings: cookie security, session lifetimes, throttling, costs.
+
+``WebOptions.from_settings`` derives them from :class:`forewarn.settings.Settings`; tests pass cheaper ones.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from forewarn.accounts.passwords import Argon2Parameters
+from forewarn.accounts.sessions import SessionPolicy
+from forewarn.accounts.signin import ThrottlePolicy
+from forewarn.settings import Settings
+
+
+@dataclass(frozen=True)
+class WebOptions:
+    """How the web app protects sessions and what it allows.
+
+    Attributes
+    ----------
+    secure_cookies
+        Send cookies only over HTTPS (``Secure``). On by default in production.
+    session
+        Idle and absolute lifetimes of a signed-in session.
+    throttle
+        Failed sign-ins allowed per account and per address before refusing for a while.
+    argon2
+        Password hashing cost.
+    upload_dir
+        Where uploaded files wait between validation and confirmation.
+    max_upload_bytes
+        Largest request body accepted (uploads included).
+    audit_views
+        Record page and API views in the audit log (changes are always recorded).
+    """
+
+    secure_cookies: bool = False
+    session: SessionPolicy = field(default_factory=SessionPolicy)
+    throttle: ThrottlePolicy = field(default_factory=ThrottlePolicy)
+    argon2: Argon2Parameters = field(default_factory=Argon2Parameters)
+    upload_dir: Path = Path("var/uploads")
+    max_upload_bytes: int = 200 * 1024 * 1024
+    audit_views: bool = True
+    upload_ttl: dt.timedelta = dt.timedelta(hours=24)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> WebOptions:
+        return cls(
+            secure_cookies=settings.environment == "production",
+            upload_dir=settings.data_dir / "uploads",
+        )

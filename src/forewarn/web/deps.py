@@ -1,0 +1,146 @@
+"""Typed dependencies: the app state, who is asking, what they may see, and the CSRF guard of every route."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from forewarn.accounts import audit
+from forewarn.accounts.policy import Permission, Visibility, allowed, visibility
+from forewarn.accounts.principal import Channel, Principal
+from forewarn.accounts.sessions import resolve_session
+from forewarn.accounts.tokens import resolve_token
+from forewarn.web.errors import CsrfError, ForbiddenError, NotSignedInError
+from forewarn.web.security import (
+    CSRF_FIELD,
+    CSRF_HEADER,
+    SAFE_METHODS,
+    anonymous_csrf_token,
+    fetch_metadata_problem,
+    tokens_match,
+)
+from forewarn.web.state import WebState
+
+
+def get_state(request: Request) -> WebState:
+    state: WebState = request.app.state.forewarn
+    return state
+
+
+AppState = Annotated[WebState, Depends(get_state)]
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+def client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def current_principal(request: Request, state: AppState) -> Principal | None:
+    """The signed-in account: by bearer token when one is sent (cookies are then ignored), else by session."""
+    if hasattr(request.state, "principal"):
+        found: Principal | None = request.state.principal
+        return found
+    token = bearer_token(request)
+    principal: Principal | None = None
+    with state.engine.begin() as conn:
+        if token is not None:
+            principal = resolve_token(conn, token)
+        else:
+            cookie = request.cookies.get(state.cookies.session)
+            if cookie:
+                principal = resolve_session(conn, cookie, policy=state.options.session)
+    request.state.principal = principal
+    return principal
+
+
+MaybePrincipal = Annotated[Principal | None, Depends(current_principal)]
+
+
+def expected_csrf_token(request: Request, state: WebState, principal: Principal | None) -> str | None:
+    if principal is not None and principal.csrf_token:
+        return principal.csrf_token
+    pre_session = request.cookies.get(state.cookies.pre_session)
+    return anonymous_csrf_token(state.settings.secret_key, pre_session) if pre_session else None
+
+
+async def csrf_guard(request: Request, state: AppState, principal: MaybePrincipal) -> None:
+    """Refuse state-changing browser requests that are cross-site or lack the right token (see security)."""
+    if request.method in SAFE_METHODS or bearer_token(request) is not None:
+        return
+    problem = fetch_metadata_problem(request)
+    if problem is not None:
+        raise CsrfError(problem)
+    given = request.headers.get(CSRF_HEADER)
+    if given is None and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        form = await request.form()
+        value = form.get(CSRF_FIELD)
+        given = value if isinstance(value, str) else None
+    if not tokens_match(expected_csrf_token(request, state, principal), given):
+        raise CsrfError("The form had expired or did not come from this service")
+
+
+def require_user(principal: MaybePrincipal) -> Principal:
+    if principal is None:
+        raise NotSignedInError()
+    return principal
+
+
+CurrentUser = Annotated[Principal, Depends(require_user)]
+
+
+def require(permission: Permission) -> Callable[[Principal], Principal]:
+    def check(principal: CurrentUser) -> Principal:
+        if not allowed(principal, permission):
+            raise ForbiddenError("Your account does not give you access to this page.")
+        return principal
+
+    check.__name__ = f"require_{permission.value}"
+    return check
+
+
+def current_visibility(state: AppState, principal: CurrentUser) -> Visibility:
+    with state.engine.connect() as conn:
+        return visibility(conn, principal, state.pseudonym_key)
+
+
+Viewer = Annotated[Visibility, Depends(current_visibility)]
+
+
+def record(
+    state: WebState,
+    request: Request,
+    who: Principal | str | None,
+    action: str,
+    object_type: str,
+    object_id: str | int | None = None,
+    *,
+    organisation_id: int | None = None,
+    detail: dict[str, object] | None = None,
+    user_id: int | None = None,
+) -> None:
+    """Write one audit entry in its own transaction (views are recorded only when the options say so)."""
+    if action == "view" and not state.options.audit_views:
+        return
+    channel: Channel = "api" if request.url.path.startswith("/api/") else "web"
+    with state.engine.begin() as conn:
+        audit.record(
+            conn,
+            who,
+            action,
+            object_type,
+            object_id,
+            organisation_id=organisation_id,
+            channel=channel,
+            ip=client_ip(request),
+            detail=detail,
+            user_id=user_id,
+        )

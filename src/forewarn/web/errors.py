@@ -1,0 +1,116 @@
+"""Refusals the routes raise, and how each is answered: a GOV.UK error page, a redirect, or API JSON."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from forewarn.accounts.users import AccountError
+
+
+class WebError(Exception):
+    status_code = 500
+    title = "Sorry, there is a problem with the service"
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or self.title)
+        self.message = message or self.title
+
+
+class NotSignedInError(WebError):
+    status_code = 401
+    title = "Sign in to continue"
+
+
+class ForbiddenError(WebError):
+    status_code = 403
+    title = "You do not have access to this page"
+
+
+class NotFoundError(WebError):
+    """Also the answer when something exists but this account may not see it: the two look the same."""
+
+    status_code = 404
+    title = "Page not found"
+
+
+class GoneError(WebError):
+    status_code = 410
+    title = "This link can no longer be used"
+
+
+class BadRequestError(WebError):
+    status_code = 400
+    title = "There is a problem with the request"
+
+
+class CsrfError(WebError):
+    status_code = 403
+    title = "This form could not be sent"
+
+
+def is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def _error_response(request: Request, status: int, title: str, message: str) -> Response:
+    if is_api(request):
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return JSONResponse({"detail": message, "status": status}, status_code=status, headers=headers)
+    from forewarn.web.rendering import render
+
+    return render(
+        request, "error.html", {"title": title, "message": message, "status": status}, status_code=status
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(WebError)
+    async def _web_error(request: Request, exc: WebError) -> Response:
+        if isinstance(exc, NotSignedInError) and not is_api(request):
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(f"/sign-in?next={quote(target, safe='')}", status_code=303)
+        message = exc.message
+        if isinstance(exc, CsrfError):
+            message = f"{exc.message}. Go back, reload the page and try again."
+        return _error_response(request, exc.status_code, exc.title, message)
+
+    @app.exception_handler(AccountError)
+    async def _account_problem(request: Request, exc: AccountError) -> Response:
+        if is_api(request):
+            return JSONResponse({"detail": exc.problems, "status": 422}, status_code=422)
+        return _error_response(request, 400, "There is a problem", "; ".join(exc.problems.values()))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        titles = {
+            404: "Page not found",
+            405: "This page cannot be used that way",
+            413: "The file is too large",
+        }
+        title = titles.get(exc.status_code, "Sorry, there is a problem with the service")
+        detail = exc.detail if isinstance(exc.detail, str) else title
+        if exc.status_code == 404:
+            detail = "If you typed the web address, check it is correct."
+        return _error_response(request, exc.status_code, title, detail)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        if is_api(request):
+            return JSONResponse({"detail": exc.errors(), "status": 422}, status_code=422)
+        return _error_response(
+            request, 400, "There is a problem with the request", "Some of the information sent was not valid."
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        return _error_response(
+            request,
+            500,
+            "Sorry, there is a problem with the service",
+            "Try again later. Nothing was changed.",
+        )

@@ -1,0 +1,170 @@
+"""Indicators: the list, and one indicator across organisations (funnel plot, rank intervals, outliers)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection
+
+from forewarn.accounts.policy import Visibility
+from forewarn.accounts.reads import (
+    IndicatorInfo,
+    IndicatorRow,
+    funnel_counts,
+    funnel_inputs,
+    indicator_by_code,
+    indicator_rows,
+    indicators,
+    latest_scan,
+)
+from forewarn.charts.funnel import FunnelUnit, funnel_plot_spec, funnel_view
+from forewarn.charts.ranks import RankInterval, rank_interval_spec
+from forewarn.web.errors import NotFoundError
+from forewarn.web.pages.common import funnel_concern, scan_out
+from forewarn.web.schemas import IndicatorOrganisationOut, IndicatorOut, IndicatorsOut, IndicatorSummaryOut
+
+MAX_RANK_ROWS = 150  # beyond this a rank chart is unreadable; the table and the JSON keep every row
+
+
+def summary(info: IndicatorInfo) -> IndicatorSummaryOut:
+    return IndicatorSummaryOut(
+        code=info.code,
+        name=info.name,
+        unit=info.unit,
+        kind=info.kind,
+        polarity=info.polarity,
+        target=info.target,
+        dataset=info.dataset_code,
+        dataset_name=info.dataset_name,
+        simulated=info.simulated,
+        url=f"/indicators/{info.code}",
+    )
+
+
+def build_indicators(conn: Connection) -> IndicatorsOut:
+    return IndicatorsOut(indicators=[summary(i) for i in indicators(conn)])
+
+
+def _row_out(row: IndicatorRow, polarity: str) -> IndicatorOrganisationOut:
+    s = row.state
+    return IndicatorOrganisationOut(
+        organisation_id=row.organisation_id,
+        label=row.label,
+        code=row.code,
+        anonymised=row.anonymised,
+        own=row.own,
+        value=row.value,
+        denominator=row.denominator,
+        funnel_z=s.funnel_z,
+        funnel_q=s.funnel_q,
+        funnel_outlier=s.funnel_outlier,
+        funnel_concern=funnel_concern(s.funnel_outlier, polarity),
+        rank=s.rank,
+        rank_lower=s.rank_lower,
+        rank_upper=s.rank_upper,
+        rank_of=s.rank_of,
+        rank_distinguishable=s.rank_distinguishable,
+        url=None if row.organisation_id is None else f"/organisations/{row.organisation_id}",
+    )
+
+
+def _order(row: IndicatorOrganisationOut) -> tuple[int, float, str]:
+    # Strength of evidence first (flagged, then by q), never by value: this is not a league table.
+    flagged = 0 if row.funnel_outlier else 1
+    return (flagged, row.funnel_q if row.funnel_q is not None else 2.0, row.label.casefold())
+
+
+def _scan_options(conn: Connection) -> tuple[float, float]:
+    scan = latest_scan(conn)
+    options = scan.options if scan else {}
+    limit = options.get("funnel_limit", 99.8)
+    alpha = options.get("fdr_alpha", 0.05)
+    return float(limit) if isinstance(limit, int | float) else 99.8, float(alpha) if isinstance(
+        alpha, int | float
+    ) else 0.05
+
+
+def build_indicator(
+    conn: Connection, visibility: Visibility, code: str
+) -> tuple[IndicatorOut, dict[str, dict[str, Any]]]:
+    info = indicator_by_code(conn, code)
+    if info is None:
+        raise NotFoundError("There is no indicator at this address.")
+    limit, alpha = _scan_options(conn)
+    rows = indicator_rows(conn, visibility, info)
+    out_rows = sorted((_row_out(r, info.polarity) for r in rows), key=_order)
+    tests, flagged = funnel_counts(conn, info.id)
+    specs: dict[str, dict[str, Any]] = {}
+    funnel_period = next((r.state.funnel_period for r in rows if r.state.funnel_period), None)
+    outside: int | None = None
+    inputs = funnel_inputs(conn, info.id)
+    view = funnel_view(info.kind, inputs.numerator, inputs.denominator, inputs.expected, limit=limit)
+    if view is not None:
+        outside = view.outside_limits
+        shown = {row.internal_id: row for row in rows}
+        units = []
+        for position, ratio, denominator in zip(view.index, view.ratio, view.denominator, strict=True):
+            org_id = inputs.organisation_ids[position]
+            row = shown.get(org_id)
+            if row is None:
+                continue
+            units.append(
+                FunnelUnit(
+                    label=row.label,
+                    denominator=denominator,
+                    value=ratio,
+                    outlier=row.state.funnel_outlier or 0,
+                    concern=funnel_concern(row.state.funnel_outlier, info.polarity),
+                    highlight=row.own,
+                    z=row.state.funnel_z,
+                    q=row.state.funnel_q,
+                )
+            )
+        specs["funnel"] = funnel_plot_spec(
+            units,
+            view.curves,
+            target=view.target,
+            title=info.name,
+            value_title=view.value_title,
+            denominator_title=view.denominator_title,
+        )
+    ranked = [
+        r for r in out_rows if r.rank is not None and r.rank_lower is not None and r.rank_upper is not None
+    ]
+    if ranked:
+        chosen = ranked
+        if len(ranked) > MAX_RANK_ROWS:
+            chosen = [r for r in ranked if r.own or r.rank_distinguishable][:MAX_RANK_ROWS]
+        of = max((r.rank_of or 0) for r in ranked) or len(ranked)
+        specs["ranks"] = rank_interval_spec(
+            [
+                RankInterval(
+                    label=r.label,
+                    rank=float(r.rank or 0),
+                    lower=float(r.rank_lower or 0),
+                    upper=float(r.rank_upper or 0),
+                    distinguishable=r.rank_distinguishable or 0,
+                    highlight=r.own,
+                )
+                for r in chosen
+            ],
+            of=of,
+            title=info.name,
+        )
+    page = IndicatorOut(
+        indicator=summary(info),
+        description=info.description,
+        funnel_period=funnel_period,
+        funnel_limit=limit,
+        fdr_alpha=alpha,
+        tests=tests,
+        outside_limits=outside,
+        expected_by_chance=tests * (1 - limit / 100) if tests else None,
+        flagged_after_fdr=flagged if tests else None,
+        organisations=out_rows,
+        outliers=[r for r in out_rows if r.funnel_outlier],
+        funnel_chart_url=f"/indicators/{info.code}/funnel.svg" if "funnel" in specs else None,
+        rank_chart_url=f"/indicators/{info.code}/ranks.svg" if "ranks" in specs else None,
+        scan=scan_out(latest_scan(conn)),
+    )
+    return page, specs

@@ -1,0 +1,179 @@
+"""Jinja2 templates in GOV.UK Frontend style, and the one helper every HTML route renders through."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
+
+from forewarn.accounts.policy import Permission, allowed
+from forewarn.accounts.principal import Principal
+from forewarn.web.security import GOVUK_BODY_SCRIPT, anonymous_csrf_token, new_pre_session
+from forewarn.web.state import WebState
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+
+NOTICES = {
+    "signed-out": "You have signed out.",
+    "user-created": "The account was created.",
+    "user-updated": "The account was updated.",
+    "password-changed": "The password was changed. Other sessions of this account were signed out.",
+    "token-revoked": "The API token was revoked.",
+    "grants-updated": "Peer access was updated.",
+    "wave-created": "The survey wave was created as a draft.",
+    "wave-opened": "The survey wave is open for answers.",
+    "wave-closed": "The survey wave is closed.",
+}
+
+
+def _number(value: object, digits: int = 3) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return "–"
+        if value != 0 and abs(value) < 10**-(digits):
+            return f"{value:.{digits}g}"
+        if abs(value) >= 1000:
+            return f"{value:,.0f}"
+        return (
+            f"{value:,.{digits}g}"
+            if abs(value) < 1
+            else f"{value:,.{max(digits - 1, 0)}f}".rstrip("0").rstrip(".")
+        )
+    return str(value)
+
+
+def _date(value: object, fmt: str = "%-d %B %Y") -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, dt.datetime):
+        return value.strftime(fmt + " %H:%M")
+    if isinstance(value, dt.date):
+        return value.strftime(fmt)
+    if isinstance(value, str):
+        try:
+            return _date(dt.date.fromisoformat(value[:10]), fmt)
+        except ValueError:
+            return value
+    return str(value)
+
+
+def _month(value: object) -> str:
+    return _date(value, "%B %Y")
+
+
+def _humanise(value: object) -> str:
+    return "–" if value is None else str(value).replace("_", " ").capitalize()
+
+
+def _json_script(value: object) -> Markup:
+    """JSON safe to place inside <script type="application/json">."""
+    text = json.dumps(value, default=str, separators=(",", ":"))
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return Markup(text)
+
+
+def _zip_self(values: list[str]) -> list[tuple[str, str]]:
+    return [(v, v) for v in values]
+
+
+def _dataset_options(datasets: list[Any]) -> list[tuple[str, str]]:
+    return [(d.code, d.name + (" (SIMULATED)" if d.simulated else "")) for d in datasets]
+
+
+def _page_query(filters: Any) -> str:
+    """The current filters as a query string ending in '&', for pagination links."""
+    pairs = [(k, getattr(filters, k)) for k in ("type", "region", "dataset")]
+    query = urlencode([(k, v) for k, v in pairs if v])
+    if getattr(filters, "concern_only", False):
+        query = (query + "&" if query else "") + "concern=true"
+    return query + "&" if query else ""
+
+
+def build_environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        autoescape=select_autoescape(["html"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(number=_number, date=_date, month=_month, humanise=_humanise, json_script=_json_script)
+    env.globals.update(
+        govuk_body_script=Markup(GOVUK_BODY_SCRIPT), Permission=Permission, page_query=_page_query
+    )
+    return env
+
+
+def _navigation(principal: Principal | None, path: str) -> list[dict[str, object]]:
+    if principal is None:
+        return []
+    items = [("Portfolio", "/portfolio", Permission.VIEW_PORTFOLIO), ("Indicators", "/indicators", None)]
+    items.append(("Surveys", "/surveys", Permission.VIEW_SURVEY_RESULTS))
+    items.append(("Import", "/import", Permission.IMPORT_DATA))
+    items.append(("Users", "/users", Permission.MANAGE_USERS))
+    items.append(("Audit log", "/audit", Permission.VIEW_AUDIT_LOG))
+    items.append(("Your account", "/account", None))
+    return [
+        {"label": label, "href": href, "active": path == href or path.startswith(href + "/")}
+        for label, href, needed in items
+        if needed is None or allowed(principal, needed)
+    ]
+
+
+def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    status_code: int = 200,
+) -> HTMLResponse:
+    """Render ``template`` with the signed-in account, navigation and CSRF token, as an HTML response."""
+    state: WebState = request.app.state.forewarn
+    principal: Principal | None = getattr(request.state, "principal", None)
+    new_cookie: str | None = None
+    if principal is not None and principal.csrf_token:
+        csrf = principal.csrf_token
+    else:
+        pre_session = request.cookies.get(state.cookies.pre_session)
+        if not pre_session:
+            pre_session = new_cookie = new_pre_session()
+        csrf = anonymous_csrf_token(state.settings.secret_key, pre_session)
+    notice = NOTICES.get(request.query_params.get("notice", ""))
+    values: dict[str, Any] = {
+        "request": request,
+        "principal": principal,
+        "csrf_token": csrf,
+        "navigation": _navigation(principal, request.url.path),
+        "notice": notice,
+        "can": lambda permission: allowed(principal, permission),
+        "errors": {},
+        "charts": False,
+    }
+    values.update(context or {})
+    env: Environment = request.app.state.jinja
+    html = env.get_template(template).render(values)
+    response = HTMLResponse(html, status_code=status_code)
+    if new_cookie is not None:
+        response.set_cookie(
+            state.cookies.pre_session,
+            new_cookie,
+            httponly=True,
+            samesite="lax",
+            secure=state.options.secure_cookies,
+            path="/",
+        )
+    return response

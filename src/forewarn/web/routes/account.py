@@ -1,0 +1,178 @@
+"""Your account: details, password, API tokens."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from forewarn.accounts.policy import ROLE_PERMISSIONS, Permission, allowed
+from forewarn.accounts.principal import Principal, utc_now
+from forewarn.accounts.signin import SignInOutcome, authenticate
+from forewarn.accounts.tokens import issue_token, list_tokens, revoke_token
+from forewarn.accounts.users import AccountError, get_user, set_password
+from forewarn.web.deps import AppState, CurrentUser, client_ip, record
+from forewarn.web.errors import ForbiddenError, NotFoundError
+from forewarn.web.rendering import render
+from forewarn.web.routes.helpers import form_text
+from forewarn.web.schemas import AccountOut, Me, TokenCreate, TokenIssued, TokenOut
+from forewarn.web.state import WebState
+
+router = APIRouter()
+
+
+def me(principal: Principal) -> Me:
+    return Me(
+        user_id=principal.user_id,
+        email=principal.email,
+        display_name=principal.display_name,
+        role=principal.role.value,
+        organisation_id=principal.organisation_id,
+        permissions=sorted(p.value for p in ROLE_PERMISSIONS[principal.role]),
+    )
+
+
+def _account(state: WebState, principal: Principal) -> AccountOut:
+    with state.engine.connect() as conn:
+        user = get_user(conn, principal.user_id)
+        tokens = list_tokens(conn, principal.user_id)
+    return AccountOut(
+        me=me(principal),
+        organisation_name=user.organisation_name if user else None,
+        tokens=[
+            TokenOut(
+                id=t.id,
+                name=t.name,
+                prefix=t.prefix,
+                owner=t.user_email,
+                created_at=t.created_at,
+                last_used_at=t.last_used_at,
+                expires_at=t.expires_at,
+                revoked_at=t.revoked_at,
+                active=t.active,
+            )
+            for t in tokens
+        ],
+    )
+
+
+def _issue(state: WebState, request: Request, principal: Principal, body: TokenCreate) -> TokenIssued:
+    if not allowed(principal, Permission.USE_API_TOKENS):
+        raise ForbiddenError("Your account cannot have API tokens.")
+    expires = utc_now() + dt.timedelta(days=body.expires_in_days) if body.expires_in_days else None
+    with state.engine.begin() as conn:
+        issued = issue_token(conn, principal.user_id, body.name, expires_at=expires)
+    record(state, request, principal, "create", "api_token", issued.id, detail={"name": body.name})
+    return TokenIssued(id=issued.id, name=body.name, token=issued.token)
+
+
+def _revoke(state: WebState, request: Request, principal: Principal, token_id: int) -> None:
+    with state.engine.begin() as conn:
+        done = revoke_token(
+            conn,
+            token_id,
+            owner_id=None if allowed(principal, Permission.MANAGE_USERS) else principal.user_id,
+        )
+    if not done:
+        raise NotFoundError("There is no active token with this number among yours.")
+    record(state, request, principal, "revoke", "api_token", token_id)
+
+
+@router.get("/account", include_in_schema=False)
+def account_page(request: Request, state: AppState, principal: CurrentUser) -> Response:
+    return render(
+        request, "account.html", {"title": "Your account", "view": _account(state, principal), "values": {}}
+    )
+
+
+@router.post("/account/tokens", include_in_schema=False)
+async def create_token_form(request: Request, state: AppState, principal: CurrentUser) -> Response:
+    form = dict(await request.form())
+    name = form_text(form, "name")
+    view = _account(state, principal)
+    if not name:
+        return render(
+            request,
+            "account.html",
+            {
+                "title": "Your account",
+                "view": view,
+                "errors": {"name": "Enter what the token is for"},
+                "values": {},
+            },
+            status_code=400,
+        )
+    issued = _issue(state, request, principal, TokenCreate(name=name[:200], expires_in_days=90))
+    return render(
+        request,
+        "account.html",
+        {"title": "Your account", "view": _account(state, principal), "issued": issued, "values": {}},
+    )
+
+
+@router.post("/account/tokens/{token_id}/revoke", include_in_schema=False)
+def revoke_token_form(request: Request, state: AppState, principal: CurrentUser, token_id: int) -> Response:
+    _revoke(state, request, principal, token_id)
+    return RedirectResponse("/account?notice=token-revoked", status_code=303)
+
+
+@router.post("/account/password", include_in_schema=False)
+async def change_password_form(request: Request, state: AppState, principal: CurrentUser) -> Response:
+    form = dict(await request.form())
+    current = form.get("current_password")
+    new = form.get("new_password")
+    current = current if isinstance(current, str) else ""
+    new = new if isinstance(new, str) else ""
+    errors: dict[str, str] = {}
+    if not current:
+        errors["current_password"] = "Enter your current password"
+    if not new:
+        errors["new_password"] = "Enter a new password"
+    if not errors:
+        with state.engine.begin() as conn:
+            check = authenticate(
+                conn,
+                state.passwords,
+                principal.email,
+                current,
+                ip=client_ip(request),
+                policy=state.options.throttle,
+            )
+            if check.outcome is not SignInOutcome.OK:
+                errors["current_password"] = "Your current password is not correct"
+            else:
+                try:
+                    set_password(conn, state.passwords, principal.user_id, new)
+                except AccountError as exc:
+                    errors["new_password"] = exc.problems.get("password", str(exc))
+        if not errors:
+            record(state, request, principal, "update", "password", principal.user_id)
+            return RedirectResponse("/sign-in?notice=password-changed", status_code=303)
+    return render(
+        request,
+        "account.html",
+        {"title": "Your account", "view": _account(state, principal), "errors": errors, "values": {}},
+        status_code=400,
+    )
+
+
+@router.get("/api/v1/account", response_model=AccountOut, tags=["account"])
+def account_api(state: AppState, principal: CurrentUser) -> AccountOut:
+    """Who you are, what your role allows, and your API tokens (never their values)."""
+    return _account(state, principal)
+
+
+@router.post("/api/v1/account/tokens", response_model=TokenIssued, status_code=201, tags=["account"])
+def create_token_api(
+    request: Request, state: AppState, principal: CurrentUser, body: TokenCreate
+) -> TokenIssued:
+    """Issue an API token acting with your role. The token is in this answer only."""
+    return _issue(state, request, principal, body)
+
+
+@router.post("/api/v1/account/tokens/{token_id}/revoke", status_code=204, tags=["account"])
+def revoke_token_api(request: Request, state: AppState, principal: CurrentUser, token_id: int) -> Response:
+    """Revoke one of your tokens (an administrator may revoke anyone's)."""
+    _revoke(state, request, principal, token_id)
+    return Response(status_code=204)

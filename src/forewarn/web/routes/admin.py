@@ -1,0 +1,428 @@
+"""Administration: accounts, the peers each organisation may see, and the audit log."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import RedirectResponse, Response
+
+from forewarn.accounts.audit import recent_entries
+from forewarn.accounts.policy import Permission, grant_peers, list_grants, revoke_peer
+from forewarn.accounts.principal import Principal
+from forewarn.accounts.reads import organisation_id_by_code
+from forewarn.accounts.users import (
+    AccountError,
+    UserRecord,
+    create_user,
+    get_user,
+    list_users,
+    set_password,
+    update_user,
+)
+from forewarn.store.models_web import Role
+from forewarn.web.deps import AppState, record, require
+from forewarn.web.errors import NotFoundError
+from forewarn.web.rendering import render
+from forewarn.web.routes.helpers import form_text
+from forewarn.web.schemas import (
+    AuditLogOut,
+    AuditOut,
+    GrantCreate,
+    GrantOut,
+    GrantsOut,
+    UserCreate,
+    UserOut,
+    UsersOut,
+    UserUpdate,
+)
+from forewarn.web.state import WebState
+
+router = APIRouter()
+Admin = Annotated[Principal, Depends(require(Permission.MANAGE_USERS))]
+Auditor = Annotated[Principal, Depends(require(Permission.VIEW_AUDIT_LOG))]
+GrantManager = Annotated[Principal, Depends(require(Permission.MANAGE_GRANTS))]
+ROLE_LABELS = {"admin": "Administrator", "analyst": "Regulator analyst", "member": "Organisation member"}
+
+
+def user_out(u: UserRecord) -> UserOut:
+    return UserOut(
+        id=u.id,
+        email=u.email,
+        display_name=u.display_name,
+        role=u.role.value,
+        organisation_id=u.organisation_id,
+        organisation_name=u.organisation_name,
+        is_active=u.is_active,
+        created_at=u.created_at,
+        last_login_at=u.last_login_at,
+    )
+
+
+def _organisation(state: WebState, code: str | None) -> tuple[int | None, dict[str, str]]:
+    if not code:
+        return None, {}
+    with state.engine.connect() as conn:
+        found = organisation_id_by_code(conn, code)
+    if found is None:
+        return None, {"organisation_code": "There is no organisation with this code"}
+    return found, {}
+
+
+def _create(state: WebState, request: Request, principal: Principal, body: UserCreate) -> UserOut:
+    organisation_id, problems = _organisation(state, body.organisation_code)
+    if problems:
+        raise AccountError(problems)
+    with state.engine.begin() as conn:
+        user_id = create_user(
+            conn,
+            state.passwords,
+            email=body.email,
+            display_name=body.display_name,
+            password=body.password,
+            role=Role(body.role),
+            organisation_id=organisation_id,
+        )
+        created = get_user(conn, user_id)
+    assert created is not None
+    record(
+        state,
+        request,
+        principal,
+        "create",
+        "user",
+        user_id,
+        detail={"email": created.email, "role": body.role},
+    )
+    return user_out(created)
+
+
+def _update(
+    state: WebState, request: Request, principal: Principal, user_id: int, body: UserUpdate
+) -> UserOut:
+    organisation_id, problems = _organisation(state, body.organisation_code)
+    if problems:
+        raise AccountError(problems)
+    with state.engine.begin() as conn:
+        if get_user(conn, user_id) is None:
+            raise NotFoundError("There is no account with this number.")
+        update_user(
+            conn,
+            user_id,
+            role=Role(body.role),
+            organisation_id=organisation_id,
+            is_active=body.is_active,
+            display_name=body.display_name,
+        )
+        updated = get_user(conn, user_id)
+    assert updated is not None
+    record(
+        state,
+        request,
+        principal,
+        "update",
+        "user",
+        user_id,
+        detail={"role": body.role, "active": body.is_active},
+    )
+    return user_out(updated)
+
+
+# -- pages -------------------------------------------------------------------------------------------------------
+
+
+@router.get("/users", include_in_schema=False)
+def users_page(request: Request, state: AppState, principal: Admin) -> Response:
+    with state.engine.connect() as conn:
+        users = [user_out(u) for u in list_users(conn)]
+    record(state, request, principal, "view", "users")
+    return render(request, "users.html", {"title": "Users", "users": users, "roles": ROLE_LABELS})
+
+
+@router.get("/users/new", include_in_schema=False)
+def new_user_page(request: Request, principal: Admin) -> Response:
+    return render(request, "user_new.html", {"title": "Add a user", "roles": ROLE_LABELS, "values": {}})
+
+
+@router.post("/users", include_in_schema=False)
+async def create_user_form(request: Request, state: AppState, principal: Admin) -> Response:
+    form = dict(await request.form())
+    values = {k: form_text(form, k) for k in ("email", "display_name", "role", "organisation_code")}
+    password = form.get("password")
+    errors: dict[str, str] = {}
+    if values["role"] not in ROLE_LABELS:
+        errors["role"] = "Select the user's role"
+    if not errors:
+        try:
+            _create(
+                state,
+                request,
+                principal,
+                UserCreate(
+                    email=values["email"][:320],
+                    display_name=values["display_name"][:200],
+                    password=(password if isinstance(password, str) else "")[:256],
+                    role=values["role"],
+                    organisation_code=values["organisation_code"] or None,
+                ),
+            )
+            return RedirectResponse("/users?notice=user-created", status_code=303)
+        except AccountError as exc:
+            errors = exc.problems
+    return render(
+        request,
+        "user_new.html",
+        {"title": "Add a user", "roles": ROLE_LABELS, "values": values, "errors": errors},
+        status_code=400,
+    )
+
+
+@router.get("/users/{user_id}", include_in_schema=False)
+def user_page(request: Request, state: AppState, principal: Admin, user_id: int) -> Response:
+    with state.engine.connect() as conn:
+        user = get_user(conn, user_id)
+    if user is None:
+        raise NotFoundError("There is no account with this number.")
+    return render(
+        request,
+        "user_edit.html",
+        {"title": f"Change {user.display_name}", "user": user_out(user), "roles": ROLE_LABELS, "values": {}},
+    )
+
+
+@router.post("/users/{user_id}", include_in_schema=False)
+async def update_user_form(request: Request, state: AppState, principal: Admin, user_id: int) -> Response:
+    form = dict(await request.form())
+    role = form_text(form, "role")
+    code = form_text(form, "organisation_code")
+    errors: dict[str, str] = {}
+    if role not in ROLE_LABELS:
+        errors["role"] = "Select the user's role"
+    else:
+        try:
+            _update(
+                state,
+                request,
+                principal,
+                user_id,
+                UserUpdate(
+                    role=role, organisation_code=code or None, is_active=form_text(form, "is_active") == "yes"
+                ),
+            )
+            return RedirectResponse("/users?notice=user-updated", status_code=303)
+        except AccountError as exc:
+            errors = exc.problems
+    with state.engine.connect() as conn:
+        user = get_user(conn, user_id)
+    if user is None:
+        raise NotFoundError("There is no account with this number.")
+    return render(
+        request,
+        "user_edit.html",
+        {
+            "title": f"Change {user.display_name}",
+            "user": user_out(user),
+            "roles": ROLE_LABELS,
+            "errors": errors,
+            "values": {"organisation_code": code},
+        },
+        status_code=400,
+    )
+
+
+@router.post("/users/{user_id}/password", include_in_schema=False)
+async def reset_password_form(request: Request, state: AppState, principal: Admin, user_id: int) -> Response:
+    form = dict(await request.form())
+    password = form.get("password")
+    with state.engine.connect() as conn:
+        user = get_user(conn, user_id)
+    if user is None:
+        raise NotFoundError("There is no account with this number.")
+    try:
+        with state.engine.begin() as conn:
+            set_password(conn, state.passwords, user_id, password if isinstance(password, str) else "")
+    except AccountError as exc:
+        return render(
+            request,
+            "user_edit.html",
+            {
+                "title": f"Change {user.display_name}",
+                "user": user_out(user),
+                "roles": ROLE_LABELS,
+                "errors": {"password": exc.problems.get("password", str(exc))},
+                "values": {},
+            },
+            status_code=400,
+        )
+    record(state, request, principal, "update", "password", user_id)
+    return RedirectResponse("/users?notice=password-changed", status_code=303)
+
+
+@router.get("/peers", include_in_schema=False)
+def grants_page(
+    request: Request,
+    state: AppState,
+    principal: GrantManager,
+    organisation: Annotated[str | None, Query(max_length=64)] = None,
+) -> Response:
+    with state.engine.connect() as conn:
+        organisation_id = organisation_id_by_code(conn, organisation) if organisation else None
+        grants = list_grants(conn, organisation_id)
+    return render(request, "grants.html", {"title": "Peer access", "grants": grants, "values": {}})
+
+
+@router.post("/peers", include_in_schema=False)
+async def grant_form(request: Request, state: AppState, principal: GrantManager) -> Response:
+    form = dict(await request.form())
+    code = form_text(form, "organisation_code")
+    peers = [p.strip() for p in form_text(form, "peer_codes").replace(",", "\n").splitlines() if p.strip()]
+    errors = _grant(
+        state, request, principal, GrantCreate.model_construct(organisation_code=code, peer_codes=peers)
+    )
+    if not errors:
+        return RedirectResponse("/peers?notice=grants-updated", status_code=303)
+    with state.engine.connect() as conn:
+        grants = list_grants(conn)
+    return render(
+        request,
+        "grants.html",
+        {
+            "title": "Peer access",
+            "grants": grants,
+            "errors": errors,
+            "values": {"organisation_code": code, "peer_codes": "\n".join(peers)},
+        },
+        status_code=400,
+    )
+
+
+@router.post("/peers/{organisation_id}/{peer_id}/revoke", include_in_schema=False)
+def revoke_grant_form(
+    request: Request, state: AppState, principal: GrantManager, organisation_id: int, peer_id: int
+) -> Response:
+    with state.engine.begin() as conn:
+        done = revoke_peer(conn, organisation_id, peer_id)
+    if not done:
+        raise NotFoundError("There is no such peer access.")
+    record(
+        state,
+        request,
+        principal,
+        "delete",
+        "peer_grant",
+        f"{organisation_id}:{peer_id}",
+        organisation_id=organisation_id,
+    )
+    return RedirectResponse("/peers?notice=grants-updated", status_code=303)
+
+
+def _grant(state: WebState, request: Request, principal: Principal, body: GrantCreate) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    with state.engine.connect() as conn:
+        organisation_id = (
+            organisation_id_by_code(conn, body.organisation_code) if body.organisation_code else None
+        )
+        peer_ids = {c: organisation_id_by_code(conn, c) for c in body.peer_codes}
+    if organisation_id is None:
+        errors["organisation_code"] = "Enter the code of an organisation in the store"
+    unknown = [c for c, i in peer_ids.items() if i is None]
+    if not body.peer_codes:
+        errors["peer_codes"] = "Enter the codes of the peers this organisation may see"
+    elif unknown:
+        errors["peer_codes"] = f"There is no organisation with the code {', '.join(unknown[:5])}"
+    if errors or organisation_id is None:
+        return errors
+    with state.engine.begin() as conn:
+        added = grant_peers(
+            conn, organisation_id, [i for i in peer_ids.values() if i is not None], principal.email
+        )
+    record(
+        state,
+        request,
+        principal,
+        "create",
+        "peer_grant",
+        organisation_id,
+        organisation_id=organisation_id,
+        detail={"added": added},
+    )
+    return {}
+
+
+@router.get("/audit", include_in_schema=False)
+def audit_page(
+    request: Request,
+    state: AppState,
+    principal: Auditor,
+    action: Annotated[str | None, Query(max_length=40)] = None,
+) -> Response:
+    with state.engine.connect() as conn:
+        entries = recent_entries(conn, limit=300, action=action or None)
+    return render(request, "audit.html", {"title": "Audit log", "entries": entries, "action": action or ""})
+
+
+# -- API ---------------------------------------------------------------------------------------------------------
+
+
+@router.get("/api/v1/users", response_model=UsersOut, tags=["administration"])
+def users_api(request: Request, state: AppState, principal: Admin) -> UsersOut:
+    """Every account (administrators only)."""
+    with state.engine.connect() as conn:
+        users = [user_out(u) for u in list_users(conn)]
+    record(state, request, principal, "view", "users")
+    return UsersOut(users=users)
+
+
+@router.post("/api/v1/users", response_model=UserOut, status_code=201, tags=["administration"])
+def create_user_api(request: Request, state: AppState, principal: Admin, body: UserCreate) -> UserOut:
+    """Create an account. 422 with the problem of each field when it cannot be created."""
+    return _create(state, request, principal, body)
+
+
+@router.get("/api/v1/users/{user_id}", response_model=UserOut, tags=["administration"])
+def user_api(state: AppState, principal: Admin, user_id: int) -> UserOut:
+    with state.engine.connect() as conn:
+        user = get_user(conn, user_id)
+    if user is None:
+        raise NotFoundError("There is no account with this number.")
+    return user_out(user)
+
+
+@router.put("/api/v1/users/{user_id}", response_model=UserOut, tags=["administration"])
+def update_user_api(
+    request: Request, state: AppState, principal: Admin, user_id: int, body: UserUpdate
+) -> UserOut:
+    """Change an account's role, organisation or status (its sessions end when any of these change)."""
+    return _update(state, request, principal, user_id, body)
+
+
+@router.get("/api/v1/peers", response_model=GrantsOut, tags=["administration"])
+def grants_api(state: AppState, principal: GrantManager) -> GrantsOut:
+    """Which organisations' members may see which peers (anonymised)."""
+    with state.engine.connect() as conn:
+        grants = list_grants(conn)
+    return GrantsOut(grants=[GrantOut(**g.__dict__) for g in grants])
+
+
+@router.post("/api/v1/peers", response_model=GrantsOut, status_code=201, tags=["administration"])
+def grant_api(request: Request, state: AppState, principal: GrantManager, body: GrantCreate) -> GrantsOut:
+    """Let members of one organisation see these peers, anonymised."""
+    errors = _grant(state, request, principal, body)
+    if errors:
+        raise AccountError(errors)
+    return grants_api(state, principal)
+
+
+@router.get("/api/v1/audit", response_model=AuditLogOut, tags=["administration"])
+def audit_api(
+    state: AppState,
+    principal: Auditor,
+    action: Annotated[str | None, Query(max_length=40)] = None,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+) -> AuditLogOut:
+    """The latest audit entries, newest first."""
+    with state.engine.connect() as conn:
+        entries = recent_entries(conn, limit=limit, action=action or None)
+    return AuditLogOut(
+        entries=[AuditOut(**{k: v for k, v in e.__dict__.items() if k != "user_id"}) for e in entries]
+    )

@@ -1,0 +1,94 @@
+"""Signing in and out."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from forewarn.accounts.sessions import end_session, start_session
+from forewarn.accounts.signin import SignInOutcome, SignInResult, authenticate
+from forewarn.web.deps import AppState, MaybePrincipal, client_ip, record
+from forewarn.web.rendering import render
+from forewarn.web.routes.helpers import form_text, safe_next
+from forewarn.web.state import WebState
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/sign-in")
+def sign_in_page(request: Request, principal: MaybePrincipal, next: str | None = None) -> Response:
+    if principal is not None:
+        return RedirectResponse(safe_next(next), status_code=303)
+    return render(request, "sign_in.html", {"title": "Sign in", "next": safe_next(next), "values": {}})
+
+
+@router.post("/sign-in")
+async def sign_in(request: Request, state: AppState) -> Response:
+    form = dict(await request.form())
+    email, password = form_text(form, "email"), form.get("password")
+    password = password if isinstance(password, str) else ""
+    target = safe_next(form_text(form, "next"))
+    errors: dict[str, str] = {}
+    if not email:
+        errors["email"] = "Enter your email address"
+    if not password:
+        errors["password"] = "Enter your password"
+    status = 400
+    if not errors:
+        result, session = await run_in_threadpool(_sign_in, state, request, email, password)
+        if result.outcome is SignInOutcome.OK and session is not None:
+            response = RedirectResponse(target, status_code=303)
+            response.set_cookie(
+                state.cookies.session,
+                session,
+                httponly=True,
+                samesite="lax",
+                secure=state.options.secure_cookies,
+                path="/",
+            )
+            return response
+        if result.outcome is SignInOutcome.THROTTLED:
+            minutes = max(1, round((result.retry_after.total_seconds() if result.retry_after else 60) / 60))
+            errors["email"] = f"Too many failed attempts to sign in. Try again in {minutes} minute(s)."
+            status = 429
+        else:
+            errors["email"] = "Enter a correct email address and password"
+    return render(
+        request,
+        "sign_in.html",
+        {"title": "Sign in", "next": target, "errors": errors, "values": {"email": email}},
+        status_code=status,
+    )
+
+
+def _sign_in(state: WebState, request: Request, email: str, password: str) -> tuple[SignInResult, str | None]:
+    ip = client_ip(request)
+    with state.engine.begin() as conn:
+        result = authenticate(conn, state.passwords, email, password, ip=ip, policy=state.options.throttle)
+        token = None
+        if result.outcome is SignInOutcome.OK and result.user_id is not None:
+            session = start_session(
+                conn,
+                result.user_id,
+                ip=ip,
+                user_agent=request.headers.get("user-agent"),
+                policy=state.options.session,
+            )
+            token = session.token
+    action = {"ok": "sign_in", "throttled": "sign_in_throttled"}.get(result.outcome.value, "sign_in_failed")
+    record(state, request, email.lower()[:320], action, "session", user_id=result.user_id)
+    return result, token
+
+
+@router.post("/sign-out")
+def sign_out(request: Request, state: AppState, principal: MaybePrincipal) -> Response:
+    if principal is not None and principal.session_id:
+        with state.engine.begin() as conn:
+            end_session(conn, principal.session_id)
+        record(state, request, principal, "sign_out", "session")
+    response = RedirectResponse("/sign-in?notice=signed-out", status_code=303)
+    response.delete_cookie(
+        state.cookies.session, path="/", secure=state.options.secure_cookies, httponly=True
+    )
+    return response

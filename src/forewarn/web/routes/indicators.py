@@ -1,0 +1,83 @@
+"""Indicators: the list, one indicator across organisations, its charts as SVG, and their JSON."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import Response
+
+from forewarn.charts.render import spec_key, svg
+from forewarn.web.deps import AppState, CurrentUser, Viewer, record
+from forewarn.web.errors import NotFoundError
+from forewarn.web.pages.indicator import build_indicator, build_indicators
+from forewarn.web.rendering import render
+from forewarn.web.schemas import IndicatorOut, IndicatorsOut
+
+router = APIRouter()
+
+CODE = Path(pattern=r"^[A-Za-z0-9_.\-]{1,100}$")
+MAX_TABLE_ROWS = 300
+
+
+@router.get("/indicators", include_in_schema=False)
+def indicators_page(request: Request, state: AppState, principal: CurrentUser) -> Response:
+    with state.engine.connect() as conn:
+        view = build_indicators(conn)
+    return render(request, "indicators.html", {"title": "Indicators", "view": view})
+
+
+@router.get("/api/v1/indicators", response_model=IndicatorsOut, tags=["pages"])
+def indicators_api(state: AppState, principal: CurrentUser) -> IndicatorsOut:
+    """Every indicator in the store."""
+    with state.engine.connect() as conn:
+        return build_indicators(conn)
+
+
+@router.get("/indicators/{code}", include_in_schema=False)
+def indicator_page(
+    request: Request, state: AppState, principal: CurrentUser, viewer: Viewer, code: str = CODE
+) -> Response:
+    with state.engine.connect() as conn:
+        view, specs = build_indicator(conn, viewer, code)
+    record(state, request, principal, "view", "indicator", code)
+    return render(
+        request,
+        "indicator.html",
+        {
+            "title": view.indicator.name,
+            "view": view,
+            "specs": specs,
+            "charts": True,
+            "max_rows": MAX_TABLE_ROWS,
+        },
+    )
+
+
+@router.get("/indicators/{code}/{chart}.svg", include_in_schema=False)
+def indicator_chart(
+    state: AppState,
+    principal: CurrentUser,
+    viewer: Viewer,
+    chart: Literal["funnel", "ranks"],
+    code: str = CODE,
+) -> Response:
+    with state.engine.connect() as conn:
+        _, specs = build_indicator(conn, viewer, code)
+    spec = specs.get(chart)
+    if spec is None:
+        raise NotFoundError("This indicator has no such chart.")
+    drawn = state.svg_cache.get_or_draw(spec_key(spec), lambda: svg(spec))
+    return Response(drawn, media_type="image/svg+xml", headers={"Cache-Control": "private, max-age=300"})
+
+
+@router.get("/api/v1/indicators/{code}", response_model=IndicatorOut, tags=["pages"])
+def indicator_api(
+    request: Request, state: AppState, principal: CurrentUser, viewer: Viewer, code: str = CODE
+) -> IndicatorOut:
+    """One indicator across the organisations you may see: funnel position, rank with interval, outliers,
+    and how many flags chance alone would give."""
+    with state.engine.connect() as conn:
+        view, _ = build_indicator(conn, viewer, code)
+    record(state, request, principal, "view", "indicator", code)
+    return view

@@ -1,0 +1,63 @@
+"""An organisation's page, its charts as SVG, and its JSON."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import Response
+
+from forewarn.charts.render import spec_key, svg
+from forewarn.web.deps import AppState, CurrentUser, Viewer, record
+from forewarn.web.pages.organisation import build_organisation, spc_chart_for
+from forewarn.web.rendering import render
+from forewarn.web.schemas import OrganisationOut
+from forewarn.web.soft import soft_measures_provider
+
+router = APIRouter()
+
+CODE = Path(pattern=r"^[A-Za-z0-9_.\-]{1,100}$")
+
+
+@router.get("/organisations/{organisation_id}", include_in_schema=False)
+def organisation_page(
+    request: Request, state: AppState, principal: CurrentUser, viewer: Viewer, organisation_id: int
+) -> Response:
+    with state.engine.connect() as conn:
+        view, specs = build_organisation(
+            conn, viewer, organisation_id, soft_measures=soft_measures_provider(state, viewer)
+        )
+    record(
+        state, request, principal, "view", "organisation", organisation_id, organisation_id=organisation_id
+    )
+    return render(
+        request, "organisation.html", {"title": view.name, "view": view, "specs": specs, "charts": True}
+    )
+
+
+@router.get("/organisations/{organisation_id}/charts/{indicator_code}.svg", include_in_schema=False)
+def organisation_chart(
+    state: AppState,
+    principal: CurrentUser,
+    viewer: Viewer,
+    organisation_id: int,
+    indicator_code: str = CODE,
+) -> Response:
+    with state.engine.connect() as conn:
+        spec = spc_chart_for(conn, viewer, organisation_id, indicator_code)
+    drawn = state.svg_cache.get_or_draw(spec_key(spec), lambda: svg(spec))
+    return Response(drawn, media_type="image/svg+xml", headers={"Cache-Control": "private, max-age=300"})
+
+
+@router.get("/api/v1/organisations/{organisation_id}", response_model=OrganisationOut, tags=["pages"])
+def organisation_api(
+    request: Request, state: AppState, principal: CurrentUser, viewer: Viewer, organisation_id: int
+) -> OrganisationOut:
+    """One organisation: every indicator's SPC points and flags, funnel position, CUSUM state and rank,
+    soft measures and events. 404 when it does not exist or you may not see it."""
+    with state.engine.connect() as conn:
+        view, _ = build_organisation(
+            conn, viewer, organisation_id, soft_measures=soft_measures_provider(state, viewer)
+        )
+    record(
+        state, request, principal, "view", "organisation", organisation_id, organisation_id=organisation_id
+    )
+    return view

@@ -1,0 +1,85 @@
+"""The portfolio page and its JSON."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import RedirectResponse, Response
+
+from forewarn.accounts.policy import Permission
+from forewarn.accounts.principal import Principal
+from forewarn.web.deps import AppState, Viewer, record, require
+from forewarn.web.pages.portfolio import build_portfolio
+from forewarn.web.rendering import render
+from forewarn.web.routes.helpers import is_htmx
+from forewarn.web.schemas import PortfolioFilters, PortfolioOut
+from forewarn.web.soft import soft_status_provider
+from forewarn.web.state import WebState
+
+router = APIRouter()
+PortfolioViewer = Annotated[Principal, Depends(require(Permission.VIEW_PORTFOLIO))]
+
+
+def _filters(
+    type: Annotated[str | None, Query(max_length=100)] = None,
+    region: Annotated[str | None, Query(max_length=100)] = None,
+    dataset: Annotated[str | None, Query(max_length=64)] = None,
+    concern: Annotated[bool, Query(description="Only organisations with a signal of concern")] = False,
+) -> PortfolioFilters:
+    return PortfolioFilters(
+        type=type or None, region=region or None, dataset=dataset or None, concern_only=concern
+    )
+
+
+Filters = Annotated[PortfolioFilters, Depends(_filters)]
+
+
+def _portfolio(
+    state: WebState, principal: Principal, viewer: Viewer, filters: PortfolioFilters, page: int
+) -> PortfolioOut:
+    with state.engine.connect() as conn:
+        return build_portfolio(
+            conn,
+            principal,
+            viewer,
+            state.portfolio_cache,
+            filters,
+            page=page,
+            soft_status=soft_status_provider(state),
+        )
+
+
+@router.get("/", include_in_schema=False)
+def home(principal: PortfolioViewer) -> Response:
+    return RedirectResponse("/portfolio", status_code=303)
+
+
+@router.get("/portfolio", include_in_schema=False)
+def portfolio_page(
+    request: Request,
+    state: AppState,
+    principal: PortfolioViewer,
+    viewer: Viewer,
+    filters: Filters,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> Response:
+    view = _portfolio(state, principal, viewer, filters, page)
+    record(state, request, principal, "view", "portfolio", detail={"page": page})
+    template = "portfolio_results.html" if is_htmx(request, "portfolio-results") else "portfolio.html"
+    return render(request, template, {"title": "Portfolio", "view": view})
+
+
+@router.get("/api/v1/portfolio", response_model=PortfolioOut, tags=["pages"])
+def portfolio_api(
+    request: Request,
+    state: AppState,
+    principal: PortfolioViewer,
+    viewer: Viewer,
+    filters: Filters,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> PortfolioOut:
+    """The portfolio: organisations you may see with their current signals, ordered by strength of evidence."""
+    view = _portfolio(state, principal, viewer, filters, page)
+    record(state, request, principal, "view", "portfolio", detail={"page": page})
+    return view

@@ -1,0 +1,400 @@
+"""The typed edge of the app: every page's content as a pydantic model, which the JSON API returns as is
+and the HTML templates render. One builder fills each model, so a page and its API answer cannot disagree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+# -- accounts --
+
+
+class Me(Model):
+    user_id: int
+    email: str
+    display_name: str
+    role: Literal["admin", "analyst", "member"]
+    organisation_id: int | None
+    permissions: list[str]
+
+
+class TokenOut(Model):
+    id: int
+    name: str
+    prefix: str
+    owner: str
+    created_at: dt.datetime
+    last_used_at: dt.datetime | None
+    expires_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+    active: bool
+
+
+class TokenCreate(Model):
+    name: str = Field(min_length=1, max_length=200, description="What the token is for")
+    expires_in_days: int | None = Field(None, ge=1, le=3650, description="Days until it stops working")
+
+
+class TokenIssued(Model):
+    id: int
+    name: str
+    token: str = Field(description="Shown once: store it now. Send it as `Authorization: Bearer <token>`.")
+
+
+class AccountOut(Model):
+    me: Me
+    organisation_name: str | None
+    tokens: list[TokenOut]
+
+
+class UserOut(Model):
+    id: int
+    email: str
+    display_name: str
+    role: Literal["admin", "analyst", "member"]
+    organisation_id: int | None
+    organisation_name: str | None
+    is_active: bool
+    created_at: dt.datetime | None
+    last_login_at: dt.datetime | None
+
+
+class UserCreate(Model):
+    email: str = Field(max_length=320)
+    display_name: str = Field(max_length=200)
+    password: str = Field(max_length=256)
+    role: Literal["admin", "analyst", "member"]
+    organisation_code: str | None = Field(None, description="Required for a member")
+
+
+class UserUpdate(Model):
+    role: Literal["admin", "analyst", "member"]
+    organisation_code: str | None = None
+    is_active: bool = True
+    display_name: str | None = None
+
+
+class UsersOut(Model):
+    users: list[UserOut]
+
+
+class GrantOut(Model):
+    organisation_id: int
+    organisation_name: str
+    peer_organisation_id: int
+    peer_organisation_name: str
+    granted_by: str
+    granted_at: dt.datetime
+
+
+class GrantCreate(Model):
+    organisation_code: str
+    peer_codes: list[str] = Field(min_length=1)
+
+
+class GrantsOut(Model):
+    grants: list[GrantOut]
+
+
+class AuditOut(Model):
+    id: int
+    at: dt.datetime
+    actor: str
+    action: str
+    object_type: str
+    object_id: str | None
+    organisation_id: int | None
+    channel: str
+    ip: str | None
+    detail: dict[str, object] | None
+
+
+class AuditLogOut(Model):
+    entries: list[AuditOut]
+
+
+# -- portfolio --
+
+
+class ScanOut(Model):
+    id: int
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+    series_scanned: int
+
+
+class DatasetOption(Model):
+    code: str
+    name: str
+    simulated: bool
+
+
+class OrganisationSignalsOut(Model):
+    organisation_id: int | None = Field(description="None for an anonymised peer")
+    label: str = Field(description="The name, or a pseudonym such as 'Peer 3' for an anonymised peer")
+    code: str | None
+    type: str | None
+    region: str | None
+    dataset: str | None
+    dataset_name: str | None
+    simulated: bool
+    anonymised: bool
+    own: bool
+    indicators_scanned: int
+    spc_concern: int = Field(description="Indicators whose latest point is a special cause of concern")
+    spc_improvement: int
+    funnel_concern: int = Field(description="Funnel outliers on the side of concern, after FDR control")
+    funnel_other: int
+    cusum_alarms: int = Field(description="Indicators whose CUSUM has signalled")
+    evidence: int = Field(
+        description="spc_concern + funnel_concern + cusum_alarms: the order of the portfolio"
+    )
+    min_funnel_q: float | None
+    last_period: dt.date | None
+    soft_status: str | None = None
+    url: str | None
+
+
+class PortfolioFilters(Model):
+    type: str | None = None
+    region: str | None = None
+    dataset: str | None = None
+    concern_only: bool = False
+
+
+class PortfolioOut(Model):
+    organisations: list[OrganisationSignalsOut]
+    total: int
+    page: int
+    pages: int
+    page_size: int
+    filters: PortfolioFilters
+    filters_available: bool
+    types: list[str]
+    regions: list[str]
+    datasets: list[DatasetOption]
+    order: str
+    scan: ScanOut | None
+
+
+# -- organisation --
+
+
+class SpcPointOut(Model):
+    period: dt.date
+    value: float | None
+    mean: float | None
+    lpl: float | None
+    upl: float | None
+    point_type: str
+    rule: str | None
+
+
+class SignalOut(Model):
+    method: str
+    rule: str
+    direction: str
+    period: dt.date | None
+    value: float | None
+
+
+class BaselineOut(Model):
+    rebase_from: dt.date
+    fix_after_n_points: int | None
+    reason: str
+    created_by: str
+    created_at: dt.datetime
+
+
+class IndicatorStateOut(Model):
+    code: str
+    name: str
+    unit: str | None
+    kind: str
+    polarity: str
+    target: float | None
+    scanned: bool
+    n_points: int | None
+    last_period: dt.date | None
+    last_value: float | None
+    spc_variation: str | None
+    spc_assurance: str | None
+    spc_mean: float | None
+    spc_lpl: float | None
+    spc_upl: float | None
+    funnel_period: dt.date | None
+    funnel_z: float | None
+    funnel_q: float | None
+    funnel_outlier: int | None
+    funnel_concern: bool
+    cusum_value: float | None
+    cusum_alarms: int | None
+    cusum_last_alarm: dt.date | None
+    rank: float | None
+    rank_lower: float | None
+    rank_upper: float | None
+    rank_of: int | None
+    signals: list[SignalOut]
+    baselines: list[BaselineOut]
+    spc_points: list[SpcPointOut]
+    spc_warnings: list[str]
+    chart_url: str
+
+
+class EventOut(Model):
+    date: dt.date
+    kind: str
+    grade: str | None
+    detail: str | None
+
+
+class AttributeOut(Model):
+    name: str
+    valid_from: dt.date
+    value: str
+
+
+class SoftDimensionOut(Model):
+    code: str
+    name: str
+    n: int | str
+    mean: float | None
+    ci_lower: float | None
+    ci_upper: float | None
+    suppressed: bool
+
+
+class SoftMeasuresOut(Model):
+    wave: str
+    wave_id: int
+    closed_at: dt.datetime | None
+    respondents: int | str
+    suppressed: bool
+    verdict: str | None
+    verdict_detail: str | None
+    dimensions: list[SoftDimensionOut]
+
+
+class OrganisationOut(Model):
+    id: int
+    code: str
+    name: str
+    type: str | None
+    region: str | None
+    parent: str | None
+    dataset: str | None
+    dataset_name: str | None
+    dataset_source: str | None
+    dataset_licence: str | None
+    simulated: bool
+    attributes: list[AttributeOut]
+    indicators: list[IndicatorStateOut]
+    events: list[EventOut]
+    soft_measures: list[SoftMeasuresOut]
+    scan: ScanOut | None
+
+
+# -- indicators --
+
+
+class IndicatorSummaryOut(Model):
+    code: str
+    name: str
+    unit: str | None
+    kind: str
+    polarity: str
+    target: float | None
+    dataset: str | None
+    dataset_name: str | None
+    simulated: bool
+    url: str
+
+
+class IndicatorsOut(Model):
+    indicators: list[IndicatorSummaryOut]
+
+
+class IndicatorOrganisationOut(Model):
+    organisation_id: int | None = Field(description="None for an anonymised peer")
+    label: str
+    code: str | None
+    anonymised: bool
+    own: bool
+    value: float | None
+    denominator: float | None
+    funnel_z: float | None
+    funnel_q: float | None
+    funnel_outlier: int | None
+    funnel_concern: bool
+    rank: float | None
+    rank_lower: float | None
+    rank_upper: float | None
+    rank_of: int | None
+    rank_distinguishable: int | None
+    url: str | None
+
+
+class IndicatorOut(Model):
+    indicator: IndicatorSummaryOut
+    description: str | None
+    funnel_period: dt.date | None
+    funnel_limit: float
+    fdr_alpha: float
+    tests: int = Field(description="Organisations compared in the funnel (all of them, not only those shown)")
+    outside_limits: int | None
+    expected_by_chance: float | None = Field(
+        description="Organisations expected outside the limits by chance alone"
+    )
+    flagged_after_fdr: int | None
+    organisations: list[IndicatorOrganisationOut]
+    outliers: list[IndicatorOrganisationOut]
+    funnel_chart_url: str | None
+    rank_chart_url: str | None
+    scan: ScanOut | None
+
+
+# -- import --
+
+
+class ProblemOut(Model):
+    file: str
+    row: int | None
+    column: str | None
+    value: str | None
+    message: str
+
+
+class ImportReportOut(Model):
+    ok: bool
+    file: str
+    rows_read: int
+    total_problems: int
+    problems: list[ProblemOut]
+    mapping_problems: list[ProblemOut]
+    pending_id: str | None = Field(None, description="Confirm with POST /api/v1/imports/{pending_id}/confirm")
+    dataset: str | None = None
+    already_imported: bool = False
+
+
+class ImportResultOut(Model):
+    file: str
+    dataset: str
+    batch_id: int | None
+    already_imported: bool
+    rows_read: int
+    rows_skipped: int
+    observations_inserted: int
+    observations_updated: int
+    observations_unchanged: int
+    organisations_created: int
+    indicators_created: int
+    events_inserted: int
+    summary: str

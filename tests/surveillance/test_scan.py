@@ -1,0 +1,234 @@
+"""The surveillance scan over a store: status and signals agree with derivations written here, and a rescan
+changes only what changed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from sqlalchemy import Engine, insert, select
+
+from forewarn.ingest.importer import import_file
+from forewarn.store.models import Indicator, Organisation
+from forewarn.store.models_surveillance import SeriesStatus, Signal, SpcBaseline
+from forewarn.surveillance.options import ScanOptions
+from forewarn.surveillance.scan import run_scan
+
+MAPPING = """
+version: 1
+dataset: {code: scan_test, name: Scan test}
+columns: {period: date, org: text, seen: number, attendances: number, deaths: number, expected: number}
+organisation: {code: org}
+period: {column: period, format: iso, frequency: month}
+indicators:
+  - {code: perf, name: Performance, kind: proportion, polarity: higher_is_better, target: 0.9,
+     numerator: seen, denominator: attendances}
+  - {code: mort, name: Mortality O/E, kind: ratio_oe, polarity: lower_is_better, numerator: deaths, expected: expected}
+"""
+MONTHS = 24
+
+
+def _months() -> list[dt.date]:
+    return [dt.date(2020 + m // 12, m % 12 + 1, 1) for m in range(MONTHS)]
+
+
+def _panel_csv(tmp_path: Path, shift_org: str = "ORG00", seed: int = 3) -> Path:
+    """20 organisations; ORG00's performance drops by 10 points after month 12; ORG01 has twice the deaths."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for o in range(20):
+        code = f"ORG{o:02d}"
+        for m, month in enumerate(_months()):
+            attendances = 1000
+            p = 0.92 - (0.10 if code == shift_org and m >= 12 else 0.0)
+            seen = rng.binomial(attendances, p)
+            expected = 20.0
+            deaths = rng.poisson(expected * (2.0 if code == "ORG01" else 1.0))
+            rows.append((month.isoformat(), code, seen, attendances, deaths, expected))
+    path = tmp_path / "panel.csv"
+    pl.DataFrame(
+        rows, schema=["period", "org", "seen", "attendances", "deaths", "expected"], orient="row"
+    ).write_csv(path)
+    return path
+
+
+@pytest.fixture
+def scanned(engine: Engine, tmp_path: Path) -> tuple[Engine, Path]:
+    path = _panel_csv(tmp_path)
+    import_file(engine, path, mapping_text=MAPPING)
+    run_scan(engine)
+    return engine, path
+
+
+def _status(engine: Engine, org: str, indicator: str) -> dict[str, object]:
+    with engine.connect() as conn:
+        row = (
+            conn.execute(
+                select(SeriesStatus.__table__)
+                .join(Organisation, Organisation.id == SeriesStatus.organisation_id)
+                .join(Indicator, Indicator.id == SeriesStatus.indicator_id)
+                .where(Organisation.code == org, Indicator.code == indicator)
+            )
+            .mappings()
+            .one()
+        )
+    return dict(row)
+
+
+def _signals(engine: Engine, org: str, indicator: str) -> list[dict[str, object]]:
+    with engine.connect() as conn:
+        rows = (
+            conn.execute(
+                select(Signal.__table__)
+                .join(Organisation, Organisation.id == Signal.organisation_id)
+                .join(Indicator, Indicator.id == Signal.indicator_id)
+                .where(Organisation.code == org, Indicator.code == indicator)
+            )
+            .mappings()
+            .all()
+        )
+    return [dict(r) for r in rows]
+
+
+def _values(path: Path, org: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    frame = pl.read_csv(path).filter(pl.col("org") == org).sort("period")
+    return (
+        (frame["seen"] / frame["attendances"]).to_numpy(),
+        frame["deaths"].to_numpy().astype(float),
+        frame["expected"].to_numpy().astype(float),
+    )
+
+
+def test_every_series_gets_a_status(scanned: tuple[Engine, Path]) -> None:
+    engine, _ = scanned
+    with engine.connect() as conn:
+        rows = conn.execute(select(SeriesStatus.id)).all()
+    assert len(rows) == 40
+
+
+def test_xmr_limits_match_the_making_data_count_formula(scanned: tuple[Engine, Path]) -> None:
+    """Mean +- 2.66 x mean moving range (NHS England, Making Data Count), after screening moving ranges above
+    3.267 x the mean moving range, as NHSRplotthedots does."""
+    engine, path = scanned
+    values, _, _ = _values(path, "ORG05")
+    moving = np.abs(np.diff(values))
+    amr = moving.mean()
+    amr = moving[moving < 3.267 * amr].mean()
+    status = _status(engine, "ORG05", "perf")
+    assert status["spc_mean"] == pytest.approx(values.mean(), rel=1e-12)
+    assert status["spc_upl"] == pytest.approx(values.mean() + 2.66 * amr, rel=1e-12)
+    assert status["spc_lpl"] == pytest.approx(values.mean() - 2.66 * amr, rel=1e-12)
+
+
+def test_a_sustained_drop_is_special_cause_concern(scanned: tuple[Engine, Path]) -> None:
+    engine, _ = scanned
+    status = _status(engine, "ORG00", "perf")
+    assert status["spc_variation"] == "special_cause_concern"
+    rules = {s["rule"] for s in _signals(engine, "ORG00", "perf") if s["method"] == "spc"}
+    assert rules, "the drop must fire SPC rules"
+    assert all(
+        s["direction"] == "concern"
+        for s in _signals(engine, "ORG00", "perf")
+        if s["method"] == "spc" and s["period_start"] >= dt.date(2021, 1, 1)
+    )
+
+
+def test_cusum_statistic_follows_the_log_likelihood_recursion(scanned: tuple[Engine, Path]) -> None:
+    """S_t = max(0, S_{t-1} + O_t ln R - (R - 1) E_t), reset to 0 after S_t >= h (Poisson form, R = 2)."""
+    engine, path = scanned
+    _, deaths, expected = _values(path, "ORG01")
+    status = _status(engine, "ORG01", "mort")
+    alarm_signals = [s for s in _signals(engine, "ORG01", "mort") if s["method"] == "cusum"]
+    assert alarm_signals, "twice the expected deaths must alarm"
+    h = alarm_signals[0]["details"]["h"]  # type: ignore[index]
+    s, alarms = 0.0, 0
+    for o, e in zip(deaths, expected, strict=True):
+        s = max(0.0, s + o * math.log(2.0) - e)
+        if s >= h:
+            alarms += 1
+            last = s
+            s = 0.0
+    assert status["cusum_alarms"] == alarms
+    assert alarm_signals[-1]["value"] == pytest.approx(last)
+
+
+def test_funnel_flags_survive_benjamini_hochberg_across_all_pairs(scanned: tuple[Engine, Path]) -> None:
+    engine, _ = scanned
+    with engine.connect() as conn:
+        rows = conn.execute(select(SeriesStatus.funnel_p, SeriesStatus.funnel_q)).all()
+    p = np.array([r[0] for r in rows if r[0] is not None])
+    q = np.array([r[1] for r in rows if r[1] is not None])
+    m = p.size
+    order = np.argsort(p)
+    expected = np.minimum.accumulate((p[order] * m / np.arange(1, m + 1))[::-1])[::-1]
+    bh = np.empty(m)
+    bh[order] = np.minimum(expected, 1)
+    np.testing.assert_allclose(np.sort(q), np.sort(bh), rtol=1e-12)
+    mort = _status(engine, "ORG01", "mort")
+    assert mort["funnel_outlier"] == 1
+    assert any(
+        s["method"] == "funnel" and s["direction"] == "concern" for s in _signals(engine, "ORG01", "mort")
+    )
+
+
+def test_rescan_without_new_data_changes_nothing(scanned: tuple[Engine, Path]) -> None:
+    engine, _ = scanned
+    again = run_scan(engine)
+    assert (again.series_changed, again.signals_written) == (0, 0)
+
+
+def test_rescan_after_new_data_rewrites_only_what_changed(scanned: tuple[Engine, Path]) -> None:
+    engine, path = scanned
+    tmp_path = path.parent
+    before = _signals(engine, "ORG07", "mort")
+    # A revised mortality figure for one organisation in the first month: its own series changes.
+    frame = pl.read_csv(path).filter((pl.col("org") == "ORG09") & (pl.col("period") == "2020-01-01"))
+    revised = tmp_path / "revised.csv"
+    frame.with_columns(pl.col("deaths") + 7).write_csv(revised)
+    import_file(engine, revised, mapping_text=MAPPING)
+    again = run_scan(engine)
+    assert 1 <= again.series_changed < 40
+    assert _status(engine, "ORG09", "mort")["scan_id"] == again.scan_id
+    assert (
+        _signals(engine, "ORG07", "mort") == before
+        or _status(engine, "ORG07", "mort")["scan_id"] == again.scan_id
+    )
+
+
+def test_a_rebase_recomputes_limits_from_its_date(scanned: tuple[Engine, Path]) -> None:
+    engine, path = scanned
+    with engine.begin() as conn:
+        org = conn.execute(select(Organisation.id).where(Organisation.code == "ORG00")).scalar_one()
+        ind = conn.execute(select(Indicator.id).where(Indicator.code == "perf")).scalar_one()
+        conn.execute(
+            insert(SpcBaseline).values(
+                organisation_id=org,
+                indicator_id=ind,
+                rebase_from=dt.date(2021, 1, 1),
+                reason="new pathway",
+                created_by="tester",
+                created_at=dt.datetime.now(dt.UTC),
+            )
+        )
+    result = run_scan(engine, ScanOptions())
+    assert result.series_changed >= 1
+    values, _, _ = _values(path, "ORG00")
+    assert _status(engine, "ORG00", "perf")["spc_mean"] == pytest.approx(values[12:].mean(), rel=1e-12)
+
+
+def test_ranks_carry_intervals_and_only_clear_cases_are_told_apart(scanned: tuple[Engine, Path]) -> None:
+    """ORG01 has twice the expected deaths: its rank interval must sit wholly in the worse half of the
+    20 organisations (rank 20 = most deaths), and no interval may be wider than the table."""
+    engine, _ = scanned
+    mort = _status(engine, "ORG01", "mort")
+    assert mort["rank_of"] == 20
+    assert mort["rank_distinguishable"] == -1
+    assert mort["rank_lower"] > 10.5
+    with engine.connect() as conn:
+        rows = conn.execute(select(SeriesStatus.rank_lower, SeriesStatus.rank, SeriesStatus.rank_upper)).all()
+    for lower, median, upper in rows:
+        assert 1 <= lower <= median <= upper <= 20
