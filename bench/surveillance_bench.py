@@ -1,0 +1,111 @@
+"""Benchmark: the whole surveillance scan over 50,000 organisations x 20 indicators x 36 months (36M observations).
+
+Prints seconds, observations per second and peak memory, against the memory of the raw long-form panel, and the
+time of the same work done one series at a time (as a user of the R packages would), extrapolated from a sample.
+Run: .venv/bin/python bench/surveillance_bench.py [--orgs 50000] [--indicators 20] [--months 36]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+
+import numpy as np
+import polars as pl
+
+from forewarn.surveillance.compute import compute_surveillance
+from forewarn.surveillance.options import ScanOptions
+from forewarn.surveillance.panel import Panel
+
+KINDS = ("proportion", "ratio_oe", "rate", "mean")
+POLARITIES = ("higher_is_better", "lower_is_better", "lower_is_better", "neutral")
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def make_panel(orgs: int, indicators: int, months: int, seed: int = 1) -> Panel:
+    rng = np.random.default_rng(seed)
+    n = orgs * indicators
+    indicator_index = np.repeat(np.arange(indicators), orgs)
+    kinds = np.array([KINDS[i % len(KINDS)] for i in range(indicators)])
+    size = rng.lognormal(6, 0.7, n)[:, None] * np.ones((1, months))
+    denominator = np.round(size * (1 + 0.1 * np.sin(np.arange(months) / 12 * 2 * np.pi)))
+    base = rng.normal(0, 0.3, n)[:, None]  # between-organisation over-dispersion on the logit scale
+    p = 1 / (1 + np.exp(-(1.5 + base)))
+    numerator = rng.binomial(denominator.astype(np.int64), p).astype(np.float64)
+    expected = denominator * 0.05
+    kind = kinds[indicator_index]
+    numerator = np.where((kind != "proportion")[:, None], rng.poisson(expected * np.exp(base)), numerator)
+    value = np.where((kind == "ratio_oe")[:, None], numerator / expected, numerator / denominator)
+    period = (np.datetime64("2021-01-01", "M") + np.arange(months)).astype("datetime64[D]")
+    frame = pl.DataFrame(
+        {
+            "indicator_id": np.arange(indicators, dtype=np.int64),
+            "code": [f"ind{i}" for i in range(indicators)],
+            "kind": kinds,
+            "polarity": [POLARITIES[i % len(POLARITIES)] for i in range(indicators)],
+            "target": [0.8 if k == "proportion" else None for k in kinds],
+        }
+    )
+    return Panel(
+        organisation_id=np.tile(np.arange(orgs, dtype=np.int64), indicators),
+        indicator_id=indicator_index.astype(np.int64),
+        indicator_index=indicator_index.astype(np.int64),
+        n_points=np.full(n, months, dtype=np.int64),
+        value=value,
+        numerator=numerator,
+        denominator=denominator,
+        expected=expected,
+        period=np.broadcast_to(period, (n, months)),
+        indicators=frame,
+        fingerprint=np.zeros(n, dtype=np.int64),
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--orgs", type=int, default=50_000)
+    parser.add_argument("--indicators", type=int, default=20)
+    parser.add_argument("--months", type=int, default=36)
+    parser.add_argument("--sample", type=int, default=200, help="series timed one at a time")
+    args = parser.parse_args()
+    observations = args.orgs * args.indicators * args.months
+    # Long-form raw panel: org (int32), indicator (int16), period (int16), numerator, denominator (float64).
+    raw_mb = observations * (4 + 2 + 2 + 8 + 8) / 2**20
+    before = peak_mb()
+    panel = make_panel(args.orgs, args.indicators, args.months)
+    built = peak_mb()
+    options = ScanOptions(rank_replicates=200)
+    start = time.perf_counter()
+    result = compute_surveillance(panel, options)
+    seconds = time.perf_counter() - start
+    peak = peak_mb()
+    print(f"panel: {args.orgs:,} organisations x {args.indicators} indicators x {args.months} months = {observations:,} observations")
+    print(f"whole scan (SPC, funnels + FDR, CUSUM, rank intervals with {options.rank_replicates} draws): {seconds:.2f} s")
+    print(f"observations per second: {observations / seconds:,.0f}")
+    print(f"peak memory: {peak:,.0f} MB (before panel {before:,.0f} MB, after building it {built:,.0f} MB)")
+    print(f"raw long-form panel: {raw_mb:,.0f} MB; peak / raw = {peak / raw_mb:.2f}")
+    print(f"signals: {result.signals.height:,}; funnel flags after FDR: {result.summary.get('funnel_flags_after_fdr')}")
+
+    # The same work one series at a time, as with a per-series loop over the R packages' functions.
+    from forewarn.stats.cusum import risk_adjusted_cusum
+    from forewarn.stats.spc import SpcOptions, xmr_chart
+
+    rows = np.random.default_rng(2).choice(panel.n_series, args.sample, replace=False)
+    start = time.perf_counter()
+    for s in rows:
+        xmr_chart(panel.value[s : s + 1], SpcOptions())
+        risk_adjusted_cusum(panel.numerator[s], panel.denominator[s] * 0.2, 5.0)
+    per_series = (time.perf_counter() - start) / args.sample
+    loop_seconds = per_series * panel.n_series
+    print(
+        f"one series at a time (SPC + CUSUM only, {args.sample} sampled): {per_series * 1e3:.2f} ms per series, "
+        f"{loop_seconds:,.0f} s extrapolated to {panel.n_series:,} series; ratio {loop_seconds / seconds:,.0f}x"
+    )
+
+
+if __name__ == "__main__":
+    main()
