@@ -232,3 +232,25 @@ def test_ranks_carry_intervals_and_only_clear_cases_are_told_apart(scanned: tupl
         rows = conn.execute(select(SeriesStatus.rank_lower, SeriesStatus.rank, SeriesStatus.rank_upper)).all()
     for lower, median, upper in rows:
         assert 1 <= lower <= median <= upper <= 20
+
+
+def test_a_rebase_leaving_one_point_is_ignored_not_fatal(scanned: tuple[Engine, Path]) -> None:
+    """An XmR segment needs two points for a moving range; a rebase at the last month cannot be charted, so the
+    series keeps its single baseline instead of stopping the scan of every other series."""
+    engine, path = scanned
+    with engine.begin() as conn:
+        org = conn.execute(select(Organisation.id).where(Organisation.code == "ORG05")).scalar_one()
+        ind = conn.execute(select(Indicator.id).where(Indicator.code == "perf")).scalar_one()
+        conn.execute(
+            insert(SpcBaseline).values(
+                organisation_id=org,
+                indicator_id=ind,
+                rebase_from=_months()[-1],
+                reason="too late",
+                created_by="tester",
+                created_at=dt.datetime.now(dt.UTC),
+            )
+        )
+    run_scan(engine)
+    values, _, _ = _values(path, "ORG05")
+    assert _status(engine, "ORG05", "perf")["spc_mean"] == pytest.approx(values.mean(), rel=1e-12)

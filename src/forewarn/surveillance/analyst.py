@@ -12,7 +12,7 @@ import difflib
 import io
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,7 +22,12 @@ from numpy.typing import NDArray
 
 from forewarn.ingest.periods import period_bounds
 from forewarn.ingest.problems import Problem
-from forewarn.stats.cusum import CusumThreshold, RiskAdjustedCusumOptions, llr_cusum_threshold, risk_adjusted_cusum
+from forewarn.stats.cusum import (
+    CusumThreshold,
+    RiskAdjustedCusumOptions,
+    llr_cusum_threshold,
+    risk_adjusted_cusum,
+)
 from forewarn.stats.funnel import FunnelOptions, FunnelResult, funnel_statistics
 from forewarn.stats.multiplicity import expected_false_flags, fdr_adjust
 from forewarn.stats.ranks import RankOptions, expected_ranks, rank_uncertainty
@@ -42,6 +47,8 @@ FDR_ALPHA = 0.05
 
 # "21,289" is a thousands separator; "0,95" (a decimal comma) is not read as 95.
 _THOUSANDS = r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$"
+_HEADER_SHOWN = 30
+_PERIOD_SAMPLE = 2000
 _SERIES = "__series"
 _PERIOD = "__period"
 _KEY = "__key"
@@ -81,7 +88,9 @@ class AnalystInputError(Exception):
         }
 
 
-def usage_error(source: str, message: str, column: str | None = None, value: str | None = None) -> AnalystInputError:
+def usage_error(
+    source: str, message: str, column: str | None = None, value: str | None = None
+) -> AnalystInputError:
     """One usage problem (an option that does not fit the file), not tied to a row."""
     return AnalystInputError([Problem(source, None, column, value, message)], usage=True)
 
@@ -102,8 +111,12 @@ class _Checks:
             rows.select(
                 pl.col(ROW).cast(pl.Int64).alias("row"),
                 pl.lit(column, dtype=pl.String).alias("column"),
-                (value.cast(pl.String) if value is not None else pl.lit(None, dtype=pl.String)).alias("value"),
-                (message if isinstance(message, pl.Expr) else pl.lit(message)).cast(pl.String).alias("message"),
+                (value.cast(pl.String) if value is not None else pl.lit(None, dtype=pl.String)).alias(
+                    "value"
+                ),
+                (message if isinstance(message, pl.Expr) else pl.lit(message))
+                .cast(pl.String)
+                .alias("message"),
             )
         )
 
@@ -112,7 +125,9 @@ class _Checks:
             return
         found = pl.concat(self.frames).unique(maintain_order=True).sort("row", "column", nulls_last=True)
         listed = found.head(MAX_LISTED_PROBLEMS)
-        problems = [Problem(self.source, row, column, value, message) for row, column, value, message in listed.rows()]
+        problems = [
+            Problem(self.source, row, column, value, message) for row, column, value, message in listed.rows()
+        ]
         raise AnalystInputError(problems, total=found.height)
 
 
@@ -163,20 +178,32 @@ def read_input(path: Path, columns: Mapping[str, str], *, sheet: str | None = No
             lowered = {c.lower(): c for c in frame.columns}
             close = [lowered[column.lower()]] if column.lower() in lowered else []
         hint = f"; did you mean {close[0]!r}?" if close else ""
-        header = ", ".join(repr(c) for c in frame.columns)
+        header = ", ".join(repr(c) for c in frame.columns[:_HEADER_SHOWN])
+        if len(frame.columns) > _HEADER_SHOWN:
+            header += f", ... ({len(frame.columns)} columns)"
         problems.append(
-            Problem(name, 1, column, None, f"{option} names a column that is not in the header{hint} (the header has {header})")
+            Problem(
+                name,
+                1,
+                column,
+                None,
+                f"{option} names a column that is not in the header{hint} (the header has {header})",
+            )
         )
     if problems:
         raise AnalystInputError(problems, usage=True)
     if frame.height == 0:
-        raise AnalystInputError([Problem(name, None, None, None, "empty file: the header is there but no data rows")])
+        raise AnalystInputError(
+            [Problem(name, None, None, None, "empty file: the header is there but no data rows")]
+        )
     needed = list(dict.fromkeys(columns.values()))
-    text = [
-        pl.col(c).cast(pl.String).str.strip_chars().pipe(lambda e: pl.when(e.is_in(MISSING_VALUES)).then(None).otherwise(e)).alias(c)
-        for c in needed
-    ]
+    text = [_stripped_or_null(pl.col(c)).alias(c) for c in needed]
     return frame.select(text).with_row_index(ROW, offset=2).with_columns(pl.col(ROW).cast(pl.Int64))
+
+
+def _stripped_or_null(column: pl.Expr) -> pl.Expr:
+    text = column.cast(pl.String).str.strip_chars()
+    return pl.when(text.is_in(MISSING_VALUES)).then(None).otherwise(text)
 
 
 def _read_csv(path: Path, name: str) -> pl.DataFrame:
@@ -207,7 +234,9 @@ def _read_excel(path: Path, name: str, sheet: str | None) -> pl.DataFrame:
     try:
         frame = pl.read_excel(path, sheet_name=sheet, infer_schema_length=0, engine="calamine")
     except Exception as exc:  # the engine raises many kinds; all mean "cannot read this workbook"
-        raise AnalystInputError([Problem(name, None, None, sheet, f"not a readable Excel workbook or sheet: {exc}")]) from exc
+        raise AnalystInputError(
+            [Problem(name, None, None, sheet, f"not a readable Excel workbook or sheet: {exc}")]
+        ) from exc
     return frame.select(pl.all().cast(pl.String))
 
 
@@ -215,10 +244,14 @@ def _read_parquet(path: Path, name: str) -> pl.DataFrame:
     try:
         frame = pl.read_parquet(path)
     except Exception as exc:  # pyarrow/polars raise several kinds for a damaged file
-        raise AnalystInputError([Problem(name, None, None, None, f"not a readable Parquet file: {exc}")]) from exc
+        raise AnalystInputError(
+            [Problem(name, None, None, None, f"not a readable Parquet file: {exc}")]
+        ) from exc
     return frame.select(
         [
-            pl.col(c).dt.strftime("%Y-%m-%d") if frame.schema[c] in (pl.Date, pl.Datetime) else pl.col(c).cast(pl.String)
+            pl.col(c).dt.strftime("%Y-%m-%d")
+            if frame.schema[c] in (pl.Date, pl.Datetime)
+            else pl.col(c).cast(pl.String)
             for c in frame.columns
         ]
     )
@@ -265,7 +298,9 @@ def _number(value: float | np.floating[Any]) -> float | None:
 # ----------------------------------------------------------------------------------------------------------
 
 
-def _parse_numbers(frame: pl.DataFrame, column: str, alias: str, checks: _Checks, *, required: bool) -> pl.DataFrame:
+def _parse_numbers(
+    frame: pl.DataFrame, column: str, alias: str, checks: _Checks, *, required: bool
+) -> pl.DataFrame:
     """Add ``alias``: the column as Float64 (null where empty). Reports text that is not a finite number, and
     empty cells when ``required``."""
     text = pl.col(column)
@@ -292,9 +327,13 @@ _PERIOD_FORMS: dict[str, str] = {
 }
 
 
+def _iso_date(text: pl.Expr) -> pl.Expr:
+    return text.str.extract(r"^(\d{4}-\d{2}-\d{2})(?:[ T]00:00(?::00(?:\.0+)?)?)?$", 1)
+
+
 def _period_candidates(text: pl.Expr) -> dict[str, pl.Expr]:
     """Each way of reading a period label, as a sortable Float64 key (days since 1970 for dates)."""
-    iso = text.str.extract(r"^(\d{4}-\d{2}-\d{2})(?:[ T]00:00(?::00(?:\.0+)?)?)?$", 1)
+    iso = _iso_date(text)
     month = pl.when(text.str.contains(r"^\d{4}-\d{2}$")).then(text + "-01").otherwise(None)
     number = text.cast(pl.Float64, strict=False)
 
@@ -313,10 +352,17 @@ def _period_candidates(text: pl.Expr) -> dict[str, pl.Expr]:
 def _parse_periods(frame: pl.DataFrame, column: str, checks: _Checks) -> tuple[pl.DataFrame, str]:
     """Add ``__key``, a sortable key of the period column, read the way most of its cells can be read."""
     candidates = _period_candidates(pl.col(column))
-    counts = frame.select(*(expr.is_not_null().sum().alias(kind) for kind, expr in candidates.items())).row(0)
+    # The form is judged on a sample spread over the file; the whole column is then read in that form only.
+    labels = frame.select(pl.col(column).drop_nulls())
+    sample = labels.gather_every(max(1, labels.height // _PERIOD_SAMPLE))
+    counts = sample.select(*(expr.is_not_null().sum().alias(kind) for kind, expr in candidates.items())).row(
+        0
+    )
     best = max(range(len(counts)), key=lambda i: (counts[i], -i))
     kind = list(candidates)[best]
-    frame = frame.with_columns(candidates[kind].alias(_KEY))
+    # Excel date cells read as "2017-03-01 00:00:00": the label shown is the date itself.
+    label = _iso_date(pl.col(column)).fill_null(pl.col(column)) if kind == "date" else pl.col(column)
+    frame = frame.with_columns(candidates[kind].alias(_KEY), label.alias(_PERIOD))
     unreadable = pl.col(column).is_not_null() & pl.col(_KEY).is_null()
     if counts[best] == 0:
         forms = ", ".join(_PERIOD_FORMS.values())
@@ -333,8 +379,12 @@ def _period_key(label: str, kind: str) -> float | None:
     return None if key is None else float(key)
 
 
-def _check_duplicate_periods(frame: pl.DataFrame, period_col: str, series_col: str | None, checks: _Checks) -> None:
+def _check_duplicate_periods(
+    frame: pl.DataFrame, period_col: str, series_col: str | None, checks: _Checks
+) -> None:
     usable = frame.filter(pl.col(_KEY).is_not_null() & pl.col(_SERIES).is_not_null())
+    if not usable.select(pl.struct(_SERIES, _KEY).is_duplicated().any()).item():
+        return
     first = pl.col(ROW).min().over(_SERIES, _KEY)
     repeated = usable.with_columns(first.alias("__first")).filter(pl.col(ROW) != pl.col("__first"))
     where = "" if series_col is None else pl.format(" in series '{}'", pl.col(_SERIES))
@@ -367,6 +417,12 @@ def _scatter(frame: pl.DataFrame, column: str, n_series: int, width: int) -> Flo
     panel = np.full((n_series, width), np.nan)
     panel[frame["__s"].to_numpy(), frame["__t"].to_numpy()] = frame[column].fill_null(np.nan).to_numpy()
     return panel
+
+
+def _masked(values: NDArray[Any] | pl.Series, keep: NDArray[np.bool_]) -> pl.Series:
+    """``values`` with null where ``keep`` is False (rows without a value)."""
+    series = values if isinstance(values, pl.Series) else pl.Series(values)
+    return pl.DataFrame({"v": series, "k": keep}).select(pl.when(pl.col("k")).then(pl.col("v"))).to_series()
 
 
 def _at_rows(values: NDArray[Any], frame: pl.DataFrame) -> NDArray[Any]:
@@ -477,7 +533,10 @@ def funnel_file(path: Path, request: FunnelRequest) -> AnalystResult:
             frame.filter(o > d),
             num,
             pl.col(num),
-            pl.format("numerator exceeds the denominator ({}): a proportion needs numerator <= denominator", pl.col(den)),
+            pl.format(
+                "numerator exceeds the denominator ({}): a proportion needs numerator <= denominator",
+                pl.col(den),
+            ),
         )
     checks.raise_if_any()
 
@@ -558,7 +617,9 @@ def funnel_file(path: Path, request: FunnelRequest) -> AnalystResult:
     return AnalystResult(table=_clean_floats(table), summary=summary)
 
 
-def _check_units(units: pl.DataFrame, request: FunnelRequest, options: FunnelOptions, checks: _Checks) -> None:
+def _check_units(
+    units: pl.DataFrame, request: FunnelRequest, options: FunnelOptions, checks: _Checks
+) -> None:
     """Problems only visible once rows are summed by unit (reported at the unit's first row)."""
     o, d = pl.col("numerator"), pl.col("denominator")
     if request.data_type == "RC":
@@ -566,7 +627,9 @@ def _check_units(units: pl.DataFrame, request: FunnelRequest, options: FunnelOpt
             units.filter((o == 0) & (d == 0)),
             request.denominator_col,
             None,
-            pl.format("unit '{}' has both counts 0: its ratio carries no information", pl.col(request.unit_col)),
+            pl.format(
+                "unit '{}' has both counts 0: its ratio carries no information", pl.col(request.unit_col)
+            ),
         )
     if options.scale == "log_sr" and options.compat is None:
         checks.add(
@@ -659,7 +722,7 @@ def spc_file(path: Path, request: SpcRequest) -> AnalystResult:
     _check_segment_lengths(frame, request, min_points, checks)
     checks.raise_if_any()
 
-    frame, series_names, width = _panel_positions(frame.sort("__s_order", _KEY) if "__s_order" in frame.columns else frame)
+    frame, series_names, width = _panel_positions(frame)
     frame = frame.sort("__s", "__t")
     values = _scatter(frame, "__value", len(series_names), width)
     phase = _scatter(frame, "__phase", len(series_names), width)
@@ -667,9 +730,10 @@ def spc_file(path: Path, request: SpcRequest) -> AnalystResult:
     missing = int(frame["__value"].null_count())
     warnings: list[str] = []
     if missing:
-        warnings.append(f"{missing} row(s) have no value: they are left out of the charts (the moving range bridges them)")
-    if request.rules == "mdc":
-        assert options is not None
+        warnings.append(
+            f"{missing} row(s) have no value: they are left out of the charts (the moving range bridges them)"
+        )
+    if options is not None:  # the XmR chart ("mdc"); the run chart has no SpcOptions
         result = _xmr_result(frame, values, phase_panel, options, series_names)
     else:
         result = _run_result(frame, values, phase_panel, request.fix_after, series_names)
@@ -701,7 +765,8 @@ def _with_phase(
         key = _period_key(label, kind)
         if key is None:
             raise usage_error(
-                source, f"--rebase {item!r}: not a period in the form of the file's periods ({_PERIOD_FORMS[kind]})"
+                source,
+                f"--rebase {item!r}: not a period in the form of the file's periods ({_PERIOD_FORMS[kind]})",
             )
         if series:
             if series_col is None:
@@ -710,48 +775,70 @@ def _with_phase(
         else:
             global_keys.append(key)
     keys = frame[_KEY].to_numpy()
-    phase = np.searchsorted(np.sort(np.asarray(global_keys, dtype=np.float64)), keys, side="right").astype(np.float64)
+    phase = np.searchsorted(np.sort(np.asarray(global_keys, dtype=np.float64)), keys, side="right").astype(
+        np.float64
+    )
     frame = frame.with_columns(pl.Series("__phase", phase))
     if per_series:
-        marks = pl.DataFrame({_SERIES: [s for s, _ in per_series], _KEY: [k for _, k in per_series]}, schema={_SERIES: pl.String, _KEY: pl.Float64})
+        marks = pl.DataFrame(
+            {_SERIES: [s for s, _ in per_series], _KEY: [k for _, k in per_series]},
+            schema={_SERIES: pl.String, _KEY: pl.Float64},
+        )
         known = set(frame[_SERIES].unique().to_list())
         unknown = [s for s, _ in per_series if s not in known]
         if unknown:
-            raise usage_error(source, f"--rebase names a series that is not in the file: {unknown[0]!r}", series_col)
-        counted = (
-            marks.sort(_SERIES, _KEY)
-            .with_columns(pl.int_range(1, pl.len() + 1).over(_SERIES).cast(pl.Float64).alias("__own"))
-            .sort(_KEY)
+            raise usage_error(
+                source, f"--rebase names a series that is not in the file: {unknown[0]!r}", series_col
+            )
+        # Each row meets its own series' few rebase marks; the marks on or before it add to its phase.
+        own = (
+            frame.select(ROW, _SERIES, _KEY)
+            .join(marks.rename({_KEY: "__mark"}), on=_SERIES, how="inner")
+            .group_by(ROW)
+            .agg((pl.col("__mark") <= pl.col(_KEY)).sum().cast(pl.Float64).alias("__own"))
         )
         frame = (
-            frame.with_columns(pl.col(_KEY).fill_null(-math.inf).alias("__k"))
-            .sort("__k")
-            .join_asof(counted.rename({_KEY: "__k"}), on="__k", by=_SERIES, strategy="backward")
+            frame.join(own, on=ROW, how="left", maintain_order="left")
             .with_columns((pl.col("__phase") + pl.col("__own").fill_null(0.0)).alias("__phase"))
-            .drop("__k", "__own")
-            .sort(ROW)
+            .drop("__own")
         )
     return frame
 
 
-def _check_segment_lengths(frame: pl.DataFrame, request: SpcRequest, min_points: int, checks: _Checks) -> None:
+def _check_segment_lengths(
+    frame: pl.DataFrame, request: SpcRequest, min_points: int, checks: _Checks
+) -> None:
     segments = frame.group_by(_SERIES, "__phase").agg(
-        pl.col("__value").count().alias("__n"), pl.col(ROW).min(), pl.col(request.period_col).sort_by(_KEY).first().alias("__from")
+        pl.col("__value").count().alias("__n"),
+        pl.col(ROW).min(),
+        pl.col(request.period_col).sort_by(_KEY).first().alias("__from"),
     )
     short = segments.filter(pl.col("__n") < min_points)
     what = "series 'all'" if request.series_col is None else None
     label = pl.lit(what) if what else pl.format("series '{}'", pl.col(_SERIES))
-    rebased = pl.when(pl.col("__phase") > 0).then(pl.format(" from {} (after a rebase)", pl.col("__from"))).otherwise(pl.lit(""))
+    rebased = (
+        pl.when(pl.col("__phase") > 0)
+        .then(pl.format(" from {} (after a rebase)", pl.col("__from")))
+        .otherwise(pl.lit(""))
+    )
     message = pl.concat_str(
         label,
         rebased,
-        pl.format(" has {} point(s) with a value: too short for a chart, which needs at least {}", pl.col("__n"), pl.lit(min_points)),
+        pl.format(
+            " has {} point(s) with a value: too short for a chart, which needs at least {}",
+            pl.col("__n"),
+            pl.lit(min_points),
+        ),
     )
     checks.add(short, request.value_col, None, message)
 
 
 def _xmr_result(
-    frame: pl.DataFrame, values: FloatArray, phase: IntArray | None, options: SpcOptions, series_names: list[str]
+    frame: pl.DataFrame,
+    values: FloatArray,
+    phase: IntArray | None,
+    options: SpcOptions,
+    series_names: list[str],
 ) -> AnalystResult:
     chart = xmr_chart(values, options, phase=phase)
     observed = frame["__value"].is_not_null().to_numpy()
@@ -762,8 +849,7 @@ def _xmr_result(
         return _at_rows(values_, frame)
 
     def masked(values_: NDArray[Any]) -> pl.Series:
-        series = pl.Series(at(values_))
-        return pl.select(pl.when(pl.Series(observed)).then(series).otherwise(None)).to_series()
+        return _masked(at(values_), observed)
 
     segment = at(chart.segment_index)
     summary_rows = chart.summary
@@ -771,7 +857,7 @@ def _xmr_result(
     table = pl.DataFrame(
         {
             "series": frame[_SERIES],
-            "period": frame["__period_label"] if "__period_label" in frame.columns else frame[_PERIOD],
+            "period": frame[_PERIOD],
             "value": frame["__value"],
             "segment": masked(chart.segment),
             "short_group_warning": masked(chart.short_group_warning),
@@ -787,20 +873,24 @@ def _xmr_result(
             "special_cause_type": masked(cause_labels[chart.special_cause_type]),
             "special_cause_flag": masked(chart.special_cause_flag),
             "point_type": masked(point_labels[chart.point_type]),
-            "target": pl.Series([options.target if isinstance(options.target, float) else None] * frame.height, dtype=pl.Float64),
+            "target": pl.Series(
+                [options.target if isinstance(options.target, float) else None] * frame.height,
+                dtype=pl.Float64,
+            ),
         }
     )
     first_period = (
         pl.DataFrame({"__seg": segment, "__period": table["period"], _KEY: frame[_KEY]})
         .filter(pl.col("__seg") >= 0)
-        .group_by("__seg")
-        .agg(pl.col("__period").sort_by(_KEY).first(), pl.col("__period").sort_by(_KEY).last().alias("__last"))
+        # rows are in series-then-time order, so each segment's rows are in time order
+        .group_by("__seg", maintain_order=True)
+        .agg(pl.col("__period").first(), pl.col("__period").last().alias("__last"))
         .sort("__seg")
     )
-    assurance_labels = [AssuranceType(int(a)).label for a in summary_rows.assurance]
+    assurance_names = np.array([a.label for a in AssuranceType], dtype=object)
     series_table = pl.DataFrame(
         {
-            "series": [series_names[i] for i in summary_rows.series],
+            "series": np.asarray(series_names, dtype=object)[summary_rows.series],
             "segment": summary_rows.segment,
             "from_period": first_period["__period"],
             "to_period": first_period["__last"],
@@ -811,8 +901,8 @@ def _xmr_result(
             "common_cause": summary_rows.common_cause,
             "special_cause_improvement": summary_rows.special_cause_improvement,
             "special_cause_concern": summary_rows.special_cause_concern,
-            "variation_type": [PointType(int(v)).label for v in summary_rows.variation],
-            "assurance_type": pl.Series(assurance_labels, dtype=pl.String),
+            "variation_type": point_labels[summary_rows.variation],
+            "assurance_type": pl.Series(assurance_names[summary_rows.assurance], dtype=pl.String),
             "short_group_warning": short,
         }
     )
@@ -821,7 +911,8 @@ def _xmr_result(
     if short.any():
         listed = series_table.filter(pl.col("short_group_warning"))
         groups = "; ".join(
-            f"{s} segment {g} ({n} points)" for s, g, n in listed.select("series", "segment", "n").head(10).rows()
+            f"{s} segment {g} ({n} points)"
+            for s, g, n in listed.select("series", "segment", "n").head(10).rows()
         )
         more = "" if listed.height <= 10 else f"; and {listed.height - 10} more"
         warnings = (f"{SHORT_GROUP_MESSAGE} [{groups}{more}]",)
@@ -832,25 +923,32 @@ def _xmr_result(
         "n_short_segments": int(short.sum()),
     }
     return AnalystResult(
-        table=_clean_floats(table), summary=summary, series_table=_clean_floats(series_table), warnings=warnings
+        table=_clean_floats(table),
+        summary=summary,
+        series_table=_clean_floats(series_table),
+        warnings=warnings,
     )
 
 
 def _run_result(
-    frame: pl.DataFrame, values: FloatArray, phase: IntArray | None, freeze: int | None, series_names: list[str]
+    frame: pl.DataFrame,
+    values: FloatArray,
+    phase: IntArray | None,
+    freeze: int | None,
+    series_names: list[str],
 ) -> AnalystResult:
     chart = run_chart(values, phase=phase, freeze=freeze)
-    observed = pl.Series(frame["__value"].is_not_null().to_numpy())
+    observed = frame["__value"].is_not_null().to_numpy()
     segment_index = _at_rows(chart.segment_index, frame)
-    centre = pl.Series(_at_rows(chart.centre_line, frame))
-    segment = pl.Series(chart.segment[np.maximum(segment_index, 0)])
+    centre = _at_rows(chart.centre_line, frame)
+    segment = chart.segment[np.maximum(segment_index, 0)]
     table = pl.DataFrame(
         {
             "series": frame[_SERIES],
             "period": frame[_PERIOD],
             "value": frame["__value"],
-            "segment": pl.select(pl.when(observed).then(segment).otherwise(None)).to_series(),
-            "centre": pl.select(pl.when(observed).then(centre).otherwise(None)).to_series(),
+            "segment": _masked(segment, observed),
+            "centre": _masked(centre, observed),
         }
     )
     runs = chart.runs
@@ -872,7 +970,9 @@ def _run_result(
         "n_segments": series_table.height,
         "n_signals": int(runs.runs_signal.sum()),
     }
-    return AnalystResult(table=_clean_floats(table), summary=summary, series_table=_clean_floats(series_table))
+    return AnalystResult(
+        table=_clean_floats(table), summary=summary, series_table=_clean_floats(series_table)
+    )
 
 
 def _counts(labels: pl.Series) -> dict[str, int]:
@@ -923,7 +1023,10 @@ def cusum_file(path: Path, request: CusumRequest) -> AnalystResult:
     source = path.name
     try:
         options = RiskAdjustedCusumOptions(
-            rate_ratio=request.rate_ratio, form=request.form, head_start=request.head_start, reset=request.reset
+            rate_ratio=request.rate_ratio,
+            form=request.form,
+            head_start=request.head_start,
+            reset=request.reset,
         )
         if request.form == "bernoulli" and request.denominator_col is None:
             raise ValueError("--form bernoulli needs --denominator-col (cases per period)")
@@ -947,8 +1050,12 @@ def cusum_file(path: Path, request: CusumRequest) -> AnalystResult:
     frame = _parse_numbers(frame, request.observed_col, "__obs", checks, required=False)
     frame = _parse_numbers(frame, request.expected_col, "__exp", checks, required=False)
     o, e = pl.col("__obs"), pl.col("__exp")
-    checks.add(frame.filter(o < 0), request.observed_col, pl.col(request.observed_col), "must not be negative")
-    checks.add(frame.filter(e < 0), request.expected_col, pl.col(request.expected_col), "must not be negative")
+    checks.add(
+        frame.filter(o < 0), request.observed_col, pl.col(request.observed_col), "must not be negative"
+    )
+    checks.add(
+        frame.filter(e < 0), request.expected_col, pl.col(request.expected_col), "must not be negative"
+    )
     if request.denominator_col is not None:
         den = request.denominator_col
         frame = _parse_numbers(frame, den, "__den", checks, required=False)
@@ -962,13 +1069,15 @@ def cusum_file(path: Path, request: CusumRequest) -> AnalystResult:
         checks.add(frame.filter(n < 0), den, pl.col(den), "denominator must be positive")
         if request.form == "bernoulli":
             checks.add(
-                frame.filter(o > n),
+                frame.filter((o > n) & (n > 0)),
                 request.observed_col,
                 pl.col(request.observed_col),
-                pl.format("observed exceeds the denominator ({}): deaths cannot outnumber cases", pl.col(den)),
+                pl.format(
+                    "observed exceeds the denominator ({}): deaths cannot outnumber cases", pl.col(den)
+                ),
             )
             checks.add(
-                frame.filter(e > n),
+                frame.filter((e > n) & (n > 0)),
                 request.expected_col,
                 pl.col(request.expected_col),
                 pl.format("expected exceeds the denominator ({})", pl.col(den)),
@@ -989,7 +1098,9 @@ def cusum_file(path: Path, request: CusumRequest) -> AnalystResult:
     if request.denominator_col is not None:
         denominators = _scatter(frame, "__den", n_series, width)
     if not np.isfinite(expected).any():
-        raise AnalystInputError([Problem(source, None, request.expected_col, None, "no period has both counts")])
+        raise AnalystInputError(
+            [Problem(source, None, request.expected_col, None, "no period has both counts")]
+        )
     try:
         if request.threshold is None:
             found = llr_cusum_threshold(
@@ -1002,7 +1113,13 @@ def cusum_file(path: Path, request: CusumRequest) -> AnalystResult:
                 seed=request.seed,
             )
         else:
-            found = CusumThreshold(h=float(request.threshold), arl=math.nan, arl_standard_error=math.nan, method="given", expected=math.nan)
+            found = CusumThreshold(
+                h=float(request.threshold),
+                arl=math.nan,
+                arl_standard_error=math.nan,
+                method="given",
+                expected=math.nan,
+            )
         result = risk_adjusted_cusum(
             observed,
             expected,
@@ -1029,17 +1146,15 @@ def cusum_file(path: Path, request: CusumRequest) -> AnalystResult:
         columns_out["denominator"] = frame["__den"]
     columns_out["increment"] = _at_rows(increment, frame)
     columns_out["statistic"] = _at_rows(result.statistic, frame)
-    columns_out["alarm"] = pl.select(
-        pl.when(pl.Series(has_value)).then(pl.Series(_at_rows(result.alarm, frame))).otherwise(None)
-    ).to_series()
+    columns_out["alarm"] = _masked(_at_rows(result.alarm, frame), has_value)
     table = pl.DataFrame(columns_out)
     per_series = (
         table.with_columns(pl.col("series").cast(pl.String))
         .group_by("series", maintain_order=True)
         .agg(
-            pl.len().alias("periods"),
-            pl.col("observed").sum().alias("observed"),
-            pl.col("expected").sum().alias("expected"),
+            pl.col("alarm").is_not_null().sum().alias("periods"),
+            pl.col("observed").filter(pl.col("alarm").is_not_null()).sum().alias("observed"),
+            pl.col("expected").filter(pl.col("alarm").is_not_null()).sum().alias("expected"),
             pl.col("alarm").sum().cast(pl.Int64).alias("n_alarms"),
             pl.col("period").filter(pl.col("alarm")).first().alias("first_alarm"),
             pl.col("statistic").drop_nulls().drop_nans().last().alias("last_statistic"),
@@ -1064,9 +1179,14 @@ def cusum_file(path: Path, request: CusumRequest) -> AnalystResult:
     warnings: tuple[str, ...] = ()
     missing = int(gap.sum() - (n_series * width - frame.height))
     if missing:
-        warnings = (f"{missing} row(s) lack the observed or expected count: the CUSUM carries over those periods",)
+        warnings = (
+            f"{missing} row(s) lack the observed or expected count: the CUSUM carries over those periods",
+        )
     return AnalystResult(
-        table=_clean_floats(table), summary=summary, series_table=_clean_floats(series_table), warnings=warnings
+        table=_clean_floats(table),
+        summary=summary,
+        series_table=_clean_floats(series_table),
+        warnings=warnings,
     )
 
 
@@ -1110,31 +1230,35 @@ def ranks_file(path: Path, request: RanksRequest) -> AnalystResult:
         ``summary``: units, tables, how many units can be told apart from the middle.
     """
     source = path.name
-    by_estimate = request.estimate_col is not None or request.se_col is not None
-    by_counts = request.numerator_col is not None or request.denominator_col is not None
+    est_col, se_col = request.estimate_col, request.se_col
+    num_col, den_col = request.numerator_col, request.denominator_col
+    by_estimate = est_col is not None or se_col is not None
+    by_counts = num_col is not None or den_col is not None
     try:
         if by_estimate == by_counts:
             raise ValueError(
                 "give --estimate-col with --se-col, or --numerator-col with --denominator-col (one pair, not both)"
             )
-        if by_estimate and (request.estimate_col is None or request.se_col is None):
-            raise ValueError("--estimate-col and --se-col go together")
-        if by_counts and (request.numerator_col is None or request.denominator_col is None):
-            raise ValueError("--numerator-col and --denominator-col go together")
         options = RankOptions(
-            n_draws=request.replicates, level=request.level, seed=request.seed, descending=request.higher_is_better
+            n_draws=request.replicates,
+            level=request.level,
+            seed=request.seed,
+            descending=request.higher_is_better,
         )
     except ValueError as exc:
         raise usage_error(source, str(exc)) from None
+    if by_estimate:
+        if est_col is None or se_col is None:
+            raise usage_error(source, "--estimate-col and --se-col go together")
+        first, second = ("--estimate-col", est_col), ("--se-col", se_col)
+    else:
+        if num_col is None or den_col is None:
+            raise usage_error(source, "--numerator-col and --denominator-col go together")
+        first, second = ("--numerator-col", num_col), ("--denominator-col", den_col)
     columns = {"--unit-col": request.unit_col}
     if request.group_col is not None:
         columns["--group-col"] = request.group_col
-    if by_estimate:
-        assert request.estimate_col is not None and request.se_col is not None
-        columns.update({"--estimate-col": request.estimate_col, "--se-col": request.se_col})
-    else:
-        assert request.numerator_col is not None and request.denominator_col is not None
-        columns.update({"--numerator-col": request.numerator_col, "--denominator-col": request.denominator_col})
+    columns.update(dict([first, second]))
     frame = read_input(path, columns, sheet=request.sheet)
     checks = _Checks(source)
     _require_text(frame, request.unit_col, "a unit", checks)
@@ -1142,13 +1266,17 @@ def ranks_file(path: Path, request: RanksRequest) -> AnalystResult:
     if group is not None:
         _require_text(frame, group, "a group", checks)
     if by_estimate:
-        assert request.estimate_col is not None and request.se_col is not None
-        frame = _parse_numbers(frame, request.estimate_col, "__est", checks, required=True)
-        frame = _parse_numbers(frame, request.se_col, "__se", checks, required=True)
-        checks.add(frame.filter(pl.col("__se") < 0), request.se_col, pl.col(request.se_col), "a standard error must not be negative")
+        estimate_col, error_col = first[1], second[1]
+        frame = _parse_numbers(frame, estimate_col, "__est", checks, required=True)
+        frame = _parse_numbers(frame, error_col, "__se", checks, required=True)
+        checks.add(
+            frame.filter(pl.col("__se") < 0),
+            error_col,
+            pl.col(error_col),
+            "a standard error must not be negative",
+        )
     else:
-        assert request.numerator_col is not None and request.denominator_col is not None
-        num, den = request.numerator_col, request.denominator_col
+        num, den = first[1], second[1]
         frame = _parse_numbers(frame, num, "__num", checks, required=True)
         frame = _parse_numbers(frame, den, "__den", checks, required=True)
         o, n = pl.col("__num"), pl.col("__den")
@@ -1160,7 +1288,10 @@ def ranks_file(path: Path, request: RanksRequest) -> AnalystResult:
                 frame.filter(o > n),
                 num,
                 pl.col(num),
-                pl.format("numerator exceeds the denominator ({}): a proportion needs numerator <= denominator", pl.col(den)),
+                pl.format(
+                    "numerator exceeds the denominator ({}): a proportion needs numerator <= denominator",
+                    pl.col(den),
+                ),
             )
         frame = frame.with_columns(
             (o / n).alias("__est"),
@@ -1171,8 +1302,10 @@ def ranks_file(path: Path, request: RanksRequest) -> AnalystResult:
             ).alias("__se"),
         )
     keys = [request.unit_col] if group is None else [group, request.unit_col]
-    first = pl.col(ROW).min().over(keys)
-    repeated = frame.filter(pl.all_horizontal(pl.col(k).is_not_null() for k in keys)).with_columns(first.alias("__first"))
+    first_row = pl.col(ROW).min().over(keys)
+    repeated = frame.filter(pl.all_horizontal(pl.col(k).is_not_null() for k in keys)).with_columns(
+        first_row.alias("__first")
+    )
     checks.add(
         repeated.filter(pl.col(ROW) != pl.col("__first")),
         request.unit_col,
@@ -1217,10 +1350,3 @@ def ranks_file(path: Path, request: RanksRequest) -> AnalystResult:
         "estimate_from": "estimate and se" if by_estimate else f"numerator/denominator ({request.data_type})",
     }
     return AnalystResult(table=_clean_floats(table), summary=summary)
-
-
-@dataclass
-class _Unused:
-    """Placeholder to keep dataclass field imported for future per-request defaults."""
-
-    notes: list[str] = field(default_factory=list)

@@ -20,8 +20,15 @@ from forewarn.surveillance.options import ScanOptions
 from forewarn.surveillance.panel import FloatArray, IntArray, Panel
 
 IMPROVEMENT = {"higher_is_better": "increase", "lower_is_better": "decrease", "neutral": "neutral"}
-POINT_TYPE_NAMES = {int(p): p.name.lower() for p in PointType}
-ASSURANCE_NAMES = {int(a): a.name.lower() for a in AssuranceType}
+POINT_TYPE_NAMES = {int(p): p.label for p in PointType}
+POINT_DIRECTION = {
+    int(PointType.COMMON_CAUSE): "neutral",
+    int(PointType.SPECIAL_CAUSE_IMPROVEMENT): "improvement",
+    int(PointType.SPECIAL_CAUSE_CONCERN): "concern",
+    int(PointType.SPECIAL_CAUSE_NEUTRAL_HIGH): "neutral",
+    int(PointType.SPECIAL_CAUSE_NEUTRAL_LOW): "neutral",
+}
+ASSURANCE_NAMES = {int(a): a.label for a in AssuranceType}
 FUNNEL_KINDS = ("proportion", "ratio_oe", "rate")
 CUSUM_KINDS = ("proportion", "ratio_oe", "rate")
 
@@ -54,6 +61,22 @@ def _direction(polarity: NDArray[np.object_], high: NDArray[np.bool_]) -> NDArra
     )
 
 
+def usable_phase(panel: Panel, phase: IntArray | None, rows: IntArray) -> IntArray | None:
+    """The rebase phases of ``rows``, dropping a series' rebases when any of its segments has under 2 points
+    (an XmR chart needs a moving range; such a rebase is ignored rather than stopping the whole scan)."""
+    if phase is None:
+        return None
+    sub = phase[rows]
+    observed = ~np.isnan(panel.value[rows])
+    width = int(sub.max()) + 1
+    keys = np.arange(rows.size)[:, None] * width + sub
+    counts = np.bincount(keys[observed], minlength=rows.size * width).reshape(rows.size, width)
+    present = np.zeros((rows.size, width), dtype=bool)
+    present[np.repeat(np.arange(rows.size), observed.sum(axis=1)), sub[observed]] = True
+    too_short = (present & (counts < 2)).any(axis=1)
+    return np.where(too_short[:, None], 0, sub)
+
+
 def _spc(
     panel: Panel, options: ScanOptions, phase: IntArray | None
 ) -> tuple[dict[str, np.ndarray], pl.DataFrame]:
@@ -83,7 +106,7 @@ def _spc(
                 trend_length=options.spc_trend_length,
                 target=targets[rows],
             ),
-            phase=None if phase is None else phase[rows],
+            phase=usable_phase(panel, phase, rows),
         )
         out["spc_variation"][rows] = [POINT_TYPE_NAMES[int(v)] for v in chart.variation]
         out["spc_assurance"][rows] = [ASSURANCE_NAMES[int(v)] for v in chart.assurance]
@@ -95,18 +118,13 @@ def _spc(
         r, t = np.nonzero(chart.special_cause_flag)
         if r.size:
             labels = np.asarray(chart.special_cause_labels, dtype=object)
-            point_names = np.asarray([POINT_TYPE_NAMES[int(v)] for v in chart.point_type[r, t]], dtype=object)
             signal_frames.append(
                 pl.DataFrame(
                     {
                         "series": rows[r],
                         "method": "spc",
                         "rule": labels[chart.special_cause_type[r, t]].astype(str),
-                        "direction": np.char.replace(
-                            np.char.replace(point_names.astype(str), "special_cause_", ""),
-                            "common_cause",
-                            "neutral",
-                        ),
+                        "direction": [POINT_DIRECTION[int(v)] for v in chart.point_type[r, t]],
                         "t": t,
                         "value": panel.value[rows][r, t],
                         "mean": chart.mean[r, t],
