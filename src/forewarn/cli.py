@@ -16,6 +16,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 from sqlalchemy import Engine
 
+from forewarn.cli_analyst import cusum_command, funnel_command, ranks_command, spc_command
 from forewarn.ingest.importer import ImportResult, import_file
 from forewarn.ingest.mapping import MappingError
 from forewarn.ingest.problems import ImportRejected
@@ -29,10 +30,14 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+app.command("funnel")(funnel_command)
+app.command("spc")(spc_command)
+app.command("cusum")(cusum_command)
+app.command("ranks")(ranks_command)
 db_app = typer.Typer(help="The store: migrations and status.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 120)
 
 

@@ -391,7 +391,11 @@ def prepare(table: RawTable, mapping: Mapping, report: ValidationReport) -> Prep
             end = parse_dates(pl.col(period.end_column).cast(pl.String), "iso")
         assert end is not None
         frame = frame.with_columns(start.alias("period_start"), end.alias("period_end"))
-        checks.add(frame.filter(pl.col(period.column).is_null()), period.column, None, "missing period")
+        unreadable = _unreadable(period.column)
+        already_reported = pl.col(unreadable) if unreadable in frame.columns else pl.lit(False)
+        checks.add(
+            frame.filter(pl.col(period.column).is_null() & ~already_reported), period.column, None, "missing period"
+        )
         checks.add(
             frame.filter(pl.col(period.column).is_not_null() & pl.col("period_start").is_null()),
             period.column,
@@ -416,8 +420,10 @@ def prepare(table: RawTable, mapping: Mapping, report: ValidationReport) -> Prep
         frame = frame.with_columns(
             parse_dates(pl.col(spec.date).cast(pl.String), spec.date_format).alias("date")
         )
+        unreadable_date = _unreadable(spec.date)
+        reported = pl.col(unreadable_date) if unreadable_date in frame.columns else pl.lit(False)
         checks.add(
-            frame.filter(pl.col("date").is_null()),
+            frame.filter(pl.col("date").is_null() & ~reported),
             spec.date,
             pl.col(spec.date),
             f"unparseable date (expected format {spec.date_format!r})",

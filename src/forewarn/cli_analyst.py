@@ -1,0 +1,546 @@
+"""``forewarn funnel``, ``spc``, ``cusum`` and ``ranks``: the analyst's tools, one file in, a table out.
+
+``cli.py`` registers them with ``app.command("funnel")(funnel_command)`` and so on. The table goes to
+``--output`` (CSV, or Parquet by suffix), else to stdout as CSV; ``--json`` puts the summary and the rows on
+stdout instead. Messages, summaries and warnings go to stderr. Problems with the data exit 1, options that do
+not fit the file exit 2, and every problem is listed at once, each naming the row, column and value.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import polars as pl
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from forewarn.surveillance.analyst import (
+    AnalystInputError,
+    AnalystResult,
+    CusumRequest,
+    FunnelRequest,
+    RanksRequest,
+    SpcRequest,
+    csv_text,
+    cusum_file,
+    funnel_file,
+    json_rows,
+    ranks_file,
+    spc_file,
+    write_table,
+)
+
+err = Console(stderr=True, soft_wrap=True, highlight=False)
+
+# Above this many series the per-series table is not drawn on stderr (use --json or --series-output).
+_MAX_SERIES_SHOWN = 20
+
+
+class DataType(StrEnum):
+    SR = "SR"
+    PR = "PR"
+    RC = "RC"
+
+
+class Overdispersion(StrEnum):
+    none = "none"
+    cqc = "cqc"
+    shmi = "shmi"
+
+
+class Limit(StrEnum):
+    p95 = "95"
+    p998 = "99.8"
+
+
+class SrScale(StrEnum):
+    log = "log"
+    sqrt = "sqrt"
+
+
+class Unadjusted(StrEnum):
+    exact = "exact"
+    approximate = "approximate"
+
+
+class Compat(StrEnum):
+    funnelplotr = "funnelplotr"
+
+
+class Improvement(StrEnum):
+    increase = "increase"
+    decrease = "decrease"
+    neutral = "neutral"
+
+
+class Rules(StrEnum):
+    mdc = "mdc"
+    anhoej = "anhoej"
+
+
+class Form(StrEnum):
+    poisson = "poisson"
+    bernoulli = "bernoulli"
+
+
+class ThresholdMethod(StrEnum):
+    markov = "markov"
+    simulation = "simulation"
+
+
+class Reset(StrEnum):
+    zero = "zero"
+    head_start = "head-start"
+
+
+class RankData(StrEnum):
+    PR = "PR"
+    SR = "SR"
+
+
+FileArg = Annotated[
+    Path,
+    typer.Argument(
+        help="CSV, Excel (.xlsx) or Parquet file, one row per unit or per period.", dir_okay=False
+    ),
+]
+Output = Annotated[
+    Path | None,
+    typer.Option(
+        "--output", "-o", help="Write the table here: CSV, or Parquet for .parquet (default: stdout CSV)."
+    ),
+]
+Json = Annotated[bool, typer.Option("--json", help="Print the summary and rows as JSON on stdout.")]
+Sheet = Annotated[str | None, typer.Option("--sheet", help="Excel sheet (default: the first).")]
+SeriesOutput = Annotated[
+    Path | None,
+    typer.Option(
+        "--series-output", help="Write the per-series summary table here (CSV, or Parquet by suffix)."
+    ),
+]
+
+
+def _emit_json(payload: Any) -> None:
+    sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
+
+
+def _warn(message: str) -> None:
+    err.print(Text.assemble(("warning: ", "bold yellow"), message))
+
+
+def _compute(run: Callable[[], AnalystResult], as_json: bool) -> AnalystResult:
+    """Run a service call; on bad input list every problem on stderr (and as JSON) and exit 1 or 2."""
+    try:
+        return run()
+    except AnalystInputError as exc:
+        if as_json:
+            _emit_json(exc.to_dict())
+        for problem in exc.problems:
+            err.print(Text(str(problem)))
+        err.print(Text.assemble(("error: ", "bold red"), exc.summary()))
+        raise typer.Exit(exc.exit_code) from None
+    except (ValueError, pl.exceptions.PolarsError) as exc:
+        # Inputs are validated before any statistic runs; this is the last guard against a traceback.
+        if as_json:
+            _emit_json({"ok": False, "exit_code": 1, "error": str(exc)})
+        err.print(Text.assemble(("error: ", "bold red"), f"could not compute: {exc}"))
+        raise typer.Exit(1) from None
+
+
+def _deliver(
+    command: str,
+    result: AnalystResult,
+    *,
+    output: Path | None,
+    as_json: bool,
+    series_output: Path | None = None,
+) -> None:
+    for warning in result.warnings:
+        _warn(warning)
+    if output is not None:
+        write_table(result.table, output)
+        err.print(Text(f"wrote {result.table.height} rows to {output}"))
+    if series_output is not None and result.series_table is not None:
+        write_table(result.series_table, series_output)
+        err.print(Text(f"wrote {result.series_table.height} series rows to {series_output}"))
+    if as_json:
+        payload: dict[str, Any] = {
+            "ok": True,
+            "command": command,
+            "summary": result.summary,
+            "warnings": list(result.warnings),
+        }
+        if output is not None:
+            payload["output"] = str(output)
+        payload["rows"] = json_rows(result.table)
+        if result.series_table is not None:
+            payload["series"] = json_rows(result.series_table)
+        _emit_json(payload)
+    elif output is None:
+        sys.stdout.write(csv_text(result.table))
+
+
+def _show(value: Any, digits: int = 6) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}g}"
+    return str(value)
+
+
+def _series_table(result: AnalystResult, title: str, columns: list[str]) -> None:
+    """A few columns of the per-series table on stderr, when there are few series (the rest: --json)."""
+    if result.series_table is None or not 0 < result.series_table.height <= _MAX_SERIES_SHOWN:
+        return
+    frame = result.series_table.select(c for c in columns if c in result.series_table.columns)
+    table = Table(title=title)
+    for column in frame.columns:
+        table.add_column(column)
+    for row in frame.rows():
+        table.add_row(*(_show(v, 5) for v in row))
+    err.print(table)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# funnel
+# ----------------------------------------------------------------------------------------------------------
+
+
+def funnel_command(
+    file: FileArg,
+    unit_col: Annotated[
+        str, typer.Option("--unit-col", help="Column naming the unit (rows are summed by unit).")
+    ],
+    numerator_col: Annotated[str, typer.Option("--numerator-col", help="Observed count O.")],
+    denominator_col: Annotated[
+        str, typer.Option("--denominator-col", help="E (SR), N (PR) or the second count (RC).")
+    ],
+    data_type: Annotated[
+        DataType,
+        typer.Option(
+            "--data-type",
+            case_sensitive=False,
+            help="SR: standardised ratio O/E; PR: proportion O/N; RC: ratio of two counts O/D.",
+        ),
+    ],
+    od: Annotated[
+        Overdispersion,
+        typer.Option("--od", help="Over-dispersion: cqc (winsorised z), shmi (truncated z) or none."),
+    ] = Overdispersion.cqc,
+    trim: Annotated[
+        float, typer.Option("--trim", help="Fraction winsorised or truncated at each end.")
+    ] = 0.1,
+    limit: Annotated[
+        Limit, typer.Option("--limit", help="Limits that flag outliers: 95 or 99.8 (%).")
+    ] = Limit.p998,
+    target: Annotated[
+        float | None,
+        typer.Option("--target", help="Centre line (default: 1 for SR, the pooled value for PR and RC)."),
+    ] = None,
+    scale: Annotated[
+        SrScale | None,
+        typer.Option(
+            "--scale", help="SR only: log (SHMI) or sqrt (CQC) scale (default: sqrt with cqc, else log)."
+        ),
+    ] = None,
+    unadjusted: Annotated[
+        Unadjusted | None,
+        typer.Option(
+            "--unadjusted",
+            help="Limits without over-dispersion: exact (default) or approximate (normal on the transformed scale).",
+        ),
+    ] = None,
+    compat: Annotated[
+        Compat | None,
+        typer.Option("--compat", help="funnelplotr: reproduce FunnelPlotR 0.6.0 exactly, quirks included."),
+    ] = None,
+    output: Output = None,
+    as_json: Json = False,
+    sheet: Sheet = None,
+) -> None:
+    """Funnel plot: each unit's ratio against limits that narrow as its denominator grows."""
+    request = FunnelRequest(
+        unit_col=unit_col,
+        numerator_col=numerator_col,
+        denominator_col=denominator_col,
+        data_type=data_type.value,
+        overdispersion=od.value,
+        trim=trim,
+        limit=float(limit.value),
+        target=target,
+        sr_scale=None if scale is None else scale.value,
+        unadjusted=None if unadjusted is None else unadjusted.value,
+        compat=None if compat is None else "funnelplotr",
+        sheet=sheet,
+    )
+    result = _compute(lambda: funnel_file(file, request), as_json)
+    s = result.summary
+    od_text = "not estimated" if s["phi"] is None else f"phi {_show(s['phi'])}, tau2 {_show(s['tau2'])}"
+    applied = "limits adjusted" if s["adjusted"] else "limits not adjusted"
+    err.print(
+        Text(
+            f"funnel {s['data_type']}: {s['n_units']} units from {s['n_rows']} rows; target {_show(s['target'])}; "
+            f"over-dispersion {s['overdispersion']}: {od_text} ({applied})"
+        )
+    )
+    err.print(
+        Text(
+            f"outside the {_show(s['limit'])}% limits: {s['n_outliers']} ({s['n_high']} high, {s['n_low']} low); "
+            f"{s['expected_by_chance']:.2f} expected by chance; {s['n_fdr_flags']} flagged at a "
+            f"{s['fdr_alpha']:.0%} false-discovery rate"
+        )
+    )
+    _deliver("funnel", result, output=output, as_json=as_json)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# spc
+# ----------------------------------------------------------------------------------------------------------
+
+
+def spc_command(
+    file: FileArg,
+    period_col: Annotated[
+        str, typer.Option("--period-col", help="Period: YYYY-MM-DD, DD/MM/YYYY, YYYY-MM, year or number.")
+    ],
+    value_col: Annotated[str, typer.Option("--value-col", help="The measure charted.")],
+    series_col: Annotated[
+        str | None, typer.Option("--series-col", help="Column naming the series (default: one series).")
+    ] = None,
+    improvement: Annotated[
+        Improvement,
+        typer.Option("--improvement", help="Which direction is better: increase, decrease or neutral."),
+    ] = Improvement.increase,
+    target: Annotated[float | None, typer.Option("--target", help="Target, for the assurance icon.")] = None,
+    fix_after: Annotated[
+        int | None,
+        typer.Option("--fix-after", help="Fix the limits (mdc, >= 12) or median (anhoej) after N points."),
+    ] = None,
+    rebase: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--rebase", help="Start a new segment at DATE (or SERIES=DATE for one series); repeatable."
+        ),
+    ] = None,
+    rules: Annotated[
+        Rules, typer.Option("--rules", help="mdc: XmR chart, Making Data Count rules; anhoej: run chart.")
+    ] = Rules.mdc,
+    shift_length: Annotated[
+        int, typer.Option("--shift", help="Points in a row on one side that make a shift.")
+    ] = 7,
+    trend_length: Annotated[
+        int, typer.Option("--trend", help="Points in a row rising or falling that make a trend.")
+    ] = 7,
+    screen: Annotated[
+        bool, typer.Option("--screen/--no-screen", help="Screen out large moving ranges before the limits.")
+    ] = True,
+    output: Output = None,
+    series_output: SeriesOutput = None,
+    as_json: Json = False,
+    sheet: Sheet = None,
+) -> None:
+    """SPC charts of every series at once: XmR with Making Data Count rules, or run charts (Anhoej rules)."""
+    request = SpcRequest(
+        period_col=period_col,
+        value_col=value_col,
+        series_col=series_col,
+        improvement=improvement.value,
+        target=target,
+        fix_after=fix_after,
+        rebase=tuple(rebase or ()),
+        rules=rules.value,
+        shift_length=shift_length,
+        trend_length=trend_length,
+        screen_outliers=screen,
+        sheet=sheet,
+    )
+    result = _compute(lambda: spc_file(file, request), as_json)
+    s = result.summary
+    if request.rules == "mdc":
+        variation = ", ".join(f"{k} {v}" for k, v in s["variation"].items())
+        err.print(
+            Text(
+                f"spc (XmR, Making Data Count): {s['n_series']} series, {s['n_rows']} rows; variation: {variation}"
+            )
+        )
+        if target is not None:
+            assurance = ", ".join(f"{k} {v}" for k, v in s["assurance"].items())
+            err.print(Text(f"assurance against target {_show(target)}: {assurance}"))
+    else:
+        err.print(
+            Text(
+                f"spc (run chart, Anhoej rules): {s['n_series']} series, {s['n_segments']} segments, "
+                f"{s['n_signals']} with a runs signal"
+            )
+        )
+    shown = (
+        ["series", "segment", "n", "mean", "lpl", "upl", "variation_type", "assurance_type"]
+        if request.rules == "mdc"
+        else ["series", "segment", "centre", "n_useful", "longest_run", "n_crossings", "runs_signal"]
+    )
+    _series_table(result, "Series", shown)
+    _deliver("spc", result, output=output, as_json=as_json, series_output=series_output)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# cusum
+# ----------------------------------------------------------------------------------------------------------
+
+
+def cusum_command(
+    file: FileArg,
+    period_col: Annotated[
+        str, typer.Option("--period-col", help="Period: YYYY-MM-DD, DD/MM/YYYY, YYYY-MM, year or number.")
+    ],
+    observed_col: Annotated[
+        str, typer.Option("--observed-col", help="Observed events per period (e.g. deaths).")
+    ],
+    expected_col: Annotated[str, typer.Option("--expected-col", help="Case-mix expected events per period.")],
+    series_col: Annotated[
+        str | None, typer.Option("--series-col", help="Column naming the series (default: one series).")
+    ] = None,
+    denominator_col: Annotated[
+        str | None, typer.Option("--denominator-col", help="Cases per period (needed for --form bernoulli).")
+    ] = None,
+    rate_ratio: Annotated[
+        float,
+        typer.Option(
+            "--rate-ratio", help="Odds or rate ratio to detect: 2 = a doubling; 0.5 watches for halving."
+        ),
+    ] = 2.0,
+    target_arl: Annotated[
+        float,
+        typer.Option(
+            "--target-arl", help="In-control average run length (periods) the threshold is set for."
+        ),
+    ] = 60.0,
+    form: Annotated[
+        Form, typer.Option("--form", help="poisson (O ln R - (R-1) E) or bernoulli (with cases per period).")
+    ] = Form.poisson,
+    threshold: Annotated[
+        float | None,
+        typer.Option("--threshold", help="Use this threshold h instead of one from --target-arl."),
+    ] = None,
+    threshold_method: Annotated[
+        ThresholdMethod,
+        typer.Option(
+            "--threshold-method", help="markov (exact, at the median expected count) or simulation."
+        ),
+    ] = ThresholdMethod.markov,
+    head_start: Annotated[float, typer.Option("--head-start", help="Starting value of the CUSUM.")] = 0.0,
+    reset: Annotated[
+        Reset, typer.Option("--reset", help="After an alarm restart from zero or the head start.")
+    ] = Reset.zero,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the simulation method.")] = 20000441,
+    output: Output = None,
+    series_output: SeriesOutput = None,
+    as_json: Json = False,
+    sheet: Sheet = None,
+) -> None:
+    """Risk-adjusted CUSUM of observed against expected counts, with a threshold from a target ARL."""
+    request = CusumRequest(
+        period_col=period_col,
+        observed_col=observed_col,
+        expected_col=expected_col,
+        series_col=series_col,
+        denominator_col=denominator_col,
+        rate_ratio=rate_ratio,
+        target_arl=target_arl,
+        form=form.value,
+        threshold=threshold,
+        threshold_method=threshold_method.value,
+        head_start=head_start,
+        reset="zero" if reset is Reset.zero else "head_start",
+        seed=seed,
+        sheet=sheet,
+    )
+    result = _compute(lambda: cusum_file(file, request), as_json)
+    s = result.summary
+    how = (
+        "given"
+        if s["target_arl"] is None
+        else f"{s['threshold_method']}, in-control ARL {_show(s['arl_at_threshold'])} for target {_show(s['target_arl'])}"
+    )
+    err.print(
+        Text(
+            f"cusum ({s['form']}, R = {_show(s['rate_ratio'])}): threshold h = {s['threshold']:.6f} ({how}); "
+            f"{s['n_alarms']} alarm(s) in {s['n_series_alarmed']} of {s['n_series']} series"
+        )
+    )
+    _series_table(result, "Series", ["series", "periods", "observed", "expected", "n_alarms", "first_alarm"])
+    _deliver("cusum", result, output=output, as_json=as_json, series_output=series_output)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# ranks
+# ----------------------------------------------------------------------------------------------------------
+
+
+def ranks_command(
+    file: FileArg,
+    unit_col: Annotated[str, typer.Option("--unit-col", help="Column naming the unit (one row per unit).")],
+    estimate_col: Annotated[
+        str | None, typer.Option("--estimate-col", help="Estimate to rank (with --se-col).")
+    ] = None,
+    se_col: Annotated[str | None, typer.Option("--se-col", help="Standard error of the estimate.")] = None,
+    numerator_col: Annotated[
+        str | None,
+        typer.Option("--numerator-col", help="Events, instead of --estimate-col (with --denominator-col)."),
+    ] = None,
+    denominator_col: Annotated[
+        str | None, typer.Option("--denominator-col", help="N (PR) or E (SR).")
+    ] = None,
+    data_type: Annotated[
+        RankData,
+        typer.Option("--data-type", case_sensitive=False, help="With counts: PR ranks O/N, SR ranks O/E."),
+    ] = RankData.PR,
+    group_col: Annotated[
+        str | None,
+        typer.Option("--group-col", help="Rank within each group (e.g. indicator): many tables at once."),
+    ] = None,
+    higher_is_better: Annotated[
+        bool,
+        typer.Option(
+            "--higher-is-better/--lower-is-better",
+            help="Rank 1 is the highest value, or (default) the lowest.",
+        ),
+    ] = False,
+    replicates: Annotated[int, typer.Option("--replicates", help="Simulated replicates (>= 100).")] = 1000,
+    level: Annotated[float, typer.Option("--level", help="Coverage of the rank interval.")] = 0.95,
+    seed: Annotated[int, typer.Option("--seed", help="Seed, so the intervals are reproducible.")] = 19960385,
+    output: Output = None,
+    as_json: Json = False,
+    sheet: Sheet = None,
+) -> None:
+    """How sure is a league table: each unit's median rank and rank interval, by simulation."""
+    request = RanksRequest(
+        unit_col=unit_col,
+        estimate_col=estimate_col,
+        se_col=se_col,
+        numerator_col=numerator_col,
+        denominator_col=denominator_col,
+        data_type=data_type.value,
+        group_col=group_col,
+        higher_is_better=higher_is_better,
+        replicates=replicates,
+        level=level,
+        seed=seed,
+        sheet=sheet,
+    )
+    result = _compute(lambda: ranks_file(file, request), as_json)
+    s = result.summary
+    err.print(
+        Text(
+            f"ranks: {s['n_units']} units in {s['n_groups']} table(s), rank 1 = {s['rank_1_is']}; "
+            f"{s['n_differ_from_middle']} can be told apart from the middle at {s['level']:.0%} "
+            f"({s['replicates']} replicates, seed {s['seed']})"
+        )
+    )
+    _deliver("ranks", result, output=output, as_json=as_json)
