@@ -6,6 +6,7 @@ The expected messages are the exact text a user sees on the command line.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 from pathlib import Path
 
 import polars as pl
@@ -278,3 +279,40 @@ def test_bundled_public_health_import_matches_the_source_file(engine: Engine) ->
     assert result.observations_inserted == len(with_value)
     assert result.rows_skipped == len(rows) - len(with_value)
     assert result.organisations_created == len({r["area_code"] for r in rows}) == 343
+
+
+EVENTS_MAPPING = """
+version: 1
+dataset: {code: test_events, name: Test events}
+records: events
+columns: {org: text, date: text, kind: text, grade: text}
+organisation: {code: org}
+events: {date: date, kind: kind, grade: grade}
+"""
+
+
+def test_events_import_with_every_problem_named(engine: Engine, tmp_path: Path) -> None:
+    bad = write(
+        tmp_path,
+        "events.csv",
+        "org,date,kind,grade\nAAA,2020-03-01,inspection,good\nAAA,01/03/2020,inspection,good\n,2020-04-01,inspection,\n",
+    )
+    with pytest.raises(ImportRejected) as info:
+        import_file(engine, bad, mapping_text=EVENTS_MAPPING)
+    assert [str(p) for p in info.value.report.problems] == [
+        "events.csv, row 3, column 'date': unparseable date (expected format 'iso') (value '01/03/2020')",
+        "events.csv, row 4, column 'org': missing organisation code",
+    ]
+    good = write(
+        tmp_path,
+        "events2.csv",
+        "org,date,kind,grade\nAAA,2020-03-01,inspection,good\nAAA,2021-03-01,inspection,requires_improvement\n",
+    )
+    assert import_file(engine, good, mapping_text=EVENTS_MAPPING).events_inserted == 2
+    again = write(tmp_path, "events3.csv", "org,date,kind,grade\nAAA,2021-03-01,inspection,inadequate\n")
+    assert import_file(engine, again, mapping_text=EVENTS_MAPPING).events_inserted == 0
+    from forewarn.store.models import Event
+
+    with engine.connect() as conn:
+        grades = dict(conn.execute(select(Event.date, Event.grade)).all())
+    assert grades[dt.date(2021, 3, 1)] == "inadequate"

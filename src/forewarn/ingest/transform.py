@@ -394,7 +394,10 @@ def prepare(table: RawTable, mapping: Mapping, report: ValidationReport) -> Prep
         unreadable = _unreadable(period.column)
         already_reported = pl.col(unreadable) if unreadable in frame.columns else pl.lit(False)
         checks.add(
-            frame.filter(pl.col(period.column).is_null() & ~already_reported), period.column, None, "missing period"
+            frame.filter(pl.col(period.column).is_null() & ~already_reported),
+            period.column,
+            None,
+            "missing period",
         )
         checks.add(
             frame.filter(pl.col(period.column).is_not_null() & pl.col("period_start").is_null()),
@@ -418,20 +421,22 @@ def prepare(table: RawTable, mapping: Mapping, report: ValidationReport) -> Prep
         assert mapping.events is not None
         spec = mapping.events
         frame = frame.with_columns(
-            parse_dates(pl.col(spec.date).cast(pl.String), spec.date_format).alias("date")
+            parse_dates(pl.col(spec.date).cast(pl.String), spec.date_format).alias("__event_date")
         )
         unreadable_date = _unreadable(spec.date)
         reported = pl.col(unreadable_date) if unreadable_date in frame.columns else pl.lit(False)
         checks.add(
-            frame.filter(pl.col("date").is_null() & ~reported),
+            frame.filter(pl.col("__event_date").is_null() & ~reported),
             spec.date,
             pl.col(spec.date),
             f"unparseable date (expected format {spec.date_format!r})",
         )
-        frame = frame.filter(pl.col("date").is_not_null()).with_columns(pl.col("date").alias("valid_from"))
+        frame = frame.filter(pl.col("__event_date").is_not_null()).with_columns(
+            pl.col("__event_date").alias("valid_from")
+        )
         events = frame.select(
             "org_code",
-            "date",
+            pl.col("__event_date").alias("date"),
             _reference(spec.kind).cast(pl.String).alias("kind"),
             (pl.col(spec.grade) if spec.grade else pl.lit(None)).cast(pl.String).alias("grade"),
             (pl.col(spec.detail) if spec.detail else pl.lit(None)).cast(pl.String).alias("detail"),
