@@ -254,3 +254,12 @@ def test_a_rebase_leaving_one_point_is_ignored_not_fatal(scanned: tuple[Engine, 
     run_scan(engine)
     values, _, _ = _values(path, "ORG05")
     assert _status(engine, "ORG05", "perf")["spc_mean"] == pytest.approx(values.mean(), rel=1e-12)
+
+
+def test_large_tables_use_the_conditional_rank_with_the_same_verdict(scanned: tuple[Engine, Path]) -> None:
+    engine, _ = scanned
+    simulated = _status(engine, "ORG01", "mort")
+    run_scan(engine, ScanOptions(rank_simulation_max_units=5))
+    conditional = _status(engine, "ORG01", "mort")
+    assert conditional["rank_distinguishable"] == simulated["rank_distinguishable"] == -1
+    assert abs(conditional["rank"] - simulated["rank"]) <= 2

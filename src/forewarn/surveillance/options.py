@@ -32,6 +32,9 @@ class ScanOptions:
         Periods at the start of each indicator from which the expected rate is taken (pooled over organisations).
     rank_replicates
         Simulated replicates for rank intervals.
+    rank_simulation_max_units
+        League tables larger than this use the conditional expected rank instead of simulation (same model,
+        milliseconds instead of minutes at 50,000 units).
     seed
         Seed of every simulation in the scan, so a scan is reproducible.
     """
@@ -47,6 +50,7 @@ class ScanOptions:
     cusum_target_arl: float = 60.0
     cusum_baseline_periods: int = 12
     rank_replicates: int = 1000
+    rank_simulation_max_units: int = 5000
     seed: int = 20260101
 
     def __post_init__(self) -> None:

@@ -1,15 +1,18 @@
 """Ranks with intervals at each indicator's latest year, instead of a league table.
 
 Each organisation's estimate and standard error come from its totals over the funnel window; the rank
-distribution is simulated (Goldstein & Spiegelhalter 1996, JRSS A 159:385; Marshall & Spiegelhalter 1998, BMJ
-316:1701) by :func:`forewarn.stats.ranks.rank_uncertainty`. Rank 1 is the best given the indicator's polarity.
-Indicators without a standard error (means, counts) or without a direction (neutral) are not ranked.
+distribution follows Goldstein & Spiegelhalter (1996, JRSS A 159:385) and Marshall & Spiegelhalter (1998, BMJ
+316:1701): simulated by :func:`forewarn.stats.ranks.rank_uncertainty` for tables of ordinary size, and by the
+conditional expected rank (:func:`forewarn.stats.rank_bounds.conditional_rank_intervals`, the same model) for very
+large ones. Rank 1 is the best given the indicator's polarity. Indicators without a standard error (means,
+counts) or without a direction (neutral) are not ranked.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from forewarn.stats.rank_bounds import conditional_rank_intervals
 from forewarn.stats.ranks import RankOptions, rank_uncertainty
 from forewarn.surveillance.options import ScanOptions
 from forewarn.surveillance.panel import FloatArray, Panel
@@ -32,9 +35,7 @@ def estimates_with_standard_errors(
         ratio_se = np.sqrt(np.maximum(numerator, 0.5)) / expected
     estimate = np.where(kind == "proportion", p, np.where(kind == "ratio_oe", ratio, p))
     se = np.where(kind == "proportion", proportion_se, np.where(kind == "ratio_oe", ratio_se, rate_se))
-    usable = (
-        np.isin(kind, ("proportion", "rate", "ratio_oe")) & np.isfinite(estimate) & np.isfinite(se) & (se > 0)
-    )
+    usable = np.isin(kind, ("proportion", "rate", "ratio_oe")) & np.isfinite(estimate) & np.isfinite(se) & (se > 0)
     return np.where(usable, estimate, np.nan), np.where(usable, se, np.nan)
 
 
@@ -60,19 +61,30 @@ def latest_rank_intervals(panel: Panel, options: ScanOptions) -> dict[str, np.nd
         rows = units[(polarity[units] == pol) & np.isfinite(estimate[units])]
         if rows.size == 0:
             continue
-        ranks = rank_uncertainty(
-            estimate[rows],
-            se[rows],
-            group=panel.indicator_index[rows],
-            options=RankOptions(n_draws=options.rank_replicates, seed=options.seed, descending=descending),
-        )
-        middle = (ranks.group_size + 1) / 2
-        out["rank"][rows] = ranks.median_rank
-        out["rank_lower"][rows] = ranks.lower_rank
-        out["rank_upper"][rows] = ranks.upper_rank
-        out["rank_of"][rows] = ranks.group_size.astype(int)
-        # +1: the whole interval is on the better side of the middle rank; -1 on the worse side; 0 cannot tell.
-        out["rank_distinguishable"][rows] = np.where(
-            ranks.upper_rank < middle, 1, np.where(ranks.lower_rank > middle, -1, 0)
-        ).astype(int)
+        table = panel.indicator_index[rows]
+        large = np.bincount(table)[table] > options.rank_simulation_max_units
+        for chosen, simulate in ((rows[~large], True), (rows[large], False)):
+            if chosen.size == 0:
+                continue
+            if simulate:
+                simulated = rank_uncertainty(
+                    estimate[chosen],
+                    se[chosen],
+                    group=panel.indicator_index[chosen],
+                    options=RankOptions(n_draws=options.rank_replicates, seed=options.seed, descending=descending),
+                )
+                median, low, high = simulated.median_rank, simulated.lower_rank, simulated.upper_rank
+                n_table = simulated.group_size
+            else:
+                bounds = conditional_rank_intervals(
+                    estimate[chosen], se[chosen], group=panel.indicator_index[chosen], descending=descending
+                )
+                median, low, high, n_table = bounds.rank, bounds.lower_rank, bounds.upper_rank, bounds.group_size
+            middle = (n_table + 1) / 2
+            out["rank"][chosen] = median
+            out["rank_lower"][chosen] = low
+            out["rank_upper"][chosen] = high
+            out["rank_of"][chosen] = n_table.astype(int)
+            # +1: the whole interval is on the better side of the middle rank; -1 the worse side; 0 cannot tell.
+            out["rank_distinguishable"][chosen] = np.where(high < middle, 1, np.where(low > middle, -1, 0)).astype(int)
     return out
