@@ -242,6 +242,46 @@ def _print_scan(result: Any) -> None:
     )
 
 
+@app.command("simulate")
+def simulate_command(
+    orgs: Annotated[int, typer.Option("--orgs", help="Organisations.")] = 200,
+    years: Annotated[int, typer.Option("--years", help="Years of monthly data.")] = 6,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same files).")] = 0,
+    out: Annotated[Path | None, typer.Option("--out", help="Folder (default: DATA_DIR/simulated).")] = None,
+    fmt: Annotated[ExportFormat, typer.Option("--format", help="parquet or csv.")] = ExportFormat.parquet,
+    load_store: Annotated[bool, typer.Option("--load", help="Import into the store.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Summary as JSON on stdout.")] = False,
+) -> None:
+    """Simulate organisations with known truth (SIMULATED data); --load imports the observable part."""
+    from forewarn.simulate import SimulationParameters, load, simulate
+
+    settings = get_settings()
+    target = out or settings.data_dir / "simulated"
+    try:
+        params = SimulationParameters(n_organisations=orgs, n_years=years, seed=seed)
+    except ValueError as exc:
+        raise fail(str(exc), 2) from None
+    with progress_stages() as stage:
+        summary = simulate(target, params, file_format=fmt.value, stage=stage)
+    err.print(summary.summary(), highlight=False)
+    loaded = None
+    if load_store:
+        engine = _engine(settings)
+        migrate.upgrade(engine)
+        try:
+            with progress_stages() as stage:
+                loaded = load(
+                    engine, target, imported_by=settings.imported_by, chunk_rows=settings.import_chunk_rows, stage=stage
+                )
+        except ImportRejected as exc:
+            _print_rejection(exc, as_json)
+            raise typer.Exit(1) from None
+        for result in (loaded.organisations, loaded.indicators, loaded.events):
+            err.print(result.summary(), highlight=False)
+    if as_json:
+        _emit_json({"ok": True, "simulation": summary.to_dict(), "load": loaded and loaded.to_dict()})
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or migrate the store to the newest schema."""
@@ -260,8 +300,11 @@ def demo_command(
     data_dir: Annotated[
         Path | None, typer.Option("--data", help="Folder holding the bundled datasets.")
     ] = None,
+    no_simulation: Annotated[
+        bool, typer.Option("--no-simulation", help="Skip the simulated region loaded beside the real data.")
+    ] = False,
 ) -> None:
-    """Set up the store, import the bundled real datasets, and summarise them."""
+    """Set up the store, import the bundled real data and a small SIMULATED region, scan, and summarise."""
     from forewarn.demo import run_demo
 
     settings = get_settings()
@@ -273,6 +316,7 @@ def demo_command(
             imported_by=settings.imported_by,
             stage=stage,
             chunk_rows=settings.import_chunk_rows,
+            simulated_dir=None if no_simulation else settings.data_dir / "simulated",
         )
     for result in report.imports:
         err.print(result.summary(), highlight=False)

@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from forewarn.ingest.importer import ImportResult, Stage, import_file
+from forewarn.simulate import SimulationParameters, load, simulate
 from forewarn.store import migrate
 from forewarn.store.queries import DatasetSummary, dataset_summaries
 from forewarn.surveillance.scan import ScanResult, run_scan
@@ -29,6 +30,11 @@ def bundled_data_dir() -> Path:
     )
 
 
+SIMULATED_ORGANISATIONS = 200
+SIMULATED_YEARS = 6
+SIMULATION_SEED = 2026
+
+
 @dataclass(frozen=True)
 class DemoReport:
     imports: list[ImportResult]
@@ -43,6 +49,7 @@ def run_demo(
     imported_by: str | None = None,
     stage: Callable[[str, int | None], Callable[[int], None]] | None = None,
     chunk_rows: int = 100_000,
+    simulated_dir: Path | None = None,
 ) -> DemoReport:
     """Migrate the store, import each bundled dataset (idempotently) and summarise what the store holds."""
     root = data_dir or bundled_data_dir()
@@ -53,6 +60,17 @@ def run_demo(
         if stage is not None:
             kwargs["stage"] = stage
         results.append(import_file(engine, root / folder / filename, root / folder / "mapping.yml", **kwargs))  # type: ignore[arg-type]
+    if simulated_dir is not None:
+        # A small simulated region beside the real data, labelled SIMULATED wherever it appears.
+        simulate(
+            simulated_dir,
+            SimulationParameters(
+                n_organisations=SIMULATED_ORGANISATIONS, n_years=SIMULATED_YEARS, seed=SIMULATION_SEED
+            ),
+            file_format="parquet",
+        )
+        loaded = load(engine, simulated_dir, imported_by=imported_by, chunk_rows=chunk_rows)
+        results.extend([loaded.organisations, loaded.indicators, loaded.events])
     scan = run_scan(engine, stage=stage)
     with engine.connect() as conn:
         summaries = dataset_summaries(conn)

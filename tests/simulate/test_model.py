@@ -85,7 +85,7 @@ def test_bad_parameters_are_refused_with_a_clear_message(change: dict[str, objec
 
 
 def test_all_problems_are_reported_at_once() -> None:
-    with pytest.raises(ValueError, match="n_organisations.*n_years"):
+    with pytest.raises(ValueError, match=r"n_organisations.*n_years"):
         SimulationParameters(n_organisations=0, n_years=0)
 
 

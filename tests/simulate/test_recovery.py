@@ -21,6 +21,7 @@ import pytest
 import yaml
 
 from forewarn.simulate import IndicatorDesign, SimulationParameters, simulate
+from forewarn.simulate.evaluation import before_after
 from forewarn.simulate.model import GRADES
 from forewarn.simulate.surveys import default_instrument_path
 
@@ -37,13 +38,18 @@ def test_between_organisation_variance_is_recovered(tmp_path: Path) -> None:
         ),
         IndicatorDesign(
             "od_rate", "Rate", "rate", "lower_is_better", "per 1,000", 0.05, 0.05, 0.0, 0.2, multiplier=1000.0
-        ),  # fmt: skip
+        ),
     )
     n = 1500
     params = SimulationParameters(
-        n_organisations=n, n_years=1, seed=2, type_shares=(1.0, 0.0, 0.0), indicators=designs, type_offset_sd=0.0,
+        n_organisations=n,
+        n_years=1,
+        seed=2,
+        type_shares=(1.0, 0.0, 0.0),
+        indicators=designs,
+        type_offset_sd=0.0,
         staff_sdlog=(0.3, 0.3, 0.3),
-    )  # fmt: skip
+    )
     simulate(tmp_path, params)
     pooled = (
         _strings(pl.read_parquet(tmp_path / "indicators.parquet"))
@@ -115,7 +121,7 @@ def test_capacity_leads_performance_by_the_documented_lag(tmp_path: Path) -> Non
             (
                 ((pl.col("numerator") + 0.5) / (pl.col("denominator") - pl.col("numerator") + 0.5)).log()
                 * pl.col("indicator").replace_strict(proportions, return_dtype=pl.Float64)
-            ).alias("x")  # fmt: skip
+            ).alias("x")
         )
         .with_columns((pl.col("x") / pl.col("x").std().over("indicator")).alias("z"))
         .group_by("org_code", "period")
@@ -150,15 +156,10 @@ def test_inspection_grades_are_monotone_in_the_latent_state(tmp_path: Path) -> N
         values = [means[g][column][0] for g in GRADES]
         assert values == sorted(values) and len(set(values)) == 4, column
     # And the other way round: the share graded inadequate falls across quartiles of capacity.
-    quartile = inspections.with_columns(
-        pl.col("capacity").qcut(4, labels=["q1", "q2", "q3", "q4"]).alias("q")
-    )
-    shares = (
-        quartile.group_by("q")
-        .agg((pl.col("grade") == "inadequate").mean().alias("inadequate"))
-        .sort("q")["inadequate"]
-        .to_list()
-    )
+    capacity = inspections["capacity"].to_numpy()
+    quartile = np.searchsorted(np.quantile(capacity, [0.25, 0.5, 0.75]), capacity)
+    inadequate = (inspections["grade"] == "inadequate").to_numpy()
+    shares = [float(inadequate[quartile == q].mean()) for q in range(4)]
     assert shares == sorted(shares, reverse=True) and shares[0] > shares[-1]
 
 
@@ -218,7 +219,7 @@ def test_regression_to_the_mean_misleads_a_naive_before_after(no_effect_run: Pat
             (pl.col("period").dt.year() - pl.col("selected").dt.year()) * 12
             + pl.col("period").dt.month()
             - pl.col("selected").dt.month()
-        ).alias("month")  # fmt: skip
+        ).alias("month")
     )
     keys = ["org_code", "selected"]
     before = (
@@ -240,3 +241,9 @@ def test_regression_to_the_mean_misleads_a_naive_before_after(no_effect_run: Pat
     assert artefact.mean() > 0.5 * naive.mean()
     # Selection was on noise as well as truth: observed scores before selection were worse than the truth.
     assert paired["z"].mean() < paired["z_true"].mean()  # type: ignore[operator]
+    # The package's worked example (docs/simulator.md) computes the same comparison.
+    example = before_after(out, before=(-2, 0), after=(4, 9))
+    assert sum(example.selections) == naive.size
+    weights = np.array(example.selections) / naive.size
+    assert float(np.dot(weights, example.naive)) == pytest.approx(naive.mean(), abs=1e-12)
+    assert float(np.dot(weights, example.true)) == pytest.approx(true.mean(), abs=1e-12)

@@ -43,8 +43,10 @@ class BeforeAfter:
         return asdict(self)
 
     def table(self) -> str:
-        lines = ["| arm | selections | naive change | true change | before: observed | before: true |",
-                 "| --- | ---: | ---: | ---: | ---: | ---: |"]  # fmt: skip
+        lines = [
+            "| arm | selections | naive change | true change | before: observed | before: true |",
+            "| --- | ---: | ---: | ---: | ---: | ---: |",
+        ]
         for k, arm in enumerate(self.arms):
             lines.append(
                 f"| {arm} | {self.selections[k]} | {self.naive[k]:+.3f} ({self.naive_se[k]:.3f}) | "
@@ -70,8 +72,11 @@ def monthly_scores(out_dir: Path) -> pl.DataFrame:
     ext = "parquet" if manifest["file_format"] == "parquet" else "csv"
     mapping = yaml.safe_load((out_dir / "indicators_mapping.yml").read_text(encoding="utf-8"))
     sign = {"higher_is_better": 1.0, "lower_is_better": -1.0}
-    proportions = {s["code"]: sign[s["polarity"]] for s in mapping["indicators"] if s["kind"] == "proportion"
-                   and s["polarity"] in sign}  # fmt: skip
+    proportions = {
+        s["code"]: sign[s["polarity"]]
+        for s in mapping["indicators"]
+        if s["kind"] == "proportion" and s["polarity"] in sign
+    }
     if not proportions:
         raise ValueError(f"{out_dir}: the simulation has no proportion indicator with a polarity to score")
     types = pl.read_csv(out_dir / ORGANISATIONS_FILE).select("org_code", "type")
@@ -102,7 +107,7 @@ def monthly_scores(out_dir: Path) -> pl.DataFrame:
 
 
 def before_after(
-    out_dir: Path, before: tuple[int, int] = (-2, 0), after: tuple[int, int] = (4, 9)
+    out_dir: Path, before: tuple[int, int] = (-2, 0), after: tuple[int, int] = (1, 3)
 ) -> BeforeAfter:
     """Naive before/after change of every surveillance selection, by arm, beside the true change.
 
@@ -125,7 +130,7 @@ def before_after(
             (pl.col("period").dt.year() - pl.col("selected").dt.year()) * 12
             + pl.col("period").dt.month()
             - pl.col("selected").dt.month()
-        ).alias("month")  # fmt: skip
+        ).alias("month")
     )
     keys = ["org_code", "arm", "selected"]
     windows = [

@@ -138,8 +138,13 @@ def regulator_step(
 
     ending = np.flatnonzero((reg.arm != NONE) & (reg.intervention_end == a))
     if ending.size:
-        log.add("intervention_end", ending, a, reg.intervention_day[ending],
-                detail=[ARMS[k] for k in reg.arm[ending]])  # fmt: skip
+        log.add(
+            "intervention_end",
+            ending,
+            a,
+            reg.intervention_day[ending],
+            detail=[ARMS[k] for k in reg.arm[ending]],
+        )
         reg.arm[ending] = NONE
         reg.eligible_from[ending] = a + params.intervention_cooloff_months
 
@@ -212,8 +217,21 @@ def _inspect(
                 ENFORCEMENT,
                 DEVELOPMENT,
             )
-            _start(reg, state, params, a, who, arm, days[needs], "special_measures", np.full(who.size, np.nan),
-                   draws, rng, log, truth)  # fmt: skip
+            _start(
+                reg,
+                state,
+                params,
+                a,
+                who,
+                arm,
+                days[needs],
+                "special_measures",
+                np.full(who.size, np.nan),
+                draws,
+                rng,
+                log,
+                truth,
+            )
     reg.last_grade[due] = grade
     reg.next_inspection[due] = a + np.maximum(1, np.rint(intervals)).astype(np.int64)
 
@@ -232,7 +250,7 @@ def _screen(
     """Pick the worst ``surveillance_fraction`` of organisations by their recent observed composite."""
     recent = reg.composite.mean(axis=1)
     eligible = (reg.arm == NONE) & ~reg.in_special_measures & (reg.eligible_from <= a)
-    k = min(int(math.floor(params.surveillance_fraction * n + 0.5)), int(eligible.sum()))
+    k = min(math.floor(params.surveillance_fraction * n + 0.5), int(eligible.sum()))
     if k <= 0:
         return
     ranked = np.where(eligible, recent, np.inf)
@@ -253,8 +271,21 @@ def _screen(
             "end_month": np.full(watch.size, -1),
         }
     )
-    _start(reg, state, params, a, chosen[treated], arm[treated], days[treated], "surveillance", recent[chosen[treated]],
-           draws, rng, log, truth)  # fmt: skip
+    _start(
+        reg,
+        state,
+        params,
+        a,
+        chosen[treated],
+        arm[treated],
+        days[treated],
+        "surveillance",
+        recent[chosen[treated]],
+        draws,
+        rng,
+        log,
+        truth,
+    )
     soon = a + rng.integers(1, params.responsive_inspection_months + 1, size=k)
     reg.next_inspection[chosen] = np.minimum(reg.next_inspection[chosen], soon)
 

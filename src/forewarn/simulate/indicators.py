@@ -45,6 +45,7 @@ class IndicatorModel:
     multiplier: FloatArray
     random_effects: FloatArray
     type_offsets: FloatArray
+    organisation_effects: FloatArray
 
     def columns(self, kind: int) -> IntArray:
         return np.flatnonzero(self.kind == kind)
@@ -83,6 +84,7 @@ def make_indicator_model(
         multiplier=np.array([d.multiplier for d in designs], dtype=np.float64),
         random_effects=random_effects,
         type_offsets=type_offsets,
+        organisation_effects=type_offsets[population.type_index] + random_effects,
     )
 
 
@@ -111,12 +113,9 @@ def draw_month(
     season = model.seasonal_amplitude * np.cos(2.0 * np.pi * (month_of_year - model.seasonal_peak) / 12.0)
     deprivation = state.deprivation - 0.5
     fixed = model.base + model.trend * month_index / 12.0 + season
-    eta = (
-        fixed[None, :]
-        + model.type_offsets[population.type_index]
-        + model.random_effects
-        + state.performance[:, None] * model.signed_sensitivity[None, :]
-    )
+    eta = state.performance[:, None] * model.signed_sensitivity[None, :]
+    eta += model.organisation_effects
+    eta += fixed[None, :]
     is_ratio = model.kind == RATIO_OE
     # For O/E ratios deprivation is case-mix: it moves the expected count, and the ratio is adjusted for it.
     eta += deprivation[:, None] * np.where(is_ratio, 0.0, model.deprivation_effect)[None, :]
@@ -159,16 +158,13 @@ def draw_month(
 
 def observed_scale(model: IndicatorModel, month: MonthIndicators, staff: FloatArray) -> FloatArray:
     """Each observed value on its model scale (empirical logit or log rate), as a regulator would screen it."""
-    num = month.numerator + 0.5
-    out = np.empty(num.shape)
+    below = month.denominator.astype(np.float64)
     prop = model.columns(PROPORTION)
-    out[:, prop] = np.log(num[:, prop] / (month.denominator[:, prop] - month.numerator[:, prop] + 0.5))
-    rate = model.columns(RATE)
-    out[:, rate] = np.log(num[:, rate] / month.denominator[:, rate])
+    below[:, prop] -= month.numerator[:, prop] - 0.5
     ratio = model.columns(RATIO_OE)
-    out[:, ratio] = np.log(num[:, ratio] / month.expected[:, ratio])
-    count = model.columns(COUNT)
-    out[:, count] = np.log(num[:, count] / staff[:, None])
+    below[:, ratio] = month.expected[:, ratio]
+    below[:, model.columns(COUNT)] = staff[:, None]
+    out: FloatArray = np.log((month.numerator + 0.5) / below)
     return out
 
 
@@ -178,17 +174,22 @@ def observed_composite(
     """A naive league-table score: polarity-signed z-scores within organisation type, averaged over indicators.
 
     Higher is better. No allowance for size, so small organisations' noisy months rank at the extremes (the
-    regression-to-the-mean trap the simulator is built to show).
+    regression-to-the-mean trap the simulator is built to show). With ``m`` and ``s`` the mean and SD of each
+    indicator within type, the score is ``sum_j d_j (x_j - m_j) / s_j / sum_j |d_j|``.
     """
     x = observed_scale(model, month, staff)
-    z = np.zeros_like(x)
+    # Plain NumPy reductions, not BLAS: a threaded BLAS spins idle cores and doubled the CPU time of a run.
+    types = population.type_index
+    mean = np.zeros((3, x.shape[1]))
+    sd = np.ones((3, x.shape[1]))
     for t in range(3):
-        rows = population.type_index == t
-        if not rows.any():
-            continue
-        block = x[rows]
-        sd = block.std(axis=0)
-        z[rows] = (block - block.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
-    weight = np.abs(model.direction)
-    composite: FloatArray = (z * model.direction[None, :]).sum(axis=1) / max(weight.sum(), 1.0)
+        block = x[types == t]
+        if block.shape[0]:
+            mean[t] = block.mean(axis=0)
+            spread = block.std(axis=0)
+            sd[t] = np.where(spread > 0, spread, 1.0)
+    weight = max(float(np.abs(model.direction).sum()), 1.0)
+    coefficient = model.direction[None, :] / sd / weight
+    offset = (mean * coefficient).sum(axis=1)
+    composite: FloatArray = (x * coefficient[types]).sum(axis=1) - offset[types]
     return composite

@@ -156,8 +156,8 @@ def lag_weights(lag: int, spread: int) -> FloatArray:
     [0.0, 0.25, 0.5, 0.25]
     """
     offsets = np.arange(lag + spread + 1, dtype=np.float64) - lag
-    weights = np.clip(spread + 1 - np.abs(offsets), 0.0, None)
-    return weights / weights.sum()
+    weights: FloatArray = np.clip(spread + 1 - np.abs(offsets), 0.0, None)
+    return weights / float(weights.sum())
 
 
 @dataclass(frozen=True)
@@ -283,8 +283,10 @@ def _problems(p: SimulationParameters) -> list[str]:
     need(1 <= p.n_years <= 50, "n_years must be 1..50")
     need(1900 <= p.start_year <= 2200, "start_year must be 1900..2200")
     need(p.burn_in_months >= 0, "burn_in_months must not be negative")
-    need(len(p.type_shares) == 3 and all(s >= 0 for s in p.type_shares) and sum(p.type_shares) > 0,
-         "type_shares must be three non-negative shares (hospital, school, council) with a positive sum")  # fmt: skip
+    need(
+        len(p.type_shares) == 3 and all(s >= 0 for s in p.type_shares) and sum(p.type_shares) > 0,
+        "type_shares must be three non-negative shares (hospital, school, council) with a positive sum",
+    )
     need(1 <= p.n_regions <= len(REGION_NAMES), f"n_regions must be 1..{len(REGION_NAMES)}")
     need(
         len(p.staff_median) == 3 and all(m >= 1 for m in p.staff_median),
@@ -329,19 +331,25 @@ def _problems(p: SimulationParameters) -> list[str]:
     for name in ("facet_core_loading", "facet_loading", "facet_persistence"):
         need(0 <= getattr(p, name) < 1, f"{name} must be in [0, 1)")
     need(p.performance_lag_months >= 0, "performance_lag_months must not be negative")
-    need(0 <= p.performance_lag_spread <= p.performance_lag_months,
-         "performance_lag_spread must be between 0 and performance_lag_months")  # fmt: skip
+    need(
+        0 <= p.performance_lag_spread <= p.performance_lag_months,
+        "performance_lag_spread must be between 0 and performance_lag_months",
+    )
     need(0 <= p.volume_seasonality < 1, "volume_seasonality must be in [0, 1)")
     need(0 <= p.missing_rate < 1, "missing_rate must be in [0, 1)")
     need(len(p.indicators) >= 1, "indicators must hold at least one IndicatorDesign")
     codes = [d.code for d in p.indicators]
     need(len(set(codes)) == len(codes), "indicator codes must be unique")
-    need(len(p.inspection_interval_months) == 4 and all(m >= 1 for m in p.inspection_interval_months),
-         "inspection_interval_months must be four whole months >= 1 (inadequate, requires improvement, good, "
-         "outstanding)")  # fmt: skip
+    need(
+        len(p.inspection_interval_months) == 4 and all(m >= 1 for m in p.inspection_interval_months),
+        "inspection_interval_months must be four whole months >= 1 (inadequate, requires improvement, good, "
+        "outstanding)",
+    )
     need(0 <= p.inspection_interval_jitter < 1, "inspection_interval_jitter must be in [0, 1)")
-    need(len(p.grade_cuts) == 3 and list(p.grade_cuts) == sorted(p.grade_cuts),
-         "grade_cuts must be three increasing cut points")  # fmt: skip
+    need(
+        len(p.grade_cuts) == 3 and list(p.grade_cuts) == sorted(p.grade_cuts),
+        "grade_cuts must be three increasing cut points",
+    )
     need(
         p.special_measures_cut <= p.grade_cuts[0],
         "special_measures_cut must not exceed the inadequate cut point",
@@ -360,8 +368,10 @@ def _problems(p: SimulationParameters) -> list[str]:
     need(p.surveillance_window_months >= 1, "surveillance_window_months must be >= 1")
     need(0 <= p.surveillance_fraction <= 0.5, "surveillance_fraction must be in [0, 0.5]")
     probs = p.surveillance_arm_probabilities
-    need(len(probs) == 3 and all(x >= 0 for x in probs) and abs(sum(probs) - 1) < 1e-9,
-         "surveillance_arm_probabilities must be three probabilities (development, enforcement, none) summing to 1")  # fmt: skip
+    need(
+        len(probs) == 3 and all(x >= 0 for x in probs) and abs(sum(probs) - 1) < 1e-9,
+        "surveillance_arm_probabilities must be three probabilities (development, enforcement, none) summing to 1",
+    )
     need(p.responsive_inspection_months >= 1, "responsive_inspection_months must be >= 1")
     need(p.intervention_cooloff_months >= 0, "intervention_cooloff_months must not be negative")
     need(p.development_months >= 1 and p.enforcement_months >= 1, "intervention durations must be >= 1 month")
@@ -375,9 +385,13 @@ def _problems(p: SimulationParameters) -> list[str]:
     need(0 <= p.survey_icc < 1, "survey_icc must be in [0, 1)")
     need(0 <= p.survey_respondent_general_share < 1, "survey_respondent_general_share must be in [0, 1)")
     need(0 < p.survey_item_correlation < 1, "survey_item_correlation must be strictly between 0 and 1")
-    need(len(p.survey_thresholds) == 4 and list(p.survey_thresholds) == sorted(p.survey_thresholds),
-         "survey_thresholds must be four increasing cut points (a 5-point scale)")  # fmt: skip
-    need(bool(p.dataset_code) and p.dataset_code.replace("_", "").isalnum() and p.dataset_code.islower(),
-         "dataset_code must be lower-case letters, digits and underscores")  # fmt: skip
+    need(
+        len(p.survey_thresholds) == 4 and list(p.survey_thresholds) == sorted(p.survey_thresholds),
+        "survey_thresholds must be four increasing cut points (a 5-point scale)",
+    )
+    need(
+        bool(p.dataset_code) and p.dataset_code.replace("_", "").isalnum() and p.dataset_code.islower(),
+        "dataset_code must be lower-case letters, digits and underscores",
+    )
     need(bool(p.code_prefix) and p.code_prefix.isalnum(), "code_prefix must be letters and digits")
     return out

@@ -127,7 +127,7 @@ def make_population(
         facet_unique=facet_unique,
         shock=np.zeros(n),
         enforcement_boost=np.zeros(n),
-        performance=history @ weights,
+        performance=(history * weights[None, :]).sum(axis=1),
         history=history,
         weights=weights,
     )
@@ -142,11 +142,11 @@ def equilibrium_offset(params: SimulationParameters) -> float:
     a month; each month they take ``shock_capacity_erosion * E[S] + leadership_change_capacity_drop * churn``
     from capacity, which mean reversion balances at ``offset = erosion / capacity_reversion``.
     """
-    decay = 0.5 ** (1.0 / params.shock_half_life_months)
+    decay = float(0.5 ** (1.0 / params.shock_half_life_months))
     pressure = params.shock_rate / 12.0 * params.shock_mean_size / (1.0 - decay)
     churn = params.leadership_change_rate / 12.0 * (1.0 + params.leadership_pressure_effect * pressure)
     erosion = params.shock_capacity_erosion * pressure + params.leadership_change_capacity_drop * churn
-    return erosion / params.capacity_reversion
+    return float(erosion / params.capacity_reversion)
 
 
 @dataclass(frozen=True)
@@ -224,7 +224,8 @@ def update_performance(state: LatentState, params: SimulationParameters) -> None
     # Column (month - l) % k of the ring buffer holds capacity l months ago.
     order = np.empty(k, dtype=np.float64)
     order[(state.month - np.arange(k)) % k] = state.weights
-    lagged = state.history @ order
+    # An explicit sum rather than a BLAS matrix-vector product: threaded BLAS would spin the other cores.
+    lagged = (state.history * order[None, :]).sum(axis=1)
     impact = (
         params.shock_performance_effect
         * state.shock

@@ -68,6 +68,15 @@ COMPONENTS = (
     "missing",
 )
 """One independent random stream per component (``SeedSequence(seed).spawn``), in this order."""
+TRUTH_TABLES = (
+    "organisations",
+    "latent_monthly",
+    "indicator_truth",
+    "random_effects",
+    "inspections",
+    "interventions",
+    "survey_waves",
+)
 
 
 def _no_stage(_name: str, _total: int | None) -> Callable[[int], None]:
@@ -278,6 +287,7 @@ def simulate(
     instrument = load_instrument(instrument_path)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / TRUTH_DIR).mkdir(exist_ok=True)
+    _remove_other_format(out_dir, file_format)
     streams = np.random.SeedSequence(params.seed).spawn(len(COMPONENTS))
     rngs = {name: np.random.default_rng(seq) for name, seq in zip(COMPONENTS, streams, strict=True)}
 
@@ -289,7 +299,7 @@ def simulate(
     start_staff, start_deprivation = state.staff.copy(), state.deprivation.copy()
     waves = responses = groups = small = 0
     burn_in, months = params.burn_in_months, params.n_months
-    tick = (stage or _no_stage)("Simulating", burn_in + months)
+    tick = (stage or _no_stage)("Simulating", None)
     try:
         for a in range(burn_in + months):
             t = a - burn_in
@@ -343,6 +353,16 @@ def simulate(
     manifest = {k: v for k, v in summary.to_dict().items() if k not in ("seconds", "out_dir")}
     (out_dir / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return summary
+
+
+def _remove_other_format(out_dir: Path, file_format: FileFormat) -> None:
+    """A rerun in the other format must not leave the previous run's files looking current."""
+    other = "csv" if file_format == "parquet" else "parquet"
+    stale = [out_dir / f"indicators.{other}"] + [
+        out_dir / TRUTH_DIR / f"{name}.{other}" for name in TRUTH_TABLES
+    ]
+    for path in stale:
+        path.unlink(missing_ok=True)
 
 
 def _write_static(
@@ -510,7 +530,7 @@ def _assignment_table(params: SimulationParameters, codes: np.ndarray[Any, Any],
             "end_date": pa.array(
                 [d if e >= 0 else None for d, e in zip(end_dates, end.tolist(), strict=True)],
                 type=pa.string(),
-            ),  # fmt: skip
+            ),
         }
     )
     return table.take(pa.array(order))

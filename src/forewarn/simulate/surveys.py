@@ -102,8 +102,9 @@ def draw_wave(
     sqrt(1 - rho) eps`` cut at the thresholds into 1..5 and reversed (6 - answer) for reverse-keyed items.
     """
     n = staff.size
-    invited = np.clip(np.rint(staff * params.survey_invite_fraction), params.survey_min_invited,
-                      params.survey_max_invited).astype(np.int64)  # fmt: skip
+    invited = np.clip(
+        np.rint(staff * params.survey_invite_fraction), params.survey_min_invited, params.survey_max_invited
+    ).astype(np.int64)
     respondents = rng.binomial(invited, response_rate).astype(np.int64)
     org_index = np.repeat(np.arange(n, dtype=np.int64), respondents)
     total = org_index.size

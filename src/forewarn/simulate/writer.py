@@ -106,7 +106,7 @@ class BackgroundWriter:
     """Writes queued tables on one worker thread, so drawing the next month overlaps writing this one (Arrow,
     Parquet and Polars release the GIL while they encode). The queue is short, so memory stays bounded."""
 
-    def __init__(self, depth: int = 4) -> None:
+    def __init__(self, depth: int = 3) -> None:
         self._queue: queue.Queue[tuple[TableSink, pa.Table] | None] = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="forewarn-simulate-writer", daemon=True)
