@@ -6,7 +6,8 @@ measures the peak memory of, each stage through :mod:`forewarn.stats.psychometri
 service (:func:`forewarn.surveys.results.analyse_groups`: suppression, aggregation report with random-group
 resampling, reliability of every dimension, one result per organisation x dimension).
 
-Run: ``.venv/bin/python bench/psychometrics_bench.py [--respondents N] [--organisations G] [--resamples R]``.
+Run: ``.venv/bin/python bench/psychometrics_bench.py [--respondents N] [--organisations G] [--resamples R]``
+(default 20 resamples; the cost of resampling grows linearly with R, and the service default is 200).
 """
 
 from __future__ import annotations
@@ -34,14 +35,21 @@ from forewarn.surveys.privacy import DisclosureControl
 from forewarn.surveys.results import ScaleLayout, analyse_groups
 
 
-def simulate(n_respondents: int, n_groups: int, layout: ScaleLayout, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+def simulate(
+    n_respondents: int, n_groups: int, layout: ScaleLayout, seed: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     groups = np.sort(rng.integers(0, n_groups, n_respondents))
     n_dims = len(layout.dimension_codes)
     level = rng.normal(0.0, 0.35, (n_groups, n_dims)).astype(np.float32)
     person = rng.normal(0.0, 0.8, (n_respondents, n_dims)).astype(np.float32)
     dim = np.asarray(layout.item_dimension)
-    latent = 3.4 + level[groups][:, dim] + person[:, dim] + rng.normal(0.0, 0.6, (n_respondents, dim.size)).astype(np.float32)
+    latent = (
+        3.4
+        + level[groups][:, dim]
+        + person[:, dim]
+        + rng.normal(0.0, 0.6, (n_respondents, dim.size)).astype(np.float32)
+    )
     answers = np.clip(np.rint(latent), 1, 5)
     reverse = np.asarray(layout.reverse_keyed)
     answers[:, reverse] = 6.0 - answers[:, reverse]
@@ -69,7 +77,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--respondents", type=int, default=1_000_000)
     parser.add_argument("--organisations", type=int, default=10_000)
-    parser.add_argument("--resamples", type=int, default=100)
+    parser.add_argument("--resamples", type=int, default=20)
     args = parser.parse_args()
 
     layout = ScaleLayout.from_instrument(resolve_instrument("forewarn_lc"))
@@ -82,24 +90,35 @@ def main() -> None:
     measure("score_scales (reverse keys, min answers)", lambda: score_scales(answers, spec))
     measure(
         "aggregation_report, no resampling",
-        lambda: aggregation_report(answers, spec, groups, args.organisations, AggregationOptions(resampling=RandomGroupOptions(0))),
+        lambda: aggregation_report(
+            answers, spec, groups, args.organisations, AggregationOptions(resampling=RandomGroupOptions(0))
+        ),
     )
     measure(
         f"aggregation_report, {args.resamples} resamples",
         lambda: aggregation_report(
-            answers, spec, groups, args.organisations, AggregationOptions(resampling=RandomGroupOptions(args.resamples))
+            answers,
+            spec,
+            groups,
+            args.organisations,
+            AggregationOptions(resampling=RandomGroupOptions(args.resamples)),
         ),
     )
     keyed = reverse_key(answers, layout.reverse_keyed, 1.0, 5.0)
     dims = np.asarray(layout.item_dimension)
     measure(
         "scale_reliability x 8 (alpha, Feldt CI, omega, item stats)",
-        lambda: [scale_reliability(keyed[:, dims == d], options=ReliabilityOptions()) for d in range(dims.max() + 1)],
+        lambda: [
+            scale_reliability(keyed[:, dims == d], options=ReliabilityOptions())
+            for d in range(dims.max() + 1)
+        ],
     )
     labels = [f"ORG{g:05d}" for g in range(args.organisations)]
     result = measure(
         f"results service analyse_groups ({args.resamples} resamples)",
-        lambda: analyse_groups(answers, groups, labels, layout, DisclosureControl(5), n_resamples=args.resamples),
+        lambda: analyse_groups(
+            answers, groups, labels, layout, DisclosureControl(5), n_resamples=args.resamples
+        ),
     )
     aggregated = sum(c.verdict == "aggregate" for c in result.cells)
     print(f"{len(result.cells):,} organisation x dimension results, {aggregated:,} judged fit to aggregate")

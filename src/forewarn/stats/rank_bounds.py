@@ -116,7 +116,7 @@ def conditional_rank_intervals(
     level: float = 0.95,
     descending: bool = False,
     grid_size: int = 4096,
-    se_bins: int = 64,
+    se_bins: int = 32,
 ) -> RankBounds:
     """Rank and rank interval of every unit in every league table, by the conditional expected rank.
 

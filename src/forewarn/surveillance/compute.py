@@ -29,6 +29,9 @@ POINT_DIRECTION = {
     int(PointType.SPECIAL_CAUSE_NEUTRAL_LOW): "neutral",
 }
 ASSURANCE_NAMES = {int(a): a.label for a in AssuranceType}
+VARIATION_LOOKUP = np.array([POINT_TYPE_NAMES.get(i) for i in range(max(POINT_TYPE_NAMES) + 1)], dtype=object)
+ASSURANCE_LOOKUP = np.array([ASSURANCE_NAMES.get(i) for i in range(max(ASSURANCE_NAMES) + 1)], dtype=object)
+DIRECTION_NAMES = pl.Series([POINT_DIRECTION.get(i, "neutral") for i in range(max(POINT_DIRECTION) + 1)])
 FUNNEL_KINDS = ("proportion", "ratio_oe", "rate")
 CUSUM_KINDS = ("proportion", "ratio_oe", "rate")
 
@@ -108,28 +111,30 @@ def _spc(
             ),
             phase=usable_phase(panel, phase, rows),
         )
-        out["spc_variation"][rows] = [POINT_TYPE_NAMES[int(v)] for v in chart.variation]
-        out["spc_assurance"][rows] = [ASSURANCE_NAMES[int(v)] for v in chart.assurance]
+        out["spc_variation"][rows] = VARIATION_LOOKUP[chart.variation]
+        out["spc_assurance"][rows] = ASSURANCE_LOOKUP[chart.assurance]
+        # Limits are computed on each read: read each once.
+        mean, lpl, upl = chart.mean, chart.lpl, chart.upl
         at = last[rows]
         idx = np.arange(rows.size)
-        out["spc_mean"][rows] = chart.mean[idx, at]
-        out["spc_lpl"][rows] = chart.lpl[idx, at]
-        out["spc_upl"][rows] = chart.upl[idx, at]
+        out["spc_mean"][rows] = mean[idx, at]
+        out["spc_lpl"][rows] = lpl[idx, at]
+        out["spc_upl"][rows] = upl[idx, at]
         r, t = np.nonzero(chart.special_cause_flag)
         if r.size:
-            labels = np.asarray(chart.special_cause_labels, dtype=object)
+            rule_names = pl.Series(list(chart.special_cause_labels), dtype=pl.String)
             signal_frames.append(
                 pl.DataFrame(
                     {
                         "series": rows[r],
-                        "method": "spc",
-                        "rule": labels[chart.special_cause_type[r, t]].astype(str),
-                        "direction": [POINT_DIRECTION[int(v)] for v in chart.point_type[r, t]],
+                        "method": pl.repeat("spc", r.size, eager=True),
+                        "rule": rule_names.gather(chart.special_cause_type[r, t].astype(np.int64)),
+                        "direction": DIRECTION_NAMES.gather(chart.point_type[r, t].astype(np.int64)),
                         "t": t,
-                        "value": panel.value[rows][r, t],
-                        "mean": chart.mean[r, t],
-                        "lpl": chart.lpl[r, t],
-                        "upl": chart.upl[r, t],
+                        "value": panel.value[rows[r], t],
+                        "mean": mean[r, t],
+                        "lpl": lpl[r, t],
+                        "upl": upl[r, t],
                     }
                 )
             )
@@ -180,7 +185,7 @@ def _window_sums(panel: Panel, at: IntArray, days: int) -> tuple[FloatArray, Flo
 
 
 def _funnels(
-    panel: Panel, options: ScanOptions
+    panel: Panel, options: ScanOptions, window: tuple[FloatArray, FloatArray, FloatArray] | None = None
 ) -> tuple[dict[str, np.ndarray], pl.DataFrame, dict[str, object]]:
     n = panel.n_series
     out: dict[str, np.ndarray] = {
@@ -192,7 +197,7 @@ def _funnels(
     }
     kind = _series_attr(panel, "kind")
     units, at = _latest_period_units(panel)
-    num, den, exp = _window_sums(panel, at, options.funnel_window_days)
+    num, den, exp = window if window is not None else _window_sums(panel, at, options.funnel_window_days)
     extra: dict[str, np.ndarray] = {
         k: np.full(n, np.nan) for k in ("ratio", "lower", "upper", "target", "phi", "tau2")
     }
@@ -396,9 +401,11 @@ def compute_surveillance(
     """Run SPC, funnels (with FDR), CUSUM and rank intervals over every series of ``panel``."""
     options = options or ScanOptions()
     spc, spc_signals = _spc(panel, options, phase)
-    funnel, funnel_signals, funnel_summary = _funnels(panel, options)
+    _, latest = _latest_period_units(panel)
+    window = _window_sums(panel, latest, options.funnel_window_days)
+    funnel, funnel_signals, funnel_summary = _funnels(panel, options, window)
     cusum, cusum_signals, cusum_summary = _cusum(panel, options)
-    ranks = rank_columns(panel, options)
+    ranks = rank_columns(panel, options, window)
     last = panel.last_index
     columns: dict[str, pl.Series] = {
         "series": pl.Series(np.arange(panel.n_series, dtype=np.int64)),
@@ -424,11 +431,13 @@ def compute_surveillance(
     return SurveillanceResult(status=status, signals=signals, summary=summary)
 
 
-def rank_columns(panel: Panel, options: ScanOptions) -> dict[str, np.ndarray]:
+def rank_columns(
+    panel: Panel, options: ScanOptions, window: tuple[FloatArray, FloatArray, FloatArray] | None = None
+) -> dict[str, np.ndarray]:
     """Rank (1 = best) with a 95% interval for each series at its indicator's latest period."""
     from forewarn.surveillance.ranking import latest_rank_intervals
 
-    return latest_rank_intervals(panel, options)
+    return latest_rank_intervals(panel, options, window)
 
 
 __all__ = ["IMPROVEMENT", "FloatArray", "SurveillanceResult", "compute_surveillance"]

@@ -39,7 +39,9 @@ def estimates_with_standard_errors(
     return np.where(usable, estimate, np.nan), np.where(usable, se, np.nan)
 
 
-def latest_rank_intervals(panel: Panel, options: ScanOptions) -> dict[str, np.ndarray]:
+def latest_rank_intervals(
+    panel: Panel, options: ScanOptions, window: tuple[FloatArray, FloatArray, FloatArray] | None = None
+) -> dict[str, np.ndarray]:
     from forewarn.surveillance.compute import _latest_period_units, _series_attr, _window_sums
 
     n = panel.n_series
@@ -53,7 +55,9 @@ def latest_rank_intervals(panel: Panel, options: ScanOptions) -> dict[str, np.nd
     if n == 0:
         return out
     units, at = _latest_period_units(panel)
-    numerator, denominator, expected = _window_sums(panel, at, options.funnel_window_days)
+    numerator, denominator, expected = (
+        window if window is not None else _window_sums(panel, at, options.funnel_window_days)
+    )
     kind = _series_attr(panel, "kind")
     polarity = _series_attr(panel, "polarity")
     estimate, se = estimates_with_standard_errors(kind, numerator, denominator, expected)

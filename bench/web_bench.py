@@ -1,0 +1,288 @@
+"""Web benchmark: portfolio and organisation pages under 20 concurrent clients, on PostgreSQL.
+
+Loads 10,000 organisations x 20 indicators x 36 months (7.2 million observations, by COPY) into a PostgreSQL
+database it creates (and drops at the end), runs the surveillance scan, serves the app with uvicorn on loopback
+in its own process, and measures latency with an async httpx client: 20 clients in parallel, a fixed number of
+requests each. Prints p50/p95/p99 per page.
+
+    .venv/bin/python bench/web_bench.py [--organisations 10000] [--requests 600] [--workers 1]
+
+Needs PostgreSQL at FOREWARN_BENCH_POSTGRES_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/postgres).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import io
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import numpy as np
+from sqlalchemy import create_engine, insert, text
+
+from forewarn.accounts.passwords import Argon2Parameters, Passwords
+from forewarn.accounts.policy import grant_peers
+from forewarn.accounts.sessions import SessionPolicy, start_session
+from forewarn.accounts.users import create_user
+from forewarn.store import migrate
+from forewarn.store.database import make_engine
+from forewarn.store.models import Dataset, ImportBatch, Indicator, Organisation
+from forewarn.store.models_web import Role
+
+ADMIN_URL = os.environ.get("FOREWARN_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+CONCURRENCY = 20
+MONTHS = 36
+INDICATORS = 20
+
+
+def say(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def timed(label: str, work: Callable[[], object]) -> object:
+    start = time.perf_counter()
+    result = work()
+    say(f"{label}: {time.perf_counter() - start:.1f} s")
+    return result
+
+
+def load(url: str, n_orgs: int) -> tuple[list[int], int, int]:
+    """Organisations, indicators and observations by COPY; returns organisation ids, analyst and member ids."""
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    rng = np.random.default_rng(20260101)
+    now = dt.datetime.now(dt.UTC)
+    periods = [dt.date(2016 + m // 12, m % 12 + 1, 1) for m in range(MONTHS)]
+    ends = [(p.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1) for p in periods]
+    regions = [f"Region {i}" for i in range(9)]
+    kinds = ["Acute trust", "Community trust", "Mental health trust", "Ambulance trust"]
+    with engine.begin() as conn:
+        dataset = conn.execute(
+            insert(Dataset).values(code="bench", name="Benchmark population", simulated=True).returning(Dataset.id)
+        ).scalar_one()
+        batch = conn.execute(
+            insert(ImportBatch)
+            .values(
+                source_name="bench", checksum="0" * 64, mapping_checksum="0" * 64, dataset_id=dataset,
+                imported_by="bench", started_at=now, finished_at=now,
+            )
+            .returning(ImportBatch.id)
+        ).scalar_one()
+        conn.execute(
+            insert(Organisation),
+            [
+                {"code": f"B{i:05d}", "name": f"Benchmark organisation {i:05d}", "type": kinds[i % 4],
+                 "region": regions[i % 9], "dataset_id": dataset}
+                for i in range(n_orgs)
+            ],
+        )
+        org_ids = [int(i) for i in conn.execute(text("SELECT id FROM organisations ORDER BY id")).scalars()]
+        indicator_ids = []
+        for k in range(INDICATORS):
+            kind = ("proportion", "rate", "mean", "count")[k % 4]
+            indicator_ids.append(
+                conn.execute(
+                    insert(Indicator)
+                    .values(
+                        code=f"ind_{k:02d}", name=f"Benchmark indicator {k:02d} ({kind})", kind=kind,
+                        polarity=("higher_is_better", "lower_is_better", "neutral")[k % 3],
+                        target=0.9 if kind == "proportion" else None, multiplier=1000.0 if kind == "rate" else 1.0,
+                        dataset_id=dataset, unit=kind,
+                    )
+                    .returning(Indicator.id)
+                ).scalar_one()
+            )
+        raw = conn.connection.driver_connection
+        columns = "organisation_id, indicator_id, period_start, period_end, numerator, denominator, value, batch_id, revision"
+        with raw.cursor() as cursor:  # type: ignore[union-attr]
+            for k, indicator_id in enumerate(indicator_ids):
+                kind = ("proportion", "rate", "mean", "count")[k % 4]
+                size = rng.integers(500, 20000, n_orgs).astype(float)
+                level = rng.normal(0.85, 0.04, n_orgs).clip(0.3, 0.99)
+                buffer = io.StringIO()
+                for t in range(MONTHS):
+                    denominator = np.round(size * rng.uniform(0.9, 1.1, n_orgs))
+                    if kind == "proportion":
+                        numerator = rng.binomial(denominator.astype(np.int64), level).astype(float)
+                        value = numerator / denominator
+                    elif kind == "rate":
+                        numerator = rng.poisson(denominator * 0.004).astype(float)
+                        value = numerator / denominator * 1000
+                    elif kind == "mean":
+                        numerator = np.full(n_orgs, np.nan)
+                        value = rng.normal(50 + 10 * level, 3)
+                    else:
+                        numerator = rng.poisson(size / 100).astype(float)
+                        value = numerator
+                    for i, org in enumerate(org_ids):
+                        num = "\\N" if np.isnan(numerator[i]) else repr(float(numerator[i]))
+                        den = "\\N" if kind in ("mean", "count") else repr(float(denominator[i]))
+                        buffer.write(f"{org}\t{indicator_id}\t{periods[t]}\t{ends[t]}\t{num}\t{den}\t{float(value[i])!r}\t{batch}\t1\n")
+                with cursor.copy(f"COPY observations ({columns}) FROM STDIN") as copy:
+                    copy.write(buffer.getvalue())
+                say(f"  indicator {k + 1}/{INDICATORS} copied")
+        passwords = Passwords(Argon2Parameters(time_cost=1, memory_cost=1024, parallelism=1))
+        analyst = create_user(conn, passwords, email="analyst@bench.test", display_name="Analyst",
+                              password="bench analyst password", role=Role.ANALYST)
+        member = create_user(conn, passwords, email="member@bench.test", display_name="Member",
+                             password="bench member password", role=Role.MEMBER, organisation_id=org_ids[0])
+        grant_peers(conn, org_ids[0], org_ids[1:31], "bench")
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("VACUUM ANALYZE")
+    engine.dispose()
+    return org_ids, analyst, member
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(url: str, port: int, workers: int, data_dir: Path) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "FOREWARN_DATABASE_URL": url,
+        "FOREWARN_ENVIRONMENT": "test",
+        "FOREWARN_SECRET_KEY": uuid.uuid4().hex * 2,
+        "FOREWARN_DATA_DIR": str(data_dir),
+        "FOREWARN_LOG_LEVEL": "WARNING",
+    }
+    command = [
+        sys.executable, "-m", "uvicorn", "forewarn.web.server:_app_from_environment", "--factory",
+        "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), "--log-level", "warning",
+        "--no-access-log",
+    ]
+    return subprocess.Popen(command, env=env)
+
+
+def wait_for(base: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("the server exited")
+        try:
+            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("the server did not start")
+
+
+async def measure(base: str, cookie: str, paths: list[str], cookie_name: str = "forewarn_session") -> list[float]:
+    """Issue ``paths`` from CONCURRENCY clients at once; return each request's latency in milliseconds."""
+    queue: asyncio.Queue[str] = asyncio.Queue()
+    for p in paths:
+        queue.put_nowait(p)
+    latencies: list[float] = []
+    failures: list[str] = []
+
+    async def client() -> None:
+        async with httpx.AsyncClient(base_url=base, cookies={cookie_name: cookie}, timeout=60) as http:
+            while not queue.empty():
+                path = queue.get_nowait()
+                start = time.perf_counter()
+                response = await http.get(path)
+                latencies.append((time.perf_counter() - start) * 1000)
+                if response.status_code != 200:
+                    failures.append(f"{response.status_code} {path}")
+
+    await asyncio.gather(*(client() for _ in range(CONCURRENCY)))
+    if failures:
+        raise RuntimeError(f"{len(failures)} requests failed, e.g. {failures[:3]}")
+    return latencies
+
+
+def summary(label: str, latencies: list[float]) -> str:
+    ordered = sorted(latencies)
+    p = lambda q: ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]  # noqa: E731
+    return (
+        f"{label:<44} n={len(ordered):>5}  p50={statistics.median(ordered):7.1f} ms  p95={p(0.95):7.1f} ms  "
+        f"p99={p(0.99):7.1f} ms  max={ordered[-1]:7.1f} ms"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--organisations", type=int, default=10_000)
+    parser.add_argument("--requests", type=int, default=600, help="requests per page kind")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--no-scan", action="store_true")
+    args = parser.parse_args()
+
+    name = f"forewarn_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    data_dir = Path(f"/tmp/{name}")
+    server: subprocess.Popen[bytes] | None = None
+    try:
+        org_ids, analyst, member = timed("load", lambda: load(url, args.organisations))  # type: ignore[misc]
+        if not args.no_scan:
+            try:
+                from forewarn.surveillance.scan import run_scan
+            except ImportError:
+                say("no surveillance scan available: pages show data without signals")
+            else:
+                result = timed("scan", lambda: run_scan(make_engine(url)))
+                say(f"scan: {result.series_scanned} series, {result.signals_written} signals")  # type: ignore[attr-defined]
+        engine = make_engine(url)
+        with engine.begin() as conn:
+            long = SessionPolicy(idle=dt.timedelta(days=1), absolute=dt.timedelta(days=2))
+            analyst_cookie = start_session(conn, analyst, policy=long).token
+            member_cookie = start_session(conn, member, policy=long).token
+        engine.dispose()
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        server = start_server(url, port, args.workers, data_dir)
+        wait_for(base, server)
+        rng = random.Random(7)
+        n = args.requests
+        regions = [f"Region {i}" for i in range(9)]
+        warm = asyncio.run(measure(base, analyst_cookie, ["/portfolio"] * CONCURRENCY))
+        say(f"warm-up (first portfolio computes the cache): max {max(warm):.0f} ms")
+        results = [
+            ("portfolio, analyst (10,000 orgs, page 1..200)",
+             asyncio.run(measure(base, analyst_cookie, [f"/portfolio?page={rng.randint(1, 200)}" for _ in range(n)]))),
+            ("portfolio, analyst, filtered by region",
+             asyncio.run(measure(base, analyst_cookie, [f"/portfolio?region={rng.choice(regions)}" for _ in range(n)]))),
+            ("portfolio, member (own + 30 peers)",
+             asyncio.run(measure(base, member_cookie, ["/portfolio"] * n))),
+            ("organisation page, analyst (20 SPC charts)",
+             asyncio.run(measure(base, analyst_cookie, [f"/organisations/{rng.choice(org_ids)}" for _ in range(n)]))),
+            ("organisation JSON, analyst",
+             asyncio.run(measure(base, analyst_cookie, [f"/api/v1/organisations/{rng.choice(org_ids)}" for _ in range(n)]))),
+            ("SPC chart SVG, server-drawn, cold (no-JS only)",
+             asyncio.run(measure(base, analyst_cookie, [f"/organisations/{rng.choice(org_ids)}/charts/ind_00.svg" for _ in range(60)]))),
+        ]
+        print(f"Forewarn web benchmark: {args.organisations:,} organisations x {INDICATORS} indicators x {MONTHS} months, "
+              f"PostgreSQL, uvicorn {args.workers} worker(s), {CONCURRENCY} concurrent clients, loopback")
+        for label, latencies in results:
+            print(summary(label, latencies))
+    finally:
+        if server is not None:
+            server.terminate()
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                server.kill()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+if __name__ == "__main__":
+    main()
