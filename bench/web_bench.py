@@ -29,6 +29,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+import polars as pl
 from sqlalchemy import create_engine, insert, text
 
 from forewarn.accounts.passwords import Argon2Parameters, Passwords
@@ -40,7 +41,9 @@ from forewarn.store.database import make_engine
 from forewarn.store.models import Dataset, ImportBatch, Indicator, Organisation
 from forewarn.store.models_web import Role
 
-ADMIN_URL = os.environ.get("FOREWARN_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+ADMIN_URL = os.environ.get(
+    "FOREWARN_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 CONCURRENCY = 20
 MONTHS = 36
 INDICATORS = 20
@@ -69,21 +72,33 @@ def load(url: str, n_orgs: int) -> tuple[list[int], int, int]:
     kinds = ["Acute trust", "Community trust", "Mental health trust", "Ambulance trust"]
     with engine.begin() as conn:
         dataset = conn.execute(
-            insert(Dataset).values(code="bench", name="Benchmark population", simulated=True).returning(Dataset.id)
+            insert(Dataset)
+            .values(code="bench", name="Benchmark population", simulated=True)
+            .returning(Dataset.id)
         ).scalar_one()
         batch = conn.execute(
             insert(ImportBatch)
             .values(
-                source_name="bench", checksum="0" * 64, mapping_checksum="0" * 64, dataset_id=dataset,
-                imported_by="bench", started_at=now, finished_at=now,
+                source_name="bench",
+                checksum="0" * 64,
+                mapping_checksum="0" * 64,
+                dataset_id=dataset,
+                imported_by="bench",
+                started_at=now,
+                finished_at=now,
             )
             .returning(ImportBatch.id)
         ).scalar_one()
         conn.execute(
             insert(Organisation),
             [
-                {"code": f"B{i:05d}", "name": f"Benchmark organisation {i:05d}", "type": kinds[i % 4],
-                 "region": regions[i % 9], "dataset_id": dataset}
+                {
+                    "code": f"B{i:05d}",
+                    "name": f"Benchmark organisation {i:05d}",
+                    "type": kinds[i % 4],
+                    "region": regions[i % 9],
+                    "dataset_id": dataset,
+                }
                 for i in range(n_orgs)
             ],
         )
@@ -95,10 +110,14 @@ def load(url: str, n_orgs: int) -> tuple[list[int], int, int]:
                 conn.execute(
                     insert(Indicator)
                     .values(
-                        code=f"ind_{k:02d}", name=f"Benchmark indicator {k:02d} ({kind})", kind=kind,
+                        code=f"ind_{k:02d}",
+                        name=f"Benchmark indicator {k:02d} ({kind})",
+                        kind=kind,
                         polarity=("higher_is_better", "lower_is_better", "neutral")[k % 3],
-                        target=0.9 if kind == "proportion" else None, multiplier=1000.0 if kind == "rate" else 1.0,
-                        dataset_id=dataset, unit=kind,
+                        target=0.9 if kind == "proportion" else None,
+                        multiplier=1000.0 if kind == "rate" else 1.0,
+                        dataset_id=dataset,
+                        unit=kind,
                     )
                     .returning(Indicator.id)
                 ).scalar_one()
@@ -110,7 +129,7 @@ def load(url: str, n_orgs: int) -> tuple[list[int], int, int]:
                 kind = ("proportion", "rate", "mean", "count")[k % 4]
                 size = rng.integers(500, 20000, n_orgs).astype(float)
                 level = rng.normal(0.85, 0.04, n_orgs).clip(0.3, 0.99)
-                buffer = io.StringIO()
+                frames = []
                 for t in range(MONTHS):
                     denominator = np.round(size * rng.uniform(0.9, 1.1, n_orgs))
                     if kind == "proportion":
@@ -125,18 +144,44 @@ def load(url: str, n_orgs: int) -> tuple[list[int], int, int]:
                     else:
                         numerator = rng.poisson(size / 100).astype(float)
                         value = numerator
-                    for i, org in enumerate(org_ids):
-                        num = "\\N" if np.isnan(numerator[i]) else repr(float(numerator[i]))
-                        den = "\\N" if kind in ("mean", "count") else repr(float(denominator[i]))
-                        buffer.write(f"{org}\t{indicator_id}\t{periods[t]}\t{ends[t]}\t{num}\t{den}\t{float(value[i])!r}\t{batch}\t1\n")
+                    frames.append(
+                        pl.DataFrame(
+                            {
+                                "organisation_id": org_ids,
+                                "indicator_id": indicator_id,
+                                "period_start": periods[t],
+                                "period_end": ends[t],
+                                "numerator": numerator,
+                                "denominator": None if kind in ("mean", "count") else denominator,
+                                "value": value,
+                                "batch_id": batch,
+                                "revision": 1,
+                            }
+                        ).with_columns(pl.col("numerator", "denominator").cast(pl.Float64).fill_nan(None))
+                    )
+                buffer = io.StringIO()
+                pl.concat(frames).write_csv(buffer, separator="\t", null_value="\\N", include_header=False)
                 with cursor.copy(f"COPY observations ({columns}) FROM STDIN") as copy:
                     copy.write(buffer.getvalue())
                 say(f"  indicator {k + 1}/{INDICATORS} copied")
         passwords = Passwords(Argon2Parameters(time_cost=1, memory_cost=1024, parallelism=1))
-        analyst = create_user(conn, passwords, email="analyst@bench.test", display_name="Analyst",
-                              password="bench analyst password", role=Role.ANALYST)
-        member = create_user(conn, passwords, email="member@bench.test", display_name="Member",
-                             password="bench member password", role=Role.MEMBER, organisation_id=org_ids[0])
+        analyst = create_user(
+            conn,
+            passwords,
+            email="analyst@bench.test",
+            display_name="Analyst",
+            password="bench analyst password",
+            role=Role.ANALYST,
+        )
+        member = create_user(
+            conn,
+            passwords,
+            email="member@bench.test",
+            display_name="Member",
+            password="bench member password",
+            role=Role.MEMBER,
+            organisation_id=org_ids[0],
+        )
         grant_peers(conn, org_ids[0], org_ids[1:31], "bench")
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.exec_driver_sql("VACUUM ANALYZE")
@@ -160,8 +205,19 @@ def start_server(url: str, port: int, workers: int, data_dir: Path) -> subproces
         "FOREWARN_LOG_LEVEL": "WARNING",
     }
     command = [
-        sys.executable, "-m", "uvicorn", "forewarn.web.server:_app_from_environment", "--factory",
-        "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), "--log-level", "warning",
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "forewarn.web.server:_app_from_environment",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
         "--no-access-log",
     ]
     return subprocess.Popen(command, env=env)
@@ -181,7 +237,9 @@ def wait_for(base: str, process: subprocess.Popen[bytes]) -> None:
     raise RuntimeError("the server did not start")
 
 
-async def measure(base: str, cookie: str, paths: list[str], cookie_name: str = "forewarn_session") -> list[float]:
+async def measure(
+    base: str, cookie: str, paths: list[str], cookie_name: str = "forewarn_session"
+) -> list[float]:
     """Issue ``paths`` from CONCURRENCY clients at once; return each request's latency in milliseconds."""
     queue: asyncio.Queue[str] = asyncio.Queue()
     for p in paths:
@@ -255,21 +313,57 @@ def main() -> None:
         warm = asyncio.run(measure(base, analyst_cookie, ["/portfolio"] * CONCURRENCY))
         say(f"warm-up (first portfolio computes the cache): max {max(warm):.0f} ms")
         results = [
-            ("portfolio, analyst (10,000 orgs, page 1..200)",
-             asyncio.run(measure(base, analyst_cookie, [f"/portfolio?page={rng.randint(1, 200)}" for _ in range(n)]))),
-            ("portfolio, analyst, filtered by region",
-             asyncio.run(measure(base, analyst_cookie, [f"/portfolio?region={rng.choice(regions)}" for _ in range(n)]))),
-            ("portfolio, member (own + 30 peers)",
-             asyncio.run(measure(base, member_cookie, ["/portfolio"] * n))),
-            ("organisation page, analyst (20 SPC charts)",
-             asyncio.run(measure(base, analyst_cookie, [f"/organisations/{rng.choice(org_ids)}" for _ in range(n)]))),
-            ("organisation JSON, analyst",
-             asyncio.run(measure(base, analyst_cookie, [f"/api/v1/organisations/{rng.choice(org_ids)}" for _ in range(n)]))),
-            ("SPC chart SVG, server-drawn, cold (no-JS only)",
-             asyncio.run(measure(base, analyst_cookie, [f"/organisations/{rng.choice(org_ids)}/charts/ind_00.svg" for _ in range(60)]))),
+            (
+                "portfolio, analyst (10,000 orgs, page 1..200)",
+                asyncio.run(
+                    measure(
+                        base, analyst_cookie, [f"/portfolio?page={rng.randint(1, 200)}" for _ in range(n)]
+                    )
+                ),
+            ),
+            (
+                "portfolio, analyst, filtered by region",
+                asyncio.run(
+                    measure(
+                        base, analyst_cookie, [f"/portfolio?region={rng.choice(regions)}" for _ in range(n)]
+                    )
+                ),
+            ),
+            (
+                "portfolio, member (own + 30 peers)",
+                asyncio.run(measure(base, member_cookie, ["/portfolio"] * n)),
+            ),
+            (
+                "organisation page, analyst (20 SPC charts)",
+                asyncio.run(
+                    measure(base, analyst_cookie, [f"/organisations/{rng.choice(org_ids)}" for _ in range(n)])
+                ),
+            ),
+            (
+                "organisation JSON, analyst",
+                asyncio.run(
+                    measure(
+                        base,
+                        analyst_cookie,
+                        [f"/api/v1/organisations/{rng.choice(org_ids)}" for _ in range(n)],
+                    )
+                ),
+            ),
+            (
+                "SPC chart SVG, server-drawn, cold (no-JS only)",
+                asyncio.run(
+                    measure(
+                        base,
+                        analyst_cookie,
+                        [f"/organisations/{rng.choice(org_ids)}/charts/ind_00.svg" for _ in range(60)],
+                    )
+                ),
+            ),
         ]
-        print(f"Forewarn web benchmark: {args.organisations:,} organisations x {INDICATORS} indicators x {MONTHS} months, "
-              f"PostgreSQL, uvicorn {args.workers} worker(s), {CONCURRENCY} concurrent clients, loopback")
+        print(
+            f"Forewarn web benchmark: {args.organisations:,} organisations x {INDICATORS} indicators x {MONTHS} months, "
+            f"PostgreSQL, uvicorn {args.workers} worker(s), {CONCURRENCY} concurrent clients, loopback"
+        )
         for label, latencies in results:
             print(summary(label, latencies))
     finally:

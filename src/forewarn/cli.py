@@ -17,6 +17,7 @@ from rich.table import Table
 from sqlalchemy import Engine
 
 from forewarn.cli_analyst import cusum_command, funnel_command, ranks_command, spc_command
+from forewarn.cli_survey import psychometrics_command, survey_app
 from forewarn.ingest.importer import ImportResult, import_file
 from forewarn.ingest.mapping import MappingError
 from forewarn.ingest.problems import ImportRejected
@@ -34,6 +35,8 @@ app.command("funnel")(funnel_command)
 app.command("spc")(spc_command)
 app.command("cusum")(cusum_command)
 app.command("ranks")(ranks_command)
+app.command("psychometrics")(psychometrics_command)
+app.add_typer(survey_app, name="survey")
 db_app = typer.Typer(help="The store: migrations and status.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 

@@ -10,7 +10,7 @@ import csv
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TextIO
 
 import typer
 from rich.console import Console
@@ -264,7 +264,15 @@ def _fmt(value: object) -> str:
     return str(value)
 
 
-def _print_analysis(analysis: GroupAnalysis, title: str) -> None:
+def _print_analysis(
+    analysis: GroupAnalysis, title: str, groups: Console | None = out, scales_to: Console = out
+) -> None:
+    if groups is not None:
+        _print_groups(analysis, title, groups)
+    _print_scales(analysis, scales_to)
+
+
+def _print_groups(analysis: GroupAnalysis, title: str, console: Console) -> None:
     table = Table(title=title)
     columns = [
         "group",
@@ -298,7 +306,10 @@ def _print_analysis(analysis: GroupAnalysis, title: str) -> None:
             _fmt(c.awg),
             verdict,
         )
-    out.print(table)
+    console.print(table)
+
+
+def _print_scales(analysis: GroupAnalysis, console: Console) -> None:
     scales = Table(title="Reliability and aggregation, per dimension (published groups only)")
     for column in (
         "dimension",
@@ -322,7 +333,7 @@ def _print_analysis(analysis: GroupAnalysis, title: str) -> None:
             _fmt(d.icc1),
             _fmt(d.icc2),
         )
-    out.print(scales)
+    console.print(scales)
     items = Table(title="Items")
     for column in ("dimension", "item", "n", "mean", "sd", "item-total r", "alpha if deleted"):
         items.add_column(column, justify="left" if column in ("dimension", "item") else "right")
@@ -338,15 +349,19 @@ def _print_analysis(analysis: GroupAnalysis, title: str) -> None:
                 _fmt(i.item_total_r),
                 _fmt(i.alpha_if_deleted),
             )
-    out.print(items)
+    console.print(items)
+
+
+def _write_csv(rows: list[dict[str, object]], handle: TextIO) -> None:
+    writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else ["group"], lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
 
 
 def _write_rows(rows: list[dict[str, object]], output: Path) -> None:
     output.parent.mkdir(parents=True, exist_ok=True)
     with output.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else ["group"], lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
+        _write_csv(rows, handle)
 
 
 @survey_app.command("results")
@@ -362,7 +377,8 @@ def results_command(
         list[str] | None, typer.Option("--pool", help="Also pool these organisations (comma-separated).")
     ] = None,
     resamples: Annotated[
-        int, typer.Option("--resamples", help="Random-group resamples behind the aggregation verdicts.")
+        int,
+        typer.Option("--resamples", min=0, help="Random-group resamples behind the aggregation verdicts."),
     ] = DEFAULT_RESAMPLES,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Also write the per-group table as CSV.")
@@ -427,7 +443,7 @@ def psychometrics_command(
         str | None, typer.Option("--reverse", help="Reverse-keyed items, comma-separated.")
     ] = None,
     resamples: Annotated[
-        int, typer.Option("--resamples", help="Random-group resamples.")
+        int, typer.Option("--resamples", min=0, help="Random-group resamples (0: no aggregation verdicts).")
     ] = DEFAULT_RESAMPLES,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write the per-group table as CSV.")
@@ -449,17 +465,20 @@ def psychometrics_command(
         raise _rejected(exc, as_json) from None
     except ValueError as exc:
         raise _refuse(exc, 2) from None
-    if output is not None:
-        _write_rows(cell_rows(result.analysis), output)
-        err.print(f"wrote {len(result.analysis.cells)} rows to {output}", highlight=False)
     if as_json:
+        if output is not None:
+            _write_rows(cell_rows(result.analysis), output)
         _emit_json(result.to_dict())
         return
-    _print_analysis(
-        result.analysis, f"{result.file}: {len(result.items)} items, {result.respondents} respondents"
-    )
+    rows = cell_rows(result.analysis)
+    if output is not None:
+        _write_rows(rows, output)
+        err.print(f"wrote {len(rows)} rows to {output}", highlight=False)
+    else:
+        _write_csv(rows, sys.stdout)
+    _print_analysis(result.analysis, "", groups=None, scales_to=err)
     err.print(
-        f"Groups with fewer than {result.analysis.min_group_size} respondents are suppressed and left out of the "
-        "pooled figures.",
+        f"{result.file}: {len(result.items)} items, {result.respondents} respondents. Groups with fewer than "
+        f"{result.analysis.min_group_size} respondents are suppressed and left out of the pooled figures.",
         highlight=False,
     )

@@ -181,6 +181,17 @@ def test_psychometrics_of_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         "tiny": "<5",
     }
 
+    code, out, errors = run(*args)
+    assert code == 0, errors
+    assert {r["group"]: r["n"] for r in csv.DictReader(out.splitlines())} == {
+        "north": "6",
+        "south": "5",
+        "tiny": "<5",
+    }
+    assert "Reliability and aggregation" in errors, (
+        "without --output the summary goes to stderr, the table to stdout"
+    )
+
     bad = tmp_path / "bad.csv"
     bad.write_text("team,q1,q2,q3\nnorth,1,6,x\n,3,3,3\n", encoding="utf-8")
     code, _, errors = run("psychometrics", str(bad), "--group-col", "team", "--items", "q1,q2,q3")

@@ -100,7 +100,7 @@ def test_a_changed_instrument_under_an_old_version_is_refused(engine: Engine) ->
         builtin.model_copy(update={"name": "Renamed but same version"}).model_dump_json(), "altered"
     )
     with pytest.raises(
-        SurveyError, match="already stored with different content.*give the changed instrument a new version"
+        SurveyError, match=r"already stored with different content.*give the changed instrument a new version"
     ):
         create_wave(engine, "second", ["AAA"], instrument=altered)
     create_wave(engine, "third", ["AAA"], instrument=altered.model_copy(update={"version": "1.1"}))

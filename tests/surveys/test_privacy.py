@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from forewarn.surveys.errors import DisclosureRefusedError
 from forewarn.surveys.privacy import DisclosureControl
 from forewarn.surveys.results import pooled_summary, wave_results
+from forewarn.surveys.uploads import import_responses
 from forewarn.surveys.waves import close_wave, create_wave, open_wave
 from tests.surveys.conftest import add_organisations, submit_scores, upload_scores
 
@@ -110,3 +111,20 @@ def test_pooling_refuses_organisations_outside_the_wave(engine: Engine, tmp_path
 
     with pytest.raises(SurveyError, match="not in wave 'w': ZZZ"):
         pooled_summary(engine, "w", ["AAA", "ZZZ"])
+
+
+def test_only_respondents_with_a_score_count_towards_the_minimum(engine: Engine, tmp_path: Path) -> None:
+    """A dimension score needs 3 of its 4 answers; a respondent with 2 does not make a group of 5 publishable."""
+    add_organisations(engine)
+    create_wave(engine, "partial", ["AAA", "BBB"])
+    open_wave(engine, "partial")
+    export = tmp_path / "partial.csv"
+    rows = ["org_code,acq_1,acq_2,acq_3,acq_4"] + ["AAA,4,4,4,2"] * 4 + ["AAA,4,4,4,"]
+    rows += ["BBB,3,3,3,3"] * 4 + ["BBB,3,3,,"]
+    export.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    import_responses(engine, "partial", export)
+    close_wave(engine, "partial")
+    analysis = wave_results(engine, "partial", n_resamples=0).analysis
+    assert analysis.cell("AAA", "acquire").n == 5, "three of four answers still give a score"
+    bbb = analysis.cell("BBB", "acquire")
+    assert (bbb.suppressed, bbb.n) == (True, "<5")

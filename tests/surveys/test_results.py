@@ -49,6 +49,10 @@ def test_each_group_gets_its_own_n_mean_sd_and_interval(engine: Engine, closed_w
     assert (b.n, b.mean, b.sd) == (5, pytest.approx(2.0, abs=1e-12), pytest.approx(0.0, abs=1e-12))
     assert b.rwg_j is not None
     assert b.rwg_j["uniform"] == pytest.approx(1.0, abs=1e-12)
+    assert (a.verdict, a.reason) == (
+        "not judged",
+        "random-group resampling was switched off, so agreement was not tested against chance",
+    ), "without resampling the service claims no verdict"
 
 
 def test_small_and_empty_cells_are_suppressed_in_every_field(engine: Engine, closed_wave: WaveInfo) -> None:
@@ -93,6 +97,7 @@ def test_results_wait_until_the_wave_is_closed(
 
 def test_results_do_not_depend_on_storage_order(engine: Engine, closed_wave: WaveInfo) -> None:
     before = wave_results(engine, "three", n_resamples=50).analysis
+    assert before.cell("AAA", "acquire").verdict in ("aggregate", "do not aggregate")
     reseal_wave(engine, "three")  # fresh random ids, rows rewritten
     assert wave_results(engine, "three", n_resamples=50).analysis == before
 

@@ -46,4 +46,4 @@ def test_downgrade_removes_the_survey_tables_and_upgrade_restores_them(engine: E
     migrate.downgrade(engine, "0002")
     assert not SURVEY_TABLES & set(inspect(engine).get_table_names())
     migrate.upgrade(engine)
-    assert SURVEY_TABLES <= set(inspect(engine).get_table_names())
+    assert set(inspect(engine).get_table_names()) >= SURVEY_TABLES

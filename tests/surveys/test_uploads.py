@@ -142,7 +142,7 @@ def test_unreadable_files_and_wrong_headers_are_reported(
     latin = tmp_path / "latin.csv"
     latin.write_bytes("org_code,acq_1\nAAA,3\nBBB,caf\xe9\n".encode("cp1252"))
     assert problems_of(engine, "spring 2026", latin)[0].startswith("latin.csv, row 3: wrong encoding")
-    with pytest.raises(SurveyError, match="not items of forewarn_lc@1.0: Q1 -> q_one"):
+    with pytest.raises(SurveyError, match=r"not items of forewarn_lc@1\.0: Q1 -> q_one"):
         import_responses(engine, "spring 2026", latin, column_map={"Q1": "q_one"})
 
 

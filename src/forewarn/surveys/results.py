@@ -11,7 +11,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Literal
+from functools import cached_property
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -25,9 +26,9 @@ from forewarn.stats.psychometrics import (
     ReliabilityOptions,
     ScaleSpec,
     aggregation_report,
+    group_sums,
     reverse_key,
     scale_reliability,
-    score_scales,
 )
 from forewarn.surveys.errors import DisclosureRefusedError, SurveyError
 from forewarn.surveys.instrument import Instrument
@@ -38,6 +39,8 @@ from forewarn.surveys.waves import WaveInfo, WaveRef, count_responses, resolve_w
 DEFAULT_RESAMPLES = 200
 RESAMPLING_SEED = 2002
 CI_LEVEL = 0.95
+NOT_JUDGED = "not judged"
+NO_RESAMPLING = "random-group resampling was switched off, so agreement was not tested against chance"
 
 
 @dataclass(frozen=True)
@@ -145,14 +148,33 @@ class GroupAnalysis:
     cells: tuple[CellResult, ...]
     dimensions: tuple[DimensionResult, ...]
 
+    @cached_property
+    def _cell_index(self) -> dict[tuple[str, str], CellResult]:
+        return {(c.group, c.dimension): c for c in self.cells}
+
     def cell(self, group: str, dimension: str) -> CellResult:
-        for c in self.cells:
-            if c.group == group and c.dimension == dimension:
-                return c
-        raise KeyError((group, dimension))
+        """The cell of one group on one dimension (KeyError if there is none)."""
+        return self._cell_index[(group, dimension)]
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
+
+
+def _scored(answers: NDArray[np.float64], layout: ScaleLayout) -> NDArray[np.bool_]:
+    """Respondents x dimensions: whether the respondent answered enough items to have a score.
+
+    The minimum-answers rule of the scale scores, counted with one matrix product: the suppression decision needs
+    only these counts, not the scores.
+    """
+    membership = np.zeros((len(layout.item_codes), len(layout.dimension_codes)))
+    membership[np.arange(len(layout.item_codes)), np.asarray(layout.item_dimension)] = 1.0
+    answered: NDArray[np.float64] = (~np.isnan(answers)).astype(np.float64) @ membership
+    return answered >= np.asarray(layout.spec().min_answers)[None, :]
+
+
+def _counts(scored: NDArray[np.bool_], group_index: NDArray[np.int64], n_groups: int) -> NDArray[np.int64]:
+    """Groups x dimensions: respondents with a score."""
+    return np.rint(group_sums(scored.astype(np.float64), group_index, n_groups)).astype(np.int64)
 
 
 def _blank_suppressed(
@@ -187,9 +209,8 @@ def analyse_groups(
     spec = layout.spec()
     n_groups = len(group_labels)
     n_dims = len(layout.dimension_codes)
-    scored = ~np.isnan(score_scales(answers, spec).score)
-    counts = np.zeros((n_groups, n_dims), dtype=np.int64)
-    np.add.at(counts, group_index, scored.astype(np.int64))
+    scored = _scored(answers, layout)
+    counts = _counts(scored, group_index, n_groups)
     publishable = counts >= control.min_group_size
     visible = _blank_suppressed(answers, group_index, publishable, layout.item_dimension)
 
@@ -216,6 +237,14 @@ def analyse_groups(
     )
 
 
+def _listed(values: NDArray[np.float64]) -> list[Any]:
+    """An array as nested Python lists, None where it is not a finite number (JSON-safe, built in one pass)."""
+    listed = values.astype(object)
+    listed[~np.isfinite(values)] = None
+    result: list[Any] = listed.tolist()
+    return result
+
+
 def _cells(
     report: AggregationReport,
     group_labels: Sequence[str],
@@ -224,26 +253,37 @@ def _cells(
     counts: NDArray[np.int64],
     control: DisclosureControl,
 ) -> tuple[CellResult, ...]:
+    # Everything converted to Python lists in a few array passes: one object per cell is the only per-cell work.
+    n, mean, sd = report.n.tolist(), _listed(report.mean), _listed(report.sd)
+    lower, upper, awg = _listed(report.ci_lower), _listed(report.ci_upper), _listed(report.awg_j)
+    rwg = _listed(report.rwg_j)
+    verdict, reason = report.verdict.tolist(), report.reason.tolist()
+    if report.n_resamples == 0:
+        # Without random groups the two agreement checks are not made: "aggregate" would claim more than is known.
+        verdict = [[NOT_JUDGED if v == "aggregate" else v for v in row] for row in verdict]
+        reason = [[r or NO_RESAMPLING for r in row] for row in reason]
+    shown, hidden_n = publishable.tolist(), counts.tolist()
+    nulls = report.null_names
     cells: list[CellResult] = []
     for g, label in enumerate(group_labels):
         for d, dimension in enumerate(layout.dimension_codes):
-            if not publishable[g, d]:
-                cells.append(CellResult(label, dimension, True, control.shown_n(int(counts[g, d]))))
+            if not shown[g][d]:
+                cells.append(CellResult(label, dimension, True, control.shown_n(hidden_n[g][d])))
                 continue
             cells.append(
                 CellResult(
                     group=label,
                     dimension=dimension,
                     suppressed=False,
-                    n=int(report.n[d, g]),
-                    mean=_number(report.mean[d, g]),
-                    sd=_number(report.sd[d, g]),
-                    ci_lower=_number(report.ci_lower[d, g]),
-                    ci_upper=_number(report.ci_upper[d, g]),
-                    rwg_j={name: _number(report.rwg_j[d, k, g]) for k, name in enumerate(report.null_names)},
-                    awg=_number(report.awg_j[d, g]),
-                    verdict=str(report.verdict[d, g]),
-                    reason=str(report.reason[d, g]),
+                    n=n[d][g],
+                    mean=mean[d][g],
+                    sd=sd[d][g],
+                    ci_lower=lower[d][g],
+                    ci_upper=upper[d][g],
+                    rwg_j={name: rwg[d][k][g] for k, name in enumerate(nulls)},
+                    awg=awg[d][g],
+                    verdict=verdict[d][g],
+                    reason=reason[d][g],
                 )
             )
     return tuple(cells)
@@ -257,11 +297,11 @@ def _dimension(
     shown: NDArray[np.bool_],
 ) -> DimensionResult:
     columns = [i for i, dim in enumerate(layout.item_dimension) if dim == d]
+    # Only respondents in published cells have answers left on this dimension's items; scale_reliability
+    # counts only respondents with an answer.
     items = keyed[:, columns]
-    # Only respondents in published cells have answers left on this dimension's items.
-    rows = ~np.isnan(items).all(axis=1)
     respondents = int(report.n[d][shown].sum())
-    if rows.sum() < 2:
+    if respondents < 2:
         return DimensionResult(
             layout.dimension_codes[d],
             layout.dimension_names[d],
@@ -279,7 +319,7 @@ def _dimension(
                 for c in columns
             ),
         )
-    reliability = scale_reliability(items[rows], options=ReliabilityOptions(ci_level=CI_LEVEL))
+    reliability = scale_reliability(items, options=ReliabilityOptions(ci_level=CI_LEVEL))
     return DimensionResult(
         dimension=layout.dimension_codes[d],
         name=layout.dimension_names[d],
@@ -549,16 +589,14 @@ def pooled_summary(
     spec = layout.spec()
     n_dims = len(layout.dimension_codes)
     labels = data.organisation_codes
-    scored = ~np.isnan(score_scales(data.answers, spec).score)
-    counts = np.zeros((len(labels), n_dims), dtype=np.int64)
-    np.add.at(counts, data.organisation_index, scored.astype(np.int64))
+    scored = _scored(data.answers, layout)
+    counts = _counts(scored, data.organisation_index, len(labels))
     publishable = counts >= control.min_group_size
     selected = np.array([code in chosen for code in labels], dtype=bool)
     keep_rows = selected[data.organisation_index]
     if source is not None:
         wanted = data.uploaded if source == "import" else ~data.uploaded
-        kept_counts = np.zeros_like(counts)
-        np.add.at(kept_counts, data.organisation_index, (scored & wanted[:, None]).astype(np.int64))
+        kept_counts = _counts(scored & wanted[:, None], data.organisation_index, len(labels))
         for g in np.flatnonzero(selected):
             for d in range(n_dims):
                 if publishable[g, d]:
