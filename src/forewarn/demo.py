@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import polars as pl
 from sqlalchemy import Engine
 
 from forewarn.ingest.importer import ImportResult, Stage, import_file
@@ -13,6 +14,8 @@ from forewarn.simulate import SimulationParameters, load, simulate
 from forewarn.store import migrate
 from forewarn.store.queries import DatasetSummary, dataset_summaries
 from forewarn.surveillance.scan import ScanResult, run_scan
+from forewarn.surveys.uploads import import_responses
+from forewarn.surveys.waves import close_wave, create_wave, list_waves, open_wave
 
 BUNDLED = (
     ("nhs_ae", "nhs_ae_attendances.csv"),
@@ -40,6 +43,7 @@ class DemoReport:
     imports: list[ImportResult]
     summaries: list[DatasetSummary]
     scan: ScanResult
+    survey_waves: list[str]
 
 
 def run_demo(
@@ -71,10 +75,33 @@ def run_demo(
         )
         loaded = load(engine, simulated_dir, imported_by=imported_by, chunk_rows=chunk_rows)
         results.extend([loaded.organisations, loaded.indicators, loaded.events])
+        survey_waves = load_simulated_surveys(engine, simulated_dir, imported_by)
+    else:
+        survey_waves = []
     scan = run_scan(engine, stage=stage)
     with engine.connect() as conn:
         summaries = dataset_summaries(conn)
-    return DemoReport(imports=results, summaries=summaries, scan=scan)
+    return DemoReport(imports=results, summaries=summaries, scan=scan, survey_waves=survey_waves)
+
+
+def load_simulated_surveys(engine: Engine, simulated_dir: Path, imported_by: str | None) -> list[str]:
+    """One closed survey wave per simulated year, filled from the simulator's staff answers (idempotent)."""
+    answers = pl.read_csv(simulated_dir / "survey_responses.csv", infer_schema_length=0)
+    existing = {wave.name for wave in list_waves(engine)}
+    names = []
+    for year in sorted(answers["wave"].unique().to_list()):
+        name = f"Learning capacity {year} (SIMULATED)"
+        names.append(name)
+        if name in existing:
+            continue
+        rows = answers.filter(pl.col("wave") == year).drop("wave")
+        path = simulated_dir / f"survey_{year}.csv"
+        rows.write_csv(path)
+        wave = create_wave(engine, name, sorted(rows["org_code"].unique().to_list()), created_by=imported_by)
+        open_wave(engine, wave.id, by=imported_by)
+        import_responses(engine, wave.id, path, imported_by=imported_by)
+        close_wave(engine, wave.id, by=imported_by)
+    return names
 
 
 __all__ = ["DemoReport", "Stage", "bundled_data_dir", "run_demo"]
