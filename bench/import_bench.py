@@ -70,7 +70,9 @@ def main() -> None:
         mapping = folder / "mapping.yml"
         mapping.write_text(MAPPING)
         seconds, rows = time_import(f"sqlite:///{folder / 'bench.db'}", path, mapping)
-        print(f"SQLite:     {rows:,} rows in {seconds:.2f} s = {rows / seconds:,.0f} rows/s (validation + write, one transaction)")
+        print(
+            f"SQLite:     {rows:,} rows in {seconds:.2f} s = {rows / seconds:,.0f} rows/s (validation + write, one transaction)"
+        )
         if args.skip_postgres:
             return
         name = f"forewarn_bench_{uuid.uuid4().hex[:8]}"
@@ -79,7 +81,9 @@ def main() -> None:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
         try:
             seconds, rows = time_import(POSTGRES_ADMIN.rsplit("/", 1)[0] + f"/{name}", path, mapping)
-            print(f"PostgreSQL: {rows:,} rows in {seconds:.2f} s = {rows / seconds:,.0f} rows/s (COPY into staging, then set-based SQL)")
+            print(
+                f"PostgreSQL: {rows:,} rows in {seconds:.2f} s = {rows / seconds:,.0f} rows/s (COPY into staging, then set-based SQL)"
+            )
         finally:
             with admin.connect() as conn:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -44,7 +44,9 @@ def make_panel(orgs: int, indicators: int, months: int, seed: int = 1) -> Panel:
         base = rng.normal(0, 0.3, orgs)[:, None]  # between-organisation over-dispersion
         expected[rows] = denominator[rows] * 0.05
         if kind == "proportion":
-            numerator[rows] = rng.binomial(denominator[rows].astype(np.int64), 1 / (1 + np.exp(-(1.5 + base))))
+            numerator[rows] = rng.binomial(
+                denominator[rows].astype(np.int64), 1 / (1 + np.exp(-(1.5 + base)))
+            )
         else:
             numerator[rows] = rng.poisson(expected[rows] * np.exp(base))
         value[rows] = numerator[rows] / (expected[rows] if kind == "ratio_oe" else denominator[rows])
@@ -91,15 +93,21 @@ def main() -> None:
     result = compute_surveillance(panel, options)
     seconds = time.perf_counter() - start
     peak = peak_mb()
-    print(f"panel: {args.orgs:,} organisations x {args.indicators} indicators x {args.months} months = {observations:,} observations")
+    print(
+        f"panel: {args.orgs:,} organisations x {args.indicators} indicators x {args.months} months = {observations:,} observations"
+    )
     print(f"whole scan (SPC, funnels + FDR, CUSUM, rank intervals): {seconds:.2f} s")
     print(f"observations per second: {observations / seconds:,.0f}")
-    print(f"peak memory: {peak:,.0f} MB (interpreter and libraries {before:,.0f} MB; with the panel built {built:,.0f} MB)")
+    print(
+        f"peak memory: {peak:,.0f} MB (interpreter and libraries {before:,.0f} MB; with the panel built {built:,.0f} MB)"
+    )
     print(
         f"raw long-form panel: {raw_mb:,.0f} MB; peak / raw = {peak / raw_mb:.2f}; "
         f"scan's own peak (peak - libraries) / raw = {(peak - before) / raw_mb:.2f}"
     )
-    print(f"signals: {result.signals.height:,}; funnel flags after FDR: {result.summary.get('funnel_flags_after_fdr')}")
+    print(
+        f"signals: {result.signals.height:,}; funnel flags after FDR: {result.summary.get('funnel_flags_after_fdr')}"
+    )
 
     # The same work one series at a time, as with a per-series loop over the R packages' functions.
     from forewarn.stats.cusum import risk_adjusted_cusum

@@ -274,7 +274,11 @@ def simulate_command(
         try:
             with progress_stages() as stage:
                 loaded = load(
-                    engine, target, imported_by=settings.imported_by, chunk_rows=settings.import_chunk_rows, stage=stage
+                    engine,
+                    target,
+                    imported_by=settings.imported_by,
+                    chunk_rows=settings.import_chunk_rows,
+                    stage=stage,
                 )
         except ImportRejected as exc:
             _print_rejection(exc, as_json)

@@ -45,7 +45,10 @@ def test_bad_import_lists_every_problem_and_exits_1(runner: CliRunner, tmp_path:
     result = runner.invoke(app, ["import", str(path), "--mapping", str(MAPPING), "--json"])
     assert result.exit_code == 1
     assert "bad.csv, row 2, column 'org_code': missing organisation code" in result.stderr
-    assert "bad.csv, row 3, column 'period': not a date (expected YYYY-MM-DD) (value '2020-99-01')" in result.stderr
+    assert (
+        "bad.csv, row 3, column 'period': not a date (expected YYYY-MM-DD) (value '2020-99-01')"
+        in result.stderr
+    )
     assert "2 problem(s) found; nothing was written" in result.stderr
     report = json.loads(result.stdout)["report"]
     assert [p["row"] for p in report["problems"]] == [2, 3]
@@ -53,7 +56,9 @@ def test_bad_import_lists_every_problem_and_exits_1(runner: CliRunner, tmp_path:
 
 def test_unusable_mapping_exits_2(runner: CliRunner, tmp_path: Path) -> None:
     mapping = tmp_path / "m.yml"
-    mapping.write_text("version: 1\ndataset: {code: x, name: X}\ncolumns: {a: text}\norganisation: {code: b}\n")
+    mapping.write_text(
+        "version: 1\ndataset: {code: x, name: X}\ncolumns: {a: text}\norganisation: {code: b}\n"
+    )
     path = tmp_path / "f.csv"
     path.write_text("a\n1\n")
     result = runner.invoke(app, ["import", str(path), "--mapping", str(mapping)])

@@ -71,12 +71,13 @@ def _expected_rank_curve(
     sharp = se < 2 * step
     sorted_sharp = np.sort(theta[sharp])
     counted = sorted_sharp.size - 0.5 * (
-        np.searchsorted(sorted_sharp, queries, side="left") + np.searchsorted(sorted_sharp, queries, side="right")
+        np.searchsorted(sorted_sharp, queries, side="left")
+        + np.searchsorted(sorted_sharp, queries, side="right")
     )
     unit_se = np.where(sharp, 0.0, se)  # 0 marks a unit counted as a step
     smooth = ~sharp
     if not smooth.any():
-        return 1.0 + counted, np.zeros_like(queries), unit_se
+        return np.asarray(1.0 + counted, dtype=np.float64), np.zeros_like(queries), unit_se
     theta_s, se_s = theta[smooth], se[smooth]
     log_se = np.log(se_s)
     edges = np.quantile(log_se, np.linspace(0, 1, se_bins + 1))
@@ -88,10 +89,10 @@ def _expected_rank_curve(
     position = (theta_s - lo) / step
     left = np.clip(np.floor(position).astype(np.int64), 0, grid_size - 2)
     frac = position - left
-    hist = np.zeros(se_bins * grid_size)
-    np.add.at(hist, bin_of * grid_size + left, 1 - frac)
-    np.add.at(hist, bin_of * grid_size + left + 1, frac)
-    hist = hist.reshape(se_bins, grid_size)
+    flat = np.zeros(se_bins * grid_size)
+    np.add.at(flat, bin_of * grid_size + left, 1 - frac)
+    np.add.at(flat, bin_of * grid_size + left + 1, frac)
+    hist = flat.reshape(se_bins, grid_size)
     # M_b(x_g) = sum_t H_b(t) Phi((t - x_g)/s_b): a correlation with the kernel Phi(k step / s_b), k = -(G-1)..G-1.
     offsets = np.arange(-(grid_size - 1), grid_size) * step
     probability = _phi(offsets[None, :] / bin_se[:, None])
@@ -105,7 +106,6 @@ def _expected_rank_curve(
         full = np.fft.irfft((hist_spectrum * np.fft.rfft(kernel, size, axis=1)).sum(axis=0), size)
         curves.append(np.interp(queries, grid, full[at]))
     return 1.0 + counted + curves[0], np.maximum(curves[1], 0.0), unit_se
-
 
 
 def conditional_rank_intervals(
@@ -158,10 +158,14 @@ def conditional_rank_intervals(
     if not (np.isfinite(theta).all() and np.isfinite(se).all()):
         raise ValueError("estimates and standard errors must be finite")
     if (se <= 0).any():
-        raise ValueError(f"standard errors must be positive; unit {int(np.argmax(se <= 0))} has {se[se <= 0][0]}")
+        raise ValueError(
+            f"standard errors must be positive; unit {int(np.argmax(se <= 0))} has {se[se <= 0][0]}"
+        )
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1); got {level}")
-    groups = np.zeros(theta.size, dtype=np.int64) if group is None else np.asarray(group, dtype=np.int64).ravel()
+    groups = (
+        np.zeros(theta.size, dtype=np.int64) if group is None else np.asarray(group, dtype=np.int64).ravel()
+    )
     if groups.shape != theta.shape or (groups < 0).any():
         raise ValueError("group must give a non-negative table number for every unit")
     if not descending:

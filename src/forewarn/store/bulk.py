@@ -235,7 +235,9 @@ def _fill_staging(conn: Connection, frame: pl.DataFrame, chunk_rows: int, progre
                 chunk = frame.slice(start, chunk_rows).select(columns)
                 # CSV text through COPY: one C-level parse instead of a Python call per row.
                 payload = chunk.write_csv(include_header=False, null_value="", date_format="%Y-%m-%d")
-                with cursor.copy(f"COPY {STAGING} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)") as copy:
+                with cursor.copy(
+                    f"COPY {STAGING} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)"
+                ) as copy:
                     copy.write(payload)
                 if progress:
                     progress(chunk.height)
@@ -261,15 +263,27 @@ def _any_existing(conn: Connection, observations: pl.DataFrame) -> bool:
 def _insert_direct(
     conn: Connection, frame: pl.DataFrame, batch_id: int, chunk_rows: int, progress: Progress | None
 ) -> None:
-    frame = frame.with_columns(pl.lit(batch_id, dtype=pl.Int64).alias("batch_id"), pl.lit(1).alias("revision"))
-    columns = ["organisation_id", "indicator_id", "period_start", "period_end", *VALUE_COLUMNS, "batch_id", "revision"]
+    frame = frame.with_columns(
+        pl.lit(batch_id, dtype=pl.Int64).alias("batch_id"), pl.lit(1).alias("revision")
+    )
+    columns = [
+        "organisation_id",
+        "indicator_id",
+        "period_start",
+        "period_end",
+        *VALUE_COLUMNS,
+        "batch_id",
+        "revision",
+    ]
     if conn.dialect.name == "postgresql":
         raw = conn.connection.driver_connection
         with raw.cursor() as cursor:  # type: ignore[union-attr]
             for start in range(0, frame.height, chunk_rows):
                 chunk = frame.slice(start, chunk_rows).select(columns)
                 payload = chunk.write_csv(include_header=False, null_value="", date_format="%Y-%m-%d")
-                with cursor.copy(f"COPY observations ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)") as copy:
+                with cursor.copy(
+                    f"COPY observations ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)"
+                ) as copy:
                     copy.write(payload)
                 if progress:
                     progress(chunk.height)

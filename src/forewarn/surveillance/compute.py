@@ -76,7 +76,7 @@ def usable_phase(panel: Panel, phase: IntArray | None, rows: IntArray) -> IntArr
     counts = np.bincount(keys[observed], minlength=rows.size * width).reshape(rows.size, width)
     present = np.zeros((rows.size, width), dtype=bool)
     present[np.repeat(np.arange(rows.size), observed.sum(axis=1)), sub[observed]] = True
-    too_short = (present & (counts < 2)).any(axis=1)
+    too_short = np.asarray((present & (counts < 2)).any(axis=1), dtype=bool)
     return np.where(too_short[:, None], 0, sub)
 
 

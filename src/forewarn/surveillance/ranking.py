@@ -35,7 +35,9 @@ def estimates_with_standard_errors(
         ratio_se = np.sqrt(np.maximum(numerator, 0.5)) / expected
     estimate = np.where(kind == "proportion", p, np.where(kind == "ratio_oe", ratio, p))
     se = np.where(kind == "proportion", proportion_se, np.where(kind == "ratio_oe", ratio_se, rate_se))
-    usable = np.isin(kind, ("proportion", "rate", "ratio_oe")) & np.isfinite(estimate) & np.isfinite(se) & (se > 0)
+    usable = (
+        np.isin(kind, ("proportion", "rate", "ratio_oe")) & np.isfinite(estimate) & np.isfinite(se) & (se > 0)
+    )
     return np.where(usable, estimate, np.nan), np.where(usable, se, np.nan)
 
 
@@ -75,20 +77,30 @@ def latest_rank_intervals(
                     estimate[chosen],
                     se[chosen],
                     group=panel.indicator_index[chosen],
-                    options=RankOptions(n_draws=options.rank_replicates, seed=options.seed, descending=descending),
+                    options=RankOptions(
+                        n_draws=options.rank_replicates, seed=options.seed, descending=descending
+                    ),
                 )
-                median, low, high = simulated.median_rank, simulated.lower_rank, simulated.upper_rank
+                median = simulated.median_rank
+                low, high = simulated.lower_rank.astype(np.float64), simulated.upper_rank.astype(np.float64)
                 n_table = simulated.group_size
             else:
                 bounds = conditional_rank_intervals(
                     estimate[chosen], se[chosen], group=panel.indicator_index[chosen], descending=descending
                 )
-                median, low, high, n_table = bounds.rank, bounds.lower_rank, bounds.upper_rank, bounds.group_size
+                median, low, high, n_table = (
+                    bounds.rank,
+                    bounds.lower_rank,
+                    bounds.upper_rank,
+                    bounds.group_size,
+                )
             middle = (n_table + 1) / 2
             out["rank"][chosen] = median
             out["rank_lower"][chosen] = low
             out["rank_upper"][chosen] = high
             out["rank_of"][chosen] = n_table.astype(int)
             # +1: the whole interval is on the better side of the middle rank; -1 the worse side; 0 cannot tell.
-            out["rank_distinguishable"][chosen] = np.where(high < middle, 1, np.where(low > middle, -1, 0)).astype(int)
+            out["rank_distinguishable"][chosen] = np.where(
+                high < middle, 1, np.where(low > middle, -1, 0)
+            ).astype(int)
     return out
