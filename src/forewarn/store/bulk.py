@@ -226,8 +226,15 @@ def _create_staging(conn: Connection) -> None:
     )
 
 
-def _fill_staging(conn: Connection, frame: pl.DataFrame, chunk_rows: int, progress: Progress | None) -> None:
-    columns = ["organisation_id", "indicator_id", "period_start", "period_end", *VALUE_COLUMNS]
+def _bulk_load(
+    conn: Connection,
+    table: str,
+    frame: pl.DataFrame,
+    columns: list[str],
+    chunk_rows: int,
+    progress: Progress | None,
+) -> None:
+    """Append ``frame``'s ``columns`` to ``table`` in chunks: COPY on PostgreSQL, executemany on SQLite."""
     if conn.dialect.name == "postgresql":
         raw = conn.connection.driver_connection
         with raw.cursor() as cursor:  # type: ignore[union-attr]
@@ -235,21 +242,24 @@ def _fill_staging(conn: Connection, frame: pl.DataFrame, chunk_rows: int, progre
                 chunk = frame.slice(start, chunk_rows).select(columns)
                 # CSV text through COPY: one C-level parse instead of a Python call per row.
                 payload = chunk.write_csv(include_header=False, null_value="", date_format="%Y-%m-%d")
-                with cursor.copy(
-                    f"COPY {STAGING} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)"
-                ) as copy:
+                with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)") as copy:
                     copy.write(payload)
                 if progress:
                     progress(chunk.height)
         return
     text_dates = frame.with_columns(pl.col("period_start", "period_end").dt.strftime("%Y-%m-%d"))
-    statement = f"INSERT INTO {STAGING} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+    statement = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
     for start in range(0, text_dates.height, chunk_rows):
         chunk = text_dates.slice(start, chunk_rows)
         rows = list(zip(*(chunk[c].to_list() for c in columns), strict=True))
         conn.exec_driver_sql(statement, rows)
         if progress:
             progress(chunk.height)
+
+
+def _fill_staging(conn: Connection, frame: pl.DataFrame, chunk_rows: int, progress: Progress | None) -> None:
+    columns = ["organisation_id", "indicator_id", "period_start", "period_end", *VALUE_COLUMNS]
+    _bulk_load(conn, STAGING, frame, columns, chunk_rows, progress)
 
 
 def _any_existing(conn: Connection, observations: pl.DataFrame) -> bool:
@@ -275,27 +285,7 @@ def _insert_direct(
         "batch_id",
         "revision",
     ]
-    if conn.dialect.name == "postgresql":
-        raw = conn.connection.driver_connection
-        with raw.cursor() as cursor:  # type: ignore[union-attr]
-            for start in range(0, frame.height, chunk_rows):
-                chunk = frame.slice(start, chunk_rows).select(columns)
-                payload = chunk.write_csv(include_header=False, null_value="", date_format="%Y-%m-%d")
-                with cursor.copy(
-                    f"COPY observations ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)"
-                ) as copy:
-                    copy.write(payload)
-                if progress:
-                    progress(chunk.height)
-        return
-    text_dates = frame.with_columns(pl.col("period_start", "period_end").dt.strftime("%Y-%m-%d"))
-    statement = f"INSERT INTO observations ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
-    for start in range(0, text_dates.height, chunk_rows):
-        chunk = text_dates.slice(start, chunk_rows)
-        rows = list(zip(*(chunk[c].to_list() for c in columns), strict=True))
-        conn.exec_driver_sql(statement, rows)
-        if progress:
-            progress(chunk.height)
+    _bulk_load(conn, "observations", frame, columns, chunk_rows, progress)
 
 
 def write_observations(
