@@ -7,6 +7,7 @@ Reference files are in tests/fixtures/psychometrics (see SOURCE.md there).
 from __future__ import annotations
 
 import csv
+from itertools import combinations
 from pathlib import Path
 
 import numpy as np
@@ -464,3 +465,129 @@ def test_agreement_options_validate_nulls_and_range() -> None:
     assert AgreementOptions(response_min=1, response_max=7).null_distributions()[0].variance == pytest.approx(
         4.0
     )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Per-size pseudo-groups and the F-distribution ICC(1) null
+
+
+def test_pseudo_groups_follow_the_exact_null_of_a_small_pool() -> None:
+    """Exact derivation: a size-k pseudo-group is a uniformly random k-subset drawn WITHOUT replacement, so on a
+    10-respondent pool its s^2 distribution is the enumeration of all C(10, k) subsets (DKW bound 0.03)."""
+    answers = np.array(
+        [[1, 2], [2, 2], [5, 4], [3, 3], [4, 5], [1, 1], [2, 3], [5, 5], [3, 1], [4, 4]], dtype=float
+    )
+    groups = np.array([0, 0, 0, 1, 1, 1, 1, 1, 1, 2])
+    draws = 4000
+    result = random_group_agreement(answers, groups, options=RandomGroupOptions(n_resamples=draws, seed=4))
+    assert result.pseudo_group_sizes.tolist() == [3, 6]
+    assert result.pseudo_group_item_variance.shape == (draws, 2)
+    assert np.isnan(result.random_item_variance_quantile[2]) and np.isnan(result.item_variance_p_value[2])
+    for column, size in enumerate((3, 6)):
+        exact = np.array(
+            [answers[list(subset)].var(axis=0, ddof=1).mean() for subset in combinations(range(10), size)]
+        )
+        drawn = result.pseudo_group_item_variance[:, column]
+        points = np.unique(exact)
+        exact_cdf = (exact[:, None] <= points[None, :] + 1e-12).mean(axis=0)
+        drawn_cdf = (drawn[:, None] <= points[None, :] + 1e-12).mean(axis=0)
+        assert np.abs(exact_cdf - drawn_cdf).max() < 0.03
+        # The group's threshold and p-value are read off its own size's draws.
+        group = 0 if size == 3 else 1
+        assert result.random_item_variance_quantile[group] == pytest.approx(np.quantile(drawn, 0.05))
+        observed = result.observed_item_variance[group]
+        assert result.item_variance_p_value[group] == pytest.approx(
+            (1 + (drawn <= observed).sum()) / (1 + draws)
+        )
+
+
+def test_per_size_null_matches_the_full_relabelling_null() -> None:
+    """Moderate example with unequal sizes and missing answers: the per-size pseudo-group null of s^2 and the
+    null from relabelling every respondent (as multilevel::mix.data, via within_group_agreement on shuffled
+    labels) agree within Monte Carlo error (two-sample KS below its 0.1% critical value, same NaN rate)."""
+    rng = np.random.default_rng(12)
+    sizes = np.repeat([4, 7, 12], 20)
+    groups = np.repeat(np.arange(sizes.size), sizes)
+    shift = rng.normal(0, 0.5, sizes.size)[groups][:, None]
+    answers = np.clip(np.round(3 + shift + rng.normal(0, 1.0, (groups.size, 4))), 1, 5)
+    answers[rng.random(answers.shape) < 0.1] = np.nan
+    result = random_group_agreement(answers, groups, options=RandomGroupOptions(n_resamples=3000, seed=2))
+    relabelled = np.array(
+        [within_group_agreement(answers, rng.permutation(groups)).mean_item_variance for _ in range(300)]
+    )
+    for column, size in enumerate(result.pseudo_group_sizes.tolist()):
+        drawn = result.pseudo_group_item_variance[:, column]
+        full = relabelled[:, sizes == size].ravel()
+        assert np.isnan(drawn).mean() == pytest.approx(np.isnan(full).mean(), abs=0.01)
+        drawn, full = drawn[np.isfinite(drawn)], full[np.isfinite(full)]
+        critical = 1.95 * np.sqrt((drawn.size + full.size) / (drawn.size * full.size))
+        assert stats.ks_2samp(drawn, full).statistic < critical, size
+        for level in (0.05, 0.25, 0.5):
+            # The per-size quantile cuts the relabelled draws where it cuts its own (about 3 standard errors).
+            cut = np.quantile(drawn, level)
+            assert (full <= cut).mean() == pytest.approx((drawn <= cut).mean(), abs=0.03)
+
+
+def test_a_group_with_real_agreement_is_detected_and_noise_groups_rarely_are() -> None:
+    """Uniform noise answers in 60 groups of 6-20 and one group of 10 whose members all answer 4 or 5: the
+    agreeing group has the smallest possible p-value and passes the rwg(j) check; about 5% of noise groups
+    pass by chance (the test's level)."""
+    rng = np.random.default_rng(30)
+    sizes = np.concatenate([rng.integers(6, 21, 60), [10]])
+    groups = np.repeat(np.arange(sizes.size), sizes)
+    answers = rng.integers(1, 6, (groups.size, 4)).astype(float)
+    agreeing = groups == 60
+    answers[agreeing] = rng.choice([4.0, 5.0], p=[0.85, 0.15], size=(int(agreeing.sum()), 4))
+    draws = 499
+    result = random_group_agreement(answers, groups, options=RandomGroupOptions(n_resamples=draws, seed=6))
+    assert result.item_variance_p_value[60] == pytest.approx(1 / (1 + draws))
+    assert result.observed_item_variance[60] < result.random_item_variance_quantile[60]
+    detected = result.observed_item_variance[:60] < result.random_item_variance_quantile[:60]
+    assert detected.mean() <= 0.12
+    spec = ScaleSpec((0,) * 4, (False,) * 4, 1, 5, (4,))
+    options = AggregationOptions(resampling=RandomGroupOptions(n_resamples=draws, seed=6))
+    report = aggregation_report(answers, spec, groups, options=options)
+    flags = report.reason_flags[0]
+    assert not flags[60] & RWG_J_NOT_ABOVE_RANDOM
+    assert report.rwg_j[0, 0, 60] > report.rwg_j_random_quantile[0, 60]
+    assert report.rwg_j_p_value[0, 60] == pytest.approx(1 / (1 + draws))
+    assert ((flags[:60] & RWG_J_NOT_ABOVE_RANDOM) == 0).mean() <= 0.12
+
+
+def test_icc1_threshold_from_the_f_distribution_matches_relabelling() -> None:
+    """Exact derivation: ICC(1) = (F - 1)/(F + k - 1) rises with F, so the F(G-1, N-G) percentile gives the
+    ICC(1) threshold (R: f <- qf(.95, G - 1, N - G); (f - 1)/(f + k - 1)) and passing it is the ANOVA F test.
+    Against 4000 full relabellings (Monte Carlo) it sits at the 95th percentile within 0.015."""
+    rng = np.random.default_rng(5)
+    sizes = rng.integers(5, 16, 40)
+    groups = np.repeat(np.arange(sizes.size), sizes)
+    answers = np.clip(
+        np.round(3 + rng.normal(0, 0.1, sizes.size)[groups][:, None] + rng.normal(0, 1, (groups.size, 4))),
+        1,
+        5,
+    )
+    spec = ScaleSpec((0,) * 4, (False,) * 4, 1, 5, (4,))
+    resampling = RandomGroupOptions(n_resamples=50, seed=3, n_permutations=4000)
+    by_f = aggregation_report(answers, spec, groups, options=AggregationOptions(resampling=resampling))
+    icc = group_icc(answers.mean(axis=1), groups)
+    f_quantile = stats.f.ppf(0.95, sizes.size - 1, groups.size - sizes.size)
+    k = groups.size / sizes.size
+    assert by_f.icc1_random_quantile[0] == pytest.approx((f_quantile - 1) / (f_quantile + k - 1), abs=1e-12)
+    assert (by_f.icc1[0] > by_f.icc1_random_quantile[0]) == (icc.p_value[0] < 0.05)
+    by_relabelling = aggregation_report(
+        answers, spec, groups, options=AggregationOptions(resampling=resampling, icc1_null="permutation")
+    )
+    random = random_group_agreement(answers, groups, options=resampling)
+    assert (random.random_icc1 <= by_f.icc1_random_quantile[0]).mean() == pytest.approx(0.95, abs=0.015)
+    assert by_relabelling.icc1_random_quantile[0] == pytest.approx(by_f.icc1_random_quantile[0], abs=0.01)
+    # The per-group checks do not depend on how the ICC(1) null is obtained.
+    np.testing.assert_array_equal(by_f.rwg_j_random_quantile, by_relabelling.rwg_j_random_quantile)
+
+
+def test_random_group_options_refuse_bad_counts_and_icc1_rules() -> None:
+    with pytest.raises(ValueError, match="n_permutations"):
+        RandomGroupOptions(n_permutations=0)
+    with pytest.raises(ValueError, match="icc1_null"):
+        AggregationOptions(icc1_null="exact")  # type: ignore[arg-type]
+    assert RandomGroupOptions(n_resamples=30).permutation_count == 30
+    assert RandomGroupOptions(n_resamples=30, n_permutations=7).permutation_count == 7

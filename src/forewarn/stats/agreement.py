@@ -3,8 +3,9 @@
 ICC(1) and ICC(2) from a one-way ANOVA (Bliese 2000), rwg and rwg(j) against uniform and skewed null
 distributions (James, Demaree & Wolf 1984; LeBreton & Senter 2008), Lindell's r*wg(j), Brown & Hauenstein's
 awg, random-group resampling (Bliese & Halverson 2002), and a per-group aggregation report. Every statistic is
-computed for all groups at once from per-group sums (one sparse indicator product); the random groups of many
-resamples are summed in one product too.
+computed for all groups at once from per-group sums (one sparse indicator product). A group's random-group null
+depends only on its size, so it is drawn once per distinct size (prefix sums along random orderings), not by
+relabelling every respondent; only the scale-wide random-group statistics need full relabellings.
 """
 
 from __future__ import annotations
@@ -58,6 +59,10 @@ _MEAN_TOLERANCE = 1e-9
 # output block.
 _MAX_CHUNK_ENTRIES = 20_000_000
 _CACHE_BYTES = 1_000_000
+# Largest (draw x pseudo-group member x item) block gathered at once, and largest (draw x group) comparison
+# block: both bound memory whatever the group sizes and counts.
+_DRAW_CHUNK_ENTRIES = 4_000_000
+_COMPARE_ENTRIES = 4_000_000
 
 
 @contextmanager
@@ -694,22 +699,35 @@ class RandomGroupOptions:
     Attributes
     ----------
     n_resamples : int
-        Number of times the respondents are shuffled across groups (0 switches resampling off in the report).
+        Random pseudo-groups drawn for each distinct group size: the null distribution against which each
+        group's agreement is judged (0 switches resampling off in the report).
     seed : int
         Seed of the generator (same seed, same result).
     percentile : float
         Percentile of the random-group distribution a real group must exceed (95: a one-sided 5% test).
+    n_permutations : int or None
+        Full relabellings of all respondents behind the scale-wide statistics: ICC(1) and the mean within-group
+        variance of the score (``rgr.agree``) in :func:`random_group_agreement`, and the report's ICC(1) check
+        when :attr:`AggregationOptions.icc1_null` is "permutation". None: ``n_resamples``.
     """
 
     n_resamples: int = 200
     seed: int = 2002
     percentile: float = 95.0
+    n_permutations: int | None = None
 
     def __post_init__(self) -> None:
         if self.n_resamples < 0:
             raise ValueError(f"n_resamples must be >= 0, got {self.n_resamples}")
         if not 50.0 <= self.percentile < 100.0:
             raise ValueError(f"percentile must lie in [50, 100), got {self.percentile}")
+        if self.n_permutations is not None and self.n_permutations < 1:
+            raise ValueError(f"n_permutations must be >= 1 (or None), got {self.n_permutations}")
+
+    @property
+    def permutation_count(self) -> int:
+        """Full relabellings actually run: ``n_permutations``, or ``n_resamples`` when it is None."""
+        return self.n_resamples if self.n_permutations is None else self.n_permutations
 
 
 @dataclass(frozen=True)
@@ -719,14 +737,14 @@ class RandomGroupAgreement:
     Attributes
     ----------
     n_resamples : int
-        Number of shuffles.
+        Random pseudo-groups drawn for each distinct group size.
     observed_item_variance : numpy.ndarray
         Groups: the real group's mean item variance ``s^2`` (rwg(j)'s input).
     random_item_variance_quantile : numpy.ndarray
-        Groups: the ``(100 - percentile)``-th percentile of ``s^2`` over the random groups in the same slot
-        (same size). A real group agrees beyond chance when its ``s^2`` is below it.
+        Groups: the ``(100 - percentile)``-th percentile of ``s^2`` over the random pseudo-groups of the
+        group's size. A real group agrees beyond chance when its ``s^2`` is below it.
     item_variance_p_value : numpy.ndarray
-        Groups: ``(1 + #{random s^2 <= observed}) / (1 + n_resamples)``.
+        Groups: ``(1 + #{random s^2 <= observed}) / (1 + n_resamples)`` over the pseudo-groups of its size.
     null_names : tuple of str
         Names of the nulls (first axis of ``rwg_j_random_quantile``).
     rwg_j_random_quantile : numpy.ndarray
@@ -735,21 +753,27 @@ class RandomGroupAgreement:
     mean_group_variance : float
         Mean over groups (2+ members) of the within-group variance of the score (``rgr.agree``'s AvGrpVar).
     random_mean_group_variance : numpy.ndarray
-        Per resample, the same mean over the random groups.
+        Per full relabelling, the same mean over the random groups.
     random_group_variance_mean, random_group_variance_sd : float
         Mean and SD of all random-group variances (``rgr.agree``'s Av.RanGrp.Var and SD.Rangrp.Var).
     z_value : float
         ``(mean_group_variance - random mean) / (random SD / sqrt(G))`` as ``rgr.agree``.
     mean_variance_p_value : float
-        ``(1 + #{random mean variance <= observed}) / (1 + n_resamples)``.
+        ``(1 + #{random mean variance <= observed}) / (1 + n_permutations)``.
     icc1 : float
         ICC(1) of the score over the real groups.
     random_icc1 : numpy.ndarray
-        ICC(1) of the score over the random groups, per resample.
+        ICC(1) of the score over the random groups, per full relabelling.
     icc1_random_quantile : float
         ``percentile``-th percentile of ``random_icc1``.
     icc1_p_value : float
-        ``(1 + #{random ICC(1) >= observed}) / (1 + n_resamples)``.
+        ``(1 + #{random ICC(1) >= observed}) / (1 + n_permutations)``.
+    n_permutations : int
+        Full relabellings behind the scale-wide fields (``random_mean_group_variance`` ... ``icc1_p_value``).
+    pseudo_group_sizes : numpy.ndarray
+        The distinct group sizes (2 or more) for which pseudo-groups were drawn, ascending.
+    pseudo_group_item_variance : numpy.ndarray
+        ``n_resamples`` x sizes: ``s^2`` of each random pseudo-group, the null of every group of that size.
     """
 
     n_resamples: int
@@ -768,10 +792,22 @@ class RandomGroupAgreement:
     random_icc1: FloatArray
     icc1_random_quantile: float
     icc1_p_value: float
+    n_permutations: int
+    pseudo_group_sizes: IntArray
+    pseudo_group_item_variance: FloatArray
+
+
+def _random_streams(seed: int | Sequence[int]) -> tuple[np.random.Generator, np.random.Generator]:
+    """Two independent generators from one seed: pseudo-groups, then full relabellings.
+
+    Separate streams keep each part reproducible whatever the other draws (e.g. the report's ICC(1) rule).
+    """
+    pseudo, relabel = np.random.SeedSequence(seed).spawn(2)
+    return np.random.default_rng(pseudo), np.random.default_rng(relabel)
 
 
 def _resample_sums(
-    columns: FloatArray, group_ids: IntArray, n_groups: int, n_resamples: int, seed: int | Sequence[int]
+    columns: FloatArray, group_ids: IntArray, n_groups: int, n_resamples: int, rng: np.random.Generator
 ) -> FloatArray:
     """Per-group column sums for ``n_resamples`` random relabellings: resamples x groups x columns.
 
@@ -779,7 +815,6 @@ def _resample_sums(
     resamples of a chunk are summed by one sparse product whose indicator has one entry per (respondent,
     resample): row ``resample * n_groups + label``.
     """
-    rng = np.random.default_rng(seed)
     n, p = columns.shape
     out = np.empty((n_resamples, n_groups, p))
     # Resamples per sparse product: the output block (chunk x groups x columns) should stay cache-sized, since
@@ -804,10 +839,115 @@ def _resample_sums(
     return out
 
 
+def _pseudo_group_sizes(sizes: IntArray) -> tuple[IntArray, IntArray]:
+    """The distinct group sizes of 2 or more (ascending) and each group's index among them (-1 below 2)."""
+    distinct = np.unique(sizes[sizes >= 2])
+    index = np.where(sizes >= 2, np.searchsorted(distinct, sizes), -1)
+    return distinct.astype(np.int64), index.astype(np.int64)
+
+
+def _pseudo_group_item_variance(
+    item_centred: FloatArray,
+    item_used: FloatArray,
+    columns: IntArray,
+    item_scale: IntArray,
+    pool: IntArray | None,
+    sizes: IntArray,
+    n_draws: int,
+    rng: np.random.Generator,
+) -> FloatArray:
+    """Mean item variance ``s^2`` of random pseudo-groups of every size: draws x sizes x scales.
+
+    ``item_centred`` and ``item_used`` (respondents x items, answers minus a centre and 1/0 for a counted
+    answer) are read only at ``columns``, whose scales ``item_scale`` numbers ``0 .. S-1``, and at the rows
+    ``pool`` (None: every row). Draw ``r`` is one uniformly random ordering of ``max(sizes)`` distinct pool
+    members; its first ``k`` form the size-``k`` pseudo-group, a uniformly random ``k``-subset (sampling
+    without replacement, as a permutation of all respondents gives each group), so one cumulative sum along
+    the ordering gives the pseudo-groups of every size. The cost is ``n_draws x max(sizes)`` rows, not
+    ``n_draws x`` respondents.
+    """
+    n_scales = int(item_scale.max()) + 1 if item_scale.size else 0
+    out = np.full((n_draws, sizes.size, n_scales), np.nan)
+    if sizes.size == 0 or columns.size == 0:
+        return out
+    n_pool = item_centred.shape[0] if pool is None else pool.size
+    longest = int(sizes[-1])
+    last = sizes - 1
+    chunk = max(1, min(n_draws, _DRAW_CHUNK_ENTRIES // (longest * columns.size)))
+    for start in range(0, n_draws, chunk):
+        r = min(chunk, n_draws - start)
+        # Generator.choice without replacement is Floyd's algorithm (O(longest)) for small samples and a
+        # partial shuffle for large ones; shuffle=True makes the order, hence every prefix, uniformly random.
+        order = np.concatenate([rng.choice(n_pool, size=longest, replace=False) for _ in range(r)])
+        picked = np.ix_(order if pool is None else pool[order], columns)
+        values = item_centred[picked].reshape(r, longest, columns.size)
+        count = np.cumsum(item_used[picked].reshape(r, longest, columns.size), axis=1)[:, last]
+        total = np.cumsum(values, axis=1)[:, last]
+        squares = np.cumsum(values * values, axis=1)[:, last]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            variance = np.where(count > 1, np.maximum(squares - total**2 / count, 0.0) / (count - 1), np.nan)
+        for scale in range(n_scales):
+            out[start : start + r, :, scale] = _mean_item_variance(variance[..., item_scale == scale])
+    return out
+
+
+def _null_by_size(
+    random_s2: FloatArray, size_index: IntArray, observed: FloatArray, percentile: float
+) -> tuple[FloatArray, FloatArray]:
+    """Each group's ``(100 - percentile)``-th percentile and p-value from its size's pseudo-groups.
+
+    ``random_s2`` is draws x sizes, ``size_index`` each group's column (-1: no null, the group is under 2).
+    """
+    n_draws = random_s2.shape[0]
+    has_null = size_index >= 0
+    column = np.maximum(size_index, 0)
+    if random_s2.shape[1] == 0:
+        nothing = np.full(size_index.shape, np.nan)
+        return nothing, nothing.copy()
+    by_size = _nan_quantile(random_s2, 1.0 - percentile / 100.0)
+    quantile = np.where(has_null, by_size[column], np.nan)
+    hits = np.zeros(size_index.shape)
+    # Blocks of groups bound the draws x groups comparison (NaN draws never count as at most the observed).
+    block = max(1, _COMPARE_ENTRIES // max(n_draws, 1))
+    for start in range(0, size_index.size, block):
+        stop = start + block
+        hits[start:stop] = (random_s2[:, column[start:stop]] <= observed[None, start:stop]).sum(axis=0)
+    p_value = np.where(has_null & np.isfinite(observed), (1.0 + hits) / (1.0 + n_draws), np.nan)
+    return quantile, p_value
+
+
 def _upper_p_value(observed: FloatArray, random: FloatArray, at_least: bool) -> FloatArray:
     hits = (random >= observed) if at_least else (random <= observed)
     result: FloatArray = (1.0 + hits.sum(axis=0)) / (1.0 + random.shape[0])
     return result
+
+
+def _relabelled_score_moments(
+    scores: FloatArray, ids: IntArray, n_groups: int, n_permutations: int, rng: np.random.Generator
+) -> tuple[GroupMoments, GroupMoments]:
+    """Score moments over the real groups (groups x S) and over ``n_permutations`` full relabellings
+    (relabellings x groups x S); ``scores`` (respondents x S) has no NaN."""
+    n_scales = scores.shape[1]
+    sizes = np.bincount(ids, minlength=n_groups).astype(np.float64)
+    centre = scores.mean(axis=0) if scores.shape[0] else np.zeros(n_scales)
+    sc = scores - centre
+    columns = np.column_stack([sc, sc * sc])
+    del sc
+
+    def moments(sums: FloatArray) -> GroupMoments:
+        count = np.broadcast_to(sizes[:, None], (*sums.shape[:-1], n_scales))
+        return _moments_from_sums(count, sums[..., :n_scales], sums[..., n_scales:], centre)
+
+    real = moments(group_sums(columns, ids, n_groups))
+    return real, moments(_resample_sums(columns, ids, n_groups, n_permutations, rng))
+
+
+def _random_icc1(random: GroupMoments, scale: int, group_size: Literal["mean", "n0"]) -> FloatArray:
+    """ICC(1) of one scale in each relabelling (relabellings play the role of variables)."""
+    moments = GroupMoments(
+        n=random.n[..., scale].T, mean=random.mean[..., scale].T, variance=random.variance[..., scale].T
+    )
+    return _icc_from_moments(moments, group_size).icc1
 
 
 def random_group_agreement(
@@ -818,7 +958,7 @@ def random_group_agreement(
     agreement: AgreementOptions | None = None,
     options: RandomGroupOptions | None = None,
 ) -> RandomGroupAgreement:
-    """Compare real groups with random groups of the same sizes, many times over, all vectorised.
+    """Compare real groups with random groups of the same sizes, all vectorised.
 
     Parameters
     ----------
@@ -830,11 +970,11 @@ def random_group_agreement(
         Number of groups (default ``max(group_ids) + 1``).
     scores : numpy.ndarray, optional
         Scale score of each respondent (default: mean of the answered items). Respondents with a NaN score are
-        left out before shuffling.
+        left out before any random grouping.
     agreement : AgreementOptions, optional
         Nulls and missing-data rule (as :func:`within_group_agreement`).
     options : RandomGroupOptions, optional
-        Number of resamples, seed and percentile (``n_resamples`` must be at least 1 here).
+        Pseudo-groups per size, full relabellings, seed and percentile (``n_resamples`` must be at least 1).
 
     Returns
     -------
@@ -842,23 +982,29 @@ def random_group_agreement(
 
     Notes
     -----
-    Each resample permutes the group labels over the respondents, so pseudo-group ``g`` has exactly the size
-    of real group ``g`` (Bliese & Halverson's random-group resampling, ``multilevel::rgr.agree``, with the
-    shuffle of ``mix.data``). From the pseudo-groups' per-group sums (one sparse product per chunk of
-    resamples) come
+    Random groups are formed by random assignment with the sizes of the real groups (Bliese & Halverson's
+    random-group resampling, ``multilevel::rgr.agree`` with ``mix.data``'s shuffle).
 
-    - per group, the null distribution of the mean item variance ``s^2`` (so of rwg(j), which falls as ``s^2``
-      rises); a real group agrees beyond chance when its ``s^2`` is below the ``(100 - percentile)``-th
-      percentile of its slot's random ``s^2``;
-    - the mean within-group variance of the score over groups and its random distribution (``rgr.agree``);
-    - ICC(1) of the score and its random distribution: near ``-1/(k - 1)``-ish under random grouping, so a
-      real ICC(1) above the ``percentile``-th percentile shows group membership matters.
+    Per group, the null of the mean item variance ``s^2`` (so of rwg(j), which falls as ``s^2`` rises): in a
+    random relabelling the pseudo-group of a group of size ``k`` is a uniformly random ``k``-subset of the
+    pooled respondents, so its null depends only on ``k`` and the pooled answers. For every distinct size
+    ``n_resamples`` such subsets are drawn (without replacement, the prefixes of one random ordering per
+    draw), which costs ``n_resamples x max(k)`` respondents instead of ``n_resamples x N``; every group of
+    that size is judged against them. A real group agrees beyond chance when its ``s^2`` is below the
+    ``(100 - percentile)``-th percentile.
+
+    Scale-wide, from ``n_permutations`` full relabellings of the score: the mean within-group variance over
+    groups and its random distribution (``rgr.agree``'s z-value), and ICC(1) and its random distribution (near
+    ``-1/(k - 1)``-ish under random grouping); a real ICC(1) above the ``percentile``-th percentile shows group
+    membership matters. These need the joint grouping, so they are not drawn per size.
 
     References
     ----------
     Bliese, P. D., & Halverson, R. R. (2002). Using random group resampling in multilevel research: An
     example of the buffering effects of leadership climate. *The Leadership Quarterly* 13, 53-68.
     Bliese, P. D. (2022). multilevel 2.7 (``rgr.agree``, ``mix.data``).
+    Floyd, R. W., & Bentley, J. (1987). Programming pearls: A sample of brilliance. *Communications of the
+    ACM* 30, 754-757 (sampling without replacement).
 
     Examples
     --------
@@ -866,8 +1012,11 @@ def random_group_agreement(
     >>> g = np.repeat(np.arange(20), 10)
     >>> x = np.clip(np.round(3 + rng.normal(0, 1, 20)[g][:, None] + rng.normal(0, 0.6, (200, 4))), 1, 5)
     >>> res = random_group_agreement(x, g, options=RandomGroupOptions(n_resamples=99, seed=7))
-    >>> bool(res.icc1 > res.icc1_random_quantile)  # R: summary(multilevel::rgr.agree(rowMeans(x), g, 2000))
-    True
+    >>> round(res.mean_group_variance, 4), bool(res.z_value < -1.645), bool(res.icc1 > res.icc1_random_quantile)
+    (0.1149, True, True)
+
+    ``summary(multilevel::rgr.agree(rowMeans(x), g, 2000))`` gives the same Av.RealGrp.Var (0.1149) and a
+    z-value far below -1.645 (its random part depends on R's generator).
     """
     opts = options or RandomGroupOptions()
     if opts.n_resamples < 1:
@@ -889,11 +1038,72 @@ def random_group_agreement(
     rows: BoolArray = answered.all(axis=1) if agree.item_missing == "listwise" else answered.any(axis=1)
     mask = answered & rows[:, None]
     centred, centre = _centred(x, mask, (agree.response_min + agree.response_max) / 2.0)
-    item_scale = np.zeros(x.shape[1], dtype=np.int64)
     used = mask.astype(np.float64)
-    return _random_groups(centred, used, item_scale, centre, score[:, None], ids, g, agree, opts, opts.seed)[
-        0
-    ]
+    n_items = x.shape[1]
+    sums = group_sums(np.column_stack([used, centred, centred * centred]), ids, g)
+    item_moments = _moments_from_sums(
+        sums[:, :n_items], sums[:, n_items : 2 * n_items], sums[:, 2 * n_items :], centre
+    )
+    observed = _mean_item_variance(item_moments.variance)
+
+    pseudo_rng, relabel_rng = _random_streams(opts.seed)
+    sizes, size_index = _pseudo_group_sizes(np.bincount(ids, minlength=g))
+    random_s2 = _pseudo_group_item_variance(
+        centred,
+        used,
+        np.arange(n_items),
+        np.zeros(n_items, dtype=np.int64),
+        None,
+        sizes,
+        opts.n_resamples,
+        pseudo_rng,
+    )[..., 0]
+    quantile, p_value = _null_by_size(random_s2, size_index, observed, opts.percentile)
+    nulls = agree.null_distributions()
+    rwg_quantile = np.stack([rwg_j_from_variance(quantile, n_items, null.variance) for null in nulls])
+
+    n_permutations = opts.permutation_count
+    real, random = _relabelled_score_moments(score[:, None], ids, g, n_permutations, relabel_rng)
+    real_var = real.variance[:, 0]
+    random_var = random.variance[..., 0]
+    with _quiet_nan_warnings():
+        mean_var = float(np.nanmean(real_var))
+        random_mean_var = np.nanmean(random_var, axis=1)
+    pooled = random_var[np.isfinite(random_var)]
+    pooled_mean = float(pooled.mean()) if pooled.size else float("nan")
+    pooled_sd = float(pooled.std(ddof=1)) if pooled.size > 1 else float("nan")
+    n_real = int(np.isfinite(real_var).sum())
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z_value = float((mean_var - pooled_mean) / (pooled_sd / np.sqrt(n_real)))
+    variance_p = float(_upper_p_value(np.array(mean_var), random_mean_var, at_least=False))
+
+    icc1 = float(_icc_from_moments(real, "mean").icc1[0])
+    random_icc1 = _random_icc1(random, 0, "mean")
+    icc1_quantile = float(_nan_quantile(random_icc1[:, None], opts.percentile / 100.0)[0])
+    icc1_p = (
+        float(_upper_p_value(np.array(icc1), random_icc1, at_least=True)) if np.isfinite(icc1) else np.nan
+    )
+    return RandomGroupAgreement(
+        n_resamples=opts.n_resamples,
+        observed_item_variance=observed,
+        random_item_variance_quantile=quantile,
+        item_variance_p_value=p_value,
+        null_names=tuple(null.name for null in nulls),
+        rwg_j_random_quantile=rwg_quantile,
+        mean_group_variance=mean_var,
+        random_mean_group_variance=random_mean_var,
+        random_group_variance_mean=pooled_mean,
+        random_group_variance_sd=pooled_sd,
+        z_value=z_value,
+        mean_variance_p_value=variance_p,
+        icc1=icc1,
+        random_icc1=random_icc1,
+        icc1_random_quantile=icc1_quantile,
+        icc1_p_value=icc1_p,
+        n_permutations=n_permutations,
+        pseudo_group_sizes=sizes,
+        pseudo_group_item_variance=random_s2,
+    )
 
 
 def _nan_quantile(values: FloatArray, q: float) -> FloatArray:
@@ -915,113 +1125,57 @@ def _nan_quantile(values: FloatArray, q: float) -> FloatArray:
     return result
 
 
-def _random_groups(
-    item_centred: FloatArray,
-    item_used: FloatArray,
-    item_scale: IntArray,
-    item_centre: float | FloatArray,
-    scores: FloatArray,
-    ids: IntArray,
-    n_groups: int,
-    agree: AgreementOptions,
-    opts: RandomGroupOptions,
-    seed: int | Sequence[int],
-) -> list[RandomGroupAgreement]:
-    """Random-group resampling of one or more scales over one shared set of shuffles.
+def _f_distribution_icc1_quantile(icc: GroupICC, percentile: float = 95.0) -> FloatArray:
+    """ICC(1) at the ``percentile``-th percentile of its random-grouping distribution, from the F distribution.
 
-    ``item_centred`` (respondents x items) holds answers minus ``item_centre`` with 0 where ``item_used`` is
-    0; ``item_scale`` numbers the items' scales ``0 .. S-1`` and ``scores`` (respondents x S) has no NaN:
-    every respondent counts in every scale, so one shuffle serves them all. Shuffles keep group sizes, so
-    score counts are the real sizes and item counts are summed only when some answer is missing.
+    Parameters
+    ----------
+    icc : GroupICC
+        ICC(1) of each variable with its degrees of freedom and ``k`` (:func:`group_icc`).
+    percentile : float
+        In ``[50, 100)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        One value per variable (NaN where ICC(1) is undefined).
+
+    Notes
+    -----
+    ``ICC(1) = (F - 1) / (F + k - 1)`` with ``F = MSB / MSW`` rises with ``F``, and a random assignment with
+    the real sizes leaves ``k`` unchanged, so the percentile of ICC(1) over random groups is this function of
+    the percentile of ``F``. Under random assignment ``F`` is approximately ``F(G - 1, N - G)``: exactly so for
+    normal scores, and for any scores the randomisation distribution of ``SSB / SST`` has the same mean as
+    the Beta((G-1)/2, (N-G)/2) this implies and close variance (Pitman 1937), the approximation improving with
+    ``N`` (Box & Andersen 1955). ``ICC(1)`` above this value is the one-way ANOVA F test at level
+    ``1 - percentile/100``; the mean of ICC(1) over random groups is near ``0`` (its floor ``-1/(k - 1)``).
+
+    References
+    ----------
+    Pitman, E. J. G. (1937). Significance tests which may be applied to samples from any populations. III.
+    The analysis of variance test. *Biometrika* 29, 322-335.
+    Box, G. E. P., & Andersen, S. L. (1955). Permutation theory in the derivation of robust criteria and the
+    study of departures from assumption. *Journal of the Royal Statistical Society B* 17, 1-34.
+    Bliese, P. D. (2000). In Klein & Kozlowski (Eds.), *Multilevel theory, research, and methods in
+    organizations* (pp. 349-381). Jossey-Bass.
+
+    Examples
+    --------
+    >>> y = np.array([3.0, 4, 4, 2, 3, 2, 5, 5, 4, 4])
+    >>> g = np.array([0, 0, 0, 1, 1, 1, 2, 2, 2, 2])
+    >>> print(np.round(_f_distribution_icc1_quantile(group_icc(y, g)), 6))
+    [0.528574]
+
+    In R: ``f <- qf(0.95, 2, 7); k <- 10 / 3; (f - 1) / (f + k - 1)``.
     """
-    n_items = item_centred.shape[1]
-    n_scales = scores.shape[1]
-    sizes = np.bincount(ids, minlength=n_groups).astype(np.float64)
-    all_used = bool(item_used.min(initial=1.0) == 1.0)
-    score_centre = scores.mean(axis=0) if scores.shape[0] else np.zeros(n_scales)
-    sc = scores - score_centre
-    parts = [item_centred, item_centred * item_centred, sc, sc * sc]
-    if not all_used:
-        parts.append(item_used)
-    columns = np.column_stack(parts)
-    del parts, sc
-    j, k = n_items, n_scales
-
-    def split(sums: FloatArray) -> tuple[GroupMoments, GroupMoments]:
-        size = np.broadcast_to(sizes[:, None], (*sums.shape[:-1], 1))
-        count = np.broadcast_to(size, (*sums.shape[:-1], j)) if all_used else sums[..., 2 * j + 2 * k :]
-        item = _moments_from_sums(count, sums[..., :j], sums[..., j : 2 * j], np.asarray(item_centre))
-        whole = _moments_from_sums(
-            np.broadcast_to(size, (*sums.shape[:-1], k)),
-            sums[..., 2 * j : 2 * j + k],
-            sums[..., 2 * j + k : 2 * j + 2 * k],
-            score_centre,
-        )
-        return item, whole
-
-    real_items, real_score = split(group_sums(columns, ids, n_groups))
-    random_items, random_score = split(_resample_sums(columns, ids, n_groups, opts.n_resamples, seed))
-    del columns
-
-    nulls = agree.null_distributions()
-    results = []
-    for scale in range(n_scales):
-        chosen = item_scale == scale
-        scale_items = int(chosen.sum())
-        observed = _mean_item_variance(real_items.variance[:, chosen])
-        random_s2 = _mean_item_variance(random_items.variance[..., chosen])
-        quantile = _nan_quantile(random_s2, 1.0 - opts.percentile / 100.0)
-        p_value = np.where(np.isfinite(observed), _upper_p_value(observed, random_s2, at_least=False), np.nan)
-        rwg_quantile = np.stack([rwg_j_from_variance(quantile, scale_items, null.variance) for null in nulls])
-
-        real_var = real_score.variance[:, scale]
-        random_var = random_score.variance[..., scale]
-        with _quiet_nan_warnings():
-            mean_var = float(np.nanmean(real_var))
-            random_mean_var = np.nanmean(random_var, axis=1)
-        pooled = random_var[np.isfinite(random_var)]
-        pooled_mean = float(pooled.mean()) if pooled.size else float("nan")
-        pooled_sd = float(pooled.std(ddof=1)) if pooled.size > 1 else float("nan")
-        n_real = int(np.isfinite(real_var).sum())
-        with np.errstate(invalid="ignore", divide="ignore"):
-            z_value = float((mean_var - pooled_mean) / (pooled_sd / np.sqrt(n_real)))
-        variance_p = float(_upper_p_value(np.array(mean_var), random_mean_var, at_least=False))
-
-        real_moments = GroupMoments(
-            n=real_score.n[:, scale : scale + 1],
-            mean=real_score.mean[:, scale : scale + 1],
-            variance=real_score.variance[:, scale : scale + 1],
-        )
-        icc1 = float(_icc_from_moments(real_moments, "mean").icc1[0])
-        random_moments = GroupMoments(
-            n=random_score.n[..., scale].T, mean=random_score.mean[..., scale].T, variance=random_var.T
-        )
-        random_icc1 = _icc_from_moments(random_moments, "mean").icc1
-        icc1_quantile = float(_nan_quantile(random_icc1[:, None], opts.percentile / 100.0)[0])
-        icc1_p = (
-            float(_upper_p_value(np.array(icc1), random_icc1, at_least=True)) if np.isfinite(icc1) else np.nan
-        )
-        results.append(
-            RandomGroupAgreement(
-                n_resamples=opts.n_resamples,
-                observed_item_variance=observed,
-                random_item_variance_quantile=quantile,
-                item_variance_p_value=p_value,
-                null_names=tuple(null.name for null in nulls),
-                rwg_j_random_quantile=rwg_quantile,
-                mean_group_variance=mean_var,
-                random_mean_group_variance=random_mean_var,
-                random_group_variance_mean=pooled_mean,
-                random_group_variance_sd=pooled_sd,
-                z_value=z_value,
-                mean_variance_p_value=variance_p,
-                icc1=icc1,
-                random_icc1=random_icc1,
-                icc1_random_quantile=icc1_quantile,
-                icc1_p_value=icc1_p,
-            )
-        )
-    return results
+    if not 50.0 <= percentile < 100.0:
+        raise ValueError(f"percentile must lie in [50, 100), got {percentile}")
+    ok = (icc.df_between >= 1) & (icc.df_within >= 1) & np.isfinite(icc.group_size)
+    f_quantile = np.full(icc.df_between.shape, np.nan)
+    f_quantile[ok] = stats.f.ppf(percentile / 100.0, icc.df_between[ok], icc.df_within[ok])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        result: FloatArray = (f_quantile - 1.0) / (f_quantile + icc.group_size - 1.0)
+    return result
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -1050,6 +1204,10 @@ class AggregationOptions:
         Group size in ICC(1) (see :func:`group_icc`).
     resampling : RandomGroupOptions
         Random-group resampling; ``n_resamples = 0`` skips the two random-group checks.
+    icc1_null : {"f_distribution", "permutation"}
+        Random-grouping distribution of ICC(1) for the scale-wide check: "f_distribution" (default) reads its
+        percentile off ``F(G - 1, N - G)`` (:func:`_f_distribution_icc1_quantile`; no relabelling, the ANOVA
+        F test); "permutation" relabels all respondents ``resampling.permutation_count`` times.
     """
 
     min_respondents: int = 5
@@ -1060,6 +1218,7 @@ class AggregationOptions:
     min_rwg_j: float | None = None
     icc_group_size: Literal["mean", "n0"] = "mean"
     resampling: RandomGroupOptions = field(default_factory=RandomGroupOptions)
+    icc1_null: Literal["f_distribution", "permutation"] = "f_distribution"
 
     def __post_init__(self) -> None:
         if self.min_respondents < 2:
@@ -1070,6 +1229,8 @@ class AggregationOptions:
             raise ValueError(f"min_rwg_j must lie in [0, 1], got {self.min_rwg_j}")
         if self.icc_group_size not in ("mean", "n0"):
             raise ValueError(f"icc_group_size must be 'mean' or 'n0', got {self.icc_group_size!r}")
+        if self.icc1_null not in ("f_distribution", "permutation"):
+            raise ValueError(f"icc1_null must be 'f_distribution' or 'permutation', got {self.icc1_null!r}")
 
 
 @dataclass(frozen=True)
@@ -1091,11 +1252,11 @@ class AggregationReport:
     icc1, icc2, icc_p_value : numpy.ndarray
         Per scale, from the scale scores.
     n_resamples : int
-        Random-group resamples behind the next fields (0: not run, fields NaN).
+        Random pseudo-groups per group size behind the next fields (0: not run, fields NaN).
     icc1_random_quantile : numpy.ndarray
-        Per scale: the random groups' percentile of ICC(1).
+        Per scale: the random groups' percentile of ICC(1) (see :attr:`AggregationOptions.icc1_null`).
     rwg_j_random_quantile : numpy.ndarray
-        Scales x groups: the random groups' percentile of rwg(j) (verdict null) for groups of that size.
+        Scales x groups: the random pseudo-groups' percentile of rwg(j) (verdict null) for groups of that size.
     rwg_j_p_value : numpy.ndarray
         Scales x groups: share of random groups at least as agreeing (see :class:`RandomGroupAgreement`).
     aggregate : numpy.ndarray
@@ -1183,13 +1344,16 @@ def aggregation_report(
 
     1. it has at least ``min_respondents`` scored respondents and a defined rwg(j);
     2. the scale's ICC(1) is above the ``percentile``-th percentile of ICC(1) over random groups (Bliese &
-       Halverson 2002): group membership explains more variance than chance;
-    3. the group's rwg(j) is above the ``percentile``-th percentile of rwg(j) of random groups of the same
-       size (its mean item variance below theirs);
+       Halverson 2002): group membership explains more variance than chance. By default that percentile comes
+       from the F distribution (the one-way ANOVA F test, Pitman 1937), else from full relabellings;
+    3. the group's rwg(j) is above the ``percentile``-th percentile of rwg(j) of random pseudo-groups of the
+       same size (its mean item variance below theirs): ``resampling.n_resamples`` pseudo-groups per distinct
+       size, drawn from the pooled scored respondents (see :func:`random_group_agreement`);
     4. rwg(j) is at least ``min_rwg_j`` when set.
 
-    Checks 2 and 3 need resampling (``resampling.n_resamples > 0``). Everything except resampling is a fixed
-    number of passes over the data for all groups and scales at once.
+    Checks 2 and 3 are made when ``resampling.n_resamples > 0``. Everything is a fixed number of passes over
+    the data for all groups and scales at once; the pseudo-groups cost ``n_resamples x`` the largest group
+    size in respondents, not ``n_resamples x N``.
 
     References
     ----------
@@ -1198,6 +1362,7 @@ def aggregation_report(
     Bliese, P. D., & Halverson, R. R. (2002). *The Leadership Quarterly* 13, 53-68.
     LeBreton, J. M., & Senter, J. L. (2008). *Organizational Research Methods* 11, 815-852.
     Brown, R. D., & Hauenstein, N. M. A. (2005). *Organizational Research Methods* 8, 165-184.
+    Pitman, E. J. G. (1937). *Biometrika* 29, 322-335.
 
     Examples
     --------
@@ -1294,39 +1459,46 @@ def aggregation_report(
         mean_item_variance[scale] = agreement.mean_item_variance
 
     if resamples > 0:
-        # Scales scored for the same respondents share one set of shuffles.
+        percentile = opts.resampling.percentile
+        if opts.icc1_null == "f_distribution":
+            icc1_quantile = _f_distribution_icc1_quantile(icc, percentile)
+        verdict_variance = nulls[verdict_index].variance
+        # Scales scored for the same respondents share one pool, hence one set of pseudo-groups.
         pattern = _identical_columns(has_score)
         for shared in np.unique(pattern).tolist():
             scales = np.flatnonzero(pattern == shared)
             keep = has_score[:, scales[0]]
+            pool = None if keep.all() else np.flatnonzero(keep)
             in_scales = np.isin(scale_of, scales)
-            local_scale = np.searchsorted(scales, scale_of[in_scales])
-            if keep.all() and in_scales.all():
-                item_centred, item_used = centred, answered
-            else:
-                rows = np.flatnonzero(keep)
-                item_centred = centred[np.ix_(rows, np.flatnonzero(in_scales))]
-                item_used = answered[np.ix_(rows, np.flatnonzero(in_scales))]
-            randoms = _random_groups(
-                item_centred,
-                item_used,
-                local_scale,
-                midpoint,
-                score[keep][:, scales],
-                ids[keep],
-                g,
-                agree,
-                opts.resampling,
-                (opts.resampling.seed, shared),
+            pseudo_rng, relabel_rng = _random_streams((opts.resampling.seed, shared))
+            sizes, size_index = _pseudo_group_sizes(n[scales[0]])
+            random_s2 = _pseudo_group_item_variance(
+                centred,
+                answered,
+                np.flatnonzero(in_scales),
+                np.searchsorted(scales, scale_of[in_scales]),
+                pool,
+                sizes,
+                resamples,
+                pseudo_rng,
             )
-            for scale, random in zip(scales.tolist(), randoms, strict=True):
-                random_quantile[scale] = random.rwg_j_random_quantile[verdict_index]
-                p_value[scale] = random.item_variance_p_value
-                icc1_quantile[scale] = random.icc1_random_quantile
+            for local, scale in enumerate(scales.tolist()):
                 observed = mean_item_variance[scale]
-                below = observed < random.random_item_variance_quantile
-                not_above_random[scale] = ~below & np.isfinite(observed)
-                icc1_not_above[scale] = not (icc.icc1[scale] > random.icc1_random_quantile)
+                quantile, p_value[scale] = _null_by_size(
+                    random_s2[..., local], size_index, observed, percentile
+                )
+                scale_items = int((scale_of == scale).sum())
+                random_quantile[scale] = rwg_j_from_variance(quantile, scale_items, verdict_variance)
+                not_above_random[scale] = ~(observed < quantile) & np.isfinite(observed)
+            if opts.icc1_null == "permutation":
+                pooled_scores = score[:, scales] if pool is None else score[np.ix_(pool, scales)]
+                pooled_ids = ids if pool is None else ids[pool]
+                count = opts.resampling.permutation_count
+                _, random = _relabelled_score_moments(pooled_scores, pooled_ids, g, count, relabel_rng)
+                for local, scale in enumerate(scales.tolist()):
+                    random_icc1 = _random_icc1(random, local, opts.icc_group_size)
+                    icc1_quantile[scale] = _nan_quantile(random_icc1[:, None], percentile / 100.0)[0]
+        icc1_not_above = ~(icc.icc1 > icc1_quantile)
 
     chosen_rwg = rwg_j[:, verdict_index, :]
     few = n < opts.min_respondents

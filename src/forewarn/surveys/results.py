@@ -36,7 +36,7 @@ from forewarn.surveys.privacy import DisclosureControl
 from forewarn.surveys.responses import load_wave_responses
 from forewarn.surveys.waves import WaveInfo, WaveRef, count_responses, resolve_wave_id, wave_info
 
-DEFAULT_RESAMPLES = 200
+DEFAULT_RESAMPLES = 1000  # pseudo-groups per size: cheap since they are drawn per size, and steadier verdicts
 RESAMPLING_SEED = 2002
 CI_LEVEL = 0.95
 NOT_JUDGED = "not judged"
