@@ -96,8 +96,8 @@ def as_group_ids(group_ids: object, n_respondents: int, n_groups: int | None) ->
 
     Examples
     --------
-    >>> ids, g = as_group_ids([0, 2, 2], 3, None)  # R: nlevels(factor(grpid)) counts only seen levels
-    >>> ids.tolist(), g
+    >>> ids, g = as_group_ids([0, 2, 2], 3, None)
+    >>> ids.tolist(), g  # unlike R's nlevels(factor(grpid)), the unseen code 1 is an (empty) group
     ([0, 2, 2], 3)
     """
     raw = np.asarray(group_ids)
@@ -261,6 +261,15 @@ class ScaleSpec:
         -------
         ScaleSpec
 
+        Notes
+        -----
+        Scales are numbered in the order of ``keys``; columns no scale names get -1 (unscored). An item may
+        belong to one scale only.
+
+        References
+        ----------
+        Revelle, W. (2022). psych 2.2.9, ``make.keys`` and ``scoreItems`` key notation.
+
         Examples
         --------
         >>> spec = ScaleSpec.from_keys(["a", "b", "c"], {"S": ["a", "-b"]}, 1, 5)
@@ -359,7 +368,7 @@ def key_responses(responses: FloatArray, spec: ScaleSpec) -> KeyedResponses:
     --------
     >>> spec = ScaleSpec((0, 0), (False, True), 1, 5, (1,))
     >>> kr = key_responses(np.array([[1.0, 2.0], [5.0, np.nan]]), spec)
-    >>> kr.centred + kr.midpoint * kr.answered  # R: psych::reverse.code(c(1, -1), x, 1, 5)
+    >>> kr.centred + kr.midpoint * kr.answered  # keyed, 0 where missing; R: psych::reverse.code(c(1, -1), x, 1, 5)
     array([[1., 4.],
            [5., 0.]])
     """

@@ -208,6 +208,8 @@ def baseline_median(values: FloatArray, length: IntArray, freeze: int | None = N
 
     Examples
     --------
+    R: ``median(c(3, 1, 2))`` is 2, the centre of ``qic(c(3, 1, 2, 10), freeze = 3)``.
+
     >>> baseline_median(np.array([[3.0, 1.0, 2.0, 10.0]]), np.array([4]), freeze=3).tolist()
     [2.0]
     """
@@ -347,6 +349,8 @@ def concatenate_runs(parts: list[RunsAnalysis]) -> RunsAnalysis:
 
     Examples
     --------
+    Two one-point runs around 2, as ``qic(c(1, 2, 3))`` counts them (2 useful points).
+
     >>> a = anhoej_runs(np.array([[1.0, 2.0, 3.0]]), np.array([2.0]))
     >>> concatenate_runs([a, a]).n_useful.tolist()
     [2, 2]

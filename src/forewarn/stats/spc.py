@@ -114,6 +114,8 @@ def special_cause_type_labels(
 
     Examples
     --------
+    The label ``ptd_spc()`` prints in ``special_cause_type`` for a point of a run of 7 below the mean:
+
     >>> special_cause_type_labels()[SpecialCauseType.SHIFT_BELOW]
     '7 Points Below CL'
     """
@@ -226,6 +228,24 @@ class SegmentLayout:
     observed
         Mask of observed points of the panel; None when the segments are the panel rows themselves (no phase
         change and no NaN before an observed point), the fast path where nothing is copied.
+
+    Notes
+    -----
+    The observed points of the panel in row-major order are the segments' points in segment-then-position
+    order, so moving between the two layouts is one gather or scatter of flat indices.
+
+    References
+    ----------
+    NHSRplotthedots 0.2.2 groups by facet and rebase group; qicharts2 0.8.1 splits by facet and part.
+
+    Examples
+    --------
+    >>> panel = np.array([[1.0, 2.0, 3.0, 4.0], [5.0, np.nan, 6.0, np.nan]])
+    >>> layout = segment_layout(panel, phase=np.array([[0, 0, 1, 1], [0, 0, 0, 0]]))
+    >>> layout.to_segments(panel).tolist()
+    [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]
+    >>> layout.per_point(np.array([10.0, 20.0, 30.0])).tolist()
+    [[10.0, 10.0, 20.0, 20.0], [30.0, nan, 30.0, nan]]
     """
 
     n_series: int
@@ -729,6 +749,8 @@ def outside_limits_rule(values: FloatArray, lpl: FloatArray, upl: FloatArray) ->
 
     Examples
     --------
+    R: ``c(1, 5, -3) > 5 | c(1, 5, -3) < -2``, as in ``ptd_spc_standard``.
+
     >>> outside_limits_rule(np.array([[1.0, 5.0, -3.0]]), np.array([-2.0]), np.array([5.0])).tolist()
     [[False, False, True]]
     """
@@ -761,6 +783,8 @@ def relative_to_mean(values: FloatArray, mean: FloatArray) -> Int8Array:
 
     Examples
     --------
+    R: ``sign(c(1, 2, 3) - 2)`` (the padding cell becomes 0).
+
     >>> relative_to_mean(np.array([[1.0, 2.0, 3.0, np.nan]]), np.array([2.0])).tolist()
     [[-1, 0, 1, 0]]
     """
@@ -796,6 +820,9 @@ def shift_rule(side: Int8Array, length: int = SHIFT_LENGTH) -> BoolArray:
 
     Examples
     --------
+    R: ``NHSRplotthedots:::ptd_part_of_seven_trend(NHSRplotthedots:::ptd_seven_point_one_side_mean(
+    c(1, 1, 1, 1, 1, 1, 1, 0, -1)))``.
+
     >>> shift_rule(np.array([[1, 1, 1, 1, 1, 1, 1, 0, -1]], dtype=np.int8)).astype(int).tolist()
     [[1, 1, 1, 1, 1, 1, 1, 0, 0]]
     """
@@ -830,6 +857,8 @@ def trend_rule(values: FloatArray, length: int = TREND_LENGTH) -> BoolArray:
 
     Examples
     --------
+    R: ``NHSRplotthedots:::ptd_part_of_seven_trend(NHSRplotthedots:::ptd_seven_point_trend(c(5, 1:7, 7)))``.
+
     >>> trend_rule(np.array([[5.0, 1, 2, 3, 4, 5, 6, 7, 7]])).astype(int).tolist()
     [[0, 1, 1, 1, 1, 1, 1, 1, 0]]
     """
@@ -869,6 +898,9 @@ def trend_direction(values: FloatArray, trend: BoolArray) -> Int8Array:
 
     Examples
     --------
+    R: ``NHSRplotthedots:::ptd_special_cause_type(c(1:7, 6:1), ...)`` labels the peak (point 7)
+    "7 Point Trend (Decreasing)".
+
     >>> y = np.array([[1.0, 2, 3, 4, 5, 6, 7, 6, 5, 4, 3, 2, 1]])
     >>> trend_direction(y, trend_rule(y)).tolist()
     [[1, 1, 1, 1, 1, 1, -1, -1, -1, -1, -1, -1, -1]]
@@ -915,6 +947,9 @@ def two_in_three_rule(close_to_limits: BoolArray, side: Int8Array) -> BoolArray:
 
     Examples
     --------
+    R: ``NHSRplotthedots:::ptd_part_of_two_in_three(NHSRplotthedots:::ptd_two_in_three(close, side), close)``
+    with ``close = c(0, 1, 0, 1, 0)`` and ``side = c(1, 1, 1, 1, -1)``.
+
     >>> close = np.array([[False, True, False, True, False]])
     >>> two_in_three_rule(close, np.array([[1, 1, 1, 1, -1]], dtype=np.int8)).astype(int).tolist()
     [[0, 1, 0, 1, 0]]
@@ -971,6 +1006,8 @@ def special_cause_type(
 
     Examples
     --------
+    R: ``NHSRplotthedots:::ptd_special_cause_type`` labels an outside point above the mean "Above UCL".
+
     >>> f = np.array([[True, False]])
     >>> n = np.zeros((1, 2), dtype=bool)
     >>> special_cause_type(f, n, np.zeros((1, 2), np.int8), n, n, np.array([[1, -1]], np.int8)).tolist()
@@ -1012,6 +1049,9 @@ def point_type(special_cause: Int8Array, improvement: Improvement) -> Int8Array:
 
     Examples
     --------
+    R: ``NHSRplotthedots:::ptd_point_type(c("Common Cause", "Above UCL", "Below LCL"), -1)`` gives
+    common_cause, special_cause_concern, special_cause_improvement.
+
     >>> point_type(np.array([[0, 1, 2]], np.int8), "decrease").tolist()
     [[0, 2, 1]]
     """
@@ -1059,6 +1099,9 @@ def assurance_type(
 
     Examples
     --------
+    As ``summary(ptd_spc(..., improvement_direction = "increase", target = 0.95))`` for a trust with limits
+    0.6 to 0.9 (consistent_fail) and target 0.5 against limits 0.4 to 0.6 (inconsistent):
+
     >>> assurance_type(np.array([0.95, 0.5]), np.array([0.6, 0.4]), np.array([0.9, 0.6]), "increase").tolist()
     [2, 3]
     """
@@ -1389,10 +1432,7 @@ class _XmrSegments:
     @classmethod
     def concatenate(cls, blocks: list[_XmrSegments]) -> _XmrSegments:
         return cls(
-            **{
-                name: np.concatenate([getattr(b, name) for b in blocks])
-                for name in cls.__dataclass_fields__  # noqa: RUF100
-            }
+            **{name: np.concatenate([getattr(b, name) for b in blocks]) for name in cls.__dataclass_fields__}
         )
 
 

@@ -108,27 +108,32 @@ class ControlChart:
         Chart kind ("i", "c", "u", "uprime", "p", "pprime", "xbar", "s").
     y
         Plotted value at each point (multiplied); NaN where missing.
-    lcl, ucl, lcl_95, ucl_95
-        3-sigma and 2-sigma limits at each point (multiplied); NaN where missing or undefined.
+    sigma
+        Standard error of the plotted value at each point (multiplied); NaN where missing.
     sigma_signal
         Point outside the 3-sigma limits.
     segment_index
         Row of ``summary`` for each point; -1 where missing.
     summary
         Per-segment centre, mean limits, signal counts and runs analysis.
+    lower_floor, upper_ceiling
+        Where limits are clipped (0 for counts, rates and SDs; 1 for proportions, before multiplying); None for
+        no clipping.
     options
         The options used.
+
+    The limits at each point (``lcl``, ``ucl``, ``lcl_95``, ``ucl_95``) and the centre line (``centre``) are
+    properties, computed when read as :math:`CL \\pm k\\sigma_t` clipped to the floor and ceiling.
     """
 
     chart: ChartKind
     y: FloatArray
-    lcl: FloatArray
-    ucl: FloatArray
-    lcl_95: FloatArray
-    ucl_95: FloatArray
+    sigma: FloatArray
     sigma_signal: BoolArray
     segment_index: NDArray[np.int32]
     summary: ControlChartSummary
+    lower_floor: float | None
+    upper_ceiling: float | None
     options: ControlChartOptions
 
     @property
@@ -138,6 +143,35 @@ class ControlChart:
         out: FloatArray = self.summary.centre[np.where(missing, 0, self.segment_index)]
         out[missing] = np.nan
         return out
+
+    def _limit(self, width: float) -> FloatArray:
+        multiply = self.options.multiply
+        limit = self.centre + width * self.sigma
+        if width < 0 and self.lower_floor is not None:
+            np.maximum(limit, self.lower_floor * multiply, out=limit, where=~np.isnan(limit))
+        if width > 0 and self.upper_ceiling is not None:
+            np.minimum(limit, self.upper_ceiling * multiply, out=limit, where=~np.isnan(limit))
+        return limit
+
+    @property
+    def lcl(self) -> FloatArray:
+        """Lower 3-sigma control limit at each point (multiplied); NaN where missing or undefined."""
+        return self._limit(-SIGMA_LIMIT)
+
+    @property
+    def ucl(self) -> FloatArray:
+        """Upper 3-sigma control limit at each point (multiplied); NaN where missing or undefined."""
+        return self._limit(SIGMA_LIMIT)
+
+    @property
+    def lcl_95(self) -> FloatArray:
+        """Lower 2-sigma limit at each point (multiplied)."""
+        return self._limit(-SIGMA_WARNING)
+
+    @property
+    def ucl_95(self) -> FloatArray:
+        """Upper 2-sigma limit at each point (multiplied)."""
+        return self._limit(SIGMA_WARNING)
 
 
 @dataclass(frozen=True)
@@ -179,6 +213,8 @@ def c4(n: ArrayLike) -> FloatArray:
 
     Examples
     --------
+    R: ``sqrt(2 / 4) * exp(lgamma(5 / 2) - lgamma(4 / 2))`` (qicharts2:::c4(5)) is 0.9400.
+
     >>> round(float(c4(5)), 4)
     0.94
     """
@@ -358,6 +394,8 @@ def control_chart(
 
     Examples
     --------
+    R: ``qic(c(3, 5, 4, 4), chart = "c")`` gives centre 4 and upper limit 4 + 3 * 2 = 10.
+
     >>> chart = control_chart("c", {"y": [[3.0, 5.0, 4.0, 4.0]]})
     >>> float(chart.summary.centre[0]), round(float(chart.ucl[0, 0]), 4)
     (4.0, 10.0)
@@ -370,103 +408,129 @@ def control_chart(
     for name, panel in panels.items():
         if panel.shape != y.shape:
             raise ValueError(f"{name} has shape {panel.shape}, but y has shape {y.shape}")
-    missing = np.zeros(y.shape, dtype=np.bool_)
-    for panel in panels.values():
-        missing |= np.isnan(panel)
-    y_observed = np.where(missing, np.nan, y)
     phase_arr = as_phase(phase, y.shape, "y")
     min_points = max(_MIN_BASELINE.get(chart, 1), 1)
     if opts.freeze is not None and opts.freeze < min_points:
         raise ValueError(f"freeze must be at least {min_points} for a {chart} chart, got {opts.freeze}")
 
     n_series, n_times = y.shape
-    out = {name: np.empty((n_series, n_times)) for name in ("lcl", "ucl", "lcl_95", "ucl_95")}
-    segment_index = np.empty((n_series, n_times), dtype=np.int32)
-    parts: list[tuple[IntArray, IntArray, FloatArray, FloatArray, IntArray, RunsAnalysis]] = []
+    out = _ChartPoints(
+        y=np.empty((n_series, n_times)),
+        sigma=np.empty((n_series, n_times)),
+        sigma_signal=np.empty((n_series, n_times), dtype=np.bool_),
+        segment_index=np.empty((n_series, n_times), dtype=np.int32),
+    )
+    parts: list[_ChartSegments] = []
     block = max(1, _BLOCK_ELEMENTS // n_times)
     segments_before = 0
+    floor_and_ceiling: tuple[float | None, float | None] = (None, None)
     for start in range(0, n_series, block):
         rows = slice(start, min(start + block, n_series))
+        # a point missing in any input is missing in all
+        missing = np.zeros((rows.stop - start, n_times), dtype=np.bool_)
+        for panel in panels.values():
+            missing |= np.isnan(panel[rows])
+        observed = {name: np.where(missing, np.nan, panel[rows]) for name, panel in panels.items()}
         layout = segment_layout(
-            y_observed[rows],
+            observed["y"],
             None if phase_arr is None else phase_arr[rows],
             min_points=min_points,
             name="y",
             row_offset=start,
         )
-        seg = {name: layout.to_segments(panel[rows]) for name, panel in panels.items()}
+        seg = {name: layout.to_segments(panel) for name, panel in observed.items()}
         limits = _LIMITS[chart](seg, layout.length, opts)
+        floor_and_ceiling = (limits.lower_floor, limits.upper_ceiling)
         parts.append(_finish_block(layout, seg["y"], limits, out, rows, opts.multiply, start))
         index = np.arange(segments_before, segments_before + layout.n_segments, dtype=np.int32)
-        layout.per_point(index, fill=-1, out=segment_index[rows])
+        layout.per_point(index, fill=-1, out=out.segment_index[rows])
         segments_before += layout.n_segments
 
-    y_out = y_observed * opts.multiply
-    with np.errstate(invalid="ignore"):
-        sigma_signal = (y_out > out["ucl"]) | (y_out < out["lcl"])
     summary = ControlChartSummary(
-        series=np.concatenate([p[0] for p in parts]),
-        segment=np.concatenate([p[1] for p in parts]),
-        centre=np.concatenate([p[2] for p in parts]),
-        mean_lcl=np.concatenate([p[3][:, 0] for p in parts]),
-        mean_lcl_95=np.concatenate([p[3][:, 1] for p in parts]),
-        mean_ucl_95=np.concatenate([p[3][:, 2] for p in parts]),
-        mean_ucl=np.concatenate([p[3][:, 3] for p in parts]),
-        n_sigma_signals=np.concatenate([p[4] for p in parts]),
-        runs=concatenate_runs([p[5] for p in parts]),
+        series=np.concatenate([p.series for p in parts]),
+        segment=np.concatenate([p.segment for p in parts]),
+        centre=np.concatenate([p.centre for p in parts]),
+        mean_lcl=np.concatenate([p.mean_limits[:, 0] for p in parts]),
+        mean_lcl_95=np.concatenate([p.mean_limits[:, 1] for p in parts]),
+        mean_ucl_95=np.concatenate([p.mean_limits[:, 2] for p in parts]),
+        mean_ucl=np.concatenate([p.mean_limits[:, 3] for p in parts]),
+        n_sigma_signals=np.concatenate([p.n_sigma_signals for p in parts]),
+        runs=concatenate_runs([p.runs for p in parts]),
     )
     return ControlChart(
         chart=chart,
-        y=y_out,
-        lcl=out["lcl"],
-        ucl=out["ucl"],
-        lcl_95=out["lcl_95"],
-        ucl_95=out["ucl_95"],
-        sigma_signal=sigma_signal,
-        segment_index=segment_index,
+        y=out.y,
+        sigma=out.sigma,
+        sigma_signal=out.sigma_signal,
+        segment_index=out.segment_index,
         summary=summary,
+        lower_floor=floor_and_ceiling[0],
+        upper_ceiling=floor_and_ceiling[1],
         options=opts,
     )
+
+
+@dataclass(frozen=True)
+class _ChartPoints:
+    y: FloatArray
+    sigma: FloatArray
+    sigma_signal: BoolArray
+    segment_index: NDArray[np.int32]
+
+
+@dataclass(frozen=True)
+class _ChartSegments:
+    series: IntArray
+    segment: IntArray
+    centre: FloatArray
+    mean_limits: FloatArray
+    n_sigma_signals: IntArray
+    runs: RunsAnalysis
+
+
+_LIMIT_WIDTHS = (-SIGMA_LIMIT, -SIGMA_WARNING, SIGMA_WARNING, SIGMA_LIMIT)
 
 
 def _finish_block(
     layout: SegmentLayout,
     y: FloatArray,
     limits: _Limits,
-    out: dict[str, FloatArray],
+    out: _ChartPoints,
     rows: slice,
     multiply: float,
     row_offset: int,
-) -> tuple[IntArray, IntArray, FloatArray, FloatArray, IntArray, RunsAnalysis]:
+) -> _ChartSegments:
+    """Limits (in qicharts2's order: clip, then multiply), signals and runs of a block; points into ``out``."""
     valid = layout.valid()
     centre = limits.centre[:, None]
-    mean_limits = np.empty((layout.n_segments, 4))
-    n_signals = np.zeros(layout.n_segments, dtype=np.int64)
-    for k, (name, width) in enumerate(
-        (("lcl", -SIGMA_LIMIT), ("lcl_95", -SIGMA_WARNING), ("ucl_95", SIGMA_WARNING), ("ucl", SIGMA_LIMIT))
-    ):
-        limit = centre + width * limits.sigma
-        if limits.lower_floor is not None and width < 0:
-            limit = np.where(limit < limits.lower_floor, limits.lower_floor, limit)
-        if limits.upper_ceiling is not None and width > 0:
-            limit = np.where(limit > limits.upper_ceiling, limits.upper_ceiling, limit)
-        limit = np.where(valid & np.isfinite(limit), limit * multiply, np.nan)
-        defined = ~np.isnan(limit)
-        with np.errstate(invalid="ignore", divide="ignore"):
+    y_shown = y * multiply
+    mean_limits = np.empty((layout.n_segments, len(_LIMIT_WIDTHS)))
+    signal = np.zeros(y.shape, dtype=np.bool_)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for k, width in enumerate(_LIMIT_WIDTHS):
+            limit = centre + width * limits.sigma
+            if limits.lower_floor is not None and width < 0:
+                np.maximum(limit, limits.lower_floor, out=limit, where=~np.isnan(limit))
+            if limits.upper_ceiling is not None and width > 0:
+                np.minimum(limit, limits.upper_ceiling, out=limit, where=~np.isnan(limit))
+            limit *= multiply
+            defined = valid & np.isfinite(limit)
             mean_limits[:, k] = np.where(defined, limit, 0.0).sum(axis=1) / defined.sum(axis=1)
-            if name == "lcl":
-                n_signals += (y * multiply < limit).sum(axis=1)
-            elif name == "ucl":
-                n_signals += (y * multiply > limit).sum(axis=1)
-        layout.to_panel(limit, out=out[name][rows])
-    runs = anhoej_runs(y, limits.centre)
-    return (
-        layout.series + row_offset,
-        layout.segment,
-        limits.centre * multiply,
-        mean_limits,
-        n_signals,
-        runs,
+            if width == -SIGMA_LIMIT:
+                signal |= y_shown < limit
+            elif width == SIGMA_LIMIT:
+                signal |= y_shown > limit
+    sigma_shown = np.where(valid, limits.sigma * multiply, np.nan)
+    layout.to_panel(y_shown, out=out.y[rows])
+    layout.to_panel(sigma_shown, out=out.sigma[rows])
+    layout.to_panel(signal, fill=False, out=out.sigma_signal[rows])
+    return _ChartSegments(
+        series=layout.series + row_offset,
+        segment=layout.segment,
+        centre=limits.centre * multiply,
+        mean_limits=mean_limits,
+        n_sigma_signals=signal.sum(axis=1),
+        runs=anhoej_runs(y, limits.centre),
     )
 
 
@@ -594,6 +658,9 @@ def u_chart(
 
     Examples
     --------
+    R: ``qic(1:3, c(2, 4, 3), rep(100, 3), chart = "u", multiply = 100)`` gives centre 3 and upper limit
+    100 * (0.03 + 3 * sqrt(0.03 / 100)) = 8.1962.
+
     >>> chart = u_chart([[2.0, 4.0, 3.0]], [[100.0, 100.0, 100.0]], ControlChartOptions(multiply=100))
     >>> float(chart.summary.centre[0]), round(float(chart.ucl[0, 0]), 4)
     (3.0, 8.1962)
@@ -638,6 +705,8 @@ def uprime_chart(
 
     Examples
     --------
+    R: ``qic(1:4, c(20, 40, 30, 35), rep(1000, 4), chart = "up")`` has centre 125 / 4000 = 0.03125.
+
     >>> chart = uprime_chart([[20.0, 40.0, 30.0, 35.0]], [[1000.0, 1000.0, 1000.0, 1000.0]])
     >>> round(float(chart.summary.centre[0]), 5)
     0.03125
@@ -681,6 +750,9 @@ def p_chart(
 
     Examples
     --------
+    R: ``qic(1:3, c(5, 10, 15), rep(100, 3), chart = "p")`` gives centre 0.1 and lower limit
+    0.1 - 3 * sqrt(0.1 * 0.9 / 100) = 0.01.
+
     >>> chart = p_chart([[5.0, 10.0, 15.0]], [[100.0, 100.0, 100.0]])
     >>> float(chart.summary.centre[0]), float(chart.lcl[0, 0])
     (0.1, 0.01)
@@ -774,9 +846,13 @@ def xbar_chart(
 
     Examples
     --------
-    >>> chart = xbar_chart([[10.0, 12.0, 11.0]], [[2.0, 2.0, 2.0]], [[5, 5, 5]])
+    Subgroups 8:12, 10:14 and 9:13 (means 10, 12, 11; SD 1.5811 each); R: ``qic(rep(1:3, each = 5),
+    c(8:12, 10:14, 9:13), chart = "xbar")`` gives centre 11 and upper limit 11 + A3(5) * 1.5811 = 13.2568.
+
+    >>> sd = float(np.std(np.arange(8, 13), ddof=1))
+    >>> chart = xbar_chart([[10.0, 12.0, 11.0]], [[sd, sd, sd]], [[5, 5, 5]])
     >>> float(chart.summary.centre[0]), round(float(chart.ucl[0, 0]), 4)
-    (11.0, 13.8546)
+    (11.0, 13.2568)
     """
     _check_subgroups(sds, sizes)
     return control_chart("xbar", {"y": means, "sd": sds, "size": sizes}, options, phase)
@@ -815,9 +891,13 @@ def s_chart(
 
     Examples
     --------
-    >>> chart = s_chart([[2.0, 2.5, 1.5]], [[5, 5, 5]])
-    >>> float(chart.summary.centre[0]), float(chart.lcl[0, 0]), round(float(chart.ucl[0, 0]), 4)
-    (2.0, 0.0, 4.1781)
+    The subgroups of :func:`xbar_chart`'s example; R: ``qic(rep(1:3, each = 5), c(8:12, 10:14, 9:13),
+    chart = "s")`` gives centre 1.5811, lower limit 0 and upper limit B4(5) * 1.5811 = 3.3030.
+
+    >>> sd = float(np.std(np.arange(8, 13), ddof=1))
+    >>> chart = s_chart([[sd, sd, sd]], [[5, 5, 5]])
+    >>> [round(float(v), 4) for v in (chart.summary.centre[0], chart.lcl[0, 0], chart.ucl[0, 0])]
+    [1.5811, 0.0, 3.303]
     """
     _check_subgroups(sds, sizes)
     return control_chart("s", {"y": sds, "size": sizes}, options, phase)
