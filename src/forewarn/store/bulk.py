@@ -247,11 +247,22 @@ def _bulk_load(
                 if progress:
                     progress(chunk.height)
         return
-    text_dates = frame.with_columns(pl.col("period_start", "period_end").dt.strftime("%Y-%m-%d"))
-    statement = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+    # Binding parameters is the cost of executemany in Python's sqlite3: columns that are null or one constant
+    # throughout are written as SQL literals instead of bound once per row.
+    text_dates = frame.select(columns).with_columns(pl.col("period_start", "period_end").dt.strftime("%Y-%m-%d"))
+    literals: dict[str, str] = {}
+    for column in columns:
+        series = text_dates[column]
+        if series.null_count() == series.len():
+            literals[column] = "NULL"
+        elif series.dtype.is_integer() and series.n_unique() == 1 and series.null_count() == 0:
+            literals[column] = str(int(series[0]))
+    bound = [c for c in columns if c not in literals]
+    values = ", ".join(literals.get(c, "?") for c in columns)
+    statement = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({values})"
     for start in range(0, text_dates.height, chunk_rows):
         chunk = text_dates.slice(start, chunk_rows)
-        rows = list(zip(*(chunk[c].to_list() for c in columns), strict=True))
+        rows = list(zip(*(chunk[c].to_list() for c in bound), strict=True))
         conn.exec_driver_sql(statement, rows)
         if progress:
             progress(chunk.height)
