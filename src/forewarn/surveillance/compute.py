@@ -19,6 +19,7 @@ from forewarn.stats.spc import AssuranceType, PointType, SpcOptions, xmr_chart
 from forewarn.surveillance.options import ScanOptions
 from forewarn.surveillance.panel import FloatArray, IntArray, Panel
 
+SPC_BLOCK_SERIES = 200_000
 IMPROVEMENT = {"higher_is_better": "increase", "lower_is_better": "decrease", "neutral": "neutral"}
 POINT_TYPE_NAMES = {int(p): p.label for p in PointType}
 POINT_DIRECTION = {
@@ -95,50 +96,65 @@ def _spc(
     targets = np.asarray(
         panel.indicators["target"].fill_null(np.nan).to_numpy()[panel.indicator_index], dtype=float
     )
-    signal_frames = []
+    signal_frames: list[pl.DataFrame] = []
     last = panel.last_index
     for pol, improvement in IMPROVEMENT.items():
-        rows = np.flatnonzero((polarity == pol) & (panel.n_points >= options.spc_min_points))
-        if rows.size == 0:
-            continue
-        chart = xmr_chart(
-            panel.value[rows],
-            SpcOptions(
-                improvement=improvement,  # type: ignore[arg-type]
-                shift_length=options.spc_shift_length,
-                trend_length=options.spc_trend_length,
-                target=targets[rows],
-            ),
-            phase=usable_phase(panel, phase, rows),
-        )
-        out["spc_variation"][rows] = VARIATION_LOOKUP[chart.variation]
-        out["spc_assurance"][rows] = ASSURANCE_LOOKUP[chart.assurance]
-        # Limits are computed on each read: read each once.
-        mean, lpl, upl = chart.mean, chart.lpl, chart.upl
-        at = last[rows]
-        idx = np.arange(rows.size)
-        out["spc_mean"][rows] = mean[idx, at]
-        out["spc_lpl"][rows] = lpl[idx, at]
-        out["spc_upl"][rows] = upl[idx, at]
-        r, t = np.nonzero(chart.special_cause_flag)
-        if r.size:
-            rule_names = pl.Series(list(chart.special_cause_labels), dtype=pl.String)
-            signal_frames.append(
-                pl.DataFrame(
-                    {
-                        "series": rows[r],
-                        "method": pl.repeat("spc", r.size, eager=True),
-                        "rule": rule_names.gather(chart.special_cause_type[r, t].astype(np.int64)),
-                        "direction": DIRECTION_NAMES.gather(chart.point_type[r, t].astype(np.int64)),
-                        "t": t,
-                        "value": panel.value[rows[r], t],
-                        "mean": mean[r, t],
-                        "lpl": lpl[r, t],
-                        "upl": upl[r, t],
-                    }
-                )
-            )
+        charted = np.flatnonzero((polarity == pol) & (panel.n_points >= options.spc_min_points))
+        # Blocks of series bound the memory of the chart arrays; each block is one vectorised call.
+        for rows in np.array_split(charted, max(1, -(-charted.size // SPC_BLOCK_SERIES))):
+            if rows.size:
+                _spc_block(panel, options, phase, improvement, targets, rows, last, out, signal_frames)
     return out, pl.concat(signal_frames) if signal_frames else _empty_signals()
+
+
+def _spc_block(
+    panel: Panel,
+    options: ScanOptions,
+    phase: IntArray | None,
+    improvement: str,
+    targets: FloatArray,
+    rows: IntArray,
+    last: IntArray,
+    out: dict[str, np.ndarray],
+    signal_frames: list[pl.DataFrame],
+) -> None:
+    chart = xmr_chart(
+        panel.value[rows],
+        SpcOptions(
+            improvement=improvement,  # type: ignore[arg-type]
+            shift_length=options.spc_shift_length,
+            trend_length=options.spc_trend_length,
+            target=targets[rows],
+        ),
+        phase=usable_phase(panel, phase, rows),
+    )
+    out["spc_variation"][rows] = VARIATION_LOOKUP[chart.variation]
+    out["spc_assurance"][rows] = ASSURANCE_LOOKUP[chart.assurance]
+    # Limits are computed on each read: read each once.
+    mean, lpl, upl = chart.mean, chart.lpl, chart.upl
+    at = last[rows]
+    idx = np.arange(rows.size)
+    out["spc_mean"][rows] = mean[idx, at]
+    out["spc_lpl"][rows] = lpl[idx, at]
+    out["spc_upl"][rows] = upl[idx, at]
+    r, t = np.nonzero(chart.special_cause_flag)
+    if r.size:
+        rule_names = pl.Series(list(chart.special_cause_labels), dtype=pl.String)
+        signal_frames.append(
+            pl.DataFrame(
+                {
+                    "series": rows[r],
+                    "method": pl.repeat("spc", r.size, eager=True),
+                    "rule": rule_names.gather(chart.special_cause_type[r, t].astype(np.int64)),
+                    "direction": DIRECTION_NAMES.gather(chart.point_type[r, t].astype(np.int64)),
+                    "t": t,
+                    "value": panel.value[rows[r], t],
+                    "mean": mean[r, t],
+                    "lpl": lpl[r, t],
+                    "upl": upl[r, t],
+                }
+            )
+        )
 
 
 def _empty_signals() -> pl.DataFrame:
@@ -299,8 +315,11 @@ def _funnels(
     return out, signals, summary
 
 
-def _adverse_counts(panel: Panel, options: ScanOptions) -> tuple[FloatArray, FloatArray, NDArray[np.bool_]]:
-    """Observed and expected adverse events per point, and which series the CUSUM watches.
+def _cusum_baseline(
+    panel: Panel, options: ScanOptions
+) -> tuple[FloatArray, NDArray[np.bool_], NDArray[np.bool_]]:
+    """Each indicator's pooled adverse rate over its first periods, which series the CUSUM watches, and for
+    which the adverse events are denominator - numerator.
 
     For a proportion where higher is better (e.g. seen within 4 hours) the adverse events are
     denominator - numerator; the expected count is the denominator times the pooled adverse proportion of the
@@ -312,26 +331,37 @@ def _adverse_counts(panel: Panel, options: ScanOptions) -> tuple[FloatArray, Flo
     watched = np.isin(kind, CUSUM_KINDS) & (polarity != "neutral")
     watched &= ~((kind == "ratio_oe") & (polarity == "higher_is_better"))
     flip = (kind == "proportion") & (polarity == "higher_is_better")
-    observed = np.where(flip[:, None], panel.denominator - panel.numerator, panel.numerator)
-    width = panel.value.shape[1]
-    baseline = np.arange(width)[None, :] < options.cusum_baseline_periods
+    width = min(options.cusum_baseline_periods, panel.value.shape[1])
+    numerator, denominator = panel.numerator[:, :width], panel.denominator[:, :width]
+    observed = np.where(flip[:, None], denominator - numerator, numerator)
+    use = np.isfinite(observed) & np.isfinite(denominator)
     k = panel.indicators.height
-    use = baseline & np.isfinite(observed) & np.isfinite(panel.denominator)
     pooled_obs = np.bincount(
         panel.indicator_index, weights=np.where(use, observed, 0).sum(axis=1), minlength=k
     )
     pooled_den = np.bincount(
-        panel.indicator_index, weights=np.where(use, panel.denominator, 0).sum(axis=1), minlength=k
+        panel.indicator_index, weights=np.where(use, denominator, 0).sum(axis=1), minlength=k
     )
     with np.errstate(invalid="ignore", divide="ignore"):
         rate = pooled_obs / pooled_den
-    expected = np.where(
-        (kind == "ratio_oe")[:, None],
-        panel.expected,
-        panel.denominator * rate[panel.indicator_index][:, None],
-    )
     watched &= np.isfinite(rate[panel.indicator_index]) | (kind == "ratio_oe")
-    return observed, expected, watched
+    return rate, watched, flip
+
+
+def _adverse_counts(
+    panel: Panel, rows: IntArray, rate: FloatArray, flip: NDArray[np.bool_]
+) -> tuple[FloatArray, FloatArray]:
+    """Observed and expected adverse events of ``rows``, NaN where either is missing."""
+    numerator, denominator = panel.numerator[rows], panel.denominator[rows]
+    observed = np.where(flip[rows][:, None], denominator - numerator, numerator)
+    is_ratio = _series_attr(panel, "kind")[rows] == "ratio_oe"
+    expected = np.where(
+        is_ratio[:, None], panel.expected[rows], denominator * rate[panel.indicator_index[rows]][:, None]
+    )
+    missing = ~(np.isfinite(observed) & np.isfinite(expected))
+    observed[missing] = np.nan
+    expected[missing] = np.nan
+    return observed, expected
 
 
 def _cusum(
@@ -345,12 +375,17 @@ def _cusum(
     }
     if n == 0:
         return out, _empty_signals(), {}
-    observed, expected, watched = _adverse_counts(panel, options)
+    rate, watched, flip = _cusum_baseline(panel, options)
+    kind = _series_attr(panel, "kind")
     thresholds: dict[str, float] = {}
     h = np.full(n, np.nan)
     for index in np.unique(panel.indicator_index[watched]):
         rows = np.flatnonzero(watched & (panel.indicator_index == index))
-        typical = np.nanmedian(expected[rows])
+        # The typical expected count per period, from the baseline rate (or the O/E expected counts).
+        if kind[rows[0]] == "ratio_oe":
+            typical = float(np.nanmedian(panel.expected[rows]))
+        else:
+            typical = float(np.nanmedian(panel.denominator[rows]) * rate[index])
         if not np.isfinite(typical) or typical <= 0:
             watched[rows] = False
             continue
@@ -359,40 +394,42 @@ def _cusum(
         )
         h[rows] = threshold.h
         thresholds[str(panel.indicators["code"][int(index)])] = float(threshold.h)
-    rows = np.flatnonzero(watched)
-    summary: dict[str, object] = {"cusum_thresholds": thresholds}
-    if rows.size == 0:
-        return out, _empty_signals(), summary
-    missing = ~(np.isfinite(observed[rows]) & np.isfinite(expected[rows]))
-    result = risk_adjusted_cusum(
-        np.where(missing, np.nan, observed[rows]),
-        np.where(missing, np.nan, expected[rows]),
-        h[rows],
-        options=RiskAdjustedCusumOptions(rate_ratio=options.cusum_rate_ratio),
-    )
-    last = panel.last_index[rows]
-    out["cusum_value"][rows] = result.statistic[np.arange(rows.size), last]
-    out["cusum_alarms"][rows] = result.n_alarms.astype(int)
-    alarm_any = result.alarm.any(axis=1)
-    last_alarm = result.alarm.shape[1] - 1 - np.argmax(result.alarm[:, ::-1], axis=1)
-    out["cusum_last_alarm_t"][rows] = np.where(alarm_any, last_alarm, -1)
-    r, t = np.nonzero(result.alarm)
-    summary["cusum_alarms"] = int(r.size)
-    signals = pl.DataFrame(
-        {
-            "series": rows[r],
-            "method": "cusum",
-            "rule": "alarm",
-            "direction": "concern",
-            "t": t,
-            "value": result.statistic[r, t],
-            "h": h[rows[r]],
-            "observed": observed[rows][r, t],
-            "expected": expected[rows][r, t],
-        },
-        schema_overrides={"series": pl.Int64, "t": pl.Int64, "value": pl.Float64},
-    )
-    return out, signals, summary
+    summary: dict[str, object] = {"cusum_thresholds": thresholds, "cusum_alarms": 0}
+    frames = []
+    watched_rows = np.flatnonzero(watched)
+    # Blocks of series bound the memory of the count panels; each block is one vectorised call.
+    for rows in np.array_split(watched_rows, max(1, -(-watched_rows.size // SPC_BLOCK_SERIES))):
+        if rows.size == 0:
+            continue
+        observed, expected = _adverse_counts(panel, rows, rate, flip)
+        result = risk_adjusted_cusum(
+            observed, expected, h[rows], options=RiskAdjustedCusumOptions(rate_ratio=options.cusum_rate_ratio)
+        )
+        last = panel.last_index[rows]
+        out["cusum_value"][rows] = result.statistic[np.arange(rows.size), last]
+        out["cusum_alarms"][rows] = result.n_alarms.astype(int)
+        alarm_any = result.alarm.any(axis=1)
+        last_alarm = result.alarm.shape[1] - 1 - np.argmax(result.alarm[:, ::-1], axis=1)
+        out["cusum_last_alarm_t"][rows] = np.where(alarm_any, last_alarm, -1)
+        r, t = np.nonzero(result.alarm)
+        summary["cusum_alarms"] = int(summary["cusum_alarms"]) + int(r.size)  # type: ignore[call-overload]
+        frames.append(
+            pl.DataFrame(
+                {
+                    "series": rows[r],
+                    "method": pl.repeat("cusum", r.size, eager=True),
+                    "rule": pl.repeat("alarm", r.size, eager=True),
+                    "direction": pl.repeat("concern", r.size, eager=True),
+                    "t": t,
+                    "value": result.statistic[r, t],
+                    "h": h[rows[r]],
+                    "observed": observed[r, t],
+                    "expected": expected[r, t],
+                },
+                schema_overrides={"series": pl.Int64, "t": pl.Int64, "value": pl.Float64},
+            )
+        )
+    return out, pl.concat(frames) if frames else _empty_signals(), summary
 
 
 def compute_surveillance(
