@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 
 from forewarn.cli_analyst import cusum_command, funnel_command, ranks_command, spc_command
 from forewarn.cli_survey import psychometrics_command, survey_app
+from forewarn.web.commands import finish_demo, serve_command, users_app
 from forewarn.ingest.importer import ImportResult, import_file
 from forewarn.ingest.mapping import MappingError
 from forewarn.ingest.problems import ImportRejected
@@ -37,6 +38,8 @@ app.command("cusum")(cusum_command)
 app.command("ranks")(ranks_command)
 app.command("psychometrics")(psychometrics_command)
 app.add_typer(survey_app, name="survey")
+app.command("serve")(serve_command)
+app.add_typer(users_app, name="users")
 db_app = typer.Typer(help="The store: migrations and status.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
@@ -342,10 +345,7 @@ def demo_command(
         out.print(_summary_table(report.summaries))
         out.print(f"Database: {where}")
         out.print("Look further with: forewarn datasets, forewarn export INDICATOR -o FILE.csv")
-    if serve:
-        err.print(
-            "The web app is not part of this build yet; nothing to serve (use --no-serve to skip this note)."
-        )
+    finish_demo(settings, engine, serving=serve)
 
 
 def main() -> None:  # pragma: no cover - console entry point

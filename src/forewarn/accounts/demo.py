@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from forewarn.accounts.passwords import Passwords
 from forewarn.accounts.policy import grant_peers
 from forewarn.accounts.users import create_user, find_user_by_email, set_password, update_user
-from forewarn.store.models import Organisation
+from forewarn.store.models import Observation, Organisation
+from forewarn.store.models_surveys import SurveyWaveOrganisation
 from forewarn.store.models_web import Role
 
 
@@ -34,11 +35,26 @@ DEMO_PASSWORDS = {
 
 
 def _member_organisation(conn: Connection) -> tuple[int, str, list[int]] | None:
-    """The first organisation (by code) with a type, and others of its type and dataset as its peers."""
+    """The organisation with a type that took part in most survey waves (then has most data), and others of
+    its type and dataset as its peers: the member's view then shows soft measures as well as signals."""
+    waves = (
+        select(SurveyWaveOrganisation.organisation_id, func.count().label("waves"))
+        .group_by(SurveyWaveOrganisation.organisation_id)
+        .subquery()
+    )
+    data = (
+        select(Observation.organisation_id, func.count().label("points"))
+        .group_by(Observation.organisation_id)
+        .subquery()
+    )
     first = conn.execute(
         select(Organisation.id, Organisation.name, Organisation.type, Organisation.dataset_id)
+        .outerjoin(waves, waves.c.organisation_id == Organisation.id)
+        .outerjoin(data, data.c.organisation_id == Organisation.id)
         .where(Organisation.type.is_not(None))
-        .order_by(Organisation.dataset_id, Organisation.code)
+        .order_by(
+            func.coalesce(waves.c.waves, 0).desc(), func.coalesce(data.c.points, 0).desc(), Organisation.code
+        )
         .limit(1)
     ).first()
     if first is None:

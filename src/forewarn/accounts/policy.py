@@ -88,6 +88,7 @@ class Visibility:
 
 
 NO_VISIBILITY = Visibility(all_organisations=False)
+ALL_ORGANISATIONS = Visibility(all_organisations=True)
 
 
 def _pseudonyms(viewer: int, peer_ids: Iterable[int], key: bytes) -> dict[int, str]:
@@ -103,7 +104,7 @@ def visibility(conn: Connection, principal: Principal | None, pseudonym_key: byt
     if principal is None:
         return NO_VISIBILITY
     if allowed(principal, Permission.VIEW_ALL_ORGANISATIONS):
-        return Visibility(all_organisations=True)
+        return ALL_ORGANISATIONS
     own = principal.organisation_id
     if own is None:
         return NO_VISIBILITY

@@ -9,11 +9,13 @@ The pages and the JSON API both read through here, so they always show the same 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+import operator
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from sqlalchemy import ColumnElement, Connection, and_, case, distinct, func, or_, select
+from sqlalchemy import ColumnElement, Connection, and_, case, func, or_, select
 
 from forewarn.accounts.policy import Visibility
 from forewarn.store.models import (
@@ -27,6 +29,7 @@ from forewarn.store.models import (
     Polarity,
 )
 from forewarn.store.models_surveillance import ScanRun, SeriesStatus, Signal, SpcBaseline
+from forewarn.store.models_surveys import SurveyToken, SurveyWave
 
 CONCERN_VARIATION = "special_cause_concern"
 IMPROVEMENT_VARIATION = "special_cause_improvement"
@@ -150,39 +153,101 @@ def _all_organisation_signals(conn: Connection) -> list[OrganisationSignals]:
     ]
 
 
-def data_version(conn: Connection) -> tuple[int, int, int]:
-    """Changes whenever a scan or an import finishes, or organisations are added: the portfolio cache key."""
-    scan = conn.execute(select(func.coalesce(func.max(ScanRun.id), 0))).scalar_one()
-    batch = conn.execute(select(func.coalesce(func.max(ImportBatch.id), 0))).scalar_one()
-    organisations = conn.execute(select(func.count()).select_from(Organisation)).scalar_one()
-    return int(scan), int(batch), int(organisations)
+_DATA_VERSION = select(
+    select(func.coalesce(func.max(ScanRun.id), 0)).scalar_subquery(),
+    select(func.coalesce(func.max(ImportBatch.id), 0)).scalar_subquery(),
+    select(func.count()).select_from(Organisation).scalar_subquery(),
+    select(func.coalesce(func.max(SpcBaseline.id), 0)).scalar_subquery(),
+    select(func.count()).select_from(SpcBaseline).scalar_subquery(),
+)
+
+DataVersion = tuple[int, int, int, int, int]
+
+
+def data_version(conn: Connection) -> DataVersion:
+    """Changes whenever a scan or an import finishes, organisations are added or a baseline is reset or
+    removed: the key of every cache of derived pages."""
+    scan, batch, organisations, baseline, baselines = conn.execute(_DATA_VERSION).one()
+    return int(scan), int(batch), int(organisations), int(baseline), int(baselines)
+
+
+@dataclass(frozen=True)
+class PortfolioIndex:
+    """Every organisation's signals in evidence order, indexed for the portfolio's filters."""
+
+    rows: list[OrganisationSignals]
+    by_id: dict[int, OrganisationSignals]
+    by_filter: dict[tuple[str, str], list[OrganisationSignals]]  # ("type" | "region" | "dataset", value)
+    concern: list[OrganisationSignals]
+    types: list[str]
+    regions: list[str]
+    datasets: list[tuple[str, str, bool]]
+
+    @classmethod
+    def build(cls, rows: list[OrganisationSignals]) -> PortfolioIndex:
+        by_filter: dict[tuple[str, str], list[OrganisationSignals]] = {}
+        for row in rows:
+            for key, value in (("type", row.type), ("region", row.region), ("dataset", row.dataset_code)):
+                if value:
+                    by_filter.setdefault((key, value), []).append(row)
+        return cls(
+            rows=rows,
+            by_id={r.organisation_id: r for r in rows},
+            by_filter=by_filter,
+            concern=[r for r in rows if r.evidence > 0],
+            types=sorted({r.type for r in rows if r.type}),
+            regions=sorted({r.region for r in rows if r.region}),
+            datasets=sorted(
+                {
+                    (r.dataset_code, r.dataset_name or r.dataset_code, r.simulated)
+                    for r in rows
+                    if r.dataset_code
+                }
+            ),
+        )
+
+
+EMPTY_INDEX = PortfolioIndex([], {}, {}, [], [], [], [])
 
 
 class PortfolioCache:
     """Every organisation's signals, recomputed only when the data version changes.
 
     The aggregation reads every row of ``series_status``; the portfolio is the most visited page, and its
-    numbers change only when a scan or an import finishes.
+    numbers change only when a scan or an import finishes. Each request then only slices the cached index.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._version: tuple[int, int, int] | None = None
-        self._rows: list[OrganisationSignals] = []
+        self._version: DataVersion | None = None
+        self._index = EMPTY_INDEX
+        self._scan: ScanInfo | None = None
 
-    def rows(self, conn: Connection) -> list[OrganisationSignals]:
+    def _refresh(self, conn: Connection) -> None:
         version = data_version(conn)
         with self._lock:
             if version == self._version:
-                return self._rows
-        rows = sorted(_all_organisation_signals(conn), key=_evidence_order)
+                return
+        index = PortfolioIndex.build(sorted(_all_organisation_signals(conn), key=_evidence_order))
+        scan = latest_scan(conn)
         with self._lock:
-            self._version, self._rows = version, rows
-        return rows
+            self._version, self._index, self._scan = version, index, scan
+
+    def index(self, conn: Connection) -> PortfolioIndex:
+        self._refresh(conn)
+        return self._index
+
+    def rows(self, conn: Connection) -> list[OrganisationSignals]:
+        return self.index(conn).rows
+
+    def scan(self, conn: Connection) -> ScanInfo | None:
+        """The latest scan, as of the cached rows."""
+        self._refresh(conn)
+        return self._scan
 
     def clear(self) -> None:
         with self._lock:
-            self._version, self._rows = None, []
+            self._version, self._index, self._scan = None, EMPTY_INDEX, None
 
 
 def _evidence_order(row: OrganisationSignals) -> tuple[int, float, int, str]:
@@ -238,29 +303,48 @@ def portfolio(
     reveal their type or region); the caller decides whether to offer them.
     """
     filters = filters or PortfolioFilter()
-    allowed = cache.rows(conn)
-    if not visibility.all_organisations:
+    index = cache.index(conn)
+    if visibility.all_organisations:
+        candidates = [index.rows]
+        for key, value in (("type", filters.type), ("region", filters.region), ("dataset", filters.dataset)):
+            if value is not None:
+                candidates.append(index.by_filter.get((key, value), []))
+        if filters.concern_only:
+            candidates.append(index.concern)
+        smallest = min(candidates, key=len)
+        allowed = smallest
+        types, regions, datasets = index.types, index.regions, index.datasets
+    else:
         shown: list[OrganisationSignals] = []
-        for row in allowed:
-            if row.organisation_id == visibility.own:
-                shown.append(replace(row, own=True))
-            elif row.organisation_id in visibility.peers:
-                shown.append(_anonymise(row, visibility.peers[row.organisation_id]))
+        own = index.by_id.get(visibility.own) if visibility.own is not None else None
+        if own is not None:
+            shown.append(replace(own, own=True))
+        for peer_id, pseudonym in visibility.peers.items():
+            if (peer := index.by_id.get(peer_id)) is not None:
+                shown.append(_anonymise(peer, pseudonym))
         allowed = sorted(shown, key=_evidence_order)
-    named = [r for r in allowed if not r.anonymised]
-    types = sorted({r.type for r in named if r.type})
-    regions = sorted({r.region for r in named if r.region})
-    datasets = sorted(
-        {(r.dataset_code, r.dataset_name or r.dataset_code, r.simulated) for r in named if r.dataset_code}
-    )
-    selected = [
-        r
-        for r in allowed
-        if (filters.type is None or r.type == filters.type)
-        and (filters.region is None or r.region == filters.region)
-        and (filters.dataset is None or r.dataset_code == filters.dataset)
-        and (not filters.concern_only or r.evidence > 0)
-    ]
+        named = [r for r in allowed if not r.anonymised]
+        types = sorted({r.type for r in named if r.type})
+        regions = sorted({r.region for r in named if r.region})
+        datasets = sorted(
+            {(r.dataset_code, r.dataset_name or r.dataset_code, r.simulated) for r in named if r.dataset_code}
+        )
+    if (
+        filters.type is None
+        and filters.region is None
+        and filters.dataset is None
+        and not filters.concern_only
+    ):
+        selected = allowed
+    else:
+        selected = [
+            r
+            for r in allowed
+            if (filters.type is None or r.type == filters.type)
+            and (filters.region is None or r.region == filters.region)
+            and (filters.dataset is None or r.dataset_code == filters.dataset)
+            and (not filters.concern_only or r.evidence > 0)
+        ]
     total = len(selected)
     pages = max(1, -(-total // page_size))
     page = min(max(1, page), pages)
@@ -507,16 +591,24 @@ _STATUS_COLUMNS = (
 )
 
 
-def organisation_series_states(conn: Connection, organisation_id: int) -> list[SeriesState]:
-    """Every indicator this organisation has data for, with the latest scan's state of its series."""
-    with_data = (
-        select(distinct(Observation.indicator_id).label("indicator_id"))
-        .where(Observation.organisation_id == organisation_id)
-        .subquery()
-    )
+def organisation_series_states(
+    conn: Connection, organisation_id: int, indicator_ids: Sequence[int] | None = None
+) -> list[SeriesState]:
+    """Every indicator this organisation has data for (or those of ``indicator_ids``, when the caller has
+    already read the organisation's observations), with the latest scan's state of its series."""
+    if indicator_ids is None:
+        with_data = (
+            select(Observation.indicator_id.label("indicator_id"))
+            .where(Observation.organisation_id == organisation_id)
+            .distinct()
+            .subquery()
+        )
+        chosen = Indicator.id.in_(select(with_data.c.indicator_id))
+    else:
+        chosen = Indicator.id.in_(list(indicator_ids))
     rows = conn.execute(
         select(*_indicator_columns(), *_STATUS_COLUMNS)  # type: ignore[call-overload]
-        .join(with_data, with_data.c.indicator_id == Indicator.id)
+        .where(chosen)
         .outerjoin(Dataset, Dataset.id == Indicator.dataset_id)
         .outerjoin(
             SeriesStatus,
@@ -629,15 +721,16 @@ def organisation_observations(conn: Connection, organisation_id: int) -> dict[in
         .order_by(Observation.indicator_id, Observation.period_start)
     ).all()
     grouped: dict[int, SeriesPoints] = {}
-    for indicator_id, period, numerator, denominator, value, expected in rows:
-        points = grouped.get(indicator_id)
-        if points is None:
-            points = grouped[indicator_id] = SeriesPoints(int(indicator_id), [], [], [], [], [])
-        points.period_start.append(period)
-        points.numerator.append(numerator)
-        points.denominator.append(denominator)
-        points.value.append(value)
-        points.expected.append(expected)
+    for indicator_id, group in itertools.groupby(rows, key=operator.itemgetter(0)):
+        _, periods, numerators, denominators, values, expected = zip(*group, strict=True)
+        grouped[int(indicator_id)] = SeriesPoints(
+            int(indicator_id),
+            list(periods),
+            list(numerators),
+            list(denominators),
+            list(values),
+            list(expected),
+        )
     return grouped
 
 
@@ -791,3 +884,35 @@ def latest_scan(conn: Connection) -> ScanInfo | None:
         .limit(1)
     ).first()
     return None if row is None else ScanInfo(*row)
+
+
+def organisation_codes(conn: Connection, ids: Sequence[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    rows = conn.execute(select(Organisation.id, Organisation.code).where(Organisation.id.in_(list(ids))))
+    return {int(i): str(c) for i, c in rows}
+
+
+@dataclass(frozen=True)
+class SurveyTokenState:
+    """Which wave a survey token belongs to and whether it was used: all a respondent's form needs to start.
+
+    Read by the token's hash only; nothing links a token to the answers given with it.
+    """
+
+    wave_id: int
+    used: bool
+
+
+def survey_token_state(conn: Connection, token_hash: str) -> SurveyTokenState | None:
+    row = conn.execute(
+        select(SurveyToken.wave_id, SurveyToken.used).where(SurveyToken.token_hash == token_hash)
+    ).first()
+    return None if row is None else SurveyTokenState(int(row.wave_id), bool(row.used))
+
+
+def closed_survey_wave_ids(conn: Connection) -> list[int]:
+    """Ids of the survey waves that are closed (their results are published and never change)."""
+    return [
+        int(i) for i in conn.execute(select(SurveyWave.id).where(SurveyWave.status == "closed")).scalars()
+    ]

@@ -173,7 +173,15 @@ def funnel_plot_spec(
         layers.append(
             {
                 "data": {"values": own},
-                "mark": {"type": "text", "align": "left", "dx": 8, "dy": -8, "fontWeight": "bold"},
+                # The label repeats the point's tooltip: hidden from assistive technology, not a second image.
+                "mark": {
+                    "type": "text",
+                    "align": "left",
+                    "dx": 8,
+                    "dy": -8,
+                    "fontWeight": "bold",
+                    "aria": False,
+                },
                 "encoding": {
                     "x": x,
                     "y": {"field": "value", "type": "quantitative"},

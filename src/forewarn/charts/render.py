@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from xml.sax.saxutils import escape, quoteattr
 
 import vl_convert
 
@@ -12,8 +13,20 @@ VEGA_LITE_VERSION = "v6.4"
 
 
 def svg(spec: dict[str, Any]) -> str:
-    """The chart as an SVG document. Slow (tens to hundreds of milliseconds): callers cache by spec."""
-    return str(vl_convert.vegalite_to_svg(spec, vl_version=VEGA_LITE_VERSION))
+    """The chart as an SVG document, named by the spec's description (a ``<title>`` and ``role="img"``), so it
+    is announced the same whether it is opened on its own or shown as an image.
+
+    Slow (tens to hundreds of milliseconds): callers cache by spec.
+    """
+    drawn = str(vl_convert.vegalite_to_svg(spec, vl_version=VEGA_LITE_VERSION))
+    description = spec.get("description")
+    if not isinstance(description, str) or not drawn.startswith("<svg"):
+        return drawn
+    end = drawn.index(">")
+    return (
+        f'{drawn[:end]} role="img" aria-label={quoteattr(description)}>'
+        f"<title>{escape(description)}</title>{drawn[end + 1 :]}"
+    )
 
 
 def spec_key(spec: dict[str, Any]) -> str:

@@ -22,25 +22,25 @@ Improvement = Literal["increase", "decrease", "neutral"]
 
 
 @dataclass(frozen=True)
-class SpcPoint:
-    period: dt.date
-    value: float | None
-    mean: float | None = None
-    lpl: float | None = None
-    upl: float | None = None
-    point_type: str = "common_cause"
-    rule: str | None = None  # the special-cause rule that labels the point, worded as Making Data Count
-
-
-@dataclass(frozen=True)
 class SpcSeries:
-    """One indicator's chart for one organisation."""
+    """One indicator's chart for one organisation, one tuple per column (one entry per period).
+
+    ``value`` is None for a missing period; ``mean``, ``lpl`` and ``upl`` are None where no limits apply;
+    ``point_type`` is a Making Data Count point type (``special_cause_concern``...); ``rule`` the wording of the
+    special-cause rule that labels the point, None for common cause.
+    """
 
     indicator_code: str
     indicator_name: str
     unit: str | None
     improvement: Improvement
-    points: tuple[SpcPoint, ...]
+    period: tuple[dt.date, ...]
+    value: tuple[float | None, ...]
+    mean: tuple[float | None, ...]
+    lpl: tuple[float | None, ...]
+    upl: tuple[float | None, ...]
+    point_type: tuple[str, ...]
+    rule: tuple[str | None, ...]
     target: float | None = None
     rebases: tuple[dt.date, ...] = ()
     variation: str | None = None
@@ -84,6 +84,11 @@ def _phases(
     return [sum(1 for date in kept if p >= date) for p in periods], kept
 
 
+def _observed(values: Sequence[float | None]) -> int:
+    as_array = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+    return int(np.count_nonzero(np.isfinite(as_array)))
+
+
 def xmr_series(inputs: Sequence[SeriesInput], *, min_points: int = 2) -> list[SpcSeries]:
     """XmR chart data for every input series, computed together (one call per improvement direction).
 
@@ -96,8 +101,7 @@ def xmr_series(inputs: Sequence[SeriesInput], *, min_points: int = 2) -> list[Sp
         chosen = [
             i
             for i, s in enumerate(inputs)
-            if s.improvement == improvement
-            and sum(v is not None and np.isfinite(v) for v in s.values) >= min_points
+            if s.improvement == improvement and _observed(s.values) >= min_points
         ]
         if not chosen:
             continue
@@ -114,32 +118,34 @@ def xmr_series(inputs: Sequence[SeriesInput], *, min_points: int = 2) -> list[Sp
             kept_rebases.append(kept)
         targets = np.array([np.nan if inputs[i].target is None else inputs[i].target for i in chosen])
         chart = xmr_chart(panel, SpcOptions(improvement=improvement, target=targets), phase=phase)
+        # XmrChart's per-point arrays are computed on each access: take each once, NaN as None.
+        columns = [
+            np.where(np.isfinite(a), a, np.nan).astype(object)
+            for a in (chart.values, chart.mean, chart.lpl, chart.upl)
+        ]
+        for column in columns:
+            column[column != column] = None  # NaN is the only value not equal to itself
+        type_names = np.array([PointType(k).label for k in range(len(PointType))], dtype=object)
+        rule_names = np.array([None, *chart.special_cause_labels[1:]], dtype=object)
+        observed_all = np.isfinite(chart.values)
+        # Missing points carry no type or rule: look them up as common cause.
+        types_all = type_names[np.where(observed_all, chart.point_type, 0)]
+        rules_all = rule_names[np.where(observed_all, chart.special_cause_type, 0)]
         for row, i in enumerate(chosen):
             source = inputs[i]
-            points = []
-            for t, period in enumerate(source.periods):
-                value = chart.values[row, t]
-                if not np.isfinite(value):
-                    points.append(SpcPoint(period, None))
-                    continue
-                kind = int(chart.special_cause_type[row, t])
-                points.append(
-                    SpcPoint(
-                        period=period,
-                        value=float(value),
-                        mean=_finite(chart.mean[row, t]),
-                        lpl=_finite(chart.lpl[row, t]),
-                        upl=_finite(chart.upl[row, t]),
-                        point_type=PointType(int(chart.point_type[row, t])).label,
-                        rule=chart.special_cause_labels[kind] if kind else None,
-                    )
-                )
+            n = len(source.periods)
             results[i] = SpcSeries(
                 indicator_code=source.indicator_code,
                 indicator_name=source.indicator_name,
                 unit=source.unit,
                 improvement=source.improvement,
-                points=tuple(points),
+                period=tuple(source.periods),
+                value=tuple(columns[0][row, :n].tolist()),
+                mean=tuple(columns[1][row, :n].tolist()),
+                lpl=tuple(columns[2][row, :n].tolist()),
+                upl=tuple(columns[3][row, :n].tolist()),
+                point_type=tuple(types_all[row, :n].tolist()),
+                rule=tuple(rules_all[row, :n].tolist()),
                 target=source.target,
                 rebases=tuple(kept_rebases[row]),
                 variation=PointType(int(chart.variation[row])).label,
@@ -152,48 +158,49 @@ def xmr_series(inputs: Sequence[SeriesInput], *, min_points: int = 2) -> list[Sp
                 indicator_name=source.indicator_name,
                 unit=source.unit,
                 improvement=source.improvement,
-                points=tuple(SpcPoint(p, v) for p, v in zip(source.periods, source.values, strict=True)),
+                period=tuple(source.periods),
+                value=tuple(source.values),
+                mean=(None,) * len(source.periods),
+                lpl=(None,) * len(source.periods),
+                upl=(None,) * len(source.periods),
+                point_type=("common_cause",) * len(source.periods),
+                rule=(None,) * len(source.periods),
                 target=source.target,
                 warnings=(f"fewer than {min_points} values: no process limits are drawn",),
             )
     return [results[i] for i in range(len(inputs))]
 
 
-def _finite(value: float) -> float | None:
-    return float(value) if np.isfinite(value) else None
-
-
 def spc_chart_spec(series: SpcSeries, *, width: int = 560, height: int = 220) -> dict[str, Any]:
     """A Vega-Lite spec of one XmR chart; each baseline segment has its own mean and limit lines."""
-    points = [p for p in series.points if p.value is not None]
-    segment_of = {}
+    values = []
     segment = 0
-    for p in series.points:
-        while segment < len(series.rebases) and p.period >= series.rebases[segment]:
+    for t, period in enumerate(series.period):
+        while segment < len(series.rebases) and period >= series.rebases[segment]:
             segment += 1
-        segment_of[p.period] = segment
-    values = [
-        {
-            "period": p.period.isoformat(),
-            "value": p.value,
-            "mean": p.mean,
-            "lpl": p.lpl,
-            "upl": p.upl,
-            "segment": segment_of[p.period],
-            "type": POINT_TYPES.get(p.point_type, POINT_TYPES["common_cause"])[0],
-            "rule": p.rule or "None",
-        }
-        for p in points
-    ]
-    present = [k for k in POINT_TYPES if any(p.point_type == k for p in points)] or ["common_cause"]
-    unit = f" ({series.unit})" if series.unit else ""
+        if series.value[t] is None:
+            continue
+        values.append(
+            {
+                "period": period.isoformat(),
+                "value": series.value[t],
+                "mean": series.mean[t],
+                "lpl": series.lpl[t],
+                "upl": series.upl[t],
+                "segment": segment,
+                "type": POINT_TYPES.get(series.point_type[t], POINT_TYPES["common_cause"])[0],
+                "rule": series.rule[t] or "None",
+            }
+        )
+    shown = {series.point_type[t] for t in range(len(series.period)) if series.value[t] is not None}
+    present = [k for k in POINT_TYPES if k in shown] or ["common_cause"]
     x = {
         "field": "period",
         "type": "temporal",
         "title": "Period",
         "axis": {"format": "%b %Y", "labelAngle": -40},
     }
-    y_title = f"{series.indicator_name}{unit}"
+    y_title = (series.unit or "value").capitalize() if series.unit != "%" else "Per cent"
     line_layers: list[dict[str, Any]] = [
         {
             "mark": {"type": "line", "color": LIMIT, "strokeWidth": 1.5, "strokeDash": [6, 4]},
@@ -278,7 +285,7 @@ def spc_chart_spec(series: SpcSeries, *, width: int = 560, height: int = 220) ->
             }
         )
     description = (
-        f"XmR chart of {series.indicator_name}, {len(points)} points"
+        f"XmR chart of {series.indicator_name}, {len(values)} points"
         + (f"; latest variation {series.variation.replace('_', ' ')}" if series.variation else "")
         + (f"; baseline reset {len(series.rebases)} time(s)" if series.rebases else "")
     )

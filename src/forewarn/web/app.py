@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import Depends, FastAPI
@@ -15,6 +17,7 @@ from forewarn.store.database import make_engine
 from forewarn.web.config import WebOptions
 from forewarn.web.deps import csrf_guard
 from forewarn.web.errors import install_error_handlers
+from forewarn.web.pages.surveys import ResultsCache
 from forewarn.web.rendering import build_environment
 from forewarn.web.routes import (
     account,
@@ -28,7 +31,7 @@ from forewarn.web.routes import (
     surveys,
 )
 from forewarn.web.security import CookieNames, SecurityHeadersMiddleware
-from forewarn.web.state import SvgCache, WebState
+from forewarn.web.state import AuditWriter, SvgCache, VersionedCache, WebState
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -42,7 +45,14 @@ def create_app(
 ) -> FastAPI:
     """A new Forewarn web app over the store ``settings`` names (or ``engine``)."""
     options = options or WebOptions.from_settings(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        app.state.forewarn.audit_writer.flush()  # the last views before shutdown
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Forewarn",
         version="1",
         description=API_DESCRIPTION,
@@ -52,16 +62,21 @@ def create_app(
         dependencies=[Depends(csrf_guard)],
         max_body_size=options.max_upload_bytes,
     )
+    # Requests run in a pool of 40 threads; each holds at most one connection at a time.
+    engine_ = engine or make_engine(settings.resolved_database_url, pool_size=20, max_overflow=30)
     app.state.forewarn = WebState(
         settings=settings,
         options=options,
-        engine=engine or make_engine(settings.resolved_database_url),
+        engine=engine_,
         passwords=Passwords(options.argon2),
         portfolio_cache=PortfolioCache(),
         svg_cache=SvgCache(),
         cookies=CookieNames(options.secure_cookies),
+        results_cache=ResultsCache(),
+        page_cache=VersionedCache(),
+        audit_writer=AuditWriter(engine_),
     )
-    app.state.jinja = build_environment()
+    app.state.jinja = build_environment(auto_reload=settings.environment == "development")
     app.add_middleware(SecurityHeadersMiddleware)
     install_error_handlers(app)
     for module in (health, auth, portfolio, organisations, indicators, surveys, imports, account, admin):

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy import Connection, Engine
 
 from forewarn.accounts import audit
-from forewarn.accounts.policy import Permission, Visibility, allowed, visibility
+from forewarn.accounts.policy import ALL_ORGANISATIONS, Permission, Visibility, allowed, visibility
 from forewarn.accounts.principal import Channel, Principal
 from forewarn.accounts.sessions import resolve_session
 from forewarn.accounts.tokens import resolve_token
@@ -42,19 +44,34 @@ def client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
+@contextmanager
+def lookup_connection(engine: Engine) -> Iterator[Connection]:
+    """A connection for a lookup that may write a little (a session's last-use time), committed at the end.
+
+    On PostgreSQL it runs in autocommit: one round trip per statement, no BEGIN and COMMIT. SQLite keeps a
+    plain transaction (the store's SQLite engine issues its own BEGIN, which autocommit would leave open).
+    """
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            yield conn
+    else:
+        with engine.begin() as conn:
+            yield conn
+
+
 def current_principal(request: Request, state: AppState) -> Principal | None:
     """The signed-in account: by bearer token when one is sent (cookies are then ignored), else by session."""
     if hasattr(request.state, "principal"):
         found: Principal | None = request.state.principal
         return found
     token = bearer_token(request)
+    cookie = request.cookies.get(state.cookies.session)
     principal: Principal | None = None
-    with state.engine.begin() as conn:
-        if token is not None:
-            principal = resolve_token(conn, token)
-        else:
-            cookie = request.cookies.get(state.cookies.session)
-            if cookie:
+    if token is not None or cookie:
+        with lookup_connection(state.engine) as conn:
+            if token is not None:
+                principal = resolve_token(conn, token)
+            elif cookie:
                 principal = resolve_session(conn, cookie, policy=state.options.session)
     request.state.principal = principal
     return principal
@@ -108,7 +125,9 @@ def require(permission: Permission) -> Callable[[Principal], Principal]:
 
 
 def current_visibility(state: AppState, principal: CurrentUser) -> Visibility:
-    with state.engine.connect() as conn:
+    if allowed(principal, Permission.VIEW_ALL_ORGANISATIONS):
+        return ALL_ORGANISATIONS  # no query needed
+    with lookup_connection(state.engine) as conn:
         return visibility(conn, principal, state.pseudonym_key)
 
 
@@ -127,10 +146,26 @@ def record(
     detail: dict[str, object] | None = None,
     user_id: int | None = None,
 ) -> None:
-    """Write one audit entry in its own transaction (views are recorded only when the options say so)."""
+    """Record one audit entry: a change at once in its own transaction; a view through the batching writer
+    (views are recorded only when the options say so)."""
     if action == "view" and not state.options.audit_views:
         return
     channel: Channel = "api" if request.url.path.startswith("/api/") else "web"
+    if action == "view":
+        state.audit_writer.submit(
+            audit.pending(
+                who,
+                action,
+                object_type,
+                object_id,
+                organisation_id=organisation_id,
+                channel=channel,
+                ip=client_ip(request),
+                detail=detail,
+                user_id=user_id,
+            )
+        )
+        return
     with state.engine.begin() as conn:
         audit.record(
             conn,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
+from pydantic_core import to_json
 
 from forewarn.accounts.policy import Permission, allowed
 from forewarn.accounts.principal import Principal
@@ -76,12 +76,20 @@ def _month(value: object) -> str:
 
 
 def _humanise(value: object) -> str:
-    return "–" if value is None else str(value).replace("_", " ").capitalize()
+    """``special_cause_concern`` -> ``Special cause concern``; text that is already words stays as it is."""
+    if value is None:
+        return "–"
+    text = str(value)
+    if "_" not in text and " " in text:
+        return text
+    text = text.replace("_", " ")
+    return text[:1].upper() + text[1:]
 
 
 def _json_script(value: object) -> Markup:
     """JSON safe to place inside <script type="application/json">."""
-    text = json.dumps(value, default=str, separators=(",", ":"))
+    # pydantic-core's encoder (Rust) is ten times faster than json.dumps on a page of chart specs.
+    text = to_json(value, fallback=str, inf_nan_mode="null").decode("utf-8")
     text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     return Markup(text)
 
@@ -103,15 +111,25 @@ def _page_query(filters: Any) -> str:
     return query + "&" if query else ""
 
 
-def build_environment() -> Environment:
+def build_environment(*, auto_reload: bool = True) -> Environment:
+    """Templates; ``auto_reload`` re-reads changed files (development), at the cost of a file check a render."""
     env = Environment(
+        auto_reload=auto_reload,
         loader=FileSystemLoader(TEMPLATES_DIR),
         autoescape=select_autoescape(["html"]),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(number=_number, date=_date, month=_month, humanise=_humanise, json_script=_json_script)
+    env.filters.update(
+        number=_number,
+        date=_date,
+        month=_month,
+        humanise=_humanise,
+        json_script=_json_script,
+        zip_self=_zip_self,
+        dataset_options=_dataset_options,
+    )
     env.globals.update(
         govuk_body_script=Markup(GOVUK_BODY_SCRIPT), Permission=Permission, page_query=_page_query
     )
@@ -161,6 +179,8 @@ def render(
         "notice": notice,
         "can": lambda permission: allowed(principal, permission),
         "errors": {},
+        "values": {},
+        "issued": None,
         "charts": False,
     }
     values.update(context or {})

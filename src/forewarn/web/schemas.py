@@ -188,14 +188,16 @@ class PortfolioOut(Model):
 # -- organisation --
 
 
-class SpcPointOut(Model):
-    period: dt.date
-    value: float | None
-    mean: float | None
-    lpl: float | None
-    upl: float | None
-    point_type: str
-    rule: str | None
+class SpcOut(Model):
+    """An XmR chart's points, one list per column, one entry per period (None where missing or not applicable)."""
+
+    period: list[dt.date]
+    value: list[float | None]
+    mean: list[float | None]
+    lpl: list[float | None]
+    upl: list[float | None]
+    point_type: list[str] = Field(description="Making Data Count point type, e.g. special_cause_concern")
+    rule: list[str | None] = Field(description="The special-cause rule that labels the point")
 
 
 class SignalOut(Model):
@@ -244,7 +246,7 @@ class IndicatorStateOut(Model):
     rank_of: int | None
     signals: list[SignalOut]
     baselines: list[BaselineOut]
-    spc_points: list[SpcPointOut]
+    spc: SpcOut
     spc_warnings: list[str]
     chart_url: str
 
@@ -398,3 +400,127 @@ class ImportResultOut(Model):
     indicators_created: int
     events_inserted: int
     summary: str
+
+
+# -- surveys --
+
+
+class WaveOut(Model):
+    id: int
+    name: str
+    status: Literal["draft", "open", "closed"]
+    instrument: str
+    min_group_size: int
+    created_by: str
+    created_at: dt.datetime
+    opened_at: dt.datetime | None
+    closed_at: dt.datetime | None
+    organisations: list[str] = Field(description="Codes of the organisations you may see by name")
+    organisations_total: int
+    url: str
+
+
+class WavesOut(Model):
+    waves: list[WaveOut]
+    instruments: list[str]
+
+
+class WaveCreate(Model):
+    name: str = Field(min_length=1, max_length=200)
+    organisation_codes: list[str] = Field(min_length=1)
+    instrument: str = "forewarn_lc"
+    min_group_size: int | None = Field(None, ge=2)
+
+
+class WaveProgressRow(Model):
+    label: str
+    responses: int | str = Field(description='A count, or "<m" below the minimum group size')
+
+
+class WaveDetailOut(Model):
+    wave: WaveOut
+    progress: list[WaveProgressRow]
+    results_available: bool
+
+
+class TokensCreate(Model):
+    per_organisation: int = Field(ge=1, le=1000)
+    organisation_codes: list[str] | None = None
+
+
+class IssuedTokenOut(Model):
+    organisation: str
+    token: str
+    link: str
+
+
+class TokensIssuedOut(Model):
+    wave: str
+    tokens: list[IssuedTokenOut] = Field(description="Shown once: only the tokens' hashes are stored")
+
+
+class ResultCellOut(Model):
+    label: str
+    own: bool
+    anonymised: bool
+    suppressed: bool
+    n: int | str
+    mean: float | None
+    sd: float | None
+    ci_lower: float | None
+    ci_upper: float | None
+    awg: float | None
+    verdict: str | None
+
+
+class ResultDimensionOut(Model):
+    code: str
+    name: str
+    respondents: int
+    groups_shown: int
+    groups_suppressed: int
+    alpha: float | None
+    alpha_ci_lower: float | None
+    alpha_ci_upper: float | None
+    icc1: float | None
+    icc2: float | None
+    cells: list[ResultCellOut]
+
+
+class WaveResultsOut(Model):
+    wave: WaveOut
+    available: bool
+    message: str | None
+    min_group_size: int
+    dimensions: list[ResultDimensionOut]
+    notes: list[str]
+
+
+class SurveyItemOut(Model):
+    code: str
+    text: str
+
+
+class SurveyDimensionOut(Model):
+    code: str
+    name: str
+    description: str | None
+    items: list[SurveyItemOut]
+
+
+class SurveyFormOut(Model):
+    wave: str
+    instrument: str
+    scale: list[str] = Field(description="Answer labels, for values from scale_min upwards")
+    scale_min: int
+    dimensions: list[SurveyDimensionOut]
+
+
+class SurveyAnswers(Model):
+    answers: dict[str, int | str | None]
+
+
+class SurveyReceiptOut(Model):
+    wave: str
+    submitted_month: dt.date
+    answered_items: int

@@ -120,14 +120,15 @@ def build_indicator(
                     q=row.state.funnel_q,
                 )
             )
-        specs["funnel"] = funnel_plot_spec(
-            units,
-            view.curves,
-            target=view.target,
-            title=info.name,
-            value_title=view.value_title,
-            denominator_title=view.denominator_title,
-        )
+        if units:  # a funnel with no organisation this account may see would show only its limits
+            specs["funnel"] = funnel_plot_spec(
+                units,
+                view.curves,
+                target=view.target,
+                title=info.name,
+                value_title=view.value_title,
+                denominator_title=view.denominator_title,
+            )
     ranked = [
         r for r in out_rows if r.rank is not None and r.rank_lower is not None and r.rank_upper is not None
     ]

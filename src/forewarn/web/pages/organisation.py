@@ -3,15 +3,17 @@ funnel, its CUSUM state; the soft measures; the events timeline."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection
 
-from forewarn.accounts.policy import Visibility
+from forewarn.accounts.policy import ALL_ORGANISATIONS, Visibility
 from forewarn.accounts.reads import (
     BaselineRecord,
+    SeriesPoints,
     SeriesState,
+    data_version,
     latest_scan,
     organisation_attributes,
     organisation_baselines,
@@ -32,19 +34,22 @@ from forewarn.web.schemas import (
     OrganisationOut,
     SignalOut,
     SoftMeasuresOut,
-    SpcPointOut,
+    SpcOut,
 )
+from forewarn.web.state import VersionedCache
 
+EMPTY_SPC = SpcOut(period=[], value=[], mean=[], lpl=[], upl=[], point_type=[], rule=[])
 SPC_MIN_POINTS = 12  # as the surveillance scan: shorter series get no SPC status, so no limits are drawn
 
-SoftMeasures = Callable[[Connection, int], list[SoftMeasuresOut]]
+SoftMeasures = Callable[[str], list[SoftMeasuresOut]]
 
 
 def spc_series(
-    conn: Connection, organisation_id: int, states: Sequence[SeriesState], baselines: Sequence[BaselineRecord]
+    observations: Mapping[int, SeriesPoints],
+    states: Sequence[SeriesState],
+    baselines: Sequence[BaselineRecord],
 ) -> dict[str, SpcSeries]:
     """Chart data of every indicator of one organisation, computed together from its observations."""
-    observations = organisation_observations(conn, organisation_id)
     inputs = []
     for state in states:
         points = observations.get(state.indicator.id)
@@ -69,17 +74,19 @@ def build_organisation(
     conn: Connection,
     visibility: Visibility,
     organisation_id: int,
-    *,
-    soft_measures: SoftMeasures | None = None,
 ) -> tuple[OrganisationOut, dict[str, dict[str, Any]]]:
-    """The page's content and a Vega-Lite spec per indicator; NotFoundError if the account may not open it."""
+    """The page's content and a Vega-Lite spec per indicator; NotFoundError if the account may not open it.
+
+    Soft measures come from another service: add them with :func:`with_soft_measures` once this connection
+    is closed (holding one connection while asking for another can exhaust the pool under load)."""
     info = organisation_info(conn, visibility, organisation_id)
     if info is None:
         raise NotFoundError("There is no organisation at this address, or your account cannot see it.")
-    states = organisation_series_states(conn, organisation_id)
+    observations = organisation_observations(conn, organisation_id)
+    states = organisation_series_states(conn, organisation_id, list(observations))
     baselines = organisation_baselines(conn, organisation_id)
     signals = organisation_signals(conn, organisation_id)
-    series = spc_series(conn, organisation_id, states, baselines)
+    series = spc_series(observations, states, baselines)
     indicators = []
     specs: dict[str, dict[str, Any]] = {}
     for state in states:
@@ -138,18 +145,17 @@ def build_organisation(
                     for b in baselines
                     if b.indicator_code == ind.code
                 ],
-                spc_points=[
-                    SpcPointOut(
-                        period=p.period,
-                        value=p.value,
-                        mean=p.mean,
-                        lpl=p.lpl,
-                        upl=p.upl,
-                        point_type=p.point_type,
-                        rule=p.rule,
-                    )
-                    for p in (chart.points if chart else ())
-                ],
+                spc=SpcOut(
+                    period=list(chart.period),
+                    value=list(chart.value),
+                    mean=list(chart.mean),
+                    lpl=list(chart.lpl),
+                    upl=list(chart.upl),
+                    point_type=list(chart.point_type),
+                    rule=list(chart.rule),
+                )
+                if chart
+                else EMPTY_SPC,
                 spc_warnings=list(chart.warnings) if chart else [],
                 chart_url=f"/organisations/{organisation_id}/charts/{ind.code}.svg",
             )
@@ -175,7 +181,7 @@ def build_organisation(
             EventOut(date=e.date, kind=e.kind, grade=e.grade, detail=e.detail)
             for e in organisation_events(conn, organisation_id)
         ],
-        soft_measures=soft_measures(conn, organisation_id) if soft_measures else [],
+        soft_measures=[],
         scan=scan_out(latest_scan(conn)),
     )
     return page, specs
@@ -187,11 +193,40 @@ def spc_chart_for(
     """The spec of one indicator's SPC chart (for the server-drawn SVG); NotFoundError if not visible."""
     if organisation_info(conn, visibility, organisation_id) is None:
         raise NotFoundError("There is no chart at this address, or your account cannot see it.")
+    observations = organisation_observations(conn, organisation_id)
     states = [
-        s for s in organisation_series_states(conn, organisation_id) if s.indicator.code == indicator_code
+        s
+        for s in organisation_series_states(conn, organisation_id, list(observations))
+        if s.indicator.code == indicator_code
     ]
     if not states:
         raise NotFoundError("There is no chart at this address, or your account cannot see it.")
     baselines = organisation_baselines(conn, organisation_id)
-    series = spc_series(conn, organisation_id, states, baselines)
+    series = spc_series(observations, states, baselines)
     return spc_chart_spec(series[indicator_code])
+
+
+def with_soft_measures(page: OrganisationOut, soft_measures: SoftMeasures) -> OrganisationOut:
+    return page.model_copy(update={"soft_measures": soft_measures(page.code)})
+
+
+def build_organisation_indicator(
+    conn: Connection, visibility: Visibility, organisation_id: int, indicator_code: str, cache: VersionedCache
+) -> tuple[OrganisationOut, IndicatorStateOut, dict[str, Any]]:
+    """One indicator of one organisation in full (every point as a table); NotFoundError if not visible."""
+    page, specs = cached_organisation(conn, visibility, organisation_id, cache)
+    for indicator in page.indicators:
+        if indicator.code == indicator_code:
+            return page, indicator, specs.get(indicator_code, {})
+    raise NotFoundError("This organisation has no data for this indicator, or your account cannot see it.")
+
+
+def cached_organisation(
+    conn: Connection, visibility: Visibility, organisation_id: int, cache: VersionedCache
+) -> tuple[OrganisationOut, dict[str, dict[str, Any]]]:
+    """:func:`build_organisation`, kept until the data change. Access is checked on every call, before the
+    cache is consulted; what is cached does not depend on who asks."""
+    if not visibility.may_open(organisation_id):
+        raise NotFoundError("There is no organisation at this address, or your account cannot see it.")
+    key = ("organisation", organisation_id, data_version(conn))
+    return cache.get_or_build(key, lambda: build_organisation(conn, ALL_ORGANISATIONS, organisation_id))

@@ -8,7 +8,7 @@ from sqlalchemy import Connection
 
 from forewarn.accounts.policy import Permission, Visibility, allowed
 from forewarn.accounts.principal import Principal
-from forewarn.accounts.reads import PortfolioCache, PortfolioFilter, latest_scan, portfolio
+from forewarn.accounts.reads import PortfolioCache, PortfolioFilter, portfolio
 from forewarn.web.pages.common import scan_out
 from forewarn.web.schemas import DatasetOption, OrganisationSignalsOut, PortfolioFilters, PortfolioOut
 
@@ -18,7 +18,7 @@ ORDER = (
     "an order of reasons to look more closely, not a ranking of performance."
 )
 
-SoftStatus = Callable[[Connection, list[int]], Mapping[int, str]]
+SoftStatus = Callable[[list[int]], Mapping[int, str]]
 
 
 def build_portfolio(
@@ -30,8 +30,9 @@ def build_portfolio(
     *,
     page: int = 1,
     page_size: int = 50,
-    soft_status: SoftStatus | None = None,
-) -> PortfolioOut:
+) -> tuple[PortfolioOut, list[int]]:
+    """The page, and the internal ids of its rows in order (to add soft-measure statuses with
+    :func:`with_soft_status` once this connection is closed)."""
     may_filter = allowed(principal, Permission.FILTER_PORTFOLIO)
     chosen = filters if may_filter else PortfolioFilters(concern_only=filters.concern_only)
     result = portfolio(
@@ -44,7 +45,6 @@ def build_portfolio(
         page=page,
         page_size=page_size,
     )
-    statuses = soft_status(conn, [r.organisation_id for r in result.rows]) if soft_status else {}
     rows = [
         OrganisationSignalsOut(
             organisation_id=None if r.anonymised else r.organisation_id,
@@ -66,12 +66,11 @@ def build_portfolio(
             evidence=r.evidence,
             min_funnel_q=r.min_funnel_q,
             last_period=r.last_period,
-            soft_status=statuses.get(r.organisation_id),
             url=None if r.anonymised else f"/organisations/{r.organisation_id}",
         )
         for r in result.rows
     ]
-    return PortfolioOut(
+    page_out = PortfolioOut(
         organisations=rows,
         total=result.total,
         page=result.page,
@@ -85,5 +84,15 @@ def build_portfolio(
         if may_filter
         else [],
         order=ORDER,
-        scan=scan_out(latest_scan(conn)),
+        scan=scan_out(cache.scan(conn)),
     )
+    return page_out, [r.organisation_id for r in result.rows]
+
+
+def with_soft_status(page: PortfolioOut, ids: list[int], soft_status: SoftStatus) -> PortfolioOut:
+    statuses = soft_status(ids)
+    rows = [
+        row.model_copy(update={"soft_status": statuses.get(i)})
+        for row, i in zip(page.organisations, ids, strict=True)
+    ]
+    return page.model_copy(update={"organisations": rows})

@@ -7,9 +7,14 @@ from fastapi.responses import Response
 
 from forewarn.charts.render import spec_key, svg
 from forewarn.web.deps import AppState, CurrentUser, Viewer, record
-from forewarn.web.pages.organisation import build_organisation, spc_chart_for
+from forewarn.web.pages.organisation import (
+    build_organisation_indicator,
+    cached_organisation,
+    spc_chart_for,
+    with_soft_measures,
+)
 from forewarn.web.rendering import render
-from forewarn.web.schemas import OrganisationOut
+from forewarn.web.schemas import IndicatorStateOut, OrganisationOut
 from forewarn.web.soft import soft_measures_provider
 
 router = APIRouter()
@@ -22,9 +27,8 @@ def organisation_page(
     request: Request, state: AppState, principal: CurrentUser, viewer: Viewer, organisation_id: int
 ) -> Response:
     with state.engine.connect() as conn:
-        view, specs = build_organisation(
-            conn, viewer, organisation_id, soft_measures=soft_measures_provider(state, viewer)
-        )
+        view, specs = cached_organisation(conn, viewer, organisation_id, state.page_cache)
+    view = with_soft_measures(view, soft_measures_provider(state))
     record(
         state, request, principal, "view", "organisation", organisation_id, organisation_id=organisation_id
     )
@@ -54,10 +58,68 @@ def organisation_api(
     """One organisation: every indicator's SPC points and flags, funnel position, CUSUM state and rank,
     soft measures and events. 404 when it does not exist or you may not see it."""
     with state.engine.connect() as conn:
-        view, _ = build_organisation(
-            conn, viewer, organisation_id, soft_measures=soft_measures_provider(state, viewer)
-        )
+        view, _ = cached_organisation(conn, viewer, organisation_id, state.page_cache)
+    view = with_soft_measures(view, soft_measures_provider(state))
     record(
         state, request, principal, "view", "organisation", organisation_id, organisation_id=organisation_id
     )
     return view
+
+
+@router.get("/organisations/{organisation_id}/indicators/{indicator_code}", include_in_schema=False)
+def organisation_indicator_page(
+    request: Request,
+    state: AppState,
+    principal: CurrentUser,
+    viewer: Viewer,
+    organisation_id: int,
+    indicator_code: str = CODE,
+) -> Response:
+    with state.engine.connect() as conn:
+        org, indicator, spec = build_organisation_indicator(
+            conn, viewer, organisation_id, indicator_code, state.page_cache
+        )
+    record(
+        state,
+        request,
+        principal,
+        "view",
+        "organisation_indicator",
+        f"{organisation_id}:{indicator_code}",
+        organisation_id=organisation_id,
+    )
+    return render(
+        request,
+        "organisation_indicator.html",
+        {"title": f"{indicator.name}: {org.name}", "org": org, "i": indicator, "spec": spec, "charts": True},
+    )
+
+
+@router.get(
+    "/api/v1/organisations/{organisation_id}/indicators/{indicator_code}",
+    response_model=IndicatorStateOut,
+    tags=["pages"],
+)
+def organisation_indicator_api(
+    request: Request,
+    state: AppState,
+    principal: CurrentUser,
+    viewer: Viewer,
+    organisation_id: int,
+    indicator_code: str = CODE,
+) -> IndicatorStateOut:
+    """One indicator of one organisation: every SPC point with its flags, the rules that fired, the baselines."""
+    with state.engine.connect() as conn:
+        _, indicator, _ = build_organisation_indicator(
+            conn, viewer, organisation_id, indicator_code, state.page_cache
+        )
+    record(
+        state,
+        request,
+        principal,
+        "view",
+        "organisation_indicator",
+        f"{organisation_id}:{indicator_code}",
+        organisation_id=organisation_id,
+    )
+    return indicator

@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from forewarn.accounts.policy import Permission
 from forewarn.accounts.principal import Principal
 from forewarn.web.deps import AppState, Viewer, record, require
-from forewarn.web.pages.portfolio import build_portfolio
+from forewarn.web.pages.portfolio import build_portfolio, with_soft_status
 from forewarn.web.rendering import render
 from forewarn.web.routes.helpers import is_htmx
 from forewarn.web.schemas import PortfolioFilters, PortfolioOut
@@ -39,15 +39,8 @@ def _portfolio(
     state: WebState, principal: Principal, viewer: Viewer, filters: PortfolioFilters, page: int
 ) -> PortfolioOut:
     with state.engine.connect() as conn:
-        return build_portfolio(
-            conn,
-            principal,
-            viewer,
-            state.portfolio_cache,
-            filters,
-            page=page,
-            soft_status=soft_status_provider(state),
-        )
+        view, ids = build_portfolio(conn, principal, viewer, state.portfolio_cache, filters, page=page)
+    return with_soft_status(view, ids, soft_status_provider(state))
 
 
 @router.get("/", include_in_schema=False)

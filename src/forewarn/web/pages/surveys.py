@@ -1,0 +1,317 @@
+"""Surveys: waves and their progress, issued tokens, results with suppression, and the respondent's form.
+
+Every figure comes from :mod:`forewarn.surveys` with its disclosure rules already applied; this module only
+narrows what an account sees (a member: their own organisation by name, granted peers by pseudonym).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+
+from sqlalchemy import Connection, Engine
+
+from forewarn.accounts.policy import Visibility
+from forewarn.accounts.reads import closed_survey_wave_ids, organisation_codes
+from forewarn.surveys.instrument import Instrument, builtin_instruments
+from forewarn.surveys.results import WaveResults, wave_progress, wave_results
+from forewarn.surveys.waves import WaveInfo, get_wave, list_waves, wave_instrument
+from forewarn.web.errors import NotFoundError
+from forewarn.web.schemas import (
+    ResultCellOut,
+    ResultDimensionOut,
+    SoftDimensionOut,
+    SoftMeasuresOut,
+    SurveyDimensionOut,
+    SurveyFormOut,
+    SurveyItemOut,
+    WaveDetailOut,
+    WaveOut,
+    WaveProgressRow,
+    WaveResultsOut,
+    WavesOut,
+)
+
+CLOSED_WAVES_TTL = 10.0
+
+
+class ResultsCache:
+    """Results of closed waves. A closed wave never reopens and its answers are frozen, so its results can be
+    kept for the life of the process (the minimum group size is part of the key: raising it changes them)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._results: dict[tuple[int, int], WaveResults] = {}
+        self._closed: dict[int, WaveInfo] = {}
+        self._ids: list[int] = []
+        self._ids_read = -math.inf
+
+    def closed_waves(self, engine: Engine) -> list[WaveInfo]:
+        """Closed waves, newest first. Which waves are closed is read at most every ``CLOSED_WAVES_TTL``
+        seconds (a newly closed wave's results reach the portfolio within that time); each wave's details are
+        read once, since a closed wave never changes."""
+        now = time.monotonic()
+        with self._lock:
+            fresh = now - self._ids_read < CLOSED_WAVES_TTL
+            ids = list(self._ids)
+        if not fresh:
+            with engine.connect() as conn:
+                ids = closed_survey_wave_ids(conn)
+            with self._lock:
+                self._ids, self._ids_read = ids, now
+        with self._lock:
+            missing = [i for i in ids if i not in self._closed]
+        for wave_id in missing:
+            info = get_wave(engine, wave_id)
+            with self._lock:
+                self._closed[wave_id] = info
+        with self._lock:
+            waves = [self._closed[i] for i in ids]
+        return sorted(waves, key=lambda w: w.closed_at or w.created_at, reverse=True)
+
+    def get(self, engine: Engine, wave: WaveInfo) -> WaveResults:
+        key = (wave.id, wave.min_group_size)
+        with self._lock:
+            found = self._results.get(key)
+        if found is None:
+            found = wave_results(engine, wave.id)
+            with self._lock:
+                self._results[key] = found
+        return found
+
+
+class Labels:
+    """How an account sees the organisations of a survey: by code/name, by pseudonym, or not at all."""
+
+    def __init__(self, conn: Connection, visibility: Visibility) -> None:
+        self.visibility = visibility
+        if visibility.all_organisations:
+            self._named: dict[str, int] | None = None
+            self._peers: dict[str, str] = {}
+        else:
+            own = [visibility.own] if visibility.own is not None else []
+            self._named = {code: i for i, code in organisation_codes(conn, own).items()}
+            self._peers = {
+                code: visibility.peers[i]
+                for i, code in organisation_codes(conn, list(visibility.peers)).items()
+            }
+
+    def sees(self, code: str) -> bool:
+        return self._named is None or code in self._named or code in self._peers
+
+    def label(self, code: str) -> str:
+        return self._peers.get(code, code)
+
+    def own(self, code: str) -> bool:
+        return self._named is not None and code in self._named
+
+    def anonymised(self, code: str) -> bool:
+        return code in self._peers
+
+    def named(self, codes: tuple[str, ...]) -> list[str]:
+        return [c for c in codes if self._named is None or c in self._named]
+
+
+def wave_out(wave: WaveInfo, labels: Labels) -> WaveOut:
+    return WaveOut(
+        id=wave.id,
+        name=wave.name,
+        status=wave.status,
+        instrument=wave.instrument,
+        min_group_size=wave.min_group_size,
+        created_by=wave.created_by,
+        created_at=wave.created_at,
+        opened_at=wave.opened_at,
+        closed_at=wave.closed_at,
+        organisations=labels.named(wave.organisations),
+        organisations_total=len(wave.organisations),
+        url=f"/surveys/{wave.id}",
+    )
+
+
+def _visible_waves(engine: Engine, labels: Labels) -> list[WaveInfo]:
+    return [w for w in list_waves(engine) if any(labels.sees(c) for c in w.organisations)]
+
+
+def build_waves(engine: Engine, labels: Labels) -> WavesOut:
+    waves = sorted(_visible_waves(engine, labels), key=lambda w: w.id, reverse=True)
+    return WavesOut(
+        waves=[wave_out(w, labels) for w in waves],
+        instruments=[i.label for i in builtin_instruments()],
+    )
+
+
+def visible_wave(engine: Engine, labels: Labels, wave_id: int) -> WaveInfo:
+    try:
+        wave = get_wave(engine, wave_id)
+    except Exception as exc:  # WaveNotFound, or a malformed id
+        raise NotFoundError("There is no survey wave at this address.") from exc
+    if not any(labels.sees(c) for c in wave.organisations):
+        raise NotFoundError("There is no survey wave at this address.")
+    return wave
+
+
+def build_wave_detail(engine: Engine, labels: Labels, wave_id: int) -> WaveDetailOut:
+    wave = visible_wave(engine, labels, wave_id)
+    progress = wave_progress(engine, wave.id)
+    rows = [
+        WaveProgressRow(label=labels.label(code), responses=n)
+        for code, n in progress.responses.items()
+        if labels.sees(code)
+    ]
+    return WaveDetailOut(
+        wave=wave_out(wave, labels),
+        progress=sorted(rows, key=lambda r: r.label),
+        results_available=wave.status == "closed",
+    )
+
+
+def build_results(engine: Engine, labels: Labels, cache: ResultsCache, wave_id: int) -> WaveResultsOut:
+    wave = visible_wave(engine, labels, wave_id)
+    if wave.status != "closed":
+        return WaveResultsOut(
+            wave=wave_out(wave, labels),
+            available=False,
+            message="Results are published once the wave has closed: figures that change as answers arrive "
+            "would reveal those answers.",
+            min_group_size=wave.min_group_size,
+            dimensions=[],
+            notes=[],
+        )
+    results = cache.get(engine, wave)
+    dimensions = []
+    for d in results.analysis.dimensions:
+        cells = [
+            ResultCellOut(
+                label=labels.label(c.group),
+                own=labels.own(c.group),
+                anonymised=labels.anonymised(c.group),
+                suppressed=c.suppressed,
+                n=c.n,
+                mean=c.mean,
+                sd=c.sd,
+                ci_lower=c.ci_lower,
+                ci_upper=c.ci_upper,
+                awg=c.awg,
+                verdict=c.verdict,
+            )
+            for c in results.analysis.cells
+            if c.dimension == d.dimension and labels.sees(c.group)
+        ]
+        dimensions.append(
+            ResultDimensionOut(
+                code=d.dimension,
+                name=d.name,
+                respondents=d.respondents,
+                groups_shown=d.groups_shown,
+                groups_suppressed=d.groups_suppressed,
+                alpha=d.alpha,
+                alpha_ci_lower=d.alpha_ci_lower,
+                alpha_ci_upper=d.alpha_ci_upper,
+                icc1=d.icc1,
+                icc2=d.icc2,
+                cells=sorted(cells, key=lambda c: (not c.own, c.label)),
+            )
+        )
+    return WaveResultsOut(
+        wave=wave_out(wave, labels),
+        available=True,
+        message=None,
+        min_group_size=results.analysis.min_group_size,
+        dimensions=dimensions,
+        notes=list(results.notes),
+    )
+
+
+def soft_measures_for(
+    engine: Engine, cache: ResultsCache, code: str, *, latest: int = 3
+) -> list[SoftMeasuresOut]:
+    """An organisation's results in its latest closed waves (suppressed cells stay suppressed)."""
+    waves = [w for w in cache.closed_waves(engine) if code in w.organisations][:latest]
+    out = []
+    for wave in waves:
+        results = cache.get(engine, wave)
+        names = {d.dimension: d.name for d in results.analysis.dimensions}
+        cells = [c for c in results.analysis.cells if c.group == code]
+        shown = [c for c in cells if not c.suppressed]
+        supported = sum(1 for c in shown if c.verdict == "aggregate")
+        respondents: int | str = (
+            max((c.n for c in shown if isinstance(c.n, int)), default=0)
+            if shown
+            else (cells[0].n if cells else 0)
+        )
+        out.append(
+            SoftMeasuresOut(
+                wave=wave.name,
+                wave_id=wave.id,
+                closed_at=wave.closed_at,
+                respondents=respondents,
+                suppressed=not shown,
+                verdict=f"Aggregation to the organisation is supported on {supported} of {len(shown)} dimensions"
+                if shown
+                else None,
+                verdict_detail="Where it is not, staff disagree too much for one organisational score to mean much."
+                if shown and supported < len(shown)
+                else None,
+                dimensions=[
+                    SoftDimensionOut(
+                        code=c.dimension,
+                        name=names.get(c.dimension, c.dimension),
+                        n=c.n,
+                        mean=c.mean,
+                        ci_lower=c.ci_lower,
+                        ci_upper=c.ci_upper,
+                        suppressed=c.suppressed,
+                    )
+                    for c in cells
+                ],
+            )
+        )
+    return out
+
+
+def soft_status_for(
+    engine: Engine, cache: ResultsCache, closed: list[WaveInfo]
+) -> Callable[[dict[int, str]], dict[int, str]]:
+    """Per organisation (id -> code), a one-line status from its latest closed wave among ``closed``."""
+
+    def statuses(codes: dict[int, str]) -> dict[int, str]:
+        found: dict[int, str] = {}
+        for org_id, code in codes.items():
+            wave = next((w for w in closed if code in w.organisations), None)
+            if wave is None:
+                continue
+            cells = [c for c in cache.get(engine, wave).analysis.cells if c.group == code]
+            shown = [c for c in cells if not c.suppressed]
+            if not shown:
+                found[org_id] = f"{wave.name}: too few respondents to show"
+            else:
+                supported = sum(1 for c in shown if c.verdict == "aggregate")
+                found[org_id] = f"{wave.name}: {supported} of {len(shown)} dimensions can be aggregated"
+        return found
+
+    return statuses
+
+
+def survey_form(conn: Connection, wave_id: int, wave_name: str) -> tuple[SurveyFormOut, Instrument]:
+    instrument = wave_instrument(conn, wave_id)
+    return (
+        SurveyFormOut(
+            wave=wave_name,
+            instrument=instrument.name,
+            scale=list(instrument.scale.labels),
+            scale_min=instrument.scale.min,
+            dimensions=[
+                SurveyDimensionOut(
+                    code=d.code,
+                    name=d.name,
+                    description=d.description,
+                    items=[SurveyItemOut(code=i.code, text=i.text) for i in d.items],
+                )
+                for d in instrument.dimensions
+            ],
+        ),
+        instrument,
+    )

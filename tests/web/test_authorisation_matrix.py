@@ -1,0 +1,452 @@
+"""Every route x every role, with zero leaks.
+
+The routes are read from the app itself, so a route added without a row here fails
+``test_every_route_has_a_row``. Each row says what each role must get: ``OK`` (served, or a redirect that is
+not to sign-in), ``LOGIN`` (anonymous: a redirect to sign-in for pages, 401 for the API), or an exact status
+(403 refused, 404 "not there, or not yours": the two are deliberately indistinguishable).
+
+Roles: anonymous; an organisation member by session and by API token; a regulator analyst; an administrator.
+For the member, every response body is also searched for the names and codes of organisations they may not see
+by name, and every JSON ``*organisation_id`` value is checked against their ids.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from fastapi.routing import iter_route_contexts
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from forewarn.accounts.policy import grant_peers
+from forewarn.accounts.sessions import start_session
+from forewarn.accounts.tokens import issue_token
+from tests.web.world import SECRET_WORDS_FOR_MEMBER, World
+
+OK = "ok"
+LOGIN = "login"
+ROLES = ("anonymous", "member", "member_bearer", "analyst", "admin")
+Expect = str | int
+Setup = Callable[[World, Engine], dict[str, Any]]
+
+
+def everyone(expect: Expect) -> dict[str, Expect]:
+    return dict.fromkeys(ROLES, expect)
+
+
+def signed_in(expect: Expect) -> dict[str, Expect]:
+    return {"anonymous": LOGIN, **dict.fromkeys(ROLES[1:], expect)}
+
+
+def staff(expect: Expect = OK, member: Expect = 403) -> dict[str, Expect]:
+    """Analysts and admins get ``expect``; members ``member``."""
+    return {"anonymous": LOGIN, "member": member, "member_bearer": member, "analyst": expect, "admin": expect}
+
+
+def admins(expect: Expect = OK) -> dict[str, Expect]:
+    return {"anonymous": LOGIN, "member": 403, "member_bearer": 403, "analyst": 403, "admin": expect}
+
+
+def ids(**extra: Any) -> Setup:
+    return lambda world, engine: extra
+
+
+def org(key: str, **extra: Any) -> Setup:
+    return lambda world, engine: {"organisation_id": world.ids[key], **extra}
+
+
+def wave(key: str, **extra: Any) -> Setup:
+    return lambda world, engine: {"wave_id": world.waves[key], **extra}
+
+
+def token(key: str) -> Setup:
+    return lambda world, engine: {"token": world.tokens[key]}
+
+
+def fresh_admin_token(world: World, engine: Engine) -> dict[str, Any]:
+    with engine.begin() as conn:
+        return {"token_id": issue_token(conn, world.users["admin"], "to revoke").id}
+
+
+def regrant(world: World, engine: Engine) -> dict[str, Any]:
+    with engine.begin() as conn:
+        grant_peers(conn, world.ids["OWN"], [world.ids["PEER"]], "tests")
+    return {"organisation_id": world.ids["OWN"], "peer_id": world.ids["PEER"]}
+
+
+BAD_CSV = (
+    "bad.csv",
+    b"period,org_code,org_name,attendances,breaches\nnot-a-date,AAA,Alpha,ten,1\n",
+    "text/csv",
+)
+MAPPING = (
+    "mapping.yml",
+    b"version: 1\ndataset: {code: up, name: Upload}\ncolumns: {period: date, org_code: text, org_name: text, "
+    b"attendances: number, breaches: number}\norganisation: {code: org_code, name: org_name}\n"
+    b"period: {column: period, format: iso, frequency: month}\nindicators:\n  - {code: up_perf, name: P, "
+    b"kind: proportion, polarity: higher_is_better, numerator: attendances - breaches, denominator: attendances}\n",
+    "application/yaml",
+)
+
+
+@dataclass(frozen=True)
+class Case:
+    method: str
+    path: str
+    expect: dict[str, Expect]
+    setup: Setup = field(default=ids())
+    data: dict[str, str] | None = None
+    json_body: dict[str, Any] | None = None
+    upload: bool = False
+    label: str = ""
+
+
+CASES: list[Case] = [
+    Case("GET", "/healthz", everyone(OK)),
+    Case("GET", "/api/v1/openapi.json", everyone(OK)),
+    Case("GET", "/sign-in", everyone(OK)),
+    Case(
+        "POST",
+        "/sign-in",
+        everyone(400),
+        data={"email": "nobody@test.forewarn", "password": "wrong password!"},
+    ),
+    Case("POST", "/sign-out", everyone(OK)),
+    Case("GET", "/", signed_in(OK)),
+    Case("GET", "/portfolio", signed_in(OK)),
+    Case("GET", "/api/v1/portfolio", signed_in(OK)),
+    # One organisation: the member's own, a granted peer, one not granted, one that does not exist.
+    *[
+        Case("GET", path, {**signed_in(OK), **member_sees}, setup=org(key, indicator_code="perf"), label=key)
+        for path in (
+            "/organisations/{organisation_id}",
+            "/api/v1/organisations/{organisation_id}",
+            "/organisations/{organisation_id}/charts/{indicator_code}.svg",
+            "/organisations/{organisation_id}/indicators/{indicator_code}",
+            "/api/v1/organisations/{organisation_id}/indicators/{indicator_code}",
+        )
+        for key, member_sees in (
+            ("OWN", {}),
+            ("PEER", {"member": 404, "member_bearer": 404}),
+            ("HIDDEN", {"member": 404, "member_bearer": 404}),
+            ("SIM", {"member": 404, "member_bearer": 404}),
+        )
+    ],
+    Case(
+        "GET",
+        "/organisations/{organisation_id}",
+        signed_in(404),
+        setup=ids(organisation_id=987654),
+        label="none",
+    ),
+    Case("GET", "/api/v1/organisations/{organisation_id}", signed_in(404), setup=ids(organisation_id=987654)),
+    Case(
+        "GET",
+        "/organisations/{organisation_id}/charts/{indicator_code}.svg",
+        {**signed_in(404), "member": 404},
+        setup=org("OWN", indicator_code="nope"),
+        label="no such indicator",
+    ),
+    Case("GET", "/indicators", signed_in(OK)),
+    Case("GET", "/api/v1/indicators", signed_in(OK)),
+    Case("GET", "/indicators/{code}", signed_in(OK), setup=ids(code="perf")),
+    Case("GET", "/indicators/{code}", signed_in(404), setup=ids(code="nope"), label="none"),
+    Case("GET", "/api/v1/indicators/{code}", signed_in(OK), setup=ids(code="perf")),
+    Case("GET", "/api/v1/indicators/{code}", signed_in(OK), setup=ids(code="falls"), label="rate"),
+    Case("GET", "/indicators/{code}/{chart}.svg", signed_in(OK), setup=ids(code="perf", chart="funnel")),
+    Case(
+        "GET",
+        "/indicators/{code}/{chart}.svg",
+        signed_in(OK),
+        setup=ids(code="perf", chart="ranks"),
+        label="r",
+    ),
+    Case("GET", "/import", staff()),
+    Case("POST", "/import", staff(422), upload=True),
+    Case("POST", "/import/{pending_id}/confirm", staff(404), setup=ids(pending_id="x" * 24)),
+    Case("POST", "/api/v1/imports", staff(OK), upload=True),
+    Case("POST", "/api/v1/imports/{pending_id}/confirm", staff(404), setup=ids(pending_id="x" * 24)),
+    Case("GET", "/account", signed_in(OK)),
+    Case("POST", "/account/tokens", signed_in(OK), data={"name": "matrix"}),
+    Case(
+        "POST",
+        "/account/tokens/{token_id}/revoke",
+        {**signed_in(404), "admin": OK},
+        setup=fresh_admin_token,
+        label="someone else's token",
+    ),
+    Case(
+        "POST", "/account/password", signed_in(400), data={"current_password": "wrong", "new_password": "x"}
+    ),
+    Case("GET", "/api/v1/account", signed_in(OK)),
+    Case("POST", "/api/v1/account/tokens", signed_in(OK), json_body={"name": "matrix"}),
+    Case(
+        "POST",
+        "/api/v1/account/tokens/{token_id}/revoke",
+        {**signed_in(404), "admin": OK},
+        setup=fresh_admin_token,
+    ),
+    Case("GET", "/users", admins()),
+    Case("GET", "/users/new", admins()),
+    Case("POST", "/users", admins(400), data={"email": "not-an-email", "display_name": "", "role": "member"}),
+    Case("GET", "/users/{user_id}", admins(), setup=lambda w, e: {"user_id": w.users["other_member"]}),
+    Case(
+        "POST",
+        "/users/{user_id}",
+        admins(OK),
+        setup=lambda w, e: {"user_id": w.users["other_member"]},
+        data={"role": "member", "organisation_code": "HIDE1", "is_active": "yes"},
+    ),
+    Case(
+        "POST",
+        "/users/{user_id}/password",
+        admins(400),
+        setup=lambda w, e: {"user_id": w.users["other_member"]},
+        data={"password": "short"},
+    ),
+    Case("GET", "/peers", admins()),
+    Case("POST", "/peers", admins(OK), data={"organisation_code": "HIDE1", "peer_codes": "PEER1"}),
+    Case("POST", "/peers/{organisation_id}/{peer_id}/revoke", admins(OK), setup=regrant),
+    Case("GET", "/audit", admins()),
+    Case("GET", "/api/v1/users", admins()),
+    Case(
+        "POST",
+        "/api/v1/users",
+        admins(422),
+        json_body={"email": "bad", "display_name": "x", "password": "p", "role": "member"},
+    ),
+    Case("GET", "/api/v1/users/{user_id}", admins(), setup=lambda w, e: {"user_id": w.users["other_member"]}),
+    Case(
+        "PUT",
+        "/api/v1/users/{user_id}",
+        admins(),
+        setup=lambda w, e: {"user_id": w.users["other_member"]},
+        json_body={"role": "member", "organisation_code": "HIDE1", "is_active": True},
+    ),
+    Case("GET", "/api/v1/peers", admins()),
+    Case(
+        "POST",
+        "/api/v1/peers",
+        admins(201),
+        json_body={"organisation_code": "HIDE1", "peer_codes": ["PEER1"]},
+    ),
+    Case("GET", "/api/v1/audit", admins()),
+    # Surveys: a member sees waves that include their organisation (and peers), never the hidden trust's alone.
+    Case("GET", "/surveys", signed_in(OK)),
+    Case("POST", "/surveys", admins(400), data={"name": "", "organisation_codes": ""}),
+    *[
+        Case("GET", path, {**signed_in(OK), **member}, setup=wave(key), label=key)
+        for path in (
+            "/surveys/{wave_id}",
+            "/surveys/{wave_id}/results",
+            "/api/v1/surveys/{wave_id}",
+            "/api/v1/surveys/{wave_id}/results",
+        )
+        for key, member in (("closed", {}), ("open", {}), ("hidden", {"member": 404, "member_bearer": 404}))
+    ],
+    Case("GET", "/surveys/{wave_id}", signed_in(404), setup=ids(wave_id=98765), label="none"),
+    Case(
+        "POST",
+        "/surveys/{wave_id}/{action}",
+        admins(OK),
+        setup=wave("open", action="tokens"),
+        data={"per_organisation": "1"},
+    ),
+    Case(
+        "POST",
+        "/surveys/{wave_id}/{action}",
+        admins(409),
+        setup=wave("closed", action="open"),
+        label="reopen",
+    ),
+    Case("GET", "/api/v1/surveys", signed_in(OK)),
+    Case("POST", "/api/v1/surveys", admins(400), json_body={"name": "x", "organisation_codes": ["NOPE"]}),
+    Case("POST", "/api/v1/surveys/{wave_id}/open", admins(409), setup=wave("closed")),
+    Case("POST", "/api/v1/surveys/{wave_id}/close", admins(409), setup=wave("draft")),
+    Case(
+        "POST",
+        "/api/v1/surveys/{wave_id}/tokens",
+        admins(201),
+        setup=wave("open"),
+        json_body={"per_organisation": 1},
+    ),
+    # The respondent's token link: no account needed; a used token is refused to everyone.
+    Case("GET", "/survey/{token}", everyone(OK), setup=token("fresh")),
+    Case("GET", "/survey/{token}", everyone(410), setup=token("used"), label="used"),
+    Case("GET", "/survey/{token}", everyone(409), setup=token("draft"), label="not open"),
+    Case(
+        "GET",
+        "/survey/{token}",
+        everyone(404),
+        setup=ids(token="AAAA-BBBB-CCCC-DDDD-EEEE-FFFF"),
+        label="unknown",
+    ),
+    Case("POST", "/survey/{token}", everyone(OK), setup=token("fresh"), data={"goto": "2", "a_acq_1": "4"}),
+    Case(
+        "POST",
+        "/survey/{token}",
+        everyone(410),
+        setup=token("used"),
+        data={"goto": "submit", "a_acq_1": "4"},
+        label="used",
+    ),
+    Case("GET", "/api/v1/survey/{token}", everyone(OK), setup=token("fresh")),
+    Case("GET", "/api/v1/survey/{token}", everyone(410), setup=token("used"), label="used"),
+    Case(
+        "POST",
+        "/api/v1/survey/{token}",
+        everyone(410),
+        setup=token("used"),
+        json_body={"answers": {"acq_1": 4}},
+    ),
+]
+
+
+def app_routes(app: FastAPI) -> set[tuple[str, str]]:
+    found = set()
+    for context in iter_route_contexts(app.routes):
+        methods = getattr(context.original_route, "methods", None) or set()
+        for method in methods - {"HEAD"}:
+            found.add((method, str(context.path)))
+    return found
+
+
+def test_every_route_has_a_row(app: FastAPI) -> None:
+    covered = {(c.method, c.path) for c in CASES}
+    missing = app_routes(app) - covered
+    assert not missing, f"routes without a row in the authorisation matrix: {sorted(missing)}"
+    stale = covered - app_routes(app)
+    assert not stale, f"rows for routes that no longer exist: {sorted(stale)}"
+
+
+def _client(app: FastAPI, engine: Engine, world: World, role: str) -> tuple[TestClient, dict[str, str]]:
+    client = TestClient(app, base_url="http://testserver", raise_server_exceptions=False)
+    headers: dict[str, str] = {}
+    if role == "anonymous":
+        page = client.get("/sign-in")
+        token = page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+        headers["X-CSRF-Token"] = token
+        return client, headers
+    user = world.users["member" if role.startswith("member") else role]
+    with engine.begin() as conn:
+        if role == "member_bearer":
+            headers["Authorization"] = f"Bearer {issue_token(conn, user, 'matrix').token}"
+        else:
+            session = start_session(conn, user)
+            client.cookies.set(app.state.forewarn.cookies.session, session.token)
+            headers["X-CSRF-Token"] = session.csrf_token
+    return client, headers
+
+
+def _send(client: TestClient, case: Case, path: str, headers: dict[str, str]) -> httpx.Response:
+    if case.upload:
+        files = {"data_file": BAD_CSV, "mapping_file": MAPPING}
+        return client.request(case.method, path, files=files, headers=headers, follow_redirects=False)
+    if case.json_body is not None:
+        return client.request(case.method, path, json=case.json_body, headers=headers, follow_redirects=False)
+    return client.request(case.method, path, data=case.data, headers=headers, follow_redirects=False)
+
+
+def _outcome_problem(case: Case, role: str, response: httpx.Response) -> str | None:
+    expected = case.expect[role]
+    status = response.status_code
+    location = response.headers.get("location", "")
+    to_sign_in = status in (302, 303, 307) and location.startswith("/sign-in?next=")
+    if expected == LOGIN:
+        ok = status == 401 if case.path.startswith("/api/") else to_sign_in
+    elif expected == OK:
+        ok = status < 400 and not to_sign_in
+    else:
+        ok = status == expected
+    if ok:
+        return None
+    return f"{case.method} {case.path} [{case.label}] as {role}: expected {expected}, got {status} {location}"
+
+
+def _organisation_ids(value: Any) -> list[int]:
+    found: list[int] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key.endswith("organisation_id") and isinstance(item, int):
+                found.append(item)
+            else:
+                found.extend(_organisation_ids(item))
+    elif isinstance(value, list):
+        for item in value:
+            found.extend(_organisation_ids(item))
+    return found
+
+
+def _leaks(world: World, response: httpx.Response) -> list[str]:
+    text = response.text
+    leaks = [word for word in SECRET_WORDS_FOR_MEMBER if word in text]
+    if response.headers.get("content-type", "").startswith("application/json"):
+        forbidden = {world.ids["PEER"], world.ids["HIDDEN"], world.ids["SIM"]}
+        leaks += [f"organisation id {i}" for i in _organisation_ids(json.loads(text)) if i in forbidden]
+    return leaks
+
+
+def test_every_route_answers_every_role_as_the_matrix_says(
+    app: FastAPI, engine: Engine, world: World
+) -> None:
+    problems: list[str] = []
+    leaks: list[str] = []
+    for case in CASES:
+        for role in ROLES:
+            params = case.setup(world, engine)
+            path = case.path.format(**params)
+            client, headers = _client(app, engine, world, role)
+            with client:
+                response = _send(client, case, path, headers)
+            if (problem := _outcome_problem(case, role, response)) is not None:
+                problems.append(problem)
+            if role.startswith("member"):
+                leaks += [f"{case.method} {path} as {role}: {leak}" for leak in _leaks(world, response)]
+    assert not problems, "\n".join(problems)
+    assert not leaks, "member saw what they may not:\n" + "\n".join(leaks)
+
+
+def test_the_member_sees_the_peer_only_under_a_pseudonym(app: FastAPI, engine: Engine, world: World) -> None:
+    client, _ = _client(app, engine, world, "member")
+    with client:
+        portfolio = client.get("/api/v1/portfolio").json()
+        labels = {row["label"]: row for row in portfolio["organisations"]}
+        assert set(labels) == {"Alpha Own Trust", "Peer 1"}
+        peer = labels["Peer 1"]
+        assert (peer["organisation_id"], peer["code"], peer["type"], peer["region"], peer["url"]) == (
+            None,
+        ) * 5
+        assert not portfolio["filters_available"] and portfolio["types"] == []
+        indicator = client.get("/api/v1/indicators/perf").json()
+        assert {row["label"] for row in indicator["organisations"]} == {"Alpha Own Trust", "Peer 1"}
+        # Filters that could single out a peer by type or region are ignored for members.
+        filtered = client.get("/api/v1/portfolio", params={"region": "South"}).json()
+        assert {row["label"] for row in filtered["organisations"]} == {"Alpha Own Trust", "Peer 1"}
+
+
+def test_the_analyst_sees_every_organisation_by_name(app: FastAPI, engine: Engine, world: World) -> None:
+    client, _ = _client(app, engine, world, "analyst")
+    with client:
+        portfolio = client.get("/api/v1/portfolio").json()
+        names = {row["label"] for row in portfolio["organisations"]}
+        assert names == {
+            "Alpha Own Trust",
+            "Bravo Peer Trust",
+            "Charlie Hidden Trust",
+            "Delta Simulated Trust",
+        }
+        simulated = {row["label"]: row["simulated"] for row in portfolio["organisations"]}
+        assert simulated["Delta Simulated Trust"] and not simulated["Alpha Own Trust"]
+        south = client.get("/api/v1/portfolio", params={"region": "South"}).json()
+        assert [row["label"] for row in south["organisations"]] == ["Bravo Peer Trust"]
+
+
+def test_upload_fixture_is_well_formed() -> None:
+    # The matrix posts this pair; it must be a real (if faulty) upload, so a 422 means "validated, refused".
+    assert io.BytesIO(BAD_CSV[1]).read().startswith(b"period")
