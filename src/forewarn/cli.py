@@ -18,7 +18,6 @@ from sqlalchemy import Engine
 
 from forewarn.cli_analyst import cusum_command, funnel_command, ranks_command, spc_command
 from forewarn.cli_survey import psychometrics_command, survey_app
-from forewarn.web.commands import finish_demo, serve_command, users_app
 from forewarn.ingest.importer import ImportResult, import_file
 from forewarn.ingest.mapping import MappingError
 from forewarn.ingest.problems import ImportRejected
@@ -26,6 +25,7 @@ from forewarn.settings import Settings, get_settings
 from forewarn.store import migrate
 from forewarn.store.database import make_engine
 from forewarn.store.queries import dataset_summaries, indicator_codes, observations_frame
+from forewarn.web.commands import finish_demo, serve_command, users_app
 
 app = typer.Typer(
     help="Forewarn: spot failure early in public services and learn the way out of it.",

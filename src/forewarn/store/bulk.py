@@ -249,7 +249,9 @@ def _bulk_load(
         return
     # Binding parameters is the cost of executemany in Python's sqlite3: columns that are null or one constant
     # throughout are written as SQL literals instead of bound once per row.
-    text_dates = frame.select(columns).with_columns(pl.col("period_start", "period_end").dt.strftime("%Y-%m-%d"))
+    text_dates = frame.select(columns).with_columns(
+        pl.col("period_start", "period_end").dt.strftime("%Y-%m-%d")
+    )
     literals: dict[str, str] = {}
     for column in columns:
         series = text_dates[column]
