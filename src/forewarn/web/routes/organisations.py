@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
@@ -66,6 +68,29 @@ def organisation_api(
     return view
 
 
+def _viewed_indicator(
+    request: Request,
+    state: AppState,
+    principal: CurrentUser,
+    viewer: Viewer,
+    organisation_id: int,
+    indicator_code: str,
+) -> tuple[OrganisationOut, IndicatorStateOut, dict[str, Any]]:
+    """One organisation's indicator as this viewer may see it, with the view written to the audit log."""
+    with state.engine.connect() as conn:
+        built = build_organisation_indicator(conn, viewer, organisation_id, indicator_code, state.page_cache)
+    record(
+        state,
+        request,
+        principal,
+        "view",
+        "organisation_indicator",
+        f"{organisation_id}:{indicator_code}",
+        organisation_id=organisation_id,
+    )
+    return built
+
+
 @router.get("/organisations/{organisation_id}/indicators/{indicator_code}", include_in_schema=False)
 def organisation_indicator_page(
     request: Request,
@@ -75,18 +100,8 @@ def organisation_indicator_page(
     organisation_id: int,
     indicator_code: str = CODE,
 ) -> Response:
-    with state.engine.connect() as conn:
-        org, indicator, spec = build_organisation_indicator(
-            conn, viewer, organisation_id, indicator_code, state.page_cache
-        )
-    record(
-        state,
-        request,
-        principal,
-        "view",
-        "organisation_indicator",
-        f"{organisation_id}:{indicator_code}",
-        organisation_id=organisation_id,
+    org, indicator, spec = _viewed_indicator(
+        request, state, principal, viewer, organisation_id, indicator_code
     )
     return render(
         request,
@@ -109,17 +124,5 @@ def organisation_indicator_api(
     indicator_code: str = CODE,
 ) -> IndicatorStateOut:
     """One indicator of one organisation: every SPC point with its flags, the rules that fired, the baselines."""
-    with state.engine.connect() as conn:
-        _, indicator, _ = build_organisation_indicator(
-            conn, viewer, organisation_id, indicator_code, state.page_cache
-        )
-    record(
-        state,
-        request,
-        principal,
-        "view",
-        "organisation_indicator",
-        f"{organisation_id}:{indicator_code}",
-        organisation_id=organisation_id,
-    )
+    _, indicator, _ = _viewed_indicator(request, state, principal, viewer, organisation_id, indicator_code)
     return indicator
