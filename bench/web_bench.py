@@ -189,6 +189,17 @@ def load(url: str, n_orgs: int) -> tuple[list[int], int, int]:
     return org_ids, analyst, member
 
 
+def existing(url: str) -> tuple[list[int], int, int]:
+    """Organisation ids and the analyst's and member's user ids of a database kept by an earlier run."""
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    with engine.connect() as conn:
+        org_ids = [int(i) for i in conn.execute(text("SELECT id FROM organisations ORDER BY id")).scalars()]
+        users = dict(conn.execute(text("SELECT email, id FROM users")).tuples().all())
+    engine.dispose()
+    return org_ids, int(users["analyst@bench.test"]), int(users["member@bench.test"])
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -278,18 +289,30 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=600, help="requests per page kind")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--no-scan", action="store_true")
+    parser.add_argument(
+        "--keep",
+        metavar="NAME",
+        help="keep the loaded database under this name and reuse it on later runs (skips load and scan)",
+    )
     args = parser.parse_args()
 
-    name = f"forewarn_bench_{uuid.uuid4().hex[:10]}"
+    name = args.keep or f"forewarn_bench_{uuid.uuid4().hex[:10]}"
     admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first()
+        if not exists:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
     url = ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     data_dir = Path(f"/tmp/{name}")
     server: subprocess.Popen[bytes] | None = None
+    reused = bool(exists) and args.keep is not None
     try:
-        org_ids, analyst, member = timed("load", lambda: load(url, args.organisations))  # type: ignore[misc]
-        if not args.no_scan:
+        if reused:
+            org_ids, analyst, member = existing(url)
+            say(f"reusing database {name}: {len(org_ids):,} organisations (no load, no scan)")
+        else:
+            org_ids, analyst, member = timed("load", lambda: load(url, args.organisations))  # type: ignore[misc]
+        if not args.no_scan and not reused:
             try:
                 from forewarn.surveillance.scan import run_scan
             except ImportError:
@@ -379,8 +402,9 @@ def main() -> None:
                 server.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 server.kill()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if args.keep is None:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
 
 

@@ -55,6 +55,31 @@ class Settings(BaseSettings):
     imported_by: str | None = Field(
         None, description="Name recorded on import batches; unset means the operating-system user."
     )
+    secure_cookies: bool | None = Field(
+        None,
+        description="Send cookies only over HTTPS (Secure flag); unset means on in production, off otherwise.",
+    )
+    session_idle_minutes: int = Field(
+        480, ge=1, description="A signed-in session ends after this many minutes without a request."
+    )
+    session_absolute_hours: int = Field(
+        168, ge=1, description="A signed-in session ends this many hours after sign-in, however active."
+    )
+    signin_max_failures_per_account: int = Field(
+        5, ge=1, description="Failed sign-ins allowed per account (email typed) within the throttle window."
+    )
+    signin_max_failures_per_address: int = Field(
+        50, ge=1, description="Failed sign-ins allowed per client address within the throttle window."
+    )
+    signin_throttle_minutes: int = Field(
+        15, ge=1, description="Length of the window over which failed sign-ins are counted."
+    )
+    max_upload_mb: int = Field(
+        200, ge=1, description="Largest request body accepted, uploads included (MiB)."
+    )
+    audit_views: bool = Field(
+        True, description="Record page and API views in the audit log (changes are always recorded)."
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Logging level.")
 
     @model_validator(mode="after")
@@ -62,6 +87,10 @@ class Settings(BaseSettings):
         if self.environment == "production" and self.secret_key == DEVELOPMENT_SECRET:
             raise ValueError(
                 "FOREWARN_SECRET_KEY must be set to a real secret when FOREWARN_ENVIRONMENT=production"
+            )
+        if self.session_absolute_hours * 60 < self.session_idle_minutes:
+            raise ValueError(
+                "FOREWARN_SESSION_ABSOLUTE_HOURS must be at least FOREWARN_SESSION_IDLE_MINUTES (in hours)"
             )
         return self
 

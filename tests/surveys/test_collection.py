@@ -19,10 +19,11 @@ from forewarn.surveys.errors import (
 )
 from forewarn.surveys.instrument import parse_instrument, resolve_instrument
 from forewarn.surveys.responses import load_wave_responses, submit_with_token
-from forewarn.surveys.tokens import issue_tokens, normalise_token, token_hash
+from forewarn.surveys.tokens import TokenState, issue_tokens, normalise_token, token_hash, token_state
 from forewarn.surveys.waves import (
     WaveInfo,
     close_wave,
+    closed_wave_ids,
     create_wave,
     get_wave,
     list_waves,
@@ -163,6 +164,28 @@ def test_a_token_answers_once_and_the_answers_are_stored_as_given(
     assert rows[0]["answers"] == "5..2" + "." * 27 + "3"
     assert data.organisation_codes == ("AAA", "BBB") and data.organisation_index.tolist() == [1]
     assert data.answers[0, [0, 3, 31]].tolist() == [5.0, 2.0, 3.0]
+
+
+def test_token_state_says_which_wave_and_whether_used(engine: Engine, open_wave_aaa_bbb: WaveInfo) -> None:
+    token = issue_tokens(engine, open_wave_aaa_bbb.name, 1, organisations=["AAA"])["AAA"][0]
+    with engine.connect() as conn:
+        before = token_state(conn, token_hash(token))
+        unknown = token_state(conn, hashlib.sha256(b"no such token").hexdigest())
+    submit_with_token(engine, token, {"acq_1": 4}, today=JUNE)
+    with engine.connect() as conn:
+        after = token_state(conn, token_hash(token))
+    assert before == TokenState(wave_id=open_wave_aaa_bbb.id, used=False)
+    assert after == TokenState(wave_id=open_wave_aaa_bbb.id, used=True)
+    assert unknown is None
+
+
+def test_closed_wave_ids_lists_only_closed_waves(engine: Engine, open_wave_aaa_bbb: WaveInfo) -> None:
+    create_wave(engine, "autumn 2026", ["AAA"], created_by="tester")
+    with engine.connect() as conn:
+        assert closed_wave_ids(conn) == []
+    closed = close_wave(engine, open_wave_aaa_bbb.name, by="tester")
+    with engine.connect() as conn:
+        assert closed_wave_ids(conn) == [closed.id]
 
 
 def test_refusals_say_why_and_write_nothing(engine: Engine, open_wave_aaa_bbb: WaveInfo) -> None:

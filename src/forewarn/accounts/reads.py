@@ -29,7 +29,6 @@ from forewarn.store.models import (
     Polarity,
 )
 from forewarn.store.models_surveillance import ScanRun, SeriesStatus, Signal, SpcBaseline
-from forewarn.store.models_surveys import SurveyToken, SurveyWave
 
 CONCERN_VARIATION = "special_cause_concern"
 IMPROVEMENT_VARIATION = "special_cause_improvement"
@@ -891,28 +890,3 @@ def organisation_codes(conn: Connection, ids: Sequence[int]) -> dict[int, str]:
         return {}
     rows = conn.execute(select(Organisation.id, Organisation.code).where(Organisation.id.in_(list(ids))))
     return {int(i): str(c) for i, c in rows}
-
-
-@dataclass(frozen=True)
-class SurveyTokenState:
-    """Which wave a survey token belongs to and whether it was used: all a respondent's form needs to start.
-
-    Read by the token's hash only; nothing links a token to the answers given with it.
-    """
-
-    wave_id: int
-    used: bool
-
-
-def survey_token_state(conn: Connection, token_hash: str) -> SurveyTokenState | None:
-    row = conn.execute(
-        select(SurveyToken.wave_id, SurveyToken.used).where(SurveyToken.token_hash == token_hash)
-    ).first()
-    return None if row is None else SurveyTokenState(int(row.wave_id), bool(row.used))
-
-
-def closed_survey_wave_ids(conn: Connection) -> list[int]:
-    """Ids of the survey waves that are closed (their results are published and never change)."""
-    return [
-        int(i) for i in conn.execute(select(SurveyWave.id).where(SurveyWave.status == "closed")).scalars()
-    ]

@@ -11,8 +11,9 @@ import hashlib
 import re
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Connection, Engine, insert, select
 
 from forewarn.store.models_surveys import SurveyToken, SurveyWave
 from forewarn.surveys.errors import SurveyError, TokenRejectedError, WaveStateError
@@ -88,3 +89,22 @@ def issue_tokens(
             ],
         )
     return issued
+
+
+@dataclass(frozen=True)
+class TokenState:
+    """Which wave a survey token belongs to and whether it was used: all a respondent's form needs to start.
+
+    Read by the token's hash only; nothing links a token to the answers given with it.
+    """
+
+    wave_id: int
+    used: bool
+
+
+def token_state(conn: Connection, hashed: str) -> TokenState | None:
+    """The state of the token with this hash (see :func:`token_hash`), or None when no such token exists."""
+    row = conn.execute(
+        select(SurveyToken.wave_id, SurveyToken.used).where(SurveyToken.token_hash == hashed)
+    ).first()
+    return None if row is None else TokenState(int(row.wave_id), bool(row.used))

@@ -341,6 +341,13 @@ def _vacuum_survey_tables(engine: Engine) -> None:
         conn.exec_driver_sql("VACUUM survey_tokens, survey_responses")
 
 
+def closed_wave_ids(conn: Connection) -> list[int]:
+    """Ids of the survey waves that are closed (their results are published and never change)."""
+    return [
+        int(i) for i in conn.execute(select(SurveyWave.id).where(SurveyWave.status == "closed")).scalars()
+    ]
+
+
 def count_responses(conn: Connection, wave_id: int) -> dict[str, int]:
     """Raw responses per organisation code (internal: callers must pass these through the privacy rules)."""
     rows = conn.execute(

@@ -1,6 +1,7 @@
-"""Options of the web app that are not (yet) settings: cookie security, session lifetimes, throttling, costs.
+"""Options of the web app: cookie security, session lifetimes, throttling, costs.
 
-``WebOptions.from_settings`` derives them from :class:`forewarn.settings.Settings`; tests pass cheaper ones.
+``WebOptions.from_settings`` derives them from :class:`forewarn.settings.Settings` (the ``FOREWARN_*`` variables
+in docs/settings.md); tests pass cheaper ones.
 """
 
 from __future__ import annotations
@@ -48,7 +49,19 @@ class WebOptions:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WebOptions:
+        secure = settings.secure_cookies
         return cls(
-            secure_cookies=settings.environment == "production",
+            secure_cookies=settings.environment == "production" if secure is None else secure,
+            session=SessionPolicy(
+                idle=dt.timedelta(minutes=settings.session_idle_minutes),
+                absolute=dt.timedelta(hours=settings.session_absolute_hours),
+            ),
+            throttle=ThrottlePolicy(
+                max_failures_per_account=settings.signin_max_failures_per_account,
+                max_failures_per_address=settings.signin_max_failures_per_address,
+                window=dt.timedelta(minutes=settings.signin_throttle_minutes),
+            ),
             upload_dir=settings.data_dir / "uploads",
+            max_upload_bytes=settings.max_upload_mb * 1024 * 1024,
+            audit_views=settings.audit_views,
         )

@@ -14,10 +14,10 @@ from collections.abc import Callable
 from sqlalchemy import Connection, Engine
 
 from forewarn.accounts.policy import Visibility
-from forewarn.accounts.reads import closed_survey_wave_ids, organisation_codes
+from forewarn.accounts.reads import organisation_codes
 from forewarn.surveys.instrument import Instrument, builtin_instruments
 from forewarn.surveys.results import WaveResults, wave_progress, wave_results
-from forewarn.surveys.waves import WaveInfo, get_wave, list_waves, wave_instrument
+from forewarn.surveys.waves import WaveInfo, closed_wave_ids, get_wave, list_waves, wave_instrument
 from forewarn.web.errors import NotFoundError
 from forewarn.web.schemas import (
     ResultCellOut,
@@ -58,7 +58,7 @@ class ResultsCache:
             ids = list(self._ids)
         if not fresh:
             with engine.connect() as conn:
-                ids = closed_survey_wave_ids(conn)
+                ids = closed_wave_ids(conn)
             with self._lock:
                 self._ids, self._ids_read = ids, now
         with self._lock:

@@ -17,11 +17,10 @@ from starlette.concurrency import run_in_threadpool
 
 from forewarn.accounts.policy import Permission, Visibility
 from forewarn.accounts.principal import Principal
-from forewarn.accounts.reads import survey_token_state
 from forewarn.surveys.errors import AnswersRejectedError, SurveyError, TokenRejectedError
 from forewarn.surveys.instrument import Instrument
 from forewarn.surveys.responses import submit_with_token
-from forewarn.surveys.tokens import issue_tokens, normalise_token, token_hash
+from forewarn.surveys.tokens import issue_tokens, normalise_token, token_hash, token_state
 from forewarn.surveys.waves import close_wave, create_wave, get_wave, open_wave
 from forewarn.web.deps import AppState, Viewer, record, require
 from forewarn.web.errors import BadRequestError, GoneError, NotFoundError, WebError
@@ -301,7 +300,7 @@ def _respondent_form(state: WebState, token: str) -> tuple[SurveyFormOut, Instru
     except TokenRejectedError as exc:
         raise NotFoundError("This survey link is not valid. Check that you copied all of it.") from exc
     with state.engine.connect() as conn:
-        found = survey_token_state(conn, hashed)
+        found = token_state(conn, hashed)
         if found is None:
             raise NotFoundError("This survey link is not valid. Check that you copied all of it.")
         wave = get_wave(state.engine, found.wave_id)
