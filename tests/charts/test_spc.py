@@ -1,80 +1,13 @@
-"""SPC chart data and specs. The data are checked against NHSRplotthedots 0.2.2 (``ptd_spc``), whose output is
-in ``tests/fixtures/nhsrplotthedots`` (see its SOURCE.md): limits to 1e-6, every point type exactly."""
+"""SPC chart specs: point types by colour and shape, target and rebase marks, and the same spec drawn as SVG.
+
+The chart data come from the scan; they are checked against NHSRplotthedots in tests/surveillance/test_series.py."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-import polars as pl
-import pytest
-
 from forewarn.charts.render import svg
-from forewarn.charts.spc import SeriesInput, SpcSeries, improvement_of, spc_chart_spec, xmr_series
-from tests.conftest import FIXTURES
-
-REFERENCE = FIXTURES / "nhsrplotthedots"
-
-
-def _points(name: str) -> pl.DataFrame:
-    return pl.read_csv(REFERENCE / f"{name}_points.csv", try_parse_dates=True)
-
-
-@pytest.mark.parametrize(
-    ("name", "rebases"),
-    [("rrk_stable_breaches", []), ("rrk_rebase_breaches", [dt.date(2018, 7, 1)])],
-)
-def test_xmr_series_reproduces_nhsrplotthedots(name: str, rebases: list[dt.date]) -> None:
-    reference = _points(name)
-    periods = reference["x"].to_list()
-    series = xmr_series(
-        [
-            SeriesInput(
-                indicator_code="breaches",
-                indicator_name="Breaches",
-                unit="attendances",
-                improvement="decrease",
-                periods=periods,
-                values=reference["y"].cast(pl.Float64).to_list(),
-                rebases=rebases,
-            )
-        ],
-        min_points=12,
-    )[0]
-    assert series.rebases == tuple(rebases)
-    for t, row in enumerate(reference.iter_rows(named=True)):
-        assert series.mean[t] == pytest.approx(row["mean_col"], abs=1e-6)
-        assert series.lpl[t] == pytest.approx(row["lpl"], abs=1e-6)
-        assert series.upl[t] == pytest.approx(row["upl"], abs=1e-6)
-        assert series.point_type[t] == row["point_type"]
-        assert (series.rule[t] or "Common Cause") == row["special_cause_type"]
-
-
-def test_series_too_short_for_limits_keep_their_points_and_say_why() -> None:
-    periods = [dt.date(2020, m, 1) for m in range(1, 6)]
-    short = xmr_series(
-        [SeriesInput("x", "X", None, "increase", periods, [1.0, 2.0, None, 3.0, 4.0])], min_points=12
-    )[0]
-    assert list(short.value) == [1.0, 2.0, None, 3.0, 4.0]
-    assert all(limit is None for limit in short.lpl)
-    assert short.warnings == ("fewer than 12 values: no process limits are drawn",)
-
-
-def test_a_rebase_that_would_leave_a_one_point_segment_is_ignored() -> None:
-    periods = [dt.date(2020, m, 1) for m in range(1, 13)]
-    series = xmr_series(
-        [
-            SeriesInput(
-                "x",
-                "X",
-                None,
-                "neutral",
-                periods,
-                [float(v % 5) for v in range(12)],
-                rebases=[dt.date(2020, 12, 1)],
-            )
-        ]
-    )[0]
-    assert series.rebases == ()
+from forewarn.charts.spc import SpcSeries, improvement_of, spc_chart_spec
 
 
 def test_improvement_follows_polarity() -> None:

@@ -6,16 +6,14 @@ JavaScript and for reports) and in the browser by Vega-Embed, which adds hover a
 
 from forewarn.charts.funnel import FunnelCurve, FunnelUnit, funnel_plot_spec
 from forewarn.charts.ranks import RankInterval, rank_interval_spec
-from forewarn.charts.spc import SeriesInput, SpcSeries, spc_chart_spec, xmr_series
+from forewarn.charts.spc import SpcSeries, spc_chart_spec
 
 __all__ = [
     "FunnelCurve",
     "FunnelUnit",
     "RankInterval",
-    "SeriesInput",
     "SpcSeries",
     "funnel_plot_spec",
     "rank_interval_spec",
     "spc_chart_spec",
-    "xmr_series",
 ]

@@ -1,22 +1,17 @@
 """SPC (XmR) charts in the Making Data Count style: points coloured and shaped by type, mean, process limits,
 target, and a marker where the baseline was reset.
 
-:func:`xmr_series` computes the chart data of one organisation's indicators at once (through
-:func:`forewarn.stats.spc.xmr_chart`) where the surveillance scan does not provide it; :func:`spc_chart_spec`
-turns one series into a Vega-Lite spec.
+:func:`spc_chart_spec` turns one series, as the surveillance scan charted it
+(:mod:`forewarn.surveillance.series`), into a Vega-Lite spec; nothing here computes limits or rules.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import numpy as np
-
 from forewarn.charts.palette import LIMIT, POINT_TYPES, TARGET, base_config
-from forewarn.stats.spc import AssuranceType, PointType, SpcOptions, xmr_chart
 
 Improvement = Literal["increase", "decrease", "neutral"]
 
@@ -48,127 +43,9 @@ class SpcSeries:
     warnings: tuple[str, ...] = field(default_factory=tuple)
 
 
-@dataclass(frozen=True)
-class SeriesInput:
-    """Plain data for :func:`xmr_series`: one indicator's values in period order."""
-
-    indicator_code: str
-    indicator_name: str
-    unit: str | None
-    improvement: Improvement
-    periods: Sequence[dt.date]
-    values: Sequence[float | None]
-    target: float | None = None
-    rebases: Sequence[dt.date] = ()
-
-
 def improvement_of(polarity: str) -> Improvement:
     """Making Data Count's improvement direction for an indicator's polarity."""
     return {"higher_is_better": "increase", "lower_is_better": "decrease"}.get(polarity, "neutral")  # type: ignore[return-value]
-
-
-def _phases(
-    periods: Sequence[dt.date], rebases: Sequence[dt.date], observed: np.ndarray
-) -> tuple[list[int], list[dt.date]]:
-    """Segment of each point; a rebase that would leave a segment with fewer than 2 points is ignored."""
-    kept: list[dt.date] = []
-    for date in sorted(set(rebases)):
-        before = sum(
-            1
-            for p, o in zip(periods, observed, strict=True)
-            if o and (not kept or p >= kept[-1]) and p < date
-        )
-        after = sum(1 for p, o in zip(periods, observed, strict=True) if o and p >= date)
-        if before >= 2 and after >= 2:
-            kept.append(date)
-    return [sum(1 for date in kept if p >= date) for p in periods], kept
-
-
-def _observed(values: Sequence[float | None]) -> int:
-    as_array = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
-    return int(np.count_nonzero(np.isfinite(as_array)))
-
-
-def xmr_series(inputs: Sequence[SeriesInput], *, min_points: int = 2) -> list[SpcSeries]:
-    """XmR chart data for every input series, computed together (one call per improvement direction).
-
-    Series with fewer than ``min_points`` values (at least 2) get their points and no limits, as the
-    surveillance scan leaves them without an SPC status.
-    """
-    min_points = max(2, min_points)
-    results: dict[int, SpcSeries] = {}
-    for improvement in ("increase", "decrease", "neutral"):
-        chosen = [
-            i
-            for i, s in enumerate(inputs)
-            if s.improvement == improvement and _observed(s.values) >= min_points
-        ]
-        if not chosen:
-            continue
-        width = max(len(inputs[i].values) for i in chosen)
-        panel = np.full((len(chosen), width), np.nan)
-        phase = np.zeros((len(chosen), width), dtype=np.int64)
-        kept_rebases: list[list[dt.date]] = []
-        for row, i in enumerate(chosen):
-            values = np.array([np.nan if v is None else v for v in inputs[i].values], dtype=np.float64)
-            panel[row, : len(values)] = values
-            segments, kept = _phases(inputs[i].periods, inputs[i].rebases, np.isfinite(values))
-            phase[row, : len(segments)] = segments
-            phase[row, len(segments) :] = segments[-1] if segments else 0
-            kept_rebases.append(kept)
-        targets = np.array([np.nan if inputs[i].target is None else inputs[i].target for i in chosen])
-        chart = xmr_chart(panel, SpcOptions(improvement=improvement, target=targets), phase=phase)
-        # XmrChart's per-point arrays are computed on each access: take each once, NaN as None.
-        columns = [
-            np.where(np.isfinite(a), a, np.nan).astype(object)
-            for a in (chart.values, chart.mean, chart.lpl, chart.upl)
-        ]
-        for column in columns:
-            column[column != column] = None  # NaN is the only value not equal to itself
-        type_names = np.array([PointType(k).label for k in range(len(PointType))], dtype=object)
-        rule_names = np.array([None, *chart.special_cause_labels[1:]], dtype=object)
-        observed_all = np.isfinite(chart.values)
-        # Missing points carry no type or rule: look them up as common cause.
-        types_all = type_names[np.where(observed_all, chart.point_type, 0)]
-        rules_all = rule_names[np.where(observed_all, chart.special_cause_type, 0)]
-        for row, i in enumerate(chosen):
-            source = inputs[i]
-            n = len(source.periods)
-            results[i] = SpcSeries(
-                indicator_code=source.indicator_code,
-                indicator_name=source.indicator_name,
-                unit=source.unit,
-                improvement=source.improvement,
-                period=tuple(source.periods),
-                value=tuple(columns[0][row, :n].tolist()),
-                mean=tuple(columns[1][row, :n].tolist()),
-                lpl=tuple(columns[2][row, :n].tolist()),
-                upl=tuple(columns[3][row, :n].tolist()),
-                point_type=tuple(types_all[row, :n].tolist()),
-                rule=tuple(rules_all[row, :n].tolist()),
-                target=source.target,
-                rebases=tuple(kept_rebases[row]),
-                variation=PointType(int(chart.variation[row])).label,
-                assurance=AssuranceType(int(chart.assurance[row])).label,
-            )
-    for i, source in enumerate(inputs):
-        if i not in results:
-            results[i] = SpcSeries(
-                indicator_code=source.indicator_code,
-                indicator_name=source.indicator_name,
-                unit=source.unit,
-                improvement=source.improvement,
-                period=tuple(source.periods),
-                value=tuple(source.values),
-                mean=(None,) * len(source.periods),
-                lpl=(None,) * len(source.periods),
-                upl=(None,) * len(source.periods),
-                point_type=("common_cause",) * len(source.periods),
-                rule=(None,) * len(source.periods),
-                target=source.target,
-                warnings=(f"fewer than {min_points} values: no process limits are drawn",),
-            )
-    return [results[i] for i in range(len(inputs))]
 
 
 def spc_chart_spec(series: SpcSeries, *, width: int = 560, height: int = 220) -> dict[str, Any]:

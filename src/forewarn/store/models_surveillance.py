@@ -19,6 +19,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -63,6 +64,11 @@ class SeriesStatus(Base):
     spc_mean: Mapped[float | None] = mapped_column(Float)
     spc_lpl: Mapped[float | None] = mapped_column(Float)
     spc_upl: Mapped[float | None] = mapped_column(Float)
+    # One character per observation of the series in period order: the PointType code ("0" common cause ...
+    # "4" special cause neutral low) or "." for an observation without a value. Pages draw the chart from it.
+    spc_points: Mapped[str | None] = mapped_column(Text)
+    # JSON list of {"from", "mean", "lpl", "upl"} per baseline segment, only when a rebase split the series.
+    spc_segments: Mapped[str | None] = mapped_column(Text)
     # Funnel of the latest period across organisations
     funnel_period: Mapped[dt.date | None] = mapped_column(Date)
     funnel_z: Mapped[float | None] = mapped_column(Float)

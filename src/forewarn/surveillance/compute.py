@@ -6,6 +6,7 @@ and the results come back as two Polars frames (one row per series; one row per 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,7 +16,7 @@ from numpy.typing import NDArray
 from forewarn.stats.cusum import RiskAdjustedCusumOptions, llr_cusum_threshold, risk_adjusted_cusum
 from forewarn.stats.funnel import FunnelOptions, funnel_statistics
 from forewarn.stats.multiplicity import expected_false_flags, fdr_adjust
-from forewarn.stats.spc import AssuranceType, PointType, SpcOptions, xmr_chart
+from forewarn.stats.spc import AssuranceType, PointType, SpcOptions, XmrChart, xmr_chart
 from forewarn.surveillance.options import ScanOptions
 from forewarn.surveillance.panel import FloatArray, IntArray, Panel
 
@@ -91,6 +92,8 @@ def _spc(
         "spc_mean": np.full(n, np.nan),
         "spc_lpl": np.full(n, np.nan),
         "spc_upl": np.full(n, np.nan),
+        "spc_points": np.full(n, None, dtype=object),
+        "spc_segments": np.full(n, None, dtype=object),
     }
     polarity = _series_attr(panel, "polarity")
     targets = np.asarray(
@@ -137,6 +140,9 @@ def _spc_block(
     out["spc_mean"][rows] = mean[idx, at]
     out["spc_lpl"][rows] = lpl[idx, at]
     out["spc_upl"][rows] = upl[idx, at]
+    out["spc_points"][rows] = point_codes(chart.point_type, panel.value[rows], panel.period[rows])
+    for row, segments in segment_limits(chart, panel.period[rows]).items():
+        out["spc_segments"][rows[row]] = json.dumps(segments)
     r, t = np.nonzero(chart.special_cause_flag)
     if r.size:
         rule_names = pl.Series(list(chart.special_cause_labels), dtype=pl.String)
@@ -155,6 +161,44 @@ def _spc_block(
                 }
             )
         )
+
+
+def point_codes(
+    point_type: NDArray[np.int8], values: FloatArray, period: NDArray[np.datetime64]
+) -> NDArray[np.object_]:
+    """Each series' point types as text, one character per observation in period order.
+
+    A digit is the :class:`PointType` code, "." an observation without a value; periods the organisation has
+    no observation for are left out, so the text lines up with the organisation's own rows.
+    """
+    codes = (point_type.astype(np.uint8) + np.uint8(ord("0"))).astype(np.uint8)
+    codes[np.isnan(values)] = ord(".")
+    codes[np.isnat(period)] = ord(" ")
+    width = codes.shape[1]
+    as_bytes = np.ascontiguousarray(codes).view(f"S{width}").ravel()
+    text = pl.Series(as_bytes.astype(f"U{width}")).str.replace_all(" ", "", literal=True)
+    return np.asarray(text.to_numpy(), dtype=object)
+
+
+def segment_limits(chart: XmrChart, period: NDArray[np.datetime64]) -> dict[int, list[dict[str, object]]]:
+    """Mean and limits of every baseline segment, for the series (rows of ``chart``) a rebase split in two or
+    more; each segment starts at the period of its first charted point."""
+    summary = chart.summary
+    split = np.unique(summary.series[summary.segment > 0])
+    out: dict[int, list[dict[str, object]]] = {}
+    for row in split.tolist():  # only rebased series: a handful, not a hot path
+        segments = np.flatnonzero(summary.series == row)
+        index = chart.segment_index[row]
+        out[row] = [
+            {
+                "from": str(period[row][np.flatnonzero(index == k)[0]].astype("datetime64[D]")),
+                "mean": float(summary.mean[k]),
+                "lpl": float(summary.lpl[k]),
+                "upl": float(summary.upl[k]),
+            }
+            for k in segments.tolist()
+        ]
+    return out
 
 
 def _empty_signals() -> pl.DataFrame:

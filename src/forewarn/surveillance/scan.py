@@ -31,6 +31,8 @@ STATUS_COLUMNS = (
     "spc_mean",
     "spc_lpl",
     "spc_upl",
+    "spc_points",
+    "spc_segments",
     "funnel_period",
     "funnel_z",
     "funnel_p",

@@ -10,20 +10,19 @@ from sqlalchemy import Connection
 
 from forewarn.accounts.policy import ALL_ORGANISATIONS, Visibility
 from forewarn.accounts.reads import (
-    BaselineRecord,
-    SeriesPoints,
     SeriesState,
     data_version,
+    indicator_by_code,
     latest_scan,
     organisation_attributes,
     organisation_baselines,
     organisation_events,
     organisation_info,
-    organisation_observations,
     organisation_series_states,
     organisation_signals,
 )
-from forewarn.charts.spc import SeriesInput, SpcSeries, improvement_of, spc_chart_spec, xmr_series
+from forewarn.charts.spc import SpcSeries, improvement_of, spc_chart_spec
+from forewarn.surveillance.series import SeriesChart, organisation_charts
 from forewarn.web.errors import NotFoundError
 from forewarn.web.pages.common import funnel_concern, scan_out
 from forewarn.web.schemas import (
@@ -39,35 +38,39 @@ from forewarn.web.schemas import (
 from forewarn.web.state import VersionedCache
 
 EMPTY_SPC = SpcOut(period=[], value=[], mean=[], lpl=[], upl=[], point_type=[], rule=[])
-SPC_MIN_POINTS = 12  # as the surveillance scan: shorter series get no SPC status, so no limits are drawn
+STALE = "The data changed after the last scan: limits and flags show again after the next scan."
+UNCHARTED = "The last scan drew no process limits: the series has too few values for an SPC chart."
 
 SoftMeasures = Callable[[str], list[SoftMeasuresOut]]
 
 
-def spc_series(
-    observations: Mapping[int, SeriesPoints],
-    states: Sequence[SeriesState],
-    baselines: Sequence[BaselineRecord],
-) -> dict[str, SpcSeries]:
-    """Chart data of every indicator of one organisation, computed together from its observations."""
-    inputs = []
+def spc_series(charts: Mapping[int, SeriesChart], states: Sequence[SeriesState]) -> dict[str, SpcSeries]:
+    """Chart data of every indicator of one organisation, as the last scan charted it."""
+    out: dict[str, SpcSeries] = {}
     for state in states:
-        points = observations.get(state.indicator.id)
-        if points is None:
+        chart = charts.get(state.indicator.id)
+        if chart is None:
             continue
-        inputs.append(
-            SeriesInput(
-                indicator_code=state.indicator.code,
-                indicator_name=state.indicator.name,
-                unit=state.indicator.unit,
-                improvement=improvement_of(state.indicator.polarity),
-                periods=points.period_start,
-                values=points.value,
-                target=state.indicator.target,
-                rebases=[b.rebase_from for b in baselines if b.indicator_code == state.indicator.code],
-            )
+        warnings = (STALE,) if chart.stale else () if chart.charted else (UNCHARTED,)
+        out[state.indicator.code] = SpcSeries(
+            indicator_code=state.indicator.code,
+            indicator_name=state.indicator.name,
+            unit=state.indicator.unit,
+            improvement=improvement_of(state.indicator.polarity),
+            period=chart.period,
+            value=chart.value,
+            mean=chart.mean,
+            lpl=chart.lpl,
+            upl=chart.upl,
+            point_type=chart.point_type,
+            rule=chart.rule,
+            target=state.indicator.target,
+            rebases=chart.rebases,
+            variation=state.spc_variation if chart.charted else None,
+            assurance=state.spc_assurance if chart.charted else None,
+            warnings=warnings,
         )
-    return {s.indicator_code: s for s in xmr_series(inputs, min_points=SPC_MIN_POINTS)}
+    return out
 
 
 def build_organisation(
@@ -82,11 +85,11 @@ def build_organisation(
     info = organisation_info(conn, visibility, organisation_id)
     if info is None:
         raise NotFoundError("There is no organisation at this address, or your account cannot see it.")
-    observations = organisation_observations(conn, organisation_id)
-    states = organisation_series_states(conn, organisation_id, list(observations))
+    charts = organisation_charts(conn, organisation_id)
+    states = organisation_series_states(conn, organisation_id, list(charts))
     baselines = organisation_baselines(conn, organisation_id)
     signals = organisation_signals(conn, organisation_id)
-    series = spc_series(observations, states, baselines)
+    series = spc_series(charts, states)
     indicators = []
     specs: dict[str, dict[str, Any]] = {}
     for state in states:
@@ -193,17 +196,12 @@ def spc_chart_for(
     """The spec of one indicator's SPC chart (for the server-drawn SVG); NotFoundError if not visible."""
     if organisation_info(conn, visibility, organisation_id) is None:
         raise NotFoundError("There is no chart at this address, or your account cannot see it.")
-    observations = organisation_observations(conn, organisation_id)
-    states = [
-        s
-        for s in organisation_series_states(conn, organisation_id, list(observations))
-        if s.indicator.code == indicator_code
-    ]
-    if not states:
+    indicator = indicator_by_code(conn, indicator_code)
+    charts = {} if indicator is None else organisation_charts(conn, organisation_id, indicator.id)
+    if indicator is None or not charts:
         raise NotFoundError("There is no chart at this address, or your account cannot see it.")
-    baselines = organisation_baselines(conn, organisation_id)
-    series = spc_series(observations, states, baselines)
-    return spc_chart_spec(series[indicator_code])
+    states = organisation_series_states(conn, organisation_id, [indicator.id])
+    return spc_chart_spec(spc_series(charts, states)[indicator_code])
 
 
 def with_soft_measures(page: OrganisationOut, soft_measures: SoftMeasures) -> OrganisationOut:
