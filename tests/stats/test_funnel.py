@@ -26,6 +26,7 @@ from forewarn.stats.funnel import (
     FunnelResult,
     funnel_denominator_grid,
     funnel_limit_curves,
+    funnel_limit_curves_from_estimates,
     funnel_limits,
     funnel_statistics,
 )
@@ -541,6 +542,60 @@ def test_limit_curves_pass_through_unit_limits() -> None:
             assert_close(curves.upper[f], result.upper[funnel == f], "upper", tol=1e-12)
 
 
+@pytest.mark.parametrize("name", VARIANT_NAMES)
+@pytest.mark.parametrize(("limit", "tag"), [(95.0, "95"), (99.8, "99")])
+def test_curves_from_reported_estimates_match_funnelplotr(name: str, limit: float, tag: str) -> None:
+    """Reference: FunnelPlotR's limits at each unit (OD95/OD99 where adjusted, LCL/UCL where not) from the run's
+    reported target, phi and tau2 alone, as a scan's stored estimates are drawn. Proportions are compared where
+    the angle stays in [0, pi/2]; beyond it FunnelPlotR's limit depends on its lookup table (quirk 5)."""
+    variant = make_variant(name)
+    summary, table = variant.summary, variant.table
+    denominator = column(table, "denominator")
+    curves = funnel_limit_curves_from_estimates(
+        [summary["target"]],
+        [summary["phi"]],
+        [summary["tau2"]],
+        denominator,
+        options=variant.options,
+        limit=limit,
+    )
+    adjusted = variant.options.overdispersion != "none"
+    assert adjusted == summary["draw_adjusted_used"]
+    lower = column(table, f"OD{tag}LCL" if adjusted else f"LCL{tag}")
+    upper = column(table, f"OD{tag}UCL" if adjusted else f"UCL{tag}")
+    low_in = high_in = np.ones(denominator.shape, dtype=bool)
+    if variant.options.data_type == "PR" and variant.options.unadjusted == "approximate":
+        q = Z_95 if limit == 95.0 else Z_998
+        angle = np.arcsin(np.sqrt(summary["target"]))
+        sd = np.sqrt(0.25 / denominator + (summary["tau2"] if adjusted else 0.0))
+        low_in, high_in = angle - q * sd >= 0.0, angle + q * sd <= np.pi / 2
+        assert low_in.mean() > 0.7 and high_in.mean() > 0.7
+    assert_close(curves.lower[0][low_in], lower[low_in], "lower", tol=1e-12)
+    assert_close(curves.upper[0][high_in], upper[high_in], "upper", tol=1e-12)
+
+
+def test_curves_from_estimates_equal_the_curves_of_the_result() -> None:
+    """Derivation: target, phi and tau2 (or tau2 applied) determine the curves; not adjusted when phi <= 1."""
+    data = medpar()
+    for numerator, denominator, options in (
+        (data["los"], data["prds"], FunnelOptions(overdispersion="cqc")),
+        (data["died"], data["n"], FunnelOptions(data_type="PR")),
+        (data["died"], data["n"], FunnelOptions(data_type="PR", overdispersion="none")),
+    ):
+        funnel = np.arange(numerator.size) % 3
+        result = funnel_statistics(numerator, denominator, funnel, options=options)
+        grid = funnel_denominator_grid(denominator, funnel, n_points=50)
+        expected = funnel_limit_curves(result, grid, options=options, limit=95.0)
+        for tau2 in (result.tau2, result.tau2_applied):
+            got = funnel_limit_curves_from_estimates(
+                result.target, result.phi, tau2, grid, options=options, limit=95.0
+            )
+            assert_close(got.lower, expected.lower, "lower", tol=0.0)
+            assert_close(got.upper, expected.upper, "upper", tol=0.0)
+    with pytest.raises(ValueError, match="one value per funnel"):
+        funnel_limit_curves_from_estimates([1.0, 1.0], [2.0], [0.1, 0.1], [10.0])
+
+
 def test_ratio_of_counts_curve_uses_the_null_numerator() -> None:
     """Derivation: an RC curve at D uses s with O = theta D: sqrt(theta D/(theta D+.5)^2 + D/(D+.5)^2)."""
     data = medpar()
@@ -602,6 +657,13 @@ def test_bad_inputs_are_named(numerator: Any, denominator: Any, data_type: Any, 
 def test_bad_funnels_and_targets_are_named(funnel_id: Any, kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         funnel_statistics([1.0, 2.0], [3.0, 4.0], funnel_id, **kwargs)
+
+
+def test_denominator_grid_ends_exactly_at_the_smallest_and_largest_denominators() -> None:
+    """Derivation: d_0 = d_min and d_(m-1) = d_max exactly, so a curve's ends sit at real units' denominators
+    (exp(log(220) + log(240/220)) alone gives 240.0000000000002)."""
+    grid = funnel_denominator_grid([240.0, 220.0, 233.0, 1.0, 3.7], [0, 0, 0, 1, 1], n_points=7)
+    assert (grid[0, 0], grid[0, -1], grid[1, 0], grid[1, -1]) == (220.0, 240.0, 1.0, 3.7)
 
 
 def test_zero_count_on_the_log_scale_is_refused() -> None:

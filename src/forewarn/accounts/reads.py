@@ -14,8 +14,20 @@ import operator
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, case, func, or_, select
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Connection,
+    Select,
+    and_,
+    bindparam,
+    case,
+    func,
+    or_,
+    select,
+)
 
 from forewarn.accounts.policy import Visibility
 from forewarn.store.models import (
@@ -380,31 +392,37 @@ class OrganisationInfo:
     simulated: bool
 
 
+# The organisation page's statements are built once, with the organisation as a parameter: building a select
+# costs more than running it on one organisation's rows.
+_ORGANISATION_ID: BindParameter[int] = bindparam("organisation_id")
+_PARENT = Organisation.__table__.alias("parent")
+_ORGANISATION_INFO = (
+    select(
+        Organisation.id,
+        Organisation.code,
+        Organisation.name,
+        Organisation.type,
+        Organisation.region,
+        _PARENT.c.name,
+        Dataset.code,
+        Dataset.name,
+        Dataset.source,
+        Dataset.licence,
+        func.coalesce(Dataset.simulated, False),
+    )
+    .outerjoin(_PARENT, _PARENT.c.id == Organisation.parent_id)
+    .outerjoin(Dataset, Dataset.id == Organisation.dataset_id)
+    .where(Organisation.id == _ORGANISATION_ID)
+)
+
+
 def organisation_info(
     conn: Connection, visibility: Visibility, organisation_id: int
 ) -> OrganisationInfo | None:
     """The organisation, or None when it does not exist or this account may not open it (the same answer)."""
     if not visibility.may_open(organisation_id):
         return None
-    parent = Organisation.__table__.alias("parent")
-    row = conn.execute(
-        select(
-            Organisation.id,
-            Organisation.code,
-            Organisation.name,
-            Organisation.type,
-            Organisation.region,
-            parent.c.name,
-            Dataset.code,
-            Dataset.name,
-            Dataset.source,
-            Dataset.licence,
-            func.coalesce(Dataset.simulated, False),
-        )
-        .outerjoin(parent, parent.c.id == Organisation.parent_id)
-        .outerjoin(Dataset, Dataset.id == Organisation.dataset_id)
-        .where(Organisation.id == organisation_id)
-    ).first()
+    row = conn.execute(_ORGANISATION_INFO, {"organisation_id": organisation_id}).first()
     if row is None:
         return None
     return OrganisationInfo(
@@ -445,18 +463,21 @@ class AttributeValue:
     value: str
 
 
+_ATTRIBUTES = (
+    select(
+        OrganisationAttribute.name,
+        OrganisationAttribute.valid_from,
+        OrganisationAttribute.value_number,
+        OrganisationAttribute.value_text,
+    )
+    .where(OrganisationAttribute.organisation_id == _ORGANISATION_ID)
+    .order_by(OrganisationAttribute.name, OrganisationAttribute.valid_from)
+)
+
+
 def organisation_attributes(conn: Connection, organisation_id: int) -> list[AttributeValue]:
     """The latest value of each context attribute."""
-    rows = conn.execute(
-        select(
-            OrganisationAttribute.name,
-            OrganisationAttribute.valid_from,
-            OrganisationAttribute.value_number,
-            OrganisationAttribute.value_text,
-        )
-        .where(OrganisationAttribute.organisation_id == organisation_id)
-        .order_by(OrganisationAttribute.name, OrganisationAttribute.valid_from)
-    ).all()
+    rows = conn.execute(_ATTRIBUTES, {"organisation_id": organisation_id}).all()
     latest: dict[str, AttributeValue] = {}
     for name, valid_from, number, text in rows:
         shown = text if text is not None else ("" if number is None else f"{number:g}")
@@ -590,31 +611,42 @@ _STATUS_COLUMNS = (
 )
 
 
+def _states(chosen: ColumnElement[bool]) -> Select[Any]:
+    query: Select[Any] = select(*_indicator_columns(), *_STATUS_COLUMNS)  # type: ignore[call-overload]
+    return (
+        query.where(chosen)
+        .outerjoin(Dataset, Dataset.id == Indicator.dataset_id)
+        .outerjoin(
+            SeriesStatus,
+            and_(SeriesStatus.indicator_id == Indicator.id, SeriesStatus.organisation_id == _ORGANISATION_ID),
+        )
+        .order_by(Indicator.code)
+    )
+
+
+_WITH_DATA = (
+    select(Observation.indicator_id.label("indicator_id"))
+    .where(Observation.organisation_id == _ORGANISATION_ID)
+    .distinct()
+    .subquery()
+)
+_STATES_WITH_DATA = _states(Indicator.id.in_(select(_WITH_DATA.c.indicator_id)))
+_STATES_OF = _states(Indicator.id.in_(bindparam("indicator_ids", expanding=True)))
+
+
 def organisation_series_states(
     conn: Connection, organisation_id: int, indicator_ids: Sequence[int] | None = None
 ) -> list[SeriesState]:
     """Every indicator this organisation has data for (or those of ``indicator_ids``, when the caller has
     already read the organisation's observations), with the latest scan's state of its series."""
     if indicator_ids is None:
-        with_data = (
-            select(Observation.indicator_id.label("indicator_id"))
-            .where(Observation.organisation_id == organisation_id)
-            .distinct()
-            .subquery()
-        )
-        chosen = Indicator.id.in_(select(with_data.c.indicator_id))
+        rows = conn.execute(_STATES_WITH_DATA, {"organisation_id": organisation_id}).all()
+    elif not indicator_ids:
+        return []
     else:
-        chosen = Indicator.id.in_(list(indicator_ids))
-    rows = conn.execute(
-        select(*_indicator_columns(), *_STATUS_COLUMNS)  # type: ignore[call-overload]
-        .where(chosen)
-        .outerjoin(Dataset, Dataset.id == Indicator.dataset_id)
-        .outerjoin(
-            SeriesStatus,
-            and_(SeriesStatus.indicator_id == Indicator.id, SeriesStatus.organisation_id == organisation_id),
-        )
-        .order_by(Indicator.code)
-    ).all()
+        rows = conn.execute(
+            _STATES_OF, {"organisation_id": organisation_id, "indicator_ids": list(indicator_ids)}
+        ).all()
     n = len(_indicator_columns())
     return [SeriesState(_indicator_info(r[:n]), *r[n:]) for r in rows]
 
@@ -629,24 +661,25 @@ class SignalRecord:
     value: float | None
 
 
+_SIGNALS = (
+    select(Indicator.code, Signal.method, Signal.rule, Signal.direction, Signal.period_start, Signal.value)
+    .join(Indicator, Indicator.id == Signal.indicator_id)
+    .join(
+        SeriesStatus,
+        and_(
+            SeriesStatus.indicator_id == Signal.indicator_id,
+            SeriesStatus.organisation_id == Signal.organisation_id,
+            SeriesStatus.scan_id == Signal.scan_id,
+        ),
+    )
+    .where(Signal.organisation_id == _ORGANISATION_ID)
+    .order_by(Indicator.code, Signal.period_start, Signal.method, Signal.rule)
+)
+
+
 def organisation_signals(conn: Connection, organisation_id: int) -> list[SignalRecord]:
     """The rules that fired in the latest scan of each of this organisation's series."""
-    rows = conn.execute(
-        select(
-            Indicator.code, Signal.method, Signal.rule, Signal.direction, Signal.period_start, Signal.value
-        )
-        .join(Indicator, Indicator.id == Signal.indicator_id)
-        .join(
-            SeriesStatus,
-            and_(
-                SeriesStatus.indicator_id == Signal.indicator_id,
-                SeriesStatus.organisation_id == Signal.organisation_id,
-                SeriesStatus.scan_id == Signal.scan_id,
-            ),
-        )
-        .where(Signal.organisation_id == organisation_id)
-        .order_by(Indicator.code, Signal.period_start, Signal.method, Signal.rule)
-    ).all()
+    rows = conn.execute(_SIGNALS, {"organisation_id": organisation_id}).all()
     return [SignalRecord(*r) for r in rows]
 
 
@@ -660,20 +693,23 @@ class BaselineRecord:
     created_at: dt.datetime
 
 
+_BASELINES = (
+    select(
+        Indicator.code,
+        SpcBaseline.rebase_from,
+        SpcBaseline.fix_after_n_points,
+        SpcBaseline.reason,
+        SpcBaseline.created_by,
+        SpcBaseline.created_at,
+    )
+    .join(Indicator, Indicator.id == SpcBaseline.indicator_id)
+    .where(SpcBaseline.organisation_id == _ORGANISATION_ID)
+    .order_by(Indicator.code, SpcBaseline.rebase_from)
+)
+
+
 def organisation_baselines(conn: Connection, organisation_id: int) -> list[BaselineRecord]:
-    rows = conn.execute(
-        select(
-            Indicator.code,
-            SpcBaseline.rebase_from,
-            SpcBaseline.fix_after_n_points,
-            SpcBaseline.reason,
-            SpcBaseline.created_by,
-            SpcBaseline.created_at,
-        )
-        .join(Indicator, Indicator.id == SpcBaseline.indicator_id)
-        .where(SpcBaseline.organisation_id == organisation_id)
-        .order_by(Indicator.code, SpcBaseline.rebase_from)
-    ).all()
+    rows = conn.execute(_BASELINES, {"organisation_id": organisation_id}).all()
     return [BaselineRecord(*r) for r in rows]
 
 
@@ -685,12 +721,15 @@ class EventRecord:
     detail: str | None
 
 
+_EVENTS = (
+    select(Event.date, Event.kind, Event.grade, Event.detail)
+    .where(Event.organisation_id == _ORGANISATION_ID)
+    .order_by(Event.date, Event.kind)
+)
+
+
 def organisation_events(conn: Connection, organisation_id: int) -> list[EventRecord]:
-    rows = conn.execute(
-        select(Event.date, Event.kind, Event.grade, Event.detail)
-        .where(Event.organisation_id == organisation_id)
-        .order_by(Event.date, Event.kind)
-    ).all()
+    rows = conn.execute(_EVENTS, {"organisation_id": organisation_id}).all()
     return [EventRecord(*r) for r in rows]
 
 
@@ -825,29 +864,6 @@ def _values_at_funnel_period(
     return {(int(r[0]), r[1]): (r[2], r[3], r[4], r[5]) for r in conn.execute(query).all()}
 
 
-@dataclass(frozen=True)
-class FunnelInputs:
-    """Every organisation's values at an indicator's funnel period: for computing the funnel's limits only
-    (limits depend on every organisation); never shown per organisation."""
-
-    organisation_ids: list[int]
-    numerator: list[float | None]
-    denominator: list[float | None]
-    expected: list[float | None]
-
-
-def funnel_inputs(conn: Connection, indicator_id: int) -> FunnelInputs:
-    values = _values_at_funnel_period(conn, indicator_id, None)
-    ids = sorted(k[0] for k in values)
-    by_id = {k[0]: v for k, v in values.items()}
-    return FunnelInputs(
-        organisation_ids=ids,
-        numerator=[by_id[i][0] for i in ids],
-        denominator=[by_id[i][1] for i in ids],
-        expected=[by_id[i][3] for i in ids],
-    )
-
-
 def funnel_counts(conn: Connection, indicator_id: int) -> tuple[int, int]:
     """Organisations compared in the indicator's funnel, and those flagged after FDR control (all of them)."""
     row = conn.execute(
@@ -869,19 +885,22 @@ class ScanInfo:
     signals_written: int
 
 
+_LATEST_SCAN = (
+    select(
+        ScanRun.id,
+        ScanRun.started_at,
+        ScanRun.finished_at,
+        ScanRun.options,
+        ScanRun.series_scanned,
+        ScanRun.signals_written,
+    )
+    .order_by(ScanRun.id.desc())
+    .limit(1)
+)
+
+
 def latest_scan(conn: Connection) -> ScanInfo | None:
-    row = conn.execute(
-        select(
-            ScanRun.id,
-            ScanRun.started_at,
-            ScanRun.finished_at,
-            ScanRun.options,
-            ScanRun.series_scanned,
-            ScanRun.signals_written,
-        )
-        .order_by(ScanRun.id.desc())
-        .limit(1)
-    ).first()
+    row = conn.execute(_LATEST_SCAN).first()
     return None if row is None else ScanInfo(*row)
 
 

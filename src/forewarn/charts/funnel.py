@@ -10,15 +10,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from forewarn.charts.palette import CONCERN, HIGHLIGHT, IMPROVEMENT, LIMIT, NEUTRAL, TARGET, base_config
-from forewarn.stats.funnel import (
-    FunnelOptions,
-    funnel_denominator_grid,
-    funnel_limit_curves,
-    funnel_statistics,
-)
+
+# Axis titles (value, denominator) by funnel data type: proportions against their denominator N; ratios O/E
+# (rates as ratios to the pooled rate) against the expected count E.
+FUNNEL_AXIS_TITLES = {
+    "PR": ("Proportion", "Denominator"),
+    "SR": ("Ratio of observed to expected", "Expected"),
+}
 
 
 @dataclass(frozen=True)
@@ -197,83 +196,3 @@ def funnel_plot_spec(
         "layer": layers,
         "config": base_config(),
     }
-
-
-@dataclass(frozen=True)
-class FunnelView:
-    """What a funnel plot draws for one indicator: each unit's plotted ratio and denominator, and the limits.
-
-    ``index`` maps each unit back to the caller's input position (units that cannot enter a funnel, such as a
-    proportion with no denominator, are left out).
-    """
-
-    index: Sequence[int]
-    ratio: Sequence[float]
-    denominator: Sequence[float]
-    curves: Sequence[FunnelCurve]
-    target: float
-    value_title: str
-    denominator_title: str
-    outside_limits: int
-
-
-def funnel_view(
-    kind: str,
-    numerator: Sequence[float | None],
-    denominator: Sequence[float | None],
-    expected: Sequence[float | None],
-    *,
-    limit: float = 99.8,
-    trim: float = 0.1,
-) -> FunnelView | None:
-    """Recompute one indicator's funnel as the surveillance scan does, for drawing.
-
-    Proportions: binomial (PR) with multiplicative over-dispersion by winsorised z ("cqc"). Ratios O/E and
-    rates (as ratios against the pooled rate): Poisson (SR) with additive over-dispersion after truncation
-    ("shmi"). None for kinds without a funnel, or when no unit can enter one.
-    """
-    if kind not in ("proportion", "ratio_oe", "rate"):
-        return None
-    num = np.array([np.nan if v is None else v for v in numerator], dtype=np.float64)
-    den = np.array([np.nan if v is None else v for v in denominator], dtype=np.float64)
-    exp = np.array([np.nan if v is None else v for v in expected], dtype=np.float64)
-    if kind == "proportion":
-        keep = np.isfinite(num) & np.isfinite(den) & (den > 0) & (num >= 0) & (num <= den)
-        observed, against = num[keep], den[keep]
-        options = FunnelOptions(data_type="PR", overdispersion="cqc", limit=limit, trim=trim)
-        value_title, denominator_title = "Proportion", "Denominator"
-    else:
-        if kind == "rate":
-            usable = np.isfinite(num) & np.isfinite(den) & (den > 0)
-            rate = num[usable].sum() / den[usable].sum() if usable.any() else np.nan
-            against_all = den * rate
-        else:
-            against_all = exp
-        keep = np.isfinite(num) & np.isfinite(against_all) & (against_all > 0) & (num >= 0)
-        observed, against = num[keep], against_all[keep]
-        options = FunnelOptions(data_type="SR", overdispersion="shmi", limit=limit, trim=trim)
-        value_title, denominator_title = "Ratio of observed to expected", "Expected"
-    if observed.size < 2:
-        return None
-    try:
-        result = funnel_statistics(observed, against, options=options)
-        grid = funnel_denominator_grid(against, n_points=120)
-        curves = []
-        for coverage in sorted({95.0, float(limit)}):
-            dashed = coverage < limit
-            drawn = funnel_limit_curves(result, grid, options=options, limit=coverage)
-            label = f"{coverage:g}%"
-            curves.append(FunnelCurve(f"{label} lower", grid[0].tolist(), drawn.lower[0].tolist(), dashed))
-            curves.append(FunnelCurve(f"{label} upper", grid[0].tolist(), drawn.upper[0].tolist(), dashed))
-    except ValueError:
-        return None
-    return FunnelView(
-        index=np.flatnonzero(keep).tolist(),
-        ratio=result.ratio.tolist(),
-        denominator=against.tolist(),
-        curves=curves,
-        target=float(result.target[0]),
-        value_title=value_title,
-        denominator_title=denominator_title,
-        outside_limits=int(result.outlier.sum()),
-    )

@@ -570,20 +570,83 @@ def funnel_limit_curves(
     array([[0.559692, 0.610826, 0.674696]])
     """
     opts = options if options is not None else FunnelOptions()
-    grid = np.asarray(denominator_grid, dtype=np.float64)
-    k = result.target.shape[0]
-    if grid.ndim == 1:
-        grid = np.broadcast_to(grid, (k, grid.shape[0]))
-    if grid.ndim != 2 or grid.shape[0] != k:
-        raise ValueError(f"denominator_grid must have shape (m,) or ({k}, m); got {grid.shape}")
-    return funnel_limits(
-        grid,
-        result.target[:, None],
-        result.tau2_applied[:, None],
-        adjusted=result.adjusted[:, None],
-        options=opts,
-        limit=limit,
+    return _curves_over_grid(
+        result.target, result.tau2_applied, result.adjusted, denominator_grid, opts, limit
     )
+
+
+def funnel_limit_curves_from_estimates(
+    target: ArrayLike,
+    phi: ArrayLike,
+    tau2: ArrayLike,
+    denominator_grid: ArrayLike,
+    *,
+    options: FunnelOptions | None = None,
+    limit: float | None = None,
+) -> FunnelLimits:
+    """Limit curves of funnels known only by their per-funnel estimates, e.g. as a surveillance scan stored them.
+
+    Parameters
+    ----------
+    target, phi, tau2 : array_like, shape (k,)
+        Each funnel's ``FunnelResult.target``, ``.phi`` and ``.tau2`` (or ``.tau2_applied``: tau^2 counts only
+        where the funnel is adjusted, so either gives the same curves).
+    denominator_grid : array_like, shape (m,) or (k, m)
+        Denominators at which to draw, shared by all funnels or one row per funnel.
+    options : FunnelOptions, optional
+        The options given to :func:`funnel_statistics` (data type, over-dispersion method, ``unadjusted``,
+        ``compat``).
+    limit : float, optional
+        Coverage in percent; default ``options.limit``.
+
+    Returns
+    -------
+    FunnelLimits
+        ``lower`` and ``upper`` of shape (k, m): :func:`funnel_limit_curves` of the result that gave these
+        estimates.
+
+    Raises
+    ------
+    ValueError
+        If the estimates are not one per funnel, or the grid has a non-positive value or a shape that does not
+        broadcast to (k, m).
+
+    Notes
+    -----
+    As in :func:`funnel_statistics`, a funnel is adjusted when over-dispersion was requested and phi > 1 (a NaN
+    phi, not estimated, is not): its limits are then g^-1(g(theta0) +- q sqrt(s^2 + tau^2)), otherwise the
+    unadjusted ones of ``options.unadjusted``.
+
+    References
+    ----------
+    .. [1] Spiegelhalter DJ (2005b). Handling over-dispersion of performance indicators. Quality and Safety in
+       Health Care 14:347-351. doi:10.1136/qshc.2005.013755
+
+    Examples
+    --------
+    FunnelPlotR's medpar run with ``data_type = "SR", sr_method = "CQC"`` reports target 1, phi 9.302497 and
+    tau2 0.007863079; its ``OD99UCL`` at the first provider (E = 523.6963) is 1.282219:
+
+    >>> opts = FunnelOptions(overdispersion="cqc", compat="funnelplotr")
+    >>> curves = funnel_limit_curves_from_estimates(
+    ...     [1.0], [9.30249710742927], [0.00786307927605877], [523.696304399202], options=opts
+    ... )
+    >>> print(f"{curves.upper[0, 0]:.6f}")
+    1.282219
+    """
+    opts = options if options is not None else FunnelOptions()
+    theta = np.atleast_1d(np.asarray(target, dtype=np.float64))
+    dispersion = np.atleast_1d(np.asarray(phi, dtype=np.float64))
+    between = np.atleast_1d(np.asarray(tau2, dtype=np.float64))
+    if theta.ndim != 1 or dispersion.shape != theta.shape or between.shape != theta.shape:
+        raise ValueError(
+            "target, phi and tau2 must have one value per funnel; "
+            f"got shapes {theta.shape}, {dispersion.shape} and {between.shape}"
+        )
+    with np.errstate(invalid="ignore"):
+        adjusted = (opts.overdispersion != "none") & (dispersion > 1.0)
+    tau2_applied = np.where(adjusted, between, 0.0)
+    return _curves_over_grid(theta, tau2_applied, adjusted, denominator_grid, opts, limit)
 
 
 def funnel_denominator_grid(
@@ -609,7 +672,7 @@ def funnel_denominator_grid(
     Returns
     -------
     numpy.ndarray, shape (k, n_points)
-        Row f runs geometrically from min to max of funnel f's denominators.
+        Row f runs geometrically from min to max of funnel f's denominators, both exactly.
 
     Raises
     ------
@@ -648,10 +711,36 @@ def funnel_denominator_grid(
     hi[present] = denom[order[ends[present] - 1]]
     steps = np.linspace(0.0, 1.0, n_points)
     grid: FloatArray = np.exp(np.log(lo)[:, None] + steps[None, :] * np.log(hi / lo)[:, None])
+    # Exactly the smallest and largest denominators at the ends (exp(log(x)) may differ from x in the last bit).
+    grid[:, 0], grid[:, -1] = lo, hi
     return grid
 
 
 # Steps
+
+
+def _curves_over_grid(
+    target: FloatArray,
+    tau2_applied: FloatArray,
+    adjusted: BoolArray,
+    denominator_grid: ArrayLike,
+    opts: FunnelOptions,
+    limit: float | None,
+) -> FunnelLimits:
+    grid = np.asarray(denominator_grid, dtype=np.float64)
+    k = target.shape[0]
+    if grid.ndim == 1:
+        grid = np.broadcast_to(grid, (k, grid.shape[0]))
+    if grid.ndim != 2 or grid.shape[0] != k:
+        raise ValueError(f"denominator_grid must have shape (m,) or ({k}, m); got {grid.shape}")
+    return funnel_limits(
+        grid,
+        target[:, None],
+        tau2_applied[:, None],
+        adjusted=adjusted[:, None],
+        options=opts,
+        limit=limit,
+    )
 
 
 def _check_choice(name: str, value: object, allowed: tuple[object, ...]) -> None:

@@ -69,12 +69,24 @@ class SeriesStatus(Base):
     spc_points: Mapped[str | None] = mapped_column(Text)
     # JSON list of {"from", "mean", "lpl", "upl"} per baseline segment, only when a rebase split the series.
     spc_segments: Mapped[str | None] = mapped_column(Text)
-    # Funnel of the latest period across organisations
+    # Funnel across organisations over each indicator's latest window (a year of monthly data)
     funnel_period: Mapped[dt.date | None] = mapped_column(Date)
     funnel_z: Mapped[float | None] = mapped_column(Float)
     funnel_p: Mapped[float | None] = mapped_column(Float)
     funnel_q: Mapped[float | None] = mapped_column(Float)  # Benjamini-Hochberg adjusted across all pairs
     funnel_outlier: Mapped[int | None] = mapped_column(Integer)  # -1 below, 0 within, +1 above (after FDR)
+    # What the funnel plotted, so pages draw exactly the funnel that flagged the outliers: the ratio over the
+    # funnel's window against its denominator (N for a proportion, the expected count for a ratio O/E or a
+    # rate), the unit's limits at the scan's funnel_limit, and the funnel's own target, phi and tau2 (the tau2
+    # its limits add; repeated on each series of the indicator). "PR" binomial or "SR" Poisson.
+    funnel_data_type: Mapped[str | None] = mapped_column(String(2))
+    funnel_ratio: Mapped[float | None] = mapped_column(Float)
+    funnel_denominator: Mapped[float | None] = mapped_column(Float)
+    funnel_lower: Mapped[float | None] = mapped_column(Float)
+    funnel_upper: Mapped[float | None] = mapped_column(Float)
+    funnel_target: Mapped[float | None] = mapped_column(Float)
+    funnel_phi: Mapped[float | None] = mapped_column(Float)
+    funnel_tau2: Mapped[float | None] = mapped_column(Float)
     # CUSUM
     cusum_value: Mapped[float | None] = mapped_column(Float)
     cusum_alarms: Mapped[int | None] = mapped_column(Integer)

@@ -14,7 +14,7 @@ import polars as pl
 from numpy.typing import NDArray
 
 from forewarn.stats.cusum import RiskAdjustedCusumOptions, llr_cusum_threshold, risk_adjusted_cusum
-from forewarn.stats.funnel import FunnelOptions, funnel_statistics
+from forewarn.stats.funnel import DataType, FunnelOptions, Overdispersion, funnel_statistics
 from forewarn.stats.multiplicity import expected_false_flags, fdr_adjust
 from forewarn.stats.spc import AssuranceType, PointType, SpcOptions, XmrChart, xmr_chart
 from forewarn.surveillance.options import ScanOptions
@@ -35,6 +35,13 @@ VARIATION_LOOKUP = np.array([POINT_TYPE_NAMES.get(i) for i in range(max(POINT_TY
 ASSURANCE_LOOKUP = np.array([ASSURANCE_NAMES.get(i) for i in range(max(ASSURANCE_NAMES) + 1)], dtype=object)
 DIRECTION_NAMES = pl.Series([POINT_DIRECTION.get(i, "neutral") for i in range(max(POINT_DIRECTION) + 1)])
 FUNNEL_KINDS = ("proportion", "ratio_oe", "rate")
+# Proportions are binomial (PR); ratios O/E and rates, as ratios to the indicator's pooled rate, are Poisson (SR).
+FUNNEL_DATA_TYPES: tuple[tuple[DataType, tuple[str, ...]], ...] = (
+    ("PR", ("proportion",)),
+    ("SR", ("ratio_oe", "rate")),
+)
+# Winsorising on the square-root scale copes with zero counts, which the SHMI log scale cannot.
+FUNNEL_OVERDISPERSION: Overdispersion = "cqc"
 CUSUM_KINDS = ("proportion", "ratio_oe", "rate")
 
 
@@ -244,6 +251,12 @@ def _window_sums(panel: Panel, at: IntArray, days: int) -> tuple[FloatArray, Flo
     return total(panel.numerator), total(panel.denominator), total(panel.expected)
 
 
+def funnel_options(data_type: DataType, limit: float, trim: float = 0.1) -> FunnelOptions:
+    """The options of the scan's funnels of one data type (``limit`` and ``trim`` from :class:`ScanOptions`):
+    over-dispersion by winsorised z-scores and DerSimonian-Laird tau^2 (Spiegelhalter 2005b, as the CQC)."""
+    return FunnelOptions(data_type=data_type, overdispersion=FUNNEL_OVERDISPERSION, limit=limit, trim=trim)
+
+
 def _funnels(
     panel: Panel, options: ScanOptions, window: tuple[FloatArray, FloatArray, FloatArray] | None = None
 ) -> tuple[dict[str, np.ndarray], pl.DataFrame, dict[str, object]]:
@@ -254,14 +267,17 @@ def _funnels(
         "funnel_p": np.full(n, np.nan),
         "funnel_q": np.full(n, np.nan),
         "funnel_outlier": np.full(n, None, dtype=object),
+        "funnel_data_type": np.full(n, None, dtype=object),
     }
     kind = _series_attr(panel, "kind")
     units, at = _latest_period_units(panel)
     num, den, exp = window if window is not None else _window_sums(panel, at, options.funnel_window_days)
+    # What each funnel plotted: the ratio against its denominator (N, or the expected count), the unit's limits
+    # and the funnel's target, phi and tau^2 (the tau^2 its limits add), stored so pages draw the same funnel.
     extra: dict[str, np.ndarray] = {
-        k: np.full(n, np.nan) for k in ("ratio", "lower", "upper", "target", "phi", "tau2")
+        k: np.full(n, np.nan) for k in ("ratio", "denominator", "lower", "upper", "target", "phi", "tau2")
     }
-    for data_type, kinds in (("PR", ("proportion",)), ("SR", ("ratio_oe", "rate"))):
+    for data_type, kinds in FUNNEL_DATA_TYPES:
         rows = units[np.isin(kind[units], kinds)]
         if data_type == "PR":
             rows = rows[np.isfinite(num[rows]) & (den[rows] > 0) & (num[rows] <= den[rows])]
@@ -297,23 +313,20 @@ def _funnels(
             denominator,
             funnel_id,
             n_funnels=panel.indicators.height,
-            options=FunnelOptions(
-                data_type=data_type,  # type: ignore[arg-type]
-                # Winsorising on the square-root scale copes with zero counts, which the SHMI log scale cannot.
-                overdispersion="cqc",
-                limit=options.funnel_limit,
-                trim=options.funnel_trim,
-            ),
+            options=funnel_options(data_type, options.funnel_limit, options.funnel_trim),
         )
         out["funnel_period_t"][rows] = at[rows]
         out["funnel_z"][rows] = result.z_adjusted
         out["funnel_p"][rows] = result.p_value
+        out["funnel_data_type"][rows] = data_type
         extra["ratio"][rows] = result.ratio
+        extra["denominator"][rows] = denominator
         extra["lower"][rows] = result.lower
         extra["upper"][rows] = result.upper
         extra["target"][rows] = result.target[funnel_id]
         extra["phi"][rows] = result.phi[funnel_id]
         extra["tau2"][rows] = result.tau2_applied[funnel_id]
+    out.update({f"funnel_{name}": values for name, values in extra.items()})
     tested = np.flatnonzero(np.isfinite(out["funnel_p"]))
     summary: dict[str, object] = {"funnel_tests": int(tested.size)}
     if tested.size == 0:

@@ -189,15 +189,20 @@ class PortfolioOut(Model):
 
 
 class SpcOut(Model):
-    """An XmR chart's points, one list per column, one entry per period (None where missing or not applicable)."""
+    """An XmR chart's points, one list per column, one entry per period (None where missing or not applicable).
 
-    period: list[dt.date]
-    value: list[float | None]
-    mean: list[float | None]
-    lpl: list[float | None]
-    upl: list[float | None]
-    point_type: list[str] = Field(description="Making Data Count point type, e.g. special_cause_concern")
-    rule: list[str | None] = Field(description="The special-cause rule that labels the point")
+    Tuples rather than lists: cached pages hold thousands of these, and CPython's collector stops walking a
+    tuple of plain values after its first pass, while it walks every list on every full collection."""
+
+    period: tuple[dt.date, ...]
+    value: tuple[float | None, ...]
+    mean: tuple[float | None, ...]
+    lpl: tuple[float | None, ...]
+    upl: tuple[float | None, ...]
+    point_type: tuple[str, ...] = Field(
+        description="Making Data Count point type, e.g. special_cause_concern"
+    )
+    rule: tuple[str | None, ...] = Field(description="The special-cause rule that labels the point")
 
 
 class SignalOut(Model):

@@ -11,14 +11,14 @@ from forewarn.accounts.reads import (
     IndicatorInfo,
     IndicatorRow,
     funnel_counts,
-    funnel_inputs,
     indicator_by_code,
     indicator_rows,
     indicators,
     latest_scan,
 )
-from forewarn.charts.funnel import FunnelUnit, funnel_plot_spec, funnel_view
+from forewarn.charts.funnel import FUNNEL_AXIS_TITLES, FunnelCurve, FunnelUnit, funnel_plot_spec
 from forewarn.charts.ranks import RankInterval, rank_interval_spec
+from forewarn.surveillance.funnels import IndicatorFunnel, indicator_funnel
 from forewarn.web.errors import NotFoundError
 from forewarn.web.pages.common import funnel_concern, scan_out
 from forewarn.web.schemas import IndicatorOrganisationOut, IndicatorOut, IndicatorsOut, IndicatorSummaryOut
@@ -84,6 +84,15 @@ def _scan_options(conn: Connection) -> tuple[float, float]:
     ) else 0.05
 
 
+def _funnel_curves(funnel: IndicatorFunnel) -> list[FunnelCurve]:
+    """Each limit as a lower and an upper curve; limits narrower than the scan's own are dashed."""
+    return [
+        FunnelCurve(f"{curve.coverage:g}% {side}", curve.denominator, values, curve.coverage < funnel.limit)
+        for curve in funnel.curves
+        for side, values in (("lower", curve.lower), ("upper", curve.upper))
+    ]
+
+
 def build_indicator(
     conn: Connection, visibility: Visibility, code: str
 ) -> tuple[IndicatorOut, dict[str, dict[str, Any]]]:
@@ -97,37 +106,34 @@ def build_indicator(
     specs: dict[str, dict[str, Any]] = {}
     funnel_period = next((r.state.funnel_period for r in rows if r.state.funnel_period), None)
     outside: int | None = None
-    inputs = funnel_inputs(conn, info.id)
-    view = funnel_view(info.kind, inputs.numerator, inputs.denominator, inputs.expected, limit=limit)
-    if view is not None:
-        outside = view.outside_limits
-        shown = {row.internal_id: row for row in rows}
-        units = []
-        for position, ratio, denominator in zip(view.index, view.ratio, view.denominator, strict=True):
-            org_id = inputs.organisation_ids[position]
-            row = shown.get(org_id)
-            if row is None:
-                continue
-            units.append(
-                FunnelUnit(
-                    label=row.label,
-                    denominator=denominator,
-                    value=ratio,
-                    outlier=row.state.funnel_outlier or 0,
-                    concern=funnel_concern(row.state.funnel_outlier, info.polarity),
-                    highlight=row.own,
-                    z=row.state.funnel_z,
-                    q=row.state.funnel_q,
-                )
+    # The funnel as the scan computed it; only the organisations this account may see are drawn, under the
+    # labels (or pseudonyms) of their rows. The limits and counts depend on every organisation.
+    shown = {row.internal_id: row for row in rows}
+    funnel = indicator_funnel(conn, info.id, organisation_ids=shown.keys())
+    if funnel is not None:
+        outside = funnel.outside_limits
+        units = [
+            FunnelUnit(
+                label=shown[point.organisation_id].label,
+                denominator=point.denominator,
+                value=point.ratio,
+                outlier=point.outlier,
+                concern=funnel_concern(point.outlier, info.polarity),
+                highlight=shown[point.organisation_id].own,
+                z=point.z,
+                q=point.q,
             )
+            for point in funnel.points
+        ]
         if units:  # a funnel with no organisation this account may see would show only its limits
+            value_title, denominator_title = FUNNEL_AXIS_TITLES[funnel.data_type]
             specs["funnel"] = funnel_plot_spec(
                 units,
-                view.curves,
-                target=view.target,
+                _funnel_curves(funnel),
+                target=funnel.target,
                 title=info.name,
-                value_title=view.value_title,
-                denominator_title=view.denominator_title,
+                value_title=value_title,
+                denominator_title=denominator_title,
             )
     ranked = [
         r for r in out_rows if r.rank is not None and r.rank_lower is not None and r.rank_upper is not None

@@ -25,6 +25,7 @@ from forewarn.charts.spc import SpcSeries, improvement_of, spc_chart_spec
 from forewarn.surveillance.series import SeriesChart, organisation_charts
 from forewarn.web.errors import NotFoundError
 from forewarn.web.pages.common import funnel_concern, scan_out
+from forewarn.web.rendering import EncodedSpec
 from forewarn.web.schemas import (
     AttributeOut,
     BaselineOut,
@@ -37,7 +38,7 @@ from forewarn.web.schemas import (
 )
 from forewarn.web.state import VersionedCache
 
-EMPTY_SPC = SpcOut(period=[], value=[], mean=[], lpl=[], upl=[], point_type=[], rule=[])
+EMPTY_SPC = SpcOut(period=(), value=(), mean=(), lpl=(), upl=(), point_type=(), rule=())
 STALE = "The data changed after the last scan: limits and flags show again after the next scan."
 UNCHARTED = "The last scan drew no process limits: the series has too few values for an SPC chart."
 
@@ -77,7 +78,7 @@ def build_organisation(
     conn: Connection,
     visibility: Visibility,
     organisation_id: int,
-) -> tuple[OrganisationOut, dict[str, dict[str, Any]]]:
+) -> tuple[OrganisationOut, dict[str, EncodedSpec]]:
     """The page's content and a Vega-Lite spec per indicator; NotFoundError if the account may not open it.
 
     Soft measures come from another service: add them with :func:`with_soft_measures` once this connection
@@ -91,12 +92,12 @@ def build_organisation(
     signals = organisation_signals(conn, organisation_id)
     series = spc_series(charts, states)
     indicators = []
-    specs: dict[str, dict[str, Any]] = {}
+    specs: dict[str, EncodedSpec] = {}
     for state in states:
         ind = state.indicator
         chart = series.get(ind.code)
         if chart is not None:
-            specs[ind.code] = spc_chart_spec(chart)
+            specs[ind.code] = EncodedSpec.of(spc_chart_spec(chart))
         indicators.append(
             IndicatorStateOut(
                 code=ind.code,
@@ -149,13 +150,13 @@ def build_organisation(
                     if b.indicator_code == ind.code
                 ],
                 spc=SpcOut(
-                    period=list(chart.period),
-                    value=list(chart.value),
-                    mean=list(chart.mean),
-                    lpl=list(chart.lpl),
-                    upl=list(chart.upl),
-                    point_type=list(chart.point_type),
-                    rule=list(chart.rule),
+                    period=chart.period,
+                    value=chart.value,
+                    mean=chart.mean,
+                    lpl=chart.lpl,
+                    upl=chart.upl,
+                    point_type=chart.point_type,
+                    rule=chart.rule,
                 )
                 if chart
                 else EMPTY_SPC,
@@ -210,18 +211,18 @@ def with_soft_measures(page: OrganisationOut, soft_measures: SoftMeasures) -> Or
 
 def build_organisation_indicator(
     conn: Connection, visibility: Visibility, organisation_id: int, indicator_code: str, cache: VersionedCache
-) -> tuple[OrganisationOut, IndicatorStateOut, dict[str, Any]]:
+) -> tuple[OrganisationOut, IndicatorStateOut, EncodedSpec | None]:
     """One indicator of one organisation in full (every point as a table); NotFoundError if not visible."""
     page, specs = cached_organisation(conn, visibility, organisation_id, cache)
     for indicator in page.indicators:
         if indicator.code == indicator_code:
-            return page, indicator, specs.get(indicator_code, {})
+            return page, indicator, specs.get(indicator_code)
     raise NotFoundError("This organisation has no data for this indicator, or your account cannot see it.")
 
 
 def cached_organisation(
     conn: Connection, visibility: Visibility, organisation_id: int, cache: VersionedCache
-) -> tuple[OrganisationOut, dict[str, dict[str, Any]]]:
+) -> tuple[OrganisationOut, dict[str, EncodedSpec]]:
     """:func:`build_organisation`, kept until the data change. Access is checked on every call, before the
     cache is consulted; what is cached does not depend on who asks."""
     if not visibility.may_open(organisation_id):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
@@ -15,7 +13,7 @@ from forewarn.web.pages.organisation import (
     spc_chart_for,
     with_soft_measures,
 )
-from forewarn.web.rendering import render
+from forewarn.web.rendering import EncodedSpec, render
 from forewarn.web.schemas import IndicatorStateOut, OrganisationOut
 from forewarn.web.soft import soft_measures_provider
 
@@ -75,7 +73,7 @@ def _viewed_indicator(
     viewer: Viewer,
     organisation_id: int,
     indicator_code: str,
-) -> tuple[OrganisationOut, IndicatorStateOut, dict[str, Any]]:
+) -> tuple[OrganisationOut, IndicatorStateOut, EncodedSpec | None]:
     """One organisation's indicator as this viewer may see it, with the view written to the audit log."""
     with state.engine.connect() as conn:
         built = build_organisation_indicator(conn, viewer, organisation_id, indicator_code, state.page_cache)
