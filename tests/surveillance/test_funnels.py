@@ -1,6 +1,7 @@
 """An indicator's funnel as the scan left it: the stored points are the windowed totals the scan compared (derived
 here from the CSV), its z-scores, limits and estimates are funnel_statistics (FunnelPlotR-checked) of those
-totals, and the drawn limit curves pass through every organisation's own limits, so each flag lies outside them."""
+totals, and the drawn limit curves pass through every drawn organisation's own limits, so each flag lies outside
+them, and span the drawn organisations' denominators alone."""
 
 from __future__ import annotations
 
@@ -13,9 +14,15 @@ import pytest
 from sqlalchemy import Engine, select
 
 from forewarn.ingest.importer import import_file
-from forewarn.stats.funnel import FunnelOptions, funnel_statistics
+from forewarn.stats.funnel import FunnelOptions, funnel_denominator_grid, funnel_statistics
 from forewarn.store.models import Indicator, Organisation
-from forewarn.surveillance.funnels import IndicatorFunnel, indicator_funnel
+from forewarn.surveillance.funnels import (
+    GRID_POINTS,
+    IndicatorFunnel,
+    drawn_denominator_range,
+    funnel_window_start,
+    indicator_funnel,
+)
 from forewarn.surveillance.options import ScanOptions
 from forewarn.surveillance.scan import ScanResult, run_scan
 from tests.surveillance.test_scan import MAPPING, _panel_csv
@@ -45,11 +52,11 @@ def scanned(engine: Engine, tmp_path: Path) -> tuple[Engine, pl.DataFrame, ScanR
     return engine, frame, run_scan(engine)
 
 
-def _window_totals(frame: pl.DataFrame) -> pl.DataFrame:
+def _window_totals(frame: pl.DataFrame, window: list[dt.date] = WINDOW) -> pl.DataFrame:
     """Each organisation observed at the latest period, with its sums over the window, by organisation code."""
     at_latest = frame.filter(pl.col("period") == LATEST)["org"].to_list()
     return (
-        frame.filter(pl.col("period").is_in(WINDOW) & pl.col("org").is_in(at_latest))
+        frame.filter(pl.col("period").is_in(window) & pl.col("org").is_in(at_latest))
         .group_by("org")
         .agg(
             pl.col("seen", "attendances", "deaths", "expected").sum().cast(pl.Float64),
@@ -72,9 +79,11 @@ def _codes(engine: Engine) -> dict[int, str]:
         return {int(i): str(c) for i, c in conn.execute(select(Organisation.id, Organisation.code))}
 
 
-def _expected_points(frame: pl.DataFrame, code: str) -> tuple[list[str], np.ndarray, np.ndarray]:
+def _expected_points(
+    frame: pl.DataFrame, code: str, window: list[dt.date] = WINDOW
+) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Organisation codes, observed counts and denominators of the funnel the scan should have compared."""
-    totals = _window_totals(frame)
+    totals = _window_totals(frame, window)
     orgs = totals["org"].to_list()
     if code == "perf":
         return orgs, totals["seen"].to_numpy(), totals["attendances"].to_numpy()
@@ -113,6 +122,71 @@ def test_stored_points_are_the_windowed_totals_the_scan_compared(
     np.testing.assert_array_equal(stored_ratio, observed / denominator)
     assert funnel.data_type == DATA_TYPES[code]
     assert funnel.period == LATEST
+    assert (funnel.window_days, funnel.window_start) == (365, WINDOW[0])
+
+
+def test_a_shorter_window_is_read_from_the_scan_and_its_start_is_the_first_period_summed(
+    scanned: tuple[Engine, pl.DataFrame, ScanResult],
+) -> None:
+    """90 days before 1 December 2021 is 2 September 2021: the periods summed start on 1 October, 1 November and
+    1 December."""
+    engine, frame, _ = scanned
+    run_scan(engine, ScanOptions(funnel_window_days=90))
+    funnel = _funnel(engine, "perf")
+    window = [dt.date(2021, 10, 1), dt.date(2021, 11, 1), dt.date(2021, 12, 1)]
+    assert (funnel.window_days, funnel.window_start) == (90, window[0])
+    codes = _codes(engine)
+    orgs, observed, denominator = _expected_points(frame, "perf", window)
+    by_code = {codes[p.organisation_id]: p for p in funnel.points}
+    assert sorted(by_code) == orgs
+    np.testing.assert_array_equal([by_code[o].denominator for o in orgs], denominator)
+    np.testing.assert_array_equal([by_code[o].ratio for o in orgs], observed / denominator)
+
+
+@pytest.mark.parametrize(
+    ("period", "days", "start"),
+    [
+        # The scan sums the periods starting after period - days: 365 days before 1 March 2024 is 2 March 2023
+        # (2024 is a leap year), so the first month summed is April 2023.
+        (dt.date(2024, 3, 1), 365, dt.date(2023, 4, 1)),
+        (dt.date(2021, 12, 1), 365, dt.date(2021, 1, 1)),
+        # 1 February is 28 days before 1 March 2021, so not after it: only March is summed.
+        (dt.date(2021, 3, 1), 28, dt.date(2021, 3, 1)),
+        # 31 January is 29 days before: February and March are summed.
+        (dt.date(2021, 3, 1), 29, dt.date(2021, 2, 1)),
+        (dt.date(2021, 3, 1), 1, dt.date(2021, 3, 1)),
+        # Periods not starting on the 1st: the first day after period - days.
+        (dt.date(2021, 12, 15), 365, dt.date(2020, 12, 16)),
+    ],
+)
+def test_the_window_starts_at_the_first_period_start_the_scan_sums(
+    period: dt.date, days: int, start: dt.date
+) -> None:
+    assert funnel_window_start(period, days) == start
+
+
+@pytest.mark.parametrize(
+    ("denominators", "expected"),
+    [
+        # 46,400 = 58,000 / 1.25 rounds down to 46,000; 75,153.75 = 60,123 x 1.25 rounds up to 76,000.
+        ([60123.0, 58000.0], (46000.0, 76000.0)),
+        # One point: 8 = 10 / 1.25 and 12.5 = 10 x 1.25, rounded out to two significant figures.
+        ([10.0], (8.0, 13.0)),
+        # 0.296 = 0.37 / 1.25 down to 0.29; 0.4625 up to 0.47.
+        ([0.37], (0.29, 0.47)),
+    ],
+)
+def test_the_curves_span_the_drawn_denominators_widened_and_rounded_out(
+    denominators: list[float], expected: tuple[float, float]
+) -> None:
+    assert drawn_denominator_range(denominators) == expected
+
+
+def test_no_range_without_a_positive_denominator() -> None:
+    with pytest.raises(ValueError, match="no denominators"):
+        drawn_denominator_range([])
+    with pytest.raises(ValueError, match="positive"):
+        drawn_denominator_range([0.0, 5.0])
 
 
 @pytest.mark.parametrize("code", ["perf", "mort", "deathrate"])
@@ -164,11 +238,13 @@ def test_drawn_curves_pass_through_each_organisations_limits_and_every_flag_is_o
             assert point.ratio < lower
         narrow_lower, narrow_upper = _curve_at(funnel, 95.0, point.denominator)
         assert lower <= narrow_lower < narrow_upper <= upper
-    # The curves span the funnel on a geometric grid from its smallest to its largest denominator.
+    # The curves span the drawn denominators, widened and rounded out, on a geometric grid plus the points.
     denominators = [p.denominator for p in funnel.points]
     for curve in funnel.curves:
-        assert (curve.denominator[0], curve.denominator[-1]) == (min(denominators), max(denominators))
+        assert (curve.denominator[0], curve.denominator[-1]) == drawn_denominator_range(denominators)
+        assert curve.denominator[0] < min(denominators) and max(denominators) < curve.denominator[-1]
         assert list(curve.denominator) == sorted(set(curve.denominator))
+        assert set(denominators) <= set(curve.denominator)
 
 
 def test_the_known_outliers_are_flagged(scanned: tuple[Engine, pl.DataFrame, ScanResult]) -> None:
@@ -209,6 +285,21 @@ def test_points_of_some_organisations_keep_the_whole_funnels_counts_and_limits(
     assert (some.target, some.phi, some.tau2) == (whole.target, whole.phi, whole.tau2)
     for point in some.points:
         assert _curve_at(some, some.limit, point.denominator) == (point.lower, point.upper)
+    # The curves are drawn over the chosen organisations' denominators alone: a geometric grid across their
+    # widened range, plus the points themselves, whatever the other organisations' denominators.
+    drawn = sorted(p.denominator for p in some.points)
+    grid = funnel_denominator_grid(drawn_denominator_range(drawn), n_points=GRID_POINTS)[0]
+    for curve in some.curves:
+        assert curve.denominator == tuple(sorted({*grid.tolist(), *drawn}))
+    # (Curves over the whole funnel would have reached an organisation not chosen.)
+    assert min(p.denominator for p in whole.points) < drawn[0]
+
+
+def test_a_funnel_with_no_point_drawn_has_no_curves(scanned: tuple[Engine, pl.DataFrame, ScanResult]) -> None:
+    engine, _, _ = scanned
+    none = _funnel(engine, "mort", set())
+    assert none.points == () and none.curves == ()
+    assert none.compared == _funnel(engine, "mort").compared
 
 
 def test_a_rescan_at_95_percent_redraws_the_limits_it_flags_with(

@@ -12,6 +12,7 @@ import datetime as dt
 import itertools
 import operator
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -226,16 +227,39 @@ class PortfolioCache:
 
     The aggregation reads every row of ``series_status``; the portfolio is the most visited page, and its
     numbers change only when a scan or an import finishes. Each request then only slices the cached index.
+
+    ``max_age`` (seconds) lets the data version itself be read at most that often, for every cache keyed on
+    it (:meth:`version`): pages may then show data up to that old after a scan or import finishes elsewhere.
+    0 reads it on every call.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, max_age: float = 0.0) -> None:
         self._lock = threading.Lock()
+        self._max_age = max_age
         self._version: DataVersion | None = None
         self._index = EMPTY_INDEX
         self._scan: ScanInfo | None = None
+        self._latest: DataVersion | None = None
+        self._latest_read_at = 0.0
+
+    def version(self, conn: Connection) -> DataVersion:
+        """The store's data version, read afresh when the last reading is older than ``max_age``."""
+        now = time.monotonic()
+        with self._lock:
+            if self._latest is not None and now - self._latest_read_at < self._max_age:
+                return self._latest
+        latest = data_version(conn)
+        with self._lock:
+            self._latest, self._latest_read_at = latest, now
+        return latest
+
+    def expire(self) -> None:
+        """Read the data version afresh on the next call (after this process changed the data)."""
+        with self._lock:
+            self._latest = None
 
     def _refresh(self, conn: Connection) -> None:
-        version = data_version(conn)
+        version = self.version(conn)
         with self._lock:
             if version == self._version:
                 return
@@ -259,6 +283,7 @@ class PortfolioCache:
     def clear(self) -> None:
         with self._lock:
             self._version, self._index, self._scan = None, EMPTY_INDEX, None
+            self._latest = None
 
 
 def _evidence_order(row: OrganisationSignals) -> tuple[int, float, int, str]:
@@ -782,6 +807,9 @@ class IndicatorRow:
     """One organisation's state on one indicator; anonymised peers carry a pseudonym and no id or code.
 
     ``internal_id`` is for the server's own joins (placing a peer on a funnel) and is never shown.
+    ``funnel_ratio`` and ``funnel_denominator`` are what the funnel compared, as the scan stored them: the ratio
+    over the funnel's window and its denominator (N for a proportion, the expected count for an O/E ratio or a
+    rate); None when the funnel did not compare the organisation.
     """
 
     internal_id: int
@@ -791,30 +819,32 @@ class IndicatorRow:
     anonymised: bool
     own: bool
     state: SeriesState
-    numerator: float | None
-    denominator: float | None
-    value: float | None
-    expected: float | None
+    funnel_ratio: float | None
+    funnel_denominator: float | None
 
 
 def indicator_rows(conn: Connection, visibility: Visibility, indicator: IndicatorInfo) -> list[IndicatorRow]:
-    """Every organisation ``visibility`` allows with a scanned series of this indicator, with its values at
-    the funnel period (the period the funnel compares)."""
+    """Every organisation ``visibility`` allows with a scanned series of this indicator, with what its funnel
+    compared (the stored window ratio and denominator)."""
     query = (
-        select(Organisation.id, Organisation.name, Organisation.code, *_STATUS_COLUMNS)
+        select(
+            Organisation.id,
+            Organisation.name,
+            Organisation.code,
+            SeriesStatus.funnel_ratio,
+            SeriesStatus.funnel_denominator,
+            *_STATUS_COLUMNS,
+        )
         .join(Organisation, Organisation.id == SeriesStatus.organisation_id)
         .where(SeriesStatus.indicator_id == indicator.id)
     )
     restricted = visibility.restricted_to()
     if restricted is not None:
         query = query.where(SeriesStatus.organisation_id.in_(restricted))
-    rows = conn.execute(query).all()
-    values = _values_at_funnel_period(conn, indicator.id, restricted)
     result = []
-    for r in rows:
+    for r in conn.execute(query).all():
         org_id = int(r[0])
-        state = SeriesState(indicator, *r[3:])  # type: ignore[call-arg]
-        numerator, denominator, value, expected = values.get((org_id, state.funnel_period), (None,) * 4)
+        state = SeriesState(indicator, *r[5:])  # type: ignore[call-arg]
         if visibility.is_anonymised(org_id):
             label, code, public_id, anonymised = visibility.peers[org_id], None, None, True
         else:
@@ -828,40 +858,11 @@ def indicator_rows(conn: Connection, visibility: Visibility, indicator: Indicato
                 anonymised=anonymised,
                 own=org_id == visibility.own,
                 state=state,
-                numerator=numerator,
-                denominator=denominator,
-                value=value,
-                expected=expected,
+                funnel_ratio=None if r[3] is None else float(r[3]),
+                funnel_denominator=None if r[4] is None else float(r[4]),
             )
         )
     return result
-
-
-def _values_at_funnel_period(
-    conn: Connection, indicator_id: int, restricted: list[int] | None
-) -> dict[tuple[int, dt.date | None], tuple[float | None, float | None, float | None, float | None]]:
-    query = (
-        select(
-            Observation.organisation_id,
-            Observation.period_start,
-            Observation.numerator,
-            Observation.denominator,
-            Observation.value,
-            Observation.expected,
-        )
-        .join(
-            SeriesStatus,
-            and_(
-                SeriesStatus.indicator_id == Observation.indicator_id,
-                SeriesStatus.organisation_id == Observation.organisation_id,
-                SeriesStatus.funnel_period == Observation.period_start,
-            ),
-        )
-        .where(Observation.indicator_id == indicator_id)
-    )
-    if restricted is not None:
-        query = query.where(Observation.organisation_id.in_(restricted))
-    return {(int(r[0]), r[1]): (r[2], r[3], r[4], r[5]) for r in conn.execute(query).all()}
 
 
 def funnel_counts(conn: Connection, indicator_id: int) -> tuple[int, int]:

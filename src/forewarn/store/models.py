@@ -163,7 +163,10 @@ class Observation(Base):
     __tablename__ = "observations"
     __table_args__ = (
         UniqueConstraint("indicator_id", "organisation_id", "period_start"),
-        Index("ix_observations_organisation_id", "organisation_id"),
+        # An organisation's series with their values: its page reads them from the index alone (see 0007).
+        Index(
+            "ix_observations_organisation_series", "organisation_id", "indicator_id", "period_start", "value"
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

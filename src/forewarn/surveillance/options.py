@@ -21,7 +21,8 @@ class ScanOptions:
         Funnels compare each organisation's totals over the latest this-many days of its indicator (365: a year
         of monthly data, or the latest period of an annual indicator).
     funnel_trim
-        Fraction winsorised (proportions) or truncated (ratios) before estimating over-dispersion.
+        Fraction of z-scores winsorised at each end before estimating over-dispersion, for proportions and
+        ratios alike (Spiegelhalter 2005b, as the CQC; ``FunnelOptions(overdispersion="cqc")``).
     fdr_alpha
         False-discovery rate at which funnel outliers are kept, across every organisation x indicator pair.
     cusum_rate_ratio

@@ -64,16 +64,17 @@ def create_app(
     )
     # Requests run in a pool of 40 threads; each holds at most one connection at a time.
     engine_ = engine or make_engine(settings.resolved_database_url, pool_size=20, max_overflow=30)
+    versions = PortfolioCache(max_age=options.data_version_max_age)
     app.state.forewarn = WebState(
         settings=settings,
         options=options,
         engine=engine_,
         passwords=Passwords(options.argon2),
-        portfolio_cache=PortfolioCache(),
+        portfolio_cache=versions,
         svg_cache=SvgCache(),
         cookies=CookieNames(options.secure_cookies),
         results_cache=ResultsCache(),
-        page_cache=VersionedCache(),
+        page_cache=VersionedCache(versions),
         audit_writer=AuditWriter(engine_),
     )
     app.state.jinja = build_environment(auto_reload=settings.environment == "development")

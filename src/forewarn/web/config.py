@@ -36,6 +36,9 @@ class WebOptions:
         Largest request body accepted (uploads included).
     audit_views
         Record page and API views in the audit log (changes are always recorded).
+    data_version_max_age
+        Seconds a reading of the store's data version (the key of the page caches) is trusted before it is
+        read again; pages may show data this old after a scan or import by another process. Tests use 0.
     """
 
     secure_cookies: bool = False
@@ -46,6 +49,7 @@ class WebOptions:
     max_upload_bytes: int = 200 * 1024 * 1024
     audit_views: bool = True
     upload_ttl: dt.timedelta = dt.timedelta(hours=24)
+    data_version_max_age: float = 0.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WebOptions:
@@ -64,4 +68,5 @@ class WebOptions:
             upload_dir=settings.data_dir / "uploads",
             max_upload_bytes=settings.max_upload_mb * 1024 * 1024,
             audit_views=settings.audit_views,
+            data_version_max_age=settings.data_version_seconds,
         )

@@ -335,8 +335,17 @@ class IndicatorOrganisationOut(Model):
     code: str | None
     anonymised: bool
     own: bool
-    value: float | None
-    denominator: float | None
+    compared_value: float | None = Field(
+        description="What the funnel compared: the organisation's ratio over the funnel's window (a proportion, "
+        "or observed / expected for an O/E ratio or a rate, a rate's expected count being at the pooled rate); "
+        "None when the funnel did not compare it"
+    )
+    compared_denominator: float | None = Field(
+        description="The denominator it was compared on, over the same window: N for a proportion, the expected "
+        "count for an O/E ratio or a rate"
+    )
+    latest_value: float | None = Field(description="The indicator's own value in latest_period alone")
+    latest_period: dt.date | None = Field(description="The start of the organisation's latest period")
     funnel_z: float | None
     funnel_q: float | None
     funnel_outlier: int | None
@@ -352,7 +361,19 @@ class IndicatorOrganisationOut(Model):
 class IndicatorOut(Model):
     indicator: IndicatorSummaryOut
     description: str | None
-    funnel_period: dt.date | None
+    funnel_period: dt.date | None = Field(description="The start of the latest period in the funnel's window")
+    funnel_window_start: dt.date | None = Field(
+        description="The earliest period start in the funnel's window: compared values are totals over the "
+        "periods starting from funnel_window_start to funnel_period"
+    )
+    funnel_window_days: int = Field(
+        description="The scan's window: periods starting in the latest this-many days"
+    )
+    funnel_window: str | None = Field(description="The window in words, e.g. 'April 2023 to March 2024'")
+    compared_value_title: str | None = Field(description="What compared_value is, e.g. 'Proportion'")
+    compared_denominator_title: str | None = Field(
+        description="What compared_denominator is, e.g. 'Expected'"
+    )
     funnel_limit: float
     fdr_alpha: float
     tests: int = Field(description="Organisations compared in the funnel (all of them, not only those shown)")

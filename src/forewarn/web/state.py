@@ -12,7 +12,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from forewarn.accounts.audit import PendingEntry, record_many
 from forewarn.accounts.passwords import Passwords
@@ -48,16 +48,19 @@ class SvgCache:
 
 
 class VersionedCache:
-    """Derived pages by key and data version (see :func:`forewarn.accounts.reads.data_version`), least
-    recently used first out. Only content that does not depend on who asks goes here: the caller checks
-    access before every lookup."""
+    """Derived pages by key and data version (read through ``versions``, see
+    :meth:`forewarn.accounts.reads.PortfolioCache.version`), least recently used first out. Only content that
+    does not depend on who asks goes here: the caller checks access before every lookup."""
 
-    def __init__(self, max_entries: int = 300) -> None:
+    def __init__(self, versions: PortfolioCache, max_entries: int = 300) -> None:
         self._lock = threading.Lock()
+        self._versions = versions
         self._entries: OrderedDict[Hashable, object] = OrderedDict()
         self._max = max_entries
 
-    def get_or_build(self, key: Hashable, build: Callable[[], T]) -> T:
+    def get_or_build(self, conn: Connection, key: Hashable, build: Callable[[], T]) -> T:
+        """The entry for ``key`` at the store's current data version, built (and kept) when missing."""
+        key = (key, self._versions.version(conn))
         with self._lock:
             if key in self._entries:
                 self._entries.move_to_end(key)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from sqlalchemy import Connection
@@ -19,6 +20,7 @@ from forewarn.accounts.reads import (
 from forewarn.charts.funnel import FUNNEL_AXIS_TITLES, FunnelCurve, FunnelUnit, funnel_plot_spec
 from forewarn.charts.ranks import RankInterval, rank_interval_spec
 from forewarn.surveillance.funnels import IndicatorFunnel, indicator_funnel
+from forewarn.surveillance.options import ScanOptions
 from forewarn.web.errors import NotFoundError
 from forewarn.web.pages.common import funnel_concern, scan_out
 from forewarn.web.schemas import IndicatorOrganisationOut, IndicatorOut, IndicatorsOut, IndicatorSummaryOut
@@ -53,8 +55,10 @@ def _row_out(row: IndicatorRow, polarity: str) -> IndicatorOrganisationOut:
         code=row.code,
         anonymised=row.anonymised,
         own=row.own,
-        value=row.value,
-        denominator=row.denominator,
+        compared_value=row.funnel_ratio,
+        compared_denominator=row.funnel_denominator,
+        latest_value=s.last_value,
+        latest_period=s.last_period,
         funnel_z=s.funnel_z,
         funnel_q=s.funnel_q,
         funnel_outlier=s.funnel_outlier,
@@ -84,6 +88,25 @@ def _scan_options(conn: Connection) -> tuple[float, float]:
     ) else 0.05
 
 
+def compared_titles(data_type: str, kind: str) -> tuple[str, str]:
+    """What a funnel's ratio and denominator are, for its axes and the table's columns: a rate is compared as
+    a ratio of observed to expected events at the pooled rate (:func:`forewarn.surveillance.compute._funnels`)."""
+    if data_type == "PR":
+        return FUNNEL_AXIS_TITLES["PR"][0], "Denominator (N)"
+    if kind == "rate":
+        return "Ratio of observed to expected at the pooled rate", "Expected at the pooled rate"
+    return FUNNEL_AXIS_TITLES["SR"]
+
+
+def window_text(start: dt.date, end: dt.date) -> str:
+    """The starts of the periods a funnel's window takes in, in words: months when both fall on the 1st."""
+    if start.day == 1 and end.day == 1:
+        first, last = f"{start:%B %Y}", f"{end:%B %Y}"
+    else:
+        first, last = f"{start.day} {start:%B %Y}", f"{end.day} {end:%B %Y}"
+    return last if first == last else f"{first} to {last}"
+
+
 def _funnel_curves(funnel: IndicatorFunnel) -> list[FunnelCurve]:
     """Each limit as a lower and an upper curve; limits narrower than the scan's own are dashed."""
     return [
@@ -106,12 +129,19 @@ def build_indicator(
     specs: dict[str, dict[str, Any]] = {}
     funnel_period = next((r.state.funnel_period for r in rows if r.state.funnel_period), None)
     outside: int | None = None
+    window_start: dt.date | None = None
+    titles: tuple[str, str] | None = None
     # The funnel as the scan computed it; only the organisations this account may see are drawn, under the
-    # labels (or pseudonyms) of their rows. The limits and counts depend on every organisation.
+    # labels (or pseudonyms) of their rows, and the limit curves span their denominators alone. The counts,
+    # target and limits' width depend on every organisation.
     shown = {row.internal_id: row for row in rows}
     funnel = indicator_funnel(conn, info.id, organisation_ids=shown.keys())
+    window_days = ScanOptions().funnel_window_days
     if funnel is not None:
         outside = funnel.outside_limits
+        funnel_period = funnel.period or funnel_period
+        window_start, window_days = funnel.window_start, funnel.window_days
+        titles = compared_titles(funnel.data_type, info.kind)
         units = [
             FunnelUnit(
                 label=shown[point.organisation_id].label,
@@ -126,14 +156,13 @@ def build_indicator(
             for point in funnel.points
         ]
         if units:  # a funnel with no organisation this account may see would show only its limits
-            value_title, denominator_title = FUNNEL_AXIS_TITLES[funnel.data_type]
             specs["funnel"] = funnel_plot_spec(
                 units,
                 _funnel_curves(funnel),
                 target=funnel.target,
                 title=info.name,
-                value_title=value_title,
-                denominator_title=denominator_title,
+                value_title=titles[0],
+                denominator_title=titles[1],
             )
     ranked = [
         r for r in out_rows if r.rank is not None and r.rank_lower is not None and r.rank_upper is not None
@@ -162,6 +191,13 @@ def build_indicator(
         indicator=summary(info),
         description=info.description,
         funnel_period=funnel_period,
+        funnel_window_start=window_start,
+        funnel_window_days=window_days,
+        funnel_window=None
+        if window_start is None or funnel_period is None
+        else window_text(window_start, funnel_period),
+        compared_value_title=None if titles is None else titles[0],
+        compared_denominator_title=None if titles is None else titles[1],
         funnel_limit=limit,
         fdr_alpha=alpha,
         tests=tests,
