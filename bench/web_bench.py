@@ -5,7 +5,7 @@ database it creates (and drops at the end), runs the surveillance scan, serves t
 in its own process, and measures latency with an async httpx client: 20 clients in parallel, a fixed number of
 requests each. Prints p50/p95/p99 per page.
 
-    .venv/bin/python bench/web_bench.py [--organisations 10000] [--requests 600] [--workers 1]
+    .venv/bin/python bench/web_bench.py [--organisations 10000] [--requests 600] [--workers 2] [--keep NAME]
 
 Needs PostgreSQL at FOREWARN_BENCH_POSTGRES_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/postgres).
 """
@@ -287,7 +287,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--organisations", type=int, default=10_000)
     parser.add_argument("--requests", type=int, default=600, help="requests per page kind")
-    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes (one per core here)")
     parser.add_argument("--no-scan", action="store_true")
     parser.add_argument(
         "--keep",

@@ -54,16 +54,18 @@ def organisation_chart(
 @router.get("/api/v1/organisations/{organisation_id}", response_model=OrganisationOut, tags=["pages"])
 def organisation_api(
     request: Request, state: AppState, principal: CurrentUser, viewer: Viewer, organisation_id: int
-) -> OrganisationOut:
+) -> Response:
     """One organisation: every indicator's SPC points and flags, funnel position, CUSUM state and rank,
     soft measures and events. 404 when it does not exist or you may not see it."""
+    # The page is built from validated models; serialising it directly spares FastAPI validating all of it
+    # again against the response model (the schema still documents it).
     with state.engine.connect() as conn:
         view, _ = cached_organisation(conn, viewer, organisation_id, state.page_cache)
     view = with_soft_measures(view, soft_measures_provider(state))
     record(
         state, request, principal, "view", "organisation", organisation_id, organisation_id=organisation_id
     )
-    return view
+    return Response(view.model_dump_json(), media_type="application/json")
 
 
 def _viewed_indicator(
