@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated
 
@@ -25,8 +25,11 @@ from forewarn.web.security import (
 )
 from forewarn.web.state import WebState
 
+# Dependencies that do no I/O are coroutines: FastAPI runs a plain function in the thread pool, a hop that
+# costs more than the function.
 
-def get_state(request: Request) -> WebState:
+
+async def get_state(request: Request) -> WebState:
     state: WebState = request.app.state.forewarn
     return state
 
@@ -46,10 +49,13 @@ def client_ip(request: Request) -> str | None:
 
 @contextmanager
 def lookup_connection(engine: Engine) -> Iterator[Connection]:
-    """A connection for a lookup that may write a little (a session's last-use time), committed at the end.
+    """A connection for reads, or a lookup that may write a little (a session's last-use time), committed at
+    the end.
 
-    On PostgreSQL it runs in autocommit: one round trip per statement, no BEGIN and COMMIT. SQLite keeps a
-    plain transaction (the store's SQLite engine issues its own BEGIN, which autocommit would leave open).
+    On PostgreSQL it runs in autocommit: one round trip per statement, no BEGIN and ROLLBACK. A page's reads see
+    no less consistency than in a transaction: PostgreSQL's default isolation (read committed) takes a snapshot
+    per statement either way. SQLite keeps a plain transaction (the store's SQLite engine issues its own BEGIN,
+    which autocommit would leave open), and with it one snapshot for the whole page.
     """
     if engine.dialect.name == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
@@ -57,6 +63,9 @@ def lookup_connection(engine: Engine) -> Iterator[Connection]:
     else:
         with engine.begin() as conn:
             yield conn
+
+
+read_connection = lookup_connection
 
 
 def current_principal(request: Request, state: AppState) -> Principal | None:
@@ -105,7 +114,7 @@ async def csrf_guard(request: Request, state: AppState, principal: MaybePrincipa
         raise CsrfError("The form had expired or did not come from this service")
 
 
-def require_user(principal: MaybePrincipal) -> Principal:
+async def require_user(principal: MaybePrincipal) -> Principal:
     if principal is None:
         raise NotSignedInError()
     return principal
@@ -114,8 +123,8 @@ def require_user(principal: MaybePrincipal) -> Principal:
 CurrentUser = Annotated[Principal, Depends(require_user)]
 
 
-def require(permission: Permission) -> Callable[[Principal], Principal]:
-    def check(principal: CurrentUser) -> Principal:
+def require(permission: Permission) -> Callable[[Principal], Awaitable[Principal]]:
+    async def check(principal: CurrentUser) -> Principal:
         if not allowed(principal, permission):
             raise ForbiddenError("Your account does not give you access to this page.")
         return principal

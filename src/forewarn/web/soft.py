@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from forewarn.accounts.reads import organisation_codes
+from forewarn.web.deps import read_connection
 from forewarn.web.pages.organisation import SoftMeasures
 from forewarn.web.pages.portfolio import SoftStatus
 from forewarn.web.pages.surveys import soft_measures_for, soft_status_for
@@ -19,7 +20,7 @@ def soft_status_provider(state: WebState) -> SoftStatus:
         closed = state.results_cache.closed_waves(state.engine)
         if not closed or not ids:
             return {}
-        with state.engine.connect() as conn:
+        with read_connection(state.engine) as conn:
             codes = organisation_codes(conn, ids)
         return soft_status_for(state.engine, state.results_cache, closed)(codes)
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 from sqlalchemy import text
 
-from forewarn.web.deps import AppState
+from forewarn.web.deps import AppState, read_connection
 
 router = APIRouter()
 
@@ -20,7 +20,7 @@ class Health(BaseModel):
 def health(state: AppState) -> Health:
     """Whether the app is up and its database answers."""
     try:
-        with state.engine.connect() as conn:
+        with read_connection(state.engine) as conn:
             conn.execute(text("SELECT 1"))
         ok = True
     except Exception:

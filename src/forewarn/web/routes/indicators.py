@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
 from forewarn.charts.render import spec_key, svg
-from forewarn.web.deps import AppState, CurrentUser, Viewer, record
+from forewarn.web.deps import AppState, CurrentUser, Viewer, read_connection, record
 from forewarn.web.errors import NotFoundError
 from forewarn.web.pages.indicator import build_indicator, build_indicators
 from forewarn.web.rendering import render
@@ -22,7 +22,7 @@ MAX_TABLE_ROWS = 300
 
 @router.get("/indicators", include_in_schema=False)
 def indicators_page(request: Request, state: AppState, principal: CurrentUser) -> Response:
-    with state.engine.connect() as conn:
+    with read_connection(state.engine) as conn:
         view = build_indicators(conn)
     return render(request, "indicators.html", {"title": "Indicators", "view": view})
 
@@ -30,7 +30,7 @@ def indicators_page(request: Request, state: AppState, principal: CurrentUser) -
 @router.get("/api/v1/indicators", response_model=IndicatorsOut, tags=["pages"])
 def indicators_api(state: AppState, principal: CurrentUser) -> IndicatorsOut:
     """Every indicator in the store."""
-    with state.engine.connect() as conn:
+    with read_connection(state.engine) as conn:
         return build_indicators(conn)
 
 
@@ -38,7 +38,7 @@ def indicators_api(state: AppState, principal: CurrentUser) -> IndicatorsOut:
 def indicator_page(
     request: Request, state: AppState, principal: CurrentUser, viewer: Viewer, code: str = CODE
 ) -> Response:
-    with state.engine.connect() as conn:
+    with read_connection(state.engine) as conn:
         view, specs = build_indicator(conn, viewer, code)
     record(state, request, principal, "view", "indicator", code)
     return render(
@@ -62,7 +62,7 @@ def indicator_chart(
     chart: Literal["funnel", "ranks"],
     code: str = CODE,
 ) -> Response:
-    with state.engine.connect() as conn:
+    with read_connection(state.engine) as conn:
         _, specs = build_indicator(conn, viewer, code)
     spec = specs.get(chart)
     if spec is None:
@@ -77,7 +77,7 @@ def indicator_api(
 ) -> IndicatorOut:
     """One indicator across the organisations you may see: funnel position, rank with interval, outliers,
     and how many flags chance alone would give."""
-    with state.engine.connect() as conn:
+    with read_connection(state.engine) as conn:
         view, _ = build_indicator(conn, viewer, code)
     record(state, request, principal, "view", "indicator", code)
     return view

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
 from forewarn.charts.render import spec_key, svg
-from forewarn.web.deps import AppState, CurrentUser, Viewer, record
+from forewarn.web.deps import AppState, CurrentUser, Viewer, read_connection, record
 from forewarn.web.pages.organisation import (
     build_organisation_indicator,
     cached_organisation,
@@ -26,7 +26,7 @@ CODE = Path(pattern=r"^[A-Za-z0-9_.\-]{1,100}$")
 def organisation_page(
     request: Request, state: AppState, principal: CurrentUser, viewer: Viewer, organisation_id: int
 ) -> Response:
-    with state.engine.connect() as conn:
+    with read_connection(state.engine) as conn:
         view, specs = cached_organisation(conn, viewer, organisation_id, state.page_cache)
     view = with_soft_measures(view, soft_measures_provider(state))
     record(
@@ -45,7 +45,7 @@ def organisation_chart(
     organisation_id: int,
     indicator_code: str = CODE,
 ) -> Response:
-    with state.engine.connect() as conn:
+    with read_connection(state.engine) as conn:
         spec = spc_chart_for(conn, viewer, organisation_id, indicator_code)
     drawn = state.svg_cache.get_or_draw(spec_key(spec), lambda: svg(spec))
     return Response(drawn, media_type="image/svg+xml", headers={"Cache-Control": "private, max-age=300"})
@@ -59,7 +59,7 @@ def organisation_api(
     soft measures and events. 404 when it does not exist or you may not see it."""
     # The page is built from validated models; serialising it directly spares FastAPI validating all of it
     # again against the response model (the schema still documents it).
-    with state.engine.connect() as conn:
+    with read_connection(state.engine) as conn:
         view, _ = cached_organisation(conn, viewer, organisation_id, state.page_cache)
     view = with_soft_measures(view, soft_measures_provider(state))
     record(
@@ -77,7 +77,7 @@ def _viewed_indicator(
     indicator_code: str,
 ) -> tuple[OrganisationOut, IndicatorStateOut, EncodedSpec | None]:
     """One organisation's indicator as this viewer may see it, with the view written to the audit log."""
-    with state.engine.connect() as conn:
+    with read_connection(state.engine) as conn:
         built = build_organisation_indicator(conn, viewer, organisation_id, indicator_code, state.page_cache)
     record(
         state,

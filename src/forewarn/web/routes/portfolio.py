@@ -9,7 +9,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from forewarn.accounts.policy import Permission
 from forewarn.accounts.principal import Principal
-from forewarn.web.deps import AppState, Viewer, record, require
+from forewarn.web.deps import AppState, Viewer, read_connection, record, require
 from forewarn.web.pages.portfolio import build_portfolio, with_soft_status
 from forewarn.web.rendering import render
 from forewarn.web.routes.helpers import is_htmx
@@ -38,7 +38,7 @@ Filters = Annotated[PortfolioFilters, Depends(_filters)]
 def _portfolio(
     state: WebState, principal: Principal, viewer: Viewer, filters: PortfolioFilters, page: int
 ) -> PortfolioOut:
-    with state.engine.connect() as conn:
+    with read_connection(state.engine) as conn:
         view, ids = build_portfolio(conn, principal, viewer, state.portfolio_cache, filters, page=page)
     return with_soft_status(view, ids, soft_status_provider(state))
 
