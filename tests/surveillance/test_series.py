@@ -16,7 +16,7 @@ from forewarn.ingest.importer import import_file
 from forewarn.stats.spc import PointType, SpcOptions, xmr_chart
 from forewarn.store.models import Indicator, Observation, Organisation
 from forewarn.store.models_surveillance import SpcBaseline
-from forewarn.surveillance.compute import point_codes
+from forewarn.surveillance.compute import point_code_matrix, point_code_text
 from forewarn.surveillance.scan import run_scan
 from forewarn.surveillance.series import SeriesChart, organisation_charts
 from tests.conftest import FIXTURES
@@ -169,7 +169,9 @@ def test_point_codes_drop_absent_periods_and_mark_missing_values() -> None:
         ],
         dtype="datetime64[D]",
     )
-    assert point_codes(point_type, values, period).tolist() == ["0.0", "304"]
+    codes = point_code_matrix(point_type, values, period)
+    uncharted = np.zeros((1, 4), dtype=np.uint8)
+    assert point_code_text(np.vstack([codes, uncharted])).to_list() == ["0.0", "304", None]
 
 
 RRK_MAPPING = """

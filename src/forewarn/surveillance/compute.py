@@ -99,7 +99,8 @@ def _spc(
         "spc_mean": np.full(n, np.nan),
         "spc_lpl": np.full(n, np.nan),
         "spc_upl": np.full(n, np.nan),
-        "spc_points": np.full(n, None, dtype=object),
+        # Point-type characters per series x period (0 where the series has no SPC chart): one byte a point.
+        "spc_points": np.zeros(panel.value.shape, dtype=np.uint8),
         "spc_segments": np.full(n, None, dtype=object),
     }
     polarity = _series_attr(panel, "polarity")
@@ -147,7 +148,7 @@ def _spc_block(
     out["spc_mean"][rows] = mean[idx, at]
     out["spc_lpl"][rows] = lpl[idx, at]
     out["spc_upl"][rows] = upl[idx, at]
-    out["spc_points"][rows] = point_codes(chart.point_type, panel.value[rows], panel.period[rows])
+    out["spc_points"][rows] = point_code_matrix(chart.point_type, panel.value[rows], panel.period[rows])
     for row, segments in segment_limits(chart, panel.period[rows]).items():
         out["spc_segments"][rows[row]] = json.dumps(segments)
     r, t = np.nonzero(chart.special_cause_flag)
@@ -170,21 +171,27 @@ def _spc_block(
         )
 
 
-def point_codes(
+def point_code_matrix(
     point_type: NDArray[np.int8], values: FloatArray, period: NDArray[np.datetime64]
-) -> NDArray[np.object_]:
-    """Each series' point types as text, one character per observation in period order.
-
-    A digit is the :class:`PointType` code, "." an observation without a value; periods the organisation has
-    no observation for are left out, so the text lines up with the organisation's own rows.
-    """
+) -> NDArray[np.uint8]:
+    """Each point's character: the digit of its :class:`PointType` code, "." for an observation without a
+    value, a space for a period the organisation has no observation for."""
     codes = (point_type.astype(np.uint8) + np.uint8(ord("0"))).astype(np.uint8)
     codes[np.isnan(values)] = ord(".")
     codes[np.isnat(period)] = ord(" ")
+    return codes
+
+
+def point_code_text(codes: NDArray[np.uint8]) -> pl.Series:
+    """Each series' point types as text, one character per observation in period order (null for a series
+    without a chart, whose row is all zeros). Absent periods are dropped, so the text lines up with the
+    organisation's own rows."""
     width = codes.shape[1]
-    as_bytes = np.ascontiguousarray(codes).view(f"S{width}").ravel()
-    text = pl.Series(as_bytes.astype(f"U{width}")).str.replace_all(" ", "", literal=True)
-    return np.asarray(text.to_numpy(), dtype=object)
+    charted: NDArray[np.bool_] = np.asarray(codes.any(axis=1), dtype=bool)
+    as_bytes = np.ascontiguousarray(np.where(charted[:, None], codes, ord(" "))).view(f"S{width}").ravel()
+    # Bytes to text in Polars: numpy's fixed-width unicode would take four bytes a character.
+    text = pl.Series("spc_points", as_bytes).cast(pl.String).str.replace_all(" ", "", literal=True)
+    return pl.select(pl.when(pl.Series(charted)).then(text).otherwise(None)).to_series().alias("spc_points")
 
 
 def segment_limits(chart: XmrChart, period: NDArray[np.datetime64]) -> dict[int, list[dict[str, object]]]:
@@ -510,6 +517,7 @@ def compute_surveillance(
         "last_t": pl.Series(last),
         "last_value": pl.Series(_take_last(panel.value, last)),
     }
+    columns["spc_points"] = point_code_text(spc.pop("spc_points"))
     for name, values in {**spc, **funnel, **cusum, **ranks}.items():
         if values.dtype == object:
             integer_columns = ("funnel_outlier", "cusum_alarms", "rank_of", "rank_distinguishable")
