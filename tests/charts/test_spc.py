@@ -45,9 +45,39 @@ def test_spec_shows_type_by_colour_and_shape_with_target_and_rebase() -> None:
         points_layer["encoding"]["color"]["scale"]["domain"]
         == points_layer["encoding"]["shape"]["scale"]["domain"]
     )
-    assert [layer["mark"]["type"] for layer in spec["layer"]].count("rule") == 2  # target and the rebase
-    assert spec["data"]["values"][5]["segment"] == 1 and spec["data"]["values"][4]["segment"] == 0
+    limit_layers = [layer for layer in spec["layer"] if layer.get("data") == {"name": "limits"}]
+    assert [layer["encoding"]["y"]["field"] for layer in limit_layers] == ["lpl", "upl", "mean"]
+    other_rules = [
+        layer for layer in spec["layer"] if layer["mark"]["type"] == "rule" and layer not in limit_layers
+    ]
+    assert len(other_rules) == 2  # the target and the rebase
+    # Limits once per baseline segment, across the segment's periods: the rebase on 1 June splits the year.
+    assert spec["datasets"]["limits"] == [
+        {"segment": 0, "from": "2020-01-01", "to": "2020-05-01", "mean": 6.0, "lpl": 1.0, "upl": 11.0},
+        {"segment": 1, "from": "2020-06-01", "to": "2020-12-01", "mean": 6.0, "lpl": 1.0, "upl": 11.0},
+    ]
+    points = spec["data"]["values"]
+    assert [p["value"] for p in points] == [float(m) for m in range(1, 13)]
+    assert "rule" not in points[0] and points[11]["rule"] == "Above UCL"
     assert "baseline reset 1 time" in spec["description"]
+
+
+def test_values_are_rounded_to_six_significant_figures_and_missing_points_left_out() -> None:
+    series = _series()
+    series = SpcSeries(
+        **{
+            **series.__dict__,
+            "value": (0.123456789, None, *series.value[2:]),
+            "mean": (None,) * 12,
+            "lpl": (None,) * 12,
+            "upl": (None,) * 12,
+        }
+    )
+    spec = spc_chart_spec(series)
+    assert spec["data"]["values"][0]["value"] == 0.123457
+    assert [p["period"] for p in spec["data"]["values"]][:2] == ["2020-01-01", "2020-03-01"]
+    assert spec["datasets"]["limits"] == []  # no limits: nothing drawn for them
+    assert not any(layer.get("data") == {"name": "limits"} for layer in spec["layer"])
 
 
 def test_the_server_draws_the_same_spec_as_accessible_svg() -> None:

@@ -48,27 +48,54 @@ def improvement_of(polarity: str) -> Improvement:
     return {"higher_is_better": "increase", "lower_is_better": "decrease"}.get(polarity, "neutral")  # type: ignore[return-value]
 
 
-def spc_chart_spec(series: SpcSeries, *, width: int = 560, height: int = 220) -> dict[str, Any]:
-    """A Vega-Lite spec of one XmR chart; each baseline segment has its own mean and limit lines."""
-    values = []
+def _shown(value: float) -> float:
+    # Six significant figures: the tooltip shows four, and a page carries twenty charts.
+    return float(f"{value:.6g}")
+
+
+def _segments(series: SpcSeries) -> list[dict[str, Any]]:
+    """One row per baseline segment with limits: its first and last period, mean, lower and upper limits."""
+    rows: list[dict[str, Any]] = []
     segment = 0
     for t, period in enumerate(series.period):
         while segment < len(series.rebases) and period >= series.rebases[segment]:
             segment += 1
-        if series.value[t] is None:
+        mean, lpl, upl = series.mean[t], series.lpl[t], series.upl[t]
+        if series.value[t] is None or mean is None or lpl is None or upl is None:
             continue
-        values.append(
+        if rows and rows[-1]["segment"] == segment:
+            rows[-1]["to"] = period.isoformat()
+            continue
+        rows.append(
             {
-                "period": period.isoformat(),
-                "value": series.value[t],
-                "mean": series.mean[t],
-                "lpl": series.lpl[t],
-                "upl": series.upl[t],
                 "segment": segment,
-                "type": POINT_TYPES.get(series.point_type[t], POINT_TYPES["common_cause"])[0],
-                "rule": series.rule[t] or "None",
+                "from": period.isoformat(),
+                "to": period.isoformat(),
+                "mean": _shown(mean),
+                "lpl": _shown(lpl),
+                "upl": _shown(upl),
             }
         )
+    return rows
+
+
+def spc_chart_spec(series: SpcSeries, *, width: int = 560, height: int = 220) -> dict[str, Any]:
+    """A Vega-Lite spec of one XmR chart: the points, and each baseline segment's mean and limits drawn across
+    the segment (limits are given once a segment, not on every point, which halves a page of charts)."""
+    values = []
+    for t, period in enumerate(series.period):
+        value = series.value[t]
+        if value is None:
+            continue
+        point: dict[str, Any] = {
+            "period": period.isoformat(),
+            "value": _shown(value),
+            "type": POINT_TYPES.get(series.point_type[t], POINT_TYPES["common_cause"])[0],
+        }
+        if series.rule[t]:
+            point["rule"] = series.rule[t]
+        values.append(point)
+    segments = _segments(series)
     shown = {series.point_type[t] for t in range(len(series.period)) if series.value[t] is not None}
     present = [k for k in POINT_TYPES if k in shown] or ["common_cause"]
     x = {
@@ -78,27 +105,17 @@ def spc_chart_spec(series: SpcSeries, *, width: int = 560, height: int = 220) ->
         "axis": {"format": "%b %Y", "labelAngle": -40},
     }
     y_title = (series.unit or "value").capitalize() if series.unit != "%" else "Per cent"
-    line_layers: list[dict[str, Any]] = [
+    limit_x = {**x, "field": "from"}
+    limit_layers: list[dict[str, Any]] = [
         {
-            "mark": {"type": "line", "color": LIMIT, "strokeWidth": 1.5, "strokeDash": [6, 4]},
-            "encoding": {
-                "x": x,
-                "y": {"field": field_name, "type": "quantitative"},
-                "detail": {"field": "segment"},
-            },
+            "data": {"name": "limits"},
+            "mark": {"type": "rule", "color": LIMIT, "strokeWidth": 1.5, **({} if name == "mean" else dash)},
+            "encoding": {"x": limit_x, "x2": {"field": "to"}, "y": {"field": name, "type": "quantitative"}},
         }
-        for field_name in ("lpl", "upl")
+        for name, dash in (("lpl", {"strokeDash": [6, 4]}), ("upl", {"strokeDash": [6, 4]}), ("mean", {}))
     ]
     layers: list[dict[str, Any]] = [
-        *line_layers,
-        {
-            "mark": {"type": "line", "color": LIMIT, "strokeWidth": 1.5},
-            "encoding": {
-                "x": x,
-                "y": {"field": "mean", "type": "quantitative"},
-                "detail": {"field": "segment"},
-            },
-        },
+        *(limit_layers if segments else []),
         {
             "mark": {"type": "line", "color": "#b1b4b6", "strokeWidth": 1.5},
             "encoding": {
@@ -171,6 +188,7 @@ def spc_chart_spec(series: SpcSeries, *, width: int = 560, height: int = 220) ->
         "width": width,
         "height": height,
         "data": {"values": values},
+        "datasets": {"limits": segments},
         "layer": layers,
         "config": base_config(),
     }
