@@ -36,3 +36,17 @@ def test_flush_writes_what_is_queued_and_the_writer_restarts(engine: Engine) -> 
     writer.flush()
     with engine.connect() as conn:
         assert [e.actor for e in recent_entries(conn)] == ["anonymous", "anonymous"]
+
+
+def test_a_full_batch_is_written_without_waiting_for_the_interval(engine: Engine) -> None:
+    writer = AuditWriter(engine, interval=60.0, max_batch=5)
+    for i in range(5):
+        writer.submit(pending("someone@example.org", "view", "organisation", i, channel="web"))
+    deadline = time.monotonic() + 10
+    written = 0
+    while time.monotonic() < deadline and written < 5:
+        with engine.connect() as conn:
+            written = len(recent_entries(conn))
+        time.sleep(0.02)
+    assert written == 5  # long before the 60-second interval
+    writer.flush()
