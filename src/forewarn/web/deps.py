@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy import Connection, Engine
+from starlette.concurrency import run_in_threadpool
 
 from forewarn.accounts import audit
 from forewarn.accounts.policy import ALL_ORGANISATIONS, Permission, Visibility, allowed, visibility
@@ -133,11 +134,17 @@ def require(permission: Permission) -> Callable[[Principal], Awaitable[Principal
     return check
 
 
-def current_visibility(state: AppState, principal: CurrentUser) -> Visibility:
-    if allowed(principal, Permission.VIEW_ALL_ORGANISATIONS):
-        return ALL_ORGANISATIONS  # no query needed
+def _member_visibility(state: WebState, principal: Principal) -> Visibility:
     with lookup_connection(state.engine) as conn:
         return visibility(conn, principal, state.pseudonym_key)
+
+
+async def current_visibility(state: AppState, principal: CurrentUser) -> Visibility:
+    """What this account may see: everything for analysts and administrators (no query, no thread), else its
+    own organisation and the peers granted to it (read in the thread pool)."""
+    if allowed(principal, Permission.VIEW_ALL_ORGANISATIONS):
+        return ALL_ORGANISATIONS
+    return await run_in_threadpool(_member_visibility, state, principal)
 
 
 Viewer = Annotated[Visibility, Depends(current_visibility)]
