@@ -9,8 +9,6 @@ The pages and the JSON API both read through here, so they always show the same 
 from __future__ import annotations
 
 import datetime as dt
-import itertools
-import operator
 import threading
 import time
 from collections.abc import Sequence
@@ -472,15 +470,6 @@ def organisation_id_by_code(conn: Connection, code: str) -> int | None:
     return None if found is None else int(found)
 
 
-def organisation_names(conn: Connection, ids: Sequence[int]) -> dict[int, str]:
-    if not ids:
-        return {}
-    return {
-        int(i): n
-        for i, n in conn.execute(select(Organisation.id, Organisation.name).where(Organisation.id.in_(ids)))
-    }
-
-
 @dataclass(frozen=True)
 class AttributeValue:
     name: str
@@ -758,45 +747,6 @@ def organisation_events(conn: Connection, organisation_id: int) -> list[EventRec
     return [EventRecord(*r) for r in rows]
 
 
-@dataclass(frozen=True)
-class SeriesPoints:
-    """One organisation's observations of one indicator, in period order."""
-
-    indicator_id: int
-    period_start: list[dt.date]
-    numerator: list[float | None]
-    denominator: list[float | None]
-    value: list[float | None]
-    expected: list[float | None]
-
-
-def organisation_observations(conn: Connection, organisation_id: int) -> dict[int, SeriesPoints]:
-    rows = conn.execute(
-        select(
-            Observation.indicator_id,
-            Observation.period_start,
-            Observation.numerator,
-            Observation.denominator,
-            Observation.value,
-            Observation.expected,
-        )
-        .where(Observation.organisation_id == organisation_id)
-        .order_by(Observation.indicator_id, Observation.period_start)
-    ).all()
-    grouped: dict[int, SeriesPoints] = {}
-    for indicator_id, group in itertools.groupby(rows, key=operator.itemgetter(0)):
-        _, periods, numerators, denominators, values, expected = zip(*group, strict=True)
-        grouped[int(indicator_id)] = SeriesPoints(
-            int(indicator_id),
-            list(periods),
-            list(numerators),
-            list(denominators),
-            list(values),
-            list(expected),
-        )
-    return grouped
-
-
 # ------------------------------------------------------------------------------------------------------------
 # One indicator across organisations
 # ------------------------------------------------------------------------------------------------------------
@@ -863,17 +813,6 @@ def indicator_rows(conn: Connection, visibility: Visibility, indicator: Indicato
             )
         )
     return result
-
-
-def funnel_counts(conn: Connection, indicator_id: int) -> tuple[int, int]:
-    """Organisations compared in the indicator's funnel, and those flagged after FDR control (all of them)."""
-    row = conn.execute(
-        select(
-            _count_when(SeriesStatus.funnel_z.is_not(None)),
-            _count_when(and_(SeriesStatus.funnel_outlier.is_not(None), SeriesStatus.funnel_outlier != 0)),
-        ).where(SeriesStatus.indicator_id == indicator_id)
-    ).one()
-    return int(row[0]), int(row[1])
 
 
 @dataclass(frozen=True)

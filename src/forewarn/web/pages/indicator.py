@@ -11,7 +11,6 @@ from forewarn.accounts.policy import Visibility
 from forewarn.accounts.reads import (
     IndicatorInfo,
     IndicatorRow,
-    funnel_counts,
     indicator_by_code,
     indicator_rows,
     indicators,
@@ -125,7 +124,6 @@ def build_indicator(
     limit, alpha = _scan_options(conn)
     rows = indicator_rows(conn, visibility, info)
     out_rows = sorted((_row_out(r, info.polarity) for r in rows), key=_order)
-    tests, flagged = funnel_counts(conn, info.id)
     specs: dict[str, dict[str, Any]] = {}
     funnel_period = next((r.state.funnel_period for r in rows if r.state.funnel_period), None)
     outside: int | None = None
@@ -137,7 +135,9 @@ def build_indicator(
     shown = {row.internal_id: row for row in rows}
     funnel = indicator_funnel(conn, info.id, organisation_ids=shown.keys())
     window_days = ScanOptions().funnel_window_days
+    tests, flagged = 0, 0
     if funnel is not None:
+        tests, flagged = funnel.compared, funnel.flagged
         outside = funnel.outside_limits
         funnel_period = funnel.period or funnel_period
         window_start, window_days = funnel.window_start, funnel.window_days
