@@ -7,7 +7,7 @@ import datetime as dt
 
 from sqlalchemy import Engine, insert
 
-from forewarn.accounts.reads import PortfolioCache, data_version
+from forewarn.accounts.reads import DataVersionClock, data_version
 from forewarn.store.models_surveillance import ScanRun
 
 
@@ -18,7 +18,7 @@ def _finish_a_scan(engine: Engine) -> None:
 
 
 def test_by_default_every_call_reads_the_version(engine: Engine) -> None:
-    cache = PortfolioCache()
+    cache = DataVersionClock()
     with engine.connect() as conn:
         before = cache.version(conn)
     _finish_a_scan(engine)
@@ -28,7 +28,7 @@ def test_by_default_every_call_reads_the_version(engine: Engine) -> None:
 
 
 def test_a_trusted_reading_lags_until_it_expires(engine: Engine) -> None:
-    cache = PortfolioCache(max_age=3600)
+    cache = DataVersionClock(max_age=3600)
     with engine.connect() as conn:
         before = cache.version(conn)
     _finish_a_scan(engine)

@@ -220,44 +220,53 @@ class PortfolioIndex:
 EMPTY_INDEX = PortfolioIndex([], {}, {}, [], [], [], [])
 
 
-class PortfolioCache:
-    """Every organisation's signals, recomputed only when the data version changes.
+class DataVersionClock:
+    """The store's data version (:func:`data_version`), the key of every cache of derived pages, read at most
+    once every ``max_age`` seconds (0: on every call).
 
-    The aggregation reads every row of ``series_status``; the portfolio is the most visited page, and its
-    numbers change only when a scan or an import finishes. Each request then only slices the cached index.
-
-    ``max_age`` (seconds) lets the data version itself be read at most that often, for every cache keyed on
-    it (:meth:`version`): pages may then show data up to that old after a scan or import finishes elsewhere.
-    0 reads it on every call.
+    With ``max_age`` above 0, pages may show data up to that old after a scan or import finishes in another
+    process; :meth:`expire` makes the next call read afresh (after this process changed the data).
     """
 
     def __init__(self, max_age: float = 0.0) -> None:
         self._lock = threading.Lock()
         self._max_age = max_age
-        self._version: DataVersion | None = None
-        self._index = EMPTY_INDEX
-        self._scan: ScanInfo | None = None
         self._latest: DataVersion | None = None
-        self._latest_read_at = 0.0
+        self._read_at = 0.0
 
     def version(self, conn: Connection) -> DataVersion:
         """The store's data version, read afresh when the last reading is older than ``max_age``."""
         now = time.monotonic()
         with self._lock:
-            if self._latest is not None and now - self._latest_read_at < self._max_age:
+            if self._latest is not None and now - self._read_at < self._max_age:
                 return self._latest
         latest = data_version(conn)
         with self._lock:
-            self._latest, self._latest_read_at = latest, now
+            self._latest, self._read_at = latest, now
         return latest
 
     def expire(self) -> None:
-        """Read the data version afresh on the next call (after this process changed the data)."""
         with self._lock:
             self._latest = None
 
+
+class PortfolioCache:
+    """Every organisation's signals, recomputed only when the data version (read through ``versions``)
+    changes.
+
+    The aggregation reads every row of ``series_status``; the portfolio is the most visited page, and its
+    numbers change only when a scan or an import finishes. Each request then only slices the cached index.
+    """
+
+    def __init__(self, versions: DataVersionClock | None = None) -> None:
+        self._lock = threading.Lock()
+        self._versions = versions or DataVersionClock()
+        self._version: DataVersion | None = None
+        self._index = EMPTY_INDEX
+        self._scan: ScanInfo | None = None
+
     def _refresh(self, conn: Connection) -> None:
-        version = self.version(conn)
+        version = self._versions.version(conn)
         with self._lock:
             if version == self._version:
                 return
@@ -281,7 +290,6 @@ class PortfolioCache:
     def clear(self) -> None:
         with self._lock:
             self._version, self._index, self._scan = None, EMPTY_INDEX, None
-            self._latest = None
 
 
 def _evidence_order(row: OrganisationSignals) -> tuple[int, float, int, str]:

@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from forewarn.accounts.passwords import Passwords
-from forewarn.accounts.reads import PortfolioCache
+from forewarn.accounts.reads import DataVersionClock, PortfolioCache
 from forewarn.settings import Settings
 from forewarn.store.database import make_engine
 from forewarn.web.config import WebOptions
@@ -67,13 +67,14 @@ def create_app(
     )
     # Requests run in a pool of 40 threads; each holds at most one connection at a time.
     engine_ = engine or make_engine(settings.resolved_database_url, pool_size=20, max_overflow=30)
-    versions = PortfolioCache(max_age=options.data_version_max_age)
+    versions = DataVersionClock(max_age=options.data_version_max_age)
     app.state.forewarn = WebState(
         settings=settings,
         options=options,
         engine=engine_,
         passwords=Passwords(options.argon2),
-        portfolio_cache=versions,
+        versions=versions,
+        portfolio_cache=PortfolioCache(versions),
         svg_cache=SvgCache(),
         cookies=CookieNames(options.secure_cookies),
         results_cache=ResultsCache(),

@@ -14,7 +14,7 @@ from sqlalchemy import Connection, Engine
 
 from forewarn.accounts.audit import PendingEntry, record_many
 from forewarn.accounts.passwords import Passwords
-from forewarn.accounts.reads import PortfolioCache
+from forewarn.accounts.reads import DataVersionClock, PortfolioCache
 from forewarn.settings import Settings
 from forewarn.web.config import WebOptions
 from forewarn.web.pages.surveys import ResultsCache
@@ -46,11 +46,10 @@ class SvgCache:
 
 
 class VersionedCache:
-    """Derived pages by key and data version (read through ``versions``, see
-    :meth:`forewarn.accounts.reads.PortfolioCache.version`), least recently used first out. Only content that
+    """Derived pages by key and data version (read through ``versions``), least recently used first out. Only content that
     does not depend on who asks goes here: the caller checks access before every lookup."""
 
-    def __init__(self, versions: PortfolioCache, max_entries: int = 300) -> None:
+    def __init__(self, versions: DataVersionClock, max_entries: int = 300) -> None:
         self._lock = threading.Lock()
         self._versions = versions
         self._entries: OrderedDict[Hashable, object] = OrderedDict()
@@ -77,6 +76,7 @@ class WebState:
     options: WebOptions
     engine: Engine
     passwords: Passwords
+    versions: DataVersionClock
     portfolio_cache: PortfolioCache
     svg_cache: SvgCache
     cookies: CookieNames

@@ -151,7 +151,7 @@ def _confirm(
     except (ImportRejected, MappingError):
         return _report(state, pending_id, path, mapping_text)
     shutil.rmtree(path.parent, ignore_errors=True)
-    state.portfolio_cache.expire()  # this worker's pages show the import at once
+    state.versions.expire()  # this worker's pages show the import at once
     record(
         state,
         request,
