@@ -188,6 +188,7 @@ def import_file(
             "denominator",
             "value",
             "expected",
+            "standard_error",
         )
         inserted, updated, unchanged = bulk.write_observations(
             conn,

@@ -105,6 +105,13 @@ class IndicatorSpec(_Strict):
     denominator: str | None = None
     expected: str | None = None
     value: str | None = None
+    standard_error: str | None = Field(None, description="column holding each value's standard error")
+    lower: str | None = Field(None, description="column holding the lower confidence limit of each value")
+    upper: str | None = Field(None, description="column holding the upper confidence limit of each value")
+    ci_level: float | None = Field(None, gt=0, lt=100, description="confidence level in percent (default 95)")
+    ci_scale: Literal["natural", "log"] | None = Field(
+        None, description="natural (default), or log for intervals symmetric on the log scale (ratios)"
+    )
     aggregate: Literal["none", "sum"] = "none"
     on_missing_value: Literal["error", "skip"] = "error"
 
@@ -128,7 +135,34 @@ class IndicatorSpec(_Strict):
             raise ValueError(
                 f"indicator {self.code!r}: `aggregate: sum` adds numerators and denominators, not values"
             )
+        self._uncertainty_is_whole()
         return self
+
+    def _uncertainty_is_whole(self) -> None:
+        """A standard error, or both confidence limits (with their level and scale), never both or half."""
+        where = f"indicator {self.code!r}"
+        if self.standard_error is not None and (self.lower is not None or self.upper is not None):
+            raise ValueError(f"{where}: give `standard_error` or `lower` and `upper`, not both")
+        if (self.lower is None) != (self.upper is None):
+            raise ValueError(f"{where}: a confidence interval needs both `lower` and `upper`")
+        if self.lower is None and (self.ci_level is not None or self.ci_scale is not None):
+            raise ValueError(
+                f"{where}: `ci_level` and `ci_scale` describe `lower` and `upper`, which are not set"
+            )
+        if self.aggregate == "sum" and (self.standard_error is not None or self.lower is not None):
+            raise ValueError(
+                f"{where}: `aggregate: sum` cannot combine the rows' standard errors or confidence limits"
+            )
+
+    @property
+    def confidence_level(self) -> float:
+        """The confidence level of ``lower`` and ``upper`` as a fraction (0.95 unless ``ci_level`` says)."""
+        return (95.0 if self.ci_level is None else self.ci_level) / 100.0
+
+    def uncertainty_columns(self) -> dict[str, str]:
+        """Mapping field -> column for the value's standard error or confidence limits (empty when none)."""
+        named = {"standard_error": self.standard_error, "lower": self.lower, "upper": self.upper}
+        return {k: v for k, v in named.items() if v is not None}
 
     def expressions(self) -> dict[str, str]:
         named = {
@@ -234,6 +268,13 @@ class Mapping(_Strict):
                             f"indicators[{spec.code}].{field_name} uses column {column!r}, "
                             f"declared as {self.columns[column]!r}, not number"
                         )
+            for field_name, column in spec.uncertainty_columns().items():
+                need(column, f"indicators[{spec.code}].{field_name}")
+                if column in declared and self.columns[column] not in ("number", "integer"):
+                    problems.append(
+                        f"indicators[{spec.code}].{field_name} names column {column!r}, "
+                        f"declared as {self.columns[column]!r}, not number"
+                    )
         if problems:
             raise ValueError("; ".join(problems))
         return self

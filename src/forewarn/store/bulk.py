@@ -26,7 +26,7 @@ from forewarn.store.models import (
 )
 
 STAGING = "forewarn_staging_observations"
-VALUE_COLUMNS = ("numerator", "denominator", "value", "expected")
+VALUE_COLUMNS = ("numerator", "denominator", "value", "expected", "standard_error")
 
 Progress = Callable[[int], None]
 
@@ -222,7 +222,7 @@ def _create_staging(conn: Connection) -> None:
     conn.exec_driver_sql(
         f"CREATE TEMPORARY TABLE {STAGING} (organisation_id {id_type} NOT NULL, indicator_id {id_type} NOT NULL, "
         f"period_start DATE NOT NULL, period_end DATE NOT NULL, numerator {real}, denominator {real}, "
-        f"value {real}, expected {real})"
+        f"value {real}, expected {real}, standard_error {real})"
     )
 
 
@@ -323,24 +323,26 @@ def write_observations(
         "o.indicator_id = s.indicator_id AND o.organisation_id = s.organisation_id "
         "AND o.period_start = s.period_start"
     )
+    # A change in any value column, the standard error included, or in the period's end is a revision.
     changed = " OR ".join(_is_distinct(dialect, f"o.{c}", f"s.{c}") for c in (*VALUE_COLUMNS, "period_end"))
+    values = ", ".join(VALUE_COLUMNS)
     conn.exec_driver_sql(
-        "INSERT INTO observation_revisions (observation_id, revision, numerator, denominator, value, expected, "
-        "period_end, batch_id, replaced_by_batch_id) "
-        "SELECT o.id, o.revision, o.numerator, o.denominator, o.value, o.expected, o.period_end, o.batch_id, "
+        f"INSERT INTO observation_revisions (observation_id, revision, {values}, period_end, batch_id, "
+        "replaced_by_batch_id) "
+        f"SELECT o.id, o.revision, {', '.join(f'o.{c}' for c in VALUE_COLUMNS)}, o.period_end, o.batch_id, "
         f"{int(batch_id)} FROM observations o JOIN {STAGING} s ON {key} WHERE {changed}"
     )
     target_key = key.replace("o.", "observations.")
     target_changed = changed.replace("o.", "observations.")
     updated = conn.exec_driver_sql(
-        "UPDATE observations SET numerator = s.numerator, denominator = s.denominator, value = s.value, "
-        f"expected = s.expected, period_end = s.period_end, batch_id = {int(batch_id)}, "
+        f"UPDATE observations SET {', '.join(f'{c} = s.{c}' for c in VALUE_COLUMNS)}, "
+        f"period_end = s.period_end, batch_id = {int(batch_id)}, "
         f"revision = observations.revision + 1 FROM {STAGING} s WHERE {target_key} AND ({target_changed})"
     ).rowcount
     inserted = conn.exec_driver_sql(
-        "INSERT INTO observations (organisation_id, indicator_id, period_start, period_end, numerator, denominator, "
-        f"value, expected, batch_id, revision) SELECT s.organisation_id, s.indicator_id, s.period_start, "
-        f"s.period_end, s.numerator, s.denominator, s.value, s.expected, {int(batch_id)}, 1 FROM {STAGING} s "
+        f"INSERT INTO observations (organisation_id, indicator_id, period_start, period_end, {values}, batch_id, "
+        "revision) SELECT s.organisation_id, s.indicator_id, s.period_start, s.period_end, "
+        f"{', '.join(f's.{c}' for c in VALUE_COLUMNS)}, {int(batch_id)}, 1 FROM {STAGING} s "
         f"WHERE NOT EXISTS (SELECT 1 FROM observations o WHERE {key})"
     ).rowcount
     conn.exec_driver_sql(f"DROP TABLE {STAGING}")

@@ -178,6 +178,8 @@ class Observation(Base):
     denominator: Mapped[float | None] = mapped_column(Float)
     value: Mapped[float | None] = mapped_column(Float)
     expected: Mapped[float | None] = mapped_column(Float)
+    # The value's standard error, in the value's units, where the source gives one (or its confidence limits).
+    standard_error: Mapped[float | None] = mapped_column(Float)
     batch_id: Mapped[int] = mapped_column(ForeignKey("import_batches.id"), index=True)
     revision: Mapped[int] = mapped_column(Integer, default=1)
 
@@ -194,6 +196,7 @@ class ObservationRevision(Base):
     denominator: Mapped[float | None] = mapped_column(Float)
     value: Mapped[float | None] = mapped_column(Float)
     expected: Mapped[float | None] = mapped_column(Float)
+    standard_error: Mapped[float | None] = mapped_column(Float)
     period_end: Mapped[dt.date] = mapped_column(Date)
     batch_id: Mapped[int] = mapped_column(ForeignKey("import_batches.id"))
     replaced_by_batch_id: Mapped[int] = mapped_column(ForeignKey("import_batches.id"), index=True)

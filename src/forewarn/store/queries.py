@@ -79,6 +79,7 @@ def observations_frame(conn: Connection, indicator_code: str) -> pl.DataFrame:
             Observation.denominator,
             Observation.value,
             Observation.expected,
+            Observation.standard_error,
             Observation.revision,
             Observation.batch_id,
         )
@@ -98,6 +99,7 @@ def observations_frame(conn: Connection, indicator_code: str) -> pl.DataFrame:
         "denominator": pl.Float64,
         "value": pl.Float64,
         "expected": pl.Float64,
+        "standard_error": pl.Float64,
         "revision": pl.Int64,
         "batch_id": pl.Int64,
     }

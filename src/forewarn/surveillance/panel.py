@@ -23,6 +23,7 @@ OBSERVATION_SCHEMA = {
     "denominator": pl.Float64,
     "value": pl.Float64,
     "expected": pl.Float64,
+    "standard_error": pl.Float64,
 }
 INDICATOR_SCHEMA = {
     "indicator_id": pl.Int64,
@@ -45,6 +46,7 @@ class Panel:
     numerator: FloatArray
     denominator: FloatArray
     expected: FloatArray
+    standard_error: FloatArray  # (series, time) the value's standard error, NaN where the source gives none
     period: NDArray[np.datetime64]  # (series, time) period start, NaT where padded
     indicators: pl.DataFrame  # indicator_id, code, kind, polarity, target; row i = indicator_index i
     fingerprint: IntArray  # (series,) hash of each series' data
@@ -97,8 +99,13 @@ def build_panel(observations: pl.DataFrame, indicators: pl.DataFrame) -> Panel:
         pl.col("indicator_id").first(),
         pl.col("indicator_index").first(),
         pl.len().alias("n"),
-        pl.struct("period_start", "numerator", "denominator", "value", "expected")
-        .hash()
+        (
+            pl.struct("period_start", "numerator", "denominator", "value", "expected").hash()
+            # Standard errors count only where there are some, so series without any keep their fingerprints.
+            + pl.when(pl.col("standard_error").is_not_null())
+            .then(pl.struct("period_start", "standard_error").hash())
+            .otherwise(0)
+        )
         .sum()
         .alias("fingerprint"),
     )
@@ -111,6 +118,7 @@ def build_panel(observations: pl.DataFrame, indicators: pl.DataFrame) -> Panel:
         numerator=grid("numerator"),
         denominator=grid("denominator"),
         expected=grid("expected"),
+        standard_error=grid("standard_error"),
         period=period,
         indicators=indicators.drop("indicator_index"),
         # Fingerprints are stored in a signed 64-bit column.

@@ -82,6 +82,7 @@ def load_panel(conn: Connection) -> tuple[Panel, pl.DataFrame]:
                 Observation.denominator,
                 Observation.value,
                 Observation.expected,
+                Observation.standard_error,
             )
         ).all(),
         schema=OBSERVATION_SCHEMA,
