@@ -4,7 +4,6 @@ changes only what changed."""
 from __future__ import annotations
 
 import datetime as dt
-import math
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,7 @@ from sqlalchemy import Engine, insert, select
 
 from forewarn.ingest.importer import import_file
 from forewarn.store.models import Indicator, Organisation
-from forewarn.store.models_surveillance import SeriesStatus, Signal, SpcBaseline
+from forewarn.store.models_surveillance import ScanRun, SeriesStatus, Signal, SpcBaseline
 from forewarn.surveillance.options import ScanOptions
 from forewarn.surveillance.scan import run_scan
 
@@ -37,7 +36,7 @@ def _months() -> list[dt.date]:
 
 
 def _panel_csv(tmp_path: Path, shift_org: str = "ORG00", seed: int = 3) -> Path:
-    """20 organisations; ORG00's performance drops by 10 points after month 12; ORG01 has twice the deaths."""
+    """20 organisations; ORG00's performance drops by 10 points after month 12; ORG01's deaths double then."""
     rng = np.random.default_rng(seed)
     rows = []
     for o in range(20):
@@ -47,7 +46,7 @@ def _panel_csv(tmp_path: Path, shift_org: str = "ORG00", seed: int = 3) -> Path:
             p = 0.92 - (0.10 if code == shift_org and m >= 12 else 0.0)
             seen = rng.binomial(attendances, p)
             expected = 20.0
-            deaths = rng.poisson(expected * (2.0 if code == "ORG01" else 1.0))
+            deaths = rng.poisson(expected * (2.0 if code == "ORG01" and m >= 12 else 1.0))
             rows.append((month.isoformat(), code, seen, attendances, deaths, expected))
     path = tmp_path / "panel.csv"
     pl.DataFrame(
@@ -137,23 +136,57 @@ def test_a_sustained_drop_is_special_cause_concern(scanned: tuple[Engine, Path])
     )
 
 
-def test_cusum_statistic_follows_the_log_likelihood_recursion(scanned: tuple[Engine, Path]) -> None:
-    """S_t = max(0, S_{t-1} + O_t ln R - (R - 1) E_t), reset to 0 after S_t >= h (Poisson form, R = 2)."""
+def _scan_summary(engine: Engine) -> dict[str, object]:
+    with engine.connect() as conn:
+        summary = conn.execute(select(ScanRun.summary).order_by(ScanRun.id.desc())).scalars().first()
+    assert isinstance(summary, dict)
+    return summary
+
+
+def test_cusum_follows_its_own_baseline_derivation(scanned: tuple[Engine, Path]) -> None:
+    """z_t = (sqrt(O/E) - 1 - b) / sqrt(1/(4E) + tau2 + var b), b the mean of the first 12 months (E is
+    constant, so the weights are equal) and var b = (1/(4E) + tau2) / 12; C_t = max(0, C_{t-1} + z_t - k),
+    alarm and restart at C >= h (Spiegelhalter 2005b scale; Page 1954). tau2, k and h are the scan's own, from
+    its summary; their estimators are checked in tests/stats."""
     engine, path = scanned
     _, deaths, expected = _values(path, "ORG01")
-    status = _status(engine, "ORG01", "mort")
-    alarm_signals = [s for s in _signals(engine, "ORG01", "mort") if s["method"] == "cusum"]
-    assert alarm_signals, "twice the expected deaths must alarm"
-    h = alarm_signals[0]["details"]["h"]  # type: ignore[index]
-    s, alarms = 0.0, 0
-    for o, e in zip(deaths, expected, strict=True):
-        s = max(0.0, s + o * math.log(2.0) - e)
-        if s >= h:
+    figures = _scan_summary(engine)["cusum_indicators"]["mort"]  # type: ignore[index]
+    tau2, k, h = figures["tau2_within"], figures["k"], figures["h"]
+    y = np.sqrt(deaths / expected) - 1.0
+    variance = 1.0 / (4.0 * expected) + tau2
+    baseline = y[:12].mean()
+    z = (y - baseline) / np.sqrt(variance + variance[:12].mean() / 12)
+    c, alarms, first = 0.0, 0, None
+    for t, value in enumerate(z):
+        c = max(0.0, c + value - k)
+        if c >= h:
             alarms += 1
-            last = s
-            s = 0.0
+            first = t if first is None else first
+            c = 0.0
+    status = _status(engine, "ORG01", "mort")
     assert status["cusum_alarms"] == alarms
-    assert alarm_signals[-1]["value"] == pytest.approx(last)
+    assert first is not None and first >= 12, "doubled deaths from month 12 must alarm, and not before"
+    signals = [s for s in _signals(engine, "ORG01", "mort") if s["method"] == "cusum"]
+    assert signals[0]["period_start"] == _months()[first]
+    assert signals[0]["details"]["z"] == pytest.approx(z[first])  # type: ignore[index]
+
+
+def test_organisations_that_always_differ_do_not_alarm(scanned: tuple[Engine, Path]) -> None:
+    """Against its own baseline an unchanged organisation has nothing to accumulate, however far it is from
+    the national rate: only ORG00 (performance) and ORG01 (mortality), which changed, alarm."""
+    engine, _ = scanned
+    with engine.connect() as conn:
+        alarmed = conn.execute(
+            select(Organisation.code, Indicator.code)
+            .join(SeriesStatus, SeriesStatus.organisation_id == Organisation.id)
+            .join(Indicator, Indicator.id == SeriesStatus.indicator_id)
+            .where(SeriesStatus.cusum_alarms > 0)
+        ).all()
+    assert {tuple(r) for r in alarmed} == {("ORG00", "perf"), ("ORG01", "mort")}
+    figures = _scan_summary(engine)["cusum_indicators"]  # type: ignore[index]
+    assert figures["perf"]["current"] == 1 and figures["mort"]["current"] == 1  # type: ignore[index]
+    # 20 series a indicator with 5% allowed to alarm by chance over the window: one expected by chance.
+    assert figures["perf"]["alarming_series_expected"] <= 20 * 0.05 + 1e-9  # type: ignore[index]
 
 
 def test_funnel_flags_survive_benjamini_hochberg_across_all_pairs(scanned: tuple[Engine, Path]) -> None:

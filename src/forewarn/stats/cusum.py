@@ -586,6 +586,52 @@ def normal_cusum(z: ArrayLike, options: NormalCusumOptions) -> NormalCusumResult
     )
 
 
+def panel_cusum(z: ArrayLike, k: ArrayLike, h: ArrayLike) -> CusumResult:
+    """Upper CUSUM of standardised values with a reference value and threshold per series, over a panel.
+
+    Parameters
+    ----------
+    z : array_like, shape (series, time)
+        z-scores that are N(0, 1) in control, signed so that positive is the direction watched (e.g. from
+        :func:`forewarn.stats.incontrol.own_baseline_model`); NaN where missing (the CUSUM carries over).
+    k : float or array_like (series,)
+        Reference value per series (half the shift to detect, in standard deviations).
+    h : float or array_like (series,)
+        Threshold per series (e.g. from :func:`forewarn.stats.false_alarms.cusum_window_threshold`).
+
+    Returns
+    -------
+    CusumResult
+        ``C_t = max(0, C_{t-1} + z_t - k)``, alarm when ``C_t >= h``, restart at 0 after an alarm.
+
+    References
+    ----------
+    Page, E. S. (1954). Continuous inspection schemes. Biometrika 41, 100-115.
+
+    Examples
+    --------
+    The same as :func:`normal_cusum` with one k and h:
+
+    >>> panel_cusum([[1.0, 2.0, 1.5, -0.5]], 0.5, 4.0).statistic
+    array([[0.5, 2. , 3. , 2. ]])
+    """
+    panel = _as_panel("z", z)
+    n_series, n_time = panel.shape
+    thresholds = _threshold_vector(h, n_series)
+    reference = np.broadcast_to(np.asarray(k, dtype=np.float64), (n_series,))
+    if not np.isfinite(reference).all() or (reference < 0).any():
+        raise ValueError("k must be finite and >= 0 for every series")
+
+    def fill(first: int, last: int, out: FloatArray) -> None:
+        out[...] = (panel[first:last] - reference[first:last, None]).T
+
+    statistic, alarm = _run_cusum(fill, n_series, n_time, thresholds, 0.0, 0.0)
+    n_alarms, first_alarm = _series_summary(alarm)
+    return CusumResult(
+        statistic=statistic, alarm=alarm, n_alarms=n_alarms, first_alarm=first_alarm, threshold=thresholds
+    )
+
+
 def _typical(values: FloatArray) -> float:
     finite = values[np.isfinite(values)]
     if finite.size == 0:

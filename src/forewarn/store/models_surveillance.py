@@ -91,6 +91,12 @@ class SeriesStatus(Base):
     cusum_value: Mapped[float | None] = mapped_column(Float)
     cusum_alarms: Mapped[int | None] = mapped_column(Integer)
     cusum_last_alarm: Mapped[dt.date | None] = mapped_column(Date)
+    # 1 when the latest alarm fell within the indicator's latest quarter (ScanOptions.alarm_current_days)
+    cusum_current: Mapped[int | None] = mapped_column(Integer)
+    # Trend test of series too short for SPC (annual indicators): slope per year, its standard error, p-value
+    trend_slope: Mapped[float | None] = mapped_column(Float)
+    trend_se: Mapped[float | None] = mapped_column(Float)
+    trend_p: Mapped[float | None] = mapped_column(Float)
     # Rank with its interval (1 = best given the indicator's polarity)
     rank: Mapped[float | None] = mapped_column(Float)
     rank_lower: Mapped[float | None] = mapped_column(Float)

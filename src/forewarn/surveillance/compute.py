@@ -13,12 +13,15 @@ import numpy as np
 import polars as pl
 from numpy.typing import NDArray
 
-from forewarn.stats.cusum import RiskAdjustedCusumOptions, llr_cusum_threshold, risk_adjusted_cusum
 from forewarn.stats.funnel import DataType, FunnelOptions, Overdispersion, funnel_statistics
 from forewarn.stats.multiplicity import expected_false_flags, fdr_adjust
 from forewarn.stats.spc import AssuranceType, PointType, SpcOptions, XmrChart, xmr_chart
+from forewarn.stats.trend import linear_trend
+from forewarn.surveillance.change import detect_changes
 from forewarn.surveillance.options import ScanOptions
 from forewarn.surveillance.panel import FloatArray, IntArray, Panel
+from forewarn.surveillance.ranking import latest_rank_intervals
+from forewarn.surveillance.windows import latest_period_units, series_attribute, window_sums
 
 SPC_BLOCK_SERIES = 200_000
 IMPROVEMENT = {"higher_is_better": "increase", "lower_is_better": "decrease", "neutral": "neutral"}
@@ -42,7 +45,6 @@ FUNNEL_DATA_TYPES: tuple[tuple[DataType, tuple[str, ...]], ...] = (
 )
 # Winsorising on the square-root scale copes with zero counts, which the SHMI log scale cannot.
 FUNNEL_OVERDISPERSION: Overdispersion = "cqc"
-CUSUM_KINDS = ("proportion", "ratio_oe", "rate")
 
 
 @dataclass(frozen=True)
@@ -52,10 +54,6 @@ class SurveillanceResult:
     status: pl.DataFrame
     signals: pl.DataFrame
     summary: dict[str, object]
-
-
-def _series_attr(panel: Panel, column: str) -> NDArray[np.object_]:
-    return np.asarray(panel.indicators[column].to_numpy()[panel.indicator_index], dtype=object)
 
 
 def _take_last(values: FloatArray, last: IntArray) -> FloatArray:
@@ -103,7 +101,7 @@ def _spc(
         "spc_points": np.zeros(panel.value.shape, dtype=np.uint8),
         "spc_segments": np.full(n, None, dtype=object),
     }
-    polarity = _series_attr(panel, "polarity")
+    polarity = series_attribute(panel, "polarity")
     targets = np.asarray(
         panel.indicators["target"].fill_null(np.nan).to_numpy()[panel.indicator_index], dtype=float
     )
@@ -228,36 +226,6 @@ def _empty_signals() -> pl.DataFrame:
     )
 
 
-def _latest_period_units(panel: Panel) -> tuple[IntArray, IntArray]:
-    """Series observed at their indicator's latest period, and that period's column."""
-    last = panel.last_index
-    latest = np.zeros(panel.indicators.height, dtype=np.int64)
-    np.maximum.at(latest, panel.indicator_index, last)
-    at = latest[panel.indicator_index]
-    observed = ~np.isnan(panel.value[np.arange(panel.n_series), at]) if panel.n_series else np.zeros(0, bool)
-    return np.flatnonzero(observed), at
-
-
-def _window_sums(panel: Panel, at: IntArray, days: int) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Numerators, denominators and expected counts summed over each indicator's latest ``days`` of data.
-
-    Monthly indicators are compared over their latest year (as SHMI and CQC funnels are), which a single noisy
-    month would not support; an annual indicator's window holds just its latest period.
-    """
-    n = panel.n_series
-    if n == 0:
-        return np.zeros(0), np.zeros(0), np.zeros(0)
-    end = panel.period[np.arange(n), at]
-    window = (panel.period > (end - np.timedelta64(days, "D"))[:, None]) & ~np.isnat(panel.period)
-
-    def total(values: FloatArray) -> FloatArray:
-        inside = window & np.isfinite(values)
-        summed = np.where(inside, values, 0.0).sum(axis=1)
-        return np.where(inside.any(axis=1), summed, np.nan)
-
-    return total(panel.numerator), total(panel.denominator), total(panel.expected)
-
-
 def funnel_options(data_type: DataType, limit: float, trim: float = 0.1) -> FunnelOptions:
     """The options of the scan's funnels of one data type (``limit`` and ``trim`` from :class:`ScanOptions`):
     over-dispersion by winsorised z-scores and DerSimonian-Laird tau^2 (Spiegelhalter 2005b, as the CQC)."""
@@ -276,9 +244,9 @@ def _funnels(
         "funnel_outlier": np.full(n, None, dtype=object),
         "funnel_data_type": np.full(n, None, dtype=object),
     }
-    kind = _series_attr(panel, "kind")
-    units, at = _latest_period_units(panel)
-    num, den, exp = window if window is not None else _window_sums(panel, at, options.funnel_window_days)
+    kind = series_attribute(panel, "kind")
+    units, at = latest_period_units(panel)
+    num, den, exp = window if window is not None else window_sums(panel, at, options.funnel_window_days)
     # What each funnel plotted: the ratio against its denominator (N, or the expected count), the unit's limits
     # and the funnel's target, phi and tau^2 (the tau^2 its limits add), stored so pages draw the same funnel.
     extra: dict[str, np.ndarray] = {
@@ -356,7 +324,7 @@ def _funnels(
             "funnel_flags_after_fdr": int(flagged.size),
         }
     )
-    polarity = _series_attr(panel, "polarity")
+    polarity = series_attribute(panel, "polarity")
     signals = pl.DataFrame(
         {
             "series": flagged,
@@ -379,121 +347,21 @@ def _funnels(
     return out, signals, summary
 
 
-def _cusum_baseline(
-    panel: Panel, options: ScanOptions
-) -> tuple[FloatArray, NDArray[np.bool_], NDArray[np.bool_]]:
-    """Each indicator's pooled adverse rate over its first periods, which series the CUSUM watches, and for
-    which the adverse events are denominator - numerator.
-
-    For a proportion where higher is better (e.g. seen within 4 hours) the adverse events are
-    denominator - numerator; the expected count is the denominator times the pooled adverse proportion of the
-    indicator's first ``cusum_baseline_periods`` periods (over all organisations). Ratios O/E use their own
-    expected counts. Neutral indicators have no adverse direction and are not watched.
-    """
-    kind = _series_attr(panel, "kind")
-    polarity = _series_attr(panel, "polarity")
-    watched = np.isin(kind, CUSUM_KINDS) & (polarity != "neutral")
-    watched &= ~((kind == "ratio_oe") & (polarity == "higher_is_better"))
-    flip = (kind == "proportion") & (polarity == "higher_is_better")
-    width = min(options.cusum_baseline_periods, panel.value.shape[1])
-    numerator, denominator = panel.numerator[:, :width], panel.denominator[:, :width]
-    observed = np.where(flip[:, None], denominator - numerator, numerator)
-    use = np.isfinite(observed) & np.isfinite(denominator)
-    k = panel.indicators.height
-    pooled_obs = np.bincount(
-        panel.indicator_index, weights=np.where(use, observed, 0).sum(axis=1), minlength=k
-    )
-    pooled_den = np.bincount(
-        panel.indicator_index, weights=np.where(use, denominator, 0).sum(axis=1), minlength=k
-    )
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rate = pooled_obs / pooled_den
-    watched &= np.isfinite(rate[panel.indicator_index]) | (kind == "ratio_oe")
-    return rate, watched, flip
-
-
-def _adverse_counts(
-    panel: Panel, rows: IntArray, rate: FloatArray, flip: NDArray[np.bool_]
-) -> tuple[FloatArray, FloatArray]:
-    """Observed and expected adverse events of ``rows``, NaN where either is missing."""
-    numerator, denominator = panel.numerator[rows], panel.denominator[rows]
-    observed = np.where(flip[rows][:, None], denominator - numerator, numerator)
-    is_ratio = _series_attr(panel, "kind")[rows] == "ratio_oe"
-    expected = np.where(
-        is_ratio[:, None], panel.expected[rows], denominator * rate[panel.indicator_index[rows]][:, None]
-    )
-    missing = ~(np.isfinite(observed) & np.isfinite(expected))
-    observed[missing] = np.nan
-    expected[missing] = np.nan
-    return observed, expected
-
-
-def _cusum(
-    panel: Panel, options: ScanOptions
-) -> tuple[dict[str, np.ndarray], pl.DataFrame, dict[str, object]]:
+def _trends(panel: Panel, options: ScanOptions) -> dict[str, np.ndarray]:
+    """Slope per year with its standard error and p-value for series too short for an SPC chart (annual
+    indicators), so they are read for a trend rather than called "common cause"."""
     n = panel.n_series
-    out: dict[str, np.ndarray] = {
-        "cusum_value": np.full(n, np.nan),
-        "cusum_alarms": np.full(n, None, dtype=object),
-        "cusum_last_alarm_t": np.full(n, -1, dtype=np.int64),
-    }
-    if n == 0:
-        return out, _empty_signals(), {}
-    rate, watched, flip = _cusum_baseline(panel, options)
-    kind = _series_attr(panel, "kind")
-    thresholds: dict[str, float] = {}
-    h = np.full(n, np.nan)
-    for index in np.unique(panel.indicator_index[watched]):
-        rows = np.flatnonzero(watched & (panel.indicator_index == index))
-        # The typical expected count per period, from the baseline rate (or the O/E expected counts).
-        if kind[rows[0]] == "ratio_oe":
-            typical = float(np.nanmedian(panel.expected[rows]))
-        else:
-            typical = float(np.nanmedian(panel.denominator[rows]) * rate[index])
-        if not np.isfinite(typical) or typical <= 0:
-            watched[rows] = False
-            continue
-        threshold = llr_cusum_threshold(
-            options.cusum_target_arl, typical, rate_ratio=options.cusum_rate_ratio
-        )
-        h[rows] = threshold.h
-        thresholds[str(panel.indicators["code"][int(index)])] = float(threshold.h)
-    summary: dict[str, object] = {"cusum_thresholds": thresholds, "cusum_alarms": 0}
-    frames = []
-    watched_rows = np.flatnonzero(watched)
-    # Blocks of series bound the memory of the count panels; each block is one vectorised call.
-    for rows in np.array_split(watched_rows, max(1, -(-watched_rows.size // SPC_BLOCK_SERIES))):
-        if rows.size == 0:
-            continue
-        observed, expected = _adverse_counts(panel, rows, rate, flip)
-        result = risk_adjusted_cusum(
-            observed, expected, h[rows], options=RiskAdjustedCusumOptions(rate_ratio=options.cusum_rate_ratio)
-        )
-        last = panel.last_index[rows]
-        out["cusum_value"][rows] = result.statistic[np.arange(rows.size), last]
-        out["cusum_alarms"][rows] = result.n_alarms.astype(int)
-        alarm_any = result.alarm.any(axis=1)
-        last_alarm = result.alarm.shape[1] - 1 - np.argmax(result.alarm[:, ::-1], axis=1)
-        out["cusum_last_alarm_t"][rows] = np.where(alarm_any, last_alarm, -1)
-        r, t = np.nonzero(result.alarm)
-        summary["cusum_alarms"] = int(summary["cusum_alarms"]) + int(r.size)  # type: ignore[call-overload]
-        frames.append(
-            pl.DataFrame(
-                {
-                    "series": rows[r],
-                    "method": pl.repeat("cusum", r.size, eager=True),
-                    "rule": pl.repeat("alarm", r.size, eager=True),
-                    "direction": pl.repeat("concern", r.size, eager=True),
-                    "t": t,
-                    "value": result.statistic[r, t],
-                    "h": h[rows[r]],
-                    "observed": observed[r, t],
-                    "expected": expected[r, t],
-                },
-                schema_overrides={"series": pl.Int64, "t": pl.Int64, "value": pl.Float64},
-            )
-        )
-    return out, pl.concat(frames) if frames else _empty_signals(), summary
+    out = {name: np.full(n, np.nan) for name in ("trend_slope", "trend_se", "trend_p")}
+    rows = np.flatnonzero(panel.n_points < options.spc_min_points)
+    if rows.size == 0:
+        return out
+    days = (panel.period[rows] - np.datetime64("1970-01-01", "D")).astype("timedelta64[D]").astype(np.float64)
+    years = np.where(np.isnat(panel.period[rows]), np.nan, days / 365.25)
+    trend = linear_trend(panel.value[rows], years)
+    out["trend_slope"][rows] = trend.slope
+    out["trend_se"][rows] = trend.standard_error
+    out["trend_p"][rows] = trend.p_value
+    return out
 
 
 def compute_surveillance(
@@ -502,11 +370,21 @@ def compute_surveillance(
     """Run SPC, funnels (with FDR), CUSUM and rank intervals over every series of ``panel``."""
     options = options or ScanOptions()
     spc, spc_signals = _spc(panel, options, phase)
-    _, latest = _latest_period_units(panel)
-    window = _window_sums(panel, latest, options.funnel_window_days)
+    _, latest = latest_period_units(panel)
+    window = window_sums(panel, latest, options.funnel_window_days)
     funnel, funnel_signals, funnel_summary = _funnels(panel, options, window)
-    cusum, cusum_signals, cusum_summary = _cusum(panel, options)
-    ranks = rank_columns(panel, options, window)
+    changes = detect_changes(panel, options)
+    cusum, cusum_signals = changes.columns, changes.signals
+    current = [int(str(f["current"])) for f in changes.indicators.values()]
+    current_expected = [float(str(f["current_expected"])) for f in changes.indicators.values()]
+    cusum_summary: dict[str, object] = {
+        "cusum_indicators": changes.indicators,
+        "cusum_alarms": cusum_signals.height,
+        "cusum_current": sum(current),
+        "cusum_current_expected": sum(current_expected),
+    }
+    ranks = latest_rank_intervals(panel, options, window, changes.tau2_within)
+    trends = _trends(panel, options)
     last = panel.last_index
     columns: dict[str, pl.Series] = {
         "series": pl.Series(np.arange(panel.n_series, dtype=np.int64)),
@@ -518,9 +396,15 @@ def compute_surveillance(
         "last_value": pl.Series(_take_last(panel.value, last)),
     }
     columns["spc_points"] = point_code_text(spc.pop("spc_points"))
-    for name, values in {**spc, **funnel, **cusum, **ranks}.items():
+    for name, values in {**spc, **funnel, **cusum, **ranks, **trends}.items():
         if values.dtype == object:
-            integer_columns = ("funnel_outlier", "cusum_alarms", "rank_of", "rank_distinguishable")
+            integer_columns = (
+                "funnel_outlier",
+                "cusum_alarms",
+                "cusum_current",
+                "rank_of",
+                "rank_distinguishable",
+            )
             dtype = pl.Int64 if name in integer_columns else pl.String
             columns[name] = pl.Series(name, values.tolist(), dtype=dtype)
         else:
@@ -531,15 +415,6 @@ def compute_surveillance(
         signals = signals.drop("details")
     summary = {"series": panel.n_series, **funnel_summary, **cusum_summary, "signals": signals.height}
     return SurveillanceResult(status=status, signals=signals, summary=summary)
-
-
-def rank_columns(
-    panel: Panel, options: ScanOptions, window: tuple[FloatArray, FloatArray, FloatArray] | None = None
-) -> dict[str, np.ndarray]:
-    """Rank (1 = best) with a 95% interval for each series at its indicator's latest period."""
-    from forewarn.surveillance.ranking import latest_rank_intervals
-
-    return latest_rank_intervals(panel, options, window)
 
 
 __all__ = ["IMPROVEMENT", "FloatArray", "SurveillanceResult", "compute_surveillance"]

@@ -26,11 +26,23 @@ class ScanOptions:
     fdr_alpha
         False-discovery rate at which funnel outliers are kept, across every organisation x indicator pair.
     cusum_rate_ratio
-        Odds/rate ratio the CUSUM is tuned to detect (2, as the Imperial/Dr Foster mortality alerts).
-    cusum_target_arl
-        In-control average run length, in periods, from which each indicator's threshold is computed.
+        Odds ratio (proportions) or rate ratio (rates, ratios O/E) against its own baseline that each CUSUM is
+        tuned to detect (2, as the Imperial/Dr Foster mortality alerts).
+    cusum_shift_sd
+        Shift in in-control standard deviations the CUSUM of an estimate with a standard error (means, counts)
+        is tuned to detect (1: the textbook k = 0.5).
+    cusum_false_alarm_share
+        Share of in-control series allowed to alarm at least once over their indicator's whole window: each
+        indicator's threshold is set for it (:func:`forewarn.stats.false_alarms.cusum_window_threshold`), so
+        across thousands of series about this share alarm by chance, whatever the series' length.
     cusum_baseline_periods
-        Periods at the start of each indicator from which the expected rate is taken (pooled over organisations).
+        Observed periods at the start of each series that define its own baseline level.
+    cusum_min_baseline_points
+        Series with fewer baseline points are not watched by the CUSUM (their level is not known well enough).
+    alarm_current_days
+        An alarm is current when it fell within this many days of its indicator's latest period (92: the
+        latest quarter of monthly data, or the latest period of an annual indicator); the portfolio counts
+        current alarms only.
     rank_replicates
         Simulated replicates for rank intervals.
     rank_simulation_max_units
@@ -48,8 +60,11 @@ class ScanOptions:
     funnel_window_days: int = 365
     fdr_alpha: float = 0.05
     cusum_rate_ratio: float = 2.0
-    cusum_target_arl: float = 60.0
+    cusum_shift_sd: float = 1.0
+    cusum_false_alarm_share: float = 0.05
     cusum_baseline_periods: int = 12
+    cusum_min_baseline_points: int = 6
+    alarm_current_days: int = 92
     rank_replicates: int = 1000
     rank_simulation_max_units: int = 5000
     seed: int = 20260101
@@ -67,8 +82,16 @@ class ScanOptions:
             raise ValueError("fdr_alpha must be between 0 and 1")
         if self.cusum_rate_ratio <= 0 or self.cusum_rate_ratio == 1:
             raise ValueError("cusum_rate_ratio must be positive and not 1")
-        if self.cusum_target_arl <= 1:
-            raise ValueError("cusum_target_arl must be above 1")
+        if not self.cusum_shift_sd > 0:
+            raise ValueError("cusum_shift_sd must be positive")
+        if not 0 < self.cusum_false_alarm_share < 1:
+            raise ValueError("cusum_false_alarm_share must be between 0 and 1")
+        if self.cusum_baseline_periods < 2:
+            raise ValueError("cusum_baseline_periods must be at least 2")
+        if not self.cusum_min_baseline_points >= 2:
+            raise ValueError("cusum_min_baseline_points must be at least 2")
+        if self.alarm_current_days < 1:
+            raise ValueError("alarm_current_days must be at least 1")
         if self.rank_replicates < 100:
             raise ValueError("rank_replicates must be at least 100")
 

@@ -1,51 +1,79 @@
 """Ranks with intervals at each indicator's latest year, instead of a league table.
 
-Each organisation's estimate and standard error come from its totals over the funnel window; the rank
-distribution follows Goldstein & Spiegelhalter (1996, JRSS A 159:385) and Marshall & Spiegelhalter (1998, BMJ
-316:1701): simulated by :func:`forewarn.stats.ranks.rank_uncertainty` for tables of ordinary size, and by the
-conditional expected rank (:func:`forewarn.stats.rank_bounds.conditional_rank_intervals`, the same model) for very
-large ones. Rank 1 is the best given the indicator's polarity. Indicators without a standard error (means,
-counts) or without a direction (neutral) are not ranked.
+Each organisation's estimate comes from its totals over the funnel window, on the funnel's variance-stabilised
+scale (arcsine of a proportion; square root of O/E, a rate being O/E against the pooled rate), so ranks use the
+same over-dispersion model as the funnel and the CUSUM:
+
+- the error of each estimate is its sampling variance plus the indicator's within-organisation period-to-period
+  variance tau_w^2 (from change detection) averaged over the periods in the window: the year-to-year noise that
+  reshuffles league tables without any real change;
+- organisations differ by the DerSimonian-Laird tau^2 of those estimates, and ranks are drawn from each
+  organisation's random-effects posterior (:func:`forewarn.stats.random_effects.random_effects_posterior`).
+
+The rank distribution follows Goldstein & Spiegelhalter (1996, JRSS A 159:385) and Marshall & Spiegelhalter
+(1998, BMJ 316:1701): simulated by :func:`forewarn.stats.ranks.rank_uncertainty` for tables of ordinary size,
+and by the conditional expected rank (:func:`forewarn.stats.rank_bounds.conditional_rank_intervals`, the same
+model) for very large ones. Rank 1 is the best given the indicator's polarity. Indicators without a standard
+error (means, counts without one) or without a direction (neutral) are not ranked.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from forewarn.stats.random_effects import random_effects_posterior
 from forewarn.stats.rank_bounds import conditional_rank_intervals
 from forewarn.stats.ranks import RankOptions, rank_uncertainty
 from forewarn.surveillance.options import ScanOptions
 from forewarn.surveillance.panel import FloatArray, Panel
+from forewarn.surveillance.windows import latest_period_units, series_attribute, window_periods, window_sums
 
 
-def estimates_with_standard_errors(
-    kind: np.ndarray, numerator: FloatArray, denominator: FloatArray, expected: FloatArray
+def scaled_estimates(
+    kind: np.ndarray,
+    numerator: FloatArray,
+    denominator: FloatArray,
+    expected: FloatArray,
+    pooled_rate: FloatArray,
 ) -> tuple[FloatArray, FloatArray]:
-    """Estimate and standard error per unit: binomial for proportions, Poisson for rates and O/E ratios.
+    """Estimate on the funnel's scale and its sampling variance per unit (NaN where it cannot be ranked).
 
-    A zero count gets the standard error of half an event, so an organisation with no events is not ranked as
-    certain.
+    Proportions: ``arcsin(sqrt(O/N))``, variance ``1/(4N)``; ratios O/E: ``sqrt(O/E)``, ``1/(4E)``; rates: the
+    same with ``E = N x pooled rate`` (Spiegelhalter 2005b). Both transforms keep the order of the raw values.
     """
     with np.errstate(invalid="ignore", divide="ignore"):
         p = numerator / denominator
-        clipped = np.clip(p, 0.5 / denominator, 1 - 0.5 / denominator)
-        proportion_se = np.sqrt(clipped * (1 - clipped) / denominator)
-        rate_se = np.sqrt(np.maximum(numerator, 0.5)) / denominator
-        ratio = numerator / expected
-        ratio_se = np.sqrt(np.maximum(numerator, 0.5)) / expected
-    estimate = np.where(kind == "proportion", p, np.where(kind == "ratio_oe", ratio, p))
-    se = np.where(kind == "proportion", proportion_se, np.where(kind == "ratio_oe", ratio_se, rate_se))
+        proportion = np.arcsin(np.sqrt(np.clip(p, 0.0, 1.0)))
+        proportion_variance = 1.0 / (4.0 * denominator)
+        rate_expected = denominator * pooled_rate
+        reference = np.where(kind == "ratio_oe", expected, rate_expected)
+        ratio = np.sqrt(np.maximum(numerator, 0.0) / reference)
+        ratio_variance = 1.0 / (4.0 * reference)
+    is_proportion = kind == "proportion"
+    estimate = np.where(is_proportion, proportion, ratio)
+    variance = np.where(is_proportion, proportion_variance, ratio_variance)
     usable = (
-        np.isin(kind, ("proportion", "rate", "ratio_oe")) & np.isfinite(estimate) & np.isfinite(se) & (se > 0)
+        np.isin(kind, ("proportion", "rate", "ratio_oe"))
+        & np.isfinite(estimate)
+        & np.isfinite(variance)
+        & (variance > 0)
+        & (numerator >= 0)
+        & ~(is_proportion & (numerator > denominator))
     )
-    return np.where(usable, estimate, np.nan), np.where(usable, se, np.nan)
+    return np.where(usable, estimate, np.nan), np.where(usable, variance, np.nan)
 
 
 def latest_rank_intervals(
-    panel: Panel, options: ScanOptions, window: tuple[FloatArray, FloatArray, FloatArray] | None = None
+    panel: Panel,
+    options: ScanOptions,
+    window: tuple[FloatArray, FloatArray, FloatArray] | None = None,
+    tau2_within: FloatArray | None = None,
 ) -> dict[str, np.ndarray]:
-    from forewarn.surveillance.compute import _latest_period_units, _series_attr, _window_sums
+    """Median rank, 95% interval and whether each series can be told from the middle of its table.
 
+    ``tau2_within`` is each indicator's within-organisation variance per period on the funnel scale (0 where
+    None or NaN).
+    """
     n = panel.n_series
     out: dict[str, np.ndarray] = {
         "rank": np.full(n, np.nan),
@@ -56,26 +84,42 @@ def latest_rank_intervals(
     }
     if n == 0:
         return out
-    units, at = _latest_period_units(panel)
+    units, at = latest_period_units(panel)
     numerator, denominator, expected = (
-        window if window is not None else _window_sums(panel, at, options.funnel_window_days)
+        window if window is not None else window_sums(panel, at, options.funnel_window_days)
     )
-    kind = _series_attr(panel, "kind")
-    polarity = _series_attr(panel, "polarity")
-    estimate, se = estimates_with_standard_errors(kind, numerator, denominator, expected)
+    kind = series_attribute(panel, "kind")
+    polarity = series_attribute(panel, "polarity")
+    k = panel.indicators.height
+    in_units = np.zeros(n, dtype=bool)
+    in_units[units] = True
+    rated = in_units & (kind == "rate") & np.isfinite(numerator) & (denominator > 0)
+    pooled_num = np.bincount(panel.indicator_index[rated], weights=numerator[rated], minlength=k)
+    pooled_den = np.bincount(panel.indicator_index[rated], weights=denominator[rated], minlength=k)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pooled_rate = (pooled_num / pooled_den)[panel.indicator_index]
+    estimate, variance = scaled_estimates(kind, numerator, denominator, expected, pooled_rate)
+    within = np.zeros(k) if tau2_within is None else np.nan_to_num(np.asarray(tau2_within, dtype=float))
+    periods = np.maximum(window_periods(panel, at, options.funnel_window_days), 1.0)
+    variance = variance + within[panel.indicator_index] / periods
     for pol, descending in (("higher_is_better", True), ("lower_is_better", False)):
         rows = units[(polarity[units] == pol) & np.isfinite(estimate[units])]
         if rows.size == 0:
             continue
         table = panel.indicator_index[rows]
+        # Tables as 0..G-1 for the random-effects model, one DerSimonian-Laird tau^2 each.
+        _, dense = np.unique(table, return_inverse=True)
+        posterior = random_effects_posterior(estimate[rows], variance[rows], dense)
         large = np.bincount(table)[table] > options.rank_simulation_max_units
-        for chosen, simulate in ((rows[~large], True), (rows[large], False)):
+        for chosen_mask, simulate in ((~large, True), (large, False)):
+            chosen = rows[chosen_mask]
             if chosen.size == 0:
                 continue
+            mean, sd = posterior.mean[chosen_mask], posterior.sd[chosen_mask]
             if simulate:
                 simulated = rank_uncertainty(
-                    estimate[chosen],
-                    se[chosen],
+                    mean,
+                    sd,
                     group=panel.indicator_index[chosen],
                     options=RankOptions(
                         n_draws=options.rank_replicates, seed=options.seed, descending=descending
@@ -86,7 +130,7 @@ def latest_rank_intervals(
                 n_table = simulated.group_size
             else:
                 bounds = conditional_rank_intervals(
-                    estimate[chosen], se[chosen], group=panel.indicator_index[chosen], descending=descending
+                    mean, sd, group=panel.indicator_index[chosen], descending=descending
                 )
                 median, low, high, n_table = (
                     bounds.rank,

@@ -1,0 +1,302 @@
+"""Change detection in the scan: has each organisation got worse than its own baseline?
+
+Every watched series is put on its indicator's variance-stabilised scale against the indicator's national value
+in the same period (so national trends and seasons cancel), compared with its own first year, and allowed the
+indicator's within-series over-dispersion (:mod:`forewarn.stats.incontrol`). A one-sided CUSUM of the resulting
+z-scores watches the direction of concern, tuned to an odds or rate ratio of ``cusum_rate_ratio`` (or a shift of
+``cusum_shift_sd`` standard deviations for estimates with standard errors), with its threshold set so that a
+share ``cusum_false_alarm_share`` of in-control series alarm over the indicator's whole window
+(:mod:`forewarn.stats.false_alarms`). The same chain gives the alarms expected by chance over the window and in
+the recent periods that count as current.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+from numpy.typing import NDArray
+
+from forewarn.stats.cusum import panel_cusum
+from forewarn.stats.false_alarms import cusum_window_threshold, window_false_alarms
+from forewarn.stats.incontrol import (
+    InControlModel,
+    ScaledPanel,
+    ScaleForm,
+    own_baseline_model,
+    scaled_counts,
+    shift_in_sd,
+)
+from forewarn.surveillance.options import ScanOptions
+from forewarn.surveillance.panel import FloatArray, IntArray, Panel
+from forewarn.surveillance.windows import series_attribute
+
+COUNT_KINDS = ("proportion", "rate", "ratio_oe")
+ESTIMATE_KINDS = ("mean", "count")
+
+
+@dataclass(frozen=True)
+class ChangeResult:
+    """Per-series CUSUM columns, the alarm signals, and per-indicator figures for the scan summary."""
+
+    columns: dict[str, np.ndarray]
+    signals: pl.DataFrame
+    indicators: dict[str, dict[str, object]]
+    tau2_within: FloatArray  # (indicators,) within-series variance per period on the funnel's scale
+
+
+def _cell_sum(panel: Panel, values: FloatArray, use: NDArray[np.bool_]) -> FloatArray:
+    """Sum of ``values`` over the organisations of each (indicator, period) cell, shaped like the panel."""
+    width = panel.value.shape[1]
+    cell = panel.indicator_index[:, None] * width + np.arange(width)[None, :]
+    totals = np.bincount(cell[use], weights=values[use], minlength=panel.indicators.height * width).reshape(
+        -1, width
+    )
+    return np.asarray(totals[panel.indicator_index], dtype=np.float64)
+
+
+def standard_errors(panel: Panel) -> FloatArray | None:
+    """The panel's standard errors, where the store holds them (None before they were imported)."""
+    se = getattr(panel, "standard_error", None)
+    return None if se is None else np.asarray(se, dtype=np.float64)
+
+
+def scaled_panel(panel: Panel) -> tuple[ScaledPanel, NDArray[np.object_]]:
+    """Every series on its scale against its indicator's national value in the same period, and its form.
+
+    Proportions: arcsine of numerator / denominator against the pooled proportion of the cell. Rates: square
+    root of O / E with E = denominator x the cell's pooled rate. Ratios O/E: against their own expected counts.
+    Means and counts with a standard error: the value against the cell's precision-weighted mean. Others:
+    NaN (not watched).
+    """
+    kind = series_attribute(panel, "kind")
+    shape = panel.value.shape
+    y = np.full(shape, np.nan)
+    variance = np.full(shape, np.nan)
+    reference = np.full(shape, np.nan)
+    form = np.full(panel.n_series, None, dtype=object)
+    num, den = panel.numerator, panel.denominator
+    counts_ok = np.isfinite(num) & np.isfinite(den) & (den > 0) & (num >= 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pooled = _cell_sum(panel, num, counts_ok) / _cell_sum(panel, den, counts_ok)
+    parts: list[tuple[NDArray[np.bool_], ScaleForm, ScaledPanel]] = []
+    proportion = kind == "proportion"
+    if proportion.any():
+        rows = proportion
+        parts.append(
+            (
+                rows,
+                "bernoulli",
+                scaled_counts(
+                    np.where(counts_ok, num, np.nan)[rows],
+                    (den * pooled)[rows],
+                    form="bernoulli",
+                    denominators=den[rows],
+                ),
+            )
+        )
+    rate = kind == "rate"
+    if rate.any():
+        parts.append(
+            (
+                rate,
+                "poisson",
+                scaled_counts(np.where(counts_ok, num, np.nan)[rate], (den * pooled)[rate], form="poisson"),
+            )
+        )
+    ratio = kind == "ratio_oe"
+    if ratio.any():
+        parts.append((ratio, "poisson", scaled_counts(num[ratio], panel.expected[ratio], form="poisson")))
+    se = standard_errors(panel)
+    estimate = np.isin(kind, ESTIMATE_KINDS)
+    if se is not None and estimate.any():
+        ok = np.isfinite(panel.value) & np.isfinite(se) & (se > 0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            w = np.where(ok, 1.0 / (se * se), 0.0)
+            weighted = _cell_sum(panel, np.where(ok, panel.value, 0.0) * w, ok) / _cell_sum(panel, w, ok)
+        parts.append(
+            (
+                estimate,
+                "normal",
+                scaled_counts(
+                    np.where(ok, panel.value, np.nan)[estimate],
+                    weighted[estimate],
+                    form="normal",
+                    standard_error=np.where(ok, se, np.nan)[estimate],
+                ),
+            )
+        )
+    for rows, part_form, scaled in parts:
+        y[rows], variance[rows], reference[rows] = scaled.y, scaled.variance, scaled.reference
+        form[rows] = part_form
+    return ScaledPanel(y=y, variance=variance, reference=reference), form
+
+
+def _current_periods(panel: Panel, options: ScanOptions) -> IntArray:
+    """Per indicator, how many of its latest periods count as current (those within ``alarm_current_days`` of
+    its latest period; at least one)."""
+    k = panel.indicators.height
+    out = np.ones(k, dtype=np.int64)
+    if panel.n_series == 0:
+        return out
+    last = panel.last_index
+    latest_t = np.zeros(k, dtype=np.int64)
+    np.maximum.at(latest_t, panel.indicator_index, last)
+    for index in range(k):  # one small step per indicator (tens), not per series
+        rows = np.flatnonzero(panel.indicator_index == index)
+        if rows.size == 0:
+            continue
+        periods = panel.period[rows]
+        end = periods[np.arange(rows.size), np.minimum(last[rows], periods.shape[1] - 1)].max()
+        starts = np.unique(periods[~np.isnat(periods)])
+        recent = starts > end - np.timedelta64(options.alarm_current_days, "D")
+        out[index] = max(1, int(recent.sum()))
+    return out
+
+
+def detect_changes(panel: Panel, options: ScanOptions) -> ChangeResult:
+    """One-sided CUSUMs of every watched series against its own baseline, in the direction of concern."""
+    n = panel.n_series
+    columns: dict[str, np.ndarray] = {
+        "cusum_value": np.full(n, np.nan),
+        "cusum_alarms": np.full(n, None, dtype=object),
+        "cusum_last_alarm_t": np.full(n, -1, dtype=np.int64),
+        "cusum_current": np.full(n, None, dtype=object),
+    }
+    empty = pl.DataFrame(
+        schema={
+            "series": pl.Int64,
+            "method": pl.String,
+            "rule": pl.String,
+            "direction": pl.String,
+            "t": pl.Int64,
+            "value": pl.Float64,
+        }
+    )
+    if n == 0:
+        return ChangeResult(columns, empty, {}, np.zeros(panel.indicators.height))
+    polarity = series_attribute(panel, "polarity")
+    scaled, form = scaled_panel(panel)
+    # Concern is a fall where higher is better: turn those series over so the CUSUM always watches upwards.
+    sign = np.where(polarity == "higher_is_better", -1.0, 1.0)
+    watched = np.array([f is not None for f in form.tolist()], dtype=bool) & (polarity != "neutral")
+    k_groups = panel.indicators.height
+    model = own_baseline_model(
+        scaled,
+        panel.indicator_index,
+        n_groups=k_groups,
+        baseline_periods=options.cusum_baseline_periods,
+        min_baseline_points=min(options.cusum_min_baseline_points, options.cusum_baseline_periods),
+        trim=options.funnel_trim,
+    )
+    z = model.z * sign[:, None]
+    watched &= np.isfinite(z).any(axis=1)
+    shift = np.full(n, np.nan)
+    part_forms: tuple[ScaleForm, ...] = ("bernoulli", "poisson", "normal")
+    for part_form in part_forms:
+        rows = np.flatnonzero(form == part_form)
+        if rows.size:
+            part = ScaledPanel(scaled.y[rows], scaled.variance[rows], scaled.reference[rows])
+            sub_model = _rows_of(model, rows)
+            shift[rows] = shift_in_sd(
+                part,
+                sub_model,
+                form=part_form,
+                rate_ratio=options.cusum_rate_ratio,
+                shift_sd=options.cusum_shift_sd,
+            )
+    current = _current_periods(panel, options)
+    k_series = np.full(n, np.nan)
+    h_series = np.full(n, np.nan)
+    figures: dict[str, dict[str, object]] = {}
+    codes = panel.indicators["code"].to_list()
+    indices = np.unique(panel.indicator_index[watched])
+    k_of = np.array(
+        [float(np.nanmedian(shift[watched & (panel.indicator_index == i)])) / 2.0 for i in indices]
+    )
+    usable = np.isfinite(k_of) & (k_of > 0)
+    indices, k_of = indices[usable], k_of[usable]
+    # The window each indicator's charts run over: its periods (columns with any observation).
+    periods_of = np.array(
+        [int((~np.isnat(panel.period[panel.indicator_index == i])).any(axis=0).sum()) for i in indices],
+        dtype=np.int64,
+    )
+    h_of = np.empty(indices.size)
+    for periods in np.unique(periods_of):  # one bisection per window length, every indicator of it at once
+        same = periods_of == periods
+        h_of[same] = cusum_window_threshold(k_of[same], int(periods), options.cusum_false_alarm_share)
+    watched &= np.isin(panel.indicator_index, indices)
+    position = np.full(k_groups, -1)
+    position[indices] = np.arange(indices.size)
+    at = position[panel.indicator_index]
+    k_series[watched] = k_of[at[watched]]
+    h_series[watched] = h_of[at[watched]]
+    rows = np.flatnonzero(watched)
+    frames: list[pl.DataFrame] = []
+    alarm_current = np.zeros(n, dtype=bool)
+    if rows.size:
+        result = panel_cusum(z[rows], k_series[rows], h_series[rows])
+        last = panel.last_index[rows]
+        columns["cusum_value"][rows] = result.statistic[np.arange(rows.size), last]
+        columns["cusum_alarms"][rows] = result.n_alarms.astype(int)
+        alarm_any = result.alarm.any(axis=1)
+        last_alarm = result.alarm.shape[1] - 1 - np.argmax(result.alarm[:, ::-1], axis=1)
+        columns["cusum_last_alarm_t"][rows] = np.where(alarm_any, last_alarm, -1)
+        latest_t = np.zeros(k_groups, dtype=np.int64)
+        np.maximum.at(latest_t, panel.indicator_index, panel.last_index)
+        first_current = latest_t[panel.indicator_index[rows]] - current[panel.indicator_index[rows]] + 1
+        is_current = alarm_any & (last_alarm >= first_current)
+        alarm_current[rows] = is_current
+        columns["cusum_current"][rows] = is_current.astype(int)
+        r, t = np.nonzero(result.alarm)
+        series = rows[r]
+        frames.append(
+            pl.DataFrame(
+                {
+                    "series": series,
+                    "method": pl.repeat("cusum", r.size, eager=True),
+                    "rule": pl.repeat("alarm", r.size, eager=True),
+                    "direction": pl.repeat("concern", r.size, eager=True),
+                    "t": t,
+                    "value": result.statistic[r, t],
+                    "h": h_series[series],
+                    "k": k_series[series],
+                    "z": z[series, t],
+                },
+                schema_overrides={"series": pl.Int64, "t": pl.Int64, "value": pl.Float64},
+            )
+        )
+    for j, index in enumerate(indices.tolist()):
+        members = watched & (panel.indicator_index == index)
+        chance = window_false_alarms(k_of[j], h_of[j], int(periods_of[j]))
+        watched_n = int(members.sum())
+        figures[str(codes[index])] = {
+            "question": "has it got worse than its own baseline?",
+            "k": float(k_of[j]),
+            "h": float(h_of[j]),
+            "tau2_within": float(model.tau2[index]),
+            "phi_within": float(model.phi[index]),
+            "periods": int(periods_of[j]),
+            "current_periods": int(current[index]),
+            "series": watched_n,
+            "false_alarm_share": float(chance.any_alarm[0]),
+            "alarming_series_expected": float(chance.any_alarm[0] * watched_n),
+            "alarming_series": int(np.count_nonzero(columns["cusum_alarms"][members].astype(float) > 0)),
+            "current_expected": float(chance.expected_alarms(int(current[index]))[0] * watched_n),
+            "current": int(alarm_current[members].sum()),
+        }
+    signals = pl.concat(frames) if frames else empty
+    return ChangeResult(columns, signals, figures, model.tau2)
+
+
+def _rows_of(model: InControlModel, rows: IntArray) -> InControlModel:
+    return InControlModel(
+        z=model.z[rows],
+        baseline=model.baseline[rows],
+        baseline_variance=model.baseline_variance[rows],
+        baseline_points=model.baseline_points[rows],
+        tau2=model.tau2,
+        phi=model.phi,
+        standard_deviation=model.standard_deviation[rows],
+    )

@@ -1,0 +1,56 @@
+"""Where each series stands in time: its indicator's latest period, and totals over the funnel's window.
+
+Shared by the funnels, ranks and change detection, which all compare organisations over the same window.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from forewarn.surveillance.panel import FloatArray, IntArray, Panel
+
+
+def series_attribute(panel: Panel, column: str) -> NDArray[np.object_]:
+    """An indicator attribute (kind, polarity, code...) repeated for each series."""
+    return np.asarray(panel.indicators[column].to_numpy()[panel.indicator_index], dtype=object)
+
+
+def latest_period_units(panel: Panel) -> tuple[IntArray, IntArray]:
+    """Series observed at their indicator's latest period, and that period's column."""
+    last = panel.last_index
+    latest = np.zeros(panel.indicators.height, dtype=np.int64)
+    np.maximum.at(latest, panel.indicator_index, last)
+    at = latest[panel.indicator_index]
+    observed = ~np.isnan(panel.value[np.arange(panel.n_series), at]) if panel.n_series else np.zeros(0, bool)
+    return np.flatnonzero(observed), at
+
+
+def window_sums(panel: Panel, at: IntArray, days: int) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Numerators, denominators and expected counts summed over each indicator's latest ``days`` of data.
+
+    Monthly indicators are compared over their latest year (as SHMI and CQC funnels are), which a single noisy
+    month would not support; an annual indicator's window holds just its latest period.
+    """
+    n = panel.n_series
+    if n == 0:
+        return np.zeros(0), np.zeros(0), np.zeros(0)
+    end = panel.period[np.arange(n), at]
+    window = (panel.period > (end - np.timedelta64(days, "D"))[:, None]) & ~np.isnat(panel.period)
+
+    def total(values: FloatArray) -> FloatArray:
+        inside = window & np.isfinite(values)
+        summed = np.where(inside, values, 0.0).sum(axis=1)
+        return np.where(inside.any(axis=1), summed, np.nan)
+
+    return total(panel.numerator), total(panel.denominator), total(panel.expected)
+
+
+def window_periods(panel: Panel, at: IntArray, days: int) -> FloatArray:
+    """How many periods with a value each series has in its indicator's latest ``days`` (the funnel window)."""
+    n = panel.n_series
+    if n == 0:
+        return np.zeros(0)
+    end = panel.period[np.arange(n), at]
+    window = (panel.period > (end - np.timedelta64(days, "D"))[:, None]) & ~np.isnat(panel.period)
+    return np.asarray((window & np.isfinite(panel.value)).sum(axis=1), dtype=np.float64)
