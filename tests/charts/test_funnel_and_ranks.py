@@ -65,3 +65,47 @@ def test_rank_chart_orders_by_rank_and_draws_each_interval() -> None:
     assert [r["label"] for r in rows] == ["A", "B"]
     assert spec["layer"][0]["encoding"]["x2"] == {"field": "upper"}
     assert rows[0]["class"] == "Better than the middle"
+
+
+def test_a_proportions_funnel_reads_in_per_cent_and_draws_its_limits_within_0_and_100() -> None:
+    curves = [
+        FunnelCurve("99.8% lower", [5.0, 50.0], [-0.12, 0.7]),
+        FunnelCurve("99.8% upper", [5.0, 50.0], [1.05, 0.95]),
+    ]
+    units = [FunnelUnit("A", 20.0, 0.8)]
+    spec = funnel_plot_spec(
+        units,
+        curves,
+        target=0.8,
+        title="P",
+        value_title="Proportion",
+        denominator_title="N",
+        kind="proportion",
+    )
+    lines = next(layer for layer in spec["layer"] if layer["mark"]["type"] == "line")
+    assert [row["value"] for row in lines["data"]["values"]] == [0.0, 0.7, 1.0, 0.95]
+    assert spec["description"].endswith("; limits below 0% shown at 0%; limits above 100% shown at 100%")
+    points = next(layer for layer in spec["layer"] if layer["mark"]["type"] == "point")
+    assert points["encoding"]["y"]["axis"] == {"format": ".0%"}
+    assert next(t for t in points["encoding"]["tooltip"] if t["field"] == "value")["format"] == ".1%"
+    assert points["data"]["values"][0]["value"] == 0.8  # the data stay the stored fractions
+    # Without a kind (or for a ratio) values read as numbers and nothing is moved above 1.
+    plain = funnel_plot_spec(
+        units, curves, target=0.8, title="P", value_title="Ratio", denominator_title="E", kind="ratio_oe"
+    )
+    lines = next(layer for layer in plain["layer"] if layer["mark"]["type"] == "line")
+    assert [row["value"] for row in lines["data"]["values"]] == [0.0, 0.7, 1.05, 0.95]
+    points = next(layer for layer in plain["layer"] if layer["mark"]["type"] == "point")
+    assert "axis" not in points["encoding"]["y"]
+
+
+def test_a_rank_chart_of_many_rows_stays_one_picture_and_says_when_it_shows_only_some() -> None:
+    rows = [RankInterval(f"O{i}", i, max(i - 5, 1), i + 5) for i in range(1, 2001)]
+    spec = rank_interval_spec(rows, of=2000, title="P")
+    assert len(spec["data"]["values"]) == 2000 and spec["height"] == 2000  # a pixel a row
+    assert "usermeta" not in spec
+    small = rank_interval_spec(rows[:100], of=2000, title="P")
+    assert small["height"] == 900  # nine pixels a row, as before
+    some = rank_interval_spec(rows[:100], of=50000, title="P", visible=50000)
+    assert some["usermeta"] == {"shown": 100, "visible": 50000}
+    assert "100 of the 50000 organisations you can see" in some["description"]

@@ -5,6 +5,9 @@ The chart data come from the scan; they are checked against NHSRplotthedots in t
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
+
+import pytest
 
 from forewarn.charts.render import svg
 from forewarn.charts.spc import SpcSeries, improvement_of, spc_chart_spec
@@ -84,3 +87,93 @@ def test_the_server_draws_the_same_spec_as_accessible_svg() -> None:
     drawn = svg(spc_chart_spec(_series()))
     assert drawn.startswith("<svg") and 'role="img"' in drawn.split(">", 1)[0]
     assert "<title>XmR chart of Performance, 12 points" in drawn
+
+
+def _count_series(kind: str | None, unit: str | None, lpl: float, upl: float) -> SpcSeries:
+    series = _series()
+    return SpcSeries(
+        **{
+            **series.__dict__,
+            "indicator_name": "Serious incidents",
+            "unit": unit,
+            "kind": kind,
+            "lpl": (lpl,) * 12,
+            "upl": (upl,) * 12,
+            "target": None,
+        }
+    )
+
+
+def _notes(spec: dict[str, Any]) -> list[str]:
+    return [
+        row["note"]
+        for layer in spec["layer"]
+        if layer["mark"]["type"] == "text"
+        for row in layer["data"]["values"]
+    ]
+
+
+def test_a_counts_lower_limit_below_zero_is_drawn_at_zero_and_the_chart_says_so() -> None:
+    spec = spc_chart_spec(_count_series("count", "incidents", -1.56, 11.0))
+    limits = spec["datasets"]["limits"]
+    assert [row["lpl"] for row in limits] == [0.0, 0.0]
+    assert all(row["clipped"] == ["lpl"] for row in limits)
+    assert [row["upl"] for row in limits] == [11.0, 11.0]
+    assert spec["description"].endswith("; lower limit below 0 shown at 0")
+    assert _notes(spec) == ["Lower limit below 0 shown at 0"] * 2  # one a baseline segment
+    text = next(layer for layer in spec["layer"] if layer["mark"]["type"] == "text")
+    assert text["mark"]["aria"] is False  # the description says it to assistive technology
+    assert text["encoding"]["y"] == {"field": "lpl", "type": "quantitative"}
+
+
+@pytest.mark.parametrize(
+    ("kind", "unit", "lpl", "upl", "shown", "said"),
+    [
+        ("rate", "per 1,000", -0.2, 3.0, (0.0, 3.0), ["lower limit below 0 shown at 0"]),
+        ("ratio_oe", "ratio", -0.1, 2.0, (0.0, 2.0), ["lower limit below 0 shown at 0"]),
+        (
+            "proportion",
+            "proportion",
+            -0.05,
+            1.08,
+            (0.0, 1.0),
+            ["lower limit below 0% shown at 0%", "upper limit above 100% shown at 100%"],
+        ),
+        ("proportion", "%", 80.0, 104.0, (80.0, 100.0), ["upper limit above 100% shown at 100%"]),
+        ("mean", "score", -3.0, 3.0, (-3.0, 3.0), []),  # a mean has no natural bounds
+        (None, None, -3.0, 3.0, (-3.0, 3.0), []),
+    ],
+)
+def test_limits_are_drawn_within_each_kinds_natural_bounds(
+    kind: str | None,
+    unit: str | None,
+    lpl: float,
+    upl: float,
+    shown: tuple[float, float],
+    said: list[str],
+) -> None:
+    spec = spc_chart_spec(_count_series(kind, unit, lpl, upl))
+    first = spec["datasets"]["limits"][0]
+    assert (first["lpl"], first["upl"]) == shown
+    assert spec["description"].split("; ")[2:] == said  # after the points and the baseline reset
+
+
+def test_a_proportion_reads_as_a_percentage_on_the_axis_and_in_the_tooltip() -> None:
+    spec = spc_chart_spec(_count_series("proportion", "proportion", 0.7, 0.9))
+    line = next(layer for layer in spec["layer"] if layer["mark"]["type"] == "line")
+    assert line["encoding"]["y"]["axis"] == {"format": ".0%"}
+    points = next(layer for layer in spec["layer"] if layer["mark"]["type"] == "point")
+    value = next(t for t in points["encoding"]["tooltip"] if t["field"] == "value")
+    assert value["format"] == ".1%"
+    # The data stay the stored fractions: only the display changes.
+    assert spec["data"]["values"][0]["value"] == 1.0
+    other = spc_chart_spec(_count_series("count", "incidents", 0.0, 9.0))
+    line = next(layer for layer in other["layer"] if layer["mark"]["type"] == "line")
+    assert "axis" not in line["encoding"]["y"]
+
+
+def test_a_clipped_chart_is_drawn_as_svg_with_its_note() -> None:
+    drawn = svg(spc_chart_spec(_count_series("count", "incidents", -1.56, 11.0)))
+    title = drawn.split("<title>", 1)[1].split("</title>", 1)[0]
+    assert title.endswith("; lower limit below 0 shown at 0")
+    assert ">Lower limit below 0 shown at 0</text>" in drawn  # and beside the line

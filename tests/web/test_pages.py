@@ -251,3 +251,83 @@ def test_cached_pages_still_check_access_and_follow_the_data(
     after = analyst.client.get(f"/api/v1/organisations/{world.ids['OWN']}").json()
     reasons = {b["reason"] for i in after["indicators"] for b in i["baselines"]}
     assert "Second reset" in reasons
+
+
+def test_proportions_read_as_percentages_on_pages_and_stay_ratios_in_the_json(
+    app: FastAPI, engine: Engine, world: World
+) -> None:
+    member = SignedIn(app, engine, world.users["member"])
+    own = world.ids["OWN"]
+    data = member.client.get(f"/api/v1/organisations/{own}").json()
+    perf = next(i for i in data["indicators"] if i["code"] == "perf")
+    assert 0 < perf["last_value"] < 1 and 0 < perf["spc_mean"] < 1  # the JSON keeps the stored fractions
+    page = member.client.get(f"/organisations/{own}").text
+
+    def pct(value: float) -> str:
+        return f"{value * 100:.1f}%"
+
+    assert f">{pct(perf['last_value'])} (December 2021); target 95.0%</dd>" in page
+    assert (
+        f"Mean {pct(perf['spc_mean'])}, process limits {pct(perf['spc_lpl'])} to {pct(perf['spc_upl'])}"
+        in page
+    )
+    falls = next(i for i in data["indicators"] if i["code"] == "falls")  # a rate reads as before
+    assert f">{falls['last_value']:.2f} rate (December 2021)</dd>" in page
+    detail = member.client.get(f"/organisations/{own}/indicators/perf").text
+    first = perf["spc"]
+    assert (
+        f'--numeric">{pct(first["value"][0])}</td><td class="govuk-table__cell govuk-table__cell--numeric">'
+        f"{pct(first['mean'][0])}</td>" in detail
+    )
+    assert f"{pct(first['lpl'][0])} to {pct(first['upl'][0])}" in detail
+    cusum = next(s for s in perf["signals"] if s["method"] == "cusum")  # a CUSUM statistic is no proportion
+    assert f'--numeric">{cusum["value"]:,.2f}</td>' in detail
+    # The indicator page: compared values (the funnel's window fractions) and latest values.
+    rows = member.client.get("/api/v1/indicators/perf").json()["organisations"]
+    indicator = member.client.get("/indicators/perf").text
+    for row in rows:
+        assert 0 < row["compared_value"] < 1
+        assert f'--numeric">{pct(row["compared_value"])}</td>' in indicator
+        assert f'--numeric">{pct(row["latest_value"])} (December 2021)</td>' in indicator
+    assert '"format":".1%"' in indicator and '"axis":{"format":".0%"}' in indicator  # the funnel's
+
+
+def test_events_show_labels_on_pages_and_codes_in_the_json(
+    app: FastAPI, engine: Engine, world: World
+) -> None:
+    import datetime as dt
+
+    from sqlalchemy import insert
+
+    from forewarn.store.models import Event
+
+    with engine.begin() as conn:
+        conn.execute(
+            insert(Event),
+            [
+                {
+                    "organisation_id": world.ids["OWN"],
+                    "date": dt.date(2021, 6, 1),
+                    "kind": "inspection",
+                    "grade": "requires_improvement",
+                    "detail": None,
+                },
+                {
+                    "organisation_id": world.ids["OWN"],
+                    "date": dt.date(2021, 7, 1),
+                    "kind": "special_measures_start",
+                    "grade": None,
+                    "detail": "graded inadequate and falling far",
+                },
+            ],
+        )
+    member = SignedIn(app, engine, world.users["member"])
+    page = member.client.get(f"/organisations/{world.ids['OWN']}").text
+    events = page.split('id="events"', 1)[1]
+    assert "Special measures started" in events and "Requires improvement" in events
+    assert "special_measures_start" not in events and "requires_improvement" not in events
+    data = member.client.get(f"/api/v1/organisations/{world.ids['OWN']}").json()
+    assert {(e["kind"], e["grade"]) for e in data["events"]} >= {
+        ("inspection", "requires_improvement"),
+        ("special_measures_start", None),
+    }

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from forewarn.charts.display import compared_scale_of
 from forewarn.charts.palette import CONCERN, HIGHLIGHT, IMPROVEMENT, LIMIT, NEUTRAL, TARGET, base_config
 
 # Axis titles (value, denominator) by funnel data type: proportions against their denominator N; ratios O/E
@@ -70,8 +71,13 @@ def funnel_plot_spec(
     denominator_title: str,
     width: int = 620,
     height: int = 320,
+    kind: str | None = None,
 ) -> dict[str, Any]:
-    """A Vega-Lite funnel plot with a tooltip naming each organisation."""
+    """A Vega-Lite funnel plot with a tooltip naming each organisation.
+
+    ``kind`` is the indicator's kind: a proportion's values read as percentages, and limits beyond a measure's
+    natural bounds (below 0, above 100%) are drawn at the bound, as the description says."""
+    scale = compared_scale_of(kind)
     points = [
         {
             "label": u.label,
@@ -85,12 +91,23 @@ def funnel_plot_spec(
         for u in units
     ]
     present = [s for s in _STATUS_STYLE if any(p["status"] == s for p in points)] or ["Within limits"]
-    curve_rows = [
+    curve_rows: list[dict[str, Any]] = [
         {"limit": c.name, "denominator": d, "value": v, "dashed": c.dashed}
         for c in curves
         for d, v in zip(c.denominator, c.value, strict=True)
         if v == v  # drops NaN
     ]
+    clipped = []  # "limits below 0% shown at 0%": what the description says of limits drawn at a bound
+    for side, bound in (("below", scale.lower), ("above", scale.upper)):
+        if bound is None:
+            continue
+        beyond = [
+            row for row in curve_rows if (row["value"] < bound if side == "below" else row["value"] > bound)
+        ]
+        for row in beyond:
+            row["value"] = bound
+        if beyond:
+            clipped.append(f"limits {side} {scale.bound_text(bound)} shown at {scale.bound_text(bound)}")
     x = {"field": "denominator", "type": "quantitative", "title": denominator_title}
     layers: list[dict[str, Any]] = []
     if curve_rows:
@@ -133,6 +150,7 @@ def funnel_plot_spec(
                     "type": "quantitative",
                     "title": value_title,
                     "scale": {"zero": False},
+                    **({"axis": {"format": scale.axis_format}} if scale.axis_format else {}),
                 },
                 "color": {
                     "field": "status",
@@ -153,7 +171,12 @@ def funnel_plot_spec(
                 "strokeWidth": {"value": 2},
                 "tooltip": [
                     {"field": "label", "title": "Organisation"},
-                    {"field": "value", "type": "quantitative", "title": "Value", "format": ",.4~g"},
+                    {
+                        "field": "value",
+                        "type": "quantitative",
+                        "title": "Value",
+                        "format": scale.tooltip_format,
+                    },
                     {
                         "field": "denominator",
                         "type": "quantitative",
@@ -190,7 +213,8 @@ def funnel_plot_spec(
         )
     outliers = sum(1 for u in units if u.outlier)
     return {
-        "description": f"Funnel plot of {title}: {len(units)} organisations, {outliers} outside the limits",
+        "description": f"Funnel plot of {title}: {len(units)} organisations, {outliers} outside the limits"
+        + "".join(f"; {note}" for note in clipped),
         "width": width,
         "height": height,
         "layer": layers,

@@ -26,10 +26,24 @@ _CLASS = {
 }
 
 
+TALL = 1800
+"""Height in pixels beyond which rows get thinner rather than the chart taller (down to a pixel a row)."""
+
+
 def rank_interval_spec(
-    intervals: Sequence[RankInterval], *, of: int, title: str, width: int = 620, row_height: int = 9
+    intervals: Sequence[RankInterval],
+    *,
+    of: int,
+    title: str,
+    width: int = 620,
+    row_height: int = 9,
+    visible: int | None = None,
 ) -> dict[str, Any]:
-    """One row per organisation, ordered by rank: a bar over the rank interval and a point at the rank."""
+    """One row per organisation, ordered by rank: a bar over the rank interval and a point at the rank.
+
+    ``visible`` is how many ranked organisations the viewer may see when ``intervals`` are only some of them
+    (a chart of tens of thousands of rows is too big to send): the description then says how many are drawn, and
+    ``usermeta`` (which Vega ignores) carries both counts for the page to say so too."""
     rows = [
         {
             "label": r.label,
@@ -65,10 +79,24 @@ def rank_interval_spec(
         {"field": "lower", "type": "quantitative", "title": "Interval from", "format": ".0f"},
         {"field": "upper", "type": "quantitative", "title": "Interval to", "format": ".0f"},
     ]
+    # Past TALL pixels rows get thinner, down to a pixel each, and points smaller, so the chart stays one picture.
+    height = max(60, row_height * len(rows))
+    point_size = 30
+    if height > TALL:
+        height = max(TALL, len(rows))
+        point_size = 30 if height / len(rows) >= 6 else 8
+    description = f"Ranks with intervals for {title}: {len(rows)} organisations out of {of}"
+    partial = visible is not None and visible > len(rows)
+    if partial:
+        description = (
+            f"Ranks with intervals for {title}: {len(rows)} of the {visible} organisations you can see "
+            f"(yours and an even spread across the ranks), out of {of}"
+        )
     return {
-        "description": f"Ranks with intervals for {title}: {len(rows)} organisations out of {of}",
+        "description": description,
+        **({"usermeta": {"shown": len(rows), "visible": visible}} if partial else {}),
         "width": width,
-        "height": max(60, row_height * len(rows)),
+        "height": height,
         "data": {"values": rows},
         "layer": [
             {
@@ -87,7 +115,7 @@ def rank_interval_spec(
                 },
             },
             {
-                "mark": {"type": "point", "filled": True, "size": 30},
+                "mark": {"type": "point", "filled": True, "size": point_size},
                 "encoding": {
                     "y": y,
                     "x": {"field": "rank", "type": "quantitative", "scale": x_scale},

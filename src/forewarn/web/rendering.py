@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,15 @@ from pydantic_core import to_json
 
 from forewarn.accounts.policy import Permission, allowed
 from forewarn.accounts.principal import Principal
+from forewarn.charts.display import (
+    compared_text,
+    event_label,
+    grade_label,
+    measure_text,
+    measure_with_unit,
+    number_text,
+    signal_text,
+)
 from forewarn.web.security import GOVUK_BODY_SCRIPT, anonymous_csrf_token, new_pre_session
 from forewarn.web.state import WebState
 
@@ -33,28 +41,6 @@ NOTICES = {
     "wave-opened": "The survey wave is open for answers.",
     "wave-closed": "The survey wave is closed.",
 }
-
-
-def _number(value: object, digits: int = 3) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return "–"
-        if value != 0 and abs(value) < 10**-(digits):
-            return f"{value:.{digits}g}"
-        if abs(value) >= 1000:
-            return f"{value:,.0f}"
-        return (
-            f"{value:,.{digits}g}"
-            if abs(value) < 1
-            else f"{value:,.{max(digits - 1, 0)}f}".rstrip("0").rstrip(".")
-        )
-    return str(value)
 
 
 def _date(value: object, fmt: str = "%-d %B %Y") -> str:
@@ -143,7 +129,13 @@ def build_environment(*, auto_reload: bool = True) -> Environment:
         lstrip_blocks=True,
     )
     env.filters.update(
-        number=_number,
+        number=number_text,
+        measure=measure_text,
+        measure_with_unit=measure_with_unit,
+        compared=compared_text,
+        signal_value=signal_text,
+        event_label=event_label,
+        grade_label=grade_label,
         date=_date,
         month=_month,
         humanise=_humanise,

@@ -24,7 +24,10 @@ from forewarn.web.errors import NotFoundError
 from forewarn.web.pages.common import funnel_concern, scan_out
 from forewarn.web.schemas import IndicatorOrganisationOut, IndicatorOut, IndicatorsOut, IndicatorSummaryOut
 
-MAX_RANK_ROWS = 150  # beyond this a rank chart is unreadable; the table and the JSON keep every row
+MAX_RANK_ROWS = 2_000
+"""A rank chart draws every ranked organisation the viewer may see, up to this many (a chart 2,000 pixels tall,
+its spec about 250 kB in the page). Beyond, it draws the viewer's own and an even spread across the ranks, and the
+page says so; the JSON has every row."""
 
 
 def summary(info: IndicatorInfo) -> IndicatorSummaryOut:
@@ -115,6 +118,22 @@ def _funnel_curves(funnel: IndicatorFunnel) -> list[FunnelCurve]:
     ]
 
 
+def rank_chart_rows(ranked: list[IndicatorOrganisationOut], limit: int) -> list[IndicatorOrganisationOut]:
+    """The organisations a rank chart draws: all of them up to ``limit``; beyond, the viewer's own and an even
+    spread across the ranks (every k-th in rank order), so the chart keeps the shape of the whole, not the head
+    of the evidence order."""
+    if len(ranked) <= limit:
+        return ranked
+    own = [r for r in ranked if r.own]
+    others = sorted((r for r in ranked if not r.own), key=lambda r: (r.rank or 0.0, r.label.casefold()))
+    room = max(limit - len(own), 0)
+    if room == 0:
+        return own[:limit]
+    step = len(others) / room
+    spread = [others[int(i * step)] for i in range(room)]
+    return own + spread
+
+
 def build_indicator(
     conn: Connection, visibility: Visibility, code: str
 ) -> tuple[IndicatorOut, dict[str, dict[str, Any]]]:
@@ -163,14 +182,13 @@ def build_indicator(
                 title=info.name,
                 value_title=titles[0],
                 denominator_title=titles[1],
+                kind=info.kind,
             )
     ranked = [
         r for r in out_rows if r.rank is not None and r.rank_lower is not None and r.rank_upper is not None
     ]
     if ranked:
-        chosen = ranked
-        if len(ranked) > MAX_RANK_ROWS:
-            chosen = [r for r in ranked if r.own or r.rank_distinguishable][:MAX_RANK_ROWS]
+        chosen = rank_chart_rows(ranked, MAX_RANK_ROWS)
         of = max((r.rank_of or 0) for r in ranked) or len(ranked)
         specs["ranks"] = rank_interval_spec(
             [
@@ -186,6 +204,7 @@ def build_indicator(
             ],
             of=of,
             title=info.name,
+            visible=len(ranked),
         )
     page = IndicatorOut(
         indicator=summary(info),

@@ -69,6 +69,7 @@ def spc_series(charts: Mapping[int, SeriesChart], states: Sequence[SeriesState])
             variation=state.spc_variation if chart.charted else None,
             assurance=state.spc_assurance if chart.charted else None,
             warnings=warnings,
+            kind=state.indicator.kind,
         )
     return out
 
