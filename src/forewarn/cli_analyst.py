@@ -13,29 +13,31 @@ import sys
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import polars as pl
 import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from forewarn.surveillance.analyst import (
-    AnalystInputError,
-    AnalystResult,
-    CusumRequest,
-    FunnelRequest,
-    RanksRequest,
-    SpcRequest,
-    csv_text,
-    cusum_file,
-    funnel_file,
-    json_rows,
-    ranks_file,
-    spc_file,
-    write_table,
-)
+if TYPE_CHECKING:
+    # The services pull in Polars, NumPy and SciPy: each command imports what it uses, so that `forewarn --help`
+    # stays fast (tests/cli/test_cli_startup.py). The choices below are defined here for the same reason.
+    from forewarn.surveillance.analyst import AnalystResult, CusumRequest, cusum_file
+else:
+
+    def CusumRequest(*args: Any, **kwargs: Any) -> Any:  # noqa: N802 - stands in for the class
+        """Stand-in until ``cusum_command`` imports the service itself, as the other commands do."""
+        from forewarn.surveillance.analyst import CusumRequest
+
+        return CusumRequest(*args, **kwargs)
+
+    def cusum_file(*args: Any, **kwargs: Any) -> Any:
+        """Stand-in until ``cusum_command`` imports the service itself, as the other commands do."""
+        from forewarn.surveillance.analyst import cusum_file
+
+        return cusum_file(*args, **kwargs)
+
 
 err = Console(stderr=True, soft_wrap=True, highlight=False)
 
@@ -142,6 +144,10 @@ def _compute(run: Callable[[], AnalystResult], as_json: bool) -> AnalystResult:
     except AnalystInputError as exc:
         if as_json:
             _emit_json(exc.to_dict())
+    import polars as pl
+
+    from forewarn.surveillance.analyst import AnalystInputError
+
         for problem in exc.problems:
             err.print(Text(str(problem)))
         err.print(Text.assemble(("error: ", "bold red"), exc.summary()))
@@ -167,6 +173,8 @@ def _deliver(
     if output is not None:
         write_table(result.table, output)
         err.print(Text(f"wrote {result.table.height} rows to {output}"))
+    from forewarn.surveillance.analyst import csv_text, json_rows, write_table
+
     if series_output is not None and result.series_table is not None:
         write_table(result.series_table, series_output)
         err.print(Text(f"wrote {result.series_table.height} series rows to {series_output}"))
@@ -271,6 +279,8 @@ def funnel_command(
         numerator_col=numerator_col,
         denominator_col=denominator_col,
         data_type=data_type.value,
+    from forewarn.surveillance.analyst import FunnelRequest, funnel_file
+
         overdispersion=od.value,
         trim=trim,
         limit=float(limit.value),
@@ -352,6 +362,8 @@ def spc_command(
         value_col=value_col,
         series_col=series_col,
         improvement=improvement.value,
+    from forewarn.surveillance.analyst import SpcRequest, spc_file
+
         target=target,
         fix_after=fix_after,
         rebase=tuple(rebase or ()),
@@ -544,3 +556,5 @@ def ranks_command(
         )
     )
     _deliver("ranks", result, output=output, as_json=as_json)
+    from forewarn.surveillance.analyst import RanksRequest, ranks_file
+

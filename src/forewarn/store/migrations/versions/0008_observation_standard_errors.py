@@ -13,6 +13,7 @@ keys on) to every revision; SQLite 3.35 and later drop a column in place, and an
 """
 
 from collections.abc import Sequence
+from typing import Literal
 
 import sqlalchemy as sa
 from alembic import op
@@ -33,7 +34,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     dialect = op.get_bind().dialect
-    recreate = "auto"
+    recreate: Literal["auto", "never"] = "auto"
     if dialect.name == "sqlite":
         if (dialect.server_version_info or (0,)) < (3, 35):
             raise RuntimeError(
