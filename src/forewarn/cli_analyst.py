@@ -97,6 +97,11 @@ class ThresholdMethod(StrEnum):
     simulation = "simulation"
 
 
+class Baseline(StrEnum):
+    own = "own"
+    given = "given"
+
+
 class Reset(StrEnum):
     zero = "zero"
     head_start = "head-start"
@@ -139,15 +144,15 @@ def _warn(message: str) -> None:
 
 def _compute(run: Callable[[], AnalystResult], as_json: bool) -> AnalystResult:
     """Run a service call; on bad input list every problem on stderr (and as JSON) and exit 1 or 2."""
+    import polars as pl
+
+    from forewarn.surveillance.analyst import AnalystInputError
+
     try:
         return run()
     except AnalystInputError as exc:
         if as_json:
             _emit_json(exc.to_dict())
-    import polars as pl
-
-    from forewarn.surveillance.analyst import AnalystInputError
-
         for problem in exc.problems:
             err.print(Text(str(problem)))
         err.print(Text.assemble(("error: ", "bold red"), exc.summary()))
@@ -168,13 +173,13 @@ def _deliver(
     as_json: bool,
     series_output: Path | None = None,
 ) -> None:
+    from forewarn.surveillance.analyst import csv_text, json_rows, write_table
+
     for warning in result.warnings:
         _warn(warning)
     if output is not None:
         write_table(result.table, output)
         err.print(Text(f"wrote {result.table.height} rows to {output}"))
-    from forewarn.surveillance.analyst import csv_text, json_rows, write_table
-
     if series_output is not None and result.series_table is not None:
         write_table(result.series_table, series_output)
         err.print(Text(f"wrote {result.series_table.height} series rows to {series_output}"))
@@ -274,13 +279,13 @@ def funnel_command(
     sheet: Sheet = None,
 ) -> None:
     """Funnel plot: each unit's ratio against limits that narrow as its denominator grows."""
+    from forewarn.surveillance.analyst import FunnelRequest, funnel_file
+
     request = FunnelRequest(
         unit_col=unit_col,
         numerator_col=numerator_col,
         denominator_col=denominator_col,
         data_type=data_type.value,
-    from forewarn.surveillance.analyst import FunnelRequest, funnel_file
-
         overdispersion=od.value,
         trim=trim,
         limit=float(limit.value),
@@ -357,13 +362,13 @@ def spc_command(
     sheet: Sheet = None,
 ) -> None:
     """SPC charts of every series at once: XmR with Making Data Count rules, or run charts (Anhoej rules)."""
+    from forewarn.surveillance.analyst import SpcRequest, spc_file
+
     request = SpcRequest(
         period_col=period_col,
         value_col=value_col,
         series_col=series_col,
         improvement=improvement.value,
-    from forewarn.surveillance.analyst import SpcRequest, spc_file
-
         target=target,
         fix_after=fix_after,
         rebase=tuple(rebase or ()),
@@ -451,12 +456,39 @@ def cusum_command(
         Reset, typer.Option("--reset", help="After an alarm restart from zero or the head start.")
     ] = Reset.zero,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the simulation method.")] = 20000441,
+    baseline: Annotated[
+        Baseline,
+        typer.Option(
+            "--baseline",
+            help="own (default): has each series got worse than its own first periods, over-dispersion "
+            "allowed for, as the scan does; given: the classical risk-adjusted CUSUM against the expected "
+            "counts as given.",
+        ),
+    ] = Baseline.own,
+    baseline_periods: Annotated[
+        int, typer.Option("--baseline-periods", help="Periods that make each series' own baseline.")
+    ] = 12,
+    overdispersion: Annotated[
+        bool,
+        typer.Option(
+            "--overdispersion/--no-overdispersion",
+            help="Allow for period-to-period variation beyond chance (--baseline own).",
+        ),
+    ] = True,
+    false_alarms: Annotated[
+        float,
+        typer.Option(
+            "--false-alarms",
+            help="Share of unchanged series allowed to alarm over the file's window (--baseline own).",
+        ),
+    ] = 0.05,
     output: Output = None,
     series_output: SeriesOutput = None,
     as_json: Json = False,
     sheet: Sheet = None,
 ) -> None:
-    """Risk-adjusted CUSUM of observed against expected counts, with a threshold from a target ARL."""
+    """CUSUM of observed against expected counts: by default each series against its own baseline, with a
+    threshold for a share of false alarms over the window; --baseline given for the classical chart."""
     request = CusumRequest(
         period_col=period_col,
         observed_col=observed_col,
@@ -468,6 +500,10 @@ def cusum_command(
         form=form.value,
         threshold=threshold,
         threshold_method=threshold_method.value,
+        baseline=baseline.value,
+        baseline_periods=baseline_periods,
+        overdispersion=overdispersion,
+        false_alarm_share=false_alarms,
         head_start=head_start,
         reset="zero" if reset is Reset.zero else "head_start",
         seed=seed,
@@ -475,6 +511,19 @@ def cusum_command(
     )
     result = _compute(lambda: cusum_file(file, request), as_json)
     s = result.summary
+    if s.get("baseline") == "own":
+        err.print(
+            Text(
+                f"cusum against each series' own first {s['baseline_periods']} periods ({s['form']}, tuned to "
+                f"R = {_show(s['rate_ratio'])}; within-series tau2 {s['tau2_within']:.3g}): k = {s['k']:.3f}, "
+                f"h = {s['threshold']:.3f} for {s['false_alarm_share']:.0%} of unchanged series alarming over "
+                f"{s['periods']} periods; {s['n_series_alarmed']} of {s['n_series_watched']} series alarmed "
+                f"({s['n_series_alarmed_expected_by_chance']:.1f} expected by chance)"
+            )
+        )
+        _series_table(result, "Series", ["series", "periods", "n_alarms", "first_alarm", "last_alarm"])
+        _deliver("cusum", result, output=output, as_json=as_json, series_output=series_output)
+        return
     how = (
         "given"
         if s["target_arl"] is None
@@ -532,6 +581,8 @@ def ranks_command(
     sheet: Sheet = None,
 ) -> None:
     """How sure is a league table: each unit's median rank and rank interval, by simulation."""
+    from forewarn.surveillance.analyst import RanksRequest, ranks_file
+
     request = RanksRequest(
         unit_col=unit_col,
         estimate_col=estimate_col,
@@ -556,5 +607,3 @@ def ranks_command(
         )
     )
     _deliver("ranks", result, output=output, as_json=as_json)
-    from forewarn.surveillance.analyst import RanksRequest, ranks_file
-
