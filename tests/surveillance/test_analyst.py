@@ -425,7 +425,12 @@ def test_cusum_statistic_matches_the_recursion(tmp_path: Path) -> None:
     Reduce(function(s, w) max(0, s + w), O * log(2) - E, 0, accumulate = TRUE))."""
     path = write_csv(tmp_path, CUSUM_CSV)
     request = CusumRequest(
-        series_col="trust", period_col="month", observed_col="deaths", expected_col="expected", threshold=1.8
+        series_col="trust",
+        period_col="month",
+        observed_col="deaths",
+        expected_col="expected",
+        threshold=1.8,
+        baseline="given",
     )
     result = cusum_file(path, request)
     table = result.table
@@ -452,7 +457,8 @@ def test_cusum_threshold_from_target_arl(tmp_path: Path) -> None:
     )
     path = write_csv(tmp_path, "month,deaths,expected\n" + rows + "\n")
     result = cusum_file(
-        path, CusumRequest(period_col="month", observed_col="deaths", expected_col="expected")
+        path,
+        CusumRequest(period_col="month", observed_col="deaths", expected_col="expected", baseline="given"),
     )
     assert result.summary["threshold"] / math.log(2) == pytest.approx(3.55, abs=1e-9)
     assert result.summary["arl_at_threshold"] == pytest.approx(66.3893, abs=1e-4)
@@ -470,6 +476,7 @@ def test_cusum_bernoulli_increment(tmp_path: Path) -> None:
         denominator_col="cases",
         form="bernoulli",
         threshold=50.0,
+        baseline="given",
     )
     table = cusum_file(path, request).table
     o, e, n = (table[c].to_numpy() for c in ("observed", "expected", "denominator"))

@@ -26,9 +26,12 @@ from forewarn.stats.cusum import (
     CusumThreshold,
     RiskAdjustedCusumOptions,
     llr_cusum_threshold,
+    panel_cusum,
     risk_adjusted_cusum,
 )
+from forewarn.stats.false_alarms import cusum_window_threshold, window_false_alarms
 from forewarn.stats.funnel import FunnelOptions, FunnelResult, funnel_statistics
+from forewarn.stats.incontrol import ScaleForm, own_baseline_model, scaled_counts, shift_in_sd
 from forewarn.stats.multiplicity import expected_false_flags, fdr_adjust
 from forewarn.stats.ranks import RankOptions, expected_ranks, rank_uncertainty
 from forewarn.stats.runs import run_chart
@@ -989,9 +992,17 @@ def _counts(labels: pl.Series) -> dict[str, int]:
 class CusumRequest:
     """Columns and options of ``forewarn cusum`` (see :func:`forewarn.stats.cusum.risk_adjusted_cusum`).
 
-    With ``threshold`` None, h is chosen for ``target_arl`` by :func:`forewarn.stats.cusum.llr_cusum_threshold`
-    (one h for every series: the Markov chain at the median expected count, or a simulation over the whole
-    pattern of expected counts).
+    ``baseline="own"`` (the default) asks "has each series got worse than its own first ``baseline_periods``
+    periods?": the counts go on the funnel's variance-stabilised scale against the expected counts, each series
+    is compared with its own baseline, the period-to-period over-dispersion of the file's series is allowed for
+    (tau_w^2, unless ``overdispersion`` is False), and a one-sided CUSUM of the z-scores tuned to ``rate_ratio``
+    runs with h set so that a share ``false_alarm_share`` of in-control series alarm over the file's window
+    (:mod:`forewarn.stats.incontrol`, :mod:`forewarn.stats.false_alarms`). This is what the scan runs.
+
+    ``baseline="given"`` is the classical risk-adjusted CUSUM (Steiner et al. 2000) against the expected counts
+    as given, for expected counts from a case-mix model the user vouches for. With ``threshold`` None, h is
+    chosen for ``target_arl`` by :func:`forewarn.stats.cusum.llr_cusum_threshold`; a target the chart cannot
+    approach (counts so large that every h alarms on a single period's excess) is refused.
     """
 
     period_col: str
@@ -1008,6 +1019,10 @@ class CusumRequest:
     reset: Literal["zero", "head_start"] = "zero"
     seed: int = 20000441
     sheet: str | None = None
+    baseline: Literal["own", "given"] = "own"
+    baseline_periods: int = 12
+    overdispersion: bool = True
+    false_alarm_share: float = 0.05
 
 
 def cusum_file(path: Path, request: CusumRequest) -> AnalystResult:
@@ -1032,6 +1047,14 @@ def cusum_file(path: Path, request: CusumRequest) -> AnalystResult:
             raise ValueError("--form bernoulli needs --denominator-col (cases per period)")
         if request.threshold is not None and not (math.isfinite(request.threshold) and request.threshold > 0):
             raise ValueError(f"--threshold must be a positive number; got {request.threshold}")
+        if request.baseline == "own" and request.threshold is not None:
+            raise ValueError(
+                "--threshold applies to --baseline given; --baseline own sets h from --false-alarms"
+            )
+        if not 0 < request.false_alarm_share < 1:
+            raise ValueError(f"--false-alarms must be between 0 and 1; got {request.false_alarm_share}")
+        if request.baseline_periods < 2:
+            raise ValueError(f"--baseline-periods must be at least 2; got {request.baseline_periods}")
     except ValueError as exc:
         raise usage_error(source, str(exc)) from None
     columns = {
@@ -1101,6 +1124,10 @@ def cusum_file(path: Path, request: CusumRequest) -> AnalystResult:
         raise AnalystInputError(
             [Problem(source, None, request.expected_col, None, "no period has both counts")]
         )
+    if request.baseline == "own":
+        return _own_baseline_cusum(
+            source, request, frame, observed, expected, denominators, gap, n_series, width
+        )
     try:
         if request.threshold is None:
             found = llr_cusum_threshold(
@@ -1120,6 +1147,7 @@ def cusum_file(path: Path, request: CusumRequest) -> AnalystResult:
                 method="given",
                 expected=math.nan,
             )
+        _refuse_degenerate_threshold(found, request)
         result = risk_adjusted_cusum(
             observed,
             expected,
@@ -1187,6 +1215,136 @@ def cusum_file(path: Path, request: CusumRequest) -> AnalystResult:
         summary=summary,
         series_table=_clean_floats(series_table),
         warnings=warnings,
+    )
+
+
+def _refuse_degenerate_threshold(found: CusumThreshold, request: CusumRequest) -> None:
+    """A target ARL the chart cannot approach: even the smallest lattice h runs far longer in control, so
+    any single period with ``O ln R > (R - 1) E`` alarms. Refuse it rather than print a collapsed h."""
+    if request.threshold is None and not (math.isfinite(found.arl) and found.arl <= 10 * request.target_arl):
+        arl = f"{found.arl:.3g}" if math.isfinite(found.arl) else "too long to compute"
+        raise ValueError(
+            f"no threshold gives an in-control ARL near {request.target_arl:g}: with about {found.expected:.4g} "
+            f"expected events a period even the smallest h ({found.h:.3g}) gives an ARL of {arl}, so "
+            "the chart would alarm on any single period's excess and over-dispersed data alarm all the time. "
+            "Use --baseline own (against each series' own baseline, over-dispersion allowed for), or a rate "
+            "ratio closer to 1"
+        )
+
+
+def _own_baseline_cusum(
+    source: str,
+    request: CusumRequest,
+    frame: pl.DataFrame,
+    observed: NDArray[np.float64],
+    expected: NDArray[np.float64],
+    denominators: NDArray[np.float64] | None,
+    gap: NDArray[np.bool_],
+    n_series: int,
+    width: int,
+) -> AnalystResult:
+    """The scan's change detection on a file: z-scores against each series' own baseline, CUSUM upwards."""
+    form: ScaleForm = "bernoulli" if request.form == "bernoulli" else "poisson"
+    try:
+        scaled = scaled_counts(observed, expected, form=form, denominators=denominators)
+        model = own_baseline_model(
+            scaled,
+            np.zeros(n_series, dtype=np.int64),
+            n_groups=1,
+            baseline_periods=request.baseline_periods,
+            min_baseline_points=min(4, request.baseline_periods),
+            overdispersion=request.overdispersion,
+        )
+    except ValueError as exc:
+        raise usage_error(source, str(exc)) from None
+    # A ratio below 1 watches for falls: turn the z-scores over so the chart always accumulates upwards.
+    upward = request.rate_ratio > 1
+    z = model.z if upward else -model.z
+    ratio = request.rate_ratio if upward else 1.0 / request.rate_ratio
+    shift = shift_in_sd(scaled, model, form=form, rate_ratio=ratio, shift_sd=1.0)
+    if not np.isfinite(shift).any():
+        raise AnalystInputError(
+            [
+                Problem(
+                    source,
+                    None,
+                    request.observed_col,
+                    None,
+                    f"no series has {min(4, request.baseline_periods)} baseline periods with counts to compare with",
+                )
+            ]
+        )
+    k = float(np.nanmedian(shift)) / 2.0
+    periods = int(width)
+    h = float(cusum_window_threshold(k, periods, request.false_alarm_share)[0])
+    chance = window_false_alarms(k, h, periods)
+    watched: NDArray[np.bool_] = np.asarray(np.isfinite(z).any(axis=1), dtype=bool)
+    result = panel_cusum(np.where(watched[:, None], z, np.nan), k, h)
+    has_value = ~_at_rows(gap, frame)
+    columns_out: dict[str, Any] = {
+        "series": frame[_SERIES],
+        "period": frame[_PERIOD],
+        "observed": frame["__obs"],
+        "expected": frame["__exp"],
+    }
+    if denominators is not None:
+        columns_out["denominator"] = frame["__den"]
+    columns_out["z"] = _at_rows(z, frame)
+    columns_out["statistic"] = _at_rows(np.where(np.isfinite(z), result.statistic, np.nan), frame)
+    columns_out["alarm"] = _masked(_at_rows(result.alarm, frame), has_value & np.isfinite(_at_rows(z, frame)))
+    table = pl.DataFrame(columns_out)
+    series_table = (
+        table.with_columns(pl.col("series").cast(pl.String))
+        .group_by("series", maintain_order=True)
+        .agg(
+            pl.col("alarm").is_not_null().sum().alias("periods"),
+            pl.col("alarm").sum().cast(pl.Int64).alias("n_alarms"),
+            pl.col("period").filter(pl.col("alarm")).first().alias("first_alarm"),
+            pl.col("period").filter(pl.col("alarm")).last().alias("last_alarm"),
+            pl.col("statistic").drop_nulls().drop_nans().last().alias("last_statistic"),
+        )
+        .with_columns(
+            pl.Series("baseline", model.baseline),
+            pl.Series("baseline_points", model.baseline_points),
+            pl.lit(k).alias("k"),
+            pl.lit(h).alias("threshold"),
+        )
+    )
+    alarmed = int((result.n_alarms > 0).sum())
+    summary: dict[str, Any] = {
+        "form": request.form,
+        "baseline": "own",
+        "question": "has each series got worse than its own baseline?",
+        "rate_ratio": float(request.rate_ratio),
+        "baseline_periods": request.baseline_periods,
+        "overdispersion": request.overdispersion,
+        "tau2_within": float(model.tau2[0]),
+        "phi_within": float(model.phi[0]),
+        "k": k,
+        "threshold": h,
+        "threshold_method": "false-alarm share over the window (Markov chain)",
+        "false_alarm_share": float(request.false_alarm_share),
+        "false_alarm_share_achieved": float(chance.any_alarm[0]),
+        "periods": periods,
+        "n_series": n_series,
+        "n_series_watched": int(watched.sum()),
+        "n_rows": frame.height,
+        "n_series_alarmed": alarmed,
+        "n_series_alarmed_expected_by_chance": float(chance.any_alarm[0] * watched.sum()),
+        "n_alarms": int(result.n_alarms.sum()),
+        "n_alarms_expected_by_chance": float(chance.expected_alarms()[0] * watched.sum()),
+    }
+    warnings: list[str] = []
+    unwatched = n_series - int(watched.sum())
+    if unwatched:
+        warnings.append(
+            f"{unwatched} series have too few baseline periods with counts to be watched (no z-scores)"
+        )
+    return AnalystResult(
+        table=_clean_floats(table),
+        summary=summary,
+        series_table=_clean_floats(series_table),
+        warnings=tuple(warnings),
     )
 
 
