@@ -1,33 +1,101 @@
-"""The ``forewarn`` command. Progress goes to stderr; ``--json`` puts machine-readable results on stdout."""
+"""The ``forewarn`` command. Progress goes to stderr; ``--json`` puts machine-readable results on stdout.
+
+Start-up stays fast: at import this module and the command modules it registers load Typer and Rich only. Each
+command imports the services it uses (SQLAlchemy, Alembic, Polars, SciPy, FastAPI...) when it runs, and the web
+app's commands, defined in :mod:`forewarn.web.commands`, are loaded only when one of them is invoked or asked
+for its help (tests/cli/test_cli_startup.py).
+"""
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
-from sqlalchemy import Engine
+from rich.progress import (
+    BarColumn,
+    Progress,
+    ProgressColumn,
+    SpinnerColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.text import Text
+from typer import _click  # Typer vendors Click: its groups take these classes, not the `click` package's
+from typer.core import TyperCommand, TyperGroup
 
 from forewarn.cli_analyst import cusum_command, funnel_command, ranks_command, spc_command
 from forewarn.cli_survey import psychometrics_command, survey_app
-from forewarn.ingest.importer import ImportResult, import_file
-from forewarn.ingest.mapping import MappingError
-from forewarn.ingest.problems import ImportRejected
-from forewarn.settings import Settings, get_settings
-from forewarn.store import migrate
-from forewarn.store.database import make_engine
-from forewarn.store.queries import dataset_summaries, indicator_codes, observations_frame
-from forewarn.web.commands import finish_demo, serve_command, users_app
+
+if TYPE_CHECKING:
+    from rich.table import Table
+    from sqlalchemy import Engine
+
+    from forewarn.ingest.importer import ImportResult
+    from forewarn.ingest.problems import ImportRejected
+    from forewarn.settings import Settings
+
+
+class _LazyCommand(TyperCommand):
+    """A command defined in a module too heavy to import for ``forewarn --help``: listed with its one-line help,
+    and imported only when invoked (or asked for its own help)."""
+
+    def __init__(self, name: str, target: str, short_help: str) -> None:
+        super().__init__(name, help=short_help, short_help=short_help)
+        self.target = target
+
+    def load(self) -> _click.Command:
+        module, _, attribute = self.target.partition(":")
+        found = getattr(importlib.import_module(module), attribute)
+        if isinstance(found, typer.Typer):
+            return typer.main.get_group(found)
+        single = typer.Typer()
+        single.command(self.name)(found)
+        return typer.main.get_command(single)
+
+
+class _Commands(TyperGroup):
+    """Forewarn's top-level group: the commands registered on ``app``, then the lazily imported ones."""
+
+    def list_commands(self, ctx: _click.Context) -> list[str]:
+        return [*super().list_commands(ctx), *(n for n in LAZY_COMMANDS if n not in self.commands)]
+
+    def get_command(self, ctx: _click.Context, cmd_name: str) -> _click.Command | None:
+        found = super().get_command(ctx, cmd_name)
+        if found is None and cmd_name in LAZY_COMMANDS:
+            target, short_help = LAZY_COMMANDS[cmd_name]
+            return _LazyCommand(cmd_name, target, short_help)
+        return found
+
+    def resolve_command(
+        self, ctx: _click.Context, args: list[str]
+    ) -> tuple[str | None, _click.Command | None, list[str]]:
+        name, command, rest = super().resolve_command(ctx, args)
+        if isinstance(command, _LazyCommand):
+            command = command.load()
+        return name, command, rest
+
+
+LAZY_COMMANDS: dict[str, tuple[str, str]] = {
+    # name: ("module:attribute", the one-line help `forewarn --help` shows; a test checks it is the real one)
+    "serve": (
+        "forewarn.web.commands:serve_command",
+        "Serve the web app (migrating the store first) until Ctrl+C.",
+    ),
+    "users": ("forewarn.web.commands:users_app", "Accounts of the web app."),
+}
+"""Commands imported only when used: the web app's pull in FastAPI, uvicorn and the accounts."""
 
 app = typer.Typer(
+    cls=_Commands,
     help="Forewarn: spot failure early in public services and learn the way out of it.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -38,8 +106,6 @@ app.command("cusum")(cusum_command)
 app.command("ranks")(ranks_command)
 app.command("psychometrics")(psychometrics_command)
 app.add_typer(survey_app, name="survey")
-app.command("serve")(serve_command)
-app.add_typer(users_app, name="users")
 db_app = typer.Typer(help="The store: migrations and status.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
@@ -48,7 +114,18 @@ out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 120)
 
 
 def _engine(settings: Settings) -> Engine:
+    from forewarn.store.database import make_engine
+
     return make_engine(settings.resolved_database_url)
+
+
+def _migrated_engine(settings: Settings) -> Engine:
+    """The store's engine, migrated to the newest schema first."""
+    from forewarn.store import migrate
+
+    engine = _engine(settings)
+    migrate.upgrade(engine)
+    return engine
 
 
 def _emit_json(payload: Any) -> None:
@@ -62,13 +139,15 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 
 @contextmanager
 def progress_stages() -> Iterator[Callable[[str, int | None], Callable[[int], None]]]:
-    """Rich progress bars on a terminal; plain lines on stderr otherwise (so logs and tests can follow)."""
+    """Rich progress bars on a terminal; plain lines on stderr otherwise (so logs and tests can follow).
+
+    A stage of unknown length (``total`` None) shows a spinner and a pulsing bar, without a count."""
     if err.is_terminal:
         with Progress(
             SpinnerColumn(),
             TextColumn("{task.description}"),
             BarColumn(),
-            TextColumn("{task.completed}/{task.total}"),
+            _CountColumn(),
             TimeElapsedColumn(),
             console=err,
             transient=True,
@@ -87,6 +166,15 @@ def progress_stages() -> Iterator[Callable[[str, int | None], Callable[[int], No
         return lambda _n: None
 
     yield plain_stage
+
+
+class _CountColumn(ProgressColumn):
+    """``completed/total`` for a stage of known length; nothing while the length is unknown (the bar pulses)."""
+
+    def render(self, task: Task) -> Text:
+        if task.total is None:
+            return Text("")
+        return Text(f"{task.completed:,.0f}/{task.total:,.0f}", style="progress.download")
 
 
 def _print_rejection(exc: ImportRejected, as_json: bool) -> None:
@@ -108,9 +196,13 @@ def import_command(
     by: Annotated[str | None, typer.Option("--by", help="Who is importing (recorded on the batch).")] = None,
 ) -> None:
     """Validate FILE against MAPPING and import it: all or nothing, and idempotent."""
+    from forewarn.ingest.importer import import_file
+    from forewarn.ingest.mapping import MappingError
+    from forewarn.ingest.problems import ImportRejected
+    from forewarn.settings import get_settings
+
     settings = get_settings()
-    engine = _engine(settings)
-    migrate.upgrade(engine)
+    engine = _migrated_engine(settings)
     try:
         with progress_stages() as stage:
             result = import_file(
@@ -156,8 +248,10 @@ def export_command(
     ] = None,
 ) -> None:
     """Write every observation of INDICATOR to CSV or Parquet."""
-    engine = _engine(get_settings())
-    migrate.upgrade(engine)
+    from forewarn.settings import get_settings
+    from forewarn.store.queries import indicator_codes, observations_frame
+
+    engine = _migrated_engine(get_settings())
     with engine.connect() as conn:
         known = indicator_codes(conn)
         if indicator not in known:
@@ -179,9 +273,10 @@ def datasets_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON on stdout.")] = False,
 ) -> None:
     """What the store holds, per dataset."""
-    settings = get_settings()
-    engine = _engine(settings)
-    migrate.upgrade(engine)
+    from forewarn.settings import get_settings
+    from forewarn.store.queries import dataset_summaries
+
+    engine = _migrated_engine(get_settings())
     with engine.connect() as conn:
         summaries = dataset_summaries(conn)
     if as_json:
@@ -191,6 +286,8 @@ def datasets_command(
 
 
 def _summary_table(summaries: list[Any]) -> Table:
+    from rich.table import Table
+
     table = Table(title="Datasets in the store")
     for column in ("dataset", "organisations", "indicators", "periods", "observations", "from", "to"):
         table.add_column(column, justify="right" if column not in ("dataset",) else "left")
@@ -212,22 +309,27 @@ def _summary_table(summaries: list[Any]) -> Table:
 def scan_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the scan result as JSON on stdout.")] = False,
     fdr: Annotated[float, typer.Option("--fdr", help="False-discovery rate for funnel outliers.")] = 0.05,
-    target_arl: Annotated[
-        float, typer.Option("--cusum-arl", help="In-control average run length of the CUSUM, in periods.")
-    ] = 60.0,
+    false_alarms: Annotated[
+        float,
+        typer.Option(
+            "--cusum-false-alarms",
+            help="Share of in-control series allowed a CUSUM alarm by chance over the whole window.",
+        ),
+    ] = 0.05,
     rate_ratio: Annotated[
         float, typer.Option("--cusum-ratio", help="Odds/rate ratio the CUSUM detects.")
     ] = 2.0,
 ) -> None:
     """Run every surveillance method over every organisation and indicator; store the signals."""
+    from forewarn.settings import get_settings
     from forewarn.surveillance.options import ScanOptions
     from forewarn.surveillance.scan import run_scan
 
-    settings = get_settings()
-    engine = _engine(settings)
-    migrate.upgrade(engine)
+    engine = _migrated_engine(get_settings())
     try:
-        options = ScanOptions(fdr_alpha=fdr, cusum_target_arl=target_arl, cusum_rate_ratio=rate_ratio)
+        options = ScanOptions(
+            fdr_alpha=fdr, cusum_false_alarm_share=false_alarms, cusum_rate_ratio=rate_ratio
+        )
     except ValueError as exc:
         raise fail(str(exc), 2) from None
     with progress_stages() as stage:
@@ -243,7 +345,9 @@ def _print_scan(result: Any) -> None:
         f"scan {result.scan_id}: {result.series_scanned} series, {result.series_changed} changed, "
         f"{result.signals_written} signals written; funnel outliers after FDR "
         f"{summary.get('funnel_flags_after_fdr', 0)} of {summary.get('funnel_tests', 0)} tests "
-        f"({summary.get('funnel_expected_by_chance', 0):.1f} expected by chance at the limits alone)",
+        f"({summary.get('funnel_expected_by_chance', 0):.1f} expected by chance at the limits alone); "
+        f"current CUSUM alarms {summary.get('cusum_current', 0)} "
+        f"({summary.get('cusum_current_expected', 0):.1f} expected by chance)",
         highlight=False,
     )
 
@@ -259,6 +363,8 @@ def simulate_command(
     as_json: Annotated[bool, typer.Option("--json", help="Summary as JSON on stdout.")] = False,
 ) -> None:
     """Simulate organisations with known truth (SIMULATED data); --load imports the observable part."""
+    from forewarn.ingest.problems import ImportRejected
+    from forewarn.settings import get_settings
     from forewarn.simulate import SimulationParameters, load, simulate
 
     settings = get_settings()
@@ -272,8 +378,7 @@ def simulate_command(
     err.print(summary.summary(), highlight=False)
     loaded = None
     if load_store:
-        engine = _engine(settings)
-        migrate.upgrade(engine)
+        engine = _migrated_engine(settings)
         try:
             with progress_stages() as stage:
                 loaded = load(
@@ -295,9 +400,10 @@ def simulate_command(
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or migrate the store to the newest schema."""
-    settings = get_settings()
-    engine = _engine(settings)
-    migrate.upgrade(engine)
+    from forewarn.settings import get_settings
+    from forewarn.store import migrate
+
+    engine = _migrated_engine(get_settings())
     err.print(
         f"store at revision {migrate.current_revision(engine)}: {engine.url.render_as_string(hide_password=True)}"
     )
@@ -316,6 +422,8 @@ def demo_command(
 ) -> None:
     """Set up the store, import the bundled real data and a small SIMULATED region, scan, and summarise."""
     from forewarn.demo import run_demo
+    from forewarn.settings import get_settings
+    from forewarn.web.commands import finish_demo
 
     settings = get_settings()
     engine = _engine(settings)

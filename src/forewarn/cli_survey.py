@@ -10,31 +10,19 @@ import csv
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any, TextIO
+from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import Engine
 
-from forewarn.ingest.problems import ImportRejected
-from forewarn.settings import get_settings
-from forewarn.store import migrate
-from forewarn.store.database import make_engine
-from forewarn.surveys.analyst import analyse_file
-from forewarn.surveys.errors import SurveyError
-from forewarn.surveys.instrument import InstrumentError
-from forewarn.surveys.results import (
-    DEFAULT_RESAMPLES,
-    GroupAnalysis,
-    cell_rows,
-    pooled_summary,
-    wave_progress,
-    wave_results,
-)
-from forewarn.surveys.tokens import issue_tokens
-from forewarn.surveys.uploads import import_responses
-from forewarn.surveys.waves import close_wave, create_wave, list_waves, open_wave
+if TYPE_CHECKING:
+    # The services pull in SQLAlchemy, NumPy, SciPy and Polars: each command imports what it uses, so that
+    # `forewarn --help` stays fast (tests/cli/test_cli_startup.py).
+    from sqlalchemy import Engine
+
+    from forewarn.ingest.problems import ImportRejected
+    from forewarn.surveys.results import GroupAnalysis
 
 survey_app = typer.Typer(
     help="Learning-capacity surveys: create a wave, issue tokens, take uploads, publish results.",
@@ -48,8 +36,15 @@ Json = Annotated[bool, typer.Option("--json", help="Print the result as JSON on 
 By = Annotated[str | None, typer.Option("--by", help="Who is doing this (recorded on the wave or upload).")]
 WaveArg = Annotated[str, typer.Argument(help="Wave name or id.")]
 
+DEFAULT_RESAMPLES = 1000
+"""``forewarn.surveys.results.DEFAULT_RESAMPLES``, repeated so this module need not import the statistics."""
+
 
 def _engine() -> Engine:
+    from forewarn.settings import get_settings
+    from forewarn.store import migrate
+    from forewarn.store.database import make_engine
+
     engine = make_engine(get_settings().resolved_database_url)
     migrate.upgrade(engine)
     return engine
@@ -96,6 +91,10 @@ def create_command(
     as_json: Json = False,
 ) -> None:
     """Create a draft wave of an instrument for one or many organisations."""
+    from forewarn.surveys.errors import SurveyError
+    from forewarn.surveys.instrument import InstrumentError
+    from forewarn.surveys.waves import create_wave
+
     codes = _split(orgs)
     if orgs_file is not None:
         codes += [line.strip() for line in orgs_file.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -121,6 +120,9 @@ def create_command(
 @survey_app.command("open")
 def open_command(wave: WaveArg, by: By = None) -> None:
     """Open a draft wave for answers."""
+    from forewarn.surveys.errors import SurveyError
+    from forewarn.surveys.waves import open_wave
+
     try:
         info = open_wave(_engine(), wave, by=by)
     except SurveyError as exc:
@@ -131,6 +133,9 @@ def open_command(wave: WaveArg, by: By = None) -> None:
 @survey_app.command("close")
 def close_command(wave: WaveArg, by: By = None) -> None:
     """Close an open wave for good (no more answers), and reseal its storage."""
+    from forewarn.surveys.errors import SurveyError
+    from forewarn.surveys.waves import close_wave
+
     try:
         info = close_wave(_engine(), wave, by=by)
     except SurveyError as exc:
@@ -153,6 +158,9 @@ def tokens_command(
     ] = None,
 ) -> None:
     """Issue single-use anonymous tokens. They are shown this once: only their hashes are stored."""
+    from forewarn.surveys.errors import SurveyError
+    from forewarn.surveys.tokens import issue_tokens
+
     if output is not None and output.exists():
         raise _refuse(Exception(f"{output} exists; tokens are never written over an existing file"))
     try:
@@ -194,6 +202,11 @@ def import_command(
     as_json: Json = False,
 ) -> None:
     """Add an organisation's own survey export to an open wave: all or nothing, and idempotent."""
+    from forewarn.ingest.problems import ImportRejected
+    from forewarn.settings import get_settings
+    from forewarn.surveys.errors import SurveyError
+    from forewarn.surveys.uploads import import_responses
+
     column_map: dict[str, str] = {}
     for pair in _split(map_column):
         source, sep, target = pair.partition("=")
@@ -224,6 +237,8 @@ def import_command(
 @survey_app.command("list")
 def list_command(as_json: Json = False) -> None:
     """Every wave, with its state and instrument."""
+    from forewarn.surveys.waves import list_waves
+
     waves = list_waves(_engine())
     if as_json:
         _emit_json([w.to_dict() for w in waves])
@@ -241,6 +256,9 @@ def list_command(as_json: Json = False) -> None:
 @survey_app.command("status")
 def status_command(wave: WaveArg, as_json: Json = False) -> None:
     """Answers received so far per organisation (small counts shown as "<5")."""
+    from forewarn.surveys.errors import SurveyError
+    from forewarn.surveys.results import wave_progress
+
     try:
         progress = wave_progress(_engine(), wave)
     except SurveyError as exc:
@@ -386,6 +404,9 @@ def results_command(
     as_json: Json = False,
 ) -> None:
     """Results of a closed wave, with groups under the minimum size suppressed everywhere."""
+    from forewarn.surveys.errors import SurveyError
+    from forewarn.surveys.results import cell_rows, pooled_summary, wave_results
+
     engine = _engine()
     try:
         results = wave_results(engine, wave, compare_with=compare_with, n_resamples=resamples)
@@ -451,6 +472,11 @@ def psychometrics_command(
     as_json: Json = False,
 ) -> None:
     """Psychometrics of a file: per group n, mean, SD, CI, rwg(j), awg; alpha (CI), omega, ICC(1), ICC(2), items."""
+    from forewarn.ingest.problems import ImportRejected
+    from forewarn.settings import get_settings
+    from forewarn.surveys.analyst import analyse_file
+    from forewarn.surveys.results import cell_rows
+
     try:
         result = analyse_file(
             file,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -95,3 +96,20 @@ def test_demo_imports_the_bundled_data_scans_and_exits_0(runner: CliRunner) -> N
     again = runner.invoke(app, ["demo", "--no-serve", "--json"])
     assert again.exit_code == 0
     assert all(i["already_imported"] for i in json.loads(again.stdout)["imports"])
+
+
+def test_progress_of_unknown_length_shows_no_total(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a terminal a stage with no known total spins without a "1/None" count; a known total is counted."""
+    from rich.console import Console
+
+    from forewarn import cli
+
+    screen = io.StringIO()
+    monkeypatch.setattr(cli, "err", Console(file=screen, force_terminal=True, width=100))
+    with cli.progress_stages() as stage:
+        stage("Validating", None)(1)
+        stage("Writing", 2000)(500)
+    shown = screen.getvalue()
+    assert "Validating" in shown
+    assert "None" not in shown
+    assert "500/2,000" in shown
