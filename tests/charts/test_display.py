@@ -8,6 +8,7 @@ from forewarn.charts.display import (
     compared_text,
     event_label,
     grade_label,
+    kind_label,
     measure_text,
     measure_with_unit,
     scale_of,
@@ -86,3 +87,13 @@ def test_event_kinds_read_as_words(code: str, label: str) -> None:
 )
 def test_grades_read_as_words(code: str | None, label: str) -> None:
     assert grade_label(code) == label
+
+
+def test_indicator_kinds_read_as_words() -> None:
+    assert [kind_label(k) for k in ("proportion", "rate", "ratio_oe", "mean", "count")] == [
+        "Proportion",
+        "Rate",
+        "Ratio of observed to expected",
+        "Mean",
+        "Count",
+    ]

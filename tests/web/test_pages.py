@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from sqlalchemy import Engine
 
+from forewarn.charts.display import number_text
 from forewarn.store.queries import counts
 from tests.web.conftest import SignedIn
 from tests.web.world import World
@@ -281,7 +282,7 @@ def test_proportions_read_as_percentages_on_pages_and_stay_ratios_in_the_json(
     )
     assert f"{pct(first['lpl'][0])} to {pct(first['upl'][0])}" in detail
     cusum = next(s for s in perf["signals"] if s["method"] == "cusum")  # a CUSUM statistic is no proportion
-    assert f'--numeric">{cusum["value"]:,.2f}</td>' in detail
+    assert f'--numeric">{number_text(cusum["value"])}</td>' in detail
     # The indicator page: compared values (the funnel's window fractions) and latest values.
     rows = member.client.get("/api/v1/indicators/perf").json()["organisations"]
     indicator = member.client.get("/indicators/perf").text

@@ -44,3 +44,24 @@ def test_rendering_a_page_leaves_no_cyclic_garbage() -> None:
         assert gc.collect() == 0
     finally:
         gc.enable()
+
+
+def test_pages_show_values_and_codes_by_the_one_set_of_display_rules() -> None:
+    """Each label and format rule is written once (forewarn.charts.display) and templates use it as a filter;
+    no template spells out labels of kinds of its own."""
+    from forewarn.charts import display
+
+    filters = build_environment(auto_reload=False).filters
+    assert filters["number"] is display.number_text
+    assert filters["measure"] is display.measure_text
+    assert filters["compared"] is display.compared_text
+    assert filters["event_label"] is display.event_label
+    assert filters["grade_label"] is display.grade_label
+    assert filters["kind_label"] is display.kind_label
+    texts = {p.name: p.read_text(encoding="utf-8") for p in TEMPLATES_DIR.glob("*.html")}
+    assert (
+        "e.kind|event_label" in texts["organisation.html"]
+        and "e.grade|grade_label" in texts["organisation.html"]
+    )
+    for name, text in texts.items():
+        assert "kind|humanise" not in text, name

@@ -165,6 +165,27 @@ def signal_text(value: object, method: str, kind: str | None, unit: str | None =
     return number_text(value)
 
 
+KINDS = {
+    "proportion": "Proportion",
+    "rate": "Rate",
+    "ratio_oe": "Ratio of observed to expected",
+    "mean": "Mean",
+    "count": "Count",
+}
+"""Labels of indicator kinds (:class:`forewarn.store.models.IndicatorKind`)."""
+
+
+def kind_label(kind: object) -> str:
+    """An indicator kind as people read it.
+
+    >>> kind_label("ratio_oe"), kind_label("proportion")
+    ('Ratio of observed to expected', 'Proportion')
+    """
+    if kind is None or kind == "":
+        return "–"
+    return KINDS.get(str(kind), _words(str(kind)))
+
+
 def _words(code: str) -> str:
     text = code.replace("_", " ").strip()
     return text[:1].upper() + text[1:]
