@@ -9,6 +9,7 @@ The pages and the JSON API both read through here, so they always show the same 
 from __future__ import annotations
 
 import datetime as dt
+import math
 import threading
 import time
 from collections.abc import Sequence
@@ -55,8 +56,10 @@ class OrganisationSignals:
     """One organisation's current signals, summed over its indicators (the latest scan of each series).
 
     ``evidence`` counts (indicator, method) pairs signalling concern: an SPC special cause of concern, a
-    funnel outlier on the side of concern after FDR control, a CUSUM alarm. It orders the portfolio; it is a
-    count of reasons to look, not a score of performance.
+    funnel outlier on the side of concern after FDR control, a current CUSUM alarm (within the indicator's
+    latest quarter: alarms age out). It orders the portfolio; it is a count of reasons to look, not a score of
+    performance. Equal counts are ordered by ``worst_funnel_z``, the largest funnel z-score (over-dispersion
+    allowed) on the side of concern, so organisations with no signal are still in a meaningful order.
     """
 
     organisation_id: int
@@ -77,6 +80,7 @@ class OrganisationSignals:
     cusum_alarms: int
     min_funnel_q: float | None
     last_period: dt.date | None
+    worst_funnel_z: float | None = None
 
     @property
     def evidence(self) -> int:
@@ -108,9 +112,15 @@ def _all_organisation_signals(conn: Connection) -> list[OrganisationSignals]:
             _count_when(SeriesStatus.spc_variation == IMPROVEMENT_VARIATION).label("spc_improvement"),
             _count_when(concern).label("funnel_concern"),
             _count_when(and_(SeriesStatus.funnel_outlier != 0, ~concern)).label("funnel_other"),
-            _count_when(SeriesStatus.cusum_alarms > 0).label("cusum_alarms"),
+            _count_when(SeriesStatus.cusum_current == 1).label("cusum_alarms"),
             func.min(case((concern, SeriesStatus.funnel_q))).label("min_q"),
             func.max(SeriesStatus.last_period).label("last_period"),
+            func.max(
+                case(
+                    (Indicator.polarity == Polarity.HIGHER_IS_BETTER, -SeriesStatus.funnel_z),
+                    (Indicator.polarity == Polarity.LOWER_IS_BETTER, SeriesStatus.funnel_z),
+                )
+            ).label("worst_z"),
         )
         .join(Indicator, Indicator.id == SeriesStatus.indicator_id)
         .group_by(SeriesStatus.organisation_id)
@@ -134,6 +144,7 @@ def _all_organisation_signals(conn: Connection) -> list[OrganisationSignals]:
             func.coalesce(status.c.cusum_alarms, 0),
             status.c.min_q,
             status.c.last_period,
+            status.c.worst_z,
         )
         .outerjoin(Dataset, Dataset.id == Organisation.dataset_id)
         .outerjoin(status, status.c.organisation_id == Organisation.id)
@@ -158,6 +169,7 @@ def _all_organisation_signals(conn: Connection) -> list[OrganisationSignals]:
             cusum_alarms=int(r[13]),
             min_funnel_q=None if r[14] is None else float(r[14]),
             last_period=r[15],
+            worst_funnel_z=None if r[16] is None else float(r[16]),
         )
         for r in rows
     ]
@@ -292,9 +304,10 @@ class PortfolioCache:
             self._version, self._index, self._scan = None, EMPTY_INDEX, None
 
 
-def _evidence_order(row: OrganisationSignals) -> tuple[int, float, int, str]:
+def _evidence_order(row: OrganisationSignals) -> tuple[int, float, int, float, str]:
     q = row.min_funnel_q if row.min_funnel_q is not None else 2.0
-    return (-row.evidence, q, -row.spc_concern, row.label.casefold())
+    worst = -row.worst_funnel_z if row.worst_funnel_z is not None else math.inf
+    return (-row.evidence, q, -row.spc_concern, worst, row.label.casefold())
 
 
 @dataclass(frozen=True)
