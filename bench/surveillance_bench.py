@@ -69,6 +69,7 @@ def make_panel(orgs: int, indicators: int, months: int, seed: int = 1) -> Panel:
         numerator=numerator,
         denominator=denominator,
         expected=expected,
+        standard_error=np.broadcast_to(np.nan, (n, months)),  # no standard errors: one NaN, not n x months
         period=np.broadcast_to(period, (n, months)),  # one period axis shared by every series: no copy
         indicators=frame,
         fingerprint=np.zeros(n, dtype=np.int64),

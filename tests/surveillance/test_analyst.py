@@ -191,6 +191,47 @@ def test_funnel_sums_rows_by_unit(tmp_path: Path) -> None:
         assert_close(joined[f"{column}_parts"], joined[column], column, tol=1e-9)
 
 
+def test_funnel_cqc_sr_stays_on_the_square_root_scale(tmp_path: Path) -> None:
+    """Derivation: with --od cqc and no --scale, an SR funnel is on the square-root scale (CQC, Spiegelhalter
+    2005; FunnelPlotR's sr_method "CQC"), and so are its unadjusted approximate limits:
+    (sqrt(1) +- q / (2 sqrt(E)))^2, the lower root floored at 0 (not exp(+- q / sqrt(E)), the log scale)."""
+    path, request = funnel_request(
+        "medpar_SR_CQC_adj_99", compat=None, sr_scale=None, unadjusted="approximate"
+    )
+    result = funnel_file(path, request)
+    assert result.summary["scale"] == "sqrt_sr"
+    assert result.summary["phi"] == pytest.approx(FUNNEL_SUMMARY["medpar_SR_CQC_adj_99"]["phi"], abs=TOL)
+    expected = result.table["denominator"].to_numpy()
+    for tag, q in (("95", 1.959964), ("99_8", 3.090232)):
+        half_width = q / (2 * np.sqrt(expected))
+        assert_close(result.table[f"lower_{tag}"], np.maximum(1 - half_width, 0) ** 2, f"lower_{tag}")
+        assert_close(result.table[f"upper_{tag}"], (1 + half_width) ** 2, f"upper_{tag}")
+    # Asking for the scale explicitly gives the same table.
+    explicit = funnel_file(path, FunnelRequest(**{**request.__dict__, "sr_scale": "sqrt"}))
+    assert explicit.table.equals(result.table)
+
+
+@pytest.mark.parametrize(
+    "name", ["medpar_PR_died_adj_99", "medpar_RC_died_vs_alive_adj_99", "testdata_PR_adj_99"]
+)
+def test_funnelplotr_compat_winsorises_proportions_whatever_the_method(name: str) -> None:
+    """Reference: FunnelPlotR ignores sr_method for proportions and ratios of counts and always winsorises (these
+    runs were made with sr_method = "SHMI"); under compat, --od shmi gives its phi, tau2 and outliers, with a
+    warning. Without compat, shmi truncates as asked."""
+    path, request = funnel_request(name, overdispersion="shmi")
+    result = funnel_file(path, request)
+    info = FUNNEL_SUMMARY[name]
+    assert result.summary["overdispersion"] == "cqc"
+    assert result.summary["phi"] == pytest.approx(info["phi"], abs=TOL)
+    assert result.summary["tau2"] == pytest.approx(info["tau2"], abs=TOL)
+    assert sorted(result.summary["outliers"]) == info["outliers"]
+    assert any("FunnelPlotR winsorises" in w and "--od shmi is taken as cqc" in w for w in result.warnings)
+    own = funnel_file(path, FunnelRequest(**{**request.__dict__, "compat": None}))
+    assert own.summary["overdispersion"] == "shmi"
+    assert own.summary["phi"] != pytest.approx(info["phi"], abs=1e-3)
+    assert not own.warnings
+
+
 def test_funnel_summary_counts_and_chance() -> None:
     """Flags expected by chance are n alpha (0.002 at 99.8%), and direction follows the side of the limits."""
     path, request = funnel_request("medpar_SR_SHMI_adj_95")
@@ -774,13 +815,42 @@ def test_cusum_bad_input(tmp_path: Path) -> None:
     assert problems_of(exc) == ["input.csv: --form bernoulli needs --denominator-col (cases per period)"]
 
 
+def test_ranks_sum_rows_by_unit_as_the_funnel_does(tmp_path: Path) -> None:
+    """A file the funnel takes (several rows per unit, here per month) is ranked on each unit's totals: the same
+    table as the file of totals, and the funnel of the same file sums the same way."""
+    monthly = write_csv(
+        tmp_path,
+        "unit,month,died,n\na,1,3,40\nb,1,1,50\na,2,2,60\nc,1,9,70\nb,2,4,50\nc,2,1,30\n",
+        "monthly.csv",
+    )
+    totals = write_csv(tmp_path, "unit,died,n\na,5,100\nb,5,100\nc,10,100\n", "totals.csv")
+    request = RanksRequest(unit_col="unit", numerator_col="died", denominator_col="n", replicates=200)
+    by_month = ranks_file(monthly, request)
+    by_unit = ranks_file(totals, request)
+    assert by_month.table.equals(by_unit.table)
+    assert by_month.table["unit"].to_list() == ["a", "b", "c"]
+    assert by_month.table["estimate"].to_list() == pytest.approx([0.05, 0.05, 0.10])
+    assert (by_month.summary["n_units"], by_month.summary["n_rows"]) == (3, 6)
+    funnel = funnel_file(
+        monthly, FunnelRequest(unit_col="unit", numerator_col="died", denominator_col="n", data_type="PR")
+    )
+    assert funnel.table["value"].to_list() == pytest.approx(by_month.table["estimate"].to_list())
+    grouped = write_csv(tmp_path, "ind,unit,died,n\nx,a,1,10\ny,a,2,10\nx,a,3,10\nx,b,1,20\n", "grouped.csv")
+    table = ranks_file(grouped, RanksRequest(**{**request.__dict__, "group_col": "ind"})).table
+    assert table.select("group", "unit", "estimate").rows() == [
+        ("x", "a", pytest.approx(0.2)),
+        ("y", "a", pytest.approx(0.2)),
+        ("x", "b", pytest.approx(0.05)),
+    ]
+
+
 def test_ranks_bad_input(tmp_path: Path) -> None:
     path = write_csv(tmp_path, "unit,est,se\na,1,0.1\na,2,0.1\nb,3,-0.2\n")
     with pytest.raises(AnalystInputError) as exc:
         ranks_file(path, RanksRequest(unit_col="unit", estimate_col="est", se_col="se"))
     assert problems_of(exc) == [
         "input.csv, row 3, column 'unit': unit appears more than once (first at row 2): give one row per unit "
-        "(value 'a')",
+        "with an estimate (rows are summed by unit only with --numerator-col and --denominator-col) (value 'a')",
         "input.csv, row 4, column 'se': a standard error must not be negative (value '-0.2')",
     ]
     with pytest.raises(AnalystInputError) as exc:

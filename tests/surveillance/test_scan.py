@@ -166,7 +166,10 @@ def test_cusum_follows_its_own_baseline_derivation(scanned: tuple[Engine, Path])
     status = _status(engine, "ORG01", "mort")
     assert status["cusum_alarms"] == alarms
     assert first is not None and first >= 12, "doubled deaths from month 12 must alarm, and not before"
-    signals = [s for s in _signals(engine, "ORG01", "mort") if s["method"] == "cusum"]
+    signals = sorted(
+        (s for s in _signals(engine, "ORG01", "mort") if s["method"] == "cusum"),
+        key=lambda s: str(s["period_start"]),
+    )
     assert signals[0]["period_start"] == _months()[first]
     assert signals[0]["details"]["z"] == pytest.approx(z[first])  # type: ignore[index]
 

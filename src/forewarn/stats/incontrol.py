@@ -85,6 +85,10 @@ class InControlModel:
         sampling error.
     standard_deviation : ndarray (series, time)
         ``sqrt(s^2 + tau2 + var(baseline))``: the in-control standard deviation of each point.
+    rho : ndarray (groups,)
+        Lag-1 autocorrelation of the baseline residuals of each group, in [0, 0.9]; ``z`` is scaled by
+        ``sqrt((1 - rho) / (1 + rho))`` so that sums of z, which a CUSUM accumulates, have the variance they
+        would have without autocorrelation (the long-run variance of an AR(1) process).
     """
 
     z: FloatArray
@@ -94,6 +98,7 @@ class InControlModel:
     tau2: FloatArray
     phi: FloatArray
     standard_deviation: FloatArray
+    rho: FloatArray
 
 
 def _panel(name: str, values: ArrayLike) -> FloatArray:
@@ -292,7 +297,11 @@ def own_baseline_model(
        DerSimonian-Laird for groups with their means removed:
        ``tau_w^2 = max(0, (Q - df) / sum_i (sum_B w - sum_B w^2 / sum_B w))``.
     3. ``b_i`` again with ``w* = 1 / (s^2 + tau_w^2)``; ``var(b_i) = 1 / sum_B w*``.
-    4. ``z_t = (d_t - b_i) / sqrt(s_t^2 + tau_w^2 + var(b_i))`` for every period.
+    4. ``z_t = (d_t - b_i) / sqrt(s_t^2 + tau_w^2 + var(b_i))`` for every period, scaled by
+       ``sqrt((1 - rho) / (1 + rho))`` with rho the group's lag-1 autocorrelation of baseline z-scores
+       (clipped to [0, 0.9]): positively autocorrelated residuals (seasons, slow drift) make sums of z vary
+       more than a CUSUM's threshold assumes, and this is the AR(1) long-run variance that corrects it
+       (Lu & Reynolds 2001, Technometrics 43:372, on CUSUM charts for autocorrelated processes).
 
     The additive tau_w^2 follows Spiegelhalter (2005b) and Spiegelhalter et al. (2012, section 4); the
     moment estimator is DerSimonian & Laird (1986) applied to within-series deviations. Without winsorising it
@@ -358,6 +367,10 @@ def own_baseline_model(
         baseline_variance = np.where(usable, 1.0 / sum_w_star, np.nan)
         sd = np.sqrt(s2 + tau2_series[:, None] + baseline_variance[:, None])
         z = np.where(present & usable[:, None], (d - baseline[:, None]) / sd, np.nan)
+    rho = np.zeros(k)
+    if overdispersion and k:
+        rho = _baseline_autocorrelation(np.where(base, z, np.nan), groups, k)
+        z = z * np.sqrt((1.0 - rho) / (1.0 + rho))[groups][:, None]
     return InControlModel(
         z=z,
         baseline=baseline,
@@ -366,7 +379,25 @@ def own_baseline_model(
         tau2=tau2,
         phi=phi,
         standard_deviation=np.where(present & usable[:, None], sd, np.nan),
+        rho=rho,
     )
+
+
+def _baseline_autocorrelation(z: FloatArray, groups: IntArray, n_groups: int) -> FloatArray:
+    """Pooled lag-1 autocorrelation of consecutive baseline z-scores per group, clipped to [0, 0.9]."""
+    now, before = z[:, 1:], z[:, :-1]
+    pair = np.isfinite(now) & np.isfinite(before)
+    rows = np.broadcast_to(groups[:, None], pair.shape)[pair]
+    a, b = now[pair], before[pair]
+    count = np.bincount(rows, minlength=n_groups).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_a = np.bincount(rows, weights=a, minlength=n_groups) / count
+        mean_b = np.bincount(rows, weights=b, minlength=n_groups) / count
+        cov = np.bincount(rows, weights=(a - mean_a[rows]) * (b - mean_b[rows]), minlength=n_groups)
+        var_a = np.bincount(rows, weights=(a - mean_a[rows]) ** 2, minlength=n_groups)
+        var_b = np.bincount(rows, weights=(b - mean_b[rows]) ** 2, minlength=n_groups)
+        rho = cov / np.sqrt(var_a * var_b)
+    return np.asarray(np.clip(np.nan_to_num(rho), 0.0, 0.9), dtype=np.float64)
 
 
 def shift_in_sd(

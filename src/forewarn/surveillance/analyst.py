@@ -36,6 +36,7 @@ from forewarn.stats.multiplicity import expected_false_flags, fdr_adjust
 from forewarn.stats.ranks import RankOptions, expected_ranks, rank_uncertainty
 from forewarn.stats.runs import run_chart
 from forewarn.stats.spc import AssuranceType, PointType, SpcOptions, xmr_chart
+from forewarn.surveillance.questions import METHOD_QUESTIONS
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -462,7 +463,9 @@ class FunnelRequest:
     """Columns and options of ``forewarn funnel`` (see :class:`forewarn.stats.funnel.FunnelOptions`).
 
     ``unadjusted`` None takes exact limits, except under ``compat="funnelplotr"`` where it takes what that
-    package draws: exact Poisson limits for SR, the normal approximation for PR and RC.
+    package draws: exact Poisson limits for SR, the normal approximation for PR and RC. Under that compat,
+    proportions and ratios of counts are always winsorised (``"cqc"``), as FunnelPlotR ignores its
+    ``sr_method`` for them: ``"shmi"`` is taken as ``"cqc"``, with a warning.
     """
 
     unit_col: str
@@ -478,19 +481,30 @@ class FunnelRequest:
     compat: Literal["funnelplotr"] | None = None
     sheet: str | None = None
 
+    @property
+    def winsorised_by_compat(self) -> bool:
+        """True where FunnelPlotR would winsorise although ``"shmi"`` was asked for (PR and RC)."""
+        return self.compat == "funnelplotr" and self.data_type != "SR" and self.overdispersion == "shmi"
+
     def options(self) -> FunnelOptions:
+        """The funnel's options, with the SR scale resolved (so the unadjusted limits are on the same scale)."""
         unadjusted = self.unadjusted
         if unadjusted is None:
             unadjusted = "approximate" if self.compat == "funnelplotr" and self.data_type != "SR" else "exact"
-        return FunnelOptions(
+        options = FunnelOptions(
             data_type=self.data_type,
-            overdispersion=self.overdispersion,
+            overdispersion="cqc" if self.winsorised_by_compat else self.overdispersion,
             limit=self.limit,
             trim=self.trim,
             sr_scale=self.sr_scale,
             unadjusted=unadjusted,
             compat=self.compat,
         )
+        if self.data_type == "SR" and self.sr_scale is None:
+            # The default scale follows the over-dispersion method (sqrt with cqc, else log); fix it here so
+            # that the unadjusted limits, computed with overdispersion "none", do not fall back to log.
+            options = replace(options, sr_scale="sqrt" if options.scale == "sqrt_sr" else "log")
+        return options
 
 
 def funnel_file(path: Path, request: FunnelRequest) -> AnalystResult:
@@ -594,9 +608,16 @@ def funnel_file(path: Path, request: FunnelRequest) -> AnalystResult:
     )
     n_units = int(main.n_units[0])
     alpha = (100.0 - float(request.limit)) / 100.0
+    warnings: tuple[str, ...] = ()
+    if request.winsorised_by_compat:
+        kind = "proportions" if request.data_type == "PR" else "ratios of counts"
+        warnings = (
+            f"--compat funnelplotr: FunnelPlotR winsorises {kind} whatever its sr_method, "
+            "so --od shmi is taken as cqc",
+        )
     summary: dict[str, Any] = {
         "data_type": request.data_type,
-        "overdispersion": request.overdispersion,
+        "overdispersion": options.overdispersion,
         "scale": options.scale,
         "limit": float(request.limit),
         "trim": float(request.trim),
@@ -617,7 +638,7 @@ def funnel_file(path: Path, request: FunnelRequest) -> AnalystResult:
         "n_fdr_flags": int(q_values.n_rejected[0]),
         "outliers": table.filter(pl.col("outlier"))["unit"].to_list(),
     }
-    return AnalystResult(table=_clean_floats(table), summary=summary)
+    return AnalystResult(table=_clean_floats(table), summary=summary, warnings=warnings)
 
 
 def _check_units(
@@ -1314,12 +1335,13 @@ def _own_baseline_cusum(
     summary: dict[str, Any] = {
         "form": request.form,
         "baseline": "own",
-        "question": "has each series got worse than its own baseline?",
+        "question": METHOD_QUESTIONS["cusum"],
         "rate_ratio": float(request.rate_ratio),
         "baseline_periods": request.baseline_periods,
         "overdispersion": request.overdispersion,
         "tau2_within": float(model.tau2[0]),
         "phi_within": float(model.phi[0]),
+        "autocorrelation": float(model.rho[0]),
         "k": k,
         "threshold": h,
         "threshold_method": "false-alarm share over the window (Markov chain)",
@@ -1423,6 +1445,8 @@ def ranks_file(path: Path, request: RanksRequest) -> AnalystResult:
     group = request.group_col
     if group is not None:
         _require_text(frame, group, "a group", checks)
+    keys = [request.unit_col] if group is None else [group, request.unit_col]
+    n_rows = frame.height
     if by_estimate:
         estimate_col, error_col = first[1], second[1]
         frame = _parse_numbers(frame, estimate_col, "__est", checks, required=True)
@@ -1433,6 +1457,21 @@ def ranks_file(path: Path, request: RanksRequest) -> AnalystResult:
             pl.col(error_col),
             "a standard error must not be negative",
         )
+        first_row = pl.col(ROW).min().over(keys)
+        repeated = frame.filter(pl.all_horizontal(pl.col(k).is_not_null() for k in keys)).with_columns(
+            first_row.alias("__first")
+        )
+        checks.add(
+            repeated.filter(pl.col(ROW) != pl.col("__first")),
+            request.unit_col,
+            pl.col(request.unit_col),
+            pl.format(
+                "unit appears more than once (first at row {}): give one row per unit with an estimate "
+                "(rows are summed by unit only with --numerator-col and --denominator-col)",
+                pl.col("__first"),
+            ),
+        )
+        checks.raise_if_any()
     else:
         num, den = first[1], second[1]
         frame = _parse_numbers(frame, num, "__num", checks, required=True)
@@ -1451,6 +1490,9 @@ def ranks_file(path: Path, request: RanksRequest) -> AnalystResult:
                     pl.col(den),
                 ),
             )
+        checks.raise_if_any()
+        # Several rows of a unit (months, sites...) are summed, as `forewarn funnel` sums them.
+        frame = frame.group_by(keys, maintain_order=True).agg(o.sum(), n.sum())
         frame = frame.with_columns(
             (o / n).alias("__est"),
             (
@@ -1459,18 +1501,6 @@ def ranks_file(path: Path, request: RanksRequest) -> AnalystResult:
                 else (o + 0.5).sqrt() / n
             ).alias("__se"),
         )
-    keys = [request.unit_col] if group is None else [group, request.unit_col]
-    first_row = pl.col(ROW).min().over(keys)
-    repeated = frame.filter(pl.all_horizontal(pl.col(k).is_not_null() for k in keys)).with_columns(
-        first_row.alias("__first")
-    )
-    checks.add(
-        repeated.filter(pl.col(ROW) != pl.col("__first")),
-        request.unit_col,
-        pl.col(request.unit_col),
-        pl.format("unit appears more than once (first at row {}): give one row per unit", pl.col("__first")),
-    )
-    checks.raise_if_any()
 
     estimate = frame["__est"].to_numpy().astype(np.float64)
     se = frame["__se"].to_numpy().astype(np.float64)
@@ -1499,6 +1529,7 @@ def ranks_file(path: Path, request: RanksRequest) -> AnalystResult:
     table = pl.DataFrame(data)
     summary: dict[str, Any] = {
         "n_units": int(estimate.size),
+        "n_rows": n_rows,
         "n_groups": 1 if labels is None else int(np.unique(labels).size),
         "replicates": request.replicates,
         "level": float(request.level),

@@ -30,6 +30,7 @@ from forewarn.stats.incontrol import (
 )
 from forewarn.surveillance.options import ScanOptions
 from forewarn.surveillance.panel import FloatArray, IntArray, Panel
+from forewarn.surveillance.questions import METHOD_QUESTIONS
 from forewarn.surveillance.windows import series_attribute
 
 COUNT_KINDS = ("proportion", "rate", "ratio_oe")
@@ -272,11 +273,12 @@ def detect_changes(panel: Panel, options: ScanOptions) -> ChangeResult:
         chance = window_false_alarms(k_of[j], h_of[j], int(periods_of[j]))
         watched_n = int(members.sum())
         figures[str(codes[index])] = {
-            "question": "has it got worse than its own baseline?",
+            "question": METHOD_QUESTIONS["cusum"],
             "k": float(k_of[j]),
             "h": float(h_of[j]),
             "tau2_within": float(model.tau2[index]),
             "phi_within": float(model.phi[index]),
+            "autocorrelation": float(model.rho[index]),
             "periods": int(periods_of[j]),
             "current_periods": int(current[index]),
             "series": watched_n,
@@ -299,4 +301,5 @@ def _rows_of(model: InControlModel, rows: IntArray) -> InControlModel:
         tau2=model.tau2,
         phi=model.phi,
         standard_deviation=model.standard_deviation[rows],
+        rho=model.rho,
     )

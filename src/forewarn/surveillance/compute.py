@@ -20,6 +20,7 @@ from forewarn.stats.trend import linear_trend
 from forewarn.surveillance.change import detect_changes
 from forewarn.surveillance.options import ScanOptions
 from forewarn.surveillance.panel import FloatArray, IntArray, Panel
+from forewarn.surveillance.questions import METHOD_QUESTIONS
 from forewarn.surveillance.ranking import latest_rank_intervals
 from forewarn.surveillance.windows import latest_period_units, series_attribute, window_sums
 
@@ -413,7 +414,13 @@ def compute_surveillance(
     signals = pl.concat([spc_signals, funnel_signals, cusum_signals], how="diagonal_relaxed")
     if "details" in signals.columns:  # pragma: no cover - defensive
         signals = signals.drop("details")
-    summary = {"series": panel.n_series, **funnel_summary, **cusum_summary, "signals": signals.height}
+    summary = {
+        "series": panel.n_series,
+        "questions": METHOD_QUESTIONS,
+        **funnel_summary,
+        **cusum_summary,
+        "signals": signals.height,
+    }
     return SurveillanceResult(status=status, signals=signals, summary=summary)
 
 
