@@ -97,6 +97,11 @@ class ThresholdMethod(StrEnum):
     simulation = "simulation"
 
 
+class Baseline(StrEnum):
+    own = "own"
+    given = "given"
+
+
 class Reset(StrEnum):
     zero = "zero"
     head_start = "head-start"
@@ -451,12 +456,39 @@ def cusum_command(
         Reset, typer.Option("--reset", help="After an alarm restart from zero or the head start.")
     ] = Reset.zero,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the simulation method.")] = 20000441,
+    baseline: Annotated[
+        Baseline,
+        typer.Option(
+            "--baseline",
+            help="own (default): has each series got worse than its own first periods, over-dispersion "
+            "allowed for, as the scan does; given: the classical risk-adjusted CUSUM against the expected "
+            "counts as given.",
+        ),
+    ] = Baseline.own,
+    baseline_periods: Annotated[
+        int, typer.Option("--baseline-periods", help="Periods that make each series' own baseline.")
+    ] = 12,
+    overdispersion: Annotated[
+        bool,
+        typer.Option(
+            "--overdispersion/--no-overdispersion",
+            help="Allow for period-to-period variation beyond chance (--baseline own).",
+        ),
+    ] = True,
+    false_alarms: Annotated[
+        float,
+        typer.Option(
+            "--false-alarms",
+            help="Share of unchanged series allowed to alarm over the file's window (--baseline own).",
+        ),
+    ] = 0.05,
     output: Output = None,
     series_output: SeriesOutput = None,
     as_json: Json = False,
     sheet: Sheet = None,
 ) -> None:
-    """Risk-adjusted CUSUM of observed against expected counts, with a threshold from a target ARL."""
+    """CUSUM of observed against expected counts: by default each series against its own baseline, with a
+    threshold for a share of false alarms over the window; --baseline given for the classical chart."""
     request = CusumRequest(
         period_col=period_col,
         observed_col=observed_col,
@@ -468,6 +500,10 @@ def cusum_command(
         form=form.value,
         threshold=threshold,
         threshold_method=threshold_method.value,
+        baseline=baseline.value,
+        baseline_periods=baseline_periods,
+        overdispersion=overdispersion,
+        false_alarm_share=false_alarms,
         head_start=head_start,
         reset="zero" if reset is Reset.zero else "head_start",
         seed=seed,
@@ -475,6 +511,19 @@ def cusum_command(
     )
     result = _compute(lambda: cusum_file(file, request), as_json)
     s = result.summary
+    if s.get("baseline") == "own":
+        err.print(
+            Text(
+                f"cusum against each series' own first {s['baseline_periods']} periods ({s['form']}, tuned to "
+                f"R = {_show(s['rate_ratio'])}; within-series tau2 {s['tau2_within']:.3g}): k = {s['k']:.3f}, "
+                f"h = {s['threshold']:.3f} for {s['false_alarm_share']:.0%} of unchanged series alarming over "
+                f"{s['periods']} periods; {s['n_series_alarmed']} of {s['n_series_watched']} series alarmed "
+                f"({s['n_series_alarmed_expected_by_chance']:.1f} expected by chance)"
+            )
+        )
+        _series_table(result, "Series", ["series", "periods", "n_alarms", "first_alarm", "last_alarm"])
+        _deliver("cusum", result, output=output, as_json=as_json, series_output=series_output)
+        return
     how = (
         "given"
         if s["target_arl"] is None

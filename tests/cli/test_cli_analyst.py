@@ -361,6 +361,8 @@ def test_cusum_command(tmp_path: Path) -> None:
         "expected",
         "--threshold",
         "3",
+        "--baseline",
+        "given",
     )
     assert result.exit_code == 0, result.stderr
     assert_close(stdout_table(result)["statistic"], [0.579442, 1.852030, 0.352030, 2.317766], "S")
@@ -375,6 +377,8 @@ def test_cusum_command(tmp_path: Path) -> None:
         "deaths",
         "--expected-col",
         "expected",
+        "--baseline",
+        "given",
         "--json",
     )
     assert found.exit_code == 0, found.stderr
