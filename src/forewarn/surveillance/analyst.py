@@ -36,6 +36,7 @@ from forewarn.stats.multiplicity import expected_false_flags, fdr_adjust
 from forewarn.stats.ranks import RankOptions, expected_ranks, rank_uncertainty
 from forewarn.stats.runs import run_chart
 from forewarn.stats.spc import AssuranceType, PointType, SpcOptions, xmr_chart
+from forewarn.surveillance.questions import METHOD_QUESTIONS
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -1334,12 +1335,13 @@ def _own_baseline_cusum(
     summary: dict[str, Any] = {
         "form": request.form,
         "baseline": "own",
-        "question": "has each series got worse than its own baseline?",
+        "question": METHOD_QUESTIONS["cusum"],
         "rate_ratio": float(request.rate_ratio),
         "baseline_periods": request.baseline_periods,
         "overdispersion": request.overdispersion,
         "tau2_within": float(model.tau2[0]),
         "phi_within": float(model.phi[0]),
+        "autocorrelation": float(model.rho[0]),
         "k": k,
         "threshold": h,
         "threshold_method": "false-alarm share over the window (Markov chain)",
