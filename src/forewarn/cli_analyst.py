@@ -267,12 +267,15 @@ def funnel_command(
         Unadjusted | None,
         typer.Option(
             "--unadjusted",
-            help="Limits without over-dispersion: exact (default) or approximate (normal on the transformed scale).",
+            help="Limits without over-dispersion: exact (default) or approximate (normal on the funnel's scale).",
         ),
     ] = None,
     compat: Annotated[
         Compat | None,
-        typer.Option("--compat", help="funnelplotr: reproduce FunnelPlotR 0.6.0 exactly, quirks included."),
+        typer.Option(
+            "--compat",
+            help="funnelplotr: reproduce FunnelPlotR 0.6.0 exactly, quirks included (PR and RC always winsorised).",
+        ),
     ] = None,
     output: Output = None,
     as_json: Json = False,
@@ -546,7 +549,13 @@ def cusum_command(
 
 def ranks_command(
     file: FileArg,
-    unit_col: Annotated[str, typer.Option("--unit-col", help="Column naming the unit (one row per unit).")],
+    unit_col: Annotated[
+        str,
+        typer.Option(
+            "--unit-col",
+            help="Column naming the unit (counts are summed by unit; one row per unit with --estimate-col).",
+        ),
+    ],
     estimate_col: Annotated[
         str | None, typer.Option("--estimate-col", help="Estimate to rank (with --se-col).")
     ] = None,

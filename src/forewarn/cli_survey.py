@@ -474,7 +474,7 @@ def psychometrics_command(
     """Psychometrics of a file: per group n, mean, SD, CI, rwg(j), awg; alpha (CI), omega, ICC(1), ICC(2), items."""
     from forewarn.ingest.problems import ImportRejected
     from forewarn.settings import get_settings
-    from forewarn.surveys.analyst import analyse_file
+    from forewarn.surveys.analyst import OptionsDoNotFit, analyse_file
     from forewarn.surveys.results import cell_rows
 
     try:
@@ -489,8 +489,13 @@ def psychometrics_command(
         )
     except ImportRejected as exc:
         raise _rejected(exc, as_json) from None
-    except ValueError as exc:
-        raise _refuse(exc, 2) from None
+    except OptionsDoNotFit as exc:
+        # Options that do not fit the file exit 2, problems in its cells 1, as in the other analyst tools.
+        if as_json:
+            _emit_json(exc.to_dict())
+        for problem in exc.problems:
+            err.print(str(problem), highlight=False, markup=False)
+        raise _refuse(Exception(exc.summary()), 2) from None
     if as_json:
         if output is not None:
             _write_rows(cell_rows(result.analysis), output)

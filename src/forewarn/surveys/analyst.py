@@ -8,6 +8,7 @@ figures.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -17,12 +18,35 @@ import polars as pl
 
 from forewarn.ingest.mapping import FileSpec
 from forewarn.ingest.problems import ImportRejected, Problem, ValidationReport
-from forewarn.ingest.readers import ROW, UnreadableFile, read_table
+from forewarn.ingest.readers import EXCEL_SUFFIXES, ROW, UnreadableFile, read_table
 from forewarn.settings import get_settings
 from forewarn.surveys.privacy import DisclosureControl
 from forewarn.surveys.results import DEFAULT_RESAMPLES, GroupAnalysis, ScaleLayout, analyse_groups
 
 SCALE_CODE = "scale"
+_HEADER_SHOWN = 30
+
+
+class OptionsDoNotFit(ValueError):
+    """The options do not fit the file (a column that is not in its header, an item named twice...): the
+    command exits 2, as the other analyst tools do. ``problems`` lists every one, each naming the file and,
+    where there is one, the row (1, the header) and column."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+    def summary(self) -> str:
+        source = self.problems[0].file if self.problems else "input"
+        return f"{source}: {len(self.problems)} problem(s) with the options; nothing was computed"
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "ok": False,
+            "exit_code": 2,
+            "total_problems": len(self.problems),
+            "problems": [p.to_dict() for p in self.problems],
+        }
 
 
 @dataclass(frozen=True)
@@ -55,33 +79,62 @@ def analyse_file(
     """Read ``path`` and report, per group, n, mean, SD, interval, rwg(j), awg and the aggregation verdict, and
     overall alpha (Feldt interval), omega, ICC(1), ICC(2) and item statistics of the scale of ``items``.
 
-    Answers must be whole numbers from 1 to ``scale_points`` (blank for none). Raises :class:`ImportRejected`
-    listing every problem. ``min_group_size`` defaults to the ``FOREWARN_MIN_GROUP_SIZE`` setting and may not be
-    set below it.
+    Answers must be whole numbers from 1 to ``scale_points`` (blank for none). Raises :class:`OptionsDoNotFit`
+    listing every option that does not fit the file (a missing file or column, an unknown reverse-keyed item...)
+    and :class:`ImportRejected` listing every problem with the data. ``min_group_size`` defaults to the
+    ``FOREWARN_MIN_GROUP_SIZE`` setting and may not be set below it.
     """
+    name = path.name
     items = list(dict.fromkeys(i.strip() for i in items if i.strip()))
+    usage: list[Problem] = []
     if not items:
-        raise ValueError("give at least one item column")
+        usage.append(Problem(name, None, None, None, "give at least one item column (--items)"))
     if not 2 <= scale_points <= 35:
-        raise ValueError(f"scale_points must be between 2 and 35, not {scale_points}")
+        usage.append(Problem(name, None, None, str(scale_points), "--scale-points must be between 2 and 35"))
     unknown_reverse = [c for c in reverse if c not in items]
     if unknown_reverse:
-        raise ValueError(
-            f"--reverse names columns that are not among the items: {', '.join(unknown_reverse)}"
+        usage.append(
+            Problem(
+                name,
+                None,
+                None,
+                None,
+                f"--reverse names columns that are not among the items: {', '.join(unknown_reverse)}",
+            )
         )
     if group_column in items:
-        raise ValueError(f"the group column {group_column!r} cannot also be an item")
+        usage.append(
+            Problem(name, None, group_column, None, "the group column (--group-col) cannot also be an item")
+        )
     floor = get_settings().min_group_size
     minimum = floor if min_group_size is None else min_group_size
     if minimum < floor:
-        raise ValueError(f"min_group_size {minimum} is below the minimum group size setting ({floor})")
+        usage.append(
+            Problem(
+                name,
+                None,
+                None,
+                str(minimum),
+                f"the minimum group size is below the FOREWARN_MIN_GROUP_SIZE setting ({floor})",
+            )
+        )
+    if not path.is_file():
+        raise OptionsDoNotFit([*usage, Problem(name, None, None, None, f"file not found: {path}")])
 
-    report = ValidationReport(file=path.name, max_listed=max_listed)
+    report = ValidationReport(file=name, max_listed=max_listed)
+    options = {group_column: "--group-col", **dict.fromkeys(items, "--items")}
     try:
-        table = read_table(path, FileSpec(), [group_column, *items])
+        table = read_table(path, FileSpec(), list(options))
     except UnreadableFile as exc:
+        # The reader names the missing columns in the header (row 1); here they come from options, not a mapping.
+        missing = [p.column for p in exc.problems if p.row == 1 and p.column in options]
+        usage += _missing_columns(path, missing, options)
+        if usage:
+            raise OptionsDoNotFit(usage) from None
         report.extend(exc.problems)
         raise ImportRejected(report) from None
+    if usage:
+        raise OptionsDoNotFit(usage)
     frame = table.frame.with_columns(
         pl.col(c).str.strip_chars().replace("", None) for c in [group_column, *items]
     )
@@ -145,6 +198,48 @@ def analyse_file(
         respondents=frame.height,
         analysis=analysis,
     )
+
+
+def _missing_columns(path: Path, missing: Sequence[str | None], options: dict[str, str]) -> list[Problem]:
+    """A problem for each column an option names that is not in the file's header, with a did-you-mean."""
+    header = _header(path)
+    shown = ", ".join(repr(c) for c in header[:_HEADER_SHOWN])
+    if len(header) > _HEADER_SHOWN:
+        shown += f", ... ({len(header)} columns)"
+    problems = []
+    for column in missing:
+        if column is None:
+            continue
+        close = difflib.get_close_matches(column, header, n=1, cutoff=0.6)
+        if not close:
+            lowered = {c.lower(): c for c in header}
+            close = [lowered[column.lower()]] if column.lower() in lowered else []
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        has = f" (the header has {shown})" if header else ""
+        problems.append(
+            Problem(
+                path.name,
+                1,
+                column,
+                None,
+                f"{options[column]} names a column that is not in the header{hint}{has}",
+            )
+        )
+    return problems
+
+
+def _header(path: Path) -> list[str]:
+    """The column names of a file the reader has already opened once (empty if it cannot be read again)."""
+    try:
+        if path.suffix.lower() in EXCEL_SUFFIXES:
+            frame = pl.read_excel(path, infer_schema_length=0, engine="calamine")
+        elif path.suffix.lower() in (".parquet", ".pq"):
+            return [c.strip() for c in pl.read_parquet_schema(path)]
+        else:
+            frame = pl.read_csv(path, n_rows=0, infer_schema=False, encoding="utf8-lossy")
+    except Exception:  # the reader reported the file; the header is only a hint
+        return []
+    return [c.strip() for c in frame.columns]
 
 
 def _numbered_groups(values: list[str]) -> tuple[list[str], np.ndarray]:
