@@ -86,7 +86,8 @@ class InControlModel:
     standard_deviation : ndarray (series, time)
         ``sqrt(s^2 + tau2 + var(baseline))``: the in-control standard deviation of each point.
     rho : ndarray (groups,)
-        Lag-1 autocorrelation of the baseline residuals of each group, in [0, 0.9]; ``z`` is scaled by
+        Median lag-1 autocorrelation of the baseline residuals of each group's series, in [0, 0.9]; ``z`` is
+        scaled by
         ``sqrt((1 - rho) / (1 + rho))`` so that sums of z, which a CUSUM accumulates, have the variance they
         would have without autocorrelation (the long-run variance of an AR(1) process).
     """
@@ -298,7 +299,8 @@ def own_baseline_model(
        ``tau_w^2 = max(0, (Q - df) / sum_i (sum_B w - sum_B w^2 / sum_B w))``.
     3. ``b_i`` again with ``w* = 1 / (s^2 + tau_w^2)``; ``var(b_i) = 1 / sum_B w*``.
     4. ``z_t = (d_t - b_i) / sqrt(s_t^2 + tau_w^2 + var(b_i))`` for every period, scaled by
-       ``sqrt((1 - rho) / (1 + rho))`` with rho the group's lag-1 autocorrelation of baseline z-scores
+       ``sqrt((1 - rho) / (1 + rho))`` with rho the median over the group's series of their lag-1
+       autocorrelation of baseline z-scores
        (clipped to [0, 0.9]): positively autocorrelated residuals (seasons, slow drift) make sums of z vary
        more than a CUSUM's threshold assumes, and this is the AR(1) long-run variance that corrects it
        (Lu & Reynolds 2001, Technometrics 43:372, on CUSUM charts for autocorrelated processes).
@@ -384,20 +386,25 @@ def own_baseline_model(
 
 
 def _baseline_autocorrelation(z: FloatArray, groups: IntArray, n_groups: int) -> FloatArray:
-    """Pooled lag-1 autocorrelation of consecutive baseline z-scores per group, clipped to [0, 0.9]."""
+    """Median over each group's series of the lag-1 autocorrelation of consecutive baseline z-scores, clipped
+    to [0, 0.9]. The median, like the winsorising of tau_w^2, keeps a few series that drifted during their
+    baseline from setting everyone's allowance."""
     now, before = z[:, 1:], z[:, :-1]
     pair = np.isfinite(now) & np.isfinite(before)
-    rows = np.broadcast_to(groups[:, None], pair.shape)[pair]
-    a, b = now[pair], before[pair]
-    count = np.bincount(rows, minlength=n_groups).astype(np.float64)
+    count = pair.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean_a = np.bincount(rows, weights=a, minlength=n_groups) / count
-        mean_b = np.bincount(rows, weights=b, minlength=n_groups) / count
-        cov = np.bincount(rows, weights=(a - mean_a[rows]) * (b - mean_b[rows]), minlength=n_groups)
-        var_a = np.bincount(rows, weights=(a - mean_a[rows]) ** 2, minlength=n_groups)
-        var_b = np.bincount(rows, weights=(b - mean_b[rows]) ** 2, minlength=n_groups)
-        rho = cov / np.sqrt(var_a * var_b)
-    return np.asarray(np.clip(np.nan_to_num(rho), 0.0, 0.9), dtype=np.float64)
+        a = np.where(pair, now, 0.0)
+        b = np.where(pair, before, 0.0)
+        mean_a = a.sum(axis=1) / count
+        mean_b = b.sum(axis=1) / count
+        da = np.where(pair, now - mean_a[:, None], 0.0)
+        db = np.where(pair, before - mean_b[:, None], 0.0)
+        per_series = (da * db).sum(axis=1) / np.sqrt((da * da).sum(axis=1) * (db * db).sum(axis=1))
+    usable = np.isfinite(per_series) & (count >= 3)
+    rho = np.zeros(n_groups)
+    for g in np.unique(groups[usable]):  # one median per indicator (tens), not per series
+        rho[g] = float(np.median(per_series[usable & (groups == g)]))
+    return np.asarray(np.clip(rho, 0.0, 0.9), dtype=np.float64)
 
 
 def shift_in_sd(
