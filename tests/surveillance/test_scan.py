@@ -299,3 +299,9 @@ def test_large_tables_use_the_conditional_rank_with_the_same_verdict(scanned: tu
     conditional = _status(engine, "ORG01", "mort")
     assert conditional["rank_distinguishable"] == simulated["rank_distinguishable"] == -1
     assert abs(conditional["rank"] - simulated["rank"]) <= 2
+
+
+def test_a_scan_of_an_empty_store_stores_an_empty_run(engine: Engine) -> None:
+    """No observations yet: the scan records a run of 0 series instead of failing on empty arrays."""
+    result = run_scan(engine)
+    assert (result.series_scanned, result.signals_written) == (0, 0)

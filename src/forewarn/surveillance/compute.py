@@ -186,6 +186,8 @@ def point_code_text(codes: NDArray[np.uint8]) -> pl.Series:
     without a chart, whose row is all zeros). Absent periods are dropped, so the text lines up with the
     organisation's own rows."""
     width = codes.shape[1]
+    if width == 0 or codes.shape[0] == 0:
+        return pl.Series("spc_points", [None] * codes.shape[0], dtype=pl.String)
     charted: NDArray[np.bool_] = np.asarray(codes.any(axis=1), dtype=bool)
     as_bytes = np.ascontiguousarray(np.where(charted[:, None], codes, ord(" "))).view(f"S{width}").ravel()
     # Bytes to text in Polars: numpy's fixed-width unicode would take four bytes a character.

@@ -60,6 +60,8 @@ class Panel:
         """Time index of each series' last observed point."""
         observed = ~np.isnan(self.value)
         width = observed.shape[1]
+        if width == 0:  # an empty store: no series, no periods
+            return np.zeros(observed.shape[0], dtype=np.int64)
         return np.asarray(width - 1 - np.argmax(observed[:, ::-1], axis=1), dtype=np.int64)
 
 
