@@ -28,13 +28,11 @@ from forewarn.stats.incontrol import (
     scaled_counts,
     shift_in_sd,
 )
+from forewarn.surveillance.kinds import ESTIMATE_KINDS
 from forewarn.surveillance.options import ScanOptions
 from forewarn.surveillance.panel import FloatArray, IntArray, Panel
 from forewarn.surveillance.questions import METHOD_QUESTIONS
 from forewarn.surveillance.windows import series_attribute
-
-COUNT_KINDS = ("proportion", "rate", "ratio_oe")
-ESTIMATE_KINDS = ("mean", "count")
 
 
 @dataclass(frozen=True)

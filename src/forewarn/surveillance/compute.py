@@ -13,16 +13,23 @@ import numpy as np
 import polars as pl
 from numpy.typing import NDArray
 
+from forewarn.stats.estimate_funnel import estimate_funnel
 from forewarn.stats.funnel import DataType, FunnelOptions, Overdispersion, funnel_statistics
 from forewarn.stats.multiplicity import expected_false_flags, fdr_adjust
 from forewarn.stats.spc import AssuranceType, PointType, SpcOptions, XmrChart, xmr_chart
 from forewarn.stats.trend import linear_trend
 from forewarn.surveillance.change import detect_changes
+from forewarn.surveillance.kinds import ESTIMATE_KINDS
 from forewarn.surveillance.options import ScanOptions
 from forewarn.surveillance.panel import FloatArray, IntArray, Panel
 from forewarn.surveillance.questions import METHOD_QUESTIONS
 from forewarn.surveillance.ranking import latest_rank_intervals
-from forewarn.surveillance.windows import latest_period_units, series_attribute, window_sums
+from forewarn.surveillance.windows import (
+    latest_period_units,
+    series_attribute,
+    window_estimates,
+    window_sums,
+)
 
 SPC_BLOCK_SERIES = 200_000
 IMPROVEMENT = {"higher_is_better": "increase", "lower_is_better": "decrease", "neutral": "neutral"}
@@ -44,6 +51,8 @@ FUNNEL_DATA_TYPES: tuple[tuple[DataType, tuple[str, ...]], ...] = (
     ("PR", ("proportion",)),
     ("SR", ("ratio_oe", "rate")),
 )
+# Means and counts with a standard error (ESTIMATE_KINDS): estimates against precision.
+ESTIMATE_DATA_TYPE = "N"
 # Winsorising on the square-root scale copes with zero counts, which the SHMI log scale cannot.
 FUNNEL_OVERDISPERSION: Overdispersion = "cqc"
 
@@ -235,6 +244,43 @@ def funnel_options(data_type: DataType, limit: float, trim: float = 0.1) -> Funn
     return FunnelOptions(data_type=data_type, overdispersion=FUNNEL_OVERDISPERSION, limit=limit, trim=trim)
 
 
+def _estimate_funnels(
+    panel: Panel,
+    options: ScanOptions,
+    units: IntArray,
+    at: IntArray,
+    out: dict[str, np.ndarray],
+    extra: dict[str, np.ndarray],
+) -> None:
+    """Funnels of means and counts published with a standard error ("N": estimate against precision 1/se^2,
+    Spiegelhalter 2005a), over the same window as the count funnels."""
+    kind = series_attribute(panel, "kind")
+    estimate, se = window_estimates(panel, at, options.funnel_window_days)
+    rows = units[np.isin(kind[units], ESTIMATE_KINDS) & np.isfinite(estimate[units]) & (se[units] > 0)]
+    if rows.size == 0:
+        return
+    funnel_id = panel.indicator_index[rows]
+    result = estimate_funnel(
+        estimate[rows],
+        se[rows],
+        funnel_id,
+        n_funnels=panel.indicators.height,
+        limit=options.funnel_limit,
+        trim=options.funnel_trim,
+    )
+    out["funnel_period_t"][rows] = at[rows]
+    out["funnel_z"][rows] = result.z
+    out["funnel_p"][rows] = result.p_value
+    out["funnel_data_type"][rows] = ESTIMATE_DATA_TYPE
+    extra["ratio"][rows] = estimate[rows]
+    extra["denominator"][rows] = 1.0 / (se[rows] * se[rows])
+    extra["lower"][rows] = result.lower
+    extra["upper"][rows] = result.upper
+    extra["target"][rows] = result.target[funnel_id]
+    extra["phi"][rows] = result.phi[funnel_id]
+    extra["tau2"][rows] = result.tau2[funnel_id]
+
+
 def _funnels(
     panel: Panel, options: ScanOptions, window: tuple[FloatArray, FloatArray, FloatArray] | None = None
 ) -> tuple[dict[str, np.ndarray], pl.DataFrame, dict[str, object]]:
@@ -304,6 +350,7 @@ def _funnels(
         extra["target"][rows] = result.target[funnel_id]
         extra["phi"][rows] = result.phi[funnel_id]
         extra["tau2"][rows] = result.tau2_applied[funnel_id]
+    _estimate_funnels(panel, options, units, at, out, extra)
     out.update({f"funnel_{name}": values for name, values in extra.items()})
     tested = np.flatnonzero(np.isfinite(out["funnel_p"]))
     summary: dict[str, object] = {"funnel_tests": int(tested.size)}

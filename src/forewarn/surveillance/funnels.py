@@ -15,15 +15,19 @@ import datetime as dt
 import math
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from sqlalchemy import Connection, Row, select
 
-from forewarn.stats.funnel import DataType, funnel_denominator_grid, funnel_limit_curves_from_estimates
+from forewarn.stats.estimate_funnel import estimate_funnel_curves
+from forewarn.stats.funnel import funnel_denominator_grid, funnel_limit_curves_from_estimates
 from forewarn.store.models_surveillance import ScanRun, SeriesStatus
-from forewarn.surveillance.compute import FUNNEL_DATA_TYPES, funnel_options
+from forewarn.surveillance.compute import ESTIMATE_DATA_TYPE, FUNNEL_DATA_TYPES, funnel_options
 from forewarn.surveillance.options import ScanOptions
+
+# "PR" and "SR" count funnels, or "N" for estimates with standard errors.
+FunnelType = Literal["SR", "PR", "RC", "N"]
 
 GRID_POINTS = 120  # points of the geometric grid each limit curve is drawn over
 DASHED_LIMIT = 95.0  # drawn dashed beside the scan's own limit, as CQC and SHMI funnels do
@@ -73,7 +77,7 @@ class IndicatorFunnel:
     indicator_id: int
     period: dt.date | None
     window_days: int
-    data_type: DataType
+    data_type: FunnelType
     target: float
     phi: float | None
     tau2: float | None
@@ -186,9 +190,11 @@ def _point(row: StoredRow) -> FunnelPoint:
     )
 
 
-def _data_type(indicator_id: int, rows: list[StoredRow]) -> DataType:
+def _data_type(indicator_id: int, rows: list[StoredRow]) -> FunnelType:
     """The funnel's one data type (every row of an indicator is written by the same scan of its funnel)."""
     found = {row.funnel_data_type for row in rows}
+    if found == {ESTIMATE_DATA_TYPE}:
+        return "N"
     for name, _ in FUNNEL_DATA_TYPES:
         if found == {name}:
             return name
@@ -196,7 +202,7 @@ def _data_type(indicator_id: int, rows: list[StoredRow]) -> DataType:
 
 
 def limit_curves(
-    data_type: DataType,
+    data_type: FunnelType,
     target: float,
     phi: float | None,
     tau2: float | None,
@@ -214,6 +220,18 @@ def limit_curves(
     grid = np.unique(np.concatenate([grid, points]))
     curves = []
     for coverage in sorted({DASHED_LIMIT, float(limit)}):
+        if data_type == "N":
+            # Estimates against precision 1/se^2: target +- q sqrt(se^2 + tau^2) (Spiegelhalter 2005a).
+            lower, upper = estimate_funnel_curves(target, 0.0 if tau2 is None else tau2, grid, limit=coverage)
+            curves.append(
+                FunnelLimitCurve(
+                    coverage=coverage,
+                    denominator=tuple(grid.tolist()),
+                    lower=tuple(lower.tolist()),
+                    upper=tuple(upper.tolist()),
+                )
+            )
+            continue
         drawn = funnel_limit_curves_from_estimates(
             [target],
             [np.nan if phi is None else phi],

@@ -13,8 +13,9 @@ same over-dispersion model as the funnel and the CUSUM:
 The rank distribution follows Goldstein & Spiegelhalter (1996, JRSS A 159:385) and Marshall & Spiegelhalter
 (1998, BMJ 316:1701): simulated by :func:`forewarn.stats.ranks.rank_uncertainty` for tables of ordinary size,
 and by the conditional expected rank (:func:`forewarn.stats.rank_bounds.conditional_rank_intervals`, the same
-model) for very large ones. Rank 1 is the best given the indicator's polarity. Indicators without a standard
-error (means, counts without one) or without a direction (neutral) are not ranked.
+model) for very large ones. Rank 1 is the best given the indicator's polarity. Means and counts are ranked when
+they were published with a standard error (their precision-weighted mean over the window); without one, or
+without a direction (neutral), an indicator is not ranked.
 """
 
 from __future__ import annotations
@@ -24,9 +25,16 @@ import numpy as np
 from forewarn.stats.random_effects import random_effects_posterior
 from forewarn.stats.rank_bounds import conditional_rank_intervals
 from forewarn.stats.ranks import RankOptions, rank_uncertainty
+from forewarn.surveillance.kinds import ESTIMATE_KINDS
 from forewarn.surveillance.options import ScanOptions
 from forewarn.surveillance.panel import FloatArray, Panel
-from forewarn.surveillance.windows import latest_period_units, series_attribute, window_periods, window_sums
+from forewarn.surveillance.windows import (
+    latest_period_units,
+    series_attribute,
+    window_estimates,
+    window_periods,
+    window_sums,
+)
 
 
 def scaled_estimates(
@@ -99,6 +107,11 @@ def latest_rank_intervals(
     with np.errstate(invalid="ignore", divide="ignore"):
         pooled_rate = (pooled_num / pooled_den)[panel.indicator_index]
     estimate, variance = scaled_estimates(kind, numerator, denominator, expected, pooled_rate)
+    # Means and counts published with a standard error: the window's precision-weighted mean, on its own scale.
+    published, published_se = window_estimates(panel, at, options.funnel_window_days)
+    is_estimate = np.isin(kind, ESTIMATE_KINDS) & np.isfinite(published) & (published_se > 0)
+    estimate = np.where(is_estimate, published, estimate)
+    variance = np.where(is_estimate, published_se * published_se, variance)
     within = np.zeros(k) if tau2_within is None else np.nan_to_num(np.asarray(tau2_within, dtype=float))
     periods = np.maximum(window_periods(panel, at, options.funnel_window_days), 1.0)
     variance = variance + within[panel.indicator_index] / periods

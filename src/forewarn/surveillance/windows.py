@@ -54,3 +54,20 @@ def window_periods(panel: Panel, at: IntArray, days: int) -> FloatArray:
     end = panel.period[np.arange(n), at]
     window = (panel.period > (end - np.timedelta64(days, "D"))[:, None]) & ~np.isnat(panel.period)
     return np.asarray((window & np.isfinite(panel.value)).sum(axis=1), dtype=np.float64)
+
+
+def window_estimates(panel: Panel, at: IntArray, days: int) -> tuple[FloatArray, FloatArray]:
+    """Precision-weighted mean of each series' values with a standard error over its indicator's latest
+    ``days``, and that mean's standard error (NaN where the window has none)."""
+    n = panel.n_series
+    if n == 0:
+        return np.zeros(0), np.zeros(0)
+    end = panel.period[np.arange(n), at]
+    window = (panel.period > (end - np.timedelta64(days, "D"))[:, None]) & ~np.isnat(panel.period)
+    se = panel.standard_error
+    inside = window & np.isfinite(panel.value) & np.isfinite(se) & (se > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        w = np.where(inside, 1.0 / (se * se), 0.0)
+        sum_w = w.sum(axis=1)
+        mean = (w * np.where(inside, panel.value, 0.0)).sum(axis=1) / sum_w
+        return np.where(sum_w > 0, mean, np.nan), np.where(sum_w > 0, 1.0 / np.sqrt(sum_w), np.nan)
