@@ -68,12 +68,23 @@ def start_session(
     return NewSession(token=token, session_id=session_id, csrf_token=csrf, expires_at=expires)
 
 
-def resolve_session(
+@dataclass(frozen=True)
+class SessionUpkeep:
+    """A write a session lookup calls for: end an expired session, or move its last use and expiry on."""
+
+    session_id: str
+    end: bool = False
+    last_seen_at: dt.datetime | None = None
+    expires_at: dt.datetime | None = None
+
+
+def look_up_session(
     conn: Connection, token: str, *, policy: SessionPolicy | None = None, now: dt.datetime | None = None
-) -> Principal | None:
-    """The account behind a session cookie, or None when the session is unknown, expired or disabled."""
+) -> tuple[Principal | None, SessionUpkeep | None]:
+    """The account behind a session cookie (None when the session is unknown, expired or disabled), reading only;
+    and the write the lookup calls for, if any, for :func:`keep_up_session`."""
     if not token or len(token) > 200:
-        return None
+        return None, None
     policy = policy or SessionPolicy()
     now = now or utc_now()
     session_id = digest(token)
@@ -94,18 +105,16 @@ def resolve_session(
         .where(WebSession.id == session_id)
     ).first()
     if row is None:
-        return None
+        return None, None
     created, last_seen, expires = as_utc(row.created_at), as_utc(row.last_seen_at), as_utc(row.expires_at)
     if not row.is_active or now >= expires or now >= created + policy.absolute:
-        conn.execute(delete(WebSession).where(WebSession.id == session_id))
-        return None
+        return None, SessionUpkeep(session_id, end=True)
+    upkeep = None
     if now - last_seen >= policy.touch_every:
-        conn.execute(
-            update(WebSession)
-            .where(WebSession.id == session_id)
-            .values(last_seen_at=now, expires_at=min(now + policy.idle, created + policy.absolute))
+        upkeep = SessionUpkeep(
+            session_id, last_seen_at=now, expires_at=min(now + policy.idle, created + policy.absolute)
         )
-    return Principal(
+    principal = Principal(
         user_id=int(row.id),
         email=row.email,
         display_name=row.display_name,
@@ -115,6 +124,30 @@ def resolve_session(
         session_id=session_id,
         csrf_token=row.csrf_token,
     )
+    return principal, upkeep
+
+
+def keep_up_session(conn: Connection, upkeep: SessionUpkeep) -> None:
+    """Write what :func:`look_up_session` called for."""
+    if upkeep.end:
+        conn.execute(delete(WebSession).where(WebSession.id == upkeep.session_id))
+    else:
+        conn.execute(
+            update(WebSession)
+            .where(WebSession.id == upkeep.session_id)
+            .values(last_seen_at=upkeep.last_seen_at, expires_at=upkeep.expires_at)
+        )
+
+
+def resolve_session(
+    conn: Connection, token: str, *, policy: SessionPolicy | None = None, now: dt.datetime | None = None
+) -> Principal | None:
+    """The account behind a session cookie, or None when the session is unknown, expired or disabled; ends an
+    expired session and records the use of a live one on ``conn``."""
+    principal, upkeep = look_up_session(conn, token, policy=policy, now=now)
+    if upkeep is not None:
+        keep_up_session(conn, upkeep)
+    return principal
 
 
 def end_session(conn: Connection, session_id: str) -> None:

@@ -85,6 +85,67 @@ def throttled_for(
     return max(max(waits), dt.timedelta(seconds=1))
 
 
+@dataclass(frozen=True)
+class CredentialCheck:
+    """What :func:`check_credentials` found, for :func:`record_check` to write."""
+
+    email: str
+    ip: str | None
+    now: dt.datetime
+    ok: bool
+    user_id: int | None = None
+    new_hash: str | None = None
+    throttled_for: dt.timedelta | None = None
+
+
+def check_credentials(
+    conn: Connection,
+    passwords: Passwords,
+    email: str,
+    password: str,
+    *,
+    ip: str | None,
+    policy: ThrottlePolicy | None = None,
+    now: dt.datetime | None = None,
+) -> CredentialCheck:
+    """Check an email and password, reading only: the slow password check runs outside any writing
+    transaction (on SQLite, one holds the write lock for everybody). A throttled attempt is not checked."""
+    policy = policy or ThrottlePolicy()
+    now = now or utc_now()
+    email = normalise_email(email)[:320]
+    wait = throttled_for(conn, email, ip, policy, now)
+    if wait is not None:
+        return CredentialCheck(email, ip, now, ok=False, throttled_for=wait)
+    row = conn.execute(select(User.id, User.password_hash, User.is_active).where(User.email == email)).first()
+    stored = row.password_hash if row is not None and row.is_active else None
+    if len(password) > MAX_PASSWORD_LENGTH:
+        passwords.verify("", None)  # same cost as a real check, then refuse
+        ok, new_hash = False, None
+    else:
+        ok, new_hash = passwords.verify(password, stored)
+    user_id = int(row.id) if ok and row is not None else None
+    return CredentialCheck(email, ip, now, ok=user_id is not None, user_id=user_id, new_hash=new_hash)
+
+
+def record_check(conn: Connection, check: CredentialCheck) -> SignInResult:
+    """Record a checked attempt (a throttled one is not recorded, so the lock ends one window after the failures
+    that caused it); on success stamp the sign-in and store a rehashed password."""
+    if check.throttled_for is not None:
+        return SignInResult(SignInOutcome.THROTTLED, retry_after=check.throttled_for)
+    conn.execute(
+        insert(LoginAttempt).values(
+            email=check.email, ip=check.ip, attempted_at=check.now, succeeded=check.ok
+        )
+    )
+    if not check.ok or check.user_id is None:
+        return SignInResult(SignInOutcome.BAD_CREDENTIALS)
+    values: dict[str, object] = {"last_login_at": check.now}
+    if check.new_hash is not None:
+        values["password_hash"] = check.new_hash
+    conn.execute(update(User).where(User.id == check.user_id).values(**values))
+    return SignInResult(SignInOutcome.OK, user_id=check.user_id)
+
+
 def authenticate(
     conn: Connection,
     passwords: Passwords,
@@ -95,29 +156,12 @@ def authenticate(
     policy: ThrottlePolicy | None = None,
     now: dt.datetime | None = None,
 ) -> SignInResult:
-    """Check an email and password. Records the attempt; on success rehashes an outdated hash.
+    """Check an email and password and record the attempt, in one transaction (:func:`check_credentials` then
+    :func:`record_check`); on success rehashes an outdated hash.
 
     A throttled attempt is refused without checking the password and is not recorded, so the lock ends one
-    window after the failures that caused it.
+    window after the failures that caused it. The web app runs the two steps in separate transactions.
     """
-    policy = policy or ThrottlePolicy()
-    now = now or utc_now()
-    email = normalise_email(email)[:320]
-    wait = throttled_for(conn, email, ip, policy, now)
-    if wait is not None:
-        return SignInResult(SignInOutcome.THROTTLED, retry_after=wait)
-    row = conn.execute(select(User.id, User.password_hash, User.is_active).where(User.email == email)).first()
-    stored = row.password_hash if row is not None and row.is_active else None
-    if len(password) > MAX_PASSWORD_LENGTH:
-        passwords.verify("", None)  # same cost as a real check, then refuse
-        ok, new_hash = False, None
-    else:
-        ok, new_hash = passwords.verify(password, stored)
-    conn.execute(insert(LoginAttempt).values(email=email, ip=ip, attempted_at=now, succeeded=ok))
-    if not ok or row is None:
-        return SignInResult(SignInOutcome.BAD_CREDENTIALS)
-    values: dict[str, object] = {"last_login_at": now}
-    if new_hash is not None:
-        values["password_hash"] = new_hash
-    conn.execute(update(User).where(User.id == row.id).values(**values))
-    return SignInResult(SignInOutcome.OK, user_id=int(row.id))
+    return record_check(
+        conn, check_credentials(conn, passwords, email, password, ip=ip, policy=policy, now=now)
+    )

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -26,6 +26,16 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
+SQLITE_BEGIN_OPTION = "forewarn_sqlite_begin"
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    # A writing transaction asks for the write lock at BEGIN IMMEDIATE (see write_connection); a plain BEGIN
+    # takes it only at the first write, too late when the transaction has read since another writer committed.
+    mode = conn.get_execution_options().get(SQLITE_BEGIN_OPTION)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if mode == "IMMEDIATE" else "BEGIN")
+
+
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
@@ -40,7 +50,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite's own transaction handling defers BEGIN; let SQLAlchemy emit it so a whole import is one transaction.
         event.listen(engine, "connect", lambda conn, _rec: setattr(conn, "isolation_level", None))
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
@@ -61,3 +71,23 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+@contextmanager
+def write_connection(engine: Engine) -> Iterator[Connection]:
+    """A transaction that will write, committed at the end (rolled back on any error).
+
+    On SQLite it begins IMMEDIATE: it takes the database's write lock before its first read, waiting (up to
+    ``busy_timeout``) while another writer holds it. A deferred transaction that reads, then writes after someone
+    else committed, fails at once with SQLITE_BUSY_SNAPSHOT ("database is locked"), which ``busy_timeout`` does
+    not retry: sign-ins failed so while others browsed (issue 16). Keep these transactions short (check a
+    password before, not inside): every other writer waits for them. On PostgreSQL it is ``engine.begin()``.
+    """
+    if engine.dialect.name != "sqlite":
+        with engine.begin() as conn:
+            yield conn
+        return
+    with engine.connect() as conn:
+        conn.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+        with conn.begin():
+            yield conn

@@ -13,8 +13,9 @@ from starlette.concurrency import run_in_threadpool
 from forewarn.accounts import audit
 from forewarn.accounts.policy import ALL_ORGANISATIONS, Permission, Visibility, allowed, visibility
 from forewarn.accounts.principal import Channel, Principal
-from forewarn.accounts.sessions import resolve_session
+from forewarn.accounts.sessions import SessionUpkeep, keep_up_session, look_up_session
 from forewarn.accounts.tokens import resolve_token
+from forewarn.store.database import write_connection
 from forewarn.web.errors import CsrfError, ForbiddenError, NotSignedInError
 from forewarn.web.security import (
     CSRF_FIELD,
@@ -77,12 +78,16 @@ def current_principal(request: Request, state: AppState) -> Principal | None:
     token = bearer_token(request)
     cookie = request.cookies.get(state.cookies.session)
     principal: Principal | None = None
+    upkeep: SessionUpkeep | None = None
     if token is not None or cookie:
         with lookup_connection(state.engine) as conn:
             if token is not None:
                 principal = resolve_token(conn, token)
             elif cookie:
-                principal = resolve_session(conn, cookie, policy=state.options.session)
+                principal, upkeep = look_up_session(conn, cookie, policy=state.options.session)
+    if upkeep is not None:  # its own short writing transaction (BEGIN IMMEDIATE on SQLite), after the reads
+        with write_connection(state.engine) as conn:
+            keep_up_session(conn, upkeep)
     request.state.principal = principal
     return principal
 
@@ -182,7 +187,7 @@ def record(
             )
         )
         return
-    with state.engine.begin() as conn:
+    with write_connection(state.engine) as conn:
         audit.record(
             conn,
             who,

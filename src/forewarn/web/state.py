@@ -16,6 +16,7 @@ from forewarn.accounts.audit import PendingEntry, record_many
 from forewarn.accounts.passwords import Passwords
 from forewarn.accounts.reads import DataVersionClock, PortfolioCache
 from forewarn.settings import Settings
+from forewarn.store.database import write_connection
 from forewarn.web.config import WebOptions
 from forewarn.web.pages.surveys import ResultsCache
 from forewarn.web.security import CookieNames
@@ -138,7 +139,7 @@ class AuditWriter:
         for start in range(0, len(batch), self._max_batch):
             chunk = batch[start : start + self._max_batch]
             try:
-                with self._engine.begin() as conn:
+                with write_connection(self._engine) as conn:
                     record_many(conn, chunk)
             except Exception:  # never let auditing take the app down; say so in the server log
                 logging.getLogger("forewarn.audit").exception("could not write %d audit entries", len(chunk))

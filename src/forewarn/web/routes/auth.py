@@ -7,7 +7,8 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from forewarn.accounts.sessions import end_session, start_session
-from forewarn.accounts.signin import SignInOutcome, SignInResult, authenticate
+from forewarn.accounts.signin import SignInOutcome, SignInResult, check_credentials, record_check
+from forewarn.store.database import write_connection
 from forewarn.web.deps import AppState, MaybePrincipal, client_ip, record
 from forewarn.web.rendering import render
 from forewarn.web.routes.helpers import form_text, safe_next
@@ -64,8 +65,12 @@ async def sign_in(request: Request, state: AppState) -> Response:
 
 def _sign_in(state: WebState, request: Request, email: str, password: str) -> tuple[SignInResult, str | None]:
     ip = client_ip(request)
-    with state.engine.begin() as conn:
-        result = authenticate(conn, state.passwords, email, password, ip=ip, policy=state.options.throttle)
+    with state.engine.connect() as conn:  # reads, then the slow password check, outside the write lock
+        check = check_credentials(
+            conn, state.passwords, email, password, ip=ip, policy=state.options.throttle
+        )
+    with write_connection(state.engine) as conn:
+        result = record_check(conn, check)
         token = None
         if result.outcome is SignInOutcome.OK and result.user_id is not None:
             session = start_session(
@@ -84,7 +89,7 @@ def _sign_in(state: WebState, request: Request, email: str, password: str) -> tu
 @router.post("/sign-out")
 def sign_out(request: Request, state: AppState, principal: MaybePrincipal) -> Response:
     if principal is not None and principal.session_id:
-        with state.engine.begin() as conn:
+        with write_connection(state.engine) as conn:
             end_session(conn, principal.session_id)
         record(state, request, principal, "sign_out", "session")
     response = RedirectResponse("/sign-in?notice=signed-out", status_code=303)
