@@ -612,6 +612,9 @@ class SeriesState:
     cusum_value: float | None
     cusum_alarms: int | None
     cusum_last_alarm: dt.date | None
+    cusum_current: int | None
+    trend_slope: float | None
+    trend_p: float | None
     rank: float | None
     rank_lower: float | None
     rank_upper: float | None
@@ -637,6 +640,9 @@ _STATUS_COLUMNS = (
     SeriesStatus.cusum_value,
     SeriesStatus.cusum_alarms,
     SeriesStatus.cusum_last_alarm,
+    SeriesStatus.cusum_current,
+    SeriesStatus.trend_slope,
+    SeriesStatus.trend_p,
     SeriesStatus.rank,
     SeriesStatus.rank_lower,
     SeriesStatus.rank_upper,

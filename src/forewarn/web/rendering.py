@@ -26,6 +26,7 @@ from forewarn.charts.display import (
     number_text,
     signal_text,
 )
+from forewarn.surveillance.questions import METHOD_QUESTIONS
 from forewarn.web.security import GOVUK_BODY_SCRIPT, anonymous_csrf_token, new_pre_session
 from forewarn.web.state import WebState
 
@@ -146,7 +147,10 @@ def build_environment(*, auto_reload: bool = True) -> Environment:
         dataset_options=_dataset_options,
     )
     env.globals.update(
-        govuk_body_script=Markup(GOVUK_BODY_SCRIPT), Permission=Permission, page_query=_page_query
+        govuk_body_script=Markup(GOVUK_BODY_SCRIPT),
+        Permission=Permission,
+        page_query=_page_query,
+        method_questions=METHOD_QUESTIONS,
     )
     return env
 

@@ -153,7 +153,9 @@ class OrganisationSignalsOut(Model):
     spc_improvement: int
     funnel_concern: int = Field(description="Funnel outliers on the side of concern, after FDR control")
     funnel_other: int
-    cusum_alarms: int = Field(description="Indicators whose CUSUM has signalled")
+    cusum_alarms: int = Field(
+        description="Indicators with a current CUSUM alarm (within the indicator's latest quarter)"
+    )
     evidence: int = Field(
         description="spc_concern + funnel_concern + cusum_alarms: the order of the portfolio"
     )
@@ -243,8 +245,15 @@ class IndicatorStateOut(Model):
     funnel_outlier: int | None
     funnel_concern: bool
     cusum_value: float | None
-    cusum_alarms: int | None
+    cusum_alarms: int | None = Field(description="CUSUM alarms over the whole series")
     cusum_last_alarm: dt.date | None
+    cusum_current: bool | None = Field(
+        description="Whether the latest CUSUM alarm is current (within the indicator's latest quarter)"
+    )
+    trend_slope: float | None = Field(
+        description="Series too short for SPC (annual): least-squares change per year"
+    )
+    trend_p: float | None = Field(description="Two-sided p-value of the trend (t-test, n - 2 df)")
     rank: float | None
     rank_lower: float | None
     rank_upper: float | None
