@@ -179,7 +179,7 @@ def test_one_address_guessing_many_accounts_is_throttled(
     ("password", "problem"),
     [
         ("short", "12 characters or more"),
-        ("password1234", "too easy to guess"),
+        ("password1234", "too common"),
         ("aaaaaaaaaaaaaaa", "too easy to guess"),
         ("ann@example.org", "must not be your email address"),
         ("x" * 257, "256 characters or fewer"),
@@ -210,3 +210,15 @@ def test_the_last_administrator_cannot_be_demoted(engine: Engine, passwords: Pas
 def test_argon2_parameters_are_checked() -> None:
     with pytest.raises(ValueError, match="memory_cost"):
         Argon2Parameters(time_cost=1, memory_cost=4, parallelism=1)
+
+
+@pytest.mark.parametrize("password", ["Password123!", "qwerty123456", "Qwerty123456!", "P@ssw0rd2024!"])
+def test_common_and_breached_passwords_are_refused(password: str) -> None:
+    problems = password_problems(password, "ann@example.org")
+    assert problems and "too common" in problems[0], problems
+
+
+def test_weak_passwords_are_refused_with_the_reason_and_the_name_counts() -> None:
+    problems = password_problems("annsmith2024", "ann.smith@example.org", "Ann Smith")
+    assert problems and "easy to guess" in problems[0], problems
+    assert password_problems("annsmith2024", "bob@example.org", "Bob") == []

@@ -4,6 +4,8 @@ and the rule a new password must meet.
 
 from __future__ import annotations
 
+import functools
+import re
 import secrets
 from dataclasses import dataclass
 
@@ -15,18 +17,49 @@ MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 256
 """Bounds the work one sign-in request can ask of the server."""
 
-# A few passwords that meet the length rule yet are among the first any attacker tries.
-_COMMON_LONG_PASSWORDS = frozenset(
-    {
-        "password1234",
-        "123456789012",
-        "qwertyuiop12",
-        "passwordpassword",
-        "administrator",
-        "letmeinletmein",
-        "changemechangeme",
-    }
+MIN_STRENGTH = 3
+"""zxcvbn's score (0-4) a new password must reach: 3 is "safely unguessable" (about 10^8 guesses or more)."""
+_STRENGTH_CHECKED_LENGTH = 100
+"""zxcvbn's matching grows faster than linearly with length; like its JavaScript original, judge the first 100."""
+_LEET = str.maketrans(
+    {"@": "a", "4": "a", "0": "o", "1": "i", "!": "i", "3": "e", "$": "s", "5": "s", "7": "t"}
 )
+_EDGE = re.compile(r"^[\W\d_]+|[\W\d_]+$")
+
+
+@functools.cache
+def _common_passwords() -> frozenset[str]:
+    """The 30,000 passwords seen most often in published breaches, as shipped in zxcvbn's frequency lists
+    (``zxcvbn.frequency_lists``, from leaked password corpora); loaded once, on first use."""
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS  # type: ignore[import-untyped]
+
+    return frozenset(FREQUENCY_LISTS["passwords"])
+
+
+def is_common_password(password: str) -> bool:
+    """Whether a password is a breached password, or one with digits, symbols or look-alike letters put round
+    one (``Password123!``, ``P@ssw0rd2024``, ``qwerty123456``)."""
+    lowered = password.lower()
+    common = _common_passwords()
+    if lowered in common:
+        return True
+    core = _EDGE.sub("", lowered)
+    return len(core) >= 4 and (
+        core in common or core.translate(_LEET) in common or _EDGE.sub("", lowered.translate(_LEET)) in common
+    )
+
+
+def _personal_words(email: str | None, name: str | None) -> list[str]:
+    """What zxcvbn should treat as easy to guess for this person: email, its parts, their name."""
+    words: list[str] = ["forewarn"]
+    for text in (email or "", name or ""):
+        text = text.lower().strip()
+        if not text:
+            continue
+        local = text.split("@", 1)[0]
+        parts = [p for p in re.split(r"[^a-z0-9]+", text) if len(p) >= 3]
+        words += [text, local, re.sub(r"[^a-z]", "", local), *parts]
+    return list(dict.fromkeys(w for w in words if w))
 
 
 @dataclass(frozen=True)
@@ -78,15 +111,28 @@ class Passwords:
             return False, None
 
 
-def password_problems(password: str, email: str | None = None) -> list[str]:
-    """What is wrong with a new password, worded for the person choosing it (empty when it is fine)."""
-    problems = []
+def password_problems(password: str, email: str | None = None, name: str | None = None) -> list[str]:
+    """What is wrong with a new password, worded for the person choosing it (empty when it is fine).
+
+    Length first (NCSC, NIST SP 800-63B), then a list of breached passwords, then zxcvbn's estimate of how
+    many guesses it would take, with the person's email and name counted as easy guesses.
+    """
     if len(password) < MIN_PASSWORD_LENGTH:
-        problems.append(f"Password must be {MIN_PASSWORD_LENGTH} characters or more")
-    elif len(password) > MAX_PASSWORD_LENGTH:
-        problems.append(f"Password must be {MAX_PASSWORD_LENGTH} characters or fewer")
-    elif password.lower() in _COMMON_LONG_PASSWORDS or len(set(password)) < 4:
-        problems.append("Password is too easy to guess: use three or more random words")
-    elif email and password.lower() == email.lower():
-        problems.append("Password must not be your email address")
-    return problems
+        return [f"Password must be {MIN_PASSWORD_LENGTH} characters or more"]
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return [f"Password must be {MAX_PASSWORD_LENGTH} characters or fewer"]
+    if email and password.strip().lower() == email.strip().lower():
+        return ["Password must not be your email address"]
+    if is_common_password(password):
+        return [
+            "Password is too common: it is on a list of passwords exposed in data breaches. "
+            "Use three or more random words"
+        ]
+    from zxcvbn import zxcvbn  # type: ignore[import-untyped]  # loads its word lists: import when needed
+
+    result = zxcvbn(password[:_STRENGTH_CHECKED_LENGTH], user_inputs=_personal_words(email, name))
+    if int(result["score"]) < MIN_STRENGTH:
+        warning = str(result["feedback"].get("warning") or "").rstrip(".")
+        reason = f" ({warning[:1].lower()}{warning[1:]})" if warning else ""
+        return [f"Password is too easy to guess{reason}: use three or more random words"]
+    return []

@@ -72,7 +72,7 @@ def create_user(
         problems["email"] = "An account with this email address already exists"
     if not display_name.strip():
         problems["display_name"] = "Enter the person's name"
-    if issues := password_problems(password, email):
+    if issues := password_problems(password, email, display_name):
         problems["password"] = issues[0]
     problems.update(_check_role_and_organisation(conn, role, organisation_id))
     if problems:
@@ -138,7 +138,7 @@ def set_password(conn: Connection, passwords: Passwords, user_id: int, password:
     user = get_user(conn, user_id)
     if user is None:
         raise AccountError({"user": "No such account"})
-    if issues := password_problems(password, user.email):
+    if issues := password_problems(password, user.email, user.display_name):
         raise AccountError({"password": issues[0]})
     conn.execute(
         update(User)
