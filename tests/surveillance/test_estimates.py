@@ -117,3 +117,20 @@ def test_estimates_get_ranks_cusum_and_a_trend(scanned: tuple[Engine, pl.DataFra
     # Periods start on 1 April each year: 365 or 366 days apart, so the slope per year is within 0.1% of OLS's.
     assert a00["trend_slope"][0] == pytest.approx(reference.slope, rel=2e-3)
     assert a00["trend_p"][0] == pytest.approx(reference.pvalue, rel=0.05, abs=1e-4)
+
+
+def test_a_series_too_short_for_spc_is_never_drawn_as_common_cause(
+    scanned: tuple[Engine, pl.DataFrame],
+) -> None:
+    """Eight annual points get no SPC chart: their points are "not assessed", and the chart's legend says so."""
+    from forewarn.charts.palette import POINT_TYPES
+    from forewarn.surveillance.series import NOT_ASSESSED, organisation_charts
+
+    engine, _ = scanned
+    with engine.connect() as conn:
+        org_id = conn.execute(select(Organisation.id).where(Organisation.code == "A00")).scalar_one()
+        charts = organisation_charts(conn, org_id)
+    chart = next(iter(charts.values()))
+    assert not chart.charted
+    assert set(chart.point_type) == {NOT_ASSESSED}
+    assert POINT_TYPES[NOT_ASSESSED][0] == "Not assessed by SPC"

@@ -22,6 +22,8 @@ POINT_TYPES: dict[str, tuple[str, str, str]] = {
     "special_cause_improvement": ("Special cause: improvement", IMPROVEMENT, "square"),
     "special_cause_neutral_high": ("Special cause: neutral (high)", NEUTRAL, "triangle-up"),
     "special_cause_neutral_low": ("Special cause: neutral (low)", NEUTRAL, "triangle-down"),
+    # A series the scan gave no SPC chart (too short, or not yet scanned): never called "common cause".
+    "not_assessed": ("Not assessed by SPC", "#b1b4b6", "circle"),
 }
 
 FONT = "Arial, Helvetica, sans-serif"  # GOV.UK Transport is for gov.uk only; SVG reports use a system font

@@ -21,6 +21,8 @@ from forewarn.store.models_surveillance import SeriesStatus, Signal
 
 POINT_TYPE_BY_CODE = {str(int(p)): p.label for p in PointType}
 COMMON_CAUSE = PointType.COMMON_CAUSE.label
+# Points of a series the scan gave no SPC chart (too short, not yet scanned, or changed since): no verdict.
+NOT_ASSESSED = "not_assessed"
 
 
 @dataclass(frozen=True)
@@ -161,7 +163,7 @@ def _chart(
             mean=(None,) * n,
             lpl=(None,) * n,
             upl=(None,) * n,
-            point_type=(COMMON_CAUSE,) * n,
+            point_type=(NOT_ASSESSED,) * n,
             rule=(None,) * n,
             rebases=(),
             charted=False,
