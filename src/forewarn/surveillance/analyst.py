@@ -29,6 +29,7 @@ from forewarn.stats.cusum import (
     panel_cusum,
     risk_adjusted_cusum,
 )
+from forewarn.stats.ewma import EwmaOptions, ewma_chart
 from forewarn.stats.false_alarms import cusum_window_threshold, window_false_alarms
 from forewarn.stats.funnel import FunnelOptions, FunnelResult, funnel_statistics
 from forewarn.stats.incontrol import ScaleForm, own_baseline_model, scaled_counts, shift_in_sd
@@ -63,7 +64,7 @@ _KEY = "__key"
 # ----------------------------------------------------------------------------------------------------------
 
 
-class AnalystInputError(Exception):
+class AnalystInputError(ValueError):
     """The input cannot be used. ``usage`` problems (columns or options that do not fit the file, exit 2) differ
     from data problems (cells that are wrong, exit 1); ``problems`` lists every one found (up to
     ``MAX_LISTED_PROBLEMS``; ``total`` counts them all)."""
@@ -173,36 +174,104 @@ def read_input(path: Path, columns: Mapping[str, str], *, sheet: str | None = No
     else:
         frame = _read_csv(path, name)
     frame = frame.rename({c: c.strip() for c in frame.columns})
+    return _needed_text(frame, columns, name, first_row=2, header="header")
+
+
+def frame_input(frame: pl.DataFrame, columns: Mapping[str, str], *, name: str = "data") -> pl.DataFrame:
+    """What :func:`read_input` gives for a file, from a DataFrame already in memory.
+
+    Every column is read as text, as a Parquet file's are (dates as ``YYYY-MM-DD``, numbers in their shortest
+    exact form), so a frame and the same data written to a file give the same numbers. Options are named as
+    the Python API names them (``unit_col``, not ``--unit-col``), and ``__row`` is the row's position in the
+    frame, counted from 0 as pandas' ``iloc`` counts.
+    """
+    named = {option.lstrip("-").replace("-", "_"): column for option, column in columns.items()}
+    _check_columns(frame.columns, named, name, header="frame")
+    wanted = set(named.values())
+    text = frame.select(
+        pl.col(c).dt.strftime("%Y-%m-%d")
+        if frame.schema[c] in (pl.Date, pl.Datetime)
+        else pl.col(c).cast(pl.String)
+        for c in frame.columns
+        if c in wanted
+    )
+    return _needed_text(text, named, name, first_row=0, header="frame")
+
+
+def _check_columns(available: Sequence[str], columns: Mapping[str, str], name: str, *, header: str) -> None:
+    """Every column an option names that is not in the header (or frame), reported at once with a did-you-mean."""
     problems = []
     for option, column in columns.items():
-        if column in frame.columns:
+        if column in available:
             continue
-        close = difflib.get_close_matches(column, frame.columns, n=1, cutoff=0.6)
+        close = difflib.get_close_matches(column, available, n=1, cutoff=0.6)
         if not close:
-            lowered = {c.lower(): c for c in frame.columns}
+            lowered = {c.lower(): c for c in available}
             close = [lowered[column.lower()]] if column.lower() in lowered else []
         hint = f"; did you mean {close[0]!r}?" if close else ""
-        header = ", ".join(repr(c) for c in frame.columns[:_HEADER_SHOWN])
-        if len(frame.columns) > _HEADER_SHOWN:
-            header += f", ... ({len(frame.columns)} columns)"
+        shown = ", ".join(repr(c) for c in available[:_HEADER_SHOWN])
+        if len(available) > _HEADER_SHOWN:
+            shown += f", ... ({len(available)} columns)"
         problems.append(
             Problem(
                 name,
-                1,
+                1 if header == "header" else None,
                 column,
                 None,
-                f"{option} names a column that is not in the header{hint} (the header has {header})",
+                f"{option} names a column that is not in the {header}{hint} (the {header} has {shown})",
             )
         )
     if problems:
         raise AnalystInputError(problems, usage=True)
+
+
+def _needed_text(
+    frame: pl.DataFrame, columns: Mapping[str, str], name: str, *, first_row: int, header: str
+) -> pl.DataFrame:
+    """The needed columns of a text frame, stripped (null where empty or NA), with ``__row``."""
+    _check_columns(frame.columns, columns, name, header=header)
     if frame.height == 0:
+        what = "file" if header == "header" else "frame"
         raise AnalystInputError(
-            [Problem(name, None, None, None, "empty file: the header is there but no data rows")]
+            [Problem(name, None, None, None, f"empty {what}: the {header} is there but no data rows")]
         )
     needed = list(dict.fromkeys(columns.values()))
     text = [_stripped_or_null(pl.col(c)).alias(c) for c in needed]
-    return frame.select(text).with_row_index(ROW, offset=2).with_columns(pl.col(ROW).cast(pl.Int64))
+    return frame.select(text).with_row_index(ROW, offset=first_row).with_columns(pl.col(ROW).cast(pl.Int64))
+
+
+@dataclass(frozen=True)
+class FileInput:
+    """A file to read (CSV, Excel or Parquet), named in messages by its file name."""
+
+    path: Path
+    sheet: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def read(self, columns: Mapping[str, str]) -> pl.DataFrame:
+        return read_input(self.path, columns, sheet=self.sheet)
+
+
+@dataclass(frozen=True)
+class FrameInput:
+    """A Polars DataFrame already in memory, named ``name`` in messages."""
+
+    frame: pl.DataFrame
+    name: str = "data"
+
+    def read(self, columns: Mapping[str, str]) -> pl.DataFrame:
+        return frame_input(self.frame, columns, name=self.name)
+
+
+AnalystInput = FileInput | FrameInput
+"""Where a tool's rows come from: each tool checks its options, then reads only the columns they name."""
+
+
+def _as_input(data: AnalystInput | pl.DataFrame) -> AnalystInput:
+    return FrameInput(data) if isinstance(data, pl.DataFrame) else data
 
 
 def _stripped_or_null(column: pl.Expr) -> pl.Expr:
@@ -508,6 +577,11 @@ class FunnelRequest:
 
 
 def funnel_file(path: Path, request: FunnelRequest) -> AnalystResult:
+    """:func:`funnel_frame` of a CSV, Excel (``request.sheet``) or Parquet file."""
+    return funnel_frame(FileInput(path, request.sheet), request)
+
+
+def funnel_frame(data: AnalystInput | pl.DataFrame, request: FunnelRequest) -> AnalystResult:
     """Funnel plot of one file: rows summed by unit (as FunnelPlotR does), then one row per unit.
 
     Returns
@@ -519,19 +593,18 @@ def funnel_file(path: Path, request: FunnelRequest) -> AnalystResult:
         limit. ``summary``: target, phi, tau2, whether the limits are adjusted, units, outliers and the number
         expected by chance, flags at 5% false-discovery rate.
     """
-    source = path.name
+    reader = _as_input(data)
+    source = reader.name
     try:
         options = request.options()
     except ValueError as exc:
         raise usage_error(source, str(exc)) from None
-    frame = read_input(
-        path,
+    frame = reader.read(
         {
             "--unit-col": request.unit_col,
             "--numerator-col": request.numerator_col,
             "--denominator-col": request.denominator_col,
-        },
-        sheet=request.sheet,
+        }
     )
     checks = _Checks(source)
     unit, num, den = request.unit_col, request.numerator_col, request.denominator_col
@@ -706,6 +779,11 @@ class SpcRequest:
 
 
 def spc_file(path: Path, request: SpcRequest) -> AnalystResult:
+    """:func:`spc_frame` of a CSV, Excel (``request.sheet``) or Parquet file."""
+    return spc_frame(FileInput(path, request.sheet), request)
+
+
+def spc_frame(data: AnalystInput | pl.DataFrame, request: SpcRequest) -> AnalystResult:
     """SPC charts of every series in one file, all in one vectorised call.
 
     ``rules="mdc"``: XmR charts with the Making Data Count rules (NHSRplotthedots ``ptd_spc``); one row per
@@ -714,7 +792,8 @@ def spc_file(path: Path, request: SpcRequest) -> AnalystResult:
     (qicharts2 ``qic(chart = "run")``); centre line = median and, per segment, the longest run, crossings and
     signal.
     """
-    source = path.name
+    reader = _as_input(data)
+    source = reader.name
     columns = {"--period-col": request.period_col, "--value-col": request.value_col}
     if request.series_col is not None:
         columns = {"--series-col": request.series_col, **columns}
@@ -733,7 +812,7 @@ def spc_file(path: Path, request: SpcRequest) -> AnalystResult:
             raise ValueError(f"--fix-after must be a positive number of points; got {request.fix_after}")
     except ValueError as exc:
         raise usage_error(source, str(exc)) from None
-    frame = read_input(path, columns, sheet=request.sheet)
+    frame = reader.read(columns)
     checks = _Checks(source)
     frame = _with_series(frame, request.series_col, checks)
     frame, kind = _parse_periods(frame, request.period_col, checks)
@@ -1047,6 +1126,11 @@ class CusumRequest:
 
 
 def cusum_file(path: Path, request: CusumRequest) -> AnalystResult:
+    """:func:`cusum_frame` of a CSV, Excel (``request.sheet``) or Parquet file."""
+    return cusum_frame(FileInput(path, request.sheet), request)
+
+
+def cusum_frame(data: AnalystInput | pl.DataFrame, request: CusumRequest) -> AnalystResult:
     """Risk-adjusted CUSUM of observed against expected counts for every series of one file.
 
     Returns
@@ -1056,7 +1140,8 @@ def cusum_file(path: Path, request: CusumRequest) -> AnalystResult:
         statistic S, alarm). ``series_table``: per series, periods, totals, O/E, alarms, first alarm and the
         last S. ``summary``: the threshold h, its in-control ARL and how it was found.
     """
-    source = path.name
+    reader = _as_input(data)
+    source = reader.name
     try:
         options = RiskAdjustedCusumOptions(
             rate_ratio=request.rate_ratio,
@@ -1087,7 +1172,7 @@ def cusum_file(path: Path, request: CusumRequest) -> AnalystResult:
         columns = {"--series-col": request.series_col, **columns}
     if request.denominator_col is not None:
         columns["--denominator-col"] = request.denominator_col
-    frame = read_input(path, columns, sheet=request.sheet)
+    frame = reader.read(columns)
     checks = _Checks(source)
     frame = _with_series(frame, request.series_col, checks)
     frame, _ = _parse_periods(frame, request.period_col, checks)
@@ -1371,6 +1456,198 @@ def _own_baseline_cusum(
 
 
 # ----------------------------------------------------------------------------------------------------------
+# EWMA
+# ----------------------------------------------------------------------------------------------------------
+
+XMR_D2 = 1.128
+"""d2 for moving ranges of two points: sigma = mean moving range / 1.128 (Montgomery 2019, section 6.4)."""
+
+
+@dataclass(frozen=True)
+class EwmaRequest:
+    """Columns and options of ``forewarn ewma`` (see :func:`forewarn.stats.ewma.ewma_chart`).
+
+    Each series is smoothed as ``Z_t = lam x_t + (1 - lam) Z_(t-1)`` against exact time-varying limits
+    ``centre -+ L sd sqrt(v_t)``. ``centre`` and ``sd`` are the in-control mean and the standard deviation of
+    one value; by default each series' own, from its first ``baseline_periods`` values (the mean, and the mean
+    moving range / 1.128 as an XmR chart estimates sigma). ``limit_width`` (L) None chooses L so that the
+    chart, with these very limits, has an in-control ARL of ``target_arl`` periods
+    (:func:`forewarn.stats.arl.ewma_crit`).
+    """
+
+    period_col: str
+    value_col: str
+    series_col: str | None = None
+    lam: float = 0.2
+    limit_width: float | None = None
+    target_arl: float = 370.0
+    centre: float | None = None
+    sd: float | None = None
+    baseline_periods: int = 12
+    reset: bool = False
+    sheet: str | None = None
+
+
+def ewma_file(path: Path, request: EwmaRequest) -> AnalystResult:
+    """:func:`ewma_frame` of a CSV, Excel (``request.sheet``) or Parquet file."""
+    return ewma_frame(FileInput(path, request.sheet), request)
+
+
+def ewma_frame(data: AnalystInput | pl.DataFrame, request: EwmaRequest) -> AnalystResult:
+    """EWMA charts of every series at once.
+
+    Returns
+    -------
+    AnalystResult
+        ``table``: one row per period (series, period, value, centre, ewma, lower, upper, alarm, direction
+        "high", "low" or empty). ``series_table``: per series the centre and sd used, baseline points, alarms,
+        first and last alarm. ``summary``: lambda, L and how it was chosen, series and alarms.
+    """
+    reader = _as_input(data)
+    source = reader.name
+    try:
+        options = EwmaOptions(
+            lam=request.lam,
+            L=request.limit_width,
+            target_arl=None if request.limit_width is not None else request.target_arl,
+            reset=request.reset,
+        )
+        if request.baseline_periods < 2:
+            raise ValueError(f"--baseline-periods must be at least 2; got {request.baseline_periods}")
+        if request.sd is not None and not (math.isfinite(request.sd) and request.sd > 0):
+            raise ValueError(f"--sd must be a positive number; got {request.sd}")
+        if request.centre is not None and not math.isfinite(request.centre):
+            raise ValueError(f"--centre must be a finite number; got {request.centre}")
+    except ValueError as exc:
+        raise usage_error(source, str(exc)) from None
+    columns = {"--period-col": request.period_col, "--value-col": request.value_col}
+    if request.series_col is not None:
+        columns = {"--series-col": request.series_col, **columns}
+    frame = reader.read(columns)
+    checks = _Checks(source)
+    frame = _with_series(frame, request.series_col, checks)
+    frame, _ = _parse_periods(frame, request.period_col, checks)
+    frame = _parse_numbers(frame, request.value_col, "__value", checks, required=False)
+    _check_duplicate_periods(frame, request.period_col, request.series_col, checks)
+    checks.raise_if_any()
+
+    frame, series_names, width = _panel_positions(frame)
+    frame = frame.sort("__s", "__t")
+    n_series = len(series_names)
+    values = _scatter(frame, "__value", n_series, width)
+    centre, sd, points = _ewma_baseline(values, request)
+    watched = np.isfinite(centre) & np.isfinite(sd) & (sd > 0)
+    if not watched.any():
+        need = "2 values" if request.sd is not None or request.centre is not None else "2 values that vary"
+        raise AnalystInputError(
+            [
+                Problem(
+                    source,
+                    None,
+                    request.value_col,
+                    None,
+                    f"no series has {need} in its first {request.baseline_periods} periods to set its "
+                    "centre and spread from",
+                )
+            ]
+        )
+    chart = ewma_chart(
+        np.where(watched[:, None], values, np.nan),
+        options,
+        centre=np.where(watched, centre, 0.0),
+        sd=np.where(watched, sd, 1.0),
+    )
+    observed = frame["__value"].is_not_null().to_numpy()
+    rows_watched = watched[frame["__s"].to_numpy()]
+    direction = np.where(chart.alarm_upper, "high", np.where(chart.alarm_lower, "low", ""))
+    table = pl.DataFrame(
+        {
+            "series": frame[_SERIES],
+            "period": frame[_PERIOD],
+            "value": frame["__value"],
+            "centre": _masked(centre[frame["__s"].to_numpy()], rows_watched),
+            "ewma": _masked(_at_rows(chart.statistic, frame), observed & rows_watched),
+            "lower": _masked(_at_rows(chart.lower_limit, frame), observed & rows_watched),
+            "upper": _masked(_at_rows(chart.upper_limit, frame), observed & rows_watched),
+            "alarm": _masked(_at_rows(chart.alarm, frame), observed & rows_watched),
+            "direction": _masked(_at_rows(direction, frame), observed & rows_watched),
+        }
+    )
+    series_table = (
+        table.with_columns(pl.col("series").cast(pl.String))
+        .group_by("series", maintain_order=True)
+        .agg(
+            pl.col("alarm").is_not_null().sum().cast(pl.Int64).alias("periods"),
+            pl.col("alarm").sum().cast(pl.Int64).alias("n_alarms"),
+            pl.col("period").filter(pl.col("alarm")).first().alias("first_alarm"),
+            pl.col("period").filter(pl.col("alarm")).last().alias("last_alarm"),
+        )
+        .with_columns(
+            pl.Series("centre", np.where(watched, centre, np.nan)),
+            pl.Series("sd", np.where(watched, sd, np.nan)),
+            pl.Series("baseline_points", points),
+        )
+    )
+    summary: dict[str, Any] = {
+        "lam": float(chart.lam),
+        "L": float(chart.L),
+        "target_arl": None if request.limit_width is not None else float(request.target_arl),
+        "centre": request.centre if request.centre is not None else "each series' baseline mean",
+        "sd": request.sd if request.sd is not None else "each series' baseline mean moving range / 1.128",
+        "baseline_periods": request.baseline_periods,
+        "reset": request.reset,
+        "n_series": n_series,
+        "n_series_watched": int(watched.sum()),
+        "n_rows": frame.height,
+        "n_series_alarmed": int((chart.n_alarms > 0).sum()),
+        "n_alarms": int(chart.n_alarms.sum()),
+    }
+    warnings: list[str] = []
+    unwatched = n_series - int(watched.sum())
+    if unwatched:
+        warnings.append(
+            f"{unwatched} series have too few baseline values to set a centre and spread: not charted"
+        )
+    missing = int(frame["__value"].null_count())
+    if missing:
+        warnings.append(f"{missing} row(s) have no value: the EWMA carries over those periods")
+    return AnalystResult(
+        table=_clean_floats(table),
+        summary=summary,
+        series_table=_clean_floats(series_table),
+        warnings=tuple(warnings),
+    )
+
+
+def _ewma_baseline(values: FloatArray, request: EwmaRequest) -> tuple[FloatArray, FloatArray, IntArray]:
+    """Each series' centre and sd (given, or from its first ``baseline_periods`` values) and the number of
+    baseline values; NaN where a series has too few."""
+    n_series = values.shape[0]
+    observed = np.isfinite(values)
+    order = np.cumsum(observed, axis=1)
+    in_baseline = observed & (order <= request.baseline_periods)
+    points = in_baseline.sum(axis=1).astype(np.int64)
+    baseline = np.where(in_baseline, values, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if request.centre is not None:
+            centre = np.full(n_series, float(request.centre))
+        else:
+            centre = np.where(points >= 2, np.nansum(baseline, axis=1) / np.maximum(points, 1), np.nan)
+        if request.sd is not None:
+            sd = np.full(n_series, float(request.sd))
+        else:
+            # Moving ranges between consecutive baseline values (gaps bridged, as the SPC charts bridge them).
+            # the baseline values first, in time order
+            key = np.where(in_baseline, order, np.iinfo(np.int64).max)
+            front = np.argsort(key, axis=1, kind="stable")
+            picked = np.take_along_axis(baseline, front, axis=1)
+            ranges = np.abs(np.diff(picked, axis=1))
+            n_ranges = np.isfinite(ranges).sum(axis=1)
+            sd = np.where(n_ranges >= 1, np.nansum(ranges, axis=1) / np.maximum(n_ranges, 1) / XMR_D2, np.nan)
+    return centre.astype(np.float64), sd.astype(np.float64), points
+
+
+# ----------------------------------------------------------------------------------------------------------
 # Ranks
 # ----------------------------------------------------------------------------------------------------------
 
@@ -1400,6 +1677,11 @@ class RanksRequest:
 
 
 def ranks_file(path: Path, request: RanksRequest) -> AnalystResult:
+    """:func:`ranks_frame` of a CSV, Excel (``request.sheet``) or Parquet file."""
+    return ranks_frame(FileInput(path, request.sheet), request)
+
+
+def ranks_frame(data: AnalystInput | pl.DataFrame, request: RanksRequest) -> AnalystResult:
     """Rank intervals of every unit (within each group's league table) from one file.
 
     Returns
@@ -1409,7 +1691,8 @@ def ranks_file(path: Path, request: RanksRequest) -> AnalystResult:
         interval, mean and exact expected rank, table size and whether the unit differs from the middle.
         ``summary``: units, tables, how many units can be told apart from the middle.
     """
-    source = path.name
+    reader = _as_input(data)
+    source = reader.name
     est_col, se_col = request.estimate_col, request.se_col
     num_col, den_col = request.numerator_col, request.denominator_col
     by_estimate = est_col is not None or se_col is not None
@@ -1439,7 +1722,7 @@ def ranks_file(path: Path, request: RanksRequest) -> AnalystResult:
     if request.group_col is not None:
         columns["--group-col"] = request.group_col
     columns.update(dict([first, second]))
-    frame = read_input(path, columns, sheet=request.sheet)
+    frame = reader.read(columns)
     checks = _Checks(source)
     _require_text(frame, request.unit_col, "a unit", checks)
     group = request.group_col
@@ -1509,10 +1792,10 @@ def ranks_file(path: Path, request: RanksRequest) -> AnalystResult:
     expected = expected_ranks(estimate, se, group=labels, descending=request.higher_is_better)
     rank_expr = pl.col("__est").rank("min", descending=request.higher_is_better)
     observed_rank = frame.select(rank_expr.over(group) if group is not None else rank_expr).to_series()
-    data: dict[str, Any] = {"unit": frame[request.unit_col]}
+    out: dict[str, Any] = {"unit": frame[request.unit_col]}
     if group is not None:
-        data["group"] = frame[group]
-    data.update(
+        out["group"] = frame[group]
+    out.update(
         {
             "estimate": estimate,
             "se": se,
@@ -1526,7 +1809,7 @@ def ranks_file(path: Path, request: RanksRequest) -> AnalystResult:
             "differs_from_middle": ranks.differs_from_middle,
         }
     )
-    table = pl.DataFrame(data)
+    table = pl.DataFrame(out)
     summary: dict[str, Any] = {
         "n_units": int(estimate.size),
         "n_rows": n_rows,

@@ -82,10 +82,79 @@ def analyse_file(
     Answers must be whole numbers from 1 to ``scale_points`` (blank for none). Raises :class:`OptionsDoNotFit`
     listing every option that does not fit the file (a missing file or column, an unknown reverse-keyed item...)
     and :class:`ImportRejected` listing every problem with the data. ``min_group_size`` defaults to the
-    ``FOREWARN_MIN_GROUP_SIZE`` setting and may not be set below it.
+    ``FOREWARN_MIN_GROUP_SIZE`` setting and may not be set below it. The file is read as text and analysed by
+    the same steps as :func:`analyse_frame`.
     """
     name = path.name
     items = list(dict.fromkeys(i.strip() for i in items if i.strip()))
+    usage, minimum = _option_problems(name, group_column, items, scale_points, reverse, min_group_size)
+    if not path.is_file():
+        raise OptionsDoNotFit([*usage, Problem(name, None, None, None, f"file not found: {path}")])
+
+    report = ValidationReport(file=name, max_listed=max_listed)
+    options = {group_column: "--group-col", **dict.fromkeys(items, "--items")}
+    try:
+        table = read_table(path, FileSpec(), list(options))
+    except UnreadableFile as exc:
+        # The reader names the missing columns in the header (row 1); here they come from options, not a mapping.
+        missing = [p.column for p in exc.problems if p.row == 1 and p.column in options]
+        usage += _missing_columns(name, _header(path), missing, options)
+        if usage:
+            raise OptionsDoNotFit(usage) from None
+        report.extend(exc.problems)
+        raise ImportRejected(report) from None
+    if usage:
+        raise OptionsDoNotFit(usage)
+    return _analyse_text(
+        table.frame, report, group_column, items, scale_points, reverse, minimum, n_resamples
+    )
+
+
+def analyse_frame(
+    data: pl.DataFrame,
+    *,
+    group_column: str,
+    items: Sequence[str],
+    scale_points: int = 5,
+    reverse: Sequence[str] = (),
+    min_group_size: int | None = None,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    max_listed: int = 1000,
+    name: str = "data",
+) -> FileAnalysis:
+    """:func:`analyse_file` of a Polars DataFrame already in memory, one row per respondent.
+
+    The frame's columns are read as text, as a file's are, and checked in the same way; problems name the
+    row by its position in the frame (from 0) and the options by their Python names (``group_col``, ``items``).
+    """
+    items = list(dict.fromkeys(i.strip() for i in items if i.strip()))
+    usage, minimum = _option_problems(name, group_column, items, scale_points, reverse, min_group_size)
+    options = {group_column: "group_col", **dict.fromkeys(items, "items")}
+    missing = [c for c in options if c not in data.columns]
+    usage += _missing_columns(name, data.columns, missing, options, where="frame", header_row=None)
+    if usage:
+        raise OptionsDoNotFit(usage)
+    report = ValidationReport(file=name, max_listed=max_listed)
+    if data.height == 0:
+        report.add(Problem(name, None, None, None, "empty frame: the frame is there but no data rows"))
+        raise ImportRejected(report)
+    frame = (
+        data.select(pl.col(c).cast(pl.String) for c in options)
+        .with_row_index(ROW)
+        .with_columns(pl.col(ROW).cast(pl.Int64))
+    )
+    return _analyse_text(frame, report, group_column, items, scale_points, reverse, minimum, n_resamples)
+
+
+def _option_problems(
+    name: str,
+    group_column: str,
+    items: Sequence[str],
+    scale_points: int,
+    reverse: Sequence[str],
+    min_group_size: int | None,
+) -> tuple[list[Problem], int]:
+    """Every option that does not fit, whatever the file, and the minimum group size that applies."""
     usage: list[Problem] = []
     if not items:
         usage.append(Problem(name, None, None, None, "give at least one item column (--items)"))
@@ -118,26 +187,23 @@ def analyse_file(
                 f"the minimum group size is below the FOREWARN_MIN_GROUP_SIZE setting ({floor})",
             )
         )
-    if not path.is_file():
-        raise OptionsDoNotFit([*usage, Problem(name, None, None, None, f"file not found: {path}")])
+    return usage, minimum
 
-    report = ValidationReport(file=name, max_listed=max_listed)
-    options = {group_column: "--group-col", **dict.fromkeys(items, "--items")}
-    try:
-        table = read_table(path, FileSpec(), list(options))
-    except UnreadableFile as exc:
-        # The reader names the missing columns in the header (row 1); here they come from options, not a mapping.
-        missing = [p.column for p in exc.problems if p.row == 1 and p.column in options]
-        usage += _missing_columns(path, missing, options)
-        if usage:
-            raise OptionsDoNotFit(usage) from None
-        report.extend(exc.problems)
-        raise ImportRejected(report) from None
-    if usage:
-        raise OptionsDoNotFit(usage)
-    frame = table.frame.with_columns(
-        pl.col(c).str.strip_chars().replace("", None) for c in [group_column, *items]
-    )
+
+def _analyse_text(
+    text: pl.DataFrame,
+    report: ValidationReport,
+    group_column: str,
+    items: Sequence[str],
+    scale_points: int,
+    reverse: Sequence[str],
+    minimum: int,
+    n_resamples: int,
+) -> FileAnalysis:
+    """The checks and the analysis of answers read as text, with ``__row`` (one implementation for files and
+    frames alike)."""
+    name = report.file
+    frame = text.with_columns(pl.col(c).str.strip_chars().replace("", None) for c in [group_column, *items])
     report.rows_read = frame.height
     values = frame.select(pl.col(c).cast(pl.Float64, strict=False) for c in items)
     problems = [
@@ -164,8 +230,7 @@ def analyse_file(
         )
     found = pl.concat(problems).sort("row", "column")
     report.extend(
-        Problem(path.name, r["row"], r["column"], r["value"], r["message"])
-        for r in found.iter_rows(named=True)
+        Problem(name, r["row"], r["column"], r["value"], r["message"]) for r in found.iter_rows(named=True)
     )
     if not report.ok:
         raise ImportRejected(report)
@@ -190,7 +255,7 @@ def analyse_file(
         n_resamples=n_resamples,
     )
     return FileAnalysis(
-        file=path.name,
+        file=name,
         group_column=group_column,
         items=tuple(items),
         reverse_keyed=tuple(c for c in items if c in reverse),
@@ -200,9 +265,16 @@ def analyse_file(
     )
 
 
-def _missing_columns(path: Path, missing: Sequence[str | None], options: dict[str, str]) -> list[Problem]:
+def _missing_columns(
+    name: str,
+    header: Sequence[str],
+    missing: Sequence[str | None],
+    options: dict[str, str],
+    *,
+    where: str = "header",
+    header_row: int | None = 1,
+) -> list[Problem]:
     """A problem for each column an option names that is not in the file's header, with a did-you-mean."""
-    header = _header(path)
     shown = ", ".join(repr(c) for c in header[:_HEADER_SHOWN])
     if len(header) > _HEADER_SHOWN:
         shown += f", ... ({len(header)} columns)"
@@ -215,14 +287,14 @@ def _missing_columns(path: Path, missing: Sequence[str | None], options: dict[st
             lowered = {c.lower(): c for c in header}
             close = [lowered[column.lower()]] if column.lower() in lowered else []
         hint = f"; did you mean {close[0]!r}?" if close else ""
-        has = f" (the header has {shown})" if header else ""
+        has = f" (the {where} has {shown})" if header else ""
         problems.append(
             Problem(
-                path.name,
-                1,
+                name,
+                header_row,
                 column,
                 None,
-                f"{options[column]} names a column that is not in the header{hint}{has}",
+                f"{options[column]} names a column that is not in the {where}{hint}{has}",
             )
         )
     return problems
