@@ -66,13 +66,26 @@ class Settings(BaseSettings):
         168, ge=1, description="A signed-in session ends this many hours after sign-in, however active."
     )
     signin_max_failures_per_account: int = Field(
-        5, ge=1, description="Failed sign-ins allowed per account (email typed) within the throttle window."
+        5,
+        ge=1,
+        description="Failed sign-ins per account (email typed) within the throttle window before each further "
+        "attempt must wait (1 s, doubling per failure, up to FOREWARN_SIGNIN_MAX_DELAY_SECONDS).",
     )
     signin_max_failures_per_address: int = Field(
-        50, ge=1, description="Failed sign-ins allowed per client address within the throttle window."
+        50,
+        ge=1,
+        description="Failed sign-ins per client address within the throttle window before each further "
+        "attempt must wait (as for an account).",
     )
     signin_throttle_minutes: int = Field(
         15, ge=1, description="Length of the window over which failed sign-ins are counted."
+    )
+    signin_max_delay_seconds: int = Field(
+        60,
+        ge=1,
+        le=3600,
+        description="Longest wait after failed sign-ins: nobody, the account's owner included, is kept out "
+        "for longer.",
     )
     max_upload_mb: int = Field(
         200, ge=1, description="Largest request body accepted, uploads included (MiB)."

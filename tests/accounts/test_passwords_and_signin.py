@@ -9,15 +9,16 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, func, select
 
 from forewarn.accounts.passwords import Argon2Parameters, Passwords, password_problems
-from forewarn.accounts.signin import SignInOutcome, ThrottlePolicy, authenticate
+from forewarn.accounts.signin import SignInOutcome, SignInResult, ThrottlePolicy, authenticate
 from forewarn.accounts.users import AccountError, create_user, update_user
 from forewarn.store.models_web import LoginAttempt, Role, User
 
 CHEAP = Argon2Parameters(time_cost=1, memory_cost=1024, parallelism=1)
 PASSWORD = "correct horse battery staple"
+T = dt.timedelta(0)
 T0 = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
 
 
@@ -76,48 +77,58 @@ def test_disabled_accounts_cannot_sign_in(engine: Engine, passwords: Passwords, 
     assert result.outcome is SignInOutcome.BAD_CREDENTIALS
 
 
-def test_throttling_per_account_lifts_after_the_window(
+def _try(
+    conn: Connection, passwords: Passwords, password: str, at: dt.timedelta, **kw: object
+) -> SignInResult:
+    kw.setdefault("ip", "1.1.1.1")
+    return authenticate(conn, passwords, kw.pop("email", "ann@example.org"), password, now=T0 + at, **kw)  # type: ignore[arg-type]
+
+
+def test_failures_beyond_the_free_ones_delay_the_next_try_exponentially_up_to_a_cap(
     engine: Engine, passwords: Passwords, user: int
 ) -> None:
     policy = ThrottlePolicy(
-        max_failures_per_account=3, max_failures_per_address=100, window=dt.timedelta(minutes=10)
+        max_failures_per_account=3,
+        max_failures_per_address=100,
+        window=dt.timedelta(minutes=15),
+        first_delay=dt.timedelta(seconds=1),
+        max_delay=dt.timedelta(seconds=30),
     )
     with engine.begin() as conn:
-        for i in range(3):
-            bad = authenticate(
-                conn,
-                passwords,
-                "ann@example.org",
-                "wrong",
-                ip="1.1.1.1",
-                policy=policy,
-                now=T0 + dt.timedelta(seconds=i),
-            )
-            assert bad.outcome is SignInOutcome.BAD_CREDENTIALS
-        locked = authenticate(
-            conn,
-            passwords,
-            "ann@example.org",
-            PASSWORD,
-            ip="2.2.2.2",
-            policy=policy,
-            now=T0 + dt.timedelta(minutes=5),
+        for _ in range(3):  # free: no delay at all
+            assert _try(conn, passwords, "wrong", T, policy=policy).outcome is SignInOutcome.BAD_CREDENTIALS
+        # The third failure asks for 1 s; each further failure doubles it: 2, 4, 8, 16, then 30 (the cap).
+        at, waits = T, []
+        for _ in range(7):
+            refused = _try(conn, passwords, "wrong", at, policy=policy)
+            assert refused.outcome is SignInOutcome.THROTTLED and refused.retry_after is not None
+            waits.append(refused.retry_after.total_seconds())
+            at += refused.retry_after
+            assert _try(conn, passwords, "wrong", at, policy=policy).outcome is SignInOutcome.BAD_CREDENTIALS
+        assert waits == [1, 2, 4, 8, 16, 30, 30]
+        # The owner is never locked out for longer than the cap: the right password works once it has passed,
+        # and the refusals were not recorded, so they did not lengthen the wait.
+        assert _try(conn, passwords, PASSWORD, at, policy=policy).outcome is SignInOutcome.THROTTLED
+        assert _try(conn, passwords, PASSWORD, at + dt.timedelta(seconds=30), policy=policy).outcome is (
+            SignInOutcome.OK
         )
-        assert locked.outcome is SignInOutcome.THROTTLED
-        assert locked.retry_after == dt.timedelta(minutes=5)
-        # The refusal was not recorded, so the lock ends one window after the failures.
-        later = authenticate(
-            conn,
-            passwords,
-            "ann@example.org",
-            PASSWORD,
-            ip="2.2.2.2",
-            policy=policy,
-            now=T0 + dt.timedelta(minutes=10, seconds=3),
-        )
-        assert later.outcome is SignInOutcome.OK
         attempts = conn.execute(select(LoginAttempt.succeeded)).scalars().all()
-    assert attempts == [False, False, False, True]
+    assert attempts == [False] * 10 + [True]
+
+
+def test_failures_older_than_the_window_are_forgotten(
+    engine: Engine, passwords: Passwords, user: int
+) -> None:
+    policy = ThrottlePolicy(max_failures_per_account=2, window=dt.timedelta(minutes=10))
+    with engine.begin() as conn:
+        for i in range(6):
+            _try(conn, passwords, "wrong", dt.timedelta(minutes=i), policy=policy)
+        assert _try(conn, passwords, PASSWORD, dt.timedelta(minutes=5), policy=policy).outcome is (
+            SignInOutcome.THROTTLED
+        )
+        assert _try(conn, passwords, PASSWORD, dt.timedelta(minutes=16), policy=policy).outcome is (
+            SignInOutcome.OK
+        )
 
 
 def test_a_success_clears_the_account_count(engine: Engine, passwords: Passwords, user: int) -> None:
@@ -157,22 +168,38 @@ def test_a_success_clears_the_account_count(engine: Engine, passwords: Passwords
     assert again.outcome is SignInOutcome.OK
 
 
-def test_one_address_guessing_many_accounts_is_throttled(
+def test_one_address_guessing_many_accounts_is_slowed_not_locked_out(
     engine: Engine, passwords: Passwords, user: int
 ) -> None:
     policy = ThrottlePolicy(
-        max_failures_per_account=100, max_failures_per_address=4, window=dt.timedelta(minutes=10)
+        max_failures_per_account=100,
+        max_failures_per_address=4,
+        window=dt.timedelta(minutes=10),
+        max_delay=dt.timedelta(seconds=60),
     )
     with engine.begin() as conn:
-        for i in range(4):
-            authenticate(conn, passwords, f"guess{i}@example.org", "x", ip="6.6.6.6", policy=policy, now=T0)
-        blocked = authenticate(
-            conn, passwords, "ann@example.org", PASSWORD, ip="6.6.6.6", policy=policy, now=T0
+        # One guess a second for ten minutes from one address (a proxy not configured as trusted looks so).
+        for k in range(600):
+            at = dt.timedelta(seconds=k)
+            _try(conn, passwords, "x", at, email=f"guess{k}@example.org", ip="6.6.6.6", policy=policy)
+        blocked = _try(conn, passwords, PASSWORD, dt.timedelta(seconds=600), ip="6.6.6.6", policy=policy)
+        elsewhere = _try(conn, passwords, PASSWORD, dt.timedelta(seconds=600), ip="7.7.7.7", policy=policy)
+        assert blocked.retry_after is not None
+        later = _try(
+            conn,
+            passwords,
+            PASSWORD,
+            dt.timedelta(seconds=600) + blocked.retry_after,
+            ip="6.6.6.6",
+            policy=policy,
         )
-        elsewhere = authenticate(
-            conn, passwords, "ann@example.org", PASSWORD, ip="7.7.7.7", policy=policy, now=T0
-        )
-    assert blocked.outcome is SignInOutcome.THROTTLED and elsewhere.outcome is SignInOutcome.OK
+        recorded = conn.execute(
+            select(func.count()).select_from(LoginAttempt).where(LoginAttempt.ip == "6.6.6.6")
+        ).scalar_one()
+    assert blocked.outcome is SignInOutcome.THROTTLED
+    assert dt.timedelta(0) < blocked.retry_after <= dt.timedelta(seconds=60)
+    assert 4 < recorded < 30  # slowed: a few guesses a minute once the free ones are spent
+    assert elsewhere.outcome is SignInOutcome.OK and later.outcome is SignInOutcome.OK
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,5 @@
-"""Signing in: throttled per account and per address, timing-safe, rehashing old hashes on success."""
+"""Signing in: slowed down per account and per address after failures, timing-safe, rehashing old hashes on
+success."""
 
 from __future__ import annotations
 
@@ -16,21 +17,39 @@ from forewarn.store.models_web import LoginAttempt, User
 
 @dataclass(frozen=True)
 class ThrottlePolicy:
-    """How many failed sign-ins are allowed in a window before further attempts are refused unchecked.
+    """Failed sign-ins slow further attempts down; they never lock anyone out for long.
 
-    Per account (the email typed, whether or not it exists, so refusal says nothing about existence) and per
-    client address (one address guessing many accounts). A success clears the account's count.
+    Per account (the email typed, whether or not it exists, so a refusal says nothing about existence) and per
+    client address (one address guessing many accounts), failures within ``window`` are counted (for the
+    account, only those since its last success). The first ``max_failures_per_...`` cost nothing; after that the
+    next attempt must wait ``first_delay`` from the latest failure, doubling with each further failure up to
+    ``max_delay``. Attempts refused while waiting are not checked and not recorded, so they do not lengthen the
+    wait: the account's owner can always try again within ``max_delay`` (OWASP Authentication Cheat Sheet:
+    exponential delay rather than lockout, which an attacker could use to keep the owner out).
     """
 
     max_failures_per_account: int = 5
     max_failures_per_address: int = 50
     window: dt.timedelta = dt.timedelta(minutes=15)
+    first_delay: dt.timedelta = dt.timedelta(seconds=1)
+    max_delay: dt.timedelta = dt.timedelta(seconds=60)
 
     def __post_init__(self) -> None:
         if self.max_failures_per_account < 1 or self.max_failures_per_address < 1:
             raise ValueError("throttle limits must be at least 1")
         if self.window <= dt.timedelta(0):
             raise ValueError("throttle window must be positive")
+        if self.first_delay <= dt.timedelta(0) or self.max_delay < self.first_delay:
+            raise ValueError("the first delay must be positive and no longer than the longest delay")
+
+    def delay(self, failures: int, free: int) -> dt.timedelta:
+        """The wait after ``failures`` counted failures of which ``free`` cost nothing."""
+        extra = failures - free
+        if extra < 0:
+            return dt.timedelta(0)
+        if extra >= 40:  # 2**40 seconds is beyond any cap; avoids huge numbers
+            return self.max_delay
+        return min(self.first_delay * (2**extra), self.max_delay)
 
 
 class SignInOutcome(enum.StrEnum):
@@ -49,9 +68,10 @@ class SignInResult:
 def _failures_since(
     conn: Connection, *, email: str | None = None, ip: str | None = None, since: dt.datetime
 ) -> tuple[int, dt.datetime | None]:
+    """How many failures since ``since``, and the latest."""
     who = LoginAttempt.email == email if email is not None else LoginAttempt.ip == ip
     row = conn.execute(
-        select(func.count(), func.min(LoginAttempt.attempted_at)).where(
+        select(func.count(), func.max(LoginAttempt.attempted_at)).where(
             who,
             LoginAttempt.attempted_at >= since,
             LoginAttempt.succeeded.is_(False),
@@ -72,17 +92,16 @@ def throttled_for(
     ).scalar_one()
     if last_success is not None and as_utc(last_success) > since:
         since = as_utc(last_success)
-    waits = []
-    failures, oldest = _failures_since(conn, email=email, since=since)
-    if failures >= policy.max_failures_per_account and oldest is not None:
-        waits.append(oldest + policy.window - now)
+    waits = [dt.timedelta(0)]
+    failures, latest = _failures_since(conn, email=email, since=since)
+    if latest is not None:
+        waits.append(latest + policy.delay(failures, policy.max_failures_per_account) - now)
     if ip:
-        failures, oldest = _failures_since(conn, ip=ip, since=now - policy.window)
-        if failures >= policy.max_failures_per_address and oldest is not None:
-            waits.append(oldest + policy.window - now)
-    if not waits:
-        return None
-    return max(max(waits), dt.timedelta(seconds=1))
+        failures, latest = _failures_since(conn, ip=ip, since=now - policy.window)
+        if latest is not None:
+            waits.append(latest + policy.delay(failures, policy.max_failures_per_address) - now)
+    wait = max(waits)
+    return wait if wait > dt.timedelta(0) else None
 
 
 @dataclass(frozen=True)
@@ -128,8 +147,8 @@ def check_credentials(
 
 
 def record_check(conn: Connection, check: CredentialCheck) -> SignInResult:
-    """Record a checked attempt (a throttled one is not recorded, so the lock ends one window after the failures
-    that caused it); on success stamp the sign-in and store a rehashed password."""
+    """Record a checked attempt (a throttled one is not recorded, so waiting does not lengthen the wait); on
+    success stamp the sign-in and store a rehashed password."""
     if check.throttled_for is not None:
         return SignInResult(SignInOutcome.THROTTLED, retry_after=check.throttled_for)
     conn.execute(
@@ -159,8 +178,7 @@ def authenticate(
     """Check an email and password and record the attempt, in one transaction (:func:`check_credentials` then
     :func:`record_check`); on success rehashes an outdated hash.
 
-    A throttled attempt is refused without checking the password and is not recorded, so the lock ends one
-    window after the failures that caused it. The web app runs the two steps in separate transactions.
+    A throttled attempt is refused without checking the password and is not recorded. The web app runs the two steps in separate transactions.
     """
     return record_check(
         conn, check_credentials(conn, passwords, email, password, ip=ip, policy=policy, now=now)

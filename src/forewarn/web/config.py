@@ -27,7 +27,8 @@ class WebOptions:
     session
         Idle and absolute lifetimes of a signed-in session.
     throttle
-        Failed sign-ins allowed per account and per address before refusing for a while.
+        Failed sign-ins allowed per account and per address before each further attempt must wait (a delay
+        doubling per failure, capped).
     argon2
         Password hashing cost.
     upload_dir
@@ -64,6 +65,7 @@ class WebOptions:
                 max_failures_per_account=settings.signin_max_failures_per_account,
                 max_failures_per_address=settings.signin_max_failures_per_address,
                 window=dt.timedelta(minutes=settings.signin_throttle_minutes),
+                max_delay=dt.timedelta(seconds=settings.signin_max_delay_seconds),
             ),
             upload_dir=settings.data_dir / "uploads",
             max_upload_bytes=settings.max_upload_mb * 1024 * 1024,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
@@ -50,9 +52,18 @@ async def sign_in(request: Request, state: AppState) -> Response:
             )
             return response
         if result.outcome is SignInOutcome.THROTTLED:
-            minutes = max(1, round((result.retry_after.total_seconds() if result.retry_after else 60) / 60))
-            errors["email"] = f"Too many failed attempts to sign in. Try again in {minutes} minute(s)."
+            seconds = math.ceil(result.retry_after.total_seconds()) if result.retry_after else 1
+            wait = f"{seconds} second{'s' if seconds != 1 else ''}"
+            errors["email"] = f"Too many failed attempts to sign in. Wait {wait} and try again."
             status = 429
+            page = render(
+                request,
+                "sign_in.html",
+                {"title": "Sign in", "next": target, "errors": errors, "values": {"email": email}},
+                status_code=status,
+            )
+            page.headers["Retry-After"] = str(seconds)
+            return page
         else:
             errors["email"] = "Enter a correct email address and password"
     return render(

@@ -1,0 +1,41 @@
+"""Failed sign-ins slow the next attempt down (capped), through HTTP; the wait is said in seconds and sent as
+``Retry-After`` (issue 16: a hard 15-minute lockout kept the owner out too)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from forewarn.settings import Settings
+from forewarn.web.config import WebOptions
+from tests.web.conftest import SignedIn
+from tests.web.world import PASSWORD, World
+
+
+def _sign_in(client: SignedIn, email: str, password: str) -> tuple[int, str, str | None]:
+    response = client.client.post(
+        "/sign-in",
+        data={"email": email, "password": password, "csrf_token": client.csrf or ""},
+        follow_redirects=False,
+    )
+    return response.status_code, response.text, response.headers.get("retry-after")
+
+
+def test_a_slowed_sign_in_says_how_many_seconds_to_wait(app: FastAPI, engine: Engine, world: World) -> None:
+    anonymous = SignedIn(app, engine, None)
+    for _ in range(5):
+        assert _sign_in(anonymous, world.emails["member"], "guess guess guess")[0] == 400
+    status, text, retry_after = _sign_in(anonymous, world.emails["member"], PASSWORD)
+    assert status == 429 and retry_after is not None and 1 <= int(retry_after) <= 60
+    assert "Too many failed attempts to sign in. Wait" in text and "second" in text
+    assert "15 minute" not in text
+
+
+def test_the_longest_wait_comes_from_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FOREWARN_SIGNIN_MAX_DELAY_SECONDS", "90")
+    options = WebOptions.from_settings(Settings(_env_file=None))  # type: ignore[call-arg]
+    assert options.throttle.max_delay == dt.timedelta(seconds=90)
+    assert WebOptions().throttle.max_delay == dt.timedelta(seconds=60)
