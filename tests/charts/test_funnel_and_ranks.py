@@ -7,6 +7,7 @@ import math
 
 from forewarn.charts.funnel import FunnelCurve, FunnelUnit, funnel_plot_spec
 from forewarn.charts.ranks import RankInterval, rank_interval_spec
+from tests.charts.specs import rows
 
 
 def test_funnel_spec_names_each_point_in_its_tooltip_and_marks_your_own() -> None:
@@ -24,9 +25,9 @@ def test_funnel_spec_names_each_point_in_its_tooltip_and_marks_your_own() -> Non
     )
     points = next(layer for layer in spec["layer"] if layer["mark"]["type"] == "point")
     assert points["encoding"]["tooltip"][0] == {"field": "label", "title": "Organisation"}
-    assert {p["label"] for p in points["data"]["values"]} == {"Alpha", "Peer 1"}
+    assert {p["label"] for p in rows(spec, points)} == {"Alpha", "Peer 1"}
     label = next(layer for layer in spec["layer"] if layer["mark"]["type"] == "text")
-    assert label["data"]["values"][0]["label"] == "Alpha"
+    assert rows(spec, label)[0]["label"] == "Alpha"
     assert "1 outside the limits" in spec["description"]
 
 
@@ -45,14 +46,14 @@ def test_funnel_spec_draws_the_curves_it_is_given_and_leaves_out_undefined_value
         denominator_title="N",
     )
     lines = next(layer for layer in spec["layer"] if layer["mark"]["type"] == "line")
-    assert lines["data"]["values"] == [
+    assert rows(spec, lines) == [
         {"limit": "95% upper", "denominator": 10.0, "value": 0.9, "dashed": True},
         {"limit": "95% upper", "denominator": 20.0, "value": 0.85, "dashed": True},
         {"limit": "99.8% upper", "denominator": 10.0, "value": 0.95, "dashed": False},
         {"limit": "99.8% upper", "denominator": 40.0, "value": 0.88, "dashed": False},
     ]
     target = next(layer for layer in spec["layer"] if layer["mark"]["type"] == "rule")
-    assert target["data"]["values"] == [{"target": 0.8}]
+    assert rows(spec, target) == [{"target": 0.8}]
 
 
 def test_rank_chart_orders_by_rank_and_draws_each_interval() -> None:
@@ -61,10 +62,10 @@ def test_rank_chart_orders_by_rank_and_draws_each_interval() -> None:
         of=3,
         title="P",
     )
-    rows = spec["data"]["values"]
-    assert [r["label"] for r in rows] == ["A", "B"]
+    ranked = rows(spec)
+    assert [r["label"] for r in ranked] == ["A", "B"]
     assert spec["layer"][0]["encoding"]["x2"] == {"field": "upper"}
-    assert rows[0]["class"] == "Better than the middle"
+    assert ranked[0]["class"] == "Better than the middle"
 
 
 def test_a_proportions_funnel_reads_in_per_cent_and_draws_its_limits_within_0_and_100() -> None:
@@ -83,29 +84,29 @@ def test_a_proportions_funnel_reads_in_per_cent_and_draws_its_limits_within_0_an
         kind="proportion",
     )
     lines = next(layer for layer in spec["layer"] if layer["mark"]["type"] == "line")
-    assert [row["value"] for row in lines["data"]["values"]] == [0.0, 0.7, 1.0, 0.95]
+    assert [row["value"] for row in rows(spec, lines)] == [0.0, 0.7, 1.0, 0.95]
     assert spec["description"].endswith("; limits below 0% shown at 0%; limits above 100% shown at 100%")
     points = next(layer for layer in spec["layer"] if layer["mark"]["type"] == "point")
     assert points["encoding"]["y"]["axis"] == {"format": ".0%"}
     assert next(t for t in points["encoding"]["tooltip"] if t["field"] == "value")["format"] == ".1%"
-    assert points["data"]["values"][0]["value"] == 0.8  # the data stay the stored fractions
+    assert rows(spec, points)[0]["value"] == 0.8  # the data stay the stored fractions
     # Without a kind (or for a ratio) values read as numbers and nothing is moved above 1.
     plain = funnel_plot_spec(
         units, curves, target=0.8, title="P", value_title="Ratio", denominator_title="E", kind="ratio_oe"
     )
     lines = next(layer for layer in plain["layer"] if layer["mark"]["type"] == "line")
-    assert [row["value"] for row in lines["data"]["values"]] == [0.0, 0.7, 1.05, 0.95]
+    assert [row["value"] for row in rows(plain, lines)] == [0.0, 0.7, 1.05, 0.95]
     points = next(layer for layer in plain["layer"] if layer["mark"]["type"] == "point")
     assert "axis" not in points["encoding"]["y"]
 
 
 def test_a_rank_chart_of_many_rows_stays_one_picture_and_says_when_it_shows_only_some() -> None:
-    rows = [RankInterval(f"O{i}", i, max(i - 5, 1), i + 5) for i in range(1, 2001)]
-    spec = rank_interval_spec(rows, of=2000, title="P")
-    assert len(spec["data"]["values"]) == 2000 and spec["height"] == 2000  # a pixel a row
+    intervals = [RankInterval(f"O{i}", i, max(i - 5, 1), i + 5) for i in range(1, 2001)]
+    spec = rank_interval_spec(intervals, of=2000, title="P")
+    assert len(rows(spec)) == 2000 and spec["height"] == 2000  # a pixel a row
     assert "usermeta" not in spec
-    small = rank_interval_spec(rows[:100], of=2000, title="P")
+    small = rank_interval_spec(intervals[:100], of=2000, title="P")
     assert small["height"] == 900  # nine pixels a row, as before
-    some = rank_interval_spec(rows[:100], of=50000, title="P", visible=50000)
+    some = rank_interval_spec(intervals[:100], of=50000, title="P", visible=50000)
     assert some["usermeta"] == {"shown": 100, "visible": 50000}
     assert "100 of the 50000 organisations you can see" in some["description"]

@@ -11,6 +11,7 @@ import pytest
 
 from forewarn.charts.render import svg
 from forewarn.charts.spc import SpcSeries, improvement_of, spc_chart_spec
+from tests.charts.specs import rows
 
 
 def test_improvement_follows_polarity() -> None:
@@ -59,7 +60,7 @@ def test_spec_shows_type_by_colour_and_shape_with_target_and_rebase() -> None:
         {"segment": 0, "from": "2020-01-01", "to": "2020-05-01", "mean": 6.0, "lpl": 1.0, "upl": 11.0},
         {"segment": 1, "from": "2020-06-01", "to": "2020-12-01", "mean": 6.0, "lpl": 1.0, "upl": 11.0},
     ]
-    points = spec["data"]["values"]
+    points = rows(spec)
     assert [p["value"] for p in points] == [float(m) for m in range(1, 13)]
     assert "rule" not in points[0] and points[11]["rule"] == "Above UCL"
     assert "baseline reset 1 time" in spec["description"]
@@ -77,8 +78,8 @@ def test_values_are_rounded_to_six_significant_figures_and_missing_points_left_o
         }
     )
     spec = spc_chart_spec(series)
-    assert spec["data"]["values"][0]["value"] == 0.123457
-    assert [p["period"] for p in spec["data"]["values"]][:2] == ["2020-01-01", "2020-03-01"]
+    assert rows(spec)[0]["value"] == 0.123457
+    assert [p["period"] for p in rows(spec)][:2] == ["2020-01-01", "2020-03-01"]
     assert spec["datasets"]["limits"] == []  # no limits: nothing drawn for them
     assert not any(layer.get("data") == {"name": "limits"} for layer in spec["layer"])
 
@@ -106,10 +107,7 @@ def _count_series(kind: str | None, unit: str | None, lpl: float, upl: float) ->
 
 def _notes(spec: dict[str, Any]) -> list[str]:
     return [
-        row["note"]
-        for layer in spec["layer"]
-        if layer["mark"]["type"] == "text"
-        for row in layer["data"]["values"]
+        row["note"] for layer in spec["layer"] if layer["mark"]["type"] == "text" for row in rows(spec, layer)
     ]
 
 
@@ -166,7 +164,7 @@ def test_a_proportion_reads_as_a_percentage_on_the_axis_and_in_the_tooltip() -> 
     value = next(t for t in points["encoding"]["tooltip"] if t["field"] == "value")
     assert value["format"] == ".1%"
     # The data stay the stored fractions: only the display changes.
-    assert spec["data"]["values"][0]["value"] == 1.0
+    assert rows(spec)[0]["value"] == 1.0
     other = spc_chart_spec(_count_series("count", "incidents", 0.0, 9.0))
     line = next(layer for layer in other["layer"] if layer["mark"]["type"] == "line")
     assert "axis" not in line["encoding"]["y"]

@@ -16,6 +16,7 @@ from forewarn.accounts.policy import ALL_ORGANISATIONS, Visibility
 from forewarn.store.models import Indicator, Observation
 from forewarn.surveillance.funnels import IndicatorFunnel, drawn_denominator_range, indicator_funnel
 from forewarn.web.pages.indicator import build_indicator, window_text
+from tests.charts.specs import rows
 from tests.web.conftest import SignedIn
 from tests.web.world import World
 
@@ -35,10 +36,7 @@ def _page(engine: Engine, visibility: Visibility, code: str) -> tuple[Any, dict[
 
 
 def _layer(spec: dict[str, Any], mark: str) -> list[dict[str, Any]]:
-    values: list[dict[str, Any]] = next(layer for layer in spec["layer"] if layer["mark"]["type"] == mark)[
-        "data"
-    ]["values"]
-    return values
+    return rows(spec, next(layer for layer in spec["layer"] if layer["mark"]["type"] == mark))
 
 
 @pytest.mark.parametrize("code", ["perf", "falls"])

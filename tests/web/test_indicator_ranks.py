@@ -23,6 +23,7 @@ from forewarn.surveillance.scan import run_scan
 from forewarn.web.pages import indicator as indicator_page
 from forewarn.web.pages.indicator import build_indicator, rank_chart_rows
 from forewarn.web.schemas import IndicatorOrganisationOut
+from tests.charts.specs import rows
 from tests.web.conftest import SignedIn, make_app
 from tests.web.world import CHEAP_ARGON2, PASSWORD, months
 
@@ -118,7 +119,7 @@ def test_the_rank_chart_draws_every_ranked_organisation(engine: Engine, many: tu
     page, spec = _ranks(engine, ALL_ORGANISATIONS)
     ranked = [o for o in page.organisations if o.rank is not None]
     assert len(ranked) == ORGANISATIONS
-    drawn = spec["data"]["values"]
+    drawn = rows(spec)
     assert len(drawn) == ORGANISATIONS
     assert {row["label"] for row in drawn} == {o.label for o in ranked}
     assert [row["rank"] for row in drawn] == sorted(row["rank"] for row in drawn)
@@ -134,7 +135,7 @@ def test_a_member_sees_their_own_and_granted_peers_ranked(
     ids, _ = many
     member = Visibility(all_organisations=False, own=ids[0], peers={ids[1]: "Peer 1", ids[2]: "Peer 2"})
     _, spec = _ranks(engine, member)
-    assert {row["label"] for row in spec["data"]["values"]} == {"Organisation 000", "Peer 1", "Peer 2"}
+    assert {row["label"] for row in rows(spec)} == {"Organisation 000", "Peer 1", "Peer 2"}
 
 
 def test_past_the_cap_the_chart_shows_yours_and_a_spread_and_the_page_says_so(
@@ -150,7 +151,7 @@ def test_past_the_cap_the_chart_shows_yours_and_a_spread_and_the_page_says_so(
         all_organisations=False, own=ids[7], peers={i: f"Peer {n}" for n, i in enumerate(ids[8:], 1)}
     )
     _, spec = _ranks(engine, member)
-    drawn = spec["data"]["values"]
+    drawn = rows(spec)
     assert len(drawn) == 40
     assert "Organisation 007" in {row["label"] for row in drawn}
     ranks = sorted(row["rank"] for row in drawn)

@@ -6,7 +6,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from forewarn.charts.palette import COMMON_CAUSE, CONCERN, HIGHLIGHT, IMPROVEMENT, base_config
+import altair as alt
+
+from forewarn.charts.palette import COMMON_CAUSE, CONCERN, HIGHLIGHT, IMPROVEMENT
+from forewarn.charts.render import layer, layered, spec_of
 
 
 @dataclass(frozen=True)
@@ -39,11 +42,29 @@ def rank_interval_spec(
     row_height: int = 9,
     visible: int | None = None,
 ) -> dict[str, Any]:
+    """The Vega-Lite spec of :func:`rank_interval_chart` (what the pages embed and the server draws as SVG)."""
+    return spec_of(
+        rank_interval_chart(
+            intervals, of=of, title=title, width=width, row_height=row_height, visible=visible
+        )
+    )
+
+
+def rank_interval_chart(
+    intervals: Sequence[RankInterval],
+    *,
+    of: int,
+    title: str,
+    width: int = 620,
+    row_height: int = 9,
+    visible: int | None = None,
+) -> alt.LayerChart:
     """One row per organisation, ordered by rank: a bar over the rank interval and a point at the rank.
 
     ``visible`` is how many ranked organisations the viewer may see when ``intervals`` are only some of them
     (a chart of tens of thousands of rows is too big to send): the description then says how many are drawn, and
-    ``usermeta`` (which Vega ignores) carries both counts for the page to say so too."""
+    ``usermeta`` (which Vega ignores) carries both counts for the page to say so too. The rows travel as the
+    named dataset ``ranks``."""
     rows = [
         {
             "label": r.label,
@@ -92,38 +113,37 @@ def rank_interval_spec(
             f"Ranks with intervals for {title}: {len(rows)} of the {visible} organisations you can see "
             f"(yours and an even spread across the ranks), out of {of}"
         )
-    return {
-        "description": description,
+    layers = [
+        layer(
+            None,
+            {"type": "rule", "strokeWidth": 2},
+            y=y,
+            x={
+                "field": "lower",
+                "type": "quantitative",
+                "title": f"Rank (1 = best of {of})",
+                "scale": x_scale,
+            },
+            x2={"field": "upper"},
+            color=color,
+            tooltip=tooltip,
+        ),
+        layer(
+            None,
+            {"type": "point", "filled": True, "size": point_size},
+            y=y,
+            x={"field": "rank", "type": "quantitative", "scale": x_scale},
+            color=color,
+            stroke={"condition": {"test": "datum.own", "value": HIGHLIGHT}, "value": None},
+            tooltip=tooltip,
+        ),
+    ]
+    return layered(
+        layers,
+        data="ranks",
+        description=description,
         **({"usermeta": {"shown": len(rows), "visible": visible}} if partial else {}),
-        "width": width,
-        "height": height,
-        "data": {"values": rows},
-        "layer": [
-            {
-                "mark": {"type": "rule", "strokeWidth": 2},
-                "encoding": {
-                    "y": y,
-                    "x": {
-                        "field": "lower",
-                        "type": "quantitative",
-                        "title": f"Rank (1 = best of {of})",
-                        "scale": x_scale,
-                    },
-                    "x2": {"field": "upper"},
-                    "color": color,
-                    "tooltip": tooltip,
-                },
-            },
-            {
-                "mark": {"type": "point", "filled": True, "size": point_size},
-                "encoding": {
-                    "y": y,
-                    "x": {"field": "rank", "type": "quantitative", "scale": x_scale},
-                    "color": color,
-                    "stroke": {"condition": {"test": "datum.own", "value": HIGHLIGHT}, "value": None},
-                    "tooltip": tooltip,
-                },
-            },
-        ],
-        "config": base_config(),
-    }
+        width=width,
+        height=height,
+        datasets={"ranks": rows},
+    )

@@ -13,8 +13,11 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import altair as alt
+
 from forewarn.charts.display import Scale, scale_of
-from forewarn.charts.palette import LIMIT, POINT_TYPES, TARGET, base_config
+from forewarn.charts.palette import LIMIT, POINT_TYPES, TARGET
+from forewarn.charts.render import layer, layered, spec_of
 
 Improvement = Literal["increase", "decrease", "neutral"]
 
@@ -28,13 +31,17 @@ class SpcSeries:
     special-cause rule that labels the point, None for common cause. ``kind`` is the indicator's kind
     (``proportion``, ``count``...), which decides how values read and where limits are clipped
     (:func:`forewarn.charts.display.scale_of`); None for a plain number.
+
+    Periods are dates (a time axis) or labels in order (``"2017/18"``, ``"7"``). ``segment`` gives each
+    period's baseline segment where it is known (otherwise ``rebases`` decide). A run chart (``limits`` False,
+    ``chart_name`` "Run chart") has a centre line in ``mean`` and no process limits.
     """
 
     indicator_code: str
     indicator_name: str
     unit: str | None
     improvement: Improvement
-    period: tuple[dt.date, ...]
+    period: tuple[dt.date, ...] | tuple[str, ...]
     value: tuple[float | None, ...]
     mean: tuple[float | None, ...]
     lpl: tuple[float | None, ...]
@@ -42,11 +49,14 @@ class SpcSeries:
     point_type: tuple[str, ...]
     rule: tuple[str | None, ...]
     target: float | None = None
-    rebases: tuple[dt.date, ...] = ()
+    rebases: tuple[dt.date, ...] | tuple[str, ...] = ()
     variation: str | None = None
     assurance: str | None = None
     warnings: tuple[str, ...] = field(default_factory=tuple)
     kind: str | None = None
+    segment: tuple[int, ...] | None = None
+    chart_name: str = "XmR chart"
+    limits: bool = True
 
 
 def improvement_of(polarity: str) -> Improvement:
@@ -74,23 +84,29 @@ def _segments(series: SpcSeries, scale: Scale) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     segment = 0
     for t, period in enumerate(series.period):
-        while segment < len(series.rebases) and period >= series.rebases[segment]:
-            segment += 1
+        if series.segment is not None:
+            segment = series.segment[t]
+        else:
+            while segment < len(series.rebases) and period >= series.rebases[segment]:  # type: ignore[operator]
+                segment += 1
         mean, lpl, upl = series.mean[t], series.lpl[t], series.upl[t]
-        if series.value[t] is None or mean is None or lpl is None or upl is None:
+        if series.value[t] is None or mean is None or (series.limits and (lpl is None or upl is None)):
             continue
         if rows and rows[-1]["segment"] == segment:
-            rows[-1]["to"] = period.isoformat()
+            rows[-1]["to"] = _period_text(period)
             continue
-        lpl, lower_clipped = _clipped(lpl, scale)
-        upl, upper_clipped = _clipped(upl, scale)
+        lower_clipped = upper_clipped = None
+        if lpl is not None:
+            lpl, lower_clipped = _clipped(lpl, scale)
+        if upl is not None:
+            upl, upper_clipped = _clipped(upl, scale)
         row: dict[str, Any] = {
             "segment": segment,
-            "from": period.isoformat(),
-            "to": period.isoformat(),
+            "from": _period_text(period),
+            "to": _period_text(period),
             "mean": _shown(mean),
-            "lpl": _shown(lpl),
-            "upl": _shown(upl),
+            "lpl": None if lpl is None else _shown(lpl),
+            "upl": None if upl is None else _shown(upl),
         }
         clipped = [name for name, moved in (("lpl", lower_clipped), ("upl", upper_clipped)) if moved]
         if clipped:
@@ -112,16 +128,25 @@ def clipping_notes(segments: list[dict[str, Any]], scale: Scale) -> dict[str, st
 
 
 def spc_chart_spec(series: SpcSeries, *, width: int = 560, height: int = 220) -> dict[str, Any]:
-    """A Vega-Lite spec of one XmR chart: the points, and each baseline segment's mean and limits drawn across
-    the segment (limits are given once a segment, not on every point, which halves a page of charts)."""
+    """The Vega-Lite spec of :func:`spc_chart` (what the pages embed and the server draws as SVG)."""
+    return spec_of(spc_chart(series, width=width, height=height))
+
+
+def spc_chart(series: SpcSeries, *, width: int = 560, height: int = 220) -> alt.LayerChart:
+    """An XmR chart as an Altair chart: the points, and each baseline segment's mean and limits drawn across
+    the segment (limits are given once a segment, not on every point, which halves a page of charts).
+
+    The data travel as named datasets (``points``, ``limits`` and, where drawn, ``target``, ``rebases`` and the
+    notes of clipped limits), so the spec is the same for the same series."""
     scale = scale_of(series.kind, series.unit)
+    dated = all(isinstance(p, dt.date) for p in series.period)
     values = []
     for t, period in enumerate(series.period):
         value = series.value[t]
         if value is None:
             continue
         point: dict[str, Any] = {
-            "period": period.isoformat(),
+            "period": _period_text(period),
             "value": _shown(value),
             "type": POINT_TYPES.get(series.point_type[t], POINT_TYPES["common_cause"])[0],
         }
@@ -132,87 +157,99 @@ def spc_chart_spec(series: SpcSeries, *, width: int = 560, height: int = 220) ->
     notes = clipping_notes(segments, scale)
     shown = {series.point_type[t] for t in range(len(series.period)) if series.value[t] is not None}
     present = [k for k in POINT_TYPES if k in shown] or ["common_cause"]
-    x = {
-        "field": "period",
-        "type": "temporal",
-        "title": "Period",
-        "axis": {"format": "%b %Y", "labelAngle": -40},
-    }
+    x: dict[str, Any] = (
+        {
+            "field": "period",
+            "type": "temporal",
+            "title": "Period",
+            "axis": {"format": "%b %Y", "labelAngle": -40},
+        }
+        if dated
+        else {
+            "field": "period",
+            "type": "ordinal",
+            "title": "Period",
+            "sort": None,
+            "axis": {"labelAngle": -40},
+        }
+    )
     y_title = (series.unit or "value").capitalize() if series.unit != "%" else "Per cent"
     y_axis = {"axis": {"format": scale.axis_format}} if scale.axis_format else {}
     limit_x = {**x, "field": "from"}
-    limit_layers: list[dict[str, Any]] = [
-        {
-            "data": {"name": "limits"},
-            "mark": {"type": "rule", "color": LIMIT, "strokeWidth": 1.5, **({} if name == "mean" else dash)},
-            "encoding": {"x": limit_x, "x2": {"field": "to"}, "y": {"field": name, "type": "quantitative"}},
-        }
-        for name, dash in (("lpl", {"strokeDash": [6, 4]}), ("upl", {"strokeDash": [6, 4]}), ("mean", {}))
-    ]
-    layers: list[dict[str, Any]] = [
-        *(limit_layers if segments else []),
-        {
-            "mark": {"type": "line", "color": "#b1b4b6", "strokeWidth": 1.5},
-            "encoding": {
-                "x": x,
-                "y": {
-                    "field": "value",
-                    "type": "quantitative",
-                    "title": y_title,
-                    "scale": {"zero": False},
-                    **y_axis,
+    datasets: dict[str, Any] = {"points": values, "limits": segments}
+    layers: list[alt.Chart] = []
+    if segments:
+        for name, dash in (("lpl", {"strokeDash": [6, 4]}), ("upl", {"strokeDash": [6, 4]}), ("mean", {})):
+            layers.append(
+                layer(
+                    "limits",
+                    {"type": "rule", "color": LIMIT, "strokeWidth": 1.5, **dash},
+                    x=limit_x,
+                    x2={"field": "to"},
+                    y={"field": name, "type": "quantitative"},
+                )
+            )
+    period_tooltip = (
+        {"field": "period", "type": "temporal", "title": "Period", "format": "%B %Y"}
+        if dated
+        else {"field": "period", "title": "Period"}
+    )
+    layers.append(
+        layer(
+            None,
+            {"type": "line", "color": "#b1b4b6", "strokeWidth": 1.5},
+            x=x,
+            y={
+                "field": "value",
+                "type": "quantitative",
+                "title": y_title,
+                "scale": {"zero": False},
+                **y_axis,
+            },
+        )
+    )
+    layers.append(
+        layer(
+            None,
+            {"type": "point", "filled": True, "size": 60, "opacity": 1},
+            x=x,
+            y={"field": "value", "type": "quantitative"},
+            color={
+                "field": "type",
+                "type": "nominal",
+                "title": "Variation",
+                "scale": {
+                    "domain": [POINT_TYPES[k][0] for k in present],
+                    "range": [POINT_TYPES[k][1] for k in present],
                 },
             },
-        },
-        {
-            "mark": {"type": "point", "filled": True, "size": 60, "opacity": 1},
-            "encoding": {
-                "x": x,
-                "y": {"field": "value", "type": "quantitative"},
-                "color": {
-                    "field": "type",
-                    "type": "nominal",
-                    "title": "Variation",
-                    "scale": {
-                        "domain": [POINT_TYPES[k][0] for k in present],
-                        "range": [POINT_TYPES[k][1] for k in present],
-                    },
+            shape={
+                "field": "type",
+                "type": "nominal",
+                "scale": {
+                    "domain": [POINT_TYPES[k][0] for k in present],
+                    "range": [POINT_TYPES[k][2] for k in present],
                 },
-                "shape": {
-                    "field": "type",
-                    "type": "nominal",
-                    "scale": {
-                        "domain": [POINT_TYPES[k][0] for k in present],
-                        "range": [POINT_TYPES[k][2] for k in present],
-                    },
-                },
-                "tooltip": [
-                    {"field": "period", "type": "temporal", "title": "Period", "format": "%B %Y"},
-                    {
-                        "field": "value",
-                        "type": "quantitative",
-                        "title": "Value",
-                        "format": scale.tooltip_format,
-                    },
-                    {"field": "type", "title": "Variation"},
-                    {"field": "rule", "title": "Rule"},
-                ],
             },
-        },
-    ]
+            tooltip=[
+                period_tooltip,
+                {"field": "value", "type": "quantitative", "title": "Value", "format": scale.tooltip_format},
+                {"field": "type", "title": "Variation"},
+                {"field": "rule", "title": "Rule"},
+            ],
+        )
+    )
     for name, anchor in (("lpl", "bottom"), ("upl", "top")):  # the note sits inside the plot, by its line
         clipped = [row for row in segments if name in row.get("clipped", ())]
         if clipped:
             # Beside the line, for those who see the chart; the description says it for everyone else.
+            datasets[f"{name}_note"] = [
+                {"from": row["from"], name: row[name], "note": notes[name].capitalize()} for row in clipped
+            ]
             layers.append(
-                {
-                    "data": {
-                        "values": [
-                            {"from": row["from"], name: row[name], "note": notes[name].capitalize()}
-                            for row in clipped
-                        ]
-                    },
-                    "mark": {
+                layer(
+                    f"{name}_note",
+                    {
                         "type": "text",
                         "align": "left",
                         "baseline": anchor,
@@ -222,49 +259,45 @@ def spc_chart_spec(series: SpcSeries, *, width: int = 560, height: int = 220) ->
                         "color": LIMIT,
                         "aria": False,
                     },
-                    "encoding": {
-                        "x": limit_x,
-                        "y": {"field": name, "type": "quantitative"},
-                        "text": {"field": "note"},
-                    },
-                }
+                    x=limit_x,
+                    y={"field": name, "type": "quantitative"},
+                    text={"field": "note"},
+                )
             )
     if series.target is not None:
+        datasets["target"] = [{"target": series.target}]
         layers.append(
-            {
-                "data": {"values": [{"target": series.target}]},
-                "mark": {"type": "rule", "color": TARGET, "strokeWidth": 1.5, "strokeDash": [2, 2]},
-                "encoding": {"y": {"field": "target", "type": "quantitative"}},
-            }
+            layer(
+                "target",
+                {"type": "rule", "color": TARGET, "strokeWidth": 1.5, "strokeDash": [2, 2]},
+                y={"field": "target", "type": "quantitative"},
+            )
         )
     if series.rebases:
+        datasets["rebases"] = [{"period": _period_text(d), "label": "Baseline reset"} for d in series.rebases]
         layers.append(
-            {
-                "data": {
-                    "values": [{"period": d.isoformat(), "label": "Baseline reset"} for d in series.rebases]
-                },
-                "mark": {"type": "rule", "color": "#0b0c0c", "strokeWidth": 1},
-                "encoding": {
-                    "x": {"field": "period", "type": "temporal"},
-                    "tooltip": [
-                        {"field": "label"},
-                        {"field": "period", "type": "temporal", "format": "%B %Y"},
-                    ],
-                },
-            }
+            layer(
+                "rebases",
+                {"type": "rule", "color": "#0b0c0c", "strokeWidth": 1},
+                x={"field": "period", "type": "temporal" if dated else "ordinal"},
+                tooltip=[
+                    {"field": "label"},
+                    {"field": "period", "type": "temporal", "format": "%B %Y"}
+                    if dated
+                    else {"field": "period"},
+                ],
+            )
         )
     description = (
-        f"XmR chart of {series.indicator_name}, {len(values)} points"
+        f"{series.chart_name} of {series.indicator_name}, {len(values)} points"
         + (f"; latest variation {series.variation.replace('_', ' ')}" if series.variation else "")
         + (f"; baseline reset {len(series.rebases)} time(s)" if series.rebases else "")
         + "".join(f"; {note}" for note in notes.values())
     )
-    return {
-        "description": description,
-        "width": width,
-        "height": height,
-        "data": {"values": values},
-        "datasets": {"limits": segments},
-        "layer": layers,
-        "config": base_config(),
-    }
+    return layered(
+        layers, data="points", description=description, width=width, height=height, datasets=datasets
+    )
+
+
+def _period_text(period: object) -> str:
+    return period.isoformat() if isinstance(period, dt.date) else str(period)
