@@ -49,7 +49,7 @@ class ThrottlePolicy:
             return dt.timedelta(0)
         if extra >= 40:  # 2**40 seconds is beyond any cap; avoids huge numbers
             return self.max_delay
-        return min(self.first_delay * (2**extra), self.max_delay)
+        return min(self.first_delay * (1 << extra), self.max_delay)
 
 
 class SignInOutcome(enum.StrEnum):
