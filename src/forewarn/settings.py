@@ -52,6 +52,34 @@ class Settings(BaseSettings):
         ge=1000,
         description="Rows written to the store per chunk during an import (progress granularity).",
     )
+    import_max_file_mb: float = Field(
+        200, gt=0, description="Largest file an import reads (MiB); larger files are refused before reading."
+    )
+    import_max_rows: int = Field(
+        5_000_000, ge=1, description="Most data rows an import accepts from one file."
+    )
+    import_max_field_chars: int = Field(
+        10_000,
+        ge=64,
+        description="Longest cell an import accepts (characters); columns stored in shorter fields are "
+        "held to those (an organisation code to 64).",
+    )
+    import_max_line_kb: int = Field(
+        1024,
+        ge=1,
+        description="Longest line of a CSV file (KiB); found by reading the file in blocks, before parsing.",
+    )
+    import_max_inflated_mb: float = Field(
+        256,
+        gt=0,
+        description="Largest total uncompressed size of a workbook's zip members (xlsx, xlsm, ods), checked "
+        "from the zip directory before the workbook is read (MiB).",
+    )
+    import_max_future_days: int = Field(
+        366,
+        ge=0,
+        description="Periods and event dates starting more than this many days after today are refused.",
+    )
     imported_by: str | None = Field(
         None, description="Name recorded on import batches; unset means the operating-system user."
     )

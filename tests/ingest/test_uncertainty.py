@@ -140,15 +140,15 @@ def test_fingertips_style_export_with_confidence_limits(engine: Engine) -> None:
     ("uncertainty", "row", "problems"),
     [
         (SE, "A,2019,50,-1,,,", ["row 2, column 'se': negative standard error for indicator 'score' (value '-1.0')"]),
-        (SE, "A,2019,50,inf,,,", ["row 2, column 'se': standard error is not a finite number for indicator 'score' (value 'inf')"]),
-        (SE, "A,2019,50,NaN,,,", ["row 2, column 'se': standard error is not a finite number for indicator 'score' (value 'NaN')"]),
+        (SE, "A,2019,50,inf,,,", ["row 2, column 'se': not a finite number: infinity and NaN are refused (value 'inf')"]),
+        (SE, "A,2019,50,NaN,,,", ["row 2, column 'se': not a finite number: infinity and NaN are refused (value 'NaN')"]),
         (SE, "A,2019,50,wide,,,", ["row 2, column 'se': not a number (value 'wide')"]),
         (CI, "A,2019,50,,55,45,", ["row 2, column 'lo': lower confidence limit above the upper (45.0) for indicator 'score' (value '55.0')"]),
         (CI, "A,2019,50,,51,55,", ["row 2, column 'lo': value 50.0 lies below its lower confidence limit, beyond rounding for indicator 'score' (value '51.0')"]),
         (CI, "A,2019,50,,40,49.5,", ["row 2, column 'hi': value 50.0 lies above its upper confidence limit, beyond rounding for indicator 'score' (value '49.5')"]),
         (CI, "A,2019,50,,45,,", ["row 2, column 'hi': upper confidence limit missing (the other is given) for indicator 'score'"]),
         (CI, "A,2019,50,,,55,", ["row 2, column 'lo': lower confidence limit missing (the other is given) for indicator 'score'"]),
-        (CI, "A,2019,50,,-inf,55,", ["row 2, column 'lo': confidence limit is not a finite number for indicator 'score' (value '-inf')"]),
+        (CI, "A,2019,50,,-inf,55,", ["row 2, column 'lo': not a finite number: infinity and NaN are refused (value '-inf')"]),
         (CI, "A,2019,50,,4x,55,", ["row 2, column 'lo': not a number (value '4x')"]),
         (
             CI + ", ci_scale: log",

@@ -10,7 +10,8 @@ from pathlib import Path
 import polars as pl
 from sqlalchemy import Engine
 
-from forewarn.ingest.mapping import Mapping, file_checksum, load_mapping, parse_mapping, text_checksum
+from forewarn.ingest.limits import Limits, default_limits
+from forewarn.ingest.mapping import Mapping, file_checksum, parse_mapping, read_mapping_text, text_checksum
 from forewarn.ingest.problems import ImportRejected, ValidationReport
 from forewarn.ingest.readers import read_table
 from forewarn.ingest.transform import Prepared, prepare
@@ -70,18 +71,21 @@ def _no_stage(_name: str, _total: int | None) -> Callable[[int], None]:
 
 
 def validate_file(
-    path: Path, mapping: Mapping, max_listed: int = 1000
+    path: Path, mapping: Mapping, max_listed: int = 1000, limits: Limits | None = None
 ) -> tuple[ValidationReport, Prepared | None]:
-    """Read and check ``path``; the report lists every problem. ``Prepared`` is None when the file is unreadable."""
+    """Read and check ``path``; the report lists every problem. ``Prepared`` is None when the file is unreadable.
+
+    ``limits`` (file size, rows, cell length, workbook inflation, date horizon) default to the settings'."""
     from forewarn.ingest.readers import UnreadableFile
 
+    limits = limits or default_limits()
     report = ValidationReport(file=path.name, max_listed=max_listed)
     try:
-        table = read_table(path, mapping.file, list(mapping.columns))
+        table = read_table(path, mapping.file, list(mapping.columns), limits)
     except UnreadableFile as exc:
         report.extend(exc.problems)
         return report, None
-    prepared = prepare(table, mapping, report)
+    prepared = prepare(table, mapping, report, limits)
     return report, prepared
 
 
@@ -114,6 +118,7 @@ def import_file(
     chunk_rows: int = 100_000,
     max_listed: int = 1000,
     stage: Stage = _no_stage,
+    limits: Limits | None = None,
 ) -> ImportResult:
     """Validate ``path`` against its mapping and write it, all or nothing.
 
@@ -123,8 +128,8 @@ def import_file(
     if mapping_text is None:
         if mapping_path is None:
             raise ValueError("give a mapping file or mapping text")
-        mapping = load_mapping(mapping_path)
-        mapping_text = mapping_path.read_text(encoding="utf-8")
+        mapping_text = read_mapping_text(mapping_path)
+        mapping = parse_mapping(mapping_text, str(mapping_path))
     else:
         mapping = parse_mapping(mapping_text, mapping_path.name if mapping_path else "mapping")
     checksum = file_checksum(path) if path.exists() else ""
@@ -144,7 +149,7 @@ def import_file(
         )
 
     tick = stage("Validating", None)
-    report, prepared = validate_file(path, mapping, max_listed)
+    report, prepared = validate_file(path, mapping, max_listed, limits)
     tick(1)
     if not report.ok or prepared is None:
         raise ImportRejected(report)

@@ -51,10 +51,17 @@ class FileSpec(_Strict):
     delimiter: str = Field(",", min_length=1, max_length=1)
     sheet: str | None = None
     missing_values: list[str] = Field(default_factory=lambda: [""])
+    decimal: Literal["point", "comma"] = Field(
+        "point",
+        description="How numbers typed as text (CSV) mark decimals: point (1,234.5) or comma (1.234,5).",
+    )
 
 
 class OrganisationSpec(_Strict):
     code: str
+    case: Literal["upper", "lower", "preserve"] = Field(
+        "upper", description="How organisation codes are normalised (after trimming spaces): bad01 is BAD01."
+    )
     name: ColumnOrValue | None = None
     type: ColumnOrValue | None = None
     region: ColumnOrValue | None = None
@@ -316,12 +323,33 @@ def parse_mapping(text: str, name: str = "mapping") -> Mapping:
         raise MappingError(problems) from exc
 
 
-def load_mapping(path: Path) -> Mapping:
+def read_mapping_text(path: Path) -> str:
+    """The text of a mapping file, which must be UTF-8; a clear :class:`MappingError` otherwise."""
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError as exc:
         raise MappingError([Problem(str(path), None, None, None, "mapping file not found")]) from exc
-    return parse_mapping(text, str(path))
+    except IsADirectoryError as exc:
+        raise MappingError([Problem(str(path), None, None, None, "mapping file is a directory")]) from exc
+    try:
+        return data.removeprefix(b"\xef\xbb\xbf").decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise MappingError(
+            [
+                Problem(
+                    str(path),
+                    line,
+                    None,
+                    f"0x{data[exc.start : exc.start + 1].hex()}",
+                    "mapping file is not UTF-8 text: save it as UTF-8 (YAML files are UTF-8)",
+                )
+            ]
+        ) from exc
+
+
+def load_mapping(path: Path) -> Mapping:
+    return parse_mapping(read_mapping_text(path), str(path))
 
 
 def file_checksum(path: Path) -> str:

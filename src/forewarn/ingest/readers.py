@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import csv
 import difflib
 import io
+import sys
+import zipfile
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
+from forewarn.ingest.limits import Limits, megabytes
 from forewarn.ingest.mapping import FileSpec
 from forewarn.ingest.problems import Problem
 
@@ -30,6 +35,9 @@ class RawTable:
 
     frame: pl.DataFrame
     source: str
+    numbers_as_text: bool = True
+    """True when numbers were typed as text (CSV), so the mapping's ``decimal`` applies; False when the file
+    stored them as numbers (Excel, Parquet), so they are read with a decimal point whatever the mapping says."""
 
 
 def detect_format(path: Path, spec: FileSpec) -> str:
@@ -43,8 +51,8 @@ def detect_format(path: Path, spec: FileSpec) -> str:
     return "csv"
 
 
-def _decode(data: bytes, encoding: str, name: str) -> bytes:
-    """UTF-8 bytes for Polars, or a problem naming the line of the first undecodable byte."""
+def _decode(data: bytes, encoding: str, name: str) -> tuple[bytes, str]:
+    """UTF-8 bytes for Polars and the text, or a problem naming the line of the first undecodable byte."""
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     try:
@@ -68,14 +76,94 @@ def _decode(data: bytes, encoding: str, name: str) -> bytes:
         raise UnreadableFile(
             [Problem(name, None, None, encoding, "unknown encoding in the mapping")]
         ) from exc
-    return data if encoding.lower().replace("-", "") == "utf8" else text.encode("utf-8")
+    return (data if encoding.lower().replace("-", "") == "utf8" else text.encode("utf-8")), text
 
 
-def _read_csv(path: Path, spec: FileSpec, name: str) -> pl.DataFrame:
+def _check_lines(path: Path, name: str, limits: Limits) -> None:
+    """Refuse a file with a line longer than the limit, reading it in blocks (never the whole line at once)."""
+    block = 1024 * 1024
+    current = 0  # length of the line being read so far
+    line = 1
+    with path.open("rb") as handle:
+        while chunk := handle.read(block):
+            start = 0
+            while (end := chunk.find(b"\n", start)) != -1:
+                if current + end - start > limits.max_line_bytes:
+                    break
+                current, start, line = 0, end + 1, line + 1
+            else:
+                current += len(chunk) - start
+                if current <= limits.max_line_bytes:
+                    continue
+            raise UnreadableFile(
+                [
+                    Problem(
+                        name,
+                        line,
+                        None,
+                        None,
+                        f"line longer than {limits.max_line_bytes // 1024:,} KB, the most an import reads "
+                        "(FOREWARN_IMPORT_MAX_LINE_KB); nothing after it was read",
+                    )
+                ]
+            )
+
+
+def _duplicate_header(columns: list[str], name: str) -> None:
+    """Refuse a header naming a column twice (after trimming spaces): which of them would the mapping mean?"""
+    seen = Counter(c.strip() for c in columns)
+    twice = [c for c, n in seen.items() if n > 1]
+    if twice:
+        raise UnreadableFile(
+            [
+                Problem(
+                    name,
+                    1,
+                    column,
+                    None,
+                    f"duplicate column in the header: {column!r} appears {seen[column]} times",
+                )
+                for column in twice
+            ]
+        )
+
+
+def _ragged_rows(text: str, delimiter: str, name: str) -> None:
+    """Check the header for duplicates and every row for the header's number of fields, naming the rows."""
+    csv.field_size_limit(sys.maxsize)  # lines are already bounded by _check_lines
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    problems: list[Problem] = []
+    try:
+        header = next(reader)
+        _duplicate_header(header, name)
+        width = len(header)
+        for row_number, fields in enumerate(reader, start=2):
+            if fields and len(fields) != width:
+                problems.append(
+                    Problem(
+                        name,
+                        row_number,
+                        None,
+                        None,
+                        f"row has {len(fields)} fields where the header has {width}",
+                    )
+                )
+    except csv.Error as exc:
+        problems.append(Problem(name, reader.line_num, None, None, f"not a readable CSV file: {exc}"))
+    except StopIteration:
+        return
+    if problems:
+        raise UnreadableFile(problems)
+
+
+def _read_csv(path: Path, spec: FileSpec, name: str, limits: Limits) -> pl.DataFrame:
+    _check_lines(path, name, limits)
     data = path.read_bytes()
     if not data.strip():
         raise UnreadableFile([Problem(name, None, None, None, "empty file: it has no header and no rows")])
-    data = _decode(data, spec.encoding, name)
+    data, text = _decode(data, spec.encoding, name)
+    _ragged_rows(text, spec.delimiter, name)
+    del text
     try:
         return pl.read_csv(
             io.BytesIO(data),
@@ -87,9 +175,48 @@ def _read_csv(path: Path, spec: FileSpec, name: str) -> pl.DataFrame:
         raise UnreadableFile([Problem(name, None, None, None, f"not a readable CSV file: {exc}")]) from exc
 
 
-def _read_excel(path: Path, spec: FileSpec, name: str) -> pl.DataFrame:
+def _check_inflation(path: Path, name: str, limits: Limits) -> None:
+    """Refuse a workbook whose zip members would inflate beyond the limit, from the zip directory alone."""
+    if not zipfile.is_zipfile(path):
+        return  # .xls and .xlsb are not zips; the Excel engine reports a damaged file
     try:
+        with zipfile.ZipFile(path) as archive:
+            inflated = sum(member.file_size for member in archive.infolist())
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise UnreadableFile(
+            [Problem(name, None, None, None, f"not a readable Excel workbook: {exc}")]
+        ) from exc
+    if inflated > limits.max_inflated_bytes:
+        raise UnreadableFile(
+            [
+                Problem(
+                    name,
+                    None,
+                    None,
+                    None,
+                    f"workbook inflates to {megabytes(inflated)} when unzipped, more than the "
+                    f"{megabytes(limits.max_inflated_bytes)} an import reads (FOREWARN_IMPORT_MAX_INFLATED_MB)",
+                )
+            ]
+        )
+
+
+def _excel_header(path: Path, spec: FileSpec) -> list[str]:
+    import fastexcel
+
+    sheet = fastexcel.read_excel(path).load_sheet(
+        spec.sheet if spec.sheet is not None else 0, header_row=None, n_rows=1
+    )
+    return ["" if v is None else str(v) for v in sheet.to_polars().row(0)] if sheet.height else []
+
+
+def _read_excel(path: Path, spec: FileSpec, name: str, limits: Limits) -> pl.DataFrame:
+    _check_inflation(path, name, limits)
+    try:
+        _duplicate_header(_excel_header(path, spec), name)
         frame = pl.read_excel(path, sheet_name=spec.sheet, infer_schema_length=0, engine="calamine")
+    except UnreadableFile:
+        raise
     except Exception as exc:  # the Excel engines raise many kinds; all mean "cannot read this workbook"
         raise UnreadableFile(
             [Problem(name, None, None, None, f"not a readable Excel workbook: {exc}")]
@@ -102,9 +229,24 @@ def _read_excel(path: Path, spec: FileSpec, name: str) -> pl.DataFrame:
     return frame
 
 
-def _read_parquet(path: Path, name: str) -> pl.DataFrame:
+def _too_many_rows(name: str, rows: int, limits: Limits) -> Problem:
+    return Problem(
+        name,
+        None,
+        None,
+        None,
+        f"{rows:,} rows, more than the {limits.max_rows:,} an import accepts (FOREWARN_IMPORT_MAX_ROWS)",
+    )
+
+
+def _read_parquet(path: Path, name: str, limits: Limits) -> pl.DataFrame:
     try:
+        rows = pl.scan_parquet(path).select(pl.len()).collect().item()
+        if rows > limits.max_rows:
+            raise UnreadableFile([_too_many_rows(name, rows, limits)])
         frame = pl.read_parquet(path)
+    except UnreadableFile:
+        raise
     except Exception as exc:  # pyarrow/polars raise several kinds for a damaged file
         raise UnreadableFile(
             [Problem(name, None, None, None, f"not a readable Parquet file: {exc}")]
@@ -120,18 +262,38 @@ def _read_parquet(path: Path, name: str) -> pl.DataFrame:
     )
 
 
-def read_table(path: Path, spec: FileSpec, required_columns: list[str]) -> RawTable:
+def read_table(
+    path: Path, spec: FileSpec, required_columns: list[str], limits: Limits | None = None
+) -> RawTable:
     """Read ``path`` as text columns, checking the header has every column the mapping reads."""
+    limits = limits or Limits()
     name = path.name
-    if not path.exists():
+    if not path.is_file():
         raise UnreadableFile([Problem(name, None, None, None, f"file not found: {path}")])
+    size = path.stat().st_size
+    if size > limits.max_file_bytes:
+        raise UnreadableFile(
+            [
+                Problem(
+                    name,
+                    None,
+                    None,
+                    None,
+                    f"file of {megabytes(size)} is larger than the {megabytes(limits.max_file_bytes)} an "
+                    "import reads (FOREWARN_IMPORT_MAX_FILE_MB)",
+                )
+            ]
+        )
     kind = detect_format(path, spec)
     if kind == "excel":
-        frame = _read_excel(path, spec, name)
+        frame = _read_excel(path, spec, name, limits)
     elif kind == "parquet":
-        frame = _read_parquet(path, name)
+        frame = _read_parquet(path, name, limits)
     else:
-        frame = _read_csv(path, spec, name)
+        frame = _read_csv(path, spec, name, limits)
+    if frame.height > limits.max_rows:
+        raise UnreadableFile([_too_many_rows(name, frame.height, limits)])
+    _duplicate_header(frame.columns, name)
     frame = frame.rename({c: c.strip() for c in frame.columns})
     missing = [c for c in required_columns if c not in frame.columns]
     if missing:
@@ -158,4 +320,4 @@ def read_table(path: Path, spec: FileSpec, required_columns: list[str]) -> RawTa
     frame = (
         frame.select(required_columns).with_row_index(ROW, offset=2).with_columns(pl.col(ROW).cast(pl.Int64))
     )
-    return RawTable(frame=frame, source=name)
+    return RawTable(frame=frame, source=name, numbers_as_text=kind == "csv")

@@ -6,17 +6,20 @@ message) so that a million-row file is validated in about a second and every pro
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from statistics import NormalDist
 
 import polars as pl
+from sqlalchemy import String
 
 from forewarn.ingest.expressions import compile_expression, expression_columns
+from forewarn.ingest.limits import Limits
 from forewarn.ingest.mapping import ColumnOrValue, FixedValue, IndicatorSpec, Mapping
 from forewarn.ingest.periods import parse_dates, period_bounds
 from forewarn.ingest.problems import Problem, ValidationReport
 from forewarn.ingest.readers import ROW, RawTable
-from forewarn.store.models import IndicatorKind
+from forewarn.store.models import Event, IndicatorKind, Organisation, OrganisationAttribute
 
 PROBLEM_SCHEMA = {"row": pl.Int64, "column": pl.String, "value": pl.String, "message": pl.String}
 OBSERVATION_COLUMNS = [
@@ -36,6 +39,18 @@ OBSERVATION_COLUMNS = [
 # interval is (nearly) a point. Further out, a column is misnamed or shifted, and the row is reported.
 CI_TOLERANCE_OF_WIDTH = 0.01
 CI_TOLERANCE_RELATIVE = 1e-6
+SHOWN_VALUE_CHARS = 60
+"""A value longer than this is cut short (with an ellipsis) in a problem."""
+EARLIEST_DATE = dt.date(1800, 1, 1)
+"""Periods and events before this are refused as implausible (a mistyped year)."""
+CONTROL_CHARACTERS = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+"""Control characters refused in text cells: C0 (NUL...) and DEL, but tab, line feed and carriage return."""
+NON_FINITE_TEXT = r"(?i)^[+-]?(inf|infinity|nan)$"
+
+
+def _store_length(column: object) -> int | None:
+    kind = getattr(column, "type", None)
+    return kind.length if isinstance(kind, String) else None
 
 
 @dataclass
@@ -54,10 +69,18 @@ class Prepared:
 def _problem_frame(
     frame: pl.DataFrame, column: str | None, value: pl.Expr | None, message: str | pl.Expr
 ) -> pl.DataFrame:
+    shown = pl.lit(None, dtype=pl.String)
+    if value is not None:
+        text = value.cast(pl.String)
+        shown = (
+            pl.when(text.str.len_chars() > SHOWN_VALUE_CHARS)
+            .then(text.str.slice(0, SHOWN_VALUE_CHARS) + pl.lit("…"))
+            .otherwise(text)
+        )
     return frame.select(
         pl.col(ROW).alias("row"),
         pl.lit(column, dtype=pl.String).alias("column"),
-        (value.cast(pl.String) if value is not None else pl.lit(None, dtype=pl.String)).alias("value"),
+        shown.alias("value"),
         (message if isinstance(message, pl.Expr) else pl.lit(message)).alias("message"),
     )
 
@@ -92,29 +115,136 @@ class _Checker:
         )
 
 
-_TYPE_CASTS = {"number": pl.Float64, "integer": pl.Int64}
 _TYPE_MESSAGES = {"number": "not a number", "integer": "not a whole number", "date": "not a date"}
 
 
-def _typed(table: RawTable, mapping: Mapping, checks: _Checker) -> pl.DataFrame:
-    """Cast declared columns, reporting each cell that does not parse."""
+# Numbers as published: digits with an optional sign, decimal mark and exponent, or digits grouped in threes by
+# a thousands separator (no exponent then). The first group of a grouped number does not start with 0.
+@dataclass(frozen=True)
+class _NumberStyle:
+    plain: str
+    grouped: str
+    one_group: str  # a single group, as in 1,234: thousands, or a decimal mark?
+    other_mark: str  # the other mark used as a decimal, as in 10,5 when decimals are points
+    separators: tuple[str, ...]
+
+
+_NUMBER_PATTERNS = {
+    "point": _NumberStyle(
+        plain=r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$",
+        grouped=r"^[+-]?[1-9]\d{0,2}(,\d{3})+(\.\d*)?$",
+        one_group=r"^[+-]?[1-9]\d{0,2},\d{3}$",
+        other_mark=r"^[+-]?\d*,\d+$",
+        separators=(",",),
+    ),
+    "comma": _NumberStyle(
+        plain=r"^[+-]?(\d+,?\d*|,\d+)([eE][+-]?\d+)?$",
+        grouped=r"^[+-]?[1-9]\d{0,2}([. \u00a0\u202f]\d{3})+(,\d*)?$",
+        one_group=r"^[+-]?[1-9]\d{0,2}\.\d{3}$",
+        other_mark=r"^[+-]?\d*\.\d+$",
+        separators=(".", " ", "\u00a0", "\u202f"),
+    ),
+}
+_OTHER_MARK_MESSAGE = {
+    "point": "not a number: a comma that is not a thousands separator (for a decimal comma, set "
+    "`file: {decimal: comma}` in the mapping)",
+    "comma": "not a number: a point that is not a thousands separator (the mapping says `decimal: comma`)",
+}
+_AMBIGUOUS_MESSAGE = {
+    "point": "ambiguous number: the comma may separate thousands or decimals, and this column has decimal "
+    "commas elsewhere (set `file: {decimal: comma}` if they are decimals)",
+    "comma": "ambiguous number: the point may separate thousands or decimals, and this column has decimal "
+    "points elsewhere",
+}
+
+
+def _parse_number(frame: pl.DataFrame, column: str, kind: str, decimal: str) -> tuple[pl.Expr, pl.Expr]:
+    """The typed column and the message for each cell that cannot be read (null where it can), strictly.
+
+    Thousands separators are taken only where they cannot be decimal marks: ``1,234,567`` and ``1,234.5``
+    always, ``1,234`` unless the same column has decimal commas (``10,5``) elsewhere. Infinity, NaN and numbers
+    beyond the range of a double (``1e309``) are refused.
+    """
+    p = _NUMBER_PATTERNS[decimal]
+    text = pl.col(column).str.strip_chars()
+    other_mark = text.str.contains(p.other_mark) & ~text.str.contains(p.one_group)
+    other_mark_in_column = bool(frame.select(other_mark.any()).item())
+    grouped = text.str.contains(p.grouped)
+    if other_mark_in_column:
+        grouped = grouped & ~text.str.contains(p.one_group)
+    cleaned = text
+    for separator in p.separators:
+        cleaned = (
+            pl.when(grouped).then(cleaned.str.replace_all(separator, "", literal=True)).otherwise(cleaned)
+        )
+    if decimal == "comma":
+        cleaned = cleaned.str.replace(",", ".", literal=True)
+    readable = text.str.contains(p.plain) | grouped
+    if kind == "integer":
+        typed = pl.when(readable).then(cleaned.cast(pl.Int64, strict=False))
+    else:
+        typed = pl.when(readable).then(cleaned.cast(pl.Float64, strict=False))
+    message = (
+        pl.when(text.is_null() | (text == ""))
+        .then(pl.lit(None, dtype=pl.String))
+        .when(text.str.contains(NON_FINITE_TEXT))
+        .then(pl.lit("not a finite number: infinity and NaN are refused"))
+        .when(other_mark_in_column & text.str.contains(p.one_group))
+        .then(pl.lit(_AMBIGUOUS_MESSAGE[decimal]))
+        .when(other_mark)
+        .then(pl.lit(_OTHER_MARK_MESSAGE[decimal]))
+        .when(typed.is_null())
+        .then(pl.lit(_TYPE_MESSAGES[kind]))
+        .when(~typed.cast(pl.Float64).is_finite())
+        .then(pl.lit("not a finite number: beyond the largest number stored (about 1.8e308)"))
+        .otherwise(pl.lit(None, dtype=pl.String))
+    )
+    return pl.when(message.is_null()).then(typed), message
+
+
+def _typed(table: RawTable, mapping: Mapping, checks: _Checker, limits: Limits) -> pl.DataFrame:
+    """Cast declared columns, reporting each cell that does not parse, is too long, or holds control characters."""
     frame = table.frame
+    decimal = mapping.file.decimal if table.numbers_as_text else "point"
     casts: list[pl.Expr] = []
     for column, kind in mapping.columns.items():
+        raw = pl.col(column)
+        too_long = raw.str.len_chars() > limits.max_field_chars
+        checks.add(
+            frame.filter(too_long),
+            column,
+            raw,
+            pl.format(
+                "cell of {} characters, longer than the {} an import accepts (FOREWARN_IMPORT_MAX_FIELD_CHARS)",
+                raw.str.len_chars(),
+                pl.lit(f"{limits.max_field_chars:,}"),
+            ),
+        )
         if kind == "text":
-            casts.append(pl.col(column).str.strip_chars())
+            checks.add(
+                frame.filter(raw.str.contains(CONTROL_CHARACTERS)),
+                column,
+                raw,
+                "control character (such as NUL) in the text: remove it",
+            )
+            casts.append(raw.str.strip_chars())
+            casts.append(too_long.fill_null(False).alias(_unreadable(column)))
             continue
-        text = pl.col(column).str.strip_chars()
+        text = raw.str.strip_chars()
         if kind == "date":
             typed = parse_dates(text, "iso")
+            message = (
+                pl.when(text.is_not_null() & (text != "") & typed.is_null())
+                .then(pl.lit(_TYPE_MESSAGES[kind] + " (expected YYYY-MM-DD)"))
+                .otherwise(pl.lit(None, dtype=pl.String))
+            )
         else:
-            # Thousands separators are common in published spreadsheets ("21,289").
-            typed = text.str.replace_all(",", "").cast(_TYPE_CASTS[kind], strict=False)
-        unreadable = text.is_not_null() & (text != "") & typed.is_null()
-        expected = " (expected YYYY-MM-DD)" if kind == "date" else ""
-        checks.add(frame.filter(unreadable), column, pl.col(column), _TYPE_MESSAGES[kind] + expected)
+            typed, message = _parse_number(frame, column, kind, decimal)
+        message = pl.when(too_long).then(pl.lit(None, dtype=pl.String)).otherwise(message)
+        typed = pl.when(too_long).then(None).otherwise(typed)
+        checks.add(frame.filter(message.is_not_null()), column, raw, message)
         casts.append(typed.alias(column))
-        casts.append(unreadable.alias(_unreadable(column)))
+        casts.append((message.is_not_null() | too_long).fill_null(False).alias(_unreadable(column)))
     return frame.with_columns(casts)
 
 
@@ -305,6 +435,18 @@ def _label(spec: IndicatorSpec, name: str) -> str:
 def _check_values(computed: pl.DataFrame, spec: IndicatorSpec, checks: _Checker) -> None:
     exprs = spec.expressions()
     where = f" for indicator {spec.code!r}"
+    # A cell is finite once read, but an expression can still divide by zero: such rows are reported once, here,
+    # and not compared further (NaN would compare above every number).
+    derived = [name for name in ("numerator", "denominator", "expected") if name in exprs]
+    for name in derived:
+        checks.add(
+            computed.filter(~pl.col(name).is_finite()),
+            _label(spec, name),
+            pl.col(name),
+            f"{name} is not a finite number (a division by zero?){where}",
+        )
+    if derived:
+        computed = computed.filter(pl.all_horizontal([pl.col(name).is_finite() for name in derived]))
     for name in ("numerator", "denominator", "expected"):
         if name in exprs and spec.kind != IndicatorKind.MEAN:
             checks.add(
@@ -387,9 +529,11 @@ def _organisations(frame: pl.DataFrame, mapping: Mapping) -> tuple[pl.DataFrame,
             _reference(org.name).cast(pl.String).alias("name"),
             _reference(org.type).cast(pl.String).alias("type"),
             _reference(org.region).cast(pl.String).alias("region"),
-            (pl.col(org.parent) if org.parent else pl.lit(None, dtype=pl.String))
-            .cast(pl.String)
-            .alias("parent_code"),
+            (
+                organisation_code(pl.col(org.parent), org.case)
+                if org.parent
+                else pl.lit(None, dtype=pl.String)
+            ).alias("parent_code"),
         )
         .group_by("org_code", maintain_order=True)
         .agg(pl.all().drop_nulls().last())
@@ -463,13 +607,88 @@ def empty_events() -> pl.DataFrame:
     )
 
 
-def prepare(table: RawTable, mapping: Mapping, report: ValidationReport) -> Prepared:
+def organisation_code(column: pl.Expr, case: str) -> pl.Expr:
+    """An organisation code as the mapping normalises it: trimmed, then upper-cased unless it says otherwise.
+
+    >>> pl.select(organisation_code(pl.lit(" bad01 "), "upper")).item()
+    'BAD01'
+    """
+    code = column.cast(pl.String).str.strip_chars()
+    if case == "upper":
+        return code.str.to_uppercase()
+    if case == "lower":
+        return code.str.to_lowercase()
+    return code
+
+
+def _stored_lengths(frame: pl.DataFrame, mapping: Mapping, checks: _Checker) -> None:
+    """Cells bound for a store column of limited length (an organisation code: 64) must fit it."""
+    org = mapping.organisation
+    bounded: list[tuple[str, pl.Expr, object, str]] = [
+        (org.code, pl.col("org_code"), Organisation.__table__.c.code, "organisation code")
+    ]
+    if org.parent is not None:
+        bounded.append((org.parent, pl.col(org.parent), Organisation.__table__.c.code, "parent code"))
+    for role in ("name", "type", "region"):
+        ref = getattr(org, role)
+        if isinstance(ref, str):
+            bounded.append((ref, pl.col(ref), Organisation.__table__.c[role], f"organisation {role}"))
+    for column in org.attributes.values():
+        if mapping.columns[column] == "text":
+            bounded.append(
+                (column, pl.col(column), OrganisationAttribute.__table__.c.value_text, "attribute")
+            )
+    events = mapping.events if mapping.records == "events" else None
+    if events is not None:
+        if isinstance(events.kind, str):
+            bounded.append((events.kind, pl.col(events.kind), Event.__table__.c.kind, "event kind"))
+        if events.grade is not None:
+            bounded.append((events.grade, pl.col(events.grade), Event.__table__.c.grade, "event grade"))
+    for column, expr, store_column, role in bounded:
+        length = _store_length(store_column)
+        if length is None:
+            continue
+        size = expr.cast(pl.String).str.len_chars()
+        checks.add(
+            frame.filter(size > length),
+            column,
+            expr,
+            pl.format(f"{role} of {{}} characters, longer than the {length} the store keeps", size),
+        )
+
+
+def _plausible_dates(
+    frame: pl.DataFrame, date: pl.Expr, column: str, what: str, limits: Limits, checks: _Checker
+) -> None:
+    horizon = limits.horizon
+    checks.add(
+        frame.filter(date > horizon),
+        column,
+        pl.col(column),
+        f"{what} starts after {horizon.isoformat()}, more than {limits.max_future_days} days from today "
+        "(FOREWARN_IMPORT_MAX_FUTURE_DAYS)",
+    )
+    checks.add(
+        frame.filter(date < EARLIEST_DATE),
+        column,
+        pl.col(column),
+        f"{what} starts before {EARLIEST_DATE.isoformat()}: not a plausible date",
+    )
+
+
+def prepare(
+    table: RawTable, mapping: Mapping, report: ValidationReport, limits: Limits | None = None
+) -> Prepared:
     """Validate and transform; problems go into ``report`` and the result is only usable when it stays clean."""
+    limits = limits or Limits()
     checks = _Checker()
     report.rows_read = table.frame.height
-    frame = _typed(table, mapping, checks)
+    frame = _typed(table, mapping, checks, limits)
     code_column = mapping.organisation.code
-    frame = frame.with_columns(pl.col(code_column).cast(pl.String).str.strip_chars().alias("org_code"))
+    frame = frame.with_columns(
+        organisation_code(pl.col(code_column), mapping.organisation.case).alias("org_code")
+    )
+    _stored_lengths(frame, mapping, checks)
     checks.add(
         frame.filter(pl.col("org_code").is_null() | (pl.col("org_code") == "")),
         code_column,
@@ -510,6 +729,7 @@ def prepare(table: RawTable, mapping: Mapping, report: ValidationReport) -> Prep
             "period ends before it starts",
         )
         frame = frame.filter(pl.col("period_start").is_not_null() & pl.col("period_end").is_not_null())
+        _plausible_dates(frame, pl.col("period_start"), period.column, "period", limits, checks)
         frame = frame.with_columns(pl.col("period_start").alias("valid_from"))
         _unknown_indicators(frame, mapping, checks)
         parts = [_indicator_rows(frame, spec, checks, skipped) for spec in mapping.indicators]
@@ -532,6 +752,7 @@ def prepare(table: RawTable, mapping: Mapping, report: ValidationReport) -> Prep
         frame = frame.filter(pl.col("__event_date").is_not_null()).with_columns(
             pl.col("__event_date").alias("valid_from")
         )
+        _plausible_dates(frame, pl.col("__event_date"), spec.date, "event date", limits, checks)
         events = frame.select(
             "org_code",
             pl.col("__event_date").alias("date"),
