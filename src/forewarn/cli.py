@@ -249,7 +249,7 @@ def export_command(
 ) -> None:
     """Write every observation of INDICATOR to CSV or Parquet."""
     from forewarn.settings import get_settings
-    from forewarn.store.queries import indicator_codes, observations_frame
+    from forewarn.store.queries import indicator_codes, observations_frame, spreadsheet_safe
 
     engine = _migrated_engine(get_settings())
     with engine.connect() as conn:
@@ -264,7 +264,7 @@ def export_command(
     if kind == "parquet":
         frame.write_parquet(output)
     else:
-        frame.write_csv(output)
+        spreadsheet_safe(frame).write_csv(output)
     err.print(f"wrote {frame.height} observations of {indicator} to {output}", highlight=False)
 
 

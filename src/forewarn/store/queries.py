@@ -106,6 +106,27 @@ def observations_frame(conn: Connection, indicator_code: str) -> pl.DataFrame:
     return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
 
 
+FORMULA_START = r"^[=+\-@\t\r]"
+"""Text a spreadsheet may run as a formula when it opens a CSV file (OWASP's CSV injection list)."""
+
+
+def spreadsheet_safe(frame: pl.DataFrame) -> pl.DataFrame:
+    """Text cells starting with ``= + - @``, a tab or a carriage return get a leading apostrophe, so a spreadsheet
+    opening the CSV shows them as text instead of running them. Numbers are left as they are.
+
+    >>> spreadsheet_safe(pl.DataFrame({"name": ["=cmd|' /C calc'!A0", "Alpha"], "value": [-1.0, 2.0]})).rows()
+    [("'=cmd|' /C calc'!A0", -1.0), ('Alpha', 2.0)]
+    """
+    text = [name for name, dtype in frame.schema.items() if dtype == pl.String]
+    return frame.with_columns(
+        pl.when(pl.col(name).str.contains(FORMULA_START))
+        .then(pl.lit("'") + pl.col(name))
+        .otherwise(pl.col(name))
+        .alias(name)
+        for name in text
+    )
+
+
 def indicator_codes(conn: Connection) -> list[str]:
     return list(conn.execute(select(Indicator.code).order_by(Indicator.code)).scalars())
 
