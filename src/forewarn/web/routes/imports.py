@@ -21,7 +21,9 @@ from starlette.concurrency import run_in_threadpool
 
 from forewarn.accounts.policy import Permission
 from forewarn.accounts.principal import Principal, utc_now
+from forewarn.ingest import uploads
 from forewarn.ingest.importer import ImportResult, import_file, validate_file
+from forewarn.ingest.limits import Limits
 from forewarn.ingest.mapping import MappingError, file_checksum, parse_mapping, text_checksum
 from forewarn.ingest.problems import ImportRejected, Problem
 from forewarn.store import bulk
@@ -93,6 +95,7 @@ def _report(state: WebState, pending_id: str, path: Path, mapping_text: str) -> 
     try:
         mapping = parse_mapping(mapping_text, "mapping")
     except MappingError as exc:
+        uploads.discard(path.parent)  # a rejected upload is deleted at once
         return ImportReportOut(
             ok=False,
             file=path.name,
@@ -103,7 +106,10 @@ def _report(state: WebState, pending_id: str, path: Path, mapping_text: str) -> 
         )
     with state.engine.connect() as conn:
         previous = bulk.find_batch(conn, file_checksum(path), text_checksum(mapping_text))
-    report, _ = validate_file(path, mapping, state.settings.import_max_reported_errors)
+    limits = Limits.from_settings(state.settings)
+    report, _ = validate_file(path, mapping, state.settings.import_max_reported_errors, limits)
+    if not report.ok or previous is not None:
+        uploads.discard(path.parent)  # it cannot be confirmed: a rejected upload is deleted at once
     return ImportReportOut(
         ok=report.ok,
         file=path.name,
@@ -147,6 +153,7 @@ def _confirm(
             imported_by=principal.email,
             chunk_rows=state.settings.import_chunk_rows,
             max_listed=state.settings.import_max_reported_errors,
+            limits=Limits.from_settings(state.settings),
         )
     except (ImportRejected, MappingError):
         return _report(state, pending_id, path, mapping_text)
