@@ -34,6 +34,7 @@ from typer.core import TyperCommand, TyperGroup
 
 from forewarn.cli_analyst import cusum_command, funnel_command, ranks_command, spc_command
 from forewarn.cli_survey import psychometrics_command, survey_app
+from forewarn.cli_worker import maintain_command
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -91,6 +92,10 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
         "Serve the web app (migrating the store first) until Ctrl+C.",
     ),
     "users": ("forewarn.web.commands:users_app", "Accounts of the web app."),
+    "worker": (
+        "forewarn.cli_worker:worker_command",
+        "Run queued jobs (scans, imports, maintenance) until stopped (SIGTERM or Ctrl+C).",
+    ),
 }
 """Commands imported only when used: the web app's pull in FastAPI, uvicorn and the accounts."""
 
@@ -108,6 +113,7 @@ app.command("psychometrics")(psychometrics_command)
 app.add_typer(survey_app, name="survey")
 db_app = typer.Typer(help="The store: migrations and status.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+db_app.command("maintain")(maintain_command)
 
 err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 120)

@@ -126,6 +126,32 @@ class Settings(BaseSettings):
         ge=0,
         description="How long the web app trusts its reading of the data version before reading it again.",
     )
+    max_inflight: int = Field(
+        64,
+        ge=1,
+        description="Requests one web process works on at once; more are refused at once with 503 and "
+        "Retry-After (the health check is never refused).",
+    )
+    request_timeout_seconds: float = Field(
+        30, gt=0, description="A request still unanswered after this many seconds gets 503 with Retry-After."
+    )
+    retry_after_seconds: int = Field(
+        5, ge=1, description="Seconds a refused client is asked to wait (the Retry-After header)."
+    )
+    hsts_seconds: int = Field(
+        31_536_000,
+        ge=0,
+        description="Strict-Transport-Security max-age sent with every response when cookies are secure; "
+        "0 sends none.",
+    )
+    forwarded_allow_ips: str | None = Field(
+        None,
+        description="Addresses of the reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are "
+        "trusted (comma-separated); unset trusts none.",
+    )
+    worker_poll_seconds: float = Field(
+        2.0, gt=0, description="How often an idle `forewarn worker` looks for queued jobs."
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Logging level.")
 
     @model_validator(mode="after")
@@ -133,6 +159,11 @@ class Settings(BaseSettings):
         if self.environment == "production" and self.secret_key == DEVELOPMENT_SECRET:
             raise ValueError(
                 "FOREWARN_SECRET_KEY must be set to a real secret when FOREWARN_ENVIRONMENT=production"
+            )
+        if self.environment == "production" and self.secure_cookies is False:
+            raise ValueError(
+                "FOREWARN_SECURE_COOKIES=false is refused when FOREWARN_ENVIRONMENT=production: sessions "
+                "must travel over HTTPS only"
             )
         if self.session_absolute_hours * 60 < self.session_idle_minutes:
             raise ValueError(

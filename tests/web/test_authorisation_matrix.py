@@ -214,6 +214,8 @@ CASES: list[Case] = [
     Case("POST", "/peers", admins(OK), data={"organisation_code": "HIDE1", "peer_codes": "PEER1"}),
     Case("POST", "/peers/{organisation_id}/{peer_id}/revoke", admins(OK), setup=regrant),
     Case("GET", "/audit", admins()),
+    Case("GET", "/jobs", admins()),
+    Case("POST", "/jobs", admins(), data={"kind": "maintenance"}),
     Case("GET", "/api/v1/users", admins()),
     Case(
         "POST",

@@ -19,9 +19,8 @@ def test_cookies_are_secure_in_production_unless_set_otherwise() -> None:
     assert WebOptions.from_settings(settings(environment="production")).secure_cookies is True
     assert WebOptions.from_settings(settings(environment="development")).secure_cookies is False
     assert WebOptions.from_settings(settings(environment="development", secure_cookies=True)).secure_cookies
-    assert not WebOptions.from_settings(
+    with pytest.raises(ValueError, match="SECURE_COOKIES"):  # production refuses them off (issue 16)
         settings(environment="production", secure_cookies=False)
-    ).secure_cookies
 
 
 def test_environment_variables_set_sessions_throttling_and_uploads(monkeypatch: pytest.MonkeyPatch) -> None:

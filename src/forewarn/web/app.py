@@ -17,6 +17,7 @@ from forewarn.store.database import make_engine
 from forewarn.web.config import WebOptions
 from forewarn.web.deps import csrf_guard
 from forewarn.web.errors import install_error_handlers
+from forewarn.web.load import LoadCounters, LoadGuard
 from forewarn.web.pages.surveys import ResultsCache
 from forewarn.web.rendering import build_environment
 from forewarn.web.routes import (
@@ -26,6 +27,7 @@ from forewarn.web.routes import (
     health,
     imports,
     indicators,
+    jobs,
     organisations,
     portfolio,
     surveys,
@@ -82,9 +84,30 @@ def create_app(
         audit_writer=AuditWriter(engine_),
     )
     app.state.jinja = build_environment(auto_reload=settings.environment == "development")
-    app.add_middleware(SecurityHeadersMiddleware)
+    # Innermost first: the load guard answers /healthz and refuses excess requests before any other work; the
+    # security headers wrap its answers too.
+    app.state.load = LoadCounters(
+        max_in_flight=settings.max_inflight,
+        timeout=settings.request_timeout_seconds,
+        retry_after=settings.retry_after_seconds,
+    )
+    app.add_middleware(LoadGuard, counters=app.state.load)
+    app.add_middleware(
+        SecurityHeadersMiddleware, hsts_seconds=settings.hsts_seconds if options.secure_cookies else 0
+    )
     install_error_handlers(app)
-    for module in (health, auth, portfolio, organisations, indicators, surveys, imports, account, admin):
+    for module in (
+        health,
+        auth,
+        portfolio,
+        organisations,
+        indicators,
+        surveys,
+        imports,
+        account,
+        admin,
+        jobs,
+    ):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

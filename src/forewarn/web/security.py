@@ -96,8 +96,10 @@ def tokens_match(expected: str | None, given: str | None) -> bool:
 class SecurityHeadersMiddleware:
     """Adds the content security policy and related headers to every response, static files included."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, hsts_seconds: int = 0) -> None:
         self.app = app
+        # HSTS: browsers use HTTPS only for this host from then on (sent when cookies are secure, see app.py).
+        self.hsts = f"max-age={hsts_seconds}; includeSubDomains" if hsts_seconds > 0 else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -117,6 +119,8 @@ class SecurityHeadersMiddleware:
                 )
                 headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
                 headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+                if self.hsts:
+                    headers.setdefault("Strict-Transport-Security", self.hsts)
                 if not path.startswith("/static/"):
                     headers.setdefault("Cache-Control", "no-store")
             await send(message)

@@ -50,7 +50,9 @@ def serve(settings: Settings, *, host: str | None = None, port: int | None = Non
         "host": host or settings.host,
         "port": port or settings.port,
         "log_level": settings.log_level.lower(),
-        "proxy_headers": False,  # behind a proxy, turn on with --forwarded-allow-ips in uvicorn directly
+        # Behind a reverse proxy, trust X-Forwarded-For/-Proto from its addresses only (FOREWARN_FORWARDED_ALLOW_IPS).
+        "proxy_headers": settings.forwarded_allow_ips is not None,
+        "forwarded_allow_ips": settings.forwarded_allow_ips,
         "server_header": False,
     }
     if workers > 1:
