@@ -33,6 +33,7 @@ from typer import _click  # Typer vendors Click: its groups take these classes, 
 from typer.core import TyperCommand, TyperGroup
 
 from forewarn.cli_analyst import cusum_command, funnel_command, ranks_command, spc_command
+from forewarn.cli_db import backup_command, restore_command
 from forewarn.cli_survey import psychometrics_command, survey_app
 from forewarn.cli_worker import maintain_command
 
@@ -113,6 +114,8 @@ app.command("psychometrics")(psychometrics_command)
 app.add_typer(survey_app, name="survey")
 db_app = typer.Typer(help="The store: migrations and status.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+db_app.command("backup")(backup_command)
+db_app.command("restore")(restore_command)
 db_app.command("maintain")(maintain_command)
 
 err = Console(stderr=True, soft_wrap=True)
