@@ -7,15 +7,17 @@ the series whose results changed, so readers see a stable store and the scan run
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from math import isfinite
 
 import numpy as np
 import polars as pl
-from sqlalchemy import Connection, Engine, delete, insert, select, tuple_, update
+from sqlalchemy import Connection, Engine, insert, update
 
-from forewarn.store.models import Indicator, Observation
-from forewarn.store.models_surveillance import ScanRun, SeriesStatus, Signal, SpcBaseline
+from forewarn.store.columnar import delete_keys, read_frame, write_frame
+from forewarn.store.models_surveillance import ScanRun
 from forewarn.surveillance.compute import SurveillanceResult, compute_surveillance
 from forewarn.surveillance.options import ScanOptions
 from forewarn.surveillance.panel import INDICATOR_SCHEMA, OBSERVATION_SCHEMA, Panel, build_panel
@@ -75,36 +77,22 @@ class ScanResult:
 
 
 def load_panel(conn: Connection) -> tuple[Panel, pl.DataFrame]:
-    """Every observation in the store as a panel, with the store's rebase baselines as a phase panel."""
-    observations = pl.DataFrame(
-        conn.execute(
-            select(
-                Observation.organisation_id,
-                Observation.indicator_id,
-                Observation.period_start,
-                Observation.numerator,
-                Observation.denominator,
-                Observation.value,
-                Observation.expected,
-                Observation.standard_error,
-            )
-        ).all(),
-        schema=OBSERVATION_SCHEMA,
-        orient="row",
+    """Every observation in the store as a panel, with the store's rebase baselines as a phase panel.
+
+    Read column by column (``forewarn.store.columnar``): no SQLAlchemy row per observation.
+    """
+    observations = read_frame(
+        conn, f"SELECT {', '.join(OBSERVATION_SCHEMA)} FROM observations", OBSERVATION_SCHEMA
     )
-    indicators = pl.DataFrame(
-        conn.execute(
-            select(Indicator.id, Indicator.code, Indicator.kind, Indicator.polarity, Indicator.target)
-        ).all(),
-        schema=INDICATOR_SCHEMA,
-        orient="row",
-    ).with_columns(pl.col("kind", "polarity").cast(pl.String))
-    baselines = pl.DataFrame(
-        conn.execute(
-            select(SpcBaseline.organisation_id, SpcBaseline.indicator_id, SpcBaseline.rebase_from)
-        ).all(),
-        schema={"organisation_id": pl.Int64, "indicator_id": pl.Int64, "rebase_from": pl.Date},
-        orient="row",
+    indicators = read_frame(
+        conn,
+        "SELECT id, code, kind, polarity, target FROM indicators",
+        INDICATOR_SCHEMA,
+    )
+    baselines = read_frame(
+        conn,
+        "SELECT organisation_id, indicator_id, rebase_from FROM spc_baselines",
+        {"organisation_id": pl.Int64, "indicator_id": pl.Int64, "rebase_from": pl.Date},
     )
     return build_panel(observations, indicators), baselines
 
@@ -125,38 +113,29 @@ def phase_panel(panel: Panel, baselines: pl.DataFrame) -> np.ndarray | None:
     return np.maximum.accumulate(phase, axis=1)
 
 
-def _dates(panel: Panel, series: np.ndarray, t: np.ndarray) -> list[dt.date | None]:
+def _dates(panel: Panel, series: np.ndarray, t: np.ndarray) -> pl.Series:
+    """The period start of each (series, t), null where t < 0 (no such point)."""
+    out = np.full(len(series), np.datetime64("NaT"), dtype="datetime64[D]")
     valid = t >= 0
-    out: list[dt.date | None] = [None] * len(series)
-    if valid.any():
-        values = panel.period[series[valid], t[valid]].astype("datetime64[D]").astype(object)
-        for i, v in zip(np.flatnonzero(valid), values, strict=True):
-            out[i] = v
-    return out
+    out[valid] = panel.period[series[valid], t[valid]].astype("datetime64[D]")
+    return pl.Series(out, dtype=pl.Date)
 
 
 def status_rows(panel: Panel, result: SurveillanceResult) -> pl.DataFrame:
     status = result.status
     series = status["series"].to_numpy()
     return status.with_columns(
-        pl.Series("last_period", _dates(panel, series, status["last_t"].to_numpy()), dtype=pl.Date),
-        pl.Series(
-            "funnel_period", _dates(panel, series, status["funnel_period_t"].to_numpy()), dtype=pl.Date
-        ),
-        pl.Series(
-            "cusum_last_alarm", _dates(panel, series, status["cusum_last_alarm_t"].to_numpy()), dtype=pl.Date
-        ),
+        _dates(panel, series, status["last_t"].to_numpy()).alias("last_period"),
+        _dates(panel, series, status["funnel_period_t"].to_numpy()).alias("funnel_period"),
+        _dates(panel, series, status["cusum_last_alarm_t"].to_numpy()).alias("cusum_last_alarm"),
     ).select("organisation_id", "indicator_id", *STATUS_COLUMNS)
 
 
-def _existing_status(conn: Connection) -> pl.DataFrame:
-    columns = [
-        SeriesStatus.organisation_id,
-        SeriesStatus.indicator_id,
-        *[getattr(SeriesStatus, c) for c in STATUS_COLUMNS],
-    ]
-    rows = conn.execute(select(*columns)).all()
-    return pl.DataFrame(rows, schema=[c.key for c in columns], orient="row", infer_schema_length=None)
+def _existing_status(conn: Connection, schema: pl.Schema) -> pl.DataFrame:
+    columns = ["organisation_id", "indicator_id", *STATUS_COLUMNS]
+    return read_frame(
+        conn, f"SELECT {', '.join(columns)} FROM series_status", {c: schema[c] for c in columns}
+    )
 
 
 def _changed(new: pl.DataFrame, old: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -196,7 +175,7 @@ def run_scan(
     if tick:
         tick(1)
     with engine.begin() as conn:
-        old_status = _existing_status(conn)
+        old_status = _existing_status(conn, new_status.schema)
         changed, removed = _changed(new_status, old_status)
         scan_id = int(
             conn.execute(
@@ -206,19 +185,17 @@ def run_scan(
             ).scalar_one()
         )
         touched = pl.concat([changed.select("organisation_id", "indicator_id"), removed])
-        key_pairs = [tuple(k) for k in touched.iter_rows()]
-        for start in range(0, len(key_pairs), 500):
-            chunk = key_pairs[start : start + 500]
-            pair = tuple_(SeriesStatus.organisation_id, SeriesStatus.indicator_id)
-            conn.execute(delete(SeriesStatus).where(pair.in_(chunk)))
-            conn.execute(delete(Signal).where(tuple_(Signal.organisation_id, Signal.indicator_id).in_(chunk)))
-        if changed.height:
-            conn.execute(
-                insert(SeriesStatus), [{**row, "scan_id": scan_id} for row in changed.iter_rows(named=True)]
-            )
-        signals = _signal_rows(panel, result, changed, scan_id)
-        if signals:
-            conn.execute(insert(Signal), signals)
+        if touched.height and touched.height >= old_status.height:
+            # Every stored series is rewritten or removed (a first scan, a store reloaded): empty both tables.
+            conn.exec_driver_sql("DELETE FROM signals")
+            conn.exec_driver_sql("DELETE FROM series_status")
+        elif old_status.height:
+            delete_keys(conn, ["series_status", "signals"], touched)
+        write_frame(
+            conn, "series_status", changed.with_columns(pl.lit(scan_id, dtype=pl.Int64).alias("scan_id"))
+        )
+        signals = signal_frame(panel, result, changed, scan_id)
+        write_frame(conn, "signals", signals)
         summary = {**result.summary, "series_removed": removed.height}
         conn.execute(
             update(ScanRun)
@@ -226,7 +203,7 @@ def run_scan(
             .values(
                 finished_at=dt.datetime.now(dt.UTC),
                 series_changed=changed.height,
-                signals_written=len(signals),
+                signals_written=signals.height,
                 summary=summary,
             )
         )
@@ -235,41 +212,50 @@ def run_scan(
         series_scanned=panel.n_series,
         series_changed=changed.height,
         series_removed=removed.height,
-        signals_written=len(signals),
+        signals_written=signals.height,
         summary=summary,
     )
 
 
-def _signal_rows(
+def signal_frame(
     panel: Panel, result: SurveillanceResult, changed: pl.DataFrame, scan_id: int
-) -> list[dict[str, object]]:
+) -> pl.DataFrame:
+    """The rows of ``signals`` for the series in ``changed``, in the order of ``result.signals``.
+
+    ``details`` is the JSON text SQLAlchemy's JSON type would store (``json.dumps`` of the signal's finite
+    numbers, in column order); every other column is built column-wise.
+    """
+    columns = ["organisation_id", "indicator_id", "scan_id", "method", "rule", "direction", "period_start"]
     if result.signals.is_empty() or changed.is_empty():
-        return []
-    wanted = set(changed.select("organisation_id", "indicator_id").iter_rows())
-    series = result.signals["series"].to_numpy()
-    t = result.signals["t"].to_numpy()
-    periods = _dates(panel, series, t)
-    rows = []
-    detail_columns = [c for c in result.signals.columns if c not in SIGNAL_COLUMNS]
-    details_all = result.signals.select(detail_columns).to_dicts()
-    for i, (s, method, rule, direction, value) in enumerate(
-        result.signals.select("series", "method", "rule", "direction", "value").iter_rows()
-    ):
-        details = {k: v for k, v in details_all[i].items() if v is not None and np.isfinite(v)}
-        key = (int(panel.organisation_id[s]), int(panel.indicator_id[s]))
-        if key not in wanted:
-            continue
-        rows.append(
-            {
-                "organisation_id": key[0],
-                "indicator_id": key[1],
-                "scan_id": scan_id,
-                "method": method,
-                "rule": rule,
-                "direction": direction,
-                "period_start": periods[i],
-                "value": None if value is None or not np.isfinite(value) else float(value),
-                "details": details,
+        return pl.DataFrame(
+            schema={
+                **dict.fromkeys(["organisation_id", "indicator_id", "scan_id"], pl.Int64),
+                **dict.fromkeys(["method", "rule", "direction"], pl.String),
+                "period_start": pl.Date,
+                "value": pl.Float64,
+                "details": pl.String,
             }
         )
-    return rows
+    series = result.signals["series"].to_numpy()
+    frame = result.signals.with_columns(
+        pl.Series("organisation_id", panel.organisation_id[series]),
+        pl.Series("indicator_id", panel.indicator_id[series]),
+        _dates(panel, series, result.signals["t"].to_numpy()).alias("period_start"),
+        pl.lit(scan_id, dtype=pl.Int64).alias("scan_id"),
+        _finite(pl.col("value").cast(pl.Float64)),
+    ).join(
+        changed.select("organisation_id", "indicator_id"),
+        on=["organisation_id", "indicator_id"],
+        how="semi",
+        maintain_order="left",
+    )
+    detail_columns = [c for c in result.signals.columns if c not in SIGNAL_COLUMNS]
+    details = [
+        json.dumps({k: v for k, v in zip(detail_columns, row, strict=True) if v is not None and isfinite(v)})
+        for row in frame.select(detail_columns).iter_rows()
+    ]
+    return frame.select(*columns, "value").with_columns(pl.Series("details", details, dtype=pl.String))
+
+
+def _finite(column: pl.Expr) -> pl.Expr:
+    return pl.when(column.is_finite()).then(column).otherwise(None)

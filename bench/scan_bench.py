@@ -1,0 +1,294 @@
+"""Benchmark: ``forewarn scan`` as the user runs it, a process on a populated store, on SQLite and PostgreSQL.
+
+For each store: a synthetic panel (organisations x indicators x months, proportions, O/E ratios, rates and means
+with standard errors, 2% of observations missing) is bulk-loaded through the store's own loader
+(``forewarn.store.bulk.write_observations``); then ``forewarn scan`` runs as a subprocess three times: the first scan,
+a rescan with nothing new, and a rescan after one more month of data for every series. Each line gives the wall
+time, the CPU time (user + system) and the peak RSS of the process, and the peak RSS as a multiple of the raw
+panel (24 bytes an observation: organisation int32, indicator int16, period int16, numerator and denominator
+float64, as in ``surveillance_bench.py``). The maths alone (``compute_surveillance`` on the panel read from the
+store) is timed beside it, in this process.
+
+Run: .venv/bin/python bench/scan_bench.py [--orgs 2000] [--indicators 10] [--months 36] [--stores sqlite,postgresql]
+The issue's size: --orgs 50000 --indicators 20 --months 36 (36M observations; loading takes several minutes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+from sqlalchemy import Engine, create_engine, text
+
+from forewarn.store import migrate
+from forewarn.store.bulk import start_batch, upsert_dataset, upsert_indicators, write_observations
+from forewarn.store.database import make_engine
+
+POSTGRES_ADMIN = os.environ.get(
+    "FOREWARN_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+KINDS = ("proportion", "ratio_oe", "rate", "mean")
+POLARITIES = ("higher_is_better", "lower_is_better", "lower_is_better", "neutral")
+RAW_BYTES = 4 + 2 + 2 + 8 + 8
+FOREWARN = Path(sys.executable).with_name("forewarn")
+START = dt.date(2021, 1, 1)
+
+
+@dataclass(frozen=True)
+class Run:
+    label: str
+    wall: float
+    cpu: float
+    peak_mb: float
+    changed: int
+    signals: int
+
+
+def month(i: int) -> dt.date:
+    return dt.date(START.year + (START.month - 1 + i) // 12, (START.month - 1 + i) % 12 + 1, 1)
+
+
+def indicator_frame(
+    org_ids: np.ndarray, indicator_id: int, kind: str, months: range, seed: int
+) -> pl.DataFrame:
+    """One indicator's observations over ``months`` (month indices from START), long form, 2% missing."""
+    rng = np.random.default_rng([seed, indicator_id])
+    n_org, n_t = len(org_ids), len(months)
+    size = np.exp(rng.normal(6, 0.7, n_org))[:, None]  # fixed per organisation and indicator (seeded)
+    base = rng.normal(0, 0.3, n_org)[:, None]
+    rng = np.random.default_rng([seed, indicator_id, months.start])  # the months' own draws
+    season = 1 + 0.1 * np.sin(np.asarray(months) / 12 * 2 * np.pi)
+    denominator = np.round(size * season[None, :]) + 1
+    expected = denominator * 0.05
+    standard_error = np.full((n_org, n_t), np.nan)
+    if kind == "proportion":
+        numerator = rng.binomial(denominator.astype(np.int64), 1 / (1 + np.exp(-(1.5 + base)))).astype(float)
+        value = numerator / denominator
+    elif kind == "mean":
+        value = 50 + 5 * base + rng.normal(0, 10, (n_org, n_t)) / np.sqrt(denominator)
+        standard_error = 10 / np.sqrt(denominator)
+        numerator = np.full((n_org, n_t), np.nan)
+        denominator = np.full((n_org, n_t), np.nan)
+        expected = np.full((n_org, n_t), np.nan)
+    else:
+        numerator = rng.poisson(expected * np.exp(base)).astype(float)
+        value = numerator / (expected if kind == "ratio_oe" else denominator)
+        if kind == "rate":
+            expected = np.full((n_org, n_t), np.nan)
+    starts = np.array([month(i) for i in months], dtype="datetime64[D]")
+    ends = np.array([month(i + 1) - dt.timedelta(days=1) for i in months], dtype="datetime64[D]")
+    keep = rng.random((n_org, n_t)) >= 0.02
+    frame = pl.DataFrame(
+        {
+            "organisation_id": np.repeat(org_ids, n_t),
+            "indicator_id": np.full(n_org * n_t, indicator_id, dtype=np.int64),
+            "period_start": np.tile(starts, n_org),
+            "period_end": np.tile(ends, n_org),
+            "numerator": numerator.ravel(),
+            "denominator": denominator.ravel(),
+            "value": value.ravel(),
+            "expected": expected.ravel(),
+            "standard_error": np.broadcast_to(standard_error, (n_org, n_t)).ravel(),
+        }
+    ).filter(pl.Series(keep.ravel()))
+    return frame.with_columns(pl.col(pl.Float64).fill_nan(None))
+
+
+def populate(engine: Engine, orgs: int, indicators: int, months: int, seed: int = 1) -> int:
+    """Organisations, indicators and ``months`` months of observations, loaded in bulk; returns observations."""
+    total = 0
+    with engine.begin() as conn:
+        dataset_id = upsert_dataset(conn, "bench", {"name": "Scan benchmark (synthetic)", "simulated": True})
+        batch_id = start_batch(
+            conn,
+            {
+                "source_name": "scan_bench",
+                "checksum": "bench",
+                "mapping_checksum": "bench",
+                "imported_by": "bench",
+            },
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO organisations (code, name, dataset_id, created_batch_id) VALUES (?, ?, ?, ?)"
+            if engine.dialect.name == "sqlite"
+            else "INSERT INTO organisations (code, name, dataset_id, created_batch_id) VALUES (%s, %s, %s, %s)",
+            [(f"B{i:06d}", f"Bench organisation {i}", dataset_id, batch_id) for i in range(orgs)],
+        )
+        org_ids = np.sort(
+            np.array([r[0] for r in conn.execute(text("SELECT id FROM organisations WHERE code LIKE 'B%'"))])
+        )
+        ids, _ = upsert_indicators(
+            conn,
+            [
+                {
+                    "code": f"bench{i}",
+                    "name": f"Bench indicator {i}",
+                    "kind": KINDS[i % len(KINDS)],
+                    "polarity": POLARITIES[i % len(POLARITIES)],
+                    "target": 0.8 if KINDS[i % len(KINDS)] == "proportion" else None,
+                    "frequency": "month",
+                    "dataset_id": dataset_id,
+                }
+                for i in range(indicators)
+            ],
+        )
+    for i in range(indicators):
+        frame = indicator_frame(org_ids, ids[f"bench{i}"], KINDS[i % len(KINDS)], range(months), seed)
+        with engine.begin() as conn:
+            write_observations(conn, frame, batch_id)
+        total += frame.height
+    return total
+
+
+def add_month(engine: Engine, indicators: int, months: int, seed: int = 1) -> int:
+    """One more month (index ``months``) for every series, through the same loader (the staging path)."""
+    with engine.begin() as conn:
+        org_ids = np.sort(
+            np.array([r[0] for r in conn.execute(text("SELECT id FROM organisations WHERE code LIKE 'B%'"))])
+        )
+        ids = dict(conn.execute(text("SELECT code, id FROM indicators WHERE code LIKE 'bench%'")).all())
+        batch_id = start_batch(
+            conn,
+            {
+                "source_name": "scan_bench month",
+                "checksum": "m",
+                "mapping_checksum": "m",
+                "imported_by": "bench",
+            },
+        )
+        frame = pl.concat(
+            [
+                indicator_frame(
+                    org_ids, ids[f"bench{i}"], KINDS[i % len(KINDS)], range(months, months + 1), seed
+                )
+                for i in range(indicators)
+            ]
+        )
+        inserted, _, _ = write_observations(conn, frame, batch_id)
+    return inserted
+
+
+@contextmanager
+def store(kind: str, folder: Path) -> Iterator[str]:
+    if kind == "sqlite":
+        yield f"sqlite:///{folder / 'bench.db'}"
+        return
+    name = f"forewarn_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield POSTGRES_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def run_scan_process(url: str, label: str) -> Run:
+    """``forewarn scan --json`` as a child process: wall, CPU (user + system) and peak RSS from wait4."""
+    env = {**os.environ, "FOREWARN_DATABASE_URL": url}
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        child = subprocess.Popen([str(FOREWARN), "scan", "--json"], env=env, stdout=out, stderr=err)
+        _, status, usage = os.wait4(child.pid, 0)
+        wall = time.perf_counter() - start
+        child.returncode = os.waitstatus_to_exitcode(status)
+        if child.returncode != 0:
+            err.seek(0)
+            raise SystemExit(f"forewarn scan failed:\n{err.read().decode()}")
+        out.seek(0)
+        payload = json.loads(out.read())
+    return Run(
+        label,
+        wall,
+        usage.ru_utime + usage.ru_stime,
+        usage.ru_maxrss / 1024,
+        int(payload["series_changed"]),
+        int(payload["signals_written"]),
+    )
+
+
+def time_maths(url: str) -> tuple[float, float, int]:
+    """Read the panel (in this process) and time compute_surveillance alone; (read seconds, maths seconds, n)."""
+    from forewarn.surveillance.compute import compute_surveillance
+    from forewarn.surveillance.options import ScanOptions
+    from forewarn.surveillance.scan import load_panel, phase_panel
+
+    engine = make_engine(url)
+    start = time.perf_counter()
+    with engine.connect() as conn:
+        panel, baselines = load_panel(conn)
+    read = time.perf_counter() - start
+    start = time.perf_counter()
+    compute_surveillance(panel, ScanOptions(), phase_panel(panel, baselines))
+    maths = time.perf_counter() - start
+    engine.dispose()
+    return read, maths, panel.n_series
+
+
+def bench_store(kind: str, args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory(dir=args.tmp) as folder, store(kind, Path(folder)) as url:
+        engine = make_engine(url)
+        migrate.upgrade(engine)
+        start = time.perf_counter()
+        observations = populate(engine, args.orgs, args.indicators, args.months)
+        load_seconds = time.perf_counter() - start
+        engine.dispose()
+        raw_mb = observations * RAW_BYTES / 2**20
+        print(
+            f"\n[{kind}] {args.orgs:,} organisations x {args.indicators} indicators x {args.months} months: "
+            f"{observations:,} observations loaded in {load_seconds:,.1f} s; raw panel {raw_mb:,.0f} MB",
+            flush=True,
+        )
+        runs = [run_scan_process(url, "first scan")]
+        for _ in range(args.repeat):
+            runs.append(run_scan_process(url, "rescan, nothing new"))
+        engine = make_engine(url)
+        added = add_month(engine, args.indicators, args.months)
+        engine.dispose()
+        runs.append(run_scan_process(url, f"rescan, one month new (+{added:,})"))
+        for r in runs:
+            print(
+                f"  {r.label:<34} wall {r.wall:8.1f} s  cpu {r.cpu:8.1f} s  peak RSS {r.peak_mb:8,.0f} MB "
+                f"({r.peak_mb / raw_mb:5.1f}x raw)  series changed {r.changed:>10,}  signals written {r.signals:>11,}",
+                flush=True,
+            )
+        read, maths, n_series = time_maths(url)
+        print(
+            f"  maths alone (compute_surveillance, {n_series:,} series): {maths:.1f} s; "
+            f"panel read in-process {read:.1f} s",
+            flush=True,
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--orgs", type=int, default=2000)
+    parser.add_argument("--indicators", type=int, default=10)
+    parser.add_argument("--months", type=int, default=36)
+    parser.add_argument("--stores", default="sqlite,postgresql", help="comma-separated: sqlite, postgresql")
+    parser.add_argument("--repeat", type=int, default=1, help="rescans with nothing new")
+    parser.add_argument("--tmp", default=None, help="folder for the SQLite store (default: the system's)")
+    args = parser.parse_args()
+    for kind in args.stores.split(","):
+        bench_store(kind.strip(), args)
+
+
+if __name__ == "__main__":
+    main()
