@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 
 from forewarn.accounts.audit import recent_entries
 from forewarn.accounts.sessions import SessionPolicy, resolve_session, start_session
+from forewarn.accounts.signin import ThrottlePolicy
 from forewarn.settings import Settings
 from tests.web.conftest import SignedIn, bearer_for, make_app
 from tests.web.world import PASSWORD, World
@@ -68,7 +69,13 @@ def test_the_same_refusal_for_a_wrong_password_and_an_unknown_account(
     assert message in wrong[1] and message in unknown[1]
 
 
-def test_sign_in_is_throttled_after_five_failures(app: FastAPI, engine: Engine, world: World) -> None:
+def test_sign_in_is_throttled_after_five_failures(
+    web_settings: Settings, engine: Engine, world: World, tmp_path: Path
+) -> None:
+    # A first delay long enough that a slow test machine cannot outwait it between two requests.
+    app = make_app(
+        web_settings, engine, tmp_path, throttle=ThrottlePolicy(first_delay=dt.timedelta(seconds=30))
+    )
     anonymous = SignedIn(app, engine, None)
     for _ in range(5):
         assert sign_in(anonymous, world.emails["member"], "guess guess guess")[0] == 400

@@ -451,7 +451,7 @@ class WaveOut(Model):
     opened_at: dt.datetime | None
     closed_at: dt.datetime | None
     organisations: list[str] = Field(description="Codes of the organisations you may see by name")
-    organisations_total: int
+    organisations_total: int = Field(description="How many of the wave's organisations you may see")
     url: str
 
 
@@ -511,9 +511,11 @@ class ResultCellOut(Model):
 class ResultDimensionOut(Model):
     code: str
     name: str
-    respondents: int
-    groups_shown: int
-    groups_suppressed: int
+    respondents: int | None = Field(
+        description="Pooled over the whole wave: null unless you see every organisation"
+    )
+    groups_shown: int | None
+    groups_suppressed: int | None
     alpha: float | None
     alpha_ci_lower: float | None
     alpha_ci_upper: float | None

@@ -35,6 +35,10 @@ from forewarn.web.schemas import (
 )
 
 CLOSED_WAVES_TTL = 10.0
+POOLED_FOR_STAFF = (
+    "Figures pooled across the whole wave (respondents, organisations, reliability and agreement) are shown to "
+    "regulator staff only: they include organisations your account may not see."
+)
 
 
 class ResultsCache:
@@ -126,7 +130,7 @@ def wave_out(wave: WaveInfo, labels: Labels) -> WaveOut:
         opened_at=wave.opened_at,
         closed_at=wave.closed_at,
         organisations=labels.named(wave.organisations),
-        organisations_total=len(wave.organisations),
+        organisations_total=sum(1 for c in wave.organisations if labels.sees(c)),
         url=f"/surveys/{wave.id}",
     )
 
@@ -181,6 +185,9 @@ def build_results(engine: Engine, labels: Labels, cache: ResultsCache, wave_id: 
             notes=[],
         )
     results = cache.get(engine, wave)
+    # Figures pooled over the whole wave include organisations a member may not see: subtracting their own and
+    # their peers' published n from the wave's respondents would tell the rest. Staff only.
+    pooled = labels.visibility.all_organisations
     dimensions = []
     for d in results.analysis.dimensions:
         cells = [
@@ -204,14 +211,14 @@ def build_results(engine: Engine, labels: Labels, cache: ResultsCache, wave_id: 
             ResultDimensionOut(
                 code=d.dimension,
                 name=d.name,
-                respondents=d.respondents,
-                groups_shown=d.groups_shown,
-                groups_suppressed=d.groups_suppressed,
-                alpha=d.alpha,
-                alpha_ci_lower=d.alpha_ci_lower,
-                alpha_ci_upper=d.alpha_ci_upper,
-                icc1=d.icc1,
-                icc2=d.icc2,
+                respondents=d.respondents if pooled else None,
+                groups_shown=d.groups_shown if pooled else None,
+                groups_suppressed=d.groups_suppressed if pooled else None,
+                alpha=d.alpha if pooled else None,
+                alpha_ci_lower=d.alpha_ci_lower if pooled else None,
+                alpha_ci_upper=d.alpha_ci_upper if pooled else None,
+                icc1=d.icc1 if pooled else None,
+                icc2=d.icc2 if pooled else None,
                 cells=sorted(cells, key=lambda c: (not c.own, c.label)),
             )
         )
@@ -221,7 +228,7 @@ def build_results(engine: Engine, labels: Labels, cache: ResultsCache, wave_id: 
         message=None,
         min_group_size=results.analysis.min_group_size,
         dimensions=dimensions,
-        notes=list(results.notes),
+        notes=list(results.notes) + ([] if pooled else [POOLED_FOR_STAFF]),
     )
 
 

@@ -104,6 +104,8 @@ def sign_out(request: Request, state: AppState, principal: MaybePrincipal) -> Re
             end_session(conn, principal.session_id)
         record(state, request, principal, "sign_out", "session")
     response = RedirectResponse("/sign-in?notice=signed-out", status_code=303)
+    # Charts and pages the browser may still hold from the session (W3C Clear Site Data).
+    response.headers["Clear-Site-Data"] = '"cache"'
     response.delete_cookie(
         state.cookies.session, path="/", secure=state.options.secure_cookies, httponly=True
     )

@@ -68,7 +68,7 @@ def indicator_chart(
     if spec is None:
         raise NotFoundError("This indicator has no such chart.")
     drawn = state.svg_cache.get_or_draw(spec_key(spec), lambda: svg(spec))
-    return Response(drawn, media_type="image/svg+xml", headers={"Cache-Control": "private, max-age=300"})
+    return Response(drawn, media_type="image/svg+xml", headers={"Cache-Control": "private, no-store"})
 
 
 @router.get("/api/v1/indicators/{code}", response_model=IndicatorOut, tags=["pages"])

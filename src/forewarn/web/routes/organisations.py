@@ -48,7 +48,7 @@ def organisation_chart(
     with read_connection(state.engine) as conn:
         spec = spc_chart_for(conn, viewer, organisation_id, indicator_code)
     drawn = state.svg_cache.get_or_draw(spec_key(spec), lambda: svg(spec))
-    return Response(drawn, media_type="image/svg+xml", headers={"Cache-Control": "private, max-age=300"})
+    return Response(drawn, media_type="image/svg+xml", headers={"Cache-Control": "private, no-store"})
 
 
 @router.get("/api/v1/organisations/{organisation_id}", response_model=OrganisationOut, tags=["pages"])
