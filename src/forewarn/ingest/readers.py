@@ -65,6 +65,8 @@ def _decode(data: bytes, encoding: str, name: str) -> tuple[bytes, str]:
             if encoding.lower().replace("-", "") == "utf8"
             else ""
         )
+        if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+            hint = " (the file is UTF-16: set `file: {encoding: utf-16}` in the mapping)"
         raise UnreadableFile(
             [
                 Problem(
@@ -139,13 +141,15 @@ def _ragged_rows(text: str, delimiter: str, name: str) -> None:
         width = len(header)
         for row_number, fields in enumerate(reader, start=2):
             if fields and len(fields) != width:
+                open_quote = any("\n" in f for f in fields)
+                hint = " (a quote left open takes in the lines after it)" if open_quote else ""
                 problems.append(
                     Problem(
                         name,
                         row_number,
                         None,
                         None,
-                        f"row has {len(fields)} fields where the header has {width}",
+                        f"row has {len(fields)} fields where the header has {width}{hint}",
                     )
                 )
     except csv.Error as exc:
@@ -211,6 +215,18 @@ def _excel_header(path: Path, spec: FileSpec) -> list[str]:
 
 
 def _read_excel(path: Path, spec: FileSpec, name: str, limits: Limits) -> pl.DataFrame:
+    if path.suffix.lower() in (".xlsx", ".xlsm", ".ods") and not zipfile.is_zipfile(path):
+        raise UnreadableFile(
+            [
+                Problem(
+                    name,
+                    None,
+                    None,
+                    None,
+                    f"not a readable Excel workbook: a {path.suffix.lower()} file is a zip archive, and this is not",
+                )
+            ]
+        )
     _check_inflation(path, name, limits)
     try:
         _duplicate_header(_excel_header(path, spec), name)
@@ -218,8 +234,9 @@ def _read_excel(path: Path, spec: FileSpec, name: str, limits: Limits) -> pl.Dat
     except UnreadableFile:
         raise
     except Exception as exc:  # the Excel engines raise many kinds; all mean "cannot read this workbook"
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UnreadableFile(
-            [Problem(name, None, None, None, f"not a readable Excel workbook: {exc}")]
+            [Problem(name, None, None, None, f"not a readable Excel workbook: {first_line}")]
         ) from exc
     frame = frame.select(pl.all().cast(pl.String))
     if spec.missing_values:
@@ -301,6 +318,12 @@ def read_table(
         for column in missing:
             close = difflib.get_close_matches(column, frame.columns, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
+            if len(frame.columns) == 1 and not close:
+                other = next(
+                    (d for d in (";", "\t", ",", "|") if d in frame.columns[0] and d != spec.delimiter), None
+                )
+                if other is not None:
+                    hint = f"; the header looks separated by {other!r}: set `file: {{delimiter: {other!r}}}`"
             problems.append(
                 Problem(
                     name,
