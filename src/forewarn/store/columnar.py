@@ -21,7 +21,6 @@ from sqlalchemy import Connection
 
 SQLITE_FETCH_ROWS = 200_000
 WRITE_CHUNK_ROWS = 200_000
-NULL = r"\N"
 
 
 def read_frame(
@@ -55,19 +54,19 @@ def _read_postgresql(
         # server's defaults say.
         cursor.execute("SET extra_float_digits = 3")
         cursor.execute("SET DateStyle = ISO")
-        with cursor.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, NULL '{NULL}')") as copy:
+        # Null is an unquoted empty field; with text columns every value is quoted, so "" reads as a string.
+        quote = " WITH (FORMAT csv, FORCE_QUOTE *)" if pl.String in schema.values() else " WITH (FORMAT csv)"
+        with cursor.copy(f"COPY ({sql}) TO STDOUT{quote}") as copy:
             for block in copy:
                 buffer.write(block)
     if buffer.tell() == 0:
         return pl.DataFrame(schema=dict(schema))
     buffer.seek(0)
-    # Text columns keep an empty string apart from null: COPY writes null as \N and "" quoted.
     return pl.read_csv(
         buffer,
         has_header=False,
         new_columns=list(schema),
         schema=dict(schema),
-        null_values=NULL,
     )
 
 
@@ -80,11 +79,12 @@ def write_frame(
     columns = frame.columns
     if conn.dialect.name == "postgresql":
         raw = conn.connection.driver_connection
-        statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv, NULL '{NULL}')"
+        # Null is an unquoted empty field; every string and date is quoted, so "" and "\\N" stay strings.
+        statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)"
         with raw.cursor() as cursor:  # type: ignore[union-attr]
             for start in range(0, frame.height, chunk_rows):
                 payload = frame.slice(start, chunk_rows).write_csv(
-                    include_header=False, null_value=NULL, date_format="%Y-%m-%d"
+                    include_header=False, quote_style="non_numeric", date_format="%Y-%m-%d"
                 )
                 with cursor.copy(statement) as copy:
                     copy.write(payload)
