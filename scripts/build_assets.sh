@@ -67,7 +67,8 @@ VL_V=$(ver vega-lite)
 EMBED_V=$(ver vega-embed)
 AXE_V=$(ver axe-core)
 SASS_V=$(ver sass)
-note "govuk-frontend $GOVUK_V, htmx.org $HTMX_V, vega $VEGA_V, vega-lite $VL_V, vega-embed $EMBED_V, axe-core $AXE_V (sass $SASS_V)"
+SWAGGER_V=$(ver swagger-ui-dist)
+note "govuk-frontend $GOVUK_V, htmx.org $HTMX_V, vega $VEGA_V, vega-lite $VL_V, vega-embed $EMBED_V, swagger-ui-dist $SWAGGER_V, axe-core $AXE_V (sass $SASS_V)"
 
 [[ $GOVUK_V == 5.* ]] || die "govuk-frontend must be 5.x (got $GOVUK_V)"
 [[ $HTMX_V == 2.* ]] || die "htmx.org must be 2.x (got $HTMX_V)"
@@ -226,6 +227,18 @@ for (const [text, pkgs] of groups) {
 }
 EOF
 
+# --- 5b. Swagger UI (the /api/docs page; UMD bundle, global SwaggerUIBundle) ------
+# The page's own start-up script (static/forewarn/api-docs.js) turns off the online validator badge, the one
+# thing Swagger UI would otherwise fetch from another host.
+mkdir -p "$OUT/swagger-ui"
+cp "$NM/swagger-ui-dist/swagger-ui-bundle.js" "$OUT/swagger-ui/swagger-ui-bundle-$SWAGGER_V.min.js"
+cp "$NM/swagger-ui-dist/swagger-ui.css" "$OUT/swagger-ui/swagger-ui-$SWAGGER_V.min.css"
+strip_js_map "$OUT/swagger-ui/swagger-ui-bundle-$SWAGGER_V.min.js"
+sed -E -i 's@/\*# sourceMappingURL=[^*]*\*/@@' "$OUT/swagger-ui/swagger-ui-$SWAGGER_V.min.css"
+cp "$NM/swagger-ui-dist/LICENSE" "$OUT/swagger-ui/LICENSE"
+cp "$NM/swagger-ui-dist/NOTICE" "$OUT/swagger-ui/NOTICE"
+cp "$NM/swagger-ui-dist/swagger-ui-bundle.js.LICENSE.txt" "$OUT/swagger-ui/THIRD-PARTY-LICENSES.txt"
+
 # --- 6. axe-core (browser accessibility tests only; never served by the app) --
 cp "$NM/axe-core/axe.min.js" "$AXE_OUT/axe.min.js"
 strip_js_map "$AXE_OUT/axe.min.js"
@@ -273,7 +286,8 @@ entry() { # name version key=relpath...
   entry htmx.org "$HTMX_V" js="htmx/htmx-$HTMX_V.min.js"; echo ","
   entry vega "$VEGA_V" js="vega/vega-$VEGA_V.min.js"; echo ","
   entry vega-lite "$VL_V" js="vega/vega-lite-$VL_V.min.js"; echo ","
-  entry vega-embed "$EMBED_V" js="vega/vega-embed-$EMBED_V.min.js"; echo
+  entry vega-embed "$EMBED_V" js="vega/vega-embed-$EMBED_V.min.js"; echo ","
+  entry swagger-ui-dist "$SWAGGER_V" js="swagger-ui/swagger-ui-bundle-$SWAGGER_V.min.js" css="swagger-ui/swagger-ui-$SWAGGER_V.min.css"; echo
   echo "}"
 } >"$OUT/versions.json"
 node -e 'JSON.parse(require("fs").readFileSync(process.argv[1]))' "$OUT/versions.json" || die "bad versions.json"
@@ -303,6 +317,8 @@ from a CDN or any other host; the build script fails if one would.
 | \`$STATIC_URL/vendor/vega/vega-$VEGA_V.min.js\` | Vega runtime (\`build/vega.min.js\`, UMD), global \`vega\` | $VEGA_V | vega | BSD-3-Clause (\`vega/LICENSE.vega\`) | $(size "$OUT/vega/vega-$VEGA_V.min.js") |
 | \`$STATIC_URL/vendor/vega/vega-lite-$VL_V.min.js\` | Vega-Lite compiler (\`build/vega-lite.min.js\`, UMD), global \`vegaLite\` | $VL_V | vega-lite | BSD-3-Clause (\`vega/LICENSE.vega-lite\`) | $(size "$OUT/vega/vega-lite-$VL_V.min.js") |
 | \`$STATIC_URL/vendor/vega/vega-embed-$EMBED_V.min.js\` | Vega-Embed (\`build/vega-embed.min.js\`, UMD), global \`vegaEmbed\` | $EMBED_V | vega-embed | BSD-3-Clause (\`vega/LICENSE.vega-embed\`) | $(size "$OUT/vega/vega-embed-$EMBED_V.min.js") |
+| \`$STATIC_URL/vendor/swagger-ui/swagger-ui-bundle-$SWAGGER_V.min.js\` | Swagger UI (\`swagger-ui-bundle.js\`, UMD), global \`SwaggerUIBundle\`; the \`/api/docs\` page only | $SWAGGER_V | swagger-ui-dist | Apache-2.0 (\`swagger-ui/LICENSE\`, \`NOTICE\`, bundled packages in \`THIRD-PARTY-LICENSES.txt\`) | $(size "$OUT/swagger-ui/swagger-ui-bundle-$SWAGGER_V.min.js") |
+| \`$STATIC_URL/vendor/swagger-ui/swagger-ui-$SWAGGER_V.min.css\` | Swagger UI styles | $SWAGGER_V | swagger-ui-dist | Apache-2.0 | $(size "$OUT/swagger-ui/swagger-ui-$SWAGGER_V.min.css") |
 | \`vega/THIRD-PARTY-LICENSES.txt\` | licences of the packages the Vega bundles inline (d3-*, topojson-client, vega-themes, vega-tooltip, ...) | | | ISC, MIT, BSD-3-Clause, 0BSD, Unlicense | |
 | \`versions.json\` | machine-readable URLs, versions and SRI hashes of the files above | | | | |
 
@@ -377,7 +393,7 @@ vl-convert no longer offers Vega-Lite $VL_MM.
   a service not on a gov.uk domain must not use them (rebuild the CSS with
   \`\$govuk-font-family\` set to a different font stack and
   \`\$govuk-include-default-font-face: false\`, and drop those files).
-- htmx: 0BSD. Vega, Vega-Lite, Vega-Embed: BSD-3-Clause. axe-core: MPL-2.0.
+- htmx: 0BSD. Vega, Vega-Lite, Vega-Embed: BSD-3-Clause. Swagger UI: Apache-2.0. axe-core: MPL-2.0.
 EOF
 
 # --- 9. swap into place -------------------------------------------------------

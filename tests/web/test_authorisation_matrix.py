@@ -110,6 +110,7 @@ class Case:
 CASES: list[Case] = [
     Case("GET", "/healthz", everyone(OK)),
     Case("GET", "/api/v1/openapi.json", everyone(OK)),
+    Case("GET", "/api/docs", everyone(OK)),
     Case("GET", "/sign-in", everyone(OK)),
     Case(
         "POST",

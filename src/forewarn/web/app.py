@@ -23,6 +23,7 @@ from forewarn.web.rendering import build_environment
 from forewarn.web.routes import (
     account,
     admin,
+    api_docs,
     auth,
     health,
     imports,
@@ -62,7 +63,7 @@ def create_app(
         version="1",
         description=API_DESCRIPTION,
         openapi_url="/api/v1/openapi.json",
-        docs_url=None,  # Swagger UI and ReDoc load their scripts from a CDN; the OpenAPI file is enough
+        docs_url=None,  # FastAPI's pages load Swagger UI and ReDoc from a CDN: /api/docs serves our own copy
         redoc_url=None,
         dependencies=[Depends(csrf_guard)],
         max_body_size=options.max_upload_bytes,
@@ -107,6 +108,7 @@ def create_app(
         account,
         admin,
         jobs,
+        api_docs,
     ):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
