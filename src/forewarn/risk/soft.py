@@ -29,15 +29,14 @@ def survey_cells(engine: Engine) -> pl.DataFrame:
     """Published organisation x dimension means of every closed wave, with the date they became known."""
     frames = []
     with engine.connect() as conn:
-        codes = {code: id_ for code, id_ in conn.execute(select(Organisation.code, Organisation.id))}
-        last_month = {
-            wave_id: month
-            for wave_id, month in conn.execute(
+        codes: dict[str, int] = dict(conn.execute(select(Organisation.code, Organisation.id)).all())
+        last_month: dict[int, dt.date] = dict(
+            conn.execute(
                 select(SurveyResponse.wave_id, func.max(SurveyResponse.submitted_month)).group_by(
                     SurveyResponse.wave_id
                 )
-            )
-        }
+            ).all()
+        )
     for wave in list_waves(engine):  # waves: a handful a year
         if wave.status != "closed" or wave.id not in last_month:
             continue
