@@ -34,6 +34,7 @@ from typer.core import TyperCommand, TyperGroup
 
 from forewarn.cli_analyst import cusum_command, funnel_command, ranks_command, spc_command
 from forewarn.cli_db import backup_command, restore_command
+from forewarn.cli_risk import risk_app
 from forewarn.cli_survey import psychometrics_command, survey_app
 from forewarn.cli_worker import maintain_command
 
@@ -112,6 +113,7 @@ app.command("cusum")(cusum_command)
 app.command("ranks")(ranks_command)
 app.command("psychometrics")(psychometrics_command)
 app.add_typer(survey_app, name="survey")
+app.add_typer(risk_app, name="risk")
 db_app = typer.Typer(help="The store: migrations and status.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 db_app.command("backup")(backup_command)

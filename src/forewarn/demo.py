@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,16 +67,13 @@ def run_demo(
         results.append(import_file(engine, root / folder / filename, root / folder / "mapping.yml", **kwargs))  # type: ignore[arg-type]
     if simulated_dir is not None:
         # A small simulated region beside the real data, labelled SIMULATED wherever it appears.
-        simulate(
-            simulated_dir,
-            SimulationParameters(
-                n_organisations=SIMULATED_ORGANISATIONS, n_years=SIMULATED_YEARS, seed=SIMULATION_SEED
-            ),
-            file_format="parquet",
+        parameters = SimulationParameters(
+            n_organisations=SIMULATED_ORGANISATIONS, n_years=SIMULATED_YEARS, seed=SIMULATION_SEED
         )
+        simulate(simulated_dir, parameters, file_format="parquet")
         loaded = load(engine, simulated_dir, imported_by=imported_by, chunk_rows=chunk_rows)
         results.extend([loaded.organisations, loaded.indicators, loaded.events])
-        survey_waves = load_simulated_surveys(engine, simulated_dir, imported_by)
+        survey_waves = load_simulated_surveys(engine, simulated_dir, imported_by, parameters.survey_month)
     else:
         survey_waves = []
     scan = run_scan(engine, stage=stage)
@@ -84,8 +82,12 @@ def run_demo(
     return DemoReport(imports=results, summaries=summaries, scan=scan, survey_waves=survey_waves)
 
 
-def load_simulated_surveys(engine: Engine, simulated_dir: Path, imported_by: str | None) -> list[str]:
-    """One closed survey wave per simulated year, filled from the simulator's staff answers (idempotent)."""
+def load_simulated_surveys(
+    engine: Engine, simulated_dir: Path, imported_by: str | None, survey_month: int = 10
+) -> list[str]:
+    """One closed survey wave per simulated year, filled from the simulator's staff answers (idempotent),
+    dated in the simulated year's fieldwork month so that the risk model knows the results from when they were
+    collected, not from when the demo loaded them."""
     answers = pl.read_csv(simulated_dir / "survey_responses.csv", infer_schema_length=0)
     existing = {wave.name for wave in list_waves(engine)}
     names = []
@@ -99,7 +101,13 @@ def load_simulated_surveys(engine: Engine, simulated_dir: Path, imported_by: str
         rows.write_csv(path)
         wave = create_wave(engine, name, sorted(rows["org_code"].unique().to_list()), created_by=imported_by)
         open_wave(engine, wave.id, by=imported_by)
-        import_responses(engine, wave.id, path, imported_by=imported_by)
+        import_responses(
+            engine,
+            wave.id,
+            path,
+            imported_by=imported_by,
+            fieldwork_month=dt.date(int(year), survey_month, 1),
+        )
         close_wave(engine, wave.id, by=imported_by)
     return names
 

@@ -11,6 +11,7 @@ never read into the store. Rows are stored in random order under random ids, fil
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import difflib
 import io
 import random
@@ -161,8 +162,12 @@ def import_responses(
     ignore_columns: Sequence[str] = (),
     sheet: str | None = None,
     max_listed: int = 1000,
+    fieldwork_month: dt.date | None = None,
 ) -> UploadResult:
     """Validate an export of responses and add it to an open wave, all or nothing; idempotent by file checksum.
+
+    The answers are dated in ``fieldwork_month`` (coarsened to its first day) when the export says when they were
+    collected, otherwise in the month of the import.
 
     Raises :class:`ImportRejected` with the full report when anything is wrong (nothing is written then), and
     :class:`SurveyError` when the wave is not open.
@@ -269,7 +274,7 @@ def import_responses(
     )
     rows = list(packed.iter_rows())
     random.SystemRandom().shuffle(rows)
-    month = first_of_month(now())
+    month = fieldwork_month.replace(day=1) if fieldwork_month is not None else first_of_month(now())
     with engine.begin() as conn:
         status = conn.execute(
             select(SurveyWave.status).where(SurveyWave.id == wave_id).with_for_update(read=True)

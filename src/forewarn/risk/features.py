@@ -1,0 +1,229 @@
+"""Features of every organisation at an origin date, from what was known then (:meth:`StoreHistory.as_of`).
+
+- **Surveillance state**: the surveillance scan run as of the origin (SPC, funnels with over-dispersion, CUSUM
+  against each organisation's own baseline), per organisation: funnel z on the side of concern (mean and
+  worst over its indicators), SPC special causes of concern, current CUSUM alarms, the recent trend of each
+  indicator in the direction of concern, and missing data.
+- **Soft measures**: the latest published survey results by dimension (standardised across organisations) and
+  their change since the wave before.
+- **Context**: size and deprivation (the latest dated attributes), type.
+- **History**: the last inspection grade, months since it, special measures, recent interventions and
+  leadership changes.
+
+Baselines computed beside them: today's signal count (the portfolio's order), a naive mean z of the latest
+values ignoring over-dispersion, and the last grade.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from forewarn.risk.history import StoreHistory
+from forewarn.risk.outcomes import GRADE_ORDER
+from forewarn.surveillance.compute import compute_surveillance
+from forewarn.surveillance.options import ScanOptions
+from forewarn.surveillance.panel import OBSERVATION_SCHEMA, build_panel
+
+SOFT_PREFIX = "soft_"
+BASELINES = ("signal_count", "naive_mean_z", "last_grade")
+# Ranks are not features: a quick replicate count keeps the as-of scans cheap.
+_SCAN = ScanOptions(rank_replicates=100)
+_TREND_PERIODS = 6
+
+
+@dataclass(frozen=True)
+class OriginFeatures:
+    """One row per organisation known at the origin: ``organisation_id``, the features, the baselines."""
+
+    origin: dt.date
+    frame: pl.DataFrame
+
+    @property
+    def feature_columns(self) -> list[str]:
+        """Every column but the organisation: the baselines are features too (the model should at least know
+        what they know), and are also scored on their own."""
+        return [c for c in self.frame.columns if c != "organisation_id"]
+
+
+def _concern_sign(polarity: pl.Expr) -> pl.Expr:
+    return (
+        pl.when(polarity == "higher_is_better")
+        .then(-1.0)
+        .when(polarity == "lower_is_better")
+        .then(1.0)
+        .otherwise(0.0)
+    )
+
+
+def _surveillance(known: StoreHistory, origin: dt.date) -> pl.DataFrame:
+    observations = known.observations.select(list(OBSERVATION_SCHEMA))
+    if observations.is_empty():
+        return pl.DataFrame(schema={"organisation_id": pl.Int64})
+    panel = build_panel(observations, known.indicators)
+    status = compute_surveillance(panel, _SCAN).status
+    sign = known.indicators.select("indicator_id", _concern_sign(pl.col("polarity")).alias("sign"))
+    # Recent trend of each series in the direction of concern, in the indicator's cross-sectional sds a period.
+    last = panel.last_index
+    rows = np.arange(panel.n_series)
+    window = np.clip(last[:, None] - np.arange(_TREND_PERIODS)[::-1][None, :], 0, None)
+    recent = panel.value[rows[:, None], window]
+    x = np.arange(_TREND_PERIODS, dtype=float) - (_TREND_PERIODS - 1) / 2
+    ok = np.isfinite(recent)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        xm = np.where(ok, x[None, :], 0.0)
+        xm = xm - (xm.sum(axis=1) / ok.sum(axis=1))[:, None] * ok
+        slope = (xm * np.where(ok, recent, 0.0)).sum(axis=1) / (xm * xm).sum(axis=1)
+    latest_value = recent[:, -1]
+    periods = panel.period[rows, last].astype("datetime64[D]")
+    stale_days = (np.datetime64(origin, "D") - periods).astype(np.float64)
+    series = pl.DataFrame(
+        {
+            "organisation_id": panel.organisation_id,
+            "indicator_id": panel.indicator_id,
+            "slope": slope,
+            "latest": latest_value,
+            "stale_days": stale_days,
+        }
+    ).with_columns(pl.col(pl.Float64).fill_nan(None))
+    scale = series.group_by("indicator_id").agg(
+        pl.col("latest").mean().alias("mu"), pl.col("latest").std().alias("sd")
+    )
+    series = (
+        series.join(scale, on="indicator_id")
+        .join(sign, on="indicator_id")
+        .join(
+            status.select(
+                "organisation_id",
+                "indicator_id",
+                "funnel_z",
+                "spc_variation",
+                "cusum_current",
+                "funnel_outlier",
+            ),
+            on=["organisation_id", "indicator_id"],
+        )
+        .with_columns(
+            (pl.col("sign") * (pl.col("latest") - pl.col("mu")) / pl.col("sd")).alias("naive_z"),
+            (pl.col("sign") * pl.col("slope") / pl.col("sd")).alias("trend"),
+            (pl.col("sign") * pl.col("funnel_z")).alias("concern_z"),
+            (pl.col("spc_variation") == "special_cause_concern").fill_null(False).alias("spc_concern"),
+            (pl.col("cusum_current") == 1).fill_null(False).alias("cusum_alarm"),
+            ((pl.col("funnel_outlier") * pl.col("sign")) > 0).fill_null(False).alias("funnel_concern"),
+        )
+    )
+    return series.group_by("organisation_id").agg(
+        pl.col("concern_z").mean().alias("funnel_z_mean"),
+        pl.col("concern_z").max().alias("funnel_z_worst"),
+        pl.col("trend").mean().alias("trend_mean"),
+        pl.col("trend").max().alias("trend_worst"),
+        pl.col("spc_concern").sum().cast(pl.Float64).alias("spc_concern"),
+        pl.col("cusum_alarm").sum().cast(pl.Float64).alias("cusum_current"),
+        (pl.col("stale_days") > 62).mean().cast(pl.Float64).alias("share_stale"),
+        pl.col("naive_z").mean().alias("naive_mean_z"),
+        (pl.col("spc_concern").sum() + pl.col("funnel_concern").sum() + pl.col("cusum_alarm").sum())
+        .cast(pl.Float64)
+        .alias("signal_count"),
+    )
+
+
+def _soft(known: StoreHistory) -> pl.DataFrame:
+    cells = known.soft
+    if cells.is_empty():
+        return pl.DataFrame(schema={"organisation_id": pl.Int64})
+    standardised = cells.with_columns(
+        ((pl.col("mean") - pl.col("mean").mean()) / pl.col("mean").std())
+        .over("known_on", "dimension")
+        .alias("z")
+    )
+    waves = standardised.select("known_on").unique().sort("known_on")["known_on"].to_list()
+    latest = standardised.filter(pl.col("known_on") == waves[-1])
+    # The mean over dimensions: the dimensions are facets of one capacity, and eight correlated columns would
+    # cost a small portfolio more in variance than they add (the spread across them is kept as a feature).
+    frame = latest.group_by("organisation_id").agg(
+        pl.col("z").mean().alias(f"{SOFT_PREFIX}mean"),
+        pl.col("z").std().alias(f"{SOFT_PREFIX}spread"),
+        pl.col("n").max().cast(pl.Float64).alias(f"{SOFT_PREFIX}respondents"),
+    )
+    if len(waves) > 1:
+        before = standardised.filter(pl.col("known_on") == waves[-2])
+        change = (
+            latest.join(before, on=["organisation_id", "dimension"], suffix="_before")
+            .group_by("organisation_id")
+            .agg((pl.col("z") - pl.col("z_before")).mean().alias(f"{SOFT_PREFIX}change"))
+        )
+        frame = frame.join(change, on="organisation_id", how="left")
+    else:
+        frame = frame.with_columns(pl.lit(None, dtype=pl.Float64).alias(f"{SOFT_PREFIX}change"))
+    return frame
+
+
+def _context(known: StoreHistory) -> pl.DataFrame:
+    latest = (
+        known.attributes.sort("valid_from")
+        .group_by("organisation_id", "name")
+        .agg(pl.col("value_number").last())
+    )
+    if latest.is_empty():
+        frame = known.organisations.select("organisation_id")
+    else:
+        frame = latest.pivot(on="name", index="organisation_id", values="value_number").rename(
+            lambda c: c if c == "organisation_id" else f"context_{c}"
+        )
+        frame = known.organisations.select("organisation_id").join(frame, on="organisation_id", how="left")
+    types = known.organisations.select("organisation_id", "type").drop_nulls("type")
+    if types.height:
+        dummies = types.to_dummies("type").rename(lambda c: c if c == "organisation_id" else f"context_{c}")
+        frame = frame.join(dummies, on="organisation_id", how="left")
+    return frame
+
+
+def _history(known: StoreHistory, origin: dt.date) -> pl.DataFrame:
+    grade_rank = {g: float(i) for i, g in enumerate(GRADE_ORDER)}
+    inspections = known.events.filter(pl.col("kind") == "inspection").sort("date")
+    last = inspections.group_by("organisation_id").agg(pl.col("grade").last(), pl.col("date").last())
+    last = last.with_columns(
+        pl.col("grade").replace_strict(grade_rank, default=None, return_dtype=pl.Float64).alias("last_grade"),
+        ((pl.lit(origin) - pl.col("date")).dt.total_days() / 30.44).alias("months_since_inspection"),
+    ).select("organisation_id", "last_grade", "months_since_inspection")
+    two_years = origin - dt.timedelta(days=730)
+    recent = (
+        known.events.filter(pl.col("date") > two_years)
+        .group_by("organisation_id")
+        .agg(
+            (pl.col("kind") == "intervention_start").sum().cast(pl.Float64).alias("interventions_2y"),
+            (pl.col("kind") == "leadership_change").sum().cast(pl.Float64).alias("leadership_changes_2y"),
+        )
+    )
+    measures = (
+        known.events.filter(pl.col("kind").is_in(["special_measures_start", "special_measures_end"]))
+        .sort("date")
+        .group_by("organisation_id")
+        .agg(
+            (pl.col("kind").last() == "special_measures_start").cast(pl.Float64).alias("in_special_measures")
+        )
+    )
+    return last.join(recent, on="organisation_id", how="full", coalesce=True).join(
+        measures, on="organisation_id", how="full", coalesce=True
+    )
+
+
+def origin_features(history: StoreHistory, origin: dt.date) -> OriginFeatures:
+    """Every organisation's features at ``origin``, from ``history.as_of(origin)`` only."""
+    known = history.as_of(origin)
+    frame = known.organisations.select("organisation_id")
+    for part in (_surveillance(known, origin), _soft(known), _context(known), _history(known, origin)):
+        if part.width > 1:
+            frame = frame.join(part, on="organisation_id", how="left")
+    for name in BASELINES:
+        if name not in frame.columns:
+            frame = frame.with_columns(pl.lit(None, dtype=pl.Float64).alias(name))
+    numeric = [c for c, t in frame.schema.items() if c != "organisation_id" and t.is_numeric()]
+    frame = frame.select("organisation_id", *[pl.col(c).cast(pl.Float64) for c in numeric])
+    return OriginFeatures(origin=origin, frame=frame)
+
+
+__all__ = ["BASELINES", "SOFT_PREFIX", "OriginFeatures", "origin_features"]

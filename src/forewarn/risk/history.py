@@ -1,0 +1,129 @@
+"""The store as it stood on any date: what had been published by then, and nothing after.
+
+Every feature of the risk model at an origin date is built from this view only. An observation is known from its
+publication date: the end of its period plus the dataset's publication lag (a month by default: statistics such
+as NHS England's A&E figures appear about six weeks after the month). An event is known on its date; a survey
+wave's organisation results when its last answers came in (the month after its fieldwork).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import polars as pl
+from sqlalchemy import Connection
+
+from forewarn.store.columnar import read_frame
+from forewarn.surveillance.panel import INDICATOR_SCHEMA, OBSERVATION_SCHEMA
+
+DEFAULT_PUBLICATION_LAG_DAYS = 30
+
+_EVENT_SCHEMA = {"organisation_id": pl.Int64, "date": pl.Date, "kind": pl.String, "grade": pl.String}
+_ORGANISATION_SCHEMA = {
+    "organisation_id": pl.Int64,
+    "code": pl.String,
+    "name": pl.String,
+    "type": pl.String,
+    "dataset_code": pl.String,
+    "simulated": pl.Boolean,
+}
+_ATTRIBUTE_SCHEMA = {
+    "organisation_id": pl.Int64,
+    "name": pl.String,
+    "valid_from": pl.Date,
+    "value_number": pl.Float64,
+}
+
+
+@dataclass(frozen=True)
+class StoreHistory:
+    """Everything the risk model reads, each row with the date it became known (``known_on``)."""
+
+    observations: pl.DataFrame  # OBSERVATION_SCHEMA + period_end, known_on
+    indicators: pl.DataFrame  # INDICATOR_SCHEMA
+    events: pl.DataFrame  # organisation_id, date, kind, grade, known_on
+    organisations: pl.DataFrame  # organisation_id, code, name, type, dataset_code, simulated
+    attributes: pl.DataFrame  # organisation_id, name, valid_from, value_number, known_on
+    soft: pl.DataFrame  # organisation_id, dimension, mean, n, known_on (published survey cells)
+
+    def as_of(self, origin: dt.date) -> StoreHistory:
+        """The history as it stood at ``origin``: only what was known on or before it."""
+        known = pl.col("known_on") <= origin
+        return StoreHistory(
+            observations=self.observations.filter(known),
+            indicators=self.indicators,
+            events=self.events.filter(known),
+            organisations=self.organisations,
+            attributes=self.attributes.filter(known),
+            soft=self.soft.filter(known),
+        )
+
+    def latest_known(self) -> dt.date | None:
+        dates = [f["known_on"].max() for f in (self.observations, self.events) if f.height]
+        known = [d for d in dates if isinstance(d, dt.date)]
+        return max(known) if known else None
+
+
+def load_history(
+    conn: Connection,
+    *,
+    datasets: list[str] | None = None,
+    publication_lag_days: int = DEFAULT_PUBLICATION_LAG_DAYS,
+    soft: pl.DataFrame | None = None,
+) -> StoreHistory:
+    """Read the store's observations, events, organisations and attributes (of ``datasets``, or all).
+
+    ``soft`` holds published survey cells (organisation_id, dimension, mean, n, known_on), from
+    :func:`forewarn.risk.soft.survey_cells`.
+    """
+    lag = pl.duration(days=publication_lag_days)
+    organisations = read_frame(
+        conn,
+        "SELECT o.id, o.code, o.name, o.type, d.code, COALESCE(d.simulated, FALSE) "
+        "FROM organisations o LEFT JOIN datasets d ON d.id = o.dataset_id",
+        _ORGANISATION_SCHEMA,
+    )
+    if datasets is not None:
+        organisations = organisations.filter(pl.col("dataset_code").is_in(datasets))
+    chosen = organisations.select("organisation_id")
+    schema = {**OBSERVATION_SCHEMA, "period_end": pl.Date}
+    observations = (
+        read_frame(conn, f"SELECT {', '.join(schema)} FROM observations", schema)
+        .join(chosen, on="organisation_id", how="semi")
+        .with_columns((pl.col("period_end") + lag).alias("known_on"))
+    )
+    indicators = read_frame(conn, "SELECT id, code, kind, polarity, target FROM indicators", INDICATOR_SCHEMA)
+    indicators = indicators.join(observations.select("indicator_id").unique(), on="indicator_id", how="semi")
+    events = (
+        read_frame(conn, "SELECT organisation_id, date, kind, grade FROM events", _EVENT_SCHEMA)
+        .join(chosen, on="organisation_id", how="semi")
+        .with_columns(pl.col("date").alias("known_on"))
+    )
+    attributes = (
+        read_frame(
+            conn,
+            "SELECT organisation_id, name, valid_from, value_number FROM organisation_attributes "
+            "WHERE value_number IS NOT NULL",
+            _ATTRIBUTE_SCHEMA,
+        )
+        .join(chosen, on="organisation_id", how="semi")
+        .with_columns(pl.col("valid_from").alias("known_on"))
+    )
+    soft_cells = (
+        soft.join(chosen, on="organisation_id", how="semi")
+        if soft is not None
+        else pl.DataFrame(
+            schema={
+                "organisation_id": pl.Int64,
+                "dimension": pl.String,
+                "mean": pl.Float64,
+                "n": pl.Int64,
+                "known_on": pl.Date,
+            }
+        )
+    )
+    return StoreHistory(observations, indicators, events, organisations, attributes, soft_cells)
+
+
+__all__ = ["DEFAULT_PUBLICATION_LAG_DAYS", "StoreHistory", "load_history"]
