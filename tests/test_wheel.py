@@ -3,7 +3,7 @@ with the locked dependencies (``pip install --require-hashes -r requirements.loc
 ``--no-deps``), it carries the web app's assets, the migrations and the instruments, runs the analyst's API on the
 bundled data with the command line's numbers, and answers ``forewarn --help``.
 
-Slow (a build and a virtual environment, some 30 s with pip's cache); needs the package registry for the build
+Slow (a build and a virtual environment: with uv's cache about a minute, with pip's several); needs the package registry for the build
 backend and any dependency pip has not cached.
 """
 
