@@ -29,6 +29,8 @@ from forewarn.surveillance.options import ScanOptions
 from forewarn.surveillance.panel import OBSERVATION_SCHEMA, build_panel
 
 SOFT_PREFIX = "soft_"
+# Absorptive capacity's core (Cohen & Levinthal 1990; Zahra & George 2002): acquire, assimilate, apply.
+CORE_DIMENSIONS = ("acquire", "assimilate", "apply")
 BASELINES = ("signal_count", "naive_mean_z", "last_grade")
 # Ranks are not features: a quick replicate count keeps the as-of scans cheap.
 _SCAN = ScanOptions(rank_replicates=100)
@@ -143,8 +145,10 @@ def _soft(known: StoreHistory) -> pl.DataFrame:
     latest = standardised.filter(pl.col("known_on") == waves[-1])
     # The mean over dimensions: the dimensions are facets of one capacity, and eight correlated columns would
     # cost a small portfolio more in variance than they add (the spread across them is kept as a feature).
+    core = pl.col("dimension").is_in(CORE_DIMENSIONS)
     frame = latest.group_by("organisation_id").agg(
         pl.col("z").mean().alias(f"{SOFT_PREFIX}mean"),
+        pl.col("z").filter(core).mean().alias(f"{SOFT_PREFIX}core"),
         pl.col("z").std().alias(f"{SOFT_PREFIX}spread"),
         pl.col("n").max().cast(pl.Float64).alias(f"{SOFT_PREFIX}respondents"),
     )
@@ -153,11 +157,17 @@ def _soft(known: StoreHistory) -> pl.DataFrame:
         change = (
             latest.join(before, on=["organisation_id", "dimension"], suffix="_before")
             .group_by("organisation_id")
-            .agg((pl.col("z") - pl.col("z_before")).mean().alias(f"{SOFT_PREFIX}change"))
+            .agg(
+                (pl.col("z") - pl.col("z_before")).mean().alias(f"{SOFT_PREFIX}change"),
+                (pl.col("z") - pl.col("z_before")).filter(core).mean().alias(f"{SOFT_PREFIX}core_change"),
+            )
         )
         frame = frame.join(change, on="organisation_id", how="left")
     else:
-        frame = frame.with_columns(pl.lit(None, dtype=pl.Float64).alias(f"{SOFT_PREFIX}change"))
+        frame = frame.with_columns(
+            pl.lit(None, dtype=pl.Float64).alias(f"{SOFT_PREFIX}change"),
+            pl.lit(None, dtype=pl.Float64).alias(f"{SOFT_PREFIX}core_change"),
+        )
     return frame
 
 
