@@ -78,11 +78,12 @@ def failures(history: StoreHistory, outcome: Outcome) -> pl.DataFrame:
     )
 
 
-def _below_standard(history: StoreHistory, outcome: Outcome) -> pl.DataFrame:
+def _runs_below(history: StoreHistory, outcome: Outcome) -> pl.DataFrame:
+    """Each observation of the outcome's indicator with the length of its run of periods below the standard."""
     indicator = history.indicators.filter(pl.col("code") == outcome.indicator)
     if indicator.is_empty():
         raise ValueError(f"outcome indicator {outcome.indicator!r} is not in the store")
-    frame = (
+    return (
         history.observations.join(indicator.select("indicator_id"), on="indicator_id", how="semi")
         .sort("organisation_id", "period_start")
         .with_columns((pl.col("value") < outcome.standard).fill_null(False).alias("below"))
@@ -96,6 +97,10 @@ def _below_standard(history: StoreHistory, outcome: Outcome) -> pl.DataFrame:
         )
         .with_columns(pl.col("below").cum_sum().over("organisation_id", "run").alias("run_length"))
     )
+
+
+def _below_standard(history: StoreHistory, outcome: Outcome) -> pl.DataFrame:
+    frame = _runs_below(history, outcome)
     hits = frame.filter(pl.col("below") & (pl.col("run_length") == outcome.periods))
     return (
         hits.select("organisation_id", pl.col("known_on").alias("date"))
@@ -106,11 +111,13 @@ def _below_standard(history: StoreHistory, outcome: Outcome) -> pl.DataFrame:
 
 def failing_at(history: StoreHistory, outcome: Outcome, origin: dt.date) -> pl.DataFrame:
     """Organisations failing at ``origin``: last known grade failing, in special measures, or (for a derived
-    outcome) whose latest run below the standard had reached its length. One column, organisation_id."""
+    outcome) whose latest known run below the standard has reached its length. One column, organisation_id."""
     known = history.as_of(origin)
     if outcome.kind == "below":
-        recent = failures(known, outcome).filter(pl.col("date") > origin - dt.timedelta(days=92))
-        return recent.select("organisation_id").unique()
+        # Failing while the latest known run below the standard has reached its length.
+        latest = _runs_below(known, outcome).group_by("organisation_id").agg(pl.all().last())
+        failing_now = latest.filter(pl.col("below") & (pl.col("run_length") >= outcome.periods))
+        return failing_now.select("organisation_id")
     inspections = known.events.filter(pl.col("kind") == "inspection").sort("date")
     last = inspections.group_by("organisation_id").agg(pl.col("grade").last())
     failing_grades = list(outcome.grades) if outcome.grades else ["inadequate"]
