@@ -14,8 +14,9 @@ from forewarn.accounts.passwords import Passwords
 from forewarn.accounts.reads import DataVersionClock, PortfolioCache
 from forewarn.settings import Settings
 from forewarn.store.database import make_engine
+from forewarn.web import openapi
 from forewarn.web.config import WebOptions
-from forewarn.web.deps import csrf_guard
+from forewarn.web.deps import csrf_guard, parameters_the_store_can_hold
 from forewarn.web.errors import install_error_handlers
 from forewarn.web.load import LoadCounters, LoadGuard
 from forewarn.web.pages.surveys import ResultsCache
@@ -65,7 +66,7 @@ def create_app(
         openapi_url="/api/v1/openapi.json",
         docs_url=None,  # FastAPI's pages load Swagger UI and ReDoc from a CDN: /api/docs serves our own copy
         redoc_url=None,
-        dependencies=[Depends(csrf_guard)],
+        dependencies=[Depends(csrf_guard), Depends(parameters_the_store_can_hold)],
         max_body_size=options.max_upload_bytes,
     )
     # Requests run in a pool of 40 threads; each holds at most one connection at a time.
@@ -97,6 +98,7 @@ def create_app(
         SecurityHeadersMiddleware, hsts_seconds=settings.hsts_seconds if options.secure_cookies else 0
     )
     install_error_handlers(app)
+    openapi.install(app)
     for module in (
         health,
         auth,

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.exceptions import RequestValidationError
 from sqlalchemy import Connection, Engine
 from starlette.concurrency import run_in_threadpool
 
@@ -16,7 +17,7 @@ from forewarn.accounts.principal import Channel, Principal
 from forewarn.accounts.sessions import SessionUpkeep, keep_up_session, look_up_session
 from forewarn.accounts.tokens import resolve_token
 from forewarn.store.database import write_connection
-from forewarn.web.errors import CsrfError, ForbiddenError, NotSignedInError
+from forewarn.web.errors import CsrfError, ForbiddenError, NotFoundError, NotSignedInError
 from forewarn.web.security import (
     CSRF_FIELD,
     CSRF_HEADER,
@@ -118,6 +119,26 @@ async def csrf_guard(request: Request, state: AppState, principal: MaybePrincipa
         given = value if isinstance(value, str) else None
     if not tokens_match(expected_csrf_token(request, state, principal), given):
         raise CsrfError("The form had expired or did not come from this service")
+
+
+LARGEST_ID = 2**31 - 1
+"""Ids are INTEGER columns: 32-bit on PostgreSQL."""
+
+
+async def parameters_the_store_can_hold(request: Request) -> None:
+    """A whole number in the path beyond any id the store can hold, or a NUL character in the path, names
+    nothing: 404, like an id not found. A NUL in the query is refused as invalid (422). The databases would
+    refuse to compare either (server errors found by schemathesis: SQLite overflows, PostgreSQL refuses NUL)."""
+    for value in request.path_params.values():
+        text = value if isinstance(value, str) else ""
+        digits = text.lstrip("+-")
+        if "\x00" in text or (digits.isdigit() and (len(digits) > 10 or int(digits) > LARGEST_ID)):
+            raise NotFoundError("There is nothing at this address.")
+    for key, value in request.query_params.multi_items():
+        if "\x00" in value or "\x00" in key:
+            raise RequestValidationError(
+                [{"loc": ("query", key), "msg": "must not contain NUL characters", "type": "value_error"}]
+            )
 
 
 async def require_user(principal: MaybePrincipal) -> Principal:

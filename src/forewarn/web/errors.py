@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -57,15 +59,19 @@ def is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
-def _error_response(request: Request, status: int, title: str, message: str) -> Response:
+def _error_response(
+    request: Request, status: int, title: str, message: str, headers: Mapping[str, str] | None = None
+) -> Response:
     if is_api(request):
-        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        headers = {**(headers or {}), **({"WWW-Authenticate": "Bearer"} if status == 401 else {})}
         return JSONResponse({"detail": message, "status": status}, status_code=status, headers=headers)
     from forewarn.web.rendering import render
 
-    return render(
+    page = render(
         request, "error.html", {"title": title, "message": message, "status": status}, status_code=status
     )
+    page.headers.update(headers or {})
+    return page
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -96,12 +102,14 @@ def install_error_handlers(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else title
         if exc.status_code == 404:
             detail = "If you typed the web address, check it is correct."
-        return _error_response(request, exc.status_code, title, detail)
+        # Keep the exception's headers: a 405 says which methods the path takes (Allow).
+        return _error_response(request, exc.status_code, title, detail, exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         if is_api(request):
-            return JSONResponse({"detail": exc.errors(), "status": 422}, status_code=422)
+            # jsonable_encoder: a validator's error carries its exception in ``ctx``, which json cannot encode.
+            return JSONResponse({"detail": jsonable_encoder(exc.errors()), "status": 422}, status_code=422)
         return _error_response(
             request, 400, "There is a problem with the request", "Some of the information sent was not valid."
         )

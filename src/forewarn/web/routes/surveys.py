@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from forewarn.accounts.policy import Permission, Visibility
 from forewarn.accounts.principal import Principal
 from forewarn.surveys.errors import AnswersRejectedError, SurveyError, TokenRejectedError
-from forewarn.surveys.instrument import Instrument
+from forewarn.surveys.instrument import Instrument, builtin_instruments
 from forewarn.surveys.responses import submit_with_token
 from forewarn.surveys.tokens import issue_tokens, normalise_token, token_hash, token_state
 from forewarn.surveys.waves import close_wave, create_wave, get_wave, open_wave
@@ -173,11 +173,26 @@ def results_page(
 # -- waves: services shared by pages and API -------------------------------------------------------------------
 
 
+def _builtin_instrument(reference: str) -> str:
+    """The reference when it names a built-in instrument (``code`` or ``code@version``). The web app never takes
+    a file path: that would read any YAML file on the server (and a wrong name must be a 400, not a 500)."""
+    code, _, version = reference.partition("@")
+    known = builtin_instruments()
+    if not any(i.code == code and (not version or i.version == version) for i in known):
+        names = ", ".join(sorted({i.label for i in known}))
+        raise SurveyError(f"there is no instrument {reference[:60]!r}; choose one of {names}")
+    return reference
+
+
 def _create_wave(state: WebState, request: Request, principal: Principal, body: WaveCreate) -> WaveOut:
+    _builtin_instrument(body.instrument)
+    codes = [c.strip() for c in body.organisation_codes if c.strip()]
+    if not codes:
+        raise SurveyError("enter the codes of the organisations taking part")
     wave = create_wave(
         state.engine,
         body.name,
-        body.organisation_codes,
+        codes,
         instrument=body.instrument,
         created_by=principal.email,
         min_group_size=body.min_group_size,
