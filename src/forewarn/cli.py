@@ -358,7 +358,9 @@ def _print_scan(result: Any) -> None:
         f"{summary.get('funnel_flags_after_fdr', 0)} of {summary.get('funnel_tests', 0)} tests "
         f"({summary.get('funnel_expected_by_chance', 0):.1f} expected by chance at the limits alone); "
         f"current CUSUM alarms {summary.get('cusum_current', 0)} "
-        f"({summary.get('cusum_current_expected', 0):.1f} expected by chance)",
+        f"({summary.get('cusum_current_expected', 0):.1f} expected by chance); latest SPC points of concern "
+        f"{summary.get('spc_current_concern', 0)} ({summary.get('spc_current_concern_expected', 0):.1f} expected "
+        "by chance of stable processes)",
         highlight=False,
     )
 

@@ -24,6 +24,7 @@ from forewarn.surveillance.options import ScanOptions
 from forewarn.surveillance.panel import FloatArray, IntArray, Panel
 from forewarn.surveillance.questions import METHOD_QUESTIONS
 from forewarn.surveillance.ranking import latest_rank_intervals
+from forewarn.surveillance.spc_chance import expected_spc_concerns
 from forewarn.surveillance.windows import (
     latest_period_units,
     series_attribute,
@@ -414,6 +415,38 @@ def _trends(panel: Panel, options: ScanOptions) -> dict[str, np.ndarray]:
     return out
 
 
+def _spc_chance(
+    panel: Panel, options: ScanOptions, signals: pl.DataFrame, status: pl.DataFrame
+) -> dict[str, object]:
+    """Special causes of concern seen, beside those a stable process would give by chance, per indicator."""
+    polarity = series_attribute(panel, "polarity")
+    charted = (panel.n_points >= options.spc_min_points) & (polarity != "neutral")
+    codes = panel.indicators["code"].to_list()
+    has_concern = np.zeros(panel.n_series, dtype=bool)
+    has_concern[
+        signals.filter((pl.col("method") == "spc") & (pl.col("direction") == "concern"))["series"].to_numpy()
+    ] = True
+    current = status["spc_variation"].to_numpy() == PointType.SPECIAL_CAUSE_CONCERN.label
+    lengths: dict[str, tuple[int, int]] = {}
+    seen: dict[str, tuple[int, int]] = {}
+    for index in np.unique(panel.indicator_index[charted]):  # indicators: tens
+        rows = np.flatnonzero(charted & (panel.indicator_index == index))
+        periods = int((~np.isnat(panel.period[panel.indicator_index == index])).any(axis=0).sum())
+        lengths[str(codes[index])] = (int(rows.size), periods)
+        seen[str(codes[index])] = (
+            int(has_concern[rows].sum()),
+            int(current[rows].sum()),
+        )
+    figures = expected_spc_concerns(lengths, options)
+    for code, (any_concern, now) in seen.items():
+        figures[code].update({"any_concern": float(any_concern), "current_concern": float(now)})
+    return {
+        "spc_indicators": figures,
+        "spc_current_concern": int(sum(now for _, now in seen.values())),
+        "spc_current_concern_expected": float(sum(f["current_concern_expected"] for f in figures.values())),
+    }
+
+
 def compute_surveillance(
     panel: Panel, options: ScanOptions | None = None, phase: IntArray | None = None
 ) -> SurveillanceResult:
@@ -463,9 +496,11 @@ def compute_surveillance(
     signals = pl.concat([spc_signals, funnel_signals, cusum_signals], how="diagonal_relaxed")
     if "details" in signals.columns:  # pragma: no cover - defensive
         signals = signals.drop("details")
+    spc_summary = _spc_chance(panel, options, spc_signals, status)
     summary = {
         "series": panel.n_series,
         "questions": METHOD_QUESTIONS,
+        **spc_summary,
         **funnel_summary,
         **cusum_summary,
         "signals": signals.height,
