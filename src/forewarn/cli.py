@@ -32,7 +32,7 @@ from rich.text import Text
 from typer import _click  # Typer vendors Click: its groups take these classes, not the `click` package's
 from typer.core import TyperCommand, TyperGroup
 
-from forewarn.cli_analyst import cusum_command, funnel_command, ranks_command, spc_command
+from forewarn.cli_analyst import cusum_command, ewma_command, funnel_command, ranks_command, spc_command
 from forewarn.cli_db import backup_command, restore_command
 from forewarn.cli_risk import risk_app
 from forewarn.cli_survey import psychometrics_command, survey_app
@@ -110,6 +110,7 @@ app = typer.Typer(
 app.command("funnel")(funnel_command)
 app.command("spc")(spc_command)
 app.command("cusum")(cusum_command)
+app.command("ewma")(ewma_command)
 app.command("ranks")(ranks_command)
 app.command("psychometrics")(psychometrics_command)
 app.add_typer(survey_app, name="survey")

@@ -23,20 +23,7 @@ from rich.text import Text
 if TYPE_CHECKING:
     # The services pull in Polars, NumPy and SciPy: each command imports what it uses, so that `forewarn --help`
     # stays fast (tests/cli/test_cli_startup.py). The choices below are defined here for the same reason.
-    from forewarn.surveillance.analyst import AnalystResult, CusumRequest, cusum_file
-else:
-
-    def CusumRequest(*args: Any, **kwargs: Any) -> Any:  # noqa: N802 - stands in for the class
-        """Stand-in until ``cusum_command`` imports the service itself, as the other commands do."""
-        from forewarn.surveillance.analyst import CusumRequest
-
-        return CusumRequest(*args, **kwargs)
-
-    def cusum_file(*args: Any, **kwargs: Any) -> Any:
-        """Stand-in until ``cusum_command`` imports the service itself, as the other commands do."""
-        from forewarn.surveillance.analyst import cusum_file
-
-        return cusum_file(*args, **kwargs)
+    from forewarn.surveillance.analyst import AnalystResult
 
 
 err = Console(stderr=True, soft_wrap=True, highlight=False)
@@ -492,6 +479,8 @@ def cusum_command(
 ) -> None:
     """CUSUM of observed against expected counts: by default each series against its own baseline, with a
     threshold for a share of false alarms over the window; --baseline given for the classical chart."""
+    from forewarn.surveillance.analyst import CusumRequest, cusum_file
+
     request = CusumRequest(
         period_col=period_col,
         observed_col=observed_col,
@@ -540,6 +529,77 @@ def cusum_command(
     )
     _series_table(result, "Series", ["series", "periods", "observed", "expected", "n_alarms", "first_alarm"])
     _deliver("cusum", result, output=output, as_json=as_json, series_output=series_output)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# ewma
+# ----------------------------------------------------------------------------------------------------------
+
+
+def ewma_command(
+    file: FileArg,
+    period_col: Annotated[
+        str, typer.Option("--period-col", help="Period: YYYY-MM-DD, DD/MM/YYYY, YYYY-MM, year or number.")
+    ],
+    value_col: Annotated[str, typer.Option("--value-col", help="The value charted.")],
+    series_col: Annotated[
+        str | None, typer.Option("--series-col", help="Column naming the series (default: one series).")
+    ] = None,
+    lam: Annotated[
+        float, typer.Option("--lambda", help="Smoothing weight of the newest value, in (0, 1].")
+    ] = 0.2,
+    limit_width: Annotated[
+        float | None,
+        typer.Option("--limit-width", help="L, in sds of the EWMA (default: from --target-arl)."),
+    ] = None,
+    target_arl: Annotated[
+        float, typer.Option("--target-arl", help="In-control ARL (periods) the limits are set for.")
+    ] = 370.0,
+    centre: Annotated[
+        float | None, typer.Option("--centre", help="In-control mean (default: each series' baseline mean).")
+    ] = None,
+    sd: Annotated[
+        float | None,
+        typer.Option("--sd", help="Sd of one value (default: each series' baseline moving range / 1.128)."),
+    ] = None,
+    baseline_periods: Annotated[
+        int, typer.Option("--baseline-periods", help="Values that set each series' centre and sd.")
+    ] = 12,
+    reset: Annotated[
+        bool, typer.Option("--reset", help="Restart the EWMA at the centre after an alarm.")
+    ] = False,
+    output: Output = None,
+    series_output: SeriesOutput = None,
+    as_json: Json = False,
+    sheet: Sheet = None,
+) -> None:
+    """EWMA charts of every series, each against its own baseline, with exact time-varying limits."""
+    from forewarn.surveillance.analyst import EwmaRequest, ewma_file
+
+    request = EwmaRequest(
+        period_col=period_col,
+        value_col=value_col,
+        series_col=series_col,
+        lam=lam,
+        limit_width=limit_width,
+        target_arl=target_arl,
+        centre=centre,
+        sd=sd,
+        baseline_periods=baseline_periods,
+        reset=reset,
+        sheet=sheet,
+    )
+    result = _compute(lambda: ewma_file(file, request), as_json)
+    s = result.summary
+    how = "given" if s["target_arl"] is None else f"for an in-control ARL of {_show(s['target_arl'])}"
+    err.print(
+        Text(
+            f"ewma (lambda = {_show(s['lam'])}, L = {s['L']:.4f} {how}): {s['n_alarms']} alarm(s) in "
+            f"{s['n_series_alarmed']} of {s['n_series_watched']} series"
+        )
+    )
+    _series_table(result, "Series", ["series", "periods", "n_alarms", "first_alarm", "last_alarm"])
+    _deliver("ewma", result, output=output, as_json=as_json, series_output=series_output)
 
 
 # ----------------------------------------------------------------------------------------------------------
