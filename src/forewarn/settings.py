@@ -115,6 +115,13 @@ class Settings(BaseSettings):
         description="Longest wait after failed sign-ins: nobody, the account's owner included, is kept out "
         "for longer.",
     )
+    reauth_minutes: int = Field(
+        15,
+        ge=1,
+        le=1440,
+        description="Role, organisation and peer-access changes need the password entered (at sign-in or again) "
+        "within this many minutes, in a browser session; an API token alone never suffices.",
+    )
     max_upload_mb: int = Field(
         200, ge=1, description="Largest request body accepted, uploads included (MiB)."
     )

@@ -185,6 +185,13 @@ CASES: list[Case] = [
     Case(
         "POST", "/account/password", signed_in(400), data={"current_password": "wrong", "new_password": "x"}
     ),
+    Case("GET", "/account/confirm-password", signed_in(OK)),
+    Case(
+        "POST",
+        "/account/confirm-password",
+        {**signed_in(400), "member_bearer": 403},
+        data={"password": "not the password", "next": "/users"},
+    ),
     Case("GET", "/api/v1/account", signed_in(OK)),
     Case("POST", "/api/v1/account/tokens", signed_in(OK), json_body={"name": "matrix"}),
     Case(

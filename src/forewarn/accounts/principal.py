@@ -23,6 +23,12 @@ class Principal:
     channel: Channel
     session_id: str | None = None
     csrf_token: str | None = None
+    signed_in_at: dt.datetime | None = None
+    """When the password was last entered for this session (sign-in, or confirming it again); browser only."""
+
+    def entered_password_since(self, since: dt.datetime) -> bool:
+        """Whether this is a browser session whose password was entered at or after ``since``."""
+        return self.signed_in_at is not None and as_utc(self.signed_in_at) >= since
 
     @property
     def actor(self) -> str:

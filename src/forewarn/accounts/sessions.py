@@ -123,6 +123,7 @@ def look_up_session(
         channel="web",
         session_id=session_id,
         csrf_token=row.csrf_token,
+        signed_in_at=created,
     )
     return principal, upkeep
 

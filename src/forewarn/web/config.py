@@ -37,6 +37,8 @@ class WebOptions:
         Largest request body accepted (uploads included).
     audit_views
         Record page and API views in the audit log (changes are always recorded).
+    reauth
+        How recently the password must have been entered for role, organisation and peer-access changes.
     data_version_max_age
         Seconds a reading of the store's data version (the key of the page caches) is trusted before it is
         read again; pages may show data this old after a scan or import by another process. Tests use 0.
@@ -51,6 +53,7 @@ class WebOptions:
     audit_views: bool = True
     upload_ttl: dt.timedelta = dt.timedelta(hours=24)
     data_version_max_age: float = 0.0
+    reauth: dt.timedelta = dt.timedelta(minutes=15)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WebOptions:
@@ -71,4 +74,5 @@ class WebOptions:
             max_upload_bytes=settings.max_upload_mb * 1024 * 1024,
             audit_views=settings.audit_views,
             data_version_max_age=settings.data_version_seconds,
+            reauth=dt.timedelta(minutes=settings.reauth_minutes),
         )

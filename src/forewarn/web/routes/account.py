@@ -6,16 +6,19 @@ import datetime as dt
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from forewarn.accounts.policy import ROLE_PERMISSIONS, Permission, allowed
 from forewarn.accounts.principal import Principal, utc_now
-from forewarn.accounts.signin import SignInOutcome, authenticate
+from forewarn.accounts.sessions import end_session, start_session
+from forewarn.accounts.signin import SignInOutcome, authenticate, check_credentials, record_check
 from forewarn.accounts.tokens import issue_token, list_tokens, revoke_token
 from forewarn.accounts.users import AccountError, get_user, set_password
+from forewarn.store.database import write_connection
 from forewarn.web.deps import AppState, CurrentUser, client_ip, record
 from forewarn.web.errors import ForbiddenError, NotFoundError
 from forewarn.web.rendering import render
-from forewarn.web.routes.helpers import form_text
+from forewarn.web.routes.helpers import form_text, safe_next
 from forewarn.web.schemas import AccountOut, Me, TokenCreate, TokenIssued, TokenOut
 from forewarn.web.state import WebState
 
@@ -155,6 +158,83 @@ async def change_password_form(request: Request, state: AppState, principal: Cur
         {"title": "Your account", "view": _account(state, principal), "errors": errors, "values": {}},
         status_code=400,
     )
+
+
+# -- confirming the password again (role and peer-access changes need it recently entered) -------------------
+
+
+def _confirm_page(
+    request: Request, state: WebState, target: str, errors: dict[str, str], status: int
+) -> Response:
+    return render(
+        request,
+        "confirm_password.html",
+        {
+            "title": "Confirm your password",
+            "next": target,
+            "errors": errors,
+            "minutes": int(state.options.reauth.total_seconds() // 60),
+        },
+        status_code=status,
+    )
+
+
+@router.get("/account/confirm-password", include_in_schema=False)
+def confirm_password_page(
+    request: Request, state: AppState, principal: CurrentUser, next: str | None = None
+) -> Response:
+    return _confirm_page(request, state, safe_next(next, "/account"), {}, 200)
+
+
+def _confirm(
+    state: WebState, request: Request, principal: Principal, password: str
+) -> tuple[bool, str | None]:
+    """Check the password as a sign-in does (throttled, recorded); on success replace the session by a new one
+    signed in now (a fresh token: the old cookie stops working)."""
+    if not principal.session_id:
+        raise ForbiddenError("Confirming your password needs a browser session.")
+    ip = client_ip(request)
+    with state.engine.connect() as conn:  # the slow check outside the write lock, as at sign-in
+        check = check_credentials(
+            conn, state.passwords, principal.email, password, ip=ip, policy=state.options.throttle
+        )
+    token = None
+    with write_connection(state.engine) as conn:
+        result = record_check(conn, check)
+        if result.outcome is SignInOutcome.OK and result.user_id == principal.user_id:
+            end_session(conn, principal.session_id)
+            token = start_session(
+                conn,
+                principal.user_id,
+                ip=ip,
+                user_agent=request.headers.get("user-agent"),
+                policy=state.options.session,
+            ).token
+    record(state, request, principal, "reauthenticate" if token else "reauthenticate_failed", "session")
+    return token is not None, token
+
+
+@router.post("/account/confirm-password", include_in_schema=False)
+async def confirm_password(request: Request, state: AppState, principal: CurrentUser) -> Response:
+    form = dict(await request.form())
+    target = safe_next(form_text(form, "next"), "/account")
+    password = form.get("password")
+    password = password if isinstance(password, str) else ""
+    if not password:
+        return _confirm_page(request, state, target, {"password": "Enter your password"}, 400)
+    ok, token = await run_in_threadpool(_confirm, state, request, principal, password)
+    if not ok or token is None:
+        return _confirm_page(request, state, target, {"password": "Your password is not correct"}, 400)
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(
+        state.cookies.session,
+        token,
+        httponly=True,
+        samesite="lax",
+        secure=state.options.secure_cookies,
+        path="/",
+    )
+    return response
 
 
 @router.get("/api/v1/account", response_model=AccountOut, tags=["account"])

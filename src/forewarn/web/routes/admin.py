@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from forewarn.accounts.audit import recent_entries
 from forewarn.accounts.policy import Permission, grant_peers, list_grants, revoke_peer
-from forewarn.accounts.principal import Principal
+from forewarn.accounts.principal import Principal, utc_now
 from forewarn.accounts.reads import organisation_id_by_code
 from forewarn.accounts.users import (
     AccountError,
@@ -22,7 +23,7 @@ from forewarn.accounts.users import (
 )
 from forewarn.store.models_web import Role
 from forewarn.web.deps import AppState, record, require
-from forewarn.web.errors import NotFoundError
+from forewarn.web.errors import ForbiddenError, NotFoundError
 from forewarn.web.rendering import render
 from forewarn.web.routes.helpers import form_text
 from forewarn.web.schemas import (
@@ -39,6 +40,34 @@ from forewarn.web.schemas import (
 from forewarn.web.state import WebState
 
 router = APIRouter()
+
+
+class PasswordConfirmationNeeded(ForbiddenError):
+    """A role, organisation or peer-access change without the password entered recently (pages: confirm it)."""
+
+    title = "Confirm your password"
+
+
+def require_recent_password(state: WebState, principal: Principal) -> None:
+    """Refuse a change of who may see what unless this browser session entered its password within
+    ``options.reauth``: a stolen session cookie or API token alone cannot make someone an administrator."""
+    if principal.session_id is None:
+        raise PasswordConfirmationNeeded(
+            "Role, organisation and peer-access changes need a browser session in which you confirm your "
+            "password; an API token alone is not enough."
+        )
+    if not principal.entered_password_since(utc_now() - state.options.reauth):
+        minutes = int(state.options.reauth.total_seconds() // 60)
+        raise PasswordConfirmationNeeded(
+            f"Role, organisation and peer-access changes need your password entered in the last {minutes} "
+            "minutes: confirm your password at /account/confirm-password, then try again."
+        )
+
+
+def confirm_first(then: str) -> Response:
+    return RedirectResponse(f"/account/confirm-password?next={quote(then, safe='')}", status_code=303)
+
+
 Admin = Annotated[Principal, Depends(require(Permission.MANAGE_USERS))]
 Auditor = Annotated[Principal, Depends(require(Permission.VIEW_AUDIT_LOG))]
 GrantManager = Annotated[Principal, Depends(require(Permission.MANAGE_GRANTS))]
@@ -70,6 +99,8 @@ def _organisation(state: WebState, code: str | None) -> tuple[int | None, dict[s
 
 
 def _create(state: WebState, request: Request, principal: Principal, body: UserCreate) -> UserOut:
+    if Role(body.role) is not Role.MEMBER:
+        require_recent_password(state, principal)
     organisation_id, problems = _organisation(state, body.organisation_code)
     if problems:
         raise AccountError(problems)
@@ -103,6 +134,12 @@ def _update(
     organisation_id, problems = _organisation(state, body.organisation_code)
     if problems:
         raise AccountError(problems)
+    with state.engine.connect() as conn:
+        current = get_user(conn, user_id)
+    if current is None:
+        raise NotFoundError("There is no account with this number.")
+    if current.role is not Role(body.role) or current.organisation_id != organisation_id:
+        require_recent_password(state, principal)
     with state.engine.begin() as conn:
         if get_user(conn, user_id) is None:
             raise NotFoundError("There is no account with this number.")
@@ -167,6 +204,8 @@ async def create_user_form(request: Request, state: AppState, principal: Admin) 
                 ),
             )
             return RedirectResponse("/users?notice=user-created", status_code=303)
+        except PasswordConfirmationNeeded:
+            return confirm_first("/users/new")
         except AccountError as exc:
             errors = exc.problems
     return render(
@@ -210,6 +249,8 @@ async def update_user_form(request: Request, state: AppState, principal: Admin, 
                 ),
             )
             return RedirectResponse("/users?notice=user-updated", status_code=303)
+        except PasswordConfirmationNeeded:
+            return confirm_first(f"/users/{user_id}")
         except AccountError as exc:
             errors = exc.problems
     with state.engine.connect() as conn:
@@ -276,6 +317,10 @@ async def grant_form(request: Request, state: AppState, principal: GrantManager)
     form = dict(await request.form())
     code = form_text(form, "organisation_code")
     peers = [p.strip() for p in form_text(form, "peer_codes").replace(",", "\n").splitlines() if p.strip()]
+    try:
+        require_recent_password(state, principal)
+    except PasswordConfirmationNeeded:
+        return confirm_first("/peers")
     errors = _grant(
         state, request, principal, GrantCreate.model_construct(organisation_code=code, peer_codes=peers)
     )
@@ -300,6 +345,10 @@ async def grant_form(request: Request, state: AppState, principal: GrantManager)
 def revoke_grant_form(
     request: Request, state: AppState, principal: GrantManager, organisation_id: int, peer_id: int
 ) -> Response:
+    try:
+        require_recent_password(state, principal)
+    except PasswordConfirmationNeeded:
+        return confirm_first("/peers")
     with state.engine.begin() as conn:
         done = revoke_peer(conn, organisation_id, peer_id)
     if not done:
@@ -392,7 +441,8 @@ def user_api(state: AppState, principal: Admin, user_id: int) -> UserOut:
 def update_user_api(
     request: Request, state: AppState, principal: Admin, user_id: int, body: UserUpdate
 ) -> UserOut:
-    """Change an account's role, organisation or status (its sessions end when any of these change)."""
+    """Change an account's role, organisation or status (its sessions end when any of these change). A role or
+    organisation change needs the password entered recently, in a browser session: a token alone is refused."""
     return _update(state, request, principal, user_id, body)
 
 
@@ -406,7 +456,9 @@ def grants_api(state: AppState, principal: GrantManager) -> GrantsOut:
 
 @router.post("/api/v1/peers", response_model=GrantsOut, status_code=201, tags=["administration"])
 def grant_api(request: Request, state: AppState, principal: GrantManager, body: GrantCreate) -> GrantsOut:
-    """Let members of one organisation see these peers, anonymised."""
+    """Let members of one organisation see these peers, anonymised (needs the password entered recently, in a
+    browser session)."""
+    require_recent_password(state, principal)
     errors = _grant(state, request, principal, body)
     if errors:
         raise AccountError(errors)
