@@ -127,6 +127,68 @@ def backtest_command(
     _print(result)
 
 
+@risk_app.command("score")
+def score_command(
+    outcome: Annotated[
+        str,
+        typer.Option("--outcome", help="KIND[:GRADE,...] or below:INDICATOR:STANDARD:PERIODS (as backtest)."),
+    ],
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Score as of this date (default: today).")
+    ] = None,
+    horizon: Annotated[int, typer.Option("--horizon", help="Months ahead the risk is for.")] = 12,
+    new_only: Annotated[
+        bool, typer.Option("--new-only", help="Leave out organisations already failing.")
+    ] = False,
+    step: Annotated[int, typer.Option("--step", help="Months between training origins.")] = 6,
+    dataset: Annotated[
+        list[str] | None, typer.Option("--dataset", help="Only these datasets' organisations (repeatable).")
+    ] = None,
+    lag_days: Annotated[
+        int, typer.Option("--publication-lag", help="Days after a period's end its figures are published.")
+    ] = 30,
+    top: Annotated[int, typer.Option("--top", help="Organisations to list (the riskiest first).")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the watchlist as JSON on stdout.")] = False,
+) -> None:
+    """The watchlist: each organisation's risk as of a date, with a 90% interval and its top reasons."""
+    from forewarn.risk.backtest import BacktestOptions
+    from forewarn.risk.history import load_history
+    from forewarn.risk.outcomes import Outcome
+    from forewarn.risk.soft import survey_cells
+    from forewarn.risk.watchlist import watchlist
+    from forewarn.settings import get_settings
+    from forewarn.store import migrate
+    from forewarn.store.database import make_engine
+
+    try:
+        parsed = Outcome.parse(outcome)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--outcome") from None
+    date = _date(as_of, "--as-of") or dt.date.today()
+    engine = make_engine(get_settings().resolved_database_url)
+    migrate.upgrade(engine)
+    cells = survey_cells(engine)
+    with engine.connect() as conn:
+        history = load_history(conn, datasets=dataset, publication_lag_days=lag_days, soft=cells)
+    try:
+        options = BacktestOptions(outcome=parsed, horizon_months=horizon, new_only=new_only, step_months=step)
+        result = watchlist(history, options, date)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    shown = result.rows.head(top)
+    if as_json:
+        json.dump({**result.to_dict(), "organisations": shown.to_dicts()}, sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+    lines = [f"watchlist as of {result.as_of}: {result.outcome} within {horizon} months (riskiest first)"]
+    for row in shown.iter_rows(named=True):
+        lines.append(
+            f"  {row['code']:<12} {row['probability']:.1%} ({row['lower']:.1%} to {row['upper']:.1%}): "
+            + "; ".join(row["reasons"])
+        )
+    typer.echo("\n".join(lines), err=True)
+
+
 def _number(value: object) -> str:
     return f"{value:.3f}" if isinstance(value, float) else "-"
 

@@ -4,37 +4,16 @@ end on a simulated region (figures reported in docs/risk.md; asserted here only 
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
-from sqlalchemy import Engine
 
-from forewarn.demo import load_simulated_surveys
 from forewarn.risk.backtest import BacktestOptions, add_months, run_backtest, soft_sentence
 from forewarn.risk.features import origin_features
-from forewarn.risk.history import StoreHistory, load_history
+from forewarn.risk.history import StoreHistory
 from forewarn.risk.metrics import calibration_by_decile
 from forewarn.risk.outcomes import Outcome, failing_at, failures
-from forewarn.risk.soft import survey_cells
-from forewarn.simulate import SimulationParameters, load, simulate
-
-
-@pytest.fixture(scope="module")
-def simulated_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("sim")
-    simulate(out, SimulationParameters(n_organisations=200, n_years=5, seed=3), file_format="parquet")
-    return out
-
-
-@pytest.fixture
-def history(engine: Engine, simulated_dir: Path) -> StoreHistory:
-    load(engine, simulated_dir)
-    load_simulated_surveys(engine, simulated_dir, "test", 10)
-    cells = survey_cells(engine)
-    with engine.connect() as conn:
-        return load_history(conn, soft=cells)
 
 
 def test_outcomes_parse_and_refuse_nonsense() -> None:

@@ -1,0 +1,41 @@
+"""The watchlist's reasons are the logistic model's exact contributions, and its intervals come from refits."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from forewarn.risk.backtest import BacktestOptions, model_pipeline
+from forewarn.risk.history import StoreHistory
+from forewarn.risk.outcomes import Outcome
+from forewarn.risk.watchlist import logistic_contributions, watchlist
+
+
+def test_contributions_and_intercept_sum_to_the_logit() -> None:
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(500, 4))
+    x[rng.random(x.shape) < 0.1] = np.nan
+    y = rng.random(500) < 1 / (1 + np.exp(-np.nan_to_num(x[:, 0])))
+    model = model_pipeline("logistic", 1)
+    model.fit(x, y)
+    logistic: LogisticRegression = model[2]
+    logit = logistic_contributions(model, x).sum(axis=1) + logistic.intercept_[0]
+    p = model.predict_proba(x)[:, 1]
+    assert logit == pytest.approx(np.log(p / (1 - p)), rel=1e-9, abs=1e-9)
+
+
+def test_watchlist_lists_risk_with_intervals_and_reasons(history: StoreHistory) -> None:
+    options = BacktestOptions(outcome=Outcome.parse("inspection:inadequate"), new_only=True, step_months=3)
+    result = watchlist(history, options, dt.date(2023, 7, 1), n_boot=10)
+    rows = result.rows
+    assert rows.height > 100
+    probability = rows["probability"].to_numpy()
+    assert np.all((probability >= 0) & (probability <= 1))
+    assert np.all(np.diff(probability) <= 0)  # riskiest first
+    inside = (rows["lower"].to_numpy() <= probability) & (probability <= rows["upper"].to_numpy())
+    assert inside.mean() > 0.8
+    assert all(len(r) <= 3 for r in rows["reasons"].to_list())
+    assert any(r for r in rows["reasons"].head(10).to_list())
