@@ -232,7 +232,11 @@ def origin_features(history: StoreHistory, origin: dt.date) -> OriginFeatures:
         if name not in frame.columns:
             frame = frame.with_columns(pl.lit(None, dtype=pl.Float64).alias(name))
     numeric = [c for c, t in frame.schema.items() if c != "organisation_id" and t.is_numeric()]
-    frame = frame.select("organisation_id", *[pl.col(c).cast(pl.Float64) for c in numeric])
+    # Sorted, and columns in a fixed order: group-bys do not keep row order, and the model's folds and bootstrap
+    # must see the same rows in the same order on every run.
+    frame = frame.select("organisation_id", *[pl.col(c).cast(pl.Float64) for c in sorted(numeric)]).sort(
+        "organisation_id"
+    )
     return OriginFeatures(origin=origin, frame=frame)
 
 

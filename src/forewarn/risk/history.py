@@ -28,6 +28,14 @@ _ORGANISATION_SCHEMA = {
     "dataset_code": pl.String,
     "simulated": pl.Boolean,
 }
+SOFT_SCHEMA = {
+    "organisation_id": pl.Int64,
+    "dimension": pl.String,
+    "mean": pl.Float64,
+    "n": pl.Int64,
+    "known_on": pl.Date,
+}
+"""Published survey cells as the risk model reads them (:func:`forewarn.risk.soft.survey_cells`)."""
 _ATTRIBUTE_SCHEMA = {
     "organisation_id": pl.Int64,
     "name": pl.String,
@@ -113,17 +121,9 @@ def load_history(
     soft_cells = (
         soft.join(chosen, on="organisation_id", how="semi")
         if soft is not None
-        else pl.DataFrame(
-            schema={
-                "organisation_id": pl.Int64,
-                "dimension": pl.String,
-                "mean": pl.Float64,
-                "n": pl.Int64,
-                "known_on": pl.Date,
-            }
-        )
+        else pl.DataFrame(schema=SOFT_SCHEMA)
     )
     return StoreHistory(observations, indicators, events, organisations, attributes, soft_cells)
 
 
-__all__ = ["DEFAULT_PUBLICATION_LAG_DAYS", "StoreHistory", "load_history"]
+__all__ = ["DEFAULT_PUBLICATION_LAG_DAYS", "SOFT_SCHEMA", "StoreHistory", "load_history"]

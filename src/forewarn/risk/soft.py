@@ -12,6 +12,7 @@ import datetime as dt
 import polars as pl
 from sqlalchemy import Engine, func, select
 
+from forewarn.risk.history import SOFT_SCHEMA
 from forewarn.store.models import Organisation
 from forewarn.store.models_surveys import SurveyResponse
 from forewarn.surveys.results import wave_results
@@ -52,25 +53,11 @@ def survey_cells(engine: Engine) -> pl.DataFrame:
                     "n": [int(c.n) for c in cells],
                     "known_on": [known_on] * len(cells),
                 },
-                schema={
-                    "organisation_id": pl.Int64,
-                    "dimension": pl.String,
-                    "mean": pl.Float64,
-                    "n": pl.Int64,
-                    "known_on": pl.Date,
-                },
+                schema=SOFT_SCHEMA,
             ).drop_nulls("organisation_id")
         )
     if not frames:
-        return pl.DataFrame(
-            schema={
-                "organisation_id": pl.Int64,
-                "dimension": pl.String,
-                "mean": pl.Float64,
-                "n": pl.Int64,
-                "known_on": pl.Date,
-            }
-        )
+        return pl.DataFrame(schema=SOFT_SCHEMA)
     return pl.concat(frames)
 
 
