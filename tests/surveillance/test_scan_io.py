@@ -230,3 +230,23 @@ def test_a_rescan_after_one_revision_rewrites_that_series_alone(engine: Engine, 
     assert 1 <= len(rewritten) == again.series_changed < len(after)
     assert all(r[2] == first.scan_id for r in after if r[2] != again.scan_id)
     assert orphans == 0
+
+
+def test_booleans_read_back_as_booleans(engine: Engine) -> None:
+    """PostgreSQL's COPY writes t and f, SQLite stores 1 and 0: both read back as True and False (and null)."""
+    from forewarn.store.models import Dataset
+
+    with engine.begin() as conn:
+        conn.execute(
+            Dataset.__table__.insert(),
+            [
+                {"code": "a", "name": "A", "simulated": True},
+                {"code": "b", "name": "B", "simulated": False},
+            ],
+        )
+        frame = read_frame(
+            conn,
+            "SELECT code, simulated FROM datasets ORDER BY code",
+            {"code": pl.String, "simulated": pl.Boolean},
+        )
+    assert frame["simulated"].to_list() == [True, False]

@@ -62,11 +62,16 @@ def _read_postgresql(
     if buffer.tell() == 0:
         return pl.DataFrame(schema=dict(schema))
     buffer.seek(0)
-    return pl.read_csv(
+    # PostgreSQL writes booleans as t and f: read them as text, then turn them over.
+    booleans = [n for n, t in schema.items() if t == pl.Boolean]
+    frame = pl.read_csv(
         buffer,
         has_header=False,
         new_columns=list(schema),
-        schema=dict(schema),
+        schema={n: (pl.String if n in booleans else t) for n, t in schema.items()},
+    )
+    return frame.with_columns(
+        pl.col(n).replace_strict({"t": True, "f": False}, default=None) for n in booleans
     )
 
 
