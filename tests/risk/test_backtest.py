@@ -136,15 +136,15 @@ def test_backtest_beats_the_signal_count_and_is_calibrated(history: StoreHistory
 
 def test_calibration_of_held_out_predictions(history: StoreHistory) -> None:
     """Predicted against observed by decile on the held-out origins: the mean absolute gap is a few points."""
-    from forewarn.risk.backtest import _fit_predict, _labelled, default_origins
+    from forewarn.risk.backtest import default_origins, held_out_predictions, labelled_cases
     from forewarn.risk.backtest import failures as found_failures
 
     options = BacktestOptions(
         outcome=Outcome.parse("inspection:inadequate"), horizon_months=12, step_months=3
     )
     origins, tests = default_origins(history, options)
-    cases = _labelled(history, options, origins, found_failures(history, options.outcome))
-    scored = _fit_predict(cases, options, tests)
+    cases = labelled_cases(history, options, origins, found_failures(history, options.outcome))
+    scored = held_out_predictions(cases, options, tests)
     curve = calibration_by_decile(scored["probability"].to_numpy(), scored["event"].to_numpy())
     gap = np.abs(np.array(curve["predicted"]) - np.array(curve["observed"]))
     assert gap.mean() < 0.06

@@ -83,14 +83,14 @@ def model_pipeline(kind: ModelKind, seed: int) -> Pipeline | CalibratedClassifie
 
 
 @dataclass(frozen=True)
-class _Cases:
+class LabelledCases:
     frame: pl.DataFrame  # organisation_id, origin, event, features..., baselines...
     features: list[str]
 
 
-def _labelled(
+def labelled_cases(
     history: StoreHistory, options: BacktestOptions, origins: list[dt.date], found: pl.DataFrame
-) -> _Cases:
+) -> LabelledCases:
     frames = []
     features: set[str] = set()
     for origin in origins:  # a scan as of each origin: tens of origins, each vectorised over organisations
@@ -112,10 +112,12 @@ def _labelled(
         frames.append(frame)
     frame = pl.concat(frames, how="diagonal_relaxed")
     chosen = sorted(f for f in features if options.with_soft or not f.startswith(SOFT_PREFIX))
-    return _Cases(frame, chosen)
+    return LabelledCases(frame, chosen)
 
 
-def _fit_predict(cases: _Cases, options: BacktestOptions, test_origins: list[dt.date]) -> pl.DataFrame:
+def held_out_predictions(
+    cases: LabelledCases, options: BacktestOptions, test_origins: list[dt.date]
+) -> pl.DataFrame:
     """Predicted probability for every case at the test origins, each from a model trained on the cases known by
     then."""
     out = []
@@ -212,8 +214,8 @@ def run_backtest(history: StoreHistory, options: BacktestOptions) -> dict[str, A
     """Backtest the model and the baselines; figures with the keys of ``forewarn risk backtest --json``."""
     origins, tests = default_origins(history, options)
     found = failures(history, options.outcome)
-    full = _labelled(history, options, origins, found)
-    scored = _fit_predict(full, options, tests)
+    full = labelled_cases(history, options, origins, found)
+    scored = held_out_predictions(full, options, tests)
     model_cases = _as_cases(scored, "probability")
     result: dict[str, Any] = {
         "outcome": options.outcome.label(),
@@ -247,8 +249,8 @@ def run_backtest(history: StoreHistory, options: BacktestOptions) -> dict[str, A
     result["baselines"] = baselines
     soft = [f for f in full.features if f.startswith(SOFT_PREFIX)]
     if options.with_soft and soft:
-        without = _fit_predict(
-            _Cases(full.frame, [f for f in full.features if f not in soft]), options, tests
+        without = held_out_predictions(
+            LabelledCases(full.frame, [f for f in full.features if f not in soft]), options, tests
         )
         joined = scored.select("organisation_id", "origin", "event", "probability").join(
             without.select("organisation_id", "origin", pl.col("probability").alias("without")),

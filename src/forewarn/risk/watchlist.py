@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from forewarn.risk.backtest import BacktestOptions, _labelled, add_months, model_pipeline
+from forewarn.risk.backtest import BacktestOptions, add_months, labelled_cases, model_pipeline
 from forewarn.risk.features import origin_features
 from forewarn.risk.history import StoreHistory
 from forewarn.risk.outcomes import GRADE_ORDER, failing_at, failures
@@ -83,7 +83,7 @@ def watchlist(
     if not origins:
         raise ValueError(f"no training origin ends its {options.horizon_months}-month horizon by {as_of}")
     found = failures(history, options.outcome)
-    cases = _labelled(history, options, origins, found)
+    cases = labelled_cases(history, options, origins, found)
     train = cases.frame
     if train["event"].sum() < 2:
         raise ValueError("fewer than two failures before the date: nothing to learn from")
