@@ -28,6 +28,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from forewarn.domain import Polarity
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -52,14 +54,6 @@ class IndicatorKind(enum.StrEnum):
     RATIO_OE = "ratio_oe"  # indirectly standardised ratio: observed / expected
     MEAN = "mean"  # a continuous average
     COUNT = "count"  # a count of events
-
-
-class Polarity(enum.StrEnum):
-    """Which direction is improvement."""
-
-    HIGHER_IS_BETTER = "higher_is_better"
-    LOWER_IS_BETTER = "lower_is_better"
-    NEUTRAL = "neutral"
 
 
 class BatchStatus(enum.StrEnum):
