@@ -42,7 +42,7 @@ def test_the_array_polars_and_scalar_forms_agree() -> None:
     assert deviation_direction(names, high).tolist() == expected
     assert concern_sides(names).tolist() == [concern_side(n) for n in names]
     frame = pl.DataFrame({"polarity": names.tolist()})
-    assert frame.select(concern_side_expr(pl.col("polarity")))["polarity"].to_list() == [
+    assert frame.select(concern_side_expr(pl.col("polarity")).alias("side"))["side"].to_list() == [
         float(concern_side(n)) for n in names
     ]
 
