@@ -32,8 +32,8 @@ import numpy as np
 import polars as pl
 from sqlalchemy import create_engine, insert, text
 
+from forewarn.access.policy import grant_peers
 from forewarn.accounts.passwords import Argon2Parameters, Passwords
-from forewarn.accounts.policy import grant_peers
 from forewarn.accounts.sessions import SessionPolicy, start_session
 from forewarn.accounts.users import create_user
 from forewarn.store import migrate

@@ -10,10 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, insert, select
 
-from forewarn.accounts.audit import recent_entries, record
-from forewarn.accounts.demo import ensure_demo_users
-from forewarn.accounts.passwords import Argon2Parameters, Passwords
-from forewarn.accounts.policy import (
+from forewarn.access.policy import (
     NO_VISIBILITY,
     Permission,
     Visibility,
@@ -23,7 +20,10 @@ from forewarn.accounts.policy import (
     revoke_peer,
     visibility,
 )
-from forewarn.accounts.principal import Principal
+from forewarn.access.principal import Principal
+from forewarn.accounts.audit import recent_entries, record
+from forewarn.accounts.demo import ensure_demo_users
+from forewarn.accounts.passwords import Argon2Parameters, Passwords
 from forewarn.accounts.sessions import digest
 from forewarn.accounts.tokens import issue_token, list_tokens, resolve_token, revoke_token
 from forewarn.accounts.users import create_user

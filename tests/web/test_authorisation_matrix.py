@@ -24,7 +24,7 @@ from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from forewarn.accounts.policy import grant_peers
+from forewarn.access.policy import grant_peers
 from forewarn.accounts.sessions import start_session
 from forewarn.accounts.tokens import issue_token
 from tests.web.world import SECRET_WORDS_FOR_MEMBER, World

@@ -12,7 +12,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import Engine, select
 
-from forewarn.accounts.policy import ALL_ORGANISATIONS, Visibility
+from forewarn.access.policy import ALL_ORGANISATIONS, Visibility
 from forewarn.store.models import Indicator, Observation
 from forewarn.surveillance.funnels import IndicatorFunnel, drawn_denominator_range, indicator_funnel
 from forewarn.web.pages.indicator import build_indicator, window_text

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from sqlalchemy import Engine, insert
 
+from forewarn.access.policy import ALL_ORGANISATIONS, Visibility
 from forewarn.accounts.passwords import Passwords
-from forewarn.accounts.policy import ALL_ORGANISATIONS, Visibility
 from forewarn.accounts.users import create_user
 from forewarn.settings import Settings
 from forewarn.store.models import Dataset, ImportBatch, Indicator, Observation, Organisation

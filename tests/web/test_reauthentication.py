@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from forewarn.accounts.principal import utc_now
+from forewarn.access.principal import utc_now
 from forewarn.accounts.sessions import start_session
 from forewarn.accounts.users import get_user
 from forewarn.store.models_web import Role

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from sqlalchemy import Engine, insert, select
 
+from forewarn.access.policy import grant_peers
 from forewarn.accounts.passwords import Argon2Parameters, Passwords
-from forewarn.accounts.policy import grant_peers
 from forewarn.accounts.users import create_user
 from forewarn.store.models import Dataset, Event, ImportBatch, Indicator, Observation, Organisation
 from forewarn.store.models_surveillance import SpcBaseline

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, insert, select
 
-from forewarn.accounts.principal import Channel, Principal, utc_now
+from forewarn.access.principal import Channel, Principal, utc_now
 from forewarn.store.models_web import AuditEntry
 
 

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, func, select
 
+from forewarn.access.policy import grant_peers
 from forewarn.accounts.passwords import Passwords
-from forewarn.accounts.policy import grant_peers
 from forewarn.accounts.users import create_user, find_user_by_email, set_password, update_user
 from forewarn.store.models import Observation, Organisation
 from forewarn.store.models_surveys import SurveyWaveOrganisation

@@ -1,6 +1,6 @@
 """What a signed-in account may read: the portfolio, an organisation, an indicator.
 
-Every read takes the account's :class:`~forewarn.accounts.policy.Visibility`, so an organisation the account
+Every read takes the account's :class:`~forewarn.access.policy.Visibility`, so an organisation the account
 may not see never leaves the database layer, and anonymised peers leave it under their pseudonym only.
 
 The pages and the JSON API both read through here, so they always show the same numbers.
@@ -29,7 +29,8 @@ from sqlalchemy import (
     select,
 )
 
-from forewarn.accounts.policy import Visibility
+from forewarn.access.policy import Visibility
+from forewarn.domain import Polarity
 from forewarn.store.models import (
     Dataset,
     Event,
@@ -38,7 +39,6 @@ from forewarn.store.models import (
     Observation,
     Organisation,
     OrganisationAttribute,
-    Polarity,
 )
 from forewarn.store.models_surveillance import ScanRun, SeriesStatus, Signal, SpcBaseline
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, delete, insert, select, update
 
-from forewarn.accounts.principal import Principal, as_utc, utc_now
+from forewarn.access.principal import Principal, as_utc, utc_now
 from forewarn.store.models_web import User, WebSession
 
 

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, func, insert, select, update
 
+from forewarn.access.principal import as_utc, utc_now
 from forewarn.accounts.passwords import MAX_PASSWORD_LENGTH, Passwords
-from forewarn.accounts.principal import as_utc, utc_now
 from forewarn.accounts.users import normalise_email
 from forewarn.store.models_web import LoginAttempt, User
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, insert, select, update
 
-from forewarn.accounts.principal import Principal, as_utc, utc_now
+from forewarn.access.principal import Principal, as_utc, utc_now
 from forewarn.accounts.sessions import digest
 from forewarn.store.models_web import ApiToken, User
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
+from forewarn.access.principal import utc_now
 from forewarn.accounts.passwords import Passwords, password_problems
-from forewarn.accounts.principal import utc_now
 from forewarn.store.models import Organisation
 from forewarn.store.models_web import ApiToken, Role, User, WebSession
 

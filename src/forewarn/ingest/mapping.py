@@ -14,9 +14,10 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from forewarn.domain import Polarity
 from forewarn.ingest.expressions import ExpressionError, expression_columns
 from forewarn.ingest.problems import Problem
-from forewarn.store.models import IndicatorKind, Polarity
+from forewarn.store.models import IndicatorKind
 
 ColumnType = Literal["text", "number", "integer", "date"]
 PeriodFormat = str  # a strftime pattern, or one of NAMED_PERIOD_FORMATS

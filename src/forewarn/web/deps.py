@@ -11,9 +11,9 @@ from fastapi.exceptions import RequestValidationError
 from sqlalchemy import Connection, Engine
 from starlette.concurrency import run_in_threadpool
 
+from forewarn.access.policy import ALL_ORGANISATIONS, Permission, Visibility, allowed, visibility
+from forewarn.access.principal import Channel, Principal
 from forewarn.accounts import audit
-from forewarn.accounts.policy import ALL_ORGANISATIONS, Permission, Visibility, allowed, visibility
-from forewarn.accounts.principal import Channel, Principal
 from forewarn.accounts.sessions import SessionUpkeep, keep_up_session, look_up_session
 from forewarn.accounts.tokens import resolve_token
 from forewarn.store.database import write_connection

@@ -14,8 +14,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup
 from pydantic_core import to_json
 
-from forewarn.accounts.policy import Permission, allowed
-from forewarn.accounts.principal import Principal
+from forewarn.access.policy import Permission, allowed
+from forewarn.access.principal import Principal
 from forewarn.charts.display import (
     compared_text,
     event_label,

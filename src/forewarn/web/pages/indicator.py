@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from forewarn.accounts.policy import Visibility
+from forewarn.access.policy import Visibility
 from forewarn.accounts.reads import (
     IndicatorInfo,
     IndicatorRow,

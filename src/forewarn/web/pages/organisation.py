@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from forewarn.accounts.policy import ALL_ORGANISATIONS, Visibility
+from forewarn.access.policy import ALL_ORGANISATIONS, Visibility
 from forewarn.accounts.reads import (
     SeriesState,
     indicator_by_code,

@@ -6,8 +6,8 @@ from collections.abc import Callable, Mapping
 
 from sqlalchemy import Connection
 
-from forewarn.accounts.policy import Permission, Visibility, allowed
-from forewarn.accounts.principal import Principal
+from forewarn.access.policy import Permission, Visibility, allowed
+from forewarn.access.principal import Principal
 from forewarn.accounts.reads import PortfolioCache, PortfolioFilter, portfolio
 from forewarn.web.pages.common import scan_out
 from forewarn.web.schemas import DatasetOption, OrganisationSignalsOut, PortfolioFilters, PortfolioOut

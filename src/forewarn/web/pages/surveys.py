@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from sqlalchemy import Connection, Engine
 
-from forewarn.accounts.policy import Visibility
+from forewarn.access.policy import Visibility
 from forewarn.accounts.reads import organisation_codes
 from forewarn.surveys.instrument import Instrument, builtin_instruments
 from forewarn.surveys.results import WaveResults, wave_progress, wave_results

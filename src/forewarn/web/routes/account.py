@@ -8,8 +8,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from forewarn.accounts.policy import ROLE_PERMISSIONS, Permission, allowed
-from forewarn.accounts.principal import Principal, utc_now
+from forewarn.access.policy import ROLE_PERMISSIONS, Permission, allowed
+from forewarn.access.principal import Principal, utc_now
 from forewarn.accounts.sessions import end_session, start_session
 from forewarn.accounts.signin import SignInOutcome, authenticate, check_credentials, record_check
 from forewarn.accounts.tokens import issue_token, list_tokens, revoke_token

@@ -8,9 +8,9 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
+from forewarn.access.policy import Permission, grant_peers, list_grants, revoke_peer
+from forewarn.access.principal import Principal, utc_now
 from forewarn.accounts.audit import recent_entries
-from forewarn.accounts.policy import Permission, grant_peers, list_grants, revoke_peer
-from forewarn.accounts.principal import Principal, utc_now
 from forewarn.accounts.reads import organisation_id_by_code
 from forewarn.accounts.users import (
     AccountError,

@@ -19,8 +19,8 @@ from fastapi import Path as PathParam
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from forewarn.accounts.policy import Permission
-from forewarn.accounts.principal import Principal, utc_now
+from forewarn.access.policy import Permission
+from forewarn.access.principal import Principal, utc_now
 from forewarn.ingest import uploads
 from forewarn.ingest.importer import ImportResult, import_file, validate_file
 from forewarn.ingest.limits import Limits

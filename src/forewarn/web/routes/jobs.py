@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
-from forewarn.accounts.policy import Permission
-from forewarn.accounts.principal import Principal
+from forewarn.access.policy import Permission
+from forewarn.access.principal import Principal
 from forewarn.jobs import queue
 from forewarn.store.database import write_connection
 from forewarn.web.deps import AppState, read_connection, record, require

@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from forewarn.accounts.policy import Permission
-from forewarn.accounts.principal import Principal
+from forewarn.access.policy import Permission
+from forewarn.access.principal import Principal
 from forewarn.web.deps import AppState, Viewer, read_connection, record, require
 from forewarn.web.pages.portfolio import build_portfolio, with_soft_status
 from forewarn.web.rendering import render

@@ -15,8 +15,8 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from forewarn.accounts.policy import Permission, Visibility
-from forewarn.accounts.principal import Principal
+from forewarn.access.policy import Permission, Visibility
+from forewarn.access.principal import Principal
 from forewarn.surveys.errors import AnswersRejectedError, SurveyError, TokenRejectedError
 from forewarn.surveys.instrument import Instrument, builtin_instruments
 from forewarn.surveys.responses import submit_with_token

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, delete, insert, select
 
-from forewarn.accounts.principal import Principal, utc_now
+from forewarn.access.principal import Principal, utc_now
 from forewarn.store.models import Organisation
 from forewarn.store.models_web import PeerGrant, Role
 
