@@ -12,9 +12,8 @@ from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 import numpy as np
-from numpy.typing import NDArray
 
-FloatArray = NDArray[np.float64]
+from forewarn.stats.arrays import FloatArray
 
 IndicatorKindName = Literal["proportion", "rate", "ratio_oe", "count"]
 PolarityName = Literal["higher_is_better", "lower_is_better", "neutral"]

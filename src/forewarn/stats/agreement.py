@@ -20,16 +20,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import sparse, stats
 
-from forewarn.stats.reliability import (
-    BoolArray,
-    FloatArray,
-    IntArray,
-    ScaleSpec,
-    as_group_ids,
-    as_response_matrix,
-    group_sums,
-    key_responses,
-)
+from forewarn.stats.arrays import BoolArray, FloatArray, IntArray
+from forewarn.stats.reliability import ScaleSpec, as_group_ids, as_response_matrix, group_sums, key_responses
 
 # Reason flags of AggregationReport.reason_flags (bit mask).
 TOO_FEW_RESPONDENTS = 1

@@ -34,12 +34,11 @@ from functools import lru_cache
 from typing import Literal
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 from scipy import optimize, sparse, special, stats
 from scipy.sparse import linalg as sparse_linalg
 
-FloatArray = NDArray[np.float64]
-IntArray = NDArray[np.int64]
+from forewarn.stats.arrays import FloatArray, IntArray
 
 Sided = Literal["one", "two"]
 CusumMethod = Literal["integral", "markov"]

@@ -18,13 +18,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 
 from forewarn.stats import arl as arl_module
-
-FloatArray = NDArray[np.float64]
-IntArray = NDArray[np.int64]
-BoolArray = NDArray[np.bool_]
+from forewarn.stats.arrays import BoolArray, FloatArray, IntArray
 
 LikelihoodForm = Literal["poisson", "bernoulli"]
 Reset = Literal["zero", "head_start"]

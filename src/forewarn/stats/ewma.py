@@ -16,13 +16,10 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 
 from forewarn.stats import arl as arl_module
-
-FloatArray = NDArray[np.float64]
-IntArray = NDArray[np.int64]
-BoolArray = NDArray[np.bool_]
+from forewarn.stats.arrays import BoolArray, FloatArray, IntArray
 
 # Rows per block of the time recursion (keeps a time x rows block in cache).
 _ROWS_PER_BLOCK = 4096

@@ -12,12 +12,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
-from numpy.typing import NDArray
 from scipy import sparse, stats
 
-FloatArray = NDArray[np.float64]
-IntArray = NDArray[np.int64]
-BoolArray = NDArray[np.bool_]
+from forewarn.stats.arrays import BoolArray, FloatArray, IntArray
 
 SHROUT_FLEISS_TYPES: tuple[str, ...] = ("ICC1", "ICC2", "ICC3", "ICC1k", "ICC2k", "ICC3k")
 """Row labels of :class:`ShroutFleissICC`, in psych::ICC's order."""

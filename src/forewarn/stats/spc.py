@@ -19,10 +19,7 @@ from typing import Literal, TypeVar
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-FloatArray = NDArray[np.float64]
-BoolArray = NDArray[np.bool_]
-IntArray = NDArray[np.int64]
-Int8Array = NDArray[np.int8]
+from forewarn.stats.arrays import BoolArray, FloatArray, Int8Array, IntArray
 
 Improvement = Literal["increase", "decrease", "neutral"]
 ScalarT = TypeVar("ScalarT", bound=np.generic)

@@ -18,6 +18,7 @@ import numpy as np
 import polars as pl
 from numpy.typing import NDArray
 
+from forewarn.stats.arrays import FloatArray, IntArray
 from forewarn.stats.cusum import panel_cusum
 from forewarn.stats.false_alarms import cusum_window_threshold, window_false_alarms
 from forewarn.stats.incontrol import (
@@ -30,7 +31,7 @@ from forewarn.stats.incontrol import (
 )
 from forewarn.surveillance.kinds import ESTIMATE_KINDS
 from forewarn.surveillance.options import ScanOptions
-from forewarn.surveillance.panel import FloatArray, IntArray, Panel
+from forewarn.surveillance.panel import Panel
 from forewarn.surveillance.questions import METHOD_QUESTIONS
 from forewarn.surveillance.windows import series_attribute
 

@@ -13,6 +13,7 @@ import numpy as np
 import polars as pl
 from numpy.typing import NDArray
 
+from forewarn.stats.arrays import FloatArray, IntArray
 from forewarn.stats.estimate_funnel import estimate_funnel
 from forewarn.stats.funnel import DataType, FunnelOptions, Overdispersion, funnel_statistics
 from forewarn.stats.multiplicity import expected_false_flags, fdr_adjust
@@ -21,16 +22,11 @@ from forewarn.stats.trend import linear_trend
 from forewarn.surveillance.change import detect_changes
 from forewarn.surveillance.kinds import ESTIMATE_KINDS
 from forewarn.surveillance.options import ScanOptions
-from forewarn.surveillance.panel import FloatArray, IntArray, Panel
+from forewarn.surveillance.panel import Panel
 from forewarn.surveillance.questions import METHOD_QUESTIONS
 from forewarn.surveillance.ranking import latest_rank_intervals
 from forewarn.surveillance.spc_chance import expected_spc_concerns
-from forewarn.surveillance.windows import (
-    latest_period_units,
-    series_attribute,
-    window_estimates,
-    window_sums,
-)
+from forewarn.surveillance.windows import latest_period_units, series_attribute, window_estimates, window_sums
 
 SPC_BLOCK_SERIES = 200_000
 IMPROVEMENT = {"higher_is_better": "increase", "lower_is_better": "decrease", "neutral": "neutral"}

@@ -12,8 +12,7 @@ import numpy as np
 import polars as pl
 from numpy.typing import NDArray
 
-FloatArray = NDArray[np.float64]
-IntArray = NDArray[np.int64]
+from forewarn.stats.arrays import FloatArray, IntArray
 
 OBSERVATION_SCHEMA = {
     "organisation_id": pl.Int64,

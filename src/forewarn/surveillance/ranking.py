@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from forewarn.stats.arrays import FloatArray
 from forewarn.stats.random_effects import random_effects_posterior
 from forewarn.stats.rank_bounds import conditional_rank_intervals
 from forewarn.stats.ranks import RankOptions, rank_uncertainty
 from forewarn.surveillance.kinds import ESTIMATE_KINDS
 from forewarn.surveillance.options import ScanOptions
-from forewarn.surveillance.panel import FloatArray, Panel
+from forewarn.surveillance.panel import Panel
 from forewarn.surveillance.windows import (
     latest_period_units,
     series_attribute,
