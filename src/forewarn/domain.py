@@ -74,6 +74,12 @@ def concern_side(polarity: str) -> int:
     return _CONCERN_SIDE.get(polarity, 0)
 
 
+def improvement_side(polarity: str) -> int:
+    """+1 when a high value is an improvement, -1 when a low one is, 0 for a neutral indicator (the side a
+    league table ranks first, the sign that turns a value into a score where higher is better)."""
+    return -concern_side(polarity)
+
+
 def concern_sides(polarity: ArrayLike) -> NDArray[np.int8]:
     """:func:`concern_side` over an array of polarity names."""
     names = np.asarray(polarity).astype(str)
@@ -128,6 +134,7 @@ __all__ = [
     "deviation_direction",
     "higher_is_better",
     "improvement_direction",
+    "improvement_side",
     "is_concern",
     "is_concern_sql",
     "polarity_of",

@@ -18,6 +18,7 @@ import numpy as np
 import polars as pl
 from numpy.typing import NDArray
 
+from forewarn.domain import Polarity, concern_sides
 from forewarn.stats.arrays import FloatArray, IntArray
 from forewarn.stats.cusum import panel_cusum
 from forewarn.stats.false_alarms import cusum_window_threshold, window_false_alarms
@@ -179,8 +180,10 @@ def detect_changes(panel: Panel, options: ScanOptions) -> ChangeResult:
     polarity = series_attribute(panel, "polarity")
     scaled, form = scaled_panel(panel)
     # Concern is a fall where higher is better: turn those series over so the CUSUM always watches upwards.
-    sign = np.where(polarity == "higher_is_better", -1.0, 1.0)
-    watched = np.array([f is not None for f in form.tolist()], dtype=bool) & (polarity != "neutral")
+    sign = np.where(concern_sides(polarity) < 0, -1.0, 1.0)
+    watched = np.array([f is not None for f in form.tolist()], dtype=bool) & (
+        polarity != Polarity.NEUTRAL.value
+    )
     k_groups = panel.indicators.height
     model = own_baseline_model(
         scaled,

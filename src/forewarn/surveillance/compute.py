@@ -13,6 +13,7 @@ import numpy as np
 import polars as pl
 from numpy.typing import NDArray
 
+from forewarn.domain import Polarity, deviation_direction, improvement_direction
 from forewarn.stats.arrays import FloatArray, IntArray
 from forewarn.stats.estimate_funnel import estimate_funnel
 from forewarn.stats.funnel import DataType, FunnelOptions, Overdispersion, funnel_statistics
@@ -29,7 +30,6 @@ from forewarn.surveillance.spc_chance import expected_spc_concerns
 from forewarn.surveillance.windows import latest_period_units, series_attribute, window_estimates, window_sums
 
 SPC_BLOCK_SERIES = 200_000
-IMPROVEMENT = {"higher_is_better": "increase", "lower_is_better": "decrease", "neutral": "neutral"}
 POINT_TYPE_NAMES = {int(p): p.label for p in PointType}
 POINT_DIRECTION = {
     int(PointType.COMMON_CAUSE): "neutral",
@@ -65,17 +65,6 @@ class SurveillanceResult:
 
 def _take_last(values: FloatArray, last: IntArray) -> FloatArray:
     return values[np.arange(values.shape[0]), last] if values.size else np.empty(0)
-
-
-def _direction(polarity: NDArray[np.object_], high: NDArray[np.bool_]) -> NDArray[np.str_]:
-    """Concern or improvement for a high (or low) deviation given each series' polarity."""
-    good_when_high = polarity == "higher_is_better"
-    bad_when_high = polarity == "lower_is_better"
-    return np.where(
-        (high & good_when_high) | (~high & bad_when_high),
-        "improvement",
-        np.where((high & bad_when_high) | (~high & good_when_high), "concern", "neutral"),
-    )
 
 
 def usable_phase(panel: Panel, phase: IntArray | None, rows: IntArray) -> IntArray | None:
@@ -114,8 +103,9 @@ def _spc(
     )
     signal_frames: list[pl.DataFrame] = []
     last = panel.last_index
-    for pol, improvement in IMPROVEMENT.items():
-        charted = np.flatnonzero((polarity == pol) & (panel.n_points >= options.spc_min_points))
+    for pol in Polarity:
+        improvement = improvement_direction(pol)
+        charted = np.flatnonzero((polarity == pol.value) & (panel.n_points >= options.spc_min_points))
         # Blocks of series bound the memory of the chart arrays; each block is one vectorised call.
         for rows in np.array_split(charted, max(1, -(-charted.size // SPC_BLOCK_SERIES))):
             if rows.size:
@@ -377,7 +367,7 @@ def _funnels(
             "series": flagged,
             "method": "funnel",
             "rule": np.where(sign[flagged] > 0, "outlier_high", "outlier_low"),
-            "direction": _direction(polarity[flagged], sign[flagged] > 0),
+            "direction": deviation_direction(polarity[flagged], sign[flagged] > 0),
             "t": out["funnel_period_t"][flagged],
             "value": extra["ratio"][flagged],
             "z": out["funnel_z"][flagged],
@@ -504,4 +494,4 @@ def compute_surveillance(
     return SurveillanceResult(status=status, signals=signals, summary=summary)
 
 
-__all__ = ["IMPROVEMENT", "FloatArray", "SurveillanceResult", "compute_surveillance"]
+__all__ = ["SurveillanceResult", "compute_surveillance"]
