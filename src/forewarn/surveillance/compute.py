@@ -406,7 +406,7 @@ def _spc_chance(
 ) -> dict[str, object]:
     """Special causes of concern seen, beside those a stable process would give by chance, per indicator."""
     polarity = series_attribute(panel, "polarity")
-    charted = (panel.n_points >= options.spc_min_points) & (polarity != "neutral")
+    charted = (panel.n_points >= options.spc_min_points) & (polarity != Polarity.NEUTRAL.value)
     codes = panel.indicators["code"].to_list()
     has_concern = np.zeros(panel.n_series, dtype=bool)
     has_concern[
