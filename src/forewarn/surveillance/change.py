@@ -6,7 +6,7 @@ indicator's within-series over-dispersion (:mod:`forewarn.stats.incontrol`). A o
 z-scores watches the direction of concern, tuned to an odds or rate ratio of ``cusum_rate_ratio`` (or a shift of
 ``cusum_shift_sd`` standard deviations for estimates with standard errors), with its threshold set so that a
 share ``cusum_false_alarm_share`` of in-control series alarm over the indicator's whole window
-(:mod:`forewarn.stats.false_alarms`). The same chain gives the alarms expected by chance over the window and in
+(:mod:`forewarn.stats.arl.false_alarms`). The same chain gives the alarms expected by chance over the window and in
 the recent periods that count as current.
 """
 
@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 from forewarn.domain import Polarity, concern_sides
 from forewarn.stats.arrays import FloatArray, IntArray
 from forewarn.stats.cusum import panel_cusum
-from forewarn.stats.false_alarms import cusum_window_threshold, window_false_alarms
+from forewarn.stats.arl.false_alarms import cusum_window_threshold, window_false_alarms
 from forewarn.stats.incontrol import (
     InControlModel,
     ScaledPanel,
