@@ -19,9 +19,9 @@ import polars as pl
 from numpy.typing import NDArray
 
 from forewarn.domain import Polarity, concern_sides
+from forewarn.stats.arl.false_alarms import cusum_window_threshold, window_false_alarms
 from forewarn.stats.arrays import FloatArray, IntArray
 from forewarn.stats.cusum import panel_cusum
-from forewarn.stats.arl.false_alarms import cusum_window_threshold, window_false_alarms
 from forewarn.stats.incontrol import (
     InControlModel,
     ScaledPanel,
