@@ -1474,18 +1474,8 @@ def _xmr_block(
         points.special_cause,
         points.point_type,
     )
-    if layout.observed is None:
-        for result, output in zip(per_point_bytes, outputs, strict=True):
-            output[rows] = result
-    else:
-        # eight one-byte results travel as one 8-byte word per point: one scatter instead of eight
-        stacked = np.empty((*values.shape, len(per_point_bytes)), dtype=np.uint8)
-        for channel, result in enumerate(per_point_bytes):
-            stacked[..., channel] = result.view(np.uint8)
-        words = layout.to_panel(stacked.view(np.uint64)[..., 0], fill=0)
-        in_panel = words[..., None].view(np.uint8)
-        for channel, output in enumerate(outputs):
-            output[rows] = in_panel[..., channel].view(output.dtype)
+    for result, output in zip(per_point_bytes, outputs, strict=True):
+        layout.to_panel(result, fill=0, out=output[rows])
 
     return _XmrSegments(
         series=layout.series + rows.start,
