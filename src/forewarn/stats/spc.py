@@ -14,14 +14,14 @@ from __future__ import annotations
 import enum
 import functools
 from dataclasses import dataclass
-from typing import Literal, TypeVar
+from typing import TypeVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from forewarn.stats.arrays import BoolArray, FloatArray, Int8Array, IntArray
+from forewarn.stats.improvement import Improvement
 
-Improvement = Literal["increase", "decrease", "neutral"]
 ScalarT = TypeVar("ScalarT", bound=np.generic)
 
 XMR_LIMIT_FACTOR = 2.66
