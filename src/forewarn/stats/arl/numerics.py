@@ -16,24 +16,28 @@ from forewarn.stats.arrays import FloatArray
 
 
 def check_positive(name: str, value: float) -> float:
+    """``value`` as a float; a clear error unless it is a positive finite number."""
     if not (isinstance(value, int | float | np.integer | np.floating) and math.isfinite(value) and value > 0):
         raise ValueError(f"{name} must be a positive finite number; got {value!r}")
     return float(value)
 
 
 def check_finite(name: str, value: float) -> float:
+    """``value`` as a float; a clear error unless it is a finite number."""
     if not (isinstance(value, int | float | np.integer | np.floating) and math.isfinite(value)):
         raise ValueError(f"{name} must be a finite number; got {value!r}")
     return float(value)
 
 
 def check_nodes(nodes: int) -> int:
+    """The number of quadrature nodes (or chain states); at least 4."""
     if not isinstance(nodes, int | np.integer) or nodes < 4:
         raise ValueError(f"nodes must be an integer >= 4; got {nodes!r}")
     return int(nodes)
 
 
 def check_target(target_arl: float) -> float:
+    """A target in-control ARL as a float; it must exceed 1 (every chart runs at least one step)."""
     if not (isinstance(target_arl, int | float | np.integer | np.floating) and math.isfinite(target_arl)):
         raise ValueError(f"target_arl must be a finite number > 1; got {target_arl!r}")
     if target_arl <= 1.0:
@@ -48,16 +52,19 @@ def _standard_gauss_legendre(nodes: int) -> tuple[FloatArray, FloatArray]:
 
 
 def gauss_legendre(nodes: int, lower: float, upper: float) -> tuple[FloatArray, FloatArray]:
+    """Gauss-Legendre nodes and weights on [lower, upper]."""
     x, w = _standard_gauss_legendre(nodes)
     half = 0.5 * (upper - lower)
     return half * x + 0.5 * (upper + lower), half * w
 
 
 def normal_pdf(x: ArrayLike) -> FloatArray:
+    """The standard normal density."""
     return np.asarray(np.exp(-0.5 * np.square(x)) / math.sqrt(2.0 * math.pi), dtype=np.float64)
 
 
 def normal_cdf(x: ArrayLike) -> FloatArray:
+    """The standard normal distribution function."""
     return np.asarray(special.ndtr(x), dtype=np.float64)
 
 

@@ -291,6 +291,7 @@ class GroupAgreement:
 
 
 def mean_item_variance(item_variance: FloatArray) -> FloatArray:
+    """Mean over the items (last axis) of the within-group item variances; NaN where any is undefined."""
     defined = np.all(np.isfinite(item_variance), axis=-1)
     return np.where(defined, np.nan_to_num(item_variance).mean(axis=-1), np.nan)
 
@@ -298,6 +299,7 @@ def mean_item_variance(item_variance: FloatArray) -> FloatArray:
 def agreement_from_moments(
     n_respondents: IntArray, moments: GroupMoments, options: AgreementOptions
 ) -> GroupAgreement:
+    """rwg(j), r*wg(j) and awg of every group from its item moments (shared with the aggregation report)."""
     nulls = options.null_distributions()
     null_variances = np.array([null.variance for null in nulls])
     n_items = moments.variance.shape[1]
@@ -391,6 +393,7 @@ def within_group_agreement(
 
 
 def check_range(x: FloatArray, answered: BoolArray, low: float, high: float) -> None:
+    """A clear error when an answer lies outside the response range [low, high]."""
     if not answered.any():
         return
     smallest = np.min(x, initial=np.inf, where=answered)

@@ -36,6 +36,7 @@ class GroupMoments:
 def moments_from_sums(
     count: FloatArray, total: FloatArray, squares: FloatArray, centre: FloatArray
 ) -> GroupMoments:
+    """Group moments from per-group counts, sums and sums of squares of values centred at ``centre``."""
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(count > 0, centre + total / count, np.nan)
         variance = np.where(count > 1, np.maximum(squares - total**2 / count, 0.0) / (count - 1), np.nan)
@@ -143,6 +144,7 @@ class GroupICC:
 
 
 def icc_from_moments(moments: GroupMoments, group_size: Literal["mean", "n0"]) -> GroupICC:
+    """ICC(1) and ICC(2) from group moments (one-way ANOVA), for real or random groups alike."""
     n = moments.n.astype(np.float64)
     present = n > 0
     total_n = n.sum(axis=0)
