@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from forewarn.ingest.problems import ImportRejected
-    from forewarn.surveys.results import GroupAnalysis
+    from forewarn.surveys.result_types import GroupAnalysis
 
 survey_app = typer.Typer(
     help="Learning-capacity surveys: create a wave, issue tokens, take uploads, publish results.",

@@ -15,14 +15,14 @@ from __future__ import annotations
 import enum
 from typing import TYPE_CHECKING, Literal
 
-import numpy as np
-from numpy.typing import ArrayLike, NDArray
-
-# Declared once, beside the SPC rules that use it (stats imports nothing of ours).
-from forewarn.stats.spc import Improvement
+# Declared once, in stats (which imports nothing of ours), without NumPy: the store imports this module in
+# every command, and NumPy is imported only by the functions over arrays.
+from forewarn.stats.improvement import Improvement
 
 if TYPE_CHECKING:
+    import numpy as np
     import polars as pl
+    from numpy.typing import ArrayLike, NDArray
     from sqlalchemy import ColumnElement
 
 
@@ -74,8 +74,16 @@ def concern_side(polarity: str) -> int:
     return _CONCERN_SIDE.get(polarity, 0)
 
 
+def improvement_side(polarity: str) -> int:
+    """+1 when a high value is an improvement, -1 when a low one is, 0 for a neutral indicator (the side a
+    league table ranks first, the sign that turns a value into a score where higher is better)."""
+    return -concern_side(polarity)
+
+
 def concern_sides(polarity: ArrayLike) -> NDArray[np.int8]:
     """:func:`concern_side` over an array of polarity names."""
+    import numpy as np
+
     names = np.asarray(polarity).astype(str)
     return np.where(
         names == Polarity.LOWER_IS_BETTER, 1, np.where(names == Polarity.HIGHER_IS_BETTER, -1, 0)
@@ -89,6 +97,8 @@ def is_concern(side: int | None, polarity: str) -> bool:
 
 def deviation_direction(polarity: ArrayLike, high: ArrayLike) -> NDArray[np.str_]:
     """``concern``, ``improvement`` or ``neutral`` for each deviation (``high`` True above, False below)."""
+    import numpy as np
+
     side = concern_sides(polarity)
     up = np.asarray(high, dtype=bool)
     observed = np.where(up, 1, -1)
@@ -128,6 +138,7 @@ __all__ = [
     "deviation_direction",
     "higher_is_better",
     "improvement_direction",
+    "improvement_side",
     "is_concern",
     "is_concern_sql",
     "polarity_of",

@@ -10,16 +10,8 @@ from typing import Any
 import pytest
 
 from forewarn.charts.render import svg
-from forewarn.charts.spc import SpcSeries, improvement_of, spc_chart_spec
+from forewarn.charts.spc import SpcSeries, spc_chart_spec
 from tests.charts.specs import rows
-
-
-def test_improvement_follows_polarity() -> None:
-    assert [improvement_of(p) for p in ("higher_is_better", "lower_is_better", "neutral")] == [
-        "increase",
-        "decrease",
-        "neutral",
-    ]
 
 
 def _series() -> SpcSeries:

@@ -1,4 +1,4 @@
-"""Tests of forewarn.stats.agreement against R multilevel 2.7 (ICC1, ICC2, rwg, rwg.j, rwg.j.lindell, awg) on
+"""Tests of forewarn.stats.psychometrics' group ICCs, agreement, random groups and aggregation report against R multilevel 2.7 (ICC1, ICC2, rwg, rwg.j, rwg.j.lindell, awg) on
 multilevel::lq2002, LeBreton & Senter's (2008) null variances, and exact derivations.
 
 Reference files are in tests/fixtures/psychometrics (see SOURCE.md there).
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from forewarn.stats.agreement import (
+from forewarn.stats.psychometrics import (
     AGREEMENT_UNDEFINED,
     ICC1_NOT_ABOVE_RANDOM,
     LEBRETON_SENTER_5_POINT,
@@ -25,6 +25,7 @@ from forewarn.stats.agreement import (
     AgreementOptions,
     NullDistribution,
     RandomGroupOptions,
+    ScaleSpec,
     aggregation_report,
     awg_index,
     group_icc,
@@ -34,7 +35,6 @@ from forewarn.stats.agreement import (
     uniform_null_variance,
     within_group_agreement,
 )
-from forewarn.stats.reliability import ScaleSpec
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "psychometrics"
 LEAD_ITEMS = [f"LEAD{i:02d}" for i in range(1, 12)]

@@ -7,8 +7,8 @@ import pytest
 from scipy import stats
 
 from forewarn.stats.arl import cusum_arl
+from forewarn.stats.arl.false_alarms import cusum_window_threshold, window_false_alarms
 from forewarn.stats.cusum import panel_cusum
-from forewarn.stats.false_alarms import cusum_window_threshold, window_false_alarms
 from forewarn.stats.incontrol import ScaledPanel, own_baseline_model, winsorised_second_moment
 from forewarn.stats.random_effects import random_effects_posterior
 from forewarn.stats.trend import linear_trend

@@ -1,31 +1,49 @@
-"""The psychometrics facade re-exports the reliability and agreement APIs unchanged (see test_reliability.py and
+"""The psychometrics package re-exports every family module's API unchanged (see test_reliability.py and
 test_agreement.py for the checks against R psych and multilevel)."""
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+from types import ModuleType
+
 import numpy as np
 
-from forewarn.stats import agreement, psychometrics, reliability
+from forewarn.stats import psychometrics
 
 
-def test_facade_exports_exactly_the_objects_of_the_two_modules() -> None:
-    for name in psychometrics.__all__:
-        exported = getattr(psychometrics, name)
-        source = agreement if hasattr(agreement, name) and name not in vars(reliability) else reliability
-        assert exported is getattr(source, name), name
+def _families() -> list[ModuleType]:
+    return [
+        importlib.import_module(f"{psychometrics.__name__}.{info.name}")
+        for info in pkgutil.iter_modules(psychometrics.__path__)
+    ]
 
 
-def test_facade_covers_every_public_function_of_the_two_modules() -> None:
-    for module in (reliability, agreement):
-        public = {
-            name
-            for name, value in vars(module).items()
-            if not name.startswith("_")
-            and callable(value)
-            and getattr(value, "__module__", None) == module.__name__
-            and name not in {"as_group_ids", "as_response_matrix"}
-        }
-        assert public <= set(psychometrics.__all__), public - set(psychometrics.__all__)
+def test_facade_exports_exactly_the_objects_of_the_family_modules() -> None:
+    exported = set(psychometrics.__all__)
+    for module in _families():
+        for name in module.__all__:
+            assert name in exported, f"{module.__name__}.{name}"
+            assert getattr(psychometrics, name) is getattr(module, name), name
+    assert exported == {name for module in _families() for name in module.__all__}
+
+
+def test_every_public_function_of_a_family_is_exported_or_shared_within_the_package() -> None:
+    """A function without an underscore is either in its module's ``__all__`` (the API) or used by a sibling
+    module (the package's own plumbing, e.g. per-group moments)."""
+    sources = {module: module.__file__ or "" for module in _families()}
+    for module in sources:
+        for name, value in vars(module).items():
+            if (
+                name.startswith("_")
+                or not callable(value)
+                or getattr(value, "__module__", None) != module.__name__
+            ):
+                continue
+            if name in module.__all__:
+                continue
+            users = [m for m in sources if m is not module and name in vars(m)]
+            assert users, f"{module.__name__}.{name} is neither exported nor used by a sibling"
 
 
 def test_facade_end_to_end_on_a_small_survey() -> None:

@@ -1,4 +1,4 @@
-"""Tests of forewarn.stats.reliability against R psych 2.2.9 (alpha, ICC) and exact derivations.
+"""Tests of forewarn.stats.psychometrics' scoring, reliability, omega and Shrout-Fleiss ICCs against R psych 2.2.9 (alpha, ICC) and exact derivations.
 
 Reference files are in tests/fixtures/psychometrics (see SOURCE.md there).
 """
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from scipy import optimize, stats
 
-from forewarn.stats.reliability import (
+from forewarn.stats.psychometrics import (
     SHROUT_FLEISS_TYPES,
     ReliabilityOptions,
     ScaleSpec,

@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import altair as alt
 
 from forewarn.charts.display import Scale, scale_of
 from forewarn.charts.palette import LIMIT, POINT_TYPES, TARGET
 from forewarn.charts.render import layer, layered, spec_of
-
-Improvement = Literal["increase", "decrease", "neutral"]
+from forewarn.domain import Improvement
 
 
 @dataclass(frozen=True)
@@ -57,11 +56,6 @@ class SpcSeries:
     segment: tuple[int, ...] | None = None
     chart_name: str = "XmR chart"
     limits: bool = True
-
-
-def improvement_of(polarity: str) -> Improvement:
-    """Making Data Count's improvement direction for an indicator's polarity."""
-    return {"higher_is_better": "increase", "lower_is_better": "decrease"}.get(polarity, "neutral")  # type: ignore[return-value]
 
 
 def _shown(value: float) -> float:

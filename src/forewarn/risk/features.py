@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from forewarn.domain import concern_side_expr
 from forewarn.risk.history import StoreHistory
 from forewarn.risk.outcomes import GRADE_ORDER
 from forewarn.surveillance.compute import compute_surveillance
@@ -51,23 +52,13 @@ class OriginFeatures:
         return [c for c in self.frame.columns if c != "organisation_id"]
 
 
-def _concern_sign(polarity: pl.Expr) -> pl.Expr:
-    return (
-        pl.when(polarity == "higher_is_better")
-        .then(-1.0)
-        .when(polarity == "lower_is_better")
-        .then(1.0)
-        .otherwise(0.0)
-    )
-
-
 def _surveillance(known: StoreHistory, origin: dt.date) -> pl.DataFrame:
     observations = known.observations.select(list(OBSERVATION_SCHEMA))
     if observations.is_empty():
         return pl.DataFrame(schema={"organisation_id": pl.Int64})
     panel = build_panel(observations, known.indicators)
     status = compute_surveillance(panel, _SCAN).status
-    sign = known.indicators.select("indicator_id", _concern_sign(pl.col("polarity")).alias("sign"))
+    sign = known.indicators.select("indicator_id", concern_side_expr(pl.col("polarity")).alias("sign"))
     # Recent trend of each series in the direction of concern, in the indicator's cross-sectional sds a period.
     last = panel.last_index
     rows = np.arange(panel.n_series)

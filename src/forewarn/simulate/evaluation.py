@@ -16,6 +16,7 @@ import numpy as np
 import polars as pl
 import yaml
 
+from forewarn.domain import improvement_side
 from forewarn.simulate.model import ARMS
 from forewarn.simulate.writer import MANIFEST_FILE, ORGANISATIONS_FILE, TRUTH_DIR
 
@@ -71,11 +72,10 @@ def monthly_scores(out_dir: Path) -> pl.DataFrame:
     manifest = json.loads((out_dir / MANIFEST_FILE).read_text(encoding="utf-8"))
     ext = "parquet" if manifest["file_format"] == "parquet" else "csv"
     mapping = yaml.safe_load((out_dir / "indicators_mapping.yml").read_text(encoding="utf-8"))
-    sign = {"higher_is_better": 1.0, "lower_is_better": -1.0}
     proportions = {
-        s["code"]: sign[s["polarity"]]
+        s["code"]: float(improvement_side(s["polarity"]))
         for s in mapping["indicators"]
-        if s["kind"] == "proportion" and s["polarity"] in sign
+        if s["kind"] == "proportion" and improvement_side(s["polarity"]) != 0
     }
     if not proportions:
         raise ValueError(f"{out_dir}: the simulation has no proportion indicator with a polarity to score")

@@ -14,10 +14,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from forewarn.simulate.model import ARMS, GRADES, SimulationParameters
-from forewarn.simulate.population import BoolArray, LatentState, MonthDraws, apply_capacity_drop
+from forewarn.simulate.population import LatentState, MonthDraws, apply_capacity_drop
+from forewarn.stats.arrays import BoolArray, FloatArray, IntArray
 
-FloatArray = NDArray[np.float64]
-IntArray = NDArray[np.int64]
 NONE, DEVELOPMENT, ENFORCEMENT = -1, 0, 1
 WATCH_ONLY = 2
 

@@ -15,13 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import NDArray
 
 from forewarn.simulate.model import SimulationParameters
 from forewarn.simulate.population import LatentState, Population, expit
-
-FloatArray = NDArray[np.float64]
-IntArray = NDArray[np.int64]
+from forewarn.stats.arrays import FloatArray, IntArray
 
 PROPORTION, RATE, RATIO_OE, COUNT = 0, 1, 2, 3
 _KIND_CODES = {"proportion": PROPORTION, "rate": RATE, "ratio_oe": RATIO_OE, "count": COUNT}

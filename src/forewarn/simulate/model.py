@@ -12,12 +12,11 @@ from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 import numpy as np
-from numpy.typing import NDArray
 
-FloatArray = NDArray[np.float64]
+from forewarn.domain import Polarity, improvement_side
+from forewarn.stats.arrays import FloatArray
 
 IndicatorKindName = Literal["proportion", "rate", "ratio_oe", "count"]
-PolarityName = Literal["higher_is_better", "lower_is_better", "neutral"]
 
 ORGANISATION_TYPES = ("hospital", "school", "council")
 GRADES = ("inadequate", "requires_improvement", "good", "outstanding")
@@ -56,7 +55,7 @@ class IndicatorDesign:
     code: str
     name: str
     kind: IndicatorKindName
-    polarity: PolarityName
+    polarity: Polarity
     unit: str
     baseline: float
     volume: float
@@ -71,8 +70,11 @@ class IndicatorDesign:
     def __post_init__(self) -> None:
         if self.kind not in ("proportion", "rate", "ratio_oe", "count"):
             raise ValueError(f"indicator {self.code!r}: kind must be proportion, rate, ratio_oe or count")
-        if self.polarity not in ("higher_is_better", "lower_is_better", "neutral"):
-            raise ValueError(f"indicator {self.code!r}: unknown polarity {self.polarity!r}")
+        try:
+            # A design written with a plain name (a test, a script) holds the member, as the table does.
+            object.__setattr__(self, "polarity", Polarity(self.polarity))
+        except ValueError:
+            raise ValueError(f"indicator {self.code!r}: unknown polarity {self.polarity!r}") from None
         if self.kind == "proportion" and not 0.0 < self.baseline < 1.0:
             raise ValueError(
                 f"indicator {self.code!r}: a proportion's baseline must be strictly between 0 and 1"
@@ -93,13 +95,13 @@ class IndicatorDesign:
     @property
     def direction(self) -> int:
         """+1 when higher is better, -1 when lower is better, 0 when neutral."""
-        return {"higher_is_better": 1, "lower_is_better": -1, "neutral": 0}[self.polarity]
+        return improvement_side(self.polarity)
 
 
 def _p(
     code: str, name: str, baseline: float, volume: float, sensitivity: float, sd: float, **kw: Any
 ) -> IndicatorDesign:
-    polarity = kw.pop("polarity", "higher_is_better")
+    polarity = kw.pop("polarity", Polarity.HIGHER_IS_BETTER)
     return IndicatorDesign(
         code, name, "proportion", polarity, "proportion", baseline, volume, sensitivity, sd, **kw
     )
@@ -116,32 +118,32 @@ DEFAULT_INDICATORS: tuple[IndicatorDesign, ...] = (
     _p("sim_safeguarding_checks", "Safeguarding checks completed", 0.93, 0.05, 0.25, 0.30),
     _p("sim_user_rating_positive", "Service users rating the service good or very good", 0.80, 0.05, 0.35, 0.25),
     _p("sim_repeat_contact", "Cases needing a repeat contact within 30 days", 0.12, 0.20, 0.25, 0.25,
-       polarity="lower_is_better", seasonal_amplitude=0.10, seasonal_peak_month=1, deprivation_effect=0.3),
-    IndicatorDesign("sim_incident_rate", "Safety incidents per 1,000 cases", "rate", "lower_is_better",
+       polarity=Polarity.LOWER_IS_BETTER, seasonal_amplitude=0.10, seasonal_peak_month=1, deprivation_effect=0.3),
+    IndicatorDesign("sim_incident_rate", "Safety incidents per 1,000 cases", "rate", Polarity.LOWER_IS_BETTER,
                     "per 1,000 cases", 0.008, 0.25, 0.30, 0.30, deprivation_effect=0.2, multiplier=1000.0),
-    IndicatorDesign("sim_complaint_rate", "Complaints per 1,000 cases", "rate", "lower_is_better",
+    IndicatorDesign("sim_complaint_rate", "Complaints per 1,000 cases", "rate", Polarity.LOWER_IS_BETTER,
                     "per 1,000 cases", 0.003, 0.25, 0.30, 0.35, multiplier=1000.0),
     IndicatorDesign("sim_sickness_rate", "Staff sickness absence days per 1,000 staff days", "rate",
-                    "lower_is_better", "per 1,000 staff days", 0.045, 21.0, 0.20, 0.20,
+                    Polarity.LOWER_IS_BETTER, "per 1,000 staff days", 0.045, 21.0, 0.20, 0.20,
                     seasonal_amplitude=0.15, seasonal_peak_month=1, multiplier=1000.0),
     IndicatorDesign("sim_falls_with_harm_rate", "Falls and accidents with harm per 1,000 cases", "rate",
-                    "lower_is_better", "per 1,000 cases", 0.002, 0.25, 0.25, 0.30, multiplier=1000.0),
-    IndicatorDesign("sim_agency_shift_rate", "Agency staff shifts per 1,000 shifts", "rate", "lower_is_better",
+                    Polarity.LOWER_IS_BETTER, "per 1,000 cases", 0.002, 0.25, 0.25, 0.30, multiplier=1000.0),
+    IndicatorDesign("sim_agency_shift_rate", "Agency staff shifts per 1,000 shifts", "rate", Polarity.LOWER_IS_BETTER,
                     "per 1,000 shifts", 0.06, 20.0, 0.30, 0.40, trend_per_year=0.03, multiplier=1000.0),
     IndicatorDesign("sim_mortality_oe", "Deaths: observed / expected (case-mix adjusted)", "ratio_oe",
-                    "lower_is_better", "ratio", 0.02, 0.25, 0.20, 0.12, seasonal_amplitude=0.08,
+                    Polarity.LOWER_IS_BETTER, "ratio", 0.02, 0.25, 0.20, 0.12, seasonal_amplitude=0.08,
                     seasonal_peak_month=1, deprivation_effect=0.5),
     IndicatorDesign("sim_readmission_oe", "Emergency readmissions within 30 days: observed / expected", "ratio_oe",
-                    "lower_is_better", "ratio", 0.08, 0.25, 0.20, 0.15, deprivation_effect=0.4),
+                    Polarity.LOWER_IS_BETTER, "ratio", 0.08, 0.25, 0.20, 0.15, deprivation_effect=0.4),
     IndicatorDesign("sim_escalation_oe", "Unplanned escalations of care: observed / expected", "ratio_oe",
-                    "lower_is_better", "ratio", 0.05, 0.20, 0.25, 0.15, deprivation_effect=0.3),
+                    Polarity.LOWER_IS_BETTER, "ratio", 0.05, 0.20, 0.25, 0.15, deprivation_effect=0.3),
     IndicatorDesign("sim_avoidable_harm_oe", "Avoidable harm: observed / expected", "ratio_oe",
-                    "lower_is_better", "ratio", 0.03, 0.25, 0.25, 0.20, deprivation_effect=0.3),
-    IndicatorDesign("sim_serious_incidents", "Serious incidents reported", "count", "lower_is_better",
+                    Polarity.LOWER_IS_BETTER, "ratio", 0.03, 0.25, 0.25, 0.20, deprivation_effect=0.3),
+    IndicatorDesign("sim_serious_incidents", "Serious incidents reported", "count", Polarity.LOWER_IS_BETTER,
                     "incidents", 0.15, 0.0, 0.35, 0.40),
     IndicatorDesign("sim_whistleblowing", "Whistleblowing concerns raised with the regulator", "count",
-                    "lower_is_better", "concerns", 0.03, 0.0, 0.40, 0.50),
-    IndicatorDesign("sim_activity", "Cases handled (activity)", "count", "neutral", "cases", 25.0, 0.0, 0.0, 0.10,
+                    Polarity.LOWER_IS_BETTER, "concerns", 0.03, 0.0, 0.40, 0.50),
+    IndicatorDesign("sim_activity", "Cases handled (activity)", "count", Polarity.NEUTRAL, "cases", 25.0, 0.0, 0.0, 0.10,
                     seasonal_amplitude=0.05, seasonal_peak_month=1),
 )  # fmt: skip
 

@@ -15,10 +15,8 @@ import yaml
 from numpy.typing import NDArray
 
 from forewarn.simulate.model import SimulationParameters
+from forewarn.stats.arrays import BoolArray, FloatArray, IntArray
 
-FloatArray = NDArray[np.float64]
-IntArray = NDArray[np.int64]
-BoolArray = NDArray[np.bool_]
 CORE_DIMENSIONS = ("acquire", "assimilate", "apply")
 """The absorptive-capacity core (Zahra and George 2002): these dimensions load most on latent capacity."""
 

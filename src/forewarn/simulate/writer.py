@@ -193,7 +193,7 @@ def indicators_mapping(params: SimulationParameters, file_format: FileFormat) ->
             "code": d.code,
             "name": f"SIMULATED: {d.name}",
             "kind": d.kind,
-            "polarity": d.polarity,
+            "polarity": d.polarity.value,
             "unit": d.unit,
         }
         if d.multiplier != 1.0:

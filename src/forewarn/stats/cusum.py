@@ -18,13 +18,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 
-from forewarn.stats import arl as arl_module
-
-FloatArray = NDArray[np.float64]
-IntArray = NDArray[np.int64]
-BoolArray = NDArray[np.bool_]
+from forewarn.stats.arl.count_cusum import Direction, binomial_cusum_crit, poisson_cusum_crit
+from forewarn.stats.arl.normal_cusum import cusum_crit
+from forewarn.stats.arrays import BoolArray, FloatArray, IntArray
 
 LikelihoodForm = Literal["poisson", "bernoulli"]
 Reset = Literal["zero", "head_start"]
@@ -542,7 +540,7 @@ def normal_cusum(z: ArrayLike, options: NormalCusumOptions) -> NormalCusumResult
     if options.target_arl is None:
         h = float(options.h or 0.0)
     else:
-        h = arl_module.cusum_crit(
+        h = cusum_crit(
             options.k,
             float(options.target_arl),
             head_start=options.head_start,
@@ -597,7 +595,7 @@ def panel_cusum(z: ArrayLike, k: ArrayLike, h: ArrayLike) -> CusumResult:
     k : float or array_like (series,)
         Reference value per series (half the shift to detect, in standard deviations).
     h : float or array_like (series,)
-        Threshold per series (e.g. from :func:`forewarn.stats.false_alarms.cusum_window_threshold`).
+        Threshold per series (e.g. from :func:`forewarn.stats.arl.false_alarms.cusum_window_threshold`).
 
     Returns
     -------
@@ -739,7 +737,7 @@ def llr_cusum_threshold(
         if (expected_values > denominator_values).any() or (denominator_values < 0).any():
             raise ValueError("denominators must be >= 0 and >= expected")
     log_ratio = math.log(rate_ratio)
-    direction: arl_module.Direction = "upper" if rate_ratio > 1 else "lower"
+    direction: Direction = "upper" if rate_ratio > 1 else "lower"
     if method == "markov":
         typical_expected = _typical(expected_values)
         if typical_expected <= 0:
@@ -748,14 +746,14 @@ def llr_cusum_threshold(
             )
         if denominator_values is None:
             k = (rate_ratio - 1.0) * typical_expected / log_ratio
-            lattice = arl_module.poisson_cusum_crit(
+            lattice = poisson_cusum_crit(
                 typical_expected, k, target, direction=direction, max_denominator=max_denominator
             )
         else:
             trials = max(1, round(_typical(denominator_values)))
             risk = min(typical_expected / trials, 1.0)
             k = trials * math.log1p((rate_ratio - 1.0) * risk) / log_ratio
-            lattice = arl_module.binomial_cusum_crit(
+            lattice = binomial_cusum_crit(
                 risk, k, target, trials=trials, direction=direction, max_denominator=max_denominator
             )
         return CusumThreshold(

@@ -16,13 +16,10 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 
-from forewarn.stats import arl as arl_module
-
-FloatArray = NDArray[np.float64]
-IntArray = NDArray[np.int64]
-BoolArray = NDArray[np.bool_]
+from forewarn.stats.arl.ewma import ewma_crit
+from forewarn.stats.arrays import BoolArray, FloatArray, IntArray
 
 # Rows per block of the time recursion (keeps a time x rows block in cache).
 _ROWS_PER_BLOCK = 4096
@@ -200,7 +197,7 @@ def ewma_chart(
     if options.target_arl is None:
         width = float(options.L or 0.0)
     else:
-        width = arl_module.ewma_crit(lam, float(options.target_arl), limits="varying")
+        width = ewma_crit(lam, float(options.target_arl), limits="varying")
     statistic = np.empty((n_series, n_time))
     lower = np.empty((n_series, n_time))
     upper = np.empty((n_series, n_time))

@@ -19,12 +19,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 from scipy import special
 
-FloatArray = NDArray[np.float64]
-IntArray = NDArray[np.int64]
-BoolArray = NDArray[np.bool_]
+from forewarn.stats.arrays import BoolArray, FloatArray, IntArray
 
 DataType = Literal["SR", "PR", "RC"]
 Overdispersion = Literal["none", "cqc", "shmi"]

@@ -21,9 +21,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import special
 
-FloatArray = NDArray[np.float64]
-IntArray = NDArray[np.int64]
-BoolArray = NDArray[np.bool_]
+from forewarn.stats.arrays import BoolArray, FloatArray, IntArray
 
 # Elements per block of simulated draws (32 MB of float64 draws; the sort's work arrays make it about 150 MB).
 _BLOCK_ELEMENTS = 4_000_000

@@ -14,17 +14,14 @@ from __future__ import annotations
 import enum
 import functools
 from dataclasses import dataclass
-from typing import Literal, TypeVar
+from typing import TypeVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-FloatArray = NDArray[np.float64]
-BoolArray = NDArray[np.bool_]
-IntArray = NDArray[np.int64]
-Int8Array = NDArray[np.int8]
+from forewarn.stats.arrays import BoolArray, FloatArray, Int8Array, IntArray
+from forewarn.stats.improvement import Improvement
 
-Improvement = Literal["increase", "decrease", "neutral"]
 ScalarT = TypeVar("ScalarT", bound=np.generic)
 
 XMR_LIMIT_FACTOR = 2.66
@@ -1477,18 +1474,8 @@ def _xmr_block(
         points.special_cause,
         points.point_type,
     )
-    if layout.observed is None:
-        for result, output in zip(per_point_bytes, outputs, strict=True):
-            output[rows] = result
-    else:
-        # eight one-byte results travel as one 8-byte word per point: one scatter instead of eight
-        stacked = np.empty((*values.shape, len(per_point_bytes)), dtype=np.uint8)
-        for channel, result in enumerate(per_point_bytes):
-            stacked[..., channel] = result.view(np.uint8)
-        words = layout.to_panel(stacked.view(np.uint64)[..., 0], fill=0)
-        in_panel = words[..., None].view(np.uint8)
-        for channel, output in enumerate(outputs):
-            output[rows] = in_panel[..., channel].view(output.dtype)
+    for result, output in zip(per_point_bytes, outputs, strict=True):
+        layout.to_panel(result, fill=0, out=output[rows])
 
     return _XmrSegments(
         series=layout.series + rows.start,

@@ -16,17 +16,9 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import gammaln
 
+from forewarn.stats.arrays import BoolArray, FloatArray, IntArray
 from forewarn.stats.runs import RunsAnalysis, anhoej_runs, concatenate_runs
-from forewarn.stats.spc import (
-    MR_SCREEN_FACTOR,
-    BoolArray,
-    FloatArray,
-    IntArray,
-    SegmentLayout,
-    as_panel,
-    as_phase,
-    segment_layout,
-)
+from forewarn.stats.spc import MR_SCREEN_FACTOR, SegmentLayout, as_panel, as_phase, segment_layout
 
 ChartKind = Literal["i", "c", "u", "uprime", "p", "pprime", "xbar", "s"]
 

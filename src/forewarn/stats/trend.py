@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
-FloatArray = NDArray[np.float64]
+from forewarn.stats.arrays import FloatArray
 
 
 @dataclass(frozen=True)

@@ -52,9 +52,8 @@ class SeriesStatus(Base):
     )
     indicator_id: Mapped[int] = mapped_column(ForeignKey("indicators.id", ondelete="CASCADE"))
     scan_id: Mapped[int] = mapped_column(ForeignKey("scan_runs.id"))
-    fingerprint: Mapped[int] = mapped_column(
-        BigInteger
-    )  # hash of the series' data: a rescan skips unchanged ones
+    # Hash of the series' data: a rescan rewrites a row when its data or any of its results changed.
+    fingerprint: Mapped[int] = mapped_column(BigInteger)
     n_points: Mapped[int] = mapped_column(Integer)
     last_period: Mapped[dt.date | None] = mapped_column(Date)
     last_value: Mapped[float | None] = mapped_column(Float)

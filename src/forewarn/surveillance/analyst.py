@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 
 from forewarn.ingest.periods import period_bounds
 from forewarn.ingest.problems import Problem
+from forewarn.stats.arl.false_alarms import cusum_window_threshold, window_false_alarms
 from forewarn.stats.cusum import (
     CusumThreshold,
     RiskAdjustedCusumOptions,
@@ -30,7 +31,6 @@ from forewarn.stats.cusum import (
     risk_adjusted_cusum,
 )
 from forewarn.stats.ewma import EwmaOptions, ewma_chart
-from forewarn.stats.false_alarms import cusum_window_threshold, window_false_alarms
 from forewarn.stats.funnel import FunnelOptions, FunnelResult, funnel_statistics
 from forewarn.stats.incontrol import ScaleForm, own_baseline_model, scaled_counts, shift_in_sd
 from forewarn.stats.multiplicity import expected_false_flags, fdr_adjust

@@ -6,7 +6,7 @@ indicator's within-series over-dispersion (:mod:`forewarn.stats.incontrol`). A o
 z-scores watches the direction of concern, tuned to an odds or rate ratio of ``cusum_rate_ratio`` (or a shift of
 ``cusum_shift_sd`` standard deviations for estimates with standard errors), with its threshold set so that a
 share ``cusum_false_alarm_share`` of in-control series alarm over the indicator's whole window
-(:mod:`forewarn.stats.false_alarms`). The same chain gives the alarms expected by chance over the window and in
+(:mod:`forewarn.stats.arl.false_alarms`). The same chain gives the alarms expected by chance over the window and in
 the recent periods that count as current.
 """
 
@@ -18,8 +18,10 @@ import numpy as np
 import polars as pl
 from numpy.typing import NDArray
 
+from forewarn.domain import Polarity, concern_sides
+from forewarn.stats.arl.false_alarms import cusum_window_threshold, window_false_alarms
+from forewarn.stats.arrays import FloatArray, IntArray
 from forewarn.stats.cusum import panel_cusum
-from forewarn.stats.false_alarms import cusum_window_threshold, window_false_alarms
 from forewarn.stats.incontrol import (
     InControlModel,
     ScaledPanel,
@@ -30,7 +32,7 @@ from forewarn.stats.incontrol import (
 )
 from forewarn.surveillance.kinds import ESTIMATE_KINDS
 from forewarn.surveillance.options import ScanOptions
-from forewarn.surveillance.panel import FloatArray, IntArray, Panel
+from forewarn.surveillance.panel import Panel
 from forewarn.surveillance.questions import METHOD_QUESTIONS
 from forewarn.surveillance.windows import series_attribute
 
@@ -178,8 +180,10 @@ def detect_changes(panel: Panel, options: ScanOptions) -> ChangeResult:
     polarity = series_attribute(panel, "polarity")
     scaled, form = scaled_panel(panel)
     # Concern is a fall where higher is better: turn those series over so the CUSUM always watches upwards.
-    sign = np.where(polarity == "higher_is_better", -1.0, 1.0)
-    watched = np.array([f is not None for f in form.tolist()], dtype=bool) & (polarity != "neutral")
+    sign = np.where(concern_sides(polarity) < 0, -1.0, 1.0)
+    watched = np.array([f is not None for f in form.tolist()], dtype=bool) & (
+        polarity != Polarity.NEUTRAL.value
+    )
     k_groups = panel.indicators.height
     model = own_baseline_model(
         scaled,

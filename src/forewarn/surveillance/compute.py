@@ -13,6 +13,8 @@ import numpy as np
 import polars as pl
 from numpy.typing import NDArray
 
+from forewarn.domain import Polarity, deviation_direction, improvement_direction
+from forewarn.stats.arrays import FloatArray, IntArray
 from forewarn.stats.estimate_funnel import estimate_funnel
 from forewarn.stats.funnel import DataType, FunnelOptions, Overdispersion, funnel_statistics
 from forewarn.stats.multiplicity import expected_false_flags, fdr_adjust
@@ -21,19 +23,13 @@ from forewarn.stats.trend import linear_trend
 from forewarn.surveillance.change import detect_changes
 from forewarn.surveillance.kinds import ESTIMATE_KINDS
 from forewarn.surveillance.options import ScanOptions
-from forewarn.surveillance.panel import FloatArray, IntArray, Panel
+from forewarn.surveillance.panel import Panel
 from forewarn.surveillance.questions import METHOD_QUESTIONS
 from forewarn.surveillance.ranking import latest_rank_intervals
 from forewarn.surveillance.spc_chance import expected_spc_concerns
-from forewarn.surveillance.windows import (
-    latest_period_units,
-    series_attribute,
-    window_estimates,
-    window_sums,
-)
+from forewarn.surveillance.windows import latest_period_units, series_attribute, window_estimates, window_sums
 
 SPC_BLOCK_SERIES = 200_000
-IMPROVEMENT = {"higher_is_better": "increase", "lower_is_better": "decrease", "neutral": "neutral"}
 POINT_TYPE_NAMES = {int(p): p.label for p in PointType}
 POINT_DIRECTION = {
     int(PointType.COMMON_CAUSE): "neutral",
@@ -69,17 +65,6 @@ class SurveillanceResult:
 
 def _take_last(values: FloatArray, last: IntArray) -> FloatArray:
     return values[np.arange(values.shape[0]), last] if values.size else np.empty(0)
-
-
-def _direction(polarity: NDArray[np.object_], high: NDArray[np.bool_]) -> NDArray[np.str_]:
-    """Concern or improvement for a high (or low) deviation given each series' polarity."""
-    good_when_high = polarity == "higher_is_better"
-    bad_when_high = polarity == "lower_is_better"
-    return np.where(
-        (high & good_when_high) | (~high & bad_when_high),
-        "improvement",
-        np.where((high & bad_when_high) | (~high & good_when_high), "concern", "neutral"),
-    )
 
 
 def usable_phase(panel: Panel, phase: IntArray | None, rows: IntArray) -> IntArray | None:
@@ -118,8 +103,9 @@ def _spc(
     )
     signal_frames: list[pl.DataFrame] = []
     last = panel.last_index
-    for pol, improvement in IMPROVEMENT.items():
-        charted = np.flatnonzero((polarity == pol) & (panel.n_points >= options.spc_min_points))
+    for pol in Polarity:
+        improvement = improvement_direction(pol)
+        charted = np.flatnonzero((polarity == pol.value) & (panel.n_points >= options.spc_min_points))
         # Blocks of series bound the memory of the chart arrays; each block is one vectorised call.
         for rows in np.array_split(charted, max(1, -(-charted.size // SPC_BLOCK_SERIES))):
             if rows.size:
@@ -381,7 +367,7 @@ def _funnels(
             "series": flagged,
             "method": "funnel",
             "rule": np.where(sign[flagged] > 0, "outlier_high", "outlier_low"),
-            "direction": _direction(polarity[flagged], sign[flagged] > 0),
+            "direction": deviation_direction(polarity[flagged], sign[flagged] > 0),
             "t": out["funnel_period_t"][flagged],
             "value": extra["ratio"][flagged],
             "z": out["funnel_z"][flagged],
@@ -420,7 +406,7 @@ def _spc_chance(
 ) -> dict[str, object]:
     """Special causes of concern seen, beside those a stable process would give by chance, per indicator."""
     polarity = series_attribute(panel, "polarity")
-    charted = (panel.n_points >= options.spc_min_points) & (polarity != "neutral")
+    charted = (panel.n_points >= options.spc_min_points) & (polarity != Polarity.NEUTRAL.value)
     codes = panel.indicators["code"].to_list()
     has_concern = np.zeros(panel.n_series, dtype=bool)
     has_concern[
@@ -508,4 +494,4 @@ def compute_surveillance(
     return SurveillanceResult(status=status, signals=signals, summary=summary)
 
 
-__all__ = ["IMPROVEMENT", "FloatArray", "SurveillanceResult", "compute_surveillance"]
+__all__ = ["SurveillanceResult", "compute_surveillance"]

@@ -33,7 +33,7 @@ class ScanOptions:
         is tuned to detect (1: the textbook k = 0.5).
     cusum_false_alarm_share
         Share of in-control series allowed to alarm at least once over their indicator's whole window: each
-        indicator's threshold is set for it (:func:`forewarn.stats.false_alarms.cusum_window_threshold`), so
+        indicator's threshold is set for it (:func:`forewarn.stats.arl.false_alarms.cusum_window_threshold`), so
         across thousands of series about this share alarm by chance, whatever the series' length.
     cusum_baseline_periods
         Observed periods at the start of each series that define its own baseline level.

@@ -12,8 +12,7 @@ import numpy as np
 import polars as pl
 from numpy.typing import NDArray
 
-FloatArray = NDArray[np.float64]
-IntArray = NDArray[np.int64]
+from forewarn.stats.arrays import FloatArray, IntArray
 
 OBSERVATION_SCHEMA = {
     "organisation_id": pl.Int64,
@@ -49,7 +48,7 @@ class Panel:
     standard_error: FloatArray  # (series, time) the value's standard error, NaN where the source gives none
     period: NDArray[np.datetime64]  # (series, time) period start, NaT where padded
     indicators: pl.DataFrame  # indicator_id, code, kind, polarity, target; row i = indicator_index i
-    fingerprint: IntArray  # (series,) hash of each series' data
+    fingerprint: IntArray  # (series,) hash of each series' data (order-free: a sum of row hashes)
 
     @property
     def n_series(self) -> int:

@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from forewarn.domain import Polarity, improvement_side
+from forewarn.stats.arrays import FloatArray
 from forewarn.stats.random_effects import random_effects_posterior
 from forewarn.stats.rank_bounds import conditional_rank_intervals
 from forewarn.stats.ranks import RankOptions, rank_uncertainty
 from forewarn.surveillance.kinds import ESTIMATE_KINDS
 from forewarn.surveillance.options import ScanOptions
-from forewarn.surveillance.panel import FloatArray, Panel
+from forewarn.surveillance.panel import Panel
 from forewarn.surveillance.windows import (
     latest_period_units,
     series_attribute,
@@ -115,8 +117,9 @@ def latest_rank_intervals(
     within = np.zeros(k) if tau2_within is None else np.nan_to_num(np.asarray(tau2_within, dtype=float))
     periods = np.maximum(window_periods(panel, at, options.funnel_window_days), 1.0)
     variance = variance + within[panel.indicator_index] / periods
-    for pol, descending in (("higher_is_better", True), ("lower_is_better", False)):
-        rows = units[(polarity[units] == pol) & np.isfinite(estimate[units])]
+    for pol in (Polarity.HIGHER_IS_BETTER, Polarity.LOWER_IS_BETTER):
+        descending = improvement_side(pol) > 0  # rank 1 is the best: the highest where higher is better
+        rows = units[(polarity[units] == pol.value) & np.isfinite(estimate[units])]
         if rows.size == 0:
             continue
         table = panel.indicator_index[rows]

@@ -8,7 +8,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from forewarn.surveillance.panel import FloatArray, IntArray, Panel
+from forewarn.stats.arrays import FloatArray, IntArray
+from forewarn.surveillance.panel import Panel
 
 
 def series_attribute(panel: Panel, column: str) -> NDArray[np.object_]:

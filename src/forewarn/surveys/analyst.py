@@ -21,7 +21,8 @@ from forewarn.ingest.problems import ImportRejected, Problem, ValidationReport
 from forewarn.ingest.readers import EXCEL_SUFFIXES, ROW, UnreadableFile, read_table
 from forewarn.settings import get_settings
 from forewarn.surveys.privacy import DisclosureControl
-from forewarn.surveys.results import DEFAULT_RESAMPLES, GroupAnalysis, ScaleLayout, analyse_groups
+from forewarn.surveys.result_types import GroupAnalysis
+from forewarn.surveys.results import DEFAULT_RESAMPLES, ScaleLayout, analyse_groups
 
 SCALE_CODE = "scale"
 _HEADER_SHOWN = 30

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
-from functools import cached_property
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -34,6 +33,17 @@ from forewarn.surveys.errors import DisclosureRefusedError, SurveyError
 from forewarn.surveys.instrument import Instrument
 from forewarn.surveys.privacy import DisclosureControl
 from forewarn.surveys.responses import load_wave_responses
+from forewarn.surveys.result_types import (
+    CellResult,
+    ChangeResult,
+    DimensionResult,
+    GroupAnalysis,
+    ItemResult,
+    PooledDimension,
+    PooledSummary,
+    WaveProgress,
+    WaveResults,
+)
 from forewarn.surveys.waves import WaveInfo, WaveRef, count_responses, resolve_wave_id, wave_info
 
 DEFAULT_RESAMPLES = 1000  # pseudo-groups per size: cheap since they are drawn per size, and steadier verdicts
@@ -87,77 +97,6 @@ def _number(value: float | np.floating | None) -> float | None:
         return None
     value = float(value)
     return None if math.isnan(value) or math.isinf(value) else value
-
-
-@dataclass(frozen=True)
-class CellResult:
-    """One group (organisation) on one dimension. When ``suppressed``, every value is None and ``n`` is "<m"."""
-
-    group: str
-    dimension: str
-    suppressed: bool
-    n: int | str
-    mean: float | None = None
-    sd: float | None = None
-    ci_lower: float | None = None
-    ci_upper: float | None = None
-    rwg_j: dict[str, float | None] | None = None
-    awg: float | None = None
-    verdict: str | None = None
-    reason: str | None = None
-
-
-@dataclass(frozen=True)
-class ItemResult:
-    """One item, over every respondent in a published cell of its dimension (after reverse-keying)."""
-
-    item: str
-    n: int
-    mean: float | None
-    sd: float | None
-    item_total_r: float | None
-    alpha_if_deleted: float | None
-    reverse_keyed: bool
-
-
-@dataclass(frozen=True)
-class DimensionResult:
-    """A dimension's reliability and between-group statistics, over the published cells only."""
-
-    dimension: str
-    name: str
-    groups_shown: int
-    groups_suppressed: int
-    respondents: int
-    alpha: float | None
-    alpha_ci_lower: float | None
-    alpha_ci_upper: float | None
-    omega: float | None
-    icc1: float | None
-    icc2: float | None
-    items: tuple[ItemResult, ...]
-
-
-@dataclass(frozen=True)
-class GroupAnalysis:
-    """Everything publishable about a set of groups: cells, dimensions and the rule that was applied."""
-
-    min_group_size: int
-    n_resamples: int
-    null_names: tuple[str, ...]
-    cells: tuple[CellResult, ...]
-    dimensions: tuple[DimensionResult, ...]
-
-    @cached_property
-    def _cell_index(self) -> dict[tuple[str, str], CellResult]:
-        return {(c.group, c.dimension): c for c in self.cells}
-
-    def cell(self, group: str, dimension: str) -> CellResult:
-        """The cell of one group on one dimension (KeyError if there is none)."""
-        return self._cell_index[(group, dimension)]
-
-    def to_dict(self) -> dict[str, object]:
-        return asdict(self)
 
 
 def _scored(answers: NDArray[np.float64], layout: ScaleLayout) -> NDArray[np.bool_]:
@@ -347,43 +286,7 @@ def _dimension(
     )
 
 
-# -- waves ----------------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ChangeResult:
-    """One organisation's change on one dimension between two waves (Welch's t on the two groups of respondents)."""
-
-    group: str
-    dimension: str
-    suppressed: bool
-    n_before: int | str | None = None
-    n_after: int | str | None = None
-    mean_before: float | None = None
-    mean_after: float | None = None
-    difference: float | None = None
-    ci_lower: float | None = None
-    ci_upper: float | None = None
-    t: float | None = None
-    df: float | None = None
-    p_value: float | None = None
-    changed: bool | None = None
-
-
-@dataclass(frozen=True)
-class WaveResults:
-    """A closed wave's results, and optionally its change since an earlier closed wave."""
-
-    wave: dict[str, object]
-    instrument: str
-    instrument_checksum: str
-    analysis: GroupAnalysis
-    compared_with: str | None = None
-    changes: tuple[ChangeResult, ...] = ()
-    notes: tuple[str, ...] = field(default_factory=tuple)
-
-    def to_dict(self) -> dict[str, object]:
-        return asdict(self)
+# -- waves --------------------------------------------------------------------------------------------------------
 
 
 def _closed_wave(info: WaveInfo) -> None:
@@ -537,30 +440,6 @@ def wave_results(
 # -- pooled selections --------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class PooledDimension:
-    dimension: str
-    n: int | str
-    suppressed: bool
-    mean: float | None
-    sd: float | None
-    ci_lower: float | None
-    ci_upper: float | None
-
-
-@dataclass(frozen=True)
-class PooledSummary:
-    """A selection of a wave's organisations pooled, per dimension, over their published cells."""
-
-    wave: str
-    organisations: tuple[str, ...]
-    source: str | None
-    dimensions: tuple[PooledDimension, ...]
-
-    def to_dict(self) -> dict[str, object]:
-        return asdict(self)
-
-
 def pooled_summary(
     engine: Engine,
     wave: WaveRef,
@@ -661,17 +540,6 @@ def cell_rows(analysis: GroupAnalysis) -> list[dict[str, object]]:
     return rows
 
 
-@dataclass(frozen=True)
-class WaveProgress:
-    """An open (or any) wave's response counts per organisation, small counts shown as "<m"."""
-
-    wave: dict[str, object]
-    responses: dict[str, int | str]
-
-    def to_dict(self) -> dict[str, object]:
-        return asdict(self)
-
-
 def wave_progress(engine: Engine, wave: WaveRef) -> WaveProgress:
     """How many answer sets each organisation has so far (no answers, and no total that would reveal small counts)."""
     with engine.connect() as conn:
@@ -680,3 +548,19 @@ def wave_progress(engine: Engine, wave: WaveRef) -> WaveProgress:
         counts = count_responses(conn, wave_id)
     control = DisclosureControl(info.min_group_size)
     return WaveProgress(info.to_dict(), {code: control.shown_n(n) for code, n in counts.items()})
+
+
+__all__ = [
+    "CI_LEVEL",
+    "DEFAULT_RESAMPLES",
+    "NOT_JUDGED",
+    "NO_RESAMPLING",
+    "RESAMPLING_SEED",
+    "ScaleLayout",
+    "analyse_groups",
+    "cell_rows",
+    "compare_cells",
+    "pooled_summary",
+    "wave_progress",
+    "wave_results",
+]

@@ -20,7 +20,8 @@ from forewarn.accounts.reads import (
     organisation_series_states,
     organisation_signals,
 )
-from forewarn.charts.spc import SpcSeries, improvement_of, spc_chart_spec
+from forewarn.charts.spc import SpcSeries, spc_chart_spec
+from forewarn.domain import improvement_direction
 from forewarn.surveillance.series import SeriesChart, organisation_charts
 from forewarn.web.errors import NotFoundError
 from forewarn.web.pages.common import funnel_concern, scan_out
@@ -56,7 +57,7 @@ def spc_series(charts: Mapping[int, SeriesChart], states: Sequence[SeriesState])
             indicator_code=state.indicator.code,
             indicator_name=state.indicator.name,
             unit=state.indicator.unit,
-            improvement=improvement_of(state.indicator.polarity),
+            improvement=improvement_direction(state.indicator.polarity),
             period=chart.period,
             value=chart.value,
             mean=chart.mean,

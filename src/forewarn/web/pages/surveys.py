@@ -16,7 +16,8 @@ from sqlalchemy import Connection, Engine
 from forewarn.access.policy import Visibility
 from forewarn.accounts.reads import organisation_codes
 from forewarn.surveys.instrument import Instrument, builtin_instruments
-from forewarn.surveys.results import WaveResults, wave_progress, wave_results
+from forewarn.surveys.result_types import WaveResults
+from forewarn.surveys.results import wave_progress, wave_results
 from forewarn.surveys.waves import WaveInfo, closed_wave_ids, get_wave, list_waves, wave_instrument
 from forewarn.web.errors import NotFoundError
 from forewarn.web.schemas import (

@@ -24,10 +24,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 from scipy import special
 
-FloatArray = NDArray[np.float64]
+from forewarn.stats.arrays import FloatArray
 
 # Markov-chain cells: the chain's ARL is within about 0.1% of the integral equation's at 60 cells.
 DEFAULT_STATES = 60
