@@ -1,4 +1,4 @@
-"""Tests for forewarn.surveillance.analyst: the analyst's tools as service functions.
+"""Tests for forewarn.tools: the analyst's tools as service functions.
 
 References: FunnelPlotR 0.6.0 (tests/fixtures/funnelplotr), NHSRplotthedots 0.2.2 (tests/fixtures/nhsrplotthedots)
 and qicharts2 0.8.1 (tests/fixtures/qicharts2), each named by its SOURCE.md or the shared reference README; the
@@ -18,19 +18,12 @@ import polars as pl
 import pytest
 from scipy import special, stats
 
-from forewarn.surveillance.analyst import (
-    SHORT_GROUP_MESSAGE,
-    AnalystInputError,
-    CusumRequest,
-    FunnelRequest,
-    RanksRequest,
-    SpcRequest,
-    cusum_file,
-    funnel_file,
-    ranks_file,
-    spc_file,
-    write_table,
-)
+from forewarn.tools.cusum import CusumRequest, cusum_file
+from forewarn.tools.funnel import FunnelRequest, funnel_file
+from forewarn.tools.output import write_table
+from forewarn.tools.problems import AnalystInputError
+from forewarn.tools.ranks import RanksRequest, ranks_file
+from forewarn.tools.spc import SHORT_GROUP_MESSAGE, SpcRequest, spc_file
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 FUNNEL = FIXTURES / "funnelplotr"

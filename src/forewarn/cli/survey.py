@@ -1,6 +1,6 @@
 """``forewarn survey ...`` and ``forewarn psychometrics``: the command line of the soft-measures surveys.
 
-``cli.py`` wires these in with ``app.add_typer(survey_app, name="survey")`` and
+:mod:`forewarn.cli` wires these in with ``app.add_typer(survey_app, name="survey")`` and
 ``app.command("psychometrics")(psychometrics_command)``. Messages go to stderr; ``--json`` puts results on stdout.
 """
 
@@ -474,7 +474,7 @@ def psychometrics_command(
     """Psychometrics of a file: per group n, mean, SD, CI, rwg(j), awg; alpha (CI), omega, ICC(1), ICC(2), items."""
     from forewarn.ingest.problems import ImportRejected
     from forewarn.settings import get_settings
-    from forewarn.surveys.analyst import OptionsDoNotFit, analyse_file
+    from forewarn.tools.psychometrics import OptionsDoNotFit, analyse_file
     from forewarn.surveys.results import cell_rows
 
     try:

@@ -1,4 +1,5 @@
-"""The analyst's tool: psychometrics of any CSV or Excel file of item answers, one row per respondent.
+"""Psychometrics of any CSV or Excel file of item answers, one row per respondent: ``forewarn psychometrics`` and
+``forewarn.psychometrics``.
 
 The file is read and checked like every Forewarn input (every problem with its row, column and value), treated as
 one scale of the given items, and passed to :func:`forewarn.surveys.results.analyse_groups`, so the same
