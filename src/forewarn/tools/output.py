@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from forewarn.tools.inputs import PARQUET_SUFFIXES
+from forewarn.ingest.readers import PARQUET_SUFFIXES
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ figures.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -17,9 +16,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from forewarn.ingest.mapping import FileSpec
 from forewarn.ingest.problems import ImportRejected, Problem, ValidationReport
-from forewarn.ingest.readers import EXCEL_SUFFIXES, ROW, UnreadableFile, read_table
+from forewarn.ingest.readers import ROW, UnreadableFile, closest_column, columns_of, read_text, require_rows
 from forewarn.settings import get_settings
 from forewarn.surveys.privacy import DisclosureControl
 from forewarn.surveys.results import DEFAULT_RESAMPLES, GroupAnalysis, ScaleLayout, analyse_groups
@@ -95,19 +93,30 @@ def analyse_file(
     report = ValidationReport(file=name, max_listed=max_listed)
     options = {group_column: "--group-col", **dict.fromkeys(items, "--items")}
     try:
-        table = read_table(path, FileSpec(), list(options))
+        table = read_text(path)
     except UnreadableFile as exc:
-        # The reader names the missing columns in the header (row 1); here they come from options, not a mapping.
-        missing = [p.column for p in exc.problems if p.row == 1 and p.column in options]
-        usage += _missing_columns(name, _header(path), missing, options)
         if usage:
             raise OptionsDoNotFit(usage) from None
         report.extend(exc.problems)
         raise ImportRejected(report) from None
+    header = columns_of(table)
+    usage += _missing_columns(name, header, [c for c in options if c not in header], options)
     if usage:
         raise OptionsDoNotFit(usage)
+    try:
+        require_rows(table)
+    except UnreadableFile as exc:
+        report.extend(exc.problems)
+        raise ImportRejected(report) from None
     return _analyse_text(
-        table.frame, report, group_column, items, scale_points, reverse, minimum, n_resamples
+        table.frame.select(*options, ROW),
+        report,
+        group_column,
+        items,
+        scale_points,
+        reverse,
+        minimum,
+        n_resamples,
     )
 
 
@@ -283,11 +292,8 @@ def _missing_columns(
     for column in missing:
         if column is None:
             continue
-        close = difflib.get_close_matches(column, header, n=1, cutoff=0.6)
-        if not close:
-            lowered = {c.lower(): c for c in header}
-            close = [lowered[column.lower()]] if column.lower() in lowered else []
-        hint = f"; did you mean {close[0]!r}?" if close else ""
+        close = closest_column(column, header)
+        hint = f"; did you mean {close!r}?" if close else ""
         has = f" (the {where} has {shown})" if header else ""
         problems.append(
             Problem(
@@ -299,20 +305,6 @@ def _missing_columns(
             )
         )
     return problems
-
-
-def _header(path: Path) -> list[str]:
-    """The column names of a file the reader has already opened once (empty if it cannot be read again)."""
-    try:
-        if path.suffix.lower() in EXCEL_SUFFIXES:
-            frame = pl.read_excel(path, infer_schema_length=0, engine="calamine")
-        elif path.suffix.lower() in (".parquet", ".pq"):
-            return [c.strip() for c in pl.read_parquet_schema(path)]
-        else:
-            frame = pl.read_csv(path, n_rows=0, infer_schema=False, encoding="utf8-lossy")
-    except Exception:  # the reader reported the file; the header is only a hint
-        return []
-    return [c.strip() for c in frame.columns]
 
 
 def _numbered_groups(values: list[str]) -> tuple[list[str], np.ndarray]:
