@@ -10,28 +10,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from forewarn.cli.output import emit_json, err, fail, out, print_rejection, progress_stages
+from forewarn.cli.store import migrated_engine, store_engine
 
 if TYPE_CHECKING:
     from rich.table import Table
-    from sqlalchemy import Engine
 
     from forewarn.ingest.importer import ImportResult
-    from forewarn.settings import Settings
-
-
-def store_engine(settings: Settings) -> Engine:
-    from forewarn.store.database import make_engine
-
-    return make_engine(settings.resolved_database_url)
-
-
-def migrated_engine(settings: Settings) -> Engine:
-    """The store's engine, migrated to the newest schema first."""
-    from forewarn.store import migrate
-
-    engine = store_engine(settings)
-    migrate.upgrade(engine)
-    return engine
 
 
 def import_command(

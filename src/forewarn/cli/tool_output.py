@@ -4,7 +4,6 @@ stdout; messages, summaries and warnings on stderr)."""
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +13,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+
+from forewarn.cli.output import emit_json
 
 if TYPE_CHECKING:
     # The tools pull in Polars, NumPy and SciPy: each command imports what it uses, so that `forewarn --help`
@@ -45,10 +46,6 @@ SeriesOutput = Annotated[
         "--series-output", help="Write the per-series summary table here (CSV, or Parquet by suffix)."
     ),
 ]
-
-
-def emit_json(payload: Any) -> None:
-    sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
 
 
 def warn(message: str) -> None:
