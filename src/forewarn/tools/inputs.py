@@ -5,7 +5,7 @@ columns the tool's options name."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,26 +81,35 @@ def frame_input(frame: pl.DataFrame, columns: Mapping[str, str], *, name: str = 
     return needed_text(numbered, named, name, header="frame")
 
 
-def check_columns(available: Sequence[str], columns: Mapping[str, str], name: str, *, header: str) -> None:
-    """Every column an option names that is not in the header (or frame), reported at once with a did-you-mean."""
+def column_problems(
+    available: Sequence[str], named: Iterable[tuple[str, str]], name: str, *, header: str
+) -> list[Problem]:
+    """A problem for each (option, column) whose column is not in the header (or frame), with a did-you-mean."""
+    shown = ", ".join(repr(c) for c in available[:_HEADER_SHOWN])
+    if len(available) > _HEADER_SHOWN:
+        shown += f", ... ({len(available)} columns)"
     problems = []
-    for option, column in columns.items():
+    for option, column in named:
         if column in available:
             continue
         close = closest_column(column, available)
         hint = f"; did you mean {close!r}?" if close else ""
-        shown = ", ".join(repr(c) for c in available[:_HEADER_SHOWN])
-        if len(available) > _HEADER_SHOWN:
-            shown += f", ... ({len(available)} columns)"
+        has = f" (the {header} has {shown})" if available else ""
         problems.append(
             Problem(
                 name,
                 1 if header == "header" else None,
                 column,
                 None,
-                f"{option} names a column that is not in the {header}{hint} (the {header} has {shown})",
+                f"{option} names a column that is not in the {header}{hint}{has}",
             )
         )
+    return problems
+
+
+def check_columns(available: Sequence[str], columns: Mapping[str, str], name: str, *, header: str) -> None:
+    """Every column an option names that is not in the header (or frame), reported at once (a usage problem)."""
+    problems = column_problems(available, columns.items(), name, header=header)
     if problems:
         raise AnalystInputError(problems, usage=True)
 

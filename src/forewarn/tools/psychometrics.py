@@ -17,13 +17,13 @@ import numpy as np
 import polars as pl
 
 from forewarn.ingest.problems import ImportRejected, Problem, ValidationReport
-from forewarn.ingest.readers import ROW, UnreadableFile, closest_column, columns_of, read_text, require_rows
+from forewarn.ingest.readers import ROW, UnreadableFile, columns_of, read_text, require_rows
 from forewarn.settings import get_settings
 from forewarn.surveys.privacy import DisclosureControl
 from forewarn.surveys.results import DEFAULT_RESAMPLES, GroupAnalysis, ScaleLayout, analyse_groups
+from forewarn.tools.inputs import column_problems
 
 SCALE_CODE = "scale"
-_HEADER_SHOWN = 30
 
 
 class OptionsDoNotFit(ValueError):
@@ -100,7 +100,7 @@ def analyse_file(
         report.extend(exc.problems)
         raise ImportRejected(report) from None
     header = columns_of(table)
-    usage += _missing_columns(name, header, [c for c in options if c not in header], options)
+    usage += column_problems(header, [(o, c) for c, o in options.items()], name, header="header")
     if usage:
         raise OptionsDoNotFit(usage)
     try:
@@ -140,8 +140,7 @@ def analyse_frame(
     items = list(dict.fromkeys(i.strip() for i in items if i.strip()))
     usage, minimum = _option_problems(name, group_column, items, scale_points, reverse, min_group_size)
     options = {group_column: "group_col", **dict.fromkeys(items, "items")}
-    missing = [c for c in options if c not in data.columns]
-    usage += _missing_columns(name, data.columns, missing, options, where="frame", header_row=None)
+    usage += column_problems(data.columns, [(o, c) for c, o in options.items()], name, header="frame")
     if usage:
         raise OptionsDoNotFit(usage)
     report = ValidationReport(file=name, max_listed=max_listed)
@@ -273,38 +272,6 @@ def _analyse_text(
         respondents=frame.height,
         analysis=analysis,
     )
-
-
-def _missing_columns(
-    name: str,
-    header: Sequence[str],
-    missing: Sequence[str | None],
-    options: dict[str, str],
-    *,
-    where: str = "header",
-    header_row: int | None = 1,
-) -> list[Problem]:
-    """A problem for each column an option names that is not in the file's header, with a did-you-mean."""
-    shown = ", ".join(repr(c) for c in header[:_HEADER_SHOWN])
-    if len(header) > _HEADER_SHOWN:
-        shown += f", ... ({len(header)} columns)"
-    problems = []
-    for column in missing:
-        if column is None:
-            continue
-        close = closest_column(column, header)
-        hint = f"; did you mean {close!r}?" if close else ""
-        has = f" (the {where} has {shown})" if header else ""
-        problems.append(
-            Problem(
-                name,
-                header_row,
-                column,
-                None,
-                f"{options[column]} names a column that is not in the {where}{hint}{has}",
-            )
-        )
-    return problems
 
 
 def _numbered_groups(values: list[str]) -> tuple[list[str], np.ndarray]:
