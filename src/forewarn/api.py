@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import polars as pl
 
+from forewarn.domain import Improvement
 from forewarn.tools.cusum import CusumRequest, cusum_frame
 from forewarn.tools.ewma import EwmaRequest, ewma_frame
 from forewarn.tools.funnel import FunnelRequest, funnel_frame
@@ -182,7 +183,7 @@ def spc(
     period_col: str,
     value_col: str,
     series_col: str | None = None,
-    improvement: Literal["increase", "decrease", "neutral"] = "increase",
+    improvement: Improvement = "increase",
     target: float | None = None,
     fix_after: int | None = None,
     rebase: Sequence[str] = (),
