@@ -4,7 +4,8 @@ This package assembles the Typer ``app`` from one module per command group: :mod
 export, datasets, scan, simulate, demo, db upgrade), :mod:`~forewarn.cli.analyst` (funnel, spc, cusum, ewma,
 ranks), :mod:`~forewarn.cli.survey` (survey ..., psychometrics), :mod:`~forewarn.cli.risk`,
 :mod:`~forewarn.cli.db` (backup, restore), :mod:`~forewarn.cli.worker` (worker, db maintain) and
-:mod:`~forewarn.cli.web` (serve, users).
+:mod:`~forewarn.cli.web` (serve, users). They share :mod:`~forewarn.cli.output` (stderr, ``--json``, progress),
+:mod:`~forewarn.cli.store` (the migrated engine) and, for the analyst's tools, :mod:`~forewarn.cli.tool_output`.
 
 Start-up stays fast: at import this package and the command modules it registers load Typer and Rich only. Each
 command imports the services it uses (SQLAlchemy, Alembic, Polars, SciPy, FastAPI...) when it runs, and the web
