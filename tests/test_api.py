@@ -2,7 +2,7 @@
 
 The command line reads the bundled files (``forewarn funnel|spc|ranks|cusum|psychometrics FILE --json``); the API
 reads the same files into pandas or Polars frames. Both run the one implementation in
-``forewarn.surveillance.analyst``, and these tests hold them to it: every column of every row, to the last bit
+``forewarn.tools``, and these tests hold them to it: every column of every row, to the last bit
 for the tables and 1e-12 for the summaries. Charts are Altair charts that draw as SVG.
 """
 
@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 
 import forewarn as fw
 from forewarn.cli import app
-from forewarn.surveillance.analyst import AnalystInputError
+from forewarn.tools.problems import AnalystInputError
 
 ROOT = Path(__file__).resolve().parent.parent
 AE = ROOT / "data" / "nhs_ae" / "nhs_ae_attendances.csv"

@@ -60,6 +60,8 @@ def test_the_wheel_installs_in_a_clean_venv_and_runs(tmp_path: Path) -> None:
         "forewarn/store/migrations/env.py",
         "forewarn/surveys/instruments/forewarn_lc_v1.yml",
         "forewarn/api.py",
+        "forewarn/cli/__init__.py",
+        "forewarn/tools/funnel.py",
         "forewarn/py.typed",
     ):
         assert needed in names, needed

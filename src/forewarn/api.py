@@ -7,27 +7,40 @@ DataFrame of the input's kind), ``.summary`` (a dict), ``.series`` (the per-seri
 chart the web pages draw).
 
 There is one implementation: the command line reads a file and these functions take a frame, and both run the
-tools of :mod:`forewarn.surveillance.analyst` and :mod:`forewarn.surveys.analyst`. A pandas frame is converted
+tools of :mod:`forewarn.tools` (one module per tool). A pandas frame is converted
 to Polars at the boundary and the tables back to pandas, so the numbers are the same whichever you use.
 
-Bad input raises :class:`forewarn.surveillance.analyst.AnalystInputError` (a ``ValueError``) listing every
+Bad input raises :class:`forewarn.tools.problems.AnalystInputError` (a ``ValueError``) listing every
 problem at once, each with the row's position in the frame (from 0), the column and the value.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 import polars as pl
 
-from forewarn.surveillance import analyst as tools
+from forewarn.domain import Improvement
+from forewarn.tools.cusum import CusumRequest, cusum_frame
+from forewarn.tools.ewma import EwmaRequest, ewma_frame
+from forewarn.tools.funnel import FunnelRequest, funnel_frame
+from forewarn.tools.inputs import FrameInput
+from forewarn.tools.ranks import RanksRequest, ranks_frame
+from forewarn.tools.results import (
+    FunnelResult,
+    Kind,
+    PsychometricsResult,
+    RanksResult,
+    Result,
+    SeriesResult,
+    as_kind,
+    notebook_result,
+)
+from forewarn.tools.spc import SpcRequest, spc_frame
 
 if TYPE_CHECKING:
-    import altair as alt
+    pass
 
 __all__ = [
     "FunnelResult",
@@ -42,8 +55,6 @@ __all__ = [
     "ranks",
     "spc",
 ]
-
-Kind = Literal["pandas", "polars"]
 
 
 def _to_polars(data: Any) -> tuple[pl.DataFrame, Kind]:
@@ -61,133 +72,18 @@ def _to_polars(data: Any) -> tuple[pl.DataFrame, Kind]:
     raise TypeError(f"expected a pandas or Polars DataFrame; got {type(data).__name__}")
 
 
-def _as_kind(frame: pl.DataFrame | None, kind: Kind) -> Any:
-    if frame is None or kind == "polars":
-        return frame
-    return frame.to_pandas()
-
-
-def _frame_input(data: Any) -> tuple[tools.FrameInput, Kind]:
+def _frame_input(data: Any) -> tuple[FrameInput, Kind]:
     frame, kind = _to_polars(data)
     # NaN in a float column is a missing value, as in pandas (and as an empty cell in a file).
     floats = [c for c, t in frame.schema.items() if t in (pl.Float32, pl.Float64)]
     if floats:
         frame = frame.with_columns(pl.col(floats).fill_nan(None))
-    return tools.FrameInput(frame), kind
-
-
-@dataclass(frozen=True, repr=False)
-class Result:
-    """What every tool returns.
-
-    Attributes
-    ----------
-    table : pandas.DataFrame or polars.DataFrame
-        The tool's main table, of the input's kind (one row per unit, point or group).
-    summary : dict
-        JSON-ready figures of the whole (the same as ``--json``'s ``summary``).
-    series : pandas.DataFrame or polars.DataFrame or None
-        One row per series (SPC, CUSUM, EWMA), of the input's kind; None for the others.
-    warnings : tuple of str
-        What the command line prints as warnings.
-    """
-
-    table: Any
-    summary: dict[str, Any]
-    series: Any = None
-    warnings: tuple[str, ...] = ()
-    _table: pl.DataFrame = field(default_factory=pl.DataFrame)
-    _series: pl.DataFrame | None = None
-
-    def chart(self) -> alt.TopLevelMixin:  # pragma: no cover - every result overrides it
-        raise NotImplementedError
-
-    def __repr__(self) -> str:
-        figures = ", ".join(f"{k}={v!r}" for k, v in list(self.summary.items())[:6])
-        return f"<{type(self).__name__}: {self._table.height} rows; {figures}, ...>"
-
-
-def _result(cls: type[Any], out: tools.AnalystResult, kind: Kind, **extra: Any) -> Any:
-    return cls(
-        table=_as_kind(out.table, kind),
-        summary=out.summary,
-        series=_as_kind(out.series_table, kind),
-        warnings=out.warnings,
-        _table=out.table,
-        _series=out.series_table,
-        **extra,
-    )
+    return FrameInput(frame), kind
 
 
 # ----------------------------------------------------------------------------------------------------------
 # funnel
 # ----------------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, repr=False)
-class FunnelResult(Result):
-    request: tools.FunnelRequest | None = None
-
-    def chart(self, *, title: str = "the data", higher_is_better: bool | None = None) -> alt.LayerChart:
-        """The funnel plot: each unit against the 95% (dashed) and 99.8% limits around the target.
-
-        ``higher_is_better`` marks the outliers on the side of concern (orange diamonds); None calls neither
-        side a concern."""
-        import numpy as np
-
-        from forewarn.charts.funnel import FUNNEL_AXIS_TITLES, FunnelCurve, FunnelUnit, funnel_plot
-        from forewarn.stats.funnel import funnel_denominator_grid, funnel_limit_curves_from_estimates
-
-        assert self.request is not None
-        t = self._table
-        units = []
-        for row in t.iter_rows(named=True):
-            side = {"high": 1, "low": -1}.get(row["direction"] or "", 0)
-            concern = higher_is_better is not None and side != 0 and (side > 0) != higher_is_better
-            units.append(
-                FunnelUnit(
-                    label=str(row["unit"]),
-                    denominator=row["denominator"],
-                    value=row["value"],
-                    outlier=side,
-                    concern=concern,
-                    z=row["z_adjusted"],
-                    q=row["q_value"],
-                )
-            )
-        options = self.request.options()
-        denominators = t["denominator"].to_numpy()
-        grid = np.unique(
-            np.concatenate(
-                [funnel_denominator_grid(denominators[denominators > 0], n_points=120)[0], denominators]
-            )
-        )
-        grid = grid[grid > 0]
-        s = self.summary
-        curves = []
-        for coverage, dashed in ((95.0, True), (99.8, False)):
-            drawn = funnel_limit_curves_from_estimates(
-                [s["target"]],
-                [math.nan if s["phi"] is None else s["phi"]],
-                [0.0 if s["tau2"] is None else s["tau2"]],
-                grid,
-                options=options,
-                limit=coverage,
-            )
-            for which, values in (("lower", drawn.lower[0]), ("upper", drawn.upper[0])):
-                curves.append(
-                    FunnelCurve(f"{coverage:g}% {which}", grid.tolist(), values.tolist(), dashed=dashed)
-                )
-        value_title, denominator_title = FUNNEL_AXIS_TITLES[self.request.data_type]
-        return funnel_plot(
-            units,
-            curves,
-            target=s["target"],
-            title=title,
-            value_title=value_title,
-            denominator_title=denominator_title,
-            kind="proportion" if self.request.data_type == "PR" else "ratio_oe",
-        )
 
 
 def funnel(
@@ -208,7 +104,7 @@ def funnel(
     """Funnel plot: each unit's ratio against limits that narrow as its denominator grows.
 
     Rows are summed by unit first, as FunnelPlotR does; the options are those of ``forewarn funnel``
-    (docs/analyst-tools.md).
+    (docs/analyst-md).
 
     Parameters
     ----------
@@ -258,7 +154,7 @@ def funnel(
     3    D  1.333333    False
     """
     reader, kind = _frame_input(data)
-    request = tools.FunnelRequest(
+    request = FunnelRequest(
         unit_col=unit_col,
         numerator_col=numerator_col,
         denominator_col=denominator_col,
@@ -271,8 +167,8 @@ def funnel(
         unadjusted=unadjusted,
         compat=compat,
     )
-    out = tools.funnel_frame(reader, request)
-    result: FunnelResult = _result(FunnelResult, out, kind, request=request)
+    out = funnel_frame(reader, request)
+    result: FunnelResult = notebook_result(FunnelResult, out, kind, request=request)
     return result
 
 
@@ -281,114 +177,13 @@ def funnel(
 # ----------------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, repr=False)
-class SeriesResult(Result):
-    """A result with one chart per series: ``chart(series=...)`` draws one, by default the first."""
-
-    tool: str = "spc"
-    improvement: str = "increase"
-
-    @property
-    def series_names(self) -> list[str]:
-        return list(dict.fromkeys(self._table["series"].cast(pl.String).to_list()))
-
-    def chart(self, series: str | None = None) -> alt.LayerChart:
-        """The chart of one series (default: the first): an XmR or run chart (``spc``), or the CUSUM or EWMA
-        statistic against its limits with the alarms marked."""
-        names = self.series_names
-        name = names[0] if series is None else series
-        if name not in names:
-            raise ValueError(f"no series {name!r}; the series are {', '.join(names[:20])}")
-        rows = self._table.filter(pl.col("series").cast(pl.String) == name)
-        if self.tool == "spc":
-            return self._spc_chart(name, rows)
-        from forewarn.charts.monitor import MonitoredSeries, monitor_chart
-
-        if self.tool == "cusum":
-            h = self.summary["threshold"]
-            monitored = MonitoredSeries(
-                name=name,
-                statistic_name="CUSUM",
-                period=tuple(rows["period"].to_list()),
-                statistic=tuple(rows["statistic"].to_list()),
-                upper=(h,) * rows.height,
-                alarm=tuple(bool(a) for a in rows["alarm"].to_list()),
-            )
-        else:
-            monitored = MonitoredSeries(
-                name=name,
-                statistic_name="EWMA",
-                period=tuple(rows["period"].to_list()),
-                statistic=tuple(rows["ewma"].to_list()),
-                upper=tuple(rows["upper"].to_list()),
-                lower=tuple(rows["lower"].to_list()),
-                alarm=tuple(bool(a) for a in rows["alarm"].to_list()),
-            )
-        return monitor_chart(monitored)
-
-    def _spc_chart(self, name: str, rows: pl.DataFrame) -> alt.LayerChart:
-        from forewarn.charts.spc import SpcSeries, spc_chart
-
-        labels = rows["period"].to_list()
-        dates = _dates(labels)
-        periods: tuple[dt.date, ...] | tuple[str, ...] = tuple(dates) if dates is not None else tuple(labels)
-        segment = [0 if s is None else int(s) for s in rows["segment"].to_list()]
-        rebases = tuple(p for i, p in enumerate(periods) if i and segment[i] != segment[i - 1])
-        run = "centre" in rows.columns
-        mean = rows["centre" if run else "mean"].to_list()
-        none = (None,) * rows.height
-        variation = None
-        if self._series is not None and "variation_type" in self._series.columns:
-            last = self._series.filter(pl.col("series") == name)
-            variation = last["variation_type"][-1] if last.height else None
-        target = self.summary.get("target")
-        chart = SpcSeries(
-            indicator_code=name,
-            indicator_name=name,
-            unit=None,
-            improvement=self.improvement,  # type: ignore[arg-type]
-            period=periods,
-            value=tuple(rows["value"].to_list()),
-            mean=tuple(mean),
-            lpl=none if run else tuple(rows["lpl"].to_list()),
-            upl=none if run else tuple(rows["upl"].to_list()),
-            point_type=("common_cause",) * rows.height
-            if run
-            else tuple(rows["point_type"].fill_null("").to_list()),
-            rule=none if run else tuple(rows["special_cause_type"].to_list()),
-            target=target if isinstance(target, float | int) else None,
-            rebases=rebases,  # type: ignore[arg-type]
-            variation=variation,
-            segment=tuple(segment),
-            chart_name="Run chart" if run else "XmR chart",
-            limits=not run,
-        )
-        return spc_chart(chart)
-
-
-def _dates(labels: Sequence[str]) -> list[dt.date] | None:
-    """The period labels as dates when every one reads as a date, a month or a year; None otherwise."""
-    out = []
-    for label in labels:
-        text = str(label)
-        for form in ("%Y-%m-%d", "%d/%m/%Y", "%Y-%m"):
-            try:
-                out.append(dt.datetime.strptime(text, form).date())
-                break
-            except ValueError:
-                continue
-        else:
-            return None
-    return out
-
-
 def spc(
     data: Any,
     *,
     period_col: str,
     value_col: str,
     series_col: str | None = None,
-    improvement: Literal["increase", "decrease", "neutral"] = "increase",
+    improvement: Improvement = "increase",
     target: float | None = None,
     fix_after: int | None = None,
     rebase: Sequence[str] = (),
@@ -399,7 +194,7 @@ def spc(
 ) -> SeriesResult:
     """SPC charts of every series at once: XmR with the Making Data Count rules, or run charts (Anhoej rules).
 
-    The options are those of ``forewarn spc`` (docs/analyst-tools.md): the numbers are NHSRplotthedots 0.2.2
+    The options are those of ``forewarn spc`` (docs/analyst-md): the numbers are NHSRplotthedots 0.2.2
     ``ptd_spc()``'s (``rules="mdc"``) or qicharts2 0.8.1 ``qic(chart = "run")``'s (``rules="anhoej"``).
 
     Returns
@@ -420,7 +215,7 @@ def spc(
     {'common_cause': 1}
     """
     reader, kind = _frame_input(data)
-    request = tools.SpcRequest(
+    request = SpcRequest(
         period_col=period_col,
         value_col=value_col,
         series_col=series_col,
@@ -433,8 +228,8 @@ def spc(
         trend_length=trend,
         screen_outliers=screen,
     )
-    result: SeriesResult = _result(
-        SeriesResult, tools.spc_frame(reader, request), kind, tool="spc", improvement=improvement
+    result: SeriesResult = notebook_result(
+        SeriesResult, spc_frame(reader, request), kind, tool="spc", improvement=improvement
     )
     return result
 
@@ -472,7 +267,7 @@ def cusum(
         ``summary``: the threshold h, k, and alarms with how many are expected by chance.
     """
     reader, kind = _frame_input(data)
-    request = tools.CusumRequest(
+    request = CusumRequest(
         period_col=period_col,
         observed_col=observed_col,
         expected_col=expected_col,
@@ -491,7 +286,7 @@ def cusum(
         overdispersion=overdispersion,
         false_alarm_share=false_alarms,
     )
-    result: SeriesResult = _result(SeriesResult, tools.cusum_frame(reader, request), kind, tool="cusum")
+    result: SeriesResult = notebook_result(SeriesResult, cusum_frame(reader, request), kind, tool="cusum")
     return result
 
 
@@ -520,7 +315,7 @@ def ewma(
     Lucas JM, Saccucci MS (1990). Exponentially weighted moving average control schemes. Technometrics 32:1-12.
     """
     reader, kind = _frame_input(data)
-    request = tools.EwmaRequest(
+    request = EwmaRequest(
         period_col=period_col,
         value_col=value_col,
         series_col=series_col,
@@ -532,38 +327,13 @@ def ewma(
         baseline_periods=baseline_periods,
         reset=reset,
     )
-    result: SeriesResult = _result(SeriesResult, tools.ewma_frame(reader, request), kind, tool="ewma")
+    result: SeriesResult = notebook_result(SeriesResult, ewma_frame(reader, request), kind, tool="ewma")
     return result
 
 
 # ----------------------------------------------------------------------------------------------------------
 # ranks
 # ----------------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, repr=False)
-class RanksResult(Result):
-    def chart(self, *, group: str | None = None, title: str = "the data") -> alt.LayerChart:
-        """Each unit's rank with its interval (one league table: ``group``, by default the first)."""
-        from forewarn.charts.ranks import RankInterval, rank_interval_chart
-
-        rows = self._table
-        if "group" in rows.columns:
-            chosen = rows["group"][0] if group is None else group
-            rows = rows.filter(pl.col("group") == chosen)
-        n = rows.height
-        middle = (n + 1) / 2
-        intervals = [
-            RankInterval(
-                label=str(r["unit"]),
-                rank=float(r["rank"]),
-                lower=float(r["lower_rank"]),
-                upper=float(r["upper_rank"]),
-                distinguishable=1 if r["upper_rank"] < middle else -1 if r["lower_rank"] > middle else 0,
-            )
-            for r in rows.iter_rows(named=True)
-        ]
-        return rank_interval_chart(intervals, of=n, title=title)
 
 
 def ranks(
@@ -585,7 +355,7 @@ def ranks(
     as ``forewarn ranks``. Give ``estimate_col`` and ``se_col``, or ``numerator_col`` and ``denominator_col``
     (summed by unit) with ``data_type``. Rank 1 is the lowest value unless ``higher_is_better``."""
     reader, kind = _frame_input(data)
-    request = tools.RanksRequest(
+    request = RanksRequest(
         unit_col=unit_col,
         estimate_col=estimate_col,
         se_col=se_col,
@@ -598,28 +368,13 @@ def ranks(
         level=level,
         seed=seed,
     )
-    result: RanksResult = _result(RanksResult, tools.ranks_frame(reader, request), kind)
+    result: RanksResult = notebook_result(RanksResult, ranks_frame(reader, request), kind)
     return result
 
 
 # ----------------------------------------------------------------------------------------------------------
 # psychometrics
 # ----------------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, repr=False)
-class PsychometricsResult(Result):
-    def chart(self) -> alt.LayerChart:
-        """Each published group's mean score with its interval (suppressed groups are not drawn)."""
-        from forewarn.charts.monitor import GroupMean, group_means_chart
-
-        shown = self._table.filter(~pl.col("suppressed"))
-        groups = [
-            GroupMean(str(r["group"]), r["mean"], r["ci_lower"], r["ci_upper"], int(r["n"]))
-            for r in shown.iter_rows(named=True)
-            if r["mean"] is not None
-        ]
-        return group_means_chart(groups, title=f"score ({self.summary['scale_points']}-point scale)")
 
 
 def psychometrics(
@@ -651,8 +406,8 @@ def psychometrics(
     Multilevel theory, research, and methods in organizations, 349-381. Figures checked against R ``psych``
     2.2.9 and ``multilevel`` 2.7-1.
     """
-    from forewarn.surveys.analyst import analyse_frame
     from forewarn.surveys.results import DEFAULT_RESAMPLES, cell_rows
+    from forewarn.tools.psychometrics import analyse_frame
 
     frame, kind = _to_polars(data)
     floats = [c for c, t in frame.schema.items() if t in (pl.Float32, pl.Float64)]
@@ -684,7 +439,7 @@ def psychometrics(
         "icc1": dimension.icc1,
         "icc2": dimension.icc2,
     }
-    return PsychometricsResult(table=_as_kind(table, kind), summary=summary, _table=table)
+    return PsychometricsResult(table=as_kind(table, kind), summary=summary, _table=table)
 
 
 def _names(value: Sequence[str] | str) -> list[str]:

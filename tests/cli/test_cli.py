@@ -102,11 +102,11 @@ def test_progress_of_unknown_length_shows_no_total(monkeypatch: pytest.MonkeyPat
     """On a terminal a stage with no known total spins without a "1/None" count; a known total is counted."""
     from rich.console import Console
 
-    from forewarn import cli
+    from forewarn.cli import output
 
     screen = io.StringIO()
-    monkeypatch.setattr(cli, "err", Console(file=screen, force_terminal=True, width=100))
-    with cli.progress_stages() as stage:
+    monkeypatch.setattr(output, "err", Console(file=screen, force_terminal=True, width=100))
+    with output.progress_stages() as stage:
         stage("Validating", None)(1)
         stage("Writing", 2000)(500)
     shown = screen.getvalue()

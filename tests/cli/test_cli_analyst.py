@@ -1,8 +1,8 @@
-"""Tests for forewarn.cli_analyst: ``forewarn funnel``, ``spc``, ``cusum`` and ``ranks`` end to end.
+"""Tests for forewarn.cli.analyst: ``forewarn funnel``, ``spc``, ``cusum`` and ``ranks`` end to end.
 
 References: FunnelPlotR 0.6.0 (tests/fixtures/funnelplotr), NHSRplotthedots 0.2.2 (tests/fixtures/nhsrplotthedots)
 and qicharts2 0.8.1 (tests/fixtures/qicharts2): the commands' CSV, Parquet and JSON output must reproduce them.
-The commands are registered here as ``cli.py`` registers them, so these tests do not depend on that file.
+The commands are registered here as :mod:`forewarn.cli` registers them, so these tests do not depend on that file.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from forewarn.cli_analyst import cusum_command, funnel_command, ranks_command, spc_command
+from forewarn.cli.analyst import cusum_command, funnel_command, ranks_command, spc_command
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 FUNNEL = FIXTURES / "funnelplotr"

@@ -1,6 +1,6 @@
 """``forewarn psychometrics`` on bad input behaves as the other analyst tools: options that do not fit the file
 exit 2, problems in its cells exit 1, and every problem names the file, row, column and what is wrong (there is
-no mapping file here, so no message speaks of one). Registered as ``cli.py`` registers it."""
+no mapping file here, so no message speaks of one). Registered as :mod:`forewarn.cli` registers it."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from forewarn.cli_survey import psychometrics_command
+from forewarn.cli.survey import psychometrics_command
 
 app = typer.Typer(pretty_exceptions_enable=False)
 app.command("psychometrics")(psychometrics_command)

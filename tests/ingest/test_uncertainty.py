@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 from forewarn.ingest.importer import import_file
 from forewarn.ingest.mapping import MappingError
 from forewarn.ingest.problems import ImportRejected
-from forewarn.ingest.transform import z_for_level
+from forewarn.ingest.uncertainty import z_for_level
 from forewarn.store.models import ObservationRevision
 from forewarn.store.queries import counts, observations_frame
 from forewarn.surveillance.scan import load_panel

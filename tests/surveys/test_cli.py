@@ -13,7 +13,7 @@ import typer
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
-from forewarn.cli_survey import psychometrics_command, survey_app
+from forewarn.cli.survey import psychometrics_command, survey_app
 from forewarn.settings import get_settings
 from forewarn.surveys.responses import submit_with_token
 from tests.surveys.conftest import acquire_answers, add_organisations

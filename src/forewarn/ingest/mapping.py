@@ -46,12 +46,17 @@ class DatasetSpec(_Strict):
     simulated: bool = False
 
 
+MISSING_VALUES: tuple[str, ...] = ("", "NA", "N/A", "n/a", "NULL", "null")
+"""The cells read as missing wherever a file is read (:mod:`forewarn.ingest.readers`), unless a mapping names
+its own list in ``file.missing_values``."""
+
+
 class FileSpec(_Strict):
     format: Literal["csv", "excel", "parquet"] | None = None
     encoding: str = "utf-8"
     delimiter: str = Field(",", min_length=1, max_length=1)
     sheet: str | None = None
-    missing_values: list[str] = Field(default_factory=lambda: [""])
+    missing_values: list[str] = Field(default_factory=lambda: list(MISSING_VALUES))
     decimal: Literal["point", "comma"] = Field(
         "point",
         description="How numbers typed as text (CSV) mark decimals: point (1,234.5) or comma (1.234,5).",

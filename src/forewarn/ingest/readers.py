@@ -1,4 +1,15 @@
-"""Read CSV, Excel and Parquet extracts as text columns, keeping the row number a person would see."""
+"""The one file reader: CSV, Excel and Parquet as text columns, keeping the row number a person would see.
+
+Every input of Forewarn is read here (imports, survey uploads, the analyst's tools), with one policy:
+
+- missing values: a cell holding exactly one of :data:`~forewarn.ingest.mapping.MISSING_VALUES` ("", NA,
+  N/A, n/a, NULL, null) is missing, unless a mapping names its own list in ``file.missing_values``;
+- encoding: UTF-8 (a byte-order mark is dropped), or the encoding the mapping names; a caller that has no mapping
+  to name one (the analyst's tools take a bare file) may accept Windows-1252 as a fallback, as Excel on Windows
+  saves "CSV" that way;
+- errors: one type, :class:`UnreadableFile`, whose problems each name the file and, where known, the row, the
+  field (column) and what is wrong.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +19,7 @@ import io
 import sys
 import zipfile
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +31,8 @@ from forewarn.ingest.problems import Problem
 
 ROW = "__row"
 EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods")
+PARQUET_SUFFIXES = (".parquet", ".pq")
+WINDOWS_1252 = "cp1252"
 
 
 class UnreadableFile(Exception):
@@ -46,15 +60,25 @@ def detect_format(path: Path, spec: FileSpec) -> str:
     suffix = path.suffix.lower()
     if suffix in EXCEL_SUFFIXES:
         return "excel"
-    if suffix in (".parquet", ".pq"):
+    if suffix in PARQUET_SUFFIXES:
         return "parquet"
     return "csv"
 
 
-def _decode(data: bytes, encoding: str, name: str) -> tuple[bytes, str]:
-    """UTF-8 bytes for Polars and the text, or a problem naming the line of the first undecodable byte."""
+def _decode(data: bytes, encoding: str, name: str, fallback: str | None = None) -> tuple[bytes, str]:
+    """UTF-8 bytes for Polars and the text, or a problem naming the line of the first undecodable byte.
+
+    ``fallback`` (Windows-1252 for the analyst's tools) is tried when the bytes are not valid ``encoding``."""
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
+    if fallback is not None:
+        try:
+            data.decode(encoding)
+        except UnicodeDecodeError:
+            try:
+                return _decode(data.decode(fallback).encode("utf-8"), "utf-8", name)
+            except UnicodeDecodeError:
+                pass  # neither: report the first byte that is not valid in the encoding asked for
     try:
         text = data.decode(encoding)
     except UnicodeDecodeError as exc:
@@ -160,12 +184,14 @@ def _ragged_rows(text: str, delimiter: str, name: str) -> None:
         raise UnreadableFile(problems)
 
 
-def _read_csv(path: Path, spec: FileSpec, name: str, limits: Limits) -> pl.DataFrame:
+def _read_csv(
+    path: Path, spec: FileSpec, name: str, limits: Limits, fallback_encoding: str | None
+) -> pl.DataFrame:
     _check_lines(path, name, limits)
     data = path.read_bytes()
-    if not data.strip():
+    if not data.removeprefix(b"\xef\xbb\xbf").strip():
         raise UnreadableFile([Problem(name, None, None, None, "empty file: it has no header and no rows")])
-    data, text = _decode(data, spec.encoding, name)
+    data, text = _decode(data, spec.encoding, name, fallback_encoding)
     _ragged_rows(text, spec.delimiter, name)
     del text
     try:
@@ -238,12 +264,7 @@ def _read_excel(path: Path, spec: FileSpec, name: str, limits: Limits) -> pl.Dat
         raise UnreadableFile(
             [Problem(name, None, None, None, f"not a readable Excel workbook: {first_line}")]
         ) from exc
-    frame = frame.select(pl.all().cast(pl.String))
-    if spec.missing_values:
-        frame = frame.with_columns(
-            pl.when(pl.all().is_in(spec.missing_values)).then(None).otherwise(pl.all()).name.keep()
-        )
-    return frame
+    return _missing_as_null(frame.select(pl.all().cast(pl.String)), spec)
 
 
 def _too_many_rows(name: str, rows: int, limits: Limits) -> Problem:
@@ -256,7 +277,7 @@ def _too_many_rows(name: str, rows: int, limits: Limits) -> Problem:
     )
 
 
-def _read_parquet(path: Path, name: str, limits: Limits) -> pl.DataFrame:
+def _read_parquet(path: Path, spec: FileSpec, name: str, limits: Limits) -> pl.DataFrame:
     try:
         rows = pl.scan_parquet(path).select(pl.len()).collect().item()
         if rows > limits.max_rows:
@@ -269,20 +290,42 @@ def _read_parquet(path: Path, name: str, limits: Limits) -> pl.DataFrame:
             [Problem(name, None, None, None, f"not a readable Parquet file: {exc}")]
         ) from exc
     # Dates written by Polars come back as dates; turn everything into text so one validator serves all formats.
-    return frame.select(
-        [
-            pl.col(c).dt.strftime("%Y-%m-%d")
-            if frame.schema[c] in (pl.Date, pl.Datetime)
-            else pl.col(c).cast(pl.String)
-            for c in frame.columns
-        ]
+    return _missing_as_null(
+        frame.select(
+            [
+                pl.col(c).dt.strftime("%Y-%m-%d")
+                if frame.schema[c] in (pl.Date, pl.Datetime)
+                else pl.col(c).cast(pl.String)
+                for c in frame.columns
+            ]
+        ),
+        spec,
     )
 
 
-def read_table(
-    path: Path, spec: FileSpec, required_columns: list[str], limits: Limits | None = None
+def _missing_as_null(frame: pl.DataFrame, spec: FileSpec) -> pl.DataFrame:
+    """Cells of a typed format (Excel, Parquet) holding a missing-value marker, as null (CSV: at parsing)."""
+    if not spec.missing_values:
+        return frame
+    return frame.with_columns(
+        pl.when(pl.all().is_in(spec.missing_values)).then(None).otherwise(pl.all()).name.keep()
+    )
+
+
+def read_text(
+    path: Path,
+    spec: FileSpec | None = None,
+    limits: Limits | None = None,
+    *,
+    fallback_encoding: str | None = None,
 ) -> RawTable:
-    """Read ``path`` as text columns, checking the header has every column the mapping reads."""
+    """Read every column of ``path`` as text, with ``__row`` (the header is row 1), header names trimmed.
+
+    Raises :class:`UnreadableFile` for a missing, oversized, empty, undecodable, ragged or damaged file and for a
+    header naming a column twice. Which columns are needed, and whether there are data rows, is for the caller
+    to check (:func:`select_columns`), as a tool names its columns by its options and a mapping by its own.
+    """
+    spec = spec or FileSpec()
     limits = limits or Limits()
     name = path.name
     if not path.is_file():
@@ -305,22 +348,58 @@ def read_table(
     if kind == "excel":
         frame = _read_excel(path, spec, name, limits)
     elif kind == "parquet":
-        frame = _read_parquet(path, name, limits)
+        frame = _read_parquet(path, spec, name, limits)
     else:
-        frame = _read_csv(path, spec, name, limits)
+        frame = _read_csv(path, spec, name, limits, fallback_encoding)
     if frame.height > limits.max_rows:
         raise UnreadableFile([_too_many_rows(name, frame.height, limits)])
     _duplicate_header(frame.columns, name)
-    frame = frame.rename({c: c.strip() for c in frame.columns})
-    missing = [c for c in required_columns if c not in frame.columns]
+    # Header is row 1 in CSV and Excel alike; Parquet has no header row, but one numbering keeps messages uniform.
+    frame = (
+        frame.rename({c: c.strip() for c in frame.columns})
+        .with_row_index(ROW, offset=2)
+        .with_columns(pl.col(ROW).cast(pl.Int64))
+    )
+    return RawTable(frame=frame, source=name, numbers_as_text=kind == "csv")
+
+
+def columns_of(table: RawTable) -> list[str]:
+    """The file's column names, as its header gives them (trimmed)."""
+    return [c for c in table.frame.columns if c != ROW]
+
+
+def closest_column(column: str, available: Sequence[str]) -> str | None:
+    """The column of ``available`` a misspelt ``column`` most likely means (or the same name in another case)."""
+    close = difflib.get_close_matches(column, available, n=1, cutoff=0.6)
+    if close:
+        return close[0]
+    lowered = {c.lower(): c for c in available}
+    return lowered.get(column.lower())
+
+
+def require_rows(table: RawTable) -> None:
+    """Refuse a file with a header but no data rows."""
+    if table.frame.height == 0:
+        raise UnreadableFile(
+            [Problem(table.source, None, None, None, "empty file: the header is there but no data rows")]
+        )
+
+
+def select_columns(table: RawTable, required_columns: list[str], spec: FileSpec | None = None) -> RawTable:
+    """The columns a mapping reads, with ``__row``: every one missing from the header is reported (with the
+    closest name, or a hint at the delimiter), then a file without data rows."""
+    spec = spec or FileSpec()
+    name = table.source
+    header = columns_of(table)
+    missing = [c for c in required_columns if c not in header]
     if missing:
         problems = []
         for column in missing:
-            close = difflib.get_close_matches(column, frame.columns, n=1)
+            close = difflib.get_close_matches(column, header, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
-            if len(frame.columns) == 1 and not close:
+            if len(header) == 1 and not close:
                 other = next(
-                    (d for d in (";", "\t", ",", "|") if d in frame.columns[0] and d != spec.delimiter), None
+                    (d for d in (";", "\t", ",", "|") if d in header[0] and d != spec.delimiter), None
                 )
                 if other is not None:
                     hint = f"; the header looks separated by {other!r}: set `file: {{delimiter: {other!r}}}`"
@@ -331,16 +410,20 @@ def read_table(
                     column,
                     None,
                     f"header does not match the mapping: column {column!r} is missing "
-                    f"(the file has {', '.join(repr(c) for c in frame.columns)}){hint}",
+                    f"(the file has {', '.join(repr(c) for c in header)}){hint}",
                 )
             )
         raise UnreadableFile(problems)
-    if frame.height == 0:
-        raise UnreadableFile(
-            [Problem(name, None, None, None, "empty file: the header is there but no data rows")]
-        )
-    # Header is row 1 in CSV and Excel alike; Parquet has no header row, but one numbering keeps messages uniform.
-    frame = (
-        frame.select(required_columns).with_row_index(ROW, offset=2).with_columns(pl.col(ROW).cast(pl.Int64))
+    require_rows(table)
+    return RawTable(
+        frame=table.frame.select(*required_columns, ROW),
+        source=name,
+        numbers_as_text=table.numbers_as_text,
     )
-    return RawTable(frame=frame, source=name, numbers_as_text=kind == "csv")
+
+
+def read_table(
+    path: Path, spec: FileSpec, required_columns: list[str], limits: Limits | None = None
+) -> RawTable:
+    """Read ``path`` as text columns, checking the header has every column the mapping reads."""
+    return select_columns(read_text(path, spec, limits), required_columns, spec)

@@ -8,20 +8,21 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from statistics import NormalDist
 
 import polars as pl
 from sqlalchemy import String
 
+from forewarn.ingest.checks import Checker
 from forewarn.ingest.expressions import compile_expression, expression_columns
 from forewarn.ingest.limits import Limits
 from forewarn.ingest.mapping import ColumnOrValue, FixedValue, IndicatorSpec, Mapping
+from forewarn.ingest.numbers import TYPE_MESSAGES, parse_number
 from forewarn.ingest.periods import parse_dates, period_bounds
-from forewarn.ingest.problems import Problem, ValidationReport
+from forewarn.ingest.problems import ValidationReport
 from forewarn.ingest.readers import ROW, RawTable
+from forewarn.ingest.uncertainty import standard_error
 from forewarn.store.models import Event, IndicatorKind, Organisation, OrganisationAttribute
 
-PROBLEM_SCHEMA = {"row": pl.Int64, "column": pl.String, "value": pl.String, "message": pl.String}
 OBSERVATION_COLUMNS = [
     "org_code",
     "indicator_code",
@@ -34,18 +35,10 @@ OBSERVATION_COLUMNS = [
     "standard_error",
     ROW,
 ]
-# A value may lie outside its published confidence interval by rounding alone (value and limits are rounded
-# separately): by up to 1% of the interval's width, or one part in a million of the numbers' size when the
-# interval is (nearly) a point. Further out, a column is misnamed or shifted, and the row is reported.
-CI_TOLERANCE_OF_WIDTH = 0.01
-CI_TOLERANCE_RELATIVE = 1e-6
-SHOWN_VALUE_CHARS = 60
-"""A value longer than this is cut short (with an ellipsis) in a problem."""
 EARLIEST_DATE = dt.date(1800, 1, 1)
 """Periods and events before this are refused as implausible (a mistyped year)."""
 CONTROL_CHARACTERS = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
 """Control characters refused in text cells: C0 (NUL...) and DEL, but tab, line feed and carriage return."""
-NON_FINITE_TEXT = r"(?i)^[+-]?(inf|infinity|nan)$"
 
 
 def _store_length(column: object) -> int | None:
@@ -66,25 +59,6 @@ class Prepared:
     skipped_reasons: dict[str, int] = field(default_factory=dict)
 
 
-def _problem_frame(
-    frame: pl.DataFrame, column: str | None, value: pl.Expr | None, message: str | pl.Expr
-) -> pl.DataFrame:
-    shown = pl.lit(None, dtype=pl.String)
-    if value is not None:
-        text = value.cast(pl.String)
-        shown = (
-            pl.when(text.str.len_chars() > SHOWN_VALUE_CHARS)
-            .then(text.str.slice(0, SHOWN_VALUE_CHARS) + pl.lit("…"))
-            .otherwise(text)
-        )
-    return frame.select(
-        pl.col(ROW).alias("row"),
-        pl.lit(column, dtype=pl.String).alias("column"),
-        shown.alias("value"),
-        (message if isinstance(message, pl.Expr) else pl.lit(message)).alias("message"),
-    )
-
-
 def _reference(ref: ColumnOrValue | None) -> pl.Expr:
     if ref is None:
         return pl.lit(None, dtype=pl.String)
@@ -93,116 +67,7 @@ def _reference(ref: ColumnOrValue | None) -> pl.Expr:
     return pl.col(ref)
 
 
-class _Checker:
-    def __init__(self) -> None:
-        self.frames: list[pl.DataFrame] = []
-
-    def add(
-        self, frame: pl.DataFrame, column: str | None, value: pl.Expr | None, message: str | pl.Expr
-    ) -> None:
-        if frame.height:
-            self.frames.append(_problem_frame(frame, column, value, message))
-
-    def report_into(self, report: ValidationReport) -> None:
-        if not self.frames:
-            return
-        problems = pl.concat(self.frames).sort("row", "column", nulls_last=True)
-        report.total_problems += problems.height
-        listed = problems.head(max(0, report.max_listed - len(report.problems)))
-        report.problems.extend(
-            Problem(report.file, row, column, value, message)
-            for row, column, value, message in listed.iter_rows()
-        )
-
-
-_TYPE_MESSAGES = {"number": "not a number", "integer": "not a whole number", "date": "not a date"}
-
-
-# Numbers as published: digits with an optional sign, decimal mark and exponent, or digits grouped in threes by
-# a thousands separator (no exponent then). The first group of a grouped number does not start with 0.
-@dataclass(frozen=True)
-class _NumberStyle:
-    plain: str
-    grouped: str
-    one_group: str  # a single group, as in 1,234: thousands, or a decimal mark?
-    other_mark: str  # the other mark used as a decimal, as in 10,5 when decimals are points
-    separators: tuple[str, ...]
-
-
-_NUMBER_PATTERNS = {
-    "point": _NumberStyle(
-        plain=r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$",
-        grouped=r"^[+-]?[1-9]\d{0,2}(,\d{3})+(\.\d*)?$",
-        one_group=r"^[+-]?[1-9]\d{0,2},\d{3}$",
-        other_mark=r"^[+-]?\d*,\d+$",
-        separators=(",",),
-    ),
-    "comma": _NumberStyle(
-        plain=r"^[+-]?(\d+,?\d*|,\d+)([eE][+-]?\d+)?$",
-        grouped=r"^[+-]?[1-9]\d{0,2}([. \u00a0\u202f]\d{3})+(,\d*)?$",
-        one_group=r"^[+-]?[1-9]\d{0,2}\.\d{3}$",
-        other_mark=r"^[+-]?\d*\.\d+$",
-        separators=(".", " ", "\u00a0", "\u202f"),
-    ),
-}
-_OTHER_MARK_MESSAGE = {
-    "point": "not a number: a comma that is not a thousands separator (for a decimal comma, set "
-    "`file: {decimal: comma}` in the mapping)",
-    "comma": "not a number: a point that is not a thousands separator (the mapping says `decimal: comma`)",
-}
-_AMBIGUOUS_MESSAGE = {
-    "point": "ambiguous number: the comma may separate thousands or decimals, and this column has decimal "
-    "commas elsewhere (set `file: {decimal: comma}` if they are decimals)",
-    "comma": "ambiguous number: the point may separate thousands or decimals, and this column has decimal "
-    "points elsewhere",
-}
-
-
-def _parse_number(frame: pl.DataFrame, column: str, kind: str, decimal: str) -> tuple[pl.Expr, pl.Expr]:
-    """The typed column and the message for each cell that cannot be read (null where it can), strictly.
-
-    Thousands separators are taken only where they cannot be decimal marks: ``1,234,567`` and ``1,234.5``
-    always, ``1,234`` unless the same column has decimal commas (``10,5``) elsewhere. Infinity, NaN and numbers
-    beyond the range of a double (``1e309``) are refused.
-    """
-    p = _NUMBER_PATTERNS[decimal]
-    text = pl.col(column).str.strip_chars()
-    other_mark = text.str.contains(p.other_mark) & ~text.str.contains(p.one_group)
-    other_mark_in_column = bool(frame.select(other_mark.any()).item())
-    grouped = text.str.contains(p.grouped)
-    if other_mark_in_column:
-        grouped = grouped & ~text.str.contains(p.one_group)
-    cleaned = text
-    for separator in p.separators:
-        cleaned = (
-            pl.when(grouped).then(cleaned.str.replace_all(separator, "", literal=True)).otherwise(cleaned)
-        )
-    if decimal == "comma":
-        cleaned = cleaned.str.replace(",", ".", literal=True)
-    readable = text.str.contains(p.plain) | grouped
-    if kind == "integer":
-        typed = pl.when(readable).then(cleaned.cast(pl.Int64, strict=False))
-    else:
-        typed = pl.when(readable).then(cleaned.cast(pl.Float64, strict=False))
-    message = (
-        pl.when(text.is_null() | (text == ""))
-        .then(pl.lit(None, dtype=pl.String))
-        .when(text.str.contains(NON_FINITE_TEXT))
-        .then(pl.lit("not a finite number: infinity and NaN are refused"))
-        .when(other_mark_in_column & text.str.contains(p.one_group))
-        .then(pl.lit(_AMBIGUOUS_MESSAGE[decimal]))
-        .when(other_mark)
-        .then(pl.lit(_OTHER_MARK_MESSAGE[decimal]))
-        .when(typed.is_null())
-        .then(pl.lit(_TYPE_MESSAGES[kind]))
-        .when(~typed.cast(pl.Float64).is_finite())
-        .then(pl.lit("not a finite number: beyond the largest number stored (about 1.8e308)"))
-        .otherwise(pl.lit(None, dtype=pl.String))
-    )
-    return pl.when(message.is_null()).then(typed), message
-
-
-def _typed(table: RawTable, mapping: Mapping, checks: _Checker, limits: Limits) -> pl.DataFrame:
+def _typed(table: RawTable, mapping: Mapping, checks: Checker, limits: Limits) -> pl.DataFrame:
     """Cast declared columns, reporting each cell that does not parse, is too long, or holds control characters."""
     frame = table.frame
     decimal = mapping.file.decimal if table.numbers_as_text else "point"
@@ -235,11 +100,11 @@ def _typed(table: RawTable, mapping: Mapping, checks: _Checker, limits: Limits) 
             typed = parse_dates(text, "iso")
             message = (
                 pl.when(text.is_not_null() & (text != "") & typed.is_null())
-                .then(pl.lit(_TYPE_MESSAGES[kind] + " (expected YYYY-MM-DD)"))
+                .then(pl.lit(TYPE_MESSAGES[kind] + " (expected YYYY-MM-DD)"))
                 .otherwise(pl.lit(None, dtype=pl.String))
             )
         else:
-            typed, message = _parse_number(frame, column, kind, decimal)
+            typed, message = parse_number(frame, column, kind, decimal)
         message = pl.when(too_long).then(pl.lit(None, dtype=pl.String)).otherwise(message)
         typed = pl.when(too_long).then(None).otherwise(typed)
         checks.add(frame.filter(message.is_not_null()), column, raw, message)
@@ -285,7 +150,7 @@ def _value_expression(spec: IndicatorSpec) -> pl.Expr:
 
 
 def _indicator_rows(
-    frame: pl.DataFrame, spec: IndicatorSpec, checks: _Checker, skipped: dict[str, int]
+    frame: pl.DataFrame, spec: IndicatorSpec, checks: Checker, skipped: dict[str, int]
 ) -> pl.DataFrame:
     rows = frame.filter(_where(spec))
     exprs = spec.expressions()
@@ -340,90 +205,8 @@ def _indicator_rows(
         )
     computed = computed.with_columns(_value_expression(spec).alias("value"))
     _check_values(computed, spec, checks)
-    computed = computed.with_columns(_standard_error(computed, spec, checks).alias("standard_error"))
+    computed = computed.with_columns(standard_error(computed, spec, checks).alias("standard_error"))
     return computed.select(OBSERVATION_COLUMNS)
-
-
-def z_for_level(level: float) -> float:
-    """The standard normal quantile that a two-sided interval of confidence ``level`` (a fraction) spans.
-
-    >>> round(z_for_level(0.95), 6), round(z_for_level(0.90), 6)
-    (1.959964, 1.644854)
-    """
-    return NormalDist().inv_cdf(0.5 + level / 2.0)
-
-
-def _standard_error(computed: pl.DataFrame, spec: IndicatorSpec, checks: _Checker) -> pl.Expr:
-    """Each row's standard error, from its own column or from its confidence limits, checking them on the way.
-
-    A row without a standard error (or without both limits) has none: a missing interval is not an error. From a
-    normal interval on the natural scale, ``se = (upper - lower) / (2 z)``; from one symmetric on the log scale
-    (ratios), ``se(log value) = (ln upper - ln lower) / (2 z)`` and, by the delta method, ``se = value x that``.
-    """
-    if not spec.uncertainty_columns():
-        return pl.lit(None, dtype=pl.Float64)
-    where = f" for indicator {spec.code!r}"
-    # Cells that are not numbers were reported already; they are not reported again as missing limits.
-    readable = computed.filter(~pl.col("__uncertainty_unreadable"))
-    if spec.standard_error is not None:
-        se = pl.col("__standard_error")
-        checks.add(
-            readable.filter(~se.is_finite()),
-            spec.standard_error,
-            se,
-            f"standard error is not a finite number{where}",
-        )
-        checks.add(readable.filter(se < 0), spec.standard_error, se, f"negative standard error{where}")
-        return se
-    if spec.lower is None or spec.upper is None:
-        return pl.lit(None, dtype=pl.Float64)
-    lower, upper, value = pl.col("__lower"), pl.col("__upper"), pl.col("value")
-    limits = (("lower", lower, upper, spec.lower), ("upper", upper, lower, spec.upper))
-    for which, this, other, name in limits:
-        checks.add(
-            readable.filter(this.is_null() & other.is_not_null()),
-            name,
-            None,
-            f"{which} confidence limit missing (the other is given){where}",
-        )
-        checks.add(
-            readable.filter(~this.is_finite()), name, this, f"confidence limit is not a finite number{where}"
-        )
-    finite = lower.is_finite() & upper.is_finite()
-    checks.add(
-        readable.filter(finite & (lower > upper)),
-        spec.lower,
-        lower,
-        pl.format("lower confidence limit above the upper ({})" + where, upper),
-    )
-    ordered = readable.filter(finite & (lower <= upper) & value.is_finite())
-    tolerance = pl.max_horizontal(
-        CI_TOLERANCE_OF_WIDTH * (upper - lower),
-        CI_TOLERANCE_RELATIVE * pl.max_horizontal(lower.abs(), upper.abs(), value.abs()),
-    )
-    checks.add(
-        ordered.filter(value < lower - tolerance),
-        spec.lower,
-        lower,
-        pl.format("value {} lies below its lower confidence limit, beyond rounding" + where, value),
-    )
-    checks.add(
-        ordered.filter(value > upper + tolerance),
-        spec.upper,
-        upper,
-        pl.format("value {} lies above its upper confidence limit, beyond rounding" + where, value),
-    )
-    z = z_for_level(spec.confidence_level)
-    if spec.ci_scale == "log":
-        for _which, this, _other, name in limits:
-            checks.add(
-                readable.filter(this <= 0),
-                name,
-                this,
-                f"confidence limit is not above zero, as a log-scale interval (ci_scale: log) needs{where}",
-            )
-        return pl.when(lower > 0).then(value * (upper.log() - lower.log()) / (2 * z))
-    return (upper - lower) / (2 * z)
 
 
 def _label(spec: IndicatorSpec, name: str) -> str:
@@ -432,7 +215,7 @@ def _label(spec: IndicatorSpec, name: str) -> str:
     return columns[0] if len(columns) == 1 and text.strip() == columns[0] else f"{name} ({text})"
 
 
-def _check_values(computed: pl.DataFrame, spec: IndicatorSpec, checks: _Checker) -> None:
+def _check_values(computed: pl.DataFrame, spec: IndicatorSpec, checks: Checker) -> None:
     exprs = spec.expressions()
     where = f" for indicator {spec.code!r}"
     # A cell is finite once read, but an expression can still divide by zero: such rows are reported once, here,
@@ -482,7 +265,7 @@ def _check_values(computed: pl.DataFrame, spec: IndicatorSpec, checks: _Checker)
         )
 
 
-def _unknown_indicators(frame: pl.DataFrame, mapping: Mapping, checks: _Checker) -> None:
+def _unknown_indicators(frame: pl.DataFrame, mapping: Mapping, checks: Checker) -> None:
     if any(not spec.where and not spec.match for spec in mapping.indicators):
         return
     matched = pl.any_horizontal([_where(spec) for spec in mapping.indicators])
@@ -499,7 +282,7 @@ def _unknown_indicators(frame: pl.DataFrame, mapping: Mapping, checks: _Checker)
     )
 
 
-def _duplicates(observations: pl.DataFrame, checks: _Checker) -> None:
+def _duplicates(observations: pl.DataFrame, checks: Checker) -> None:
     key = ["org_code", "indicator_code", "period_start"]
     dup = observations.filter(pl.len().over(key) > 1)
     if dup.height == 0:
@@ -621,7 +404,7 @@ def organisation_code(column: pl.Expr, case: str) -> pl.Expr:
     return code
 
 
-def _stored_lengths(frame: pl.DataFrame, mapping: Mapping, checks: _Checker) -> None:
+def _stored_lengths(frame: pl.DataFrame, mapping: Mapping, checks: Checker) -> None:
     """Cells bound for a store column of limited length (an organisation code: 64) must fit it."""
     org = mapping.organisation
     bounded: list[tuple[str, pl.Expr, object, str]] = [
@@ -658,7 +441,7 @@ def _stored_lengths(frame: pl.DataFrame, mapping: Mapping, checks: _Checker) -> 
 
 
 def _plausible_dates(
-    frame: pl.DataFrame, date: pl.Expr, column: str, what: str, limits: Limits, checks: _Checker
+    frame: pl.DataFrame, date: pl.Expr, column: str, what: str, limits: Limits, checks: Checker
 ) -> None:
     horizon = limits.horizon
     checks.add(
@@ -681,7 +464,7 @@ def prepare(
 ) -> Prepared:
     """Validate and transform; problems go into ``report`` and the result is only usable when it stays clean."""
     limits = limits or Limits()
-    checks = _Checker()
+    checks = Checker()
     report.rows_read = table.frame.height
     frame = _typed(table, mapping, checks, limits)
     code_column = mapping.organisation.code

@@ -10,10 +10,8 @@ never read into the store. Rows are stored in random order under random ids, fil
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import difflib
-import io
 import random
 import uuid
 from collections.abc import Mapping, Sequence
@@ -25,7 +23,7 @@ from sqlalchemy import Engine, insert, select
 
 from forewarn.ingest.mapping import FileSpec, file_checksum
 from forewarn.ingest.problems import ImportRejected, Problem, ValidationReport
-from forewarn.ingest.readers import ROW, UnreadableFile, detect_format, read_table
+from forewarn.ingest.readers import ROW, UnreadableFile, columns_of, read_text, select_columns
 from forewarn.store.models_surveys import SurveyResponse, SurveyUpload, SurveyWave
 from forewarn.surveys.errors import SurveyError, WaveStateError
 from forewarn.surveys.instrument import DIGITS, MISSING, Instrument
@@ -70,26 +68,6 @@ class UploadResult:
         if self.ignored_columns:
             text += f"; columns ignored as asked: {', '.join(self.ignored_columns)}"
         return text
-
-
-def _peek_header(path: Path, spec: FileSpec) -> list[str] | None:
-    """The file's column names, or None when the header cannot be read (``read_table`` then says why)."""
-    try:
-        kind = detect_format(path, spec)
-        if kind == "excel":
-            return [
-                c.strip()
-                for c in pl.read_excel(
-                    path, sheet_name=spec.sheet, engine="calamine", read_options={"n_rows": 0}
-                ).columns
-            ]
-        if kind == "parquet":
-            return [c.strip() for c in pl.read_parquet_schema(path)]
-        with path.open("rb") as handle:
-            first = handle.readline().removeprefix(b"\xef\xbb\xbf").decode(spec.encoding)
-        return [c.strip() for c in next(csv.reader(io.StringIO(first), delimiter=spec.delimiter), [])] or None
-    except Exception:  # any failure here is reported properly by read_table
-        return None
 
 
 def _header_problems(
@@ -199,18 +177,14 @@ def import_responses(
 
     report = ValidationReport(file=name, max_listed=max_listed)
     spec = FileSpec(sheet=sheet)
-    header = _peek_header(path, spec)
     try:
-        if header is None:
-            read_table(path, spec, [ORG_COLUMN])  # raises UnreadableFile saying what is wrong with the file
-            raise ImportRejected(
-                report
-            )  # pragma: no cover - read_table always raises when the header is unreadable
+        table = read_text(path, spec)
+        header = columns_of(table)
         header_problems, chosen = _header_problems(name, header, instrument, column_map, ignore_columns)
         report.extend(header_problems)
         if ORG_COLUMN not in chosen.values() or len(chosen) < 2:
             raise ImportRejected(report)  # without an organisation or an answer there are no rows to check
-        table = read_table(path, spec, list(chosen))
+        table = select_columns(table, list(chosen), spec)
     except UnreadableFile as exc:
         report.extend(exc.problems)
         raise ImportRejected(report) from None

@@ -16,9 +16,8 @@ from sqlalchemy import Engine
 
 from forewarn.accounts.admin import accounts, create_account
 from forewarn.accounts.users import AccountError
+from forewarn.cli.store import migrated_engine
 from forewarn.settings import Settings, get_settings
-from forewarn.store import migrate
-from forewarn.store.database import make_engine
 from forewarn.store.models_web import Role
 from forewarn.web.server import create_demo_users, serve, sign_in_instructions
 
@@ -30,12 +29,6 @@ class UserRole(StrEnum):
     admin = "admin"
     analyst = "analyst"
     member = "member"
-
-
-def _engine() -> Engine:
-    engine = make_engine(get_settings().resolved_database_url)
-    migrate.upgrade(engine)
-    return engine
 
 
 def serve_command(
@@ -60,7 +53,7 @@ def users_create_command(
     ] = None,
 ) -> None:
     """Create an account for the web app (a password of 12 characters or more)."""
-    engine = _engine()
+    engine = migrated_engine()
     secret = password or typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
         user = create_account(
@@ -85,7 +78,7 @@ def users_list_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON on stdout.")] = False,
 ) -> None:
     """Every account of the web app (never a password or token)."""
-    found = accounts(_engine())
+    found = accounts(migrated_engine())
     if as_json:
         sys.stdout.write(json.dumps([u.__dict__ for u in found], indent=2, default=str) + "\n")
         return

@@ -11,9 +11,9 @@ import typer
 from sqlalchemy import Engine, insert
 from typer.testing import CliRunner
 
+from forewarn.cli import web as commands
 from forewarn.settings import get_settings
 from forewarn.store.models import Organisation
-from forewarn.web import commands
 
 app = typer.Typer()
 app.command("serve")(commands.serve_command)

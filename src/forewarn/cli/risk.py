@@ -12,6 +12,8 @@ from typing import Annotated, Any
 
 import typer
 
+from forewarn.cli.store import migrated_engine
+
 risk_app = typer.Typer(help="Early warning: the risk model and its backtest.", no_args_is_help=True)
 
 
@@ -88,9 +90,6 @@ def backtest_command(
     from forewarn.risk.history import load_history
     from forewarn.risk.outcomes import Outcome
     from forewarn.risk.soft import survey_cells
-    from forewarn.settings import get_settings
-    from forewarn.store import migrate
-    from forewarn.store.database import make_engine
 
     unknown = sorted(set(without or []) - {"soft"})
     if unknown:
@@ -99,8 +98,7 @@ def backtest_command(
         parsed = Outcome.parse(outcome)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--outcome") from None
-    engine = make_engine(get_settings().resolved_database_url)
-    migrate.upgrade(engine)
+    engine = migrated_engine()
     cells = survey_cells(engine)
     with engine.connect() as conn:
         history = load_history(conn, datasets=dataset, publication_lag_days=lag_days, soft=cells)
@@ -156,17 +154,13 @@ def score_command(
     from forewarn.risk.outcomes import Outcome
     from forewarn.risk.soft import survey_cells
     from forewarn.risk.watchlist import watchlist
-    from forewarn.settings import get_settings
-    from forewarn.store import migrate
-    from forewarn.store.database import make_engine
 
     try:
         parsed = Outcome.parse(outcome)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--outcome") from None
     date = _date(as_of, "--as-of") or dt.date.today()
-    engine = make_engine(get_settings().resolved_database_url)
-    migrate.upgrade(engine)
+    engine = migrated_engine()
     cells = survey_cells(engine)
     with engine.connect() as conn:
         history = load_history(conn, datasets=dataset, publication_lag_days=lag_days, soft=cells)

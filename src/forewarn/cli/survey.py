@@ -1,25 +1,26 @@
 """``forewarn survey ...`` and ``forewarn psychometrics``: the command line of the soft-measures surveys.
 
-``cli.py`` wires these in with ``app.add_typer(survey_app, name="survey")`` and
+:mod:`forewarn.cli` wires these in with ``app.add_typer(survey_app, name="survey")`` and
 ``app.command("psychometrics")(psychometrics_command)``. Messages go to stderr; ``--json`` puts results on stdout.
 """
 
 from __future__ import annotations
 
 import csv
-import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TextIO
+from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from forewarn.cli.output import emit_json, err, fail, print_rejection
+from forewarn.cli.store import migrated_engine
+
 if TYPE_CHECKING:
     # The services pull in SQLAlchemy, NumPy, SciPy and Polars: each command imports what it uses, so that
     # `forewarn --help` stays fast (tests/cli/test_cli_startup.py).
-    from sqlalchemy import Engine
 
     from forewarn.ingest.problems import ImportRejected
     from forewarn.surveys.result_types import GroupAnalysis
@@ -29,7 +30,6 @@ survey_app = typer.Typer(
     no_args_is_help=True,
 )
 
-err = Console(stderr=True, soft_wrap=True)  # problems stay one line each, whatever the width
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 140)
 
 Json = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
@@ -40,31 +40,8 @@ DEFAULT_RESAMPLES = 1000
 """``forewarn.surveys.results.DEFAULT_RESAMPLES``, repeated so this module need not import the statistics."""
 
 
-def _engine() -> Engine:
-    from forewarn.settings import get_settings
-    from forewarn.store import migrate
-    from forewarn.store.database import make_engine
-
-    engine = make_engine(get_settings().resolved_database_url)
-    migrate.upgrade(engine)
-    return engine
-
-
-def _emit_json(payload: Any) -> None:
-    sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
-
-
-def _refuse(exc: Exception, code: int = 1) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {exc}", highlight=False)
-    return typer.Exit(code)
-
-
 def _rejected(exc: ImportRejected, as_json: bool) -> typer.Exit:
-    if as_json:
-        _emit_json({"ok": False, "report": exc.report.to_dict()})
-    for problem in exc.report.problems:
-        err.print(str(problem), highlight=False, markup=False)
-    err.print(f"[bold red]{exc.report.summary()}[/]", highlight=False)
+    print_rejection(exc, as_json)
     return typer.Exit(1)
 
 
@@ -100,16 +77,21 @@ def create_command(
         codes += [line.strip() for line in orgs_file.read_text(encoding="utf-8").splitlines() if line.strip()]
     try:
         info = create_wave(
-            _engine(), name, codes, instrument=instrument, created_by=by, min_group_size=min_group_size
+            migrated_engine(),
+            name,
+            codes,
+            instrument=instrument,
+            created_by=by,
+            min_group_size=min_group_size,
         )
     except InstrumentError as exc:
         for problem in exc.problems:
             err.print(str(problem), highlight=False, markup=False)
-        raise _refuse(Exception("the instrument cannot be used; no wave was created"), 2) from None
+        raise fail("the instrument cannot be used; no wave was created", 2) from None
     except SurveyError as exc:
-        raise _refuse(exc) from None
+        raise fail(str(exc)) from None
     if as_json:
-        _emit_json(info.to_dict())
+        emit_json(info.to_dict())
     err.print(
         f"wave {info.id} {info.name!r} created (draft) for {len(info.organisations)} organisation(s), "
         f"instrument {info.instrument}, groups under {info.min_group_size} suppressed",
@@ -124,9 +106,9 @@ def open_command(wave: WaveArg, by: By = None) -> None:
     from forewarn.surveys.waves import open_wave
 
     try:
-        info = open_wave(_engine(), wave, by=by)
+        info = open_wave(migrated_engine(), wave, by=by)
     except SurveyError as exc:
-        raise _refuse(exc) from None
+        raise fail(str(exc)) from None
     err.print(f"wave {info.name!r} is open", highlight=False)
 
 
@@ -137,9 +119,9 @@ def close_command(wave: WaveArg, by: By = None) -> None:
     from forewarn.surveys.waves import close_wave
 
     try:
-        info = close_wave(_engine(), wave, by=by)
+        info = close_wave(migrated_engine(), wave, by=by)
     except SurveyError as exc:
-        raise _refuse(exc) from None
+        raise fail(str(exc)) from None
     err.print(
         f"wave {info.name!r} is closed; results: forewarn survey results {info.name!r}", highlight=False
     )
@@ -162,11 +144,11 @@ def tokens_command(
     from forewarn.surveys.tokens import issue_tokens
 
     if output is not None and output.exists():
-        raise _refuse(Exception(f"{output} exists; tokens are never written over an existing file"))
+        raise fail(f"{output} exists; tokens are never written over an existing file")
     try:
-        issued = issue_tokens(_engine(), wave, per_org, _split(orgs) or None)
+        issued = issue_tokens(migrated_engine(), wave, per_org, _split(orgs) or None)
     except SurveyError as exc:
-        raise _refuse(exc) from None
+        raise fail(str(exc)) from None
     handle = output.open("x", newline="", encoding="utf-8") if output is not None else sys.stdout
     try:
         writer = csv.writer(handle, lineterminator="\n")
@@ -211,12 +193,12 @@ def import_command(
     for pair in _split(map_column):
         source, sep, target = pair.partition("=")
         if not sep:
-            raise _refuse(Exception(f"--map-column {pair!r}: write FILE_COLUMN=ITEM_CODE"), 2)
+            raise fail(f"--map-column {pair!r}: write FILE_COLUMN=ITEM_CODE", 2)
         column_map[source.strip()] = target.strip()
     settings = get_settings()
     try:
         result = import_responses(
-            _engine(),
+            migrated_engine(),
             wave,
             file,
             imported_by=by,
@@ -228,9 +210,9 @@ def import_command(
     except ImportRejected as exc:
         raise _rejected(exc, as_json) from None
     except SurveyError as exc:
-        raise _refuse(exc) from None
+        raise fail(str(exc)) from None
     if as_json:
-        _emit_json({"ok": True, "result": result.to_dict()})
+        emit_json({"ok": True, "result": result.to_dict()})
     err.print(result.summary(), highlight=False)
 
 
@@ -239,9 +221,9 @@ def list_command(as_json: Json = False) -> None:
     """Every wave, with its state and instrument."""
     from forewarn.surveys.waves import list_waves
 
-    waves = list_waves(_engine())
+    waves = list_waves(migrated_engine())
     if as_json:
-        _emit_json([w.to_dict() for w in waves])
+        emit_json([w.to_dict() for w in waves])
         return
     table = Table(title="Survey waves")
     for column in ("id", "name", "status", "instrument", "organisations", "min group"):
@@ -260,11 +242,11 @@ def status_command(wave: WaveArg, as_json: Json = False) -> None:
     from forewarn.surveys.results import wave_progress
 
     try:
-        progress = wave_progress(_engine(), wave)
+        progress = wave_progress(migrated_engine(), wave)
     except SurveyError as exc:
-        raise _refuse(exc) from None
+        raise fail(str(exc)) from None
     if as_json:
-        _emit_json(progress.to_dict())
+        emit_json(progress.to_dict())
         return
     table = Table(title=f"Wave {progress.wave['name']} ({progress.wave['status']})")
     table.add_column("organisation")
@@ -407,12 +389,12 @@ def results_command(
     from forewarn.surveys.errors import SurveyError
     from forewarn.surveys.results import cell_rows, pooled_summary, wave_results
 
-    engine = _engine()
+    engine = migrated_engine()
     try:
         results = wave_results(engine, wave, compare_with=compare_with, n_resamples=resamples)
         pooled = pooled_summary(engine, wave, _split(region_orgs)) if region_orgs else None
     except SurveyError as exc:
-        raise _refuse(exc) from None
+        raise fail(str(exc)) from None
     if output is not None:
         _write_rows(cell_rows(results.analysis), output)
         err.print(f"wrote {len(results.analysis.cells)} rows to {output}", highlight=False)
@@ -420,7 +402,7 @@ def results_command(
         payload = results.to_dict()
         if pooled is not None:
             payload["pooled"] = pooled.to_dict()
-        _emit_json(payload)
+        emit_json(payload)
         return
     _print_analysis(results.analysis, f"Wave {results.wave['name']} ({results.instrument})")
     if results.compared_with is not None:
@@ -474,8 +456,8 @@ def psychometrics_command(
     """Psychometrics of a file: per group n, mean, SD, CI, rwg(j), awg; alpha (CI), omega, ICC(1), ICC(2), items."""
     from forewarn.ingest.problems import ImportRejected
     from forewarn.settings import get_settings
-    from forewarn.surveys.analyst import OptionsDoNotFit, analyse_file
     from forewarn.surveys.results import cell_rows
+    from forewarn.tools.psychometrics import OptionsDoNotFit, analyse_file
 
     try:
         result = analyse_file(
@@ -492,14 +474,14 @@ def psychometrics_command(
     except OptionsDoNotFit as exc:
         # Options that do not fit the file exit 2, problems in its cells 1, as in the other analyst tools.
         if as_json:
-            _emit_json(exc.to_dict())
+            emit_json(exc.to_dict())
         for problem in exc.problems:
             err.print(str(problem), highlight=False, markup=False)
-        raise _refuse(Exception(exc.summary()), 2) from None
+        raise fail(exc.summary(), 2) from None
     if as_json:
         if output is not None:
             _write_rows(cell_rows(result.analysis), output)
-        _emit_json(result.to_dict())
+        emit_json(result.to_dict())
         return
     rows = cell_rows(result.analysis)
     if output is not None:

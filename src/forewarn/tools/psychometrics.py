@@ -1,4 +1,5 @@
-"""The analyst's tool: psychometrics of any CSV or Excel file of item answers, one row per respondent.
+"""Psychometrics of any CSV or Excel file of item answers, one row per respondent: ``forewarn psychometrics`` and
+``forewarn.psychometrics``.
 
 The file is read and checked like every Forewarn input (every problem with its row, column and value), treated as
 one scale of the given items, and passed to :func:`forewarn.surveys.results.analyse_groups`, so the same
@@ -8,7 +9,6 @@ figures.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -16,16 +16,15 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from forewarn.ingest.mapping import FileSpec
 from forewarn.ingest.problems import ImportRejected, Problem, ValidationReport
-from forewarn.ingest.readers import EXCEL_SUFFIXES, ROW, UnreadableFile, read_table
+from forewarn.ingest.readers import ROW, UnreadableFile, columns_of, read_text, require_rows
 from forewarn.settings import get_settings
 from forewarn.surveys.privacy import DisclosureControl
 from forewarn.surveys.result_types import GroupAnalysis
 from forewarn.surveys.results import DEFAULT_RESAMPLES, ScaleLayout, analyse_groups
+from forewarn.tools.inputs import column_problems
 
 SCALE_CODE = "scale"
-_HEADER_SHOWN = 30
 
 
 class OptionsDoNotFit(ValueError):
@@ -95,19 +94,30 @@ def analyse_file(
     report = ValidationReport(file=name, max_listed=max_listed)
     options = {group_column: "--group-col", **dict.fromkeys(items, "--items")}
     try:
-        table = read_table(path, FileSpec(), list(options))
+        table = read_text(path)
     except UnreadableFile as exc:
-        # The reader names the missing columns in the header (row 1); here they come from options, not a mapping.
-        missing = [p.column for p in exc.problems if p.row == 1 and p.column in options]
-        usage += _missing_columns(name, _header(path), missing, options)
         if usage:
             raise OptionsDoNotFit(usage) from None
         report.extend(exc.problems)
         raise ImportRejected(report) from None
+    header = columns_of(table)
+    usage += column_problems(header, [(o, c) for c, o in options.items()], name, header="header")
     if usage:
         raise OptionsDoNotFit(usage)
+    try:
+        require_rows(table)
+    except UnreadableFile as exc:
+        report.extend(exc.problems)
+        raise ImportRejected(report) from None
     return _analyse_text(
-        table.frame, report, group_column, items, scale_points, reverse, minimum, n_resamples
+        table.frame.select(*options, ROW),
+        report,
+        group_column,
+        items,
+        scale_points,
+        reverse,
+        minimum,
+        n_resamples,
     )
 
 
@@ -131,8 +141,7 @@ def analyse_frame(
     items = list(dict.fromkeys(i.strip() for i in items if i.strip()))
     usage, minimum = _option_problems(name, group_column, items, scale_points, reverse, min_group_size)
     options = {group_column: "group_col", **dict.fromkeys(items, "items")}
-    missing = [c for c in options if c not in data.columns]
-    usage += _missing_columns(name, data.columns, missing, options, where="frame", header_row=None)
+    usage += column_problems(data.columns, [(o, c) for c, o in options.items()], name, header="frame")
     if usage:
         raise OptionsDoNotFit(usage)
     report = ValidationReport(file=name, max_listed=max_listed)
@@ -264,55 +273,6 @@ def _analyse_text(
         respondents=frame.height,
         analysis=analysis,
     )
-
-
-def _missing_columns(
-    name: str,
-    header: Sequence[str],
-    missing: Sequence[str | None],
-    options: dict[str, str],
-    *,
-    where: str = "header",
-    header_row: int | None = 1,
-) -> list[Problem]:
-    """A problem for each column an option names that is not in the file's header, with a did-you-mean."""
-    shown = ", ".join(repr(c) for c in header[:_HEADER_SHOWN])
-    if len(header) > _HEADER_SHOWN:
-        shown += f", ... ({len(header)} columns)"
-    problems = []
-    for column in missing:
-        if column is None:
-            continue
-        close = difflib.get_close_matches(column, header, n=1, cutoff=0.6)
-        if not close:
-            lowered = {c.lower(): c for c in header}
-            close = [lowered[column.lower()]] if column.lower() in lowered else []
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        has = f" (the {where} has {shown})" if header else ""
-        problems.append(
-            Problem(
-                name,
-                header_row,
-                column,
-                None,
-                f"{options[column]} names a column that is not in the {where}{hint}{has}",
-            )
-        )
-    return problems
-
-
-def _header(path: Path) -> list[str]:
-    """The column names of a file the reader has already opened once (empty if it cannot be read again)."""
-    try:
-        if path.suffix.lower() in EXCEL_SUFFIXES:
-            frame = pl.read_excel(path, infer_schema_length=0, engine="calamine")
-        elif path.suffix.lower() in (".parquet", ".pq"):
-            return [c.strip() for c in pl.read_parquet_schema(path)]
-        else:
-            frame = pl.read_csv(path, n_rows=0, infer_schema=False, encoding="utf8-lossy")
-    except Exception:  # the reader reported the file; the header is only a hint
-        return []
-    return [c.strip() for c in frame.columns]
 
 
 def _numbered_groups(values: list[str]) -> tuple[list[str], np.ndarray]:

@@ -10,6 +10,8 @@ from typing import Annotated
 
 import typer
 
+from forewarn.cli.store import migrated_engine
+
 KIND_HELP = "scan, import or maintenance"
 
 
@@ -30,13 +32,11 @@ def worker_command(
     from forewarn.jobs import queue
     from forewarn.jobs.worker import run_worker
     from forewarn.settings import get_settings
-    from forewarn.store import migrate
-    from forewarn.store.database import make_engine, write_connection
+    from forewarn.store.database import write_connection
 
     settings = get_settings()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    engine = make_engine(settings.resolved_database_url)
-    migrate.upgrade(engine)
+    engine = migrated_engine(settings)
     for kind in enqueue or []:
         try:
             with write_connection(engine) as conn:
@@ -57,12 +57,9 @@ def maintain_command(
     """Run maintenance once: purge expired web sessions, uploads older than a day and jobs finished long ago."""
     from forewarn.jobs.maintenance import run_maintenance
     from forewarn.settings import get_settings
-    from forewarn.store import migrate
-    from forewarn.store.database import make_engine
 
     settings = get_settings()
-    engine = make_engine(settings.resolved_database_url)
-    migrate.upgrade(engine)
+    engine = migrated_engine(settings)
     result = run_maintenance(engine, settings.data_dir / "uploads")
     if as_json:
         sys.stdout.write(json.dumps(result.to_dict()) + "\n")

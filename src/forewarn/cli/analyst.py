@@ -1,35 +1,33 @@
-"""``forewarn funnel``, ``spc``, ``cusum`` and ``ranks``: the analyst's tools, one file in, a table out.
+"""``forewarn funnel``, ``spc``, ``cusum``, ``ewma`` and ``ranks``: the analyst's tools, one file in, a table out.
 
-``cli.py`` registers them with ``app.command("funnel")(funnel_command)`` and so on. The table goes to
+:mod:`forewarn.cli` registers them with ``app.command("funnel")(funnel_command)`` and so on. The table goes to
 ``--output`` (CSV, or Parquet by suffix), else to stdout as CSV; ``--json`` puts the summary and the rows on
 stdout instead. Messages, summaries and warnings go to stderr. Problems with the data exit 1, options that do
-not fit the file exit 2, and every problem is listed at once, each naming the row, column and value.
+not fit the file exit 2, and every problem is listed at once, each naming the row, column and value
+(:mod:`forewarn.cli.tool_output`). The tools themselves are imported inside each command, so that
+`forewarn --help` stays fast; the choices below are defined here for the same reason.
 """
 
 from __future__ import annotations
 
-import json
-import sys
-from collections.abc import Callable
 from enum import StrEnum
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
-if TYPE_CHECKING:
-    # The services pull in Polars, NumPy and SciPy: each command imports what it uses, so that `forewarn --help`
-    # stays fast (tests/cli/test_cli_startup.py). The choices below are defined here for the same reason.
-    from forewarn.surveillance.analyst import AnalystResult
-
-
-err = Console(stderr=True, soft_wrap=True, highlight=False)
-
-# Above this many series the per-series table is not drawn on stderr (use --json or --series-output).
-_MAX_SERIES_SHOWN = 20
+from forewarn.cli.tool_output import (
+    FileArg,
+    Json,
+    Output,
+    SeriesOutput,
+    Sheet,
+    compute,
+    deliver,
+    err,
+    print_series_table,
+    show,
+)
 
 
 class DataType(StrEnum):
@@ -99,117 +97,6 @@ class RankData(StrEnum):
     SR = "SR"
 
 
-FileArg = Annotated[
-    Path,
-    typer.Argument(
-        help="CSV, Excel (.xlsx) or Parquet file, one row per unit or per period.", dir_okay=False
-    ),
-]
-Output = Annotated[
-    Path | None,
-    typer.Option(
-        "--output", "-o", help="Write the table here: CSV, or Parquet for .parquet (default: stdout CSV)."
-    ),
-]
-Json = Annotated[bool, typer.Option("--json", help="Print the summary and rows as JSON on stdout.")]
-Sheet = Annotated[str | None, typer.Option("--sheet", help="Excel sheet (default: the first).")]
-SeriesOutput = Annotated[
-    Path | None,
-    typer.Option(
-        "--series-output", help="Write the per-series summary table here (CSV, or Parquet by suffix)."
-    ),
-]
-
-
-def _emit_json(payload: Any) -> None:
-    sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
-
-
-def _warn(message: str) -> None:
-    err.print(Text.assemble(("warning: ", "bold yellow"), message))
-
-
-def _compute(run: Callable[[], AnalystResult], as_json: bool) -> AnalystResult:
-    """Run a service call; on bad input list every problem on stderr (and as JSON) and exit 1 or 2."""
-    import polars as pl
-
-    from forewarn.surveillance.analyst import AnalystInputError
-
-    try:
-        return run()
-    except AnalystInputError as exc:
-        if as_json:
-            _emit_json(exc.to_dict())
-        for problem in exc.problems:
-            err.print(Text(str(problem)))
-        err.print(Text.assemble(("error: ", "bold red"), exc.summary()))
-        raise typer.Exit(exc.exit_code) from None
-    except (ValueError, pl.exceptions.PolarsError) as exc:
-        # Inputs are validated before any statistic runs; this is the last guard against a traceback.
-        if as_json:
-            _emit_json({"ok": False, "exit_code": 1, "error": str(exc)})
-        err.print(Text.assemble(("error: ", "bold red"), f"could not compute: {exc}"))
-        raise typer.Exit(1) from None
-
-
-def _deliver(
-    command: str,
-    result: AnalystResult,
-    *,
-    output: Path | None,
-    as_json: bool,
-    series_output: Path | None = None,
-) -> None:
-    from forewarn.surveillance.analyst import csv_text, json_rows, write_table
-
-    for warning in result.warnings:
-        _warn(warning)
-    if output is not None:
-        write_table(result.table, output)
-        err.print(Text(f"wrote {result.table.height} rows to {output}"))
-    if series_output is not None and result.series_table is not None:
-        write_table(result.series_table, series_output)
-        err.print(Text(f"wrote {result.series_table.height} series rows to {series_output}"))
-    if as_json:
-        payload: dict[str, Any] = {
-            "ok": True,
-            "command": command,
-            "summary": result.summary,
-            "warnings": list(result.warnings),
-        }
-        if output is not None:
-            payload["output"] = str(output)
-        payload["rows"] = json_rows(result.table)
-        if result.series_table is not None:
-            payload["series"] = json_rows(result.series_table)
-        _emit_json(payload)
-    elif output is None:
-        sys.stdout.write(csv_text(result.table))
-
-
-def _show(value: Any, digits: int = 6) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.{digits}g}"
-    return str(value)
-
-
-def _series_table(result: AnalystResult, title: str, columns: list[str]) -> None:
-    """A few columns of the per-series table on stderr, when there are few series (the rest: --json)."""
-    if result.series_table is None or not 0 < result.series_table.height <= _MAX_SERIES_SHOWN:
-        return
-    frame = result.series_table.select(c for c in columns if c in result.series_table.columns)
-    table = Table(title=title)
-    for column in frame.columns:
-        table.add_column(column)
-    for row in frame.rows():
-        table.add_row(*(_show(v, 5) for v in row))
-    err.print(table)
-
-
-# ----------------------------------------------------------------------------------------------------------
-# funnel
 # ----------------------------------------------------------------------------------------------------------
 
 
@@ -269,7 +156,7 @@ def funnel_command(
     sheet: Sheet = None,
 ) -> None:
     """Funnel plot: each unit's ratio against limits that narrow as its denominator grows."""
-    from forewarn.surveillance.analyst import FunnelRequest, funnel_file
+    from forewarn.tools.funnel import FunnelRequest, funnel_file
 
     request = FunnelRequest(
         unit_col=unit_col,
@@ -285,24 +172,24 @@ def funnel_command(
         compat=None if compat is None else "funnelplotr",
         sheet=sheet,
     )
-    result = _compute(lambda: funnel_file(file, request), as_json)
+    result = compute(lambda: funnel_file(file, request), as_json)
     s = result.summary
-    od_text = "not estimated" if s["phi"] is None else f"phi {_show(s['phi'])}, tau2 {_show(s['tau2'])}"
+    od_text = "not estimated" if s["phi"] is None else f"phi {show(s['phi'])}, tau2 {show(s['tau2'])}"
     applied = "limits adjusted" if s["adjusted"] else "limits not adjusted"
     err.print(
         Text(
-            f"funnel {s['data_type']}: {s['n_units']} units from {s['n_rows']} rows; target {_show(s['target'])}; "
+            f"funnel {s['data_type']}: {s['n_units']} units from {s['n_rows']} rows; target {show(s['target'])}; "
             f"over-dispersion {s['overdispersion']}: {od_text} ({applied})"
         )
     )
     err.print(
         Text(
-            f"outside the {_show(s['limit'])}% limits: {s['n_outliers']} ({s['n_high']} high, {s['n_low']} low); "
+            f"outside the {show(s['limit'])}% limits: {s['n_outliers']} ({s['n_high']} high, {s['n_low']} low); "
             f"{s['expected_by_chance']:.2f} expected by chance; {s['n_fdr_flags']} flagged at a "
             f"{s['fdr_alpha']:.0%} false-discovery rate"
         )
     )
-    _deliver("funnel", result, output=output, as_json=as_json)
+    deliver("funnel", result, output=output, as_json=as_json)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -352,7 +239,7 @@ def spc_command(
     sheet: Sheet = None,
 ) -> None:
     """SPC charts of every series at once: XmR with Making Data Count rules, or run charts (Anhoej rules)."""
-    from forewarn.surveillance.analyst import SpcRequest, spc_file
+    from forewarn.tools.spc import SpcRequest, spc_file
 
     request = SpcRequest(
         period_col=period_col,
@@ -368,7 +255,7 @@ def spc_command(
         screen_outliers=screen,
         sheet=sheet,
     )
-    result = _compute(lambda: spc_file(file, request), as_json)
+    result = compute(lambda: spc_file(file, request), as_json)
     s = result.summary
     if request.rules == "mdc":
         variation = ", ".join(f"{k} {v}" for k, v in s["variation"].items())
@@ -379,7 +266,7 @@ def spc_command(
         )
         if target is not None:
             assurance = ", ".join(f"{k} {v}" for k, v in s["assurance"].items())
-            err.print(Text(f"assurance against target {_show(target)}: {assurance}"))
+            err.print(Text(f"assurance against target {show(target)}: {assurance}"))
     else:
         err.print(
             Text(
@@ -392,8 +279,8 @@ def spc_command(
         if request.rules == "mdc"
         else ["series", "segment", "centre", "n_useful", "longest_run", "n_crossings", "runs_signal"]
     )
-    _series_table(result, "Series", shown)
-    _deliver("spc", result, output=output, as_json=as_json, series_output=series_output)
+    print_series_table(result, "Series", shown)
+    deliver("spc", result, output=output, as_json=as_json, series_output=series_output)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -479,7 +366,7 @@ def cusum_command(
 ) -> None:
     """CUSUM of observed against expected counts: by default each series against its own baseline, with a
     threshold for a share of false alarms over the window; --baseline given for the classical chart."""
-    from forewarn.surveillance.analyst import CusumRequest, cusum_file
+    from forewarn.tools.cusum import CusumRequest, cusum_file
 
     request = CusumRequest(
         period_col=period_col,
@@ -501,34 +388,36 @@ def cusum_command(
         seed=seed,
         sheet=sheet,
     )
-    result = _compute(lambda: cusum_file(file, request), as_json)
+    result = compute(lambda: cusum_file(file, request), as_json)
     s = result.summary
     if s.get("baseline") == "own":
         err.print(
             Text(
                 f"cusum against each series' own first {s['baseline_periods']} periods ({s['form']}, tuned to "
-                f"R = {_show(s['rate_ratio'])}; within-series tau2 {s['tau2_within']:.3g}): k = {s['k']:.3f}, "
+                f"R = {show(s['rate_ratio'])}; within-series tau2 {s['tau2_within']:.3g}): k = {s['k']:.3f}, "
                 f"h = {s['threshold']:.3f} for {s['false_alarm_share']:.0%} of unchanged series alarming over "
                 f"{s['periods']} periods; {s['n_series_alarmed']} of {s['n_series_watched']} series alarmed "
                 f"({s['n_series_alarmed_expected_by_chance']:.1f} expected by chance)"
             )
         )
-        _series_table(result, "Series", ["series", "periods", "n_alarms", "first_alarm", "last_alarm"])
-        _deliver("cusum", result, output=output, as_json=as_json, series_output=series_output)
+        print_series_table(result, "Series", ["series", "periods", "n_alarms", "first_alarm", "last_alarm"])
+        deliver("cusum", result, output=output, as_json=as_json, series_output=series_output)
         return
     how = (
         "given"
         if s["target_arl"] is None
-        else f"{s['threshold_method']}, in-control ARL {_show(s['arl_at_threshold'])} for target {_show(s['target_arl'])}"
+        else f"{s['threshold_method']}, in-control ARL {show(s['arl_at_threshold'])} for target {show(s['target_arl'])}"
     )
     err.print(
         Text(
-            f"cusum ({s['form']}, R = {_show(s['rate_ratio'])}): threshold h = {s['threshold']:.6f} ({how}); "
+            f"cusum ({s['form']}, R = {show(s['rate_ratio'])}): threshold h = {s['threshold']:.6f} ({how}); "
             f"{s['n_alarms']} alarm(s) in {s['n_series_alarmed']} of {s['n_series']} series"
         )
     )
-    _series_table(result, "Series", ["series", "periods", "observed", "expected", "n_alarms", "first_alarm"])
-    _deliver("cusum", result, output=output, as_json=as_json, series_output=series_output)
+    print_series_table(
+        result, "Series", ["series", "periods", "observed", "expected", "n_alarms", "first_alarm"]
+    )
+    deliver("cusum", result, output=output, as_json=as_json, series_output=series_output)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -574,7 +463,7 @@ def ewma_command(
     sheet: Sheet = None,
 ) -> None:
     """EWMA charts of every series, each against its own baseline, with exact time-varying limits."""
-    from forewarn.surveillance.analyst import EwmaRequest, ewma_file
+    from forewarn.tools.ewma import EwmaRequest, ewma_file
 
     request = EwmaRequest(
         period_col=period_col,
@@ -589,17 +478,17 @@ def ewma_command(
         reset=reset,
         sheet=sheet,
     )
-    result = _compute(lambda: ewma_file(file, request), as_json)
+    result = compute(lambda: ewma_file(file, request), as_json)
     s = result.summary
-    how = "given" if s["target_arl"] is None else f"for an in-control ARL of {_show(s['target_arl'])}"
+    how = "given" if s["target_arl"] is None else f"for an in-control ARL of {show(s['target_arl'])}"
     err.print(
         Text(
-            f"ewma (lambda = {_show(s['lam'])}, L = {s['L']:.4f} {how}): {s['n_alarms']} alarm(s) in "
+            f"ewma (lambda = {show(s['lam'])}, L = {s['L']:.4f} {how}): {s['n_alarms']} alarm(s) in "
             f"{s['n_series_alarmed']} of {s['n_series_watched']} series"
         )
     )
-    _series_table(result, "Series", ["series", "periods", "n_alarms", "first_alarm", "last_alarm"])
-    _deliver("ewma", result, output=output, as_json=as_json, series_output=series_output)
+    print_series_table(result, "Series", ["series", "periods", "n_alarms", "first_alarm", "last_alarm"])
+    deliver("ewma", result, output=output, as_json=as_json, series_output=series_output)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -650,7 +539,7 @@ def ranks_command(
     sheet: Sheet = None,
 ) -> None:
     """How sure is a league table: each unit's median rank and rank interval, by simulation."""
-    from forewarn.surveillance.analyst import RanksRequest, ranks_file
+    from forewarn.tools.ranks import RanksRequest, ranks_file
 
     request = RanksRequest(
         unit_col=unit_col,
@@ -666,7 +555,7 @@ def ranks_command(
         seed=seed,
         sheet=sheet,
     )
-    result = _compute(lambda: ranks_file(file, request), as_json)
+    result = compute(lambda: ranks_file(file, request), as_json)
     s = result.summary
     err.print(
         Text(
@@ -675,4 +564,4 @@ def ranks_command(
             f"({s['replicates']} replicates, seed {s['seed']})"
         )
     )
-    _deliver("ranks", result, output=output, as_json=as_json)
+    deliver("ranks", result, output=output, as_json=as_json)
