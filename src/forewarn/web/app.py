@@ -17,7 +17,7 @@ from forewarn.store.database import make_engine
 from forewarn.web import openapi
 from forewarn.web.config import WebOptions
 from forewarn.web.deps import csrf_guard, parameters_the_store_can_hold
-from forewarn.web.errors import install_error_handlers
+from forewarn.web.handlers import install_error_handlers
 from forewarn.web.load import LoadCounters, LoadGuard
 from forewarn.web.pages.surveys import ResultsCache
 from forewarn.web.rendering import build_environment
