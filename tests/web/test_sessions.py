@@ -192,7 +192,6 @@ def test_views_and_changes_are_audited(app: FastAPI, engine: Engine, world: Worl
             "password": "a long enough password",
         },
     )
-    app.state.forewarn.audit_writer.flush()  # views are written in batches
     with engine.connect() as conn:
         entries = recent_entries(conn, limit=50)
     views = [(e.actor, e.object_type, e.object_id) for e in entries if e.action == "view"]
