@@ -140,23 +140,8 @@ def keep_up_session(conn: Connection, upkeep: SessionUpkeep) -> None:
         )
 
 
-def resolve_session(
-    conn: Connection, token: str, *, policy: SessionPolicy | None = None, now: dt.datetime | None = None
-) -> Principal | None:
-    """The account behind a session cookie, or None when the session is unknown, expired or disabled; ends an
-    expired session and records the use of a live one on ``conn``."""
-    principal, upkeep = look_up_session(conn, token, policy=policy, now=now)
-    if upkeep is not None:
-        keep_up_session(conn, upkeep)
-    return principal
-
-
 def end_session(conn: Connection, session_id: str) -> None:
     conn.execute(delete(WebSession).where(WebSession.id == session_id))
-
-
-def end_user_sessions(conn: Connection, user_id: int) -> None:
-    conn.execute(delete(WebSession).where(WebSession.user_id == user_id))
 
 
 def purge_expired_sessions(conn: Connection, now: dt.datetime | None = None) -> int:

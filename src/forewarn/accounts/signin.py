@@ -163,23 +163,3 @@ def record_check(conn: Connection, check: CredentialCheck) -> SignInResult:
         values["password_hash"] = check.new_hash
     conn.execute(update(User).where(User.id == check.user_id).values(**values))
     return SignInResult(SignInOutcome.OK, user_id=check.user_id)
-
-
-def authenticate(
-    conn: Connection,
-    passwords: Passwords,
-    email: str,
-    password: str,
-    *,
-    ip: str | None,
-    policy: ThrottlePolicy | None = None,
-    now: dt.datetime | None = None,
-) -> SignInResult:
-    """Check an email and password and record the attempt, in one transaction (:func:`check_credentials` then
-    :func:`record_check`); on success rehashes an outdated hash.
-
-    A throttled attempt is refused without checking the password and is not recorded. The web app runs the two steps in separate transactions.
-    """
-    return record_check(
-        conn, check_credentials(conn, passwords, email, password, ip=ip, policy=policy, now=now)
-    )

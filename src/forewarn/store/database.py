@@ -35,10 +35,6 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if mode == "IMMEDIATE" else "BEGIN")
 
 
-def is_sqlite(url: str) -> bool:
-    return make_url(url).get_backend_name() == "sqlite"
-
-
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for ``url``; for SQLite, creates the parent directory and turns on WAL and foreign keys."""
     parsed = make_url(url)
