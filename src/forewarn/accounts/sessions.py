@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, delete, insert, select, update
 
 from forewarn.access.principal import Principal, as_utc, utc_now
+from forewarn.settings import default
 from forewarn.store.models_web import User, WebSession
 
 
@@ -17,8 +18,8 @@ from forewarn.store.models_web import User, WebSession
 class SessionPolicy:
     """A session ends after ``idle`` without requests or ``absolute`` after sign-in, whichever is first."""
 
-    idle: dt.timedelta = dt.timedelta(hours=8)
-    absolute: dt.timedelta = dt.timedelta(days=7)
+    idle: dt.timedelta = dt.timedelta(minutes=default("session_idle_minutes"))
+    absolute: dt.timedelta = dt.timedelta(hours=default("session_absolute_hours"))
     touch_every: dt.timedelta = dt.timedelta(minutes=1)  # saves a write on every request
 
     def __post_init__(self) -> None:

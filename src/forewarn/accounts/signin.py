@@ -12,6 +12,7 @@ from sqlalchemy import Connection, func, insert, select, update
 from forewarn.access.principal import as_utc, utc_now
 from forewarn.accounts.passwords import MAX_PASSWORD_LENGTH, Passwords
 from forewarn.accounts.users import normalise_email
+from forewarn.settings import default
 from forewarn.store.models_web import LoginAttempt, User
 
 
@@ -28,11 +29,11 @@ class ThrottlePolicy:
     exponential delay rather than lockout, which an attacker could use to keep the owner out).
     """
 
-    max_failures_per_account: int = 5
-    max_failures_per_address: int = 50
-    window: dt.timedelta = dt.timedelta(minutes=15)
+    max_failures_per_account: int = default("signin_max_failures_per_account")
+    max_failures_per_address: int = default("signin_max_failures_per_address")
+    window: dt.timedelta = dt.timedelta(minutes=default("signin_throttle_minutes"))
     first_delay: dt.timedelta = dt.timedelta(seconds=1)
-    max_delay: dt.timedelta = dt.timedelta(seconds=60)
+    max_delay: dt.timedelta = dt.timedelta(seconds=default("signin_max_delay_seconds"))
 
     def __post_init__(self) -> None:
         if self.max_failures_per_account < 1 or self.max_failures_per_address < 1:

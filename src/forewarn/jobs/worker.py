@@ -58,7 +58,7 @@ def _import(engine: Engine, settings: Settings, payload: dict[str, Any]) -> dict
 
 
 def _maintenance(engine: Engine, settings: Settings, payload: dict[str, Any]) -> dict[str, object] | None:
-    return dict(run_maintenance(engine, settings.data_dir / "uploads").to_dict())
+    return dict(run_maintenance(engine, settings.upload_dir).to_dict())
 
 
 HANDLERS: dict[str, Handler] = {"scan": _scan, "import": _import, "maintenance": _maintenance}
