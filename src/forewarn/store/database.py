@@ -94,6 +94,34 @@ def write_connection(engine: Engine) -> Iterator[Connection]:
 
 
 @contextmanager
+def writes_on(conn: Connection) -> Iterator[Connection]:
+    """Turn a :func:`read_connection` into a writing transaction, committed at the end (rolled back on any error),
+    then back into a read connection: a request needs no second connection to write.
+
+    Its read snapshot (SQLite) ends first. The transaction begins at its first statement: on SQLite BEGIN
+    IMMEDIATE (see :func:`write_connection`), on PostgreSQL at the engine's isolation level instead of autocommit.
+    """
+    conn.commit()
+    postgresql = conn.dialect.name == "postgresql"
+    if postgresql:
+        conn.execution_options(isolation_level=conn.default_isolation_level)
+    else:
+        begin_writes_immediately(conn)
+    try:
+        yield conn
+    except BaseException:
+        conn.rollback()
+        raise
+    else:
+        conn.commit()
+    finally:
+        if postgresql:
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+        else:
+            conn.execution_options(**{SQLITE_BEGIN_OPTION: None})
+
+
+@contextmanager
 def transaction(db: Engine | Connection) -> Iterator[Connection]:
     """The transaction a service writes in: the caller's own when given a connection (committed or rolled back
     by the caller, with whatever else it holds, such as the audit entry of the change), else a new

@@ -17,7 +17,7 @@ from forewarn.access.principal import Channel, Principal
 from forewarn.accounts import audit
 from forewarn.accounts.sessions import SessionUpkeep, keep_up_session, look_up_session
 from forewarn.accounts.tokens import TokenUse, look_up_token, record_token_use
-from forewarn.store.database import begin_writes_immediately, read_connection, write_connection
+from forewarn.store.database import read_connection, writes_on
 from forewarn.web.errors import CsrfError, ForbiddenError, NotFoundError, NotSignedInError
 from forewarn.web.security import (
     CSRF_FIELD,
@@ -65,26 +65,20 @@ def request_read_connection(state: AppState) -> Iterator[Connection]:
         yield conn
 
 
-def request_write_transaction(state: AppState) -> Iterator[Connection]:
-    """The request's writing transaction: committed when the route returns, rolled back when it raises.
-
-    It begins at its first statement (on SQLite BEGIN IMMEDIATE, taking the write lock: see
-    :func:`forewarn.store.database.write_connection`), so a route may first check a password on its read
-    connection, outside the lock. The audit entry of a change is written here, with the change.
-    """
-    with state.engine.connect() as conn:
-        begin_writes_immediately(conn)
-        try:
-            yield conn
-        except BaseException:
-            conn.rollback()
-            raise
-        conn.commit()
-
-
 # scope="function": the exit (commit, release) runs when the route returns, before the answer is sent, so a
 # failed commit is a failed request and the next request sees the change.
 ReadConnection = Annotated[Connection, Depends(request_read_connection, scope="function")]
+
+
+def request_write_transaction(conn: ReadConnection) -> Iterator[Connection]:
+    """The request's connection as a writing transaction: committed when the route returns, rolled back when it
+    raises (see :func:`forewarn.store.database.writes_on`: the lock is taken at the first statement, reads
+    included). The audit entry of a change is written here, with the change. A route that must read slowly
+    before writing (a password check) takes the read connection and writes in ``writes_on(conn)``."""
+    with writes_on(conn) as writing:
+        yield writing
+
+
 WriteConnection = Annotated[Connection, Depends(request_write_transaction, scope="function")]
 
 
@@ -103,15 +97,14 @@ def current_principal(
         principal, use = look_up_token(conn, token)
     elif cookie:
         principal, upkeep = look_up_session(conn, cookie, policy=state.options.session)
-    # Writes the lookup calls for, in a short writing transaction of their own (BEGIN IMMEDIATE on SQLite): on
-    # the read connection, SQLite would hold the write lock until the request ends.
+    # Writes the lookup calls for, in a short writing transaction (BEGIN IMMEDIATE on SQLite) after the reads,
+    # so the lock is held only for them; the route's reads then see them.
     if upkeep is not None or use is not None:
-        with write_connection(state.engine) as writing:
+        with writes_on(conn):
             if upkeep is not None:
-                keep_up_session(writing, upkeep)
+                keep_up_session(conn, upkeep)
             if use is not None:
-                record_token_use(writing, use)
-        conn.commit()  # on SQLite, ends the read snapshot: the route's reads see what was just written
+                record_token_use(conn, use)
     request.state.principal = principal
     return principal
 
@@ -230,6 +223,7 @@ def record(
 
 def record_view(
     state: WebState,
+    conn: Connection,
     request: Request,
     who: Principal | str | None,
     object_type: str,
@@ -238,11 +232,11 @@ def record_view(
     organisation_id: int | None = None,
     detail: dict[str, object] | None = None,
 ) -> None:
-    """Record that ``who`` viewed something, in a short writing transaction of its own (views are recorded only
-    when the options say so)."""
+    """Record that ``who`` viewed something, in a short writing transaction on the request's read connection
+    ``conn`` (views are recorded only when the options say so)."""
     if not state.options.audit_views:
         return
-    with write_connection(state.engine) as conn:
+    with writes_on(conn):
         record(
             conn,
             request,

@@ -16,6 +16,7 @@ from forewarn.accounts.sessions import end_session, start_session
 from forewarn.accounts.signin import SignInOutcome, check_credentials, record_check
 from forewarn.accounts.tokens import issue_token, list_tokens, revoke_token
 from forewarn.accounts.users import AccountError, get_user, set_password
+from forewarn.store.database import writes_on
 from forewarn.web.deps import AppState, CurrentUser, ReadConnection, WriteConnection, client_ip, record
 from forewarn.web.errors import ForbiddenError, NotFoundError
 from forewarn.web.forms import PasswordChangeForm, PasswordConfirmForm, TokenForm
@@ -128,8 +129,7 @@ def change_password_form(
     state: AppState,
     principal: CurrentUser,
     form: Annotated[PasswordChangeForm, Form()],
-    reading: ReadConnection,
-    conn: WriteConnection,
+    conn: ReadConnection,
 ) -> Response:
     current, new = form.current_password, form.new_password
     errors: dict[str, str] = {}
@@ -138,25 +138,27 @@ def change_password_form(
     if not new:
         errors["new_password"] = "Enter a new password"
     if not errors:
-        # The slow check on the read connection, outside the write lock, as at sign-in.
+        # The slow check before the writing transaction, outside the write lock, as at sign-in.
         checked = check_credentials(
-            reading,
+            conn,
             state.passwords,
             principal.email,
             current,
             ip=client_ip(request),
             policy=state.options.throttle,
         )
-        check = record_check(conn, checked)
-        if check.outcome is not SignInOutcome.OK:
-            errors["current_password"] = "Your current password is not correct"
-        else:
-            try:
-                set_password(conn, state.passwords, principal.user_id, new)
-            except AccountError as exc:
-                errors["new_password"] = exc.problems.get("password", str(exc))
+        with writes_on(conn):  # the attempt is recorded whatever the outcome
+            check = record_check(conn, checked)
+            if check.outcome is not SignInOutcome.OK:
+                errors["current_password"] = "Your current password is not correct"
+            else:
+                try:
+                    set_password(conn, state.passwords, principal.user_id, new)
+                except AccountError as exc:
+                    errors["new_password"] = exc.problems.get("password", str(exc))
+            if not errors:
+                record(conn, request, principal, "update", "password", principal.user_id)
         if not errors:
-            record(conn, request, principal, "update", "password", principal.user_id)
             return RedirectResponse("/sign-in?notice=password-changed", status_code=303)
     return render(
         request,
@@ -197,30 +199,30 @@ def _confirm(
     request: Request,
     principal: Principal,
     password: str,
-    reading: Connection,
-    writing: Connection,
+    conn: Connection,
 ) -> tuple[bool, str | None]:
     """Check the password as a sign-in does (throttled, recorded); on success replace the session by a new one
     signed in now (a fresh token: the old cookie stops working)."""
     if not principal.session_id:
         raise ForbiddenError("Confirming your password needs a browser session.")
     ip = client_ip(request)
-    # The slow check on the read connection, outside the write lock, as at sign-in.
+    # The slow check before the writing transaction, outside the write lock, as at sign-in.
     check = check_credentials(
-        reading, state.passwords, principal.email, password, ip=ip, policy=state.options.throttle
+        conn, state.passwords, principal.email, password, ip=ip, policy=state.options.throttle
     )
     token = None
-    result = record_check(writing, check)
-    if result.outcome is SignInOutcome.OK and result.user_id == principal.user_id:
-        end_session(writing, principal.session_id)
-        token = start_session(
-            writing,
-            principal.user_id,
-            ip=ip,
-            user_agent=request.headers.get("user-agent"),
-            policy=state.options.session,
-        ).token
-    record(writing, request, principal, "reauthenticate" if token else "reauthenticate_failed", "session")
+    with writes_on(conn):
+        result = record_check(conn, check)
+        if result.outcome is SignInOutcome.OK and result.user_id == principal.user_id:
+            end_session(conn, principal.session_id)
+            token = start_session(
+                conn,
+                principal.user_id,
+                ip=ip,
+                user_agent=request.headers.get("user-agent"),
+                policy=state.options.session,
+            ).token
+        record(conn, request, principal, "reauthenticate" if token else "reauthenticate_failed", "session")
     return token is not None, token
 
 
@@ -230,14 +232,13 @@ async def confirm_password(
     state: AppState,
     principal: CurrentUser,
     form: Annotated[PasswordConfirmForm, Form()],
-    reading: ReadConnection,
-    writing: WriteConnection,
+    conn: ReadConnection,
 ) -> Response:
     target = safe_next(form.next, "/account")
     password = form.password
     if not password:
         return _confirm_page(request, state, target, {"password": "Enter your password"}, 400)
-    ok, token = await run_in_threadpool(_confirm, state, request, principal, password, reading, writing)
+    ok, token = await run_in_threadpool(_confirm, state, request, principal, password, conn)
     if not ok or token is None:
         return _confirm_page(request, state, target, {"password": "Your password is not correct"}, 400)
     response = RedirectResponse(target, status_code=303)

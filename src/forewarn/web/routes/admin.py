@@ -168,7 +168,7 @@ def _update(
 @router.get("/users", include_in_schema=False)
 def users_page(request: Request, state: AppState, principal: Admin, conn: ReadConnection) -> Response:
     users = [user_out(u) for u in list_users(conn)]
-    record_view(state, request, principal, "users")
+    record_view(state, conn, request, principal, "users")
     return render(request, "users.html", {"title": "Users", "users": users, "roles": ROLE_LABELS})
 
 
@@ -428,7 +428,7 @@ def audit_page(
 def users_api(request: Request, state: AppState, principal: Admin, conn: ReadConnection) -> UsersOut:
     """Every account (administrators only)."""
     users = [user_out(u) for u in list_users(conn)]
-    record_view(state, request, principal, "users")
+    record_view(state, conn, request, principal, "users")
     return UsersOut(users=users)
 
 

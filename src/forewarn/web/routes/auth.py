@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from forewarn.accounts.sessions import end_session, start_session
 from forewarn.accounts.signin import SignInOutcome, SignInResult, check_credentials, record_check
+from forewarn.store.database import writes_on
 from forewarn.web.deps import AppState, MaybePrincipal, ReadConnection, WriteConnection, client_ip, record
 from forewarn.web.forms import SignInForm
 from forewarn.web.rendering import render
@@ -33,8 +34,7 @@ async def sign_in(
     request: Request,
     state: AppState,
     form: Annotated[SignInForm, Form()],
-    reading: ReadConnection,
-    writing: WriteConnection,
+    conn: ReadConnection,
 ) -> Response:
     email, password = form.email, form.password
     target = safe_next(form.next)
@@ -45,7 +45,7 @@ async def sign_in(
         errors["password"] = "Enter your password"
     status = 400
     if not errors:
-        result, session = await run_in_threadpool(_sign_in, state, request, reading, writing, email, password)
+        result, session = await run_in_threadpool(_sign_in, state, request, conn, email, password)
         if result.outcome is SignInOutcome.OK and session is not None:
             response = RedirectResponse(target, status_code=303)
             response.set_cookie(
@@ -81,24 +81,27 @@ async def sign_in(
 
 
 def _sign_in(
-    state: WebState, request: Request, reading: Connection, writing: Connection, email: str, password: str
+    state: WebState, request: Request, conn: Connection, email: str, password: str
 ) -> tuple[SignInResult, str | None]:
     ip = client_ip(request)
-    # Reads, then the slow password check, on the read connection: outside the write lock.
-    check = check_credentials(reading, state.passwords, email, password, ip=ip, policy=state.options.throttle)
-    result = record_check(writing, check)
-    token = None
-    if result.outcome is SignInOutcome.OK and result.user_id is not None:
-        session = start_session(
-            writing,
-            result.user_id,
-            ip=ip,
-            user_agent=request.headers.get("user-agent"),
-            policy=state.options.session,
+    # Reads, then the slow password check, before the writing transaction: outside the write lock.
+    check = check_credentials(conn, state.passwords, email, password, ip=ip, policy=state.options.throttle)
+    with writes_on(conn):
+        result = record_check(conn, check)
+        token = None
+        if result.outcome is SignInOutcome.OK and result.user_id is not None:
+            session = start_session(
+                conn,
+                result.user_id,
+                ip=ip,
+                user_agent=request.headers.get("user-agent"),
+                policy=state.options.session,
+            )
+            token = session.token
+        action = {"ok": "sign_in", "throttled": "sign_in_throttled"}.get(
+            result.outcome.value, "sign_in_failed"
         )
-        token = session.token
-    action = {"ok": "sign_in", "throttled": "sign_in_throttled"}.get(result.outcome.value, "sign_in_failed")
-    record(writing, request, email.lower()[:320], action, "session", user_id=result.user_id)
+        record(conn, request, email.lower()[:320], action, "session", user_id=result.user_id)
     return result, token
 
 

@@ -42,7 +42,7 @@ def indicator_page(
     code: str = CODE,
 ) -> Response:
     view, specs = build_indicator(conn, viewer, code)
-    record_view(state, request, principal, "indicator", code)
+    record_view(state, conn, request, principal, "indicator", code)
     return render(
         request,
         "indicator.html",
@@ -85,5 +85,5 @@ def indicator_api(
     """One indicator across the organisations you may see: funnel position, rank with interval, outliers,
     and how many flags chance alone would give."""
     view, _ = build_indicator(conn, viewer, code)
-    record_view(state, request, principal, "indicator", code)
+    record_view(state, conn, request, principal, "indicator", code)
     return view

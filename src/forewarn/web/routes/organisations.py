@@ -33,7 +33,9 @@ def organisation_page(
 ) -> Response:
     view, specs = cached_organisation(conn, viewer, organisation_id, state.page_cache)
     view = with_soft_measures(view, soft_measures_provider(state))
-    record_view(state, request, principal, "organisation", organisation_id, organisation_id=organisation_id)
+    record_view(
+        state, conn, request, principal, "organisation", organisation_id, organisation_id=organisation_id
+    )
     return render(
         request, "organisation.html", {"title": view.name, "view": view, "specs": specs, "charts": True}
     )
@@ -68,7 +70,9 @@ def organisation_api(
     # again against the response model (the schema still documents it).
     view, _ = cached_organisation(conn, viewer, organisation_id, state.page_cache)
     view = with_soft_measures(view, soft_measures_provider(state))
-    record_view(state, request, principal, "organisation", organisation_id, organisation_id=organisation_id)
+    record_view(
+        state, conn, request, principal, "organisation", organisation_id, organisation_id=organisation_id
+    )
     return Response(view.model_dump_json(), media_type="application/json")
 
 
@@ -85,6 +89,7 @@ def _viewed_indicator(
     built = build_organisation_indicator(conn, viewer, organisation_id, indicator_code, state.page_cache)
     record_view(
         state,
+        conn,
         request,
         principal,
         "organisation_indicator",

@@ -64,7 +64,7 @@ def portfolio_page(
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> Response:
     view = _portfolio(state, conn, principal, viewer, filters, page)
-    record_view(state, request, principal, "portfolio", detail={"page": page})
+    record_view(state, conn, request, principal, "portfolio", detail={"page": page})
     template = "portfolio_results.html" if is_htmx(request, "portfolio-results") else "portfolio.html"
     return render(request, template, {"title": "Portfolio", "view": view})
 
@@ -81,5 +81,5 @@ def portfolio_api(
 ) -> PortfolioOut:
     """The portfolio: organisations you may see with their current signals, ordered by strength of evidence."""
     view = _portfolio(state, conn, principal, viewer, filters, page)
-    record_view(state, request, principal, "portfolio", detail={"page": page})
+    record_view(state, conn, request, principal, "portfolio", detail={"page": page})
     return view

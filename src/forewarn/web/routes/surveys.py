@@ -8,6 +8,7 @@ that stores the answers and spends the token in the same transaction.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Form, Path, Request
@@ -16,9 +17,10 @@ from sqlalchemy import Connection
 
 from forewarn.access.policy import Permission, Visibility
 from forewarn.access.principal import Principal
+from forewarn.store.database import writes_on
 from forewarn.surveys.errors import AnswersRejectedError, SurveyError, TokenRejectedError
 from forewarn.surveys.instrument import Instrument, builtin_instruments
-from forewarn.surveys.responses import submit_with_token
+from forewarn.surveys.responses import Receipt, submit_with_token
 from forewarn.surveys.tokens import issue_tokens, normalise_token, token_hash, token_state
 from forewarn.surveys.waves import close_wave, create_wave, open_wave, vacuum_survey_tables, wave_info
 from forewarn.web.deps import AppState, ReadConnection, Viewer, WriteConnection, record, record_view, require
@@ -78,8 +80,7 @@ def create_wave_form(
     principal: Manager,
     viewer: Viewer,
     form: Annotated[WaveForm, Form()],
-    reading: ReadConnection,
-    writing: WriteConnection,
+    conn: WriteConnection,
 ) -> Response:
     name, organisations = form.name, codes(form.organisation_codes)
     instrument = form.instrument or "forewarn_lc"
@@ -91,7 +92,7 @@ def create_wave_form(
     if not errors:
         try:
             wave = _create_wave(
-                writing,
+                conn,
                 request,
                 principal,
                 WaveCreate(name=name[:200], organisation_codes=organisations, instrument=instrument),
@@ -101,7 +102,7 @@ def create_wave_form(
             errors["organisation_codes" if "organisation" in str(exc) else "name"] = (
                 str(exc)[:1].upper() + str(exc)[1:]
             )
-    view = build_waves(state.engine, Labels(reading, viewer))
+    view = build_waves(state.engine, Labels(conn, viewer))
     return render(
         request,
         "surveys.html",
@@ -131,12 +132,11 @@ def wave_action_form(
     viewer: Viewer,
     wave_id: int,
     form: Annotated[TokensForm, Form()],
-    reading: ReadConnection,
-    writing: WriteConnection,
+    conn: WriteConnection,
     background: BackgroundTasks,
     action: str = Path(pattern="^(open|close|tokens)$"),
 ) -> Response:
-    labels = Labels(reading, viewer)
+    labels = Labels(conn, viewer)
     if action == "tokens":
         try:
             count = int(form.per_organisation or "0")
@@ -154,10 +154,10 @@ def wave_action_form(
                 },
                 status_code=400,
             )
-        issued = _issue(writing, request, principal, wave_id, TokensCreate(per_organisation=count))
+        issued = _issue(conn, request, principal, wave_id, TokensCreate(per_organisation=count))
         view = build_wave_detail(state.engine, labels, wave_id)
         return render(request, "wave.html", {"title": view.wave.name, "view": view, "issued": issued})
-    _change_state(state, writing, background, request, principal, wave_id, action)
+    _change_state(state, conn, background, request, principal, wave_id, action)
     return RedirectResponse(
         f"/surveys/{wave_id}?notice=wave-{'opened' if action == 'open' else 'closed'}", status_code=303
     )
@@ -168,7 +168,7 @@ def results_page(
     request: Request, state: AppState, principal: Reader, viewer: Viewer, wave_id: int, conn: ReadConnection
 ) -> Response:
     view = build_results(state.engine, Labels(conn, viewer), state.results_cache, wave_id)
-    record_view(state, request, principal, "survey_results", wave_id)
+    record_view(state, conn, request, principal, "survey_results", wave_id)
     return render(request, "wave_results.html", {"title": f"Results: {view.wave.name}", "view": view})
 
 
@@ -325,7 +325,7 @@ def results_api(
 ) -> WaveResultsOut:
     """A closed wave's results by dimension, groups below the minimum size suppressed."""
     view = build_results(state.engine, Labels(conn, viewer), state.results_cache, wave_id)
-    record_view(state, request, principal, "survey_results", wave_id)
+    record_view(state, conn, request, principal, "survey_results", wave_id)
     return view
 
 
@@ -370,6 +370,15 @@ def _answers_from_form(form: SurveyStepForm, instrument: Instrument) -> tuple[di
     return answers, problems
 
 
+def _submit(conn: Connection, request: Request, token: str, answers: Mapping[str, object]) -> Receipt:
+    """Store the answers and spend the token, with the audit entry, in one short writing transaction (the form
+    is read before it, so a respondent's steps never take the write lock)."""
+    with writes_on(conn):
+        receipt = submit_with_token(conn, token, answers)
+        record(conn, request, "survey-token", "submit", "survey_response", None)
+    return receipt
+
+
 @router.get("/survey/{token}", include_in_schema=False)
 def respondent_start(request: Request, conn: ReadConnection, token: str = TOKEN) -> Response:
     survey, _ = _respondent_form(conn, token)
@@ -384,25 +393,23 @@ def respondent_start(request: Request, conn: ReadConnection, token: str = TOKEN)
 def respondent_step(
     request: Request,
     form: Annotated[SurveyStepForm, Form()],
-    reading: ReadConnection,
-    writing: WriteConnection,
+    conn: ReadConnection,
     token: str = TOKEN,
 ) -> Response:
-    survey, instrument = _respondent_form(reading, token)
+    survey, instrument = _respondent_form(conn, token)
     answers, problems = _answers_from_form(form, instrument)
     goto = form.goto
     parts = len(survey.dimensions)
     context = {"title": survey.wave, "survey": survey, "token": normalise_token(token), "answers": answers}
     if goto == "submit":
         try:
-            receipt = submit_with_token(writing, token, answers)
+            receipt = _submit(conn, request, token, answers)
         except AnswersRejectedError as exc:
             return render(
                 request, "survey_check.html", {**context, "problems": exc.problems}, status_code=400
             )
         except TokenRejectedError as exc:
             raise GoneError(str(exc)[:1].upper() + str(exc)[1:] + ".") from exc
-        record(writing, request, "survey-token", "submit", "survey_response", None)
         return render(request, "survey_done.html", {**context, "receipt": receipt})
     if goto == "check":
         return render(request, "survey_check.html", {**context, "problems": []})
@@ -431,19 +438,17 @@ def respondent_form_api(conn: ReadConnection, token: str = TOKEN) -> SurveyFormO
 def respondent_submit_api(
     request: Request,
     body: SurveyAnswers,
-    reading: ReadConnection,
-    writing: WriteConnection,
+    conn: ReadConnection,
     token: str = TOKEN,
 ) -> SurveyReceiptOut:
     """Submit all answers at once with a survey token; the token is spent in the same transaction."""
-    _respondent_form(reading, token)
+    _respondent_form(conn, token)
     try:
-        receipt = submit_with_token(writing, token, body.answers)
+        receipt = _submit(conn, request, token, body.answers)
     except AnswersRejectedError as exc:
         raise BadRequestError("; ".join(exc.problems)) from exc
     except TokenRejectedError as exc:
         raise GoneError(str(exc)) from exc
-    record(writing, request, "survey-token", "submit", "survey_response", None)
     return SurveyReceiptOut(
         wave=receipt.wave, submitted_month=receipt.submitted_month, answered_items=receipt.answered_items
     )
