@@ -61,7 +61,8 @@ def create_app(
         dependencies=[Depends(csrf_guard), Depends(parameters_the_store_can_hold)],
         max_body_size=options.max_upload_bytes,
     )
-    # Requests run in a pool of 40 threads; each holds at most one connection at a time.
+    # Requests run in a pool of 40 threads; each holds one connection, the request's (web.deps: ReadConnection,
+    # WriteConnection), and the survey pages' builders a second one beside it while they read.
     engine_ = engine or make_engine(settings.resolved_database_url, pool_size=20, max_overflow=30)
     versions = DataVersionClock(max_age=options.data_version_max_age)
     app.state.forewarn = WebState(
