@@ -1,13 +1,15 @@
 """One settings class for the whole of Forewarn, read from ``FOREWARN_*`` environment variables.
 
-Every field here is documented in ``docs/settings.md``; a test fails when one is not.
+Every field here is documented in ``docs/settings.md``; a test fails when one is not. Each default is written
+here once: classes that offer the same default read it with :func:`default`. Only the entry points (the web app
+factory's callers and the commands) call :func:`get_settings`; everything below them is given settings or values.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -179,11 +181,22 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def upload_dir(self) -> Path:
+        """Where uploads wait between validation and confirmation (the web app's imports, maintenance)."""
+        return self.data_dir / "uploads"
+
+    @property
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to a SQLite file under ``data_dir``."""
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'forewarn.db').resolve()}"
+
+
+def default(name: str) -> Any:
+    """The default of setting ``name``: the one place a default is written, for classes that offer one too
+    (a session policy, a throttle)."""
+    return Settings.model_fields[name].default
 
 
 @lru_cache(maxsize=1)

@@ -12,7 +12,13 @@ import pytest
 from sqlalchemy import Connection, Engine, func, select
 
 from forewarn.accounts.passwords import Argon2Parameters, Passwords, password_problems
-from forewarn.accounts.signin import SignInOutcome, SignInResult, ThrottlePolicy, authenticate
+from forewarn.accounts.signin import (
+    SignInOutcome,
+    SignInResult,
+    ThrottlePolicy,
+    check_credentials,
+    record_check,
+)
 from forewarn.accounts.users import AccountError, create_user, update_user
 from forewarn.store.models_web import LoginAttempt, Role, User
 
@@ -20,6 +26,13 @@ CHEAP = Argon2Parameters(time_cost=1, memory_cost=1024, parallelism=1)
 PASSWORD = "correct horse battery staple"
 T = dt.timedelta(0)
 T0 = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
+
+
+def authenticate(
+    conn: Connection, passwords: Passwords, email: str, password: str, **kw: object
+) -> SignInResult:
+    """Check and record a sign-in in one transaction (the web app runs the two steps in two)."""
+    return record_check(conn, check_credentials(conn, passwords, email, password, **kw))  # type: ignore[arg-type]
 
 
 @pytest.fixture

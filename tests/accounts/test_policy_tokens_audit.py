@@ -25,7 +25,7 @@ from forewarn.accounts.audit import recent_entries, record
 from forewarn.accounts.demo import ensure_demo_users
 from forewarn.accounts.passwords import Argon2Parameters, Passwords
 from forewarn.accounts.sessions import digest
-from forewarn.accounts.tokens import issue_token, list_tokens, resolve_token, revoke_token
+from forewarn.accounts.tokens import issue_token, list_tokens, look_up_token, record_token_use, revoke_token
 from forewarn.accounts.users import create_user
 from forewarn.store import migrate
 from forewarn.store.models import Base, Organisation
@@ -119,12 +119,15 @@ def test_tokens_are_stored_as_digests_and_stop_when_revoked_or_expired(engine: E
         expiring = issue_token(conn, user, "short", expires_at=dt.datetime(2030, 1, 1, tzinfo=dt.UTC))
         stored = conn.execute(select(ApiToken.token_hash)).scalars().all()
         assert digest(issued.token) in stored and issued.token not in stored
-        assert resolve_token(conn, issued.token) is not None
-        assert resolve_token(conn, expiring.token, now=dt.datetime(2030, 1, 2, tzinfo=dt.UTC)) is None
+        principal, use = look_up_token(conn, issued.token)
+        assert principal is not None and use is not None  # never used: the lookup asks to record its use
+        record_token_use(conn, use)
+        assert look_up_token(conn, issued.token)[1] is None  # used a moment ago
+        assert look_up_token(conn, expiring.token, now=dt.datetime(2030, 1, 2, tzinfo=dt.UTC)) == (None, None)
         assert not revoke_token(conn, issued.id, owner_id=user + 1)  # someone else's
         assert revoke_token(conn, issued.id, owner_id=user)
-        assert resolve_token(conn, issued.token) is None
-        assert resolve_token(conn, "fwt_unknown") is None and resolve_token(conn, "not-ours") is None
+        assert look_up_token(conn, issued.token) == (None, None)
+        assert look_up_token(conn, "fwt_unknown") == look_up_token(conn, "not-ours") == (None, None)
         assert [t.active for t in list_tokens(conn, user)] == [True, False]
         with pytest.raises(ValueError, match="name"):
             issue_token(conn, user, "  ")

@@ -160,6 +160,41 @@ def test_maintenance_purges_expired_sessions_old_uploads_and_old_jobs(engine: En
         assert conn.execute(select(func.count()).select_from(Job)).scalar_one() == 0
 
 
+def test_maintenance_is_queued_unless_queued_recently(engine: Engine) -> None:
+    hour = dt.timedelta(hours=1)
+    with write_connection(engine) as conn:
+        first = queue.enqueue_unless_recent(conn, "maintenance", hour, now=NOW)
+        assert first is not None
+        assert (
+            queue.enqueue_unless_recent(conn, "maintenance", hour, now=NOW + dt.timedelta(minutes=59)) is None
+        )
+        assert queue.enqueue_unless_recent(conn, "maintenance", hour, now=NOW + dt.timedelta(minutes=61))
+
+
+def test_a_waiting_worker_runs_maintenance_by_itself(
+    engine: Engine, tmp_path: Path, database_url: str
+) -> None:
+    stop = threading.Event()
+    ran: list[str] = []
+
+    def maintenance(*_: object) -> None:
+        ran.append("maintenance")
+        stop.set()
+
+    handlers: dict[str, Handler] = {"maintenance": maintenance}
+    worker = threading.Thread(
+        target=run_worker,
+        args=(engine, _settings(tmp_path, database_url)),
+        kwargs={"stop": stop, "handlers": handlers},
+    )
+    worker.start()
+    worker.join(timeout=30)
+    stop.set()
+    assert ran == ["maintenance"]
+    with engine.connect() as conn:
+        assert [(j.kind, j.status) for j in queue.recent_jobs(conn)] == [("maintenance", JobStatus.DONE)]
+
+
 def test_forewarn_db_maintain_and_worker_once(
     engine: Engine, tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -38,7 +39,13 @@ def world(engine: Engine) -> World:
 
 
 def make_app(settings: Settings, engine: Engine, tmp_path: Path, **overrides: object) -> FastAPI:
-    options = WebOptions(argon2=CHEAP_ARGON2, upload_dir=tmp_path / "uploads", **overrides)  # type: ignore[arg-type]
+    options = replace(
+        WebOptions.from_settings(settings),
+        argon2=CHEAP_ARGON2,
+        upload_dir=tmp_path / "uploads",
+        data_version_max_age=0.0,  # pages show a change at once
+        **overrides,  # type: ignore[arg-type]
+    )
     return create_app(settings, engine=engine, options=options)
 
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
+from forewarn.accounts.sessions import SessionPolicy
+from forewarn.accounts.signin import ThrottlePolicy
 from forewarn.settings import Settings
 from forewarn.web.config import WebOptions
 
@@ -48,3 +51,13 @@ def test_environment_variables_set_sessions_throttling_and_uploads(monkeypatch: 
 def test_a_session_cannot_outlive_its_absolute_lifetime_by_idling() -> None:
     with pytest.raises(ValidationError, match="SESSION_ABSOLUTE_HOURS"):
         settings(session_idle_minutes=600, session_absolute_hours=8)
+
+
+def test_each_default_is_the_settings_default(tmp_path: Path) -> None:
+    """The policies' own defaults are read from Settings, so an app built from default settings and a policy
+    made without arguments agree (they once disagreed)."""
+    options = WebOptions.from_settings(settings(data_dir=tmp_path))
+    assert options.session == SessionPolicy()
+    assert options.throttle == ThrottlePolicy()
+    assert options.upload_dir == tmp_path / "uploads" == settings(data_dir=tmp_path).upload_dir
+    assert options.data_version_max_age == Settings.model_fields["data_version_seconds"].default

@@ -8,14 +8,23 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
+from forewarn.access.principal import Principal
 from forewarn.accounts.audit import recent_entries
-from forewarn.accounts.sessions import SessionPolicy, resolve_session, start_session
+from forewarn.accounts.sessions import SessionPolicy, keep_up_session, look_up_session, start_session
 from forewarn.accounts.signin import ThrottlePolicy
 from forewarn.settings import Settings
 from tests.web.conftest import SignedIn, bearer_for, make_app
 from tests.web.world import PASSWORD, World
+
+
+def resolve_session(conn: Connection, token: str, **kw: object) -> Principal | None:
+    """The account behind a session cookie, with the upkeep the lookup calls for done on ``conn``."""
+    principal, upkeep = look_up_session(conn, token, **kw)  # type: ignore[arg-type]
+    if upkeep is not None:
+        keep_up_session(conn, upkeep)
+    return principal
 
 
 def sign_in(client: SignedIn, email: str, password: str, **headers: str) -> tuple[int, str]:
@@ -192,7 +201,6 @@ def test_views_and_changes_are_audited(app: FastAPI, engine: Engine, world: Worl
             "password": "a long enough password",
         },
     )
-    app.state.forewarn.audit_writer.flush()  # views are written in batches
     with engine.connect() as conn:
         entries = recent_entries(conn, limit=50)
     views = [(e.actor, e.object_type, e.object_id) for e in entries if e.action == "view"]

@@ -64,59 +64,6 @@ def record(
     )
 
 
-@dataclass(frozen=True)
-class PendingEntry:
-    """An audit entry waiting to be written in a batch (see :func:`record_many`)."""
-
-    at: dt.datetime
-    user_id: int | None
-    actor: str
-    action: str
-    object_type: str
-    object_id: str | None
-    organisation_id: int | None
-    channel: Channel
-    ip: str | None
-    detail: dict[str, object] | None
-
-
-def pending(
-    who: Principal | str | None,
-    action: str,
-    object_type: str,
-    object_id: str | int | None = None,
-    *,
-    organisation_id: int | None = None,
-    channel: Channel | None = None,
-    ip: str | None = None,
-    detail: dict[str, object] | None = None,
-    user_id: int | None = None,
-) -> PendingEntry:
-    """An entry stamped now, to be written later with :func:`record_many`."""
-    if isinstance(who, Principal):
-        user_id, actor, channel = who.user_id, who.actor, channel or who.channel
-    else:
-        actor = who or "anonymous"
-    return PendingEntry(
-        at=utc_now(),
-        user_id=user_id,
-        actor=actor[:320],
-        action=action[:40],
-        object_type=object_type[:40],
-        object_id=None if object_id is None else str(object_id)[:200],
-        organisation_id=organisation_id,
-        channel=channel or "web",
-        ip=ip,
-        detail=detail,
-    )
-
-
-def record_many(conn: Connection, entries: list[PendingEntry]) -> None:
-    """Write entries stamped earlier, in one statement."""
-    if entries:
-        conn.execute(insert(AuditEntry), [e.__dict__ for e in entries])
-
-
 def recent_entries(
     conn: Connection, *, limit: int = 200, user_id: int | None = None, action: str | None = None
 ) -> list[AuditRecord]:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, delete, insert, select, update
 
 from forewarn.access.principal import Principal, as_utc, utc_now
+from forewarn.settings import default
 from forewarn.store.models_web import User, WebSession
 
 
@@ -17,8 +18,8 @@ from forewarn.store.models_web import User, WebSession
 class SessionPolicy:
     """A session ends after ``idle`` without requests or ``absolute`` after sign-in, whichever is first."""
 
-    idle: dt.timedelta = dt.timedelta(hours=8)
-    absolute: dt.timedelta = dt.timedelta(days=7)
+    idle: dt.timedelta = dt.timedelta(minutes=default("session_idle_minutes"))
+    absolute: dt.timedelta = dt.timedelta(hours=default("session_absolute_hours"))
     touch_every: dt.timedelta = dt.timedelta(minutes=1)  # saves a write on every request
 
     def __post_init__(self) -> None:
@@ -140,23 +141,8 @@ def keep_up_session(conn: Connection, upkeep: SessionUpkeep) -> None:
         )
 
 
-def resolve_session(
-    conn: Connection, token: str, *, policy: SessionPolicy | None = None, now: dt.datetime | None = None
-) -> Principal | None:
-    """The account behind a session cookie, or None when the session is unknown, expired or disabled; ends an
-    expired session and records the use of a live one on ``conn``."""
-    principal, upkeep = look_up_session(conn, token, policy=policy, now=now)
-    if upkeep is not None:
-        keep_up_session(conn, upkeep)
-    return principal
-
-
 def end_session(conn: Connection, session_id: str) -> None:
     conn.execute(delete(WebSession).where(WebSession.id == session_id))
-
-
-def end_user_sessions(conn: Connection, user_id: int) -> None:
-    conn.execute(delete(WebSession).where(WebSession.user_id == user_id))
 
 
 def purge_expired_sessions(conn: Connection, now: dt.datetime | None = None) -> int:

@@ -12,6 +12,7 @@ from sqlalchemy import Connection, func, insert, select, update
 from forewarn.access.principal import as_utc, utc_now
 from forewarn.accounts.passwords import MAX_PASSWORD_LENGTH, Passwords
 from forewarn.accounts.users import normalise_email
+from forewarn.settings import default
 from forewarn.store.models_web import LoginAttempt, User
 
 
@@ -28,11 +29,11 @@ class ThrottlePolicy:
     exponential delay rather than lockout, which an attacker could use to keep the owner out).
     """
 
-    max_failures_per_account: int = 5
-    max_failures_per_address: int = 50
-    window: dt.timedelta = dt.timedelta(minutes=15)
+    max_failures_per_account: int = default("signin_max_failures_per_account")
+    max_failures_per_address: int = default("signin_max_failures_per_address")
+    window: dt.timedelta = dt.timedelta(minutes=default("signin_throttle_minutes"))
     first_delay: dt.timedelta = dt.timedelta(seconds=1)
-    max_delay: dt.timedelta = dt.timedelta(seconds=60)
+    max_delay: dt.timedelta = dt.timedelta(seconds=default("signin_max_delay_seconds"))
 
     def __post_init__(self) -> None:
         if self.max_failures_per_account < 1 or self.max_failures_per_address < 1:
@@ -163,23 +164,3 @@ def record_check(conn: Connection, check: CredentialCheck) -> SignInResult:
         values["password_hash"] = check.new_hash
     conn.execute(update(User).where(User.id == check.user_id).values(**values))
     return SignInResult(SignInOutcome.OK, user_id=check.user_id)
-
-
-def authenticate(
-    conn: Connection,
-    passwords: Passwords,
-    email: str,
-    password: str,
-    *,
-    ip: str | None,
-    policy: ThrottlePolicy | None = None,
-    now: dt.datetime | None = None,
-) -> SignInResult:
-    """Check an email and password and record the attempt, in one transaction (:func:`check_credentials` then
-    :func:`record_check`); on success rehashes an outdated hash.
-
-    A throttled attempt is refused without checking the password and is not recorded. The web app runs the two steps in separate transactions.
-    """
-    return record_check(
-        conn, check_credentials(conn, passwords, email, password, ip=ip, policy=policy, now=now)
-    )

@@ -66,10 +66,22 @@ def issue_token(
     return IssuedToken(id=int(token_id), token=token, prefix=prefix)
 
 
-def resolve_token(conn: Connection, token: str, *, now: dt.datetime | None = None) -> Principal | None:
-    """The account behind a bearer token, or None when unknown, revoked, expired or its account disabled."""
+@dataclass(frozen=True)
+class TokenUse:
+    """A write a token lookup calls for: the token's last use moved on (at most once a minute)."""
+
+    token_id: int
+    at: dt.datetime
+
+
+def look_up_token(
+    conn: Connection, token: str, *, now: dt.datetime | None = None
+) -> tuple[Principal | None, TokenUse | None]:
+    """The account behind a bearer token (None when unknown, revoked, expired or its account disabled), reading
+    only; with the write the lookup calls for (see :func:`record_token_use`), done by the caller in a short
+    writing transaction of its own."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
-        return None
+        return None, None
     now = now or utc_now()
     row = conn.execute(
         select(
@@ -88,12 +100,13 @@ def resolve_token(conn: Connection, token: str, *, now: dt.datetime | None = Non
         .where(ApiToken.token_hash == digest(token))
     ).first()
     if row is None or row.revoked_at is not None or not row.is_active:
-        return None
+        return None, None
     if row.expires_at is not None and as_utc(row.expires_at) <= now:
-        return None
+        return None, None
+    use = None
     if row.last_used_at is None or now - as_utc(row.last_used_at) >= dt.timedelta(minutes=1):
-        conn.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
-    return Principal(
+        use = TokenUse(int(row.id), now)
+    principal = Principal(
         user_id=int(row.user_id),
         email=row.email,
         display_name=row.display_name,
@@ -101,6 +114,12 @@ def resolve_token(conn: Connection, token: str, *, now: dt.datetime | None = Non
         organisation_id=row.organisation_id,
         channel="api",
     )
+    return principal, use
+
+
+def record_token_use(conn: Connection, use: TokenUse) -> None:
+    """Write what :func:`look_up_token` called for."""
+    conn.execute(update(ApiToken).where(ApiToken.id == use.token_id).values(last_used_at=use.at))
 
 
 def list_tokens(conn: Connection, user_id: int | None = None) -> list[TokenRecord]:

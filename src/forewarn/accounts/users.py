@@ -11,7 +11,7 @@ from sqlalchemy import Connection, delete, func, insert, select, update
 from forewarn.access.principal import utc_now
 from forewarn.accounts.passwords import Passwords, password_problems
 from forewarn.store.models import Organisation
-from forewarn.store.models_web import ApiToken, Role, User, WebSession
+from forewarn.store.models_web import Role, User, WebSession
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -180,15 +180,3 @@ def get_user(conn: Connection, user_id: int) -> UserRecord | None:
 def find_user_by_email(conn: Connection, email: str) -> UserRecord | None:
     found = _records(conn, User.email == normalise_email(email))
     return found[0] if found else None
-
-
-def count_users(conn: Connection) -> int:
-    return int(conn.execute(select(func.count()).select_from(User)).scalar_one())
-
-
-def revoke_all_tokens(conn: Connection, user_id: int) -> None:
-    conn.execute(
-        update(ApiToken)
-        .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
-        .values(revoked_at=utc_now())
-    )

@@ -16,7 +16,7 @@ from forewarn.jobs.queue import utc_now
 from forewarn.store.database import write_connection
 from forewarn.store.models_jobs import Job, JobStatus
 
-UPLOAD_TTL = dt.timedelta(hours=24)  # as the web app's WebOptions.upload_ttl: an upload no longer confirmable
+UPLOAD_TTL = dt.timedelta(hours=24)  # an upload no longer confirmable (the web app's WebOptions.upload_ttl)
 JOB_RETENTION = dt.timedelta(days=90)
 
 

@@ -121,6 +121,18 @@ def enqueue(
     return int(result.scalar_one())
 
 
+def enqueue_unless_recent(
+    conn: Connection, kind: str, every: dt.timedelta, *, now: dt.datetime | None = None
+) -> int | None:
+    """Queue a job of ``kind`` unless one was queued within ``every``; returns its id, or None. Several workers
+    doing this at once queue it about once (at worst twice: the job is harmless to repeat)."""
+    now = now or utc_now()
+    recent = conn.execute(
+        select(Job.id).where(Job.kind == kind, Job.created_at > now - every).limit(1)
+    ).first()
+    return None if recent is not None else enqueue(conn, kind, {"queued_by": "worker"}, now=now)
+
+
 def claim(engine: Engine, worker: str, *, now: dt.datetime | None = None) -> JobRecord | None:
     """Take the next due job for ``worker`` (marking it running and counting the attempt), or None."""
     now = now or utc_now()

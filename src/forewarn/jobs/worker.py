@@ -2,15 +2,19 @@
 
 A job's kind names its handler; a handler that raises fails the attempt, and the job is retried after a backoff
 until its attempts run out (:mod:`forewarn.jobs.queue`). SIGTERM and SIGINT stop the worker after the job in hand.
+A worker that waits for jobs also queues maintenance every :data:`MAINTENANCE_EVERY` (expired sessions, old
+uploads and finished jobs go), so they are purged without anyone running ``forewarn db maintain``.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import signal
 import socket
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -21,9 +25,11 @@ from sqlalchemy import Engine
 from forewarn.jobs import queue
 from forewarn.jobs.maintenance import run_maintenance
 from forewarn.settings import Settings
+from forewarn.store.database import write_connection
 from forewarn.store.models_jobs import JobStatus
 
 logger = logging.getLogger("forewarn.worker")
+MAINTENANCE_EVERY = dt.timedelta(hours=1)
 
 Handler = Callable[[Engine, Settings, dict[str, Any]], dict[str, object] | None]
 
@@ -52,7 +58,7 @@ def _import(engine: Engine, settings: Settings, payload: dict[str, Any]) -> dict
 
 
 def _maintenance(engine: Engine, settings: Settings, payload: dict[str, Any]) -> dict[str, object] | None:
-    return dict(run_maintenance(engine, settings.data_dir / "uploads").to_dict())
+    return dict(run_maintenance(engine, settings.upload_dir).to_dict())
 
 
 HANDLERS: dict[str, Handler] = {"scan": _scan, "import": _import, "maintenance": _maintenance}
@@ -93,15 +99,22 @@ def run_worker(
     once: bool = False,
     stop: threading.Event | None = None,
     handlers: dict[str, Handler] | None = None,
+    maintenance_every: dt.timedelta = MAINTENANCE_EVERY,
 ) -> int:
-    """Run jobs until ``stop`` is set (or, with ``once``, until none is due); returns how many ran."""
+    """Run jobs until ``stop`` is set (or, with ``once``, until none is due); returns how many ran. Unless
+    ``once``, queue maintenance when none was queued within ``maintenance_every``, checking that often."""
     stop = stop or threading.Event()
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
     name = worker_name()
     ran = 0
+    next_maintenance = time.monotonic()
     while not stop.is_set():
+        if not once and time.monotonic() >= next_maintenance:
+            with write_connection(engine) as conn:
+                queue.enqueue_unless_recent(conn, "maintenance", maintenance_every)
+            next_maintenance = time.monotonic() + maintenance_every.total_seconds()
         if run_one(engine, settings, name, handlers):
             ran += 1
             continue

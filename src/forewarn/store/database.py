@@ -1,4 +1,4 @@
-"""Engines and sessions for the embedded SQLite store and the PostgreSQL server store."""
+"""Engines and connections for the embedded SQLite store and the PostgreSQL server store."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, make_url
-from sqlalchemy.orm import Session, sessionmaker
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -36,10 +35,6 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if mode == "IMMEDIATE" else "BEGIN")
 
 
-def is_sqlite(url: str) -> bool:
-    return make_url(url).get_backend_name() == "sqlite"
-
-
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for ``url``; for SQLite, creates the parent directory and turns on WAL and foreign keys."""
     parsed = make_url(url)
@@ -55,22 +50,29 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
-def session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False)
-
-
 @contextmanager
-def session_scope(engine: Engine) -> Iterator[Session]:
-    """A session whose work is committed together, or rolled back together on any error."""
-    session = session_factory(engine)()
-    try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
+def read_connection(engine: Engine) -> Iterator[Connection]:
+    """A connection for reads, or for a lookup that may write a little (a token's last use), committed at the end.
+
+    On PostgreSQL it runs in autocommit: one round trip per statement, no BEGIN and ROLLBACK. Reads see no less
+    consistency than in a transaction: PostgreSQL's default isolation (read committed) takes a snapshot per
+    statement either way. SQLite keeps a plain transaction (the SQLite engine issues its own BEGIN, which
+    autocommit would leave open), and with it one snapshot for the reads until ``conn.commit()``.
+    """
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            yield conn
+    else:
+        with engine.connect() as conn:  # begins at its first statement; a commit ends the snapshot
+            yield conn
+            conn.commit()
+
+
+def begin_writes_immediately(conn: Connection) -> Connection:
+    """``conn``, whose next transaction on SQLite begins IMMEDIATE (see :func:`write_connection`)."""
+    if conn.dialect.name == "sqlite":
+        conn.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+    return conn
 
 
 @contextmanager
@@ -87,7 +89,45 @@ def write_connection(engine: Engine) -> Iterator[Connection]:
         with engine.begin() as conn:
             yield conn
         return
-    with engine.connect() as conn:
-        conn.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
-        with conn.begin():
-            yield conn
+    with engine.connect() as conn, begin_writes_immediately(conn).begin():
+        yield conn
+
+
+@contextmanager
+def writes_on(conn: Connection) -> Iterator[Connection]:
+    """Turn a :func:`read_connection` into a writing transaction, committed at the end (rolled back on any error),
+    then back into a read connection: a request needs no second connection to write.
+
+    Its read snapshot (SQLite) ends first. The transaction begins at its first statement: on SQLite BEGIN
+    IMMEDIATE (see :func:`write_connection`), on PostgreSQL at the engine's isolation level instead of autocommit.
+    """
+    conn.commit()
+    postgresql = conn.dialect.name == "postgresql"
+    if postgresql:
+        conn.execution_options(isolation_level=conn.default_isolation_level)
+    else:
+        begin_writes_immediately(conn)
+    try:
+        yield conn
+    except BaseException:
+        conn.rollback()
+        raise
+    else:
+        conn.commit()
+    finally:
+        if postgresql:
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+        else:
+            conn.execution_options(**{SQLITE_BEGIN_OPTION: None})
+
+
+@contextmanager
+def transaction(db: Engine | Connection) -> Iterator[Connection]:
+    """The transaction a service writes in: the caller's own when given a connection (committed or rolled back
+    by the caller, with whatever else it holds, such as the audit entry of the change), else a new
+    :func:`write_connection` of the engine."""
+    if isinstance(db, Connection):
+        yield db
+        return
+    with write_connection(db) as conn:
+        yield conn

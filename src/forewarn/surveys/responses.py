@@ -15,6 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 from sqlalchemy import Connection, Engine, insert, select, update
 
+from forewarn.store.database import transaction
 from forewarn.store.models import Organisation
 from forewarn.store.models_surveys import SurveyResponse, SurveyToken, SurveyWave, SurveyWaveOrganisation
 from forewarn.surveys.errors import AnswersRejectedError, TokenRejectedError
@@ -56,16 +57,17 @@ def validate_answers(instrument: Instrument, answers: Mapping[str, object]) -> d
 
 
 def submit_with_token(
-    engine: Engine, token: str, answers: Mapping[str, object], *, today: dt.date | None = None
+    db: Engine | Connection, token: str, answers: Mapping[str, object], *, today: dt.date | None = None
 ) -> Receipt:
     """Store one respondent's answers with their single-use token, or refuse with a clear reason.
 
     Refuses (:class:`TokenRejectedError`) a malformed, unknown or used token and a wave that is not open; refuses
     (:class:`AnswersRejectedError`) unknown items and values off the scale, listing all of them. Nothing is written
-    unless everything is right; the token is marked used in the same transaction as the answers are stored.
+    unless everything is right; the token is marked used in the same transaction as the answers are stored (the
+    caller's, when given a connection).
     """
     hashed = token_hash(token)
-    with engine.begin() as conn:
+    with transaction(db) as conn:
         row = conn.execute(
             select(SurveyToken.wave_id, SurveyToken.organisation_id, SurveyToken.used).where(
                 SurveyToken.token_hash == hashed

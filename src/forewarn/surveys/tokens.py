@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, insert, select
 
+from forewarn.store.database import transaction
 from forewarn.store.models_surveys import SurveyToken, SurveyWave
 from forewarn.surveys.errors import SurveyError, TokenRejectedError, WaveStateError
 from forewarn.surveys.waves import WaveRef, organisation_ids, resolve_wave_id, wave_info
@@ -51,7 +52,7 @@ def token_hash(text: str) -> str:
 
 
 def issue_tokens(
-    engine: Engine,
+    db: Engine | Connection,
     wave: WaveRef,
     per_organisation: int,
     organisations: Sequence[str] | None = None,
@@ -60,10 +61,11 @@ def issue_tokens(
 
     Returns organisation code -> token texts. This is the only time the texts exist: only their hashes are
     stored, so print or hand them out now. ``organisations`` limits issuing to some of the wave's organisations.
+    Given a connection, the tokens are written in the caller's transaction.
     """
     if not 1 <= per_organisation <= MAX_TOKENS_PER_ORGANISATION:
         raise SurveyError(f"tokens per organisation must be between 1 and {MAX_TOKENS_PER_ORGANISATION:,}")
-    with engine.begin() as conn:
+    with transaction(db) as conn:
         wave_id = resolve_wave_id(conn, wave)
         status = conn.execute(select(SurveyWave.status).where(SurveyWave.id == wave_id)).scalar_one()
         if status == "closed":

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
 from forewarn.settings import get_settings
+from forewarn.store.database import transaction, write_connection
 from forewarn.store.models import Organisation
 from forewarn.store.models_surveys import (
     SurveyInstrument,
@@ -132,7 +133,7 @@ def organisation_ids(conn: Connection, codes: Sequence[str]) -> dict[str, int]:
 
 
 def create_wave(
-    engine: Engine,
+    db: Engine | Connection,
     name: str,
     organisations: Sequence[str],
     *,
@@ -161,7 +162,7 @@ def create_wave(
             "a wave may raise the threshold, never lower it"
         )
     chosen = resolve_instrument(instrument) if isinstance(instrument, str) else instrument
-    with engine.begin() as conn:
+    with transaction(db) as conn:
         if conn.execute(select(SurveyWave.id).where(SurveyWave.name == name)).first() is not None:
             raise SurveyError(f"a wave named {name!r} already exists")
         org_ids = organisation_ids(conn, organisations)
@@ -254,9 +255,9 @@ def wave_instrument(conn: Connection, wave_id: int) -> Instrument:
     return instrument_from_definition(definition, f"wave {wave_id}")
 
 
-def open_wave(engine: Engine, wave: WaveRef, *, by: str | None = None) -> WaveInfo:
-    """Open a draft wave for answers."""
-    with engine.begin() as conn:
+def open_wave(db: Engine | Connection, wave: WaveRef, *, by: str | None = None) -> WaveInfo:
+    """Open a draft wave for answers (in the caller's transaction when given a connection)."""
+    with transaction(db) as conn:
         wave_id = resolve_wave_id(conn, wave)
         status = conn.execute(select(SurveyWave.status).where(SurveyWave.id == wave_id)).scalar_one()
         if status != "draft":
@@ -271,9 +272,12 @@ def open_wave(engine: Engine, wave: WaveRef, *, by: str | None = None) -> WaveIn
         return wave_info(conn, wave_id)
 
 
-def close_wave(engine: Engine, wave: WaveRef, *, by: str | None = None) -> WaveInfo:
-    """Close an open wave for good, and reseal its tokens and answers (see :func:`reseal_wave`)."""
-    with engine.begin() as conn:
+def close_wave(db: Engine | Connection, wave: WaveRef, *, by: str | None = None) -> WaveInfo:
+    """Close an open wave for good, and reseal its tokens and answers (see :func:`reseal_wave`).
+
+    Given a connection, it closes in the caller's transaction, and the caller runs :func:`vacuum_survey_tables`
+    once that transaction is committed (VACUUM cannot run inside one)."""
+    with transaction(db) as conn:
         wave_id = resolve_wave_id(conn, wave)
         status = conn.execute(select(SurveyWave.status).where(SurveyWave.id == wave_id)).scalar_one()
         if status != "open":
@@ -285,7 +289,8 @@ def close_wave(engine: Engine, wave: WaveRef, *, by: str | None = None) -> WaveI
         )
         _reseal(conn, wave_id)
         info = wave_info(conn, wave_id)
-    _vacuum_survey_tables(engine)
+    if isinstance(db, Engine):
+        vacuum_survey_tables(db)
     return info
 
 
@@ -299,9 +304,9 @@ def reseal_wave(engine: Engine, wave: WaveRef) -> int:
     the old row versions away. Closing a wave does this; an admin may also run it while a wave is open.
     Returns how many responses were rewritten.
     """
-    with engine.begin() as conn:
+    with write_connection(engine) as conn:
         count = _reseal(conn, resolve_wave_id(conn, wave))
-    _vacuum_survey_tables(engine)
+    vacuum_survey_tables(engine)
     return count
 
 
@@ -332,7 +337,8 @@ def _reseal(conn: Connection, wave_id: int) -> int:
     return len(rows)
 
 
-def _vacuum_survey_tables(engine: Engine) -> None:
+def vacuum_survey_tables(engine: Engine) -> None:
+    """Vacuum away the old row versions a reseal left (PostgreSQL; nothing to do on SQLite)."""
     # Old row versions (with their transaction ids) stay in PostgreSQL's heap until vacuumed; VACUUM cannot run
     # inside a transaction block, hence its own autocommit connection.
     if engine.dialect.name != "postgresql":

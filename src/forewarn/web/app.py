@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import Depends, FastAPI
@@ -17,7 +15,7 @@ from forewarn.store.database import make_engine
 from forewarn.web import openapi
 from forewarn.web.config import WebOptions
 from forewarn.web.deps import csrf_guard, parameters_the_store_can_hold
-from forewarn.web.errors import install_error_handlers
+from forewarn.web.handlers import install_error_handlers
 from forewarn.web.load import LoadCounters, LoadGuard
 from forewarn.web.pages.surveys import ResultsCache
 from forewarn.web.rendering import build_environment
@@ -35,7 +33,7 @@ from forewarn.web.routes import (
     surveys,
 )
 from forewarn.web.security import CookieNames, SecurityHeadersMiddleware
-from forewarn.web.state import AuditWriter, SvgCache, VersionedCache, WebState
+from forewarn.web.state import SvgCache, VersionedCache, WebState
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -50,16 +48,10 @@ def create_app(
     """A new Forewarn web app over the store ``settings`` names (or ``engine``)."""
     options = options or WebOptions.from_settings(settings)
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
-        app.state.forewarn.audit_writer.flush()  # the last views before shutdown
-
     app = FastAPI(
         # FastAPI's built-in OpenTelemetry spans, metrics and logs: Forewarn configures no exporter, so they would
         # only cost time on every request (a third of a cached page's server time, measured).
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
-        lifespan=lifespan,
         title="Forewarn",
         version="1",
         description=API_DESCRIPTION,
@@ -69,7 +61,8 @@ def create_app(
         dependencies=[Depends(csrf_guard), Depends(parameters_the_store_can_hold)],
         max_body_size=options.max_upload_bytes,
     )
-    # Requests run in a pool of 40 threads; each holds at most one connection at a time.
+    # Requests run in a pool of 40 threads; each holds one connection, the request's (web.deps: ReadConnection,
+    # WriteConnection), and the survey pages' builders a second one beside it while they read.
     engine_ = engine or make_engine(settings.resolved_database_url, pool_size=20, max_overflow=30)
     versions = DataVersionClock(max_age=options.data_version_max_age)
     app.state.forewarn = WebState(
@@ -83,7 +76,6 @@ def create_app(
         cookies=CookieNames(options.secure_cookies),
         results_cache=ResultsCache(),
         page_cache=VersionedCache(versions),
-        audit_writer=AuditWriter(engine_),
     )
     app.state.jinja = build_environment(auto_reload=settings.environment == "development")
     # Innermost first: the load guard answers /healthz and refuses excess requests before any other work; the

@@ -1,7 +1,8 @@
 """Options of the web app: cookie security, session lifetimes, throttling, costs.
 
 ``WebOptions.from_settings`` derives them from :class:`forewarn.settings.Settings` (the ``FOREWARN_*`` variables
-in docs/settings.md); tests pass cheaper ones.
+in docs/settings.md), where every default is written once; tests replace some (``dataclasses.replace``) with
+cheaper ones.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 from forewarn.accounts.passwords import Argon2Parameters
 from forewarn.accounts.sessions import SessionPolicy
 from forewarn.accounts.signin import ThrottlePolicy
+from forewarn.jobs.maintenance import UPLOAD_TTL
 from forewarn.settings import Settings
 
 
@@ -33,6 +35,8 @@ class WebOptions:
         Password hashing cost.
     upload_dir
         Where uploaded files wait between validation and confirmation.
+    upload_ttl
+        How long an upload waits for confirmation (maintenance removes older ones).
     max_upload_bytes
         Largest request body accepted (uploads included).
     audit_views
@@ -44,16 +48,16 @@ class WebOptions:
         read again; pages may show data this old after a scan or import by another process. Tests use 0.
     """
 
-    secure_cookies: bool = False
-    session: SessionPolicy = field(default_factory=SessionPolicy)
-    throttle: ThrottlePolicy = field(default_factory=ThrottlePolicy)
+    secure_cookies: bool
+    session: SessionPolicy
+    throttle: ThrottlePolicy
+    upload_dir: Path
+    max_upload_bytes: int
+    audit_views: bool
+    data_version_max_age: float
+    reauth: dt.timedelta
     argon2: Argon2Parameters = field(default_factory=Argon2Parameters)
-    upload_dir: Path = Path("var/uploads")
-    max_upload_bytes: int = 200 * 1024 * 1024
-    audit_views: bool = True
-    upload_ttl: dt.timedelta = dt.timedelta(hours=24)
-    data_version_max_age: float = 0.0
-    reauth: dt.timedelta = dt.timedelta(minutes=15)
+    upload_ttl: dt.timedelta = UPLOAD_TTL
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WebOptions:
@@ -70,7 +74,7 @@ class WebOptions:
                 window=dt.timedelta(minutes=settings.signin_throttle_minutes),
                 max_delay=dt.timedelta(seconds=settings.signin_max_delay_seconds),
             ),
-            upload_dir=settings.data_dir / "uploads",
+            upload_dir=settings.upload_dir,
             max_upload_bytes=settings.max_upload_mb * 1024 * 1024,
             audit_views=settings.audit_views,
             data_version_max_age=settings.data_version_seconds,

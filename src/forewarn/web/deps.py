@@ -1,22 +1,23 @@
-"""Typed dependencies: the app state, who is asking, what they may see, and the CSRF guard of every route."""
+"""Typed dependencies: the app state, the request's connections (one for reads, one for writes), who is asking,
+what they may see, the CSRF guard of every route, and the audit entries routes record."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy import Connection, Engine
+from fastapi.security import HTTPBearer
+from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 
 from forewarn.access.policy import ALL_ORGANISATIONS, Permission, Visibility, allowed, visibility
 from forewarn.access.principal import Channel, Principal
 from forewarn.accounts import audit
 from forewarn.accounts.sessions import SessionUpkeep, keep_up_session, look_up_session
-from forewarn.accounts.tokens import resolve_token
-from forewarn.store.database import write_connection
+from forewarn.accounts.tokens import TokenUse, look_up_token, record_token_use
+from forewarn.store.database import read_connection, writes_on
 from forewarn.web.errors import CsrfError, ForbiddenError, NotFoundError, NotSignedInError
 from forewarn.web.security import (
     CSRF_FIELD,
@@ -40,55 +41,70 @@ async def get_state(request: Request) -> WebState:
 AppState = Annotated[WebState, Depends(get_state)]
 
 
-def bearer_token(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, value = header.partition(" ")
-    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+BEARER = HTTPBearer(auto_error=False)
+
+
+async def bearer_token(request: Request) -> str | None:
+    """The token of an ``Authorization: Bearer`` header, or None. Read with FastAPI's HTTPBearer; called, not
+    declared as a dependency, so the OpenAPI description stays as it is (the refusals document the 401)."""
+    credentials = await BEARER(request)
+    return credentials.credentials if credentials is not None else None
+
+
+BearerToken = Annotated[str | None, Depends(bearer_token)]
 
 
 def client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-@contextmanager
-def lookup_connection(engine: Engine) -> Iterator[Connection]:
-    """A connection for reads, or a lookup that may write a little (a session's last-use time), committed at
-    the end.
-
-    On PostgreSQL it runs in autocommit: one round trip per statement, no BEGIN and ROLLBACK. A page's reads see
-    no less consistency than in a transaction: PostgreSQL's default isolation (read committed) takes a snapshot
-    per statement either way. SQLite keeps a plain transaction (the store's SQLite engine issues its own BEGIN,
-    which autocommit would leave open), and with it one snapshot for the whole page.
-    """
-    if engine.dialect.name == "postgresql":
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            yield conn
-    else:
-        with engine.begin() as conn:
-            yield conn
+def request_read_connection(state: AppState) -> Iterator[Connection]:
+    """The request's connection for reads (see :func:`forewarn.store.database.read_connection`), shared by every
+    dependency and the route, released when the route returns."""
+    with read_connection(state.engine) as conn:
+        yield conn
 
 
-read_connection = lookup_connection
+# scope="function": the exit (commit, release) runs when the route returns, before the answer is sent, so a
+# failed commit is a failed request and the next request sees the change.
+ReadConnection = Annotated[Connection, Depends(request_read_connection, scope="function")]
 
 
-def current_principal(request: Request, state: AppState) -> Principal | None:
+def request_write_transaction(conn: ReadConnection) -> Iterator[Connection]:
+    """The request's connection as a writing transaction: committed when the route returns, rolled back when it
+    raises (see :func:`forewarn.store.database.writes_on`: the lock is taken at the first statement, reads
+    included). The audit entry of a change is written here, with the change. A route that must read slowly
+    before writing (a password check) takes the read connection and writes in ``writes_on(conn)``."""
+    with writes_on(conn) as writing:
+        yield writing
+
+
+WriteConnection = Annotated[Connection, Depends(request_write_transaction, scope="function")]
+
+
+def current_principal(
+    request: Request, state: AppState, token: BearerToken, conn: ReadConnection
+) -> Principal | None:
     """The signed-in account: by bearer token when one is sent (cookies are then ignored), else by session."""
     if hasattr(request.state, "principal"):
         found: Principal | None = request.state.principal
         return found
-    token = bearer_token(request)
     cookie = request.cookies.get(state.cookies.session)
     principal: Principal | None = None
     upkeep: SessionUpkeep | None = None
-    if token is not None or cookie:
-        with lookup_connection(state.engine) as conn:
-            if token is not None:
-                principal = resolve_token(conn, token)
-            elif cookie:
-                principal, upkeep = look_up_session(conn, cookie, policy=state.options.session)
-    if upkeep is not None:  # its own short writing transaction (BEGIN IMMEDIATE on SQLite), after the reads
-        with write_connection(state.engine) as conn:
-            keep_up_session(conn, upkeep)
+    use: TokenUse | None = None
+    if token is not None:
+        principal, use = look_up_token(conn, token)
+    elif cookie:
+        principal, upkeep = look_up_session(conn, cookie, policy=state.options.session)
+    # Writes the lookup calls for, in a short writing transaction (BEGIN IMMEDIATE on SQLite) after the reads,
+    # so the lock is held only for them; the route's reads then see them.
+    if upkeep is not None or use is not None:
+        with writes_on(conn):
+            if upkeep is not None:
+                keep_up_session(conn, upkeep)
+            if use is not None:
+                record_token_use(conn, use)
     request.state.principal = principal
     return principal
 
@@ -103,9 +119,11 @@ def expected_csrf_token(request: Request, state: WebState, principal: Principal 
     return anonymous_csrf_token(state.settings.secret_key, pre_session) if pre_session else None
 
 
-async def csrf_guard(request: Request, state: AppState, principal: MaybePrincipal) -> None:
+async def csrf_guard(
+    request: Request, state: AppState, principal: MaybePrincipal, token: BearerToken
+) -> None:
     """Refuse state-changing browser requests that are cross-site or lack the right token (see security)."""
-    if request.method in SAFE_METHODS or bearer_token(request) is not None:
+    if request.method in SAFE_METHODS or token is not None:
         return
     problem = fetch_metadata_problem(request)
     if problem is not None:
@@ -160,24 +178,23 @@ def require(permission: Permission) -> Callable[[Principal], Awaitable[Principal
     return check
 
 
-def _member_visibility(state: WebState, principal: Principal) -> Visibility:
-    with lookup_connection(state.engine) as conn:
-        return visibility(conn, principal, state.pseudonym_key)
-
-
-async def current_visibility(state: AppState, principal: CurrentUser) -> Visibility:
+async def current_visibility(state: AppState, principal: CurrentUser, conn: ReadConnection) -> Visibility:
     """What this account may see: everything for analysts and administrators (no query, no thread), else its
     own organisation and the peers granted to it (read in the thread pool)."""
     if allowed(principal, Permission.VIEW_ALL_ORGANISATIONS):
         return ALL_ORGANISATIONS
-    return await run_in_threadpool(_member_visibility, state, principal)
+    return await run_in_threadpool(visibility, conn, principal, state.pseudonym_key)
 
 
 Viewer = Annotated[Visibility, Depends(current_visibility)]
 
 
+def _channel(request: Request) -> Channel:
+    return "api" if request.url.path.startswith("/api/") else "web"
+
+
 def record(
-    state: WebState,
+    conn: Connection,
     request: Request,
     who: Principal | str | None,
     action: str,
@@ -188,36 +205,45 @@ def record(
     detail: dict[str, object] | None = None,
     user_id: int | None = None,
 ) -> None:
-    """Record one audit entry: a change at once in its own transaction; a view through the batching writer
-    (views are recorded only when the options say so)."""
-    if action == "view" and not state.options.audit_views:
+    """Record the audit entry of a change in the change's own transaction ``conn``: both are written, or
+    neither."""
+    audit.record(
+        conn,
+        who,
+        action,
+        object_type,
+        object_id,
+        organisation_id=organisation_id,
+        channel=_channel(request),
+        ip=client_ip(request),
+        detail=detail,
+        user_id=user_id,
+    )
+
+
+def record_view(
+    state: WebState,
+    conn: Connection,
+    request: Request,
+    who: Principal | str | None,
+    object_type: str,
+    object_id: str | int | None = None,
+    *,
+    organisation_id: int | None = None,
+    detail: dict[str, object] | None = None,
+) -> None:
+    """Record that ``who`` viewed something, in a short writing transaction on the request's read connection
+    ``conn`` (views are recorded only when the options say so)."""
+    if not state.options.audit_views:
         return
-    channel: Channel = "api" if request.url.path.startswith("/api/") else "web"
-    if action == "view":
-        state.audit_writer.submit(
-            audit.pending(
-                who,
-                action,
-                object_type,
-                object_id,
-                organisation_id=organisation_id,
-                channel=channel,
-                ip=client_ip(request),
-                detail=detail,
-                user_id=user_id,
-            )
-        )
-        return
-    with write_connection(state.engine) as conn:
-        audit.record(
+    with writes_on(conn):
+        record(
             conn,
+            request,
             who,
-            action,
+            "view",
             object_type,
             object_id,
             organisation_id=organisation_id,
-            channel=channel,
-            ip=client_ip(request),
             detail=detail,
-            user_id=user_id,
         )

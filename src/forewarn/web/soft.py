@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from forewarn.accounts.reads import organisation_codes
-from forewarn.web.deps import read_connection
+from forewarn.store.database import read_connection
 from forewarn.web.pages.organisation import SoftMeasures
 from forewarn.web.pages.portfolio import SoftStatus
 from forewarn.web.pages.surveys import soft_measures_for, soft_status_for

@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 
 from forewarn.access.policy import ROLE_PERMISSIONS, Permission, allowed
 from forewarn.access.principal import Principal, utc_now
 from forewarn.accounts.sessions import end_session, start_session
-from forewarn.accounts.signin import SignInOutcome, authenticate, check_credentials, record_check
+from forewarn.accounts.signin import SignInOutcome, check_credentials, record_check
 from forewarn.accounts.tokens import issue_token, list_tokens, revoke_token
 from forewarn.accounts.users import AccountError, get_user, set_password
-from forewarn.store.database import write_connection
-from forewarn.web.deps import AppState, CurrentUser, client_ip, record
+from forewarn.store.database import writes_on
+from forewarn.web.deps import AppState, CurrentUser, ReadConnection, WriteConnection, client_ip, record
 from forewarn.web.errors import ForbiddenError, NotFoundError
+from forewarn.web.forms import PasswordChangeForm, PasswordConfirmForm, TokenForm
 from forewarn.web.rendering import render
-from forewarn.web.routes.helpers import form_text, safe_next
+from forewarn.web.routes.helpers import safe_next
 from forewarn.web.schemas import AccountOut, Me, TokenCreate, TokenIssued, TokenOut
 from forewarn.web.state import WebState
 
@@ -36,10 +39,9 @@ def me(principal: Principal) -> Me:
     )
 
 
-def _account(state: WebState, principal: Principal) -> AccountOut:
-    with state.engine.connect() as conn:
-        user = get_user(conn, principal.user_id)
-        tokens = list_tokens(conn, principal.user_id)
+def _account(conn: Connection, principal: Principal) -> AccountOut:
+    user = get_user(conn, principal.user_id)
+    tokens = list_tokens(conn, principal.user_id)
     return AccountOut(
         me=me(principal),
         organisation_name=user.organisation_name if user else None,
@@ -60,40 +62,39 @@ def _account(state: WebState, principal: Principal) -> AccountOut:
     )
 
 
-def _issue(state: WebState, request: Request, principal: Principal, body: TokenCreate) -> TokenIssued:
+def _issue(conn: Connection, request: Request, principal: Principal, body: TokenCreate) -> TokenIssued:
     if not allowed(principal, Permission.USE_API_TOKENS):
         raise ForbiddenError("Your account cannot have API tokens.")
     expires = utc_now() + dt.timedelta(days=body.expires_in_days) if body.expires_in_days else None
-    with state.engine.begin() as conn:
-        issued = issue_token(conn, principal.user_id, body.name, expires_at=expires)
-    record(state, request, principal, "create", "api_token", issued.id, detail={"name": body.name})
+    issued = issue_token(conn, principal.user_id, body.name, expires_at=expires)
+    record(conn, request, principal, "create", "api_token", issued.id, detail={"name": body.name})
     return TokenIssued(id=issued.id, name=body.name, token=issued.token)
 
 
-def _revoke(state: WebState, request: Request, principal: Principal, token_id: int) -> None:
-    with state.engine.begin() as conn:
-        done = revoke_token(
-            conn,
-            token_id,
-            owner_id=None if allowed(principal, Permission.MANAGE_USERS) else principal.user_id,
-        )
+def _revoke(conn: Connection, request: Request, principal: Principal, token_id: int) -> None:
+    done = revoke_token(
+        conn,
+        token_id,
+        owner_id=None if allowed(principal, Permission.MANAGE_USERS) else principal.user_id,
+    )
     if not done:
         raise NotFoundError("There is no active token with this number among yours.")
-    record(state, request, principal, "revoke", "api_token", token_id)
+    record(conn, request, principal, "revoke", "api_token", token_id)
 
 
 @router.get("/account", include_in_schema=False)
-def account_page(request: Request, state: AppState, principal: CurrentUser) -> Response:
+def account_page(request: Request, principal: CurrentUser, conn: ReadConnection) -> Response:
     return render(
-        request, "account.html", {"title": "Your account", "view": _account(state, principal), "values": {}}
+        request, "account.html", {"title": "Your account", "view": _account(conn, principal), "values": {}}
     )
 
 
 @router.post("/account/tokens", include_in_schema=False)
-async def create_token_form(request: Request, state: AppState, principal: CurrentUser) -> Response:
-    form = dict(await request.form())
-    name = form_text(form, "name")
-    view = _account(state, principal)
+def create_token_form(
+    request: Request, principal: CurrentUser, form: Annotated[TokenForm, Form()], conn: WriteConnection
+) -> Response:
+    name = form.name
+    view = _account(conn, principal)
     if not name:
         return render(
             request,
@@ -106,42 +107,48 @@ async def create_token_form(request: Request, state: AppState, principal: Curren
             },
             status_code=400,
         )
-    issued = _issue(state, request, principal, TokenCreate(name=name[:200], expires_in_days=90))
+    issued = _issue(conn, request, principal, TokenCreate(name=name[:200], expires_in_days=90))
     return render(
         request,
         "account.html",
-        {"title": "Your account", "view": _account(state, principal), "issued": issued, "values": {}},
+        {"title": "Your account", "view": _account(conn, principal), "issued": issued, "values": {}},
     )
 
 
 @router.post("/account/tokens/{token_id}/revoke", include_in_schema=False)
-def revoke_token_form(request: Request, state: AppState, principal: CurrentUser, token_id: int) -> Response:
-    _revoke(state, request, principal, token_id)
+def revoke_token_form(
+    request: Request, principal: CurrentUser, token_id: int, conn: WriteConnection
+) -> Response:
+    _revoke(conn, request, principal, token_id)
     return RedirectResponse("/account?notice=token-revoked", status_code=303)
 
 
 @router.post("/account/password", include_in_schema=False)
-async def change_password_form(request: Request, state: AppState, principal: CurrentUser) -> Response:
-    form = dict(await request.form())
-    current = form.get("current_password")
-    new = form.get("new_password")
-    current = current if isinstance(current, str) else ""
-    new = new if isinstance(new, str) else ""
+def change_password_form(
+    request: Request,
+    state: AppState,
+    principal: CurrentUser,
+    form: Annotated[PasswordChangeForm, Form()],
+    conn: ReadConnection,
+) -> Response:
+    current, new = form.current_password, form.new_password
     errors: dict[str, str] = {}
     if not current:
         errors["current_password"] = "Enter your current password"
     if not new:
         errors["new_password"] = "Enter a new password"
     if not errors:
-        with state.engine.begin() as conn:
-            check = authenticate(
-                conn,
-                state.passwords,
-                principal.email,
-                current,
-                ip=client_ip(request),
-                policy=state.options.throttle,
-            )
+        # The slow check before the writing transaction, outside the write lock, as at sign-in.
+        checked = check_credentials(
+            conn,
+            state.passwords,
+            principal.email,
+            current,
+            ip=client_ip(request),
+            policy=state.options.throttle,
+        )
+        with writes_on(conn):  # the attempt is recorded whatever the outcome
+            check = record_check(conn, checked)
             if check.outcome is not SignInOutcome.OK:
                 errors["current_password"] = "Your current password is not correct"
             else:
@@ -149,13 +156,14 @@ async def change_password_form(request: Request, state: AppState, principal: Cur
                     set_password(conn, state.passwords, principal.user_id, new)
                 except AccountError as exc:
                     errors["new_password"] = exc.problems.get("password", str(exc))
+            if not errors:
+                record(conn, request, principal, "update", "password", principal.user_id)
         if not errors:
-            record(state, request, principal, "update", "password", principal.user_id)
             return RedirectResponse("/sign-in?notice=password-changed", status_code=303)
     return render(
         request,
         "account.html",
-        {"title": "Your account", "view": _account(state, principal), "errors": errors, "values": {}},
+        {"title": "Your account", "view": _account(conn, principal), "errors": errors, "values": {}},
         status_code=400,
     )
 
@@ -187,19 +195,23 @@ def confirm_password_page(
 
 
 def _confirm(
-    state: WebState, request: Request, principal: Principal, password: str
+    state: WebState,
+    request: Request,
+    principal: Principal,
+    password: str,
+    conn: Connection,
 ) -> tuple[bool, str | None]:
     """Check the password as a sign-in does (throttled, recorded); on success replace the session by a new one
     signed in now (a fresh token: the old cookie stops working)."""
     if not principal.session_id:
         raise ForbiddenError("Confirming your password needs a browser session.")
     ip = client_ip(request)
-    with state.engine.connect() as conn:  # the slow check outside the write lock, as at sign-in
-        check = check_credentials(
-            conn, state.passwords, principal.email, password, ip=ip, policy=state.options.throttle
-        )
+    # The slow check before the writing transaction, outside the write lock, as at sign-in.
+    check = check_credentials(
+        conn, state.passwords, principal.email, password, ip=ip, policy=state.options.throttle
+    )
     token = None
-    with write_connection(state.engine) as conn:
+    with writes_on(conn):
         result = record_check(conn, check)
         if result.outcome is SignInOutcome.OK and result.user_id == principal.user_id:
             end_session(conn, principal.session_id)
@@ -210,19 +222,23 @@ def _confirm(
                 user_agent=request.headers.get("user-agent"),
                 policy=state.options.session,
             ).token
-    record(state, request, principal, "reauthenticate" if token else "reauthenticate_failed", "session")
+        record(conn, request, principal, "reauthenticate" if token else "reauthenticate_failed", "session")
     return token is not None, token
 
 
 @router.post("/account/confirm-password", include_in_schema=False)
-async def confirm_password(request: Request, state: AppState, principal: CurrentUser) -> Response:
-    form = dict(await request.form())
-    target = safe_next(form_text(form, "next"), "/account")
-    password = form.get("password")
-    password = password if isinstance(password, str) else ""
+async def confirm_password(
+    request: Request,
+    state: AppState,
+    principal: CurrentUser,
+    form: Annotated[PasswordConfirmForm, Form()],
+    conn: ReadConnection,
+) -> Response:
+    target = safe_next(form.next, "/account")
+    password = form.password
     if not password:
         return _confirm_page(request, state, target, {"password": "Enter your password"}, 400)
-    ok, token = await run_in_threadpool(_confirm, state, request, principal, password)
+    ok, token = await run_in_threadpool(_confirm, state, request, principal, password, conn)
     if not ok or token is None:
         return _confirm_page(request, state, target, {"password": "Your password is not correct"}, 400)
     response = RedirectResponse(target, status_code=303)
@@ -238,21 +254,23 @@ async def confirm_password(request: Request, state: AppState, principal: Current
 
 
 @router.get("/api/v1/account", response_model=AccountOut, tags=["account"])
-def account_api(state: AppState, principal: CurrentUser) -> AccountOut:
+def account_api(principal: CurrentUser, conn: ReadConnection) -> AccountOut:
     """Who you are, what your role allows, and your API tokens (never their values)."""
-    return _account(state, principal)
+    return _account(conn, principal)
 
 
 @router.post("/api/v1/account/tokens", response_model=TokenIssued, status_code=201, tags=["account"])
 def create_token_api(
-    request: Request, state: AppState, principal: CurrentUser, body: TokenCreate
+    request: Request, principal: CurrentUser, body: TokenCreate, conn: WriteConnection
 ) -> TokenIssued:
     """Issue an API token acting with your role. The token is in this answer only."""
-    return _issue(state, request, principal, body)
+    return _issue(conn, request, principal, body)
 
 
 @router.post("/api/v1/account/tokens/{token_id}/revoke", status_code=204, tags=["account"])
-def revoke_token_api(request: Request, state: AppState, principal: CurrentUser, token_id: int) -> Response:
+def revoke_token_api(
+    request: Request, principal: CurrentUser, token_id: int, conn: WriteConnection
+) -> Response:
     """Revoke one of your tokens (an administrator may revoke anyone's)."""
-    _revoke(state, request, principal, token_id)
+    _revoke(conn, request, principal, token_id)
     return Response(status_code=204)

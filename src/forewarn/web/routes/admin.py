@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import Connection
 
 from forewarn.access.policy import Permission, grant_peers, list_grants, revoke_peer
 from forewarn.access.principal import Principal, utc_now
@@ -22,10 +23,10 @@ from forewarn.accounts.users import (
     update_user,
 )
 from forewarn.store.models_web import Role
-from forewarn.web.deps import AppState, record, require
+from forewarn.web.deps import AppState, ReadConnection, WriteConnection, record, record_view, require
 from forewarn.web.errors import ForbiddenError, NotFoundError
+from forewarn.web.forms import GrantForm, NewUserForm, PasswordResetForm, UserChangeForm, codes
 from forewarn.web.rendering import render
-from forewarn.web.routes.helpers import form_text
 from forewarn.web.schemas import (
     AuditLogOut,
     AuditOut,
@@ -88,36 +89,36 @@ def user_out(u: UserRecord) -> UserOut:
     )
 
 
-def _organisation(state: WebState, code: str | None) -> tuple[int | None, dict[str, str]]:
+def _organisation(conn: Connection, code: str | None) -> tuple[int | None, dict[str, str]]:
     if not code:
         return None, {}
-    with state.engine.connect() as conn:
-        found = organisation_id_by_code(conn, code)
+    found = organisation_id_by_code(conn, code)
     if found is None:
         return None, {"organisation_code": "There is no organisation with this code"}
     return found, {}
 
 
-def _create(state: WebState, request: Request, principal: Principal, body: UserCreate) -> UserOut:
+def _create(
+    state: WebState, conn: Connection, request: Request, principal: Principal, body: UserCreate
+) -> UserOut:
     if Role(body.role) is not Role.MEMBER:
         require_recent_password(state, principal)
-    organisation_id, problems = _organisation(state, body.organisation_code)
+    organisation_id, problems = _organisation(conn, body.organisation_code)
     if problems:
         raise AccountError(problems)
-    with state.engine.begin() as conn:
-        user_id = create_user(
-            conn,
-            state.passwords,
-            email=body.email,
-            display_name=body.display_name,
-            password=body.password,
-            role=Role(body.role),
-            organisation_id=organisation_id,
-        )
-        created = get_user(conn, user_id)
+    user_id = create_user(
+        conn,
+        state.passwords,
+        email=body.email,
+        display_name=body.display_name,
+        password=body.password,
+        role=Role(body.role),
+        organisation_id=organisation_id,
+    )
+    created = get_user(conn, user_id)
     assert created is not None
     record(
-        state,
+        conn,
         request,
         principal,
         "create",
@@ -129,32 +130,28 @@ def _create(state: WebState, request: Request, principal: Principal, body: UserC
 
 
 def _update(
-    state: WebState, request: Request, principal: Principal, user_id: int, body: UserUpdate
+    state: WebState, conn: Connection, request: Request, principal: Principal, user_id: int, body: UserUpdate
 ) -> UserOut:
-    organisation_id, problems = _organisation(state, body.organisation_code)
+    organisation_id, problems = _organisation(conn, body.organisation_code)
     if problems:
         raise AccountError(problems)
-    with state.engine.connect() as conn:
-        current = get_user(conn, user_id)
+    current = get_user(conn, user_id)
     if current is None:
         raise NotFoundError("There is no account with this number.")
     if current.role is not Role(body.role) or current.organisation_id != organisation_id:
         require_recent_password(state, principal)
-    with state.engine.begin() as conn:
-        if get_user(conn, user_id) is None:
-            raise NotFoundError("There is no account with this number.")
-        update_user(
-            conn,
-            user_id,
-            role=Role(body.role),
-            organisation_id=organisation_id,
-            is_active=body.is_active,
-            display_name=body.display_name,
-        )
-        updated = get_user(conn, user_id)
+    update_user(
+        conn,
+        user_id,
+        role=Role(body.role),
+        organisation_id=organisation_id,
+        is_active=body.is_active,
+        display_name=body.display_name,
+    )
+    updated = get_user(conn, user_id)
     assert updated is not None
     record(
-        state,
+        conn,
         request,
         principal,
         "update",
@@ -169,10 +166,9 @@ def _update(
 
 
 @router.get("/users", include_in_schema=False)
-def users_page(request: Request, state: AppState, principal: Admin) -> Response:
-    with state.engine.connect() as conn:
-        users = [user_out(u) for u in list_users(conn)]
-    record(state, request, principal, "view", "users")
+def users_page(request: Request, state: AppState, principal: Admin, conn: ReadConnection) -> Response:
+    users = [user_out(u) for u in list_users(conn)]
+    record_view(state, conn, request, principal, "users")
     return render(request, "users.html", {"title": "Users", "users": users, "roles": ROLE_LABELS})
 
 
@@ -182,25 +178,30 @@ def new_user_page(request: Request, principal: Admin) -> Response:
 
 
 @router.post("/users", include_in_schema=False)
-async def create_user_form(request: Request, state: AppState, principal: Admin) -> Response:
-    form = dict(await request.form())
-    values = {k: form_text(form, k) for k in ("email", "display_name", "role", "organisation_code")}
-    password = form.get("password")
+def create_user_form(
+    request: Request,
+    state: AppState,
+    principal: Admin,
+    form: Annotated[NewUserForm, Form()],
+    conn: WriteConnection,
+) -> Response:
+    values = form.model_dump(include={"email", "display_name", "role", "organisation_code"})
     errors: dict[str, str] = {}
-    if values["role"] not in ROLE_LABELS:
+    if form.role not in ROLE_LABELS:
         errors["role"] = "Select the user's role"
     if not errors:
         try:
             _create(
                 state,
+                conn,
                 request,
                 principal,
                 UserCreate(
-                    email=values["email"][:320],
-                    display_name=values["display_name"][:200],
-                    password=(password if isinstance(password, str) else "")[:256],
-                    role=values["role"],
-                    organisation_code=values["organisation_code"] or None,
+                    email=form.email[:320],
+                    display_name=form.display_name[:200],
+                    password=form.password[:256],
+                    role=form.role,
+                    organisation_code=form.organisation_code or None,
                 ),
             )
             return RedirectResponse("/users?notice=user-created", status_code=303)
@@ -217,9 +218,8 @@ async def create_user_form(request: Request, state: AppState, principal: Admin) 
 
 
 @router.get("/users/{user_id}", include_in_schema=False)
-def user_page(request: Request, state: AppState, principal: Admin, user_id: int) -> Response:
-    with state.engine.connect() as conn:
-        user = get_user(conn, user_id)
+def user_page(request: Request, principal: Admin, user_id: int, conn: ReadConnection) -> Response:
+    user = get_user(conn, user_id)
     if user is None:
         raise NotFoundError("There is no account with this number.")
     return render(
@@ -230,10 +230,15 @@ def user_page(request: Request, state: AppState, principal: Admin, user_id: int)
 
 
 @router.post("/users/{user_id}", include_in_schema=False)
-async def update_user_form(request: Request, state: AppState, principal: Admin, user_id: int) -> Response:
-    form = dict(await request.form())
-    role = form_text(form, "role")
-    code = form_text(form, "organisation_code")
+def update_user_form(
+    request: Request,
+    state: AppState,
+    principal: Admin,
+    user_id: int,
+    form: Annotated[UserChangeForm, Form()],
+    conn: WriteConnection,
+) -> Response:
+    role, code = form.role, form.organisation_code
     errors: dict[str, str] = {}
     if role not in ROLE_LABELS:
         errors["role"] = "Select the user's role"
@@ -241,20 +246,18 @@ async def update_user_form(request: Request, state: AppState, principal: Admin, 
         try:
             _update(
                 state,
+                conn,
                 request,
                 principal,
                 user_id,
-                UserUpdate(
-                    role=role, organisation_code=code or None, is_active=form_text(form, "is_active") == "yes"
-                ),
+                UserUpdate(role=role, organisation_code=code or None, is_active=form.is_active == "yes"),
             )
             return RedirectResponse("/users?notice=user-updated", status_code=303)
         except PasswordConfirmationNeeded:
             return confirm_first(f"/users/{user_id}")
         except AccountError as exc:
             errors = exc.problems
-    with state.engine.connect() as conn:
-        user = get_user(conn, user_id)
+    user = get_user(conn, user_id)
     if user is None:
         raise NotFoundError("There is no account with this number.")
     return render(
@@ -272,16 +275,19 @@ async def update_user_form(request: Request, state: AppState, principal: Admin, 
 
 
 @router.post("/users/{user_id}/password", include_in_schema=False)
-async def reset_password_form(request: Request, state: AppState, principal: Admin, user_id: int) -> Response:
-    form = dict(await request.form())
-    password = form.get("password")
-    with state.engine.connect() as conn:
-        user = get_user(conn, user_id)
+def reset_password_form(
+    request: Request,
+    state: AppState,
+    principal: Admin,
+    user_id: int,
+    form: Annotated[PasswordResetForm, Form()],
+    conn: WriteConnection,
+) -> Response:
+    user = get_user(conn, user_id)
     if user is None:
         raise NotFoundError("There is no account with this number.")
     try:
-        with state.engine.begin() as conn:
-            set_password(conn, state.passwords, user_id, password if isinstance(password, str) else "")
+        set_password(conn, state.passwords, user_id, form.password)
     except AccountError as exc:
         return render(
             request,
@@ -295,7 +301,7 @@ async def reset_password_form(request: Request, state: AppState, principal: Admi
             },
             status_code=400,
         )
-    record(state, request, principal, "update", "password", user_id)
+    record(conn, request, principal, "update", "password", user_id)
     return RedirectResponse("/users?notice=password-changed", status_code=303)
 
 
@@ -304,30 +310,31 @@ def grants_page(
     request: Request,
     state: AppState,
     principal: GrantManager,
+    conn: ReadConnection,
     organisation: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Response:
-    with state.engine.connect() as conn:
-        organisation_id = organisation_id_by_code(conn, organisation) if organisation else None
-        grants = list_grants(conn, organisation_id)
+    organisation_id = organisation_id_by_code(conn, organisation) if organisation else None
+    grants = list_grants(conn, organisation_id)
     return render(request, "grants.html", {"title": "Peer access", "grants": grants, "values": {}})
 
 
 @router.post("/peers", include_in_schema=False)
-async def grant_form(request: Request, state: AppState, principal: GrantManager) -> Response:
-    form = dict(await request.form())
-    code = form_text(form, "organisation_code")
-    peers = [p.strip() for p in form_text(form, "peer_codes").replace(",", "\n").splitlines() if p.strip()]
+def grant_form(
+    request: Request,
+    state: AppState,
+    principal: GrantManager,
+    form: Annotated[GrantForm, Form()],
+    conn: WriteConnection,
+) -> Response:
+    code, peers = form.organisation_code, codes(form.peer_codes)
     try:
         require_recent_password(state, principal)
     except PasswordConfirmationNeeded:
         return confirm_first("/peers")
-    errors = _grant(
-        state, request, principal, GrantCreate.model_construct(organisation_code=code, peer_codes=peers)
-    )
+    errors = _grant(conn, request, principal, code, peers)
     if not errors:
         return RedirectResponse("/peers?notice=grants-updated", status_code=303)
-    with state.engine.connect() as conn:
-        grants = list_grants(conn)
+    grants = list_grants(conn)
     return render(
         request,
         "grants.html",
@@ -343,18 +350,22 @@ async def grant_form(request: Request, state: AppState, principal: GrantManager)
 
 @router.post("/peers/{organisation_id}/{peer_id}/revoke", include_in_schema=False)
 def revoke_grant_form(
-    request: Request, state: AppState, principal: GrantManager, organisation_id: int, peer_id: int
+    request: Request,
+    state: AppState,
+    principal: GrantManager,
+    organisation_id: int,
+    peer_id: int,
+    conn: WriteConnection,
 ) -> Response:
     try:
         require_recent_password(state, principal)
     except PasswordConfirmationNeeded:
         return confirm_first("/peers")
-    with state.engine.begin() as conn:
-        done = revoke_peer(conn, organisation_id, peer_id)
+    done = revoke_peer(conn, organisation_id, peer_id)
     if not done:
         raise NotFoundError("There is no such peer access.")
     record(
-        state,
+        conn,
         request,
         principal,
         "delete",
@@ -365,28 +376,28 @@ def revoke_grant_form(
     return RedirectResponse("/peers?notice=grants-updated", status_code=303)
 
 
-def _grant(state: WebState, request: Request, principal: Principal, body: GrantCreate) -> dict[str, str]:
+def _grant(
+    conn: Connection, request: Request, principal: Principal, organisation_code: str, peer_codes: list[str]
+) -> dict[str, str]:
+    """Let one organisation's members see these peers; the problem of each field when it cannot be done (a form
+    may send no code at all, so these are plain values, not a validated :class:`GrantCreate`)."""
     errors: dict[str, str] = {}
-    with state.engine.connect() as conn:
-        organisation_id = (
-            organisation_id_by_code(conn, body.organisation_code) if body.organisation_code else None
-        )
-        peer_ids = {c: organisation_id_by_code(conn, c) for c in body.peer_codes}
+    organisation_id = organisation_id_by_code(conn, organisation_code) if organisation_code else None
+    peer_ids = {c: organisation_id_by_code(conn, c) for c in peer_codes}
     if organisation_id is None:
         errors["organisation_code"] = "Enter the code of an organisation in the store"
     unknown = [c for c, i in peer_ids.items() if i is None]
-    if not body.peer_codes:
+    if not peer_codes:
         errors["peer_codes"] = "Enter the codes of the peers this organisation may see"
     elif unknown:
         errors["peer_codes"] = f"There is no organisation with the code {', '.join(unknown[:5])}"
     if errors or organisation_id is None:
         return errors
-    with state.engine.begin() as conn:
-        added = grant_peers(
-            conn, organisation_id, [i for i in peer_ids.values() if i is not None], principal.email
-        )
+    added = grant_peers(
+        conn, organisation_id, [i for i in peer_ids.values() if i is not None], principal.email
+    )
     record(
-        state,
+        conn,
         request,
         principal,
         "create",
@@ -403,10 +414,10 @@ def audit_page(
     request: Request,
     state: AppState,
     principal: Auditor,
+    conn: ReadConnection,
     action: Annotated[str | None, Query(max_length=40)] = None,
 ) -> Response:
-    with state.engine.connect() as conn:
-        entries = recent_entries(conn, limit=300, action=action or None)
+    entries = recent_entries(conn, limit=300, action=action or None)
     return render(request, "audit.html", {"title": "Audit log", "entries": entries, "action": action or ""})
 
 
@@ -414,24 +425,24 @@ def audit_page(
 
 
 @router.get("/api/v1/users", response_model=UsersOut, tags=["administration"])
-def users_api(request: Request, state: AppState, principal: Admin) -> UsersOut:
+def users_api(request: Request, state: AppState, principal: Admin, conn: ReadConnection) -> UsersOut:
     """Every account (administrators only)."""
-    with state.engine.connect() as conn:
-        users = [user_out(u) for u in list_users(conn)]
-    record(state, request, principal, "view", "users")
+    users = [user_out(u) for u in list_users(conn)]
+    record_view(state, conn, request, principal, "users")
     return UsersOut(users=users)
 
 
 @router.post("/api/v1/users", response_model=UserOut, status_code=201, tags=["administration"])
-def create_user_api(request: Request, state: AppState, principal: Admin, body: UserCreate) -> UserOut:
+def create_user_api(
+    request: Request, state: AppState, principal: Admin, body: UserCreate, conn: WriteConnection
+) -> UserOut:
     """Create an account. 422 with the problem of each field when it cannot be created."""
-    return _create(state, request, principal, body)
+    return _create(state, conn, request, principal, body)
 
 
 @router.get("/api/v1/users/{user_id}", response_model=UserOut, tags=["administration"])
-def user_api(state: AppState, principal: Admin, user_id: int) -> UserOut:
-    with state.engine.connect() as conn:
-        user = get_user(conn, user_id)
+def user_api(principal: Admin, user_id: int, conn: ReadConnection) -> UserOut:
+    user = get_user(conn, user_id)
     if user is None:
         raise NotFoundError("There is no account with this number.")
     return user_out(user)
@@ -439,42 +450,45 @@ def user_api(state: AppState, principal: Admin, user_id: int) -> UserOut:
 
 @router.put("/api/v1/users/{user_id}", response_model=UserOut, tags=["administration"])
 def update_user_api(
-    request: Request, state: AppState, principal: Admin, user_id: int, body: UserUpdate
+    request: Request, state: AppState, principal: Admin, user_id: int, body: UserUpdate, conn: WriteConnection
 ) -> UserOut:
     """Change an account's role, organisation or status (its sessions end when any of these change). A role or
     organisation change needs the password entered recently, in a browser session: a token alone is refused."""
-    return _update(state, request, principal, user_id, body)
+    return _update(state, conn, request, principal, user_id, body)
 
 
 @router.get("/api/v1/peers", response_model=GrantsOut, tags=["administration"])
-def grants_api(state: AppState, principal: GrantManager) -> GrantsOut:
+def grants_api(principal: GrantManager, conn: ReadConnection) -> GrantsOut:
     """Which organisations' members may see which peers (anonymised)."""
-    with state.engine.connect() as conn:
-        grants = list_grants(conn)
-    return GrantsOut(grants=[GrantOut(**g.__dict__) for g in grants])
+    return _grants_out(conn)
+
+
+def _grants_out(conn: Connection) -> GrantsOut:
+    return GrantsOut(grants=[GrantOut(**g.__dict__) for g in list_grants(conn)])
 
 
 @router.post("/api/v1/peers", response_model=GrantsOut, status_code=201, tags=["administration"])
-def grant_api(request: Request, state: AppState, principal: GrantManager, body: GrantCreate) -> GrantsOut:
+def grant_api(
+    request: Request, state: AppState, principal: GrantManager, body: GrantCreate, conn: WriteConnection
+) -> GrantsOut:
     """Let members of one organisation see these peers, anonymised (needs the password entered recently, in a
     browser session)."""
     require_recent_password(state, principal)
-    errors = _grant(state, request, principal, body)
+    errors = _grant(conn, request, principal, body.organisation_code, body.peer_codes)
     if errors:
         raise AccountError(errors)
-    return grants_api(state, principal)
+    return _grants_out(conn)
 
 
 @router.get("/api/v1/audit", response_model=AuditLogOut, tags=["administration"])
 def audit_api(
-    state: AppState,
     principal: Auditor,
+    conn: ReadConnection,
     action: Annotated[str | None, Query(max_length=40)] = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
 ) -> AuditLogOut:
     """The latest audit entries, newest first."""
-    with state.engine.connect() as conn:
-        entries = recent_entries(conn, limit=limit, action=action or None)
+    entries = recent_entries(conn, limit=limit, action=action or None)
     return AuditLogOut(
         entries=[AuditOut(**{k: v for k, v in e.__dict__.items() if k != "user_id"}) for e in entries]
     )

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import math
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 
 from forewarn.accounts.sessions import end_session, start_session
 from forewarn.accounts.signin import SignInOutcome, SignInResult, check_credentials, record_check
-from forewarn.store.database import write_connection
-from forewarn.web.deps import AppState, MaybePrincipal, client_ip, record
+from forewarn.store.database import writes_on
+from forewarn.web.deps import AppState, MaybePrincipal, ReadConnection, WriteConnection, client_ip, record
+from forewarn.web.forms import SignInForm
 from forewarn.web.rendering import render
-from forewarn.web.routes.helpers import form_text, safe_next
+from forewarn.web.routes.helpers import safe_next
 from forewarn.web.state import WebState
 
 router = APIRouter(include_in_schema=False)
@@ -27,11 +30,14 @@ def sign_in_page(request: Request, principal: MaybePrincipal, next: str | None =
 
 
 @router.post("/sign-in")
-async def sign_in(request: Request, state: AppState) -> Response:
-    form = dict(await request.form())
-    email, password = form_text(form, "email"), form.get("password")
-    password = password if isinstance(password, str) else ""
-    target = safe_next(form_text(form, "next"))
+async def sign_in(
+    request: Request,
+    state: AppState,
+    form: Annotated[SignInForm, Form()],
+    conn: ReadConnection,
+) -> Response:
+    email, password = form.email, form.password
+    target = safe_next(form.next)
     errors: dict[str, str] = {}
     if not email:
         errors["email"] = "Enter your email address"
@@ -39,7 +45,7 @@ async def sign_in(request: Request, state: AppState) -> Response:
         errors["password"] = "Enter your password"
     status = 400
     if not errors:
-        result, session = await run_in_threadpool(_sign_in, state, request, email, password)
+        result, session = await run_in_threadpool(_sign_in, state, request, conn, email, password)
         if result.outcome is SignInOutcome.OK and session is not None:
             response = RedirectResponse(target, status_code=303)
             response.set_cookie(
@@ -74,13 +80,13 @@ async def sign_in(request: Request, state: AppState) -> Response:
     )
 
 
-def _sign_in(state: WebState, request: Request, email: str, password: str) -> tuple[SignInResult, str | None]:
+def _sign_in(
+    state: WebState, request: Request, conn: Connection, email: str, password: str
+) -> tuple[SignInResult, str | None]:
     ip = client_ip(request)
-    with state.engine.connect() as conn:  # reads, then the slow password check, outside the write lock
-        check = check_credentials(
-            conn, state.passwords, email, password, ip=ip, policy=state.options.throttle
-        )
-    with write_connection(state.engine) as conn:
+    # Reads, then the slow password check, before the writing transaction: outside the write lock.
+    check = check_credentials(conn, state.passwords, email, password, ip=ip, policy=state.options.throttle)
+    with writes_on(conn):
         result = record_check(conn, check)
         token = None
         if result.outcome is SignInOutcome.OK and result.user_id is not None:
@@ -92,17 +98,18 @@ def _sign_in(state: WebState, request: Request, email: str, password: str) -> tu
                 policy=state.options.session,
             )
             token = session.token
-    action = {"ok": "sign_in", "throttled": "sign_in_throttled"}.get(result.outcome.value, "sign_in_failed")
-    record(state, request, email.lower()[:320], action, "session", user_id=result.user_id)
+        action = {"ok": "sign_in", "throttled": "sign_in_throttled"}.get(
+            result.outcome.value, "sign_in_failed"
+        )
+        record(conn, request, email.lower()[:320], action, "session", user_id=result.user_id)
     return result, token
 
 
 @router.post("/sign-out")
-def sign_out(request: Request, state: AppState, principal: MaybePrincipal) -> Response:
+def sign_out(request: Request, state: AppState, principal: MaybePrincipal, conn: WriteConnection) -> Response:
     if principal is not None and principal.session_id:
-        with write_connection(state.engine) as conn:
-            end_session(conn, principal.session_id)
-        record(state, request, principal, "sign_out", "session")
+        end_session(conn, principal.session_id)
+        record(conn, request, principal, "sign_out", "session")
     response = RedirectResponse("/sign-in?notice=signed-out", status_code=303)
     # Charts and pages the browser may still hold from the session (W3C Clear Site Data).
     response.headers["Clear-Site-Data"] = '"cache"'

@@ -17,6 +17,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Request, UploadFile
 from fastapi import Path as PathParam
 from fastapi.responses import Response
+from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 
 from forewarn.access.policy import Permission
@@ -27,7 +28,8 @@ from forewarn.ingest.limits import Limits
 from forewarn.ingest.mapping import MappingError, file_checksum, parse_mapping, text_checksum
 from forewarn.ingest.problems import ImportRejected, Problem
 from forewarn.store import bulk
-from forewarn.web.deps import AppState, record, require
+from forewarn.store.database import writes_on
+from forewarn.web.deps import AppState, ReadConnection, record, require
 from forewarn.web.errors import BadRequestError, NotFoundError
 from forewarn.web.rendering import render
 from forewarn.web.schemas import ImportReportOut, ImportResultOut, ProblemOut
@@ -91,7 +93,9 @@ def _pending(state: WebState, principal: Principal, pending_id: str) -> tuple[Pa
     return folder / meta["file"], (folder / "mapping.yml").read_text(encoding="utf-8")
 
 
-def _report(state: WebState, pending_id: str, path: Path, mapping_text: str) -> ImportReportOut:
+def _report(
+    state: WebState, conn: Connection, pending_id: str, path: Path, mapping_text: str
+) -> ImportReportOut:
     try:
         mapping = parse_mapping(mapping_text, "mapping")
     except MappingError as exc:
@@ -104,8 +108,7 @@ def _report(state: WebState, pending_id: str, path: Path, mapping_text: str) -> 
             problems=[],
             mapping_problems=[_problem(p) for p in exc.problems],
         )
-    with state.engine.connect() as conn:
-        previous = bulk.find_batch(conn, file_checksum(path), text_checksum(mapping_text))
+    previous = bulk.find_batch(conn, file_checksum(path), text_checksum(mapping_text))
     limits = Limits.from_settings(state.settings)
     report, _ = validate_file(path, mapping, state.settings.import_max_reported_errors, limits)
     if not report.ok or previous is not None:
@@ -142,8 +145,13 @@ def _result(result: ImportResult) -> ImportResultOut:
 
 
 def _confirm(
-    state: WebState, request: Request, principal: Principal, pending_id: str
+    state: WebState,
+    conn: Connection,
+    request: Request,
+    principal: Principal,
+    pending_id: str,
 ) -> ImportResultOut | ImportReportOut:
+    """Import the waiting upload. The importer writes in a transaction of its own; the audit entry follows."""
     path, mapping_text = _pending(state, principal, pending_id)
     try:
         result = import_file(
@@ -156,36 +164,49 @@ def _confirm(
             limits=Limits.from_settings(state.settings),
         )
     except (ImportRejected, MappingError):
-        return _report(state, pending_id, path, mapping_text)
+        return _report(state, conn, pending_id, path, mapping_text)
     shutil.rmtree(path.parent, ignore_errors=True)
     state.versions.expire()  # this worker's pages show the import at once
-    record(
-        state,
-        request,
-        principal,
-        "import",
-        "import_batch",
-        result.batch_id,
-        detail={"file": result.file, "dataset": result.dataset},
-    )
+    with writes_on(conn):
+        record(
+            conn,
+            request,
+            principal,
+            "import",
+            "import_batch",
+            result.batch_id,
+            detail={"file": result.file, "dataset": result.dataset},
+        )
     return _result(result)
 
 
 async def _upload(
-    state: WebState, request: Request, principal: Principal, data: UploadFile, mapping: UploadFile
+    state: WebState,
+    conn: Connection,
+    request: Request,
+    principal: Principal,
+    data: UploadFile,
+    mapping: UploadFile,
 ) -> ImportReportOut:
     pending_id, path, mapping_text = await _save(state, principal, data, mapping)
-    report = await run_in_threadpool(_report, state, pending_id, path, mapping_text)
-    record(
-        state,
+    # Validation reads before the writing transaction: a long check must not hold the write lock.
+    report = await run_in_threadpool(_report, state, conn, pending_id, path, mapping_text)
+    await run_in_threadpool(
+        _record_validation,
+        conn,
         request,
         principal,
-        "validate",
-        "import",
         pending_id,
-        detail={"file": path.name, "problems": report.total_problems},
+        {"file": path.name, "problems": report.total_problems},
     )
     return report
+
+
+def _record_validation(
+    conn: Connection, request: Request, principal: Principal, pending_id: str, detail: dict[str, object]
+) -> None:
+    with writes_on(conn):
+        record(conn, request, principal, "validate", "import", pending_id, detail=detail)
 
 
 @router.get("/import", include_in_schema=False)
@@ -198,6 +219,7 @@ async def import_upload(
     request: Request,
     state: AppState,
     principal: Importer,
+    conn: ReadConnection,
     data_file: Annotated[UploadFile | None, File()] = None,
     mapping_file: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
@@ -208,7 +230,7 @@ async def import_upload(
         errors["mapping_file"] = "Select the mapping file that describes its layout"
     if not errors and data_file is not None and mapping_file is not None:
         try:
-            report = await _upload(state, request, principal, data_file, mapping_file)
+            report = await _upload(state, conn, request, principal, data_file, mapping_file)
         except ValueError as exc:
             errors["data_file" if "mapping" not in str(exc) else "mapping_file"] = str(exc)
         else:
@@ -223,9 +245,13 @@ async def import_upload(
 
 @router.post("/import/{pending_id}/confirm", include_in_schema=False)
 def import_confirm(
-    request: Request, state: AppState, principal: Importer, pending_id: str = PENDING
+    request: Request,
+    state: AppState,
+    principal: Importer,
+    conn: ReadConnection,
+    pending_id: str = PENDING,
 ) -> Response:
-    outcome = _confirm(state, request, principal, pending_id)
+    outcome = _confirm(state, conn, request, principal, pending_id)
     if isinstance(outcome, ImportReportOut):
         return render(
             request, "import_report.html", {"title": "Check the file", "report": outcome}, status_code=422
@@ -238,13 +264,14 @@ async def import_upload_api(
     request: Request,
     state: AppState,
     principal: Importer,
+    conn: ReadConnection,
     data_file: Annotated[UploadFile, File(description="CSV, Excel or Parquet, as published")],
     mapping_file: Annotated[UploadFile, File(description="The mapping (YAML) describing the file's layout")],
 ) -> ImportReportOut:
     """Upload a file with its mapping and get the validation report (every problem, row by row). Nothing is
     written; when there are no problems, confirm with the returned ``pending_id``."""
     try:
-        return await _upload(state, request, principal, data_file, mapping_file)
+        return await _upload(state, conn, request, principal, data_file, mapping_file)
     except ValueError as exc:
         raise BadRequestError(str(exc)) from exc
 
@@ -255,7 +282,11 @@ async def import_upload_api(
     tags=["import"],
 )
 def import_confirm_api(
-    request: Request, state: AppState, principal: Importer, pending_id: str = PENDING
+    request: Request,
+    state: AppState,
+    principal: Importer,
+    conn: ReadConnection,
+    pending_id: str = PENDING,
 ) -> ImportResultOut | ImportReportOut:
     """Import an uploaded, validated file: all or nothing. Returns the report again if it no longer passes."""
-    return _confirm(state, request, principal, pending_id)
+    return _confirm(state, conn, request, principal, pending_id)

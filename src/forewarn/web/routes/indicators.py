@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
 from forewarn.charts.render import spec_key, svg
-from forewarn.web.deps import AppState, CurrentUser, Viewer, read_connection, record
+from forewarn.web.deps import AppState, CurrentUser, ReadConnection, Viewer, record_view
 from forewarn.web.errors import NotFoundError
 from forewarn.web.pages.indicator import build_indicator, build_indicators
 from forewarn.web.rendering import render
@@ -21,26 +21,28 @@ MAX_TABLE_ROWS = 300
 
 
 @router.get("/indicators", include_in_schema=False)
-def indicators_page(request: Request, state: AppState, principal: CurrentUser) -> Response:
-    with read_connection(state.engine) as conn:
-        view = build_indicators(conn)
+def indicators_page(request: Request, principal: CurrentUser, conn: ReadConnection) -> Response:
+    view = build_indicators(conn)
     return render(request, "indicators.html", {"title": "Indicators", "view": view})
 
 
 @router.get("/api/v1/indicators", response_model=IndicatorsOut, tags=["pages"])
-def indicators_api(state: AppState, principal: CurrentUser) -> IndicatorsOut:
+def indicators_api(principal: CurrentUser, conn: ReadConnection) -> IndicatorsOut:
     """Every indicator in the store."""
-    with read_connection(state.engine) as conn:
-        return build_indicators(conn)
+    return build_indicators(conn)
 
 
 @router.get("/indicators/{code}", include_in_schema=False)
 def indicator_page(
-    request: Request, state: AppState, principal: CurrentUser, viewer: Viewer, code: str = CODE
+    request: Request,
+    state: AppState,
+    principal: CurrentUser,
+    viewer: Viewer,
+    conn: ReadConnection,
+    code: str = CODE,
 ) -> Response:
-    with read_connection(state.engine) as conn:
-        view, specs = build_indicator(conn, viewer, code)
-    record(state, request, principal, "view", "indicator", code)
+    view, specs = build_indicator(conn, viewer, code)
+    record_view(state, conn, request, principal, "indicator", code)
     return render(
         request,
         "indicator.html",
@@ -60,10 +62,10 @@ def indicator_chart(
     principal: CurrentUser,
     viewer: Viewer,
     chart: Literal["funnel", "ranks"],
+    conn: ReadConnection,
     code: str = CODE,
 ) -> Response:
-    with read_connection(state.engine) as conn:
-        _, specs = build_indicator(conn, viewer, code)
+    _, specs = build_indicator(conn, viewer, code)
     spec = specs.get(chart)
     if spec is None:
         raise NotFoundError("This indicator has no such chart.")
@@ -73,11 +75,15 @@ def indicator_chart(
 
 @router.get("/api/v1/indicators/{code}", response_model=IndicatorOut, tags=["pages"])
 def indicator_api(
-    request: Request, state: AppState, principal: CurrentUser, viewer: Viewer, code: str = CODE
+    request: Request,
+    state: AppState,
+    principal: CurrentUser,
+    viewer: Viewer,
+    conn: ReadConnection,
+    code: str = CODE,
 ) -> IndicatorOut:
     """One indicator across the organisations you may see: funnel position, rank with interval, outliers,
     and how many flags chance alone would give."""
-    with read_connection(state.engine) as conn:
-        view, _ = build_indicator(conn, viewer, code)
-    record(state, request, principal, "view", "indicator", code)
+    view, _ = build_indicator(conn, viewer, code)
+    record_view(state, conn, request, principal, "indicator", code)
     return view

@@ -5,17 +5,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from forewarn.access.policy import Permission
 from forewarn.access.principal import Principal
 from forewarn.jobs import queue
-from forewarn.store.database import write_connection
-from forewarn.web.deps import AppState, read_connection, record, require
+from forewarn.web.deps import ReadConnection, WriteConnection, record, require
 from forewarn.web.errors import BadRequestError
+from forewarn.web.forms import JobForm
 from forewarn.web.rendering import render
-from forewarn.web.routes.helpers import form_text
 
 router = APIRouter(include_in_schema=False)
 Admin = Annotated[Principal, Depends(require(Permission.VIEW_AUDIT_LOG))]
@@ -23,10 +22,9 @@ QUEUED_BY_HAND = ("scan", "maintenance")
 
 
 @router.get("/jobs")
-def jobs_page(request: Request, state: AppState, principal: Admin) -> Response:
-    with read_connection(state.engine) as conn:
-        jobs = queue.recent_jobs(conn, limit=200)
-        counts = queue.status_counts(conn)
+def jobs_page(request: Request, principal: Admin, conn: ReadConnection) -> Response:
+    jobs = queue.recent_jobs(conn, limit=200)
+    counts = queue.status_counts(conn)
     return render(
         request,
         "jobs.html",
@@ -35,11 +33,12 @@ def jobs_page(request: Request, state: AppState, principal: Admin) -> Response:
 
 
 @router.post("/jobs")
-async def queue_job(request: Request, state: AppState, principal: Admin) -> Response:
-    kind = form_text(dict(await request.form()), "kind")
+def queue_job(
+    request: Request, principal: Admin, form: Annotated[JobForm, Form()], conn: WriteConnection
+) -> Response:
+    kind = form.kind
     if kind not in QUEUED_BY_HAND:
         raise BadRequestError(f"Choose one of: {', '.join(QUEUED_BY_HAND)}")
-    with write_connection(state.engine) as conn:
-        job_id = queue.enqueue(conn, kind, {"queued_by": principal.email})
-    record(state, request, principal, "create", "job", job_id, detail={"kind": kind})
+    job_id = queue.enqueue(conn, kind, {"queued_by": principal.email})
+    record(conn, request, principal, "create", "job", job_id, detail={"kind": kind})
     return RedirectResponse("/jobs", status_code=303)

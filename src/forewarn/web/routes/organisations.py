@@ -6,7 +6,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
 from forewarn.charts.render import spec_key, svg
-from forewarn.web.deps import AppState, CurrentUser, Viewer, read_connection, record
+from forewarn.web.deps import AppState, CurrentUser, ReadConnection, Viewer, record_view
 from forewarn.web.pages.organisation import (
     build_organisation_indicator,
     cached_organisation,
@@ -24,13 +24,17 @@ CODE = Path(pattern=r"^[A-Za-z0-9_.\-]{1,100}$")
 
 @router.get("/organisations/{organisation_id}", include_in_schema=False)
 def organisation_page(
-    request: Request, state: AppState, principal: CurrentUser, viewer: Viewer, organisation_id: int
+    request: Request,
+    state: AppState,
+    principal: CurrentUser,
+    viewer: Viewer,
+    conn: ReadConnection,
+    organisation_id: int,
 ) -> Response:
-    with read_connection(state.engine) as conn:
-        view, specs = cached_organisation(conn, viewer, organisation_id, state.page_cache)
+    view, specs = cached_organisation(conn, viewer, organisation_id, state.page_cache)
     view = with_soft_measures(view, soft_measures_provider(state))
-    record(
-        state, request, principal, "view", "organisation", organisation_id, organisation_id=organisation_id
+    record_view(
+        state, conn, request, principal, "organisation", organisation_id, organisation_id=organisation_id
     )
     return render(
         request, "organisation.html", {"title": view.name, "view": view, "specs": specs, "charts": True}
@@ -42,28 +46,32 @@ def organisation_chart(
     state: AppState,
     principal: CurrentUser,
     viewer: Viewer,
+    conn: ReadConnection,
     organisation_id: int,
     indicator_code: str = CODE,
 ) -> Response:
-    with read_connection(state.engine) as conn:
-        spec = spc_chart_for(conn, viewer, organisation_id, indicator_code)
+    spec = spc_chart_for(conn, viewer, organisation_id, indicator_code)
     drawn = state.svg_cache.get_or_draw(spec_key(spec), lambda: svg(spec))
     return Response(drawn, media_type="image/svg+xml", headers={"Cache-Control": "private, no-store"})
 
 
 @router.get("/api/v1/organisations/{organisation_id}", response_model=OrganisationOut, tags=["pages"])
 def organisation_api(
-    request: Request, state: AppState, principal: CurrentUser, viewer: Viewer, organisation_id: int
+    request: Request,
+    state: AppState,
+    principal: CurrentUser,
+    viewer: Viewer,
+    conn: ReadConnection,
+    organisation_id: int,
 ) -> Response:
     """One organisation: every indicator's SPC points and flags, funnel position, CUSUM state and rank,
     soft measures and events. 404 when it does not exist or you may not see it."""
     # The page is built from validated models; serialising it directly spares FastAPI validating all of it
     # again against the response model (the schema still documents it).
-    with read_connection(state.engine) as conn:
-        view, _ = cached_organisation(conn, viewer, organisation_id, state.page_cache)
+    view, _ = cached_organisation(conn, viewer, organisation_id, state.page_cache)
     view = with_soft_measures(view, soft_measures_provider(state))
-    record(
-        state, request, principal, "view", "organisation", organisation_id, organisation_id=organisation_id
+    record_view(
+        state, conn, request, principal, "organisation", organisation_id, organisation_id=organisation_id
     )
     return Response(view.model_dump_json(), media_type="application/json")
 
@@ -73,17 +81,17 @@ def _viewed_indicator(
     state: AppState,
     principal: CurrentUser,
     viewer: Viewer,
+    conn: ReadConnection,
     organisation_id: int,
     indicator_code: str,
 ) -> tuple[OrganisationOut, IndicatorStateOut, EncodedSpec | None]:
     """One organisation's indicator as this viewer may see it, with the view written to the audit log."""
-    with read_connection(state.engine) as conn:
-        built = build_organisation_indicator(conn, viewer, organisation_id, indicator_code, state.page_cache)
-    record(
+    built = build_organisation_indicator(conn, viewer, organisation_id, indicator_code, state.page_cache)
+    record_view(
         state,
+        conn,
         request,
         principal,
-        "view",
         "organisation_indicator",
         f"{organisation_id}:{indicator_code}",
         organisation_id=organisation_id,
@@ -97,11 +105,12 @@ def organisation_indicator_page(
     state: AppState,
     principal: CurrentUser,
     viewer: Viewer,
+    conn: ReadConnection,
     organisation_id: int,
     indicator_code: str = CODE,
 ) -> Response:
     org, indicator, spec = _viewed_indicator(
-        request, state, principal, viewer, organisation_id, indicator_code
+        request, state, principal, viewer, conn, organisation_id, indicator_code
     )
     return render(
         request,
@@ -120,9 +129,12 @@ def organisation_indicator_api(
     state: AppState,
     principal: CurrentUser,
     viewer: Viewer,
+    conn: ReadConnection,
     organisation_id: int,
     indicator_code: str = CODE,
 ) -> IndicatorStateOut:
     """One indicator of one organisation: every SPC point with its flags, the rules that fired, the baselines."""
-    _, indicator, _ = _viewed_indicator(request, state, principal, viewer, organisation_id, indicator_code)
+    _, indicator, _ = _viewed_indicator(
+        request, state, principal, viewer, conn, organisation_id, indicator_code
+    )
     return indicator

@@ -6,10 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import Connection
 
 from forewarn.access.policy import Permission
 from forewarn.access.principal import Principal
-from forewarn.web.deps import AppState, Viewer, read_connection, record, require
+from forewarn.web.deps import AppState, ReadConnection, Viewer, record_view, require
 from forewarn.web.pages.portfolio import build_portfolio, with_soft_status
 from forewarn.web.rendering import render
 from forewarn.web.routes.helpers import is_htmx
@@ -36,10 +37,14 @@ Filters = Annotated[PortfolioFilters, Depends(_filters)]
 
 
 def _portfolio(
-    state: WebState, principal: Principal, viewer: Viewer, filters: PortfolioFilters, page: int
+    state: WebState,
+    conn: Connection,
+    principal: Principal,
+    viewer: Viewer,
+    filters: PortfolioFilters,
+    page: int,
 ) -> PortfolioOut:
-    with read_connection(state.engine) as conn:
-        view, ids = build_portfolio(conn, principal, viewer, state.portfolio_cache, filters, page=page)
+    view, ids = build_portfolio(conn, principal, viewer, state.portfolio_cache, filters, page=page)
     return with_soft_status(view, ids, soft_status_provider(state))
 
 
@@ -55,10 +60,11 @@ def portfolio_page(
     principal: PortfolioViewer,
     viewer: Viewer,
     filters: Filters,
+    conn: ReadConnection,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> Response:
-    view = _portfolio(state, principal, viewer, filters, page)
-    record(state, request, principal, "view", "portfolio", detail={"page": page})
+    view = _portfolio(state, conn, principal, viewer, filters, page)
+    record_view(state, conn, request, principal, "portfolio", detail={"page": page})
     template = "portfolio_results.html" if is_htmx(request, "portfolio-results") else "portfolio.html"
     return render(request, template, {"title": "Portfolio", "view": view})
 
@@ -70,9 +76,10 @@ def portfolio_api(
     principal: PortfolioViewer,
     viewer: Viewer,
     filters: Filters,
+    conn: ReadConnection,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> PortfolioOut:
     """The portfolio: organisations you may see with their current signals, ordered by strength of evidence."""
-    view = _portfolio(state, principal, viewer, filters, page)
-    record(state, request, principal, "view", "portfolio", detail={"page": page})
+    view = _portfolio(state, conn, principal, viewer, filters, page)
+    record_view(state, conn, request, principal, "portfolio", detail={"page": page})
     return view

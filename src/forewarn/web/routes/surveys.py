@@ -11,19 +11,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Form, Path, Request
 from fastapi.responses import RedirectResponse, Response
-from starlette.concurrency import run_in_threadpool
+from sqlalchemy import Connection
 
 from forewarn.access.policy import Permission, Visibility
 from forewarn.access.principal import Principal
+from forewarn.store.database import writes_on
 from forewarn.surveys.errors import AnswersRejectedError, SurveyError, TokenRejectedError
 from forewarn.surveys.instrument import Instrument, builtin_instruments
-from forewarn.surveys.responses import submit_with_token
+from forewarn.surveys.responses import Receipt, submit_with_token
 from forewarn.surveys.tokens import issue_tokens, normalise_token, token_hash, token_state
-from forewarn.surveys.waves import close_wave, create_wave, get_wave, open_wave
-from forewarn.web.deps import AppState, Viewer, record, require
+from forewarn.surveys.waves import close_wave, create_wave, open_wave, vacuum_survey_tables, wave_info
+from forewarn.web.deps import AppState, ReadConnection, Viewer, WriteConnection, record, record_view, require
 from forewarn.web.errors import BadRequestError, GoneError, NotFoundError, WebError
+from forewarn.web.forms import SurveyStepForm, TokensForm, WaveForm, codes
 from forewarn.web.pages.surveys import (
     Labels,
     build_results,
@@ -34,7 +36,6 @@ from forewarn.web.pages.surveys import (
     wave_out,
 )
 from forewarn.web.rendering import render
-from forewarn.web.routes.helpers import form_text
 from forewarn.web.schemas import (
     IssuedTokenOut,
     SurveyAnswers,
@@ -61,48 +62,47 @@ class ConflictError(WebError):
     title = "This cannot be done now"
 
 
-def _labels(state: WebState, viewer: Visibility) -> Labels:
-    with state.engine.connect() as conn:
-        return Labels(conn, viewer)
-
-
 # -- waves: pages --------------------------------------------------------------------------------------------------
 
 
 @router.get("/surveys", include_in_schema=False)
-def surveys_page(request: Request, state: AppState, principal: Reader, viewer: Viewer) -> Response:
-    view = build_waves(state.engine, _labels(state, viewer))
+def surveys_page(
+    request: Request, state: AppState, principal: Reader, viewer: Viewer, conn: ReadConnection
+) -> Response:
+    view = build_waves(state.engine, Labels(conn, viewer))
     return render(request, "surveys.html", {"title": "Surveys", "view": view})
 
 
 @router.post("/surveys", include_in_schema=False)
-async def create_wave_form(request: Request, state: AppState, principal: Manager, viewer: Viewer) -> Response:
-    form = dict(await request.form())
-    name = form_text(form, "name")
-    codes = [
-        c.strip() for c in form_text(form, "organisation_codes").replace(",", "\n").splitlines() if c.strip()
-    ]
-    instrument = form_text(form, "instrument") or "forewarn_lc"
+def create_wave_form(
+    request: Request,
+    state: AppState,
+    principal: Manager,
+    viewer: Viewer,
+    form: Annotated[WaveForm, Form()],
+    conn: WriteConnection,
+) -> Response:
+    name, organisations = form.name, codes(form.organisation_codes)
+    instrument = form.instrument or "forewarn_lc"
     errors: dict[str, str] = {}
     if not name:
         errors["name"] = "Enter a name for the wave"
-    if not codes:
+    if not organisations:
         errors["organisation_codes"] = "Enter the codes of the organisations taking part"
     if not errors:
         try:
-            wave = await run_in_threadpool(
-                _create_wave,
-                state,
+            wave = _create_wave(
+                conn,
                 request,
                 principal,
-                WaveCreate(name=name[:200], organisation_codes=codes, instrument=instrument),
+                WaveCreate(name=name[:200], organisation_codes=organisations, instrument=instrument),
             )
             return RedirectResponse(f"/surveys/{wave.id}?notice=wave-created", status_code=303)
         except SurveyError as exc:
             errors["organisation_codes" if "organisation" in str(exc) else "name"] = (
                 str(exc)[:1].upper() + str(exc)[1:]
             )
-    view = build_waves(state.engine, _labels(state, viewer))
+    view = build_waves(state.engine, Labels(conn, viewer))
     return render(
         request,
         "surveys.html",
@@ -110,32 +110,36 @@ async def create_wave_form(request: Request, state: AppState, principal: Manager
             "title": "Surveys",
             "view": view,
             "errors": errors,
-            "values": {"name": name, "organisation_codes": "\n".join(codes)},
+            "values": {"name": name, "organisation_codes": "\n".join(organisations)},
         },
         status_code=400,
     )
 
 
 @router.get("/surveys/{wave_id}", include_in_schema=False)
-def wave_page(request: Request, state: AppState, principal: Reader, viewer: Viewer, wave_id: int) -> Response:
-    view = build_wave_detail(state.engine, _labels(state, viewer), wave_id)
+def wave_page(
+    request: Request, state: AppState, principal: Reader, viewer: Viewer, wave_id: int, conn: ReadConnection
+) -> Response:
+    view = build_wave_detail(state.engine, Labels(conn, viewer), wave_id)
     return render(request, "wave.html", {"title": view.wave.name, "view": view, "issued": None})
 
 
 @router.post("/surveys/{wave_id}/{action}", include_in_schema=False)
-async def wave_action_form(
+def wave_action_form(
     request: Request,
     state: AppState,
     principal: Manager,
     viewer: Viewer,
     wave_id: int,
+    form: Annotated[TokensForm, Form()],
+    conn: WriteConnection,
+    background: BackgroundTasks,
     action: str = Path(pattern="^(open|close|tokens)$"),
 ) -> Response:
-    labels = _labels(state, viewer)
+    labels = Labels(conn, viewer)
     if action == "tokens":
-        form = dict(await request.form())
         try:
-            count = int(form_text(form, "per_organisation") or "0")
+            count = int(form.per_organisation or "0")
         except ValueError:
             count = 0
         if not 1 <= count <= 1000:
@@ -150,12 +154,10 @@ async def wave_action_form(
                 },
                 status_code=400,
             )
-        issued = await run_in_threadpool(
-            _issue, state, request, principal, wave_id, TokensCreate(per_organisation=count)
-        )
+        issued = _issue(conn, request, principal, wave_id, TokensCreate(per_organisation=count))
         view = build_wave_detail(state.engine, labels, wave_id)
         return render(request, "wave.html", {"title": view.wave.name, "view": view, "issued": issued})
-    await run_in_threadpool(_change_state, state, request, principal, wave_id, action)
+    _change_state(state, conn, background, request, principal, wave_id, action)
     return RedirectResponse(
         f"/surveys/{wave_id}?notice=wave-{'opened' if action == 'open' else 'closed'}", status_code=303
     )
@@ -163,10 +165,10 @@ async def wave_action_form(
 
 @router.get("/surveys/{wave_id}/results", include_in_schema=False)
 def results_page(
-    request: Request, state: AppState, principal: Reader, viewer: Viewer, wave_id: int
+    request: Request, state: AppState, principal: Reader, viewer: Viewer, wave_id: int, conn: ReadConnection
 ) -> Response:
-    view = build_results(state.engine, _labels(state, viewer), state.results_cache, wave_id)
-    record(state, request, principal, "view", "survey_results", wave_id)
+    view = build_results(state.engine, Labels(conn, viewer), state.results_cache, wave_id)
+    record_view(state, conn, request, principal, "survey_results", wave_id)
     return render(request, "wave_results.html", {"title": f"Results: {view.wave.name}", "view": view})
 
 
@@ -184,54 +186,60 @@ def _builtin_instrument(reference: str) -> str:
     return reference
 
 
-def _create_wave(state: WebState, request: Request, principal: Principal, body: WaveCreate) -> WaveOut:
+def _create_wave(conn: Connection, request: Request, principal: Principal, body: WaveCreate) -> WaveOut:
     _builtin_instrument(body.instrument)
-    codes = [c.strip() for c in body.organisation_codes if c.strip()]
-    if not codes:
+    organisations = [c.strip() for c in body.organisation_codes if c.strip()]
+    if not organisations:
         raise SurveyError("enter the codes of the organisations taking part")
     wave = create_wave(
-        state.engine,
+        conn,
         body.name,
-        codes,
+        organisations,
         instrument=body.instrument,
         created_by=principal.email,
         min_group_size=body.min_group_size,
     )
-    record(state, request, principal, "create", "survey_wave", wave.id, detail={"name": wave.name})
-    with state.engine.connect() as conn:
-        return wave_out(wave, Labels(conn, Visibility(all_organisations=True)))
+    record(conn, request, principal, "create", "survey_wave", wave.id, detail={"name": wave.name})
+    return wave_out(wave, Labels(conn, Visibility(all_organisations=True)))
 
 
 def _change_state(
-    state: WebState, request: Request, principal: Principal, wave_id: int, action: str
+    state: WebState,
+    conn: Connection,
+    background: BackgroundTasks,
+    request: Request,
+    principal: Principal,
+    wave_id: int,
+    action: str,
 ) -> WaveOut:
     try:
-        get_wave(state.engine, wave_id)
+        wave_info(conn, wave_id)
     except SurveyError as exc:
         raise NotFoundError("There is no survey wave at this address.") from exc
     try:
-        wave = (open_wave if action == "open" else close_wave)(state.engine, wave_id, by=principal.email)
+        wave = (open_wave if action == "open" else close_wave)(conn, wave_id, by=principal.email)
     except SurveyError as exc:
         raise ConflictError(str(exc)) from exc
-    record(state, request, principal, action, "survey_wave", wave_id)
-    with state.engine.connect() as conn:
-        return wave_out(wave, Labels(conn, Visibility(all_organisations=True)))
+    record(conn, request, principal, action, "survey_wave", wave_id)
+    if action == "close":  # after the answer, so after the commit: VACUUM cannot run inside a transaction
+        background.add_task(vacuum_survey_tables, state.engine)
+    return wave_out(wave, Labels(conn, Visibility(all_organisations=True)))
 
 
 def _issue(
-    state: WebState, request: Request, principal: Principal, wave_id: int, body: TokensCreate
+    conn: Connection, request: Request, principal: Principal, wave_id: int, body: TokensCreate
 ) -> TokensIssuedOut:
     try:
-        wave = get_wave(state.engine, wave_id)
+        wave = wave_info(conn, wave_id)
     except SurveyError as exc:
         raise NotFoundError("There is no survey wave at this address.") from exc
     try:
-        issued = issue_tokens(state.engine, wave_id, body.per_organisation, body.organisation_codes)
+        issued = issue_tokens(conn, wave_id, body.per_organisation, body.organisation_codes)
     except SurveyError as exc:
         raise ConflictError(str(exc)) from exc
     base = str(request.base_url).rstrip("/")
     record(
-        state,
+        conn,
         request,
         principal,
         "issue_tokens",
@@ -253,91 +261,104 @@ def _issue(
 
 
 @router.get("/api/v1/surveys", response_model=WavesOut, tags=["surveys"])
-def waves_api(state: AppState, principal: Reader, viewer: Viewer) -> WavesOut:
+def waves_api(state: AppState, principal: Reader, viewer: Viewer, conn: ReadConnection) -> WavesOut:
     """Survey waves that include an organisation you may see."""
-    return build_waves(state.engine, _labels(state, viewer))
+    return build_waves(state.engine, Labels(conn, viewer))
 
 
 @router.post("/api/v1/surveys", response_model=WaveOut, status_code=201, tags=["surveys"])
-def create_wave_api(request: Request, state: AppState, principal: Manager, body: WaveCreate) -> WaveOut:
+def create_wave_api(request: Request, principal: Manager, body: WaveCreate, conn: WriteConnection) -> WaveOut:
     """Create a draft wave of an instrument for these organisations (administrators)."""
     try:
-        return _create_wave(state, request, principal, body)
+        return _create_wave(conn, request, principal, body)
     except SurveyError as exc:
         raise BadRequestError(str(exc)) from exc
 
 
 @router.get("/api/v1/surveys/{wave_id}", response_model=WaveDetailOut, tags=["surveys"])
-def wave_api(state: AppState, principal: Reader, viewer: Viewer, wave_id: int) -> WaveDetailOut:
+def wave_api(
+    state: AppState, principal: Reader, viewer: Viewer, wave_id: int, conn: ReadConnection
+) -> WaveDetailOut:
     """A wave and its responses so far per organisation (small counts shown as "<m")."""
-    return build_wave_detail(state.engine, _labels(state, viewer), wave_id)
+    return build_wave_detail(state.engine, Labels(conn, viewer), wave_id)
 
 
 @router.post("/api/v1/surveys/{wave_id}/open", response_model=WaveOut, tags=["surveys"])
-def open_wave_api(request: Request, state: AppState, principal: Manager, wave_id: int) -> WaveOut:
+def open_wave_api(
+    request: Request,
+    state: AppState,
+    principal: Manager,
+    wave_id: int,
+    conn: WriteConnection,
+    background: BackgroundTasks,
+) -> WaveOut:
     """Open a draft wave for answers."""
-    return _change_state(state, request, principal, wave_id, "open")
+    return _change_state(state, conn, background, request, principal, wave_id, "open")
 
 
 @router.post("/api/v1/surveys/{wave_id}/close", response_model=WaveOut, tags=["surveys"])
-def close_wave_api(request: Request, state: AppState, principal: Manager, wave_id: int) -> WaveOut:
+def close_wave_api(
+    request: Request,
+    state: AppState,
+    principal: Manager,
+    wave_id: int,
+    conn: WriteConnection,
+    background: BackgroundTasks,
+) -> WaveOut:
     """Close an open wave for good; its results are then published."""
-    return _change_state(state, request, principal, wave_id, "close")
+    return _change_state(state, conn, background, request, principal, wave_id, "close")
 
 
 @router.post(
     "/api/v1/surveys/{wave_id}/tokens", response_model=TokensIssuedOut, status_code=201, tags=["surveys"]
 )
 def tokens_api(
-    request: Request, state: AppState, principal: Manager, wave_id: int, body: TokensCreate
+    request: Request, principal: Manager, wave_id: int, body: TokensCreate, conn: WriteConnection
 ) -> TokensIssuedOut:
     """Issue single-use tokens. They are in this answer only: hand them out now."""
-    return _issue(state, request, principal, wave_id, body)
+    return _issue(conn, request, principal, wave_id, body)
 
 
 @router.get("/api/v1/surveys/{wave_id}/results", response_model=WaveResultsOut, tags=["surveys"])
 def results_api(
-    request: Request, state: AppState, principal: Reader, viewer: Viewer, wave_id: int
+    request: Request, state: AppState, principal: Reader, viewer: Viewer, wave_id: int, conn: ReadConnection
 ) -> WaveResultsOut:
     """A closed wave's results by dimension, groups below the minimum size suppressed."""
-    view = build_results(state.engine, _labels(state, viewer), state.results_cache, wave_id)
-    record(state, request, principal, "view", "survey_results", wave_id)
+    view = build_results(state.engine, Labels(conn, viewer), state.results_cache, wave_id)
+    record_view(state, conn, request, principal, "survey_results", wave_id)
     return view
 
 
 # -- the respondent ---------------------------------------------------------------------------------------------
 
 
-def _respondent_form(state: WebState, token: str) -> tuple[SurveyFormOut, Instrument]:
+def _respondent_form(conn: Connection, token: str) -> tuple[SurveyFormOut, Instrument]:
     """The form behind a token, or the refusal a respondent should see (404, 409 not open, 410 used/closed)."""
     try:
         hashed = token_hash(token)
     except TokenRejectedError as exc:
         raise NotFoundError("This survey link is not valid. Check that you copied all of it.") from exc
-    with state.engine.connect() as conn:
-        found = token_state(conn, hashed)
-        if found is None:
-            raise NotFoundError("This survey link is not valid. Check that you copied all of it.")
-        wave = get_wave(state.engine, found.wave_id)
-        if found.used:
-            raise GoneError(
-                "This survey link has already been used. Each link can be used once, so your answers were saved."
-            )
-        if wave.status == "draft":
-            raise ConflictError(f"The survey {wave.name!r} has not opened yet. Try the link again later.")
-        if wave.status == "closed":
-            raise GoneError(f"The survey {wave.name!r} has closed and answers can no longer be accepted.")
-        return survey_form(conn, found.wave_id, wave.name)
+    found = token_state(conn, hashed)
+    if found is None:
+        raise NotFoundError("This survey link is not valid. Check that you copied all of it.")
+    wave = wave_info(conn, found.wave_id)
+    if found.used:
+        raise GoneError(
+            "This survey link has already been used. Each link can be used once, so your answers were saved."
+        )
+    if wave.status == "draft":
+        raise ConflictError(f"The survey {wave.name!r} has not opened yet. Try the link again later.")
+    if wave.status == "closed":
+        raise GoneError(f"The survey {wave.name!r} has closed and answers can no longer be accepted.")
+    return survey_form(conn, found.wave_id, wave.name)
 
 
-def _answers_from_form(
-    form: Mapping[str, object], instrument: Instrument
-) -> tuple[dict[str, str], dict[str, str]]:
+def _answers_from_form(form: SurveyStepForm, instrument: Instrument) -> tuple[dict[str, str], dict[str, str]]:
     """Answers carried in the form (``a_<item>``), and a problem per item whose value is not on the scale."""
     answers: dict[str, str] = {}
     problems: dict[str, str] = {}
     for code in instrument.item_codes:
-        value = form_text(form, f"a_{code}")
+        value = form.answer(code)
         if not value:
             continue
         try:
@@ -349,9 +370,18 @@ def _answers_from_form(
     return answers, problems
 
 
+def _submit(conn: Connection, request: Request, token: str, answers: Mapping[str, object]) -> Receipt:
+    """Store the answers and spend the token, with the audit entry, in one short writing transaction (the form
+    is read before it, so a respondent's steps never take the write lock)."""
+    with writes_on(conn):
+        receipt = submit_with_token(conn, token, answers)
+        record(conn, request, "survey-token", "submit", "survey_response", None)
+    return receipt
+
+
 @router.get("/survey/{token}", include_in_schema=False)
-def respondent_start(request: Request, state: AppState, token: str = TOKEN) -> Response:
-    survey, _ = _respondent_form(state, token)
+def respondent_start(request: Request, conn: ReadConnection, token: str = TOKEN) -> Response:
+    survey, _ = _respondent_form(conn, token)
     return render(
         request,
         "survey_start.html",
@@ -360,23 +390,26 @@ def respondent_start(request: Request, state: AppState, token: str = TOKEN) -> R
 
 
 @router.post("/survey/{token}", include_in_schema=False)
-async def respondent_step(request: Request, state: AppState, token: str = TOKEN) -> Response:
-    survey, instrument = await run_in_threadpool(_respondent_form, state, token)
-    form = dict(await request.form())
+def respondent_step(
+    request: Request,
+    form: Annotated[SurveyStepForm, Form()],
+    conn: ReadConnection,
+    token: str = TOKEN,
+) -> Response:
+    survey, instrument = _respondent_form(conn, token)
     answers, problems = _answers_from_form(form, instrument)
-    goto = form_text(form, "goto")
+    goto = form.goto
     parts = len(survey.dimensions)
     context = {"title": survey.wave, "survey": survey, "token": normalise_token(token), "answers": answers}
     if goto == "submit":
         try:
-            receipt = await run_in_threadpool(submit_with_token, state.engine, token, answers)
+            receipt = _submit(conn, request, token, answers)
         except AnswersRejectedError as exc:
             return render(
                 request, "survey_check.html", {**context, "problems": exc.problems}, status_code=400
             )
         except TokenRejectedError as exc:
             raise GoneError(str(exc)[:1].upper() + str(exc)[1:] + ".") from exc
-        record(state, request, "survey-token", "submit", "survey_response", None)
         return render(request, "survey_done.html", {**context, "receipt": receipt})
     if goto == "check":
         return render(request, "survey_check.html", {**context, "problems": []})
@@ -385,7 +418,7 @@ async def respondent_step(request: Request, state: AppState, token: str = TOKEN)
     except ValueError:
         part = 1
     if problems:
-        current = int(form_text(form, "part") or part) if form_text(form, "part").isdigit() else part
+        current = int(form.part or part) if form.part.isdigit() else part
         return render(
             request,
             "survey_part.html",
@@ -396,24 +429,26 @@ async def respondent_step(request: Request, state: AppState, token: str = TOKEN)
 
 
 @router.get("/api/v1/survey/{token}", response_model=SurveyFormOut, tags=["respondents"])
-def respondent_form_api(state: AppState, token: str = TOKEN) -> SurveyFormOut:
+def respondent_form_api(conn: ReadConnection, token: str = TOKEN) -> SurveyFormOut:
     """The questions behind a survey token (no account needed). 404 unknown, 409 not open, 410 used or closed."""
-    return _respondent_form(state, token)[0]
+    return _respondent_form(conn, token)[0]
 
 
 @router.post("/api/v1/survey/{token}", response_model=SurveyReceiptOut, status_code=201, tags=["respondents"])
 def respondent_submit_api(
-    request: Request, state: AppState, body: SurveyAnswers, token: str = TOKEN
+    request: Request,
+    body: SurveyAnswers,
+    conn: ReadConnection,
+    token: str = TOKEN,
 ) -> SurveyReceiptOut:
     """Submit all answers at once with a survey token; the token is spent in the same transaction."""
-    _respondent_form(state, token)
+    _respondent_form(conn, token)
     try:
-        receipt = submit_with_token(state.engine, token, body.answers)
+        receipt = _submit(conn, request, token, body.answers)
     except AnswersRejectedError as exc:
         raise BadRequestError("; ".join(exc.problems)) from exc
     except TokenRejectedError as exc:
         raise GoneError(str(exc)) from exc
-    record(state, request, "survey-token", "submit", "survey_response", None)
     return SurveyReceiptOut(
         wave=receipt.wave, submitted_month=receipt.submitted_month, answered_items=receipt.answered_items
     )
