@@ -71,3 +71,27 @@ def test_a_refused_change_leaves_no_entry(app: FastAPI, engine: Engine, world: W
     response = member.client.post("/api/v1/account/tokens/999999/revoke", headers=member.headers())
     assert response.status_code == 404
     assert _entries(engine, "revoke") == []
+
+
+def test_an_anonymous_answer_is_audited_without_the_respondents_address(
+    app: FastAPI, engine: Engine, world: World
+) -> None:
+    """The submission is recorded (who: a survey token; what: a response), but never with an address that could
+    tie a person to anonymous answers; a signed-in change keeps its address."""
+    respondent = SignedIn(app, engine, None)
+    response = respondent.client.post(
+        f"/api/v1/survey/{world.tokens['fresh']}",
+        json={"answers": {"acq_1": "4"}},
+        headers={**respondent.headers(), "X-Forwarded-For": "203.0.113.9"},
+    )
+    assert response.status_code == 201, response.text
+    analyst = SignedIn(app, engine, world.users["analyst"])
+    issued = analyst.client.post(
+        "/api/v1/account/tokens", json={"name": "audited"}, headers=analyst.headers()
+    )
+    assert issued.status_code == 201
+    with engine.connect() as conn:
+        submitted = recent_entries(conn, action="submit")
+        created = recent_entries(conn, action="create")
+    assert [(e.actor, e.object_type, e.ip) for e in submitted] == [("survey-token", "survey_response", None)]
+    assert [e.ip for e in created] == ["testclient"]

@@ -204,9 +204,10 @@ def record(
     organisation_id: int | None = None,
     detail: dict[str, object] | None = None,
     user_id: int | None = None,
+    with_address: bool = True,
 ) -> None:
     """Record the audit entry of a change in the change's own transaction ``conn``: both are written, or
-    neither."""
+    neither. ``with_address=False`` leaves out the client's address (anonymous survey answers)."""
     audit.record(
         conn,
         who,
@@ -215,7 +216,7 @@ def record(
         object_id,
         organisation_id=organisation_id,
         channel=_channel(request),
-        ip=client_ip(request),
+        ip=client_ip(request) if with_address else None,
         detail=detail,
         user_id=user_id,
     )

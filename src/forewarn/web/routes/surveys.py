@@ -371,11 +371,16 @@ def _answers_from_form(form: SurveyStepForm, instrument: Instrument) -> tuple[di
 
 
 def _submit(conn: Connection, request: Request, token: str, answers: Mapping[str, object]) -> Receipt:
-    """Store the answers and spend the token, with the audit entry, in one short writing transaction (the form
-    is read before it, so a respondent's steps never take the write lock)."""
+    """Store the answers and spend the token in one short writing transaction (the form is read before it, so a
+    respondent's steps never take the write lock).
+
+    The audit entry is written in a transaction of its own afterwards, without the respondent's address: in the
+    answers' transaction it would share their transaction id, tying an address and an exact time to anonymous
+    answers."""
     with writes_on(conn):
         receipt = submit_with_token(conn, token, answers)
-        record(conn, request, "survey-token", "submit", "survey_response", None)
+    with writes_on(conn):
+        record(conn, request, "survey-token", "submit", "survey_response", None, with_address=False)
     return receipt
 
 
