@@ -158,7 +158,6 @@ def _confirm(
     except (ImportRejected, MappingError):
         return _report(state, pending_id, path, mapping_text)
     shutil.rmtree(path.parent, ignore_errors=True)
-    state.versions.expire()  # this worker's pages show the import at once
     record(
         state,
         request,

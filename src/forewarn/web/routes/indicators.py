@@ -6,13 +6,14 @@ from typing import Literal
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
+from sqlalchemy import Connection
 
-from forewarn.charts.render import spec_key, svg
+from forewarn.access.policy import Visibility
+from forewarn.charts.render import svg
+from forewarn.views.indicator import IndicatorOut, IndicatorsOut, IndicatorView, indicator, indicators
 from forewarn.web.deps import AppState, CurrentUser, Viewer, read_connection, record
 from forewarn.web.errors import NotFoundError
-from forewarn.web.pages.indicator import build_indicator, build_indicators
 from forewarn.web.rendering import render
-from forewarn.web.schemas import IndicatorOut, IndicatorsOut
 
 router = APIRouter()
 
@@ -20,10 +21,17 @@ CODE = Path(pattern=r"^[A-Za-z0-9_.\-]{1,100}$")
 MAX_TABLE_ROWS = 300
 
 
+def _indicator(conn: Connection, viewer: Visibility, code: str) -> IndicatorView:
+    found = indicator(conn, viewer, code)
+    if found is None:
+        raise NotFoundError("There is no indicator at this address.")
+    return found
+
+
 @router.get("/indicators", include_in_schema=False)
 def indicators_page(request: Request, state: AppState, principal: CurrentUser) -> Response:
     with read_connection(state.engine) as conn:
-        view = build_indicators(conn)
+        view = indicators(conn)
     return render(request, "indicators.html", {"title": "Indicators", "view": view})
 
 
@@ -31,7 +39,7 @@ def indicators_page(request: Request, state: AppState, principal: CurrentUser) -
 def indicators_api(state: AppState, principal: CurrentUser) -> IndicatorsOut:
     """Every indicator in the store."""
     with read_connection(state.engine) as conn:
-        return build_indicators(conn)
+        return indicators(conn)
 
 
 @router.get("/indicators/{code}", include_in_schema=False)
@@ -39,7 +47,8 @@ def indicator_page(
     request: Request, state: AppState, principal: CurrentUser, viewer: Viewer, code: str = CODE
 ) -> Response:
     with read_connection(state.engine) as conn:
-        view, specs = build_indicator(conn, viewer, code)
+        found = _indicator(conn, viewer, code)
+    view, specs = found.page, found.specs
     record(state, request, principal, "view", "indicator", code)
     return render(
         request,
@@ -63,12 +72,10 @@ def indicator_chart(
     code: str = CODE,
 ) -> Response:
     with read_connection(state.engine) as conn:
-        _, specs = build_indicator(conn, viewer, code)
-    spec = specs.get(chart)
+        spec = _indicator(conn, viewer, code).specs.get(chart)
     if spec is None:
         raise NotFoundError("This indicator has no such chart.")
-    drawn = state.svg_cache.get_or_draw(spec_key(spec), lambda: svg(spec))
-    return Response(drawn, media_type="image/svg+xml", headers={"Cache-Control": "private, no-store"})
+    return Response(svg(spec), media_type="image/svg+xml", headers={"Cache-Control": "private, no-store"})
 
 
 @router.get("/api/v1/indicators/{code}", response_model=IndicatorOut, tags=["pages"])
@@ -78,6 +85,6 @@ def indicator_api(
     """One indicator across the organisations you may see: funnel position, rank with interval, outliers,
     and how many flags chance alone would give."""
     with read_connection(state.engine) as conn:
-        view, _ = build_indicator(conn, viewer, code)
+        view = _indicator(conn, viewer, code).page
     record(state, request, principal, "view", "indicator", code)
     return view

@@ -5,17 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
-from forewarn.charts.render import spec_key, svg
+from forewarn.charts.render import svg
+from forewarn.views.organisation import IndicatorStateOut, OrganisationOut, with_soft_measures
+from forewarn.views.soft import soft_measures
 from forewarn.web.deps import AppState, CurrentUser, Viewer, read_connection, record
-from forewarn.web.pages.organisation import (
-    build_organisation_indicator,
-    cached_organisation,
-    spc_chart_for,
-    with_soft_measures,
-)
+from forewarn.web.pages import organisation as pages
 from forewarn.web.rendering import EncodedSpec, render
-from forewarn.web.schemas import IndicatorStateOut, OrganisationOut
-from forewarn.web.soft import soft_measures_provider
 
 router = APIRouter()
 
@@ -27,8 +22,8 @@ def organisation_page(
     request: Request, state: AppState, principal: CurrentUser, viewer: Viewer, organisation_id: int
 ) -> Response:
     with read_connection(state.engine) as conn:
-        view, specs = cached_organisation(conn, viewer, organisation_id, state.page_cache)
-    view = with_soft_measures(view, soft_measures_provider(state))
+        view, specs = pages.organisation_page(conn, viewer, organisation_id)
+    view = with_soft_measures(view, soft_measures(state.engine, view.code))
     record(
         state, request, principal, "view", "organisation", organisation_id, organisation_id=organisation_id
     )
@@ -46,26 +41,23 @@ def organisation_chart(
     indicator_code: str = CODE,
 ) -> Response:
     with read_connection(state.engine) as conn:
-        spec = spc_chart_for(conn, viewer, organisation_id, indicator_code)
-    drawn = state.svg_cache.get_or_draw(spec_key(spec), lambda: svg(spec))
-    return Response(drawn, media_type="image/svg+xml", headers={"Cache-Control": "private, no-store"})
+        spec = pages.spc_chart_spec_for(conn, viewer, organisation_id, indicator_code)
+    return Response(svg(spec), media_type="image/svg+xml", headers={"Cache-Control": "private, no-store"})
 
 
 @router.get("/api/v1/organisations/{organisation_id}", response_model=OrganisationOut, tags=["pages"])
 def organisation_api(
     request: Request, state: AppState, principal: CurrentUser, viewer: Viewer, organisation_id: int
-) -> Response:
+) -> OrganisationOut:
     """One organisation: every indicator's SPC points and flags, funnel position, CUSUM state and rank,
     soft measures and events. 404 when it does not exist or you may not see it."""
-    # The page is built from validated models; serialising it directly spares FastAPI validating all of it
-    # again against the response model (the schema still documents it).
     with read_connection(state.engine) as conn:
-        view, _ = cached_organisation(conn, viewer, organisation_id, state.page_cache)
-    view = with_soft_measures(view, soft_measures_provider(state))
+        view, _ = pages.organisation_page(conn, viewer, organisation_id)
+    view = with_soft_measures(view, soft_measures(state.engine, view.code))
     record(
         state, request, principal, "view", "organisation", organisation_id, organisation_id=organisation_id
     )
-    return Response(view.model_dump_json(), media_type="application/json")
+    return view
 
 
 def _viewed_indicator(
@@ -78,7 +70,7 @@ def _viewed_indicator(
 ) -> tuple[OrganisationOut, IndicatorStateOut, EncodedSpec | None]:
     """One organisation's indicator as this viewer may see it, with the view written to the audit log."""
     with read_connection(state.engine) as conn:
-        built = build_organisation_indicator(conn, viewer, organisation_id, indicator_code, state.page_cache)
+        built = pages.organisation_indicator_page(conn, viewer, organisation_id, indicator_code)
     record(
         state,
         request,

@@ -7,14 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from forewarn.access.policy import Permission
+from forewarn.access.policy import Permission, allowed
 from forewarn.access.principal import Principal
+from forewarn.views.portfolio import PortfolioFilters, PortfolioOut, portfolio
+from forewarn.views.soft import with_soft_status
 from forewarn.web.deps import AppState, Viewer, read_connection, record, require
-from forewarn.web.pages.portfolio import build_portfolio, with_soft_status
 from forewarn.web.rendering import render
 from forewarn.web.routes.helpers import is_htmx
-from forewarn.web.schemas import PortfolioFilters, PortfolioOut
-from forewarn.web.soft import soft_status_provider
 from forewarn.web.state import WebState
 
 router = APIRouter()
@@ -38,9 +37,10 @@ Filters = Annotated[PortfolioFilters, Depends(_filters)]
 def _portfolio(
     state: WebState, principal: Principal, viewer: Viewer, filters: PortfolioFilters, page: int
 ) -> PortfolioOut:
+    may_filter = allowed(principal, Permission.FILTER_PORTFOLIO)
     with read_connection(state.engine) as conn:
-        view, ids = build_portfolio(conn, principal, viewer, state.portfolio_cache, filters, page=page)
-    return with_soft_status(view, ids, soft_status_provider(state))
+        found = portfolio(conn, viewer, filters, may_filter=may_filter, page=page)
+    return with_soft_status(found, state.engine)
 
 
 @router.get("/", include_in_schema=False)

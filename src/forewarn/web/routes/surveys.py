@@ -165,7 +165,7 @@ async def wave_action_form(
 def results_page(
     request: Request, state: AppState, principal: Reader, viewer: Viewer, wave_id: int
 ) -> Response:
-    view = build_results(state.engine, _labels(state, viewer), state.results_cache, wave_id)
+    view = build_results(state.engine, _labels(state, viewer), wave_id)
     record(state, request, principal, "view", "survey_results", wave_id)
     return render(request, "wave_results.html", {"title": f"Results: {view.wave.name}", "view": view})
 
@@ -300,7 +300,7 @@ def results_api(
     request: Request, state: AppState, principal: Reader, viewer: Viewer, wave_id: int
 ) -> WaveResultsOut:
     """A closed wave's results by dimension, groups below the minimum size suppressed."""
-    view = build_results(state.engine, _labels(state, viewer), state.results_cache, wave_id)
+    view = build_results(state.engine, _labels(state, viewer), wave_id)
     record(state, request, principal, "view", "survey_results", wave_id)
     return view
 
