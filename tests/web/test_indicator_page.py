@@ -1,4 +1,4 @@
-"""The indicator page draws the funnel the scan stored (forewarn.surveillance.funnels), not a recomputation: the
+"""The indicator page draws the funnel the scan stored (forewarn.views.funnel), not a recomputation: the
 same points, limits and flags, only for the organisations the viewer may see, peers under their pseudonyms, with
 limit curves spanning only their denominators, while the counts beside it cover every organisation compared. Its
 table and JSON show the same compared values (the funnel's window totals) beside the latest period's value."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -163,8 +163,8 @@ def _signal_rows(conn: Connection, restricted: list[int] | None) -> Sequence[Any
 
 
 @dataclass(frozen=True)
-class _Shown:
-    """A row as this account sees it: under its name, or under a pseudonym."""
+class Shown:
+    """An organisation's row as an account sees it: under its name, or under a pseudonym."""
 
     row: AnyRow
     pseudonym: str | None = None
@@ -220,21 +220,24 @@ class _Shown:
         )
 
 
-def _visible(conn: Connection, visibility: Visibility) -> list[_Shown]:
-    rows = _signal_rows(conn, visibility.restricted_to())
-    if visibility.all_organisations:
-        return [_Shown(r) for r in rows]
-    by_id = {int(r.organisation_id): r for r in rows}
-    shown: list[_Shown] = []
+def ranked_organisations(conn: Connection) -> list[Shown]:
+    """Every organisation by name, in evidence order: what staff see, the same for all of them."""
+    return sorted((Shown(r) for r in _signal_rows(conn, None)), key=Shown.order)
+
+
+def _ranked_for(conn: Connection, visibility: Visibility) -> list[Shown]:
+    """An account's own organisation and peers (under their pseudonyms), in evidence order."""
+    by_id = {int(r.organisation_id): r for r in _signal_rows(conn, visibility.restricted_to())}
+    shown: list[Shown] = []
     if visibility.own is not None and (own := by_id.get(visibility.own)) is not None:
-        shown.append(_Shown(own, own=True))
+        shown.append(Shown(own, own=True))
     for peer_id, pseudonym in visibility.peers.items():
         if (peer := by_id.get(peer_id)) is not None:
-            shown.append(_Shown(peer, pseudonym=pseudonym))
-    return shown
+            shown.append(Shown(peer, pseudonym=pseudonym))
+    return sorted(shown, key=Shown.order)
 
 
-def _chosen(row: _Shown, filters: PortfolioFilters) -> bool:
+def _chosen(row: Shown, filters: PortfolioFilters) -> bool:
     return (
         (filters.type is None or row.named("type") == filters.type)
         and (filters.region is None or row.named("region") == filters.region)
@@ -251,14 +254,17 @@ def portfolio(
     may_filter: bool,
     page: int = 1,
     page_size: int = PAGE_SIZE,
+    ranked: Callable[[Connection], list[Shown]] = ranked_organisations,
 ) -> Portfolio:
     """The organisations ``visibility`` allows, ordered by strength of evidence, one page at a time.
 
     Filters by type, region or dataset apply only when ``may_filter`` (and only to organisations seen by name:
     filtering anonymised peers would reveal their type or region); the concern filter applies always.
+    ``ranked`` gives every organisation in order for an account that sees them all (the caller may keep it:
+    it does not depend on who asks).
     """
     chosen = filters if may_filter else PortfolioFilters(concern_only=filters.concern_only)
-    allowed = sorted(_visible(conn, visibility), key=_Shown.order)
+    allowed = ranked(conn) if visibility.all_organisations else _ranked_for(conn, visibility)
     named = [r for r in allowed if r.pseudonym is None]
     selected = [r for r in allowed if _chosen(r, chosen)]
     total = len(selected)

@@ -1,12 +1,14 @@
-"""The latest surveillance scan: when it ran, and the options the pages need to explain its results."""
+"""The latest surveillance scan: when it ran, and the options the pages need to explain its results; and the
+store's data version, which changes whenever what the pages show may have."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
-from forewarn.store.models_surveillance import ScanRun
+from forewarn.store.models import ImportBatch, Organisation
+from forewarn.store.models_surveillance import ScanRun, SpcBaseline
 from forewarn.views.model import Model
 
 DEFAULT_FUNNEL_LIMIT = 99.8
@@ -47,3 +49,21 @@ def funnel_limit_and_alpha(conn: Connection) -> tuple[float, float]:
         float(limit) if isinstance(limit, int | float) else DEFAULT_FUNNEL_LIMIT,
         float(alpha) if isinstance(alpha, int | float) else DEFAULT_FDR_ALPHA,
     )
+
+
+DataVersion = tuple[int, int, int, int, int]
+
+
+def data_version(conn: Connection) -> DataVersion:
+    """Changes whenever a scan or an import finishes, organisations are added or a baseline is reset or removed:
+    the key of anything kept that is derived from them."""
+    scan, batch, organisations, baseline, baselines = conn.execute(
+        select(
+            select(func.coalesce(func.max(ScanRun.id), 0)).scalar_subquery(),
+            select(func.coalesce(func.max(ImportBatch.id), 0)).scalar_subquery(),
+            select(func.count()).select_from(Organisation).scalar_subquery(),
+            select(func.coalesce(func.max(SpcBaseline.id), 0)).scalar_subquery(),
+            select(func.count()).select_from(SpcBaseline).scalar_subquery(),
+        )
+    ).one()
+    return int(scan), int(batch), int(organisations), int(baseline), int(baselines)

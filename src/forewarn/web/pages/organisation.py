@@ -3,37 +3,36 @@ when the account may not open it."""
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from sqlalchemy import Connection
 
-from forewarn.access.policy import Visibility
-from forewarn.charts.spc import SpcSeries, spc_chart_spec
+from forewarn.access.policy import ALL_ORGANISATIONS, Visibility
+from forewarn.charts.spc import spc_chart_spec
 from forewarn.views.organisation import IndicatorStateOut, OrganisationOut, organisation, spc_chart
 from forewarn.web.errors import NotFoundError
+from forewarn.web.pages.cached import PAGES, by_data_version
 from forewarn.web.rendering import EncodedSpec
 
 NOT_VISIBLE = "There is no organisation at this address, or your account cannot see it."
-DRAWN_CHARTS = 6_000  # specs kept per worker: 300 organisation pages of 20 charts, a few kB each
+BuiltPage = tuple[OrganisationOut, dict[str, EncodedSpec]]
 
 
-@functools.lru_cache(maxsize=DRAWN_CHARTS)
-def encoded_spec(chart: SpcSeries) -> EncodedSpec:
-    """A chart's Vega-Lite spec, kept by the chart's own content (nothing to invalidate: changed data is another
-    key). Building a spec through Altair costs about 9 ms, twenty of them nine-tenths of an organisation page;
-    bench/web_bench.py's organisation page misses its goal (p95 < 200 ms) without this."""
-    return EncodedSpec.of(spc_chart_spec(chart))
-
-
-def organisation_page(
-    conn: Connection, visibility: Visibility, organisation_id: int
-) -> tuple[OrganisationOut, dict[str, EncodedSpec]]:
-    """The page's content (soft measures still empty) and a Vega-Lite spec per charted indicator."""
-    view = organisation(conn, visibility, organisation_id)
+@by_data_version(PAGES)
+def build_page(conn: Connection, organisation_id: int) -> BuiltPage:
+    """The page's content (soft measures still empty) and a Vega-Lite spec per charted indicator, as anyone who
+    may open it sees it (the caller checks that first), kept until the data change."""
+    view = organisation(conn, ALL_ORGANISATIONS, organisation_id)
     if view is None:
         raise NotFoundError(NOT_VISIBLE)
-    return view.page, {code: encoded_spec(chart) for code, chart in view.charts.items()}
+    return view.page, {code: EncodedSpec.of(spc_chart_spec(chart)) for code, chart in view.charts.items()}
+
+
+def organisation_page(conn: Connection, visibility: Visibility, organisation_id: int) -> BuiltPage:
+    """:func:`build_page`, once this account may open the organisation."""
+    if not visibility.may_open(organisation_id):
+        raise NotFoundError(NOT_VISIBLE)
+    return build_page(conn, organisation_id)
 
 
 def organisation_indicator_page(

@@ -12,6 +12,7 @@ from forewarn.access.principal import Principal
 from forewarn.views.portfolio import PortfolioFilters, PortfolioOut, portfolio
 from forewarn.views.soft import with_soft_status
 from forewarn.web.deps import AppState, Viewer, read_connection, record, require
+from forewarn.web.pages.cached import kept_ranking
 from forewarn.web.rendering import render
 from forewarn.web.routes.helpers import is_htmx
 from forewarn.web.state import WebState
@@ -39,7 +40,7 @@ def _portfolio(
 ) -> PortfolioOut:
     may_filter = allowed(principal, Permission.FILTER_PORTFOLIO)
     with read_connection(state.engine) as conn:
-        found = portfolio(conn, viewer, filters, may_filter=may_filter, page=page)
+        found = portfolio(conn, viewer, filters, may_filter=may_filter, page=page, ranked=kept_ranking)
     return with_soft_status(found, state.engine)
 
 
