@@ -220,12 +220,64 @@ class Shown:
         )
 
 
-def ranked_organisations(conn: Connection) -> list[Shown]:
+@dataclass(frozen=True)
+class Ranking:
+    """Organisations an account sees, in evidence order, indexed for the portfolio's filters: the rows of each
+    named type, region and dataset, those with evidence of concern, and the choices the filters offer."""
+
+    rows: list[Shown]
+    by_filter: dict[tuple[str, str], list[Shown]]  # ("type" | "region" | "dataset", value): rows, in order
+    concern: list[Shown]
+    types: list[str]
+    regions: list[str]
+    datasets: list[tuple[str, str, bool]]
+
+    @classmethod
+    def of(cls, shown: list[Shown]) -> Ranking:
+        rows = sorted(shown, key=Shown.order)
+        named = [r.row for r in rows if r.pseudonym is None]
+        by_filter: dict[tuple[str, str], list[Shown]] = {}
+        for r in rows:
+            for key in ("type", "region", "dataset"):
+                if value := r.named(key):
+                    by_filter.setdefault((key, value), []).append(r)
+        return cls(
+            rows=rows,
+            by_filter=by_filter,
+            concern=[r for r in rows if r.evidence > 0],
+            types=sorted({r.type for r in named if r.type}),
+            regions=sorted({r.region for r in named if r.region}),
+            datasets=sorted(
+                {
+                    (str(r.dataset), str(r.dataset_name or r.dataset), bool(r.simulated))
+                    for r in named
+                    if r.dataset
+                }
+            ),
+        )
+
+    def chosen(self, filters: PortfolioFilters) -> list[Shown]:
+        """The rows ``filters`` choose, in order."""
+        lists = [self.rows]
+        for key, value in (("type", filters.type), ("region", filters.region), ("dataset", filters.dataset)):
+            if value is not None:
+                lists.append(self.by_filter.get((key, value), []))
+        if filters.concern_only:
+            lists.append(self.concern)
+        if len(lists) == 1:
+            return self.rows
+        # Walk the shortest list; a row is chosen when every other list holds it too.
+        shortest = min(lists, key=len)
+        others = [{id(r) for r in rows} for rows in lists if rows is not shortest]
+        return [r for r in shortest if all(id(r) in other for other in others)]
+
+
+def ranked_organisations(conn: Connection) -> Ranking:
     """Every organisation by name, in evidence order: what staff see, the same for all of them."""
-    return sorted((Shown(r) for r in _signal_rows(conn, None)), key=Shown.order)
+    return Ranking.of([Shown(r) for r in _signal_rows(conn, None)])
 
 
-def _ranked_for(conn: Connection, visibility: Visibility) -> list[Shown]:
+def _ranked_for(conn: Connection, visibility: Visibility) -> Ranking:
     """An account's own organisation and peers (under their pseudonyms), in evidence order."""
     by_id = {int(r.organisation_id): r for r in _signal_rows(conn, visibility.restricted_to())}
     shown: list[Shown] = []
@@ -234,16 +286,7 @@ def _ranked_for(conn: Connection, visibility: Visibility) -> list[Shown]:
     for peer_id, pseudonym in visibility.peers.items():
         if (peer := by_id.get(peer_id)) is not None:
             shown.append(Shown(peer, pseudonym=pseudonym))
-    return sorted(shown, key=Shown.order)
-
-
-def _chosen(row: Shown, filters: PortfolioFilters) -> bool:
-    return (
-        (filters.type is None or row.named("type") == filters.type)
-        and (filters.region is None or row.named("region") == filters.region)
-        and (filters.dataset is None or row.named("dataset") == filters.dataset)
-        and (not filters.concern_only or row.evidence > 0)
-    )
+    return Ranking.of(shown)
 
 
 def portfolio(
@@ -254,7 +297,7 @@ def portfolio(
     may_filter: bool,
     page: int = 1,
     page_size: int = PAGE_SIZE,
-    ranked: Callable[[Connection], list[Shown]] = ranked_organisations,
+    ranked: Callable[[Connection], Ranking] = ranked_organisations,
 ) -> Portfolio:
     """The organisations ``visibility`` allows, ordered by strength of evidence, one page at a time.
 
@@ -264,21 +307,13 @@ def portfolio(
     it does not depend on who asks).
     """
     chosen = filters if may_filter else PortfolioFilters(concern_only=filters.concern_only)
-    allowed = ranked(conn) if visibility.all_organisations else _ranked_for(conn, visibility)
-    named = [r for r in allowed if r.pseudonym is None]
-    selected = [r for r in allowed if _chosen(r, chosen)]
+    ranking = ranked(conn) if visibility.all_organisations else _ranked_for(conn, visibility)
+    selected = ranking.chosen(chosen)
     total = len(selected)
     pages = max(1, -(-total // page_size))
     page = min(max(1, page), pages)
     start = (page - 1) * page_size
     shown = selected[start : start + page_size]
-    datasets = sorted(
-        {
-            (str(r.row.dataset), str(r.row.dataset_name or r.row.dataset), bool(r.row.simulated))
-            for r in named
-            if r.row.dataset
-        }
-    )
     return Portfolio(
         page=PortfolioOut(
             organisations=[r.out() for r in shown],
@@ -288,9 +323,9 @@ def portfolio(
             page_size=page_size,
             filters=chosen,
             filters_available=may_filter,
-            types=sorted({r.row.type for r in named if r.row.type}) if may_filter else [],
-            regions=sorted({r.row.region for r in named if r.row.region}) if may_filter else [],
-            datasets=[DatasetOption(code=c, name=n, simulated=s) for c, n, s in datasets]
+            types=ranking.types if may_filter else [],
+            regions=ranking.regions if may_filter else [],
+            datasets=[DatasetOption(code=c, name=n, simulated=s) for c, n, s in ranking.datasets]
             if may_filter
             else [],
             order=ORDER,

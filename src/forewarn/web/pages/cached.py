@@ -18,7 +18,7 @@ from cachetools import LRUCache, cached
 from cachetools.keys import hashkey
 from sqlalchemy import Connection
 
-from forewarn.views.portfolio import Shown, ranked_organisations
+from forewarn.views.portfolio import Ranking, ranked_organisations
 from forewarn.views.scan import data_version
 
 Read = TypeVar("Read", bound=Callable[..., Any])
@@ -40,6 +40,6 @@ def by_data_version(maxsize: int) -> Callable[[Read], Read]:
 
 
 @by_data_version(RANKINGS)
-def kept_ranking(conn: Connection) -> list[Shown]:
+def kept_ranking(conn: Connection) -> Ranking:
     """:func:`forewarn.views.portfolio.ranked_organisations`, kept until the data change."""
     return ranked_organisations(conn)
