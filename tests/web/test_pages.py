@@ -333,3 +333,19 @@ def test_events_show_labels_on_pages_and_codes_in_the_json(
         ("inspection", "requires_improvement"),
         ("special_measures_start", None),
     }
+
+
+def test_the_kept_ranking_is_per_database_and_follows_the_data(engine: Engine, world: World) -> None:
+    from sqlalchemy import insert
+
+    from forewarn.store.models import Organisation
+    from forewarn.web.pages.cached import kept_ranking
+
+    with engine.connect() as conn:
+        before = kept_ranking(conn)
+        assert kept_ranking(conn) is before  # kept while the data stay as they are
+    with engine.begin() as conn:
+        conn.execute(insert(Organisation).values(code="NEW1", name="Echo New Trust"))
+    with engine.connect() as conn:
+        after = kept_ranking(conn)
+    assert after is not before and "Echo New Trust" in {r.label for r in after.rows}
