@@ -346,9 +346,10 @@ def main() -> None:
         n = args.requests
         regions = [f"Region {i}" for i in range(9)]
         warm = asyncio.run(measure(base, analyst_cookie, ["/portfolio"] * CONCURRENCY))
-        say(f"warm-up (first portfolio computes the cache): max {max(warm):.0f} ms")
+        say(f"warm-up (first portfolio of each worker): max {max(warm):.0f} ms")
         revisits = [f"/organisations/{org_ids[k % 100]}" for k in range(n)]
-        asyncio.run(measure(base, analyst_cookie, revisits + revisits))  # fills each worker's page cache
+        # Fills each worker's chart-spec cache.
+        asyncio.run(measure(base, analyst_cookie, revisits + revisits))
         results = [
             (
                 "portfolio, analyst (10,000 orgs, page 1..200)",
@@ -370,7 +371,7 @@ def main() -> None:
                 "portfolio, member (own + 30 peers)",
                 asyncio.run(measure(base, member_cookie, ["/portfolio"] * n)),
             ),
-            # Before the cold pages below, which would push these out of each worker's cache (300 pages).
+            # Before the cold pages below, which would push these charts out of each worker's spec cache (6,000).
             (
                 "organisation page, revisits of 100 orgs (cached)",
                 asyncio.run(measure(base, analyst_cookie, revisits)),

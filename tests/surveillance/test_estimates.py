@@ -16,8 +16,8 @@ from forewarn.ingest.importer import import_file
 from forewarn.stats.estimate_funnel import estimate_funnel
 from forewarn.store.models import Indicator, Organisation
 from forewarn.store.models_surveillance import SeriesStatus
-from forewarn.surveillance.funnels import indicator_funnel
 from forewarn.surveillance.scan import run_scan
+from forewarn.views.funnel import indicator_funnel
 
 MAPPING = """
 version: 1
@@ -124,7 +124,7 @@ def test_a_series_too_short_for_spc_is_never_drawn_as_common_cause(
 ) -> None:
     """Eight annual points get no SPC chart: their points are "not assessed", and the chart's legend says so."""
     from forewarn.charts.palette import POINT_TYPES
-    from forewarn.surveillance.series import NOT_ASSESSED, organisation_charts
+    from forewarn.views.series import NOT_ASSESSED, organisation_charts
 
     engine, _ = scanned
     with engine.connect() as conn:

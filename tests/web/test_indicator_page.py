@@ -1,4 +1,4 @@
-"""The indicator page draws the funnel the scan stored (forewarn.surveillance.funnels), not a recomputation: the
+"""The indicator page draws the funnel the scan stored (forewarn.views.funnel), not a recomputation: the
 same points, limits and flags, only for the organisations the viewer may see, peers under their pseudonyms, with
 limit curves spanning only their denominators, while the counts beside it cover every organisation compared. Its
 table and JSON show the same compared values (the funnel's window totals) beside the latest period's value."""
@@ -14,8 +14,8 @@ from sqlalchemy import Engine, select
 
 from forewarn.access.policy import ALL_ORGANISATIONS, Visibility
 from forewarn.store.models import Indicator, Observation
-from forewarn.surveillance.funnels import IndicatorFunnel, drawn_denominator_range, indicator_funnel
-from forewarn.web.pages.indicator import build_indicator, window_text
+from forewarn.views.funnel import IndicatorFunnel, drawn_denominator_range, indicator_funnel
+from forewarn.views.indicator import indicator, window_text
 from tests.charts.specs import rows
 from tests.web.conftest import SignedIn
 from tests.web.world import World
@@ -31,8 +31,9 @@ def _stored(engine: Engine, code: str) -> IndicatorFunnel:
 
 def _page(engine: Engine, visibility: Visibility, code: str) -> tuple[Any, dict[str, Any]]:
     with engine.connect() as conn:
-        page, specs = build_indicator(conn, visibility, code)
-    return page, specs["funnel"]
+        view = indicator(conn, visibility, code)
+    assert view is not None
+    return view.page, view.specs["funnel"]
 
 
 def _layer(spec: dict[str, Any], mark: str) -> list[dict[str, Any]]:

@@ -20,9 +20,8 @@ from forewarn.settings import Settings
 from forewarn.store.models import Dataset, ImportBatch, Indicator, Observation, Organisation
 from forewarn.store.models_web import Role
 from forewarn.surveillance.scan import run_scan
-from forewarn.web.pages import indicator as indicator_page
-from forewarn.web.pages.indicator import build_indicator, rank_chart_rows
-from forewarn.web.schemas import IndicatorOrganisationOut
+from forewarn.views import indicator as indicator_view
+from forewarn.views.indicator import IndicatorOrganisationOut, indicator, rank_chart_rows
 from tests.charts.specs import rows
 from tests.web.conftest import SignedIn, make_app
 from tests.web.world import CHEAP_ARGON2, PASSWORD, months
@@ -111,8 +110,9 @@ def many(engine: Engine) -> tuple[list[int], int]:
 
 def _ranks(engine: Engine, visibility: Visibility) -> tuple[Any, dict[str, Any]]:
     with engine.connect() as conn:
-        page, specs = build_indicator(conn, visibility, "seen")
-    return page, specs["ranks"]
+        view = indicator(conn, visibility, "seen")
+    assert view is not None
+    return view.page, view.specs["ranks"]
 
 
 def test_the_rank_chart_draws_every_ranked_organisation(engine: Engine, many: tuple[list[int], int]) -> None:
@@ -146,7 +146,7 @@ def test_past_the_cap_the_chart_shows_yours_and_a_spread_and_the_page_says_so(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     ids, analyst = many
-    monkeypatch.setattr(indicator_page, "MAX_RANK_ROWS", 40)
+    monkeypatch.setattr(indicator_view, "MAX_RANK_ROWS", 40)
     member = Visibility(
         all_organisations=False, own=ids[7], peers={i: f"Peer {n}" for n, i in enumerate(ids[8:], 1)}
     )

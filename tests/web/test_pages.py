@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from sqlalchemy import Engine
@@ -202,33 +203,31 @@ def test_a_member_sees_survey_results_for_their_own_organisation_and_peers_only(
     assert "Closed wave" in page and "Aggregation to the organisation is supported" in page
 
 
-def test_an_unexpected_error_shows_a_page_not_a_traceback(app: FastAPI, engine: Engine, world: World) -> None:
+def test_an_unexpected_error_shows_a_page_not_a_traceback(
+    app: FastAPI, engine: Engine, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from fastapi.testclient import TestClient
 
-    client = TestClient(app, raise_server_exceptions=False)
-    original = app.state.forewarn.portfolio_cache.index
+    from forewarn.web.routes import portfolio
 
-    def broken(conn: object) -> object:
+    client = TestClient(app, raise_server_exceptions=False)
+
+    def broken(*args: object, **kwargs: object) -> object:
         raise RuntimeError("boom")
 
-    app.state.forewarn.portfolio_cache.index = broken  # type: ignore[method-assign]
-    try:
-        member = SignedIn(app, engine, world.users["member"])
-        client.cookies.update(member.client.cookies)
-        response = client.get("/portfolio")
-    finally:
-        app.state.forewarn.portfolio_cache.index = original  # type: ignore[method-assign]
+    monkeypatch.setattr(portfolio, "portfolio", broken)
+    member = SignedIn(app, engine, world.users["member"])
+    client.cookies.update(member.client.cookies)
+    response = client.get("/portfolio")
     assert response.status_code == 500
     assert "Sorry, there is a problem with the service" in response.text and "boom" not in response.text
 
 
-def test_cached_pages_still_check_access_and_follow_the_data(
-    app: FastAPI, engine: Engine, world: World
-) -> None:
+def test_pages_check_access_and_follow_the_data(app: FastAPI, engine: Engine, world: World) -> None:
     analyst = SignedIn(app, engine, world.users["analyst"])
     member = SignedIn(app, engine, world.users["member"])
     hidden = f"/organisations/{world.ids['HIDDEN']}"
-    assert analyst.client.get(hidden).status_code == 200  # now cached
+    assert analyst.client.get(hidden).status_code == 200
     assert member.client.get(hidden).status_code == 404
     before = analyst.client.get(f"/api/v1/organisations/{world.ids['OWN']}").json()
     assert len(before["indicators"][0]["baselines"]) in (0, 1)
@@ -334,3 +333,19 @@ def test_events_show_labels_on_pages_and_codes_in_the_json(
         ("inspection", "requires_improvement"),
         ("special_measures_start", None),
     }
+
+
+def test_the_kept_ranking_is_per_database_and_follows_the_data(engine: Engine, world: World) -> None:
+    from sqlalchemy import insert
+
+    from forewarn.store.models import Organisation
+    from forewarn.web.pages.cached import kept_ranking
+
+    with engine.connect() as conn:
+        before = kept_ranking(conn)
+        assert kept_ranking(conn) is before  # kept while the data stay as they are
+    with engine.begin() as conn:
+        conn.execute(insert(Organisation).values(code="NEW1", name="Echo New Trust"))
+    with engine.connect() as conn:
+        after = kept_ranking(conn)
+    assert after is not before and "Echo New Trust" in {r.label for r in after.rows}

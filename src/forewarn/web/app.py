@@ -9,7 +9,6 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from forewarn.accounts.passwords import Passwords
-from forewarn.accounts.reads import DataVersionClock, PortfolioCache
 from forewarn.settings import Settings
 from forewarn.store.database import make_engine
 from forewarn.web import openapi
@@ -17,7 +16,6 @@ from forewarn.web.config import WebOptions
 from forewarn.web.deps import csrf_guard, parameters_the_store_can_hold
 from forewarn.web.handlers import install_error_handlers
 from forewarn.web.load import LoadCounters, LoadGuard
-from forewarn.web.pages.surveys import ResultsCache
 from forewarn.web.rendering import build_environment
 from forewarn.web.routes import (
     account,
@@ -33,7 +31,7 @@ from forewarn.web.routes import (
     surveys,
 )
 from forewarn.web.security import CookieNames, SecurityHeadersMiddleware
-from forewarn.web.state import SvgCache, VersionedCache, WebState
+from forewarn.web.state import WebState
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -64,18 +62,12 @@ def create_app(
     # Requests run in a pool of 40 threads; each holds one connection, the request's (web.deps: ReadConnection,
     # WriteConnection), and the survey pages' builders a second one beside it while they read.
     engine_ = engine or make_engine(settings.resolved_database_url, pool_size=20, max_overflow=30)
-    versions = DataVersionClock(max_age=options.data_version_max_age)
     app.state.forewarn = WebState(
         settings=settings,
         options=options,
         engine=engine_,
         passwords=Passwords(options.argon2),
-        versions=versions,
-        portfolio_cache=PortfolioCache(versions),
-        svg_cache=SvgCache(),
         cookies=CookieNames(options.secure_cookies),
-        results_cache=ResultsCache(),
-        page_cache=VersionedCache(versions),
     )
     app.state.jinja = build_environment(auto_reload=settings.environment == "development")
     # Innermost first: the load guard answers /healthz and refuses excess requests before any other work; the

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import sys
 from collections.abc import Callable
 
@@ -17,28 +16,10 @@ from forewarn.store.database import make_engine
 from forewarn.web.app import create_app
 from forewarn.web.config import WebOptions
 
-# Young-generation threshold and the two older ones (CPython's defaults: 700, 10, 10).
-GC_THRESHOLDS = (50_000, 20, 10)
-
-
-def tune_garbage_collector() -> None:
-    """Freeze what start-up built and collect garbage less often, in a serving process only.
-
-    Modules, routes and templates are never garbage, yet every full collection walked them; and a page
-    allocates tens of thousands of short-lived containers, so CPython's default threshold ran dozens of
-    collections per request. In bench/web_bench.py, collections took a third of the server's time and a full
-    one stalled every request for up to half a second before this (figures in docs/web.md).
-    """
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
-
 
 def _app_from_environment() -> object:
     """Factory for uvicorn worker processes: each builds its own app from the environment's settings."""
-    app = create_app(get_settings())
-    tune_garbage_collector()
-    return app
+    return create_app(get_settings())
 
 
 def serve(settings: Settings, *, host: str | None = None, port: int | None = None, workers: int = 1) -> None:
@@ -58,9 +39,7 @@ def serve(settings: Settings, *, host: str | None = None, port: int | None = Non
     if workers > 1:
         uvicorn.run("forewarn.web.server:_app_from_environment", factory=True, workers=workers, **options)  # type: ignore[arg-type]
     else:
-        app = create_app(settings)
-        tune_garbage_collector()
-        uvicorn.run(app, **options)  # type: ignore[arg-type]
+        uvicorn.run(create_app(settings), **options)  # type: ignore[arg-type]
 
 
 def create_demo_users(engine: Engine, settings: Settings) -> list[DemoUser]:

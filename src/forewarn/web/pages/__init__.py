@@ -1,1 +1,3 @@
-"""Builders: each fills one page's pydantic model from the services, for both the HTML page and its JSON."""
+"""The web's side of the pages the read models (:mod:`forewarn.views`) fill: a view the account may not open
+turned into a 404, chart specs encoded for the templates, reads kept until the data change, and the surveys'
+pages."""

@@ -6,25 +6,17 @@ narrows what an account sees (a member: their own organisation by name, granted 
 
 from __future__ import annotations
 
-import math
-import threading
-import time
-from collections.abc import Callable
-
 from sqlalchemy import Connection, Engine
 
 from forewarn.access.policy import Visibility
-from forewarn.accounts.reads import organisation_codes
 from forewarn.surveys.instrument import Instrument, builtin_instruments
-from forewarn.surveys.result_types import WaveResults
 from forewarn.surveys.results import wave_progress, wave_results
-from forewarn.surveys.waves import WaveInfo, closed_wave_ids, get_wave, list_waves, wave_instrument
+from forewarn.surveys.waves import WaveInfo, get_wave, list_waves, wave_instrument
+from forewarn.views.lookup import organisation_codes
 from forewarn.web.errors import NotFoundError
 from forewarn.web.schemas import (
     ResultCellOut,
     ResultDimensionOut,
-    SoftDimensionOut,
-    SoftMeasuresOut,
     SurveyDimensionOut,
     SurveyFormOut,
     SurveyItemOut,
@@ -35,56 +27,10 @@ from forewarn.web.schemas import (
     WavesOut,
 )
 
-CLOSED_WAVES_TTL = 10.0
 POOLED_FOR_STAFF = (
     "Figures pooled across the whole wave (respondents, organisations, reliability and agreement) are shown to "
     "regulator staff only: they include organisations your account may not see."
 )
-
-
-class ResultsCache:
-    """Results of closed waves. A closed wave never reopens and its answers are frozen, so its results can be
-    kept for the life of the process (the minimum group size is part of the key: raising it changes them)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._results: dict[tuple[int, int], WaveResults] = {}
-        self._closed: dict[int, WaveInfo] = {}
-        self._ids: list[int] = []
-        self._ids_read = -math.inf
-
-    def closed_waves(self, engine: Engine) -> list[WaveInfo]:
-        """Closed waves, newest first. Which waves are closed is read at most every ``CLOSED_WAVES_TTL``
-        seconds (a newly closed wave's results reach the portfolio within that time); each wave's details are
-        read once, since a closed wave never changes."""
-        now = time.monotonic()
-        with self._lock:
-            fresh = now - self._ids_read < CLOSED_WAVES_TTL
-            ids = list(self._ids)
-        if not fresh:
-            with engine.connect() as conn:
-                ids = closed_wave_ids(conn)
-            with self._lock:
-                self._ids, self._ids_read = ids, now
-        with self._lock:
-            missing = [i for i in ids if i not in self._closed]
-        for wave_id in missing:
-            info = get_wave(engine, wave_id)
-            with self._lock:
-                self._closed[wave_id] = info
-        with self._lock:
-            waves = [self._closed[i] for i in ids]
-        return sorted(waves, key=lambda w: w.closed_at or w.created_at, reverse=True)
-
-    def get(self, engine: Engine, wave: WaveInfo) -> WaveResults:
-        key = (wave.id, wave.min_group_size)
-        with self._lock:
-            found = self._results.get(key)
-        if found is None:
-            found = wave_results(engine, wave.id)
-            with self._lock:
-                self._results[key] = found
-        return found
 
 
 class Labels:
@@ -173,7 +119,7 @@ def build_wave_detail(engine: Engine, labels: Labels, wave_id: int) -> WaveDetai
     )
 
 
-def build_results(engine: Engine, labels: Labels, cache: ResultsCache, wave_id: int) -> WaveResultsOut:
+def build_results(engine: Engine, labels: Labels, wave_id: int) -> WaveResultsOut:
     wave = visible_wave(engine, labels, wave_id)
     if wave.status != "closed":
         return WaveResultsOut(
@@ -185,7 +131,7 @@ def build_results(engine: Engine, labels: Labels, cache: ResultsCache, wave_id: 
             dimensions=[],
             notes=[],
         )
-    results = cache.get(engine, wave)
+    results = wave_results(engine, wave.id)
     # Figures pooled over the whole wave include organisations a member may not see: subtracting their own and
     # their peers' published n from the wave's respondents would tell the rest. Staff only.
     pooled = labels.visibility.all_organisations
@@ -231,76 +177,6 @@ def build_results(engine: Engine, labels: Labels, cache: ResultsCache, wave_id: 
         dimensions=dimensions,
         notes=list(results.notes) + ([] if pooled else [POOLED_FOR_STAFF]),
     )
-
-
-def soft_measures_for(
-    engine: Engine, cache: ResultsCache, code: str, *, latest: int = 3
-) -> list[SoftMeasuresOut]:
-    """An organisation's results in its latest closed waves (suppressed cells stay suppressed)."""
-    waves = [w for w in cache.closed_waves(engine) if code in w.organisations][:latest]
-    out = []
-    for wave in waves:
-        results = cache.get(engine, wave)
-        names = {d.dimension: d.name for d in results.analysis.dimensions}
-        cells = [c for c in results.analysis.cells if c.group == code]
-        shown = [c for c in cells if not c.suppressed]
-        supported = sum(1 for c in shown if c.verdict == "aggregate")
-        respondents: int | str = (
-            max((c.n for c in shown if isinstance(c.n, int)), default=0)
-            if shown
-            else (cells[0].n if cells else 0)
-        )
-        out.append(
-            SoftMeasuresOut(
-                wave=wave.name,
-                wave_id=wave.id,
-                closed_at=wave.closed_at,
-                respondents=respondents,
-                suppressed=not shown,
-                verdict=f"Aggregation to the organisation is supported on {supported} of {len(shown)} dimensions"
-                if shown
-                else None,
-                verdict_detail="Where it is not, staff disagree too much for one organisational score to mean much."
-                if shown and supported < len(shown)
-                else None,
-                dimensions=[
-                    SoftDimensionOut(
-                        code=c.dimension,
-                        name=names.get(c.dimension, c.dimension),
-                        n=c.n,
-                        mean=c.mean,
-                        ci_lower=c.ci_lower,
-                        ci_upper=c.ci_upper,
-                        suppressed=c.suppressed,
-                    )
-                    for c in cells
-                ],
-            )
-        )
-    return out
-
-
-def soft_status_for(
-    engine: Engine, cache: ResultsCache, closed: list[WaveInfo]
-) -> Callable[[dict[int, str]], dict[int, str]]:
-    """Per organisation (id -> code), a one-line status from its latest closed wave among ``closed``."""
-
-    def statuses(codes: dict[int, str]) -> dict[int, str]:
-        found: dict[int, str] = {}
-        for org_id, code in codes.items():
-            wave = next((w for w in closed if code in w.organisations), None)
-            if wave is None:
-                continue
-            cells = [c for c in cache.get(engine, wave).analysis.cells if c.group == code]
-            shown = [c for c in cells if not c.suppressed]
-            if not shown:
-                found[org_id] = f"{wave.name}: too few respondents to show"
-            else:
-                supported = sum(1 for c in shown if c.verdict == "aggregate")
-                found[org_id] = f"{wave.name}: {supported} of {len(shown)} dimensions can be aggregated"
-        return found
-
-    return statuses
 
 
 def survey_form(conn: Connection, wave_id: int, wave_name: str) -> tuple[SurveyFormOut, Instrument]:

@@ -12,7 +12,6 @@ from sqlalchemy import Connection
 from forewarn.access.policy import Permission, grant_peers, list_grants, revoke_peer
 from forewarn.access.principal import Principal, utc_now
 from forewarn.accounts.audit import recent_entries
-from forewarn.accounts.reads import organisation_id_by_code
 from forewarn.accounts.users import (
     AccountError,
     UserRecord,
@@ -23,6 +22,7 @@ from forewarn.accounts.users import (
     update_user,
 )
 from forewarn.store.models_web import Role
+from forewarn.views.lookup import organisation_id_by_code
 from forewarn.web.deps import AppState, ReadConnection, WriteConnection, record, record_view, require
 from forewarn.web.errors import ForbiddenError, NotFoundError
 from forewarn.web.forms import GrantForm, NewUserForm, PasswordResetForm, UserChangeForm, codes

@@ -166,7 +166,6 @@ def _confirm(
     except (ImportRejected, MappingError):
         return _report(state, conn, pending_id, path, mapping_text)
     shutil.rmtree(path.parent, ignore_errors=True)
-    state.versions.expire()  # this worker's pages show the import at once
     with writes_on(conn):
         record(
             conn,

@@ -6,13 +6,14 @@ from typing import Literal
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
+from sqlalchemy import Connection
 
-from forewarn.charts.render import spec_key, svg
+from forewarn.access.policy import Visibility
+from forewarn.charts.render import svg
+from forewarn.views.indicator import IndicatorOut, IndicatorsOut, IndicatorView, indicator, indicators
 from forewarn.web.deps import AppState, CurrentUser, ReadConnection, Viewer, record_view
 from forewarn.web.errors import NotFoundError
-from forewarn.web.pages.indicator import build_indicator, build_indicators
 from forewarn.web.rendering import render
-from forewarn.web.schemas import IndicatorOut, IndicatorsOut
 
 router = APIRouter()
 
@@ -20,16 +21,23 @@ CODE = Path(pattern=r"^[A-Za-z0-9_.\-]{1,100}$")
 MAX_TABLE_ROWS = 300
 
 
+def _indicator(conn: Connection, viewer: Visibility, code: str) -> IndicatorView:
+    found = indicator(conn, viewer, code)
+    if found is None:
+        raise NotFoundError("There is no indicator at this address.")
+    return found
+
+
 @router.get("/indicators", include_in_schema=False)
 def indicators_page(request: Request, principal: CurrentUser, conn: ReadConnection) -> Response:
-    view = build_indicators(conn)
+    view = indicators(conn)
     return render(request, "indicators.html", {"title": "Indicators", "view": view})
 
 
 @router.get("/api/v1/indicators", response_model=IndicatorsOut, tags=["pages"])
 def indicators_api(principal: CurrentUser, conn: ReadConnection) -> IndicatorsOut:
     """Every indicator in the store."""
-    return build_indicators(conn)
+    return indicators(conn)
 
 
 @router.get("/indicators/{code}", include_in_schema=False)
@@ -41,7 +49,8 @@ def indicator_page(
     conn: ReadConnection,
     code: str = CODE,
 ) -> Response:
-    view, specs = build_indicator(conn, viewer, code)
+    found = _indicator(conn, viewer, code)
+    view, specs = found.page, found.specs
     record_view(state, conn, request, principal, "indicator", code)
     return render(
         request,
@@ -58,19 +67,16 @@ def indicator_page(
 
 @router.get("/indicators/{code}/{chart}.svg", include_in_schema=False)
 def indicator_chart(
-    state: AppState,
     principal: CurrentUser,
     viewer: Viewer,
-    chart: Literal["funnel", "ranks"],
     conn: ReadConnection,
+    chart: Literal["funnel", "ranks"],
     code: str = CODE,
 ) -> Response:
-    _, specs = build_indicator(conn, viewer, code)
-    spec = specs.get(chart)
+    spec = _indicator(conn, viewer, code).specs.get(chart)
     if spec is None:
         raise NotFoundError("This indicator has no such chart.")
-    drawn = state.svg_cache.get_or_draw(spec_key(spec), lambda: svg(spec))
-    return Response(drawn, media_type="image/svg+xml", headers={"Cache-Control": "private, no-store"})
+    return Response(svg(spec), media_type="image/svg+xml", headers={"Cache-Control": "private, no-store"})
 
 
 @router.get("/api/v1/indicators/{code}", response_model=IndicatorOut, tags=["pages"])
@@ -84,6 +90,6 @@ def indicator_api(
 ) -> IndicatorOut:
     """One indicator across the organisations you may see: funnel position, rank with interval, outliers,
     and how many flags chance alone would give."""
-    view, _ = build_indicator(conn, viewer, code)
+    view = _indicator(conn, viewer, code).page
     record_view(state, conn, request, principal, "indicator", code)
     return view

@@ -5,17 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
-from forewarn.charts.render import spec_key, svg
+from forewarn.charts.render import svg
+from forewarn.views.organisation import IndicatorStateOut, OrganisationOut, with_soft_measures
+from forewarn.views.soft import soft_measures
 from forewarn.web.deps import AppState, CurrentUser, ReadConnection, Viewer, record_view
-from forewarn.web.pages.organisation import (
-    build_organisation_indicator,
-    cached_organisation,
-    spc_chart_for,
-    with_soft_measures,
-)
+from forewarn.web.pages import organisation as pages
 from forewarn.web.rendering import EncodedSpec, render
-from forewarn.web.schemas import IndicatorStateOut, OrganisationOut
-from forewarn.web.soft import soft_measures_provider
 
 router = APIRouter()
 
@@ -31,8 +26,8 @@ def organisation_page(
     conn: ReadConnection,
     organisation_id: int,
 ) -> Response:
-    view, specs = cached_organisation(conn, viewer, organisation_id, state.page_cache)
-    view = with_soft_measures(view, soft_measures_provider(state))
+    view, specs = pages.organisation_page(conn, viewer, organisation_id)
+    view = with_soft_measures(view, soft_measures(state.engine, view.code))
     record_view(
         state, conn, request, principal, "organisation", organisation_id, organisation_id=organisation_id
     )
@@ -43,16 +38,14 @@ def organisation_page(
 
 @router.get("/organisations/{organisation_id}/charts/{indicator_code}.svg", include_in_schema=False)
 def organisation_chart(
-    state: AppState,
     principal: CurrentUser,
     viewer: Viewer,
     conn: ReadConnection,
     organisation_id: int,
     indicator_code: str = CODE,
 ) -> Response:
-    spec = spc_chart_for(conn, viewer, organisation_id, indicator_code)
-    drawn = state.svg_cache.get_or_draw(spec_key(spec), lambda: svg(spec))
-    return Response(drawn, media_type="image/svg+xml", headers={"Cache-Control": "private, no-store"})
+    spec = pages.spc_chart_spec_for(conn, viewer, organisation_id, indicator_code)
+    return Response(svg(spec), media_type="image/svg+xml", headers={"Cache-Control": "private, no-store"})
 
 
 @router.get("/api/v1/organisations/{organisation_id}", response_model=OrganisationOut, tags=["pages"])
@@ -63,17 +56,15 @@ def organisation_api(
     viewer: Viewer,
     conn: ReadConnection,
     organisation_id: int,
-) -> Response:
+) -> OrganisationOut:
     """One organisation: every indicator's SPC points and flags, funnel position, CUSUM state and rank,
     soft measures and events. 404 when it does not exist or you may not see it."""
-    # The page is built from validated models; serialising it directly spares FastAPI validating all of it
-    # again against the response model (the schema still documents it).
-    view, _ = cached_organisation(conn, viewer, organisation_id, state.page_cache)
-    view = with_soft_measures(view, soft_measures_provider(state))
+    view, _ = pages.organisation_page(conn, viewer, organisation_id)
+    view = with_soft_measures(view, soft_measures(state.engine, view.code))
     record_view(
         state, conn, request, principal, "organisation", organisation_id, organisation_id=organisation_id
     )
-    return Response(view.model_dump_json(), media_type="application/json")
+    return view
 
 
 def _viewed_indicator(
@@ -86,7 +77,7 @@ def _viewed_indicator(
     indicator_code: str,
 ) -> tuple[OrganisationOut, IndicatorStateOut, EncodedSpec | None]:
     """One organisation's indicator as this viewer may see it, with the view written to the audit log."""
-    built = build_organisation_indicator(conn, viewer, organisation_id, indicator_code, state.page_cache)
+    built = pages.organisation_indicator_page(conn, viewer, organisation_id, indicator_code)
     record_view(
         state,
         conn,

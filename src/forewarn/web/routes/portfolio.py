@@ -8,14 +8,14 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import Connection
 
-from forewarn.access.policy import Permission
+from forewarn.access.policy import Permission, allowed
 from forewarn.access.principal import Principal
+from forewarn.views.portfolio import PortfolioFilters, PortfolioOut, portfolio
+from forewarn.views.soft import with_soft_status
 from forewarn.web.deps import AppState, ReadConnection, Viewer, record_view, require
-from forewarn.web.pages.portfolio import build_portfolio, with_soft_status
+from forewarn.web.pages.cached import kept_ranking
 from forewarn.web.rendering import render
 from forewarn.web.routes.helpers import is_htmx
-from forewarn.web.schemas import PortfolioFilters, PortfolioOut
-from forewarn.web.soft import soft_status_provider
 from forewarn.web.state import WebState
 
 router = APIRouter()
@@ -44,8 +44,9 @@ def _portfolio(
     filters: PortfolioFilters,
     page: int,
 ) -> PortfolioOut:
-    view, ids = build_portfolio(conn, principal, viewer, state.portfolio_cache, filters, page=page)
-    return with_soft_status(view, ids, soft_status_provider(state))
+    may_filter = allowed(principal, Permission.FILTER_PORTFOLIO)
+    found = portfolio(conn, viewer, filters, may_filter=may_filter, page=page, ranked=kept_ranking)
+    return with_soft_status(found, state.engine)
 
 
 @router.get("/", include_in_schema=False)

@@ -167,7 +167,7 @@ def wave_action_form(
 def results_page(
     request: Request, state: AppState, principal: Reader, viewer: Viewer, wave_id: int, conn: ReadConnection
 ) -> Response:
-    view = build_results(state.engine, Labels(conn, viewer), state.results_cache, wave_id)
+    view = build_results(state.engine, Labels(conn, viewer), wave_id)
     record_view(state, conn, request, principal, "survey_results", wave_id)
     return render(request, "wave_results.html", {"title": f"Results: {view.wave.name}", "view": view})
 
@@ -324,7 +324,7 @@ def results_api(
     request: Request, state: AppState, principal: Reader, viewer: Viewer, wave_id: int, conn: ReadConnection
 ) -> WaveResultsOut:
     """A closed wave's results by dimension, groups below the minimum size suppressed."""
-    view = build_results(state.engine, Labels(conn, viewer), state.results_cache, wave_id)
+    view = build_results(state.engine, Labels(conn, viewer), wave_id)
     record_view(state, conn, request, principal, "survey_results", wave_id)
     return view
 

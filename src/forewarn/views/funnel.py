@@ -22,9 +22,10 @@ from sqlalchemy import Connection, Row, select
 
 from forewarn.stats.estimate_funnel import estimate_funnel_curves
 from forewarn.stats.funnel import funnel_denominator_grid, funnel_limit_curves_from_estimates
-from forewarn.store.models_surveillance import ScanRun, SeriesStatus
+from forewarn.store.models_surveillance import SeriesStatus
 from forewarn.surveillance.compute import ESTIMATE_DATA_TYPE, FUNNEL_DATA_TYPES, funnel_options
 from forewarn.surveillance.options import ScanOptions
+from forewarn.views.scan import latest_scan_options
 
 # "PR" and "SR" count funnels, or "N" for estimates with standard errors.
 FunnelType = Literal["SR", "PR", "RC", "N"]
@@ -96,8 +97,7 @@ class IndicatorFunnel:
 def scan_funnel_settings(conn: Connection) -> tuple[float, int]:
     """The ``funnel_limit`` and ``funnel_window_days`` of the latest scan (the defaults when there is none, or
     an older scan lacks them)."""
-    options = conn.execute(select(ScanRun.options).order_by(ScanRun.id.desc()).limit(1)).scalar()
-    stored = options if isinstance(options, dict) else {}
+    stored = latest_scan_options(conn)
     limit, days = stored.get("funnel_limit"), stored.get("funnel_window_days")
     defaults = ScanOptions()
     return (

@@ -13,7 +13,7 @@ import json
 import operator
 from dataclasses import dataclass
 
-from sqlalchemy import BindParameter, Connection, and_, bindparam, select
+from sqlalchemy import Connection, and_, select
 
 from forewarn.stats.spc import PointType
 from forewarn.store.models import Observation
@@ -59,47 +59,15 @@ class _Status:
     upl: float | None
 
 
-# Statements are built once: building a select costs more than running it on one organisation's rows.
-_ORGANISATION: BindParameter[int] = bindparam("organisation_id")
-_INDICATOR: BindParameter[int] = bindparam("indicator_id")
-_OBSERVATIONS = select(Observation.indicator_id, Observation.period_start, Observation.value).where(
-    Observation.organisation_id == _ORGANISATION
-)
-_ORDER = (Observation.indicator_id, Observation.period_start)
-_OBSERVATIONS_ALL = _OBSERVATIONS.order_by(*_ORDER)
-_OBSERVATIONS_ONE = _OBSERVATIONS.where(Observation.indicator_id == _INDICATOR).order_by(*_ORDER)
-_STATUSES = select(
-    SeriesStatus.indicator_id,
-    SeriesStatus.n_points,
-    SeriesStatus.last_period,
-    SeriesStatus.spc_points,
-    SeriesStatus.spc_segments,
-    SeriesStatus.spc_mean,
-    SeriesStatus.spc_lpl,
-    SeriesStatus.spc_upl,
-).where(SeriesStatus.organisation_id == _ORGANISATION)
-_STATUSES_ONE = _STATUSES.where(SeriesStatus.indicator_id == _INDICATOR)
-# The SPC rule of each flagged point, from the signals of the scan that wrote each series' status.
-_RULES = (
-    select(Signal.indicator_id, Signal.period_start, Signal.rule)
-    .join(
-        SeriesStatus,
-        and_(
-            SeriesStatus.indicator_id == Signal.indicator_id,
-            SeriesStatus.organisation_id == Signal.organisation_id,
-            SeriesStatus.scan_id == Signal.scan_id,
-        ),
-    )
-    .where(Signal.organisation_id == _ORGANISATION, Signal.method == "spc")
-)
-_RULES_ONE = _RULES.where(Signal.indicator_id == _INDICATOR)
-
-
 def _observations(
     conn: Connection, organisation_id: int, indicator_id: int | None
 ) -> dict[int, list[tuple[dt.date, float | None]]]:
-    query = _OBSERVATIONS_ALL if indicator_id is None else _OBSERVATIONS_ONE
-    rows = conn.execute(query, {"organisation_id": organisation_id, "indicator_id": indicator_id}).all()
+    query = select(Observation.indicator_id, Observation.period_start, Observation.value).where(
+        Observation.organisation_id == organisation_id
+    )
+    if indicator_id is not None:
+        query = query.where(Observation.indicator_id == indicator_id)
+    rows = conn.execute(query.order_by(Observation.indicator_id, Observation.period_start)).all()
     return {
         int(key): [(r[1], r[2]) for r in group]
         for key, group in itertools.groupby(rows, key=operator.itemgetter(0))
@@ -107,17 +75,51 @@ def _observations(
 
 
 def _statuses(conn: Connection, organisation_id: int, indicator_id: int | None) -> dict[int, _Status]:
-    query = _STATUSES if indicator_id is None else _STATUSES_ONE
-    rows = conn.execute(query, {"organisation_id": organisation_id, "indicator_id": indicator_id})
-    return {int(r[0]): _Status(*r[1:]) for r in rows}
+    query = select(
+        SeriesStatus.indicator_id,
+        SeriesStatus.n_points,
+        SeriesStatus.last_period,
+        SeriesStatus.spc_points.label("points"),
+        SeriesStatus.spc_segments.label("segments"),
+        SeriesStatus.spc_mean.label("mean"),
+        SeriesStatus.spc_lpl.label("lpl"),
+        SeriesStatus.spc_upl.label("upl"),
+    ).where(SeriesStatus.organisation_id == organisation_id)
+    if indicator_id is not None:
+        query = query.where(SeriesStatus.indicator_id == indicator_id)
+    return {
+        int(r.indicator_id): _Status(
+            n_points=r.n_points,
+            last_period=r.last_period,
+            points=r.points,
+            segments=r.segments,
+            mean=r.mean,
+            lpl=r.lpl,
+            upl=r.upl,
+        )
+        for r in conn.execute(query)
+    }
 
 
 def _rules(
     conn: Connection, organisation_id: int, indicator_id: int | None
 ) -> dict[tuple[int, dt.date], str]:
-    query = _RULES if indicator_id is None else _RULES_ONE
-    rows = conn.execute(query, {"organisation_id": organisation_id, "indicator_id": indicator_id})
-    return {(int(i), p): str(rule) for i, p, rule in rows if p is not None}
+    """The SPC rule of each flagged point, from the signals of the scan that wrote each series' status."""
+    query = (
+        select(Signal.indicator_id, Signal.period_start, Signal.rule)
+        .join(
+            SeriesStatus,
+            and_(
+                SeriesStatus.indicator_id == Signal.indicator_id,
+                SeriesStatus.organisation_id == Signal.organisation_id,
+                SeriesStatus.scan_id == Signal.scan_id,
+            ),
+        )
+        .where(Signal.organisation_id == organisation_id, Signal.method == "spc")
+    )
+    if indicator_id is not None:
+        query = query.where(Signal.indicator_id == indicator_id)
+    return {(int(i), p): str(rule) for i, p, rule in conn.execute(query) if p is not None}
 
 
 def _limits(status: _Status, period: list[dt.date]) -> tuple[list[float | None], ...]:

@@ -18,7 +18,7 @@ from forewarn.store.models import Indicator, Observation, Organisation
 from forewarn.store.models_surveillance import SpcBaseline
 from forewarn.surveillance.compute import point_code_matrix, point_code_text
 from forewarn.surveillance.scan import run_scan
-from forewarn.surveillance.series import SeriesChart, organisation_charts
+from forewarn.views.series import SeriesChart, organisation_charts
 from tests.conftest import FIXTURES
 from tests.surveillance.test_scan import MAPPING, _months, _panel_csv
 

@@ -16,15 +16,15 @@ from sqlalchemy import Engine, select
 from forewarn.ingest.importer import import_file
 from forewarn.stats.funnel import FunnelOptions, funnel_denominator_grid, funnel_statistics
 from forewarn.store.models import Indicator, Organisation
-from forewarn.surveillance.funnels import (
+from forewarn.surveillance.options import ScanOptions
+from forewarn.surveillance.scan import ScanResult, run_scan
+from forewarn.views.funnel import (
     GRID_POINTS,
     IndicatorFunnel,
     drawn_denominator_range,
     funnel_window_start,
     indicator_funnel,
 )
-from forewarn.surveillance.options import ScanOptions
-from forewarn.surveillance.scan import ScanResult, run_scan
 from tests.surveillance.test_scan import MAPPING, _panel_csv
 
 # A rate over the same counts: compared as a ratio to the pooled rate of the organisations in its funnel.

@@ -1,0 +1,335 @@
+"""The portfolio: every organisation an account may see, with its current signals, ordered by evidence.
+
+A row counts (indicator, method) pairs signalling concern in the latest scan of each series: an SPC special cause
+of concern, a funnel outlier on the side of concern after FDR control, a current CUSUM alarm (within the
+indicator's latest quarter: alarms age out). That count orders the portfolio; it is a count of reasons to look,
+not a score of performance. Equal counts are ordered by the smallest funnel q-value, then by the largest funnel
+z-score on the side of concern, so organisations with no signal are still in a meaningful order.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import Field
+from sqlalchemy import ColumnElement, Connection, and_, case, func, select
+
+from forewarn.access.policy import Visibility
+from forewarn.domain import Polarity, is_concern_sql
+from forewarn.store.models import Dataset, Indicator, Organisation
+from forewarn.store.models_surveillance import SeriesStatus
+from forewarn.views.model import Model
+from forewarn.views.rows import AnyRow
+from forewarn.views.scan import ScanOut, latest_scan
+
+CONCERN_VARIATION = "special_cause_concern"
+IMPROVEMENT_VARIATION = "special_cause_improvement"
+PAGE_SIZE = 50
+ORDER = (
+    "Ordered by strength of evidence: the number of indicator signals of concern (SPC special causes, funnel "
+    "outliers after false-discovery-rate control, CUSUM alarms), then the smallest funnel q-value. This is "
+    "an order of reasons to look more closely, not a ranking of performance."
+)
+
+
+class DatasetOption(Model):
+    code: str
+    name: str
+    simulated: bool
+
+
+class OrganisationSignalsOut(Model):
+    organisation_id: int | None = Field(description="None for an anonymised peer")
+    label: str = Field(description="The name, or a pseudonym such as 'Peer 3' for an anonymised peer")
+    code: str | None
+    type: str | None
+    region: str | None
+    dataset: str | None
+    dataset_name: str | None
+    simulated: bool
+    anonymised: bool
+    own: bool
+    indicators_scanned: int
+    spc_concern: int = Field(description="Indicators whose latest point is a special cause of concern")
+    spc_improvement: int
+    funnel_concern: int = Field(description="Funnel outliers on the side of concern, after FDR control")
+    funnel_other: int
+    cusum_alarms: int = Field(
+        description="Indicators with a current CUSUM alarm (within the indicator's latest quarter)"
+    )
+    evidence: int = Field(
+        description="spc_concern + funnel_concern + cusum_alarms: the order of the portfolio"
+    )
+    min_funnel_q: float | None
+    last_period: dt.date | None
+    soft_status: str | None = None
+    url: str | None
+
+
+class PortfolioFilters(Model):
+    type: str | None = None
+    region: str | None = None
+    dataset: str | None = None
+    concern_only: bool = False
+
+
+class PortfolioOut(Model):
+    organisations: list[OrganisationSignalsOut]
+    total: int
+    page: int
+    pages: int
+    page_size: int
+    filters: PortfolioFilters
+    filters_available: bool
+    types: list[str]
+    regions: list[str]
+    datasets: list[DatasetOption]
+    order: str
+    scan: ScanOut | None
+
+
+@dataclass(frozen=True)
+class Portfolio:
+    """One page of the portfolio, and the internal ids of its rows in order (anonymised peers' ids are not in
+    the page itself; the server needs them to add each row's soft-measure status)."""
+
+    page: PortfolioOut
+    ids: list[int]
+
+
+def _count_when(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def _signal_rows(conn: Connection, restricted: list[int] | None) -> Sequence[AnyRow]:
+    """Each organisation's signals summed over its indicators, labelled by the fields they fill."""
+    # The table's columns, typed loosely: domain's rule takes any integer side and text polarity.
+    concern = is_concern_sql(SeriesStatus.__table__.c.funnel_outlier, Indicator.__table__.c.polarity)
+    status = (
+        select(
+            SeriesStatus.organisation_id.label("organisation_id"),
+            func.count().label("indicators"),
+            _count_when(SeriesStatus.spc_variation == CONCERN_VARIATION).label("spc_concern"),
+            _count_when(SeriesStatus.spc_variation == IMPROVEMENT_VARIATION).label("spc_improvement"),
+            _count_when(concern).label("funnel_concern"),
+            _count_when(and_(SeriesStatus.funnel_outlier != 0, ~concern)).label("funnel_other"),
+            _count_when(SeriesStatus.cusum_current == 1).label("cusum_alarms"),
+            func.min(case((concern, SeriesStatus.funnel_q))).label("min_q"),
+            func.max(SeriesStatus.last_period).label("last_period"),
+            # The funnel z-score on the side of concern (none for a neutral indicator).
+            func.max(
+                case(
+                    (Indicator.polarity == Polarity.HIGHER_IS_BETTER, -SeriesStatus.funnel_z),
+                    (Indicator.polarity == Polarity.LOWER_IS_BETTER, SeriesStatus.funnel_z),
+                )
+            ).label("worst_z"),
+        )
+        .join(Indicator, Indicator.id == SeriesStatus.indicator_id)
+        .group_by(SeriesStatus.organisation_id)
+    )
+    organisations = select(
+        Organisation.id.label("organisation_id"),
+        Organisation.name.label("label"),
+        Organisation.code,
+        Organisation.type,
+        Organisation.region,
+        Dataset.code.label("dataset"),
+        Dataset.name.label("dataset_name"),
+        func.coalesce(Dataset.simulated, False).label("simulated"),
+    )
+    if restricted is not None:
+        status = status.where(SeriesStatus.organisation_id.in_(restricted))
+        organisations = organisations.where(Organisation.id.in_(restricted))
+    counts = status.subquery()
+    return conn.execute(
+        organisations.add_columns(
+            func.coalesce(counts.c.indicators, 0).label("indicators_scanned"),
+            func.coalesce(counts.c.spc_concern, 0).label("spc_concern"),
+            func.coalesce(counts.c.spc_improvement, 0).label("spc_improvement"),
+            func.coalesce(counts.c.funnel_concern, 0).label("funnel_concern"),
+            func.coalesce(counts.c.funnel_other, 0).label("funnel_other"),
+            func.coalesce(counts.c.cusum_alarms, 0).label("cusum_alarms"),
+            counts.c.min_q.label("min_funnel_q"),
+            counts.c.last_period,
+            counts.c.worst_z,
+        )
+        .outerjoin(Dataset, Dataset.id == Organisation.dataset_id)
+        .outerjoin(counts, counts.c.organisation_id == Organisation.id)
+    ).all()
+
+
+@dataclass(frozen=True)
+class Shown:
+    """An organisation's row as an account sees it: under its name, or under a pseudonym."""
+
+    row: AnyRow
+    pseudonym: str | None = None
+    own: bool = False
+
+    @property
+    def evidence(self) -> int:
+        return int(self.row.spc_concern) + int(self.row.funnel_concern) + int(self.row.cusum_alarms)
+
+    @property
+    def label(self) -> str:
+        return self.pseudonym if self.pseudonym is not None else str(self.row.label)
+
+    def named(self, field: str) -> Any:
+        """A field that identifies the organisation: None for an anonymised peer."""
+        return None if self.pseudonym is not None else getattr(self.row, field)
+
+    def order(self) -> tuple[int, float, int, float, str]:
+        q = self.row.min_funnel_q
+        worst = self.row.worst_z
+        return (
+            -self.evidence,
+            float(q) if q is not None else 2.0,
+            -int(self.row.spc_concern),
+            -float(worst) if worst is not None else math.inf,
+            self.label.casefold(),
+        )
+
+    def out(self) -> OrganisationSignalsOut:
+        r = self.row
+        anonymised = self.pseudonym is not None
+        return OrganisationSignalsOut(
+            organisation_id=None if anonymised else r.organisation_id,
+            label=self.label,
+            code=self.named("code"),
+            type=self.named("type"),
+            region=self.named("region"),
+            dataset=self.named("dataset"),
+            dataset_name=self.named("dataset_name"),
+            simulated=r.simulated,
+            anonymised=anonymised,
+            own=self.own,
+            indicators_scanned=r.indicators_scanned,
+            spc_concern=r.spc_concern,
+            spc_improvement=r.spc_improvement,
+            funnel_concern=r.funnel_concern,
+            funnel_other=r.funnel_other,
+            cusum_alarms=r.cusum_alarms,
+            evidence=self.evidence,
+            min_funnel_q=r.min_funnel_q,
+            last_period=r.last_period,
+            url=None if anonymised else f"/organisations/{r.organisation_id}",
+        )
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """Organisations an account sees, in evidence order, indexed for the portfolio's filters: the rows of each
+    named type, region and dataset, those with evidence of concern, and the choices the filters offer."""
+
+    rows: list[Shown]
+    by_filter: dict[tuple[str, str], list[Shown]]  # ("type" | "region" | "dataset", value): rows, in order
+    concern: list[Shown]
+    types: list[str]
+    regions: list[str]
+    datasets: list[tuple[str, str, bool]]
+
+    @classmethod
+    def of(cls, shown: list[Shown]) -> Ranking:
+        rows = sorted(shown, key=Shown.order)
+        named = [r.row for r in rows if r.pseudonym is None]
+        by_filter: dict[tuple[str, str], list[Shown]] = {}
+        for r in rows:
+            for key in ("type", "region", "dataset"):
+                if value := r.named(key):
+                    by_filter.setdefault((key, value), []).append(r)
+        return cls(
+            rows=rows,
+            by_filter=by_filter,
+            concern=[r for r in rows if r.evidence > 0],
+            types=sorted({r.type for r in named if r.type}),
+            regions=sorted({r.region for r in named if r.region}),
+            datasets=sorted(
+                {
+                    (str(r.dataset), str(r.dataset_name or r.dataset), bool(r.simulated))
+                    for r in named
+                    if r.dataset
+                }
+            ),
+        )
+
+    def chosen(self, filters: PortfolioFilters) -> list[Shown]:
+        """The rows ``filters`` choose, in order."""
+        lists = [self.rows]
+        for key, value in (("type", filters.type), ("region", filters.region), ("dataset", filters.dataset)):
+            if value is not None:
+                lists.append(self.by_filter.get((key, value), []))
+        if filters.concern_only:
+            lists.append(self.concern)
+        if len(lists) == 1:
+            return self.rows
+        # Walk the shortest list; a row is chosen when every other list holds it too.
+        shortest = min(lists, key=len)
+        others = [{id(r) for r in rows} for rows in lists if rows is not shortest]
+        return [r for r in shortest if all(id(r) in other for other in others)]
+
+
+def ranked_organisations(conn: Connection) -> Ranking:
+    """Every organisation by name, in evidence order: what staff see, the same for all of them."""
+    return Ranking.of([Shown(r) for r in _signal_rows(conn, None)])
+
+
+def _ranked_for(conn: Connection, visibility: Visibility) -> Ranking:
+    """An account's own organisation and peers (under their pseudonyms), in evidence order."""
+    by_id = {int(r.organisation_id): r for r in _signal_rows(conn, visibility.restricted_to())}
+    shown: list[Shown] = []
+    if visibility.own is not None and (own := by_id.get(visibility.own)) is not None:
+        shown.append(Shown(own, own=True))
+    for peer_id, pseudonym in visibility.peers.items():
+        if (peer := by_id.get(peer_id)) is not None:
+            shown.append(Shown(peer, pseudonym=pseudonym))
+    return Ranking.of(shown)
+
+
+def portfolio(
+    conn: Connection,
+    visibility: Visibility,
+    filters: PortfolioFilters,
+    *,
+    may_filter: bool,
+    page: int = 1,
+    page_size: int = PAGE_SIZE,
+    ranked: Callable[[Connection], Ranking] = ranked_organisations,
+) -> Portfolio:
+    """The organisations ``visibility`` allows, ordered by strength of evidence, one page at a time.
+
+    Filters by type, region or dataset apply only when ``may_filter`` (and only to organisations seen by name:
+    filtering anonymised peers would reveal their type or region); the concern filter applies always.
+    ``ranked`` gives every organisation in order for an account that sees them all (the caller may keep it:
+    it does not depend on who asks).
+    """
+    chosen = filters if may_filter else PortfolioFilters(concern_only=filters.concern_only)
+    ranking = ranked(conn) if visibility.all_organisations else _ranked_for(conn, visibility)
+    selected = ranking.chosen(chosen)
+    total = len(selected)
+    pages = max(1, -(-total // page_size))
+    page = min(max(1, page), pages)
+    start = (page - 1) * page_size
+    shown = selected[start : start + page_size]
+    return Portfolio(
+        page=PortfolioOut(
+            organisations=[r.out() for r in shown],
+            total=total,
+            page=page,
+            pages=pages,
+            page_size=page_size,
+            filters=chosen,
+            filters_available=may_filter,
+            types=ranking.types if may_filter else [],
+            regions=ranking.regions if may_filter else [],
+            datasets=[DatasetOption(code=c, name=n, simulated=s) for c, n, s in ranking.datasets]
+            if may_filter
+            else [],
+            order=ORDER,
+            scan=latest_scan(conn),
+        ),
+        ids=[int(r.row.organisation_id) for r in shown],
+    )

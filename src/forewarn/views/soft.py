@@ -1,0 +1,137 @@
+"""Soft measures: an organisation's staff-survey results in its latest closed waves, as its page shows them,
+and a one-line status per organisation for the portfolio.
+
+Every figure comes from :mod:`forewarn.surveys` with its disclosure rules already applied (suppressed cells stay
+suppressed); closed waves never reopen, so these read only published results.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+
+from sqlalchemy import Engine
+
+from forewarn.surveys.result_types import CellResult, WaveResults
+from forewarn.surveys.results import wave_results
+from forewarn.surveys.waves import WaveInfo, closed_wave_ids, get_wave
+from forewarn.views.lookup import organisation_codes
+from forewarn.views.model import Model
+from forewarn.views.portfolio import Portfolio, PortfolioOut
+
+LATEST_WAVES = 3
+
+
+class SoftDimensionOut(Model):
+    code: str
+    name: str
+    n: int | str
+    mean: float | None
+    ci_lower: float | None
+    ci_upper: float | None
+    suppressed: bool
+
+
+class SoftMeasuresOut(Model):
+    wave: str
+    wave_id: int
+    closed_at: dt.datetime | None
+    respondents: int | str
+    suppressed: bool
+    verdict: str | None
+    verdict_detail: str | None
+    dimensions: list[SoftDimensionOut]
+
+
+def closed_waves(engine: Engine) -> list[WaveInfo]:
+    """Closed waves, newest first."""
+    with engine.connect() as conn:
+        ids = closed_wave_ids(conn)
+    waves = [get_wave(engine, wave_id) for wave_id in ids]
+    return sorted(waves, key=lambda w: w.closed_at or w.created_at, reverse=True)
+
+
+def _cells(results: WaveResults, code: str) -> list[CellResult]:
+    return [c for c in results.analysis.cells if c.group == code]
+
+
+def _measures(wave: WaveInfo, results: WaveResults, code: str) -> SoftMeasuresOut:
+    names = {d.dimension: d.name for d in results.analysis.dimensions}
+    cells = _cells(results, code)
+    shown = [c for c in cells if not c.suppressed]
+    supported = sum(1 for c in shown if c.verdict == "aggregate")
+    respondents: int | str = (
+        max((c.n for c in shown if isinstance(c.n, int)), default=0)
+        if shown
+        else (cells[0].n if cells else 0)
+    )
+    return SoftMeasuresOut(
+        wave=wave.name,
+        wave_id=wave.id,
+        closed_at=wave.closed_at,
+        respondents=respondents,
+        suppressed=not shown,
+        verdict=f"Aggregation to the organisation is supported on {supported} of {len(shown)} dimensions"
+        if shown
+        else None,
+        verdict_detail="Where it is not, staff disagree too much for one organisational score to mean much."
+        if shown and supported < len(shown)
+        else None,
+        dimensions=[
+            SoftDimensionOut(
+                code=c.dimension,
+                name=names.get(c.dimension, c.dimension),
+                n=c.n,
+                mean=c.mean,
+                ci_lower=c.ci_lower,
+                ci_upper=c.ci_upper,
+                suppressed=c.suppressed,
+            )
+            for c in cells
+        ],
+    )
+
+
+def soft_measures(engine: Engine, code: str, *, latest: int = LATEST_WAVES) -> list[SoftMeasuresOut]:
+    """The organisation's results in its latest closed waves (suppressed cells stay suppressed)."""
+    waves = [w for w in closed_waves(engine) if code in w.organisations][:latest]
+    return [_measures(wave, wave_results(engine, wave.id), code) for wave in waves]
+
+
+def _status(wave: WaveInfo, results: WaveResults, code: str) -> str:
+    shown = [c for c in _cells(results, code) if not c.suppressed]
+    if not shown:
+        return f"{wave.name}: too few respondents to show"
+    supported = sum(1 for c in shown if c.verdict == "aggregate")
+    return f"{wave.name}: {supported} of {len(shown)} dimensions can be aggregated"
+
+
+def soft_statuses(engine: Engine, codes: Mapping[int, str]) -> dict[int, str]:
+    """Per organisation (id -> code), a one-line status from its latest closed wave; each wave's results are
+    read once."""
+    closed = closed_waves(engine) if codes else []
+    results: dict[int, WaveResults] = {}
+    found: dict[int, str] = {}
+    for org_id, code in codes.items():
+        wave = next((w for w in closed if code in w.organisations), None)
+        if wave is None:
+            continue
+        if wave.id not in results:
+            results[wave.id] = wave_results(engine, wave.id)
+        found[org_id] = _status(wave, results[wave.id], code)
+    return found
+
+
+def with_soft_status(portfolio: Portfolio, engine: Engine) -> PortfolioOut:
+    """The portfolio page with each row's soft-measure status (call it with no connection held: the survey
+    service opens its own)."""
+    if not portfolio.ids:
+        return portfolio.page
+    with engine.connect() as conn:
+        codes = organisation_codes(conn, portfolio.ids)
+    statuses = soft_statuses(engine, codes)
+    rows = [
+        row.model_copy(update={"soft_status": statuses.get(i)})
+        for row, i in zip(portfolio.page.organisations, portfolio.ids, strict=True)
+    ]
+    return portfolio.page.model_copy(update={"organisations": rows})
