@@ -62,7 +62,6 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "forewarn"
 POLARITY_LITERAL = re.compile(r"""["'](higher|lower)_is_better["']""")
 
 
-@pytest.mark.xfail(strict=False, reason="until issue 12's branches merge")
 def test_no_polarity_literal_outside_the_domain() -> None:
     """Each rule is written once: a quoted polarity name anywhere else in src/ is a rule written again."""
     allowed = {SRC / "domain.py"}

@@ -130,11 +130,6 @@ class Settings(BaseSettings):
     audit_views: bool = Field(
         True, description="Record page and API views in the audit log (changes are always recorded)."
     )
-    data_version_seconds: float = Field(
-        1.0,
-        ge=0,
-        description="How long the web app trusts its reading of the data version before reading it again.",
-    )
     max_inflight: int = Field(
         64,
         ge=1,

@@ -43,7 +43,6 @@ def make_app(settings: Settings, engine: Engine, tmp_path: Path, **overrides: ob
         WebOptions.from_settings(settings),
         argon2=CHEAP_ARGON2,
         upload_dir=tmp_path / "uploads",
-        data_version_max_age=0.0,  # pages show a change at once
         **overrides,  # type: ignore[arg-type]
     )
     return create_app(settings, engine=engine, options=options)

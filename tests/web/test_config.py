@@ -60,4 +60,3 @@ def test_each_default_is_the_settings_default(tmp_path: Path) -> None:
     assert options.session == SessionPolicy()
     assert options.throttle == ThrottlePolicy()
     assert options.upload_dir == tmp_path / "uploads" == settings(data_dir=tmp_path).upload_dir
-    assert options.data_version_max_age == Settings.model_fields["data_version_seconds"].default

@@ -43,9 +43,6 @@ class WebOptions:
         Record page and API views in the audit log (changes are always recorded).
     reauth
         How recently the password must have been entered for role, organisation and peer-access changes.
-    data_version_max_age
-        Seconds a reading of the store's data version (the key of the page caches) is trusted before it is
-        read again; pages may show data this old after a scan or import by another process. Tests use 0.
     """
 
     secure_cookies: bool
@@ -54,7 +51,6 @@ class WebOptions:
     upload_dir: Path
     max_upload_bytes: int
     audit_views: bool
-    data_version_max_age: float
     reauth: dt.timedelta
     argon2: Argon2Parameters = field(default_factory=Argon2Parameters)
     upload_ttl: dt.timedelta = UPLOAD_TTL
@@ -77,6 +73,5 @@ class WebOptions:
             upload_dir=settings.upload_dir,
             max_upload_bytes=settings.max_upload_mb * 1024 * 1024,
             audit_views=settings.audit_views,
-            data_version_max_age=settings.data_version_seconds,
             reauth=dt.timedelta(minutes=settings.reauth_minutes),
         )

@@ -26,6 +26,7 @@ from forewarn.charts.display import (
     number_text,
     signal_text,
 )
+from forewarn.domain import higher_is_better
 from forewarn.surveillance.questions import METHOD_QUESTIONS
 from forewarn.web.security import GOVUK_BODY_SCRIPT, anonymous_csrf_token, new_pre_session
 from forewarn.web.state import WebState
@@ -145,6 +146,7 @@ def build_environment(*, auto_reload: bool = True) -> Environment:
         json_script=_json_script,
         zip_self=_zip_self,
         dataset_options=_dataset_options,
+        better=_better,
     )
     env.globals.update(
         govuk_body_script=Markup(GOVUK_BODY_SCRIPT),
@@ -153,6 +155,12 @@ def build_environment(*, auto_reload: bool = True) -> Environment:
         method_questions=METHOD_QUESTIONS,
     )
     return env
+
+
+def _better(polarity: str) -> str:
+    """Which way is better, in the indicator list's words."""
+    higher = higher_is_better(polarity)
+    return "Neither (neutral)" if higher is None else "Higher" if higher else "Lower"
 
 
 def _navigation(principal: Principal | None, path: str) -> list[dict[str, object]]:
