@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
@@ -29,17 +28,6 @@ STAGING = "forewarn_staging_observations"
 VALUE_COLUMNS = ("numerator", "denominator", "value", "expected", "standard_error")
 
 Progress = Callable[[int], None]
-
-
-@dataclass(frozen=True)
-class WriteCounts:
-    inserted: int
-    updated: int
-    unchanged: int
-    organisations_created: int
-    indicators_created: int
-    events_inserted: int
-    attributes_written: int
 
 
 def upsert_dataset(conn: Connection, code: str, values: dict[str, Any]) -> int:
