@@ -201,11 +201,16 @@ def store(kind: str, folder: Path) -> Iterator[str]:
 
 
 def run_scan_process(url: str, label: str, *flags: str) -> Run:
-    """``forewarn scan --json`` as a child process: wall, CPU (user + system) and peak RSS from wait4."""
+    """``forewarn scan --json`` as a child process: wall, CPU (user + system) from wait4, and peak RSS.
+
+    The peak comes from ``/usr/bin/time`` when present: Linux counts a forked child's peak from the parent's RSS at
+    the fork, so wait4's ``ru_maxrss`` of a child of this (large) process says at least this process's size."""
     env = {**os.environ, "FOREWARN_DATABASE_URL": url}
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
-        child = subprocess.Popen([str(FOREWARN), "scan", "--json", *flags], env=env, stdout=out, stderr=err)
+        timer = ["/usr/bin/time", "-f", "peak-kb %M"] if Path("/usr/bin/time").exists() else []
+        command = [*timer, str(FOREWARN), "scan", "--json", *flags]
+        child = subprocess.Popen(command, env=env, stdout=out, stderr=err)
         _, status, usage = os.wait4(child.pid, 0)
         wall = time.perf_counter() - start
         child.returncode = os.waitstatus_to_exitcode(status)
@@ -214,11 +219,14 @@ def run_scan_process(url: str, label: str, *flags: str) -> Run:
             raise SystemExit(f"forewarn scan failed:\n{err.read().decode()}")
         out.seek(0)
         payload = json.loads(out.read())
+        err.seek(0)
+        peaks = [line for line in err.read().decode().splitlines() if line.startswith("peak-kb ")]
+        peak_mb = int(peaks[-1].split()[1]) / 1024 if peaks else usage.ru_maxrss / 1024
     return Run(
         label,
         wall,
         usage.ru_utime + usage.ru_stime,
-        usage.ru_maxrss / 1024,
+        peak_mb,
         int(payload["series_changed"]),
         int(payload["signals_written"]),
     )
