@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -224,3 +225,35 @@ def test_a_deleted_indicator_or_organisation_is_seen(
     loads = _loads(monkeypatch)
     assert run_scan(engine).series_changed > 0
     assert loads == [1]
+
+
+def test_the_scan_command_skips_an_unchanged_store_unless_full(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from forewarn.cli import app
+    from forewarn.settings import get_settings
+
+    monkeypatch.setenv("FOREWARN_DATABASE_URL", database_url)
+    monkeypatch.setenv("FOREWARN_DATA_DIR", str(tmp_path / "var"))
+    get_settings.cache_clear()
+    try:
+        runner = CliRunner()
+        engine = make_engine(database_url)
+        migrate.upgrade(engine)
+        import_file(engine, _panel_csv(tmp_path), mapping_text=MAPPING)
+        engine.dispose()
+        first = runner.invoke(app, ["scan", "--json"])
+        assert first.exit_code == 0, first.stderr
+        loads = _loads(monkeypatch)
+        again = runner.invoke(app, ["scan", "--json"])
+        assert again.exit_code == 0 and loads == []
+        assert (
+            json.loads(again.stdout)["summary"]["unchanged_since_scan"] == json.loads(first.stdout)["scan_id"]
+        )
+        full = runner.invoke(app, ["scan", "--json", "--full"])
+        assert full.exit_code == 0 and loads == [1]
+        assert "unchanged_since_scan" not in json.loads(full.stdout)["summary"]
+    finally:
+        get_settings.cache_clear()
