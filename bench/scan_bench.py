@@ -2,8 +2,9 @@
 
 For each store: a synthetic panel (organisations x indicators x months, proportions, O/E ratios, rates and means
 with standard errors, 2% of observations missing) is bulk-loaded through the store's own loader
-(``forewarn.store.bulk.write_observations``); then ``forewarn scan`` runs as a subprocess three times: the first scan,
-a rescan with nothing new, and a rescan after one more month of data for every series. Each line gives the wall
+(``forewarn.store.bulk.write_observations``); then ``forewarn scan`` runs as a subprocess: the first scan, a rescan with
+nothing new, ``scan --full`` with nothing new, a rescan after one more month of one indicator, a rescan after that
+month for every other indicator, and a rescan with nothing new again. Each line gives the wall
 time, the CPU time (user + system) and the peak RSS of the process, and the peak RSS as a multiple of the raw
 panel (24 bytes an observation: organisation int32, indicator int16, period int16, numerator and denominator
 float64, as in ``surveillance_bench.py``). The maths alone (``compute_surveillance`` on the panel read from the
@@ -153,8 +154,9 @@ def populate(engine: Engine, orgs: int, indicators: int, months: int, seed: int 
     return total
 
 
-def add_month(engine: Engine, indicators: int, months: int, seed: int = 1) -> int:
-    """One more month (index ``months``) for every series, through the same loader (the staging path)."""
+def add_month(engine: Engine, indicators: range, months: int, seed: int = 1) -> int:
+    """One more month (index ``months``) for every series of ``indicators``, through the same loader (the staging
+    path)."""
     with engine.begin() as conn:
         org_ids = np.sort(
             np.array([r[0] for r in conn.execute(text("SELECT id FROM organisations WHERE code LIKE 'B%'"))])
@@ -174,7 +176,7 @@ def add_month(engine: Engine, indicators: int, months: int, seed: int = 1) -> in
                 indicator_frame(
                     org_ids, ids[f"bench{i}"], KINDS[i % len(KINDS)], range(months, months + 1), seed
                 )
-                for i in range(indicators)
+                for i in indicators
             ]
         )
         inserted, _, _ = write_observations(conn, frame, batch_id)
@@ -198,12 +200,17 @@ def store(kind: str, folder: Path) -> Iterator[str]:
         admin.dispose()
 
 
-def run_scan_process(url: str, label: str) -> Run:
-    """``forewarn scan --json`` as a child process: wall, CPU (user + system) and peak RSS from wait4."""
+def run_scan_process(url: str, label: str, *flags: str) -> Run:
+    """``forewarn scan --json`` as a child process: wall, CPU (user + system) from wait4, and peak RSS.
+
+    The peak comes from ``/usr/bin/time`` when present: Linux counts a forked child's peak from the parent's RSS at
+    the fork, so wait4's ``ru_maxrss`` of a child of this (large) process says at least this process's size."""
     env = {**os.environ, "FOREWARN_DATABASE_URL": url}
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
-        child = subprocess.Popen([str(FOREWARN), "scan", "--json"], env=env, stdout=out, stderr=err)
+        timer = ["/usr/bin/time", "-f", "peak-kb %M"] if Path("/usr/bin/time").exists() else []
+        command = [*timer, str(FOREWARN), "scan", "--json", *flags]
+        child = subprocess.Popen(command, env=env, stdout=out, stderr=err)
         _, status, usage = os.wait4(child.pid, 0)
         wall = time.perf_counter() - start
         child.returncode = os.waitstatus_to_exitcode(status)
@@ -212,23 +219,32 @@ def run_scan_process(url: str, label: str) -> Run:
             raise SystemExit(f"forewarn scan failed:\n{err.read().decode()}")
         out.seek(0)
         payload = json.loads(out.read())
+        err.seek(0)
+        peaks = [line for line in err.read().decode().splitlines() if line.startswith("peak-kb ")]
+        peak_mb = int(peaks[-1].split()[1]) / 1024 if peaks else usage.ru_maxrss / 1024
     return Run(
         label,
         wall,
         usage.ru_utime + usage.ru_stime,
-        usage.ru_maxrss / 1024,
+        peak_mb,
         int(payload["series_changed"]),
         int(payload["signals_written"]),
     )
 
 
-def time_maths(url: str) -> tuple[float, float, int]:
-    """Read the panel (in this process) and time compute_surveillance alone; (read seconds, maths seconds, n)."""
+def time_maths(url: str) -> tuple[float, float, float, int]:
+    """In this process: the digests a rescan reads first, the panel read and ``compute_surveillance`` alone;
+    (digest seconds, read seconds, maths seconds, series)."""
     from forewarn.surveillance.compute import compute_surveillance
+    from forewarn.surveillance.fingerprint import indicator_digests
     from forewarn.surveillance.options import ScanOptions
     from forewarn.surveillance.scan import load_panel, phase_panel
 
     engine = make_engine(url)
+    start = time.perf_counter()
+    with engine.connect() as conn:
+        indicator_digests(conn)
+    digest = time.perf_counter() - start
     start = time.perf_counter()
     with engine.connect() as conn:
         panel, baselines = load_panel(conn)
@@ -237,7 +253,16 @@ def time_maths(url: str) -> tuple[float, float, int]:
     compute_surveillance(panel, ScanOptions(), phase_panel(panel, baselines))
     maths = time.perf_counter() - start
     engine.dispose()
-    return read, maths, panel.n_series
+    return digest, read, maths, panel.n_series
+
+
+def report(runs: list[Run], raw_mb: float) -> None:
+    for r in runs:
+        print(
+            f"  {r.label:<34} wall {r.wall:8.1f} s  cpu {r.cpu:8.1f} s  peak RSS {r.peak_mb:8,.0f} MB "
+            f"({r.peak_mb / raw_mb:5.1f}x raw)  series changed {r.changed:>10,}  signals written {r.signals:>11,}",
+            flush=True,
+        )
 
 
 def bench_store(kind: str, args: argparse.Namespace) -> None:
@@ -257,20 +282,24 @@ def bench_store(kind: str, args: argparse.Namespace) -> None:
         runs = [run_scan_process(url, "first scan")]
         for _ in range(args.repeat):
             runs.append(run_scan_process(url, "rescan, nothing new"))
+        if args.quick:  # the first scan and the rescan with nothing new only, for sizes where time is short
+            report(runs, raw_mb)
+            return
+        runs.append(run_scan_process(url, "scan --full, nothing new", "--full"))
         engine = make_engine(url)
-        added = add_month(engine, args.indicators, args.months)
+        added = add_month(engine, range(1), args.months)
         engine.dispose()
-        runs.append(run_scan_process(url, f"rescan, one month new (+{added:,})"))
-        for r in runs:
-            print(
-                f"  {r.label:<34} wall {r.wall:8.1f} s  cpu {r.cpu:8.1f} s  peak RSS {r.peak_mb:8,.0f} MB "
-                f"({r.peak_mb / raw_mb:5.1f}x raw)  series changed {r.changed:>10,}  signals written {r.signals:>11,}",
-                flush=True,
-            )
-        read, maths, n_series = time_maths(url)
+        runs.append(run_scan_process(url, f"rescan, one indicator +1 month (+{added:,})"))
+        engine = make_engine(url)
+        added = add_month(engine, range(1, args.indicators), args.months)
+        engine.dispose()
+        runs.append(run_scan_process(url, f"rescan, the others +1 month (+{added:,})"))
+        runs.append(run_scan_process(url, "rescan, nothing new"))
+        report(runs, raw_mb)
+        digest, read, maths, n_series = time_maths(url)
         print(
             f"  maths alone (compute_surveillance, {n_series:,} series): {maths:.1f} s; "
-            f"panel read in-process {read:.1f} s",
+            f"panel read in-process {read:.1f} s; indicator digests (a rescan's first read) {digest:.2f} s",
             flush=True,
         )
 
@@ -284,6 +313,11 @@ def main() -> None:
     parser.add_argument("--months", type=int, default=36)
     parser.add_argument("--stores", default="sqlite,postgresql", help="comma-separated: sqlite, postgresql")
     parser.add_argument("--repeat", type=int, default=1, help="rescans with nothing new")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="only the first scan and the rescan with nothing new; no maths alone",
+    )
     parser.add_argument("--tmp", default=None, help="folder for the SQLite store (default: the system's)")
     args = parser.parse_args()
     for kind in args.stores.split(","):

@@ -147,6 +147,13 @@ def scan_command(
     rate_ratio: Annotated[
         float, typer.Option("--cusum-ratio", help="Odds/rate ratio the CUSUM detects.")
     ] = 2.0,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full",
+            help="Recompute everything, even when nothing changed since the last scan with these options.",
+        ),
+    ] = False,
 ) -> None:
     """Run every surveillance method over every organisation and indicator; store the signals."""
     from forewarn.settings import get_settings
@@ -161,7 +168,7 @@ def scan_command(
     except ValueError as exc:
         raise fail(str(exc), 2) from None
     with progress_stages() as stage:
-        result = run_scan(engine, options, stage=stage)
+        result = run_scan(engine, options, full=full, stage=stage)
     if as_json:
         emit_json(result.to_dict())
     _print_scan(result)

@@ -142,3 +142,16 @@ class SpcBaseline(Base):
     reason: Mapped[str] = mapped_column(String(500))
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ScanFingerprint(Base):
+    """What the last scan saw of each indicator: a digest of its observations' aggregates, its attributes and its
+    SPC rebases. A rescan compares them (and its options) with the store's and skips the work when none moved."""
+
+    __tablename__ = "scan_fingerprints"
+
+    indicator_id: Mapped[int] = mapped_column(
+        ForeignKey("indicators.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    scan_id: Mapped[int] = mapped_column(ForeignKey("scan_runs.id"))
+    digest: Mapped[str] = mapped_column(String(64))

@@ -1,7 +1,10 @@
 """``forewarn scan``: compute every method for every organisation and indicator in the store, and store the signals.
 
-A rescan recomputes everything (it is cheap, and a funnel's limits depend on every organisation), but writes only
-the series whose results changed, so readers see a stable store and the scan run says how much moved.
+A rescan first reads what each indicator's results depend on (``forewarn.surveillance.fingerprint``: one grouped
+query, not the observations): when nothing moved since the last scan and the options are the same, it loads and
+computes nothing and records a scan run carrying the last run's figures. Otherwise it recomputes everything (a
+funnel's limits and the FDR depend on every organisation and indicator), but writes only the series whose results
+changed, so readers see a stable store and the scan run says how much moved. ``full=True`` always recomputes.
 """
 
 from __future__ import annotations
@@ -19,6 +22,12 @@ from sqlalchemy import Connection, Engine, insert, update
 from forewarn.store.columnar import delete_keys, read_frame, write_frame
 from forewarn.store.models_surveillance import ScanRun
 from forewarn.surveillance.compute import SurveillanceResult, compute_surveillance
+from forewarn.surveillance.fingerprint import (
+    LastScan,
+    indicator_digests,
+    last_scan_if_unchanged,
+    store_digests,
+)
 from forewarn.surveillance.options import ScanOptions
 from forewarn.surveillance.panel import INDICATOR_SCHEMA, OBSERVATION_SCHEMA, Panel, build_panel
 
@@ -162,14 +171,26 @@ def run_scan(
     engine: Engine,
     options: ScanOptions | None = None,
     *,
+    full: bool = False,
     stage: Callable[[str, int | None], Callable[[int], None]] | None = None,
 ) -> ScanResult:
-    """Scan the whole store in one pass and store series status and signals (only where they changed)."""
+    """Scan the whole store in one pass and store series status and signals (only where they changed).
+
+    Unless ``full``, a store where no indicator's observations, attributes or rebases changed since the last scan
+    with the same options is not scanned again: the run is recorded with the last run's figures.
+    """
     options = options or ScanOptions()
     tick = stage("Scanning", None) if stage else None
     started = dt.datetime.now(dt.UTC)
     with engine.connect() as conn:
-        panel, baselines = load_panel(conn)
+        # Read before the observations: an import landing in between leaves digests older than the results,
+        # which only makes the next rescan recompute.
+        digests = indicator_digests(conn)
+        last = None if full else last_scan_if_unchanged(conn, digests, options.to_dict())
+        if last is None:
+            panel, baselines = load_panel(conn)
+    if last is not None:
+        return _record_unchanged(engine, last, options, started)
     result = compute_surveillance(panel, options, phase_panel(panel, baselines))
     new_status = status_rows(panel, result)
     if tick:
@@ -197,6 +218,7 @@ def run_scan(
         signals = signal_frame(panel, result, changed, scan_id)
         write_frame(conn, "signals", signals)
         summary = {**result.summary, "series_removed": removed.height}
+        store_digests(conn, digests, scan_id)
         conn.execute(
             update(ScanRun)
             .where(ScanRun.id == scan_id)
@@ -213,6 +235,37 @@ def run_scan(
         series_changed=changed.height,
         series_removed=removed.height,
         signals_written=signals.height,
+        summary=summary,
+    )
+
+
+def _record_unchanged(
+    engine: Engine, last: LastScan, options: ScanOptions, started: dt.datetime
+) -> ScanResult:
+    """A scan run for a store unchanged since ``last``: nothing written but the run, the figures carried over."""
+    summary = {**last.summary, "series_removed": 0, "unchanged_since_scan": last.id}
+    with engine.begin() as conn:
+        scan_id = int(
+            conn.execute(
+                insert(ScanRun)
+                .values(
+                    started_at=started,
+                    finished_at=dt.datetime.now(dt.UTC),
+                    options=options.to_dict(),
+                    series_scanned=last.series_scanned,
+                    series_changed=0,
+                    signals_written=0,
+                    summary=summary,
+                )
+                .returning(ScanRun.id)
+            ).scalar_one()
+        )
+    return ScanResult(
+        scan_id=scan_id,
+        series_scanned=last.series_scanned,
+        series_changed=0,
+        series_removed=0,
+        signals_written=0,
         summary=summary,
     )
 
