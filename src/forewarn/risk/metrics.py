@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
-from sklearn.metrics import brier_score_loss, roc_auc_score
+from scipy.stats import rankdata
 
 from forewarn.stats.arrays import BoolArray, FloatArray, IntArray
 
@@ -52,6 +52,26 @@ class Cases:
 
     def take(self, rows: IntArray) -> Cases:
         return Cases(self.organisation[rows], self.origin[rows], self.score[rows], self.event[rows])
+
+
+def auc(event: BoolArray, score: FloatArray) -> float:
+    """The area under the ROC curve as the Mann-Whitney statistic (Hanley & McNeil 1982): the chance that a case
+    with the event scores above one without, ties counting a half; NaN without both kinds of case.
+
+    The same number as ``sklearn.metrics.roc_auc_score`` (its trapezoids over the ROC curve are this statistic),
+    without its input validation, which cost about 15 ms a call: the bootstrap asks for thousands of AUCs. Twice
+    the midranks are whole numbers, so their sum is exact and the only rounding is the final division.
+
+    >>> auc(np.array([True, False, True, False]), np.array([0.9, 0.2, 0.6, 0.6]))
+    0.875
+    """
+    n_events = int(event.sum())
+    n_others = event.size - n_events
+    if n_events == 0 or n_others == 0:
+        return float("nan")
+    twice_ranks = np.rint(2 * rankdata(score, method="average")).astype(np.int64)
+    twice_u = int(twice_ranks[event].sum()) - n_events * (n_events + 1)
+    return twice_u / (2 * n_events * n_others)
 
 
 def top_share(score: FloatArray, origin: IntArray, share: float) -> BoolArray:
@@ -90,9 +110,10 @@ def point_metrics(cases: Cases, probability: bool = True) -> dict[str, float]:
     n_events = int(event.sum())
     out: dict[str, float] = {"n_cases": float(event.size), "n_events": float(n_events)}
     both = 0 < n_events < event.size
-    out["auc"] = float(roc_auc_score(event, cases.score)) if both else float("nan")
+    out["auc"] = auc(event, cases.score) if both else float("nan")
     if probability:
-        brier = float(brier_score_loss(event, np.clip(cases.score, 0.0, 1.0)))
+        # The Brier score is the mean squared difference between the probability and the outcome (0 or 1).
+        brier = float(np.mean((np.clip(cases.score, 0.0, 1.0) - event) ** 2))
         base = event.mean()
         reference = float(base * (1 - base))
         out["brier"] = brier
@@ -158,13 +179,13 @@ def paired_auc_difference(
         raise ValueError("the two sets of cases must be the same cases in the same order")
     rng = np.random.default_rng(seed)
     clusters = _Clusters.of(first.organisation)
-    delta = float(roc_auc_score(first.event, first.score) - roc_auc_score(second.event, second.score))
+    delta = auc(first.event, first.score) - auc(second.event, second.score)
     draws = []
     for _ in range(n_boot):
         rows = clusters.resample(rng)
         event = first.event[rows]
         if 0 < event.sum() < event.size:
-            draws.append(roc_auc_score(event, first.score[rows]) - roc_auc_score(event, second.score[rows]))
+            draws.append(auc(event, first.score[rows]) - auc(event, second.score[rows]))
     alpha = (1 - level) / 2
     return delta, (float(np.quantile(draws, alpha)), float(np.quantile(draws, 1 - alpha)))
 
@@ -188,6 +209,7 @@ def calibration_by_decile(probability: FloatArray, event: BoolArray) -> dict[str
 
 __all__ = [
     "Cases",
+    "auc",
     "bootstrap_intervals",
     "calibration_by_decile",
     "paired_auc_difference",
