@@ -74,24 +74,34 @@ def auc(event: BoolArray, score: FloatArray) -> float:
     return twice_u / (2 * n_events * n_others)
 
 
-def top_share(score: FloatArray, origin: IntArray, share: float) -> BoolArray:
-    """The riskiest ``share`` of cases at each origin (ceil(share x n) of them; ties broken by position).
+def _rank_within_origin(score: FloatArray, origin: IntArray) -> tuple[IntArray, IntArray]:
+    """Each case's rank at its origin (0 the riskiest; ties by position) and the number of cases there: one sort
+    serves every share (the bootstrap asks for two shares of each of its thousands of replicates)."""
+    # Sort by origin, then by score descending (stable: earlier rows first among ties).
+    order = np.lexsort((np.arange(score.size), -score, origin))
+    sorted_origin = origin[order]
+    starts = np.flatnonzero(np.r_[True, sorted_origin[1:] != sorted_origin[:-1]])
+    counts = np.diff(np.r_[starts, score.size])
+    rank = np.empty(score.size, dtype=np.int64)
+    rank[order] = np.arange(score.size) - np.repeat(starts, counts)
+    size = np.empty(score.size, dtype=np.int64)
+    size[order] = np.repeat(counts, counts)
+    return rank, size
+
+
+def top_share(
+    score: FloatArray, origin: IntArray, share: float, ranked: tuple[IntArray, IntArray] | None = None
+) -> BoolArray:
+    """The riskiest ``share`` of cases at each origin (ceil(share x n) of them; ties broken by position);
+    ``ranked`` is :func:`_rank_within_origin` of the same cases when the caller already has it.
 
     >>> top_share(np.array([0.1, 0.9, 0.5, 0.7]), np.array([0, 0, 0, 0]), 0.5)
     array([False,  True, False,  True])
     """
     if not 0 < share <= 1:
         raise ValueError(f"share must be in (0, 1]; got {share!r}")
-    # Sort by origin, then by score descending (stable: earlier rows first among ties).
-    order = np.lexsort((np.arange(score.size), -score, origin))
-    sorted_origin = origin[order]
-    starts = np.flatnonzero(np.r_[True, sorted_origin[1:] != sorted_origin[:-1]])
-    counts = np.diff(np.r_[starts, score.size])
-    rank_within = np.arange(score.size) - np.repeat(starts, counts)
-    chosen = rank_within < np.repeat(np.ceil(share * counts), counts)
-    out = np.zeros(score.size, dtype=bool)
-    out[order] = chosen
-    return out
+    rank, size = ranked if ranked is not None else _rank_within_origin(score, origin)
+    return np.asarray(rank < np.ceil(share * size), dtype=bool)
 
 
 def point_metrics(cases: Cases, probability: bool = True) -> dict[str, float]:
@@ -118,8 +128,9 @@ def point_metrics(cases: Cases, probability: bool = True) -> dict[str, float]:
         reference = float(base * (1 - base))
         out["brier"] = brier
         out["brier_skill"] = 1.0 - brier / reference if reference > 0 else float("nan")
+    ranked = _rank_within_origin(cases.score, cases.origin)
     for share, name in ((0.1, "10"), (0.2, "20")):
-        top = top_share(cases.score, cases.origin, share)
+        top = top_share(cases.score, cases.origin, share, ranked)
         caught = int((top & event).sum())
         out[f"recall_at_{name}"] = caught / n_events if n_events else float("nan")
         out[f"precision_at_{name}"] = caught / int(top.sum()) if top.any() else float("nan")
