@@ -82,7 +82,9 @@ def run_backtest(url: str, arguments: list[str]) -> tuple[float, float, float, d
     env = {**os.environ, "FOREWARN_DATABASE_URL": url}
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
-        child = subprocess.Popen([str(FOREWARN), "risk", "backtest", *arguments], env=env, stdout=out, stderr=err)
+        child = subprocess.Popen(
+            [str(FOREWARN), "risk", "backtest", *arguments], env=env, stdout=out, stderr=err
+        )
         _, status, usage = os.wait4(child.pid, 0)
         wall = time.perf_counter() - started
         if os.waitstatus_to_exitcode(status) != 0:
@@ -96,7 +98,9 @@ def run_backtest(url: str, arguments: list[str]) -> tuple[float, float, float, d
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--orgs", type=int, default=2000)
     parser.add_argument("--years", type=int, default=10)
     parser.add_argument("--seed", type=int, default=7)
@@ -105,6 +109,8 @@ def main() -> None:
     parser.add_argument("--horizon", type=int, default=12)
     parser.add_argument("--keep", type=Path, default=Path("/tmp/forewarn-riskbench"), help="stores kept here")
     args = parser.parse_args()
+    # The simulation is one file per kind: 50,000 organisations x 10 years is 120M indicator rows in one import.
+    os.environ.setdefault("FOREWARN_IMPORT_MAX_ROWS", str(args.orgs * args.years * 12 * 40 + 1))
     folder = args.keep / f"{args.orgs}x{args.years}y-seed{args.seed}"
     before = os.getloadavg()
     figures = populate(folder, args.orgs, args.years, args.seed)
