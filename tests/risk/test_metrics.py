@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy import stats
+from sklearn.metrics import brier_score_loss, roc_auc_score
 
 from forewarn.risk.metrics import (
     Cases,
+    auc,
     bootstrap_intervals,
     calibration_by_decile,
     paired_auc_difference,
@@ -33,6 +35,21 @@ def test_auc_is_the_mann_whitney_statistic() -> None:
     u = stats.mannwhitneyu(cases.score[cases.event], cases.score[~cases.event]).statistic
     expected = u / (cases.event.sum() * (~cases.event).sum())
     assert point_metrics(cases)["auc"] == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("decimals", [None, 1, 2])
+def test_auc_and_brier_match_scikit_learn_with_and_without_ties(decimals: int | None) -> None:
+    """The bootstrap's own AUC and Brier score (no per-call validation) against scikit-learn's, the reference:
+    rounded scores make many ties, as the signal count and the last grade do."""
+    rng = np.random.default_rng(5)
+    for n in (2, 3, 40, 2_000):
+        event = rng.random(n) < 0.2
+        event[:2] = [True, False]
+        score = rng.random(n) if decimals is None else np.round(rng.random(n), decimals)
+        assert auc(event, score) == pytest.approx(roc_auc_score(event, score), rel=1e-14)
+        cases = Cases.of(np.arange(n), np.zeros(n), score, event)
+        assert point_metrics(cases)["brier"] == pytest.approx(brier_score_loss(event, score), rel=1e-14)
+    assert np.isnan(auc(np.array([True, True]), np.array([0.1, 0.2])))
 
 
 def test_brier_and_its_skill() -> None:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
-from sklearn.metrics import brier_score_loss, roc_auc_score
+from scipy.stats import rankdata
 
 from forewarn.stats.arrays import BoolArray, FloatArray, IntArray
 
@@ -54,24 +54,54 @@ class Cases:
         return Cases(self.organisation[rows], self.origin[rows], self.score[rows], self.event[rows])
 
 
-def top_share(score: FloatArray, origin: IntArray, share: float) -> BoolArray:
-    """The riskiest ``share`` of cases at each origin (ceil(share x n) of them; ties broken by position).
+def auc(event: BoolArray, score: FloatArray) -> float:
+    """The area under the ROC curve as the Mann-Whitney statistic (Hanley & McNeil 1982): the chance that a case
+    with the event scores above one without, ties counting a half; NaN without both kinds of case.
+
+    The same number as ``sklearn.metrics.roc_auc_score`` (its trapezoids over the ROC curve are this statistic),
+    without its input validation, which cost about 15 ms a call: the bootstrap asks for thousands of AUCs. Twice
+    the midranks are whole numbers, so their sum is exact and the only rounding is the final division.
+
+    >>> auc(np.array([True, False, True, False]), np.array([0.9, 0.2, 0.6, 0.6]))
+    0.875
+    """
+    n_events = int(event.sum())
+    n_others = event.size - n_events
+    if n_events == 0 or n_others == 0:
+        return float("nan")
+    twice_ranks = np.rint(2 * rankdata(score, method="average")).astype(np.int64)
+    twice_u = int(twice_ranks[event].sum()) - n_events * (n_events + 1)
+    return twice_u / (2 * n_events * n_others)
+
+
+def _rank_within_origin(score: FloatArray, origin: IntArray) -> tuple[IntArray, IntArray]:
+    """Each case's rank at its origin (0 the riskiest; ties by position) and the number of cases there: one sort
+    serves every share (the bootstrap asks for two shares of each of its thousands of replicates)."""
+    # Sort by origin, then by score descending (stable: earlier rows first among ties).
+    order = np.lexsort((np.arange(score.size), -score, origin))
+    sorted_origin = origin[order]
+    starts = np.flatnonzero(np.r_[True, sorted_origin[1:] != sorted_origin[:-1]])
+    counts = np.diff(np.r_[starts, score.size])
+    rank = np.empty(score.size, dtype=np.int64)
+    rank[order] = np.arange(score.size) - np.repeat(starts, counts)
+    size = np.empty(score.size, dtype=np.int64)
+    size[order] = np.repeat(counts, counts)
+    return rank, size
+
+
+def top_share(
+    score: FloatArray, origin: IntArray, share: float, ranked: tuple[IntArray, IntArray] | None = None
+) -> BoolArray:
+    """The riskiest ``share`` of cases at each origin (ceil(share x n) of them; ties broken by position);
+    ``ranked`` is :func:`_rank_within_origin` of the same cases when the caller already has it.
 
     >>> top_share(np.array([0.1, 0.9, 0.5, 0.7]), np.array([0, 0, 0, 0]), 0.5)
     array([False,  True, False,  True])
     """
     if not 0 < share <= 1:
         raise ValueError(f"share must be in (0, 1]; got {share!r}")
-    # Sort by origin, then by score descending (stable: earlier rows first among ties).
-    order = np.lexsort((np.arange(score.size), -score, origin))
-    sorted_origin = origin[order]
-    starts = np.flatnonzero(np.r_[True, sorted_origin[1:] != sorted_origin[:-1]])
-    counts = np.diff(np.r_[starts, score.size])
-    rank_within = np.arange(score.size) - np.repeat(starts, counts)
-    chosen = rank_within < np.repeat(np.ceil(share * counts), counts)
-    out = np.zeros(score.size, dtype=bool)
-    out[order] = chosen
-    return out
+    rank, size = ranked if ranked is not None else _rank_within_origin(score, origin)
+    return np.asarray(rank < np.ceil(share * size), dtype=bool)
 
 
 def point_metrics(cases: Cases, probability: bool = True) -> dict[str, float]:
@@ -90,15 +120,17 @@ def point_metrics(cases: Cases, probability: bool = True) -> dict[str, float]:
     n_events = int(event.sum())
     out: dict[str, float] = {"n_cases": float(event.size), "n_events": float(n_events)}
     both = 0 < n_events < event.size
-    out["auc"] = float(roc_auc_score(event, cases.score)) if both else float("nan")
+    out["auc"] = auc(event, cases.score) if both else float("nan")
     if probability:
-        brier = float(brier_score_loss(event, np.clip(cases.score, 0.0, 1.0)))
+        # The Brier score is the mean squared difference between the probability and the outcome (0 or 1).
+        brier = float(np.mean((np.clip(cases.score, 0.0, 1.0) - event) ** 2))
         base = event.mean()
         reference = float(base * (1 - base))
         out["brier"] = brier
         out["brier_skill"] = 1.0 - brier / reference if reference > 0 else float("nan")
+    ranked = _rank_within_origin(cases.score, cases.origin)
     for share, name in ((0.1, "10"), (0.2, "20")):
-        top = top_share(cases.score, cases.origin, share)
+        top = top_share(cases.score, cases.origin, share, ranked)
         caught = int((top & event).sum())
         out[f"recall_at_{name}"] = caught / n_events if n_events else float("nan")
         out[f"precision_at_{name}"] = caught / int(top.sum()) if top.any() else float("nan")
@@ -158,13 +190,13 @@ def paired_auc_difference(
         raise ValueError("the two sets of cases must be the same cases in the same order")
     rng = np.random.default_rng(seed)
     clusters = _Clusters.of(first.organisation)
-    delta = float(roc_auc_score(first.event, first.score) - roc_auc_score(second.event, second.score))
+    delta = auc(first.event, first.score) - auc(second.event, second.score)
     draws = []
     for _ in range(n_boot):
         rows = clusters.resample(rng)
         event = first.event[rows]
         if 0 < event.sum() < event.size:
-            draws.append(roc_auc_score(event, first.score[rows]) - roc_auc_score(event, second.score[rows]))
+            draws.append(auc(event, first.score[rows]) - auc(event, second.score[rows]))
     alpha = (1 - level) / 2
     return delta, (float(np.quantile(draws, alpha)), float(np.quantile(draws, 1 - alpha)))
 
@@ -188,6 +220,7 @@ def calibration_by_decile(probability: FloatArray, event: BoolArray) -> dict[str
 
 __all__ = [
     "Cases",
+    "auc",
     "bootstrap_intervals",
     "calibration_by_decile",
     "paired_auc_difference",

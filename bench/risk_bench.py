@@ -1,0 +1,149 @@
+"""Benchmark: the risk model's rolling-origin backtest as the user runs it, on a simulated region in SQLite.
+
+The region is simulated by the project's simulator (``forewarn.simulate``) and loaded as ``forewarn simulate
+--load`` and the demo load it (organisations, indicators and events through the importer; one closed staff-survey
+wave a year through the surveys service, dated in its fieldwork month). The store is kept under ``--keep`` (default
+``/tmp/forewarn-riskbench``), one folder per size and seed, and reused by later runs: loading takes far longer than
+the backtest at large sizes.
+
+Then ``forewarn risk backtest --outcome inspection:inadequate --new-only --horizon 12 --step STEP --to DATE --json``
+runs as a child process (what the user runs: the history read from the store, the as-of features at every origin,
+the model fits at the test origins, the baselines, the soft-measures refit and the bootstrap intervals). ``--to`` is
+set so that the backtest has ``--origins`` origins in all (default 8, a year apart); as in the CLI the test origins
+are the second half. The wall time, the CPU time (user + system) and the peak RSS of the child come from ``wait4``.
+
+Run: .venv/bin/python bench/risk_bench.py [--orgs 2000] [--years 10] [--origins 8] [--step 12] [--keep DIR]
+The issue's size: --orgs 50000 --years 10.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from forewarn.demo import load_simulated_surveys
+from forewarn.simulate import SimulationParameters, load, simulate
+from forewarn.store import migrate
+from forewarn.store.database import make_engine
+
+FOREWARN = Path(sys.executable).with_name("forewarn")
+LOADED = "loaded.json"  # written last: a folder without it holds a partial load and is rebuilt
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    index = day.year * 12 + day.month - 1 + months
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def populate(folder: Path, orgs: int, years: int, seed: int) -> dict[str, float]:
+    """Simulate and load the region into ``folder/store.db`` unless a complete earlier load is there."""
+    marker = folder / LOADED
+    if marker.exists():
+        return dict(json.loads(marker.read_text()), reused=1.0)
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("store.db*"):
+        stale.unlink()
+    # The importer refuses periods far in the future: the simulated years end with the last full year.
+    start_year = dt.date.today().year - years
+    params = SimulationParameters(n_organisations=orgs, n_years=years, seed=seed, start_year=start_year)
+    started = time.perf_counter()
+    summary = simulate(folder / "simulated", params, file_format="parquet")
+    simulated = time.perf_counter() - started
+    engine = make_engine(f"sqlite:///{folder / 'store.db'}")
+    migrate.upgrade(engine)
+    started = time.perf_counter()
+    load(engine, folder / "simulated", imported_by="bench")
+    loaded = time.perf_counter() - started
+    started = time.perf_counter()
+    load_simulated_surveys(engine, folder / "simulated", "bench", 10)
+    surveys = time.perf_counter() - started
+    engine.dispose()
+    figures = {
+        "simulate_seconds": simulated,
+        "load_seconds": loaded,
+        "surveys_seconds": surveys,
+        "indicator_rows": float(summary.indicator_rows),
+        "survey_responses": float(summary.survey_responses),
+        "start_year": float(params.start_year),
+    }
+    marker.write_text(json.dumps(figures))
+    return figures
+
+
+def run_backtest(url: str, arguments: list[str]) -> tuple[float, float, float, dict[str, object]]:
+    """The backtest as a child process: (wall seconds, CPU seconds, peak RSS MB, its JSON)."""
+    env = {**os.environ, "FOREWARN_DATABASE_URL": url}
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        child = subprocess.Popen(
+            [str(FOREWARN), "risk", "backtest", *arguments], env=env, stdout=out, stderr=err
+        )
+        _, status, usage = os.wait4(child.pid, 0)
+        wall = time.perf_counter() - started
+        if os.waitstatus_to_exitcode(status) != 0:
+            err.seek(0)
+            raise SystemExit(f"forewarn risk backtest failed:\n{err.read().decode()}")
+        out.seek(0)
+        text = out.read().decode()
+    # --json prints the JSON document first, then the human summary: keep the document.
+    payload, _ = json.JSONDecoder().raw_decode(text)
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, payload
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--orgs", type=int, default=2000)
+    parser.add_argument("--years", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--origins", type=int, default=8, help="origins in all (training and test)")
+    parser.add_argument("--step", type=int, default=12, help="months between origins")
+    parser.add_argument("--horizon", type=int, default=12)
+    parser.add_argument("--keep", type=Path, default=Path("/tmp/forewarn-riskbench"), help="stores kept here")
+    args = parser.parse_args()
+    # The simulation is one file per kind: 50,000 organisations x 10 years is 120M indicator rows in one import.
+    os.environ.setdefault("FOREWARN_IMPORT_MAX_ROWS", str(args.orgs * args.years * 12 * 40 + 1))
+    folder = args.keep / f"{args.orgs}x{args.years}y-seed{args.seed}"
+    before = os.getloadavg()
+    figures = populate(folder, args.orgs, args.years, args.seed)
+    first = dt.date(int(figures["start_year"]), 1, 1)
+    # Origins start a year after the first data (forewarn.risk.backtest.default_origins); --to ends them.
+    last = add_months(first, 12 + args.step * (args.origins - 1))
+    arguments = [
+        "--outcome", "inspection:inadequate", "--new-only", "--horizon", str(args.horizon),
+        "--step", str(args.step), "--to", last.isoformat(), "--json",
+    ]  # fmt: skip
+    how = "reused" if figures.get("reused") else "built"
+    print(
+        f"risk bench: {args.orgs:,} organisations x {args.years} years monthly (seed {args.seed}), store {how} "
+        f"at {folder}: {figures['indicator_rows']:,.0f} indicator rows, {figures['survey_responses']:,.0f} "
+        f"survey responses; simulated in {figures['simulate_seconds']:,.1f} s, loaded in "
+        f"{figures['load_seconds']:,.1f} s, surveys in {figures['surveys_seconds']:,.1f} s",
+        flush=True,
+    )
+    print(f"  forewarn risk backtest {' '.join(arguments)}", flush=True)
+    wall, cpu, peak, payload = run_backtest(f"sqlite:///{folder / 'store.db'}", arguments)
+    after = os.getloadavg()
+    print(
+        f"  wall {wall:,.1f} s  cpu {cpu:,.1f} s  peak RSS {peak:,.0f} MB  "
+        f"({len(payload['test_origins'])} test origins of {args.origins}, {payload['n_cases']:,} cases, "  # type: ignore[arg-type]
+        f"{payload['n_events']:,} events; AUC {payload['auc']:.3f})",
+        flush=True,
+    )
+    print(
+        f"  machine: {os.cpu_count()} CPUs, load average {before[0]:.2f} before and {after[0]:.2f} after "
+        f"(1 min), {after[1]:.2f} (5 min)",
+        flush=True,
+    )
+
+
+if __name__ == "__main__":
+    main()
