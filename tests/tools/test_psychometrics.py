@@ -23,13 +23,18 @@ def write(tmp_path: Path, text: str, name: str = "answers.csv") -> Path:
 
 def test_a_missing_answer_is_any_of_the_readers_missing_values(tmp_path: Path) -> None:
     blank = analyse_file(
-        write(tmp_path, ANSWERS + "north,,3\n"), group_column="team", items=["q1", "q2"], n_resamples=0
+        write(tmp_path, ANSWERS + "north,,3\n"),
+        group_column="team",
+        items=["q1", "q2"],
+        n_resamples=0,
+        floor=5,
     )
     marked = analyse_file(
         write(tmp_path, ANSWERS + "north,NA,3\n", "na.csv"),
         group_column="team",
         items=["q1", "q2"],
         n_resamples=0,
+        floor=5,
     )
     assert marked.respondents == blank.respondents == 13
     assert marked.analysis == blank.analysis
@@ -37,7 +42,9 @@ def test_a_missing_answer_is_any_of_the_readers_missing_values(tmp_path: Path) -
 
 def test_a_column_not_in_the_header_is_an_option_that_does_not_fit(tmp_path: Path) -> None:
     with pytest.raises(OptionsDoNotFit) as exc:
-        analyse_file(write(tmp_path, ANSWERS), group_column="Team", items=["q1", "q3"], n_resamples=0)
+        analyse_file(
+            write(tmp_path, ANSWERS), group_column="Team", items=["q1", "q3"], n_resamples=0, floor=5
+        )
     assert [str(p) for p in exc.value.problems] == [
         "answers.csv, row 1, column 'Team': --group-col names a column that is not in the header; did you mean "
         "'team'? (the header has 'team', 'q1', 'q2')",
@@ -48,12 +55,14 @@ def test_a_column_not_in_the_header_is_an_option_that_does_not_fit(tmp_path: Pat
 
 def test_an_unreadable_file_or_cell_is_a_problem_with_the_data(tmp_path: Path) -> None:
     with pytest.raises(ImportRejected) as exc:
-        analyse_file(write(tmp_path, "team,q1\n"), group_column="team", items=["q1"], n_resamples=0)
+        analyse_file(write(tmp_path, "team,q1\n"), group_column="team", items=["q1"], n_resamples=0, floor=5)
     assert [str(p) for p in exc.value.report.problems] == [
         "answers.csv: empty file: the header is there but no data rows"
     ]
     with pytest.raises(ImportRejected) as exc:
-        analyse_file(write(tmp_path, "team,q1\nnorth,1,2\nsouth,6\n"), group_column="team", items=["q1"])
+        analyse_file(
+            write(tmp_path, "team,q1\nnorth,1,2\nsouth,6\n"), group_column="team", items=["q1"], floor=5
+        )
     assert [str(p) for p in exc.value.report.problems] == [
         "answers.csv, row 2: row has 3 fields where the header has 2"
     ]
