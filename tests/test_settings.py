@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pytest
 from pydantic import ValidationError
@@ -35,3 +36,38 @@ def test_default_database_is_a_sqlite_file_under_the_data_dir(
     monkeypatch.delenv("FOREWARN_DATABASE_URL", raising=False)
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     assert settings.resolved_database_url == f"sqlite:///{tmp_path.resolve() / 'forewarn.db'}"
+
+
+# The process entries read the environment; everything below them is given settings or values (issue 12): an app
+# built with its own settings must govern what it serves, whatever the process's global settings say.
+SETTINGS_READERS = {
+    "settings.py",  # defines get_settings
+    "web/server.py",  # the web process's entry: builds the app from the process's settings
+    "api.py",  # the analyst's Python API, an entry like the command line: its floor is the process's setting
+}
+
+
+def test_only_the_entry_points_read_the_process_settings() -> None:
+    package = ROOT / "src" / "forewarn"
+    readers = set()
+    for path in package.rglob("*.py"):
+        where = path.relative_to(package).as_posix()
+        text = path.read_text(encoding="utf-8")
+        if where.startswith("cli/"):
+            continue
+        # get_settings() is the global; Settings() built afresh would read the same environment.
+        if "get_settings(" in text or re.search(r"(?<![\w.])Settings\(\)", text):
+            readers.add(where)
+    assert readers == SETTINGS_READERS, (
+        "pass the value (or the app's state.settings) down instead of reading the process's settings"
+    )
+
+
+def test_import_limits_default_to_the_settings_defaults() -> None:
+    """An importer given no limits uses ``Limits()``: the same figures as the settings' defaults."""
+    import datetime as dt
+
+    from forewarn.ingest.limits import Limits
+
+    day = dt.date(2026, 1, 1)
+    assert Limits(today=day) == replace(Limits.from_settings(Settings.model_construct()), today=day)

@@ -406,6 +406,7 @@ def psychometrics(
     Multilevel theory, research, and methods in organizations, 349-381. Figures checked against R ``psych``
     2.2.9 and ``multilevel`` 2.7-1.
     """
+    from forewarn.settings import get_settings
     from forewarn.surveys.results import DEFAULT_RESAMPLES, cell_rows
     from forewarn.tools.psychometrics import analyse_frame
 
@@ -419,6 +420,8 @@ def psychometrics(
         items=_names(items),
         scale_points=scale_points,
         reverse=_names(reverse),
+        # The analyst's API is an entry point like the command line: the process's setting is the floor.
+        floor=get_settings().min_group_size,
         min_group_size=min_group_size,
         n_resamples=DEFAULT_RESAMPLES if resamples is None else resamples,
     )

@@ -11,6 +11,7 @@ import polars as pl
 from sqlalchemy import Engine
 
 from forewarn.ingest.importer import ImportResult, Stage, import_file
+from forewarn.ingest.limits import Limits
 from forewarn.simulate import SimulationParameters, load, simulate
 from forewarn.store import migrate
 from forewarn.store.queries import DatasetSummary, dataset_summaries
@@ -55,13 +56,18 @@ def run_demo(
     stage: Callable[[str, int | None], Callable[[int], None]] | None = None,
     chunk_rows: int = 100_000,
     simulated_dir: Path | None = None,
+    min_group_size: int,
+    limits: Limits | None = None,
 ) -> DemoReport:
-    """Migrate the store, import each bundled dataset (idempotently) and summarise what the store holds."""
+    """Migrate the store, import each bundled dataset (idempotently) and summarise what the store holds.
+
+    ``min_group_size`` (the setting) is the floor under the simulated survey waves' thresholds; ``limits`` are the
+    import limits from the caller's settings (their defaults when not given)."""
     root = data_dir or bundled_data_dir()
     migrate.upgrade(engine)
     results = []
     for folder, filename in BUNDLED:
-        kwargs: dict[str, object] = {"imported_by": imported_by, "chunk_rows": chunk_rows}
+        kwargs: dict[str, object] = {"imported_by": imported_by, "chunk_rows": chunk_rows, "limits": limits}
         if stage is not None:
             kwargs["stage"] = stage
         results.append(import_file(engine, root / folder / filename, root / folder / "mapping.yml", **kwargs))  # type: ignore[arg-type]
@@ -71,9 +77,11 @@ def run_demo(
             n_organisations=SIMULATED_ORGANISATIONS, n_years=SIMULATED_YEARS, seed=SIMULATION_SEED
         )
         simulate(simulated_dir, parameters, file_format="parquet")
-        loaded = load(engine, simulated_dir, imported_by=imported_by, chunk_rows=chunk_rows)
+        loaded = load(engine, simulated_dir, imported_by=imported_by, chunk_rows=chunk_rows, limits=limits)
         results.extend([loaded.organisations, loaded.indicators, loaded.events])
-        survey_waves = load_simulated_surveys(engine, simulated_dir, imported_by, parameters.survey_month)
+        survey_waves = load_simulated_surveys(
+            engine, simulated_dir, imported_by, parameters.survey_month, min_group_size=min_group_size
+        )
     else:
         survey_waves = []
     scan = run_scan(engine, stage=stage)
@@ -83,13 +91,18 @@ def run_demo(
 
 
 def load_simulated_surveys(
-    engine: Engine, simulated_dir: Path, imported_by: str | None, survey_month: int = 10
+    engine: Engine,
+    simulated_dir: Path,
+    imported_by: str | None,
+    survey_month: int = 10,
+    *,
+    min_group_size: int,
 ) -> list[str]:
     """One closed survey wave per simulated year, filled from the simulator's staff answers (idempotent),
     dated in the simulated year's fieldwork month so that the risk model knows the results from when they were
     collected, not from when the demo loaded them."""
     answers = pl.read_csv(simulated_dir / "survey_responses.csv", infer_schema_length=0)
-    existing = {wave.name for wave in list_waves(engine)}
+    existing = {wave.name for wave in list_waves(engine, floor=min_group_size)}
     names = []
     for year in sorted(answers["wave"].unique().to_list()):
         name = f"Learning capacity {year} (SIMULATED)"
@@ -99,8 +112,9 @@ def load_simulated_surveys(
         rows = answers.filter(pl.col("wave") == year).drop("wave")
         path = simulated_dir / f"survey_{year}.csv"
         rows.write_csv(path)
-        wave = create_wave(engine, name, sorted(rows["org_code"].unique().to_list()), created_by=imported_by)
-        open_wave(engine, wave.id, by=imported_by)
+        codes = sorted(rows["org_code"].unique().to_list())
+        wave = create_wave(engine, name, codes, created_by=imported_by, floor=min_group_size)
+        open_wave(engine, wave.id, floor=min_group_size, by=imported_by)
         import_responses(
             engine,
             wave.id,
@@ -108,7 +122,7 @@ def load_simulated_surveys(
             imported_by=imported_by,
             fieldwork_month=dt.date(int(year), survey_month, 1),
         )
-        close_wave(engine, wave.id, by=imported_by)
+        close_wave(engine, wave.id, floor=min_group_size, by=imported_by)
     return names
 
 

@@ -23,7 +23,7 @@ def simulated_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def history(engine: Engine, simulated_dir: Path) -> StoreHistory:
     load(engine, simulated_dir)
-    load_simulated_surveys(engine, simulated_dir, "test", 10)
-    cells = survey_cells(engine)
+    load_simulated_surveys(engine, simulated_dir, "test", 10, min_group_size=5)
+    cells = survey_cells(engine, min_group_size=5)
     with engine.connect() as conn:
         return load_history(conn, soft=cells)

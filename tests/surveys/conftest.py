@@ -36,8 +36,8 @@ def fresh_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def open_wave_aaa_bbb(engine: Engine) -> WaveInfo:
     """An open wave of the built-in instrument for AAA and BBB (CCC and DDD exist but are not in it)."""
     add_organisations(engine)
-    create_wave(engine, "spring 2026", ["AAA", "BBB"], created_by="tester")
-    return open_wave(engine, "spring 2026", by="tester")
+    create_wave(engine, "spring 2026", ["AAA", "BBB"], created_by="tester", floor=5)
+    return open_wave(engine, "spring 2026", by="tester", floor=5)
 
 
 ACQUIRE = ("acq_1", "acq_2", "acq_3", "acq_4")  # acq_4 is reverse-keyed

@@ -213,3 +213,25 @@ def test_psychometrics_of_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     )
     assert code == 2
     assert "--reverse names columns that are not among the items: q9" in errors
+
+
+def test_the_commands_give_the_services_the_process_settings(
+    cli_store: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The survey services read no settings: the commands pass FOREWARN_MIN_GROUP_SIZE as the floor and
+    FOREWARN_IMPORTED_BY as the actor when --by is not given."""
+    monkeypatch.setenv("FOREWARN_MIN_GROUP_SIZE", "8")
+    monkeypatch.setenv("FOREWARN_IMPORTED_BY", "survey office")
+    get_settings.cache_clear()
+    code, _, errors = run("survey", "create", "Autumn", "--orgs", "AAA", "--min-group-size", "7")
+    assert code == 1 and "below the minimum group size setting (8)" in errors
+    code, _, errors = run("survey", "create", "Autumn", "--orgs", "AAA")
+    assert code == 0 and "groups under 8 suppressed" in errors, errors
+    assert run("survey", "open", "Autumn", "--by", "admin")[0] == 0
+    code, listed, _ = run("survey", "list", "--json")
+    (wave,) = json.loads(listed)
+    assert (wave["min_group_size"], wave["created_by"]) == (8, "survey office")
+    with cli_store.connect() as conn:
+        opened_by = conn.exec_driver_sql("SELECT opened_by FROM survey_waves").scalar_one()
+    assert opened_by == "admin"
+    get_settings.cache_clear()

@@ -37,7 +37,7 @@ JUNE = dt.date(2026, 6, 17)
 
 def test_a_wave_goes_draft_open_closed_and_never_back(engine: Engine) -> None:
     add_organisations(engine)
-    wave = create_wave(engine, "autumn", ["BBB", "AAA"], created_by="admin")
+    wave = create_wave(engine, "autumn", ["BBB", "AAA"], created_by="admin", floor=5)
     assert (wave.status, wave.organisations, wave.instrument, wave.min_group_size) == (
         "draft",
         ("AAA", "BBB"),
@@ -46,18 +46,18 @@ def test_a_wave_goes_draft_open_closed_and_never_back(engine: Engine) -> None:
     )
     assert wave.instrument_checksum == resolve_instrument("forewarn_lc").checksum
     with pytest.raises(WaveStateError, match="only an open wave can be closed"):
-        close_wave(engine, "autumn")
-    opened = open_wave(engine, wave.id, by="admin")
+        close_wave(engine, "autumn", floor=5)
+    opened = open_wave(engine, wave.id, by="admin", floor=5)
     assert opened.status == "open" and opened.opened_at is not None
     with pytest.raises(WaveStateError, match="only a draft wave can be opened"):
-        open_wave(engine, "autumn")
-    closed = close_wave(engine, str(wave.id), by="admin")
+        open_wave(engine, "autumn", floor=5)
+    closed = close_wave(engine, str(wave.id), by="admin", floor=5)
     assert closed.status == "closed" and closed.closed_at is not None
     with pytest.raises(
         WaveStateError, match=r"is closed; only a draft wave can be opened \(a closed wave stays closed\)"
     ):
-        open_wave(engine, "autumn")
-    assert [w.name for w in list_waves(engine)] == ["autumn"]
+        open_wave(engine, "autumn", floor=5)
+    assert [w.name for w in list_waves(engine, floor=5)] == ["autumn"]
 
 
 def test_wave_creation_refuses_what_it_cannot_use(engine: Engine) -> None:
@@ -65,37 +65,35 @@ def test_wave_creation_refuses_what_it_cannot_use(engine: Engine) -> None:
     with pytest.raises(
         SurveyError, match=r"unknown organisation code\(s\): ZZZ, YYY; import the organisations first"
     ):
-        create_wave(engine, "w", ["AAA", "ZZZ", "YYY"])
+        create_wave(engine, "w", ["AAA", "ZZZ", "YYY"], floor=5)
     with pytest.raises(SurveyError, match="at least one organisation"):
-        create_wave(engine, "w", [])
+        create_wave(engine, "w", [], floor=5)
     with pytest.raises(SurveyError, match="cannot be only digits"):
-        create_wave(engine, "2026", ["AAA"])
-    create_wave(engine, "w", ["AAA"])
+        create_wave(engine, "2026", ["AAA"], floor=5)
+    create_wave(engine, "w", ["AAA"], floor=5)
     with pytest.raises(SurveyError, match="a wave named 'w' already exists"):
-        create_wave(engine, "w", ["BBB"])
+        create_wave(engine, "w", ["BBB"], floor=5)
     with pytest.raises(WaveNotFoundError, match="no survey wave 'nope'"):
-        get_wave(engine, "nope")
+        get_wave(engine, "nope", floor=5)
 
 
-def test_min_group_size_can_be_raised_per_wave_never_lowered_below_the_setting(
-    engine: Engine, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_min_group_size_can_be_raised_per_wave_never_lowered_below_the_setting(engine: Engine) -> None:
     add_organisations(engine)
-    assert create_wave(engine, "raised", ["AAA"], min_group_size=10).min_group_size == 10
+    assert create_wave(engine, "raised", ["AAA"], min_group_size=10, floor=5).min_group_size == 10
     with pytest.raises(SurveyError, match=r"min_group_size 4 is below the minimum group size setting \(5\)"):
-        create_wave(engine, "lowered", ["AAA"], min_group_size=4)
-    from forewarn.settings import get_settings
-
-    monkeypatch.setenv("FOREWARN_MIN_GROUP_SIZE", "12")
-    get_settings.cache_clear()
-    assert get_wave(engine, "raised").min_group_size == 12, (
+        create_wave(engine, "lowered", ["AAA"], min_group_size=4, floor=5)
+    assert create_wave(engine, "default", ["AAA"], floor=7).min_group_size == 7, (
+        "the floor when none is given"
+    )
+    assert get_wave(engine, "raised", floor=5).min_group_size == 10
+    assert get_wave(engine, "raised", floor=12).min_group_size == 12, (
         "raising the setting later protects older waves too"
     )
 
 
 def test_a_changed_instrument_under_an_old_version_is_refused(engine: Engine) -> None:
     add_organisations(engine)
-    create_wave(engine, "first", ["AAA"])
+    create_wave(engine, "first", ["AAA"], floor=5)
     builtin = resolve_instrument("forewarn_lc")
     altered = parse_instrument(
         builtin.model_copy(update={"name": "Renamed but same version"}).model_dump_json(), "altered"
@@ -103,8 +101,8 @@ def test_a_changed_instrument_under_an_old_version_is_refused(engine: Engine) ->
     with pytest.raises(
         SurveyError, match=r"already stored with different content.*give the changed instrument a new version"
     ):
-        create_wave(engine, "second", ["AAA"], instrument=altered)
-    create_wave(engine, "third", ["AAA"], instrument=altered.model_copy(update={"version": "1.1"}))
+        create_wave(engine, "second", ["AAA"], instrument=altered, floor=5)
+    create_wave(engine, "third", ["AAA"], instrument=altered.model_copy(update={"version": "1.1"}), floor=5)
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(SurveyInstrument)).scalar_one() == 2
 
@@ -180,10 +178,10 @@ def test_token_state_says_which_wave_and_whether_used(engine: Engine, open_wave_
 
 
 def test_closed_wave_ids_lists_only_closed_waves(engine: Engine, open_wave_aaa_bbb: WaveInfo) -> None:
-    create_wave(engine, "autumn 2026", ["AAA"], created_by="tester")
+    create_wave(engine, "autumn 2026", ["AAA"], created_by="tester", floor=5)
     with engine.connect() as conn:
         assert closed_wave_ids(conn) == []
-    closed = close_wave(engine, open_wave_aaa_bbb.name, by="tester")
+    closed = close_wave(engine, open_wave_aaa_bbb.name, by="tester", floor=5)
     with engine.connect() as conn:
         assert closed_wave_ids(conn) == [closed.id]
 
@@ -216,14 +214,14 @@ def test_refusals_say_why_and_write_nothing(engine: Engine, open_wave_aaa_bbb: W
 
 def test_draft_and_closed_waves_refuse_answers(engine: Engine) -> None:
     add_organisations(engine)
-    create_wave(engine, "later", ["AAA"])
+    create_wave(engine, "later", ["AAA"], floor=5)
     first, second = issue_tokens(engine, "later", 2)["AAA"]
     with pytest.raises(TokenRejectedError, match="'later' is not open yet") as draft:
         submit_with_token(engine, first, {"acq_1": 3})
     assert draft.value.reason == "not_open"
-    open_wave(engine, "later")
+    open_wave(engine, "later", floor=5)
     submit_with_token(engine, first, {"acq_1": 3})
-    close_wave(engine, "later")
+    close_wave(engine, "later", floor=5)
     with pytest.raises(
         TokenRejectedError, match="'later' has closed; answers can no longer be accepted"
     ) as closed:

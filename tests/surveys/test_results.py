@@ -23,14 +23,14 @@ CCC = [1, 1]  # too few: suppressed
 
 @pytest.fixture
 def closed_wave(engine: Engine, open_wave_aaa_bbb: WaveInfo, tmp_path: Path) -> WaveInfo:
-    create_wave(engine, "three", ["AAA", "BBB", "CCC"])
-    open_wave(engine, "three")
+    create_wave(engine, "three", ["AAA", "BBB", "CCC"], floor=5)
+    open_wave(engine, "three", floor=5)
     upload_scores(engine, "three", tmp_path, "three.csv", {"AAA": AAA, "BBB": BBB, "CCC": CCC})
-    return close_wave(engine, "three")
+    return close_wave(engine, "three", floor=5)
 
 
 def test_each_group_gets_its_own_n_mean_sd_and_interval(engine: Engine, closed_wave: WaveInfo) -> None:
-    analysis = wave_results(engine, "three", n_resamples=0).analysis
+    analysis = wave_results(engine, "three", n_resamples=0, floor=5).analysis
     a = analysis.cell("AAA", "acquire")
     half = stats.t.ppf(0.975, 5) * math.sqrt(0.8) / math.sqrt(6)
     assert (a.suppressed, a.n) == (False, 6)
@@ -56,7 +56,7 @@ def test_each_group_gets_its_own_n_mean_sd_and_interval(engine: Engine, closed_w
 
 
 def test_small_and_empty_cells_are_suppressed_in_every_field(engine: Engine, closed_wave: WaveInfo) -> None:
-    analysis = wave_results(engine, "three", n_resamples=0).analysis
+    analysis = wave_results(engine, "three", n_resamples=0, floor=5).analysis
     c = analysis.cell("CCC", "acquire")
     assert c.suppressed
     assert c.n == "<5"
@@ -72,7 +72,7 @@ def test_small_and_empty_cells_are_suppressed_in_every_field(engine: Engine, clo
 
 
 def test_pooled_figures_use_published_cells_only(engine: Engine, closed_wave: WaveInfo) -> None:
-    acquire = wave_results(engine, "three", n_resamples=0).analysis.dimensions[0]
+    acquire = wave_results(engine, "three", n_resamples=0, floor=5).analysis.dimensions[0]
     assert (acquire.dimension, acquire.groups_shown, acquire.groups_suppressed, acquire.respondents) == (
         "acquire",
         2,
@@ -91,15 +91,15 @@ def test_results_wait_until_the_wave_is_closed(
 ) -> None:
     upload_scores(engine, "spring 2026", tmp_path, "a.csv", {"AAA": AAA, "BBB": [3, 3]})
     with pytest.raises(DisclosureRefusedError, match="results are published only once a wave is closed"):
-        wave_results(engine, "spring 2026")
-    assert wave_progress(engine, "spring 2026").responses == {"AAA": 6, "BBB": "<5"}
+        wave_results(engine, "spring 2026", floor=5)
+    assert wave_progress(engine, "spring 2026", floor=5).responses == {"AAA": 6, "BBB": "<5"}
 
 
 def test_results_do_not_depend_on_storage_order(engine: Engine, closed_wave: WaveInfo) -> None:
-    before = wave_results(engine, "three", n_resamples=50).analysis
+    before = wave_results(engine, "three", n_resamples=50, floor=5).analysis
     assert before.cell("AAA", "acquire").verdict in ("aggregate", "do not aggregate")
     reseal_wave(engine, "three")  # fresh random ids, rows rewritten
-    assert wave_results(engine, "three", n_resamples=50).analysis == before
+    assert wave_results(engine, "three", n_resamples=50, floor=5).analysis == before
 
 
 def test_change_between_waves_is_welchs_test_on_the_two_groups(engine: Engine, tmp_path: Path) -> None:
@@ -109,11 +109,11 @@ def test_change_between_waves_is_welchs_test_on_the_two_groups(engine: Engine, t
         ("2025", {"AAA": AAA, "BBB": BBB, "CCC": CCC}),
         ("2026", {"AAA": later, "BBB": [3]}),
     ):
-        create_wave(engine, f"wave {name}", ["AAA", "BBB", "CCC"])
-        open_wave(engine, f"wave {name}")
+        create_wave(engine, f"wave {name}", ["AAA", "BBB", "CCC"], floor=5)
+        open_wave(engine, f"wave {name}", floor=5)
         submit_scores(engine, f"wave {name}", scores)
-        close_wave(engine, f"wave {name}")
-    results = wave_results(engine, "wave 2026", compare_with="wave 2025", n_resamples=0)
+        close_wave(engine, f"wave {name}", floor=5)
+    results = wave_results(engine, "wave 2026", compare_with="wave 2025", n_resamples=0, floor=5)
     assert results.compared_with == "wave 2025"
     changes = {(c.group, c.dimension): c for c in results.changes}
     aaa = changes[("AAA", "acquire")]

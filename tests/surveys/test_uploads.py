@@ -148,7 +148,7 @@ def test_unreadable_files_and_wrong_headers_are_reported(
 
 def test_only_an_open_wave_takes_uploads(engine: Engine, open_wave_aaa_bbb: WaveInfo, tmp_path: Path) -> None:
     path = write(tmp_path, "late.csv", "org_code,acq_1\nAAA,3\n")
-    close_wave(engine, "spring 2026")
+    close_wave(engine, "spring 2026", floor=5)
     with pytest.raises(
         WaveStateError, match="'spring 2026' is closed; responses can only be added to an open wave"
     ):

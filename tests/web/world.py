@@ -228,21 +228,21 @@ def build_surveys(engine: Engine) -> tuple[dict[str, int], dict[str, str]]:
     from forewarn.surveys.waves import close_wave, create_wave, open_wave, wave_instrument
 
     rng = np.random.default_rng(11)
-    closed = create_wave(engine, "Closed wave", ["OWN1", "PEER1", "HIDE1"], created_by="tests")
-    open_wave(engine, closed.id, by="tests")
+    closed = create_wave(engine, "Closed wave", ["OWN1", "PEER1", "HIDE1"], created_by="tests", floor=5)
+    open_wave(engine, closed.id, by="tests", floor=5)
     with engine.connect() as conn:
         items = wave_instrument(conn, closed.id).item_codes
     issued = issue_tokens(engine, closed.id, 6)
     for code, level in (("OWN1", 3), ("PEER1", 4), ("HIDE1", 2)):
         for token in issued[code]:
             submit_with_token(engine, token, _answers(items, level, rng))
-    close_wave(engine, closed.id, by="tests")
-    current = create_wave(engine, "Open wave", ["OWN1", "HIDE1"], created_by="tests")
-    open_wave(engine, current.id, by="tests")
+    close_wave(engine, closed.id, by="tests", floor=5)
+    current = create_wave(engine, "Open wave", ["OWN1", "HIDE1"], created_by="tests", floor=5)
+    open_wave(engine, current.id, by="tests", floor=5)
     fresh = issue_tokens(engine, current.id, 2, ["OWN1"])["OWN1"]
     submit_with_token(engine, fresh[1], _answers(items, 3, rng))
-    draft = create_wave(engine, "Draft wave", ["OWN1"], created_by="tests")
+    draft = create_wave(engine, "Draft wave", ["OWN1"], created_by="tests", floor=5)
     draft_token = issue_tokens(engine, draft.id, 1)["OWN1"][0]
-    hidden = create_wave(engine, "Hidden wave", ["HIDE1"], created_by="tests")
+    hidden = create_wave(engine, "Hidden wave", ["HIDE1"], created_by="tests", floor=5)
     waves = {"closed": closed.id, "open": current.id, "draft": draft.id, "hidden": hidden.id}
     return waves, {"fresh": fresh[0], "used": fresh[1], "draft": draft_token}

@@ -28,6 +28,7 @@ def import_command(
 ) -> None:
     """Validate FILE against MAPPING and import it: all or nothing, and idempotent."""
     from forewarn.ingest.importer import import_file
+    from forewarn.ingest.limits import Limits
     from forewarn.ingest.mapping import MappingError
     from forewarn.ingest.problems import ImportRejected
     from forewarn.settings import get_settings
@@ -44,6 +45,7 @@ def import_command(
                 chunk_rows=settings.import_chunk_rows,
                 max_listed=settings.import_max_reported_errors,
                 stage=stage,
+                limits=Limits.from_settings(settings),
             )
     except MappingError as exc:
         if as_json:
@@ -199,6 +201,7 @@ def simulate_command(
     as_json: Annotated[bool, typer.Option("--json", help="Summary as JSON on stdout.")] = False,
 ) -> None:
     """Simulate organisations with known truth (SIMULATED data); --load imports the observable part."""
+    from forewarn.ingest.limits import Limits
     from forewarn.ingest.problems import ImportRejected
     from forewarn.settings import get_settings
     from forewarn.simulate import SimulationParameters, load, simulate
@@ -223,6 +226,7 @@ def simulate_command(
                     imported_by=settings.imported_by,
                     chunk_rows=settings.import_chunk_rows,
                     stage=stage,
+                    limits=Limits.from_settings(settings),
                 )
         except ImportRejected as exc:
             print_rejection(exc, as_json)
@@ -257,6 +261,7 @@ def demo_command(
     """Set up the store, import the bundled real data and a small SIMULATED region, scan, and summarise."""
     from forewarn.cli.web import finish_demo
     from forewarn.demo import run_demo
+    from forewarn.ingest.limits import Limits
     from forewarn.settings import get_settings
 
     settings = get_settings()
@@ -269,6 +274,8 @@ def demo_command(
             stage=stage,
             chunk_rows=settings.import_chunk_rows,
             simulated_dir=None if no_simulation else settings.data_dir / "simulated",
+            min_group_size=settings.min_group_size,
+            limits=Limits.from_settings(settings),
         )
     for result in report.imports:
         err.print(result.summary(), highlight=False)

@@ -90,6 +90,7 @@ def backtest_command(
     from forewarn.risk.history import load_history
     from forewarn.risk.outcomes import Outcome
     from forewarn.risk.soft import survey_cells
+    from forewarn.settings import get_settings
 
     unknown = sorted(set(without or []) - {"soft"})
     if unknown:
@@ -98,8 +99,9 @@ def backtest_command(
         parsed = Outcome.parse(outcome)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--outcome") from None
-    engine = migrated_engine()
-    cells = survey_cells(engine)
+    settings = get_settings()
+    engine = migrated_engine(settings)
+    cells = survey_cells(engine, min_group_size=settings.min_group_size)
     with engine.connect() as conn:
         history = load_history(conn, datasets=dataset, publication_lag_days=lag_days, soft=cells)
     codes = dict(zip(history.organisations["code"], history.organisations["organisation_id"], strict=True))
@@ -154,14 +156,16 @@ def score_command(
     from forewarn.risk.outcomes import Outcome
     from forewarn.risk.soft import survey_cells
     from forewarn.risk.watchlist import watchlist
+    from forewarn.settings import get_settings
 
     try:
         parsed = Outcome.parse(outcome)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--outcome") from None
     date = _date(as_of, "--as-of") or dt.date.today()
-    engine = migrated_engine()
-    cells = survey_cells(engine)
+    settings = get_settings()
+    engine = migrated_engine(settings)
+    cells = survey_cells(engine, min_group_size=settings.min_group_size)
     with engine.connect() as conn:
         history = load_history(conn, datasets=dataset, publication_lag_days=lag_days, soft=cells)
     try:

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     # `forewarn --help` stays fast (tests/cli/test_cli_startup.py).
 
     from forewarn.ingest.problems import ImportRejected
+    from forewarn.settings import Settings
     from forewarn.surveys.result_types import GroupAnalysis
 
 survey_app = typer.Typer(
@@ -47,6 +48,25 @@ def _rejected(exc: ImportRejected, as_json: bool) -> typer.Exit:
 
 def _split(values: list[str] | None) -> list[str]:
     return [v.strip() for text in values or [] for v in text.split(",") if v.strip()]
+
+
+def _settings() -> Settings:
+    """The process's settings: the commands give the survey services the values they need from them (the
+    minimum group size, the name recorded for an action)."""
+    from forewarn.settings import get_settings
+
+    return get_settings()
+
+
+def _floor() -> int:
+    """The ``FOREWARN_MIN_GROUP_SIZE`` setting: no wave's threshold goes below it."""
+    return _settings().min_group_size
+
+
+def _by(by: str | None) -> str | None:
+    """Who is doing this: ``--by``, else the ``FOREWARN_IMPORTED_BY`` setting (the service falls back to the
+    operating-system user)."""
+    return by or _settings().imported_by
 
 
 @survey_app.command("create")
@@ -81,8 +101,9 @@ def create_command(
             name,
             codes,
             instrument=instrument,
-            created_by=by,
+            created_by=_by(by),
             min_group_size=min_group_size,
+            floor=_floor(),
         )
     except InstrumentError as exc:
         for problem in exc.problems:
@@ -106,7 +127,7 @@ def open_command(wave: WaveArg, by: By = None) -> None:
     from forewarn.surveys.waves import open_wave
 
     try:
-        info = open_wave(migrated_engine(), wave, by=by)
+        info = open_wave(migrated_engine(), wave, floor=_floor(), by=_by(by))
     except SurveyError as exc:
         raise fail(str(exc)) from None
     err.print(f"wave {info.name!r} is open", highlight=False)
@@ -119,7 +140,7 @@ def close_command(wave: WaveArg, by: By = None) -> None:
     from forewarn.surveys.waves import close_wave
 
     try:
-        info = close_wave(migrated_engine(), wave, by=by)
+        info = close_wave(migrated_engine(), wave, floor=_floor(), by=_by(by))
     except SurveyError as exc:
         raise fail(str(exc)) from None
     err.print(
@@ -185,7 +206,6 @@ def import_command(
 ) -> None:
     """Add an organisation's own survey export to an open wave: all or nothing, and idempotent."""
     from forewarn.ingest.problems import ImportRejected
-    from forewarn.settings import get_settings
     from forewarn.surveys.errors import SurveyError
     from forewarn.surveys.uploads import import_responses
 
@@ -195,13 +215,13 @@ def import_command(
         if not sep:
             raise fail(f"--map-column {pair!r}: write FILE_COLUMN=ITEM_CODE", 2)
         column_map[source.strip()] = target.strip()
-    settings = get_settings()
+    settings = _settings()
     try:
         result = import_responses(
             migrated_engine(),
             wave,
             file,
-            imported_by=by,
+            imported_by=_by(by),
             column_map=column_map,
             ignore_columns=_split(ignore_column),
             sheet=sheet,
@@ -221,7 +241,7 @@ def list_command(as_json: Json = False) -> None:
     """Every wave, with its state and instrument."""
     from forewarn.surveys.waves import list_waves
 
-    waves = list_waves(migrated_engine())
+    waves = list_waves(migrated_engine(), floor=_floor())
     if as_json:
         emit_json([w.to_dict() for w in waves])
         return
@@ -242,7 +262,7 @@ def status_command(wave: WaveArg, as_json: Json = False) -> None:
     from forewarn.surveys.results import wave_progress
 
     try:
-        progress = wave_progress(migrated_engine(), wave)
+        progress = wave_progress(migrated_engine(), wave, floor=_floor())
     except SurveyError as exc:
         raise fail(str(exc)) from None
     if as_json:
@@ -391,8 +411,9 @@ def results_command(
 
     engine = migrated_engine()
     try:
-        results = wave_results(engine, wave, compare_with=compare_with, n_resamples=resamples)
-        pooled = pooled_summary(engine, wave, _split(region_orgs)) if region_orgs else None
+        floor = _floor()
+        results = wave_results(engine, wave, floor=floor, compare_with=compare_with, n_resamples=resamples)
+        pooled = pooled_summary(engine, wave, _split(region_orgs), floor=floor) if region_orgs else None
     except SurveyError as exc:
         raise fail(str(exc)) from None
     if output is not None:
@@ -455,7 +476,6 @@ def psychometrics_command(
 ) -> None:
     """Psychometrics of a file: per group n, mean, SD, CI, rwg(j), awg; alpha (CI), omega, ICC(1), ICC(2), items."""
     from forewarn.ingest.problems import ImportRejected
-    from forewarn.settings import get_settings
     from forewarn.surveys.results import cell_rows
     from forewarn.tools.psychometrics import OptionsDoNotFit, analyse_file
 
@@ -466,8 +486,9 @@ def psychometrics_command(
             items=_split([items]),
             scale_points=scale_points,
             reverse=_split([reverse] if reverse else []),
+            floor=_floor(),
             n_resamples=resamples,
-            max_listed=get_settings().import_max_reported_errors,
+            max_listed=_settings().import_max_reported_errors,
         )
     except ImportRejected as exc:
         raise _rejected(exc, as_json) from None

@@ -10,7 +10,7 @@ from pathlib import Path
 import polars as pl
 from sqlalchemy import Engine
 
-from forewarn.ingest.limits import Limits, default_limits
+from forewarn.ingest.limits import Limits
 from forewarn.ingest.mapping import Mapping, file_checksum, parse_mapping, read_mapping_text, text_checksum
 from forewarn.ingest.problems import ImportRejected, ValidationReport
 from forewarn.ingest.readers import read_table
@@ -75,10 +75,11 @@ def validate_file(
 ) -> tuple[ValidationReport, Prepared | None]:
     """Read and check ``path``; the report lists every problem. ``Prepared`` is None when the file is unreadable.
 
-    ``limits`` (file size, rows, cell length, workbook inflation, date horizon) default to the settings'."""
+    ``limits`` (file size, rows, cell length, workbook inflation, date horizon): the caller's, from its settings
+    (:meth:`Limits.from_settings`); the settings' defaults when not given."""
     from forewarn.ingest.readers import UnreadableFile
 
-    limits = limits or default_limits()
+    limits = limits or Limits()
     report = ValidationReport(file=path.name, max_listed=max_listed)
     try:
         table = read_table(path, mapping.file, list(mapping.columns), limits)

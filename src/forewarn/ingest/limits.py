@@ -1,6 +1,7 @@
 """How much of a file an import will read: sizes, rows, cell lengths, workbook inflation and the date horizon.
 
-The values come from settings (``FOREWARN_IMPORT_MAX_*``, docs/settings.md); tests build their own.
+The values come from settings (``FOREWARN_IMPORT_MAX_*``, docs/settings.md) through :meth:`Limits.from_settings`,
+called by the entry points; the class's own defaults are the settings' defaults; tests build their own.
 """
 
 from __future__ import annotations
@@ -40,13 +41,6 @@ class Limits:
     def horizon(self) -> dt.date:
         """The last start date accepted for a period or an event."""
         return self.today + dt.timedelta(days=self.max_future_days)
-
-
-def default_limits() -> Limits:
-    """The limits the process's settings give."""
-    from forewarn.settings import get_settings
-
-    return Limits.from_settings(get_settings())
 
 
 def megabytes(n: int) -> str:

@@ -43,6 +43,7 @@ def _scan(engine: Engine, settings: Settings, payload: dict[str, Any]) -> dict[s
 
 def _import(engine: Engine, settings: Settings, payload: dict[str, Any]) -> dict[str, object] | None:
     from forewarn.ingest.importer import import_file
+    from forewarn.ingest.limits import Limits
 
     path = Path(str(payload["path"]))
     mapping = payload.get("mapping")
@@ -53,6 +54,7 @@ def _import(engine: Engine, settings: Settings, payload: dict[str, Any]) -> dict
         mapping_text=payload.get("mapping_text"),
         imported_by=payload.get("imported_by") or settings.imported_by,
         chunk_rows=settings.import_chunk_rows,
+        limits=Limits.from_settings(settings),
     )
     return {"batch_id": result.batch_id, "summary": result.summary()}
 

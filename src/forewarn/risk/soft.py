@@ -26,8 +26,9 @@ def _month_after(day: dt.date) -> dt.date:
     return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
 
 
-def survey_cells(engine: Engine) -> pl.DataFrame:
-    """Published organisation x dimension means of every closed wave, with the date they became known."""
+def survey_cells(engine: Engine, *, min_group_size: int) -> pl.DataFrame:
+    """Published organisation x dimension means of every closed wave, with the date they became known (groups
+    under ``min_group_size``, the setting, or under the wave's own higher minimum, are suppressed)."""
     frames = []
     with engine.connect() as conn:
         codes: dict[str, int] = dict(conn.execute(select(Organisation.code, Organisation.id)).all())
@@ -38,10 +39,10 @@ def survey_cells(engine: Engine) -> pl.DataFrame:
                 )
             ).all()
         )
-    for wave in list_waves(engine):  # waves: a handful a year
+    for wave in list_waves(engine, floor=min_group_size):  # waves: a handful a year
         if wave.status != "closed" or wave.id not in last_month:
             continue
-        results = wave_results(engine, wave.id, n_resamples=RESAMPLES)
+        results = wave_results(engine, wave.id, floor=min_group_size, n_resamples=RESAMPLES)
         known_on = _month_after(last_month[wave.id])
         cells = [c for c in results.analysis.cells if not c.suppressed and c.mean is not None]
         frames.append(

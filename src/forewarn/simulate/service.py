@@ -18,6 +18,7 @@ import pyarrow as pa
 from sqlalchemy import Engine
 
 from forewarn.ingest.importer import ImportResult, import_file
+from forewarn.ingest.limits import Limits
 from forewarn.simulate.events import EventLog, Regulator, TruthLog, make_regulator, regulator_step
 from forewarn.simulate.indicators import (
     COUNT,
@@ -543,8 +544,10 @@ def load(
     imported_by: str | None = None,
     chunk_rows: int = 100_000,
     stage: Stage | None = None,
+    limits: Limits | None = None,
 ) -> LoadResult:
-    """Import a simulation's organisations, indicators and events through the importer (never its truth).
+    """Import a simulation's organisations, indicators and events through the importer (never its truth), within
+    ``limits`` (the caller's, from its settings).
 
     Survey responses are left for the surveys service (format: ``README.md`` in ``out_dir``). Idempotent like every
     import: loading the same folder twice changes nothing the second time.
@@ -556,7 +559,7 @@ def load(
         )
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     ext = "parquet" if manifest.get("file_format") == "parquet" else "csv"
-    kwargs: dict[str, Any] = {"imported_by": imported_by, "chunk_rows": chunk_rows}
+    kwargs: dict[str, Any] = {"imported_by": imported_by, "chunk_rows": chunk_rows, "limits": limits}
     if stage is not None:
         kwargs["stage"] = stage
     organisations = import_file(

@@ -298,11 +298,11 @@ def _closed_wave(info: WaveInfo) -> None:
 
 
 def _analyse_wave(
-    engine: Engine, wave: WaveRef, n_resamples: int
+    engine: Engine, wave: WaveRef, n_resamples: int, floor: int
 ) -> tuple[WaveInfo, Instrument, GroupAnalysis]:
     with engine.connect() as conn:
         wave_id = resolve_wave_id(conn, wave)
-        info = wave_info(conn, wave_id)
+        info = wave_info(conn, wave_id, floor=floor)
         _closed_wave(info)
         data = load_wave_responses(conn, wave_id)
     # Every organisation of the wave appears, those without answers suppressed, so absence is not a signal.
@@ -397,15 +397,18 @@ def wave_results(
     engine: Engine,
     wave: WaveRef,
     *,
+    floor: int,
     compare_with: WaveRef | None = None,
     n_resamples: int = DEFAULT_RESAMPLES,
 ) -> WaveResults:
     """Results of a closed wave: per organisation x dimension, per dimension, and per item, with suppression.
 
+    Groups under the wave's minimum group size, never below ``floor`` (the minimum group size setting), are
+    suppressed.
     With ``compare_with`` (an earlier closed wave), also each organisation's change on every dimension the two
     instruments share. Refuses (:class:`DisclosureRefusedError`) a wave that is not closed.
     """
-    info, instrument, analysis = _analyse_wave(engine, wave, n_resamples)
+    info, instrument, analysis = _analyse_wave(engine, wave, n_resamples, floor)
     notes = [
         f"Groups with fewer than {analysis.min_group_size} respondents are suppressed; their answers are left out "
         "of every figure, pooled ones included.",
@@ -414,7 +417,7 @@ def wave_results(
         return WaveResults(
             info.to_dict(), instrument.label, instrument.checksum, analysis, notes=tuple(notes)
         )
-    earlier_info, earlier_instrument, earlier = _analyse_wave(engine, compare_with, n_resamples)
+    earlier_info, earlier_instrument, earlier = _analyse_wave(engine, compare_with, n_resamples, floor)
     if earlier_info.id == info.id:
         raise SurveyError("compare a wave with a different wave")
     shared = set(instrument.dimension_codes) & set(earlier_instrument.dimension_codes)
@@ -445,6 +448,7 @@ def pooled_summary(
     wave: WaveRef,
     organisations: Sequence[str] | None = None,
     *,
+    floor: int,
     source: Literal["token", "import"] | None = None,
 ) -> PooledSummary:
     """Pool a selection of organisations (a region, a peer group) per dimension: n, mean, SD and 95% interval.
@@ -456,7 +460,7 @@ def pooled_summary(
     """
     with engine.connect() as conn:
         wave_id = resolve_wave_id(conn, wave)
-        info = wave_info(conn, wave_id)
+        info = wave_info(conn, wave_id, floor=floor)
         _closed_wave(info)
         data = load_wave_responses(conn, wave_id)
     chosen = list(info.organisations) if organisations is None else list(dict.fromkeys(organisations))
@@ -540,11 +544,12 @@ def cell_rows(analysis: GroupAnalysis) -> list[dict[str, object]]:
     return rows
 
 
-def wave_progress(engine: Engine, wave: WaveRef) -> WaveProgress:
-    """How many answer sets each organisation has so far (no answers, and no total that would reveal small counts)."""
+def wave_progress(engine: Engine, wave: WaveRef, *, floor: int) -> WaveProgress:
+    """How many answer sets each organisation has so far (no answers, and no total that would reveal small counts);
+    ``floor`` is the minimum group size setting."""
     with engine.connect() as conn:
         wave_id = resolve_wave_id(conn, wave)
-        info = wave_info(conn, wave_id)
+        info = wave_info(conn, wave_id, floor=floor)
         counts = count_responses(conn, wave_id)
     control = DisclosureControl(info.min_group_size)
     return WaveProgress(info.to_dict(), {code: control.shown_n(n) for code, n in counts.items()})

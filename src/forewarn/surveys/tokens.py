@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, Engine, insert, select
 
 from forewarn.store.database import transaction
-from forewarn.store.models_surveys import SurveyToken, SurveyWave
+from forewarn.store.models_surveys import SurveyToken
 from forewarn.surveys.errors import SurveyError, TokenRejectedError, WaveStateError
-from forewarn.surveys.waves import WaveRef, organisation_ids, resolve_wave_id, wave_info
+from forewarn.surveys.waves import WaveRef, organisation_ids, wave_organisations, wave_state
 
 TOKEN_BYTES = 15
 TOKEN_CHARS = 24
@@ -66,15 +66,15 @@ def issue_tokens(
     if not 1 <= per_organisation <= MAX_TOKENS_PER_ORGANISATION:
         raise SurveyError(f"tokens per organisation must be between 1 and {MAX_TOKENS_PER_ORGANISATION:,}")
     with transaction(db) as conn:
-        wave_id = resolve_wave_id(conn, wave)
-        status = conn.execute(select(SurveyWave.status).where(SurveyWave.id == wave_id)).scalar_one()
-        if status == "closed":
+        found = wave_state(conn, wave)
+        wave_id = found.id
+        if found.status == "closed":
             raise WaveStateError(f"wave {wave!r} is closed; no more tokens can be issued for it")
-        info = wave_info(conn, wave_id)
-        chosen = list(info.organisations) if organisations is None else list(organisations)
-        outside = [c for c in chosen if c not in info.organisations]
+        members = wave_organisations(conn, wave_id)
+        chosen = list(members) if organisations is None else list(organisations)
+        outside = [c for c in chosen if c not in members]
         if outside:
-            raise SurveyError(f"organisation(s) not in wave {info.name!r}: {', '.join(outside)}")
+            raise SurveyError(f"organisation(s) not in wave {found.name!r}: {', '.join(outside)}")
         ids = organisation_ids(conn, chosen)
         issued = {code: [new_token() for _ in range(per_organisation)] for code in ids}
         conn.execute(

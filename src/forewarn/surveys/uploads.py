@@ -32,9 +32,9 @@ from forewarn.surveys.waves import (
     WaveRef,
     now,
     organisation_ids,
-    resolve_wave_id,
-    wave_info,
     wave_instrument,
+    wave_organisations,
+    wave_state,
     who,
 )
 
@@ -153,8 +153,9 @@ def import_responses(
     column_map = dict(column_map or {})
     name = path.name
     with engine.connect() as conn:
-        wave_id = resolve_wave_id(conn, wave)
-        info = wave_info(conn, wave_id)
+        state = wave_state(conn, wave)
+        wave_id, wave_name, wave_status = state.id, state.name, state.status
+        members = wave_organisations(conn, wave_id)
         instrument = wave_instrument(conn, wave_id)
         checksum = file_checksum(path) if path.exists() else ""
         previous = conn.execute(
@@ -163,10 +164,10 @@ def import_responses(
             )
         ).first()
     if previous is not None:
-        return UploadResult(name, info.name, None, True, int(previous.rows_read), 0, 0, (), int(previous.id))
-    if info.status != "open":
+        return UploadResult(name, wave_name, None, True, int(previous.rows_read), 0, 0, (), int(previous.id))
+    if wave_status != "open":
         raise WaveStateError(
-            f"wave {info.name!r} is {info.status}; responses can only be added to an open wave"
+            f"wave {wave_name!r} is {wave_status}; responses can only be added to an open wave"
         )
     bad_targets = {k: v for k, v in column_map.items() if v not in (ORG_COLUMN, *instrument.item_codes)}
     if bad_targets:
@@ -199,7 +200,7 @@ def import_responses(
 
     lookup = _answer_lookup(instrument)
     scale_message = instrument.scale_message
-    wave_orgs = set(info.organisations)
+    wave_orgs = set(members)
     checks = [
         frame.filter(pl.col(ORG_COLUMN).is_null()).select(
             pl.col(ROW).alias("row"),
@@ -211,7 +212,7 @@ def import_responses(
             pl.col(ROW).alias("row"),
             pl.lit(ORG_COLUMN).alias("column"),
             pl.col(ORG_COLUMN).alias("value"),
-            pl.lit(f"not one of the organisations in wave {info.name!r}").alias("message"),
+            pl.lit(f"not one of the organisations in wave {wave_name!r}").alias("message"),
         ),
         frame.filter(
             pl.col(ORG_COLUMN).is_not_null() & pl.all_horizontal(pl.col(c).is_null() for c in items)
@@ -255,7 +256,7 @@ def import_responses(
         ).scalar_one()
         if status != "open":
             raise WaveStateError(
-                f"wave {info.name!r} is {status}; responses can only be added to an open wave"
+                f"wave {wave_name!r} is {status}; responses can only be added to an open wave"
             )
         ids = organisation_ids(conn, sorted({r[0] for r in rows}))
         upload_id = conn.execute(
@@ -289,5 +290,5 @@ def import_responses(
             )
     ignored = tuple(c for c in header if c in ignore_columns)
     return UploadResult(
-        name, info.name, int(upload_id), False, report.rows_read, len(rows), blank_rows, ignored
+        name, wave_name, int(upload_id), False, report.rows_read, len(rows), blank_rows, ignored
     )

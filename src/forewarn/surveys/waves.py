@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
-from forewarn.settings import get_settings
 from forewarn.store.database import transaction, write_connection
 from forewarn.store.models import Organisation
 from forewarn.store.models_surveys import (
@@ -69,13 +68,15 @@ def now() -> dt.datetime:
 
 
 def who(by: str | None) -> str:
-    """The name recorded for an action: given, else the ``imported_by`` setting, else the operating-system user."""
-    return by or get_settings().imported_by or getpass.getuser()
+    """The name recorded for an action: given (the caller falls back to the ``imported_by`` setting), else the
+    operating-system user."""
+    return by or getpass.getuser()
 
 
-def effective_min_group_size(wave_minimum: int) -> int:
-    """The wave's own minimum, but never below the current setting (raising the setting protects old waves too)."""
-    return max(wave_minimum, get_settings().min_group_size)
+def effective_min_group_size(wave_minimum: int, floor: int) -> int:
+    """The wave's own minimum, but never below ``floor``, the minimum group size setting (raising the setting
+    protects old waves too)."""
+    return max(wave_minimum, floor)
 
 
 def register_instrument(conn: Connection, instrument: Instrument) -> int:
@@ -140,10 +141,11 @@ def create_wave(
     instrument: Instrument | str = DEFAULT_INSTRUMENT,
     created_by: str | None = None,
     min_group_size: int | None = None,
+    floor: int,
 ) -> WaveInfo:
     """Create a draft wave of ``instrument`` for the organisations with these codes.
 
-    ``min_group_size`` may raise the suppression threshold for this wave, never lower it below the
+    ``min_group_size`` may raise the suppression threshold for this wave, never lower it below ``floor``, the
     ``FOREWARN_MIN_GROUP_SIZE`` setting (the default when it is not given).
     """
     name = name.strip()
@@ -153,7 +155,6 @@ def create_wave(
         raise SurveyError("a wave name cannot be only digits (they are read as a wave id)")
     if not organisations:
         raise SurveyError("a wave needs at least one organisation")
-    floor = get_settings().min_group_size
     if min_group_size is None:
         min_group_size = floor
     elif min_group_size < floor:
@@ -183,7 +184,7 @@ def create_wave(
             insert(SurveyWaveOrganisation),
             [{"wave_id": wave_id, "organisation_id": i} for i in org_ids.values()],
         )
-        return wave_info(conn, wave_id)
+        return wave_info(conn, wave_id, floor=floor)
 
 
 def resolve_wave_id(conn: Connection, wave: WaveRef) -> int:
@@ -201,7 +202,26 @@ def resolve_wave_id(conn: Connection, wave: WaveRef) -> int:
     return int(found)
 
 
-def wave_info(conn: Connection, wave: WaveRef) -> WaveInfo:
+@dataclass(frozen=True)
+class WaveState:
+    """A wave's name and status: what a caller needs that shows no threshold (tokens, uploads, respondents)."""
+
+    id: int
+    name: str
+    status: str
+
+
+def wave_state(conn: Connection, wave: WaveRef) -> WaveState:
+    """The wave's id, name and status, or :class:`WaveNotFoundError`."""
+    wave_id = resolve_wave_id(conn, wave)
+    name, status = conn.execute(
+        select(SurveyWave.name, SurveyWave.status).where(SurveyWave.id == wave_id)
+    ).one()
+    return WaveState(wave_id, name, status)
+
+
+def wave_info(conn: Connection, wave: WaveRef, *, floor: int) -> WaveInfo:
+    """The wave as the service shows it, its threshold never below ``floor`` (the minimum group size setting)."""
     wave_id = resolve_wave_id(conn, wave)
     waves = SurveyWave.__table__
     w = (
@@ -213,36 +233,42 @@ def wave_info(conn: Connection, wave: WaveRef) -> WaveInfo:
         .mappings()
         .one()
     )
-    codes = conn.execute(
-        select(Organisation.code)
-        .join(SurveyWaveOrganisation, SurveyWaveOrganisation.organisation_id == Organisation.id)
-        .where(SurveyWaveOrganisation.wave_id == wave_id)
-        .order_by(Organisation.code)
-    ).scalars()
     return WaveInfo(
         id=w["id"],
         name=w["name"],
         status=w["status"],
         instrument=f"{w['code']}@{w['version']}",
         instrument_checksum=w["checksum"],
-        min_group_size=effective_min_group_size(w["min_group_size"]),
+        min_group_size=effective_min_group_size(w["min_group_size"], floor),
         created_by=w["created_by"],
         created_at=w["created_at"],
         opened_at=w["opened_at"],
         closed_at=w["closed_at"],
-        organisations=tuple(codes),
+        organisations=wave_organisations(conn, wave_id),
     )
 
 
-def get_wave(engine: Engine, wave: WaveRef) -> WaveInfo:
+def wave_organisations(conn: Connection, wave_id: int) -> tuple[str, ...]:
+    """The codes of the wave's organisations, in order."""
+    return tuple(
+        conn.execute(
+            select(Organisation.code)
+            .join(SurveyWaveOrganisation, SurveyWaveOrganisation.organisation_id == Organisation.id)
+            .where(SurveyWaveOrganisation.wave_id == wave_id)
+            .order_by(Organisation.code)
+        ).scalars()
+    )
+
+
+def get_wave(engine: Engine, wave: WaveRef, *, floor: int) -> WaveInfo:
     with engine.connect() as conn:
-        return wave_info(conn, wave)
+        return wave_info(conn, wave, floor=floor)
 
 
-def list_waves(engine: Engine) -> list[WaveInfo]:
+def list_waves(engine: Engine, *, floor: int) -> list[WaveInfo]:
     with engine.connect() as conn:
         ids = conn.execute(select(SurveyWave.id).order_by(SurveyWave.id)).scalars().all()
-        return [wave_info(conn, i) for i in ids]
+        return [wave_info(conn, i, floor=floor) for i in ids]
 
 
 def wave_instrument(conn: Connection, wave_id: int) -> Instrument:
@@ -255,7 +281,7 @@ def wave_instrument(conn: Connection, wave_id: int) -> Instrument:
     return instrument_from_definition(definition, f"wave {wave_id}")
 
 
-def open_wave(db: Engine | Connection, wave: WaveRef, *, by: str | None = None) -> WaveInfo:
+def open_wave(db: Engine | Connection, wave: WaveRef, *, floor: int, by: str | None = None) -> WaveInfo:
     """Open a draft wave for answers (in the caller's transaction when given a connection)."""
     with transaction(db) as conn:
         wave_id = resolve_wave_id(conn, wave)
@@ -269,10 +295,10 @@ def open_wave(db: Engine | Connection, wave: WaveRef, *, by: str | None = None) 
             .where(SurveyWave.id == wave_id)
             .values(status="open", opened_at=now(), opened_by=who(by))
         )
-        return wave_info(conn, wave_id)
+        return wave_info(conn, wave_id, floor=floor)
 
 
-def close_wave(db: Engine | Connection, wave: WaveRef, *, by: str | None = None) -> WaveInfo:
+def close_wave(db: Engine | Connection, wave: WaveRef, *, floor: int, by: str | None = None) -> WaveInfo:
     """Close an open wave for good, and reseal its tokens and answers (see :func:`reseal_wave`).
 
     Given a connection, it closes in the caller's transaction, and the caller runs :func:`vacuum_survey_tables`
@@ -288,7 +314,7 @@ def close_wave(db: Engine | Connection, wave: WaveRef, *, by: str | None = None)
             .values(status="closed", closed_at=now(), closed_by=who(by))
         )
         _reseal(conn, wave_id)
-        info = wave_info(conn, wave_id)
+        info = wave_info(conn, wave_id, floor=floor)
     if isinstance(db, Engine):
         vacuum_survey_tables(db)
     return info

@@ -18,7 +18,6 @@ import polars as pl
 
 from forewarn.ingest.problems import ImportRejected, Problem, ValidationReport
 from forewarn.ingest.readers import ROW, UnreadableFile, columns_of, read_text, require_rows
-from forewarn.settings import get_settings
 from forewarn.surveys.privacy import DisclosureControl
 from forewarn.surveys.result_types import GroupAnalysis
 from forewarn.surveys.results import DEFAULT_RESAMPLES, ScaleLayout, analyse_groups
@@ -72,6 +71,7 @@ def analyse_file(
     items: Sequence[str],
     scale_points: int = 5,
     reverse: Sequence[str] = (),
+    floor: int,
     min_group_size: int | None = None,
     n_resamples: int = DEFAULT_RESAMPLES,
     max_listed: int = 1000,
@@ -81,13 +81,13 @@ def analyse_file(
 
     Answers must be whole numbers from 1 to ``scale_points`` (blank for none). Raises :class:`OptionsDoNotFit`
     listing every option that does not fit the file (a missing file or column, an unknown reverse-keyed item...)
-    and :class:`ImportRejected` listing every problem with the data. ``min_group_size`` defaults to the
-    ``FOREWARN_MIN_GROUP_SIZE`` setting and may not be set below it. The file is read as text and analysed by
+    and :class:`ImportRejected` listing every problem with the data. ``min_group_size`` defaults to ``floor``,
+    the caller's ``FOREWARN_MIN_GROUP_SIZE`` setting, and may not be set below it. The file is read as text and analysed by
     the same steps as :func:`analyse_frame`.
     """
     name = path.name
     items = list(dict.fromkeys(i.strip() for i in items if i.strip()))
-    usage, minimum = _option_problems(name, group_column, items, scale_points, reverse, min_group_size)
+    usage, minimum = _option_problems(name, group_column, items, scale_points, reverse, min_group_size, floor)
     if not path.is_file():
         raise OptionsDoNotFit([*usage, Problem(name, None, None, None, f"file not found: {path}")])
 
@@ -128,6 +128,7 @@ def analyse_frame(
     items: Sequence[str],
     scale_points: int = 5,
     reverse: Sequence[str] = (),
+    floor: int,
     min_group_size: int | None = None,
     n_resamples: int = DEFAULT_RESAMPLES,
     max_listed: int = 1000,
@@ -139,7 +140,7 @@ def analyse_frame(
     row by its position in the frame (from 0) and the options by their Python names (``group_col``, ``items``).
     """
     items = list(dict.fromkeys(i.strip() for i in items if i.strip()))
-    usage, minimum = _option_problems(name, group_column, items, scale_points, reverse, min_group_size)
+    usage, minimum = _option_problems(name, group_column, items, scale_points, reverse, min_group_size, floor)
     options = {group_column: "group_col", **dict.fromkeys(items, "items")}
     usage += column_problems(data.columns, [(o, c) for c, o in options.items()], name, header="frame")
     if usage:
@@ -163,6 +164,7 @@ def _option_problems(
     scale_points: int,
     reverse: Sequence[str],
     min_group_size: int | None,
+    floor: int,
 ) -> tuple[list[Problem], int]:
     """Every option that does not fit, whatever the file, and the minimum group size that applies."""
     usage: list[Problem] = []
@@ -185,7 +187,6 @@ def _option_problems(
         usage.append(
             Problem(name, None, group_column, None, "the group column (--group-col) cannot also be an item")
         )
-    floor = get_settings().min_group_size
     minimum = floor if min_group_size is None else min_group_size
     if minimum < floor:
         usage.append(

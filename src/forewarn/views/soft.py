@@ -43,11 +43,11 @@ class SoftMeasuresOut(Model):
     dimensions: list[SoftDimensionOut]
 
 
-def closed_waves(engine: Engine) -> list[WaveInfo]:
-    """Closed waves, newest first."""
+def closed_waves(engine: Engine, min_group_size: int) -> list[WaveInfo]:
+    """Closed waves, newest first (``min_group_size``: the app's setting, the floor under every wave's own)."""
     with engine.connect() as conn:
         ids = closed_wave_ids(conn)
-    waves = [get_wave(engine, wave_id) for wave_id in ids]
+    waves = [get_wave(engine, wave_id, floor=min_group_size) for wave_id in ids]
     return sorted(waves, key=lambda w: w.closed_at or w.created_at, reverse=True)
 
 
@@ -92,10 +92,13 @@ def _measures(wave: WaveInfo, results: WaveResults, code: str) -> SoftMeasuresOu
     )
 
 
-def soft_measures(engine: Engine, code: str, *, latest: int = LATEST_WAVES) -> list[SoftMeasuresOut]:
-    """The organisation's results in its latest closed waves (suppressed cells stay suppressed)."""
-    waves = [w for w in closed_waves(engine) if code in w.organisations][:latest]
-    return [_measures(wave, wave_results(engine, wave.id), code) for wave in waves]
+def soft_measures(
+    engine: Engine, code: str, *, min_group_size: int, latest: int = LATEST_WAVES
+) -> list[SoftMeasuresOut]:
+    """The organisation's results in its latest closed waves (suppressed cells stay suppressed; groups under the
+    app's ``min_group_size`` setting always are)."""
+    waves = [w for w in closed_waves(engine, min_group_size) if code in w.organisations][:latest]
+    return [_measures(wave, wave_results(engine, wave.id, floor=min_group_size), code) for wave in waves]
 
 
 def _status(wave: WaveInfo, results: WaveResults, code: str) -> str:
@@ -106,10 +109,10 @@ def _status(wave: WaveInfo, results: WaveResults, code: str) -> str:
     return f"{wave.name}: {supported} of {len(shown)} dimensions can be aggregated"
 
 
-def soft_statuses(engine: Engine, codes: Mapping[int, str]) -> dict[int, str]:
+def soft_statuses(engine: Engine, codes: Mapping[int, str], *, min_group_size: int) -> dict[int, str]:
     """Per organisation (id -> code), a one-line status from its latest closed wave; each wave's results are
     read once."""
-    closed = closed_waves(engine) if codes else []
+    closed = closed_waves(engine, min_group_size) if codes else []
     results: dict[int, WaveResults] = {}
     found: dict[int, str] = {}
     for org_id, code in codes.items():
@@ -117,19 +120,19 @@ def soft_statuses(engine: Engine, codes: Mapping[int, str]) -> dict[int, str]:
         if wave is None:
             continue
         if wave.id not in results:
-            results[wave.id] = wave_results(engine, wave.id)
+            results[wave.id] = wave_results(engine, wave.id, floor=min_group_size)
         found[org_id] = _status(wave, results[wave.id], code)
     return found
 
 
-def with_soft_status(portfolio: Portfolio, engine: Engine) -> PortfolioOut:
+def with_soft_status(portfolio: Portfolio, engine: Engine, *, min_group_size: int) -> PortfolioOut:
     """The portfolio page with each row's soft-measure status (call it with no connection held: the survey
-    service opens its own)."""
+    service opens its own); ``min_group_size`` is the app's setting."""
     if not portfolio.ids:
         return portfolio.page
     with engine.connect() as conn:
         codes = organisation_codes(conn, portfolio.ids)
-    statuses = soft_statuses(engine, codes)
+    statuses = soft_statuses(engine, codes, min_group_size=min_group_size)
     rows = [
         row.model_copy(update={"soft_status": statuses.get(i)})
         for row, i in zip(portfolio.page.organisations, portfolio.ids, strict=True)

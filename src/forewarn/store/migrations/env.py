@@ -10,10 +10,15 @@ from forewarn.store.models import Base
 config = context.config
 engine: Engine | None = config.attributes.get("engine")
 if engine is None:  # pragma: no cover - only when someone runs the alembic CLI by hand
-    from forewarn.settings import get_settings
+    # The store is given its database, never reads the settings: by hand, name it in Alembic's own config.
     from forewarn.store.database import make_engine
 
-    engine = make_engine(get_settings().resolved_database_url)
+    url = config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise RuntimeError(
+            "no database to migrate: run `forewarn db upgrade`, or set sqlalchemy.url in Alembic's config"
+        )
+    engine = make_engine(url)
 
 with engine.begin() as connection:
     context.configure(

@@ -82,21 +82,23 @@ def wave_out(wave: WaveInfo, labels: Labels) -> WaveOut:
     )
 
 
-def _visible_waves(engine: Engine, labels: Labels) -> list[WaveInfo]:
-    return [w for w in list_waves(engine) if any(labels.sees(c) for c in w.organisations)]
+def _visible_waves(engine: Engine, labels: Labels, min_group_size: int) -> list[WaveInfo]:
+    return [
+        w for w in list_waves(engine, floor=min_group_size) if any(labels.sees(c) for c in w.organisations)
+    ]
 
 
-def build_waves(engine: Engine, labels: Labels) -> WavesOut:
-    waves = sorted(_visible_waves(engine, labels), key=lambda w: w.id, reverse=True)
+def build_waves(engine: Engine, labels: Labels, min_group_size: int) -> WavesOut:
+    waves = sorted(_visible_waves(engine, labels, min_group_size), key=lambda w: w.id, reverse=True)
     return WavesOut(
         waves=[wave_out(w, labels) for w in waves],
         instruments=[i.label for i in builtin_instruments()],
     )
 
 
-def visible_wave(engine: Engine, labels: Labels, wave_id: int) -> WaveInfo:
+def visible_wave(engine: Engine, labels: Labels, wave_id: int, min_group_size: int) -> WaveInfo:
     try:
-        wave = get_wave(engine, wave_id)
+        wave = get_wave(engine, wave_id, floor=min_group_size)
     except Exception as exc:  # WaveNotFound, or a malformed id
         raise NotFoundError("There is no survey wave at this address.") from exc
     if not any(labels.sees(c) for c in wave.organisations):
@@ -104,9 +106,9 @@ def visible_wave(engine: Engine, labels: Labels, wave_id: int) -> WaveInfo:
     return wave
 
 
-def build_wave_detail(engine: Engine, labels: Labels, wave_id: int) -> WaveDetailOut:
-    wave = visible_wave(engine, labels, wave_id)
-    progress = wave_progress(engine, wave.id)
+def build_wave_detail(engine: Engine, labels: Labels, wave_id: int, min_group_size: int) -> WaveDetailOut:
+    wave = visible_wave(engine, labels, wave_id, min_group_size)
+    progress = wave_progress(engine, wave.id, floor=min_group_size)
     rows = [
         WaveProgressRow(label=labels.label(code), responses=n)
         for code, n in progress.responses.items()
@@ -119,8 +121,8 @@ def build_wave_detail(engine: Engine, labels: Labels, wave_id: int) -> WaveDetai
     )
 
 
-def build_results(engine: Engine, labels: Labels, wave_id: int) -> WaveResultsOut:
-    wave = visible_wave(engine, labels, wave_id)
+def build_results(engine: Engine, labels: Labels, wave_id: int, min_group_size: int) -> WaveResultsOut:
+    wave = visible_wave(engine, labels, wave_id, min_group_size)
     if wave.status != "closed":
         return WaveResultsOut(
             wave=wave_out(wave, labels),
@@ -131,7 +133,7 @@ def build_results(engine: Engine, labels: Labels, wave_id: int) -> WaveResultsOu
             dimensions=[],
             notes=[],
         )
-    results = wave_results(engine, wave.id)
+    results = wave_results(engine, wave.id, floor=min_group_size)
     # Figures pooled over the whole wave include organisations a member may not see: subtracting their own and
     # their peers' published n from the wave's respondents would tell the rest. Staff only.
     pooled = labels.visibility.all_organisations

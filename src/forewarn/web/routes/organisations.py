@@ -27,7 +27,9 @@ def organisation_page(
     organisation_id: int,
 ) -> Response:
     view, specs = pages.organisation_page(conn, viewer, organisation_id)
-    view = with_soft_measures(view, soft_measures(state.engine, view.code))
+    view = with_soft_measures(
+        view, soft_measures(state.engine, view.code, min_group_size=state.settings.min_group_size)
+    )
     record_view(
         state, conn, request, principal, "organisation", organisation_id, organisation_id=organisation_id
     )
@@ -60,7 +62,9 @@ def organisation_api(
     """One organisation: every indicator's SPC points and flags, funnel position, CUSUM state and rank,
     soft measures and events. 404 when it does not exist or you may not see it."""
     view, _ = pages.organisation_page(conn, viewer, organisation_id)
-    view = with_soft_measures(view, soft_measures(state.engine, view.code))
+    view = with_soft_measures(
+        view, soft_measures(state.engine, view.code, min_group_size=state.settings.min_group_size)
+    )
     record_view(
         state, conn, request, principal, "organisation", organisation_id, organisation_id=organisation_id
     )

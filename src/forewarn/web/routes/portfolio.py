@@ -46,7 +46,7 @@ def _portfolio(
 ) -> PortfolioOut:
     may_filter = allowed(principal, Permission.FILTER_PORTFOLIO)
     found = portfolio(conn, viewer, filters, may_filter=may_filter, page=page, ranked=kept_ranking)
-    return with_soft_status(found, state.engine)
+    return with_soft_status(found, state.engine, min_group_size=state.settings.min_group_size)
 
 
 @router.get("/", include_in_schema=False)

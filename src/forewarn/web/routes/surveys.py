@@ -22,7 +22,7 @@ from forewarn.surveys.errors import AnswersRejectedError, SurveyError, TokenReje
 from forewarn.surveys.instrument import Instrument, builtin_instruments
 from forewarn.surveys.responses import Receipt, submit_with_token
 from forewarn.surveys.tokens import issue_tokens, normalise_token, token_hash, token_state
-from forewarn.surveys.waves import close_wave, create_wave, open_wave, vacuum_survey_tables, wave_info
+from forewarn.surveys.waves import close_wave, create_wave, open_wave, vacuum_survey_tables, wave_state
 from forewarn.web.deps import AppState, ReadConnection, Viewer, WriteConnection, record, record_view, require
 from forewarn.web.errors import BadRequestError, GoneError, NotFoundError, WebError
 from forewarn.web.forms import SurveyStepForm, TokensForm, WaveForm, codes
@@ -69,7 +69,7 @@ class ConflictError(WebError):
 def surveys_page(
     request: Request, state: AppState, principal: Reader, viewer: Viewer, conn: ReadConnection
 ) -> Response:
-    view = build_waves(state.engine, Labels(conn, viewer))
+    view = build_waves(state.engine, Labels(conn, viewer), state.settings.min_group_size)
     return render(request, "surveys.html", {"title": "Surveys", "view": view})
 
 
@@ -96,13 +96,14 @@ def create_wave_form(
                 request,
                 principal,
                 WaveCreate(name=name[:200], organisation_codes=organisations, instrument=instrument),
+                state.settings.min_group_size,
             )
             return RedirectResponse(f"/surveys/{wave.id}?notice=wave-created", status_code=303)
         except SurveyError as exc:
             errors["organisation_codes" if "organisation" in str(exc) else "name"] = (
                 str(exc)[:1].upper() + str(exc)[1:]
             )
-    view = build_waves(state.engine, Labels(conn, viewer))
+    view = build_waves(state.engine, Labels(conn, viewer), state.settings.min_group_size)
     return render(
         request,
         "surveys.html",
@@ -120,7 +121,7 @@ def create_wave_form(
 def wave_page(
     request: Request, state: AppState, principal: Reader, viewer: Viewer, wave_id: int, conn: ReadConnection
 ) -> Response:
-    view = build_wave_detail(state.engine, Labels(conn, viewer), wave_id)
+    view = build_wave_detail(state.engine, Labels(conn, viewer), wave_id, state.settings.min_group_size)
     return render(request, "wave.html", {"title": view.wave.name, "view": view, "issued": None})
 
 
@@ -143,7 +144,7 @@ def wave_action_form(
         except ValueError:
             count = 0
         if not 1 <= count <= 1000:
-            view = build_wave_detail(state.engine, labels, wave_id)
+            view = build_wave_detail(state.engine, labels, wave_id, state.settings.min_group_size)
             return render(
                 request,
                 "wave.html",
@@ -155,7 +156,7 @@ def wave_action_form(
                 status_code=400,
             )
         issued = _issue(conn, request, principal, wave_id, TokensCreate(per_organisation=count))
-        view = build_wave_detail(state.engine, labels, wave_id)
+        view = build_wave_detail(state.engine, labels, wave_id, state.settings.min_group_size)
         return render(request, "wave.html", {"title": view.wave.name, "view": view, "issued": issued})
     _change_state(state, conn, background, request, principal, wave_id, action)
     return RedirectResponse(
@@ -167,7 +168,7 @@ def wave_action_form(
 def results_page(
     request: Request, state: AppState, principal: Reader, viewer: Viewer, wave_id: int, conn: ReadConnection
 ) -> Response:
-    view = build_results(state.engine, Labels(conn, viewer), wave_id)
+    view = build_results(state.engine, Labels(conn, viewer), wave_id, state.settings.min_group_size)
     record_view(state, conn, request, principal, "survey_results", wave_id)
     return render(request, "wave_results.html", {"title": f"Results: {view.wave.name}", "view": view})
 
@@ -186,7 +187,9 @@ def _builtin_instrument(reference: str) -> str:
     return reference
 
 
-def _create_wave(conn: Connection, request: Request, principal: Principal, body: WaveCreate) -> WaveOut:
+def _create_wave(
+    conn: Connection, request: Request, principal: Principal, body: WaveCreate, min_group_size: int
+) -> WaveOut:
     _builtin_instrument(body.instrument)
     organisations = [c.strip() for c in body.organisation_codes if c.strip()]
     if not organisations:
@@ -198,6 +201,7 @@ def _create_wave(conn: Connection, request: Request, principal: Principal, body:
         instrument=body.instrument,
         created_by=principal.email,
         min_group_size=body.min_group_size,
+        floor=min_group_size,
     )
     record(conn, request, principal, "create", "survey_wave", wave.id, detail={"name": wave.name})
     return wave_out(wave, Labels(conn, Visibility(all_organisations=True)))
@@ -213,11 +217,13 @@ def _change_state(
     action: str,
 ) -> WaveOut:
     try:
-        wave_info(conn, wave_id)
+        wave_state(conn, wave_id)
     except SurveyError as exc:
         raise NotFoundError("There is no survey wave at this address.") from exc
     try:
-        wave = (open_wave if action == "open" else close_wave)(conn, wave_id, by=principal.email)
+        wave = (open_wave if action == "open" else close_wave)(
+            conn, wave_id, floor=state.settings.min_group_size, by=principal.email
+        )
     except SurveyError as exc:
         raise ConflictError(str(exc)) from exc
     record(conn, request, principal, action, "survey_wave", wave_id)
@@ -230,7 +236,7 @@ def _issue(
     conn: Connection, request: Request, principal: Principal, wave_id: int, body: TokensCreate
 ) -> TokensIssuedOut:
     try:
-        wave = wave_info(conn, wave_id)
+        wave = wave_state(conn, wave_id)
     except SurveyError as exc:
         raise NotFoundError("There is no survey wave at this address.") from exc
     try:
@@ -263,14 +269,16 @@ def _issue(
 @router.get("/api/v1/surveys", response_model=WavesOut, tags=["surveys"])
 def waves_api(state: AppState, principal: Reader, viewer: Viewer, conn: ReadConnection) -> WavesOut:
     """Survey waves that include an organisation you may see."""
-    return build_waves(state.engine, Labels(conn, viewer))
+    return build_waves(state.engine, Labels(conn, viewer), state.settings.min_group_size)
 
 
 @router.post("/api/v1/surveys", response_model=WaveOut, status_code=201, tags=["surveys"])
-def create_wave_api(request: Request, principal: Manager, body: WaveCreate, conn: WriteConnection) -> WaveOut:
+def create_wave_api(
+    request: Request, state: AppState, principal: Manager, body: WaveCreate, conn: WriteConnection
+) -> WaveOut:
     """Create a draft wave of an instrument for these organisations (administrators)."""
     try:
-        return _create_wave(conn, request, principal, body)
+        return _create_wave(conn, request, principal, body, state.settings.min_group_size)
     except SurveyError as exc:
         raise BadRequestError(str(exc)) from exc
 
@@ -280,7 +288,7 @@ def wave_api(
     state: AppState, principal: Reader, viewer: Viewer, wave_id: int, conn: ReadConnection
 ) -> WaveDetailOut:
     """A wave and its responses so far per organisation (small counts shown as "<m")."""
-    return build_wave_detail(state.engine, Labels(conn, viewer), wave_id)
+    return build_wave_detail(state.engine, Labels(conn, viewer), wave_id, state.settings.min_group_size)
 
 
 @router.post("/api/v1/surveys/{wave_id}/open", response_model=WaveOut, tags=["surveys"])
@@ -324,7 +332,7 @@ def results_api(
     request: Request, state: AppState, principal: Reader, viewer: Viewer, wave_id: int, conn: ReadConnection
 ) -> WaveResultsOut:
     """A closed wave's results by dimension, groups below the minimum size suppressed."""
-    view = build_results(state.engine, Labels(conn, viewer), wave_id)
+    view = build_results(state.engine, Labels(conn, viewer), wave_id, state.settings.min_group_size)
     record_view(state, conn, request, principal, "survey_results", wave_id)
     return view
 
@@ -341,7 +349,7 @@ def _respondent_form(conn: Connection, token: str) -> tuple[SurveyFormOut, Instr
     found = token_state(conn, hashed)
     if found is None:
         raise NotFoundError("This survey link is not valid. Check that you copied all of it.")
-    wave = wave_info(conn, found.wave_id)
+    wave = wave_state(conn, found.wave_id)
     if found.used:
         raise GoneError(
             "This survey link has already been used. Each link can be used once, so your answers were saved."
