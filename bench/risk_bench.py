@@ -29,6 +29,8 @@ import time
 from pathlib import Path
 
 from forewarn.demo import load_simulated_surveys
+from forewarn.ingest.limits import Limits
+from forewarn.settings import Settings
 from forewarn.simulate import SimulationParameters, load, simulate
 from forewarn.store import migrate
 from forewarn.store.database import make_engine
@@ -59,10 +61,11 @@ def populate(folder: Path, orgs: int, years: int, seed: int) -> dict[str, float]
     engine = make_engine(f"sqlite:///{folder / 'store.db'}")
     migrate.upgrade(engine)
     started = time.perf_counter()
-    load(engine, folder / "simulated", imported_by="bench")
+    settings = Settings()
+    load(engine, folder / "simulated", imported_by="bench", limits=Limits.from_settings(settings))
     loaded = time.perf_counter() - started
     started = time.perf_counter()
-    load_simulated_surveys(engine, folder / "simulated", "bench", 10)
+    load_simulated_surveys(engine, folder / "simulated", "bench", 10, min_group_size=settings.min_group_size)
     surveys = time.perf_counter() - started
     engine.dispose()
     figures = {
