@@ -349,3 +349,27 @@ def test_the_kept_ranking_is_per_database_and_follows_the_data(engine: Engine, w
     with engine.connect() as conn:
         after = kept_ranking(conn)
     assert after is not before and "Echo New Trust" in {r.label for r in after.rows}
+
+
+def test_a_closed_waves_results_are_computed_once_for_every_page_that_shows_them(
+    app: FastAPI, engine: Engine, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Soft measures read closed waves only, whose answers are frozen: the bootstrap behind them runs once per wave
+    and minimum group size, not on every portfolio or organisation page."""
+    from forewarn.web.pages import cached
+
+    computed: list[tuple[int, int]] = []
+    real = cached.computed_results
+
+    def counting(engine_: Engine, wave_id: int, min_group_size: int) -> object:
+        computed.append((wave_id, min_group_size))
+        return real(engine_, wave_id, min_group_size)
+
+    monkeypatch.setattr(cached, "computed_results", counting)
+    cached.kept_closed_results.cache_clear()
+    analyst = SignedIn(app, engine, world.users["analyst"])
+    first = analyst.client.get("/api/v1/portfolio").json()
+    assert analyst.client.get("/api/v1/portfolio").json() == first
+    page = analyst.client.get(f"/api/v1/organisations/{world.ids['OWN']}").json()
+    assert any(o["soft_status"] for o in first["organisations"]) and page["soft_measures"]
+    assert computed == [(world.waves["closed"], 5)]

@@ -8,7 +8,7 @@ suppressed); closed waves never reopen, so these read only published results.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from sqlalchemy import Engine
 
@@ -20,6 +20,15 @@ from forewarn.views.model import Model
 from forewarn.views.portfolio import Portfolio, PortfolioOut
 
 LATEST_WAVES = 3
+
+ResultsOf = Callable[[Engine, int, int], WaveResults]
+"""A closed wave's results: ``(engine, wave_id, min_group_size)``. The web app passes one that keeps them (a closed
+wave's answers are frozen); the default computes them each time."""
+
+
+def computed_results(engine: Engine, wave_id: int, min_group_size: int) -> WaveResults:
+    """A wave's results, computed now (:func:`forewarn.surveys.results.wave_results`)."""
+    return wave_results(engine, wave_id, floor=min_group_size)
 
 
 class SoftDimensionOut(Model):
@@ -93,12 +102,17 @@ def _measures(wave: WaveInfo, results: WaveResults, code: str) -> SoftMeasuresOu
 
 
 def soft_measures(
-    engine: Engine, code: str, *, min_group_size: int, latest: int = LATEST_WAVES
+    engine: Engine,
+    code: str,
+    *,
+    min_group_size: int,
+    latest: int = LATEST_WAVES,
+    results_of: ResultsOf = computed_results,
 ) -> list[SoftMeasuresOut]:
     """The organisation's results in its latest closed waves (suppressed cells stay suppressed; groups under the
     app's ``min_group_size`` setting always are)."""
     waves = [w for w in closed_waves(engine, min_group_size) if code in w.organisations][:latest]
-    return [_measures(wave, wave_results(engine, wave.id, floor=min_group_size), code) for wave in waves]
+    return [_measures(wave, results_of(engine, wave.id, min_group_size), code) for wave in waves]
 
 
 def _status(wave: WaveInfo, results: WaveResults, code: str) -> str:
@@ -109,7 +123,13 @@ def _status(wave: WaveInfo, results: WaveResults, code: str) -> str:
     return f"{wave.name}: {supported} of {len(shown)} dimensions can be aggregated"
 
 
-def soft_statuses(engine: Engine, codes: Mapping[int, str], *, min_group_size: int) -> dict[int, str]:
+def soft_statuses(
+    engine: Engine,
+    codes: Mapping[int, str],
+    *,
+    min_group_size: int,
+    results_of: ResultsOf = computed_results,
+) -> dict[int, str]:
     """Per organisation (id -> code), a one-line status from its latest closed wave; each wave's results are
     read once."""
     closed = closed_waves(engine, min_group_size) if codes else []
@@ -120,19 +140,21 @@ def soft_statuses(engine: Engine, codes: Mapping[int, str], *, min_group_size: i
         if wave is None:
             continue
         if wave.id not in results:
-            results[wave.id] = wave_results(engine, wave.id, floor=min_group_size)
+            results[wave.id] = results_of(engine, wave.id, min_group_size)
         found[org_id] = _status(wave, results[wave.id], code)
     return found
 
 
-def with_soft_status(portfolio: Portfolio, engine: Engine, *, min_group_size: int) -> PortfolioOut:
+def with_soft_status(
+    portfolio: Portfolio, engine: Engine, *, min_group_size: int, results_of: ResultsOf = computed_results
+) -> PortfolioOut:
     """The portfolio page with each row's soft-measure status (call it with no connection held: the survey
     service opens its own); ``min_group_size`` is the app's setting."""
     if not portfolio.ids:
         return portfolio.page
     with engine.connect() as conn:
         codes = organisation_codes(conn, portfolio.ids)
-    statuses = soft_statuses(engine, codes, min_group_size=min_group_size)
+    statuses = soft_statuses(engine, codes, min_group_size=min_group_size, results_of=results_of)
     rows = [
         row.model_copy(update={"soft_status": statuses.get(i)})
         for row, i in zip(portfolio.page.organisations, portfolio.ids, strict=True)

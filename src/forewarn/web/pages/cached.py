@@ -16,15 +16,18 @@ from typing import Any, TypeVar
 
 from cachetools import LRUCache, cached
 from cachetools.keys import hashkey
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
+from forewarn.surveys.result_types import WaveResults
 from forewarn.views.portfolio import Ranking, ranked_organisations
 from forewarn.views.scan import data_version
+from forewarn.views.soft import computed_results
 
 Read = TypeVar("Read", bound=Callable[..., Any])
 
 RANKINGS = 2  # the current ranking, and the one before while a new data version takes over
 PAGES = 300  # organisation pages (twenty charts each, about 100 kB)
+CLOSED_WAVES = 32  # results of closed waves (a bootstrap of 1,000 resamples each: seconds for a large wave)
 
 
 def by_data_version(maxsize: int) -> Callable[[Read], Read]:
@@ -43,3 +46,11 @@ def by_data_version(maxsize: int) -> Callable[[Read], Read]:
 def kept_ranking(conn: Connection) -> Ranking:
     """:func:`forewarn.views.portfolio.ranked_organisations`, kept until the data change."""
     return ranked_organisations(conn)
+
+
+@cached(LRUCache(CLOSED_WAVES), key=hashkey, lock=threading.Lock())
+def kept_closed_results(engine: Engine, wave_id: int, min_group_size: int) -> WaveResults:
+    """A closed wave's results (:func:`forewarn.views.soft.computed_results`), kept: a closed wave never reopens
+    and its answers are frozen, so only the wave and the minimum group size key them. For soft measures, which
+    read closed waves only."""
+    return computed_results(engine, wave_id, min_group_size)

@@ -10,6 +10,7 @@ from forewarn.views.organisation import IndicatorStateOut, OrganisationOut, with
 from forewarn.views.soft import soft_measures
 from forewarn.web.deps import AppState, CurrentUser, ReadConnection, Viewer, record_view
 from forewarn.web.pages import organisation as pages
+from forewarn.web.pages.cached import kept_closed_results
 from forewarn.web.rendering import EncodedSpec, render
 
 router = APIRouter()
@@ -28,7 +29,13 @@ def organisation_page(
 ) -> Response:
     view, specs = pages.organisation_page(conn, viewer, organisation_id)
     view = with_soft_measures(
-        view, soft_measures(state.engine, view.code, min_group_size=state.settings.min_group_size)
+        view,
+        soft_measures(
+            state.engine,
+            view.code,
+            min_group_size=state.settings.min_group_size,
+            results_of=kept_closed_results,
+        ),
     )
     record_view(
         state, conn, request, principal, "organisation", organisation_id, organisation_id=organisation_id
@@ -63,7 +70,13 @@ def organisation_api(
     soft measures and events. 404 when it does not exist or you may not see it."""
     view, _ = pages.organisation_page(conn, viewer, organisation_id)
     view = with_soft_measures(
-        view, soft_measures(state.engine, view.code, min_group_size=state.settings.min_group_size)
+        view,
+        soft_measures(
+            state.engine,
+            view.code,
+            min_group_size=state.settings.min_group_size,
+            results_of=kept_closed_results,
+        ),
     )
     record_view(
         state, conn, request, principal, "organisation", organisation_id, organisation_id=organisation_id

@@ -13,7 +13,7 @@ from forewarn.access.principal import Principal
 from forewarn.views.portfolio import PortfolioFilters, PortfolioOut, portfolio
 from forewarn.views.soft import with_soft_status
 from forewarn.web.deps import AppState, ReadConnection, Viewer, record_view, require
-from forewarn.web.pages.cached import kept_ranking
+from forewarn.web.pages.cached import kept_closed_results, kept_ranking
 from forewarn.web.rendering import render
 from forewarn.web.routes.helpers import is_htmx
 from forewarn.web.state import WebState
@@ -46,7 +46,9 @@ def _portfolio(
 ) -> PortfolioOut:
     may_filter = allowed(principal, Permission.FILTER_PORTFOLIO)
     found = portfolio(conn, viewer, filters, may_filter=may_filter, page=page, ranked=kept_ranking)
-    return with_soft_status(found, state.engine, min_group_size=state.settings.min_group_size)
+    return with_soft_status(
+        found, state.engine, min_group_size=state.settings.min_group_size, results_of=kept_closed_results
+    )
 
 
 @router.get("/", include_in_schema=False)
