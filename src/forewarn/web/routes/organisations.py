@@ -18,6 +18,26 @@ router = APIRouter()
 CODE = Path(pattern=r"^[A-Za-z0-9_.\-]{1,100}$")
 
 
+def _viewed_organisation(
+    request: Request,
+    state: AppState,
+    principal: CurrentUser,
+    viewer: Viewer,
+    conn: ReadConnection,
+    organisation_id: int,
+) -> tuple[OrganisationOut, dict[str, EncodedSpec]]:
+    """One organisation as this viewer may see it, with its soft measures, and the view written to the audit
+    log: what the page and the API both show."""
+    view, specs = pages.organisation_page(conn, viewer, organisation_id)
+    soft = soft_measures(
+        state.engine, view.code, min_group_size=state.settings.min_group_size, results_of=kept_closed_results
+    )
+    record_view(
+        state, conn, request, principal, "organisation", organisation_id, organisation_id=organisation_id
+    )
+    return with_soft_measures(view, soft), specs
+
+
 @router.get("/organisations/{organisation_id}", include_in_schema=False)
 def organisation_page(
     request: Request,
@@ -27,19 +47,7 @@ def organisation_page(
     conn: ReadConnection,
     organisation_id: int,
 ) -> Response:
-    view, specs = pages.organisation_page(conn, viewer, organisation_id)
-    view = with_soft_measures(
-        view,
-        soft_measures(
-            state.engine,
-            view.code,
-            min_group_size=state.settings.min_group_size,
-            results_of=kept_closed_results,
-        ),
-    )
-    record_view(
-        state, conn, request, principal, "organisation", organisation_id, organisation_id=organisation_id
-    )
+    view, specs = _viewed_organisation(request, state, principal, viewer, conn, organisation_id)
     return render(
         request, "organisation.html", {"title": view.name, "view": view, "specs": specs, "charts": True}
     )
@@ -68,19 +76,7 @@ def organisation_api(
 ) -> OrganisationOut:
     """One organisation: every indicator's SPC points and flags, funnel position, CUSUM state and rank,
     soft measures and events. 404 when it does not exist or you may not see it."""
-    view, _ = pages.organisation_page(conn, viewer, organisation_id)
-    view = with_soft_measures(
-        view,
-        soft_measures(
-            state.engine,
-            view.code,
-            min_group_size=state.settings.min_group_size,
-            results_of=kept_closed_results,
-        ),
-    )
-    record_view(
-        state, conn, request, principal, "organisation", organisation_id, organisation_id=organisation_id
-    )
+    view, _ = _viewed_organisation(request, state, principal, viewer, conn, organisation_id)
     return view
 
 
