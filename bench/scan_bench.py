@@ -161,7 +161,9 @@ def add_month(engine: Engine, indicators: range, months: int, seed: int = 1) -> 
         org_ids = np.sort(
             np.array([r[0] for r in conn.execute(text("SELECT id FROM organisations WHERE code LIKE 'B%'"))])
         )
-        ids = dict(conn.execute(text("SELECT code, id FROM indicators WHERE code LIKE 'bench%'")).all())
+        ids: dict[str, int] = dict(
+            conn.execute(text("SELECT code, id FROM indicators WHERE code LIKE 'bench%'")).tuples().all()
+        )
         batch_id = start_batch(
             conn,
             {

@@ -195,7 +195,7 @@ def existing(url: str) -> tuple[list[int], int, int]:
     migrate.upgrade(engine)
     with engine.connect() as conn:
         org_ids = [int(i) for i in conn.execute(text("SELECT id FROM organisations ORDER BY id")).scalars()]
-        users = dict(conn.execute(text("SELECT email, id FROM users")).tuples().all())
+        users: dict[str, int] = dict(conn.execute(text("SELECT email, id FROM users")).tuples().all())
     engine.dispose()
     return org_ids, int(users["analyst@bench.test"]), int(users["member@bench.test"])
 
@@ -288,7 +288,10 @@ async def measure(
 
 def summary(label: str, latencies: list[float]) -> str:
     ordered = sorted(latencies)
-    p = lambda q: ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]  # noqa: E731
+
+    def p(q: float) -> float:
+        return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
     return (
         f"{label:<44} n={len(ordered):>5}  p50={statistics.median(ordered):7.1f} ms  p95={p(0.95):7.1f} ms  "
         f"p99={p(0.99):7.1f} ms  max={ordered[-1]:7.1f} ms"

@@ -74,3 +74,19 @@ def test_a_service_writes_in_the_callers_transaction_when_given_one(engine: Engi
     with read_connection(engine) as conn, pytest.raises(RuntimeError, match="failed"):
         _fail_after(conn, lambda: enqueue(conn))  # the caller's transaction: rolled back with it
     assert _count(engine, Job) == 1
+
+
+def test_a_non_durable_write_commits_and_the_setting_ends_with_it(engine: Engine) -> None:
+    """``durable=False`` (page views) still commits; on PostgreSQL ``synchronous_commit`` is off inside that
+    transaction only (``SET LOCAL``), so the next writing transaction on the same connection is durable again."""
+    postgresql = engine.dialect.name == "postgresql"
+    with read_connection(engine) as conn:
+        with writes_on(conn, durable=False):
+            conn.execute(insert(AuditEntry).values(**_entry("viewed")))
+            if postgresql:
+                assert conn.exec_driver_sql("SHOW synchronous_commit").scalar_one() == "off"
+        with writes_on(conn):
+            conn.execute(insert(AuditEntry).values(**_entry("changed")))
+            if postgresql:
+                assert conn.exec_driver_sql("SHOW synchronous_commit").scalar_one() == "on"
+    assert _count(engine, AuditEntry) == 2

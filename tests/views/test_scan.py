@@ -1,11 +1,21 @@
-"""The latest scan and its options, with the defaults before the first scan."""
+"""The latest scan and its options, with the defaults before the first scan; the store's data version."""
 
 from __future__ import annotations
 
-from sqlalchemy import Engine
+import datetime as dt
 
+from sqlalchemy import Engine, delete, insert, select
+
+from forewarn.store.models import ImportBatch, Indicator, Organisation
+from forewarn.store.models_surveillance import SpcBaseline
 from forewarn.surveillance.scan import run_scan
-from forewarn.views.scan import DEFAULT_FDR_ALPHA, DEFAULT_FUNNEL_LIMIT, funnel_limit_and_alpha, latest_scan
+from forewarn.views.scan import (
+    DEFAULT_FDR_ALPHA,
+    DEFAULT_FUNNEL_LIMIT,
+    data_version,
+    funnel_limit_and_alpha,
+    latest_scan,
+)
 from tests.web.world import build_world
 
 
@@ -21,3 +31,53 @@ def test_no_scan_then_the_latest(engine: Engine) -> None:
         assert scan is not None and scan.id == 2 and scan.series_scanned == 8
         assert scan.started_at.tzinfo is not None  # served as UTC on every store
         assert funnel_limit_and_alpha(conn) == (99.8, 0.05)
+
+
+def test_the_data_version_moves_with_every_change_a_kept_page_depends_on(engine: Engine) -> None:
+    """Each change that may alter a page moves the version (a scan, an import, a new organisation, a baseline
+    set, a baseline removed), and reading moves nothing."""
+    build_world(engine, scan=False)
+    now = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+
+    def version() -> tuple[int, ...]:
+        with engine.connect() as conn:
+            return data_version(conn)
+
+    seen = [version()]
+    assert version() == seen[0]
+    run_scan(engine)
+    seen.append(version())
+    with engine.begin() as conn:
+        conn.execute(
+            insert(ImportBatch).values(
+                source_name="f.csv",
+                checksum="c",
+                mapping_checksum="m",
+                imported_by="t",
+                started_at=now,
+                finished_at=now,
+                status="complete",
+            )
+        )
+    seen.append(version())
+    with engine.begin() as conn:
+        conn.execute(insert(Organisation).values(code="NEW1", name="New Trust"))
+    seen.append(version())
+    with engine.begin() as conn:
+        org = conn.execute(select(Organisation.id).where(Organisation.code == "NEW1")).scalar_one()
+        indicator = conn.execute(select(Indicator.id).limit(1)).scalar_one()
+        conn.execute(
+            insert(SpcBaseline).values(
+                organisation_id=org,
+                indicator_id=indicator,
+                rebase_from=dt.date(2024, 1, 1),
+                reason="r",
+                created_by="t",
+                created_at=now,
+            )
+        )
+    seen.append(version())
+    with engine.begin() as conn:
+        conn.execute(delete(SpcBaseline))
+    seen.append(version())
+    assert len(set(seen)) == len(seen), seen

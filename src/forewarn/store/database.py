@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, make_url
+from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -94,12 +94,18 @@ def write_connection(engine: Engine) -> Iterator[Connection]:
 
 
 @contextmanager
-def writes_on(conn: Connection) -> Iterator[Connection]:
+def writes_on(conn: Connection, *, durable: bool = True) -> Iterator[Connection]:
     """Turn a :func:`read_connection` into a writing transaction, committed at the end (rolled back on any error),
     then back into a read connection: a request needs no second connection to write.
 
     Its read snapshot (SQLite) ends first. The transaction begins at its first statement: on SQLite BEGIN
     IMMEDIATE (see :func:`write_connection`), on PostgreSQL at the engine's isolation level instead of autocommit.
+
+    ``durable=False`` is for records whose loss in a server crash is acceptable (page views in the audit log): on
+    PostgreSQL the commit then returns before its WAL is flushed to disk (``synchronous_commit = off`` for this
+    transaction only: a crash may lose the last fraction of a second of them, never corrupts anything; PostgreSQL
+    manual, "Asynchronous Commit"), so a page view does not wait for a disk flush. SQLite already commits
+    without one (WAL with ``synchronous=NORMAL``).
     """
     conn.commit()
     postgresql = conn.dialect.name == "postgresql"
@@ -108,6 +114,8 @@ def writes_on(conn: Connection) -> Iterator[Connection]:
     else:
         begin_writes_immediately(conn)
     try:
+        if postgresql and not durable:
+            conn.execute(text("SET LOCAL synchronous_commit TO OFF"))
         yield conn
     except BaseException:
         conn.rollback()

@@ -10,11 +10,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from forewarn.surveys.result_types import CellResult, WaveResults
 from forewarn.surveys.results import wave_results
-from forewarn.surveys.waves import WaveInfo, closed_wave_ids, get_wave
+from forewarn.surveys.waves import WaveInfo, closed_wave_ids, wave_info
 from forewarn.views.lookup import organisation_codes
 from forewarn.views.model import Model
 from forewarn.views.portfolio import Portfolio, PortfolioOut
@@ -52,11 +52,9 @@ class SoftMeasuresOut(Model):
     dimensions: list[SoftDimensionOut]
 
 
-def closed_waves(engine: Engine, min_group_size: int) -> list[WaveInfo]:
+def closed_waves(conn: Connection, min_group_size: int) -> list[WaveInfo]:
     """Closed waves, newest first (``min_group_size``: the app's setting, the floor under every wave's own)."""
-    with engine.connect() as conn:
-        ids = closed_wave_ids(conn)
-    waves = [get_wave(engine, wave_id, floor=min_group_size) for wave_id in ids]
+    waves = [wave_info(conn, wave_id, floor=min_group_size) for wave_id in closed_wave_ids(conn)]
     return sorted(waves, key=lambda w: w.closed_at or w.created_at, reverse=True)
 
 
@@ -102,7 +100,7 @@ def _measures(wave: WaveInfo, results: WaveResults, code: str) -> SoftMeasuresOu
 
 
 def soft_measures(
-    engine: Engine,
+    conn: Connection,
     code: str,
     *,
     min_group_size: int,
@@ -111,8 +109,8 @@ def soft_measures(
 ) -> list[SoftMeasuresOut]:
     """The organisation's results in its latest closed waves (suppressed cells stay suppressed; groups under the
     app's ``min_group_size`` setting always are)."""
-    waves = [w for w in closed_waves(engine, min_group_size) if code in w.organisations][:latest]
-    return [_measures(wave, results_of(engine, wave.id, min_group_size), code) for wave in waves]
+    waves = [w for w in closed_waves(conn, min_group_size) if code in w.organisations][:latest]
+    return [_measures(wave, results_of(conn.engine, wave.id, min_group_size), code) for wave in waves]
 
 
 def _status(wave: WaveInfo, results: WaveResults, code: str) -> str:
@@ -124,7 +122,7 @@ def _status(wave: WaveInfo, results: WaveResults, code: str) -> str:
 
 
 def soft_statuses(
-    engine: Engine,
+    conn: Connection,
     codes: Mapping[int, str],
     *,
     min_group_size: int,
@@ -132,7 +130,7 @@ def soft_statuses(
 ) -> dict[int, str]:
     """Per organisation (id -> code), a one-line status from its latest closed wave; each wave's results are
     read once."""
-    closed = closed_waves(engine, min_group_size) if codes else []
+    closed = closed_waves(conn, min_group_size) if codes else []
     results: dict[int, WaveResults] = {}
     found: dict[int, str] = {}
     for org_id, code in codes.items():
@@ -140,21 +138,22 @@ def soft_statuses(
         if wave is None:
             continue
         if wave.id not in results:
-            results[wave.id] = results_of(engine, wave.id, min_group_size)
+            results[wave.id] = results_of(conn.engine, wave.id, min_group_size)
         found[org_id] = _status(wave, results[wave.id], code)
     return found
 
 
 def with_soft_status(
-    portfolio: Portfolio, engine: Engine, *, min_group_size: int, results_of: ResultsOf = computed_results
+    portfolio: Portfolio, conn: Connection, *, min_group_size: int, results_of: ResultsOf = computed_results
 ) -> PortfolioOut:
-    """The portfolio page with each row's soft-measure status (call it with no connection held: the survey
-    service opens its own); ``min_group_size`` is the app's setting."""
-    if not portfolio.ids:
+    """The portfolio page with each row's soft-measure status, read on the caller's connection (a wave's results
+    may open one of their own unless ``results_of`` keeps them); ``min_group_size`` is the app's setting. With no
+    closed wave in the store this costs one indexed query."""
+    if not portfolio.ids or not closed_wave_ids(conn):
         return portfolio.page
-    with engine.connect() as conn:
-        codes = organisation_codes(conn, portfolio.ids)
-    statuses = soft_statuses(engine, codes, min_group_size=min_group_size, results_of=results_of)
+    statuses = soft_statuses(
+        conn, organisation_codes(conn, portfolio.ids), min_group_size=min_group_size, results_of=results_of
+    )
     rows = [
         row.model_copy(update={"soft_status": statuses.get(i)})
         for row, i in zip(portfolio.page.organisations, portfolio.ids, strict=True)

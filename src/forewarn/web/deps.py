@@ -234,10 +234,11 @@ def record_view(
     detail: dict[str, object] | None = None,
 ) -> None:
     """Record that ``who`` viewed something, in a short writing transaction on the request's read connection
-    ``conn`` (views are recorded only when the options say so)."""
+    ``conn`` (views are recorded only when the options say so). Not a durable commit: a server crash may lose the
+    last fraction of a second of views (see :func:`~forewarn.store.database.writes_on`), never a change's record."""
     if not state.options.audit_views:
         return
-    with writes_on(conn):
+    with writes_on(conn, durable=False):
         record(
             conn,
             request,

@@ -30,7 +30,7 @@ def _viewed_organisation(
     log: what the page and the API both show."""
     view, specs = pages.organisation_page(conn, viewer, organisation_id)
     soft = soft_measures(
-        state.engine, view.code, min_group_size=state.settings.min_group_size, results_of=kept_closed_results
+        conn, view.code, min_group_size=state.settings.min_group_size, results_of=kept_closed_results
     )
     record_view(
         state, conn, request, principal, "organisation", organisation_id, organisation_id=organisation_id

@@ -47,7 +47,7 @@ def _portfolio(
     may_filter = allowed(principal, Permission.FILTER_PORTFOLIO)
     found = portfolio(conn, viewer, filters, may_filter=may_filter, page=page, ranked=kept_ranking)
     return with_soft_status(
-        found, state.engine, min_group_size=state.settings.min_group_size, results_of=kept_closed_results
+        found, conn, min_group_size=state.settings.min_group_size, results_of=kept_closed_results
     )
 
 
