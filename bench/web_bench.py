@@ -305,6 +305,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes (one per core here)")
     parser.add_argument("--no-scan", action="store_true")
     parser.add_argument(
+        "--rows",
+        default="all",
+        help="comma-separated rows to measure: portfolio, filtered, member, revisits, cold, json, svg (default all)",
+    )
+    parser.add_argument(
         "--keep",
         metavar="NAME",
         help="keep the loaded database under this name and reuse it on later runs (skips load and scan)",
@@ -353,58 +358,47 @@ def main() -> None:
         revisits = [f"/organisations/{org_ids[k % 100]}" for k in range(n)]
         # Fills each worker's chart-spec cache.
         asyncio.run(measure(base, analyst_cookie, revisits + revisits))
-        results = [
+        # In this order: the revisits come before the cold pages, which would push them out of each worker's
+        # kept pages.
+        rows: list[tuple[str, str, str, list[str]]] = [
             (
+                "portfolio",
                 "portfolio, analyst (10,000 orgs, page 1..200)",
-                asyncio.run(
-                    measure(
-                        base, analyst_cookie, [f"/portfolio?page={rng.randint(1, 200)}" for _ in range(n)]
-                    )
-                ),
+                analyst_cookie,
+                [f"/portfolio?page={rng.randint(1, 200)}" for _ in range(n)],
             ),
             (
+                "filtered",
                 "portfolio, analyst, filtered by region",
-                asyncio.run(
-                    measure(
-                        base, analyst_cookie, [f"/portfolio?region={rng.choice(regions)}" for _ in range(n)]
-                    )
-                ),
+                analyst_cookie,
+                [f"/portfolio?region={rng.choice(regions)}" for _ in range(n)],
             ),
+            ("member", "portfolio, member (own + 30 peers)", member_cookie, ["/portfolio"] * n),
+            ("revisits", "organisation page, revisits of 100 orgs (cached)", analyst_cookie, revisits),
             (
-                "portfolio, member (own + 30 peers)",
-                asyncio.run(measure(base, member_cookie, ["/portfolio"] * n)),
-            ),
-            # Before the cold pages below, which would push these charts out of each worker's spec cache (6,000).
-            (
-                "organisation page, revisits of 100 orgs (cached)",
-                asyncio.run(measure(base, analyst_cookie, revisits)),
-            ),
-            (
+                "cold",
                 "organisation page, analyst (20 SPC charts)",
-                asyncio.run(
-                    measure(base, analyst_cookie, [f"/organisations/{rng.choice(org_ids)}" for _ in range(n)])
-                ),
+                analyst_cookie,
+                [f"/organisations/{rng.choice(org_ids)}" for _ in range(n)],
             ),
             (
+                "json",
                 "organisation JSON, analyst",
-                asyncio.run(
-                    measure(
-                        base,
-                        analyst_cookie,
-                        [f"/api/v1/organisations/{rng.choice(org_ids)}" for _ in range(n)],
-                    )
-                ),
+                analyst_cookie,
+                [f"/api/v1/organisations/{rng.choice(org_ids)}" for _ in range(n)],
             ),
             (
+                "svg",
                 "SPC chart SVG, server-drawn, cold (no-JS only)",
-                asyncio.run(
-                    measure(
-                        base,
-                        analyst_cookie,
-                        [f"/organisations/{rng.choice(org_ids)}/charts/ind_00.svg" for _ in range(60)],
-                    )
-                ),
+                analyst_cookie,
+                [f"/organisations/{rng.choice(org_ids)}/charts/ind_00.svg" for _ in range(60)],
             ),
+        ]
+        wanted = {r[0] for r in rows} if args.rows == "all" else set(args.rows.split(","))
+        results = [
+            (label, asyncio.run(measure(base, cookie, paths)))
+            for key, label, cookie, paths in rows
+            if key in wanted
         ]
         print(
             f"Forewarn web benchmark: {args.organisations:,} organisations x {INDICATORS} indicators x {MONTHS} months, "

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from forewarn.access.principal import utc_now
+from forewarn.accounts.totp import code_for_step, time_step
 from tests.browser.conftest import LiveServer, axe_violations
 from tests.web.world import PASSWORD
 
@@ -129,3 +131,29 @@ def test_the_accessibility_check_would_catch_a_violation(page: Any, live_server:
     page.evaluate("document.querySelector('label[for=email]').remove()")
     violations = axe_violations(page)
     assert any(v.startswith("label ") for v in violations), violations
+
+
+def test_two_step_sign_in_set_up_then_used(page: Any, live_server: LiveServer) -> None:
+    """An analyst sets up two-step sign-in from the key the page shows, signs out, and signs in with a code."""
+    sign_in(page, live_server, "analyst")
+    page.goto(f"{live_server.url}/account")
+    page.get_by_role("link", name="set up or change two-step sign-in").click()
+    assert_accessible(page)
+    page.get_by_role("button", name="Set up two-step sign-in").click()
+    key = page.locator("#two-step-key").inner_text()
+    assert_accessible(page)
+    page.get_by_label("Code from your app").fill(code_for_step(key, time_step(utc_now())))
+    page.get_by_role("button", name="Turn two-step sign-in on").click()
+    assert page.get_by_text("Two-step sign-in is on").first.is_visible()
+    page.get_by_role("button", name="Sign out").click()
+    page.goto(f"{live_server.url}/sign-in")
+    page.get_by_label("Email address").fill(live_server.world.emails["analyst"])
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/sign-in/code*")
+    assert_accessible(page)
+    # The code of the next step: the one used to turn it on cannot be used again.
+    page.get_by_label("Code").fill(code_for_step(key, time_step(utc_now()) + 1))
+    page.get_by_role("button", name="Continue").click()
+    page.wait_for_url(f"{live_server.url}/portfolio")
+    assert page.errors == []

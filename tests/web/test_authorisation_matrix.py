@@ -119,6 +119,13 @@ CASES: list[Case] = [
         data={"email": "nobody@test.forewarn", "password": "wrong password!"},
     ),
     Case("POST", "/sign-out", everyone(OK)),
+    # Two-step sign-in (issue 16): without a second-step cookie the code step sends everyone back to /sign-in.
+    Case("GET", "/sign-in/code", everyone(OK)),
+    Case("POST", "/sign-in/code", everyone(OK), data={"code": "123456", "next": "/"}),
+    Case("GET", "/account/two-step", staff()),
+    Case("POST", "/account/two-step/start", staff()),
+    Case("POST", "/account/two-step/confirm", staff(400), data={"code": "000000"}),
+    Case("POST", "/account/two-step/off", staff()),
     Case("GET", "/", signed_in(OK)),
     Case("GET", "/portfolio", signed_in(OK)),
     Case("GET", "/api/v1/portfolio", signed_in(OK)),

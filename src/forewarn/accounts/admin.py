@@ -1,4 +1,5 @@
-"""Account administration for the command line: ``forewarn users create`` and ``forewarn users list``."""
+"""Account administration for the command line: ``forewarn users create``, ``forewarn users list`` and
+``forewarn users two-step-off``."""
 
 from __future__ import annotations
 
@@ -6,9 +7,17 @@ from sqlalchemy import Engine, select
 
 from forewarn.accounts import audit
 from forewarn.accounts.passwords import Argon2Parameters, Passwords
-from forewarn.accounts.users import AccountError, UserRecord, create_user, get_user, list_users
+from forewarn.accounts.totp import turn_off, two_step_of
+from forewarn.accounts.users import (
+    AccountError,
+    UserRecord,
+    create_user,
+    get_user,
+    list_users,
+    normalise_email,
+)
 from forewarn.store.models import Organisation
-from forewarn.store.models_web import Role
+from forewarn.store.models_web import Role, User
 
 
 def create_account(
@@ -68,3 +77,22 @@ def create_account(
 def accounts(engine: Engine) -> list[UserRecord]:
     with engine.connect() as conn:
         return list_users(conn)
+
+
+def turn_two_step_off(engine: Engine, email: str, *, by: str = "command line") -> bool:
+    """Turn off an account's two-step sign-in (its owner lost the device); audited. False if it was not on.
+    Raises :class:`AccountError` for an unknown email."""
+    with engine.begin() as conn:
+        user_id = conn.execute(
+            select(User.id).where(User.email == normalise_email(email))
+        ).scalar_one_or_none()
+        if user_id is None:
+            raise AccountError({"email": f"there is no account with the email {email!r}"})
+        found = two_step_of(conn, int(user_id))
+        if found is None or found.secret is None:
+            return False
+        turn_off(conn, int(user_id))
+        audit.record(
+            conn, by, "disable", "two_step", int(user_id), channel="cli", detail={"email": found.email}
+        )
+    return True

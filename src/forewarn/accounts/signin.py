@@ -164,3 +164,9 @@ def record_check(conn: Connection, check: CredentialCheck) -> SignInResult:
         values["password_hash"] = check.new_hash
     conn.execute(update(User).where(User.id == check.user_id).values(**values))
     return SignInResult(SignInOutcome.OK, user_id=check.user_id)
+
+
+def record_code_attempt(conn: Connection, email: str, ip: str | None, now: dt.datetime, *, ok: bool) -> None:
+    """Record a second-step code attempt with the sign-in attempts: a wrong code counts as a failed sign-in of the
+    account (so guessing codes is slowed as guessing passwords is), a right one as a success."""
+    conn.execute(insert(LoginAttempt).values(email=email, ip=ip, attempted_at=now, succeeded=ok))

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine
 
-from forewarn.accounts.admin import accounts, create_account
+from forewarn.accounts.admin import accounts, create_account, turn_two_step_off
 from forewarn.accounts.users import AccountError
 from forewarn.cli.store import migrated_engine
 from forewarn.settings import Settings, get_settings
@@ -95,6 +95,24 @@ def users_list_command(
             str(u.last_login_at or "-"),
         )
     Console(soft_wrap=True).print(table)
+
+
+@users_app.command("two-step-off")
+def users_two_step_off_command(
+    email: Annotated[str, typer.Argument(help="Email address of the account.")],
+) -> None:
+    """Turn off an account's two-step sign-in, when its owner has lost the device with the authenticator app."""
+    try:
+        done = turn_two_step_off(migrated_engine(), email, by=f"cli:{getpass.getuser()}")
+    except AccountError as exc:
+        for field, problem in exc.problems.items():
+            err.print(f"error: {field}: {problem}", highlight=False, markup=False)
+        raise typer.Exit(1) from None
+    err.print(
+        f"two-step sign-in turned off for {email}" if done else f"two-step sign-in was not on for {email}",
+        highlight=False,
+        markup=False,
+    )
 
 
 def finish_demo(settings: Settings, engine: Engine, *, serving: bool) -> None:

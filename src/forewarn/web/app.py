@@ -29,6 +29,7 @@ from forewarn.web.routes import (
     organisations,
     portfolio,
     surveys,
+    two_step,
 )
 from forewarn.web.security import CookieNames, SecurityHeadersMiddleware
 from forewarn.web.state import WebState
@@ -92,6 +93,7 @@ def create_app(
         surveys,
         imports,
         account,
+        two_step,
         admin,
         jobs,
         api_docs,

@@ -29,6 +29,11 @@ class SignInForm(FormModel):
     next: Text = ""
 
 
+class CodeForm(FormModel):
+    code: Text = ""
+    next: Text = ""
+
+
 class TokenForm(FormModel):
     name: Text = ""
 

@@ -43,6 +43,8 @@ NOTICES = {
     "wave-created": "The survey wave was created as a draft.",
     "wave-opened": "The survey wave is open for answers.",
     "wave-closed": "The survey wave is closed.",
+    "two-step-on": "Two-step sign-in is on: signing in now asks for a code from your authenticator app.",
+    "two-step-off": "Two-step sign-in is off.",
 }
 
 

@@ -63,6 +63,37 @@ class CookieNames:
         prefix = "__Host-" if secure else ""
         self.session = f"{prefix}forewarn_session"
         self.pre_session = f"{prefix}forewarn_presession"
+        self.second_step = f"{prefix}forewarn_second_step"
+
+
+SECOND_STEP_SECONDS = 300
+"""How long after a correct password its code may be entered."""
+
+
+def _second_step_mac(secret_key: str, payload: str) -> str:
+    return hmac.new(
+        secret_key.encode("utf-8"), b"second-step:" + payload.encode("utf-8"), hashlib.sha256
+    ).hexdigest()
+
+
+def second_step_cookie(secret_key: str, user_id: int, now: float) -> str:
+    """The cookie that stands between a correct password and its code: the account and an expiry, signed with
+    the app's secret key (a session starts only when the code is right)."""
+    payload = f"{user_id}.{int(now) + SECOND_STEP_SECONDS}.{secrets.token_urlsafe(8)}"
+    return f"{payload}.{_second_step_mac(secret_key, payload)}"
+
+
+def second_step_user(secret_key: str, cookie: str | None, now: float) -> int | None:
+    """The account a second-step cookie was issued for, if it is genuine and not expired."""
+    if not cookie or len(cookie) > 200:
+        return None
+    payload, _, mac = cookie.rpartition(".")
+    if not hmac.compare_digest(_second_step_mac(secret_key, payload), mac):
+        return None
+    user, expires, _nonce = [*payload.split("."), "", "", ""][:3]
+    if not (user.isdigit() and expires.isdigit()) or int(expires) <= now:
+        return None
+    return int(user)
 
 
 def anonymous_csrf_token(secret_key: str, pre_session: str) -> str:
