@@ -206,9 +206,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(url: str, port: int, workers: int, data_dir: Path) -> subprocess.Popen[bytes]:
+def start_server(
+    url: str, port: int, workers: int, data_dir: Path, server_src: str | None = None
+) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
+        **({"PYTHONPATH": server_src} if server_src else {}),
         "FOREWARN_DATABASE_URL": url,
         "FOREWARN_ENVIRONMENT": "test",
         "FOREWARN_SECRET_KEY": uuid.uuid4().hex * 2,
@@ -305,6 +308,10 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes (one per core here)")
     parser.add_argument("--no-scan", action="store_true")
     parser.add_argument(
+        "--server-src",
+        help="serve the app from this source folder (another checkout's src/) to compare versions on one database",
+    )
+    parser.add_argument(
         "--rows",
         default="all",
         help="comma-separated rows to measure: portfolio, filtered, member, revisits, cold, json, svg (default all)",
@@ -348,7 +355,7 @@ def main() -> None:
         engine.dispose()
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        server = start_server(url, port, args.workers, data_dir)
+        server = start_server(url, port, args.workers, data_dir, args.server_src)
         wait_for(base, server)
         rng = random.Random(7)
         n = args.requests
