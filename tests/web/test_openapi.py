@@ -105,3 +105,19 @@ def test_an_id_beyond_what_the_store_holds_or_a_nul_is_refused_not_a_server_erro
     assert client.get("/api/v1/audit", params={"action": "a\x00b"}, headers=headers).status_code == 422
     nul = {"name": "Wave", "organisation_codes": ["OWN1\x00"]}
     assert client.post("/api/v1/surveys", json=nul, headers=headers).status_code == 422
+
+
+def test_operations_that_need_an_account_declare_the_api_token_scheme(app: FastAPI) -> None:
+    """The bearer scheme is described once, and marked on exactly the operations that need an account: not on
+    the health check or a respondent's token link, which anyone may call."""
+    schema = app.openapi()
+    assert schema["components"]["securitySchemes"]["APIToken"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": schema["components"]["securitySchemes"]["APIToken"]["description"],
+    }
+    open_to_all = {("get", "/healthz"), ("get", "/api/v1/survey/{token}"), ("post", "/api/v1/survey/{token}")}
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            declared = operation.get("security") == [{"APIToken": []}]
+            assert declared is ((method, path) not in open_to_all), (method, path)

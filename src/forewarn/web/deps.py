@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.security import HTTPBearer
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 
@@ -41,12 +41,18 @@ async def get_state(request: Request) -> WebState:
 AppState = Annotated[WebState, Depends(get_state)]
 
 
-BEARER = HTTPBearer(auto_error=False)
+BEARER = HTTPBearer(
+    auto_error=False,
+    scheme_name="APIToken",
+    description="An API token from your account page (/account), sent as `Authorization: Bearer <token>`. "
+    "Without one, a browser session's cookie is used.",
+)
 
 
 async def bearer_token(request: Request) -> str | None:
-    """The token of an ``Authorization: Bearer`` header, or None. Read with FastAPI's HTTPBearer; called, not
-    declared as a dependency, so the OpenAPI description stays as it is (the refusals document the 401)."""
+    """The token of an ``Authorization: Bearer`` header, or None. Read with FastAPI's HTTPBearer, called rather
+    than declared here: the CSRF guard of every route reads it, and only routes that need an account should be
+    described as taking a token (:func:`require_user` declares the scheme)."""
     credentials = await BEARER(request)
     return credentials.credentials if credentials is not None else None
 
@@ -159,7 +165,13 @@ async def parameters_the_store_can_hold(request: Request) -> None:
             )
 
 
-async def require_user(principal: MaybePrincipal) -> Principal:
+async def require_user(
+    principal: MaybePrincipal,
+    _token: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
+) -> Principal:
+    """The signed-in account, else 401 (API) or the sign-in page. ``_token`` is declared (its value is read by
+    :func:`current_principal`) so the OpenAPI description marks the operations that need an account as taking
+    an API token, and Swagger UI offers *Authorize* for them."""
     if principal is None:
         raise NotSignedInError()
     return principal
