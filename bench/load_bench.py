@@ -341,6 +341,9 @@ async def _crowd(base: str, tokens: list[str], pages: list[str], seconds: float)
     return tally
 
 
+RATIO_GOAL = 3.0  # the organisation page's cost as a multiple of the framework's floor (issue 16)
+
+
 def p95(values: list[float]) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))] if ordered else float("nan")
@@ -400,6 +403,7 @@ def bench_store(kind: str, url: str, workers: int, seconds: float, crowd_size: i
             and max(health) < 1.0
             and not floor_tally.errors
             and not org_tally.errors
+            and floor / org_rate <= RATIO_GOAL
         ),
     }
 
