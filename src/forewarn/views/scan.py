@@ -53,6 +53,15 @@ def funnel_limit_and_alpha(conn: Connection) -> tuple[float, float]:
 
 DataVersion = tuple[int, int, int, int, int]
 
+# Built once: constructing this statement cost more CPU than running it (about 0.6 ms a request).
+_DATA_VERSION = select(
+    select(func.coalesce(func.max(ScanRun.id), 0)).scalar_subquery(),
+    select(func.coalesce(func.max(ImportBatch.id), 0)).scalar_subquery(),
+    select(func.coalesce(func.max(Organisation.id), 0)).scalar_subquery(),
+    select(func.coalesce(func.max(SpcBaseline.id), 0)).scalar_subquery(),
+    select(func.count()).select_from(SpcBaseline).scalar_subquery(),
+)
+
 
 def data_version(conn: Connection) -> DataVersion:
     """Changes whenever a scan or an import finishes, an organisation is added or a baseline is set or removed:
@@ -63,13 +72,5 @@ def data_version(conn: Connection) -> DataVersion:
     largest id tells of additions (their changes come through imports); baselines can be removed, so their
     number is counted beside their largest id (a few rows per organisation at most).
     """
-    scan, batch, organisation, baseline, baselines = conn.execute(
-        select(
-            select(func.coalesce(func.max(ScanRun.id), 0)).scalar_subquery(),
-            select(func.coalesce(func.max(ImportBatch.id), 0)).scalar_subquery(),
-            select(func.coalesce(func.max(Organisation.id), 0)).scalar_subquery(),
-            select(func.coalesce(func.max(SpcBaseline.id), 0)).scalar_subquery(),
-            select(func.count()).select_from(SpcBaseline).scalar_subquery(),
-        )
-    ).one()
+    scan, batch, organisation, baseline, baselines = conn.execute(_DATA_VERSION).one()
     return int(scan), int(batch), int(organisation), int(baseline), int(baselines)

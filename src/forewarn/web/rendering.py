@@ -181,6 +181,23 @@ def _navigation(principal: Principal | None, path: str) -> list[dict[str, object
     ]
 
 
+def templates_of(request: Request) -> Environment:
+    """The app's template environment."""
+    env: Environment = request.app.state.jinja
+    return env
+
+
+def render_block(env: Environment, template: str, block: str, context: dict[str, Any]) -> Markup:
+    """One block of ``template`` rendered alone, from ``context``, the shared macros and the environment's
+    globals and filters only: no request, account or CSRF token, so its text is the same for everyone who may see
+    it and can be kept. A block that needs anything else fails (StrictUndefined) rather than keep one viewer's
+    text for another."""
+    macros = env.get_template("_macros.html").module
+    shared = {name: getattr(macros, name) for name in dir(macros) if not name.startswith("_")}
+    page = env.get_template(template)
+    return Markup("".join(page.blocks[block](page.new_context({**shared, **context}))))
+
+
 def render(
     request: Request,
     template: str,
@@ -213,8 +230,7 @@ def render(
         "charts": False,
     }
     values.update(context or {})
-    env: Environment = request.app.state.jinja
-    html = env.get_template(template).render(values)
+    html = templates_of(request).get_template(template).render(values)
     response = HTMLResponse(html, status_code=status_code)
     if new_cookie is not None:
         response.set_cookie(

@@ -1,7 +1,8 @@
 """Reads kept per worker until the store's data change, for the two pages that bench/web_bench.py shows miss
 their goal (p95 < 200 ms at 10,000 organisations) when built on every request: the portfolio's ranking of every
 organisation (aggregating all of ``series_status``: ~350 ms) and an organisation's page (its view and twenty chart
-specs drawn through Altair: ~190 ms).
+specs drawn through Altair: ~190 ms; then its HTML, ~3 ms of CPU a view, which bench/load_bench.py shows keeps the
+page at 6.6 times the framework's floor against a goal of 3).
 
 Entries are keyed by the database (its engine) and the store's data version
 (:func:`forewarn.views.scan.data_version`), read on every request, so a scan, an import or a baseline change
@@ -11,11 +12,12 @@ shows at once in every worker. Only what does not depend on who asks is kept: ca
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
 from cachetools import LRUCache, cached
 from cachetools.keys import hashkey
+from markupsafe import Markup
 from sqlalchemy import Connection, Engine
 
 from forewarn.surveys.result_types import WaveResults
@@ -54,3 +56,21 @@ def kept_closed_results(engine: Engine, wave_id: int, min_group_size: int) -> Wa
     and its answers are frozen, so only the wave and the minimum group size key them. For soft measures, which
     read closed waves only."""
     return computed_results(engine, wave_id, min_group_size)
+
+
+_CONTENT: LRUCache[tuple[Hashable, ...], Markup] = LRUCache(PAGES)
+_CONTENT_LOCK = threading.Lock()
+
+
+def kept_content(conn: Connection, key: tuple[Hashable, ...], make: Callable[[], Markup]) -> Markup:
+    """A page's main content as HTML, kept by database, data version and ``key`` (which must name everything
+    else the content depends on); ``make`` renders it (with
+    :func:`forewarn.web.rendering.render_block`, so it cannot depend on who is looking)."""
+    full = (conn.engine, data_version(conn), *key)
+    with _CONTENT_LOCK:
+        found = _CONTENT.get(full)
+    if found is None:
+        found = make()
+        with _CONTENT_LOCK:
+            _CONTENT[full] = found
+    return found

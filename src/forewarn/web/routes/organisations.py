@@ -10,8 +10,8 @@ from forewarn.views.organisation import IndicatorStateOut, OrganisationOut, with
 from forewarn.views.soft import soft_measures
 from forewarn.web.deps import AppState, CurrentUser, ReadConnection, Viewer, record_view
 from forewarn.web.pages import organisation as pages
-from forewarn.web.pages.cached import kept_closed_results
-from forewarn.web.rendering import EncodedSpec, render
+from forewarn.web.pages.cached import kept_closed_results, kept_content
+from forewarn.web.rendering import EncodedSpec, render, render_block, templates_of
 
 router = APIRouter()
 
@@ -48,9 +48,17 @@ def organisation_page(
     organisation_id: int,
 ) -> Response:
     view, specs = _viewed_organisation(request, state, principal, viewer, conn, organisation_id)
-    return render(
-        request, "organisation.html", {"title": view.name, "view": view, "specs": specs, "charts": True}
+    # The content is the same for everyone who may open the page: rendered once per data version and set of
+    # closed survey waves shown (their results never change), then only the frame around it per request.
+    soft_waves = tuple(s.wave_id for s in view.soft_measures)
+    content = kept_content(
+        conn,
+        ("organisation", organisation_id, soft_waves, state.settings.min_group_size),
+        lambda: render_block(
+            templates_of(request), "organisation.html", "content", {"view": view, "specs": specs}
+        ),
     )
+    return render(request, "kept_page.html", {"title": view.name, "content": content, "charts": True})
 
 
 @router.get("/organisations/{organisation_id}/charts/{indicator_code}.svg", include_in_schema=False)
