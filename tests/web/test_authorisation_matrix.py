@@ -95,6 +95,14 @@ MAPPING = (
 )
 
 
+def risk_scores(world: World, engine: Engine) -> dict[str, Any]:
+    """Issue 11: a stored risk model with scores for every organisation (a member must see only their own)."""
+    from tests.web.risk_world import store_risk_scores
+
+    store_risk_scores(world, engine)
+    return {}
+
+
 @dataclass(frozen=True)
 class Case:
     method: str
@@ -315,6 +323,9 @@ CASES: list[Case] = [
         setup=token("used"),
         json_body={"answers": {"acq_1": 4}},
     ),
+    # Issue 11: the risk watchlist (stored scores; the whole list for analysts, a member's own organisation only)
+    Case("GET", "/risk", signed_in(OK), setup=risk_scores),
+    Case("GET", "/api/v1/risk/watchlist", signed_in(OK), setup=risk_scores),
 ]
 
 

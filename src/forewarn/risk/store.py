@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Connection, Engine, delete, insert, select
 
 from forewarn.risk.history import StoreHistory
 from forewarn.risk.watchlist import FittedModel, Watchlist
@@ -200,7 +200,7 @@ def save_scores(engine: Engine, stored: StoredModel, result: Watchlist) -> int:
 
 
 def read_scores(
-    engine: Engine,
+    engine: Engine | Connection,
     *,
     as_of: dt.date | None = None,
     organisation_id: int | None = None,
@@ -232,8 +232,11 @@ def read_scores(
         query = query.where(RiskScore.organisation_id == organisation_id)
     if version is not None:
         query = query.where(RiskModel.version == version)
-    with engine.connect() as conn:
-        records = [dict(r._mapping) for r in conn.execute(query)]
+    if isinstance(engine, Connection):
+        records = [dict(r._mapping) for r in engine.execute(query)]
+    else:
+        with engine.connect() as conn:
+            records = [dict(r._mapping) for r in conn.execute(query)]
     schema: dict[str, pl.DataType | type[pl.DataType]] = {
         "organisation_id": pl.Int64,
         "code": pl.String,
