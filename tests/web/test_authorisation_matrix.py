@@ -103,6 +103,14 @@ def risk_scores(world: World, engine: Engine) -> dict[str, Any]:
     return {}
 
 
+def risk_backtest(world: World, engine: Engine) -> dict[str, Any]:
+    """Issue 11: a stored backtest (aggregate figures: analysts and admins only)."""
+    from tests.web.risk_world import store_backtest
+
+    store_backtest(engine)
+    return {}
+
+
 @dataclass(frozen=True)
 class Case:
     method: str
@@ -326,6 +334,8 @@ CASES: list[Case] = [
     # Issue 11: the risk watchlist (stored scores; the whole list for analysts, a member's own organisation only)
     Case("GET", "/risk", signed_in(OK), setup=risk_scores),
     Case("GET", "/api/v1/risk/watchlist", signed_in(OK), setup=risk_scores),
+    Case("GET", "/risk/backtest", staff(OK), setup=risk_backtest),
+    Case("GET", "/api/v1/risk/backtest", staff(OK), setup=risk_backtest),
 ]
 
 

@@ -1,12 +1,12 @@
 """Issue 11: the risk watchlist page shows analysts every stored score with ties as ties, and a member only
-their own organisation's."""
+their own organisation's; the backtest page shows analysts the latest stored backtest with its charts."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from tests.web.risk_world import store_risk_scores
+from tests.web.risk_world import store_backtest, store_risk_scores
 from tests.web.test_authorisation_matrix import _client
 from tests.web.world import SECRET_WORDS_FOR_MEMBER, World
 
@@ -49,3 +49,21 @@ def test_a_member_sees_only_their_own_organisations_risk(app: FastAPI, engine: E
         assert "Alpha Own Trust" in page and "4-hour performance has fallen" in page
         for word in SECRET_WORDS_FOR_MEMBER:
             assert word not in page
+
+
+def test_the_backtest_page_shows_the_latest_stored_backtest_with_its_charts(
+    app: FastAPI, engine: Engine, world: World
+) -> None:
+    version = store_backtest(engine)
+    assert store_backtest(engine) == version  # the same figures on the same data are one stored backtest
+    client, _ = _client(app, engine, world, "analyst")
+    with client:
+        view = client.get("/api/v1/risk/backtest").json()
+        assert view["version"] == version
+        assert [f["score"] for f in view["figures"]] == ["risk model", "today's signal count"]
+        assert view["figures"][0]["auc_lower"] == 0.89
+        assert set(view["specs"]) == {"calibration", "lead_time"}
+        lead = view["specs"]["lead_time"]["datasets"]["lead_time"]
+        assert {row["score"] for row in lead} == {"risk model", "today's signal count"} and len(lead) == 10
+        page = client.get("/risk/backtest").text
+        assert "Soft measures help here" in page and 'id="spec-calibration"' in page

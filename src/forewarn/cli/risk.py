@@ -154,9 +154,14 @@ def backtest_command(
         typer.Option("--truth", help="The simulator's truth folder: adds the latent-truth ceiling."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON on stdout.")] = False,
+    store: Annotated[
+        bool, typer.Option("--store/--no-store", help="Keep the figures in the store (the backtest page).")
+    ] = True,
 ) -> None:
     """Rolling-origin backtest: train on what was known before each origin, score the next, with baselines."""
     from forewarn.risk.backtest import BacktestOptions, run_backtest
+    from forewarn.risk.store import save_backtest
+    from forewarn.settings import get_settings
 
     with_soft = _without(without)
     parsed = _outcome(outcome)
@@ -165,7 +170,7 @@ def backtest_command(
     first_test, last_test = _date(start, "--from"), _date(end, "--to")
     if first_test is not None and last_test is not None and first_test > last_test:
         raise typer.BadParameter(f"{start} is after --to {end}", param_hint="--from")
-    _, history = _history(dataset, lag_days)
+    engine, history = _history(dataset, lag_days)
     _check_outcome(parsed, history)
     for value, option in ((first_test, "--from"), (last_test, "--to")):
         if value is not None:
@@ -187,6 +192,9 @@ def backtest_command(
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
+    if store:
+        by = get_settings().imported_by or f"cli:{getpass.getuser()}"
+        result["stored_version"] = save_backtest(engine, result, history, run_by=by, datasets=dataset).version
     if as_json:
         json.dump(result, sys.stdout, indent=2, default=str)
         sys.stdout.write("\n")

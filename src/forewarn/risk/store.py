@@ -23,7 +23,7 @@ from sqlalchemy import Connection, Engine, delete, insert, select
 from forewarn.risk.history import StoreHistory
 from forewarn.risk.watchlist import FittedModel, Watchlist
 from forewarn.store.models import Organisation
-from forewarn.store.models_risk import RiskModel, RiskScore
+from forewarn.store.models_risk import RiskBacktest, RiskModel, RiskScore
 
 FEATURES_VERSION = "2"
 """1: the first features; 2: soft measures pooled over waves (best linear predictor), survey sds read."""
@@ -260,13 +260,86 @@ def read_scores(
     return frame.sort(["probability", "code"], descending=[True, False])
 
 
+@dataclass(frozen=True)
+class StoredBacktest:
+    id: int
+    version: str
+    run_at: dt.datetime
+    run_by: str
+    result: dict[str, Any]
+    data_version: str
+    code_version: str
+
+
+def save_backtest(
+    engine: Engine,
+    result: dict[str, Any],
+    history: StoreHistory,
+    *,
+    run_by: str,
+    datasets: list[str] | None = None,
+) -> StoredBacktest:
+    """Store a backtest's figures; the same figures on the same data and code (same version) are stored once."""
+    data, code = data_version(history), code_version()
+    text = json.dumps({"result": result, "data": data, "code": code}, sort_keys=True, default=str)
+    version = hashlib.sha256(text.encode()).hexdigest()[:16]
+    plain = json.loads(json.dumps(result, default=str))
+    with engine.begin() as conn:
+        found = conn.execute(select(RiskBacktest.id).where(RiskBacktest.version == version)).scalar()
+        if found is None:
+            conn.execute(
+                insert(RiskBacktest).values(
+                    version=version,
+                    outcome=str(result["outcome"]),
+                    model=str(result["model"]),
+                    horizon_months=int(result["horizon_months"]),
+                    run_at=dt.datetime.now(dt.UTC),
+                    run_by=run_by,
+                    result=plain,
+                    datasets=datasets,
+                    data_version=data,
+                    code_version=code,
+                )
+            )
+    stored = latest_backtest(engine, version=version)
+    assert stored is not None
+    return stored
+
+
+def latest_backtest(engine: Engine | Connection, *, version: str | None = None) -> StoredBacktest | None:
+    """The most recent stored backtest (or the one of ``version``); None if none."""
+    table = RiskBacktest.__table__
+    query = select(table).order_by(table.c.run_at.desc(), table.c.id.desc()).limit(1)
+    if version is not None:
+        query = query.where(table.c.version == version)
+    if isinstance(engine, Connection):
+        row = engine.execute(query).mappings().first()
+    else:
+        with engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+    if row is None:
+        return None
+    return StoredBacktest(
+        id=int(row["id"]),
+        version=str(row["version"]),
+        run_at=row["run_at"],
+        run_by=str(row["run_by"]),
+        result=dict(row["result"]),
+        data_version=str(row["data_version"]),
+        code_version=str(row["code_version"]),
+    )
+
+
 __all__ = [
     "FEATURES_VERSION",
+    "StoredBacktest",
     "StoredModel",
     "code_version",
     "data_version",
+    "latest_backtest",
     "load_model",
     "read_scores",
+    "save_backtest",
     "save_model",
     "save_scores",
 ]

@@ -6,7 +6,8 @@ the coefficients and intercept, the bootstrap refits' coefficients (the interval
 training cases, the training origins, a digest of the data it was trained on and the code version. Its
 ``version`` is a digest of that content, so the same model trained twice on the same data has the same version.
 
-A ``risk_scores`` row is one organisation's risk as of one date from one model: the probability with its
+A ``risk_backtests`` row is one backtest's figures (the JSON ``forewarn risk backtest`` prints) with the data and
+code versions it ran on. A ``risk_scores`` row is one organisation's risk as of one date from one model: the probability with its
 interval, each feature's contribution to the log-odds and the reasons written from them.
 """
 
@@ -30,7 +31,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from forewarn.store.models import Base, BigId
 
-__all__ = ["RiskModel", "RiskScore"]
+__all__ = ["RiskBacktest", "RiskModel", "RiskScore"]
 
 
 class RiskModel(Base):
@@ -85,3 +86,21 @@ class RiskScore(Base):
     contributions: Mapped[dict[str, float]] = mapped_column(JSON)
     reasons: Mapped[list[str]] = mapped_column(JSON)
     scored_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RiskBacktest(Base):
+    """One stored backtest: its options, every figure (the JSON of ``forewarn risk backtest``), its versions."""
+
+    __tablename__ = "risk_backtests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[str] = mapped_column(String(64), unique=True)
+    outcome: Mapped[str] = mapped_column(String(200))
+    model: Mapped[str] = mapped_column(String(32))
+    horizon_months: Mapped[int] = mapped_column(Integer)
+    run_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+    run_by: Mapped[str] = mapped_column(String(200))
+    result: Mapped[dict[str, object]] = mapped_column(JSON)
+    datasets: Mapped[list[str] | None] = mapped_column(JSON)
+    data_version: Mapped[str] = mapped_column(String(64))
+    code_version: Mapped[str] = mapped_column(String(64))

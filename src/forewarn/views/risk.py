@@ -9,14 +9,16 @@ others' scores are not theirs to see.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import numpy as np
 from pydantic import Field
 from sqlalchemy import Connection
 
 from forewarn.access.policy import Visibility
+from forewarn.charts.risk import calibration_spec, lead_time_spec
 from forewarn.risk.outcomes import Outcome
-from forewarn.risk.store import read_scores
+from forewarn.risk.store import latest_backtest, read_scores
 from forewarn.views.model import Model
 
 ORDER = (
@@ -112,4 +114,109 @@ def watchlist(conn: Connection, viewer: Visibility) -> WatchlistOut:
     )
 
 
-__all__ = ["ORDER", "WatchlistOut", "WatchlistRowOut", "places", "watchlist"]
+class BacktestFigureOut(Model):
+    score: str
+    auc: float | None
+    auc_lower: float | None
+    auc_upper: float | None
+    recall_at_10: float | None
+    recall_at_20: float | None
+    precision_at_10: float | None
+    lead_time: dict[str, float | None]
+
+
+class BacktestOut(Model):
+    version: str | None
+    run_at: dt.datetime | None
+    outcome: str | None
+    model: str | None
+    horizon_months: int | None
+    n_cases: int | None
+    n_events: int | None
+    test_origins: list[str]
+    brier: float | None
+    brier_skill: float | None
+    median_lead_months: float | None
+    soft_measures: str | None = Field(
+        description="The answer to 'do soft measures help here?' in one sentence"
+    )
+    figures: list[BacktestFigureOut]
+    calibration: dict[str, list[float]] | None
+    specs: dict[str, dict[str, Any]] = Field(description="Vega-Lite specs: calibration, lead_time")
+
+
+SCORE_NAMES = {
+    "model": "risk model",
+    "signal_count": "today's signal count",
+    "naive_mean_z": "naive mean z",
+    "last_grade": "last grade",
+    "latent_truth": "latent truth (ceiling)",
+}
+
+
+def _figure(name: str, figures: dict[str, Any]) -> BacktestFigureOut:
+    low, high = (figures.get("auc_ci") or [None, None])[:2]
+    return BacktestFigureOut(
+        score=SCORE_NAMES.get(name, name.replace("_", " ")),
+        auc=figures.get("auc"),
+        auc_lower=low,
+        auc_upper=high,
+        recall_at_10=figures.get("recall_at_10"),
+        recall_at_20=figures.get("recall_at_20"),
+        precision_at_10=figures.get("precision_at_10"),
+        lead_time=dict(figures.get("lead_time") or {}),
+    )
+
+
+def backtest(conn: Connection) -> BacktestOut:
+    """The latest stored backtest (``forewarn risk backtest``) with its calibration and lead-time charts."""
+    stored = latest_backtest(conn)
+    if stored is None:
+        return BacktestOut(
+            version=None,
+            run_at=None,
+            outcome=None,
+            model=None,
+            horizon_months=None,
+            n_cases=None,
+            n_events=None,
+            test_origins=[],
+            brier=None,
+            brier_skill=None,
+            median_lead_months=None,
+            soft_measures=None,
+            figures=[],
+            calibration=None,
+            specs={},
+        )
+    result = stored.result
+    figures = [_figure("model", result)] + [
+        _figure(name, values) for name, values in (result.get("baselines") or {}).items()
+    ]
+    calibration = result.get("calibration")
+    specs: dict[str, dict[str, Any]] = {}
+    if calibration:
+        specs["calibration"] = calibration_spec(calibration["predicted"], calibration["observed"])
+    curves = {f.score: f.lead_time for f in figures if f.lead_time}
+    if curves:
+        specs["lead_time"] = lead_time_spec(curves)
+    return BacktestOut(
+        version=stored.version,
+        run_at=stored.run_at,
+        outcome=result.get("outcome"),
+        model=result.get("model"),
+        horizon_months=result.get("horizon_months"),
+        n_cases=result.get("n_cases"),
+        n_events=result.get("n_events"),
+        test_origins=[str(o) for o in result.get("test_origins") or []],
+        brier=result.get("brier"),
+        brier_skill=result.get("brier_skill"),
+        median_lead_months=result.get("median_lead_months"),
+        soft_measures=result.get("soft_measures_sentence"),
+        figures=figures,
+        calibration=calibration,
+        specs=specs,
+    )
+
+
+__all__ = ["ORDER", "BacktestOut", "WatchlistOut", "WatchlistRowOut", "backtest", "places", "watchlist"]

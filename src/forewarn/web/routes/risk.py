@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from forewarn.access.policy import Permission
 from forewarn.access.principal import Principal
-from forewarn.views.risk import WatchlistOut, watchlist
+from forewarn.views.risk import BacktestOut, WatchlistOut, backtest, watchlist
 from forewarn.web.deps import AppState, ReadConnection, Viewer, record_view, require
 from forewarn.web.rendering import render
 
@@ -35,4 +35,27 @@ def watchlist_api(
     intervals), a member's own organisation only."""
     view = watchlist(conn, viewer)
     record_view(state, conn, request, principal, "risk_watchlist")
+    return view
+
+
+BacktestViewer = Annotated[Principal, Depends(require(Permission.VIEW_ALL_ORGANISATIONS))]
+
+
+@router.get("/risk/backtest", include_in_schema=False)
+def backtest_page(
+    request: Request, state: AppState, principal: BacktestViewer, conn: ReadConnection
+) -> Response:
+    view = backtest(conn)
+    record_view(state, conn, request, principal, "risk_backtest")
+    return render(request, "risk/backtest.html", {"title": "Risk backtest", "view": view})
+
+
+@router.get("/api/v1/risk/backtest", response_model=BacktestOut, tags=["pages"])
+def backtest_api(
+    request: Request, state: AppState, principal: BacktestViewer, conn: ReadConnection
+) -> BacktestOut:
+    """The latest stored backtest of the risk model (analysts): every figure, its baselines, whether soft measures
+    help, and the Vega-Lite specs of its calibration and lead-time charts."""
+    view = backtest(conn)
+    record_view(state, conn, request, principal, "risk_backtest")
     return view

@@ -1,4 +1,4 @@
-"""risk_models, risk_scores: the early-warning model's fitted versions and the scores they gave
+"""risk_models, risk_scores, risk_backtests: the early-warning model's versions, scores and backtests
 
 Revision ID: 0015
 Revises: 0011
@@ -84,8 +84,28 @@ def upgrade() -> None:
         "ix_risk_scores_organisation_as_of", "risk_scores", ["organisation_id", "as_of"], unique=False
     )
 
+    op.create_table(
+        "risk_backtests",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("version", sa.String(length=64), nullable=False),
+        sa.Column("outcome", sa.String(length=200), nullable=False),
+        sa.Column("model", sa.String(length=32), nullable=False),
+        sa.Column("horizon_months", sa.Integer(), nullable=False),
+        sa.Column("run_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("run_by", sa.String(length=200), nullable=False),
+        sa.Column("result", sa.JSON(), nullable=False),
+        sa.Column("datasets", sa.JSON(), nullable=True),
+        sa.Column("data_version", sa.String(length=64), nullable=False),
+        sa.Column("code_version", sa.String(length=64), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_risk_backtests"),
+        sa.UniqueConstraint("version", name="uq_risk_backtests_version"),
+    )
+    op.create_index("ix_risk_backtests_run_at", "risk_backtests", ["run_at"], unique=False)
+
 
 def downgrade() -> None:
+    op.drop_index("ix_risk_backtests_run_at", table_name="risk_backtests")
+    op.drop_table("risk_backtests")
     op.drop_index("ix_risk_scores_organisation_as_of", table_name="risk_scores")
     op.drop_table("risk_scores")
     op.drop_index("ix_risk_models_outcome", table_name="risk_models")
