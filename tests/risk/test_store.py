@@ -231,3 +231,29 @@ def test_options_the_data_cannot_answer_are_refused_naming_the_option(
     message = _plain(result.stderr)
     assert re.search(rf"Invalid value for '?{option}'?:", message), message
     assert problem in message
+
+
+@pytest.mark.slow
+def test_backtest_stores_its_figures_with_versions(runner: CliRunner, loaded: Engine) -> None:
+    from forewarn.risk.store import latest_backtest
+
+    arguments = [
+        "risk",
+        "backtest",
+        "--outcome",
+        "inspection:inadequate",
+        "--new-only",
+        "--step",
+        "6",
+        "--json",
+    ]
+    result = runner.invoke(app, arguments)
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    stored = latest_backtest(loaded)
+    assert stored is not None and stored.version == payload["stored_version"]
+    assert stored.result["auc"] == pytest.approx(payload["auc"])
+    assert len(stored.result["calibration"]["predicted"]) == 10
+    assert FEATURES_VERSION in stored.code_version
+    unstored = runner.invoke(app, [*arguments[:-1], "--no-store", "--json"])
+    assert "stored_version" not in json.loads(unstored.stdout)
