@@ -77,6 +77,7 @@ def test_train_and_score_store_versioned_models_and_scores(runner: CliRunner, lo
             "score",
             "--outcome",
             "inspection:inadequate",
+            "--new-only",
             "--as-of",
             "2023-07-01",
             "--top",
@@ -100,6 +101,13 @@ def test_train_and_score_store_versioned_models_and_scores(runner: CliRunner, lo
     assert _count(loaded, RiskScore) == scores.height
     one = read_scores(loaded, organisation_id=int(scores["organisation_id"][0]))
     assert one.height == 1 and one["as_of"][0] == dt.date(2023, 7, 1)
+    # With no stored model for what is asked (all failures, not only new ones), score trains and stores one.
+    other = runner.invoke(
+        app, ["risk", "score", "--outcome", "inspection:inadequate", "--as-of", "2023-07-01", "--json"]
+    )
+    assert other.exit_code == 0, other.output
+    assert "trained and stored" in other.stderr
+    assert json.loads(other.stdout)["model_version"] != version and _count(loaded, RiskModel) == 2
 
 
 def test_score_without_a_stored_model_says_what_to_do(runner: CliRunner, loaded: Engine) -> None:

@@ -297,6 +297,13 @@ def score_command(
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="Score as of this date (default: today).")
     ] = None,
+    horizon: Annotated[
+        int, typer.Option("--horizon", help="Months ahead (choosing, or training, the model).")
+    ] = 12,
+    new_only: Annotated[
+        bool, typer.Option("--new-only", help="New failures only (choosing, or training, the model).")
+    ] = False,
+    step: Annotated[int, typer.Option("--step", help="Months between origins if a model is trained.")] = 6,
     dataset: Annotated[
         list[str] | None, typer.Option("--dataset", help="Only these datasets' organisations (repeatable).")
     ] = None,
@@ -306,20 +313,43 @@ def score_command(
     top: Annotated[int, typer.Option("--top", help="Organisations to list (the riskiest first).")] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="Print the watchlist as JSON on stdout.")] = False,
 ) -> None:
-    """The watchlist: each organisation's risk as of a date from a stored model (``forewarn risk train``), with
-    a 90% interval and its top reasons; the scores and contributions are stored with the model's version."""
-    from forewarn.risk.store import load_model, save_scores
-    from forewarn.risk.watchlist import score
+    """The watchlist: each organisation's risk as of a date from a stored model (``forewarn risk train``; with
+    ``--outcome`` and none stored for it, one is trained and stored first), with a 90% interval and its top
+    reasons; the scores and contributions are stored with the model's version."""
+    from forewarn.risk.backtest import BacktestOptions
+    from forewarn.risk.store import load_model, save_model, save_scores
+    from forewarn.risk.watchlist import score, train
+    from forewarn.settings import get_settings
 
     parsed = _outcome(outcome) if outcome is not None else None
+    _months(horizon, "--horizon")
+    _months(step, "--step")
     if top < 1:
         raise typer.BadParameter(f"{top}: list at least one organisation", param_hint="--top")
     date = _date(as_of, "--as-of") or dt.date.today()
     engine, history = _history(dataset, lag_days)
     _check_as_of(date, history)
-    stored = load_model(engine, version=version, outcome=parsed.spec() if parsed is not None else None)
+    if version is not None:
+        stored = load_model(engine, version=version)
+    elif parsed is not None:
+        _check_outcome(parsed, history)
+        stored = load_model(engine, outcome=parsed.spec(), new_only=new_only, horizon_months=horizon)
+        if stored is None:  # none stored for this outcome: train one now, and keep it
+            try:
+                options = BacktestOptions(
+                    outcome=parsed, horizon_months=horizon, new_only=new_only, step_months=step
+                )
+                fitted = train(history, options, date)
+            except ValueError as exc:
+                typer.echo(f"error: {exc}", err=True)
+                raise typer.Exit(2) from None
+            by = get_settings().imported_by or f"cli:{getpass.getuser()}"
+            stored = save_model(engine, fitted, history, trained_by=by, datasets=dataset)
+            typer.echo(f"no stored model for {parsed.label()}: trained and stored {stored.version}", err=True)
+    else:
+        stored = load_model(engine)
     if stored is None:
-        what = f"version {version}" if version else (f"outcome {outcome}" if outcome else "any outcome")
+        what = f"version {version}" if version else "any outcome"
         typer.echo(f"error: no stored risk model for {what}: run `forewarn risk train` first", err=True)
         raise typer.Exit(2)
     if date < stored.model.trained_as_of:

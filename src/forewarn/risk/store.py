@@ -145,9 +145,15 @@ def _model(row: RiskModel) -> FittedModel:
 
 
 def load_model(
-    engine: Engine, *, version: str | None = None, outcome: str | None = None
+    engine: Engine,
+    *,
+    version: str | None = None,
+    outcome: str | None = None,
+    new_only: bool | None = None,
+    horizon_months: int | None = None,
 ) -> StoredModel | None:
-    """A stored model by version, or the latest trained for ``outcome`` (or for any outcome); None if none."""
+    """A stored model by version, or the latest trained for ``outcome`` (or any), new failures only or not, and
+    ``horizon_months`` (or any); None if none."""
     from sqlalchemy.orm import Session
 
     query = select(RiskModel)
@@ -155,6 +161,10 @@ def load_model(
         query = query.where(RiskModel.version == version)
     if outcome is not None:
         query = query.where(RiskModel.outcome == outcome)
+    if new_only is not None:
+        query = query.where(RiskModel.new_only == new_only)
+    if horizon_months is not None:
+        query = query.where(RiskModel.horizon_months == horizon_months)
     query = query.order_by(RiskModel.trained_at.desc(), RiskModel.id.desc()).limit(1)
     with Session(engine) as session:
         row = session.execute(query).scalar_one_or_none()
