@@ -26,7 +26,7 @@ from forewarn.store.models import Organisation
 from forewarn.store.models_risk import RiskBacktest, RiskModel, RiskScore
 
 FEATURES_VERSION = "2"
-"""1: the first features; 2: soft measures pooled over waves (best linear predictor), survey sds read."""
+"""1: the first features; 2: soft measures pooled over every published wave (best linear predictor)."""
 
 
 def code_version() -> str:
