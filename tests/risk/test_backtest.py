@@ -127,6 +127,7 @@ def test_backtest_beats_the_signal_count_and_is_calibrated(history: StoreHistory
         "n_events",
         "baselines",
         "soft_measures",
+        "calibration",
     ):
         assert key in result
     assert result["auc"] > result["baselines"]["signal_count"]["auc"]

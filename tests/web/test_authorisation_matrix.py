@@ -95,6 +95,22 @@ MAPPING = (
 )
 
 
+def risk_scores(world: World, engine: Engine) -> dict[str, Any]:
+    """Issue 11: a stored risk model with scores for every organisation (a member must see only their own)."""
+    from tests.web.risk_world import store_risk_scores
+
+    store_risk_scores(world, engine)
+    return {}
+
+
+def risk_backtest(world: World, engine: Engine) -> dict[str, Any]:
+    """Issue 11: a stored backtest (aggregate figures: analysts and admins only)."""
+    from tests.web.risk_world import store_backtest
+
+    store_backtest(engine)
+    return {}
+
+
 @dataclass(frozen=True)
 class Case:
     method: str
@@ -322,6 +338,11 @@ CASES: list[Case] = [
         setup=token("used"),
         json_body={"answers": {"acq_1": 4}},
     ),
+    # Issue 11: the risk watchlist (stored scores; the whole list for analysts, a member's own organisation only)
+    Case("GET", "/risk", signed_in(OK), setup=risk_scores),
+    Case("GET", "/api/v1/risk/watchlist", signed_in(OK), setup=risk_scores),
+    Case("GET", "/risk/backtest", staff(OK), setup=risk_backtest),
+    Case("GET", "/api/v1/risk/backtest", staff(OK), setup=risk_backtest),
 ]
 
 

@@ -30,7 +30,14 @@ from sklearn.preprocessing import StandardScaler
 
 from forewarn.risk.features import BASELINES, SOFT_PREFIX, OriginFeatures, origin_features
 from forewarn.risk.history import StoreHistory
-from forewarn.risk.metrics import Cases, bootstrap_intervals, paired_auc_difference, point_metrics, top_share
+from forewarn.risk.metrics import (
+    Cases,
+    bootstrap_intervals,
+    calibration_by_decile,
+    paired_auc_difference,
+    point_metrics,
+    top_share,
+)
 from forewarn.risk.outcomes import Outcome, failing_at, failures
 
 ModelKind = Literal["logistic", "boosting"]
@@ -226,6 +233,9 @@ def run_backtest(history: StoreHistory, options: BacktestOptions) -> dict[str, A
         **_summary(model_cases, options, probability=True),
     }
     result["lead_time"], result["median_lead_months"] = _lead_time(scored, found, "probability")
+    result["calibration"] = calibration_by_decile(
+        scored["probability"].to_numpy(), scored["event"].to_numpy()
+    )
     baselines: dict[str, Any] = {}
     for name in BASELINES:
         column = scored[name]

@@ -4,8 +4,9 @@
   against each organisation's own baseline), per organisation: funnel z on the side of concern (mean and
   worst over its indicators), SPC special causes of concern, current CUSUM alarms, the recent trend of each
   indicator in the direction of concern, and missing data.
-- **Soft measures**: the latest published survey results by dimension (standardised across organisations) and
-  their change since the wave before.
+- **Soft measures**: every published survey wave's organisation means, pooled into the best linear predictor of
+  each organisation's current standing (shrunk by sample size, older waves weighted by how persistent
+  standings are), and the change of its shrunken standing since the wave before.
 - **Context**: size and deprivation (the latest dated attributes), type.
 - **History**: the last inspection grade, months since it, special measures, recent interventions and
   leadership changes.
@@ -25,13 +26,12 @@ import polars as pl
 from forewarn.domain import concern_side_expr
 from forewarn.risk.history import StoreHistory
 from forewarn.risk.outcomes import GRADE_ORDER
+from forewarn.risk.soft import capacity_estimates
 from forewarn.surveillance.compute import compute_surveillance
 from forewarn.surveillance.options import ScanOptions
 from forewarn.surveillance.panel import OBSERVATION_SCHEMA, build_panel
 
 SOFT_PREFIX = "soft_"
-# Absorptive capacity's core (Cohen & Levinthal 1990; Zahra & George 2002): acquire, assimilate, apply.
-CORE_DIMENSIONS = ("acquire", "assimilate", "apply")
 BASELINES = ("signal_count", "naive_mean_z", "last_grade")
 # Ranks are not features: a quick replicate count keeps the as-of scans cheap.
 _SCAN = ScanOptions(rank_replicates=100)
@@ -124,42 +124,37 @@ def _surveillance(known: StoreHistory, origin: dt.date) -> pl.DataFrame:
 
 
 def _soft(known: StoreHistory) -> pl.DataFrame:
+    """Soft features from every published wave known: per organisation and wave the mean over the instrument's
+    dimensions, turned into the best linear predictor of the organisation's standing at the latest wave
+    (:func:`forewarn.risk.soft.capacity_estimates`: shrunk by each wave's sample size, pooled over earlier
+    waves by how persistent the standings are) and the change of its shrunken standing since the wave before.
+
+    Left out on purpose (docs/risk.md, "Do soft measures help?"): the latest wave alone and the core
+    dimensions' own estimate (both are noisier re-expressions of the pooled level), and the respondent count
+    (how many answered says nothing about capacity here)."""
     cells = known.soft
     if cells.is_empty():
         return pl.DataFrame(schema={"organisation_id": pl.Int64})
-    standardised = cells.with_columns(
-        ((pl.col("mean") - pl.col("mean").mean()) / pl.col("mean").std())
-        .over("known_on", "dimension")
-        .alias("z")
+    per_wave = (
+        cells.group_by("organisation_id", "known_on")
+        .agg(pl.col("mean").mean().alias("all"), pl.col("n").max().cast(pl.Float64).alias("n"))
+        .sort("known_on", "organisation_id")
     )
-    waves = standardised.select("known_on").unique().sort("known_on")["known_on"].to_list()
-    latest = standardised.filter(pl.col("known_on") == waves[-1])
-    # The mean over dimensions: the dimensions are facets of one capacity, and eight correlated columns would
-    # cost a small portfolio more in variance than they add (the spread across them is kept as a feature).
-    core = pl.col("dimension").is_in(CORE_DIMENSIONS)
-    frame = latest.group_by("organisation_id").agg(
-        pl.col("z").mean().alias(f"{SOFT_PREFIX}mean"),
-        pl.col("z").filter(core).mean().alias(f"{SOFT_PREFIX}core"),
-        pl.col("z").std().alias(f"{SOFT_PREFIX}spread"),
-        pl.col("n").max().cast(pl.Float64).alias(f"{SOFT_PREFIX}respondents"),
+    years = per_wave.select((pl.col("known_on") - pl.col("known_on").min()).dt.total_days() / 365.25)
+    estimates = capacity_estimates(
+        per_wave["organisation_id"].to_numpy(),
+        per_wave["known_on"].rank("dense").cast(pl.Int64).to_numpy(),
+        years.to_series().to_numpy(),
+        per_wave["all"].to_numpy(),
+        per_wave["n"].to_numpy(),
     )
-    if len(waves) > 1:
-        before = standardised.filter(pl.col("known_on") == waves[-2])
-        change = (
-            latest.join(before, on=["organisation_id", "dimension"], suffix="_before")
-            .group_by("organisation_id")
-            .agg(
-                (pl.col("z") - pl.col("z_before")).mean().alias(f"{SOFT_PREFIX}change"),
-                (pl.col("z") - pl.col("z_before")).filter(core).mean().alias(f"{SOFT_PREFIX}core_change"),
-            )
-        )
-        frame = frame.join(change, on="organisation_id", how="left")
-    else:
-        frame = frame.with_columns(
-            pl.lit(None, dtype=pl.Float64).alias(f"{SOFT_PREFIX}change"),
-            pl.lit(None, dtype=pl.Float64).alias(f"{SOFT_PREFIX}core_change"),
-        )
-    return frame
+    return pl.DataFrame(
+        {
+            "organisation_id": estimates["organisation_id"].astype(np.int64),
+            f"{SOFT_PREFIX}mean": estimates["level"],
+            f"{SOFT_PREFIX}change": estimates["latest"] - estimates["previous"],
+        }
+    ).with_columns(pl.col(pl.Float64).fill_nan(None))
 
 
 def _context(known: StoreHistory) -> pl.DataFrame:

@@ -32,6 +32,7 @@ SOFT_SCHEMA = {
     "organisation_id": pl.Int64,
     "dimension": pl.String,
     "mean": pl.Float64,
+    "sd": pl.Float64,
     "n": pl.Int64,
     "known_on": pl.Date,
 }
@@ -53,7 +54,7 @@ class StoreHistory:
     events: pl.DataFrame  # organisation_id, date, kind, grade, known_on
     organisations: pl.DataFrame  # organisation_id, code, name, type, dataset_code, simulated
     attributes: pl.DataFrame  # organisation_id, name, valid_from, value_number, known_on
-    soft: pl.DataFrame  # organisation_id, dimension, mean, n, known_on (published survey cells)
+    soft: pl.DataFrame  # organisation_id, dimension, mean, sd, n, known_on (published survey cells)
 
     def as_of(self, origin: dt.date) -> StoreHistory:
         """The history as it stood at ``origin``: only what was known on or before it."""
@@ -82,7 +83,7 @@ def load_history(
 ) -> StoreHistory:
     """Read the store's observations, events, organisations and attributes (of ``datasets``, or all).
 
-    ``soft`` holds published survey cells (organisation_id, dimension, mean, n, known_on), from
+    ``soft`` holds published survey cells (organisation_id, dimension, mean, sd, n, known_on), from
     :func:`forewarn.risk.soft.survey_cells`.
     """
     lag = pl.duration(days=publication_lag_days)

@@ -58,6 +58,25 @@ class Outcome:
             )
         return cls(kind=parts[0], grades=grades)
 
+    def spec(self) -> str:
+        """The text :meth:`parse` reads back to this outcome."""
+        if self.kind == "below":
+            return f"below:{self.indicator}:{self.standard:g}:{self.periods}"
+        return self.kind + (":" + ",".join(self.grades) if self.grades else "")
+
+    def check(self, history: StoreHistory) -> None:
+        """Refuse an outcome the data cannot show: an event kind absent from the events, an unknown indicator."""
+        if self.kind == "below":
+            codes = set(history.indicators["code"].to_list()) if history.indicators.height else set()
+            if self.indicator not in codes:
+                known = ", ".join(sorted(codes)[:10]) or "none"
+                raise ValueError(f"no indicator {self.indicator!r} in the store (indicators: {known})")
+            return
+        kinds = set(history.events["kind"].unique().to_list()) if history.events.height else set()
+        if self.kind not in kinds:
+            known = ", ".join(sorted(kinds)) or "none"
+            raise ValueError(f"no events of kind {self.kind!r} in the store (kinds: {known})")
+
     def label(self) -> str:
         if self.kind == "below":
             return f"{self.indicator} below {self.standard:g} for {self.periods} consecutive period(s)"

@@ -1,15 +1,19 @@
 """The watchlist: every organisation's risk as of a date, with an interval and the reasons in plain words.
 
-The logistic model is trained on every origin whose outcome was known by the date (origins at least a horizon
-earlier) and scores the organisations from what was known on the date. The interval comes from refitting on
-bootstrap resamples of the training organisations; the reasons are the model's exact contributions (coefficient
-times the standardised feature, on the log-odds scale), the largest on the side of risk first.
+:func:`train` fits the logistic model on every origin whose outcome was known by the date (origins at least a
+horizon earlier) and keeps it as a :class:`FittedModel`: plain numbers (imputation medians, standardisation,
+coefficients, the bootstrap refits' coefficients) that :mod:`forewarn.risk.store` stores with a version and that
+score again without refitting. :func:`score` applies one to what was known on a date. The interval comes from
+refitting the logistic regression on bootstrap resamples of the training organisations (Efron & Tibshirani 1993,
+the case bootstrap, here by organisation since an organisation's cases at successive origins are not
+independent); the reasons are the model's exact contributions (coefficient times the standardised feature, on
+the log-odds scale), the largest on the side of risk first.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -18,7 +22,8 @@ import polars as pl
 from forewarn.risk.backtest import BacktestOptions, add_months, labelled_cases, model_pipeline
 from forewarn.risk.features import origin_features
 from forewarn.risk.history import StoreHistory
-from forewarn.risk.outcomes import GRADE_ORDER, failing_at, failures
+from forewarn.risk.metrics import calibration_by_decile
+from forewarn.risk.outcomes import GRADE_ORDER, Outcome, failing_at, failures
 
 REASONS: dict[str, str] = {
     "funnel_z_worst": "an indicator stands out from the others on the side of concern (funnel z {value:.1f})",
@@ -31,9 +36,7 @@ REASONS: dict[str, str] = {
     "naive_mean_z": "its latest values are on the side of concern (mean z {value:.1f})",
     "share_stale": "some of its data are out of date",
     "soft_mean": "staff report a lower capacity to learn than elsewhere (z {value:.1f})",
-    "soft_core": "staff report less acquiring, sharing and applying of knowledge than elsewhere (z {value:.1f})",
     "soft_change": "staff survey scores have fallen since the last survey",
-    "soft_core_change": "staff reports of learning from others have fallen since the last survey",
     "last_grade": "last inspection: {grade}",
     "months_since_inspection": "{value:.0f} months since the last inspection",
     "in_special_measures": "in special measures",
@@ -43,13 +46,96 @@ REASONS: dict[str, str] = {
 
 
 @dataclass(frozen=True)
+class FittedModel:
+    """A fitted logistic risk model as plain numbers: ``logit = intercept + z @ coefficients`` where ``z`` is
+    the features imputed by their training medians, followed by missing-value indicators of
+    ``indicator_features``, centred by ``means`` and divided by ``scales`` (scikit-learn's SimpleImputer,
+    StandardScaler and LogisticRegression, as :func:`forewarn.risk.backtest.model_pipeline` fits them)."""
+
+    outcome: str
+    new_only: bool
+    horizon_months: int
+    step_months: int
+    trained_as_of: dt.date
+    features: tuple[str, ...]
+    medians: np.ndarray
+    indicator_features: tuple[int, ...]
+    means: np.ndarray
+    scales: np.ndarray
+    coefficients: np.ndarray
+    intercept: float
+    refits: np.ndarray  # one row per bootstrap refit: intercept, then coefficients
+    training_origins: tuple[dt.date, ...]
+    n_cases: int
+    n_events: int
+    calibration: dict[str, Any] = field(default_factory=dict)
+    kind: str = "logistic"
+
+    def design(self, x: np.ndarray) -> np.ndarray:
+        """The standardised design matrix of raw feature values ``x`` (rows x features, NaN = missing)."""
+        x = np.asarray(x, dtype=np.float64)
+        missing = np.isnan(x)
+        imputed = np.where(missing, self.medians[None, :], x)
+        indicators = missing[:, list(self.indicator_features)].astype(np.float64)
+        design = (np.hstack([imputed, indicators]) - self.means[None, :]) / self.scales[None, :]
+        return np.asarray(design, dtype=np.float64)
+
+    def contributions(self, x: np.ndarray) -> np.ndarray:
+        """Each column's exact contribution to each row's log-odds (features, then missing-value indicators);
+        with the intercept they sum to the logit."""
+        return np.asarray(self.design(x) * self.coefficients[None, :], dtype=np.float64)
+
+    def probability(self, x: np.ndarray) -> np.ndarray:
+        return _expit(self.intercept + self.design(x) @ self.coefficients)
+
+    def interval(self, x: np.ndarray, level: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
+        """The ``level`` interval of each row's probability over the bootstrap refits."""
+        if self.refits.shape[0] == 0:
+            p = self.probability(x)
+            return p, p
+        draws = _expit(self.refits[:, :1] + self.refits[:, 1:] @ self.design(x).T)
+        tail = (1 - level) / 2
+        return np.quantile(draws, tail, axis=0), np.quantile(draws, 1 - tail, axis=0)
+
+
+def _expit(value: np.ndarray) -> np.ndarray:
+    return np.asarray(1.0 / (1.0 + np.exp(-value)), dtype=np.float64)
+
+
+def _from_pipeline(model: Any, n_features: int) -> dict[str, Any]:
+    imputer, scaler, logistic = model[0], model[1], model[2]
+    indicator = getattr(imputer, "indicator_", None)
+    features = tuple(int(i) for i in indicator.features_) if indicator is not None else ()
+    scales = np.asarray(scaler.scale_, dtype=np.float64)
+    return {
+        "medians": np.nan_to_num(np.asarray(imputer.statistics_, dtype=np.float64)[:n_features]),
+        "indicator_features": features,
+        "means": np.asarray(scaler.mean_, dtype=np.float64),
+        "scales": np.where(scales == 0, 1.0, scales),
+        "coefficients": np.asarray(logistic.coef_[0], dtype=np.float64),
+        "intercept": float(logistic.intercept_[0]),
+    }
+
+
+@dataclass(frozen=True)
 class Watchlist:
     as_of: dt.date
     outcome: str
-    rows: pl.DataFrame  # organisation_id, code, name, probability, lower, upper, reasons (list of str)
+    # organisation_id, code, name, probability, lower, upper, reasons (list of str), contributions (one a feature)
+    rows: pl.DataFrame
+    features: tuple[str, ...] = ()
+
+    def organisations(self, rows: pl.DataFrame | None = None) -> list[dict[str, Any]]:
+        """The rows as dictionaries, each contribution named by its feature."""
+        out = []
+        for row in (self.rows if rows is None else rows).iter_rows(named=True):
+            values = row.pop("contributions", None) or []
+            row["contributions"] = dict(zip(self.features, values, strict=True))
+            out.append(row)
+        return out
 
     def to_dict(self) -> dict[str, Any]:
-        return {"as_of": str(self.as_of), "outcome": self.outcome, "organisations": self.rows.to_dicts()}
+        return {"as_of": str(self.as_of), "outcome": self.outcome, "organisations": self.organisations()}
 
 
 def _reason(feature: str, value: float) -> str:
@@ -67,13 +153,12 @@ def logistic_contributions(model: Any, x: np.ndarray) -> np.ndarray:
     return np.asarray(scaler.transform(imputer.transform(x)) * logistic.coef_[0], dtype=np.float64)
 
 
-def watchlist(
-    history: StoreHistory, options: BacktestOptions, as_of: dt.date, *, n_boot: int = 20, top: int = 3
-) -> Watchlist:
-    """Risk of every organisation known at ``as_of`` (failing ones left out when ``new_only``), riskiest first."""
+def training_origins(history: StoreHistory, options: BacktestOptions, as_of: dt.date) -> list[dt.date]:
+    """Every ``step`` months from a year after the first data to the last origin whose horizon ends by
+    ``as_of`` (its outcome known)."""
     first = history.observations["period_start"].min()
     if not isinstance(first, dt.date):
-        raise ValueError("the store holds no observations to score")
+        raise ValueError("the store holds no observations to train on")
     last_training = add_months(as_of.replace(day=1), -options.horizon_months)
     origins = []
     day = add_months(first.replace(day=1), 12)
@@ -82,55 +167,106 @@ def watchlist(
         day = add_months(day, options.step_months)
     if not origins:
         raise ValueError(f"no training origin ends its {options.horizon_months}-month horizon by {as_of}")
+    return origins
+
+
+def train(
+    history: StoreHistory, options: BacktestOptions, as_of: dt.date, *, n_boot: int = 20
+) -> FittedModel:
+    """Fit the logistic model on every origin whose outcome was known by ``as_of``, with ``n_boot`` refits on
+    organisation-bootstrap resamples of the training cases (on the same standardised design) for intervals."""
+    origins = training_origins(history, options, as_of)
     found = failures(history, options.outcome)
     cases = labelled_cases(history, options, origins, found)
-    train = cases.frame
-    if train["event"].sum() < 2:
+    train_frame = cases.frame
+    if train_frame["event"].sum() < 2:
         raise ValueError("fewer than two failures before the date: nothing to learn from")
-    now = origin_features(history, as_of).frame.filter(pl.col("signal_count").is_not_null())
-    if options.new_only:
-        now = now.join(failing_at(history, options.outcome, as_of), on="organisation_id", how="anti")
-    needed = max(20, train.height // 20)
+    needed = max(20, train_frame.height // 20)
     used = [
-        c for c in cases.features if c in now.columns and train[c].drop_nulls().drop_nans().len() >= needed
+        c
+        for c in cases.features
+        if c in train_frame.columns and train_frame[c].drop_nulls().drop_nans().len() >= needed
     ]
-    x_train, y_train = train.select(used).to_numpy(), train["event"].to_numpy()
-    x_now = now.select(used).to_numpy()
-    model = model_pipeline("logistic", options.seed)
-    model.fit(x_train, y_train)
-    probability = model.predict_proba(x_now)[:, 1]
-    # The imputer appends its missing-value indicators after the features: only the features are reasons.
-    contribution = logistic_contributions(model, x_now)[:, : len(used)]
+    x_train, y_train = train_frame.select(used).to_numpy().astype(np.float64), train_frame["event"].to_numpy()
+    pipeline = model_pipeline("logistic", options.seed)
+    pipeline.fit(x_train, y_train)
+    params = _from_pipeline(pipeline, len(used))
+    fitted = FittedModel(
+        outcome=options.outcome.spec(),
+        new_only=options.new_only,
+        horizon_months=options.horizon_months,
+        step_months=options.step_months,
+        trained_as_of=as_of,
+        features=tuple(used),
+        refits=np.empty((0, 1 + params["coefficients"].size)),
+        training_origins=tuple(origins),
+        n_cases=int(train_frame.height),
+        n_events=int(train_frame["event"].sum()),
+        **params,
+    )
+    z = fitted.design(x_train)
     rng = np.random.default_rng(options.seed)
-    organisations = train["organisation_id"].to_numpy()
+    organisations = train_frame["organisation_id"].to_numpy()
     unique = np.unique(organisations)
-    draws = np.empty((n_boot, x_now.shape[0]))
+    refits = np.empty((n_boot, 1 + z.shape[1]))
     for b in range(n_boot):  # a few refits of a logistic regression, each over every organisation at once
         chosen = rng.choice(unique, unique.size)
         counts = np.bincount(np.searchsorted(unique, chosen), minlength=unique.size)
         weight = counts[np.searchsorted(unique, organisations)]
-        resampled = np.repeat(np.arange(organisations.size), weight)
-        refit = model_pipeline("logistic", options.seed)
-        refit.fit(x_train[resampled], y_train[resampled])
-        draws[b] = refit.predict_proba(x_now)[:, 1]
-    raw = now.select(used).to_numpy()
+        logistic = model_pipeline("logistic", options.seed)[-1]
+        logistic.fit(z, y_train, sample_weight=weight.astype(np.float64))
+        refits[b, 0] = logistic.intercept_[0]
+        refits[b, 1:] = logistic.coef_[0]
+    curve = calibration_by_decile(fitted.probability(x_train), y_train.astype(bool))
+    calibration = {"method": "logistic likelihood (no separate recalibration)", "training_deciles": curve}
+    return FittedModel(**{**fitted.__dict__, "refits": refits, "calibration": calibration})
+
+
+def score(history: StoreHistory, model: FittedModel, as_of: dt.date, *, top: int = 3) -> Watchlist:
+    """Risk of every organisation known at ``as_of`` from a fitted (or stored) model, riskiest first;
+    organisations already failing are left out when the model predicts new failures only."""
+    now = origin_features(history, as_of).frame.filter(pl.col("signal_count").is_not_null())
+    outcome = Outcome.parse(model.outcome)
+    if model.new_only:
+        now = now.join(failing_at(history, outcome, as_of), on="organisation_id", how="anti")
+    columns = [
+        pl.col(c) if c in now.columns else pl.lit(None, dtype=pl.Float64).alias(c) for c in model.features
+    ]
+    raw = now.select(columns).to_numpy().astype(np.float64)
+    probability = model.probability(raw)
+    lower, upper = model.interval(raw)
+    # Every column's contribution is kept (the missing-value indicators after the features, so that they and
+    # the intercept sum to the logit); only the features are reasons.
+    full = model.contributions(raw)
+    contribution = full[:, : len(model.features)]
     reasons = []
-    for i in range(x_now.shape[0]):  # the listed organisations' top reasons: a few strings each
+    for i in range(raw.shape[0]):  # the organisations' top reasons: a few strings each
         order = np.argsort(-contribution[i])
         picked = [j for j in order[:top] if contribution[i, j] > 0 and np.isfinite(raw[i, j])]
-        reasons.append([_reason(used[j], float(raw[i, j])) for j in picked])
+        reasons.append([_reason(model.features[j], float(raw[i, j])) for j in picked])
+    contributions = [[float(v) for v in row] for row in full]
     rows = (
         now.select("organisation_id")
         .with_columns(
             pl.Series("probability", probability),
-            pl.Series("lower", np.quantile(draws, 0.05, axis=0)),
-            pl.Series("upper", np.quantile(draws, 0.95, axis=0)),
+            pl.Series("lower", np.minimum(lower, probability)),
+            pl.Series("upper", np.maximum(upper, probability)),
             pl.Series("reasons", reasons, dtype=pl.List(pl.String)),
+            pl.Series("contributions", contributions, dtype=pl.List(pl.Float64)),
         )
         .join(history.organisations.select("organisation_id", "code", "name"), on="organisation_id")
-        .sort("probability", descending=True)
+        .sort(["probability", "code"], descending=[True, False])
     )
-    return Watchlist(as_of=as_of, outcome=options.outcome.label(), rows=rows)
+    names = model.features + tuple(f"missing: {model.features[i]}" for i in model.indicator_features)
+    return Watchlist(as_of=as_of, outcome=outcome.label(), rows=rows, features=names)
 
 
-__all__ = ["REASONS", "Watchlist", "watchlist"]
+def watchlist(
+    history: StoreHistory, options: BacktestOptions, as_of: dt.date, *, n_boot: int = 20, top: int = 3
+) -> Watchlist:
+    """Risk of every organisation known at ``as_of`` (failing ones left out when ``new_only``), riskiest first:
+    :func:`train` then :func:`score`."""
+    return score(history, train(history, options, as_of, n_boot=n_boot), as_of, top=top)
+
+
+__all__ = ["REASONS", "FittedModel", "Watchlist", "score", "train", "training_origins", "watchlist"]

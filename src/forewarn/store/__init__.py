@@ -3,6 +3,13 @@
 Importing the package registers every table on ``Base.metadata`` (migrations and tests rely on it).
 """
 
-from forewarn.store import models, models_jobs, models_surveillance, models_surveys, models_web
+from forewarn.store import (
+    models,
+    models_jobs,
+    models_risk,  # issue 11: the risk model's versions and scores
+    models_surveillance,
+    models_surveys,
+    models_web,
+)
 
-__all__ = ["models", "models_jobs", "models_surveillance", "models_surveys", "models_web"]
+__all__ = ["models", "models_jobs", "models_risk", "models_surveillance", "models_surveys", "models_web"]

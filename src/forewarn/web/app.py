@@ -31,6 +31,7 @@ from forewarn.web.routes import (
     surveys,
     two_step,
 )
+from forewarn.web.routes import risk as risk_routes  # issue 11: the risk watchlist
 from forewarn.web.security import CookieNames, SecurityHeadersMiddleware
 from forewarn.web.state import WebState
 
@@ -97,6 +98,7 @@ def create_app(
         admin,
         jobs,
         api_docs,
+        risk_routes,
     ):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

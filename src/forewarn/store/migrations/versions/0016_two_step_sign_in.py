@@ -1,7 +1,7 @@
 """users: an optional second factor (TOTP) for analysts and administrators
 
 Revision ID: 0016
-Revises: 0011
+Revises: 0015
 
 ``totp_secret`` is the shared key (base32) once enrolment starts; ``totp_enabled_at`` is set when a first code has
 confirmed it; ``totp_last_counter`` is the time step of the last code accepted, so no code is accepted twice.
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0016"
-down_revision: str | None = "0011"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,222 @@
+"""The risk watchlist as the web app shows it: stored scores (``forewarn risk score``), not recomputed.
+
+An analyst sees every organisation the latest scoring covered, ordered by calibrated risk, each with its 90%
+interval and the range of places it could hold given everyone's intervals (organisations whose intervals overlap
+are tied: there is no league table). A member sees only their own organisation's risk, without places: the
+others' scores are not theirs to see.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import numpy as np
+from pydantic import Field
+from sqlalchemy import Connection
+
+from forewarn.access.policy import Visibility
+from forewarn.charts.risk import calibration_spec, lead_time_spec
+from forewarn.risk.outcomes import Outcome
+from forewarn.risk.store import latest_backtest, read_scores
+from forewarn.views.model import Model
+
+ORDER = (
+    "Ordered by the model's calibrated probability of the outcome within its horizon. Organisations whose 90% "
+    "intervals overlap are tied: each row gives the range of places it could hold, not a rank."
+)
+
+
+class WatchlistRowOut(Model):
+    organisation_id: int
+    label: str
+    code: str
+    url: str
+    probability: float = Field(description="Calibrated probability of the outcome within the horizon")
+    lower: float = Field(description="Lower end of the 90% interval")
+    upper: float = Field(description="Upper end of the 90% interval")
+    place_best: int | None = Field(description="Best place it could hold (None for a member's own view)")
+    place_worst: int | None = Field(description="Worst place it could hold (None for a member's own view)")
+    tied: bool = Field(description="Its interval overlaps another organisation's")
+    reasons: list[str]
+
+
+class WatchlistOut(Model):
+    as_of: dt.date | None
+    outcome: str | None
+    horizon_months: int | None
+    model_version: str | None
+    whole_list: bool = Field(description="True for analysts: every organisation scored")
+    order: str
+    organisations: list[WatchlistRowOut]
+
+
+def places(lower: np.ndarray, upper: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The best and worst place of each organisation when only non-overlapping intervals order them: best = 1 +
+    the number whose interval lies wholly above its own, worst = the number whose interval is not wholly below
+    its own (itself included)."""
+    lower, upper = np.asarray(lower, dtype=np.float64), np.asarray(upper, dtype=np.float64)
+    sorted_lower, sorted_upper = np.sort(lower), np.sort(upper)
+    above = lower.size - np.searchsorted(sorted_lower, upper, side="right")
+    not_below = upper.size - np.searchsorted(sorted_upper, lower, side="left")
+    return above + 1, not_below
+
+
+def watchlist(conn: Connection, viewer: Visibility) -> WatchlistOut:
+    """The latest stored scoring (the latest date; the lowest version if two models scored it)."""
+    frame = read_scores(conn)
+    if frame.height:
+        latest = frame["as_of"].max()
+        frame = frame.filter(frame["as_of"] == latest)
+        version = min(frame["version"].to_list())
+        frame = frame.filter(frame["version"] == version)
+    empty = WatchlistOut(
+        as_of=None,
+        outcome=None,
+        horizon_months=None,
+        model_version=None,
+        whole_list=viewer.all_organisations,
+        order=ORDER,
+        organisations=[],
+    )
+    if not frame.height:
+        return empty
+    best, worst = places(frame["lower"].to_numpy(), frame["upper"].to_numpy())
+    rows = []
+    for i, row in enumerate(frame.iter_rows(named=True)):
+        if not viewer.may_open(row["organisation_id"]):
+            continue
+        whole = viewer.all_organisations
+        rows.append(
+            WatchlistRowOut(
+                organisation_id=row["organisation_id"],
+                label=row["name"],
+                code=row["code"],
+                url=f"/organisations/{row['organisation_id']}",
+                probability=row["probability"],
+                lower=row["lower"],
+                upper=row["upper"],
+                place_best=int(best[i]) if whole else None,
+                place_worst=int(worst[i]) if whole else None,
+                tied=bool(worst[i] > best[i]) if whole else False,
+                reasons=list(row["reasons"]),
+            )
+        )
+    first = frame.row(0, named=True)
+    return WatchlistOut(
+        as_of=first["as_of"],
+        outcome=Outcome.parse(first["outcome"]).label(),
+        horizon_months=first["horizon_months"],
+        model_version=first["version"],
+        whole_list=viewer.all_organisations,
+        order=ORDER,
+        organisations=rows,
+    )
+
+
+class BacktestFigureOut(Model):
+    score: str
+    auc: float | None
+    auc_lower: float | None
+    auc_upper: float | None
+    recall_at_10: float | None
+    recall_at_20: float | None
+    precision_at_10: float | None
+    lead_time: dict[str, float | None]
+
+
+class BacktestOut(Model):
+    version: str | None
+    run_at: dt.datetime | None
+    outcome: str | None
+    model: str | None
+    horizon_months: int | None
+    n_cases: int | None
+    n_events: int | None
+    test_origins: list[str]
+    brier: float | None
+    brier_skill: float | None
+    median_lead_months: float | None
+    soft_measures: str | None = Field(
+        description="The answer to 'do soft measures help here?' in one sentence"
+    )
+    figures: list[BacktestFigureOut]
+    calibration: dict[str, list[float]] | None
+    specs: dict[str, dict[str, Any]] = Field(description="Vega-Lite specs: calibration, lead_time")
+
+
+SCORE_NAMES = {
+    "model": "risk model",
+    "signal_count": "today's signal count",
+    "naive_mean_z": "naive mean z",
+    "last_grade": "last grade",
+    "latent_truth": "latent truth (ceiling)",
+}
+
+
+def _figure(name: str, figures: dict[str, Any]) -> BacktestFigureOut:
+    low, high = (figures.get("auc_ci") or [None, None])[:2]
+    return BacktestFigureOut(
+        score=SCORE_NAMES.get(name, name.replace("_", " ")),
+        auc=figures.get("auc"),
+        auc_lower=low,
+        auc_upper=high,
+        recall_at_10=figures.get("recall_at_10"),
+        recall_at_20=figures.get("recall_at_20"),
+        precision_at_10=figures.get("precision_at_10"),
+        lead_time=dict(figures.get("lead_time") or {}),
+    )
+
+
+def backtest(conn: Connection) -> BacktestOut:
+    """The latest stored backtest (``forewarn risk backtest``) with its calibration and lead-time charts."""
+    stored = latest_backtest(conn)
+    if stored is None:
+        return BacktestOut(
+            version=None,
+            run_at=None,
+            outcome=None,
+            model=None,
+            horizon_months=None,
+            n_cases=None,
+            n_events=None,
+            test_origins=[],
+            brier=None,
+            brier_skill=None,
+            median_lead_months=None,
+            soft_measures=None,
+            figures=[],
+            calibration=None,
+            specs={},
+        )
+    result = stored.result
+    figures = [_figure("model", result)] + [
+        _figure(name, values) for name, values in (result.get("baselines") or {}).items()
+    ]
+    calibration = result.get("calibration")
+    specs: dict[str, dict[str, Any]] = {}
+    if calibration:
+        specs["calibration"] = calibration_spec(calibration["predicted"], calibration["observed"])
+    curves = {f.score: f.lead_time for f in figures if f.lead_time}
+    if curves:
+        specs["lead_time"] = lead_time_spec(curves)
+    return BacktestOut(
+        version=stored.version,
+        run_at=stored.run_at,
+        outcome=result.get("outcome"),
+        model=result.get("model"),
+        horizon_months=result.get("horizon_months"),
+        n_cases=result.get("n_cases"),
+        n_events=result.get("n_events"),
+        test_origins=[str(o) for o in result.get("test_origins") or []],
+        brier=result.get("brier"),
+        brier_skill=result.get("brier_skill"),
+        median_lead_months=result.get("median_lead_months"),
+        soft_measures=result.get("soft_measures_sentence"),
+        figures=figures,
+        calibration=calibration,
+        specs=specs,
+    )
+
+
+__all__ = ["ORDER", "BacktestOut", "WatchlistOut", "WatchlistRowOut", "backtest", "places", "watchlist"]

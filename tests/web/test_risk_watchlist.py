@@ -1,0 +1,69 @@
+"""Issue 11: the risk watchlist page shows analysts every stored score with ties as ties, and a member only
+their own organisation's; the backtest page shows analysts the latest stored backtest with its charts."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from tests.web.risk_world import store_backtest, store_risk_scores
+from tests.web.test_authorisation_matrix import _client
+from tests.web.world import SECRET_WORDS_FOR_MEMBER, World
+
+
+def test_the_analyst_sees_every_score_with_overlapping_intervals_tied(
+    app: FastAPI, engine: Engine, world: World
+) -> None:
+    store_risk_scores(world, engine)
+    client, _ = _client(app, engine, world, "analyst")
+    with client:
+        view = client.get("/api/v1/risk/watchlist").json()
+        rows = {row["label"]: row for row in view["organisations"]}
+        assert list(rows) == [
+            "Charlie Hidden Trust",
+            "Alpha Own Trust",
+            "Bravo Peer Trust",
+            "Delta Simulated Trust",
+        ]
+        assert (rows["Charlie Hidden Trust"]["place_best"], rows["Charlie Hidden Trust"]["tied"]) == (
+            1,
+            False,
+        )
+        assert (rows["Alpha Own Trust"]["place_best"], rows["Alpha Own Trust"]["place_worst"]) == (2, 3)
+        assert (rows["Bravo Peer Trust"]["place_best"], rows["Bravo Peer Trust"]["place_worst"]) == (2, 3)
+        assert rows["Alpha Own Trust"]["tied"] and rows["Bravo Peer Trust"]["tied"]
+        assert rows["Delta Simulated Trust"]["place_best"] == 4
+        assert view["whole_list"] and view["outcome"] == "inspection graded inadequate"
+        page = client.get("/risk").text
+        assert "tied: 2 to 3" in page and "Charlie Hidden Trust" in page
+
+
+def test_a_member_sees_only_their_own_organisations_risk(app: FastAPI, engine: Engine, world: World) -> None:
+    store_risk_scores(world, engine)
+    client, _ = _client(app, engine, world, "member")
+    with client:
+        view = client.get("/api/v1/risk/watchlist").json()
+        assert [row["label"] for row in view["organisations"]] == ["Alpha Own Trust"]
+        assert view["organisations"][0]["place_best"] is None and not view["whole_list"]
+        page = client.get("/risk").text
+        assert "Alpha Own Trust" in page and "4-hour performance has fallen" in page
+        for word in SECRET_WORDS_FOR_MEMBER:
+            assert word not in page
+
+
+def test_the_backtest_page_shows_the_latest_stored_backtest_with_its_charts(
+    app: FastAPI, engine: Engine, world: World
+) -> None:
+    version = store_backtest(engine)
+    assert store_backtest(engine) == version  # the same figures on the same data are one stored backtest
+    client, _ = _client(app, engine, world, "analyst")
+    with client:
+        view = client.get("/api/v1/risk/backtest").json()
+        assert view["version"] == version
+        assert [f["score"] for f in view["figures"]] == ["risk model", "today's signal count"]
+        assert view["figures"][0]["auc_lower"] == 0.89
+        assert set(view["specs"]) == {"calibration", "lead_time"}
+        lead = view["specs"]["lead_time"]["datasets"]["lead_time"]
+        assert {row["score"] for row in lead} == {"risk model", "today's signal count"} and len(lead) == 10
+        page = client.get("/risk/backtest").text
+        assert "Soft measures help here" in page and 'id="spec-calibration"' in page
