@@ -686,14 +686,11 @@ def get_experiment(db: Engine | Connection, ref: int | str) -> ExperimentInfo:
             .order_by(ExperimentEvent.id)
         ).all()
     ]
-    allocation = (
-        conn.execute(
-            select(ExperimentAllocation)
-            .where(ExperimentAllocation.experiment_id == row.id)
-            .order_by(ExperimentAllocation.id.desc())
-        )
-        .first()
-    )
+    allocation = conn.execute(
+        select(ExperimentAllocation)
+        .where(ExperimentAllocation.experiment_id == row.id)
+        .order_by(ExperimentAllocation.id.desc())
+    ).first()
     results = [
         {
             "id": r.id,
