@@ -71,3 +71,23 @@ def test_an_experiment_from_the_command_line(cli_store: Engine) -> None:
         "analysed",
     ]
     assert run("experiment", "show", "nothing")[0] == 1
+
+
+def test_a_staggered_adoption_from_the_command_line(cli_store: Engine) -> None:
+    code, out, errors = run(
+        "experiment", "create", "spread", "--title", "Spread", "--hypothesis", "Adopters improve",
+        "--outcome", "waits", "--design", "staggered_did", "--units", ",".join(CODES), "--analysis",
+        "staggered_did", "--minimum-effect", "0.5", "--start", "2024-01-01", "--end", "2024-12-31",
+        "--owner", "analyst", "--treated", ",".join(CODES[:8]), "--adoption", f"{CODES[0]}=2024-07-01", "--json",
+    )  # fmt: skip
+    assert code == 0, errors
+    body = json.loads(out)
+    assert sorted(body["units"].values()).count("intervention") == 8
+    assert run("experiment", "create", "bad", "--title", "x", "--hypothesis", "x", "--outcome", "waits",
+               "--design", "staggered_did", "--units", "ORG00,ORG01", "--analysis", "staggered_did",
+               "--minimum-effect", "0.5", "--start", "2024-01-01", "--end", "2024-12-31", "--owner", "a",
+               "--treated", "ORG00", "--adoption", "ORG00=July")[0] == 1  # fmt: skip
+    assert run("experiment", "start", "spread")[0] == 0
+    code, out, errors = run("experiment", "analyse", "spread", "--json")
+    assert code == 0, errors
+    assert json.loads(out)["results"][-1]["method"] == "staggered_did"

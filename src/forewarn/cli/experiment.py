@@ -76,12 +76,31 @@ def create_command(
     strata: Annotated[
         str | None, typer.Option("--strata", help="Stratify allocation by 'region' or 'type'.")
     ] = None,
+    treated: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--treated", help="Non-randomised designs: the units adopting the practice (comma-separated)."
+        ),
+    ] = None,
+    adoption: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--adoption", help="ORG=YYYY-MM-DD: when a treated unit adopts (default: the planned start)."
+        ),
+    ] = None,
     by: By = None,
     as_json: Json = False,
 ) -> None:
     """Register a draft experiment."""
     from forewarn.experiments.registry import ExperimentError, ExperimentSpec, create_experiment
 
+    adopted: dict[str, dt.date] = {}
+    for item in _split(adoption):
+        unit, _, day = item.partition("=")
+        try:
+            adopted[unit.strip()] = dt.date.fromisoformat(day.strip())
+        except ValueError:
+            raise fail(f"--adoption {item!r}: expected ORG=YYYY-MM-DD") from None
     spec = ExperimentSpec(
         code=code,
         title=title,
@@ -97,6 +116,8 @@ def create_command(
         owner_organisation=owner_organisation,
         adapted_practice=practice,
         strata_by=strata,
+        treated=_split(treated),
+        adoption=adopted,
     )
     try:
         info = create_experiment(migrated_engine(), spec, by=_by(by))

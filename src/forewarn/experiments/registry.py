@@ -35,8 +35,17 @@ from forewarn.store.models_experiments import (
     ExperimentUnit,
 )
 
-ANALYSES = ("difference_in_means", "cluster_robust", "its")
+ANALYSES = ("difference_in_means", "cluster_robust", "its", "synthetic_control", "staggered_did")
 RANDOMISED = ("individual", "cluster", "stepped_wedge")
+MATCHED_ANALYSES = {
+    "individual": ("difference_in_means", "cluster_robust", "its"),
+    "cluster": ("difference_in_means", "cluster_robust", "its"),
+    "stepped_wedge": ("cluster_robust", "its"),
+    "its": ("its",),
+    "synthetic_control": ("synthetic_control", "its"),
+    "staggered_did": ("staggered_did", "its"),
+}
+"""Which analyses each design may pre-register (a randomised design's arms, a non-randomised one's comparison)."""
 REGISTERED_FIELDS = (
     "code",
     "title",
@@ -107,6 +116,10 @@ class ExperimentSpec:
     adapted_practice: str | None = None
     unit_kind: str = "organisation"
     strata_by: str | None = None
+    treated: Sequence[str] = ()
+    adoption: Mapping[str, dt.date] = field(default_factory=dict)
+    """Non-randomised designs: the units that adopt the practice (the others are the comparison), and when each
+    adopts it (default: the planned start)."""
 
 
 @dataclass(frozen=True)
@@ -263,6 +276,18 @@ def create_experiment(
         problems.append("an experiment needs at least two units")
     if spec.strata_by not in (None, "region", "type"):
         problems.append("strata can be by region or type")
+    if spec.design in MATCHED_ANALYSES and spec.analysis not in MATCHED_ANALYSES[spec.design]:
+        problems.append(
+            f"a {spec.design} design is analysed by {', '.join(MATCHED_ANALYSES[spec.design])}, not {spec.analysis}"
+        )
+    if spec.design in RANDOMISED and (spec.treated or spec.adoption):
+        problems.append("a randomised design's arms come from its allocation: do not name treated units")
+    if spec.design not in RANDOMISED and spec.design != "its" and not spec.treated:
+        problems.append(f"a {spec.design} design needs the units that adopt the practice (treated)")
+    if set(spec.treated) - set(spec.units) or set(spec.adoption) - set(spec.treated):
+        problems.append("treated units (and adoption dates) must be among the experiment's units")
+    if spec.design == "synthetic_control" and len(set(spec.treated)) != 1:
+        problems.append("a synthetic control has exactly one treated unit")
     if problems:
         raise ExperimentError("; ".join(problems))
     who = _who(by)
@@ -313,11 +338,19 @@ def create_experiment(
                 .returning(Experiment.id)
             ).scalar_one()
         )
+        treated = set(spec.treated)
+        declared = spec.design not in RANDOMISED and spec.design != "its"
         conn.execute(
             insert(ExperimentUnit),
             [
-                {"experiment_id": experiment_id, "organisation_id": i, "stratum": strata[i]}
-                for i in ids.values()
+                {
+                    "experiment_id": experiment_id,
+                    "organisation_id": i,
+                    "stratum": strata[i],
+                    "arm": ("intervention" if code in treated else "comparison") if declared else None,
+                    "adopted_on": spec.adoption.get(code, spec.planned_start) if code in treated else None,
+                }
+                for code, i in ids.items()
             ],
         )
         _event(conn, experiment_id, who, "created", new=spec.code)
@@ -526,11 +559,16 @@ def _frames(conn: Connection, row: Any) -> tuple[Any, Any]:
 
     units = pd.DataFrame(
         conn.execute(
-            select(Organisation.code, ExperimentUnit.organisation_id, ExperimentUnit.arm)
+            select(
+                Organisation.code,
+                ExperimentUnit.organisation_id,
+                ExperimentUnit.arm,
+                ExperimentUnit.adopted_on,
+            )
             .join(Organisation, Organisation.id == ExperimentUnit.organisation_id)
             .where(ExperimentUnit.experiment_id == row.id)
         ).all(),
-        columns=["code", "organisation_id", "arm"],
+        columns=["code", "organisation_id", "arm", "adopted_on"],
     )
     observations = pd.DataFrame(
         conn.execute(
@@ -571,9 +609,10 @@ def analyse_experiment(
         units, frame = _frames(conn, row)
         if frame.empty:
             raise ExperimentError("no observations of the outcome indicator for these organisations")
-        treated_arm = "control"
-        arms = sorted({a for a in units["arm"] if a is not None})
-        treated_arm = next((a for a in arms if a != "control"), arms[-1] if arms else "intervention")
+        arms = sorted({str(a) for a in units["arm"] if isinstance(a, str)})
+        treated_arm = (
+            "intervention" if "intervention" in arms or not arms else next(a for a in arms if a != "control")
+        )
         frame["treated"] = (frame["arm"] == treated_arm).astype(int)
         pre = frame[frame["post"] == 0].groupby("code")["value"].mean()
         post = frame[frame["post"] == 1].groupby("code")["value"].mean()
@@ -604,8 +643,12 @@ def analyse_experiment(
             estimate = cluster_robust(data, "value", "treated", "code", covariates)
             result = estimate.to_dict() | {"covariates": covariates}
             se = estimate.std_error
+        elif chosen == "synthetic_control":
+            result, se, outcome_sd = _synthetic(frame, units, row.planned_start)
+        elif chosen == "staggered_did":
+            result, se, outcome_sd = _staggered(frame, units)
         else:
-            series = frame[frame["treated"] == 1] if row.design in RANDOMISED else frame
+            series = frame[frame["treated"] == 1] if row.design != "its" else frame
             mean = (
                 series.groupby("period_start")
                 .agg(value=("value", "mean"), post=("post", "max"))
@@ -647,6 +690,91 @@ def analyse_experiment(
         )
         _ = pd  # the frames above are pandas
         return get_experiment(conn, row.id)
+
+
+def _panel(frame: Any) -> Any:
+    """Units x periods of the outcome, keeping only the units observed in every period."""
+    wide = frame.pivot_table(
+        index="period_start", columns="code", values="value", aggfunc="mean"
+    ).sort_index()
+    return wide.dropna(axis=1)
+
+
+def _synthetic(frame: Any, units: Any, start: dt.date) -> tuple[dict[str, Any], float, float]:
+    """Synthetic control of the one treated unit from the comparison units; lagged outcomes as predictors."""
+    import numpy as np
+    import pandas as pd
+
+    from forewarn.stats.experiments.synth import Predictor, synthetic_control
+
+    wide = _panel(frame)
+    treated = [c for c, a in zip(units["code"], units["arm"], strict=True) if a == "intervention"]
+    if not treated or treated[0] not in wide.columns:
+        raise ExperimentError("the treated unit has no complete series of the outcome")
+    periods = list(range(len(wide.index)))
+    pre = [i for i, p in enumerate(wide.index) if pd.Timestamp(p) < pd.Timestamp(start)]
+    if len(pre) < 3 or len(pre) == len(periods):
+        raise ExperimentError(
+            "a synthetic control needs at least three periods before the start and one after"
+        )
+    long = (
+        wide.reset_index(drop=True)
+        .rename_axis("t")
+        .reset_index()
+        .melt(id_vars="t", var_name="unit", value_name="y")
+    )
+    picks = sorted({pre[0], pre[len(pre) // 2], pre[-1]})
+    predictors = [Predictor("y", tuple(pre), label="pre-period mean"), *(Predictor("y", (i,)) for i in picks)]
+    fit = synthetic_control(
+        long,
+        unit="unit",
+        time="t",
+        outcome="y",
+        treated=treated[0],
+        intervention=len(pre),
+        predictors=predictors,
+    )
+    placebo_gaps = np.array([g[fit.post].mean() for g in fit.placebo_gaps.values()])
+    se = float(placebo_gaps.std(ddof=1)) if len(placebo_gaps) > 1 else float("nan")
+    out = fit.to_dict() | {
+        "estimate": fit.average_post_gap,
+        "ci_low": None,
+        "ci_high": None,
+        "std_error_from_placebos": se,
+    }
+    return out, se, float(np.std(wide.iloc[pre].to_numpy(), ddof=1))
+
+
+def _staggered(frame: Any, units: Any) -> tuple[dict[str, Any], float, float]:
+    """Callaway & Sant'Anna with each adopter's adoption period and the comparison units as never treated."""
+    import pandas as pd
+
+    from forewarn.stats.experiments.staggered import callaway_santanna
+
+    wide = _panel(frame)
+    index = {pd.Timestamp(p): i + 1 for i, p in enumerate(wide.index)}
+    first: dict[str, int] = {}
+    for code, arm, adopted in zip(units["code"], units["arm"], units["adopted_on"], strict=True):
+        if code not in wide.columns:
+            continue
+        if arm == "intervention" and adopted is not None:
+            later = [i for p, i in index.items() if p >= pd.Timestamp(adopted)]
+            first[code] = min(later) if later else 0
+        else:
+            first[code] = 0
+    long = (
+        wide.reset_index(drop=True)
+        .rename_axis("t")
+        .reset_index()
+        .melt(id_vars="t", var_name="unit", value_name="y")
+    )
+    long["t"] = long["t"] + 1
+    long["g"] = long["unit"].map(first)
+    fit = callaway_santanna(long, unit="unit", time="t", outcome="y", group="g")
+    simple = fit.simple()
+    out = fit.to_dict() | {"estimate": simple.att, "ci_low": simple.ci_low, "ci_high": simple.ci_high}
+    pre_values = long[(long["g"] == 0) | (long["t"] < long["g"])]["y"]
+    return out, simple.std_error, float(pre_values.std(ddof=1))
 
 
 def get_experiment(db: Engine | Connection, ref: int | str) -> ExperimentInfo:

@@ -69,7 +69,8 @@ class Experiment(Base):
 
 
 class ExperimentUnit(Base):
-    """An organisation taking part, with its stratum and (once allocated) its arm."""
+    """An organisation taking part, with its stratum, its arm (allocated, or declared for a non-randomised design)
+    and, for a non-randomised design, when it adopted the practice."""
 
     __tablename__ = "experiment_units"
 
@@ -81,6 +82,8 @@ class ExperimentUnit(Base):
     )
     stratum: Mapped[str | None] = mapped_column(String(100))
     arm: Mapped[str | None] = mapped_column(String(60))
+    # When the unit adopted the practice (non-randomised designs: staggered adoption, synthetic control).
+    adopted_on: Mapped[dt.date | None] = mapped_column(Date)
 
 
 class ExperimentAllocation(Base):

@@ -72,6 +72,7 @@ def upgrade() -> None:
         sa.Column("organisation_id", sa.Integer(), nullable=False),
         sa.Column("stratum", sa.String(length=100), nullable=True),
         sa.Column("arm", sa.String(length=60), nullable=True),
+        sa.Column("adopted_on", sa.Date(), nullable=True),
         sa.ForeignKeyConstraint(
             ["experiment_id"],
             ["experiments.id"],
