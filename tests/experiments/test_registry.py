@@ -128,3 +128,27 @@ def test_member_listing_is_limited_to_their_organisations(world: Engine) -> None
     assert [e["code"] for e in list_experiments(world, organisation_ids=[org])] == ["huddles"]
     assert [e["code"] for e in list_experiments(world)] == ["huddles", "other"]
     assert get_experiment(world, "other").units.keys() == set(CODES[:4])
+
+
+def test_cluster_design_takes_its_icc_from_the_store(world: Engine) -> None:
+    """Without --icc, the design uses ICC(1) of the outcome within organisations before the start (the world's
+    levels have SD 5 and monthly noise SD 2: a true ICC of 25/29 = 0.862)."""
+    import numpy as np
+    from sqlalchemy import select
+
+    from forewarn.stats.psychometrics.group_icc import group_icc
+    from forewarn.store.models import Observation
+
+    create_experiment(world, spec(design="cluster"), by="tester")
+    info = design_experiment(world, "huddles", cluster_size=12, by="tester")
+    calc = info.design_calculation
+    assert calc is not None and str(calc["icc_source"]).startswith("store")
+    with world.connect() as conn:
+        rows = conn.execute(
+            select(Observation.organisation_id, Observation.value).where(Observation.period_start < START)
+        ).all()
+    groups = np.unique([r[0] for r in rows], return_inverse=True)[1]
+    expected = group_icc(np.array([r[1] for r in rows]), groups, group_size="n0").icc1[0]
+    assert calc["icc"] == pytest.approx(expected)
+    assert calc["icc"] == pytest.approx(25 / 29, abs=0.1)
+    assert calc["design_effect"] == pytest.approx(1 + 11 * expected)

@@ -132,7 +132,12 @@ def design_command(
     cluster_size: Annotated[
         float | None, typer.Option("--cluster-size", help="Members a cluster (or cluster-period).")
     ] = None,
-    icc: Annotated[float | None, typer.Option("--icc", help="Intracluster correlation.")] = None,
+    icc: Annotated[
+        float | None,
+        typer.Option(
+            "--icc", help="Intracluster correlation (default: estimated from the store before the start)."
+        ),
+    ] = None,
     steps: Annotated[int | None, typer.Option("--steps", help="Steps of a stepped wedge.")] = None,
     tau2: Annotated[
         float | None, typer.Option("--tau2", help="Cluster variance of a stepped wedge (outcome SD 1).")

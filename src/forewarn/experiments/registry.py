@@ -432,9 +432,15 @@ def design_experiment(
                 {"n_per_arm": n_units / 2, "test": "t"},
             )
         elif row.design == "cluster":
-            if cluster_size is None or icc is None:
-                raise ExperimentError("a cluster design needs --cluster-size and --icc")
+            if cluster_size is None:
+                raise ExperimentError(
+                    "a cluster design needs --cluster-size (and --icc, or the store's estimate)"
+                )
+            source = "given"
+            if icc is None:
+                icc, source = _icc_from_store(conn, row)
             result = power.cluster_power(effect, n_units // 2, cluster_size, icc, alpha, test="t")
+            result.detail["icc_source"] = source
         elif row.design == "stepped_wedge":
             if cluster_size is None or steps is None or tau2 is None:
                 raise ExperimentError("a stepped wedge needs --cluster-size, --steps and --tau2")
@@ -468,6 +474,40 @@ def design_experiment(
             _event(conn, row.id, _who(by), "design", new=calculation)
         conn.execute(update(Experiment).where(Experiment.id == row.id).values(design_calculation=calculation))
         return get_experiment(conn, row.id)
+
+
+def _icc_from_store(conn: Connection, row: Any) -> tuple[float, str]:
+    """ICC(1) of the outcome's values within the experiment's organisations before the planned start (one-way
+    ANOVA with the ``n0`` group size, :func:`forewarn.stats.psychometrics.group_icc.group_icc`)."""
+    import numpy as np
+
+    from forewarn.stats.psychometrics.group_icc import group_icc
+
+    members = select(ExperimentUnit.organisation_id).where(ExperimentUnit.experiment_id == row.id)
+    found = conn.execute(
+        select(Observation.organisation_id, Observation.value).where(
+            Observation.indicator_id == row.outcome_indicator_id,
+            Observation.organisation_id.in_(members),
+            Observation.period_start < row.planned_start,
+            Observation.value.is_not(None),
+        )
+    ).all()
+    if len(found) < 3:
+        raise ExperimentError("the store has too few values before the start to estimate the ICC: give --icc")
+    orgs = np.array([r[0] for r in found])
+    _, groups = np.unique(orgs, return_inverse=True)
+    values = np.array([r[1] for r in found], dtype=float)
+    estimate = group_icc(values, groups, group_size="n0")
+    icc = float(estimate.icc1[0])
+    if not np.isfinite(icc):
+        raise ExperimentError(
+            "the ICC cannot be estimated from the store (one organisation, or one value each)"
+        )
+    icc = min(max(icc, 0.0), 1.0)
+    return (
+        icc,
+        f"store: ICC(1) of {len(values)} values in {int(groups.max()) + 1} organisations before the start",
+    )
 
 
 def allocate_experiment(
