@@ -19,9 +19,7 @@ def months(n: int) -> list[dt.date]:
     return [dt.date(2023 + (m // 12), m % 12 + 1, 1) for m in range(n)]
 
 
-def build_world(
-    engine: Engine, *, seed: int = 0, effect: float = 0.0, arm_of: dict[str, str] | None = None
-) -> None:
+def build_world(engine: Engine, *, seed: int = 0) -> None:
     """24 organisations (north/south), indicator 'waits' (lower is better), 24 months from January 2023."""
     rng = np.random.default_rng(seed)
     now = dt.datetime.now(dt.UTC)
