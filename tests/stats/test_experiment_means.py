@@ -90,3 +90,7 @@ def test_refusals() -> None:
     frame.loc[frame.index[0], "t"] = 1 - frame.loc[frame.index[0], "t"]
     with pytest.raises(ValueError, match="both arms"):
         cluster_means(frame, "y", "t", "cluster")
+    few = _clustered()
+    few = few[few["cluster"].isin(["c0", "c1", "c2"])]
+    with pytest.raises(ValueError, match="more clusters"):
+        cluster_robust(few, "y", "t", "cluster", covariates=["x"])

@@ -607,16 +607,20 @@ def _frames(conn: Connection, row: Any) -> tuple[Any, Any]:
             )
             .join(Organisation, Organisation.id == ExperimentUnit.organisation_id)
             .where(ExperimentUnit.experiment_id == row.id)
+            .order_by(Organisation.code)
         ).all(),
         columns=["code", "organisation_id", "arm", "adopted_on"],
     )
     observations = pd.DataFrame(
         conn.execute(
-            select(Observation.organisation_id, Observation.period_start, Observation.value).where(
+            select(Observation.organisation_id, Observation.period_start, Observation.value)
+            .where(
                 Observation.indicator_id == row.outcome_indicator_id,
                 Observation.organisation_id.in_(units["organisation_id"].tolist()),
                 Observation.value.is_not(None),
             )
+            # A fixed order, so sums (and the stored result) are the same to the last digit on every database.
+            .order_by(Observation.organisation_id, Observation.period_start)
         ).all(),
         columns=["organisation_id", "period_start", "value"],
     )
@@ -680,7 +684,10 @@ def analyse_experiment(
                 data["baseline"] = data["code"].map(pre)
                 data = data.dropna(subset=["baseline"])
                 covariates = ["baseline"]
-            estimate = cluster_robust(data, "value", "treated", "code", covariates)
+            try:
+                estimate = cluster_robust(data, "value", "treated", "code", covariates)
+            except ValueError as exc:
+                raise ExperimentError(str(exc)) from None
             result = estimate.to_dict() | {"covariates": covariates}
             se = estimate.std_error
         elif chosen == "synthetic_control":
@@ -703,9 +710,8 @@ def analyse_experiment(
             result["estimate"] = its.level_change.estimate
             result["ci_low"], result["ci_high"] = its.level_change.ci_low, its.level_change.ci_high
             outcome_sd = float(mean.loc[mean["post"] == 0, "value"].std(ddof=1))
-        mdes = (
-            mdes_from_standard_error(se, outcome_sd) if outcome_sd == outcome_sd and outcome_sd > 0 else None
-        )
+        usable = bool(np.isfinite(se) and se > 0 and np.isfinite(outcome_sd) and outcome_sd > 0)
+        mdes = mdes_from_standard_error(se, outcome_sd) if usable else None
         rating = rate(row.design, mdes=mdes, attrition=max(0.0, attrition), baseline_difference=baseline)
         result |= {"outcome_sd": outcome_sd, "treated_arm": treated_arm, "units_with_outcome": len(post)}
         conn.execute(

@@ -111,8 +111,11 @@ def cluster_robust(
     x = sm.add_constant(data[[treatment, *covariates]].astype(float), has_constant="add")
     groups = pd.factorize(data[cluster])[0]
     n_clusters = int(groups.max()) + 1
-    if n_clusters < 3:
-        raise ValueError("cluster-robust errors need at least three clusters")
+    if n_clusters <= x.shape[1]:
+        raise ValueError(
+            f"cluster-robust errors need more clusters ({n_clusters}) than coefficients ({x.shape[1]}); "
+            "with so few, compare cluster means"
+        )
     fit = sm.OLS(data[outcome].astype(float), x).fit(
         cov_type="cluster",
         cov_kwds={"groups": groups, "use_correction": True, "df_correction": True},
