@@ -377,6 +377,15 @@ CASES: list[Case] = [
         label="not theirs",
     ),
     Case("GET", "/api/v1/experiments/{code}", signed_in(404), setup=ids(code="nothing"), label="missing"),
+    Case("GET", "/experiments", signed_in(OK), setup=experiment_setup("trial-own")),
+    Case("GET", "/experiments/{code}", signed_in(OK), setup=experiment_setup("trial-own")),
+    Case(
+        "GET",
+        "/experiments/{code}",
+        staff(OK, member=404),
+        setup=experiment_setup("trial-hidden"),
+        label="not theirs",
+    ),
 ]
 
 
