@@ -18,6 +18,7 @@ from forewarn.experiments.registry import (
     edit_experiment,
     get_experiment,
     list_experiments,
+    reading,
     registration_checksum,
     start_experiment,
 )
@@ -111,6 +112,7 @@ def test_analysis_recovers_an_injected_effect(world: Engine, analysis: str) -> N
     low, high = result["result"]["ci_low"], result["result"]["ci_high"]
     assert low < -4.0 < high
     assert high < 0  # clearly detected
+    assert result["result"]["reading"] == "improvement"  # waits: lower is better
     assert 0 <= result["padlocks"] <= 5 and result["rating"]["attrition_share"] == 0
     other = analyse_experiment(world, "huddles", method="its", by="tester").results[-1]
     assert other["pre_registered"] is False
@@ -152,3 +154,28 @@ def test_cluster_design_takes_its_icc_from_the_store(world: Engine) -> None:
     assert calc["icc"] == pytest.approx(expected)
     assert calc["icc"] == pytest.approx(25 / 29, abs=0.1)
     assert calc["design_effect"] == pytest.approx(1 + 11 * expected)
+
+
+@pytest.mark.parametrize(
+    ("body", "polarity", "expected"),
+    [
+        ({"estimate": -2.0, "ci_low": -3.0, "ci_high": -1.0}, "lower_is_better", "improvement"),
+        ({"estimate": -2.0, "ci_low": -3.0, "ci_high": -1.0}, "higher_is_better", "worsening"),
+        ({"estimate": -2.0, "ci_low": -3.0, "ci_high": 0.5}, "higher_is_better", "no clear change"),
+        ({"estimate": 2.0, "ci_low": 1.0, "ci_high": 3.0}, "neutral", "change"),
+        (
+            {"estimate": 2.0, "ci_low": None, "ci_high": None, "p_value": 0.03},
+            "higher_is_better",
+            "improvement",
+        ),
+        (
+            {"estimate": 2.0, "ci_low": None, "ci_high": None, "p_value": 0.2},
+            "higher_is_better",
+            "no clear change",
+        ),
+    ],
+)
+def test_reading_follows_the_indicators_polarity(
+    body: dict[str, object], polarity: str, expected: str
+) -> None:
+    assert reading(body, polarity) == expected

@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, update
 
+from forewarn.domain import improvement_side
 from forewarn.experiments.padlocks import mdes_from_standard_error, rate
 from forewarn.store.database import read_connection, transaction
 from forewarn.store.models import Indicator, Observation, Organisation
@@ -713,7 +714,15 @@ def analyse_experiment(
         usable = bool(np.isfinite(se) and se > 0 and np.isfinite(outcome_sd) and outcome_sd > 0)
         mdes = mdes_from_standard_error(se, outcome_sd) if usable else None
         rating = rate(row.design, mdes=mdes, attrition=max(0.0, attrition), baseline_difference=baseline)
-        result |= {"outcome_sd": outcome_sd, "treated_arm": treated_arm, "units_with_outcome": len(post)}
+        polarity = conn.execute(
+            select(Indicator.polarity).where(Indicator.id == row.outcome_indicator_id)
+        ).scalar_one()
+        result |= {
+            "outcome_sd": outcome_sd,
+            "treated_arm": treated_arm,
+            "units_with_outcome": len(post),
+            "reading": reading(result, str(getattr(polarity, "value", polarity))),
+        }
         conn.execute(
             insert(ExperimentResult).values(
                 experiment_id=row.id,
@@ -736,6 +745,26 @@ def analyse_experiment(
         )
         _ = pd  # the frames above are pandas
         return get_experiment(conn, row.id)
+
+
+def reading(result: Mapping[str, Any], polarity: str, alpha: float = 0.05) -> str:
+    """What the result says in the indicator's own terms (its polarity, :mod:`forewarn.domain`): "improvement" or
+    "worsening" when the interval (or, for a synthetic control, the placebo test) rules out no effect, else "no
+    clear change"; "change" for an indicator with no better direction."""
+    estimate, low, high = result.get("estimate"), result.get("ci_low"), result.get("ci_high")
+    if not isinstance(estimate, int | float):
+        return "no estimate"
+    if isinstance(low, int | float) and isinstance(high, int | float):
+        clear = low > 0 or high < 0
+    else:
+        p = result.get("p_value")
+        clear = isinstance(p, int | float) and p < alpha
+    if not clear or estimate == 0:
+        return "no clear change"
+    side = improvement_side(polarity)
+    if side == 0:
+        return "change"
+    return "improvement" if side * estimate > 0 else "worsening"
 
 
 def _panel(frame: Any) -> Any:

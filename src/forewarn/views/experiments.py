@@ -54,6 +54,7 @@ class ResultOut(Model):
     ci_low: float | None
     ci_high: float | None
     p_value: float | None
+    reading: str | None
     padlocks: int
     rating: dict[str, Any]
     analysed_at: dt.datetime
@@ -135,6 +136,7 @@ def experiment(conn: Connection, viewer: Visibility, code: str) -> ExperimentOut
             ci_low=_float(r["result"].get("ci_low")),
             ci_high=_float(r["result"].get("ci_high")),
             p_value=_float(r["result"].get("p_value")),
+            reading=r["result"].get("reading"),
             padlocks=r["padlocks"],
             rating=r["rating"],
             analysed_at=dt.datetime.fromisoformat(r["analysed_at"]),
