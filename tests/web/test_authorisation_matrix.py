@@ -69,6 +69,56 @@ def token(key: str) -> Setup:
     return lambda world, engine: {"token": world.tokens[key]}
 
 
+def experiment_setup(code: str) -> Setup:
+    """Two started experiments on the world's 'perf' (issue 15): 'trial-own' with OWN, PEER and HIDDEN, analysed;
+    'trial-hidden' with HIDDEN and SIM only. Made once; later calls find them."""
+
+    def setup(world: World, engine: Engine) -> dict[str, Any]:
+        import datetime as dt
+
+        from forewarn.experiments.registry import (
+            ExperimentNotFoundError,
+            ExperimentSpec,
+            allocate_experiment,
+            analyse_experiment,
+            create_experiment,
+            get_experiment,
+            start_experiment,
+        )
+
+        plans = {"trial-own": ["OWN1", "PEER1", "HIDE1"], "trial-hidden": ["HIDE1", "SIM1"]}
+        for name, units in plans.items():
+            try:
+                get_experiment(engine, name)
+                continue
+            except ExperimentNotFoundError:
+                pass
+            create_experiment(
+                engine,
+                ExperimentSpec(
+                    code=name,
+                    title="Daily huddles",
+                    hypothesis="Huddles improve performance",
+                    outcome_indicator="perf",
+                    design="cluster",
+                    units=units,
+                    analysis="cluster_robust",
+                    minimum_effect=0.5,
+                    planned_start=dt.date(2021, 1, 1),
+                    planned_end=dt.date(2021, 12, 31),
+                    owner="the regulator's analysts",
+                ),
+                by="tests",
+            )
+            allocate_experiment(engine, name, seed=3, by="tests")
+            start_experiment(engine, name, by="tests")
+            if name == "trial-own":
+                analyse_experiment(engine, name, method="its", by="tests")
+        return {"code": code}
+
+    return setup
+
+
 def fresh_admin_token(world: World, engine: Engine) -> dict[str, Any]:
     with engine.begin() as conn:
         return {"token_id": issue_token(conn, world.users["admin"], "to revoke").id}
@@ -343,6 +393,27 @@ CASES: list[Case] = [
     Case("GET", "/api/v1/risk/watchlist", signed_in(OK), setup=risk_scores),
     Case("GET", "/risk/backtest", staff(OK), setup=risk_backtest),
     Case("GET", "/api/v1/risk/backtest", staff(OK), setup=risk_backtest),
+    # Issue 15, experiments: a member sees the experiments their organisation takes part in, the others in it
+    # under pseudonyms or as "another organisation"; an experiment without them is not there for them.
+    Case("GET", "/api/v1/experiments", signed_in(OK), setup=experiment_setup("trial-own")),
+    Case("GET", "/api/v1/experiments/{code}", signed_in(OK), setup=experiment_setup("trial-own")),
+    Case(
+        "GET",
+        "/api/v1/experiments/{code}",
+        staff(OK, member=404),
+        setup=experiment_setup("trial-hidden"),
+        label="not theirs",
+    ),
+    Case("GET", "/api/v1/experiments/{code}", signed_in(404), setup=ids(code="nothing"), label="missing"),
+    Case("GET", "/experiments", signed_in(OK), setup=experiment_setup("trial-own")),
+    Case("GET", "/experiments/{code}", signed_in(OK), setup=experiment_setup("trial-own")),
+    Case(
+        "GET",
+        "/experiments/{code}",
+        staff(OK, member=404),
+        setup=experiment_setup("trial-hidden"),
+        label="not theirs",
+    ),
 ]
 
 

@@ -32,6 +32,7 @@ from forewarn.cli.data import (
     simulate_command,
 )
 from forewarn.cli.db import backup_command, restore_command
+from forewarn.cli.experiment import experiment_app
 from forewarn.cli.risk import risk_app
 from forewarn.cli.survey import psychometrics_command, survey_app
 from forewarn.cli.worker import maintain_command
@@ -111,6 +112,7 @@ app.command("simulate")(simulate_command)
 app.command("demo")(demo_command)
 app.add_typer(survey_app, name="survey")
 app.add_typer(risk_app, name="risk")
+app.add_typer(experiment_app, name="experiment")  # issue 15
 db_app = typer.Typer(help="The store: migrations and status.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 db_app.command("backup")(backup_command)

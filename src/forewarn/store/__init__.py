@@ -5,6 +5,7 @@ Importing the package registers every table on ``Base.metadata`` (migrations and
 
 from forewarn.store import (
     models,
+    models_experiments,
     models_jobs,
     models_risk,  # issue 11: the risk model's versions and scores
     models_surveillance,
@@ -12,4 +13,12 @@ from forewarn.store import (
     models_web,
 )
 
-__all__ = ["models", "models_jobs", "models_risk", "models_surveillance", "models_surveys", "models_web"]
+__all__ = [
+    "models",
+    "models_experiments",
+    "models_jobs",
+    "models_risk",
+    "models_surveillance",
+    "models_surveys",
+    "models_web",
+]

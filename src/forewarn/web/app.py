@@ -22,6 +22,7 @@ from forewarn.web.routes import (
     admin,
     api_docs,
     auth,
+    experiments,
     health,
     imports,
     indicators,
@@ -99,6 +100,7 @@ def create_app(
         jobs,
         api_docs,
         risk_routes,
+        experiments,  # issue 15
     ):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -1,7 +1,7 @@
 """risk_models, risk_scores, risk_backtests: the early-warning model's versions, scores and backtests
 
 Revision ID: 0015
-Revises: 0011
+Revises: 0014
 
 A model row keeps what scoring needs without refitting (features, imputation, standardisation, coefficients,
 bootstrap refits) and what says where it came from (outcome, horizon, training origins, data and code versions);
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0015"
-down_revision: str | None = "0011"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
