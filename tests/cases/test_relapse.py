@@ -25,7 +25,9 @@ def test_a_drop_of_two_sigmas_is_caught_and_a_steady_series_is_not() -> None:
     fallen_alarms = (m.first_alarm[400:] >= 0).mean()
     assert fallen_alarms > 0.95
     assert np.median(m.first_alarm[400:]) <= 4
-    assert steady_alarms < 0.35  # the achieved level and sigma are estimated from 12 months: extra false alarms
+    assert (
+        steady_alarms < 0.35
+    )  # the achieved level and sigma are estimated from 12 months: extra false alarms
     assert m.h == pytest.approx(cusum_crit(0.5, 1000.0))
 
 
