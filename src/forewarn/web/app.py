@@ -22,6 +22,7 @@ from forewarn.web.routes import (
     admin,
     api_docs,
     auth,
+    cases,
     health,
     imports,
     indicators,
@@ -95,6 +96,7 @@ def create_app(
         admin,
         jobs,
         api_docs,
+        cases,  # issue 14: case files
     ):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
