@@ -494,9 +494,22 @@ def start_intervention(
     at = utc_now()
     event = _event(conn, organisation_id, start, "intervention_start", f"{arm.value} (case {case_id})")
     rebased = bool(rebase_reason and rebase_reason.strip())
+    kept: list[str] = []
     if rebased:
         month = start.replace(day=1)
+        existing = set(
+            conn.execute(
+                select(SpcBaseline.indicator_id).where(
+                    SpcBaseline.organisation_id == organisation_id, SpcBaseline.rebase_from == month
+                )
+            ).scalars()
+        )
         for code in codes:
+            if int(ids[code]) in existing:
+                kept.append(
+                    code
+                )  # already rebased from that month: the earlier rebase (and its reason) stands
+                continue
             conn.execute(
                 insert(SpcBaseline).values(
                     organisation_id=organisation_id,
