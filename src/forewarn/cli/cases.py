@@ -334,3 +334,38 @@ def close_command(
     from forewarn.cases.service import close_case
 
     _run(lambda conn: close_case(conn, case_id, note=note, actor=_actor()), as_json, f"case {case_id} closed")
+
+
+report_app = typer.Typer(help="Reports as HTML and PDF.", no_args_is_help=True)
+
+
+@report_app.command("org")
+def report_org_command(
+    organisation: Annotated[str, typer.Argument(help="Organisation code.")],
+    pdf: Annotated[str | None, typer.Option("--pdf", help="Write the PDF here.")] = None,
+    html: Annotated[str | None, typer.Option("--html", help="Write the HTML here.")] = None,
+) -> None:
+    """A board report for one organisation: signals, charts, case and interventions, sources and licences."""
+    from pathlib import Path
+
+    from forewarn.cases.service import CaseError, organisation_id_of
+    from forewarn.reports.board import board_report
+    from forewarn.reports.board import pdf as to_pdf
+
+    if pdf is None and html is None:
+        raise fail("give --pdf FILE and/or --html FILE", 2)
+    engine = migrated_engine()
+    try:
+        with engine.connect() as conn:
+            report = board_report(conn, organisation_id_of(conn, organisation))
+    except CaseError as exc:
+        raise fail(str(exc)) from None
+    finally:
+        engine.dispose()
+    if html is not None:
+        Path(html).write_text(report.html, encoding="utf-8")
+    if pdf is not None:
+        Path(pdf).write_bytes(to_pdf(report))
+    err.print(
+        f"{report.title}: {report.charts} charts -> {', '.join(p for p in (pdf, html) if p)}", highlight=False
+    )
