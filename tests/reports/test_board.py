@@ -81,3 +81,27 @@ def test_report_org_command(
         assert missing.exit_code == 1 and "no organisation" in missing.stderr
     finally:
         get_settings.cache_clear()
+
+
+def test_the_portfolio_report_pdf(
+    engine: Engine, world: World, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with engine.begin() as conn:
+        service.open_case(
+            conn, "OWN1", support="enforcement", owner="Dana", concern="Falls rising", actor="tests"
+        )
+        service.open_case(conn, "HIDE1", support="watch", owner="Lee", concern="Waits", actor="tests")
+    monkeypatch.setenv("FOREWARN_DATABASE_URL", database_url)
+    monkeypatch.setenv("FOREWARN_DATA_DIR", str(tmp_path / "var"))
+    get_settings.cache_clear()
+    try:
+        out = tmp_path / "portfolio.pdf"
+        result = CliRunner().invoke(app, ["report", "portfolio", "--pdf", str(out)])
+        assert result.exit_code == 0, result.output
+        reader = pypdf.PdfReader(out)
+        text = "\n".join(p.extract_text() for p in reader.pages)
+        assert "Portfolio report" in text and "2 cases" in text
+        assert "Alpha Own Trust" in text and "Charlie Hidden Trust" in text and "Falls rising" in text
+        assert f"Page 1 of {len(reader.pages)}" in text and "Data sources and licences" in text
+    finally:
+        get_settings.cache_clear()

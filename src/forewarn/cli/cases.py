@@ -369,3 +369,29 @@ def report_org_command(
     err.print(
         f"{report.title}: {report.charts} charts -> {', '.join(p for p in (pdf, html) if p)}", highlight=False
     )
+
+
+@report_app.command("portfolio")
+def report_portfolio_command(
+    pdf: Annotated[str | None, typer.Option("--pdf", help="Write the PDF here.")] = None,
+    html: Annotated[str | None, typer.Option("--html", help="Write the HTML here.")] = None,
+) -> None:
+    """A portfolio report for the regulator: every case, its support, interventions and exit criteria."""
+    from pathlib import Path
+
+    from forewarn.reports.board import pdf as to_pdf
+    from forewarn.reports.portfolio import portfolio_report
+
+    if pdf is None and html is None:
+        raise fail("give --pdf FILE and/or --html FILE", 2)
+    engine = migrated_engine()
+    try:
+        with engine.connect() as conn:
+            report = portfolio_report(conn)
+    finally:
+        engine.dispose()
+    if html is not None:
+        Path(html).write_text(report.html, encoding="utf-8")
+    if pdf is not None:
+        Path(pdf).write_bytes(to_pdf(report))
+    err.print(f"{report.title} -> {', '.join(p for p in (pdf, html) if p)}", highlight=False)
