@@ -14,6 +14,7 @@ from sqlalchemy import Connection
 
 from forewarn.access.policy import ALL_ORGANISATIONS, Visibility
 from forewarn.cases import service
+from forewarn.charts.display import number_text
 from forewarn.charts.render import svg
 from forewarn.charts.spc import spc_chart_spec
 from forewarn.views.organisation import organisation
@@ -30,13 +31,15 @@ class BoardReport:
 
 
 def _environment() -> Environment:
-    return Environment(
+    env = Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=select_autoescape(["html"]),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["number"] = number_text
+    return env
 
 
 def board_report(
