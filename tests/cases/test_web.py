@@ -47,6 +47,9 @@ def test_a_case_through_the_web(
     page = analyst.client.get(location).text
     assert "development from 2021-01-15 to 2021-10-01, on perf (SPC charts rebased at the start)" in page
     assert "We started the new pathway." in page
+    # The effect against a comparison group, and the follow-up, for the regulator only.
+    assert 'id="outcome"' in page and "Follow-up after withdrawal on 2021-10-01" in page
+    assert 'id="outcome"' not in member.client.get(location).text
 
     # The member sees their own case (and only theirs) and their note is a progress note.
     mine = member.client.get("/cases").text

@@ -121,13 +121,17 @@ def case_page(
     request: Request, principal: CurrentUser, viewer: Viewer, conn: ReadConnection, case_id: int
 ) -> Response:
     case = _visible(conn, viewer, case_id)
+    staff = allowed(principal, Permission.VIEW_ALL_ORGANISATIONS)
+    # The effect estimate compares with named other organisations: the regulator's view only.
+    outcome = service.case_outcome(conn, case_id) if staff and case.interventions else None
     return render(
         request,
         "cases/case.html",
         {
             "title": f"Case {case.id}: {case.organisation_name}",
             "case": case,
-            "staff": allowed(principal, Permission.VIEW_ALL_ORGANISATIONS),
+            "outcome": outcome,
+            "staff": staff,
             "supports": SUPPORTS,
             "running": next((i for i in case.interventions if i["end_date"] is None), None),
         },
