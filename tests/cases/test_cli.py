@@ -76,6 +76,8 @@ def test_a_case_on_the_command_line(runner: CliRunner) -> None:
     assert case["exit_criteria"][0]["indicator_code"] == "sim_timely_care"
     assert any(e["label"] == "risk score" and e["pulled_by"] == "cli-analyst" for e in case["evidence"])
     assert shown["outcome"]["effects"][0]["n_comparison"] == 5  # type: ignore[index]
+    (watched,) = _ok(runner, "case", "follow-up")  # type: ignore[misc]
+    assert watched["withdrawal"] == "2021-04-01" and watched["months_followed"] == 8
     _ok(runner, "case", "close", case_id, "--note", "done")
     listed = _ok(runner, "case", "list")
     assert [c["status"] for c in listed] == ["closed"]  # type: ignore[union-attr]

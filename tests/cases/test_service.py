@@ -147,6 +147,13 @@ def test_a_case_from_opening_to_closing(store: Engine) -> None:
         assert effect.did == pytest.approx(effect.naive - effect.comparison_change)
         (fu,) = outcome.follow_ups
         assert fu.status in ("relapse", "holding") and fu.months_followed == 9
+        (watched,) = service.follow_up_watch(conn)
+        assert (watched.case_id, watched.withdrawal, watched.status) == (
+            case_id,
+            dt.date(2021, 3, 1),
+            fu.status,
+        )
+        assert len(service.follow_up_watch(conn, relapses_only=True)) == int(fu.status == "relapse")
 
     with store.begin() as conn:
         service.close_case(conn, case_id, note="Exit criteria met", actor=actor)

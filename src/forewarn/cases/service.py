@@ -922,3 +922,44 @@ def case_outcome(
     fu_options = follow_up_options or FollowUpOptions(follow_up_months=case.follow_up_months)
     follow_ups = follow_up(panel, [i for i in ours if i.end is not None], options=fu_options)
     return CaseOutcome(effects.per_intervention, follow_ups, codes)
+
+
+@dataclass(frozen=True)
+class WatchItem:
+    """One withdrawn intervention under follow-up, with its relapse status (``FollowUp.status``)."""
+
+    case_id: int
+    organisation_code: str
+    organisation_name: str
+    withdrawal: dt.date
+    status: str
+    months_followed: int
+    alarm_month: dt.date | None
+    signal: str | None
+    reason: str | None
+
+
+def follow_up_watch(conn: Connection, *, relapses_only: bool = False) -> list[WatchItem]:
+    """Every case intervention withdrawn, monitored against the level it achieved: relapses first."""
+    items: list[WatchItem] = []
+    for summary in list_cases(conn):
+        if summary.withdrawal_date is None:
+            continue
+        outcome = case_outcome(conn, summary.id)
+        for f in outcome.follow_ups:
+            items.append(
+                WatchItem(
+                    case_id=summary.id,
+                    organisation_code=summary.organisation_code,
+                    organisation_name=summary.organisation_name,
+                    withdrawal=f.withdrawal,
+                    status=f.status,
+                    months_followed=f.months_followed,
+                    alarm_month=f.alarm_month,
+                    signal=f.signal,
+                    reason=f.reason,
+                )
+            )
+    if relapses_only:
+        items = [i for i in items if i.status == "relapse"]
+    return sorted(items, key=lambda i: (i.status != "relapse", i.withdrawal, i.case_id))

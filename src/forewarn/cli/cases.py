@@ -395,3 +395,31 @@ def report_portfolio_command(
     if pdf is not None:
         Path(pdf).write_bytes(to_pdf(report))
     err.print(f"{report.title} -> {', '.join(p for p in (pdf, html) if p)}", highlight=False)
+
+
+@case_app.command("follow-up")
+def follow_up_command(
+    relapses: Annotated[
+        bool, typer.Option("--relapses", help="Only those whose improvement is decaying.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Every withdrawn intervention of a case, followed against the level it achieved: relapses first."""
+    from forewarn.cases.service import follow_up_watch
+
+    engine = migrated_engine()
+    try:
+        with engine.connect() as conn:
+            items = follow_up_watch(conn, relapses_only=relapses)
+    finally:
+        engine.dispose()
+    if as_json:
+        emit_json([dataclasses.asdict(i) for i in items])
+        return
+    for i in items:
+        alarm = f", signalled {i.alarm_month} by {i.signal}" if i.alarm_month else ""
+        out.print(
+            f"case {i.case_id}\t{i.organisation_code}\twithdrawn {i.withdrawal}\t{i.status} "
+            f"({i.months_followed} months{alarm}){': ' + i.reason if i.reason else ''}",
+            highlight=False,
+        )
