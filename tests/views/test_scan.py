@@ -6,7 +6,7 @@ import datetime as dt
 
 from sqlalchemy import Engine, delete, insert, select
 
-from forewarn.store.models import ImportBatch, Indicator, Organisation
+from forewarn.store.models import Event, ImportBatch, Indicator, Organisation
 from forewarn.store.models_surveillance import SpcBaseline
 from forewarn.surveillance.scan import run_scan
 from forewarn.views.scan import (
@@ -35,7 +35,7 @@ def test_no_scan_then_the_latest(engine: Engine) -> None:
 
 def test_the_data_version_moves_with_every_change_a_kept_page_depends_on(engine: Engine) -> None:
     """Each change that may alter a page moves the version (a scan, an import, a new organisation, a baseline
-    set, a baseline removed), and reading moves nothing."""
+    set, a baseline removed, an event recorded), and reading moves nothing."""
     build_world(engine, scan=False)
     now = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 
@@ -79,5 +79,10 @@ def test_the_data_version_moves_with_every_change_a_kept_page_depends_on(engine:
     seen.append(version())
     with engine.begin() as conn:
         conn.execute(delete(SpcBaseline))
+    seen.append(version())
+    with engine.begin() as conn:  # a case records the start of an intervention (issue 14)
+        conn.execute(
+            insert(Event).values(organisation_id=org, date=dt.date(2024, 2, 1), kind="intervention_start")
+        )
     seen.append(version())
     assert len(set(seen)) == len(seen), seen

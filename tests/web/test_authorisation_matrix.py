@@ -130,6 +130,26 @@ def regrant(world: World, engine: Engine) -> dict[str, Any]:
     return {"organisation_id": world.ids["OWN"], "peer_id": world.ids["PEER"]}
 
 
+def case_of(key: str, **extra: Any) -> Setup:
+    """The open case of one organisation of the world (opened by the first row that needs it)."""
+
+    def setup(world: World, engine: Engine) -> dict[str, Any]:
+        from forewarn.cases import service
+
+        with engine.begin() as conn:
+            mine = service.list_cases(conn, organisation_ids=[world.ids[key]], status="open")
+            if mine:
+                case_id = mine[0].id
+            else:
+                code = {"OWN": "OWN1", "PEER": "PEER1", "HIDDEN": "HIDE1"}[key]
+                case_id = service.open_case(
+                    conn, code, support="development", owner="Case owner", concern="Matrix", actor="tests"
+                )
+        return {"case_id": case_id, **extra}
+
+    return setup
+
+
 BAD_CSV = (
     "bad.csv",
     b"period,org_code,org_name,attendances,breaches\nnot-a-date,AAA,Alpha,ten,1\n",
@@ -414,6 +434,34 @@ CASES: list[Case] = [
         setup=experiment_setup("trial-hidden"),
         label="not theirs",
     ),
+    # Issue 14, case files: analysts see and change every case; a member sees only their own organisation's and
+    # may add progress notes to it; a peer's or a hidden organisation's case is 404 to them, as if it were not there.
+    Case("GET", "/cases", signed_in(OK)),
+    *[
+        Case("GET", "/cases/{case_id}", {**signed_in(OK), **member_sees}, setup=case_of(key), label=key)
+        for key, member_sees in (
+            ("OWN", {}),
+            ("PEER", {"member": 404, "member_bearer": 404}),
+            ("HIDDEN", {"member": 404, "member_bearer": 404}),
+        )
+    ],
+    Case("GET", "/cases/{case_id}", signed_in(404), setup=ids(case_id=98765), label="none"),
+    Case("POST", "/cases", staff(400), data={"organisation_code": "", "support": "watch"}),
+    Case(
+        "POST", "/cases/{case_id}/notes", signed_in(400), setup=case_of("OWN"), data={"body": ""}, label="OWN"
+    ),
+    Case(
+        "POST",
+        "/cases/{case_id}/notes",
+        {**signed_in(400), "member": 404, "member_bearer": 404},
+        setup=case_of("HIDDEN"),
+        data={"body": ""},
+        label="HIDDEN",
+    ),
+    Case("POST", "/cases/{case_id}/edit", staff(OK), setup=case_of("OWN"), data={"owner": "Case owner"}),
+    Case("POST", "/cases/{case_id}/interventions", staff(400), setup=case_of("OWN"), data={"start": "x"}),
+    Case("POST", "/cases/{case_id}/withdraw", staff(400), setup=case_of("OWN"), data={"end": ""}),
+    Case("POST", "/cases/{case_id}/close", staff(400), setup=case_of("OWN"), data={"note": ""}),
 ]
 
 

@@ -22,6 +22,7 @@ from typer import _click  # Typer vendors Click: its groups take these classes, 
 from typer.core import TyperCommand, TyperGroup
 
 from forewarn.cli.analyst import cusum_command, ewma_command, funnel_command, ranks_command, spc_command
+from forewarn.cli.cases import case_app, report_app
 from forewarn.cli.data import (
     datasets_command,
     db_upgrade,
@@ -113,6 +114,8 @@ app.command("demo")(demo_command)
 app.add_typer(survey_app, name="survey")
 app.add_typer(risk_app, name="risk")
 app.add_typer(experiment_app, name="experiment")  # issue 15
+app.add_typer(case_app, name="case")  # issue 14: case files
+app.add_typer(report_app, name="report")  # issue 14: reports
 db_app = typer.Typer(help="The store: migrations and status.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 db_app.command("backup")(backup_command)

@@ -5,6 +5,7 @@ Importing the package registers every table on ``Base.metadata`` (migrations and
 
 from forewarn.store import (
     models,
+    models_cases,
     models_experiments,
     models_jobs,
     models_risk,  # issue 11: the risk model's versions and scores
@@ -15,6 +16,7 @@ from forewarn.store import (
 
 __all__ = [
     "models",
+    "models_cases",
     "models_experiments",
     "models_jobs",
     "models_risk",

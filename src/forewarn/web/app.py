@@ -22,6 +22,7 @@ from forewarn.web.routes import (
     admin,
     api_docs,
     auth,
+    cases,
     experiments,
     health,
     imports,
@@ -101,6 +102,7 @@ def create_app(
         api_docs,
         risk_routes,
         experiments,  # issue 15
+        cases,  # issue 14: case files
     ):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -1,0 +1,965 @@
+"""Case files over the store: open, pull in the evidence, record interventions as events, set measurable exit
+criteria, add notes, close. Every change is audited in the same transaction (``accounts.audit.record``).
+
+Functions take an open connection inside the caller's transaction and an ``actor`` (a signed-in principal, or a
+label such as the command line's user) and raise ``CaseError`` with a message for anything the caller got wrong.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import polars as pl
+from sqlalchemy import Connection, func, insert, select, update
+
+from forewarn.access.principal import Channel, Principal, utc_now
+from forewarn.accounts.audit import record
+from forewarn.cases.effects import (
+    EffectOptions,
+    Intervention,
+    InterventionEffect,
+    estimate_effects,
+    score_panel,
+)
+from forewarn.cases.followup import FollowUp, FollowUpOptions, follow_up
+from forewarn.store.models import Event, Indicator, Observation, Organisation, OrganisationAttribute
+from forewarn.store.models_cases import (
+    Case,
+    CaseEvidence,
+    CaseExitCriterion,
+    CaseIntervention,
+    CaseMilestone,
+    CaseNote,
+    CaseStatus,
+    CaseSupport,
+    ExitComparison,
+)
+from forewarn.store.models_surveillance import ScanRun, Signal
+
+Actor = Principal | str
+
+
+class CaseError(ValueError):
+    """Something asked of a case that cannot be done (unknown organisation, closed case, bad date ...)."""
+
+
+class CaseNotFound(LookupError):
+    """No such case (or, for the web, not one the viewer may see)."""
+
+
+def _who(actor: Actor) -> str:
+    return actor.actor if isinstance(actor, Principal) else actor
+
+
+def _audit(
+    conn: Connection,
+    actor: Actor,
+    channel: Channel,
+    action: str,
+    case_id: int,
+    organisation_id: int,
+    detail: dict[str, object],
+) -> None:
+    record(
+        conn,
+        actor,
+        action,
+        "case",
+        case_id,
+        organisation_id=organisation_id,
+        channel=channel if not isinstance(actor, Principal) else actor.channel,
+        detail=detail,
+    )
+
+
+def _support(value: str) -> CaseSupport:
+    try:
+        return CaseSupport(value)
+    except ValueError:
+        raise CaseError(f"support must be development, enforcement or watch, not {value!r}") from None
+
+
+def _case_row(conn: Connection, case_id: int) -> tuple[int, CaseStatus]:
+    row = conn.execute(select(Case.organisation_id, Case.status).where(Case.id == case_id)).first()
+    if row is None:
+        raise CaseNotFound(f"no case {case_id}")
+    return int(row[0]), CaseStatus(row[1])
+
+
+def _open_case_row(conn: Connection, case_id: int) -> int:
+    organisation_id, status = _case_row(conn, case_id)
+    if status != CaseStatus.OPEN:
+        raise CaseError(f"case {case_id} is closed")
+    return organisation_id
+
+
+def _touch(conn: Connection, case_id: int, now: dt.datetime) -> None:
+    conn.execute(update(Case).where(Case.id == case_id).values(updated_at=now))
+
+
+def organisation_id_of(conn: Connection, code: str) -> int:
+    found = conn.execute(select(Organisation.id).where(Organisation.code == code)).scalar()
+    if found is None:
+        raise CaseError(f"no organisation with code {code!r}")
+    return int(found)
+
+
+def open_case(
+    conn: Connection,
+    organisation_code: str,
+    *,
+    support: str,
+    owner: str,
+    concern: str,
+    actor: Actor,
+    channel: Channel = "cli",
+    withdrawal_date: dt.date | None = None,
+    follow_up_months: int = 24,
+    pull: bool = True,
+    now: dt.datetime | None = None,
+) -> int:
+    """Open a case on an organisation (one open case each) and pull in its evidence; returns the case id."""
+    organisation_id = organisation_id_of(conn, organisation_code)
+    if not concern.strip():
+        raise CaseError("say why the organisation is of concern")
+    if not owner.strip():
+        raise CaseError("a case needs an owner")
+    if follow_up_months < 1:
+        raise CaseError("follow_up_months must be at least 1")
+    already = conn.execute(
+        select(Case.id).where(Case.organisation_id == organisation_id, Case.status == CaseStatus.OPEN)
+    ).scalar()
+    if already is not None:
+        raise CaseError(f"{organisation_code} already has an open case ({already})")
+    at = now or utc_now()
+    case_id = int(
+        conn.execute(
+            insert(Case)
+            .values(
+                organisation_id=organisation_id,
+                status=CaseStatus.OPEN,
+                support=_support(support),
+                owner=owner.strip(),
+                concern=concern.strip(),
+                withdrawal_date=withdrawal_date,
+                follow_up_months=follow_up_months,
+                opened_at=at,
+                opened_by=_who(actor),
+                updated_at=at,
+            )
+            .returning(Case.id)
+        ).scalar_one()
+    )
+    _audit(
+        conn,
+        actor,
+        channel,
+        "create",
+        case_id,
+        organisation_id,
+        {"support": support, "owner": owner, "concern": concern},
+    )
+    if pull:
+        pull_evidence(conn, case_id, actor=actor, channel=channel, now=at)
+    return case_id
+
+
+def pull_evidence(
+    conn: Connection, case_id: int, *, actor: Actor, channel: Channel = "cli", now: dt.datetime | None = None
+) -> int:
+    """Copy into the case, dated, what the store says now: the latest scan's signals of concern, the latest
+    inspection and special-measures events, and the latest value of each context attribute. Returns rows added."""
+    organisation_id = _open_case_row(conn, case_id)
+    at = now or utc_now()
+    who = _who(actor)
+    rows: list[dict[str, object]] = []
+    scan = conn.execute(select(func.max(ScanRun.id))).scalar()
+    if scan is not None:
+        for name, method, rule, period, value in conn.execute(
+            select(Indicator.name, Signal.method, Signal.rule, Signal.period_start, Signal.value)
+            .join(Indicator, Indicator.id == Signal.indicator_id)
+            .where(
+                Signal.organisation_id == organisation_id,
+                Signal.scan_id == scan,
+                Signal.direction == "concern",
+            )
+            .order_by(Indicator.name, Signal.method, Signal.period_start)
+        ):
+            rows.append(
+                {
+                    "kind": "signal",
+                    "label": f"{name}: {method} {rule.replace('_', ' ')}",
+                    "value": None if value is None else f"{value:.4g}",
+                    "as_of": period,
+                    "source": f"scan {scan}",
+                }
+            )
+    for date, kind, grade, detail in conn.execute(
+        select(Event.date, Event.kind, Event.grade, Event.detail)
+        .where(
+            Event.organisation_id == organisation_id,
+            Event.kind.in_(["inspection", "special_measures_start", "special_measures_end"]),
+        )
+        .order_by(Event.date.desc())
+        .limit(3)
+    ):
+        rows.append(
+            {
+                "kind": "inspection",
+                "label": kind.replace("_", " "),
+                "value": grade or detail,
+                "as_of": date,
+                "source": "events",
+            }
+        )
+    latest = (
+        select(OrganisationAttribute.name, func.max(OrganisationAttribute.valid_from).label("valid_from"))
+        .where(OrganisationAttribute.organisation_id == organisation_id)
+        .group_by(OrganisationAttribute.name)
+        .subquery()
+    )
+    for name, valid_from, number, text in conn.execute(
+        select(
+            OrganisationAttribute.name,
+            OrganisationAttribute.valid_from,
+            OrganisationAttribute.value_number,
+            OrganisationAttribute.value_text,
+        )
+        .join(
+            latest,
+            (latest.c.name == OrganisationAttribute.name)
+            & (latest.c.valid_from == OrganisationAttribute.valid_from),
+        )
+        .where(OrganisationAttribute.organisation_id == organisation_id)
+        .order_by(OrganisationAttribute.name)
+    ):
+        rows.append(
+            {
+                "kind": "context",
+                "label": name,
+                "value": text if number is None else f"{number:.6g}",
+                "as_of": valid_from,
+                "source": "organisation attributes",
+            }
+        )
+    if rows:
+        conn.execute(
+            insert(CaseEvidence),
+            [{**r, "case_id": case_id, "pulled_at": at, "pulled_by": who, "detail": None} for r in rows],
+        )
+    _audit(conn, actor, channel, "update", case_id, organisation_id, {"pulled_evidence": len(rows)})
+    _touch(conn, case_id, at)
+    return len(rows)
+
+
+def add_evidence(
+    conn: Connection,
+    case_id: int,
+    *,
+    kind: str,
+    label: str,
+    value: str | None,
+    as_of: dt.date | None,
+    source: str,
+    actor: Actor,
+    channel: Channel = "cli",
+) -> None:
+    """Evidence the analyst brings (a risk score, a soft measure, a letter), with its date and source."""
+    organisation_id = _open_case_row(conn, case_id)
+    if not label.strip() or not source.strip():
+        raise CaseError("evidence needs a label and a source")
+    at = utc_now()
+    conn.execute(
+        insert(CaseEvidence).values(
+            case_id=case_id,
+            kind=kind[:40],
+            label=label[:300],
+            value=value,
+            as_of=as_of,
+            source=source[:300],
+            pulled_at=at,
+            pulled_by=_who(actor),
+        )
+    )
+    _audit(conn, actor, channel, "update", case_id, organisation_id, {"evidence": label, "kind": kind})
+    _touch(conn, case_id, at)
+
+
+def update_case(
+    conn: Connection,
+    case_id: int,
+    *,
+    actor: Actor,
+    channel: Channel = "cli",
+    support: str | None = None,
+    owner: str | None = None,
+    concern: str | None = None,
+    withdrawal_date: dt.date | None = None,
+    follow_up_months: int | None = None,
+) -> dict[str, tuple[object, object]]:
+    """Change the given fields; returns (and audits) each change as (before, after)."""
+    organisation_id = _open_case_row(conn, case_id)
+    before = conn.execute(
+        select(Case.support, Case.owner, Case.concern, Case.withdrawal_date, Case.follow_up_months).where(
+            Case.id == case_id
+        )
+    ).one()
+    wanted: dict[str, object] = {}
+    if support is not None:
+        wanted["support"] = _support(support)
+    if owner is not None:
+        if not owner.strip():
+            raise CaseError("a case needs an owner")
+        wanted["owner"] = owner.strip()
+    if concern is not None:
+        if not concern.strip():
+            raise CaseError("say why the organisation is of concern")
+        wanted["concern"] = concern.strip()
+    if withdrawal_date is not None:
+        wanted["withdrawal_date"] = withdrawal_date
+    if follow_up_months is not None:
+        if follow_up_months < 1:
+            raise CaseError("follow_up_months must be at least 1")
+        wanted["follow_up_months"] = follow_up_months
+    old = dict(
+        zip(("support", "owner", "concern", "withdrawal_date", "follow_up_months"), before, strict=True)
+    )
+    changes: dict[str, tuple[object, object]] = {k: (old[k], v) for k, v in wanted.items() if old[k] != v}
+    if changes:
+        at = utc_now()
+        conn.execute(update(Case).where(Case.id == case_id).values(**{k: v for k, (_, v) in changes.items()}))
+        _audit(
+            conn,
+            actor,
+            channel,
+            "update",
+            case_id,
+            organisation_id,
+            {k: [str(a) if a is not None else None, str(b)] for k, (a, b) in changes.items()},
+        )
+        _touch(conn, case_id, at)
+    return changes
+
+
+def add_milestone(
+    conn: Connection, case_id: int, *, title: str, due: dt.date | None, actor: Actor, channel: Channel = "cli"
+) -> int:
+    organisation_id = _open_case_row(conn, case_id)
+    if not title.strip():
+        raise CaseError("a milestone needs a title")
+    milestone = int(
+        conn.execute(
+            insert(CaseMilestone)
+            .values(case_id=case_id, title=title.strip()[:300], due=due)
+            .returning(CaseMilestone.id)
+        ).scalar_one()
+    )
+    _audit(conn, actor, channel, "update", case_id, organisation_id, {"milestone": title, "due": str(due)})
+    _touch(conn, case_id, utc_now())
+    return milestone
+
+
+def complete_milestone(
+    conn: Connection, milestone_id: int, *, done_on: dt.date, actor: Actor, channel: Channel = "cli"
+) -> None:
+    case_id = conn.execute(select(CaseMilestone.case_id).where(CaseMilestone.id == milestone_id)).scalar()
+    if case_id is None:
+        raise CaseError(f"no milestone {milestone_id}")
+    organisation_id = _open_case_row(conn, int(case_id))
+    conn.execute(update(CaseMilestone).where(CaseMilestone.id == milestone_id).values(done_on=done_on))
+    _audit(conn, actor, channel, "update", int(case_id), organisation_id, {"milestone_done": milestone_id})
+    _touch(conn, int(case_id), utc_now())
+
+
+def add_exit_criterion(
+    conn: Connection,
+    case_id: int,
+    *,
+    indicator_code: str,
+    comparison: str,
+    threshold: float,
+    months: int = 3,
+    actor: Actor,
+    channel: Channel = "cli",
+) -> int:
+    """An exit criterion: the mean of the indicator's latest ``months`` values at least / at most ``threshold``."""
+    organisation_id = _open_case_row(conn, case_id)
+    indicator = conn.execute(select(Indicator.id).where(Indicator.code == indicator_code)).scalar()
+    if indicator is None:
+        raise CaseError(f"no indicator with code {indicator_code!r}")
+    try:
+        how = ExitComparison(comparison)
+    except ValueError:
+        raise CaseError(f"comparison must be at_least or at_most, not {comparison!r}") from None
+    if months < 1:
+        raise CaseError("months must be at least 1")
+    if threshold != threshold:  # NaN
+        raise CaseError("threshold must be a number")
+    criterion = int(
+        conn.execute(
+            insert(CaseExitCriterion)
+            .values(
+                case_id=case_id,
+                indicator_id=int(indicator),
+                comparison=how,
+                threshold=threshold,
+                months=months,
+            )
+            .returning(CaseExitCriterion.id)
+        ).scalar_one()
+    )
+    _audit(
+        conn,
+        actor,
+        channel,
+        "update",
+        case_id,
+        organisation_id,
+        {"exit_criterion": f"{indicator_code} {how.value} {threshold} over {months} months"},
+    )
+    _touch(conn, case_id, utc_now())
+    return criterion
+
+
+def add_note(
+    conn: Connection, case_id: int, *, body: str, kind: str = "note", actor: Actor, channel: Channel = "cli"
+) -> int:
+    """A note (``note``: the regulator's; ``progress``: the organisation's own). Closed cases take no notes."""
+    organisation_id = _open_case_row(conn, case_id)
+    if kind not in ("note", "progress"):
+        raise CaseError("a note is a note or a progress note")
+    if not body.strip():
+        raise CaseError("the note is empty")
+    at = utc_now()
+    note = int(
+        conn.execute(
+            insert(CaseNote)
+            .values(case_id=case_id, at=at, author=_who(actor), kind=kind, body=body.strip())
+            .returning(CaseNote.id)
+        ).scalar_one()
+    )
+    _audit(conn, actor, channel, "update", case_id, organisation_id, {"note": kind})
+    _touch(conn, case_id, at)
+    return note
+
+
+def _event(conn: Connection, organisation_id: int, date: dt.date, kind: str, detail: str) -> int:
+    existing = conn.execute(
+        select(Event.id).where(
+            Event.organisation_id == organisation_id, Event.date == date, Event.kind == kind
+        )
+    ).scalar()
+    if existing is not None:
+        return int(existing)  # the same event, imported already: the case points at it
+    return int(
+        conn.execute(
+            insert(Event)
+            .values(organisation_id=organisation_id, date=date, kind=kind, detail=detail, batch_id=None)
+            .returning(Event.id)
+        ).scalar_one()
+    )
+
+
+def start_intervention(
+    conn: Connection,
+    case_id: int,
+    *,
+    start: dt.date,
+    indicators: Sequence[str],
+    support: str | None = None,
+    rebase_reason: str | None = None,
+    actor: Actor,
+    channel: Channel = "cli",
+) -> int:
+    """Record an intervention's start: an ``intervention_start`` event, the targeted indicators and, with a
+    reason, a rebase of their SPC charts at the start (``spc_baselines``: who and why)."""
+    from forewarn.store.models_surveillance import SpcBaseline
+
+    organisation_id = _open_case_row(conn, case_id)
+    chosen = support or str(conn.execute(select(Case.support).where(Case.id == case_id)).scalar_one())
+    arm = _support(chosen)
+    codes = list(dict.fromkeys(indicators))
+    ids = dict(conn.execute(select(Indicator.code, Indicator.id).where(Indicator.code.in_(codes))).all())
+    if unknown := [c for c in codes if c not in ids]:
+        raise CaseError(f"no indicator with code {', '.join(map(repr, unknown))}")
+    running = conn.execute(
+        select(CaseIntervention.id).where(
+            CaseIntervention.case_id == case_id, CaseIntervention.end_date.is_(None)
+        )
+    ).scalar()
+    if running is not None:
+        raise CaseError(f"intervention {running} of this case has not ended")
+    at = utc_now()
+    event = _event(conn, organisation_id, start, "intervention_start", f"{arm.value} (case {case_id})")
+    rebased = bool(rebase_reason and rebase_reason.strip())
+    kept: list[str] = []
+    if rebased:
+        month = start.replace(day=1)
+        existing = set(
+            conn.execute(
+                select(SpcBaseline.indicator_id).where(
+                    SpcBaseline.organisation_id == organisation_id, SpcBaseline.rebase_from == month
+                )
+            ).scalars()
+        )
+        for code in codes:
+            if int(ids[code]) in existing:
+                kept.append(
+                    code
+                )  # already rebased from that month: the earlier rebase (and its reason) stands
+                continue
+            conn.execute(
+                insert(SpcBaseline).values(
+                    organisation_id=organisation_id,
+                    indicator_id=int(ids[code]),
+                    rebase_from=month,
+                    fix_after_n_points=None,
+                    reason=f"intervention start (case {case_id}): {rebase_reason}"[:500],
+                    created_by=_who(actor)[:200],
+                    created_at=at,
+                )
+            )
+    intervention = int(
+        conn.execute(
+            insert(CaseIntervention)
+            .values(
+                case_id=case_id,
+                support=arm,
+                start_date=start,
+                start_event_id=event,
+                indicators=codes,
+                rebased=rebased,
+                created_by=_who(actor),
+                created_at=at,
+            )
+            .returning(CaseIntervention.id)
+        ).scalar_one()
+    )
+    _audit(
+        conn,
+        actor,
+        channel,
+        "update",
+        case_id,
+        organisation_id,
+        {
+            "intervention_start": str(start),
+            "support": arm.value,
+            "indicators": codes,
+            "rebase": rebase_reason,
+        },
+    )
+    _touch(conn, case_id, at)
+    return intervention
+
+
+def end_intervention(
+    conn: Connection, case_id: int, *, end: dt.date, actor: Actor, channel: Channel = "cli"
+) -> int:
+    """Record the withdrawal: an ``intervention_end`` event; the case's withdrawal date becomes ``end``."""
+    organisation_id = _open_case_row(conn, case_id)
+    row = conn.execute(
+        select(CaseIntervention.id, CaseIntervention.start_date, CaseIntervention.support).where(
+            CaseIntervention.case_id == case_id, CaseIntervention.end_date.is_(None)
+        )
+    ).first()
+    if row is None:
+        raise CaseError(f"case {case_id} has no intervention running")
+    intervention, start, support = int(row[0]), row[1], CaseSupport(row[2])
+    if end <= start:
+        raise CaseError(f"the end ({end}) must be after the start ({start})")
+    event = _event(conn, organisation_id, end, "intervention_end", f"{support.value} (case {case_id})")
+    conn.execute(
+        update(CaseIntervention)
+        .where(CaseIntervention.id == intervention)
+        .values(end_date=end, end_event_id=event)
+    )
+    conn.execute(update(Case).where(Case.id == case_id).values(withdrawal_date=end))
+    _audit(conn, actor, channel, "update", case_id, organisation_id, {"intervention_end": str(end)})
+    _touch(conn, case_id, utc_now())
+    return intervention
+
+
+def close_case(conn: Connection, case_id: int, *, note: str, actor: Actor, channel: Channel = "cli") -> None:
+    organisation_id = _open_case_row(conn, case_id)
+    if not note.strip():
+        raise CaseError("say why the case is closed")
+    at = utc_now()
+    conn.execute(
+        update(Case)
+        .where(Case.id == case_id)
+        .values(
+            status=CaseStatus.CLOSED,
+            closed_at=at,
+            closed_by=_who(actor),
+            closing_note=note.strip(),
+            updated_at=at,
+        )
+    )
+    _audit(conn, actor, channel, "update", case_id, organisation_id, {"closed": note.strip()})
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Reading a case
+# ----------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExitStatus:
+    indicator_code: str
+    indicator_name: str
+    comparison: str
+    threshold: float
+    months: int
+    value: float | None
+    first_period: dt.date | None
+    last_period: dt.date | None
+    met: bool | None
+    """None when the indicator has fewer than ``months`` values for the organisation."""
+
+    @property
+    def text(self) -> str:
+        how = ">=" if self.comparison == ExitComparison.AT_LEAST.value else "<="
+        return f"mean of the latest {self.months} values {how} {self.threshold:g}"
+
+
+@dataclass(frozen=True)
+class CaseFile:
+    id: int
+    organisation_id: int
+    organisation_code: str
+    organisation_name: str
+    status: str
+    support: str
+    owner: str
+    concern: str
+    withdrawal_date: dt.date | None
+    follow_up_months: int
+    opened_at: dt.datetime
+    opened_by: str
+    updated_at: dt.datetime
+    closed_at: dt.datetime | None
+    closed_by: str | None
+    closing_note: str | None
+    evidence: list[dict[str, object]] = field(default_factory=list)
+    milestones: list[dict[str, object]] = field(default_factory=list)
+    exit_criteria: list[ExitStatus] = field(default_factory=list)
+    notes: list[dict[str, object]] = field(default_factory=list)
+    interventions: list[dict[str, object]] = field(default_factory=list)
+
+
+def evaluate_exit_criteria(conn: Connection, case_id: int) -> list[ExitStatus]:
+    """Each criterion against the store now: the mean of the organisation's latest ``months`` values."""
+    organisation_id, _ = _case_row(conn, case_id)
+    out = []
+    for code, name, indicator_id, comparison, threshold, months in conn.execute(
+        select(
+            Indicator.code,
+            Indicator.name,
+            Indicator.id,
+            CaseExitCriterion.comparison,
+            CaseExitCriterion.threshold,
+            CaseExitCriterion.months,
+        )
+        .join(Indicator, Indicator.id == CaseExitCriterion.indicator_id)
+        .where(CaseExitCriterion.case_id == case_id)
+        .order_by(CaseExitCriterion.id)
+    ):
+        latest = conn.execute(
+            select(Observation.period_start, Observation.value)
+            .where(
+                Observation.organisation_id == organisation_id,
+                Observation.indicator_id == indicator_id,
+                Observation.value.is_not(None),
+            )
+            .order_by(Observation.period_start.desc())
+            .limit(int(months))
+        ).all()
+        how = ExitComparison(comparison)
+        if len(latest) < int(months):
+            out.append(ExitStatus(code, name, how.value, threshold, int(months), None, None, None, None))
+            continue
+        value = sum(float(v or 0.0) for _, v in latest) / len(latest)
+        met = value >= threshold if how == ExitComparison.AT_LEAST else value <= threshold
+        out.append(
+            ExitStatus(code, name, how.value, threshold, int(months), value, latest[-1][0], latest[0][0], met)
+        )
+    return out
+
+
+def get_case(conn: Connection, case_id: int) -> CaseFile:
+    row = conn.execute(
+        select(
+            Case.id,
+            Case.organisation_id,
+            Organisation.code,
+            Organisation.name,
+            Case.status,
+            Case.support,
+            Case.owner,
+            Case.concern,
+            Case.withdrawal_date,
+            Case.follow_up_months,
+            Case.opened_at,
+            Case.opened_by,
+            Case.updated_at,
+            Case.closed_at,
+            Case.closed_by,
+            Case.closing_note,
+        )
+        .join(Organisation, Organisation.id == Case.organisation_id)
+        .where(Case.id == case_id)
+    ).first()
+    if row is None:
+        raise CaseNotFound(f"no case {case_id}")
+
+    def rows(query: object) -> list[dict[str, object]]:
+        return [dict(r._mapping) for r in conn.execute(query)]  # type: ignore[call-overload]
+
+    evidence = rows(
+        select(
+            CaseEvidence.kind,
+            CaseEvidence.label,
+            CaseEvidence.value,
+            CaseEvidence.as_of,
+            CaseEvidence.source,
+            CaseEvidence.pulled_at,
+            CaseEvidence.pulled_by,
+        )
+        .where(CaseEvidence.case_id == case_id)
+        .order_by(CaseEvidence.id)
+    )
+    milestones = rows(
+        select(CaseMilestone.id, CaseMilestone.title, CaseMilestone.due, CaseMilestone.done_on)
+        .where(CaseMilestone.case_id == case_id)
+        .order_by(CaseMilestone.due, CaseMilestone.id)
+    )
+    notes = rows(
+        select(CaseNote.at, CaseNote.author, CaseNote.kind, CaseNote.body)
+        .where(CaseNote.case_id == case_id)
+        .order_by(CaseNote.id)
+    )
+    interventions = rows(
+        select(
+            CaseIntervention.id,
+            CaseIntervention.support,
+            CaseIntervention.start_date,
+            CaseIntervention.end_date,
+            CaseIntervention.indicators,
+            CaseIntervention.rebased,
+            CaseIntervention.start_event_id,
+            CaseIntervention.end_event_id,
+        )
+        .where(CaseIntervention.case_id == case_id)
+        .order_by(CaseIntervention.start_date)
+    )
+    for item in interventions:
+        item["support"] = str(CaseSupport(str(item["support"])).value)
+    return CaseFile(
+        id=int(row.id),
+        organisation_id=int(row.organisation_id),
+        organisation_code=str(row.code),
+        organisation_name=str(row.name),
+        status=str(CaseStatus(row.status).value),
+        support=str(CaseSupport(row.support).value),
+        owner=str(row.owner),
+        concern=str(row.concern),
+        withdrawal_date=row.withdrawal_date,
+        follow_up_months=int(row.follow_up_months),
+        opened_at=row.opened_at,
+        opened_by=str(row.opened_by),
+        updated_at=row.updated_at,
+        closed_at=row.closed_at,
+        closed_by=row.closed_by,
+        closing_note=row.closing_note,
+        evidence=evidence,
+        milestones=milestones,
+        exit_criteria=evaluate_exit_criteria(conn, case_id),
+        notes=notes,
+        interventions=interventions,
+    )
+
+
+@dataclass(frozen=True)
+class CaseSummary:
+    id: int
+    organisation_id: int
+    organisation_code: str
+    organisation_name: str
+    status: str
+    support: str
+    owner: str
+    opened_at: dt.datetime
+    withdrawal_date: dt.date | None
+
+
+def list_cases(
+    conn: Connection, *, organisation_ids: Sequence[int] | None = None, status: str | None = None
+) -> list[CaseSummary]:
+    """Cases, newest first; ``organisation_ids`` limits them (None: every organisation)."""
+    query = (
+        select(
+            Case.id,
+            Case.organisation_id,
+            Organisation.code,
+            Organisation.name,
+            Case.status,
+            Case.support,
+            Case.owner,
+            Case.opened_at,
+            Case.withdrawal_date,
+        )
+        .join(Organisation, Organisation.id == Case.organisation_id)
+        .order_by(Case.opened_at.desc(), Case.id.desc())
+    )
+    if organisation_ids is not None:
+        query = query.where(Case.organisation_id.in_(list(organisation_ids)))
+    if status is not None:
+        query = query.where(Case.status == CaseStatus(status))
+    return [
+        CaseSummary(
+            id=int(r.id),
+            organisation_id=int(r.organisation_id),
+            organisation_code=str(r.code),
+            organisation_name=str(r.name),
+            status=str(CaseStatus(r.status).value),
+            support=str(CaseSupport(r.support).value),
+            owner=str(r.owner),
+            opened_at=r.opened_at,
+            withdrawal_date=r.withdrawal_date,
+        )
+        for r in conn.execute(query)
+    ]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Did it work, does it last: the case's interventions measured on the store
+# ----------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CaseOutcome:
+    effects: list[InterventionEffect]
+    follow_ups: list[FollowUp]
+    indicators: list[str]
+
+
+def store_interventions(conn: Connection) -> list[Intervention]:
+    """Every intervention in the store's events, each start paired with the organisation's next end."""
+    frame = pl.DataFrame(
+        conn.execute(
+            select(Organisation.code, Event.date, Event.kind, Event.detail)
+            .join(Organisation, Organisation.id == Event.organisation_id)
+            .where(Event.kind.in_(["intervention_start", "intervention_end"]))
+            .order_by(Organisation.code, Event.date)
+        ).all(),
+        schema={"org_code": pl.String, "date": pl.Date, "kind": pl.String, "detail": pl.String},
+        orient="row",
+    )
+    out: list[Intervention] = []
+    for (code,), rows in frame.group_by(["org_code"], maintain_order=True):
+        pending: tuple[dt.date, str] | None = None
+        for r in rows.iter_rows(named=True):
+            if r["kind"] == "intervention_start":
+                if pending is not None:
+                    out.append(Intervention(f"{code}:{pending[0]}", str(code), pending[1], pending[0], None))
+                pending = (r["date"], (r["detail"] or "intervention").split(" ")[0])
+            elif pending is not None:
+                out.append(Intervention(f"{code}:{pending[0]}", str(code), pending[1], pending[0], r["date"]))
+                pending = None
+        if pending is not None:
+            out.append(Intervention(f"{code}:{pending[0]}", str(code), pending[1], pending[0], None))
+    return out
+
+
+def case_outcome(
+    conn: Connection,
+    case_id: int,
+    *,
+    options: EffectOptions | None = None,
+    follow_up_options: FollowUpOptions | None = None,
+) -> CaseOutcome:
+    """The case's interventions: naive change and comparison-group DiD, and the follow-up after withdrawal, on
+    the score of their targeted indicators over every organisation's monthly values in the store."""
+    case = get_case(conn, case_id)
+    codes = sorted({str(c) for i in case.interventions for c in (i["indicators"] or [])})  # type: ignore[attr-defined]
+    if not codes:
+        return CaseOutcome([], [], [])
+    polarity = {
+        code: str(p.value if hasattr(p, "value") else p)
+        for code, p in conn.execute(
+            select(Indicator.code, Indicator.polarity).where(Indicator.code.in_(codes))
+        )
+    }
+    observations = pl.DataFrame(
+        conn.execute(
+            select(Organisation.code, Observation.period_start, Indicator.code, Observation.value)
+            .join(Organisation, Organisation.id == Observation.organisation_id)
+            .join(Indicator, Indicator.id == Observation.indicator_id)
+            .where(Indicator.code.in_(codes), Observation.value.is_not(None))
+        ).all(),
+        schema={"org_code": pl.String, "period": pl.Date, "indicator": pl.String, "value": pl.Float64},
+        orient="row",
+    )
+    if observations.is_empty():
+        return CaseOutcome([], [], codes)
+    panel = score_panel(observations, polarity)
+    known = store_interventions(conn)
+    ours = [
+        Intervention(
+            f"{case.organisation_code}:{i['start_date']}",
+            case.organisation_code,
+            str(i["support"]),
+            i["start_date"],  # type: ignore[arg-type]
+            i["end_date"],  # type: ignore[arg-type]
+        )
+        for i in case.interventions
+    ]
+    types = dict(conn.execute(select(Organisation.code, Organisation.type)).all())
+    effects = estimate_effects(panel, ours, all_interventions=known, types=types, options=options)
+    fu_options = follow_up_options or FollowUpOptions(follow_up_months=case.follow_up_months)
+    follow_ups = follow_up(panel, [i for i in ours if i.end is not None], options=fu_options)
+    return CaseOutcome(effects.per_intervention, follow_ups, codes)
+
+
+@dataclass(frozen=True)
+class WatchItem:
+    """One withdrawn intervention under follow-up, with its relapse status (``FollowUp.status``)."""
+
+    case_id: int
+    organisation_code: str
+    organisation_name: str
+    withdrawal: dt.date
+    status: str
+    months_followed: int
+    alarm_month: dt.date | None
+    signal: str | None
+    reason: str | None
+
+
+def follow_up_watch(conn: Connection, *, relapses_only: bool = False) -> list[WatchItem]:
+    """Every case intervention withdrawn, monitored against the level it achieved: relapses first."""
+    items: list[WatchItem] = []
+    for summary in list_cases(conn):
+        if summary.withdrawal_date is None:
+            continue
+        outcome = case_outcome(conn, summary.id)
+        for f in outcome.follow_ups:
+            items.append(
+                WatchItem(
+                    case_id=summary.id,
+                    organisation_code=summary.organisation_code,
+                    organisation_name=summary.organisation_name,
+                    withdrawal=f.withdrawal,
+                    status=f.status,
+                    months_followed=f.months_followed,
+                    alarm_month=f.alarm_month,
+                    signal=f.signal,
+                    reason=f.reason,
+                )
+            )
+    if relapses_only:
+        items = [i for i in items if i.status == "relapse"]
+    return sorted(items, key=lambda i: (i.status != "relapse", i.withdrawal, i.case_id))

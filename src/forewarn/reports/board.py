@@ -1,0 +1,93 @@
+"""A board report for one organisation, as HTML and PDF (WeasyPrint): its signals, its charts (the same SVG SPC
+charts as its page, drawn by ``forewarn.charts``), its case and interventions, and the data's sources and
+licences, with a contents list and page numbers."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from sqlalchemy import Connection
+
+from forewarn.access.policy import ALL_ORGANISATIONS, Visibility
+from forewarn.cases import service
+from forewarn.charts.display import number_text
+from forewarn.charts.render import svg
+from forewarn.charts.spc import spc_chart_spec
+from forewarn.views.organisation import organisation
+
+TEMPLATES = Path(__file__).parent / "templates"
+MAX_CHARTS = 12
+
+
+@dataclass(frozen=True)
+class BoardReport:
+    title: str
+    html: str
+    charts: int
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(["html"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["number"] = number_text
+    return env
+
+
+def board_report(
+    conn: Connection,
+    organisation_id: int,
+    *,
+    visibility: Visibility = ALL_ORGANISATIONS,
+    generated: dt.datetime | None = None,
+) -> BoardReport:
+    """The report's HTML; LookupError when there is no such organisation or ``visibility`` may not open it."""
+    view = organisation(conn, visibility, organisation_id) if visibility.may_open(organisation_id) else None
+    if view is None:
+        raise LookupError(f"no organisation {organisation_id}, or it may not be seen")
+    page = view.page
+    charts: list[dict[str, str]] = []
+    for indicator in page.indicators:
+        chart = view.charts.get(indicator.code)
+        if chart is None or len(charts) >= MAX_CHARTS:
+            continue
+        drawn = svg(spc_chart_spec(chart, width=520, height=180))
+        charts.append(
+            {
+                "code": indicator.code,
+                "name": indicator.name,
+                "src": "data:image/svg+xml;base64," + base64.b64encode(drawn.encode("utf-8")).decode("ascii"),
+            }
+        )
+    cases = [
+        service.get_case(conn, c.id) for c in service.list_cases(conn, organisation_ids=[organisation_id])
+    ]
+    title = f"Board report: {page.name}"
+    html = (
+        _environment()
+        .get_template("board.html")
+        .render(
+            title=title,
+            page=page,
+            charts=charts,
+            cases=cases,
+            generated=(generated or dt.datetime.now(dt.UTC)).strftime("%-d %B %Y %H:%M UTC"),
+        )
+    )
+    return BoardReport(title=title, html=html, charts=len(charts))
+
+
+def pdf(report: BoardReport) -> bytes:
+    """The report as PDF (WeasyPrint: CSS paged media, page numbers, the SVG charts as vectors)."""
+    from weasyprint import HTML
+
+    out: bytes = HTML(string=report.html, base_url=str(TEMPLATES)).write_pdf()
+    return out

@@ -1,0 +1,250 @@
+"""Case files in the web app (docs/interventions.md): analysts open, edit, record interventions and close cases;
+an organisation's members see their own organisation's cases and add progress notes; nobody else sees them (404,
+as for anything one may not see). Every change is audited by the cases service in the request's transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import Connection
+
+from forewarn.access.policy import Permission, Visibility, allowed
+from forewarn.access.principal import Principal
+from forewarn.cases import service
+from forewarn.store.models_cases import CaseSupport
+from forewarn.web.deps import CurrentUser, ReadConnection, Viewer, WriteConnection, require
+from forewarn.web.errors import BadRequestError, NotFoundError
+from forewarn.web.forms import FormModel, Text, codes
+from forewarn.web.rendering import render
+
+router = APIRouter(include_in_schema=False)
+Staff = Annotated[Principal, Depends(require(Permission.VIEW_ALL_ORGANISATIONS))]
+SUPPORTS = [s.value for s in CaseSupport]
+
+
+class OpenCaseForm(FormModel):
+    organisation_code: Text = ""
+    support: Text = ""
+    owner: Text = ""
+    concern: Text = ""
+
+
+class EditCaseForm(FormModel):
+    support: Text = ""
+    owner: Text = ""
+    concern: Text = ""
+    withdrawal_date: Text = ""
+
+
+class NoteForm(FormModel):
+    body: Text = ""
+
+
+class InterventionForm(FormModel):
+    start: Text = ""
+    indicators: Text = ""
+    rebase_reason: Text = ""
+
+
+class WithdrawForm(FormModel):
+    end: Text = ""
+
+
+class CloseForm(FormModel):
+    note: Text = ""
+
+
+def _day(text: str, label: str, *, required: bool = True) -> dt.date | None:
+    if not text and not required:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise BadRequestError(f"{label} must be a date (YYYY-MM-DD)") from None
+
+
+def _visible(conn: Connection, viewer: Visibility, case_id: int) -> service.CaseFile:
+    """The case, if this viewer may open its organisation (members: their own); else 404."""
+    try:
+        case = service.get_case(conn, case_id)
+    except service.CaseNotFound:
+        raise NotFoundError() from None
+    if not viewer.may_open(case.organisation_id):
+        raise NotFoundError()
+    return case
+
+
+def _changed(case_id: int) -> Response:
+    return RedirectResponse(f"/cases/{case_id}", status_code=303)
+
+
+@router.get("/cases")
+def cases_page(request: Request, principal: CurrentUser, viewer: Viewer, conn: ReadConnection) -> Response:
+    mine = None if viewer.all_organisations else [viewer.own] if viewer.own is not None else []
+    cases = service.list_cases(conn, organisation_ids=mine)
+    return render(
+        request,
+        "cases/list.html",
+        {
+            "title": "Cases",
+            "cases": cases,
+            "staff": allowed(principal, Permission.VIEW_ALL_ORGANISATIONS),
+            "supports": SUPPORTS,
+        },
+    )
+
+
+@router.post("/cases")
+def open_case(
+    request: Request, principal: Staff, form: Annotated[OpenCaseForm, Form()], conn: WriteConnection
+) -> Response:
+    try:
+        case_id = service.open_case(
+            conn,
+            form.organisation_code,
+            support=form.support,
+            owner=form.owner,
+            concern=form.concern,
+            actor=principal,
+            channel="web",
+        )
+    except service.CaseError as exc:
+        raise BadRequestError(str(exc)) from None
+    return _changed(case_id)
+
+
+@router.get("/cases/{case_id}")
+def case_page(
+    request: Request, principal: CurrentUser, viewer: Viewer, conn: ReadConnection, case_id: int
+) -> Response:
+    case = _visible(conn, viewer, case_id)
+    staff = allowed(principal, Permission.VIEW_ALL_ORGANISATIONS)
+    # The effect estimate compares with named other organisations: the regulator's view only.
+    outcome = service.case_outcome(conn, case_id) if staff and case.interventions else None
+    return render(
+        request,
+        "cases/case.html",
+        {
+            "title": f"Case {case.id}: {case.organisation_name}",
+            "case": case,
+            "outcome": outcome,
+            "staff": staff,
+            "supports": SUPPORTS,
+            "running": next((i for i in case.interventions if i["end_date"] is None), None),
+        },
+    )
+
+
+def _apply(conn: Connection, case_id: int, change: object) -> Response:
+    try:
+        change()  # type: ignore[operator]
+    except service.CaseError as exc:
+        raise BadRequestError(str(exc)) from None
+    except service.CaseNotFound:
+        raise NotFoundError() from None
+    return _changed(case_id)
+
+
+@router.post("/cases/{case_id}/notes")
+def add_note(
+    request: Request,
+    principal: CurrentUser,
+    viewer: Viewer,
+    form: Annotated[NoteForm, Form()],
+    conn: WriteConnection,
+    case_id: int,
+) -> Response:
+    """Analysts add notes; members of the case's organisation add progress notes."""
+    _visible(conn, viewer, case_id)
+    kind = "note" if allowed(principal, Permission.VIEW_ALL_ORGANISATIONS) else "progress"
+    return _apply(
+        conn,
+        case_id,
+        lambda: service.add_note(conn, case_id, body=form.body, kind=kind, actor=principal, channel="web"),
+    )
+
+
+@router.post("/cases/{case_id}/edit")
+def edit_case(
+    request: Request,
+    principal: Staff,
+    form: Annotated[EditCaseForm, Form()],
+    conn: WriteConnection,
+    case_id: int,
+) -> Response:
+    withdrawal = _day(form.withdrawal_date, "The withdrawal date", required=False)
+    return _apply(
+        conn,
+        case_id,
+        lambda: service.update_case(
+            conn,
+            case_id,
+            actor=principal,
+            channel="web",
+            support=form.support or None,
+            owner=form.owner or None,
+            concern=form.concern or None,
+            withdrawal_date=withdrawal,
+        ),
+    )
+
+
+@router.post("/cases/{case_id}/interventions")
+def start_intervention(
+    request: Request,
+    principal: Staff,
+    form: Annotated[InterventionForm, Form()],
+    conn: WriteConnection,
+    case_id: int,
+) -> Response:
+    start = _day(form.start, "The start")
+    targeted = codes(form.indicators)
+    if not targeted:
+        raise BadRequestError("Name at least one targeted indicator")
+    return _apply(
+        conn,
+        case_id,
+        lambda: service.start_intervention(
+            conn,
+            case_id,
+            start=start,  # type: ignore[arg-type]
+            indicators=targeted,
+            rebase_reason=form.rebase_reason or None,
+            actor=principal,
+            channel="web",
+        ),
+    )
+
+
+@router.post("/cases/{case_id}/withdraw")
+def withdraw(
+    request: Request,
+    principal: Staff,
+    form: Annotated[WithdrawForm, Form()],
+    conn: WriteConnection,
+    case_id: int,
+) -> Response:
+    end = _day(form.end, "The end")
+    return _apply(
+        conn,
+        case_id,
+        lambda: service.end_intervention(conn, case_id, end=end, actor=principal, channel="web"),  # type: ignore[arg-type]
+    )
+
+
+@router.post("/cases/{case_id}/close")
+def close(
+    request: Request,
+    principal: Staff,
+    form: Annotated[CloseForm, Form()],
+    conn: WriteConnection,
+    case_id: int,
+) -> Response:
+    return _apply(
+        conn,
+        case_id,
+        lambda: service.close_case(conn, case_id, note=form.note, actor=principal, channel="web"),
+    )

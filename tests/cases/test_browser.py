@@ -1,0 +1,76 @@
+"""The case journey in Chromium: an analyst opens a case, records an intervention, withdraws it and closes the
+case; the organisation's member sees only their own case and adds a progress note; axe-core finds no WCAG 2.2 AA
+violation on any of the pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.browser.conftest import CHROMIUM, LiveServer
+from tests.browser.test_journeys import assert_accessible, sign_in
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason=f"{CHROMIUM} is not installed (apt-get install chromium)"
+    ),
+]
+
+
+def test_a_case_from_opening_to_closing_in_the_browser(
+    page: Any, browser: Any, live_server: LiveServer
+) -> None:
+    url = live_server.url
+    sign_in(page, live_server, "analyst")
+    page.goto(f"{url}/cases")
+    assert page.get_by_role("heading", name="Cases").is_visible()
+    assert_accessible(page)
+    page.get_by_label("Organisation code").fill("OWN1")
+    page.get_by_label("Support").select_option("development")
+    page.get_by_label("Owner").fill("Dana Analyst")
+    page.get_by_label("Why the organisation is of concern").fill("Four-hour waits falling for a year")
+    page.get_by_role("button", name="Open the case").click()
+    page.wait_for_url("**/cases/*")
+    case_url = page.url
+    assert page.get_by_text("Four-hour waits falling for a year").is_visible()
+    assert_accessible(page)
+    page.get_by_label("Start (YYYY-MM-DD)").fill("2021-02-01")
+    page.get_by_label("Targeted indicator codes").fill("perf")
+    page.get_by_role("button", name="Record the start").click()
+    page.wait_for_url(case_url)
+    assert page.locator("#interventions").inner_text().startswith("development from 2021-02-01 to now")
+    assert_accessible(page)
+    page.get_by_label("End of the intervention (YYYY-MM-DD)").fill("2021-11-01")
+    page.get_by_role("button", name="Record the withdrawal").click()
+    page.wait_for_url(case_url)
+    assert "to 2021-11-01" in page.locator("#interventions").inner_text()
+
+    # The member of the organisation sees this case, and only this one, and adds a progress note.
+    member_context = browser.new_context(bypass_csp=True, viewport={"width": 1280, "height": 900})
+    member = member_context.new_page()
+    try:
+        sign_in(member, live_server, "member")
+        member.goto(f"{url}/cases")
+        links = member.locator("table a")
+        assert links.count() == 1
+        links.first.click()
+        member.wait_for_url(case_url)
+        member.get_by_label("Add a progress note").fill("The new rota started in March.")
+        member.get_by_role("button", name="Add the note").click()
+        member.wait_for_url(case_url)
+        assert "The new rota started in March." in member.locator("#notes").inner_text()
+        assert member.get_by_role("button", name="Close the case").count() == 0
+        assert_accessible(member)
+    finally:
+        member_context.close()
+
+    page.reload()
+    assert "Progress" in page.locator("#notes").inner_text()
+    page.get_by_label("Why it is closed").fill("Exit criteria met")
+    page.get_by_role("button", name="Close the case").click()
+    page.wait_for_url(case_url)
+    assert page.get_by_text("closed: Exit criteria met").is_visible()
+    assert_accessible(page)
+    assert page.errors == []
