@@ -3,7 +3,7 @@
 This package assembles the Typer ``app`` from one module per command group: :mod:`~forewarn.cli.data` (import,
 export, datasets, scan, simulate, demo, db upgrade), :mod:`~forewarn.cli.analyst` (funnel, spc, cusum, ewma,
 ranks), :mod:`~forewarn.cli.survey` (survey ..., psychometrics), :mod:`~forewarn.cli.risk`,
-:mod:`~forewarn.cli.db` (backup, restore), :mod:`~forewarn.cli.worker` (worker, db maintain) and
+:mod:`~forewarn.cli.db` (backup, restore), :mod:`~forewarn.cli.peers` (neighbours, deviants, library ...), :mod:`~forewarn.cli.worker` (worker, db maintain) and
 :mod:`~forewarn.cli.web` (serve, users). They share :mod:`~forewarn.cli.output` (stderr, ``--json``, progress),
 :mod:`~forewarn.cli.store` (the migrated engine) and, for the analyst's tools, :mod:`~forewarn.cli.tool_output`.
 
@@ -32,6 +32,7 @@ from forewarn.cli.data import (
     simulate_command,
 )
 from forewarn.cli.db import backup_command, restore_command
+from forewarn.cli.peers import deviants_command, library_app, neighbours_command
 from forewarn.cli.risk import risk_app
 from forewarn.cli.survey import psychometrics_command, survey_app
 from forewarn.cli.worker import maintain_command
@@ -111,6 +112,9 @@ app.command("simulate")(simulate_command)
 app.command("demo")(demo_command)
 app.add_typer(survey_app, name="survey")
 app.add_typer(risk_app, name="risk")
+app.command("neighbours")(neighbours_command)
+app.command("deviants")(deviants_command)
+app.add_typer(library_app, name="library")
 db_app = typer.Typer(help="The store: migrations and status.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 db_app.command("backup")(backup_command)

@@ -133,6 +133,8 @@ def load_context(conn: Connection, dataset_id: int | None, as_of: dt.date | None
 
     def add_categories(name: str, labels: pl.Series) -> None:
         known = labels.drop_nulls()
+        if known.len() == 0:
+            return  # nobody has it: nothing to say
         if known.len() < enough or known.n_unique() < 2:
             left_out.append(name)
             return

@@ -9,9 +9,10 @@ predicts it, else the CIPFA-style fixed weights: :mod:`.neighbours`). Within the
   estimates with a standard error) over the group's totals in the indicator's latest year, centred on the group's
   pooled value; a neighbour outside the group's limits on the improvement side (:func:`forewarn.domain.improvement_side`)
   is a deviant by level;
-- **improvement**: the Making Data Count XmR chart (:func:`forewarn.stats.spc.xmr_chart`) of the neighbour's own
-  series; a run of ``shift_length`` or more points on the improving side of its mean that continues to the latest
-  point (a sustained shift, still going) is a deviant by improvement.
+- **improvement**: the Making Data Count XmR chart (:func:`forewarn.stats.spc.xmr_chart`) of the neighbour's gap
+  to the group's other members at each period (its value minus their mean, so a trend or season the whole group
+  shares cancels); a run of ``shift_length`` or more points on the improving side of the chart's mean that
+  continues to the latest point (a sustained shift, still going) is a deviant by improvement.
 
 Every deviant is listed with the 95% interval of its level and the group's limits at its size, in the order of
 their names: never ranked, because a ranking of the best would be a league table whose order is mostly noise.
@@ -26,6 +27,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 from sqlalchemy import Connection
 
 from forewarn.domain import Polarity, improvement_direction, improvement_side
@@ -39,6 +41,7 @@ from forewarn.stats.intervals import Interval, normal_interval, poisson_ratio_in
 from forewarn.stats.neighbours import DEFAULT_K, design, nearest, outcome_weights
 from forewarn.stats.spc import SpcOptions, xmr_chart
 from forewarn.surveillance.compute import funnel_options
+from forewarn.surveillance.kinds import COUNT_KINDS
 from forewarn.surveillance.options import ScanOptions
 
 DEFAULT_LIMIT = 99.8
@@ -65,8 +68,8 @@ class Deviant:
     limit_upper: float | None = None
     shift_since: dt.date | None = None  # first period of the run of improving points that continues now
     shift_points: int | None = None
-    shift_mean: float | None = None  # mean of the run's points ...
-    process_mean: float | None = None  # ... against the chart's mean
+    run_gap: float | None = None  # mean gap to the group's other members over the run ...
+    usual_gap: float | None = None  # ... against the chart's mean gap
 
 
 @dataclass(frozen=True)
@@ -242,7 +245,7 @@ def deviants_in(
             f"{meta.code}'s values come without counts or standard errors: levels cannot be compared with noise, "
             "only sustained improvement (SPC) is shown."
         )
-    improving, since, points, run_mean, process_mean = _sustained_improvement(levels, options, side)
+    improving, since, points, run_gap, usual_gap = _sustained_improvement(levels, members, options, side)
     interval = level_interval(levels)
     out_groups: list[Group] = []
     for g, row in enumerate(rows.tolist()):
@@ -250,7 +253,7 @@ def deviants_in(
         for j in range(1, k_eff + 1):
             r = int(members[g, j])
             by_level = bool(level_flag[g, j])
-            by_improvement = bool(improving[r])
+            by_improvement = bool(improving[g, j])
             if not (by_level or by_improvement):
                 continue
             found.append(
@@ -266,10 +269,10 @@ def deviants_in(
                     z=_num(z[g, j]),
                     limit_lower=_num(lim_lo[g, j]),
                     limit_upper=_num(lim_hi[g, j]),
-                    shift_since=since[r] if by_improvement else None,
-                    shift_points=int(points[r]) if by_improvement else None,
-                    shift_mean=_num(run_mean[r]) if by_improvement else None,
-                    process_mean=_num(process_mean[r]) if by_improvement else None,
+                    shift_since=since[g, j] if by_improvement else None,
+                    shift_points=int(points[g, j]) if by_improvement else None,
+                    run_gap=_num(run_gap[g, j]) if by_improvement else None,
+                    usual_gap=_num(usual_gap[g, j]) if by_improvement else None,
                 )
             )
         found.sort(key=lambda d: (d.name.casefold(), d.code))
@@ -369,8 +372,11 @@ def _group_funnels(
             result = funnel_statistics(
                 num[keep], den[keep], fid[keep], n_funnels=q, options=options, target="pooled"
             )
+            # Outside the limits on the improvement side, and by the adjusted z too: where a funnel's limits are
+            # exact Poisson or binomial ones, a zero count is "outside" a lower limit of 1e-20 by itself.
+            beyond = side * result.z_adjusted > options.quantile
             high = result.outlier_high if side > 0 else result.outlier_low
-            flag.ravel()[keep] = high
+            flag.ravel()[keep] = high & beyond
             z.ravel()[keep] = result.z_adjusted
             # Back to the level's scale: a rate's ratio times the group's pooled rate (and the multiplier).
             unit_scale = scale * pooled[fid[keep]]
@@ -395,54 +401,65 @@ def _group_funnels(
 
 
 def _sustained_improvement(
-    levels: IndicatorLevels, options: ScanOptions, side: int
-) -> tuple[BoolArray, list[dt.date | None], IntArray, FloatArray, FloatArray]:
-    """Per organisation: whether its XmR chart ends in a shift on the improving side (the run of at least
-    ``spc_shift_length`` points on that side of the mean reaches the latest point), when the run began, how
-    many points it has, their mean and the chart's mean."""
-    series = levels.series
-    n = series.shape[0]
-    improving = np.zeros(n, dtype=bool)
-    since: list[dt.date | None] = [None] * n
-    points = np.zeros(n, dtype=np.int64)
-    run_mean, process_mean = np.full(n, np.nan), np.full(n, np.nan)
-    counts = np.isfinite(series).sum(axis=1)
-    enough = counts >= options.spc_min_points
-    if levels.indicator.kind in ("proportion", "rate", "ratio_oe"):
-        enough &= levels.events_per_period >= MIN_EVENTS_PER_POINT
-    charted = np.flatnonzero(enough)
-    if charted.size == 0 or side == 0:
-        return improving, since, points, run_mean, process_mean
-    values = series[charted]
+    levels: IndicatorLevels, members: IntArray, options: ScanOptions, side: int
+) -> tuple[BoolArray, NDArray[np.object_], IntArray, FloatArray, FloatArray]:
+    """Per group and member (shape of ``members``): whether the member's gap to the group's other members ends in
+    a shift on the improving side (a run of at least ``spc_shift_length`` points on that side of the XmR chart's
+    mean that reaches the latest point), when the run began, how many points it has, the mean gap over the run
+    and the chart's mean gap.
+
+    The chart is of ``value - mean of the other members' values`` at each period, so a trend or a season the whole
+    group shares (every organisation improving together) is not a deviant's improvement."""
+    q, width = members.shape
+    improving = np.zeros((q, width), dtype=bool)
+    since = np.full((q, width), None, dtype=object)
+    points = np.zeros((q, width), dtype=np.int64)
+    run_gap, usual_gap = np.full((q, width), np.nan), np.full((q, width), np.nan)
+    if side == 0 or levels.series.shape[1] == 0:
+        return improving, since, points, run_gap, usual_gap
+    values = levels.series[members]  # (q, w, T)
+    seen = np.isfinite(values)
+    filled = np.where(seen, values, 0.0)
+    total, count = filled.sum(axis=1), seen.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        others = (total[:, None, :] - filled) / (count[:, None, :] - seen)
+    gap = np.where(seen & np.isfinite(others), values - others, np.nan)
+    enough = np.isfinite(gap).sum(axis=2) >= options.spc_min_points
+    enough[:, 0] = False  # the organisation itself is not its own deviant
+    if levels.indicator.kind in (*COUNT_KINDS, "count"):
+        enough &= levels.events_per_period[members] >= MIN_EVENTS_PER_POINT
+    g_idx, m_idx = np.nonzero(enough)
+    if g_idx.size == 0:
+        return improving, since, points, run_gap, usual_gap
+    panel = gap[g_idx, m_idx]
     chart = xmr_chart(
-        values,
+        panel,
         SpcOptions(
             improvement=improvement_direction(levels.indicator.polarity),
             shift_length=options.spc_shift_length,
             trend_length=options.spc_trend_length,
         ),
     )
-    observed = np.isfinite(values)
-    width = values.shape[1]
-    last = width - 1 - np.argmax(observed[:, ::-1], axis=1)
-    idx = np.arange(charted.size)
+    observed = np.isfinite(panel)
+    t = panel.shape[1]
+    last = t - 1 - np.argmax(observed[:, ::-1], axis=1)
+    idx = np.arange(g_idx.size)
     on_side = chart.relative_to_mean == side
     now = chart.shift[idx, last] & on_side[idx, last]
-    # Length of the trailing run on the improving side, counted back from the latest observed point.
-    before_last = np.arange(width)[None, :] <= last[:, None]
-    broken = before_last & ~on_side
-    last_break = np.where(broken.any(axis=1), width - 1 - np.argmax(broken[:, ::-1], axis=1), -1)
-    start = last_break + 1
-    in_run = (np.arange(width)[None, :] >= start[:, None]) & before_last & observed
+    # The trailing run on the improving side, counted back from the latest observed point.
+    upto = np.arange(t)[None, :] <= last[:, None]
+    broken = upto & ~on_side
+    start = np.where(broken.any(axis=1), t - 1 - np.argmax(broken[:, ::-1], axis=1), -1) + 1
+    in_run = (np.arange(t)[None, :] >= start[:, None]) & upto & observed
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean_run = np.where(in_run, values, 0.0).sum(axis=1) / in_run.sum(axis=1)
-    improving[charted] = now
-    points[charted] = np.where(now, in_run.sum(axis=1), 0)
-    run_mean[charted] = np.where(now, mean_run, np.nan)
-    process_mean[charted] = chart.mean[idx, last]
+        mean_run = np.where(in_run, panel, 0.0).sum(axis=1) / in_run.sum(axis=1)
+    improving[g_idx, m_idx] = now
+    points[g_idx, m_idx] = np.where(now, in_run.sum(axis=1), 0)
+    run_gap[g_idx, m_idx] = np.where(now, mean_run, np.nan)
+    usual_gap[g_idx, m_idx] = chart.mean[idx, last]
     for i in np.flatnonzero(now).tolist():
-        since[int(charted[i])] = levels.periods[int(start[i])] if levels.periods else None
-    return improving, since, points, run_mean, process_mean
+        since[g_idx[i], m_idx[i]] = levels.periods[int(start[i])]
+    return improving, since, points, run_gap, usual_gap
 
 
 __all__ = [

@@ -152,7 +152,11 @@ def indicator_levels(
         for name, values in (("num", num), ("den", den), ("exp", exp), ("est", est), ("se", se)):
             out[name][rows[keep]] = values[keep]
         series[rows[keep]] = panel.value[keep]
-        counts = panel.numerator
+        counts = (
+            panel.numerator
+            if meta.kind != "count"
+            else np.where(np.isfinite(panel.numerator), panel.numerator, panel.value)
+        )
         if meta.kind == "proportion":
             counts = np.minimum(panel.numerator, panel.denominator - panel.numerator)
         seen = np.isfinite(counts)
