@@ -3,6 +3,13 @@
 Importing the package registers every table on ``Base.metadata`` (migrations and tests rely on it).
 """
 
-from forewarn.store import models, models_jobs, models_surveillance, models_surveys, models_web
+from forewarn.store import (
+    models,
+    models_jobs,
+    models_peers,
+    models_surveillance,
+    models_surveys,
+    models_web,
+)
 
-__all__ = ["models", "models_jobs", "models_surveillance", "models_surveys", "models_web"]
+__all__ = ["models", "models_jobs", "models_peers", "models_surveillance", "models_surveys", "models_web"]
