@@ -315,6 +315,27 @@ CASES: list[Case] = [
         setup=token("used"),
         json_body={"answers": {"acq_1": 4}},
     ),
+    # Issue 13, learning from peers: an organisation's statistical neighbours, for those who may open it.
+    *[
+        Case("GET", path, {**signed_in(OK), **member_sees}, setup=org(key), label=key)
+        for path in (
+            "/organisations/{organisation_id}/neighbours",
+            "/api/v1/organisations/{organisation_id}/neighbours",
+        )
+        for key, member_sees in (
+            ("OWN", {}),
+            ("PEER", {"member": 404, "member_bearer": 404}),
+            ("HIDDEN", {"member": 404, "member_bearer": 404}),
+            ("SIM", {"member": 404, "member_bearer": 404}),
+        )
+    ],
+    Case(
+        "GET",
+        "/api/v1/organisations/{organisation_id}/neighbours",
+        signed_in(404),
+        setup=ids(organisation_id=987654),
+        label="none",
+    ),
 ]
 
 

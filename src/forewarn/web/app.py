@@ -27,6 +27,7 @@ from forewarn.web.routes import (
     indicators,
     jobs,
     organisations,
+    peers,
     portfolio,
     surveys,
 )
@@ -95,6 +96,7 @@ def create_app(
         admin,
         jobs,
         api_docs,
+        peers,
     ):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
