@@ -1,8 +1,8 @@
 """Library documents: checked, written with their links and search text, read back.
 
-A document's ``search_text`` is its title, summary, authors and body, then the names and codes of the
-organisations and indicators it concerns, so a search for an organisation's or an indicator's name finds the
-notes about it. Every problem in a document is reported at once, each naming its field.
+A document's ``search_text`` is its title, summary, authors and body, then the name and code of its own
+organisation and of the indicators it concerns, so a search for an organisation's or an indicator's name finds
+the notes about it (the other organisations it concerns are linked, not searchable: see :func:`check`). Every problem in a document is reported at once, each naming its field.
 """
 
 from __future__ import annotations
@@ -115,9 +115,11 @@ def check(conn: Connection, data: DocumentInput, source: str) -> Checked | list[
         problem("audience", "a document for its organisation only needs an organisation")
     if problems:
         return problems
-    names = _names(conn, Organisation, found_orgs.values()) + _names(
-        conn, Indicator, found_indicators.values()
-    )
+    # The owning organisation's name (it publishes the note) and the indicators' names are searchable; the names
+    # of other organisations it concerns are not, so a search's snippet never shows them to a reader who may not
+    # know them.
+    owner = [found_orgs[data.organisation]] if data.organisation else []
+    names = _names(conn, Organisation, owner) + _names(conn, Indicator, found_indicators.values())
     search_text = "\n".join(
         part
         for part in (data.title, data.summary or "", "; ".join(data.authors), data.body, "\n".join(names))
