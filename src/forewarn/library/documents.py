@@ -1,8 +1,8 @@
 """Library documents: checked, written with their links and search text, read back.
 
-A document's ``search_text`` is its title, summary, authors and body, then the name and code of its own
-organisation and of the indicators it concerns, so a search for an organisation's or an indicator's name finds
-the notes about it (the other organisations it concerns are linked, not searchable: see :func:`check`). Every problem in a document is reported at once, each naming its field.
+A document's ``search_text`` is its title, summary, authors and body, then the names and codes of the indicators
+it concerns, so a search for an indicator finds the notes about it. Organisations' names are not searchable (see
+:func:`check`): who wrote a note, and whom it concerns, is shown to each reader as their visibility allows. Every problem in a document is reported at once, each naming its field.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ MAX_TITLE = 300
 MAX_BODY = 2_000_000
 KINDS = tuple(k.value for k in DocumentKind)
 AUDIENCES = tuple(a.value for a in Audience)
+KIND_LABELS = {"note": "Note", "case_study": "Case study", "experiment": "Experiment", "document": "Document"}
+AUDIENCE_LABELS = {"everyone": "Everyone", "organisation": "Its organisation and the regulator only"}
 
 
 @dataclass(frozen=True)
@@ -115,11 +117,9 @@ def check(conn: Connection, data: DocumentInput, source: str) -> Checked | list[
         problem("audience", "a document for its organisation only needs an organisation")
     if problems:
         return problems
-    # The owning organisation's name (it publishes the note) and the indicators' names are searchable; the names
-    # of other organisations it concerns are not, so a search's snippet never shows them to a reader who may not
-    # know them.
-    owner = [found_orgs[data.organisation]] if data.organisation else []
-    names = _names(conn, Organisation, owner) + _names(conn, Indicator, found_indicators.values())
+    # The indicators' names are searchable; organisations' names are not (whose note it is, and whom it concerns,
+    # are shown to each reader as their visibility allows, and a search's snippet would show them to anyone).
+    names = _names(conn, Indicator, found_indicators.values())
     search_text = "\n".join(
         part
         for part in (data.title, data.summary or "", "; ".join(data.authors), data.body, "\n".join(names))

@@ -1,8 +1,7 @@
 """Tables of the practice library: notes, case studies, experiment results and documents, with the organisations
 and indicators each concerns (migration 0012).
 
-Full-text search reads one column, ``search_text`` (title, summary, authors, body, the owning organisation's and the
-indicators' names, written by :mod:`forewarn.library.documents`), so both stores index the same text:
+Full-text search reads one column, ``search_text`` (title, summary, authors, body and the indicators' names, written by :mod:`forewarn.library.documents`), so both stores index the same text:
 
 - PostgreSQL: a GIN index on ``to_tsvector('english', search_text)`` (below, created on PostgreSQL only), queried
   with ``websearch_to_tsquery``;

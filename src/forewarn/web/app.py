@@ -26,6 +26,7 @@ from forewarn.web.routes import (
     imports,
     indicators,
     jobs,
+    library,
     organisations,
     peers,
     portfolio,
@@ -97,6 +98,7 @@ def create_app(
         jobs,
         api_docs,
         peers,
+        library,
     ):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
