@@ -178,3 +178,49 @@ def test_one_organisations_deviants_and_the_rules_that_stop_them(region: Region)
     assert neutral.groups == [] and "neutral" in neutral.notes[0]
     payload = json.loads(json.dumps(one.to_dict()))
     assert payload["indicator"] == "sim_mortality_oe" and payload["groups"][0]["code"] == "SIM00011"
+
+
+def test_who_to_learn_from_as_an_analyst_and_as_a_member_sees_it(region: Region) -> None:
+    from forewarn.access.policy import ALL_ORGANISATIONS, Visibility
+    from forewarn.library.documents import DocumentInput, create_document
+    from forewarn.store.database import write_connection
+    from forewarn.views.peers import neighbours_view
+
+    with read_connection(region.engine) as conn:
+        report = find_deviants(conn, "sim_timely_care")
+    group = next(g for g in report.groups if g.deviants)
+    deviant = group.deviants[0]
+    with write_connection(region.engine) as conn:
+        note = create_document(
+            conn,
+            DocumentInput(
+                title="How we see patients on time",
+                body="Triage at the door.",
+                organisation=deviant.code,
+                indicators=("sim_timely_care",),
+            ),
+            "tests",
+        )
+    member = Visibility(all_organisations=False, own=group.organisation_id, peers={})
+    with read_connection(region.engine) as conn:
+        analyst_view = neighbours_view(
+            conn, ALL_ORGANISATIONS, group.organisation_id, indicator="sim_timely_care", replicates=10
+        )
+        member_view = neighbours_view(
+            conn, member, group.organisation_id, indicator="sim_timely_care", replicates=10
+        )
+        hidden = neighbours_view(
+            conn, member, deviant.organisation_id, indicator="sim_timely_care", replicates=10
+        )
+    assert analyst_view is not None and member_view is not None and hidden is None
+    assert {d.label for d in analyst_view.deviants} == {d.name for d in group.deviants}
+    assert [p.url for p in analyst_view.practice] == [f"/library/{note}"]
+    assert [p.url for p in member_view.practice] == [f"/library/{note}"]  # shared with everyone
+    for d in member_view.deviants:
+        assert (
+            d.label.startswith("Neighbour ") and d.url is None and d.level is None and d.limit_lower is None
+        )
+    labels = {n.label for listing in member_view.lists for n in listing.neighbours}
+    assert {d.label for d in member_view.deviants} <= labels
+    text = member_view.model_dump_json()
+    assert deviant.code not in text and deviant.name not in text
