@@ -9,15 +9,23 @@ from sqlalchemy import Engine, inspect
 
 from forewarn.store import migrate
 from forewarn.store.models import Base
+from forewarn.store.models_peers import SQLITE_SEARCH_TABLES
 
 
 def _observation_indexes(engine: Engine) -> dict[str, list[str]]:
     return {str(i["name"]): list(i["column_names"]) for i in inspect(engine).get_indexes("observations")}
 
 
+def _not_the_search_index(name: str | None, type_: str, _parent: object) -> bool:
+    # SQLite's FTS5 table of the library (and its shadow tables) is created by migration 0012, not by a model.
+    return not (type_ == "table" and name in SQLITE_SEARCH_TABLES)
+
+
 def test_the_migrated_store_matches_every_model(engine: Engine) -> None:
     with engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            conn, opts={"compare_type": True, "include_name": _not_the_search_index}
+        )
         assert compare_metadata(context, Base.metadata) == []
 
 

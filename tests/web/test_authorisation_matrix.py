@@ -146,6 +146,25 @@ def case_of(key: str, **extra: Any) -> Setup:
                     conn, code, support="development", owner="Case owner", concern="Matrix", actor="tests"
                 )
         return {"case_id": case_id, **extra}
+def library_note(key: str, audience: str) -> Setup:
+    """A fresh library note of the organisation ``key``, shared with ``audience``."""
+
+    def setup(world: World, engine: Engine) -> dict[str, Any]:
+        from forewarn.library.documents import DocumentInput, create_document
+        from tests.web.world import ORGANISATIONS
+
+        with engine.begin() as conn:
+            document_id = create_document(
+                conn,
+                DocumentInput(
+                    title=f"Night checks ({audience})",
+                    body="A second check at night.",
+                    organisation=ORGANISATIONS[key][0],
+                    audience=audience,
+                ),
+                "tests",
+            )
+        return {"document_id": document_id}
 
     return setup
 
@@ -439,6 +458,13 @@ CASES: list[Case] = [
     Case("GET", "/cases", signed_in(OK)),
     *[
         Case("GET", "/cases/{case_id}", {**signed_in(OK), **member_sees}, setup=case_of(key), label=key)
+    # Issue 13, learning from peers: an organisation's statistical neighbours, for those who may open it.
+    *[
+        Case("GET", path, {**signed_in(OK), **member_sees}, setup=org(key), label=key)
+        for path in (
+            "/organisations/{organisation_id}/neighbours",
+            "/api/v1/organisations/{organisation_id}/neighbours",
+        )
         for key, member_sees in (
             ("OWN", {}),
             ("PEER", {"member": 404, "member_bearer": 404}),
@@ -462,6 +488,58 @@ CASES: list[Case] = [
     Case("POST", "/cases/{case_id}/interventions", staff(400), setup=case_of("OWN"), data={"start": "x"}),
     Case("POST", "/cases/{case_id}/withdraw", staff(400), setup=case_of("OWN"), data={"end": ""}),
     Case("POST", "/cases/{case_id}/close", staff(400), setup=case_of("OWN"), data={"note": ""}),
+            ("SIM", {"member": 404, "member_bearer": 404}),
+        )
+    ],
+    Case(
+        "GET",
+        "/api/v1/organisations/{organisation_id}/neighbours",
+        signed_in(404),
+        setup=ids(organisation_id=987654),
+        label="none",
+    ),
+    # Issue 13, the practice library: everyone signed in reads what is shared; a note for its organisation only is
+    # the organisation's and the regulator's; members edit their own organisation's notes only.
+    Case("GET", "/library", signed_in(OK)),
+    Case("GET", "/api/v1/library", signed_in(OK)),
+    Case("GET", "/library/new", signed_in(OK)),
+    Case("POST", "/library/new", signed_in(OK), data={"title": "Matrix note", "body": "Some practice."}),
+    Case("POST", "/library/new", signed_in(400), data={"title": "", "body": ""}, label="empty"),
+    *[
+        Case(method, path, expect, setup=library_note(key, audience), label=f"{key}_{audience}")
+        for method, path in (
+            ("GET", "/library/{document_id}"),
+            ("GET", "/api/v1/library/{document_id}"),
+            ("GET", "/library/{document_id}/edit"),
+        )
+        for key, audience, expect in (
+            ("OWN", "organisation", signed_in(OK)),
+            (
+                "HIDDEN",
+                "everyone",
+                signed_in(OK)
+                if "edit" not in path
+                else {**signed_in(OK), "member": 403, "member_bearer": 403},
+            ),
+            ("HIDDEN", "organisation", {**signed_in(OK), "member": 404, "member_bearer": 404}),
+        )
+    ],
+    Case(
+        "POST",
+        "/library/{document_id}/edit",
+        signed_in(OK),
+        setup=library_note("OWN", "everyone"),
+        data={"title": "Edited", "body": "Edited practice.", "audience": "everyone"},
+    ),
+    Case(
+        "POST",
+        "/library/{document_id}/edit",
+        {**signed_in(OK), "member": 403, "member_bearer": 403},
+        setup=library_note("HIDDEN", "everyone"),
+        data={"title": "Edited", "body": "Edited practice.", "audience": "everyone"},
+        label="another organisation's",
+    ),
+    Case("GET", "/library/{document_id}", signed_in(404), setup=ids(document_id=987654), label="none"),
 ]
 
 

@@ -3,7 +3,7 @@
 This package assembles the Typer ``app`` from one module per command group: :mod:`~forewarn.cli.data` (import,
 export, datasets, scan, simulate, demo, db upgrade), :mod:`~forewarn.cli.analyst` (funnel, spc, cusum, ewma,
 ranks), :mod:`~forewarn.cli.survey` (survey ..., psychometrics), :mod:`~forewarn.cli.risk`,
-:mod:`~forewarn.cli.db` (backup, restore), :mod:`~forewarn.cli.worker` (worker, db maintain) and
+:mod:`~forewarn.cli.db` (backup, restore), :mod:`~forewarn.cli.peers` (neighbours, deviants, library ...), :mod:`~forewarn.cli.worker` (worker, db maintain) and
 :mod:`~forewarn.cli.web` (serve, users). They share :mod:`~forewarn.cli.output` (stderr, ``--json``, progress),
 :mod:`~forewarn.cli.store` (the migrated engine) and, for the analyst's tools, :mod:`~forewarn.cli.tool_output`.
 
@@ -34,6 +34,7 @@ from forewarn.cli.data import (
 )
 from forewarn.cli.db import backup_command, restore_command
 from forewarn.cli.experiment import experiment_app
+from forewarn.cli.peers import deviants_command, library_app, neighbours_command
 from forewarn.cli.risk import risk_app
 from forewarn.cli.survey import psychometrics_command, survey_app
 from forewarn.cli.worker import maintain_command
@@ -116,6 +117,9 @@ app.add_typer(risk_app, name="risk")
 app.add_typer(experiment_app, name="experiment")  # issue 15
 app.add_typer(case_app, name="case")  # issue 14: case files
 app.add_typer(report_app, name="report")  # issue 14: reports
+app.command("neighbours")(neighbours_command)
+app.command("deviants")(deviants_command)
+app.add_typer(library_app, name="library")
 db_app = typer.Typer(help="The store: migrations and status.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 db_app.command("backup")(backup_command)

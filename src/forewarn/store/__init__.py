@@ -8,6 +8,7 @@ from forewarn.store import (
     models_cases,
     models_experiments,
     models_jobs,
+    models_peers,
     models_risk,  # issue 11: the risk model's versions and scores
     models_surveillance,
     models_surveys,
@@ -19,6 +20,7 @@ __all__ = [
     "models_cases",
     "models_experiments",
     "models_jobs",
+    "models_peers",
     "models_risk",
     "models_surveillance",
     "models_surveys",

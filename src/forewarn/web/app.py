@@ -28,7 +28,9 @@ from forewarn.web.routes import (
     imports,
     indicators,
     jobs,
+    library,
     organisations,
+    peers,
     portfolio,
     surveys,
     two_step,
@@ -103,6 +105,8 @@ def create_app(
         risk_routes,
         experiments,  # issue 15
         cases,  # issue 14: case files
+        peers,
+        library,
     ):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -1,7 +1,7 @@
 """cases: case files (evidence, milestones, exit criteria, notes) and the interventions recorded from them
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 
 A case belongs to an organisation; its evidence rows keep why it is of concern with the date each refers to and
 when it was pulled; its interventions point at the ``events`` rows (``intervention_start``, ``intervention_end``)
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0013"
-down_revision: str | None = "0011"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
