@@ -146,6 +146,10 @@ def case_of(key: str, **extra: Any) -> Setup:
                     conn, code, support="development", owner="Case owner", concern="Matrix", actor="tests"
                 )
         return {"case_id": case_id, **extra}
+
+    return setup
+
+
 def library_note(key: str, audience: str) -> Setup:
     """A fresh library note of the organisation ``key``, shared with ``audience``."""
 
@@ -458,13 +462,6 @@ CASES: list[Case] = [
     Case("GET", "/cases", signed_in(OK)),
     *[
         Case("GET", "/cases/{case_id}", {**signed_in(OK), **member_sees}, setup=case_of(key), label=key)
-    # Issue 13, learning from peers: an organisation's statistical neighbours, for those who may open it.
-    *[
-        Case("GET", path, {**signed_in(OK), **member_sees}, setup=org(key), label=key)
-        for path in (
-            "/organisations/{organisation_id}/neighbours",
-            "/api/v1/organisations/{organisation_id}/neighbours",
-        )
         for key, member_sees in (
             ("OWN", {}),
             ("PEER", {"member": 404, "member_bearer": 404}),
@@ -488,6 +485,17 @@ CASES: list[Case] = [
     Case("POST", "/cases/{case_id}/interventions", staff(400), setup=case_of("OWN"), data={"start": "x"}),
     Case("POST", "/cases/{case_id}/withdraw", staff(400), setup=case_of("OWN"), data={"end": ""}),
     Case("POST", "/cases/{case_id}/close", staff(400), setup=case_of("OWN"), data={"note": ""}),
+    # Issue 13, learning from peers: an organisation's statistical neighbours, for those who may open it.
+    *[
+        Case("GET", path, {**signed_in(OK), **member_sees}, setup=org(key), label=key)
+        for path in (
+            "/organisations/{organisation_id}/neighbours",
+            "/api/v1/organisations/{organisation_id}/neighbours",
+        )
+        for key, member_sees in (
+            ("OWN", {}),
+            ("PEER", {"member": 404, "member_bearer": 404}),
+            ("HIDDEN", {"member": 404, "member_bearer": 404}),
             ("SIM", {"member": 404, "member_bearer": 404}),
         )
     ],
