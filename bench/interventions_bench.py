@@ -67,10 +67,10 @@ def effects(args: argparse.Namespace) -> None:
         "| arm | months | naive: mean error | naive: CI holds truth | DiD: mean error | DiD: CI holds truth |"
     )
     print("| --- | --- | ---: | ---: | ---: | ---: |")
-    for (arm, window), values in sorted(rows.items()):
+    for (arm, months), values in sorted(rows.items()):
         v = np.asarray(values, dtype=np.float64)
         print(
-            f"| {arm} | {window} | {v[:, 0].mean():+.3f} | {int(v[:, 2].sum())}/{len(v)} | "
+            f"| {arm} | {months} | {v[:, 0].mean():+.3f} | {int(v[:, 2].sum())}/{len(v)} | "
             f"{v[:, 1].mean():+.3f} | {int(v[:, 3].sum())}/{len(v)} |"
         )
     allv = np.asarray([x for vs in rows.values() for x in vs], dtype=np.float64)

@@ -78,7 +78,9 @@ def main() -> None:
 
         dataset_id = conn.execute(text("SELECT id FROM datasets WHERE code = 'simulated'")).scalar_one()
         codes = list(conn.execute(text("SELECT code FROM indicators ORDER BY code")).scalars())
-        polarity = dict(conn.execute(text("SELECT code, polarity FROM indicators")).all())
+        polarity: dict[str, str] = dict(
+            conn.execute(text("SELECT code, polarity FROM indicators")).tuples().all()
+        )
         last = conn.execute(text("SELECT MAX(period_start) FROM observations")).scalar_one()
         import datetime as dt
 
