@@ -146,7 +146,8 @@ def test_two_step_sign_in_set_up_then_used(page: Any, live_server: LiveServer) -
     page.get_by_role("button", name="Turn two-step sign-in on").click()
     assert page.get_by_text("Two-step sign-in is on").first.is_visible()
     page.get_by_role("button", name="Sign out").click()
-    page.goto(f"{live_server.url}/sign-in")
+    page.wait_for_url("**/sign-in?notice=signed-out")  # signing out lands on the sign-in page
+    page.wait_for_load_state("load")
     page.get_by_label("Email address").fill(live_server.world.emails["analyst"])
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()

@@ -168,7 +168,11 @@ def _better(polarity: str) -> str:
 def _navigation(principal: Principal | None, path: str) -> list[dict[str, object]]:
     if principal is None:
         return []
-    items = [("Portfolio", "/portfolio", Permission.VIEW_PORTFOLIO), ("Indicators", "/indicators", None)]
+    items = [("Portfolio", "/portfolio", Permission.VIEW_PORTFOLIO), ("Watchlist", "/risk", None)]
+    items.append(("Indicators", "/indicators", None))
+    items.append(("Cases", "/cases", None))
+    items.append(("Library", "/library", None))
+    items.append(("Experiments", "/experiments", None))
     items.append(("Surveys", "/surveys", Permission.VIEW_SURVEY_RESULTS))
     items.append(("Import", "/import", Permission.IMPORT_DATA))
     items.append(("Users", "/users", Permission.MANAGE_USERS))
