@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Engine
 
 from forewarn.access.policy import ALL_ORGANISATIONS
-from forewarn.views.portfolio import PortfolioFilters, portfolio
+from forewarn.views.portfolio import PortfolioFilters, portfolio, ranked_organisations
 from tests.views.conftest import member_visibility
 from tests.web.world import World
 
@@ -56,3 +56,20 @@ def test_pages_of_the_portfolio(engine: Engine, world: World) -> None:
         last = portfolio(conn, ALL_ORGANISATIONS, PortfolioFilters(), may_filter=True, page=9, page_size=3)
     assert (first.page.pages, first.page.total, len(first.page.organisations)) == (2, 4, 3)
     assert last.page.page == 2 and len(last.page.organisations) == 1
+
+
+def test_a_member_served_from_the_kept_ranking_sees_what_the_store_gives_them(
+    engine: Engine, world: World
+) -> None:
+    """The web serves a member from the ranking it keeps for staff; the answer is the one read from the store for
+    their organisations alone, filters and pages included."""
+    visibility = member_visibility(world)
+    with engine.connect() as conn:
+        for filters in (
+            PortfolioFilters(),
+            PortfolioFilters(concern_only=True),
+            PortfolioFilters(region="South"),
+        ):
+            direct = portfolio(conn, visibility, filters, may_filter=False)
+            kept = portfolio(conn, visibility, filters, may_filter=False, ranked=ranked_organisations)
+            assert kept == direct and kept.page.organisations, filters

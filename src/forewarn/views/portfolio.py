@@ -226,6 +226,7 @@ class Ranking:
     named type, region and dataset, those with evidence of concern, and the choices the filters offer."""
 
     rows: list[Shown]
+    by_id: dict[int, Shown]  # organisation id: its row
     by_filter: dict[tuple[str, str], list[Shown]]  # ("type" | "region" | "dataset", value): rows, in order
     concern: list[Shown]
     types: list[str]
@@ -243,6 +244,7 @@ class Ranking:
                     by_filter.setdefault((key, value), []).append(r)
         return cls(
             rows=rows,
+            by_id={int(r.row.organisation_id): r for r in rows},
             by_filter=by_filter,
             concern=[r for r in rows if r.evidence > 0],
             types=sorted({r.type for r in named if r.type}),
@@ -258,14 +260,16 @@ class Ranking:
 
     def chosen(self, filters: PortfolioFilters) -> list[Shown]:
         """The rows ``filters`` choose, in order."""
-        lists = [self.rows]
+        lists: list[list[Shown]] = []
         for key, value in (("type", filters.type), ("region", filters.region), ("dataset", filters.dataset)):
             if value is not None:
                 lists.append(self.by_filter.get((key, value), []))
         if filters.concern_only:
             lists.append(self.concern)
-        if len(lists) == 1:
+        if not lists:
             return self.rows
+        if len(lists) == 1:  # already in order
+            return lists[0]
         # Walk the shortest list; a row is chosen when every other list holds it too.
         shortest = min(lists, key=len)
         others = [{id(r) for r in rows} for rows in lists if rows is not shortest]
@@ -277,14 +281,14 @@ def ranked_organisations(conn: Connection) -> Ranking:
     return Ranking.of([Shown(r) for r in _signal_rows(conn, None)])
 
 
-def _ranked_for(conn: Connection, visibility: Visibility) -> Ranking:
-    """An account's own organisation and peers (under their pseudonyms), in evidence order."""
-    by_id = {int(r.organisation_id): r for r in _signal_rows(conn, visibility.restricted_to())}
+def _ranked_for(visibility: Visibility, row_of: Callable[[int], Any]) -> Ranking:
+    """An account's own organisation and peers (under their pseudonyms), in evidence order; ``row_of`` gives an
+    organisation's signal row (None when it has none)."""
     shown: list[Shown] = []
-    if visibility.own is not None and (own := by_id.get(visibility.own)) is not None:
+    if visibility.own is not None and (own := row_of(visibility.own)) is not None:
         shown.append(Shown(own, own=True))
     for peer_id, pseudonym in visibility.peers.items():
-        if (peer := by_id.get(peer_id)) is not None:
+        if (peer := row_of(peer_id)) is not None:
             shown.append(Shown(peer, pseudonym=pseudonym))
     return Ranking.of(shown)
 
@@ -297,17 +301,24 @@ def portfolio(
     may_filter: bool,
     page: int = 1,
     page_size: int = PAGE_SIZE,
-    ranked: Callable[[Connection], Ranking] = ranked_organisations,
+    ranked: Callable[[Connection], Ranking] | None = None,
 ) -> Portfolio:
     """The organisations ``visibility`` allows, ordered by strength of evidence, one page at a time.
 
     Filters by type, region or dataset apply only when ``may_filter`` (and only to organisations seen by name:
     filtering anonymised peers would reveal their type or region); the concern filter applies always.
-    ``ranked`` gives every organisation in order for an account that sees them all (the caller may keep it:
-    it does not depend on who asks).
+    ``ranked`` gives every organisation in order (the caller may keep it: it does not depend on who asks); an
+    account that sees a few is then served from it too. Without it, a few are read from the store.
     """
     chosen = filters if may_filter else PortfolioFilters(concern_only=filters.concern_only)
-    ranking = ranked(conn) if visibility.all_organisations else _ranked_for(conn, visibility)
+    if visibility.all_organisations:
+        ranking = (ranked or ranked_organisations)(conn)
+    elif ranked is not None:
+        everyone = ranked(conn).by_id
+        ranking = _ranked_for(visibility, lambda i: r.row if (r := everyone.get(i)) is not None else None)
+    else:
+        restricted = {int(r.organisation_id): r for r in _signal_rows(conn, visibility.restricted_to())}
+        ranking = _ranked_for(visibility, restricted.get)
     selected = ranking.chosen(chosen)
     total = len(selected)
     pages = max(1, -(-total // page_size))
