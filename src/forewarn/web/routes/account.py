@@ -21,7 +21,7 @@ from forewarn.web.deps import AppState, CurrentUser, ReadConnection, WriteConnec
 from forewarn.web.errors import ForbiddenError, NotFoundError
 from forewarn.web.forms import PasswordChangeForm, PasswordConfirmForm, TokenForm
 from forewarn.web.rendering import render
-from forewarn.web.routes.helpers import safe_next
+from forewarn.web.routes.helpers import safe_next, signed_in_redirect
 from forewarn.web.schemas import AccountOut, Me, TokenCreate, TokenIssued, TokenOut
 from forewarn.web.state import WebState
 
@@ -241,16 +241,7 @@ async def confirm_password(
     ok, token = await run_in_threadpool(_confirm, state, request, principal, password, conn)
     if not ok or token is None:
         return _confirm_page(request, state, target, {"password": "Your password is not correct"}, 400)
-    response = RedirectResponse(target, status_code=303)
-    response.set_cookie(
-        state.cookies.session,
-        token,
-        httponly=True,
-        samesite="lax",
-        secure=state.options.secure_cookies,
-        path="/",
-    )
-    return response
+    return signed_in_redirect(state, target, token)
 
 
 @router.get("/api/v1/account", response_model=AccountOut, tags=["account"])

@@ -27,7 +27,7 @@ from forewarn.store.database import writes_on
 from forewarn.web.deps import AppState, MaybePrincipal, ReadConnection, WriteConnection, client_ip, record
 from forewarn.web.forms import CodeForm, SignInForm
 from forewarn.web.rendering import render
-from forewarn.web.routes.helpers import safe_next
+from forewarn.web.routes.helpers import safe_next, signed_in_redirect
 from forewarn.web.security import SECOND_STEP_SECONDS, second_step_cookie, second_step_user
 from forewarn.web.state import WebState
 
@@ -72,7 +72,7 @@ async def sign_in(
             )
             return response
         if result.outcome is SignInOutcome.OK and session is not None:
-            return _signed_in(state, target, session)
+            return signed_in_redirect(state, target, session)
         if result.outcome is SignInOutcome.THROTTLED:
             seconds = math.ceil(result.retry_after.total_seconds()) if result.retry_after else 1
             wait = f"{seconds} second{'s' if seconds != 1 else ''}"
@@ -94,22 +94,6 @@ async def sign_in(
         {"title": "Sign in", "next": target, "errors": errors, "values": {"email": email}},
         status_code=status,
     )
-
-
-def _signed_in(state: WebState, target: str, session: str) -> Response:
-    response = RedirectResponse(target, status_code=303)
-    response.set_cookie(
-        state.cookies.session,
-        session,
-        httponly=True,
-        samesite="lax",
-        secure=state.options.secure_cookies,
-        path="/",
-    )
-    response.delete_cookie(
-        state.cookies.second_step, path="/", secure=state.options.secure_cookies, httponly=True
-    )
-    return response
 
 
 def _start_session(state: WebState, request: Request, conn: Connection, user_id: int) -> str:
@@ -204,7 +188,7 @@ async def sign_in_code(
         return _code_page(request, target, {"code": "Enter the code from your authenticator app"}, 400)
     token, wait = await run_in_threadpool(_check_code, state, request, conn, user_id, form.code)
     if token is not None:
-        return _signed_in(state, target, token)
+        return signed_in_redirect(state, target, token)
     if wait is not None:
         page = _code_page(
             request,

@@ -5,6 +5,9 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from fastapi import Request
+from fastapi.responses import RedirectResponse
+
+from forewarn.web.state import WebState
 
 
 def safe_next(target: str | None, default: str = "/portfolio") -> str:
@@ -27,3 +30,21 @@ def is_htmx(request: Request, target: str | None = None) -> bool:
     if request.headers.get("hx-request") != "true":
         return False
     return target is None or request.headers.get("hx-target") == target
+
+
+def signed_in_redirect(state: WebState, target: str, session_token: str) -> RedirectResponse:
+    """Go to ``target`` with a new session's cookie (HttpOnly, SameSite=Lax, Secure in production), and without
+    a second-step cookie left over from signing in."""
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(
+        state.cookies.session,
+        session_token,
+        httponly=True,
+        samesite="lax",
+        secure=state.options.secure_cookies,
+        path="/",
+    )
+    response.delete_cookie(
+        state.cookies.second_step, path="/", secure=state.options.secure_cookies, httponly=True
+    )
+    return response
