@@ -122,7 +122,12 @@ def page(browser: Any) -> Iterator[Any]:
             else None
         ),
     )
-    page.on("requestfailed", lambda r: page.errors.append(f"failed {r.url}"))  # type: ignore[attr-defined]
+    # A request the browser itself cancelled because the page navigated on (the favicon, typically) is not a
+    # failure of the app; any other failed request is.
+    page.on(  # type: ignore[attr-defined]
+        "requestfailed",
+        lambda r: page.errors.append(f"failed {r.url}") if r.failure != "net::ERR_ABORTED" else None,
+    )
     try:
         yield page
     finally:
