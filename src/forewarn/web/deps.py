@@ -112,6 +112,10 @@ def current_principal(
             if use is not None:
                 record_token_use(conn, use)
     request.state.principal = principal
+    if principal is not None and not allowed(principal, Permission.VIEW_ALL_ORGANISATIONS):
+        # A member's organisation and peers, read here, in the thread this lookup already runs in, rather than
+        # in a thread of its own later: under load each hop to the thread pool queues (bench/web_bench.py).
+        request.state.visibility = visibility(conn, principal, state.pseudonym_key)
     return principal
 
 
@@ -190,11 +194,16 @@ def require(permission: Permission) -> Callable[[Principal], Awaitable[Principal
     return check
 
 
-async def current_visibility(state: AppState, principal: CurrentUser, conn: ReadConnection) -> Visibility:
+async def current_visibility(
+    request: Request, state: AppState, principal: CurrentUser, conn: ReadConnection
+) -> Visibility:
     """What this account may see: everything for analysts and administrators (no query, no thread), else its
-    own organisation and the peers granted to it (read in the thread pool)."""
+    own organisation and the peers granted to it (read with the account, by :func:`current_principal`)."""
     if allowed(principal, Permission.VIEW_ALL_ORGANISATIONS):
         return ALL_ORGANISATIONS
+    found: Visibility | None = getattr(request.state, "visibility", None)
+    if found is not None:
+        return found
     return await run_in_threadpool(visibility, conn, principal, state.pseudonym_key)
 
 
