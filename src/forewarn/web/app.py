@@ -66,8 +66,11 @@ def create_app(
         max_body_size=options.max_upload_bytes,
     )
     # Requests run in a pool of 40 threads; each holds one connection, the request's (web.deps: ReadConnection,
-    # WriteConnection), and the survey pages' builders a second one beside it while they read.
-    engine_ = engine or make_engine(settings.resolved_database_url, pool_size=20, max_overflow=30)
+    # WriteConnection), and the survey pages' builders a second one beside it while they read. At most 30 a
+    # process: a request holds its connection between its hops to the thread pool, so more requests than threads
+    # can hold one, and two processes at 50 each went past PostgreSQL's default 100 connections under
+    # bench/load_bench.py's 200 users ("too many clients": 500s). Beyond 30, a request waits for one instead.
+    engine_ = engine or make_engine(settings.resolved_database_url, pool_size=20, max_overflow=10)
     app.state.forewarn = WebState(
         settings=settings,
         options=options,
