@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select
 
-from forewarn.cases import service
+from forewarn.cases import outcomes, reading, service
 from forewarn.simulate import SimulationParameters, load, simulate
 from forewarn.store.models import Event, Indicator, Observation, Organisation
 from forewarn.store.models_surveillance import SpcBaseline
@@ -90,7 +90,7 @@ def test_a_case_from_opening_to_closing(store: Engine) -> None:
         assert service.end_intervention(conn, case_id, end=dt.date(2021, 3, 1), actor=actor) == first
 
     with store.connect() as conn:
-        case = service.get_case(conn, case_id)
+        case = reading.get_case(conn, case_id)
         org = conn.execute(select(Organisation.id).where(Organisation.code == "SIM00007")).scalar_one()
         # Evidence pulled in and dated: context attributes (staff, deprivation) and the latest inspections.
         kinds = {e["kind"] for e in case.evidence}
@@ -137,30 +137,30 @@ def test_a_case_from_opening_to_closing(store: Engine) -> None:
         ).all()
         assert len(rebases) == 2 and all(r[0] == dt.date(2020, 6, 1) and r[1] == actor for r in rebases)
         assert "the support changes how the service runs" in rebases[0][2]
-        (summary,) = service.list_cases(conn, organisation_ids=[org])
+        (summary,) = reading.list_cases(conn, organisation_ids=[org])
         assert summary.status == "open" and summary.support == "development"
-        assert service.list_cases(conn, organisation_ids=[org + 1]) == []
+        assert reading.list_cases(conn, organisation_ids=[org + 1]) == []
 
-        outcome = service.case_outcome(conn, case_id)
+        outcome = outcomes.case_outcome(conn, case_id)
         (effect,) = outcome.effects
         assert effect.reason is None and effect.n_comparison == 5
         assert effect.did == pytest.approx(effect.naive - effect.comparison_change)
         (fu,) = outcome.follow_ups
         assert fu.status in ("relapse", "holding") and fu.months_followed == 9
-        (watched,) = service.follow_up_watch(conn)
+        (watched,) = outcomes.follow_up_watch(conn)
         assert (watched.case_id, watched.withdrawal, watched.status) == (
             case_id,
             dt.date(2021, 3, 1),
             fu.status,
         )
-        assert len(service.follow_up_watch(conn, relapses_only=True)) == int(fu.status == "relapse")
+        assert len(outcomes.follow_up_watch(conn, relapses_only=True)) == int(fu.status == "relapse")
 
     with store.begin() as conn:
         service.close_case(conn, case_id, note="Exit criteria met", actor=actor)
         with pytest.raises(service.CaseError, match="closed"):
             service.add_note(conn, case_id, body="late", actor=actor)
     with store.connect() as conn:
-        closed = service.get_case(conn, case_id)
+        closed = reading.get_case(conn, case_id)
         assert closed.status == "closed" and closed.closed_by == actor
         audited = conn.execute(
             select(func.count())
@@ -170,7 +170,7 @@ def test_a_case_from_opening_to_closing(store: Engine) -> None:
         # create, pull, milestone x2, criteria x2, update, notes x2, start, end, close
         assert audited == 12
         with pytest.raises(service.CaseNotFound):
-            service.get_case(conn, 98765)
+            reading.get_case(conn, 98765)
 
 
 def test_an_imported_event_on_the_same_day_is_the_cases_event(store: Engine) -> None:
@@ -189,4 +189,4 @@ def test_an_imported_event_on_the_same_day_is_the_cases_event(store: Engine) -> 
             .where(Event.organisation_id == org, Event.date == date, Event.kind == "intervention_start")
         ).scalar_one()
         assert count == 1
-        assert service.get_case(conn, case_id).interventions[0]["rebased"] is False
+        assert reading.get_case(conn, case_id).interventions[0]["rebased"] is False

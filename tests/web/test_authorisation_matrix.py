@@ -134,10 +134,10 @@ def case_of(key: str, **extra: Any) -> Setup:
     """The open case of one organisation of the world (opened by the first row that needs it)."""
 
     def setup(world: World, engine: Engine) -> dict[str, Any]:
-        from forewarn.cases import service
+        from forewarn.cases import reading, service
 
         with engine.begin() as conn:
-            mine = service.list_cases(conn, organisation_ids=[world.ids[key]], status="open")
+            mine = reading.list_cases(conn, organisation_ids=[world.ids[key]], status="open")
             if mine:
                 case_id = mine[0].id
             else:

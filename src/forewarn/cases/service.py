@@ -9,22 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
-import polars as pl
 from sqlalchemy import Connection, func, insert, select, update
 
 from forewarn.access.principal import Channel, Principal, utc_now
 from forewarn.accounts.audit import record
-from forewarn.cases.effects import (
-    EffectOptions,
-    Intervention,
-    InterventionEffect,
-    estimate_effects,
-    score_panel,
-)
-from forewarn.cases.followup import FollowUp, FollowUpOptions, follow_up
-from forewarn.store.models import Event, Indicator, Observation, Organisation, OrganisationAttribute
+from forewarn.store.models import Event, Indicator, Organisation, OrganisationAttribute
 from forewarn.store.models_cases import (
     Case,
     CaseEvidence,
@@ -81,15 +71,15 @@ def _support(value: str) -> CaseSupport:
         raise CaseError(f"support must be development, enforcement or watch, not {value!r}") from None
 
 
-def _case_row(conn: Connection, case_id: int) -> tuple[int, CaseStatus]:
+def case_row(conn: Connection, case_id: int) -> tuple[int, CaseStatus]:
     row = conn.execute(select(Case.organisation_id, Case.status).where(Case.id == case_id)).first()
     if row is None:
         raise CaseNotFound(f"no case {case_id}")
     return int(row[0]), CaseStatus(row[1])
 
 
-def _open_case_row(conn: Connection, case_id: int) -> int:
-    organisation_id, status = _case_row(conn, case_id)
+def _opencase_row(conn: Connection, case_id: int) -> int:
+    organisation_id, status = case_row(conn, case_id)
     if status != CaseStatus.OPEN:
         raise CaseError(f"case {case_id} is closed")
     return organisation_id
@@ -171,7 +161,7 @@ def pull_evidence(
 ) -> int:
     """Copy into the case, dated, what the store says now: the latest scan's signals of concern, the latest
     inspection and special-measures events, and the latest value of each context attribute. Returns rows added."""
-    organisation_id = _open_case_row(conn, case_id)
+    organisation_id = _opencase_row(conn, case_id)
     at = now or utc_now()
     who = _who(actor)
     rows: list[dict[str, object]] = []
@@ -267,7 +257,7 @@ def add_evidence(
     channel: Channel = "cli",
 ) -> None:
     """Evidence the analyst brings (a risk score, a soft measure, a letter), with its date and source."""
-    organisation_id = _open_case_row(conn, case_id)
+    organisation_id = _opencase_row(conn, case_id)
     if not label.strip() or not source.strip():
         raise CaseError("evidence needs a label and a source")
     at = utc_now()
@@ -300,7 +290,7 @@ def update_case(
     follow_up_months: int | None = None,
 ) -> dict[str, tuple[object, object]]:
     """Change the given fields; returns (and audits) each change as (before, after)."""
-    organisation_id = _open_case_row(conn, case_id)
+    organisation_id = _opencase_row(conn, case_id)
     before = conn.execute(
         select(Case.support, Case.owner, Case.concern, Case.withdrawal_date, Case.follow_up_months).where(
             Case.id == case_id
@@ -346,7 +336,7 @@ def update_case(
 def add_milestone(
     conn: Connection, case_id: int, *, title: str, due: dt.date | None, actor: Actor, channel: Channel = "cli"
 ) -> int:
-    organisation_id = _open_case_row(conn, case_id)
+    organisation_id = _opencase_row(conn, case_id)
     if not title.strip():
         raise CaseError("a milestone needs a title")
     milestone = int(
@@ -367,7 +357,7 @@ def complete_milestone(
     case_id = conn.execute(select(CaseMilestone.case_id).where(CaseMilestone.id == milestone_id)).scalar()
     if case_id is None:
         raise CaseError(f"no milestone {milestone_id}")
-    organisation_id = _open_case_row(conn, int(case_id))
+    organisation_id = _opencase_row(conn, int(case_id))
     conn.execute(update(CaseMilestone).where(CaseMilestone.id == milestone_id).values(done_on=done_on))
     _audit(conn, actor, channel, "update", int(case_id), organisation_id, {"milestone_done": milestone_id})
     _touch(conn, int(case_id), utc_now())
@@ -385,7 +375,7 @@ def add_exit_criterion(
     channel: Channel = "cli",
 ) -> int:
     """An exit criterion: the mean of the indicator's latest ``months`` values at least / at most ``threshold``."""
-    organisation_id = _open_case_row(conn, case_id)
+    organisation_id = _opencase_row(conn, case_id)
     indicator = conn.execute(select(Indicator.id).where(Indicator.code == indicator_code)).scalar()
     if indicator is None:
         raise CaseError(f"no indicator with code {indicator_code!r}")
@@ -427,7 +417,7 @@ def add_note(
     conn: Connection, case_id: int, *, body: str, kind: str = "note", actor: Actor, channel: Channel = "cli"
 ) -> int:
     """A note (``note``: the regulator's; ``progress``: the organisation's own). Closed cases take no notes."""
-    organisation_id = _open_case_row(conn, case_id)
+    organisation_id = _opencase_row(conn, case_id)
     if kind not in ("note", "progress"):
         raise CaseError("a note is a note or a progress note")
     if not body.strip():
@@ -477,7 +467,7 @@ def start_intervention(
     reason, a rebase of their SPC charts at the start (``spc_baselines``: who and why)."""
     from forewarn.store.models_surveillance import SpcBaseline
 
-    organisation_id = _open_case_row(conn, case_id)
+    organisation_id = _opencase_row(conn, case_id)
     chosen = support or str(conn.execute(select(Case.support).where(Case.id == case_id)).scalar_one())
     arm = _support(chosen)
     codes = list(dict.fromkeys(indicators))
@@ -559,7 +549,7 @@ def end_intervention(
     conn: Connection, case_id: int, *, end: dt.date, actor: Actor, channel: Channel = "cli"
 ) -> int:
     """Record the withdrawal: an ``intervention_end`` event; the case's withdrawal date becomes ``end``."""
-    organisation_id = _open_case_row(conn, case_id)
+    organisation_id = _opencase_row(conn, case_id)
     row = conn.execute(
         select(CaseIntervention.id, CaseIntervention.start_date, CaseIntervention.support).where(
             CaseIntervention.case_id == case_id, CaseIntervention.end_date.is_(None)
@@ -583,7 +573,7 @@ def end_intervention(
 
 
 def close_case(conn: Connection, case_id: int, *, note: str, actor: Actor, channel: Channel = "cli") -> None:
-    organisation_id = _open_case_row(conn, case_id)
+    organisation_id = _opencase_row(conn, case_id)
     if not note.strip():
         raise CaseError("say why the case is closed")
     at = utc_now()
@@ -599,367 +589,3 @@ def close_case(conn: Connection, case_id: int, *, note: str, actor: Actor, chann
         )
     )
     _audit(conn, actor, channel, "update", case_id, organisation_id, {"closed": note.strip()})
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Reading a case
-# ----------------------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ExitStatus:
-    indicator_code: str
-    indicator_name: str
-    comparison: str
-    threshold: float
-    months: int
-    value: float | None
-    first_period: dt.date | None
-    last_period: dt.date | None
-    met: bool | None
-    """None when the indicator has fewer than ``months`` values for the organisation."""
-
-    @property
-    def text(self) -> str:
-        how = ">=" if self.comparison == ExitComparison.AT_LEAST.value else "<="
-        return f"mean of the latest {self.months} values {how} {self.threshold:g}"
-
-
-@dataclass(frozen=True)
-class CaseFile:
-    id: int
-    organisation_id: int
-    organisation_code: str
-    organisation_name: str
-    status: str
-    support: str
-    owner: str
-    concern: str
-    withdrawal_date: dt.date | None
-    follow_up_months: int
-    opened_at: dt.datetime
-    opened_by: str
-    updated_at: dt.datetime
-    closed_at: dt.datetime | None
-    closed_by: str | None
-    closing_note: str | None
-    evidence: list[dict[str, object]] = field(default_factory=list)
-    milestones: list[dict[str, object]] = field(default_factory=list)
-    exit_criteria: list[ExitStatus] = field(default_factory=list)
-    notes: list[dict[str, object]] = field(default_factory=list)
-    interventions: list[dict[str, object]] = field(default_factory=list)
-
-
-def evaluate_exit_criteria(conn: Connection, case_id: int) -> list[ExitStatus]:
-    """Each criterion against the store now: the mean of the organisation's latest ``months`` values."""
-    organisation_id, _ = _case_row(conn, case_id)
-    out = []
-    for code, name, indicator_id, comparison, threshold, months in conn.execute(
-        select(
-            Indicator.code,
-            Indicator.name,
-            Indicator.id,
-            CaseExitCriterion.comparison,
-            CaseExitCriterion.threshold,
-            CaseExitCriterion.months,
-        )
-        .join(Indicator, Indicator.id == CaseExitCriterion.indicator_id)
-        .where(CaseExitCriterion.case_id == case_id)
-        .order_by(CaseExitCriterion.id)
-    ):
-        latest = conn.execute(
-            select(Observation.period_start, Observation.value)
-            .where(
-                Observation.organisation_id == organisation_id,
-                Observation.indicator_id == indicator_id,
-                Observation.value.is_not(None),
-            )
-            .order_by(Observation.period_start.desc())
-            .limit(int(months))
-        ).all()
-        how = ExitComparison(comparison)
-        if len(latest) < int(months):
-            out.append(ExitStatus(code, name, how.value, threshold, int(months), None, None, None, None))
-            continue
-        value = sum(float(v or 0.0) for _, v in latest) / len(latest)
-        met = value >= threshold if how == ExitComparison.AT_LEAST else value <= threshold
-        out.append(
-            ExitStatus(code, name, how.value, threshold, int(months), value, latest[-1][0], latest[0][0], met)
-        )
-    return out
-
-
-def get_case(conn: Connection, case_id: int) -> CaseFile:
-    row = conn.execute(
-        select(
-            Case.id,
-            Case.organisation_id,
-            Organisation.code,
-            Organisation.name,
-            Case.status,
-            Case.support,
-            Case.owner,
-            Case.concern,
-            Case.withdrawal_date,
-            Case.follow_up_months,
-            Case.opened_at,
-            Case.opened_by,
-            Case.updated_at,
-            Case.closed_at,
-            Case.closed_by,
-            Case.closing_note,
-        )
-        .join(Organisation, Organisation.id == Case.organisation_id)
-        .where(Case.id == case_id)
-    ).first()
-    if row is None:
-        raise CaseNotFound(f"no case {case_id}")
-
-    def rows(query: object) -> list[dict[str, object]]:
-        return [dict(r._mapping) for r in conn.execute(query)]  # type: ignore[call-overload]
-
-    evidence = rows(
-        select(
-            CaseEvidence.kind,
-            CaseEvidence.label,
-            CaseEvidence.value,
-            CaseEvidence.as_of,
-            CaseEvidence.source,
-            CaseEvidence.pulled_at,
-            CaseEvidence.pulled_by,
-        )
-        .where(CaseEvidence.case_id == case_id)
-        .order_by(CaseEvidence.id)
-    )
-    milestones = rows(
-        select(CaseMilestone.id, CaseMilestone.title, CaseMilestone.due, CaseMilestone.done_on)
-        .where(CaseMilestone.case_id == case_id)
-        .order_by(CaseMilestone.due, CaseMilestone.id)
-    )
-    notes = rows(
-        select(CaseNote.at, CaseNote.author, CaseNote.kind, CaseNote.body)
-        .where(CaseNote.case_id == case_id)
-        .order_by(CaseNote.id)
-    )
-    interventions = rows(
-        select(
-            CaseIntervention.id,
-            CaseIntervention.support,
-            CaseIntervention.start_date,
-            CaseIntervention.end_date,
-            CaseIntervention.indicators,
-            CaseIntervention.rebased,
-            CaseIntervention.start_event_id,
-            CaseIntervention.end_event_id,
-        )
-        .where(CaseIntervention.case_id == case_id)
-        .order_by(CaseIntervention.start_date)
-    )
-    for item in interventions:
-        item["support"] = str(CaseSupport(str(item["support"])).value)
-    return CaseFile(
-        id=int(row.id),
-        organisation_id=int(row.organisation_id),
-        organisation_code=str(row.code),
-        organisation_name=str(row.name),
-        status=str(CaseStatus(row.status).value),
-        support=str(CaseSupport(row.support).value),
-        owner=str(row.owner),
-        concern=str(row.concern),
-        withdrawal_date=row.withdrawal_date,
-        follow_up_months=int(row.follow_up_months),
-        opened_at=row.opened_at,
-        opened_by=str(row.opened_by),
-        updated_at=row.updated_at,
-        closed_at=row.closed_at,
-        closed_by=row.closed_by,
-        closing_note=row.closing_note,
-        evidence=evidence,
-        milestones=milestones,
-        exit_criteria=evaluate_exit_criteria(conn, case_id),
-        notes=notes,
-        interventions=interventions,
-    )
-
-
-@dataclass(frozen=True)
-class CaseSummary:
-    id: int
-    organisation_id: int
-    organisation_code: str
-    organisation_name: str
-    status: str
-    support: str
-    owner: str
-    opened_at: dt.datetime
-    withdrawal_date: dt.date | None
-
-
-def list_cases(
-    conn: Connection, *, organisation_ids: Sequence[int] | None = None, status: str | None = None
-) -> list[CaseSummary]:
-    """Cases, newest first; ``organisation_ids`` limits them (None: every organisation)."""
-    query = (
-        select(
-            Case.id,
-            Case.organisation_id,
-            Organisation.code,
-            Organisation.name,
-            Case.status,
-            Case.support,
-            Case.owner,
-            Case.opened_at,
-            Case.withdrawal_date,
-        )
-        .join(Organisation, Organisation.id == Case.organisation_id)
-        .order_by(Case.opened_at.desc(), Case.id.desc())
-    )
-    if organisation_ids is not None:
-        query = query.where(Case.organisation_id.in_(list(organisation_ids)))
-    if status is not None:
-        query = query.where(Case.status == CaseStatus(status))
-    return [
-        CaseSummary(
-            id=int(r.id),
-            organisation_id=int(r.organisation_id),
-            organisation_code=str(r.code),
-            organisation_name=str(r.name),
-            status=str(CaseStatus(r.status).value),
-            support=str(CaseSupport(r.support).value),
-            owner=str(r.owner),
-            opened_at=r.opened_at,
-            withdrawal_date=r.withdrawal_date,
-        )
-        for r in conn.execute(query)
-    ]
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Did it work, does it last: the case's interventions measured on the store
-# ----------------------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CaseOutcome:
-    effects: list[InterventionEffect]
-    follow_ups: list[FollowUp]
-    indicators: list[str]
-
-
-def store_interventions(conn: Connection) -> list[Intervention]:
-    """Every intervention in the store's events, each start paired with the organisation's next end."""
-    frame = pl.DataFrame(
-        conn.execute(
-            select(Organisation.code, Event.date, Event.kind, Event.detail)
-            .join(Organisation, Organisation.id == Event.organisation_id)
-            .where(Event.kind.in_(["intervention_start", "intervention_end"]))
-            .order_by(Organisation.code, Event.date)
-        ).all(),
-        schema={"org_code": pl.String, "date": pl.Date, "kind": pl.String, "detail": pl.String},
-        orient="row",
-    )
-    out: list[Intervention] = []
-    for (code,), rows in frame.group_by(["org_code"], maintain_order=True):
-        pending: tuple[dt.date, str] | None = None
-        for r in rows.iter_rows(named=True):
-            if r["kind"] == "intervention_start":
-                if pending is not None:
-                    out.append(Intervention(f"{code}:{pending[0]}", str(code), pending[1], pending[0], None))
-                pending = (r["date"], (r["detail"] or "intervention").split(" ")[0])
-            elif pending is not None:
-                out.append(Intervention(f"{code}:{pending[0]}", str(code), pending[1], pending[0], r["date"]))
-                pending = None
-        if pending is not None:
-            out.append(Intervention(f"{code}:{pending[0]}", str(code), pending[1], pending[0], None))
-    return out
-
-
-def case_outcome(
-    conn: Connection,
-    case_id: int,
-    *,
-    options: EffectOptions | None = None,
-    follow_up_options: FollowUpOptions | None = None,
-) -> CaseOutcome:
-    """The case's interventions: naive change and comparison-group DiD, and the follow-up after withdrawal, on
-    the score of their targeted indicators over every organisation's monthly values in the store."""
-    case = get_case(conn, case_id)
-    codes = sorted({str(c) for i in case.interventions for c in (i["indicators"] or [])})  # type: ignore[attr-defined]
-    if not codes:
-        return CaseOutcome([], [], [])
-    polarity = {
-        code: str(p.value if hasattr(p, "value") else p)
-        for code, p in conn.execute(
-            select(Indicator.code, Indicator.polarity).where(Indicator.code.in_(codes))
-        )
-    }
-    observations = pl.DataFrame(
-        conn.execute(
-            select(Organisation.code, Observation.period_start, Indicator.code, Observation.value)
-            .join(Organisation, Organisation.id == Observation.organisation_id)
-            .join(Indicator, Indicator.id == Observation.indicator_id)
-            .where(Indicator.code.in_(codes), Observation.value.is_not(None))
-        ).all(),
-        schema={"org_code": pl.String, "period": pl.Date, "indicator": pl.String, "value": pl.Float64},
-        orient="row",
-    )
-    if observations.is_empty():
-        return CaseOutcome([], [], codes)
-    panel = score_panel(observations, polarity)
-    known = store_interventions(conn)
-    ours = [
-        Intervention(
-            f"{case.organisation_code}:{i['start_date']}",
-            case.organisation_code,
-            str(i["support"]),
-            i["start_date"],  # type: ignore[arg-type]
-            i["end_date"],  # type: ignore[arg-type]
-        )
-        for i in case.interventions
-    ]
-    types = dict(conn.execute(select(Organisation.code, Organisation.type)).all())
-    effects = estimate_effects(panel, ours, all_interventions=known, types=types, options=options)
-    fu_options = follow_up_options or FollowUpOptions(follow_up_months=case.follow_up_months)
-    follow_ups = follow_up(panel, [i for i in ours if i.end is not None], options=fu_options)
-    return CaseOutcome(effects.per_intervention, follow_ups, codes)
-
-
-@dataclass(frozen=True)
-class WatchItem:
-    """One withdrawn intervention under follow-up, with its relapse status (``FollowUp.status``)."""
-
-    case_id: int
-    organisation_code: str
-    organisation_name: str
-    withdrawal: dt.date
-    status: str
-    months_followed: int
-    alarm_month: dt.date | None
-    signal: str | None
-    reason: str | None
-
-
-def follow_up_watch(conn: Connection, *, relapses_only: bool = False) -> list[WatchItem]:
-    """Every case intervention withdrawn, monitored against the level it achieved: relapses first."""
-    items: list[WatchItem] = []
-    for summary in list_cases(conn):
-        if summary.withdrawal_date is None:
-            continue
-        outcome = case_outcome(conn, summary.id)
-        for f in outcome.follow_ups:
-            items.append(
-                WatchItem(
-                    case_id=summary.id,
-                    organisation_code=summary.organisation_code,
-                    organisation_name=summary.organisation_name,
-                    withdrawal=f.withdrawal,
-                    status=f.status,
-                    months_followed=f.months_followed,
-                    alarm_month=f.alarm_month,
-                    signal=f.signal,
-                    reason=f.reason,
-                )
-            )
-    if relapses_only:
-        items = [i for i in items if i.status == "relapse"]
-    return sorted(items, key=lambda i: (i.status != "relapse", i.withdrawal, i.case_id))

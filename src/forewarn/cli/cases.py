@@ -93,7 +93,7 @@ def list_command(
     as_json: JsonOption = False,
 ) -> None:
     """Every case, newest first."""
-    from forewarn.cases.service import list_cases
+    from forewarn.cases.reading import list_cases
 
     engine = migrated_engine()
     try:
@@ -121,7 +121,9 @@ def show_command(
     as_json: JsonOption = False,
 ) -> None:
     """A case file: evidence, milestones, exit criteria (evaluated now), notes, interventions."""
-    from forewarn.cases.service import CaseNotFound, case_outcome, get_case
+    from forewarn.cases.outcomes import case_outcome
+    from forewarn.cases.reading import get_case
+    from forewarn.cases.service import CaseNotFound
 
     engine = migrated_engine()
     try:
@@ -405,7 +407,7 @@ def follow_up_command(
     as_json: JsonOption = False,
 ) -> None:
     """Every withdrawn intervention of a case, followed against the level it achieved: relapses first."""
-    from forewarn.cases.service import follow_up_watch
+    from forewarn.cases.outcomes import follow_up_watch
 
     engine = migrated_engine()
     try:

@@ -13,7 +13,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from sqlalchemy import Connection
 
 from forewarn.access.policy import ALL_ORGANISATIONS, Visibility
-from forewarn.cases import service
+from forewarn.cases import reading
 from forewarn.charts.display import number_text
 from forewarn.charts.render import svg
 from forewarn.charts.spc import spc_chart_spec
@@ -68,7 +68,7 @@ def board_report(
             }
         )
     cases = [
-        service.get_case(conn, c.id) for c in service.list_cases(conn, organisation_ids=[organisation_id])
+        reading.get_case(conn, c.id) for c in reading.list_cases(conn, organisation_ids=[organisation_id])
     ]
     title = f"Board report: {page.name}"
     html = (

@@ -7,14 +7,14 @@ import datetime as dt
 
 from sqlalchemy import Connection, select
 
-from forewarn.cases import service
+from forewarn.cases import reading
 from forewarn.reports.board import BoardReport, _environment
 from forewarn.store.models import Dataset
 
 
 def portfolio_report(conn: Connection, *, generated: dt.datetime | None = None) -> BoardReport:
     """Every case in the store (the regulator's view: analysts and administrators only)."""
-    cases = [service.get_case(conn, c.id) for c in service.list_cases(conn)]
+    cases = [reading.get_case(conn, c.id) for c in reading.list_cases(conn)]
     datasets = conn.execute(
         select(Dataset.name, Dataset.source, Dataset.licence, Dataset.simulated).order_by(Dataset.name)
     ).all()

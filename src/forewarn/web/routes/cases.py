@@ -13,7 +13,7 @@ from sqlalchemy import Connection
 
 from forewarn.access.policy import Permission, Visibility, allowed
 from forewarn.access.principal import Principal
-from forewarn.cases import service
+from forewarn.cases import outcomes, reading, service
 from forewarn.store.models_cases import CaseSupport
 from forewarn.web.deps import CurrentUser, ReadConnection, Viewer, WriteConnection, require
 from forewarn.web.errors import BadRequestError, NotFoundError
@@ -66,10 +66,10 @@ def _day(text: str, label: str, *, required: bool = True) -> dt.date | None:
         raise BadRequestError(f"{label} must be a date (YYYY-MM-DD)") from None
 
 
-def _visible(conn: Connection, viewer: Visibility, case_id: int) -> service.CaseFile:
+def _visible(conn: Connection, viewer: Visibility, case_id: int) -> reading.CaseFile:
     """The case, if this viewer may open its organisation (members: their own); else 404."""
     try:
-        case = service.get_case(conn, case_id)
+        case = reading.get_case(conn, case_id)
     except service.CaseNotFound:
         raise NotFoundError() from None
     if not viewer.may_open(case.organisation_id):
@@ -84,7 +84,7 @@ def _changed(case_id: int) -> Response:
 @router.get("/cases")
 def cases_page(request: Request, principal: CurrentUser, viewer: Viewer, conn: ReadConnection) -> Response:
     mine = None if viewer.all_organisations else [viewer.own] if viewer.own is not None else []
-    cases = service.list_cases(conn, organisation_ids=mine)
+    cases = reading.list_cases(conn, organisation_ids=mine)
     return render(
         request,
         "cases/list.html",
@@ -123,7 +123,7 @@ def case_page(
     case = _visible(conn, viewer, case_id)
     staff = allowed(principal, Permission.VIEW_ALL_ORGANISATIONS)
     # The effect estimate compares with named other organisations: the regulator's view only.
-    outcome = service.case_outcome(conn, case_id) if staff and case.interventions else None
+    outcome = outcomes.case_outcome(conn, case_id) if staff and case.interventions else None
     return render(
         request,
         "cases/case.html",
