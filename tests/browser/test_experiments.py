@@ -6,10 +6,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from forewarn.experiments.analysis import analyse_experiment
+from forewarn.experiments.design import allocate_experiment
 from forewarn.experiments.registry import (
     ExperimentSpec,
-    allocate_experiment,
-    analyse_experiment,
     create_experiment,
     edit_experiment,
     start_experiment,

@@ -8,17 +8,15 @@ import pytest
 from sqlalchemy import Engine
 from statsmodels.stats.power import TTestIndPower
 
+from forewarn.experiments.analysis import analyse_experiment, reading
+from forewarn.experiments.design import allocate_experiment, design_experiment
 from forewarn.experiments.registry import (
     ExperimentError,
     ExperimentSpec,
-    allocate_experiment,
-    analyse_experiment,
     create_experiment,
-    design_experiment,
     edit_experiment,
     get_experiment,
     list_experiments,
-    reading,
     registration_checksum,
     start_experiment,
 )

@@ -8,10 +8,10 @@ import datetime as dt
 import pytest
 from sqlalchemy import Engine, select, update
 
+from forewarn.experiments.analysis import analyse_experiment
 from forewarn.experiments.registry import (
     ExperimentError,
     ExperimentSpec,
-    analyse_experiment,
     create_experiment,
     start_experiment,
 )

@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 from sqlalchemy import Engine, func, select, update
 
+from forewarn.experiments.analysis import analyse_experiment
+from forewarn.experiments.design import allocate_experiment
 from forewarn.experiments.registry import (
     ExperimentSpec,
-    allocate_experiment,
-    analyse_experiment,
     create_experiment,
     start_experiment,
 )

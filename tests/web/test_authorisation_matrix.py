@@ -76,11 +76,11 @@ def experiment_setup(code: str) -> Setup:
     def setup(world: World, engine: Engine) -> dict[str, Any]:
         import datetime as dt
 
+        from forewarn.experiments.analysis import analyse_experiment
+        from forewarn.experiments.design import allocate_experiment
         from forewarn.experiments.registry import (
             ExperimentNotFoundError,
             ExperimentSpec,
-            allocate_experiment,
-            analyse_experiment,
             create_experiment,
             get_experiment,
             start_experiment,

@@ -147,7 +147,8 @@ def design_command(
     as_json: Json = False,
 ) -> None:
     """Power of the design for the minimum effect of interest, stored on the experiment."""
-    from forewarn.experiments.registry import ExperimentError, design_experiment
+    from forewarn.experiments.design import design_experiment
+    from forewarn.experiments.registry import ExperimentError
 
     try:
         info = design_experiment(
@@ -181,7 +182,8 @@ def allocate_command(
     as_json: Json = False,
 ) -> None:
     """Randomise the units (stratified if registered so) with a seed; only before the start."""
-    from forewarn.experiments.registry import ExperimentError, allocate_experiment
+    from forewarn.experiments.design import allocate_experiment
+    from forewarn.experiments.registry import ExperimentError
 
     try:
         info = allocate_experiment(migrated_engine(), ref, seed=seed, arms=_split(arms) or None, by=_by(by))
@@ -220,7 +222,8 @@ def analyse_command(
     as_json: Json = False,
 ) -> None:
     """Run the pre-registered analysis on the store's data and rate it (padlocks)."""
-    from forewarn.experiments.registry import ExperimentError, analyse_experiment
+    from forewarn.experiments.analysis import analyse_experiment
+    from forewarn.experiments.registry import ExperimentError
 
     try:
         info = analyse_experiment(migrated_engine(), ref, method=method, by=_by(by))

@@ -1,6 +1,7 @@
 """Experiments: a registry from first idea to a result others can find (issue 15).
 
 :mod:`~forewarn.experiments.registry` keeps experiments in the store (locked once started, later changes recorded
-as deviations), designs, allocates and analyses them with :mod:`forewarn.stats.experiments`;
+as deviations); :mod:`~forewarn.experiments.design` designs and allocates them and
+:mod:`~forewarn.experiments.analysis` analyses them, with :mod:`forewarn.stats.experiments`;
 :mod:`~forewarn.experiments.padlocks` rates every result's evidence in the EEF's padlock style.
 """
