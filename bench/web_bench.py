@@ -2,8 +2,10 @@
 
 Loads 10,000 organisations x 20 indicators x 36 months (7.2 million observations, by COPY) into a PostgreSQL
 database it creates (and drops at the end), runs the surveillance scan, serves the app with uvicorn on loopback
-in its own process, and measures latency with an async httpx client: 20 clients in parallel, a fixed number of
-requests each. Prints p50/p95/p99 per page.
+in its own process, and measures latency with a lean HTTP/1.1 generator in a process of its own
+(`http_load.py`): 20 keep-alive clients in parallel, a fixed number of requests each. Prints p50/p95/p99 per
+page, throughput, and the CPU each request cost the server's processes, PostgreSQL's backends and the generator
+(read from the processes over the same interval), so queueing on the shared cores can be told from work.
 
     .venv/bin/python bench/web_bench.py [--organisations 10000] [--requests 600] [--workers 2] [--keep NAME]
 
@@ -13,7 +15,6 @@ Needs PostgreSQL at FOREWARN_BENCH_POSTGRES_URL (default postgresql+psycopg://po
 from __future__ import annotations
 
 import argparse
-import asyncio
 import datetime as dt
 import io
 import os
@@ -25,11 +26,14 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
+import http_load
 import httpx
 import numpy as np
 import polars as pl
+import psutil
 from sqlalchemy import create_engine, insert, text
 
 from forewarn.access.policy import grant_peers
@@ -238,7 +242,7 @@ def start_server(
 
 
 def wait_for(base: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 300  # a loaded machine imports the app slowly
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError("the server exited")
@@ -251,53 +255,87 @@ def wait_for(base: str, process: subprocess.Popen[bytes]) -> None:
     raise RuntimeError("the server did not start")
 
 
-async def measure(
-    base: str, cookie: str, paths: list[str], cookie_name: str = "forewarn_session"
-) -> list[float]:
-    """Issue ``paths`` from CONCURRENCY clients at once; return each request's latency in milliseconds.
+def process_cpu(processes: list[psutil.Process]) -> dict[int, float]:
+    """CPU seconds (user + system) so far of each process still alive, by pid."""
+    seconds: dict[int, float] = {}
+    for process in processes:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        seconds[process.pid] = times.user + times.system
+    return seconds
 
-    Each client opens its keep-alive connection with one untimed request first: creating 20 httpx clients
-    (each builds an SSL context) blocks the load generator's event loop for a few hundred milliseconds, which
-    would otherwise be counted against the server's first responses. Steady state is measured.
+
+def server_processes(server: subprocess.Popen[bytes]) -> list[psutil.Process]:
+    parent = psutil.Process(server.pid)
+    return [parent, *parent.children(recursive=True)]
+
+
+def database_processes(name: str) -> list[psutil.Process]:
+    """PostgreSQL backends serving the bench database (their command line names it)."""
+    found = []
+    for process in psutil.process_iter(["name", "cmdline"]):
+        cmdline = " ".join(process.info.get("cmdline") or [])
+        if process.info.get("name") == "postgres" and f" {name} " in f" {cmdline} ":
+            found.append(process)
+    return found
+
+
+@dataclass(frozen=True)
+class Row:
+    latencies: list[float]
+    server_cpu_ms: float
+    database_cpu_ms: float
+    generator_cpu_ms: float
+    throughput: float
+
+
+def measure(
+    base: str,
+    cookie: str,
+    paths: list[str],
+    server: subprocess.Popen[bytes],
+    database: str,
+    cookie_name: str = "forewarn_session",
+    ok: tuple[int, ...] = (200,),
+) -> Row:
+    """Issue ``paths`` from CONCURRENCY clients at once (a separate generator process); time and cost them.
+
+    CPU per request is read from the server's processes, the database's backends and the generator's own
+    rusage over the same interval, so queueing can be told from work: on two shared cores, a closed loop of
+    20 clients waits about 20 x (server + database + generator CPU) / 2 for each answer.
     """
-    queue: asyncio.Queue[str] = asyncio.Queue()
-    for p in paths:
-        queue.put_nowait(p)
-    latencies: list[float] = []
-    failures: list[str] = []
-    clients = [
-        httpx.AsyncClient(base_url=base, cookies={cookie_name: cookie}, timeout=60)
-        for _ in range(CONCURRENCY)
-    ]
-
-    async def client(http: httpx.AsyncClient) -> None:
-        while not queue.empty():
-            path = queue.get_nowait()
-            start = time.perf_counter()
-            response = await http.get(path)
-            latencies.append((time.perf_counter() - start) * 1000)
-            if response.status_code != 200:
-                failures.append(f"{response.status_code} {path}")
-
-    try:
-        await asyncio.gather(*(http.get("/healthz") for http in clients))
-        await asyncio.gather(*(client(http) for http in clients))
-    finally:
-        await asyncio.gather(*(http.aclose() for http in clients))
-    if failures:
-        raise RuntimeError(f"{len(failures)} requests failed, e.g. {failures[:3]}")
-    return latencies
+    host, port = base.removeprefix("http://").split(":")
+    watched = server_processes(server) + database_processes(database)
+    before = process_cpu(watched)
+    result = http_load.generate(host, int(port), f"{cookie_name}={cookie}", paths, CONCURRENCY, ok)
+    after = process_cpu(watched)
+    if result.failures:
+        raise RuntimeError(f"{len(result.failures)} requests failed, e.g. {result.failures[:3]}")
+    server_pids = {p.pid for p in server_processes(server)}
+    used = {pid: after[pid] - before.get(pid, 0.0) for pid in after}
+    n = len(paths)
+    return Row(
+        latencies=result.latencies_ms,
+        server_cpu_ms=1000 * sum(v for pid, v in used.items() if pid in server_pids) / n,
+        database_cpu_ms=1000 * sum(v for pid, v in used.items() if pid not in server_pids) / n,
+        generator_cpu_ms=1000 * result.generator_cpu_s / n,
+        throughput=n / result.wall_s,
+    )
 
 
-def summary(label: str, latencies: list[float]) -> str:
-    ordered = sorted(latencies)
+def summary(label: str, row: Row) -> str:
+    ordered = sorted(row.latencies)
 
     def p(q: float) -> float:
         return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
     return (
         f"{label:<44} n={len(ordered):>5}  p50={statistics.median(ordered):7.1f} ms  p95={p(0.95):7.1f} ms  "
-        f"p99={p(0.99):7.1f} ms  max={ordered[-1]:7.1f} ms"
+        f"p99={p(0.99):7.1f} ms  max={ordered[-1]:7.1f} ms  {row.throughput:5.0f} req/s  CPU a request: "
+        f"server {row.server_cpu_ms:5.1f} ms, database {row.database_cpu_ms:4.1f} ms, "
+        f"generator {row.generator_cpu_ms:4.1f} ms"
     )
 
 
@@ -314,7 +352,8 @@ def main() -> None:
     parser.add_argument(
         "--rows",
         default="all",
-        help="comma-separated rows to measure: portfolio, filtered, member, revisits, cold, json, svg (default all)",
+        help="comma-separated rows to measure: floor, portfolio, filtered, member, revisits, cold, json, svg "
+        "(default all)",
     )
     parser.add_argument(
         "--keep",
@@ -360,14 +399,16 @@ def main() -> None:
         rng = random.Random(7)
         n = args.requests
         regions = [f"Region {i}" for i in range(9)]
-        warm = asyncio.run(measure(base, analyst_cookie, ["/portfolio"] * CONCURRENCY))
-        say(f"warm-up (first portfolio of each worker): max {max(warm):.0f} ms")
+        warm = measure(base, analyst_cookie, ["/portfolio"] * 4 * CONCURRENCY, server, name)
+        say(f"warm-up (first portfolios of each worker): max {max(warm.latencies):.0f} ms")
         revisits = [f"/organisations/{org_ids[k % 100]}" for k in range(n)]
         # Fills each worker's chart-spec cache.
-        asyncio.run(measure(base, analyst_cookie, revisits + revisits))
+        measure(base, analyst_cookie, revisits + revisits, server, name)
         # In this order: the revisits come before the cold pages, which would push them out of each worker's
         # kept pages.
         rows: list[tuple[str, str, str, list[str]]] = [
+            # The framework's floor: a signed-in request answered with a redirect (session lookup, no page).
+            ("floor", "floor: signed-in GET / (a redirect)", analyst_cookie, ["/"] * n),
             (
                 "portfolio",
                 "portfolio, analyst (10,000 orgs, page 1..200)",
@@ -403,7 +444,7 @@ def main() -> None:
         ]
         wanted = {r[0] for r in rows} if args.rows == "all" else set(args.rows.split(","))
         results = [
-            (label, asyncio.run(measure(base, cookie, paths)))
+            (label, measure(base, cookie, paths, server, name, ok=(303,) if key == "floor" else (200,)))
             for key, label, cookie, paths in rows
             if key in wanted
         ]

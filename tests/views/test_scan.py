@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Engine, delete, insert, select, update
 
 from forewarn.store.models import Event, ImportBatch, Indicator, Organisation
 from forewarn.store.models_surveillance import SpcBaseline
+from forewarn.store.models_surveys import SurveyWave
 from forewarn.surveillance.scan import run_scan
 from forewarn.views.scan import (
     DEFAULT_FDR_ALPHA,
@@ -35,7 +36,7 @@ def test_no_scan_then_the_latest(engine: Engine) -> None:
 
 def test_the_data_version_moves_with_every_change_a_kept_page_depends_on(engine: Engine) -> None:
     """Each change that may alter a page moves the version (a scan, an import, a new organisation, a baseline
-    set, a baseline removed, an event recorded), and reading moves nothing."""
+    set, a baseline removed, an event recorded, a survey wave closed), and reading moves nothing."""
     build_world(engine, scan=False)
     now = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 
@@ -84,5 +85,8 @@ def test_the_data_version_moves_with_every_change_a_kept_page_depends_on(engine:
         conn.execute(
             insert(Event).values(organisation_id=org, date=dt.date(2024, 2, 1), kind="intervention_start")
         )
+    seen.append(version())
+    with engine.begin() as conn:  # a survey wave closes: its results are published (soft measures)
+        conn.execute(update(SurveyWave).where(SurveyWave.status == "open").values(status="closed"))
     seen.append(version())
     assert len(set(seen)) == len(seen), seen

@@ -58,3 +58,31 @@ def test_a_block_that_needs_the_viewer_cannot_be_rendered_alone() -> None:
     assert render_block(env, "shared.html", "content", {"view": "<x>"}) == "<b>&lt;x&gt;</b>"
     with pytest.raises(jinja2.UndefinedError, match="principal"):
         render_block(env, "personal.html", "content", {"view": "v"})
+
+
+def test_a_portfolio_page_is_kept_per_set_of_organisations_seen_and_follows_the_data(
+    app: FastAPI, engine: Engine, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rendered: list[str] = []
+    real = rendering.render_block
+
+    def counting(env: jinja2.Environment, template: str, block: str, context: dict[str, object]) -> object:
+        rendered.append(template)
+        return real(env, template, block, context)
+
+    monkeypatch.setattr("forewarn.web.routes.portfolio.render_block", counting)
+    admin, analyst, member = (SignedIn(app, engine, world.users[r]) for r in ("admin", "analyst", "member"))
+    staff = [admin.client.get("/portfolio"), analyst.client.get("/portfolio")]
+    assert [p.status_code for p in staff] == [200, 200] and len(rendered) == 1  # every analyst sees the same
+    own = member.client.get("/portfolio")
+    assert own.status_code == 200 and len(rendered) == 2  # a member sees other rows: rendered for them
+    assert "Alpha Own Trust" in own.text and "Bravo Peer Trust" not in own.text  # the peer under a pseudonym
+    assert "Bravo Peer Trust" in staff[0].text
+    # A filter, a page or the results alone (htmx) are other content.
+    analyst.client.get("/portfolio", params={"region": "South"})
+    analyst.client.get("/portfolio", headers={"HX-Request": "true", "HX-Target": "portfolio-results"})
+    assert len(rendered) == 4
+    with engine.begin() as conn:  # a change to the data renders it again
+        conn.execute(insert(Organisation).values(code="NEW1", name="New Trust"))
+    again = analyst.client.get("/portfolio")
+    assert len(rendered) == 5 and "New Trust" in again.text

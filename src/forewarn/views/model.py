@@ -15,11 +15,21 @@ class Model(BaseModel):
     def _timestamps_in_utc_and_no_nul(cls, value: object) -> object:
         """Every stored time is UTC; SQLite returns them without a zone. Say so: an RFC 3339 ``date-time``
         carries its offset. And no text holds a NUL character (PostgreSQL cannot store one)."""
+        # Runs for every field of every model a page builds (hundreds a page): the common kinds first.
+        if isinstance(value, str):
+            if "\x00" in value:
+                raise ValueError("must not contain NUL characters")
+            return value
+        if type(value) in _PLAIN:
+            return value
         if isinstance(value, dt.datetime) and value.tzinfo is None:
             return value.replace(tzinfo=dt.UTC)
         if _has_nul(value):
             raise ValueError("must not contain NUL characters")
         return value
+
+
+_PLAIN = frozenset({int, float, bool, type(None), dt.date})
 
 
 def _has_nul(value: object) -> bool:

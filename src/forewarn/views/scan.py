@@ -9,6 +9,7 @@ from sqlalchemy import Connection, func, select
 
 from forewarn.store.models import Event, ImportBatch, Organisation
 from forewarn.store.models_surveillance import ScanRun, SpcBaseline
+from forewarn.store.models_surveys import SurveyWave
 from forewarn.views.model import Model
 
 DEFAULT_FUNNEL_LIMIT = 99.8
@@ -51,7 +52,7 @@ def funnel_limit_and_alpha(conn: Connection) -> tuple[float, float]:
     )
 
 
-DataVersion = tuple[int, int, int, int, int, int]
+DataVersion = tuple[int, int, int, int, int, int, int]
 
 # Built once: constructing this statement cost more CPU than running it (about 0.6 ms a request).
 _DATA_VERSION = select(
@@ -61,18 +62,20 @@ _DATA_VERSION = select(
     select(func.coalesce(func.max(SpcBaseline.id), 0)).scalar_subquery(),
     select(func.count()).select_from(SpcBaseline).scalar_subquery(),
     select(func.coalesce(func.max(Event.id), 0)).scalar_subquery(),
+    # A closed wave never reopens, so their number tells when soft measures were published.
+    select(func.count()).select_from(SurveyWave).where(SurveyWave.status == "closed").scalar_subquery(),
 )
 
 
 def data_version(conn: Connection) -> DataVersion:
-    """Changes whenever a scan or an import finishes, an organisation is added, a baseline is set or removed, or
-    an event is recorded (a case's intervention starting or ending): the key of anything kept that is derived from
-    them.
+    """Changes whenever a scan or an import finishes, an organisation is added, a baseline is set or removed, an
+    event is recorded (a case's intervention starting or ending) or a survey wave closes: the key of anything
+    kept that is derived from them.
 
-    Read on every page request, so it is six index lookups in one round trip (about 0.2 ms on PostgreSQL at
+    Read on every page request, so it is seven small lookups in one round trip (about 0.2 ms on PostgreSQL at
     10,000 organisations, against 0.9 ms when it counted organisations). Organisations are never deleted, so the
     largest id tells of additions (their changes come through imports); baselines can be removed, so their
     number is counted beside their largest id (a few rows per organisation at most).
     """
-    scan, batch, organisation, baseline, baselines, event = conn.execute(_DATA_VERSION).one()
-    return int(scan), int(batch), int(organisation), int(baseline), int(baselines), int(event)
+    scan, batch, organisation, baseline, baselines, event, closed = conn.execute(_DATA_VERSION).one()
+    return int(scan), int(batch), int(organisation), int(baseline), int(baselines), int(event), int(closed)

@@ -2,7 +2,8 @@
 their goal (p95 < 200 ms at 10,000 organisations) when built on every request: the portfolio's ranking of every
 organisation (aggregating all of ``series_status``: ~350 ms) and an organisation's page (its view and twenty chart
 specs drawn through Altair: ~190 ms; then its HTML, ~3 ms of CPU a view, which bench/load_bench.py shows keeps the
-page at 6.6 times the framework's floor against a goal of 3).
+page at 6.6 times the framework's floor against a goal of 3). A portfolio page's rows and HTML cost about 6 ms of
+CPU a view against 1.4 ms for the framework's floor (web_bench's CPU columns), so its content is kept too.
 
 Entries are keyed by the database (its engine) and the store's data version
 (:func:`forewarn.views.scan.data_version`), read on every request, so a scan, an import or a baseline change
@@ -29,6 +30,7 @@ Read = TypeVar("Read", bound=Callable[..., Any])
 
 RANKINGS = 2  # the current ranking, and the one before while a new data version takes over
 PAGES = 300  # organisation pages (twenty charts each, about 100 kB)
+PORTFOLIO_PAGES = 300  # portfolio pages (50 rows, about 40 kB)
 CLOSED_WAVES = 32  # results of closed waves (a bootstrap of 1,000 resamples each: seconds for a large wave)
 
 
@@ -58,19 +60,29 @@ def kept_closed_results(engine: Engine, wave_id: int, min_group_size: int) -> Wa
     return computed_results(engine, wave_id, min_group_size)
 
 
-_CONTENT: LRUCache[tuple[Hashable, ...], Markup] = LRUCache(PAGES)
-_CONTENT_LOCK = threading.Lock()
+class KeptContent:
+    """Pages' main content as HTML, kept by database, data version and a key (which must name everything else
+    the content depends on), least recently used out first."""
+
+    def __init__(self, maxsize: int) -> None:
+        self._kept: LRUCache[tuple[Hashable, ...], Markup] = LRUCache(maxsize)
+        self._lock = threading.Lock()
+
+    def __call__(self, conn: Connection, key: tuple[Hashable, ...], make: Callable[[], Markup]) -> Markup:
+        """The content ``key`` names, or ``make()`` kept: ``make`` renders it (with
+        :func:`forewarn.web.rendering.render_block`, so it cannot depend on who is looking)."""
+        full = (conn.engine, data_version(conn), *key)
+        with self._lock:
+            found = self._kept.get(full)
+        if found is None:
+            found = make()
+            with self._lock:
+                self._kept[full] = found
+        return found
 
 
-def kept_content(conn: Connection, key: tuple[Hashable, ...], make: Callable[[], Markup]) -> Markup:
-    """A page's main content as HTML, kept by database, data version and ``key`` (which must name everything
-    else the content depends on); ``make`` renders it (with
-    :func:`forewarn.web.rendering.render_block`, so it cannot depend on who is looking)."""
-    full = (conn.engine, data_version(conn), *key)
-    with _CONTENT_LOCK:
-        found = _CONTENT.get(full)
-    if found is None:
-        found = make()
-        with _CONTENT_LOCK:
-            _CONTENT[full] = found
-    return found
+kept_content = KeptContent(PAGES)
+"""An organisation page's content."""
+
+kept_portfolio = KeptContent(PORTFOLIO_PAGES)
+"""A portfolio page's content, per set of organisations seen (every analyst sees the same), filters and page."""

@@ -5,16 +5,16 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Connection
 
-from forewarn.access.policy import Permission, allowed
+from forewarn.access.policy import Permission, Visibility, allowed
 from forewarn.access.principal import Principal
 from forewarn.views.portfolio import PortfolioFilters, PortfolioOut, portfolio
 from forewarn.views.soft import with_soft_status
 from forewarn.web.deps import AppState, ReadConnection, Viewer, record_view, require
-from forewarn.web.pages.cached import kept_closed_results, kept_ranking
-from forewarn.web.rendering import render
+from forewarn.web.pages.cached import kept_closed_results, kept_portfolio, kept_ranking
+from forewarn.web.rendering import render, render_block, templates_of
 from forewarn.web.routes.helpers import is_htmx
 from forewarn.web.state import WebState
 
@@ -51,6 +51,13 @@ def _portfolio(
     )
 
 
+def _seen(viewer: Visibility) -> tuple[object, ...]:
+    """What a portfolio page depends on of who looks: which organisations, and each peer's pseudonym."""
+    if viewer.all_organisations:
+        return ("all",)
+    return (viewer.own, tuple(sorted(viewer.peers.items())))
+
+
 @router.get("/", include_in_schema=False)
 def home(principal: PortfolioViewer) -> Response:
     return RedirectResponse("/portfolio", status_code=303)
@@ -66,10 +73,25 @@ def portfolio_page(
     conn: ReadConnection,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> Response:
-    view = _portfolio(state, conn, principal, viewer, filters, page)
+    # The rows are the same for everyone who sees the same organisations: built and rendered once per data
+    # version (a wave closing is in it), then only the frame around them per request.
+    results_only = is_htmx(request, "portfolio-results")
+    template, block = ("portfolio_results.html", "results") if results_only else ("portfolio.html", "content")
+    may_filter = allowed(principal, Permission.FILTER_PORTFOLIO)
+    content = kept_portfolio(
+        conn,
+        (template, _seen(viewer), may_filter, filters, page, state.settings.min_group_size),
+        lambda: render_block(
+            templates_of(request),
+            template,
+            block,
+            {"view": _portfolio(state, conn, principal, viewer, filters, page)},
+        ),
+    )
     record_view(state, conn, request, principal, "portfolio", detail={"page": page})
-    template = "portfolio_results.html" if is_htmx(request, "portfolio-results") else "portfolio.html"
-    return render(request, template, {"title": "Portfolio", "view": view})
+    if results_only:
+        return HTMLResponse(content)
+    return render(request, "kept_page.html", {"title": "Portfolio", "content": content})
 
 
 @router.get("/api/v1/portfolio", response_model=PortfolioOut, tags=["pages"])
