@@ -475,7 +475,11 @@ def compute_surveillance(
     methods = partition.signals["method"]
     signals = ordered_signals(
         pl.concat(
-            [partition.signals.filter(methods == "spc"), funnel_signals, partition.signals.filter(methods == "cusum")],
+            [
+                partition.signals.filter(methods == "spc"),
+                funnel_signals,
+                partition.signals.filter(methods == "cusum"),
+            ],
             how="diagonal_relaxed",
         )
     )

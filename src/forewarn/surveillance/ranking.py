@@ -86,7 +86,12 @@ def table_seed(seed: int, code: str) -> int:
 
 
 def _simulated_tables(
-    mean: FloatArray, sd: FloatArray, table: np.ndarray, codes: list[str], options: ScanOptions, descending: bool
+    mean: FloatArray,
+    sd: FloatArray,
+    table: np.ndarray,
+    codes: list[str],
+    options: ScanOptions,
+    descending: bool,
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
     """Simulated median rank, interval and table size of every unit, one league table at a time, each table with
     its own generator (:func:`table_seed`); one table's units are one vectorised call."""
@@ -99,7 +104,9 @@ def _simulated_tables(
             mean[members],
             sd[members],
             options=RankOptions(
-                n_draws=options.rank_replicates, seed=table_seed(options.seed, codes[index]), descending=descending
+                n_draws=options.rank_replicates,
+                seed=table_seed(options.seed, codes[index]),
+                descending=descending,
             ),
         )
         median[members] = simulated.median_rank
@@ -181,7 +188,7 @@ def latest_rank_intervals(
                     bounds.rank,
                     bounds.lower_rank,
                     bounds.upper_rank,
-                    bounds.group_size,
+                    bounds.group_size.astype(np.float64),
                 )
             middle = (n_table + 1) / 2
             out["rank"][chosen] = median

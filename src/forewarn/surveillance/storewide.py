@@ -66,11 +66,10 @@ def indicator_parts(
 def parts_from_summary(summary: dict[str, object]) -> dict[str, IndicatorPart] | None:
     """The per-indicator parts a stored scan summary carries (None for a summary written before they were)."""
     counts = summary.get("indicator_counts")
-    if not isinstance(counts, dict):
-        return None
     spc = summary.get("spc_indicators") or {}
     cusum = summary.get("cusum_indicators") or {}
-    assert isinstance(spc, dict) and isinstance(cusum, dict)  # noqa: S101 - the scan writes dicts
+    if not (isinstance(counts, dict) and isinstance(spc, dict) and isinstance(cusum, dict)):
+        return None
     return {
         str(code): IndicatorPart(
             code=str(code),
@@ -178,7 +177,11 @@ def scan_summary(
         "cusum_current_expected": sum(float(str(f["current_expected"])) for f in cusum.values()),
         "signals": sum(p["spc_signals"] for p in parts) + funnel_signals + cusum_alarms,
         "indicator_counts": {
-            p["code"]: {"series": p["series"], "spc_signals": p["spc_signals"], "cusum_signals": p["cusum_signals"]}
+            p["code"]: {
+                "series": p["series"],
+                "spc_signals": p["spc_signals"],
+                "cusum_signals": p["cusum_signals"],
+            }
             for p in parts
         },
     }
