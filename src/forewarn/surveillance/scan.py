@@ -54,6 +54,9 @@ from forewarn.surveillance.storewide import (
 SIGNAL_COLUMNS = ("series", "method", "rule", "direction", "t", "value")
 
 
+METHOD_ORDER = {"spc": 0, "funnel": 1, "cusum": 2}
+
+
 @dataclass(frozen=True)
 class ScanResult:
     scan_id: int
@@ -271,7 +274,11 @@ def _store_results(
     funnel = funnel_signal_frame(flagged, polarity.to_numpy(), key=keys, period="funnel_period").rename(
         {"funnel_period": "period_start"}
     )
-    computed = pl.concat([*(r.signals for r in results), funnel], how="diagonal_relaxed")
+    # In the order a whole-store computation gives: SPC, funnel, CUSUM, each in series order.
+    computed = pl.concat([*(r.signals for r in results), funnel], how="diagonal_relaxed").sort(
+        pl.col("method").replace_strict(METHOD_ORDER, default=len(METHOD_ORDER), return_dtype=pl.Int8),
+        maintain_order=True,
+    )
     signals = pl.concat(
         [
             signal_rows(computed, changed_new.select(keys), scan_id),
