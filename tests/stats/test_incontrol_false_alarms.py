@@ -106,3 +106,20 @@ def test_winsorising_clips_each_group_at_its_type_7_quantiles() -> None:
         low, high = np.quantile(values, [0.1, 0.9])
         expected = np.where(inside[rows], np.clip(u[rows], low, high), u[rows])
         np.testing.assert_allclose(out[rows], expected, rtol=1e-15, atol=0)
+
+
+def test_row_medians_are_numpys_nanmedian() -> None:
+    """One sort per row gives numpy.nanmedian's numbers exactly: odd and even counts, ties, rows of NaN only."""
+    import warnings
+
+    from forewarn.stats.incontrol import row_nanmedian
+
+    rng = np.random.default_rng(4)
+    x = np.round(rng.normal(size=(400, 13)) * 10, 1)
+    x[rng.random(x.shape) < 0.4] = np.nan
+    x[0] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        expected = np.nanmedian(x, axis=1)
+    np.testing.assert_array_equal(row_nanmedian(x), expected)
+    assert np.isnan(row_nanmedian(x)[0]) and np.isfinite(row_nanmedian(x)[1:]).all()
