@@ -162,6 +162,14 @@ def test_a_revised_indicator_is_rescanned_as_a_fresh_store_would_be(
     # Only the revised indicator is loaded and computed; perf's rows are kept, its funnels' q recomputed.
     assert loads == [_ids(engine, "mort")]
     assert result.series_changed > 0
+    # perf's SPC and CUSUM signals are those of the first scan, untouched; only mort's were rewritten.
+    with engine.connect() as conn:
+        first_scan = conn.execute(select(ScanRun.id).order_by(ScanRun.id)).scalars().first()
+        kept = conn.exec_driver_sql(
+            "SELECT s.scan_id, count(*) FROM signals s JOIN indicators i ON i.id = s.indicator_id "
+            "WHERE i.code = 'perf' AND s.method <> 'funnel' GROUP BY s.scan_id"
+        ).all()
+    assert [tuple(r)[0] for r in kept] == [first_scan] and kept[0][1] > 0
     with _fresh_store(tmp_path) as fresh:
         import_file(fresh, revised, mapping_text=MAPPING)
         scratch = run_scan(fresh)
