@@ -169,7 +169,7 @@ def test_a_revised_indicator_is_rescanned_as_a_fresh_store_would_be(
             "SELECT s.scan_id, count(*) FROM signals s JOIN indicators i ON i.id = s.indicator_id "
             "WHERE i.code = 'perf' AND s.method <> 'funnel' GROUP BY s.scan_id"
         ).all()
-    assert [tuple(r)[0] for r in kept] == [first_scan] and kept[0][1] > 0
+    assert [r[0] for r in kept] == [first_scan] and kept[0][1] > 0
     with _fresh_store(tmp_path) as fresh:
         import_file(fresh, revised, mapping_text=MAPPING)
         scratch = run_scan(fresh)
