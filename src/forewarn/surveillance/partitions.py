@@ -211,7 +211,7 @@ def run_partitions(
     ``scheduler`` names (``tcp://host:8786``; ``local:N`` starts a cluster of N worker processes on this
     machine for the time of the scan). Workers receive the partitions' frames and the options, never a
     database connection, and send back frames."""
-    if not scheduler:
+    if not scheduler or not partitions:
         return [scan_partition(p, options) for p in partitions]
     from distributed import Client, LocalCluster
 
