@@ -11,6 +11,7 @@ float64, as in ``surveillance_bench.py``). The maths alone (``compute_surveillan
 store) is timed beside it, in this process.
 
 Run: .venv/bin/python bench/scan_bench.py [--orgs 2000] [--indicators 10] [--months 36] [--stores sqlite,postgresql]
+     [--scheduler local:2]   (also ``scan --full`` on a Dask cluster: the speed-up and overhead of the Dask path)
 The issue's size: --orgs 50000 --indicators 20 --months 36 (36M observations; loading takes several minutes).
 """
 
@@ -202,12 +203,15 @@ def store(kind: str, folder: Path) -> Iterator[str]:
         admin.dispose()
 
 
-def run_scan_process(url: str, label: str, *flags: str) -> Run:
+def run_scan_process(url: str, label: str, *flags: str, scheduler: str | None = None) -> Run:
     """``forewarn scan --json`` as a child process: wall, CPU (user + system) from wait4, and peak RSS.
 
     The peak comes from ``/usr/bin/time`` when present: Linux counts a forked child's peak from the parent's RSS at
     the fork, so wait4's ``ru_maxrss`` of a child of this (large) process says at least this process's size."""
     env = {**os.environ, "FOREWARN_DATABASE_URL": url}
+    env.pop("FOREWARN_SCHEDULER", None)
+    if scheduler:
+        env["FOREWARN_SCHEDULER"] = scheduler
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
         timer = ["/usr/bin/time", "-f", "peak-kb %M"] if Path("/usr/bin/time").exists() else []
@@ -288,6 +292,13 @@ def bench_store(kind: str, args: argparse.Namespace) -> None:
             report(runs, raw_mb)
             return
         runs.append(run_scan_process(url, "scan --full, nothing new", "--full"))
+        if args.scheduler:
+            # The same work on a Dask cluster: the partitions (one per indicator) on the scheduler's workers.
+            runs.append(
+                run_scan_process(
+                    url, f"scan --full on Dask {args.scheduler}", "--full", scheduler=args.scheduler
+                )
+            )
         engine = make_engine(url)
         added = add_month(engine, range(1), args.months)
         engine.dispose()
@@ -319,6 +330,11 @@ def main() -> None:
         "--quick",
         action="store_true",
         help="only the first scan and the rescan with nothing new; no maths alone",
+    )
+    parser.add_argument(
+        "--scheduler",
+        default=None,
+        help="also run `scan --full` with FOREWARN_SCHEDULER set to this (local:2: two worker processes here)",
     )
     parser.add_argument("--tmp", default=None, help="folder for the SQLite store (default: the system's)")
     args = parser.parse_args()

@@ -157,6 +157,11 @@ class Settings(BaseSettings):
         2.0, gt=0, description="How often an idle `forewarn worker` looks for queued jobs."
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Logging level.")
+    scheduler: str | None = Field(
+        None,
+        description="Address of a Dask scheduler (tcp://host:8786) that runs the scan's per-indicator "
+        "partitions; `local:N` starts N worker processes on this machine for each scan; unset scans in-process.",
+    )
 
     @model_validator(mode="after")
     def _refuse_default_secret_in_production(self) -> Settings:

@@ -87,3 +87,39 @@ def test_trend_matches_scipy_linregress() -> None:
         assert trend.slope[i] == pytest.approx(ref.slope, rel=1e-12)
         assert trend.standard_error[i] == pytest.approx(ref.stderr, rel=1e-12)
         assert trend.p_value[i] == pytest.approx(ref.pvalue, rel=1e-9)
+
+
+def test_winsorising_clips_each_group_at_its_type_7_quantiles() -> None:
+    """Each group's bounds are numpy's default (type 7, linear) quantiles of the group's values inside the
+    window, with ties and groups of one value; values outside the window are left alone."""
+    from forewarn.stats.incontrol import _winsorised
+
+    rng = np.random.default_rng(11)
+    u = np.round(rng.normal(size=(300, 9)), 1)
+    inside = rng.random((300, 9)) < 0.8
+    group = rng.integers(0, 4, 300)
+    group[0] = 4  # a group of a single series
+    out = _winsorised(u, inside, group, 6, 0.1)
+    for g in range(5):
+        rows = group == g
+        values = u[rows][inside[rows]]
+        low, high = np.quantile(values, [0.1, 0.9])
+        expected = np.where(inside[rows], np.clip(u[rows], low, high), u[rows])
+        np.testing.assert_allclose(out[rows], expected, rtol=1e-15, atol=0)
+
+
+def test_row_medians_are_numpys_nanmedian() -> None:
+    """One sort per row gives numpy.nanmedian's numbers exactly: odd and even counts, ties, rows of NaN only."""
+    import warnings
+
+    from forewarn.stats.incontrol import row_nanmedian
+
+    rng = np.random.default_rng(4)
+    x = np.round(rng.normal(size=(400, 13)) * 10, 1)
+    x[rng.random(x.shape) < 0.4] = np.nan
+    x[0] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        expected = np.nanmedian(x, axis=1)
+    np.testing.assert_array_equal(row_nanmedian(x), expected)
+    assert np.isnan(row_nanmedian(x)[0]) and np.isfinite(row_nanmedian(x)[1:]).all()

@@ -103,17 +103,22 @@ def scanned(engine: Engine, tmp_path: Path) -> tuple[Engine, Path]:
     return engine, path
 
 
-def _loads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Counts the scan's reads of the observations."""
-    calls: list[int] = []
-    load = scan_module.load_panel
+def _loads(monkeypatch: pytest.MonkeyPatch) -> list[set[int] | None]:
+    """The scan's reads of observations: the indicator ids each read asked for (None: all)."""
+    calls: list[set[int] | None] = []
+    load = scan_module.load_partitions
 
-    def counting(conn):  # type: ignore[no-untyped-def]
-        calls.append(1)
-        return load(conn)
+    def counting(conn, indicator_ids=None, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(None if indicator_ids is None else set(indicator_ids))
+        return load(conn, indicator_ids, **kwargs)
 
-    monkeypatch.setattr(scan_module, "load_panel", counting)
+    monkeypatch.setattr(scan_module, "load_partitions", counting)
     return calls
+
+
+def _ids(engine: Engine, *codes: str) -> set[int]:
+    with engine.connect() as conn:
+        return set(conn.execute(select(Indicator.id).where(Indicator.code.in_(codes))).scalars())
 
 
 def test_a_rescan_with_nothing_new_loads_nothing_and_carries_the_figures(
@@ -139,7 +144,7 @@ def test_a_rescan_with_nothing_new_loads_nothing_and_carries_the_figures(
     assert last.summary == again.summary and last.finished_at is not None and last.series_scanned == 40
     # --full recomputes all the same, and finds nothing to write.
     full = run_scan(engine, full=True)
-    assert loads == [1]
+    assert loads == [_ids(engine, "perf", "mort")]
     assert full.series_changed == 0 and full.signals_written == 0
     assert {k: v for k, v in full.summary.items() if k != "series_removed"} == {
         k: v for k, v in first.summary.items() if k != "series_removed"
@@ -154,8 +159,17 @@ def test_a_revised_indicator_is_rescanned_as_a_fresh_store_would_be(
     import_file(engine, revised, mapping_text=MAPPING)
     loads = _loads(monkeypatch)
     result = run_scan(engine)
-    assert loads == [1]
+    # Only the revised indicator is loaded and computed; perf's rows are kept, its funnels' q recomputed.
+    assert loads == [_ids(engine, "mort")]
     assert result.series_changed > 0
+    # perf's SPC and CUSUM signals are those of the first scan, untouched; only mort's were rewritten.
+    with engine.connect() as conn:
+        first_scan = conn.execute(select(ScanRun.id).order_by(ScanRun.id)).scalars().first()
+        kept = conn.exec_driver_sql(
+            "SELECT s.scan_id, count(*) FROM signals s JOIN indicators i ON i.id = s.indicator_id "
+            "WHERE i.code = 'perf' AND s.method <> 'funnel' GROUP BY s.scan_id"
+        ).all()
+    assert [r[0] for r in kept] == [first_scan] and kept[0][1] > 0
     with _fresh_store(tmp_path) as fresh:
         import_file(fresh, revised, mapping_text=MAPPING)
         scratch = run_scan(fresh)
@@ -164,7 +178,7 @@ def test_a_revised_indicator_is_rescanned_as_a_fresh_store_would_be(
         k: v for k, v in scratch.summary.items() if k != "series_removed"
     }
     # And the next rescan has nothing new again (the fresh store's scan loaded once too).
-    assert run_scan(engine).series_changed == 0 and loads == [1, 1]
+    assert run_scan(engine).series_changed == 0 and len(loads) == 2
 
 
 def test_a_new_rebase_is_rescanned_as_a_fresh_store_would_be(
@@ -174,7 +188,7 @@ def test_a_new_rebase_is_rescanned_as_a_fresh_store_would_be(
     _baseline(engine)
     loads = _loads(monkeypatch)
     result = run_scan(engine)
-    assert loads == [1] and result.series_changed > 0
+    assert loads == [_ids(engine, "perf")] and result.series_changed > 0
     with _fresh_store(tmp_path) as fresh:
         import_file(fresh, path, mapping_text=MAPPING)
         _baseline(fresh)
@@ -189,16 +203,16 @@ def test_changed_options_are_rescanned_as_a_fresh_store_would_be(
     options = ScanOptions(fdr_alpha=0.2, cusum_rate_ratio=1.5)
     loads = _loads(monkeypatch)
     result = run_scan(engine, options)
-    assert loads == [1] and result.series_changed > 0
+    assert len(loads) == 1 and result.series_changed > 0
     with _fresh_store(tmp_path) as fresh:
         import_file(fresh, path, mapping_text=MAPPING)
         run_scan(fresh, options)
         assert _stored(engine) == _stored(fresh)
     # The same options again: nothing new; back to the defaults: everything recomputed (the fresh store's scan
     # loaded once too).
-    assert run_scan(engine, options).series_changed == 0 and loads == [1, 1]
+    assert run_scan(engine, options).series_changed == 0 and len(loads) == 2
     run_scan(engine)
-    assert loads == [1, 1, 1]
+    assert len(loads) == 3
 
 
 def test_an_edit_outside_the_importer_is_seen(
@@ -213,7 +227,7 @@ def test_an_edit_outside_the_importer_is_seen(
         )
     loads = _loads(monkeypatch)
     assert run_scan(engine).series_changed > 0
-    assert loads == [1]
+    assert len(loads) == 1
 
 
 def test_a_deleted_indicator_or_organisation_is_seen(
@@ -224,7 +238,7 @@ def test_a_deleted_indicator_or_organisation_is_seen(
         conn.execute(Observation.__table__.delete().where(Observation.period_start == dt.date(2021, 12, 1)))
     loads = _loads(monkeypatch)
     assert run_scan(engine).series_changed > 0
-    assert loads == [1]
+    assert len(loads) == 1
 
 
 def test_the_scan_command_skips_an_unchanged_store_unless_full(
@@ -253,7 +267,7 @@ def test_the_scan_command_skips_an_unchanged_store_unless_full(
             json.loads(again.stdout)["summary"]["unchanged_since_scan"] == json.loads(first.stdout)["scan_id"]
         )
         full = runner.invoke(app, ["scan", "--json", "--full"])
-        assert full.exit_code == 0 and loads == [1]
+        assert full.exit_code == 0 and len(loads) == 1
         assert "unchanged_since_scan" not in json.loads(full.stdout)["summary"]
     finally:
         get_settings.cache_clear()

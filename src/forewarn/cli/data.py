@@ -162,7 +162,8 @@ def scan_command(
     from forewarn.surveillance.options import ScanOptions
     from forewarn.surveillance.scan import run_scan
 
-    engine = migrated_engine(get_settings())
+    settings = get_settings()
+    engine = migrated_engine(settings)
     try:
         options = ScanOptions(
             fdr_alpha=fdr, cusum_false_alarm_share=false_alarms, cusum_rate_ratio=rate_ratio
@@ -170,7 +171,7 @@ def scan_command(
     except ValueError as exc:
         raise fail(str(exc), 2) from None
     with progress_stages() as stage:
-        result = run_scan(engine, options, full=full, stage=stage)
+        result = run_scan(engine, options, full=full, stage=stage, scheduler=settings.scheduler)
     if as_json:
         emit_json(result.to_dict())
     _print_scan(result)

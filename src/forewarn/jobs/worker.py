@@ -37,7 +37,7 @@ Handler = Callable[[Engine, Settings, dict[str, Any]], dict[str, object] | None]
 def _scan(engine: Engine, settings: Settings, payload: dict[str, Any]) -> dict[str, object] | None:
     from forewarn.surveillance.scan import run_scan
 
-    run_scan(engine)
+    run_scan(engine, scheduler=settings.scheduler)
     return None
 
 

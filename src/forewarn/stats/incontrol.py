@@ -28,7 +28,6 @@ DerSimonian, R. & Laird, N. (1986). Meta-analysis in clinical trials. Control Cl
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from typing import Literal
 
@@ -210,23 +209,22 @@ def _winsorised(u: FloatArray, inside: BoolArray, group: IntArray, n_groups: int
     rows, cols = np.nonzero(inside)
     values = u[rows, cols]
     groups = group[rows]
-    order = np.lexsort((values, groups))
-    sorted_values, sorted_groups = values[order], groups[order]
-    counts = np.bincount(sorted_groups, minlength=n_groups)
-    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    counts = np.bincount(groups, minlength=n_groups)
     low = np.full(n_groups, -np.inf)
     high = np.full(n_groups, np.inf)
-    has = counts > 0
-    # Type-7 quantiles per group, as the funnel's winsorisation.
-    for prob, out_bound in ((trim, low), (1.0 - trim, high)):
-        position = (counts[has] - 1) * prob
-        below = np.floor(position).astype(np.int64)
-        above = np.minimum(below + 1, counts[has] - 1)
-        fraction = position - below
-        start = starts[has]
-        out_bound[has] = sorted_values[start + below] + fraction * (
-            sorted_values[start + above] - sorted_values[start + below]
-        )
+    # Type-7 quantiles per group, as the funnel's winsorisation: the two order statistics around each quantile,
+    # found by a partial sort of the group's values (a full sort of every value is what this replaces).
+    for g in np.flatnonzero(counts).tolist():  # groups (indicators): tens, not series
+        count = int(counts[g])
+        bounds = []
+        for prob in (trim, 1.0 - trim):
+            position = (count - 1) * prob
+            below = int(np.floor(position))
+            bounds.append((below, min(below + 1, count - 1), position - below))
+        ordered = np.partition(values[groups == g], sorted({k for b, a, _ in bounds for k in (b, a)}))
+        (b_low, a_low, f_low), (b_high, a_high, f_high) = bounds
+        low[g] = ordered[b_low] + f_low * (ordered[a_low] - ordered[b_low])
+        high[g] = ordered[b_high] + f_high * (ordered[a_high] - ordered[b_high])
     series_low = low[group][:, None]
     series_high = high[group][:, None]
     clipped = np.clip(u, series_low, series_high)
@@ -405,6 +403,22 @@ def _baseline_autocorrelation(z: FloatArray, groups: IntArray, n_groups: int) ->
     return np.asarray(np.clip(rho, 0.0, 0.9), dtype=np.float64)
 
 
+def row_nanmedian(values: FloatArray) -> FloatArray:
+    """Median of each row's non-NaN values (NaN for a row without any): ``numpy.nanmedian(values, axis=1)``,
+    the same numbers (the middle order statistic, or the half-sum of the two middle ones), by one sort of every
+    row instead of a masked array per call."""
+    ordered = np.sort(values, axis=1)  # NaN sorts last
+    count = np.count_nonzero(~np.isnan(values), axis=1)
+    high = count // 2
+    low = np.where(count % 2 == 1, high, high - 1)
+    rows = np.arange(values.shape[0])
+    with np.errstate(invalid="ignore"):
+        middle = (
+            ordered[rows, np.maximum(low, 0)] + ordered[rows, np.minimum(high, values.shape[1] - 1)]
+        ) / 2.0
+    return np.asarray(np.where(count > 0, middle, np.nan), dtype=np.float64)
+
+
 def shift_in_sd(
     scaled: ScaledPanel, model: InControlModel, *, form: ScaleForm, rate_ratio: float, shift_sd: float
 ) -> FloatArray:
@@ -425,11 +439,9 @@ def shift_in_sd(
     >>> shift_in_sd(scaled, model, form="poisson", rate_ratio=2.0, shift_sd=1.0)
     array([3.704839])
     """
-    with warnings.catch_warnings():
-        # A series without z-scores (too short a baseline) has no typical sd: NaN, as intended.
-        warnings.simplefilter("ignore", RuntimeWarning)
-        sd = np.nanmedian(np.where(np.isfinite(model.z), model.standard_deviation, np.nan), axis=1)
-        reference = np.nanmedian(np.where(np.isfinite(model.z), scaled.reference, np.nan), axis=1)
+    # A series without z-scores (too short a baseline) has no typical sd: NaN, as intended.
+    sd = row_nanmedian(np.where(np.isfinite(model.z), model.standard_deviation, np.nan))
+    reference = row_nanmedian(np.where(np.isfinite(model.z), scaled.reference, np.nan))
     if form == "normal":
         return np.asarray(np.where(np.isfinite(sd), float(shift_sd), np.nan), dtype=np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):

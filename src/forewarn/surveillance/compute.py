@@ -13,20 +13,26 @@ import numpy as np
 import polars as pl
 from numpy.typing import NDArray
 
-from forewarn.domain import Polarity, deviation_direction, improvement_direction
+from forewarn.domain import Polarity, improvement_direction
 from forewarn.stats.arrays import FloatArray, IntArray
 from forewarn.stats.estimate_funnel import estimate_funnel
 from forewarn.stats.funnel import DataType, FunnelOptions, Overdispersion, funnel_statistics
-from forewarn.stats.multiplicity import expected_false_flags, fdr_adjust
 from forewarn.stats.spc import AssuranceType, PointType, SpcOptions, XmrChart, xmr_chart
 from forewarn.stats.trend import linear_trend
 from forewarn.surveillance.change import detect_changes
 from forewarn.surveillance.kinds import ESTIMATE_KINDS
 from forewarn.surveillance.options import ScanOptions
 from forewarn.surveillance.panel import Panel
-from forewarn.surveillance.questions import METHOD_QUESTIONS
 from forewarn.surveillance.ranking import latest_rank_intervals
 from forewarn.surveillance.spc_chance import expected_spc_concerns
+from forewarn.surveillance.storewide import (
+    IndicatorPart,
+    funnel_fdr,
+    funnel_signal_frame,
+    indicator_parts,
+    ordered_signals,
+    scan_summary,
+)
 from forewarn.surveillance.windows import latest_period_units, series_attribute, window_estimates, window_sums
 
 SPC_BLOCK_SERIES = 200_000
@@ -270,7 +276,8 @@ def _estimate_funnels(
 
 def _funnels(
     panel: Panel, options: ScanOptions, window: tuple[FloatArray, FloatArray, FloatArray] | None = None
-) -> tuple[dict[str, np.ndarray], pl.DataFrame, dict[str, object]]:
+) -> dict[str, np.ndarray]:
+    """Each series' funnel at its indicator's latest period: z, p, ratio, limits, target, phi and tau^2 (no FDR)."""
     n = panel.n_series
     out: dict[str, np.ndarray] = {
         "funnel_period_t": np.full(n, -1, dtype=np.int64),
@@ -339,49 +346,8 @@ def _funnels(
         extra["tau2"][rows] = result.tau2_applied[funnel_id]
     _estimate_funnels(panel, options, units, at, out, extra)
     out.update({f"funnel_{name}": values for name, values in extra.items()})
-    tested = np.flatnonzero(np.isfinite(out["funnel_p"]))
-    summary: dict[str, object] = {"funnel_tests": int(tested.size)}
-    if tested.size == 0:
-        return out, _empty_signals(), summary
-    fdr = fdr_adjust(out["funnel_p"][tested], alpha=options.fdr_alpha)
-    out["funnel_q"][tested] = fdr.adjusted
-    # Outside the funnel's limits AND kept at the false-discovery rate across every pair scanned.
-    outside = (extra["ratio"][tested] < extra["lower"][tested]) | (
-        extra["ratio"][tested] > extra["upper"][tested]
-    )
-    flagged = tested[fdr.rejected & outside]
-    sign = np.sign(out["funnel_z"])
-    out["funnel_outlier"][tested] = 0
-    out["funnel_outlier"][flagged] = sign[flagged].astype(int)
-    alpha_limit = 1 - options.funnel_limit / 100
-    summary.update(
-        {
-            "funnel_outside_limits": int(outside.sum()),
-            "funnel_expected_by_chance": float(expected_false_flags(tested.size, alpha_limit)),
-            "funnel_flags_after_fdr": int(flagged.size),
-        }
-    )
-    polarity = series_attribute(panel, "polarity")
-    signals = pl.DataFrame(
-        {
-            "series": flagged,
-            "method": "funnel",
-            "rule": np.where(sign[flagged] > 0, "outlier_high", "outlier_low"),
-            "direction": deviation_direction(polarity[flagged], sign[flagged] > 0),
-            "t": out["funnel_period_t"][flagged],
-            "value": extra["ratio"][flagged],
-            "z": out["funnel_z"][flagged],
-            "p": out["funnel_p"][flagged],
-            "q": out["funnel_q"][flagged],
-            "lower": extra["lower"][flagged],
-            "upper": extra["upper"][flagged],
-            "target": extra["target"][flagged],
-            "phi": extra["phi"][flagged],
-            "tau2": extra["tau2"][flagged],
-        },
-        schema_overrides={"series": pl.Int64, "t": pl.Int64, "value": pl.Float64},
-    )
-    return out, signals, summary
+    # funnel_q and funnel_outlier stay empty here: the false-discovery rate is store-wide (storewide.funnel_fdr).
+    return out
 
 
 def _trends(panel: Panel, options: ScanOptions) -> dict[str, np.ndarray]:
@@ -403,8 +369,8 @@ def _trends(panel: Panel, options: ScanOptions) -> dict[str, np.ndarray]:
 
 def _spc_chance(
     panel: Panel, options: ScanOptions, signals: pl.DataFrame, status: pl.DataFrame
-) -> dict[str, object]:
-    """Special causes of concern seen, beside those a stable process would give by chance, per indicator."""
+) -> dict[str, dict[str, float]]:
+    """Special causes of concern seen, beside those a stable process would give by chance, per indicator code."""
     polarity = series_attribute(panel, "polarity")
     charted = (panel.n_points >= options.spc_min_points) & (polarity != Polarity.NEUTRAL.value)
     codes = panel.indicators["code"].to_list()
@@ -426,32 +392,27 @@ def _spc_chance(
     figures = expected_spc_concerns(lengths, options)
     for code, (any_concern, now) in seen.items():
         figures[code].update({"any_concern": float(any_concern), "current_concern": float(now)})
-    return {
-        "spc_indicators": figures,
-        "spc_current_concern": int(sum(now for _, now in seen.values())),
-        "spc_current_concern_expected": float(sum(f["current_concern_expected"] for f in figures.values())),
-    }
+    return figures
 
 
-def compute_surveillance(
+def compute_partition(
     panel: Panel, options: ScanOptions | None = None, phase: IntArray | None = None
 ) -> SurveillanceResult:
-    """Run SPC, funnels (with FDR), CUSUM and rank intervals over every series of ``panel``."""
+    """Every method over the series of ``panel`` but the store-wide false-discovery rate: SPC, funnels (z, p and
+    limits; ``funnel_q`` and ``funnel_outlier`` empty), CUSUM, rank intervals and trends.
+
+    Each indicator's results depend on its own series alone (its funnel, CUSUM thresholds, league table and random
+    stream are its own), so a panel of one indicator gives that indicator's rows of a panel of many. ``summary``
+    holds the per-indicator parts (:func:`forewarn.surveillance.storewide.indicator_parts`); the store-wide
+    steps (:mod:`forewarn.surveillance.storewide`) come after.
+    """
     options = options or ScanOptions()
     spc, spc_signals = _spc(panel, options, phase)
     _, latest = latest_period_units(panel)
     window = window_sums(panel, latest, options.funnel_window_days)
-    funnel, funnel_signals, funnel_summary = _funnels(panel, options, window)
+    funnel = _funnels(panel, options, window)
     changes = detect_changes(panel, options)
     cusum, cusum_signals = changes.columns, changes.signals
-    current = [int(str(f["current"])) for f in changes.indicators.values()]
-    current_expected = [float(str(f["current_expected"])) for f in changes.indicators.values()]
-    cusum_summary: dict[str, object] = {
-        "cusum_indicators": changes.indicators,
-        "cusum_alarms": cusum_signals.height,
-        "cusum_current": sum(current),
-        "cusum_current_expected": sum(current_expected),
-    }
     ranks = latest_rank_intervals(panel, options, window, changes.tau2_within)
     trends = _trends(panel, options)
     last = panel.last_index
@@ -479,19 +440,52 @@ def compute_surveillance(
         else:
             columns[name] = pl.Series(name, values)
     status = pl.DataFrame(columns).with_columns(pl.col(pl.Float64).fill_nan(None))
-    signals = pl.concat([spc_signals, funnel_signals, cusum_signals], how="diagonal_relaxed")
-    if "details" in signals.columns:  # pragma: no cover - defensive
-        signals = signals.drop("details")
-    spc_summary = _spc_chance(panel, options, spc_signals, status)
-    summary = {
-        "series": panel.n_series,
-        "questions": METHOD_QUESTIONS,
-        **spc_summary,
-        **funnel_summary,
-        **cusum_summary,
-        "signals": signals.height,
-    }
+    signals = pl.concat([spc_signals, cusum_signals], how="diagonal_relaxed")
+    spc_figures = _spc_chance(panel, options, spc_signals, status)
+    parts = indicator_parts(
+        panel.indicators["code"].to_list(),
+        np.bincount(panel.indicator_index, minlength=panel.indicators.height),
+        np.bincount(
+            panel.indicator_index[spc_signals["series"].to_numpy()], minlength=panel.indicators.height
+        ),
+        np.bincount(
+            panel.indicator_index[cusum_signals["series"].to_numpy()], minlength=panel.indicators.height
+        ),
+        spc_figures,
+        changes.indicators,
+    )
+    return SurveillanceResult(status=status, signals=signals, summary={"indicators": parts})
+
+
+def compute_surveillance(
+    panel: Panel, options: ScanOptions | None = None, phase: IntArray | None = None
+) -> SurveillanceResult:
+    """Run SPC, funnels (with FDR), CUSUM and rank intervals over every series of ``panel``: the per-indicator
+    work (:func:`compute_partition`), then the false-discovery rate across every series and the summary."""
+    options = options or ScanOptions()
+    partition = compute_partition(panel, options, phase)
+    status = partition.status
+    fdr = funnel_fdr(status, options)
+    status = status.with_columns(fdr.q, fdr.outlier)
+    flagged = status.filter(pl.col("funnel_outlier").is_not_null() & (pl.col("funnel_outlier") != 0))
+    polarity = series_attribute(panel, "polarity")
+    funnel_signals = funnel_signal_frame(
+        flagged, polarity[flagged["series"].to_numpy()], key=["series"], period="funnel_period_t"
+    ).rename({"funnel_period_t": "t"})
+    methods = partition.signals["method"]
+    signals = ordered_signals(
+        pl.concat(
+            [
+                partition.signals.filter(methods == "spc"),
+                funnel_signals,
+                partition.signals.filter(methods == "cusum"),
+            ],
+            how="diagonal_relaxed",
+        )
+    )
+    parts: dict[str, IndicatorPart] = partition.summary["indicators"]  # type: ignore[assignment]
+    summary = scan_summary(list(parts.values()), fdr.summary, funnel_signals.height)
     return SurveillanceResult(status=status, signals=signals, summary=summary)
 
 
-__all__ = ["SurveillanceResult", "compute_surveillance"]
+__all__ = ["SurveillanceResult", "compute_partition", "compute_surveillance"]

@@ -13,12 +13,16 @@ same over-dispersion model as the funnel and the CUSUM:
 The rank distribution follows Goldstein & Spiegelhalter (1996, JRSS A 159:385) and Marshall & Spiegelhalter
 (1998, BMJ 316:1701): simulated by :func:`forewarn.stats.ranks.rank_uncertainty` for tables of ordinary size,
 and by the conditional expected rank (:func:`forewarn.stats.rank_bounds.conditional_rank_intervals`, the same
-model) for very large ones. Rank 1 is the best given the indicator's polarity. Means and counts are ranked when
+model) for very large ones. Each league table (an indicator) draws from its own random stream, seeded from the
+scan's seed and the indicator's code (:func:`table_seed`), so one table's new units never move another's draws
+and an indicator's ranks are the same whichever indicators are scanned beside it. Rank 1 is the best given the indicator's polarity. Means and counts are ranked when
 they were published with a standard error (their precision-weighted mean over the window); without one, or
 without a direction (neutral), an indicator is not ranked.
 """
 
 from __future__ import annotations
+
+import hashlib
 
 import numpy as np
 
@@ -73,6 +77,45 @@ def scaled_estimates(
     return np.where(usable, estimate, np.nan), np.where(usable, variance, np.nan)
 
 
+def table_seed(seed: int, code: str) -> int:
+    """The seed of one league table's random stream: ``numpy.random.SeedSequence`` over the scan's ``seed`` and a
+    stable hash of the indicator's ``code`` (the first 8 bytes of its SHA-256; Python's ``hash`` of a string
+    changes between processes)."""
+    code_hash = int.from_bytes(hashlib.sha256(code.encode()).digest()[:8], "little")
+    return int(np.random.SeedSequence([seed, code_hash]).generate_state(1, np.uint64)[0])
+
+
+def _simulated_tables(
+    mean: FloatArray,
+    sd: FloatArray,
+    table: np.ndarray,
+    codes: list[str],
+    options: ScanOptions,
+    descending: bool,
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Simulated median rank, interval and table size of every unit, one league table at a time, each table with
+    its own generator (:func:`table_seed`); one table's units are one vectorised call."""
+    median, low, high, size = (np.empty(mean.size) for _ in range(4))
+    order = np.argsort(table, kind="stable")
+    bounds = np.flatnonzero(np.diff(table[order])) + 1
+    for members in np.split(order, bounds):  # league tables (indicators): tens, not series
+        index = int(table[members[0]])
+        simulated = rank_uncertainty(
+            mean[members],
+            sd[members],
+            options=RankOptions(
+                n_draws=options.rank_replicates,
+                seed=table_seed(options.seed, codes[index]),
+                descending=descending,
+            ),
+        )
+        median[members] = simulated.median_rank
+        low[members] = simulated.lower_rank
+        high[members] = simulated.upper_rank
+        size[members] = simulated.group_size
+    return median, low, high, size
+
+
 def latest_rank_intervals(
     panel: Panel,
     options: ScanOptions,
@@ -101,6 +144,7 @@ def latest_rank_intervals(
     kind = series_attribute(panel, "kind")
     polarity = series_attribute(panel, "polarity")
     k = panel.indicators.height
+    codes = [str(code) for code in panel.indicators["code"].to_list()]
     in_units = np.zeros(n, dtype=bool)
     in_units[units] = True
     rated = in_units & (kind == "rate") & np.isfinite(numerator) & (denominator > 0)
@@ -133,17 +177,9 @@ def latest_rank_intervals(
                 continue
             mean, sd = posterior.mean[chosen_mask], posterior.sd[chosen_mask]
             if simulate:
-                simulated = rank_uncertainty(
-                    mean,
-                    sd,
-                    group=panel.indicator_index[chosen],
-                    options=RankOptions(
-                        n_draws=options.rank_replicates, seed=options.seed, descending=descending
-                    ),
+                median, low, high, n_table = _simulated_tables(
+                    mean, sd, panel.indicator_index[chosen], codes, options, descending
                 )
-                median = simulated.median_rank
-                low, high = simulated.lower_rank.astype(np.float64), simulated.upper_rank.astype(np.float64)
-                n_table = simulated.group_size
             else:
                 bounds = conditional_rank_intervals(
                     mean, sd, group=panel.indicator_index[chosen], descending=descending
@@ -152,7 +188,7 @@ def latest_rank_intervals(
                     bounds.rank,
                     bounds.lower_rank,
                     bounds.upper_rank,
-                    bounds.group_size,
+                    bounds.group_size.astype(np.float64),
                 )
             middle = (n_table + 1) / 2
             out["rank"][chosen] = median

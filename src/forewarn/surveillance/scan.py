@@ -2,9 +2,11 @@
 
 A rescan first reads what each indicator's results depend on (``forewarn.surveillance.fingerprint``: one grouped
 query, not the observations): when nothing moved since the last scan and the options are the same, it loads and
-computes nothing and records a scan run carrying the last run's figures. Otherwise it recomputes everything (a
-funnel's limits and the FDR depend on every organisation and indicator), but writes only the series whose results
-changed, so readers see a stable store and the scan run says how much moved. ``full=True`` always recomputes.
+computes nothing and records a scan run carrying the last run's figures. Otherwise it loads and computes only the
+indicators whose digest moved (:mod:`forewarn.surveillance.partitions`, in this process or on a Dask cluster),
+recomputes the store-wide false-discovery rate and summary from their new rows and the stored rows of the others
+(:mod:`forewarn.surveillance.storewide`), and writes only the rows whose results changed, so readers see a stable
+store and the scan run says how much moved. ``full=True`` always recomputes everything.
 """
 
 from __future__ import annotations
@@ -15,13 +17,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from math import isfinite
 
-import numpy as np
 import polars as pl
-from sqlalchemy import Connection, Engine, insert, update
+from sqlalchemy import Connection, Engine, insert, select, update
 
 from forewarn.store.columnar import delete_keys, read_frame, write_frame
-from forewarn.store.models_surveillance import ScanRun
-from forewarn.surveillance.compute import SurveillanceResult, compute_surveillance
+from forewarn.store.models_surveillance import ScanFingerprint, ScanRun
+from forewarn.surveillance.compute import SurveillanceResult
 from forewarn.surveillance.fingerprint import (
     LastScan,
     indicator_digests,
@@ -30,46 +31,30 @@ from forewarn.surveillance.fingerprint import (
 )
 from forewarn.surveillance.options import ScanOptions
 from forewarn.surveillance.panel import INDICATOR_SCHEMA, OBSERVATION_SCHEMA, Panel, build_panel
+from forewarn.surveillance.partitions import (
+    PARTITION_ROWS,
+    STATUS_COLUMNS,
+    STATUS_SCHEMA,
+    PartitionResult,
+    load_partitions,
+    phase_panel,
+    run_partitions,
+    status_rows,
+)
+from forewarn.surveillance.partitions import period_dates as _dates
+from forewarn.surveillance.storewide import (
+    DETAIL_ORDER,
+    IndicatorPart,
+    funnel_fdr,
+    funnel_signal_frame,
+    parts_from_summary,
+    scan_summary,
+)
 
 SIGNAL_COLUMNS = ("series", "method", "rule", "direction", "t", "value")
-STATUS_COLUMNS = (
-    "fingerprint",
-    "n_points",
-    "last_period",
-    "last_value",
-    "spc_variation",
-    "spc_assurance",
-    "spc_mean",
-    "spc_lpl",
-    "spc_upl",
-    "spc_points",
-    "spc_segments",
-    "funnel_period",
-    "funnel_z",
-    "funnel_p",
-    "funnel_q",
-    "funnel_outlier",
-    "funnel_data_type",
-    "funnel_ratio",
-    "funnel_denominator",
-    "funnel_lower",
-    "funnel_upper",
-    "funnel_target",
-    "funnel_phi",
-    "funnel_tau2",
-    "cusum_value",
-    "cusum_alarms",
-    "cusum_last_alarm",
-    "cusum_current",
-    "trend_slope",
-    "trend_se",
-    "trend_p",
-    "rank",
-    "rank_lower",
-    "rank_upper",
-    "rank_of",
-    "rank_distinguishable",
-)
+
+
+METHOD_ORDER = {"spc": 0, "funnel": 1, "cusum": 2}
 
 
 @dataclass(frozen=True)
@@ -106,44 +91,10 @@ def load_panel(conn: Connection) -> tuple[Panel, pl.DataFrame]:
     return build_panel(observations, indicators), baselines
 
 
-def phase_panel(panel: Panel, baselines: pl.DataFrame) -> np.ndarray | None:
-    """Rebase segment of every point: how many of its series' rebase dates fall on or before it."""
-    if baselines.is_empty():
-        return None
-    keys = pl.DataFrame(
-        {"organisation_id": panel.organisation_id, "indicator_id": panel.indicator_id}
-    ).with_row_index("s")
-    hits = keys.join(baselines, on=["organisation_id", "indicator_id"])
-    phase = np.zeros(panel.value.shape, dtype=np.int64)
-    for s, date in zip(
-        hits["s"].to_numpy(), hits["rebase_from"].to_numpy().astype("datetime64[D]"), strict=True
-    ):
-        phase[s] += (panel.period[s] >= date) & ~np.isnat(panel.period[s])
-    return np.maximum.accumulate(phase, axis=1)
-
-
-def _dates(panel: Panel, series: np.ndarray, t: np.ndarray) -> pl.Series:
-    """The period start of each (series, t), null where t < 0 (no such point)."""
-    out = np.full(len(series), np.datetime64("NaT"), dtype="datetime64[D]")
-    valid = t >= 0
-    out[valid] = panel.period[series[valid], t[valid]].astype("datetime64[D]")
-    return pl.Series(out, dtype=pl.Date)
-
-
-def status_rows(panel: Panel, result: SurveillanceResult) -> pl.DataFrame:
-    status = result.status
-    series = status["series"].to_numpy()
-    return status.with_columns(
-        _dates(panel, series, status["last_t"].to_numpy()).alias("last_period"),
-        _dates(panel, series, status["funnel_period_t"].to_numpy()).alias("funnel_period"),
-        _dates(panel, series, status["cusum_last_alarm_t"].to_numpy()).alias("cusum_last_alarm"),
-    ).select("organisation_id", "indicator_id", *STATUS_COLUMNS)
-
-
-def _existing_status(conn: Connection, schema: pl.Schema) -> pl.DataFrame:
+def _existing_status(conn: Connection) -> pl.DataFrame:
     columns = ["organisation_id", "indicator_id", *STATUS_COLUMNS]
     return read_frame(
-        conn, f"SELECT {', '.join(columns)} FROM series_status", {c: schema[c] for c in columns}
+        conn, f"SELECT {', '.join(columns)} FROM series_status", {c: STATUS_SCHEMA[c] for c in columns}
     )
 
 
@@ -167,17 +118,52 @@ def _changed(new: pl.DataFrame, old: pl.DataFrame) -> tuple[pl.DataFrame, pl.Dat
     return changed, removed
 
 
+@dataclass(frozen=True)
+class _Previous:
+    """The scan whose results the store holds: the digests it computed from and its indicators' summary parts."""
+
+    digests: dict[int, str]
+    parts: dict[str, IndicatorPart]
+
+
+def _previous_scan(conn: Connection, options: ScanOptions) -> _Previous | None:
+    """What the stored results were computed from, when a rescan may keep them for unchanged indicators: the
+    last full set of digests, from one finished scan with the same options that recorded its parts."""
+    rows = list(
+        conn.execute(select(ScanFingerprint.indicator_id, ScanFingerprint.digest, ScanFingerprint.scan_id))
+    )
+    if not rows or len({int(r.scan_id) for r in rows}) != 1:
+        return None
+    run = conn.execute(
+        select(ScanRun.summary, ScanRun.finished_at, ScanRun.options).where(
+            ScanRun.id == int(rows[0].scan_id)
+        )
+    ).one_or_none()
+    if run is None or run.finished_at is None or run.options != options.to_dict():
+        return None
+    parts = parts_from_summary(dict(run.summary or {}))
+    if parts is None:
+        return None
+    return _Previous({int(r.indicator_id): str(r.digest) for r in rows}, parts)
+
+
 def run_scan(
     engine: Engine,
     options: ScanOptions | None = None,
     *,
     full: bool = False,
     stage: Callable[[str, int | None], Callable[[int], None]] | None = None,
+    scheduler: str | None = None,
+    partition_rows: int = PARTITION_ROWS,
 ) -> ScanResult:
-    """Scan the whole store in one pass and store series status and signals (only where they changed).
+    """Scan the store and store series status and signals (only where they changed).
 
     Unless ``full``, a store where no indicator's observations, attributes or rebases changed since the last scan
-    with the same options is not scanned again: the run is recorded with the last run's figures.
+    with the same options is not scanned again: the run is recorded with the last run's figures; and where some
+    changed, only those indicators are loaded and computed (the partitions, :mod:`.partitions`), the funnels'
+    false-discovery rate is recomputed across the new rows and the stored rows of the others, and only rows that
+    moved are written. ``scheduler`` names a Dask scheduler to run the partitions on (``FOREWARN_SCHEDULER``);
+    ``partition_rows`` bounds the observations of one partition.
     """
     options = options or ScanOptions()
     tick = stage("Scanning", None) if stage else None
@@ -188,55 +174,124 @@ def run_scan(
         digests = indicator_digests(conn)
         last = None if full else last_scan_if_unchanged(conn, digests, options.to_dict())
         if last is None:
-            panel, baselines = load_panel(conn)
+            previous = None if full else _previous_scan(conn, options)
+            recompute = sorted(
+                i for i, d in digests.items() if previous is None or previous.digests.get(i) != d
+            )
+            partitions = load_partitions(conn, recompute, max_rows=1 if scheduler else partition_rows)
+            indicators = read_frame(
+                conn,
+                "SELECT id, code, polarity FROM indicators ORDER BY id",
+                {"indicator_id": pl.Int64, "code": pl.String, "polarity": pl.String},
+            )
     if last is not None:
         return _record_unchanged(engine, last, options, started)
-    result = compute_surveillance(panel, options, phase_panel(panel, baselines))
-    new_status = status_rows(panel, result)
+    results = run_partitions(partitions, options, scheduler)
     if tick:
         tick(1)
     with engine.begin() as conn:
-        old_status = _existing_status(conn, new_status.schema)
-        changed, removed = _changed(new_status, old_status)
+        old_status = _existing_status(conn)
         scan_id = int(
             conn.execute(
-                insert(ScanRun)
-                .values(started_at=started, options=options.to_dict(), series_scanned=panel.n_series)
-                .returning(ScanRun.id)
+                insert(ScanRun).values(started_at=started, options=options.to_dict()).returning(ScanRun.id)
             ).scalar_one()
         )
-        touched = pl.concat([changed.select("organisation_id", "indicator_id"), removed])
-        if touched.height and touched.height >= old_status.height:
-            # Every stored series is rewritten or removed (a first scan, a store reloaded): empty both tables.
-            conn.exec_driver_sql("DELETE FROM signals")
-            conn.exec_driver_sql("DELETE FROM series_status")
-        elif old_status.height:
-            delete_keys(conn, ["series_status", "signals"], touched)
-        write_frame(
-            conn, "series_status", changed.with_columns(pl.lit(scan_id, dtype=pl.Int64).alias("scan_id"))
+        counts = _store_results(
+            conn,
+            scan_id,
+            old_status,
+            results,
+            recompute,
+            digests,
+            indicators,
+            previous.parts if previous is not None else {},
+            options,
         )
-        signals = signal_frame(panel, result, changed, scan_id)
-        write_frame(conn, "signals", signals)
-        summary = {**result.summary, "series_removed": removed.height}
         store_digests(conn, digests, scan_id)
         conn.execute(
             update(ScanRun)
             .where(ScanRun.id == scan_id)
             .values(
                 finished_at=dt.datetime.now(dt.UTC),
-                series_changed=changed.height,
-                signals_written=signals.height,
-                summary=summary,
+                series_scanned=counts.series_scanned,
+                series_changed=counts.series_changed,
+                signals_written=counts.signals_written,
+                summary=counts.summary,
             )
         )
-    return ScanResult(
-        scan_id=scan_id,
-        series_scanned=panel.n_series,
-        series_changed=changed.height,
-        series_removed=removed.height,
-        signals_written=signals.height,
-        summary=summary,
+    return ScanResult(scan_id=scan_id, **counts.__dict__)
+
+
+@dataclass(frozen=True)
+class _Counts:
+    series_scanned: int
+    series_changed: int
+    series_removed: int
+    signals_written: int
+    summary: dict[str, object]
+
+
+def _store_results(
+    conn: Connection,
+    scan_id: int,
+    old_status: pl.DataFrame,
+    results: list[PartitionResult],
+    recompute: list[int],
+    digests: dict[int, str],
+    indicators: pl.DataFrame,
+    previous_parts: dict[str, IndicatorPart],
+    options: ScanOptions,
+) -> _Counts:
+    """The store-wide steps over the new rows of recomputed indicators and the stored rows of the others, then
+    the writes: changed rows of recomputed indicators with all their signals; rows of the others whose q or
+    outlier flag moved, with their indicators' funnel signals."""
+    keys = ["organisation_id", "indicator_id"]
+    recomputed = pl.col("indicator_id").is_in(recompute)
+    kept = old_status.filter(~recomputed & pl.col("indicator_id").is_in(list(digests)))
+    new_status = pl.concat([r.status for r in results] or [pl.DataFrame(schema=STATUS_SCHEMA)])
+    status = pl.concat([new_status, kept.select(new_status.columns)])
+    fdr = funnel_fdr(status, options)
+    status = status.with_columns(fdr.q, fdr.outlier)
+    changed, removed = _changed(status, old_status)
+    changed_new = changed.filter(recomputed)
+    refunneled = changed.filter(~recomputed)["indicator_id"].unique().to_list()
+    touched = pl.concat([changed_new.select(keys), removed])
+    if old_status.height and kept.is_empty() and old_status.join(touched, on=keys, how="anti").is_empty():
+        # Every stored series is rewritten or removed (a first scan, a store reloaded): empty both tables.
+        conn.exec_driver_sql("DELETE FROM signals")
+        conn.exec_driver_sql("DELETE FROM series_status")
+    elif old_status.height:
+        delete_keys(conn, ["series_status", "signals"], touched)
+        delete_keys(conn, ["series_status"], changed.filter(~recomputed).select(keys))
+        if refunneled:
+            listed = ", ".join(str(int(i)) for i in refunneled)
+            conn.exec_driver_sql(
+                f"DELETE FROM signals WHERE method = 'funnel' AND indicator_id IN ({listed})"
+            )
+    write_frame(conn, "series_status", changed.with_columns(pl.lit(scan_id, dtype=pl.Int64).alias("scan_id")))
+    flagged = status.filter(pl.col("funnel_outlier").is_not_null() & (pl.col("funnel_outlier") != 0))
+    polarity = flagged.join(indicators, on="indicator_id", how="left", maintain_order="left")["polarity"]
+    funnel = funnel_signal_frame(flagged, polarity.to_numpy(), key=keys, period="funnel_period").rename(
+        {"funnel_period": "period_start"}
     )
+    # In the order a whole-store computation gives: SPC, funnel, CUSUM, each in series order.
+    computed = pl.concat([*(r.signals for r in results), funnel], how="diagonal_relaxed").sort(
+        pl.col("method").replace_strict(METHOD_ORDER, default=len(METHOD_ORDER), return_dtype=pl.Int8),
+        maintain_order=True,
+    )
+    signals = pl.concat(
+        [
+            signal_rows(computed, changed_new.select(keys), scan_id),
+            signal_rows(funnel.filter(pl.col("indicator_id").is_in(refunneled)), None, scan_id),
+        ]
+    )
+    write_frame(conn, "signals", signals)
+    kept_codes = set(indicators.filter(~recomputed & pl.col("indicator_id").is_in(list(digests)))["code"])
+    parts = {code: part for code, part in previous_parts.items() if code in kept_codes}
+    parts.update({code: part for r in results for code, part in r.parts.items()})
+    ordered = [parts[c] for c in indicators["code"].to_list() if c in parts]
+    summary = {**scan_summary(ordered, fdr.summary, funnel.height), "series_removed": removed.height}
+    return _Counts(status.height, changed.height, removed.height, signals.height, summary)
 
 
 def _record_unchanged(
@@ -310,5 +365,45 @@ def signal_frame(
     return frame.select(*columns, "value").with_columns(pl.Series("details", details, dtype=pl.String))
 
 
+def signal_rows(signals: pl.DataFrame, changed: pl.DataFrame | None, scan_id: int) -> pl.DataFrame:
+    """The rows of ``signals`` for ``signals`` keyed by organisation, indicator and ``period_start`` (those of the
+    series in ``changed``; all when None). ``details`` is the JSON text SQLAlchemy's JSON type would store
+    (``json.dumps`` of the signal's finite numbers, keys in :data:`~.storewide.DETAIL_ORDER`)."""
+    keys = ["organisation_id", "indicator_id"]
+    columns = [*keys, "scan_id", "method", "rule", "direction", "period_start"]
+    frame = signals if changed is None else signals.join(changed, on=keys, how="semi", maintain_order="left")
+    if frame.is_empty():
+        return pl.DataFrame(
+            schema={
+                **dict.fromkeys([*keys, "scan_id"], pl.Int64),
+                **dict.fromkeys(["method", "rule", "direction"], pl.String),
+                "period_start": pl.Date,
+                "value": pl.Float64,
+                "details": pl.String,
+            }
+        )
+    frame = frame.with_columns(
+        pl.lit(scan_id, dtype=pl.Int64).alias("scan_id"), _finite(pl.col("value").cast(pl.Float64))
+    )
+    detail_columns = [c for c in DETAIL_ORDER if c in frame.columns]
+    details = [
+        json.dumps({k: v for k, v in zip(detail_columns, row, strict=True) if v is not None and isfinite(v)})
+        for row in frame.select(detail_columns).iter_rows()
+    ]
+    return frame.select(*columns, "value").with_columns(pl.Series("details", details, dtype=pl.String))
+
+
 def _finite(column: pl.Expr) -> pl.Expr:
     return pl.when(column.is_finite()).then(column).otherwise(None)
+
+
+__all__ = [
+    "STATUS_COLUMNS",
+    "ScanResult",
+    "load_panel",
+    "phase_panel",
+    "run_scan",
+    "signal_frame",
+    "signal_rows",
+    "status_rows",
+]
