@@ -80,7 +80,10 @@ def revision_extract(
     again = first.filter(pl.col("period") >= np.datetime64(last, "D"))
     revise = pl.Series(np.random.default_rng(seed).random(again.height) < 0.25)
     again = again.with_columns(
-        [pl.when(revise).then(pl.col(f"num_{i}") - 1).otherwise(pl.col(f"num_{i}")) for i in range(indicators)]
+        [
+            pl.when(revise).then(pl.col(f"num_{i}") - 1).otherwise(pl.col(f"num_{i}"))
+            for i in range(indicators)
+        ]
     )
     new = extract(orgs, months, 12, indicators, seed + 1)
     return pl.concat([again, new]), int(revise.sum())
@@ -99,7 +102,17 @@ class Run:
 def run_import(url: str, label: str, path: Path, mapping: Path) -> Run:
     env = {**os.environ, "FOREWARN_DATABASE_URL": url}
     timer = ["/usr/bin/time", "-f", "peak-kb %M"] if Path("/usr/bin/time").exists() else []
-    command = [*timer, str(FOREWARN), "import", str(path), "--mapping", str(mapping), "--json", "--by", "bench"]
+    command = [
+        *timer,
+        str(FOREWARN),
+        "import",
+        str(path),
+        "--mapping",
+        str(mapping),
+        "--json",
+        "--by",
+        "bench",
+    ]
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
         child = subprocess.Popen(command, env=env, stdout=out, stderr=err)
@@ -157,7 +170,9 @@ def main() -> None:
     parser.add_argument("--orgs", type=int, default=20_000)
     parser.add_argument("--months", type=int, default=36)
     parser.add_argument("--indicators", type=int, default=5)
-    parser.add_argument("--stores", nargs="+", choices=("sqlite", "postgresql"), default=["sqlite", "postgresql"])
+    parser.add_argument(
+        "--stores", nargs="+", choices=("sqlite", "postgresql"), default=["sqlite", "postgresql"]
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="forewarn-import-bench-") as tmp:
         folder = Path(tmp)
@@ -178,9 +193,13 @@ def main() -> None:
             with store(kind, folder) as url:
                 migrate_store(url)
                 report(kind, run_import(url, "first", first_path, mapping), first.height, args.indicators)
-                report(kind, run_import(url, "populated", second_path, mapping), second.height, args.indicators)
+                report(
+                    kind, run_import(url, "populated", second_path, mapping), second.height, args.indicators
+                )
                 repeat = run_import(url, "repeat", second_path, mapping)
-                print(f"{kind:<10} repeat     wall {repeat.wall:.1f} s, CPU {repeat.cpu:.1f} s (nothing to do)")
+                print(
+                    f"{kind:<10} repeat     wall {repeat.wall:.1f} s, CPU {repeat.cpu:.1f} s (nothing to do)"
+                )
             if kind == "sqlite":
                 (folder / "bench.db").unlink(missing_ok=True)
 
