@@ -9,8 +9,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 from sqlalchemy import Connection, Engine, select
+from sqlalchemy.exc import IntegrityError
 
 from forewarn.ingest.importer import import_file
+from forewarn.ingest.problems import ImportRejected
 from forewarn.store import bulk
 from forewarn.store.models import Indicator, IndicatorDataVersion
 from tests.conftest import FIXTURES
@@ -107,3 +109,18 @@ def test_a_load_into_an_empty_store_rebuilds_the_indexes_as_migrated(engine: Eng
     with engine.connect() as conn:
         assert _index_definitions(conn) == migrated
         assert conn.exec_driver_sql("SELECT count(*) FROM observations").scalar_one() == 6
+
+
+def test_foreign_keys_are_checked_again_after_an_import(engine: Engine, tmp_path: Path) -> None:
+    """SQLite's import transaction skips the row-by-row check; the pooled connection gets it back, even after a
+    failed import."""
+    import_file(engine, _csv(tmp_path, "first.csv", ROWS), MAPPING)
+    with pytest.raises(ImportRejected):
+        import_file(engine, _csv(tmp_path, "bad.csv", ["2020-13-01,AAA,Alpha,1,1"]), MAPPING)
+    with bulk.import_transaction(engine) as conn:
+        conn.exec_driver_sql("SELECT 1")
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO indicator_data_versions (indicator_id, version) VALUES (987654, 1)")
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
