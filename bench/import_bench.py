@@ -76,8 +76,8 @@ def revision_extract(
     first: pl.DataFrame, orgs: int, months: int, indicators: int, seed: int
 ) -> tuple[pl.DataFrame, int]:
     """The last 12 months again (a quarter of rows with every numerator changed by one) and 12 new months."""
-    last = np.datetime64("2018-01", "M") + months - 12
-    again = first.filter(pl.col("period") >= np.datetime64(last, "D"))
+    last = (np.datetime64("2018-01", "M") + months - 12).astype("datetime64[D]")
+    again = first.filter(pl.col("period") >= last)
     revise = pl.Series(np.random.default_rng(seed).random(again.height) < 0.25)
     again = again.with_columns(
         [
