@@ -1,92 +1,207 @@
-"""Benchmark: import a 1,000,000-row observation file (CSV) into SQLite and PostgreSQL; print rows per second.
+"""Benchmark: ``forewarn import`` as the user runs it, a child process, on SQLite and PostgreSQL.
 
-Each store is new and empty; PostgreSQL gets a database of its own, dropped afterwards.
-Run: .venv/bin/python bench/import_bench.py [--rows 1000000] [--skip-postgres]
+A realistic extract: one row per organisation and month with a numerator and a denominator for each of several
+proportion indicators (``--indicators``, default 5), as published statistics come. Each store (a SQLite file, a
+PostgreSQL database of its own, dropped afterwards) gets three imports, each timed as a process:
+
+1. **first**: months 1 to ``--months`` into an empty store;
+2. **populated**: a second extract into that store: the last 12 months again with a quarter of their values
+   revised (rows replacing earlier values, the old ones kept as revisions), the rest unchanged, and 12 new months;
+3. **repeat**: the same file again (the importer says it has nothing to do).
+
+For each: observations written per second of wall (an observation is one organisation, indicator and month), file
+rows per second, CPU (user + system, from ``wait4``), and peak RSS (``/usr/bin/time -f %M``, which counts the
+child alone). The machine's load average is printed with each line, because the machine is shared.
+
+Run: ``.venv/bin/python bench/import_bench.py [--orgs 20000] [--months 36] [--indicators 5] [--stores sqlite]``
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 from sqlalchemy import create_engine, text
 
-from forewarn.ingest.importer import import_file
-from forewarn.store import migrate
-from forewarn.store.database import make_engine
-
-MAPPING = """
-version: 1
-dataset: {code: bench, name: Import benchmark}
-columns: {period: date, org_code: text, value: number}
-organisation: {code: org_code}
-period: {column: period, format: iso, frequency: month}
-indicators:
-  - {code: bench_value, name: Benchmark value, kind: mean, polarity: neutral, value: value}
-"""
 POSTGRES_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+FOREWARN = Path(sys.executable).with_name("forewarn")
 
 
-def make_file(folder: Path, rows: int) -> Path:
-    months = 36
-    orgs = rows // months
-    rng = np.random.default_rng(7)
-    periods = (np.datetime64("2020-01", "M") + np.arange(months)).astype("datetime64[D]")
-    frame = pl.DataFrame(
-        {
-            "period": np.tile(periods, orgs),
-            "org_code": np.repeat(np.char.add("ORG", np.arange(orgs).astype(str)), months),
-            "value": rng.normal(50, 10, orgs * months).round(3),
-        }
+def mapping_text(indicators: int) -> str:
+    columns = "\n".join(f"  num_{i}: integer\n  den_{i}: integer" for i in range(indicators))
+    specs = "\n".join(
+        f"  - {{code: bench_ind_{i}, name: Benchmark indicator {i}, kind: proportion, "
+        f"polarity: higher_is_better, numerator: num_{i}, denominator: den_{i}}}"
+        for i in range(indicators)
     )
-    path = folder / "observations.csv"
-    frame.write_csv(path)
-    return path
+    return (
+        "version: 1\n"
+        "dataset: {code: bench, name: Import benchmark}\n"
+        f"columns:\n  period: date\n  org_code: text\n{columns}\n"
+        "organisation: {code: org_code}\n"
+        "period: {column: period, format: iso, frequency: month}\n"
+        f"indicators:\n{specs}\n"
+    )
 
 
-def time_import(url: str, path: Path, mapping: Path) -> tuple[float, int]:
-    engine = make_engine(url)
-    migrate.upgrade(engine)
-    start = time.perf_counter()
-    result = import_file(engine, path, mapping, imported_by="bench")
-    seconds = time.perf_counter() - start
-    engine.dispose()
-    return seconds, result.observations_inserted
+def extract(orgs: int, first_month: int, months: int, indicators: int, seed: int) -> pl.DataFrame:
+    """One row per organisation and month; denominators 50-5,000, numerators binomial-ish below them."""
+    rng = np.random.default_rng(seed)
+    n = orgs * months
+    periods = (np.datetime64("2018-01", "M") + first_month + np.arange(months)).astype("datetime64[D]")
+    columns: dict[str, object] = {
+        "period": np.tile(periods, orgs),
+        "org_code": np.repeat(np.char.add("ORG", np.arange(orgs).astype(str)), months),
+    }
+    for i in range(indicators):
+        denominator = rng.integers(50, 5000, n)
+        columns[f"num_{i}"] = rng.binomial(denominator, 0.8)
+        columns[f"den_{i}"] = denominator
+    return pl.DataFrame(columns)
+
+
+def revision_extract(
+    first: pl.DataFrame, orgs: int, months: int, indicators: int, seed: int
+) -> tuple[pl.DataFrame, int]:
+    """The last 12 months again (a quarter of rows with every numerator changed by one) and 12 new months."""
+    last = (np.datetime64("2018-01", "M") + months - 12).astype("datetime64[D]")
+    again = first.filter(pl.col("period") >= last)
+    revise = pl.Series(np.random.default_rng(seed).random(again.height) < 0.25)
+    again = again.with_columns(
+        [
+            pl.when(revise).then(pl.col(f"num_{i}") - 1).otherwise(pl.col(f"num_{i}"))
+            for i in range(indicators)
+        ]
+    )
+    new = extract(orgs, months, 12, indicators, seed + 1)
+    return pl.concat([again, new]), int(revise.sum())
+
+
+@dataclass
+class Run:
+    label: str
+    wall: float
+    cpu: float
+    peak_mb: float
+    load: float
+    result: dict[str, int]
+
+
+def run_import(url: str, label: str, path: Path, mapping: Path) -> Run:
+    env = {**os.environ, "FOREWARN_DATABASE_URL": url}
+    timer = ["/usr/bin/time", "-f", "peak-kb %M"] if Path("/usr/bin/time").exists() else []
+    command = [
+        *timer,
+        str(FOREWARN),
+        "import",
+        str(path),
+        "--mapping",
+        str(mapping),
+        "--json",
+        "--by",
+        "bench",
+    ]
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        child = subprocess.Popen(command, env=env, stdout=out, stderr=err)
+        _, status, usage = os.wait4(child.pid, 0)
+        wall = time.perf_counter() - start
+        load = os.getloadavg()[0]
+        err.seek(0)
+        errors = err.read().decode()
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise SystemExit(f"forewarn import failed:\n{errors}")
+        out.seek(0)
+        result = json.loads(out.read())["result"]
+    peaks = [line for line in errors.splitlines() if line.startswith("peak-kb ")]
+    peak_mb = int(peaks[-1].split()[1]) / 1024 if peaks else usage.ru_maxrss / 1024
+    return Run(label, wall, usage.ru_utime + usage.ru_stime, peak_mb, load, result)
+
+
+def migrate_store(url: str) -> None:
+    """``forewarn db upgrade`` first, so that the imports' times hold no migration."""
+    env = {**os.environ, "FOREWARN_DATABASE_URL": url}
+    subprocess.run([str(FOREWARN), "db", "upgrade"], env=env, check=True, capture_output=True)
+
+
+@contextmanager
+def store(kind: str, folder: Path) -> Iterator[str]:
+    if kind == "sqlite":
+        yield f"sqlite:///{folder / 'bench.db'}"
+        return
+    name = f"forewarn_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield POSTGRES_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def report(kind: str, run: Run, file_rows: int, indicators: int) -> None:
+    r = run.result
+    written = r["observations_inserted"] + r["observations_updated"] + r["observations_unchanged"]
+    print(
+        f"{kind:<10} {run.label:<10} {file_rows:>10,} rows {written:>11,} obs "
+        f"(+{r['observations_inserted']:,} ~{r['observations_updated']:,} ={r['observations_unchanged']:,})  "
+        f"wall {run.wall:6.1f} s = {written / run.wall:>9,.0f} obs/s ({file_rows / run.wall:>8,.0f} rows/s)  "
+        f"CPU {run.cpu:6.1f} s  peak {run.peak_mb:6,.0f} MB  load {run.load:.1f}",
+        flush=True,
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--orgs", type=int, default=20_000)
+    parser.add_argument("--months", type=int, default=36)
+    parser.add_argument("--indicators", type=int, default=5)
+    parser.add_argument(
+        "--stores", nargs="+", choices=("sqlite", "postgresql"), default=["sqlite", "postgresql"]
+    )
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(prefix="forewarn-import-bench-") as tmp:
         folder = Path(tmp)
-        path = make_file(folder, args.rows)
         mapping = folder / "mapping.yml"
-        mapping.write_text(MAPPING)
-        seconds, rows = time_import(f"sqlite:///{folder / 'bench.db'}", path, mapping)
+        mapping.write_text(mapping_text(args.indicators))
+        first = extract(args.orgs, 0, args.months, args.indicators, seed=7)
+        second, revised = revision_extract(first, args.orgs, args.months, args.indicators, seed=8)
+        first_path, second_path = folder / "first.csv", folder / "second.csv"
+        first.write_csv(first_path)
+        second.write_csv(second_path)
         print(
-            f"SQLite:     {rows:,} rows in {seconds:.2f} s = {rows / seconds:,.0f} rows/s (validation + write, one transaction)"
+            f"extract: {args.orgs:,} organisations x {args.indicators} indicators (numerator, denominator); "
+            f"first {first.height:,} rows ({first_path.stat().st_size / 1e6:,.0f} MB), second {second.height:,} "
+            f"rows ({revised:,} rows revised, 12 new months); {os.cpu_count()} CPUs",
+            flush=True,
         )
-        if args.skip_postgres:
-            return
-        name = f"forewarn_bench_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            seconds, rows = time_import(POSTGRES_ADMIN.rsplit("/", 1)[0] + f"/{name}", path, mapping)
-            print(
-                f"PostgreSQL: {rows:,} rows in {seconds:.2f} s = {rows / seconds:,.0f} rows/s (COPY into staging, then set-based SQL)"
-            )
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        for kind in args.stores:
+            with store(kind, folder) as url:
+                migrate_store(url)
+                report(kind, run_import(url, "first", first_path, mapping), first.height, args.indicators)
+                report(
+                    kind, run_import(url, "populated", second_path, mapping), second.height, args.indicators
+                )
+                repeat = run_import(url, "repeat", second_path, mapping)
+                print(
+                    f"{kind:<10} repeat     wall {repeat.wall:.1f} s, CPU {repeat.cpu:.1f} s (nothing to do)"
+                )
+            if kind == "sqlite":
+                (folder / "bench.db").unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

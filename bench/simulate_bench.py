@@ -1,19 +1,87 @@
-"""Benchmark: simulate 50,000 organisations x 20 indicators x 36 months (36M indicator rows) streamed to Parquet.
+"""Benchmark: ``forewarn simulate --orgs N --years Y [--load]`` as the user runs it, a child process.
 
-Prints rows per second and peak memory (ru_maxrss). Run: ``.venv/bin/python bench/simulate_bench.py [--orgs N]``.
+Without ``--load`` the simulation is streamed to Parquet; with it (the default here) the files are then imported
+into a new store (a SQLite file, or a PostgreSQL database of its own, dropped afterwards). Prints wall time, CPU
+(user + system of the process, from ``wait4``), peak RSS (``/usr/bin/time -f %M``, which counts the child alone),
+indicator rows per second of wall and the machine's load average (the machine is shared).
+
+Run: ``.venv/bin/python bench/simulate_bench.py [--orgs 50000] [--years 3] [--stores sqlite postgresql] [--no-load]``
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
-import resource
+import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from forewarn.simulate import SimulationParameters, simulate
+from sqlalchemy import create_engine, text
+
+POSTGRES_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+FOREWARN = Path(sys.executable).with_name("forewarn")
+
+
+@contextmanager
+def store(kind: str, folder: Path) -> Iterator[str]:
+    if kind == "sqlite":
+        yield f"sqlite:///{folder / 'bench.db'}"
+        return
+    name = f"forewarn_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield POSTGRES_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def run(url: str, folder: Path, args: argparse.Namespace, load: bool) -> None:
+    env = {**os.environ, "FOREWARN_DATABASE_URL": url, "FOREWARN_DATA_DIR": str(folder / "var")}
+    subprocess.run([str(FOREWARN), "db", "upgrade"], env=env, check=True, capture_output=True)
+    timer = ["/usr/bin/time", "-f", "peak-kb %M"] if Path("/usr/bin/time").exists() else []
+    command = [
+        *timer,
+        str(FOREWARN),
+        "simulate",
+        f"--orgs={args.orgs}",
+        f"--years={args.years}",
+        f"--seed={args.seed}",
+        f"--out={folder / 'sim'}",
+        "--json",
+        *(["--load"] if load else []),
+    ]
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        child = subprocess.Popen(command, env=env, stdout=out, stderr=err)
+        _, status, usage = os.wait4(child.pid, 0)
+        wall = time.perf_counter() - start
+        load_average = os.getloadavg()[0]
+        err.seek(0)
+        errors = err.read().decode()
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise SystemExit(f"forewarn simulate failed:\n{errors}")
+        out.seek(0)
+        summary = json.loads(out.read())
+    peaks = [line for line in errors.splitlines() if line.startswith("peak-kb ")]
+    peak_mb = int(peaks[-1].split()[1]) / 1024 if peaks else usage.ru_maxrss / 1024
+    rows = int(summary["simulation"]["indicator_rows"])
+    label = url.split(":", 1)[0] if load else "no store"
+    print(
+        f"simulate --orgs {args.orgs} --years {args.years}{' --load' if load else ''} ({label}): "
+        f"{rows:,} indicator rows, wall {wall:.1f} s ({rows / wall:,.0f} rows/s), "
+        f"CPU {usage.ru_utime + usage.ru_stime:.1f} s, peak {peak_mb:,.0f} MB, load {load_average:.1f}",
+        flush=True,
+    )
 
 
 def main() -> None:
@@ -21,40 +89,14 @@ def main() -> None:
     parser.add_argument("--orgs", type=int, default=50_000)
     parser.add_argument("--years", type=int, default=3)
     parser.add_argument("--seed", type=int, default=20240501)
-    parser.add_argument("--format", choices=("parquet", "csv"), default="parquet")
-    parser.add_argument(
-        "--out", type=Path, default=None, help="keep the output here (default: a temporary folder)"
-    )
+    parser.add_argument("--stores", nargs="+", choices=("sqlite", "postgresql"), default=["sqlite"])
+    parser.add_argument("--no-load", action="store_true", help="simulate to files only")
     args = parser.parse_args()
-    params = SimulationParameters(n_organisations=args.orgs, n_years=args.years, seed=args.seed)
-    with tempfile.TemporaryDirectory(prefix="forewarn-sim-bench-") as tmp:
-        out = args.out or Path(tmp)
-        started = time.perf_counter()
-        summary = simulate(out, params, file_format=args.format)
-        seconds = time.perf_counter() - started
-        size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    # ru_maxrss is in kilobytes on Linux and in bytes on macOS.
-    peak = usage.ru_maxrss / (1024 * 1024 if sys.platform == "darwin" else 1024)
-    cpu = usage.ru_utime + usage.ru_stime
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    shape = (
-        f"{summary.organisations:,} organisations x {summary.indicators} indicators x {summary.months} months"
-    )
-    print(f"simulate: {shape}")
-    print(f"  indicator rows     {summary.indicator_rows:,}")
-    print(
-        f"  survey responses   {summary.survey_responses:,} in {summary.survey_groups:,} groups "
-        f"({summary.small_survey_groups:,} smaller than 5)"
-    )
-    print(f"  events             {sum(summary.events.values()):,}")
-    print(f"  wall time          {seconds:.1f} s")
-    print(f"  rows per second    {summary.indicator_rows / seconds:,.0f}")
-    print(
-        f"  cpu time           {cpu:.1f} s (user + system, all threads; {os.cpu_count()} CPUs, load {load:.1f})"
-    )
-    print(f"  peak memory        {peak:,.0f} MiB (ru_maxrss)")
-    print(f"  output size        {size / 1e6:,.0f} MB ({args.format})")
+    for kind in args.stores:
+        with tempfile.TemporaryDirectory(prefix="forewarn-sim-bench-") as tmp, store(kind, Path(tmp)) as url:
+            run(url, Path(tmp), args, load=not args.no_load)
+        if args.no_load:
+            return
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from forewarn.ingest.mapping import MISSING_VALUES, FileSpec
 from forewarn.ingest.readers import (
@@ -102,3 +104,48 @@ def test_closest_column() -> None:
     assert closest_column("provnum", ["Provnum", "deaths"]) == "Provnum"
     assert closest_column("DEATHS", ["provnum", "deaths"]) == "deaths"
     assert closest_column("zzz", ["provnum", "deaths"]) is None
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    lengths=st.lists(st.integers(0, 3000), min_size=1, max_size=40),
+    limit=st.integers(1, 2500),
+    trailing=st.booleans(),
+    block=st.integers(1, 5000),
+)
+def test_the_line_check_names_the_first_line_over_the_limit(
+    tmp_path_factory: pytest.TempPathFactory, lengths: list[int], limit: int, trailing: bool, block: int
+) -> None:
+    """Line feeds found a block at once give the row that reading line by line gives, with or without a final
+    line feed."""
+    from forewarn.ingest.limits import Limits
+    from forewarn.ingest.readers import UnreadableFile, _check_lines
+
+    lines = [b"x" * n for n in lengths]
+    data = b"\n".join(lines) + (b"\n" if trailing else b"")
+    path = tmp_path_factory.mktemp("lines") / "f.csv"
+    path.write_bytes(data)
+    expected = next((i + 1 for i, line in enumerate(lines) if len(line) > limit), None)
+    if expected is None:
+        _check_lines(path, "f.csv", Limits(max_line_bytes=limit), block)
+        return
+    with pytest.raises(UnreadableFile) as info:
+        _check_lines(path, "f.csv", Limits(max_line_bytes=limit), block)
+    assert info.value.problems[0].row == expected
+
+
+@settings(max_examples=60, deadline=None)
+@given(widths=st.lists(st.integers(0, 4), min_size=1, max_size=30), trailing=st.booleans())
+def test_the_quick_width_count_agrees_with_the_csv_module(widths: list[int], trailing: bool) -> None:
+    """A line of ``w`` fields is ``w - 1`` delimiters (0: a blank line); the quick count says a file is well formed
+    exactly when the csv module finds every non-blank row as wide as the header."""
+    import csv
+    import io
+
+    from forewarn.ingest.readers import _all_rows_of_width
+
+    lines = ["h1;h2;h3", *(";".join(["v"] * w) if w else "" for w in widths)]
+    text = "\n".join(lines) + ("\n" if trailing else "")
+    rows = list(csv.reader(io.StringIO(text), delimiter=";"))
+    expected = all(len(r) == len(rows[0]) for r in rows[1:] if r)
+    assert _all_rows_of_width(text.encode(), ";", 3) == expected

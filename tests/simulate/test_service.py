@@ -27,6 +27,7 @@ FOUNDATION_TABLES = {
     "observations",
     "observation_revisions",
     "events",
+    "indicator_data_versions",
 }
 OBSERVABLE = (
     "organisations.csv",
@@ -206,6 +207,9 @@ def test_load_imports_cleanly_and_keeps_the_truth_out(
         assert attributes == {"staff", "deprivation"}
         sources = set(conn.execute(text("SELECT source_name FROM import_batches")).scalars())
         assert sources == {"organisations.csv", "indicators.parquet", "events.csv"}
+        # The load moved each indicator's data version (a rescan sees it without reading the observations).
+        versions = conn.execute(text("SELECT version FROM indicator_data_versions")).scalars().all()
+        assert sorted(versions) == [1] * len(mapped)
         # Nothing else in the store was written: no latent capacity, no survey rows, no truth anywhere.
         for table in inspect(conn).get_table_names():
             if table not in FOUNDATION_TABLES | SQLITE_SEARCH_TABLES:  # FTS5 keeps its own configuration rows

@@ -215,10 +215,11 @@ def test_changed_options_are_rescanned_as_a_fresh_store_would_be(
     assert len(loads) == 3
 
 
-def test_an_edit_outside_the_importer_is_seen(
+def test_an_edit_outside_the_importer_is_seen_by_a_full_scan_only(
     scanned: tuple[Engine, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A value changed in place (no new revision, no new batch) still changes its indicator's digest."""
+    """A value changed in place (no import) leaves the data versions as they were: a rescan skips it, by design
+    (it reads one row per indicator, not the observations), and ``full=True`` sees it."""
     engine, _ = scanned
     with engine.begin() as conn:
         row = conn.execute(select(Observation.id, Observation.numerator).limit(1)).one()
@@ -226,16 +227,35 @@ def test_an_edit_outside_the_importer_is_seen(
             Observation.__table__.update().where(Observation.id == row.id).values(numerator=row.numerator - 1)
         )
     loads = _loads(monkeypatch)
-    assert run_scan(engine).series_changed > 0
+    assert run_scan(engine).series_changed == 0
+    assert len(loads) == 0
+    assert run_scan(engine, full=True).series_changed > 0
     assert len(loads) == 1
 
 
-def test_a_deleted_indicator_or_organisation_is_seen(
+def test_a_deletion_outside_the_importer_is_seen_by_a_full_scan_only(
     scanned: tuple[Engine, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     engine, _ = scanned
     with engine.begin() as conn:
         conn.execute(Observation.__table__.delete().where(Observation.period_start == dt.date(2021, 12, 1)))
+    loads = _loads(monkeypatch)
+    assert run_scan(engine).series_changed == 0 and len(loads) == 0
+    assert run_scan(engine, full=True).series_changed > 0
+    assert len(loads) == 1
+
+
+def test_an_import_of_new_months_is_seen(
+    scanned: tuple[Engine, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An import that only adds rows (no revision of earlier ones) moves the version and is rescanned."""
+    engine, path = scanned
+    frame = pl.read_csv(path)
+    later = frame.filter(pl.col("period") == "2021-12-01").with_columns(pl.lit("2022-01-01").alias("period"))
+    added = tmp_path / "added.csv"
+    pl.concat([frame, later]).write_csv(added)
+    result = import_file(engine, added, mapping_text=MAPPING)
+    assert result.observations_inserted > 0 and result.observations_updated == 0
     loads = _loads(monkeypatch)
     assert run_scan(engine).series_changed > 0
     assert len(loads) == 1

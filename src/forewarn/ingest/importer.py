@@ -156,7 +156,7 @@ def import_file(
         raise ImportRejected(report)
 
     who = imported_by or getpass.getuser()
-    with engine.begin() as conn:
+    with bulk.import_transaction(engine) as conn:
         dataset_id = bulk.upsert_dataset(
             conn,
             mapping.dataset.code,

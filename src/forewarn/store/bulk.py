@@ -8,11 +8,12 @@ caller's transaction, so a crash or a killed process leaves the store as it was.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, text, update
 
 from forewarn.store.models import (
     Dataset,
@@ -28,6 +29,27 @@ STAGING = "forewarn_staging_observations"
 VALUE_COLUMNS = ("numerator", "denominator", "value", "expected", "standard_error")
 
 Progress = Callable[[int], None]
+
+
+@contextmanager
+def import_transaction(engine: Engine) -> Iterator[Connection]:
+    """The one transaction of an import: committed at the end, rolled back on any error.
+
+    On SQLite, foreign keys are not checked row by row inside it: every id it writes into ``observations``,
+    ``events`` and attributes comes from the parent rows this same transaction read or created (organisations,
+    indicators, its batch), under SQLite's single writer, so the check cannot fail, and it costs about a quarter of
+    the insert. ``PRAGMA foreign_keys`` changes only outside a transaction: off before, on again after, even on
+    error, so the pooled connection is handed back as it came."""
+    with engine.connect() as conn:
+        raw = conn.connection.driver_connection if conn.dialect.name == "sqlite" else None
+        if raw is not None:
+            raw.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with conn.begin():
+                yield conn
+        finally:
+            if raw is not None:
+                raw.execute("PRAGMA foreign_keys=ON")
 
 
 def upsert_dataset(conn: Connection, code: str, values: dict[str, Any]) -> int:
@@ -289,6 +311,43 @@ def _insert_direct(
     _bulk_load(conn, "observations", frame, columns, chunk_rows, progress)
 
 
+REBUILT_INDEXES = ("ix_observations_organisation_series", "ix_observations_batch_id")
+"""Secondary indexes of ``observations`` dropped before a load into the empty table and built again after it."""
+
+
+def _drop_secondary_indexes(conn: Connection) -> list[str]:
+    """Drop :data:`REBUILT_INDEXES` and return the statements that create them, read from the store itself so that
+    they are rebuilt exactly as the migrations made them. Inside the caller's transaction: a failed load leaves
+    them in place."""
+    names = ", ".join(f"'{name}'" for name in REBUILT_INDEXES)
+    if conn.dialect.name == "sqlite":
+        query = f"SELECT sql FROM sqlite_master WHERE type = 'index' AND name IN ({names})"
+    else:
+        query = f"SELECT indexdef FROM pg_indexes WHERE tablename = 'observations' AND indexname IN ({names})"
+    statements = [str(row[0]) for row in conn.exec_driver_sql(query)]
+    for name in REBUILT_INDEXES:
+        conn.exec_driver_sql(f"DROP INDEX IF EXISTS {name}")
+    return statements
+
+
+def _store_is_empty(conn: Connection) -> bool:
+    return conn.execute(select(Observation.id).limit(1)).first() is None
+
+
+def bump_data_versions(conn: Connection, indicator_ids: Sequence[int]) -> None:
+    """Move on the data version of each indicator in ``indicator_ids`` (one upsert each, in the caller's
+    transaction), so that a rescan sees that their observations changed without aggregating them."""
+    if not indicator_ids:
+        return
+    conn.execute(
+        text(
+            "INSERT INTO indicator_data_versions (indicator_id, version) VALUES (:indicator_id, 1) "
+            "ON CONFLICT (indicator_id) DO UPDATE SET version = indicator_data_versions.version + 1"
+        ),
+        [{"indicator_id": int(i)} for i in sorted(set(indicator_ids))],
+    )
+
+
 def write_observations(
     conn: Connection,
     observations: pl.DataFrame,
@@ -297,16 +356,28 @@ def write_observations(
     chunk_rows: int = 100_000,
     progress: Progress | None = None,
 ) -> tuple[int, int, int]:
-    """Insert new observations, replace changed ones (keeping their old values as revisions); (ins, upd, same)."""
+    """Insert new observations, replace changed ones (keeping their old values as revisions); (ins, upd, same).
+
+    The data version of the indicators written moves on when anything was inserted or replaced."""
     if observations.is_empty():
         return 0, 0, 0
     dialect = conn.dialect.name
     if not _any_existing(conn, observations):
-        # Nothing already stored can collide: insert straight into the table, no staging, no comparisons.
+        # Nothing already stored can collide: insert straight into the table, no staging, no comparisons. Into an
+        # empty table, building the secondary indexes once after the load (a sort) costs less than keeping them
+        # up to date row by row; a store that holds data keeps its indexes (rebuilding them would cost more).
+        rebuild = _drop_secondary_indexes(conn) if _store_is_empty(conn) else []
         _insert_direct(conn, observations, batch_id, chunk_rows, progress)
+        for statement in rebuild:
+            conn.exec_driver_sql(statement)
+        bump_data_versions(conn, observations["indicator_id"].unique().to_list())
         return observations.height, 0, 0
     _create_staging(conn)
     _fill_staging(conn, observations, chunk_rows, progress)
+    if dialect == "postgresql":
+        # A temporary table has no statistics until analysed: without them the planner takes it for a few rows
+        # and joins it to observations by index lookups, one per staged row, in each of the three statements.
+        conn.exec_driver_sql(f"ANALYZE {STAGING}")
     key = (
         "o.indicator_id = s.indicator_id AND o.organisation_id = s.organisation_id "
         "AND o.period_start = s.period_start"
@@ -334,6 +405,14 @@ def write_observations(
         f"WHERE NOT EXISTS (SELECT 1 FROM observations o WHERE {key})"
     ).rowcount
     conn.exec_driver_sql(f"DROP TABLE {STAGING}")
+    if inserted or updated:
+        # Only the indicators whose rows this batch inserted or replaced (the batch_id index finds them): a file
+        # that repeats one indicator unchanged beside another's revisions must not make the first rescanned.
+        written = {int(i) for i in observations["indicator_id"].unique().to_list()}
+        touched = conn.exec_driver_sql(
+            f"SELECT DISTINCT indicator_id FROM observations WHERE batch_id = {int(batch_id)}"
+        ).scalars()
+        bump_data_versions(conn, sorted(written.intersection(int(i) for i in touched)))
     return inserted, updated, observations.height - inserted - updated
 
 

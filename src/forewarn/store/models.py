@@ -196,6 +196,19 @@ class ObservationRevision(Base):
     replaced_by_batch_id: Mapped[int] = mapped_column(ForeignKey("import_batches.id"), index=True)
 
 
+class IndicatorDataVersion(Base):
+    """A counter per indicator that every import (and every bulk load) changing its observations moves on, in the
+    same transaction: a rescan reads this row instead of aggregating the indicator's observations. Edits made
+    outside the importer do not move it; ``forewarn scan --full`` sees them."""
+
+    __tablename__ = "indicator_data_versions"
+
+    indicator_id: Mapped[int] = mapped_column(
+        ForeignKey("indicators.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    version: Mapped[int] = mapped_column(BigInteger)
+
+
 class Event(Base):
     """Something that happened to an organisation: an inspection rating, special measures, an intervention."""
 

@@ -1,12 +1,11 @@
 """What a scan depends on, per indicator, read cheaply: so a rescan with nothing new neither loads nor computes.
 
 A scan's results for an indicator depend on its observations, its attributes (kind, polarity, target), its SPC
-rebases and the scan's options. Each indicator's digest is a SHA-256 of one aggregate row over its observations
-(count; sums of ids, revisions and import batches; count and sum of every value column), its attributes and its
-rebases: one grouped query over ``observations``, never a row per observation in Python. The importer gives every
-inserted row a new id and bumps ``revision`` and ``batch_id`` of every replaced one, so any import that changes an
-indicator changes its digest; the value sums also catch edits made outside the importer short of ones that keep
-every sum, which ``forewarn scan --full`` is for.
+rebases and the scan's options. Each indicator's digest is a SHA-256 of its data version (one row of
+``indicator_data_versions``, which every import and bulk load that changes the indicator's observations moves on in
+its own transaction), its attributes and its rebases: a rescan reads one row per indicator whatever the store's
+size, never the observations. Edits made outside the importer (an ``UPDATE`` or ``DELETE`` by hand) do not move the
+version, so a plain rescan does not see them: ``forewarn scan --full`` does (``docs/performance.md``).
 
 The unit of recomputation is the whole store, not the indicator: funnel outliers are kept at a false-discovery
 rate across every organisation x indicator pair, and rank intervals of all tables of one polarity are simulated
@@ -24,12 +23,6 @@ from decimal import Decimal
 from sqlalchemy import Connection, insert, select
 
 from forewarn.store.models_surveillance import ScanFingerprint, ScanRun
-
-VALUE_COLUMNS = ("numerator", "denominator", "value", "expected", "standard_error")
-_AGGREGATES = ", ".join(
-    ["count(*)", "sum(id)", "sum(revision)", "sum(batch_id)"]
-    + [f"count({c}), sum({c})" for c in VALUE_COLUMNS]
-)
 
 
 def _text(value: object) -> str:
@@ -54,14 +47,10 @@ class LastScan:
 
 def indicator_digests(conn: Connection) -> dict[int, str]:
     """The digest of every indicator in the store, by indicator id."""
-    if conn.dialect.name == "postgresql":
-        # Parallel workers would add each sum's floats in an arbitrary order; one scan in table order keeps the
-        # same data giving the same digest.
-        conn.exec_driver_sql("SET LOCAL max_parallel_workers_per_gather = 0")
-    aggregates = {
-        int(row[0]): "|".join(_text(v) for v in row[1:])
-        for row in conn.exec_driver_sql(
-            f"SELECT indicator_id, {_AGGREGATES} FROM observations GROUP BY indicator_id"
+    versions = {
+        int(indicator_id): f"version {int(version)}"
+        for indicator_id, version in conn.exec_driver_sql(
+            "SELECT indicator_id, version FROM indicator_data_versions"
         )
     }
     rebases: dict[int, list[str]] = {}
@@ -77,7 +66,7 @@ def indicator_digests(conn: Connection) -> dict[int, str]:
         text = "\n".join(
             [
                 f"{code}|{kind}|{polarity}|{_text(target)}",
-                aggregates.get(int(indicator_id), "none"),
+                versions.get(int(indicator_id), "none"),
                 ",".join(rebases.get(int(indicator_id), [])),
             ]
         )

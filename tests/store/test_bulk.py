@@ -1,0 +1,126 @@
+"""The import's set-based writes: data versions moved on with each change, in the import's transaction, and the
+secondary indexes of a load into an empty store rebuilt as the migrations made them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import polars as pl
+import pytest
+from sqlalchemy import Connection, Engine, select
+from sqlalchemy.exc import IntegrityError
+
+from forewarn.ingest.importer import import_file
+from forewarn.ingest.problems import ImportRejected
+from forewarn.store import bulk
+from forewarn.store.models import Indicator, IndicatorDataVersion
+from tests.conftest import FIXTURES
+
+MAPPING = FIXTURES / "ingest" / "mapping.yml"
+HEADER = "period,org_code,org_name,attendances,breaches\n"
+ROWS = ["2020-01-01,AAA,Alpha,1000,100", "2020-02-01,AAA,Alpha,1100,150", "2020-01-01,BBB,Beta,500,20"]
+
+
+def _csv(tmp_path: Path, name: str, rows: list[str]) -> Path:
+    path = tmp_path / name
+    path.write_text(HEADER + "\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def _versions(engine: Engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(Indicator.code, IndicatorDataVersion.version).join(
+                IndicatorDataVersion, IndicatorDataVersion.indicator_id == Indicator.id
+            )
+        )
+        return {str(code): int(version) for code, version in rows}
+
+
+def _index_definitions(conn: Connection) -> dict[str, str]:
+    if conn.dialect.name == "sqlite":
+        query = "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'observations'"
+    else:
+        query = "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'observations'"
+    return {str(name): str(sql) for name, sql in conn.exec_driver_sql(query)}
+
+
+def test_each_import_that_changes_an_indicator_moves_its_version(engine: Engine, tmp_path: Path) -> None:
+    assert _versions(engine) == {}
+    import_file(engine, _csv(tmp_path, "first.csv", ROWS), MAPPING)
+    assert _versions(engine) == {"perf": 1, "breaches": 1}
+    # The same values in another file: nothing written, nothing moved.
+    same = import_file(engine, _csv(tmp_path, "same.csv", list(reversed(ROWS))), MAPPING)
+    assert same.observations_unchanged == 6 and _versions(engine) == {"perf": 1, "breaches": 1}
+    # A revision of one value and a new month: both indicators of the file move on once.
+    revised = import_file(
+        engine,
+        _csv(tmp_path, "revised.csv", ["2020-02-01,AAA,Alpha,1100,110", "2020-03-01,AAA,Alpha,900,90"]),
+        MAPPING,
+    )
+    assert (revised.observations_updated, revised.observations_inserted) == (2, 2)
+    assert _versions(engine) == {"perf": 2, "breaches": 2}
+
+
+def test_a_failed_import_leaves_the_versions_as_they_were(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import_file(engine, _csv(tmp_path, "first.csv", ROWS), MAPPING)
+
+    def crash(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("crash after the observations were written")
+
+    monkeypatch.setattr(bulk, "finish_batch", crash)
+    with pytest.raises(RuntimeError):
+        import_file(engine, _csv(tmp_path, "later.csv", ["2020-03-01,AAA,Alpha,900,90"]), MAPPING)
+    assert _versions(engine) == {"perf": 1, "breaches": 1}
+
+
+def test_the_bulk_loader_moves_the_version_too(engine: Engine, tmp_path: Path) -> None:
+    import_file(engine, _csv(tmp_path, "first.csv", ROWS), MAPPING)
+    with engine.begin() as conn:
+        perf = conn.execute(select(Indicator.id).where(Indicator.code == "perf")).scalar_one()
+        org = conn.exec_driver_sql("SELECT id FROM organisations WHERE code = 'AAA'").scalar_one()
+        batch = conn.exec_driver_sql("SELECT max(id) FROM import_batches").scalar_one()
+        frame = pl.DataFrame(
+            {
+                "organisation_id": [org],
+                "indicator_id": [perf],
+                "period_start": [dt.date(2020, 4, 1)],
+                "period_end": [dt.date(2020, 4, 30)],
+                "numerator": [1.0],
+                "denominator": [2.0],
+                "value": [0.5],
+                "expected": [None],
+                "standard_error": [None],
+            },
+            schema_overrides={"expected": pl.Float64, "standard_error": pl.Float64},
+        )
+        assert bulk.write_observations(conn, frame, int(batch)) == (1, 0, 0)
+    assert _versions(engine) == {"perf": 2, "breaches": 1}
+
+
+def test_a_load_into_an_empty_store_rebuilds_the_indexes_as_migrated(engine: Engine, tmp_path: Path) -> None:
+    with engine.connect() as conn:
+        migrated = _index_definitions(conn)
+    assert set(bulk.REBUILT_INDEXES) <= set(migrated)
+    import_file(engine, _csv(tmp_path, "first.csv", ROWS), MAPPING)
+    with engine.connect() as conn:
+        assert _index_definitions(conn) == migrated
+        assert conn.exec_driver_sql("SELECT count(*) FROM observations").scalar_one() == 6
+
+
+def test_foreign_keys_are_checked_again_after_an_import(engine: Engine, tmp_path: Path) -> None:
+    """SQLite's import transaction skips the row-by-row check; the pooled connection gets it back, even after a
+    failed import."""
+    import_file(engine, _csv(tmp_path, "first.csv", ROWS), MAPPING)
+    with pytest.raises(ImportRejected):
+        import_file(engine, _csv(tmp_path, "bad.csv", ["2020-13-01,AAA,Alpha,1,1"]), MAPPING)
+    with bulk.import_transaction(engine) as conn:
+        conn.exec_driver_sql("SELECT 1")
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO indicator_data_versions (indicator_id, version) VALUES (987654, 1)")
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
