@@ -147,7 +147,11 @@ def backtest_command(
         list[str] | None, typer.Option("--dataset", help="Only these datasets' organisations (repeatable).")
     ] = None,
     lag_days: Annotated[
-        int, typer.Option("--publication-lag", help="Days after a period's end its figures are published.")
+        int,
+        typer.Option(
+            "--publication-lag",
+            help="Days after a period's end its figures are published, for datasets whose mapping sets none.",
+        ),
     ] = 30,
     truth: Annotated[
         Path | None,
@@ -198,7 +202,7 @@ def backtest_command(
     if as_json:
         json.dump(result, sys.stdout, indent=2, default=str)
         sys.stdout.write("\n")
-    _print(result)
+    print_backtest(result)
 
 
 @risk_app.command("train")
@@ -222,7 +226,11 @@ def train_command(
         list[str] | None, typer.Option("--dataset", help="Only these datasets' organisations (repeatable).")
     ] = None,
     lag_days: Annotated[
-        int, typer.Option("--publication-lag", help="Days after a period's end its figures are published.")
+        int,
+        typer.Option(
+            "--publication-lag",
+            help="Days after a period's end its figures are published, for datasets whose mapping sets none.",
+        ),
     ] = 30,
     n_boot: Annotated[int, typer.Option("--refits", help="Bootstrap refits for the intervals.")] = 20,
     as_json: Annotated[
@@ -308,7 +316,11 @@ def score_command(
         list[str] | None, typer.Option("--dataset", help="Only these datasets' organisations (repeatable).")
     ] = None,
     lag_days: Annotated[
-        int, typer.Option("--publication-lag", help="Days after a period's end its figures are published.")
+        int,
+        typer.Option(
+            "--publication-lag",
+            help="Days after a period's end its figures are published, for datasets whose mapping sets none.",
+        ),
     ] = 30,
     top: Annotated[int, typer.Option("--top", help="Organisations to list (the riskiest first).")] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="Print the watchlist as JSON on stdout.")] = False,
@@ -385,7 +397,8 @@ def _number(value: object) -> str:
     return f"{value:.3f}" if isinstance(value, float) else "-"
 
 
-def _print(result: dict[str, Any]) -> None:
+def print_backtest(result: dict[str, Any]) -> None:
+    """A backtest's figures on stderr: the model, each baseline and the soft-measures sentence."""
     lines = [
         f"risk backtest: {result['outcome']}{' (new failures only)' if result['new_only'] else ''} within "
         f"{result['horizon_months']} months; {result['model']} model; {result['n_cases']} cases, "
@@ -403,4 +416,4 @@ def _print(result: dict[str, Any]) -> None:
     typer.echo("\n".join(lines), err=True)
 
 
-__all__ = ["backtest_command", "risk_app", "score_command", "train_command"]
+__all__ = ["backtest_command", "print_backtest", "risk_app", "score_command", "train_command"]
