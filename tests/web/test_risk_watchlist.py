@@ -108,20 +108,39 @@ def test_the_organisation_page_opens_with_why_it_is_on_the_watchlist(
         assert 'href="/risk/backtest"' in page and "12.0%</strong>" in page
 
 
-def test_an_organisation_the_scoring_left_out_shows_nothing(
+def test_an_organisation_shows_its_own_latest_score_or_nothing(
     app: FastAPI, engine: Engine, world: World
 ) -> None:
-    from sqlalchemy import delete
+    import datetime as dt
+
+    from sqlalchemy import delete, insert
 
     from forewarn.store.models_risk import RiskScore
 
-    store_risk_scores(world, engine)
+    model_id = store_risk_scores(world, engine)
     with engine.begin() as conn:  # e.g. already failing, left out of a new-failures scoring
         conn.execute(delete(RiskScore).where(RiskScore.organisation_id == world.ids["OWN"]))
     client, _ = _client(app, engine, world, "analyst")
     with client:
         assert client.get(f"/api/v1/organisations/{world.ids['OWN']}").json()["watchlist"] is None
-        assert (
-            client.get(f"/api/v1/organisations/{world.ids['PEER']}").json()["watchlist"]["probability"]
-            == 0.10
-        )
+        peer = client.get(f"/api/v1/organisations/{world.ids['PEER']}").json()["watchlist"]
+        assert (peer["probability"], peer["as_of"]) == (0.10, "2024-01-01")
+        # Scored only at an earlier date (its data end sooner): its own latest score, with that date.
+        with engine.begin() as conn:
+            conn.execute(
+                insert(RiskScore).values(
+                    model_id=model_id,
+                    organisation_id=world.ids["OWN"],
+                    as_of=dt.date(2019, 4, 1),
+                    probability=0.3,
+                    lower=0.2,
+                    upper=0.4,
+                    contributions={"funnel_z_mean": -0.1, "last_grade": 0.2},
+                    reasons=["last inspection: requires improvement"],
+                    scored_at=dt.datetime(2024, 1, 2, tzinfo=dt.UTC),
+                )
+            )
+        own = client.get(f"/api/v1/organisations/{world.ids['OWN']}").json()["watchlist"]
+        assert (own["probability"], own["as_of"]) == (0.3, "2019-04-01")
+        # Only the contributions on the side of risk, largest first.
+        assert [c["feature"] for c in own["contributions"]] == ["last_grade"]

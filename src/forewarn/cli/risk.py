@@ -103,20 +103,12 @@ def _check_as_of(as_of: dt.date, history: Any, option: str = "--as-of") -> None:
 
 def _truth(path: Path, codes: dict[str, int]) -> Any:
     """The simulator's latent performance (truth/latent_monthly.parquet): lower performance = higher risk."""
-    import polars as pl
+    from forewarn.risk.demo_runs import latent_truth
 
-    file = path / "latent_monthly.parquet" if path.is_dir() else path
-    if not file.exists():
-        raise typer.BadParameter(f"{file} not found: give the simulator's truth folder", param_hint="--truth")
-    latent = pl.read_parquet(file)
-    return latent.select(
-        pl.col("org_code")
-        .cast(pl.String)
-        .replace_strict(codes, default=None, return_dtype=pl.Int64)
-        .alias("organisation_id"),
-        pl.col("period").cast(pl.Date).alias("date"),
-        (-pl.col("performance")).alias("score"),
-    ).drop_nulls("organisation_id")
+    try:
+        return latent_truth(path, codes)
+    except FileNotFoundError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--truth") from None
 
 
 @risk_app.command("backtest")

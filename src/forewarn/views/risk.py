@@ -176,20 +176,23 @@ class WatchlistWhyOut(Model):
 def why_on_watchlist(
     conn: Connection, viewer: Visibility, organisation_id: int, *, top: int = 3
 ) -> WatchlistWhyOut | None:
-    """The organisation's score in the latest stored scoring (the one ``/risk`` shows: the latest date, the lowest
-    model version scoring it), or None when it has none or the viewer may not open the organisation.
+    """The organisation's latest stored score (its latest date; the lowest model version if two models scored
+    it then), or None when it has none or the viewer may not open the organisation. Usually the scoring ``/risk``
+    shows; an organisation of a dataset scored to an earlier date (the demo's A&E trusts, scored as of the end of
+    their data) keeps its own latest.
 
     The contributions are those the scoring stored (``forewarn risk score``): the logistic model's exact
     contributions to the log-odds, which with the intercept sum to the logit of the probability."""
     if not viewer.may_open(organisation_id):
         return None
-    latest = conn.execute(select(func.max(RiskScore.as_of))).scalar()
+    own = RiskScore.organisation_id == organisation_id
+    latest = conn.execute(select(func.max(RiskScore.as_of)).where(own)).scalar()
     if latest is None:
         return None
     version = conn.execute(
         select(func.min(RiskModel.version))
         .join(RiskScore, RiskScore.model_id == RiskModel.id)
-        .where(RiskScore.as_of == latest)
+        .where(own, RiskScore.as_of == latest)
     ).scalar_one()
     row = conn.execute(
         select(
@@ -203,14 +206,8 @@ def why_on_watchlist(
             RiskModel.intercept,
         )
         .join(RiskModel, RiskModel.id == RiskScore.model_id)
-        .where(
-            RiskScore.as_of == latest,
-            RiskModel.version == version,
-            RiskScore.organisation_id == organisation_id,
-        )
-    ).one_or_none()
-    if row is None:
-        return None
+        .where(own, RiskScore.as_of == latest, RiskModel.version == version)
+    ).one()
     ranked = sorted((row.contributions or {}).items(), key=lambda item: (-item[1], item[0]))
     return WatchlistWhyOut(
         as_of=latest,
