@@ -5,17 +5,20 @@ publication date: the end of its period plus its dataset's publication lag, as t
 (``dataset.publication_lag_days``, stored with the dataset), or a default lag (30 days) for a dataset whose
 mapping sets none: NHS England's monthly A&E figures, for example, appear on the second Thursday of the next
 month, Fingertips' annual public-health indicators a year or more after theirs. An event is known on its date; a survey
-wave's organisation results when its last answers came in (the month after its fieldwork).
+wave's organisation results when its last answers came in (the month after its fieldwork). Learning activity
+(practice-library documents an organisation wrote, experiments it registered, started or analysed) is known on
+its date (:mod:`forewarn.risk.activity`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import polars as pl
 from sqlalchemy import Connection
 
+from forewarn.risk.activity import ACTIVITY_SCHEMA, learning_activity
 from forewarn.store.columnar import read_frame
 from forewarn.surveillance.panel import INDICATOR_SCHEMA, OBSERVATION_SCHEMA
 
@@ -57,6 +60,8 @@ class StoreHistory:
     organisations: pl.DataFrame  # organisation_id, code, name, type, dataset_code, simulated
     attributes: pl.DataFrame  # organisation_id, name, valid_from, value_number, known_on
     soft: pl.DataFrame  # organisation_id, dimension, mean, sd, n, known_on (published survey cells)
+    # organisation_id, kind, known_on: learning activity (library documents, experiments), one row an act
+    activity: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=ACTIVITY_SCHEMA))
 
     def as_of(self, origin: dt.date) -> StoreHistory:
         """The history as it stood at ``origin``: only what was known on or before it."""
@@ -68,6 +73,7 @@ class StoreHistory:
             organisations=self.organisations,
             attributes=self.attributes.filter(known),
             soft=self.soft.filter(known),
+            activity=self.activity.filter(known),
         )
 
     def latest_known(self) -> dt.date | None:
@@ -136,7 +142,8 @@ def load_history(
         if soft is not None
         else pl.DataFrame(schema=SOFT_SCHEMA)
     )
-    return StoreHistory(observations, indicators, events, organisations, attributes, soft_cells)
+    activity = learning_activity(conn).join(chosen, on="organisation_id", how="semi")
+    return StoreHistory(observations, indicators, events, organisations, attributes, soft_cells, activity)
 
 
 __all__ = ["DEFAULT_PUBLICATION_LAG_DAYS", "SOFT_SCHEMA", "StoreHistory", "load_history"]

@@ -42,6 +42,10 @@ REASONS: dict[str, str] = {
     "in_special_measures": "in special measures",
     "interventions_2y": "{value:.0f} intervention(s) in the last two years",
     "leadership_changes_2y": "{value:.0f} leadership change(s) in the last two years",
+    "soft_library_documents_2y": "{value:.0f} practice-library document(s) written in the last two years",
+    "soft_experiments_registered_2y": "{value:.0f} experiment(s) registered in the last two years",
+    "soft_experiments_started_2y": "{value:.0f} experiment(s) started in the last two years",
+    "soft_experiments_analysed_2y": "{value:.0f} experiment analysis(es) in the last two years",
 }
 
 

@@ -132,6 +132,10 @@ FEATURE_LABELS: dict[str, str] = {
     "in_special_measures": "special measures",
     "interventions_2y": "interventions in the last two years",
     "leadership_changes_2y": "leadership changes in the last two years",
+    "soft_library_documents_2y": "practice-library documents written in the last two years",
+    "soft_experiments_registered_2y": "experiments registered in the last two years",
+    "soft_experiments_started_2y": "experiments started in the last two years",
+    "soft_experiments_analysed_2y": "experiment analyses in the last two years",
 }
 
 
