@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 
 from forewarn.ingest.importer import ImportResult, Stage, import_file
 from forewarn.ingest.limits import Limits
+from forewarn.risk.demo_runs import RiskRun, backtest_train_and_score
 from forewarn.simulate import SimulationParameters, load, simulate
 from forewarn.store import migrate
 from forewarn.store.queries import DatasetSummary, dataset_summaries
@@ -39,6 +40,12 @@ SIMULATED_ORGANISATIONS = 200
 SIMULATED_YEARS = 6
 SIMULATION_SEED = 2026
 
+# Issue 11: what the demo's risk model predicts on each dataset (dataset, outcome, horizon and step in months).
+RISK_RUNS = (
+    ("nhs_ae", "below:ae_4h_type1:0.95:3", 6, 3),  # the 4-hour standard missed for a quarter
+    ("simulated", "inspection:inadequate", 12, 6),  # a new inadequate grade
+)
+
 
 @dataclass(frozen=True)
 class DemoReport:
@@ -46,6 +53,7 @@ class DemoReport:
     summaries: list[DatasetSummary]
     scan: ScanResult
     survey_waves: list[str]
+    risk: list[RiskRun]
 
 
 def run_demo(
@@ -87,7 +95,50 @@ def run_demo(
     scan = run_scan(engine, stage=stage)
     with engine.connect() as conn:
         summaries = dataset_summaries(conn)
-    return DemoReport(imports=results, summaries=summaries, scan=scan, survey_waves=survey_waves)
+    risk = early_warning(
+        engine,
+        simulated_dir,
+        imported_by=imported_by,
+        min_group_size=min_group_size,
+        stage=stage,
+        simulated=simulated_dir is not None,
+    )
+    return DemoReport(imports=results, summaries=summaries, scan=scan, survey_waves=survey_waves, risk=risk)
+
+
+def early_warning(
+    engine: Engine,
+    simulated_dir: Path | None,
+    *,
+    imported_by: str | None,
+    min_group_size: int,
+    stage: Callable[[str, int | None], Callable[[int], None]] | None = None,
+    simulated: bool = True,
+) -> list[RiskRun]:
+    """The risk model on the A&E data and (when loaded) the simulated region: each backtested (the simulated one
+    against the simulator's latent truth too), trained and scored as of the end of its data, all stored; the
+    simulated region last, so that its backtest and scores are the ones the web app shows first."""
+    runs = []
+    for dataset, outcome, horizon, step in RISK_RUNS:
+        if dataset == "simulated" and (not simulated or simulated_dir is None):
+            continue
+        advance = stage(f"Risk model ({dataset})", None) if stage is not None else None
+        truth = simulated_dir / "truth" if dataset == "simulated" and simulated_dir is not None else None
+        runs.append(
+            backtest_train_and_score(
+                engine,
+                dataset,
+                outcome,
+                horizon_months=horizon,
+                step_months=step,
+                min_group_size=min_group_size,
+                by=imported_by or "demo",
+                truth=truth,
+            )
+        )
+        if advance is not None:
+            advance(1)
+    return runs
 
 
 def load_simulated_surveys(

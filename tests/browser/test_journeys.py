@@ -47,8 +47,14 @@ def test_sign_in_and_the_portfolio(page: Any, live_server: LiveServer) -> None:
 
 
 def test_an_organisation_page_draws_its_charts(page: Any, live_server: LiveServer) -> None:
+    from tests.web.risk_world import store_risk_scores
+
+    store_risk_scores(live_server.world, live_server.engine)  # issue 11: the page opens with its risk
     sign_in(page, live_server, "member")
     page.goto(f"{live_server.url}/organisations/{live_server.world.ids['OWN']}")
+    why = page.get_by_role("region", name="Why it is on the watchlist")
+    assert why.is_visible() and "12.0% (90% interval 8.0% to 18.0%)" in why.inner_text()
+    assert why.get_by_role("link", name="The risk watchlist").is_visible()
     page.wait_for_function(
         "document.querySelectorAll('.fw-chart__canvas--drawn svg').length"
         " === document.querySelectorAll('.fw-chart__canvas').length"

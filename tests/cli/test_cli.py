@@ -93,9 +93,28 @@ def test_demo_imports_the_bundled_data_scans_and_exits_0(runner: CliRunner) -> N
     assert datasets["nhs_ae"]["periods"] == 36
     assert datasets["la_public_health"]["organisations"] == 343
     assert payload["scan"]["series_scanned"] > 5000
+    # Issue 11: the risk model backtested, trained and scored on the A&E data and the simulated region, both
+    # printed with the soft-measures sentence, and stored (the web app's /risk and /risk/backtest).
+    runs = {run["dataset"]: run for run in payload["risk"]}
+    assert list(runs) == ["nhs_ae", "simulated"]
+    for run in runs.values():
+        figures = run["backtest"]
+        assert 0.5 < figures["auc"] <= 1 and figures["auc_ci"][0] <= figures["auc"] <= figures["auc_ci"][1]
+        assert figures["n_events"] > 0 and run["scored"] > 0 and len(run["riskiest"]) == 3
+        assert figures["soft_measures_sentence"] in result.stderr
+        assert f"{run['scored']} organisations scored as of {run['as_of']}" in result.stderr
+    assert runs["nhs_ae"]["backtest"]["outcome"].startswith("ae_4h_type1 below 0.95")
+    assert "latent_truth" in runs["simulated"]["backtest"]["baselines"]  # the ceiling beside the model
+    assert runs["simulated"]["backtest"]["soft_measures"]["delta_ci"] is not None
+    assert runs["nhs_ae"]["as_of"] == "2019-04-01"  # the month after the last A&E data
     again = runner.invoke(app, ["demo", "--no-serve", "--json"])
     assert again.exit_code == 0
-    assert all(i["already_imported"] for i in json.loads(again.stdout)["imports"])
+    second = json.loads(again.stdout)
+    assert all(i["already_imported"] for i in second["imports"])
+    # The same data give the same stored backtests and models (by version), not new ones.
+    assert [(r["backtest_version"], r["model_version"]) for r in second["risk"]] == [
+        (r["backtest_version"], r["model_version"]) for r in payload["risk"]
+    ]
 
 
 def test_progress_of_unknown_length_shows_no_total(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -96,6 +96,20 @@ def test_train_and_score_store_versioned_models_and_scores(runner: CliRunner, lo
         logit = stored.model.intercept + sum(row["contributions"].values())
         assert logit == pytest.approx(np.log(row["probability"] / (1 - row["probability"])), abs=1e-9)
         assert row["lower"] <= row["probability"] <= row["upper"]
+    # The organisation page's "why it is on the watchlist" is the riskiest's stored score: its largest positive
+    # contributions, largest first, and the model's intercept (issue 11).
+    from forewarn.access.policy import ALL_ORGANISATIONS, Visibility
+    from forewarn.views.risk import why_on_watchlist
+
+    top = scores.row(0, named=True)
+    with loaded.connect() as conn:
+        why = why_on_watchlist(conn, ALL_ORGANISATIONS, int(top["organisation_id"]))
+        other = Visibility(all_organisations=False, own=int(scores["organisation_id"][1]))
+        assert why_on_watchlist(conn, other, int(top["organisation_id"])) is None
+    assert why is not None and why.probability == top["probability"] and why.model_version == version
+    positive = sorted((v, k) for k, v in top["contributions"].items() if v > 0)[::-1][:3]
+    assert [(c.log_odds, c.feature) for c in why.contributions] == positive
+    assert why.reasons == list(top["reasons"]) and why.intercept == stored.model.intercept
     # Scoring again with the same model and date replaces its scores.
     runner.invoke(app, ["risk", "score", "--model-version", version, "--as-of", "2023-07-01"])
     assert _count(loaded, RiskScore) == scores.height

@@ -204,6 +204,16 @@ def risk_backtest(world: World, engine: Engine) -> dict[str, Any]:
     return {}
 
 
+def scored_org(key: str) -> Setup:
+    """Issue 11: the organisation ``key`` with stored risk scores (its page says why it is on the watchlist)."""
+
+    def setup(world: World, engine: Engine) -> dict[str, Any]:
+        risk_scores(world, engine)
+        return {"organisation_id": world.ids[key]}
+
+    return setup
+
+
 @dataclass(frozen=True)
 class Case:
     method: str
@@ -548,6 +558,12 @@ CASES: list[Case] = [
         label="another organisation's",
     ),
     Case("GET", "/library/{document_id}", signed_in(404), setup=ids(document_id=987654), label="none"),
+    # Issue 11: an organisation's page and JSON open with why it is on the watchlist (its own stored score only).
+    *[
+        Case("GET", path, {**signed_in(OK), **member_sees}, setup=scored_org(key), label=f"{key}_risk")
+        for path in ("/organisations/{organisation_id}", "/api/v1/organisations/{organisation_id}")
+        for key, member_sees in (("OWN", {}), ("HIDDEN", {"member": 404, "member_bearer": 404}))
+    ],
 ]
 
 

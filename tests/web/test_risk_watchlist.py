@@ -67,3 +67,80 @@ def test_the_backtest_page_shows_the_latest_stored_backtest_with_its_charts(
         assert {row["score"] for row in lead} == {"risk model", "today's signal count"} and len(lead) == 10
         page = client.get("/risk/backtest").text
         assert "Soft measures help here" in page and 'id="spec-calibration"' in page
+
+
+def test_the_organisation_page_opens_with_why_it_is_on_the_watchlist(
+    app: FastAPI, engine: Engine, world: World
+) -> None:
+    own = world.ids["OWN"]
+    client, _ = _client(app, engine, world, "member")
+    with client:
+        # No stored scoring: nothing shown, and the JSON says so.
+        assert client.get(f"/api/v1/organisations/{own}").json()["watchlist"] is None
+        assert "Why it is on the watchlist" not in client.get(f"/organisations/{own}").text
+        # Scores stored after the page was kept (scores do not change the data version): the page shows them.
+        store_risk_scores(world, engine)
+        why = client.get(f"/api/v1/organisations/{own}").json()["watchlist"]
+        assert (why["probability"], why["lower"], why["upper"]) == (0.12, 0.08, 0.18)
+        assert why["reasons"] == ["4-hour performance has fallen"] and why["intercept"] == -3.0
+        assert why["contributions"] == [
+            {
+                "feature": "funnel_z_mean",
+                "label": "its indicators against the others on average (mean funnel z)",
+                "log_odds": 0.5,
+            }
+        ]
+        assert why["watchlist_url"] == "/risk" and why["backtest_url"] is None  # a member: no backtest link
+        page = client.get(f"/organisations/{own}").text
+        assert page.index("Why it is on the watchlist") < page.index("Signals by indicator")
+        assert (
+            "12.0%</strong> (90% interval 8.0% to 18.0%)" in page and "4-hour performance has fallen" in page
+        )
+        assert 'href="/risk"' in page and 'href="/risk/backtest"' not in page
+        for word in SECRET_WORDS_FOR_MEMBER:  # nobody else's risk or reasons
+            assert word not in page
+    analyst, _ = _client(app, engine, world, "analyst")
+    with analyst:
+        hidden = analyst.get(f"/api/v1/organisations/{world.ids['HIDDEN']}").json()["watchlist"]
+        assert hidden["reasons"] == ["last inspection: requires improvement"]
+        assert hidden["backtest_url"] == "/risk/backtest"
+        page = analyst.get(f"/organisations/{own}").text  # the same kept content, with the analyst's link
+        assert 'href="/risk/backtest"' in page and "12.0%</strong>" in page
+
+
+def test_an_organisation_shows_its_own_latest_score_or_nothing(
+    app: FastAPI, engine: Engine, world: World
+) -> None:
+    import datetime as dt
+
+    from sqlalchemy import delete, insert
+
+    from forewarn.store.models_risk import RiskScore
+
+    model_id = store_risk_scores(world, engine)
+    with engine.begin() as conn:  # e.g. already failing, left out of a new-failures scoring
+        conn.execute(delete(RiskScore).where(RiskScore.organisation_id == world.ids["OWN"]))
+    client, _ = _client(app, engine, world, "analyst")
+    with client:
+        assert client.get(f"/api/v1/organisations/{world.ids['OWN']}").json()["watchlist"] is None
+        peer = client.get(f"/api/v1/organisations/{world.ids['PEER']}").json()["watchlist"]
+        assert (peer["probability"], peer["as_of"]) == (0.10, "2024-01-01")
+        # Scored only at an earlier date (its data end sooner): its own latest score, with that date.
+        with engine.begin() as conn:
+            conn.execute(
+                insert(RiskScore).values(
+                    model_id=model_id,
+                    organisation_id=world.ids["OWN"],
+                    as_of=dt.date(2019, 4, 1),
+                    probability=0.3,
+                    lower=0.2,
+                    upper=0.4,
+                    contributions={"funnel_z_mean": -0.1, "last_grade": 0.2},
+                    reasons=["last inspection: requires improvement"],
+                    scored_at=dt.datetime(2024, 1, 2, tzinfo=dt.UTC),
+                )
+            )
+        own = client.get(f"/api/v1/organisations/{world.ids['OWN']}").json()["watchlist"]
+        assert (own["probability"], own["as_of"]) == (0.3, "2019-04-01")
+        # Only the contributions on the side of risk, largest first.
+        assert [c["feature"] for c in own["contributions"]] == ["last_grade"]

@@ -192,6 +192,26 @@ def _print_scan(result: Any) -> None:
     )
 
 
+def _print_risk(runs: list[Any]) -> None:
+    """Each dataset's backtest (with whether soft measures help), the model stored and the riskiest now."""
+    from forewarn.cli.risk import print_backtest
+
+    for run in runs:
+        err.print(f"early warning on {run.dataset}:", highlight=False)
+        print_backtest(run.backtest)
+        err.print(
+            f"  stored model {run.model_version}; {run.scored} organisations scored as of {run.as_of} "
+            "(forewarn risk score; /risk in the web app), the riskiest:",
+            highlight=False,
+        )
+        for row in run.riskiest:
+            err.print(
+                f"    {row['code']:<12} {row['probability']:.1%} ({row['lower']:.1%} to {row['upper']:.1%}): "
+                + ("; ".join(row["reasons"]) or "no reason above the average"),
+                highlight=False,
+            )
+
+
 def simulate_command(
     orgs: Annotated[int, typer.Option("--orgs", help="Organisations.")] = 200,
     years: Annotated[int, typer.Option("--years", help="Years of monthly data.")] = 6,
@@ -281,6 +301,7 @@ def demo_command(
     for result in report.imports:
         err.print(result.summary(), highlight=False)
     _print_scan(report.scan)
+    _print_risk(report.risk)  # issue 11: both backtests, with the soft-measures sentence, and the riskiest
     where = engine.url.render_as_string(hide_password=True)
     if as_json:
         emit_json(
@@ -289,6 +310,7 @@ def demo_command(
                 "imports": [r.to_dict() for r in report.imports],
                 "datasets": [s.__dict__ for s in report.summaries],
                 "scan": report.scan.to_dict(),
+                "risk": [run.to_dict() for run in report.risk],
             }
         )
     else:

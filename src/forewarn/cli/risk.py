@@ -103,20 +103,12 @@ def _check_as_of(as_of: dt.date, history: Any, option: str = "--as-of") -> None:
 
 def _truth(path: Path, codes: dict[str, int]) -> Any:
     """The simulator's latent performance (truth/latent_monthly.parquet): lower performance = higher risk."""
-    import polars as pl
+    from forewarn.risk.demo_runs import latent_truth
 
-    file = path / "latent_monthly.parquet" if path.is_dir() else path
-    if not file.exists():
-        raise typer.BadParameter(f"{file} not found: give the simulator's truth folder", param_hint="--truth")
-    latent = pl.read_parquet(file)
-    return latent.select(
-        pl.col("org_code")
-        .cast(pl.String)
-        .replace_strict(codes, default=None, return_dtype=pl.Int64)
-        .alias("organisation_id"),
-        pl.col("period").cast(pl.Date).alias("date"),
-        (-pl.col("performance")).alias("score"),
-    ).drop_nulls("organisation_id")
+    try:
+        return latent_truth(path, codes)
+    except FileNotFoundError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--truth") from None
 
 
 @risk_app.command("backtest")
@@ -147,7 +139,11 @@ def backtest_command(
         list[str] | None, typer.Option("--dataset", help="Only these datasets' organisations (repeatable).")
     ] = None,
     lag_days: Annotated[
-        int, typer.Option("--publication-lag", help="Days after a period's end its figures are published.")
+        int,
+        typer.Option(
+            "--publication-lag",
+            help="Days after a period's end its figures are published, for datasets whose mapping sets none.",
+        ),
     ] = 30,
     truth: Annotated[
         Path | None,
@@ -198,7 +194,7 @@ def backtest_command(
     if as_json:
         json.dump(result, sys.stdout, indent=2, default=str)
         sys.stdout.write("\n")
-    _print(result)
+    print_backtest(result)
 
 
 @risk_app.command("train")
@@ -222,7 +218,11 @@ def train_command(
         list[str] | None, typer.Option("--dataset", help="Only these datasets' organisations (repeatable).")
     ] = None,
     lag_days: Annotated[
-        int, typer.Option("--publication-lag", help="Days after a period's end its figures are published.")
+        int,
+        typer.Option(
+            "--publication-lag",
+            help="Days after a period's end its figures are published, for datasets whose mapping sets none.",
+        ),
     ] = 30,
     n_boot: Annotated[int, typer.Option("--refits", help="Bootstrap refits for the intervals.")] = 20,
     as_json: Annotated[
@@ -308,7 +308,11 @@ def score_command(
         list[str] | None, typer.Option("--dataset", help="Only these datasets' organisations (repeatable).")
     ] = None,
     lag_days: Annotated[
-        int, typer.Option("--publication-lag", help="Days after a period's end its figures are published.")
+        int,
+        typer.Option(
+            "--publication-lag",
+            help="Days after a period's end its figures are published, for datasets whose mapping sets none.",
+        ),
     ] = 30,
     top: Annotated[int, typer.Option("--top", help="Organisations to list (the riskiest first).")] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="Print the watchlist as JSON on stdout.")] = False,
@@ -385,7 +389,8 @@ def _number(value: object) -> str:
     return f"{value:.3f}" if isinstance(value, float) else "-"
 
 
-def _print(result: dict[str, Any]) -> None:
+def print_backtest(result: dict[str, Any]) -> None:
+    """A backtest's figures on stderr: the model, each baseline and the soft-measures sentence."""
     lines = [
         f"risk backtest: {result['outcome']}{' (new failures only)' if result['new_only'] else ''} within "
         f"{result['horizon_months']} months; {result['model']} model; {result['n_cases']} cases, "
@@ -403,4 +408,4 @@ def _print(result: dict[str, Any]) -> None:
     typer.echo("\n".join(lines), err=True)
 
 
-__all__ = ["backtest_command", "risk_app", "score_command", "train_command"]
+__all__ = ["backtest_command", "print_backtest", "risk_app", "score_command", "train_command"]

@@ -165,6 +165,7 @@ def import_file(
                 "source": mapping.dataset.source,
                 "licence": mapping.dataset.licence,
                 "simulated": mapping.dataset.simulated,
+                "publication_lag_days": mapping.dataset.publication_lag_days,
             },
         )
         batch_id = bulk.start_batch(

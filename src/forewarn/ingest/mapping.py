@@ -44,6 +44,13 @@ class DatasetSpec(_Strict):
     source: str | None = None
     licence: str | None = None
     simulated: bool = False
+    publication_lag_days: int | None = Field(
+        None,
+        ge=0,
+        le=3660,
+        description="Days after a period's end its figures are published (the risk model's point-in-time "
+        "history knows them from then); left out: the risk model's default lag.",
+    )
 
 
 MISSING_VALUES: tuple[str, ...] = ("", "NA", "N/A", "n/a", "NULL", "null")

@@ -6,7 +6,9 @@
   indicator in the direction of concern, and missing data.
 - **Soft measures**: every published survey wave's organisation means, pooled into the best linear predictor of
   each organisation's current standing (shrunk by sample size, older waves weighted by how persistent
-  standings are), and the change of its shrunken standing since the wave before.
+  standings are), and the change of its shrunken standing since the wave before; and, when the store holds
+  any, learning activity in the two years before (practice-library documents the organisation wrote,
+  experiments it registered, started and analysed: :mod:`forewarn.risk.activity`).
 - **Context**: size and deprivation (the latest dated attributes), type.
 - **History**: the last inspection grade, months since it, special measures, recent interventions and
   leadership changes.
@@ -24,6 +26,7 @@ import numpy as np
 import polars as pl
 
 from forewarn.domain import concern_side_expr
+from forewarn.risk.activity import activity_features
 from forewarn.risk.history import StoreHistory
 from forewarn.risk.outcomes import GRADE_ORDER
 from forewarn.risk.soft import capacity_estimates
@@ -211,7 +214,10 @@ def origin_features(history: StoreHistory, origin: dt.date) -> OriginFeatures:
     """Every organisation's features at ``origin``, from ``history.as_of(origin)`` only."""
     known = history.as_of(origin)
     frame = known.organisations.select("organisation_id")
-    for part in (_surveillance(known, origin), _soft(known), _context(known), _history(known, origin)):
+    parts = [_surveillance(known, origin), _soft(known), _context(known), _history(known, origin)]
+    if history.activity.height:  # learning activity: only when the store holds some (else as before)
+        parts.append(activity_features(known.activity, known.organisations, origin))
+    for part in parts:
         if part.width > 1:
             frame = frame.join(part, on="organisation_id", how="left")
     for name in BASELINES:

@@ -1,19 +1,24 @@
 """The store as it stood on any date: what had been published by then, and nothing after.
 
 Every feature of the risk model at an origin date is built from this view only. An observation is known from its
-publication date: the end of its period plus the dataset's publication lag (a month by default: statistics such
-as NHS England's A&E figures appear about six weeks after the month). An event is known on its date; a survey
-wave's organisation results when its last answers came in (the month after its fieldwork).
+publication date: the end of its period plus its dataset's publication lag, as the dataset's mapping sets it
+(``dataset.publication_lag_days``, stored with the dataset), or a default lag (30 days) for a dataset whose
+mapping sets none: NHS England's monthly A&E figures, for example, appear on the second Thursday of the next
+month, Fingertips' annual public-health indicators a year or more after theirs. An event is known on its date; a survey
+wave's organisation results when its last answers came in (the month after its fieldwork). Learning activity
+(practice-library documents an organisation wrote, experiments it registered, started or analysed) is known on
+its date (:mod:`forewarn.risk.activity`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import polars as pl
 from sqlalchemy import Connection
 
+from forewarn.risk.activity import ACTIVITY_SCHEMA, learning_activity
 from forewarn.store.columnar import read_frame
 from forewarn.surveillance.panel import INDICATOR_SCHEMA, OBSERVATION_SCHEMA
 
@@ -55,6 +60,8 @@ class StoreHistory:
     organisations: pl.DataFrame  # organisation_id, code, name, type, dataset_code, simulated
     attributes: pl.DataFrame  # organisation_id, name, valid_from, value_number, known_on
     soft: pl.DataFrame  # organisation_id, dimension, mean, sd, n, known_on (published survey cells)
+    # organisation_id, kind, known_on: learning activity (library documents, experiments), one row an act
+    activity: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=ACTIVITY_SCHEMA))
 
     def as_of(self, origin: dt.date) -> StoreHistory:
         """The history as it stood at ``origin``: only what was known on or before it."""
@@ -66,6 +73,7 @@ class StoreHistory:
             organisations=self.organisations,
             attributes=self.attributes.filter(known),
             soft=self.soft.filter(known),
+            activity=self.activity.filter(known),
         )
 
     def latest_known(self) -> dt.date | None:
@@ -83,10 +91,18 @@ def load_history(
 ) -> StoreHistory:
     """Read the store's observations, events, organisations and attributes (of ``datasets``, or all).
 
+    Each observation is known from its period's end plus its indicator's dataset's publication lag, or
+    ``publication_lag_days`` for a dataset without one.
+
     ``soft`` holds published survey cells (organisation_id, dimension, mean, sd, n, known_on), from
     :func:`forewarn.risk.soft.survey_cells`.
     """
-    lag = pl.duration(days=publication_lag_days)
+    lags = read_frame(
+        conn,
+        "SELECT i.id, d.publication_lag_days FROM indicators i LEFT JOIN datasets d ON d.id = i.dataset_id",
+        {"indicator_id": pl.Int64, "lag_days": pl.Int64},
+    )
+    lag = pl.duration(days=pl.col("lag_days").fill_null(publication_lag_days))
     organisations = read_frame(
         conn,
         "SELECT o.id, o.code, o.name, o.type, d.code, COALESCE(d.simulated, FALSE) "
@@ -100,7 +116,9 @@ def load_history(
     observations = (
         read_frame(conn, f"SELECT {', '.join(schema)} FROM observations", schema)
         .join(chosen, on="organisation_id", how="semi")
+        .join(lags, on="indicator_id", how="left")
         .with_columns((pl.col("period_end") + lag).alias("known_on"))
+        .drop("lag_days")
     )
     indicators = read_frame(conn, "SELECT id, code, kind, polarity, target FROM indicators", INDICATOR_SCHEMA)
     indicators = indicators.join(observations.select("indicator_id").unique(), on="indicator_id", how="semi")
@@ -124,7 +142,8 @@ def load_history(
         if soft is not None
         else pl.DataFrame(schema=SOFT_SCHEMA)
     )
-    return StoreHistory(observations, indicators, events, organisations, attributes, soft_cells)
+    activity = learning_activity(conn).join(chosen, on="organisation_id", how="semi")
+    return StoreHistory(observations, indicators, events, organisations, attributes, soft_cells, activity)
 
 
 __all__ = ["DEFAULT_PUBLICATION_LAG_DAYS", "SOFT_SCHEMA", "StoreHistory", "load_history"]

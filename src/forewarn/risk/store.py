@@ -25,7 +25,7 @@ from forewarn.risk.watchlist import FittedModel, Watchlist
 from forewarn.store.models import Organisation
 from forewarn.store.models_risk import RiskBacktest, RiskModel, RiskScore
 
-FEATURES_VERSION = "2"
+FEATURES_VERSION = "3"  # 3: learning activity (when the store holds any)
 """1: the first features; 2: soft measures pooled over every published wave (best linear predictor)."""
 
 
@@ -40,8 +40,10 @@ def code_version() -> str:
 def data_version(history: StoreHistory) -> str:
     """A digest of the history the model read: row counts and row-hash sums of every frame."""
     digest = hashlib.sha256()
-    for name in ("observations", "events", "organisations", "attributes", "soft"):
+    for name in ("observations", "events", "organisations", "attributes", "soft", "activity"):
         frame: pl.DataFrame = getattr(history, name)
+        if name == "activity" and not frame.height:
+            continue  # a store without learning activity keeps the data version it had before it was read
         total = int(frame.hash_rows(seed=0).cast(pl.UInt64).sum()) if frame.height else 0
         digest.update(f"{name}:{frame.height}:{total % 2**64};".encode())
     return digest.hexdigest()[:16]

@@ -42,6 +42,10 @@ REASONS: dict[str, str] = {
     "in_special_measures": "in special measures",
     "interventions_2y": "{value:.0f} intervention(s) in the last two years",
     "leadership_changes_2y": "{value:.0f} leadership change(s) in the last two years",
+    "soft_library_documents_2y": "{value:.0f} practice-library document(s) written in the last two years",
+    "soft_experiments_registered_2y": "{value:.0f} experiment(s) registered in the last two years",
+    "soft_experiments_started_2y": "{value:.0f} experiment(s) started in the last two years",
+    "soft_experiments_analysed_2y": "{value:.0f} experiment analysis(es) in the last two years",
 }
 
 
@@ -138,7 +142,12 @@ class Watchlist:
         return {"as_of": str(self.as_of), "outcome": self.outcome, "organisations": self.organisations()}
 
 
-def _reason(feature: str, value: float) -> str:
+def _reason(feature: str, value: float, *, low: bool = False) -> str:
+    """A contribution on the side of risk in plain words. The templates say why a *high* value raises the risk;
+    when a value below the training mean raises it (a negative coefficient, e.g. a worst funnel z near 0 on an
+    outcome that follows low performance already known), it is said as it is instead."""
+    if low and feature != "last_grade":
+        return f"{feature.replace('_', ' ')} is low ({value:.2g}), which in this model raises the risk"
     template = REASONS.get(feature, feature.replace("_", " ") + " ({value:.2g})")
     if feature == "last_grade":
         grade = GRADE_ORDER[round(value)] if 0 <= value < len(GRADE_ORDER) else "unknown"
@@ -239,11 +248,12 @@ def score(history: StoreHistory, model: FittedModel, as_of: dt.date, *, top: int
     # the intercept sum to the logit); only the features are reasons.
     full = model.contributions(raw)
     contribution = full[:, : len(model.features)]
+    low = model.design(raw)[:, : len(model.features)] < 0  # below the training mean
     reasons = []
     for i in range(raw.shape[0]):  # the organisations' top reasons: a few strings each
         order = np.argsort(-contribution[i])
         picked = [j for j in order[:top] if contribution[i, j] > 0 and np.isfinite(raw[i, j])]
-        reasons.append([_reason(model.features[j], float(raw[i, j])) for j in picked])
+        reasons.append([_reason(model.features[j], float(raw[i, j]), low=bool(low[i, j])) for j in picked])
     contributions = [[float(v) for v in row] for row in full]
     rows = (
         now.select("organisation_id")

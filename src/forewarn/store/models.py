@@ -76,6 +76,8 @@ class Dataset(Base):
     source: Mapped[str | None] = mapped_column(Text)
     licence: Mapped[str | None] = mapped_column(Text)
     simulated: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Days after a period's end its figures are published (the mapping's; None: the risk model's default lag).
+    publication_lag_days: Mapped[int | None] = mapped_column(Integer)
 
 
 class Organisation(Base):

@@ -20,6 +20,7 @@ from forewarn.domain import improvement_direction, is_concern
 from forewarn.store.models import Dataset, Event, Indicator, Organisation, OrganisationAttribute
 from forewarn.store.models_surveillance import SeriesStatus, Signal, SpcBaseline
 from forewarn.views.model import Model
+from forewarn.views.risk import WatchlistWhyOut
 from forewarn.views.rows import AnyRow, fields
 from forewarn.views.scan import ScanOut, latest_scan
 from forewarn.views.series import SeriesChart, organisation_charts
@@ -137,6 +138,10 @@ class OrganisationOut(Model):
     events: list[EventOut]
     soft_measures: list[SoftMeasuresOut]
     scan: ScanOut | None
+    # Issue 11: why it is on the watchlist (its latest stored risk score), added by the caller; None without one.
+    watchlist: WatchlistWhyOut | None = Field(
+        default=None, description="Why it is on the risk watchlist: its latest stored score and reasons"
+    )
 
 
 @dataclass(frozen=True)

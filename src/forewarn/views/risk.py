@@ -13,12 +13,13 @@ from typing import Any
 
 import numpy as np
 from pydantic import Field
-from sqlalchemy import Connection
+from sqlalchemy import Connection, func, select
 
 from forewarn.access.policy import Visibility
 from forewarn.charts.risk import calibration_spec, lead_time_spec
 from forewarn.risk.outcomes import Outcome
 from forewarn.risk.store import latest_backtest, read_scores
+from forewarn.store.models_risk import RiskModel, RiskScore
 from forewarn.views.model import Model
 
 ORDER = (
@@ -111,6 +112,124 @@ def watchlist(conn: Connection, viewer: Visibility) -> WatchlistOut:
         whole_list=viewer.all_organisations,
         order=ORDER,
         organisations=rows,
+    )
+
+
+FEATURE_LABELS: dict[str, str] = {
+    "funnel_z_worst": "its worst indicator against the others (funnel z)",
+    "funnel_z_mean": "its indicators against the others on average (mean funnel z)",
+    "trend_worst": "the worst recent trend of an indicator",
+    "trend_mean": "the recent trend of its indicators on average",
+    "spc_concern": "SPC special causes of concern at the latest point",
+    "cusum_current": "current CUSUM alarms",
+    "signal_count": "current signals of concern",
+    "naive_mean_z": "its latest values against the others (mean z)",
+    "share_stale": "data out of date",
+    "soft_mean": "staff survey: capacity to learn",
+    "soft_change": "staff survey: change since the survey before",
+    "last_grade": "last inspection grade",
+    "months_since_inspection": "months since the last inspection",
+    "in_special_measures": "special measures",
+    "interventions_2y": "interventions in the last two years",
+    "leadership_changes_2y": "leadership changes in the last two years",
+    "soft_library_documents_2y": "practice-library documents written in the last two years",
+    "soft_experiments_registered_2y": "experiments registered in the last two years",
+    "soft_experiments_started_2y": "experiments started in the last two years",
+    "soft_experiments_analysed_2y": "experiment analyses in the last two years",
+}
+
+
+def feature_label(feature: str) -> str:
+    """A model column in plain words (a missing-value indicator as "no data: ...")."""
+    if feature.startswith("missing: "):
+        return "no data: " + feature_label(feature.removeprefix("missing: "))
+    return FEATURE_LABELS.get(feature, feature.replace("_", " "))
+
+
+class ContributionOut(Model):
+    feature: str = Field(description="The model's column")
+    label: str = Field(description="The column in plain words")
+    log_odds: float = Field(
+        description="Its exact contribution to the log-odds: coefficient x standardised value"
+    )
+
+
+class WatchlistWhyOut(Model):
+    """Why an organisation is on the watchlist: its latest stored score and the reasons behind it."""
+
+    as_of: dt.date
+    outcome: str
+    horizon_months: int
+    model_version: str
+    probability: float = Field(description="Calibrated probability of the outcome within the horizon")
+    lower: float = Field(description="Lower end of the 90% interval")
+    upper: float = Field(description="Upper end of the 90% interval")
+    reasons: list[str] = Field(description="The largest contributions on the side of risk, in plain words")
+    intercept: float = Field(description="The model's intercept (log-odds)")
+    contributions: list[ContributionOut] = Field(
+        description="The largest contributions on the side of risk (log-odds), largest first"
+    )
+    watchlist_url: str
+    backtest_url: str | None = Field(description="The backtest's page, for analysts and administrators")
+
+    def key(self) -> tuple[object, ...]:
+        """Everything the rendered panel depends on, hashable (for kept page content)."""
+        return (self.model_dump_json(),)
+
+
+def why_on_watchlist(
+    conn: Connection, viewer: Visibility, organisation_id: int, *, top: int = 3
+) -> WatchlistWhyOut | None:
+    """The organisation's latest stored score (its latest date; the lowest model version if two models scored
+    it then), or None when it has none or the viewer may not open the organisation. Usually the scoring ``/risk``
+    shows; an organisation of a dataset scored to an earlier date (the demo's A&E trusts, scored as of the end of
+    their data) keeps its own latest.
+
+    The contributions are those the scoring stored (``forewarn risk score``): the logistic model's exact
+    contributions to the log-odds, which with the intercept sum to the logit of the probability."""
+    if not viewer.may_open(organisation_id):
+        return None
+    own = RiskScore.organisation_id == organisation_id
+    latest = conn.execute(select(func.max(RiskScore.as_of)).where(own)).scalar()
+    if latest is None:
+        return None
+    version = conn.execute(
+        select(func.min(RiskModel.version))
+        .join(RiskScore, RiskScore.model_id == RiskModel.id)
+        .where(own, RiskScore.as_of == latest)
+    ).scalar_one()
+    row = conn.execute(
+        select(
+            RiskScore.probability,
+            RiskScore.lower,
+            RiskScore.upper,
+            RiskScore.reasons,
+            RiskScore.contributions,
+            RiskModel.outcome,
+            RiskModel.horizon_months,
+            RiskModel.intercept,
+        )
+        .join(RiskModel, RiskModel.id == RiskScore.model_id)
+        .where(own, RiskScore.as_of == latest, RiskModel.version == version)
+    ).one()
+    ranked = sorted((row.contributions or {}).items(), key=lambda item: (-item[1], item[0]))
+    return WatchlistWhyOut(
+        as_of=latest,
+        outcome=Outcome.parse(row.outcome).label(),
+        horizon_months=row.horizon_months,
+        model_version=version,
+        probability=row.probability,
+        lower=row.lower,
+        upper=row.upper,
+        reasons=list(row.reasons or []),
+        intercept=row.intercept,
+        contributions=[
+            ContributionOut(feature=name, label=feature_label(name), log_odds=value)
+            for name, value in ranked[:top]
+            if value > 0
+        ],
+        watchlist_url="/risk",
+        backtest_url="/risk/backtest" if viewer.all_organisations else None,
     )
 
 
@@ -219,4 +338,16 @@ def backtest(conn: Connection) -> BacktestOut:
     )
 
 
-__all__ = ["ORDER", "BacktestOut", "WatchlistOut", "WatchlistRowOut", "backtest", "places", "watchlist"]
+__all__ = [
+    "ORDER",
+    "BacktestOut",
+    "ContributionOut",
+    "WatchlistOut",
+    "WatchlistRowOut",
+    "WatchlistWhyOut",
+    "backtest",
+    "feature_label",
+    "places",
+    "watchlist",
+    "why_on_watchlist",
+]

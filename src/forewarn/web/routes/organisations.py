@@ -7,6 +7,7 @@ from fastapi.responses import Response
 
 from forewarn.charts.render import svg
 from forewarn.views.organisation import IndicatorStateOut, OrganisationOut, with_soft_measures
+from forewarn.views.risk import why_on_watchlist
 from forewarn.views.soft import soft_measures
 from forewarn.web.deps import AppState, CurrentUser, ReadConnection, Viewer, record_view
 from forewarn.web.pages import organisation as pages
@@ -35,7 +36,8 @@ def _viewed_organisation(
     record_view(
         state, conn, request, principal, "organisation", organisation_id, organisation_id=organisation_id
     )
-    return with_soft_measures(view, soft), specs
+    why = why_on_watchlist(conn, viewer, organisation_id)  # issue 11: its latest stored risk score
+    return with_soft_measures(view, soft).model_copy(update={"watchlist": why}), specs
 
 
 @router.get("/organisations/{organisation_id}", include_in_schema=False)
@@ -51,9 +53,10 @@ def organisation_page(
     # The content is the same for everyone who may open the page: rendered once per data version and set of
     # closed survey waves shown (their results never change), then only the frame around it per request.
     soft_waves = tuple(s.wave_id for s in view.soft_measures)
+    why = view.watchlist.key() if view.watchlist else None  # risk scores do not change the data version
     content = kept_content(
         conn,
-        ("organisation", organisation_id, soft_waves, state.settings.min_group_size),
+        ("organisation", organisation_id, soft_waves, state.settings.min_group_size, why),
         lambda: render_block(
             templates_of(request), "organisation.html", "content", {"view": view, "specs": specs}
         ),

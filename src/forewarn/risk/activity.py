@@ -1,0 +1,92 @@
+"""Learning activity as the risk model reads it (issue 11 with issue 13 item 5): what the store holds of an
+organisation's own efforts to learn, each act dated, so that the point-in-time history can count them as of an
+origin.
+
+- ``library_document``: a practice-library document the organisation wrote (its own date, or when it was added).
+- ``experiment_registered``: an experiment it owns, on the day it was registered.
+- ``experiment_started``: an experiment it owns or takes part in, on the day it started.
+- ``experiment_analysed``: an analysis of an experiment it owns, on the day it was run.
+
+The features (:func:`activity_features`) count each kind in the two years before the origin. They are soft
+features (their names start ``soft_``), so the backtest's "do soft measures help?" question includes them; and
+they exist only when the store holds some learning activity, so a store without any (the simulator's regions,
+unless activity is loaded) gets exactly the features it had before.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+from sqlalchemy import Connection, func, select
+
+from forewarn.store.models_experiments import Experiment, ExperimentResult, ExperimentUnit
+from forewarn.store.models_peers import LibraryDocument
+
+ACTIVITY_SCHEMA = {"organisation_id": pl.Int64, "kind": pl.String, "known_on": pl.Date}
+FEATURES = {
+    "library_document": "soft_library_documents_2y",
+    "experiment_registered": "soft_experiments_registered_2y",
+    "experiment_started": "soft_experiments_started_2y",
+    "experiment_analysed": "soft_experiments_analysed_2y",
+}
+WINDOW_DAYS = 730
+
+
+def _day(value: dt.date | dt.datetime | str | None) -> dt.date | None:
+    """A stored date or time as a date (SQLite may return either as text)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value.date() if isinstance(value, dt.datetime) else value
+
+
+def learning_activity(conn: Connection) -> pl.DataFrame:
+    """Every dated act of learning the store holds, one row each (ACTIVITY_SCHEMA)."""
+    rows: list[tuple[int | None, str, dt.date | None]] = []
+    documents = select(
+        LibraryDocument.organisation_id, LibraryDocument.date, LibraryDocument.created_at
+    ).where(LibraryDocument.organisation_id.is_not(None))
+    rows += [(o, "library_document", _day(d) or _day(c)) for o, d, c in conn.execute(documents)]
+    owned = select(Experiment.owner_organisation_id, Experiment.created_at, Experiment.started_at).where(
+        Experiment.owner_organisation_id.is_not(None)
+    )
+    for owner, created, started in conn.execute(owned):
+        rows.append((owner, "experiment_registered", _day(created)))
+        if started is not None:
+            rows.append((owner, "experiment_started", _day(started)))
+    taking_part = (
+        select(ExperimentUnit.organisation_id, Experiment.started_at)
+        .join(Experiment, Experiment.id == ExperimentUnit.experiment_id)
+        .where(
+            Experiment.started_at.is_not(None),
+            func.coalesce(Experiment.owner_organisation_id, -1) != ExperimentUnit.organisation_id,
+        )
+    )
+    rows += [(o, "experiment_started", _day(s)) for o, s in conn.execute(taking_part)]
+    analysed = (
+        select(Experiment.owner_organisation_id, ExperimentResult.analysed_at)
+        .join(Experiment, Experiment.id == ExperimentResult.experiment_id)
+        .where(Experiment.owner_organisation_id.is_not(None))
+    )
+    rows += [(o, "experiment_analysed", _day(a)) for o, a in conn.execute(analysed)]
+    return pl.DataFrame(rows, schema=ACTIVITY_SCHEMA, orient="row").drop_nulls("known_on")
+
+
+def activity_features(activity: pl.DataFrame, organisations: pl.DataFrame, origin: dt.date) -> pl.DataFrame:
+    """Per organisation (every one in ``organisations``), the acts of each kind in the two years up to
+    ``origin`` among those known by then (``activity`` already cut at the origin), zero when none."""
+    since = origin - dt.timedelta(days=WINDOW_DAYS)
+    recent = activity.filter((pl.col("known_on") > since) & (pl.col("known_on") <= origin))
+    counts = recent.group_by("organisation_id").agg(
+        (pl.col("kind") == kind).sum().cast(pl.Float64).alias(name) for kind, name in FEATURES.items()
+    )
+    return (
+        organisations.select("organisation_id")
+        .join(counts, on="organisation_id", how="left")
+        .with_columns(pl.col(name).fill_null(0.0) for name in FEATURES.values())
+    )
+
+
+__all__ = ["ACTIVITY_SCHEMA", "FEATURES", "activity_features", "learning_activity"]
