@@ -94,6 +94,6 @@ def test_refusals_say_why() -> None:
     together = (period >= 2).astype(float)
     with pytest.raises(ValueError, match="told apart"):
         hussey_hughes(y, cluster, period, together)
+    keep = cluster < 2
     with pytest.raises(ValueError, match="three clusters"):
-        keep = cluster < 2
         hussey_hughes(y[keep], cluster[keep], period[keep], design.ravel()[keep])

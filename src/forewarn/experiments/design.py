@@ -150,9 +150,11 @@ def allocate_experiment(
     *,
     seed: int,
     arms: Sequence[str] | None = None,
+    steps: int | None = None,
     by: str | None = None,
 ) -> ExperimentInfo:
-    """Randomise the units (stratified when the plan says so) with ``seed``; only before the start."""
+    """Randomise the units (stratified when the plan says so) with ``seed``; only before the start. A stepped
+    wedge's arms are its steps: ``steps`` of them, or as many as its design calculation has."""
     from forewarn.stats.experiments.allocation import allocate
 
     who = who_acts(by)
@@ -168,8 +170,19 @@ def allocate_experiment(
             .where(ExperimentUnit.experiment_id == row.id)
         ).all()
         strata = {u.code: u.stratum for u in units} if row.analysis_plan.get("strata_by") else None
+        if steps is not None and (steps < 2 or row.design != "stepped_wedge"):
+            raise ExperimentError(
+                "steps are for a stepped wedge, and it needs at least two", {"steps": "at least two steps"}
+            )
+        if arms is None and steps is not None:
+            arms = [f"step {i}" for i in range(1, steps + 1)]
         if arms is None:
             steps = (row.design_calculation or {}).get("periods")
+            if row.design == "stepped_wedge" and not steps:
+                raise ExperimentError(
+                    "a stepped wedge is allocated to steps: give their number (or design it first)",
+                    {"steps": "give the number of steps"},
+                )
             arms = (
                 [f"step {i}" for i in range(1, int(steps))]
                 if row.design == "stepped_wedge" and steps

@@ -47,5 +47,7 @@ def downgrade() -> None:
         )
         batch.drop_column("library_document_id")
     with op.batch_alter_table("experiments") as batch:
-        batch.drop_constraint(op.f("fk_experiments_practice_document_id_library_documents"), type_="foreignkey")
+        batch.drop_constraint(
+            op.f("fk_experiments_practice_document_id_library_documents"), type_="foreignkey"
+        )
         batch.drop_column("practice_document_id")
