@@ -68,7 +68,8 @@ def design_experiment(
         elif row.design == "cluster":
             if cluster_size is None:
                 raise ExperimentError(
-                    "a cluster design needs --cluster-size (and --icc, or the store's estimate)"
+                    "a cluster design needs --cluster-size (and --icc, or the store's estimate)",
+                    {"cluster_size": "a cluster design needs the number of members in each cluster"},
                 )
             source = "given"
             if icc is None:
@@ -77,9 +78,19 @@ def design_experiment(
             result.detail["icc_source"] = source
         elif row.design == "stepped_wedge":
             if cluster_size is None or steps is None or tau2 is None:
-                raise ExperimentError("a stepped wedge needs --cluster-size, --steps and --tau2")
+                missing = {
+                    "cluster_size": "a stepped wedge needs the members in each cluster-period",
+                    "steps": "a stepped wedge needs its number of steps",
+                    "tau2": "a stepped wedge needs the between-cluster variance",
+                }
+                given = {"cluster_size": cluster_size, "steps": steps, "tau2": tau2}
+                raise ExperimentError(
+                    "a stepped wedge needs --cluster-size, --steps and --tau2",
+                    {k: v for k, v in missing.items() if given[k] is None},
+                )
             if n_units % steps:
-                raise ExperimentError(f"{n_units} units do not split into {steps} equal steps")
+                message = f"{n_units} units do not split into {steps} equal steps"
+                raise ExperimentError(message, {"steps": message})
             result = power.stepped_wedge_power(
                 effect,
                 power.stepped_wedge_design([n_units // steps] * steps),
@@ -127,7 +138,10 @@ def _icc_from_store(conn: Connection, row: Any) -> tuple[float, str]:
         )
     ).all()
     if len(found) < 3:
-        raise ExperimentError("the store has too few values before the start to estimate the ICC: give --icc")
+        raise ExperimentError(
+            "the store has too few values before the start to estimate the ICC: give --icc",
+            {"icc": "the store has too few values before the start to estimate it: give it"},
+        )
     orgs = np.array([r[0] for r in found])
     _, groups = np.unique(orgs, return_inverse=True)
     values = np.array([r[1] for r in found], dtype=float)
@@ -135,7 +149,8 @@ def _icc_from_store(conn: Connection, row: Any) -> tuple[float, str]:
     icc = float(estimate.icc1[0])
     if not np.isfinite(icc):
         raise ExperimentError(
-            "the ICC cannot be estimated from the store (one organisation, or one value each)"
+            "the ICC cannot be estimated from the store (one organisation, or one value each)",
+            {"icc": "it cannot be estimated from the store: give it"},
         )
     icc = min(max(icc, 0.0), 1.0)
     return (

@@ -126,7 +126,7 @@ def hussey_hughes(
     >>> round(fit.estimate, 1)
     2.0
     """
-    from statsmodels.regression.mixed_linear_model import MixedLM  # type: ignore[import-untyped]
+    from statsmodels.regression.mixed_linear_model import MixedLM
 
     y = np.asarray(y, dtype=float)
     x = np.asarray(treated, dtype=float)
