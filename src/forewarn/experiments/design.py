@@ -57,53 +57,56 @@ def design_experiment(
             ).all()
         )
         effect = float(row.minimum_effect)
-        if row.design == "individual":
-            result = power.PowerResult(
-                "individual",
-                power.individual_power(effect, n_units / 2, alpha),
-                alpha,
-                effect,
-                {"n_per_arm": n_units / 2, "test": "t"},
-            )
-        elif row.design == "cluster":
-            if cluster_size is None:
-                raise ExperimentError(
-                    "a cluster design needs --cluster-size (and --icc, or the store's estimate)",
-                    {"cluster_size": "a cluster design needs the number of members in each cluster"},
+        try:
+            if row.design == "individual":
+                result = power.PowerResult(
+                    "individual",
+                    power.individual_power(effect, n_units / 2, alpha),
+                    alpha,
+                    effect,
+                    {"n_per_arm": n_units / 2, "test": "t"},
                 )
-            source = "given"
-            if icc is None:
-                icc, source = _icc_from_store(conn, row)
-            result = power.cluster_power(effect, n_units // 2, cluster_size, icc, alpha, test="t")
-            result.detail["icc_source"] = source
-        elif row.design == "stepped_wedge":
-            if cluster_size is None or steps is None or tau2 is None:
-                missing = {
-                    "cluster_size": "a stepped wedge needs the members in each cluster-period",
-                    "steps": "a stepped wedge needs its number of steps",
-                    "tau2": "a stepped wedge needs the between-cluster variance",
-                }
-                given = {"cluster_size": cluster_size, "steps": steps, "tau2": tau2}
-                raise ExperimentError(
-                    "a stepped wedge needs --cluster-size, --steps and --tau2",
-                    {k: v for k, v in missing.items() if given[k] is None},
+            elif row.design == "cluster":
+                if cluster_size is None:
+                    raise ExperimentError(
+                        "a cluster design needs --cluster-size (and --icc, or the store's estimate)",
+                        {"cluster_size": "a cluster design needs the number of members in each cluster"},
+                    )
+                source = "given"
+                if icc is None:
+                    icc, source = _icc_from_store(conn, row)
+                result = power.cluster_power(effect, n_units // 2, cluster_size, icc, alpha, test="t")
+                result.detail["icc_source"] = source
+            elif row.design == "stepped_wedge":
+                if cluster_size is None or steps is None or tau2 is None:
+                    missing = {
+                        "cluster_size": "a stepped wedge needs the members in each cluster-period",
+                        "steps": "a stepped wedge needs its number of steps",
+                        "tau2": "a stepped wedge needs the between-cluster variance",
+                    }
+                    given = {"cluster_size": cluster_size, "steps": steps, "tau2": tau2}
+                    raise ExperimentError(
+                        "a stepped wedge needs --cluster-size, --steps and --tau2",
+                        {k: v for k, v in missing.items() if given[k] is None},
+                    )
+                if n_units % steps:
+                    message = f"{n_units} units do not split into {steps} equal steps"
+                    raise ExperimentError(message, {"steps": message})
+                result = power.stepped_wedge_power(
+                    effect,
+                    power.stepped_wedge_design([n_units // steps] * steps),
+                    individual_variance=1.0,
+                    cluster_period_size=cluster_size,
+                    tau2=tau2,
+                    alpha=alpha,
                 )
-            if n_units % steps:
-                message = f"{n_units} units do not split into {steps} equal steps"
-                raise ExperimentError(message, {"steps": message})
-            result = power.stepped_wedge_power(
-                effect,
-                power.stepped_wedge_design([n_units // steps] * steps),
-                individual_variance=1.0,
-                cluster_period_size=cluster_size,
-                tau2=tau2,
-                alpha=alpha,
-            )
-        else:
-            raise ExperimentError(
-                f"no prospective power calculation for a {row.design} design; its padlock rating uses the "
-                "minimum detectable effect of the analysis itself"
-            )
+            else:
+                raise ExperimentError(
+                    f"no prospective power calculation for a {row.design} design; its padlock rating uses the "
+                    "minimum detectable effect of the analysis itself"
+                )
+        except ValueError as exc:  # the statistics refuse the design as it stands
+            raise ExperimentError(str(exc)) from None
         calculation = result.to_dict()
         if row.status != "draft":
             record_event(

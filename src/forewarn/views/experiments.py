@@ -156,6 +156,23 @@ def owner_organisation_id(conn: Connection, code: str) -> int | None:
     return None if found is None or found[0] is None else int(found[0])
 
 
+def free_code(conn: Connection, title: str) -> str:
+    """A code for an experiment registered without one: its title in lower case, words joined by dashes (at most
+    40 characters), then ``-2``, ``-3``... if taken."""
+    import re
+
+    from forewarn.store.models_experiments import Experiment
+
+    base = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:40].strip("-") or "experiment"
+    taken = set(conn.execute(select(Experiment.code).where(Experiment.code.like(f"{base}%"))).scalars())
+    if base not in taken and base != "new":
+        return base
+    n = 2
+    while f"{base}-{n}" in taken:
+        n += 1
+    return f"{base}-{n}"
+
+
 def resolve_units(conn: Connection, viewer: Visibility, labels: Sequence[str]) -> tuple[list[str], list[str]]:
     """Organisation codes for the units a person typed, and the labels that name nothing they may include.
 

@@ -30,6 +30,7 @@ from forewarn.experiments.registry import (
 from forewarn.views.experiments import (
     ExperimentOut,
     experiment,
+    free_code,
     may_change,
     may_register,
     owner_organisation_id,
@@ -48,7 +49,11 @@ NOT_THERE = "There is no experiment at this address."
 class RegisterIn(BaseModel):
     """An experiment to register (the API's body; the form's fields have the same names)."""
 
-    code: str = Field(pattern=CODE_PATTERN)
+    code: str | None = Field(
+        default=None,
+        pattern=CODE_PATTERN,
+        description="Omit for one made from the title (huddles, huddles-2...)",
+    )
     title: str = Field(min_length=1, max_length=300)
     hypothesis: str = Field(min_length=1, max_length=5000)
     outcome_indicator: str = Field(min_length=1, max_length=100)
@@ -143,7 +148,8 @@ def register(
         raise ForbiddenError(
             "Your account does not belong to an organisation, so it cannot register experiments."
         )
-    if data.code.lower() in RESERVED:
+    code = data.code or free_code(conn, data.title)
+    if code.lower() in RESERVED:
         raise refuse("code", f"'{data.code}' cannot be a code: choose another")
     units, unknown = resolve_units(conn, viewer, data.units)
     treated, unknown_treated = resolve_units(conn, viewer, data.treated)
@@ -163,7 +169,7 @@ def register(
     create_experiment(
         conn,
         ExperimentSpec(
-            code=data.code,
+            code=code,
             title=data.title,
             hypothesis=data.hypothesis,
             outcome_indicator=data.outcome_indicator,
@@ -183,8 +189,8 @@ def register(
         ),
         by=principal.actor,
     )
-    record(conn, request, principal, "create", "experiment", data.code, organisation_id=viewer.own)
-    return data.code
+    record(conn, request, principal, "create", "experiment", code, organisation_id=viewer.own)
+    return code
 
 
 def edit(

@@ -189,7 +189,7 @@ def new_experiment_form(
     end = _date(form.planned_end, "planned_end", errors)
     effect = _number(form.minimum_effect, "minimum_effect", errors)
     document = _number(form.practice_document_id, "practice_document_id", errors, int)
-    for name in ("code", "title", "hypothesis", "outcome_indicator", "design", "analysis", "owner"):
+    for name in ("title", "hypothesis", "outcome_indicator", "design", "analysis", "owner"):
         if not getattr(form, name):
             errors.setdefault(name, "This is needed")
     if effect is None:
@@ -197,7 +197,7 @@ def new_experiment_form(
     if not errors:
         try:
             data = act.RegisterIn(
-                code=form.code,
+                code=form.code or None,
                 title=form.title,
                 hypothesis=form.hypothesis,
                 outcome_indicator=form.outcome_indicator,

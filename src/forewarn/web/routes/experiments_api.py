@@ -33,12 +33,14 @@ class Refused(BadRequestError):
         super().__init__("; ".join(f"{k}: {v}" for k, v in fields.items()) if fields else str(error))
 
 
-def _done(conn: Connection, viewer: Visibility, code: str, action: Callable[[], object]) -> ExperimentOut:
+def _done(
+    conn: Connection, viewer: Visibility, code: str | Callable[[], str], action: Callable[[], object]
+) -> ExperimentOut:
     try:
         action()
     except ExperimentError as exc:
         raise Refused(exc) from None
-    found = experiment(conn, viewer, code)
+    found = experiment(conn, viewer, code if isinstance(code, str) else code())
     if found is None:  # pragma: no cover - the action has just checked the viewer may see it
         raise NotFoundError(act.NOT_THERE)
     return found
@@ -56,7 +58,13 @@ def register_api(
 ) -> ExperimentOut:
     """Register a draft experiment. A member's is their organisation's; they name its units by their own
     organisation's code and their peers' pseudonyms ("Peer 1")."""
-    return _done(conn, viewer, body.code, lambda: act.register(conn, request, principal, viewer, body))
+    made: list[str] = []
+    return _done(
+        conn,
+        viewer,
+        lambda: made[0],
+        lambda: made.append(act.register(conn, request, principal, viewer, body)),
+    )
 
 
 @router.get("/api/v1/experiments/{code}", response_model=ExperimentOut)
