@@ -133,7 +133,8 @@ def test_a_member_registers_with_their_peers_under_pseudonyms(
     assert form.status_code == 200 and 'name="strata_by"' not in form.text
     refused = _post(member, "/experiments/new", REGISTRATION | {"units": "OWN1, HIDE1"})
     assert refused.status_code == 400 and _errors(refused) == {"units"}
-    assert "HIDE1" in refused.text  # what they typed, echoed back; nothing says whether it exists
+    assert "HIDE1" not in refused.text  # not even what they typed is shown back
+    assert "1 of the units given are not organisations you may include" in refused.text
     done = _post(
         member, "/experiments/new", REGISTRATION | {"units": "OWN1\npeer 1", "owner_organisation": "HIDE1"}
     )

@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from fastapi import Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import Connection
 
 from forewarn.access.policy import Visibility
@@ -46,7 +46,20 @@ RESERVED = {"new"}
 NOT_THERE = "There is no experiment at this address."
 
 
-class RegisterIn(BaseModel):
+class Body(BaseModel):
+    """A request body: no text holds a NUL character (PostgreSQL cannot store one; the views' models refuse them
+    on the way out, these on the way in)."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: object) -> object:
+        texts = value if isinstance(value, list) else [value]
+        if any(isinstance(t, str) and "\x00" in t for t in texts):
+            raise ValueError("must not contain NUL characters")
+        return value
+
+
+class RegisterIn(Body):
     """An experiment to register (the API's body; the form's fields have the same names)."""
 
     code: str | None = Field(
@@ -67,14 +80,14 @@ class RegisterIn(BaseModel):
     adapted_practice: str | None = Field(default=None, max_length=5000)
     practice_document_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
     unit_kind: str = "organisation"
-    strata_by: str | None = None
+    strata_by: str | None = Field(default=None, description="Staff only: 'region' or 'type'")
     owner_organisation: str | None = Field(
         default=None, description="Staff only: the owning organisation's code. A member's is their own."
     )
     treated: list[str] = Field(default_factory=list, max_length=5000)
 
 
-class EditIn(BaseModel):
+class EditIn(Body):
     """Changes to a registration; after the start each is a deviation and needs a reason."""
 
     title: str | None = Field(default=None, min_length=1, max_length=300)
@@ -90,7 +103,7 @@ class EditIn(BaseModel):
     reason: str | None = Field(default=None, max_length=2000)
 
 
-class DesignIn(BaseModel):
+class DesignIn(Body):
     cluster_size: float | None = Field(default=None, gt=0, le=1e7)
     icc: float | None = Field(default=None, ge=0, le=1, description="Omit to estimate it from the store")
     steps: int | None = Field(default=None, ge=1, le=1000)
@@ -98,18 +111,18 @@ class DesignIn(BaseModel):
     alpha: float = Field(default=0.05, gt=0, lt=1)
 
 
-class AllocateIn(BaseModel):
+class AllocateIn(Body):
     seed: int = Field(ge=0, le=2**62)
     steps: int | None = Field(default=None, ge=2, le=1000, description="A stepped wedge's number of steps")
 
 
-class AnalyseIn(BaseModel):
+class AnalyseIn(Body):
     method: str | None = Field(default=None, description="Omit for the pre-registered analysis")
     publish: bool = Field(default=False, description="Publish the result to the practice library")
     audience: str = "everyone"
 
 
-class PublishIn(BaseModel):
+class PublishIn(Body):
     result_id: int | None = Field(default=None, ge=1, le=2**31 - 1, description="Omit for the latest")
     audience: str = "everyone"
 
@@ -154,11 +167,11 @@ def register(
     units, unknown = resolve_units(conn, viewer, data.units)
     treated, unknown_treated = resolve_units(conn, viewer, data.treated)
     if unknown or unknown_treated:
-        names = ", ".join([*unknown, *unknown_treated][:10])
+        # Not echoed: a member is never shown a code of an organisation they may not see, even one they typed.
         raise refuse(
             "units" if unknown else "treated",
-            f"Not organisations you may include: {names}. Use your organisation's code, or a peer's name as "
-            "Forewarn shows it (for example Peer 1)",
+            f"{len(unknown) + len(unknown_treated)} of the units given are not organisations you may include: use "
+            "your organisation's code, or a peer's name as Forewarn shows it (for example Peer 1)",
         )
     owner_organisation = data.owner_organisation or None
     if not viewer.all_organisations and viewer.own is not None:
@@ -184,7 +197,8 @@ def register(
             adapted_practice=data.adapted_practice or None,
             practice_document_id=data.practice_document_id,
             unit_kind=data.unit_kind,
-            strata_by=data.strata_by or None,
+            # Strata by region or type are the regulator's: a member's peers' regions and types are not theirs to use.
+            strata_by=(data.strata_by or None) if viewer.all_organisations else None,
             treated=treated,
         ),
         by=principal.actor,
@@ -198,6 +212,9 @@ def edit(
 ) -> None:
     changeable(conn, viewer, code)
     changes: dict[str, Any] = data.model_dump(exclude_unset=True, exclude={"reason"})
+    for name in ("title", "hypothesis", "minimum_effect", "owner", "planned_start", "planned_end"):
+        if name in changes and changes[name] is None:
+            raise refuse(name, "This cannot be removed: give a new value")
     if "practice_document_id" in changes:
         changes["practice_document_id"] = changes["practice_document_id"] or None
         _readable_document(conn, viewer, changes["practice_document_id"])

@@ -225,7 +225,10 @@ def new_experiment_form(
                 errors = exc.fields or {"code": str(exc)}
             else:
                 return RedirectResponse(f"/experiments/{code}", status_code=303)
-    return _form_page(request, viewer, form.model_dump(), errors, 400)
+    values = form.model_dump()
+    if not viewer.all_organisations and {"units", "treated"} & set(errors):
+        values["units"] = values["treated"] = ""  # not echoed (see experiment_actions.register)
+    return _form_page(request, viewer, values, errors, 400)
 
 
 def _experiment_page(
@@ -353,9 +356,12 @@ def _act(
             action()
         except ValidationError as exc:
             errors = _pydantic_errors(exc, fields)
-        except ExperimentError as exc:
+        except (
+            ExperimentError,
+            ValueError,
+        ) as exc:  # ValueError: the statistics refuse the data as it stands
             conn.rollback()
-            named = exc.fields or {anchor: str(exc)}
+            named = getattr(exc, "fields", None) or {anchor: str(exc)}
             errors = {(fields or {}).get(k, k): v for k, v in named.items()}
         else:
             return RedirectResponse(f"/experiments/{code}#{anchor}", status_code=303)

@@ -40,6 +40,8 @@ def _done(
         action()
     except ExperimentError as exc:
         raise Refused(exc) from None
+    except ValueError as exc:  # the statistics refuse the data or the design as they stand
+        raise Refused(ExperimentError(str(exc))) from None
     found = experiment(conn, viewer, code if isinstance(code, str) else code())
     if found is None:  # pragma: no cover - the action has just checked the viewer may see it
         raise NotFoundError(act.NOT_THERE)
