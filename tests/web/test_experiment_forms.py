@@ -239,3 +239,26 @@ def test_the_api_runs_the_same_operations(
     assert _api(client, "GET", "/api/v1/experiments/api-trial", analyst).json()["may_change"]
     listed = _api(client, "GET", "/api/v1/experiments", member).json()
     assert listed["can_register"] and [e["code"] for e in listed["experiments"]] == ["api-trial"]
+
+
+def test_codes_from_titles_and_refusals_rather_than_errors(
+    signed_in: dict[str, SignedIn], engine: Engine, world: World
+) -> None:
+    analyst = signed_in["analyst"]
+    without_code = {k: v for k, v in REGISTRATION.items() if k != "code"} | {"units": "OWN1, PEER1"}
+    first = _post(analyst, "/experiments/new", without_code)
+    second = _post(analyst, "/experiments/new", without_code)
+    assert first.headers["location"] == "/experiments/daily-safety-huddles"
+    assert second.headers["location"] == "/experiments/daily-safety-huddles-2"
+    # One cluster an arm: the statistics refuse the design; the page says so (400), it does not fail (500).
+    refused = _post(analyst, "/experiments/daily-safety-huddles/design", {"cluster_size": "30", "icc": "0.1"})
+    assert refused.status_code == 400 and "at least two clusters an arm" in refused.text
+    token = bearer_for(engine, world.users["analyst"])
+    client = signed_in["anonymous"].client
+    nul = _api(
+        client, "POST", "/api/v1/experiments", token, {**without_code, "title": "Bad\x00title", "units": []}
+    )
+    assert nul.status_code == 422
+    removed = _api(client, "PATCH", "/api/v1/experiments/daily-safety-huddles", token, {"title": None})
+    assert removed.status_code == 400 and removed.json()["detail"].startswith("title: ")
+    assert get_experiment(engine, "daily-safety-huddles").title == "Daily safety huddles"
