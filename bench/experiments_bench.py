@@ -16,6 +16,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -29,7 +30,7 @@ from forewarn.store.models import Indicator, Observation, Organisation
 FOREWARN = Path(__file__).resolve().parent.parent / ".venv" / "bin" / "forewarn"
 
 
-def analyse(url: str, code: str) -> tuple[float, float, float, dict[str, object]]:
+def analyse(url: str, code: str) -> tuple[float, float, float, dict[str, Any]]:
     """The analysis as a child process: (wall seconds, CPU seconds, peak RSS MB, the latest result)."""
     env = {**os.environ, "FOREWARN_DATABASE_URL": url}
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
@@ -106,7 +107,7 @@ def main() -> None:
         allocate_experiment(engine, code, seed=size, steps=args.steps, by="bench")
         start_experiment(engine, code, by="bench")
         wall, cpu, rss, result = analyse(url, code)
-        r = result["result"]  # type: ignore[index]
+        r = result["result"]
         print(
             f"| {len(units)} | {args.steps} | {r['n_observations']} | {wall:.1f} | {cpu:.1f} | {rss:.0f} | "
             f"{r['estimate']:.3f} ({r['ci_low']:.3f} to {r['ci_high']:.3f}) |",
