@@ -71,6 +71,15 @@ def test_an_experiment_from_the_command_line(cli_store: Engine) -> None:
         "analysed",
     ]
     assert run("experiment", "show", "nothing")[0] == 1
+    # Issue 15: analysed again and published to the practice library, in one go.
+    code, out, errors = run("experiment", "analyse", "huddles", "--publish", "--json")
+    assert code == 0, errors
+    published = json.loads(out)["results"][-1]["library_document_id"]
+    assert isinstance(published, int) and f"/library/{published}" in errors
+    assert json.loads(out)["events"][-1]["kind"] == "published"
+    assert run("experiment", "analyse", "huddles", "--publish", "--audience", "organisation")[0] == 1
+    _, out, _ = run("experiment", "show", "huddles", "--json")
+    assert len(json.loads(out)["results"]) == 2  # the refused publication took its analysis with it
 
 
 def test_a_staggered_adoption_from_the_command_line(cli_store: Engine) -> None:

@@ -27,6 +27,7 @@ from sqlalchemy import Engine
 from forewarn.access.policy import grant_peers
 from forewarn.accounts.sessions import start_session
 from forewarn.accounts.tokens import issue_token
+from tests.web.experiment_world import experiment_in
 from tests.web.world import SECRET_WORDS_FOR_MEMBER, World
 
 OK = "ok"
@@ -225,6 +226,19 @@ class Case:
     upload: bool = False
     label: str = ""
 
+
+EXPERIMENT_FORM = {  # issue 15: a registration, as the form sends it (and the matrix's experiments hold)
+    "title": "Matrix huddles",
+    "hypothesis": "Huddles improve performance",
+    "outcome_indicator": "perf",
+    "design": "cluster",
+    "analysis": "cluster_robust",
+    "minimum_effect": "0.5",
+    "owner": "Quality team",
+    "planned_start": "2021-01-01",
+    "planned_end": "2021-12-31",
+}
+EXPERIMENT_JSON = {**EXPERIMENT_FORM, "minimum_effect": 0.5}
 
 CASES: list[Case] = [
     Case("GET", "/healthz", everyone(OK)),
@@ -563,6 +577,66 @@ CASES: list[Case] = [
         Case("GET", path, {**signed_in(OK), **member_sees}, setup=scored_org(key), label=f"{key}_risk")
         for path in ("/organisations/{organisation_id}", "/api/v1/organisations/{organisation_id}")
         for key, member_sees in (("OWN", {}), ("HIDDEN", {"member": 404, "member_bearer": 404}))
+    ],
+    # Issue 15, experiments from the web: anyone signed in with an organisation registers (a member for their own
+    # organisation, naming peers by pseudonym, so a member's body is refused for staff and the other way round);
+    # analysts change any experiment, a member only their organisation's (403 for one they only take part in, 404
+    # for one without them). Each request acts on a fresh experiment at the stage its action needs.
+    Case("GET", "/experiments/new", signed_in(OK)),
+    *[
+        Case(
+            "POST",
+            path,
+            {"anonymous": LOGIN, "member": OK, "member_bearer": OK, "analyst": 400, "admin": 400},
+            data=None if path.startswith("/api/") else {**EXPERIMENT_FORM, "units": "OWN1, Peer 1"},
+            json_body={**EXPERIMENT_JSON, "units": ["OWN1", "Peer 1"]} if path.startswith("/api/") else None,
+            setup=regrant,  # the member's peer, "Peer 1", granted again (rows above revoke it)
+            label="member's units",
+        )
+        for path in ("/experiments/new", "/api/v1/experiments")
+    ],
+    *[
+        Case(
+            "POST",
+            path,
+            staff(OK, member=400),
+            data=None if path.startswith("/api/") else {**EXPERIMENT_FORM, "units": "OWN1, PEER1"},
+            json_body={**EXPERIMENT_JSON, "units": ["OWN1", "PEER1"]} if path.startswith("/api/") else None,
+            label="codes",
+        )
+        for path in ("/experiments/new", "/api/v1/experiments")
+    ],
+    *[
+        Case(method, path, expect, setup=experiment_in(owner, stage), data=data, json_body=body, label=owner)
+        for owner, expect in (
+            ("OWN", signed_in(OK)),
+            ("REGULATOR", staff(OK, member=403)),
+            ("HIDDEN", staff(OK, member=404)),
+        )
+        for method, path, stage, data, body in (
+            ("GET", "/experiments/{code}/edit", "draft", None, None),
+            ("POST", "/experiments/{code}/edit", "draft", {**EXPERIMENT_FORM, "title": "Edited"}, None),
+            ("PATCH", "/api/v1/experiments/{code}", "started", None, {"title": "Edited", "reason": "matrix"}),
+            ("POST", "/experiments/{code}/allocate", "draft", {"seed": "7"}, None),
+            ("POST", "/api/v1/experiments/{code}/allocate", "draft", None, {"seed": 7}),
+            ("POST", "/experiments/{code}/start", "allocated", {}, None),
+            ("POST", "/api/v1/experiments/{code}/start", "allocated", None, {}),
+            ("POST", "/experiments/{code}/analyse", "started", {"method": "its"}, None),
+            ("POST", "/api/v1/experiments/{code}/analyse", "started", None, {"publish": True}),
+            ("POST", "/experiments/{code}/publish", "analysed", {}, None),
+            ("POST", "/api/v1/experiments/{code}/publish", "analysed", None, {}),
+        )
+    ],
+    *[
+        # Two clusters an arm at least: the world's four organisations, so only in OWN's and the regulator's.
+        Case(
+            "POST", path, expect, setup=experiment_in(owner, "draft"), data=data, json_body=body, label=owner
+        )
+        for owner, expect in (("OWN", signed_in(OK)), ("REGULATOR", staff(OK, member=403)))
+        for path, data, body in (
+            ("/experiments/{code}/design", {"cluster_size": "30", "icc": "0.05"}, None),
+            ("/api/v1/experiments/{code}/design", None, {"cluster_size": 30, "icc": 0.05}),
+        )
     ],
 ]
 

@@ -37,6 +37,7 @@ def fill(path: str, world: World) -> str:
         "token": world.tokens["fresh"],
         "case_id": 1,  # issue 14: the CSRF guard answers before the route looks for the case
         "document_id": 1,  # issue 13: likewise for a library document
+        "code": "any-experiment",  # issue 15: likewise for an experiment
     }
     return path.format(**values)
 

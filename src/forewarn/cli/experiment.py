@@ -218,15 +218,35 @@ def analyse_command(
     method: Annotated[
         str | None, typer.Option("--method", help="Another analysis than the pre-registered one (marked so).")
     ] = None,
+    publish: Annotated[
+        bool,
+        typer.Option(
+            "--publish", help="Publish the result to the practice library (an experiment document)."
+        ),
+    ] = False,
+    audience: Annotated[
+        str, typer.Option("--audience", help="Who reads the published result: everyone, or organisation.")
+    ] = "everyone",
     by: By = None,
     as_json: Json = False,
 ) -> None:
-    """Run the pre-registered analysis on the store's data and rate it (padlocks)."""
+    """Run the pre-registered analysis on the store's data and rate it (padlocks); with --publish, publish the
+    result to the practice library in the same transaction."""
     from forewarn.experiments.analysis import analyse_experiment
-    from forewarn.experiments.registry import ExperimentError
+    from forewarn.experiments.publish import publish_result
+    from forewarn.experiments.registry import ExperimentError, get_experiment
+    from forewarn.store.database import write_connection
 
+    actor = _by(by)
     try:
-        info = analyse_experiment(migrated_engine(), ref, method=method, by=_by(by))
+        with write_connection(migrated_engine()) as conn:
+            info = analyse_experiment(conn, ref, method=method, by=actor)
+            if publish:
+                document_id = publish_result(conn, ref, actor or "forewarn", audience=audience)
+                err.print(
+                    f"published as library document {document_id} (/library/{document_id})", highlight=False
+                )
+                info = get_experiment(conn, ref)
     except ExperimentError as exc:
         raise fail(str(exc)) from None
     latest = info.results[-1]

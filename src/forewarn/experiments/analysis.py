@@ -136,6 +136,9 @@ def analyse_experiment(
             result, se, outcome_sd = _synthetic(frame, units, row.planned_start)
         elif chosen == "staggered_did":
             result, se, outcome_sd = _staggered(frame, units)
+        elif chosen == "hussey_hughes":
+            result, se, outcome_sd = _stepped_wedge(frame, row)
+            baseline = None  # every unit is its own control before it crosses over
         else:
             series = frame[frame["treated"] == 1] if row.design != "its" else frame
             mean = (
@@ -291,3 +294,47 @@ def _staggered(frame: Any, units: Any) -> tuple[dict[str, Any], float, float]:
     out = fit.to_dict() | {"estimate": simple.att, "ci_low": simple.ci_low, "ci_high": simple.ci_high}
     pre_values = long[(long["g"] == 0) | (long["t"] < long["g"])]["y"]
     return out, simple.std_error, float(pre_values.std(ddof=1))
+
+
+def crossover_dates(arms: Any, start: dt.date, end: dt.date) -> dict[str, dt.date]:
+    """When each step of a stepped wedge crosses over: the planned period split into as many equal parts as there
+    are steps, step 1 at the planned start (``{"step 1": start, "step 2": start + (end - start) / k, ...}``)."""
+    steps = sorted({int(a.split()[-1]) for a in arms if isinstance(a, str) and a.startswith("step ")})
+    if not steps:
+        return {}
+    count = max(steps)
+    length = (end - start) / count
+    return {f"step {s}": start + (s - 1) * length for s in range(1, count + 1)}
+
+
+def _stepped_wedge(frame: Any, row: Any) -> tuple[dict[str, Any], float, float]:
+    """Hussey & Hughes' mixed model: treatment from each unit's crossover, fixed period effects, a random
+    intercept by organisation (:func:`forewarn.stats.experiments.stepped_wedge.hussey_hughes`). A parallel design's
+    intervention arm crosses over at the planned start, or at each unit's adoption date."""
+    import numpy as np
+    import pandas as pd
+
+    from forewarn.stats.experiments.stepped_wedge import hussey_hughes
+
+    crossover = crossover_dates(frame["arm"].unique(), row.planned_start, row.planned_end)
+    if crossover:
+        starts = frame["arm"].map(crossover)
+    else:
+        starts = frame["adopted_on"].where(frame["adopted_on"].notna(), row.planned_start)
+        starts = starts.where(frame["arm"] == "intervention")
+    periods = pd.to_datetime(frame["period_start"])
+    treated = (periods >= pd.to_datetime(starts)).to_numpy(dtype=float)
+    try:
+        fit = hussey_hughes(
+            frame["value"].to_numpy(dtype=float),
+            frame["code"].to_numpy(),
+            periods.to_numpy(),
+            treated,
+        )
+    except ValueError as exc:
+        raise ExperimentError(str(exc)) from None
+    control = frame["value"].to_numpy(dtype=float)[treated == 0]
+    result = fit.to_dict() | {
+        "crossover": {arm: day.isoformat() for arm, day in sorted(crossover.items())},
+    }
+    return result, fit.std_error, float(np.std(control, ddof=1)) if control.size > 1 else float("nan")

@@ -57,42 +57,56 @@ def design_experiment(
             ).all()
         )
         effect = float(row.minimum_effect)
-        if row.design == "individual":
-            result = power.PowerResult(
-                "individual",
-                power.individual_power(effect, n_units / 2, alpha),
-                alpha,
-                effect,
-                {"n_per_arm": n_units / 2, "test": "t"},
-            )
-        elif row.design == "cluster":
-            if cluster_size is None:
-                raise ExperimentError(
-                    "a cluster design needs --cluster-size (and --icc, or the store's estimate)"
+        try:
+            if row.design == "individual":
+                result = power.PowerResult(
+                    "individual",
+                    power.individual_power(effect, n_units / 2, alpha),
+                    alpha,
+                    effect,
+                    {"n_per_arm": n_units / 2, "test": "t"},
                 )
-            source = "given"
-            if icc is None:
-                icc, source = _icc_from_store(conn, row)
-            result = power.cluster_power(effect, n_units // 2, cluster_size, icc, alpha, test="t")
-            result.detail["icc_source"] = source
-        elif row.design == "stepped_wedge":
-            if cluster_size is None or steps is None or tau2 is None:
-                raise ExperimentError("a stepped wedge needs --cluster-size, --steps and --tau2")
-            if n_units % steps:
-                raise ExperimentError(f"{n_units} units do not split into {steps} equal steps")
-            result = power.stepped_wedge_power(
-                effect,
-                power.stepped_wedge_design([n_units // steps] * steps),
-                individual_variance=1.0,
-                cluster_period_size=cluster_size,
-                tau2=tau2,
-                alpha=alpha,
-            )
-        else:
-            raise ExperimentError(
-                f"no prospective power calculation for a {row.design} design; its padlock rating uses the "
-                "minimum detectable effect of the analysis itself"
-            )
+            elif row.design == "cluster":
+                if cluster_size is None:
+                    raise ExperimentError(
+                        "a cluster design needs --cluster-size (and --icc, or the store's estimate)",
+                        {"cluster_size": "a cluster design needs the number of members in each cluster"},
+                    )
+                source = "given"
+                if icc is None:
+                    icc, source = _icc_from_store(conn, row)
+                result = power.cluster_power(effect, n_units // 2, cluster_size, icc, alpha, test="t")
+                result.detail["icc_source"] = source
+            elif row.design == "stepped_wedge":
+                if cluster_size is None or steps is None or tau2 is None:
+                    missing = {
+                        "cluster_size": "a stepped wedge needs the members in each cluster-period",
+                        "steps": "a stepped wedge needs its number of steps",
+                        "tau2": "a stepped wedge needs the between-cluster variance",
+                    }
+                    given = {"cluster_size": cluster_size, "steps": steps, "tau2": tau2}
+                    raise ExperimentError(
+                        "a stepped wedge needs --cluster-size, --steps and --tau2",
+                        {k: v for k, v in missing.items() if given[k] is None},
+                    )
+                if n_units % steps:
+                    message = f"{n_units} units do not split into {steps} equal steps"
+                    raise ExperimentError(message, {"steps": message})
+                result = power.stepped_wedge_power(
+                    effect,
+                    power.stepped_wedge_design([n_units // steps] * steps),
+                    individual_variance=1.0,
+                    cluster_period_size=cluster_size,
+                    tau2=tau2,
+                    alpha=alpha,
+                )
+            else:
+                raise ExperimentError(
+                    f"no prospective power calculation for a {row.design} design; its padlock rating uses the "
+                    "minimum detectable effect of the analysis itself"
+                )
+        except ValueError as exc:  # the statistics refuse the design as it stands
+            raise ExperimentError(str(exc)) from None
         calculation = result.to_dict()
         if row.status != "draft":
             record_event(
@@ -127,7 +141,10 @@ def _icc_from_store(conn: Connection, row: Any) -> tuple[float, str]:
         )
     ).all()
     if len(found) < 3:
-        raise ExperimentError("the store has too few values before the start to estimate the ICC: give --icc")
+        raise ExperimentError(
+            "the store has too few values before the start to estimate the ICC: give --icc",
+            {"icc": "the store has too few values before the start to estimate it: give it"},
+        )
     orgs = np.array([r[0] for r in found])
     _, groups = np.unique(orgs, return_inverse=True)
     values = np.array([r[1] for r in found], dtype=float)
@@ -135,7 +152,8 @@ def _icc_from_store(conn: Connection, row: Any) -> tuple[float, str]:
     icc = float(estimate.icc1[0])
     if not np.isfinite(icc):
         raise ExperimentError(
-            "the ICC cannot be estimated from the store (one organisation, or one value each)"
+            "the ICC cannot be estimated from the store (one organisation, or one value each)",
+            {"icc": "it cannot be estimated from the store: give it"},
         )
     icc = min(max(icc, 0.0), 1.0)
     return (
@@ -150,9 +168,11 @@ def allocate_experiment(
     *,
     seed: int,
     arms: Sequence[str] | None = None,
+    steps: int | None = None,
     by: str | None = None,
 ) -> ExperimentInfo:
-    """Randomise the units (stratified when the plan says so) with ``seed``; only before the start."""
+    """Randomise the units (stratified when the plan says so) with ``seed``; only before the start. A stepped
+    wedge's arms are its steps: ``steps`` of them, or as many as its design calculation has."""
     from forewarn.stats.experiments.allocation import allocate
 
     who = who_acts(by)
@@ -168,8 +188,19 @@ def allocate_experiment(
             .where(ExperimentUnit.experiment_id == row.id)
         ).all()
         strata = {u.code: u.stratum for u in units} if row.analysis_plan.get("strata_by") else None
+        if steps is not None and (steps < 2 or row.design != "stepped_wedge"):
+            raise ExperimentError(
+                "steps are for a stepped wedge, and it needs at least two", {"steps": "at least two steps"}
+            )
+        if arms is None and steps is not None:
+            arms = [f"step {i}" for i in range(1, steps + 1)]
         if arms is None:
             steps = (row.design_calculation or {}).get("periods")
+            if row.design == "stepped_wedge" and not steps:
+                raise ExperimentError(
+                    "a stepped wedge is allocated to steps: give their number (or design it first)",
+                    {"steps": "give the number of steps"},
+                )
             arms = (
                 [f"step {i}" for i in range(1, int(steps))]
                 if row.design == "stepped_wedge" and steps

@@ -34,13 +34,21 @@ from forewarn.store.models_experiments import (
     ExperimentResult,
     ExperimentUnit,
 )
+from forewarn.store.models_peers import LibraryDocument
 
-ANALYSES = ("difference_in_means", "cluster_robust", "its", "synthetic_control", "staggered_did")
+ANALYSES = (
+    "difference_in_means",
+    "cluster_robust",
+    "its",
+    "synthetic_control",
+    "staggered_did",
+    "hussey_hughes",
+)
 RANDOMISED = ("individual", "cluster", "stepped_wedge")
 MATCHED_ANALYSES = {
     "individual": ("difference_in_means", "cluster_robust", "its"),
     "cluster": ("difference_in_means", "cluster_robust", "its"),
-    "stepped_wedge": ("cluster_robust", "its"),
+    "stepped_wedge": ("hussey_hughes", "cluster_robust", "its"),
     "its": ("its",),
     "synthetic_control": ("synthetic_control", "its"),
     "staggered_did": ("staggered_did", "its"),
@@ -70,6 +78,7 @@ EDITABLE = (
     "owner",
     "planned_start",
     "planned_end",
+    "practice_document_id",
 )
 
 __all__ = [
@@ -87,7 +96,11 @@ __all__ = [
 
 
 class ExperimentError(Exception):
-    """A request the registry refuses; the message says why."""
+    """A request the registry refuses; the message says why, and ``fields`` which field each problem is in."""
+
+    def __init__(self, message: str, fields: Mapping[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.fields = dict(fields or {})
 
 
 class ExperimentNotFoundError(ExperimentError):
@@ -111,6 +124,8 @@ class ExperimentSpec:
     owner: str
     owner_organisation: str | None = None
     adapted_practice: str | None = None
+    practice_document_id: int | None = None
+    """The practice library's document of the practice it adapts."""
     unit_kind: str = "organisation"
     strata_by: str | None = None
     treated: Sequence[str] = ()
@@ -143,6 +158,7 @@ class ExperimentInfo:
     created_by: str
     created_at: dt.datetime
     started_at: dt.datetime | None
+    practice_document_id: int | None = None
     units: dict[str, str | None] = field(default_factory=dict)  # organisation code -> arm
     strata: dict[str, str | None] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
@@ -156,6 +172,7 @@ class ExperimentInfo:
             "title": self.title,
             "hypothesis": self.hypothesis,
             "adapted_practice": self.adapted_practice,
+            "practice_document_id": self.practice_document_id,
             "unit_kind": self.unit_kind,
             "outcome_indicator": self.outcome_indicator,
             "design": self.design,
@@ -233,8 +250,17 @@ def _organisation_ids(conn: Connection, codes: Sequence[str]) -> dict[str, int]:
         )
     unknown = [c for c in wanted if c not in known]
     if unknown:
-        raise ExperimentError(f"unknown organisation code(s): {', '.join(unknown[:20])}")
+        message = f"unknown organisation code(s): {', '.join(unknown[:20])}"
+        raise ExperimentError(message, {"units": message})
     return {c: known[c] for c in wanted}
+
+
+def _check_practice_document(conn: Connection, document_id: int | None) -> None:
+    if document_id is None:
+        return
+    if conn.execute(select(LibraryDocument.id).where(LibraryDocument.id == document_id)).first() is None:
+        message = f"there is no library document {document_id}"
+        raise ExperimentError(message, {"practice_document_id": message})
 
 
 def experiment_row(conn: Connection, ref: int | str) -> Any:
@@ -254,48 +280,67 @@ def create_experiment(
     db: Engine | Connection, spec: ExperimentSpec, *, by: str | None = None
 ) -> ExperimentInfo:
     """Register a draft experiment. Every field is checked before anything is written."""
-    problems = []
+    problems: dict[str, str] = {}
+
+    def problem(name: str, message: str) -> None:
+        problems.setdefault(name, message)
+
+    if not spec.code.strip() or len(spec.code) > 64:
+        problem("code", "a code of 1 to 64 characters is needed")
+    if not spec.title.strip():
+        problem("title", "a title is needed")
     if spec.design not in EXPERIMENT_DESIGNS:
-        problems.append(f"design must be one of {', '.join(EXPERIMENT_DESIGNS)}")
+        problem("design", f"design must be one of {', '.join(EXPERIMENT_DESIGNS)}")
     if spec.analysis not in ANALYSES:
-        problems.append(f"analysis must be one of {', '.join(ANALYSES)}")
+        problem("analysis", f"analysis must be one of {', '.join(ANALYSES)}")
     if spec.unit_kind not in UNIT_KINDS:
-        problems.append(f"unit kind must be one of {', '.join(UNIT_KINDS)}")
+        problem("unit_kind", f"unit kind must be one of {', '.join(UNIT_KINDS)}")
     if spec.planned_end <= spec.planned_start:
-        problems.append("the planned end must be after the planned start")
+        problem("planned_end", "the planned end must be after the planned start")
     if not spec.hypothesis.strip():
-        problems.append("a hypothesis is needed")
+        problem("hypothesis", "a hypothesis is needed")
+    if not spec.owner.strip():
+        problem("owner", "an owner is needed")
     if spec.minimum_effect <= 0:
-        problems.append(
-            "the minimum effect of interest must be positive (in standard deviations of the outcome)"
+        problem(
+            "minimum_effect",
+            "the minimum effect of interest must be positive (in standard deviations of the outcome)",
         )
     if len(set(spec.units)) < 2:
-        problems.append("an experiment needs at least two units")
+        problem("units", "an experiment needs at least two units")
     if spec.strata_by not in (None, "region", "type"):
-        problems.append("strata can be by region or type")
+        problem("strata_by", "strata can be by region or type")
     if spec.design in MATCHED_ANALYSES and spec.analysis not in MATCHED_ANALYSES[spec.design]:
-        problems.append(
-            f"a {spec.design} design is analysed by {', '.join(MATCHED_ANALYSES[spec.design])}, not {spec.analysis}"
+        problem(
+            "analysis",
+            f"a {spec.design} design is analysed by {', '.join(MATCHED_ANALYSES[spec.design])}, not {spec.analysis}",
         )
     if spec.design in RANDOMISED and (spec.treated or spec.adoption):
-        problems.append("a randomised design's arms come from its allocation: do not name treated units")
+        problem("treated", "a randomised design's arms come from its allocation: do not name treated units")
     if spec.design not in RANDOMISED and spec.design != "its" and not spec.treated:
-        problems.append(f"a {spec.design} design needs the units that adopt the practice (treated)")
+        problem("treated", f"a {spec.design} design needs the units that adopt the practice (treated)")
     if set(spec.treated) - set(spec.units) or set(spec.adoption) - set(spec.treated):
-        problems.append("treated units (and adoption dates) must be among the experiment's units")
+        problem("treated", "treated units (and adoption dates) must be among the experiment's units")
     if spec.design == "synthetic_control" and len(set(spec.treated)) != 1:
-        problems.append("a synthetic control has exactly one treated unit")
+        problem("treated", "a synthetic control has exactly one treated unit")
     if problems:
-        raise ExperimentError("; ".join(problems))
+        raise ExperimentError("; ".join(problems.values()), problems)
     who = who_acts(by)
     with transaction(db) as conn:
         if conn.execute(select(Experiment.id).where(Experiment.code == spec.code)).first() is not None:
-            raise ExperimentError(f"an experiment {spec.code!r} exists already")
+            raise ExperimentError(
+                f"an experiment {spec.code!r} exists already",
+                {"code": "an experiment with this code exists already"},
+            )
         indicator = conn.execute(
             select(Indicator.id).where(Indicator.code == spec.outcome_indicator)
         ).scalar()
         if indicator is None:
-            raise ExperimentError(f"unknown indicator {spec.outcome_indicator!r}")
+            raise ExperimentError(
+                f"unknown indicator {spec.outcome_indicator!r}",
+                {"outcome_indicator": f"there is no indicator {spec.outcome_indicator!r}"},
+            )
+        _check_practice_document(conn, spec.practice_document_id)
         ids = _organisation_ids(conn, spec.units)
         owner_org = (
             _organisation_ids(conn, [spec.owner_organisation])[spec.owner_organisation]
@@ -319,6 +364,7 @@ def create_experiment(
                     title=spec.title,
                     hypothesis=spec.hypothesis,
                     adapted_practice=spec.adapted_practice,
+                    practice_document_id=spec.practice_document_id,
                     unit_kind=spec.unit_kind,
                     outcome_indicator_id=indicator,
                     design=spec.design,
@@ -381,9 +427,14 @@ def edit_experiment(
         row = experiment_row(conn, ref)
         if row.status == "completed":
             raise ExperimentError("a completed experiment cannot be changed")
+        if "practice_document_id" in changes:
+            _check_practice_document(conn, changes["practice_document_id"])
         kind = "edited" if row.status == "draft" else "deviation"
         if kind == "deviation" and not (reason and reason.strip()):
-            raise ExperimentError("the experiment has started: a change is a deviation and needs a reason")
+            raise ExperimentError(
+                "the experiment has started: a change is a deviation and needs a reason",
+                {"reason": "the experiment has started: a change is a deviation and needs a reason"},
+            )
         for name, value in changes.items():
             old = getattr(row, name)
             if old == value:
@@ -465,6 +516,7 @@ def get_experiment(db: Engine | Connection, ref: int | str) -> ExperimentInfo:
             "result": r.result,
             "analysed_by": r.analysed_by,
             "analysed_at": r.analysed_at.isoformat(),
+            "library_document_id": r.library_document_id,
         }
         for r in conn.execute(
             select(ExperimentResult)
@@ -493,6 +545,7 @@ def get_experiment(db: Engine | Connection, ref: int | str) -> ExperimentInfo:
         created_by=row.created_by,
         created_at=row.created_at,
         started_at=row.started_at,
+        practice_document_id=row.practice_document_id,
         units={u.code: u.arm for u in unit_rows},
         strata={u.code: u.stratum for u in unit_rows},
         events=events,

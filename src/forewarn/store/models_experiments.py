@@ -66,6 +66,10 @@ class Experiment(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     completed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # The library document of the peer practice it adapts (migration 0022).
+    practice_document_id: Mapped[int | None] = mapped_column(
+        ForeignKey("library_documents.id", ondelete="SET NULL")
+    )
 
 
 class ExperimentUnit(Base):
@@ -133,3 +137,7 @@ class ExperimentResult(Base):
     rating: Mapped[dict[str, object]] = mapped_column(JSON)
     analysed_by: Mapped[str] = mapped_column(String(200))
     analysed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    # The library document this result was published as, if it was (migration 0022).
+    library_document_id: Mapped[int | None] = mapped_column(
+        ForeignKey("library_documents.id", ondelete="SET NULL")
+    )

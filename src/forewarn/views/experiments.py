@@ -4,18 +4,32 @@ An organisation member sees only the experiments their organisation owns or take
 organisations appear under the viewer's pseudonyms for peers, or as "another organisation". Results keep the
 estimate, its interval, the method and the padlock rating, and leave out anything keyed by organisation (a
 synthetic control's weights and placebos), which only staff see, through the command line.
+
+Who may change an experiment (register, edit, design, allocate, start, analyse, publish): the regulator's analysts
+and administrators any; an organisation's members those their organisation owns (:func:`may_change`). A member
+names the units of an experiment they register by their own organisation's code and their granted peers'
+pseudonyms (:func:`resolve_units`), never by codes they cannot see.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, select
 
 from forewarn.access.policy import Visibility
-from forewarn.experiments.registry import ExperimentNotFoundError, get_experiment, list_experiments
+from forewarn.experiments.analysis import crossover_dates
+from forewarn.experiments.registry import (
+    MATCHED_ANALYSES,
+    ExperimentNotFoundError,
+    get_experiment,
+    list_experiments,
+)
 from forewarn.store.models import Organisation
+from forewarn.views.library import library_document
 from forewarn.views.model import Model
 
 OTHER = "another organisation"
@@ -33,6 +47,7 @@ class ExperimentSummaryOut(Model):
 
 class ExperimentsOut(Model):
     experiments: list[ExperimentSummaryOut]
+    can_register: bool = False
 
 
 class UnitOut(Model):
@@ -42,12 +57,30 @@ class UnitOut(Model):
 
 class EventOut(Model):
     at: dt.datetime
+    by: str
     kind: str
     field: str | None
+    old: str | None = None
+    new: str | None = None
     reason: str | None
 
 
+class AllocationOut(Model):
+    seed: int
+    method: str
+    method_version: int
+    checksum: str
+    created_by: str
+
+
+class DocumentLinkOut(Model):
+    id: int
+    title: str
+    url: str
+
+
 class ResultOut(Model):
+    id: int
     method: str
     pre_registered: bool
     estimate: float | None
@@ -58,6 +91,7 @@ class ResultOut(Model):
     padlocks: int
     rating: dict[str, Any]
     analysed_at: dt.datetime
+    published: DocumentLinkOut | None = None
 
 
 class ExperimentOut(Model):
@@ -65,6 +99,8 @@ class ExperimentOut(Model):
     title: str
     hypothesis: str
     adapted_practice: str | None
+    practice_document: DocumentLinkOut | None
+    unit_kind: str
     outcome_indicator: str
     design: str
     analysis: str
@@ -74,6 +110,12 @@ class ExperimentOut(Model):
     planned_start: dt.date
     planned_end: dt.date
     registration_checksum: str | None
+    strata_by: str | None
+    design_calculation: dict[str, Any] | None
+    allocation: AllocationOut | None
+    crossover: dict[str, dt.date]
+    analyses: list[str]
+    may_change: bool
     units: list[UnitOut]
     events: list[EventOut]
     results: list[ResultOut]
@@ -91,8 +133,91 @@ def experiments(conn: Connection, viewer: Visibility) -> ExperimentsOut:
     return ExperimentsOut(
         experiments=[
             ExperimentSummaryOut(**{k: r[k] for k in ExperimentSummaryOut.model_fields}) for r in rows
-        ]
+        ],
+        can_register=may_register(viewer),
     )
+
+
+def may_register(viewer: Visibility) -> bool:
+    """Analysts and administrators, and members of an organisation (for their own organisation)."""
+    return viewer.all_organisations or viewer.own is not None
+
+
+def may_change(viewer: Visibility, owner_organisation_id: int | None) -> bool:
+    """Analysts and administrators change any experiment; members those their own organisation owns."""
+    return viewer.all_organisations or (viewer.own is not None and owner_organisation_id == viewer.own)
+
+
+def owner_organisation_id(conn: Connection, code: str) -> int | None:
+    """The id of the organisation that owns the experiment ``code`` (None: the regulator's own)."""
+    from forewarn.store.models_experiments import Experiment
+
+    found = conn.execute(select(Experiment.owner_organisation_id).where(Experiment.code == code)).first()
+    return None if found is None or found[0] is None else int(found[0])
+
+
+def free_code(conn: Connection, title: str) -> str:
+    """A code for an experiment registered without one: its title in lower case, words joined by dashes (at most
+    40 characters), then ``-2``, ``-3``... if taken."""
+    import re
+
+    from forewarn.store.models_experiments import Experiment
+
+    base = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:40].strip("-") or "experiment"
+    taken = set(conn.execute(select(Experiment.code).where(Experiment.code.like(f"{base}%"))).scalars())
+    if base not in taken and base != "new":
+        return base
+    n = 2
+    while f"{base}-{n}" in taken:
+        n += 1
+    return f"{base}-{n}"
+
+
+def resolve_units(conn: Connection, viewer: Visibility, labels: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Organisation codes for the units a person typed, and the labels that name nothing they may include.
+
+    Staff type codes. A member types their own organisation's code, or a granted peer's pseudonym as Forewarn shows
+    it ("Peer 2"); any other code is refused as if it did not exist (so no code is confirmed to a member)."""
+    wanted = [label.strip() for label in labels if label.strip()]
+    if viewer.all_organisations:
+        return wanted, []
+    by_pseudonym = {name.casefold(): oid for oid, name in viewer.peers.items()}
+    ids: dict[str, int] = {}
+    own_code = None
+    if viewer.own is not None:
+        own_code = conn.execute(select(Organisation.code).where(Organisation.id == viewer.own)).scalar()
+    unknown = []
+    for label in wanted:
+        if own_code is not None and label == own_code:
+            ids[label] = viewer.own  # type: ignore[assignment]
+        elif label.casefold() in by_pseudonym:
+            ids[label] = by_pseudonym[label.casefold()]
+        else:
+            unknown.append(label)
+    codes = {
+        int(i): str(c)
+        for i, c in conn.execute(
+            select(Organisation.id, Organisation.code).where(Organisation.id.in_(list(ids.values())))
+        )
+    }
+    return [str(codes[i]) for i in ids.values()], unknown
+
+
+def _document_link(conn: Connection, viewer: Visibility, document_id: int | None) -> DocumentLinkOut | None:
+    """A library document's link when this viewer may read it, else None."""
+    if document_id is None:
+        return None
+    found = library_document(conn, viewer, document_id)
+    return (
+        None if found is None else DocumentLinkOut(id=found.id, title=found.title, url=f"/library/{found.id}")
+    )
+
+
+def _shown(value: object) -> str | None:
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+    return text if len(text) <= 300 else text[:299] + "…"
 
 
 def _float(value: object) -> float | None:
@@ -124,12 +249,23 @@ def experiment(conn: Connection, viewer: Visibility, code: str) -> ExperimentOut
             label = OTHER
         units.append(UnitOut(label=label, arm=arm))
     units.sort(key=lambda u: (u.label == OTHER, u.label))
+    # What each event changed: fields of the registration, a design's calculation, an allocation's seed, checksum
+    # and counts by arm, an analysis's method and rating; none of them names an organisation.
     events = [
-        EventOut(at=dt.datetime.fromisoformat(e["at"]), kind=e["kind"], field=e["field"], reason=e["reason"])
+        EventOut(
+            at=dt.datetime.fromisoformat(e["at"]),
+            by=e["by"],
+            kind=e["kind"],
+            field=e["field"],
+            old=_shown(e["old"]),
+            new=_shown(e["new"]),
+            reason=e["reason"],
+        )
         for e in info.events
     ]
     results = [
         ResultOut(
+            id=r["id"],
             method=r["method"],
             pre_registered=r["pre_registered"],
             estimate=_float(r["result"].get("estimate")),
@@ -140,14 +276,19 @@ def experiment(conn: Connection, viewer: Visibility, code: str) -> ExperimentOut
             padlocks=r["padlocks"],
             rating=r["rating"],
             analysed_at=dt.datetime.fromisoformat(r["analysed_at"]),
+            published=_document_link(conn, viewer, r.get("library_document_id")),
         )
         for r in info.results
     ]
+    owner_id = owner_organisation_id(conn, info.code)
+    allocation = info.allocation
     return ExperimentOut(
         code=info.code,
         title=info.title,
         hypothesis=info.hypothesis,
         adapted_practice=info.adapted_practice,
+        practice_document=_document_link(conn, viewer, info.practice_document_id),
+        unit_kind=info.unit_kind,
         outcome_indicator=info.outcome_indicator,
         design=info.design,
         analysis=str(info.analysis_plan.get("method")),
@@ -157,6 +298,16 @@ def experiment(conn: Connection, viewer: Visibility, code: str) -> ExperimentOut
         planned_start=info.planned_start,
         planned_end=info.planned_end,
         registration_checksum=info.registration_checksum,
+        strata_by=info.analysis_plan.get("strata_by"),
+        design_calculation=info.design_calculation,
+        allocation=None
+        if allocation is None
+        else AllocationOut(**{k: allocation[k] for k in AllocationOut.model_fields}),
+        crossover=crossover_dates(info.units.values(), info.planned_start, info.planned_end)
+        if info.design == "stepped_wedge"
+        else {},
+        analyses=list(MATCHED_ANALYSES.get(info.design, ())),
+        may_change=may_change(viewer, owner_id),
         units=units,
         events=events,
         results=results,
