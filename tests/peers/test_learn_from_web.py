@@ -9,6 +9,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import Engine, insert
 
+from forewarn.library.documents import DocumentInput, create_document
 from forewarn.store.models_risk import RiskModel, RiskScore
 from tests.web.conftest import SignedIn
 from tests.web.world import SECRET_WORDS_FOR_MEMBER, World
@@ -62,9 +63,26 @@ def add_rising_risk(engine: Engine, organisation_id: int) -> None:
             )
 
 
+def add_practice_note(engine: Engine, owner: str, audience: str = "everyone") -> None:
+    with engine.begin() as conn:
+        create_document(
+            conn,
+            DocumentInput(
+                title=f"Triage at the door ({audience})",
+                body="A senior nurse sees every arrival within fifteen minutes.",
+                organisation=owner,
+                indicators=("perf",),
+                audience=audience,
+            ),
+            "tests",
+        )
+
+
 @pytest.fixture
 def drifting(engine: Engine, world: World) -> World:
     add_rising_risk(engine, world.ids["OWN"])
+    add_practice_note(engine, "HIDE1")
+    add_practice_note(engine, "HIDE1", "organisation")
     return world
 
 
@@ -98,6 +116,9 @@ def test_the_member_sees_who_to_learn_from_without_names(
     for d in shown:
         if d["label"].startswith("Neighbour "):
             assert d["url"] is None and d["level"] is None and d["shift_since"] is None
+    # The deviant's shared note, not the one for its own organisation only (which the analyst reads).
+    assert [p["title"] for p in api["indicators"][0]["practice"]] == ["Triage at the door (everyone)"]
+    assert len(full["indicators"][0]["practice"]) == 2
     page = member.client.get(f"/organisations/{own}").text
     assert "Who to learn from now" in page and "The risk score rose to 20.0%" in page
     assert f'href="/organisations/{own}/neighbours?indicator=perf"' in page
