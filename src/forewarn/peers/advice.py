@@ -9,6 +9,7 @@ all of them, through the same function.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -61,17 +62,19 @@ def early_advice(
     *,
     soft: Sequence[SoftWave] = (),
     k: int = DEFAULT_K,
+    as_of: dt.date | None = None,
 ) -> dict[int, Advice]:
     """Advice for every organisation (of ``organisation_ids``, or all) with a drifting leading signal; the
-    others are absent. ``soft``: published soft-measure results the caller may read (see :class:`.SoftWave`)."""
+    others are absent. ``soft``: published soft-measure results the caller may read (see :class:`.SoftWave`);
+    ``as_of``: the date of the neighbours' context (default today; a replay gives its own)."""
     drifts = indicator_drifts(conn, organisation_ids)
     org_reasons: dict[int, list[str]] = defaultdict(list)
     for oid, dimension, previous, mean in soft_drifts(soft).iter_rows():
         if organisation_ids is None or oid in organisation_ids:
             org_reasons[int(oid)].append(f"{REASONS['soft']}: {dimension} from {previous:.2f} to {mean:.2f}")
-    for oid, as_of, previous, probability in risk_drifts(conn, organisation_ids).iter_rows():
+    for oid, scored, previous, probability in risk_drifts(conn, organisation_ids).iter_rows():
         org_reasons[int(oid)].append(
-            f"{REASONS['risk']} to {probability:.1%} on {as_of.isoformat()} (from {previous:.1%})"
+            f"{REASONS['risk']} to {probability:.1%} on {scored.isoformat()} (from {previous:.1%})"
         )
     pairs = drifts.select("organisation_id", "indicator_id", "code", "name")
     if org_reasons:
@@ -81,7 +84,7 @@ def early_advice(
     reasons: dict[tuple[int, str], list[str]] = defaultdict(list)
     for oid, code, reason, detail in drifts.select("organisation_id", "code", "reason", "detail").iter_rows():
         reasons[(int(oid), str(code))].append(f"{REASONS[str(reason)]} ({detail})")
-    found = _deviants_by_pair(conn, pairs, k)
+    found = _deviants_by_pair(conn, pairs, k, as_of)
     out: dict[int, Advice] = {}
     names = dict(zip(pairs["code"].to_list(), pairs["name"].to_list(), strict=True))
     by_org: dict[int, list[IndicatorAdvice]] = defaultdict(list)
@@ -106,7 +109,7 @@ def early_advice(
 
 
 def _deviants_by_pair(
-    conn: Connection, pairs: pl.DataFrame, k: int
+    conn: Connection, pairs: pl.DataFrame, k: int, as_of: dt.date | None
 ) -> dict[tuple[int, str], tuple[str, tuple[Deviant, ...], tuple[str, ...]]]:
     """For each (organisation, indicator code) pair: the neighbour weighting, the deviants, notes. One context
     read per dataset, one levels read and one deviants call per dataset and indicator."""
@@ -126,7 +129,7 @@ def _deviants_by_pair(
     out: dict[tuple[int, str], tuple[str, tuple[Deviant, ...], tuple[str, ...]]] = {}
     for (dataset, code), members in sorted(groups.items(), key=lambda g: (g[0][0] or 0, g[0][1])):
         if dataset not in contexts:
-            contexts[dataset] = load_context(conn, dataset)
+            contexts[dataset] = load_context(conn, dataset, as_of)
         context = contexts[dataset]
         position = {int(o): r for r, o in enumerate(context.organisation_id.tolist())}
         rows = [position[o] for o in members if o in position]
