@@ -39,7 +39,7 @@ def test_each_condition_and_its_boundary() -> None:
     h = 8.0
     status = _status(
         [
-            (1, "a", "lower_is_better", CUSUM_SHARE * h, 0, None, None),  # exactly half the threshold: rising
+            (1, "a", "lower_is_better", CUSUM_SHARE * h, 0, None, None),  # exactly at the share of h: rising
             (2, "a", "lower_is_better", CUSUM_SHARE * h - 1e-9, 0, None, None),  # just under: not
             (3, "a", "lower_is_better", 0.0, 1, None, None),  # a current alarm
             (4, "b", "higher_is_better", None, None, -0.2, 0.01),  # falling where higher is better: concern
@@ -67,7 +67,9 @@ def test_each_condition_and_its_boundary() -> None:
         (4, "trend"),
         (8, "spc_shift"),
     ]
-    assert found.filter(pl.col("organisation_id") == 1)["detail"].item() == "statistic 4.0 of threshold 8.0"
+    assert found.filter(pl.col("organisation_id") == 1)["detail"].item() == (
+        f"statistic {round(CUSUM_SHARE * h, 2)} of threshold 8.0"
+    )
 
 
 def test_a_risk_score_rises_when_the_later_interval_clears_the_earlier_probability() -> None:

@@ -8,7 +8,7 @@ before any failure (issue 13, "advice that arrives early"). Read from what is st
 - **trend test** (series too short for SPC, e.g. annual indicators): the scan's least-squares slope is on the
   side of concern with ``p < TREND_P`` (``series_status.trend_slope``, ``trend_p``);
 - **CUSUM rising towards its threshold** (Page 1954; the scan's own-baseline CUSUM): the statistic at the latest
-  point is at least ``CUSUM_SHARE`` of the indicator's threshold ``h`` (the latest scan's ``cusum_indicators``
+  point is at least ``CUSUM_SHARE`` (three quarters) of the indicator's threshold ``h`` (the latest scan's ``cusum_indicators``
   figures), or a current alarm;
 - **a falling soft measure**: in an organisation's two latest published waves, a dimension's mean fell and the
   difference's 95% interval (normal, each mean's standard error taken from its published 95% interval) lies
@@ -37,10 +37,11 @@ from forewarn.store.models_surveillance import ScanRun, SeriesStatus, Signal
 
 TREND_P = 0.05
 """Significance of the trend test's slope for short series."""
-CUSUM_SHARE = 0.5
-"""A CUSUM at half its threshold or more is "rising towards it": under control it sits near 0 (its
-expected value is a fraction of ``h``), and a steady drift of the size the chart is tuned for takes it from half
-way to the alarm in about half the periods it took to get there."""
+CUSUM_SHARE = 0.75
+"""A CUSUM at three quarters of its threshold or more is "rising towards it". Chosen on the simulator's
+point-in-time replay (bench/peers_digest_replay.py, docs/peers.md): at half the threshold 60% to 83% of
+organisations drift at any date, a prompt that reaches nearly everyone; at three quarters 25% to 62%, at the
+threshold itself (a current alarm) 14% to 46%, with no clear gain in how much more often future failures drift."""
 WORST_INDICATORS = 3
 SHIFT_LABELS = "% Points %CL"
 TREND_LABELS = "% Point Trend %"
