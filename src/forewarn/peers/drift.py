@@ -26,9 +26,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import polars as pl
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, Select, func, select
 
 from forewarn.domain import concern_side_expr
 from forewarn.store.models import Indicator
@@ -81,7 +82,10 @@ class SoftWave:
     upper: float
 
 
-def _restrict(query, column, organisation_ids: Sequence[int] | None):  # type: ignore[no-untyped-def]
+Query = TypeVar("Query", bound="Select[*tuple[Any, ...]]")
+
+
+def _restrict(query: Query, column: Any, organisation_ids: Sequence[int] | None) -> Query:
     return query if organisation_ids is None else query.where(column.in_([int(i) for i in organisation_ids]))
 
 
