@@ -108,3 +108,38 @@ def test_a_soft_measure_falls_when_the_difference_interval_is_below_zero() -> No
 
     found = soft_drifts([*waves(1, 0.18), *waves(2, 0.181), SoftWave(3, "Openness", 0, 1.0, 0.9, 1.1)])
     assert found.rows() == [(1, "Openness", 4.0, 3.5)]
+
+
+def test_soft_waves_read_the_published_cells_oldest_first() -> None:
+    from forewarn.views.learn_from import soft_waves
+    from forewarn.views.soft import SoftDimensionOut, SoftMeasuresOut
+
+    def wave(wave_id: int, mean: float | None, suppressed: bool = False) -> SoftMeasuresOut:
+        dimension = SoftDimensionOut(
+            code="open",
+            name="Openness",
+            n=12,
+            mean=mean,
+            ci_lower=None if mean is None else mean - 0.2,
+            ci_upper=None if mean is None else mean + 0.2,
+            suppressed=suppressed,
+        )
+        return SoftMeasuresOut(
+            wave=f"Wave {wave_id}",
+            wave_id=wave_id,
+            closed_at=None,
+            respondents=12,
+            suppressed=False,
+            verdict=None,
+            verdict_detail=None,
+            dimensions=[dimension],
+        )
+
+    # The view lists the newest wave first; a suppressed cell never reaches the rule.
+    measures = [wave(3, 3.0), wave(2, None, suppressed=True), wave(1, 4.0)]
+    assert soft_waves(7, measures) == [
+        SoftWave(7, "Openness", 0, 4.0, 3.8, 4.2),
+        SoftWave(7, "Openness", 2, 3.0, 2.8, 3.2),
+    ]
+    # 4.0 to 3.0 with standard errors 0.2 / 1.96 each: the difference's interval is wholly below 0.
+    assert soft_drifts(soft_waves(7, measures)).rows() == [(7, "Openness", 4.0, 3.0)]
