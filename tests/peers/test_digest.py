@@ -12,11 +12,12 @@ from email.message import Message
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
 from forewarn.cli import app
 from forewarn.settings import get_settings
+from forewarn.store.models_web import AuditEntry
 from tests.peers.test_learn_from_web import add_practice_note, add_rising_risk
 from tests.web.world import SECRET_WORDS_FOR_MEMBER, World
 
@@ -73,7 +74,11 @@ def _body(message: Message) -> str:
 
 
 def test_the_digest_reaches_each_reader_with_what_they_may_see(
-    runner: CliRunner, smtp_server: tuple[Inbox, int], world: World, monkeypatch: pytest.MonkeyPatch
+    runner: CliRunner,
+    smtp_server: tuple[Inbox, int],
+    engine: Engine,
+    world: World,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     inbox, port = smtp_server
     monkeypatch.setenv("FOREWARN_SMTP_HOST", "127.0.0.1")
@@ -103,10 +108,17 @@ def test_the_digest_reaches_each_reader_with_what_they_may_see(
     assert "Alpha Own Trust" in summary and "Charlie Hidden Trust: improving" in summary
     assert inbox.to(world.emails["other_member"]) == [] and inbox.to(world.emails["admin"]) == []
     assert len(inbox.messages) == 2
+    with engine.connect() as conn:
+        sent = conn.execute(
+            select(AuditEntry.object_id, AuditEntry.organisation_id).where(AuditEntry.action == "send")
+        ).all()
+    assert sorted(sent, key=str) == sorted(
+        [(world.emails["member"], world.ids["OWN"]), (world.emails["analyst"], None)], key=str
+    )
 
 
 def test_a_dry_run_sends_nothing_and_no_server_is_refused(
-    runner: CliRunner, smtp_server: tuple[Inbox, int], monkeypatch: pytest.MonkeyPatch
+    runner: CliRunner, smtp_server: tuple[Inbox, int], engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     inbox, _ = smtp_server
     monkeypatch.delenv("FOREWARN_SMTP_HOST", raising=False)
@@ -117,3 +129,5 @@ def test_a_dry_run_sends_nothing_and_no_server_is_refused(
     assert dry.exit_code == 0, dry.output
     assert '"sent": false' in dry.stdout and "Alpha Own Trust" in dry.stdout
     assert inbox.messages == []
+    with engine.connect() as conn:
+        assert conn.execute(select(AuditEntry.id).where(AuditEntry.action == "send")).first() is None

@@ -1,7 +1,7 @@
 """``forewarn digest send [--dry-run]``: who to learn from now, by email (docs/peers.md, settings in
 docs/settings.md). Composing is :func:`forewarn.views.digest.compose_digest`; this command sends each message over
 SMTP (``smtplib``: STARTTLS or TLS with the system's certificate check, or plain for a local relay), one connection
-for the whole digest.
+for the whole digest, and records each message sent in the audit log (who to, the subject).
 
 Importing this module loads Typer only."""
 
@@ -62,8 +62,9 @@ def digest_send_command(
     import smtplib
 
     from forewarn.access.policy import pseudonym_key_of
+    from forewarn.accounts import audit
     from forewarn.settings import get_settings
-    from forewarn.store.database import read_connection
+    from forewarn.store.database import read_connection, write_connection
     from forewarn.views.digest import compose_digest
 
     settings = get_settings()
@@ -78,13 +79,25 @@ def digest_send_command(
                 min_group_size=settings.min_group_size,
                 base_url=settings.public_url,
             )
+        if not dry_run:
+            try:
+                send_messages(messages, settings)
+            except (OSError, smtplib.SMTPException) as exc:
+                raise fail(f"the mail server refused the digest: {exc}") from None
+            with write_connection(engine) as conn:  # what was sent, to whom: in the audit log
+                for m in messages:
+                    audit.record(
+                        conn,
+                        "forewarn digest",
+                        "send",
+                        "digest",
+                        m.to,
+                        organisation_id=m.organisation_id,
+                        channel="cli",
+                        detail={"kind": m.kind, "subject": m.subject},
+                    )
     finally:
         engine.dispose()
-    if not dry_run:
-        try:
-            send_messages(messages, settings)
-        except (OSError, smtplib.SMTPException) as exc:
-            raise fail(f"the mail server refused the digest: {exc}") from None
     if as_json:
         emit_json(
             {
