@@ -4,12 +4,17 @@ below the minimum group size of accounts; experiments counted from the registry.
 from __future__ import annotations
 
 import datetime as dt
+import json
+from pathlib import Path
 
 import polars as pl
 import pytest
 from sqlalchemy import Engine, func, select
+from typer.testing import CliRunner
 
+from forewarn.cli import app
 from forewarn.library.activity import activity_counts, k_anonymous_counts, log_activity
+from forewarn.settings import get_settings
 from forewarn.store.models_peers import LearningActivity
 from tests.web.conftest import SignedIn
 from tests.web.world import World
@@ -81,3 +86,28 @@ def test_members_searches_reading_and_visits_are_logged_not_the_analysts(
         # One account is below the default minimum of 5: every count hidden.
         hidden = activity_counts(conn, min_group_size=5).row(0, named=True)
         assert hidden["suppressed"] is True and hidden["search"] is None and hidden["accounts"] is None
+
+
+def test_the_activity_command_prints_suppressed_counts(
+    engine: Engine, world: World, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    with engine.begin() as conn:
+        # OWN in May: three searches by two accounts; PEER: one note read by one account.
+        for user in ("member", "member", "other_member"):
+            log_activity(conn, world.ids["OWN"], world.users[user], "search", when=MAY)
+        log_activity(conn, world.ids["PEER"], world.users["member"], "note_read", when=MAY)
+    monkeypatch.setenv("FOREWARN_DATABASE_URL", engine.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("FOREWARN_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("FOREWARN_MIN_GROUP_SIZE", "2")
+    get_settings.cache_clear()
+    try:
+        done = CliRunner().invoke(app, ["library", "activity", "--json"])
+    finally:
+        get_settings.cache_clear()
+    assert done.exit_code == 0, done.output
+    out = json.loads(done.stdout)
+    assert out["min_group_size"] == 2
+    assert [(r["code"], r["month"], r["accounts"], r["search"], r["note_read"]) for r in out["rows"]] == [
+        ("OWN1", "2024-05-01", 2, 3, 0),
+        ("PEER1", "2024-05-01", None, None, None),
+    ]
