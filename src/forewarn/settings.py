@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEVELOPMENT_SECRET = "development-only-secret-change-me"
@@ -161,6 +161,22 @@ class Settings(BaseSettings):
         None,
         description="Address of a Dask scheduler (tcp://host:8786) that runs the scan's per-indicator "
         "partitions; `local:N` starts N worker processes on this machine for each scan; unset scans in-process.",
+    )
+    # The digest's mail server (issue 13: forewarn digest send).
+    smtp_host: str | None = Field(
+        None, description="Mail server the digest is sent through; unset sends nothing."
+    )
+    smtp_port: int = Field(587, ge=1, le=65535, description="The mail server's port.")
+    smtp_tls: Literal["starttls", "ssl", "none"] = Field(
+        "starttls",
+        description="starttls (upgrade the connection, usually port 587), ssl (TLS from the start, usually 465) "
+        "or none (a relay on the same host only).",
+    )
+    smtp_username: str | None = Field(None, description="User name for the mail server; unset: no login.")
+    smtp_password: SecretStr | None = Field(None, description="Password for the mail server.")
+    smtp_from: str = Field("forewarn@localhost", description="The digest's From address.")
+    public_url: str = Field(
+        "http://127.0.0.1:8000", description="The web app's address as readers reach it, for links in emails."
     )
 
     @model_validator(mode="after")

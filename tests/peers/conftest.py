@@ -15,6 +15,7 @@ from forewarn.simulate import SimulationParameters, load, simulate
 from forewarn.store import migrate
 from forewarn.store.database import make_engine
 from tests.conftest import POSTGRES_ADMIN_URL, test_database_kind
+from tests.web.conftest import app, signed_in, web_settings, world  # noqa: F401  (the web tests' world)
 
 
 @dataclass(frozen=True)

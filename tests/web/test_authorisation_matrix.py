@@ -638,6 +638,15 @@ CASES: list[Case] = [
             ("/api/v1/experiments/{code}/design", None, {"cluster_size": 30, "icc": 0.05}),
         )
     ],
+    # Issue 13, who to learn from now (the organisation page's panel as JSON): for those who may open it.
+    *[
+        Case("GET", "/api/v1/organisations/{organisation_id}/learn-from", expect, setup=org(key), label=key)
+        for key, expect in (
+            ("OWN", signed_in(OK)),
+            ("PEER", {**signed_in(OK), "member": 404, "member_bearer": 404}),
+            ("HIDDEN", {**signed_in(OK), "member": 404, "member_bearer": 404}),
+        )
+    ],
 ]
 
 

@@ -91,6 +91,11 @@ NO_VISIBILITY = Visibility(all_organisations=False)
 ALL_ORGANISATIONS = Visibility(all_organisations=True)
 
 
+def pseudonym_key_of(secret_key: str) -> bytes:
+    """The key that orders each viewer's pseudonyms, from the app's secret (the web app and the digest alike)."""
+    return hashlib.sha256(b"pseudonyms:" + secret_key.encode("utf-8")).digest()
+
+
 def _pseudonyms(viewer: int, peer_ids: Iterable[int], key: bytes) -> dict[int, str]:
     # Ordered by a keyed hash, so the numbering follows neither ids, codes nor names and cannot be reversed
     # without the server's secret; stable for the same viewer so "Peer 3" stays "Peer 3" between visits.

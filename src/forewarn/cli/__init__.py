@@ -33,6 +33,7 @@ from forewarn.cli.data import (
     simulate_command,
 )
 from forewarn.cli.db import backup_command, restore_command
+from forewarn.cli.digest import digest_app
 from forewarn.cli.experiment import experiment_app
 from forewarn.cli.peers import deviants_command, library_app, neighbours_command
 from forewarn.cli.risk import risk_app
@@ -120,6 +121,7 @@ app.add_typer(report_app, name="report")  # issue 14: reports
 app.command("neighbours")(neighbours_command)
 app.command("deviants")(deviants_command)
 app.add_typer(library_app, name="library")
+app.add_typer(digest_app, name="digest")  # issue 13: who to learn from now, by email
 db_app = typer.Typer(help="The store: migrations and status.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 db_app.command("backup")(backup_command)

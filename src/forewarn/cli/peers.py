@@ -247,4 +247,38 @@ def library_search_command(
     err.print("\n".join(lines), highlight=False, markup=False)
 
 
-__all__ = ["deviants_command", "library_app", "neighbours_command"]
+@library_app.command("activity")
+def library_activity_command(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the counts as JSON on stdout.")] = False,
+) -> None:
+    """Learning activity per organisation and month (searches, notes read, neighbours and deviants pages,
+    experiments), suppressed below the minimum group size of accounts."""
+    from forewarn.library.activity import KINDS, activity_counts
+    from forewarn.settings import get_settings
+    from forewarn.store.database import read_connection
+    from forewarn.views.lookup import organisation_codes
+
+    settings = get_settings()
+    engine = migrated_engine(settings)
+    try:
+        with read_connection(engine) as conn:
+            counts = activity_counts(conn, min_group_size=settings.min_group_size)
+            codes = organisation_codes(conn, counts["organisation_id"].unique().to_list())
+    finally:
+        engine.dispose()
+    rows = [{**r, "code": codes.get(r["organisation_id"])} for r in counts.to_dicts()]
+    if as_json:
+        emit_json(
+            {
+                "min_group_size": settings.min_group_size,
+                "rows": [{**r, "month": r["month"].isoformat()} for r in rows],
+            }
+        )
+    lines = [f"{len(rows)} organisation-month(s); fewer than {settings.min_group_size} accounts: suppressed"]
+    for r in rows:
+        shown = "suppressed" if r["suppressed"] else ", ".join(f"{k} {r[k]}" for k in KINDS)
+        lines.append(f"  {r['code']} {r['month']:%Y-%m}: {shown}")
+    err.print("\n".join(lines), highlight=False, markup=False)
+
+
+__all__ = ["deviants_command", "library_activity_command", "library_app", "neighbours_command"]

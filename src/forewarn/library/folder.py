@@ -1,4 +1,5 @@
-"""``forewarn library import FOLDER``: every Markdown or text note in a folder (and its subfolders), all or nothing.
+"""``forewarn library import FOLDER``: every Markdown or text note, PDF and Word (DOCX) document in a folder (and its
+subfolders), all or nothing.
 
 Each file may open with YAML front matter between two ``---`` lines::
 
@@ -15,7 +16,10 @@ Each file may open with YAML front matter between two ``---`` lines::
     ---
     The text (Markdown or plain).
 
-Without front matter the title is the first non-empty line. A file is known by its path under the folder: importing
+Without front matter the title is the first non-empty line. A PDF or DOCX file's text is extracted
+(:mod:`forewarn.library.extract`); its fields may sit in a side file ``NAME.pdf.yml`` (the same fields, as YAML),
+else its title and authors are the document's own properties and its kind ``document``; an encrypted, corrupt or
+textless file is a problem naming the file. A file is known by its path under the folder: importing
 the same folder again changes nothing (and says so), a changed file updates its document. Every problem in every
 file is reported, naming the file and the field, and nothing is written until there are none.
 """
@@ -31,10 +35,13 @@ import yaml
 from sqlalchemy import Engine, select
 
 from forewarn.library.documents import Checked, DocumentInput, Problem, check, write_new, write_update
+from forewarn.library.extract import SUFFIXES as DOCUMENT_SUFFIXES
+from forewarn.library.extract import ExtractionError, extract
 from forewarn.store.database import write_connection
 from forewarn.store.models_peers import LibraryDocument
 
-SUFFIXES = {".md": "text/markdown", ".markdown": "text/markdown", ".txt": "text/plain"}
+NOTE_SUFFIXES = {".md": "text/markdown", ".markdown": "text/markdown", ".txt": "text/plain"}
+SUFFIXES = {**NOTE_SUFFIXES, **DOCUMENT_SUFFIXES}
 FIELDS = {
     "title",
     "kind",
@@ -123,9 +130,24 @@ def read_note(path: Path, source: str) -> tuple[DocumentInput | None, list[Probl
             return None, [Problem(source, "front matter", "must be a mapping of field: value")]
         meta = loaded
         body = "\n".join(lines[end + 1 :]).strip("\n")
+    return _from_meta(meta, body, source, problems)
+
+
+def _from_meta(
+    meta: dict[str, Any],
+    body: str,
+    source: str,
+    problems: list[Problem],
+    *,
+    kind: str = "note",
+    title: str | None = None,
+    authors: tuple[str, ...] = (),
+) -> tuple[DocumentInput, list[Problem]]:
+    """The document from its fields (front matter, or a PDF's or DOCX's side file) and its text; ``kind``,
+    ``title`` and ``authors`` are the defaults when the fields do not say."""
     for unknown in sorted(set(map(str, meta)) - FIELDS):
         problems.append(Problem(source, unknown, f"unknown field (known: {', '.join(sorted(FIELDS))})"))
-    title = meta.get("title")
+    title = meta.get("title", title)
     if title is None:
         first = next((line.strip().lstrip("#").strip() for line in body.splitlines() if line.strip()), "")
         title = first
@@ -148,9 +170,9 @@ def read_note(path: Path, source: str) -> tuple[DocumentInput | None, list[Probl
     data = DocumentInput(
         title=str(title or ""),
         body=body,
-        kind=str(meta.get("kind") or "note"),
+        kind=str(meta.get("kind") or kind),
         summary=None if meta.get("summary") is None else str(meta["summary"]),
-        authors=_list(meta.get("authors"), source, "authors", problems),
+        authors=_list(meta.get("authors"), source, "authors", problems) if "authors" in meta else authors,
         date=date,
         organisation=None if meta.get("organisation") is None else str(meta["organisation"]),
         organisations=_list(meta.get("organisations"), source, "organisations", problems),
@@ -158,6 +180,43 @@ def read_note(path: Path, source: str) -> tuple[DocumentInput | None, list[Probl
         audience=str(meta.get("audience") or "everyone"),
     )
     return data, problems
+
+
+def _side_file(path: Path, source: str) -> tuple[dict[str, Any], list[Problem]]:
+    """The fields of ``NAME.pdf.yml`` (or ``.yaml``) beside a PDF or DOCX file, if there is one."""
+    for suffix in (".yml", ".yaml"):
+        side = path.with_name(path.name + suffix)
+        if side.is_file():
+            where = f"{source}{suffix}"
+            try:
+                loaded = yaml.load(side.read_text(encoding="utf-8-sig"), Loader=_TextDates) or {}
+            except (yaml.YAMLError, UnicodeDecodeError):
+                return {}, [Problem(where, "file", "not valid YAML")]
+            if not isinstance(loaded, dict):
+                return {}, [Problem(where, "file", "must be a mapping of field: value")]
+            return loaded, []
+    return {}, []
+
+
+def read_document(path: Path, source: str) -> tuple[DocumentInput | None, list[Problem]]:
+    """A PDF's or DOCX's document: its text extracted (:mod:`.extract`), its fields from a side file
+    ``NAME.pdf.yml`` if any, else its own properties (title, author), kind ``document``."""
+    if path.stat().st_size > MAX_FILE_BYTES:
+        return None, [Problem(source, "file", f"larger than {MAX_FILE_BYTES:,} bytes")]
+    try:
+        extracted = extract(path.read_bytes(), DOCUMENT_SUFFIXES[path.suffix.lower()])
+    except ExtractionError as exc:
+        return None, [Problem(source, "file", str(exc))]
+    meta, problems = _side_file(path, source)
+    return _from_meta(
+        meta,
+        extracted.text,
+        source,
+        problems,
+        kind="document",
+        title=extracted.title,
+        authors=extracted.authors,
+    )
 
 
 def import_folder(engine: Engine, folder: Path, *, actor: str) -> FolderImport:
@@ -174,7 +233,8 @@ def import_folder(engine: Engine, folder: Path, *, actor: str) -> FolderImport:
         checked: list[tuple[str, str, Checked]] = []
         for path in files:
             source = path.relative_to(folder).as_posix()
-            data, found = read_note(path, source)
+            reader = read_note if path.suffix.lower() in NOTE_SUFFIXES else read_document
+            data, found = reader(path, source)
             problems.extend(found)
             if data is None:
                 continue
@@ -206,4 +266,4 @@ def import_folder(engine: Engine, folder: Path, *, actor: str) -> FolderImport:
     return FolderImport(str(folder), len(files), created, updated, unchanged)
 
 
-__all__ = ["FolderImport", "LibraryImportRejected", "import_folder", "read_note"]
+__all__ = ["FolderImport", "LibraryImportRejected", "import_folder", "read_document", "read_note"]

@@ -30,7 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from forewarn.store.models import Base
+from forewarn.store.models import Base, BigId
 
 
 class DocumentKind(enum.StrEnum):
@@ -120,10 +120,26 @@ class LibraryDocumentIndicator(Base):
     )
 
 
+class LearningActivity(Base):
+    """One act of looking for knowledge by an organisation's member (migration 0023): a library search, a note
+    read, a neighbours or deviants page visited. Counted per organisation and month, k-anonymously
+    (:mod:`forewarn.library.activity`); the month is stored, not the moment."""
+
+    __tablename__ = "learning_activity"
+    __table_args__ = (Index("ix_learning_activity_organisation_month", "organisation_id", "month"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    month: Mapped[dt.date] = mapped_column(Date)
+    kind: Mapped[str] = mapped_column(String(40))
+
+
 __all__ = [
     "SQLITE_SEARCH_TABLES",
     "Audience",
     "DocumentKind",
+    "LearningActivity",
     "LibraryDocument",
     "LibraryDocumentIndicator",
     "LibraryDocumentOrganisation",

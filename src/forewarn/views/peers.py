@@ -19,7 +19,7 @@ from sqlalchemy import Connection, select
 from forewarn.access.policy import Visibility
 from forewarn.library.documents import documents_about, get_document
 from forewarn.library.search import EVERYTHING, Reader
-from forewarn.peers.deviants import find_deviants
+from forewarn.peers.deviants import Deviant, find_deviants
 from forewarn.peers.neighbours import NeighboursReport, find_neighbours
 from forewarn.store.models import Indicator, Observation, Organisation
 from forewarn.views.model import Model
@@ -136,12 +136,48 @@ def neighbours_view(
     return _with_deviants(conn, shown, visibility, code, indicator, k, unnamed)
 
 
-def _label(oid: int, name: str, visibility: Visibility, unnamed: dict[int, str]) -> tuple[str, bool]:
+def neighbour_label(oid: int, name: str, visibility: Visibility, unnamed: dict[int, str]) -> tuple[str, bool]:
+    """How this viewer sees an organisation among neighbours: its name (and True: it may be opened), a granted
+    peer's pseudonym, or "Neighbour N", numbered in ``unnamed`` in order of first appearance."""
     if visibility.may_open(oid):
         return name, True
     if oid in visibility.peers:
         return visibility.peers[oid], False
     return unnamed.setdefault(oid, f"Neighbour {len(unnamed) + 1}"), False
+
+
+def deviant_out(d: Deviant, visibility: Visibility, unnamed: dict[int, str]) -> DeviantOut:
+    """A positive deviant as this viewer may see it: figures only where it may see the organisation."""
+    label, named = neighbour_label(d.organisation_id, d.name, visibility, unnamed)
+    figures = visibility.may_see(d.organisation_id)
+    return DeviantOut(
+        label=label,
+        url=f"/organisations/{d.organisation_id}" if named else None,
+        by_level=d.by_level,
+        by_improvement=d.by_improvement,
+        level=d.level if figures else None,
+        lower=d.lower if figures else None,
+        upper=d.upper if figures else None,
+        limit_lower=d.limit_lower if figures else None,
+        limit_upper=d.limit_upper if figures else None,
+        shift_since=d.shift_since if figures else None,
+        shift_points=d.shift_points if figures else None,
+    )
+
+
+def practice_notes(
+    conn: Connection, visibility: Visibility, organisation_ids: list[int], indicator: str
+) -> list[PracticeNoteOut]:
+    """The library's notes linked to these organisations and the indicator that this viewer may read."""
+    reader = EVERYTHING if visibility.all_organisations else Reader(False, visibility.own)
+    practice = []
+    for document_id in documents_about(conn, organisation_ids=organisation_ids, indicator=indicator):
+        doc = get_document(conn, document_id)
+        if doc is not None and (
+            reader.everything or doc.audience == "everyone" or doc.organisation_id == visibility.own
+        ):
+            practice.append(PracticeNoteOut(title=doc.title, url=f"/library/{doc.id}"))
+    return practice
 
 
 def _with_deviants(
@@ -157,37 +193,10 @@ def _with_deviants(
     notes linked to them and to the indicator that this viewer may read."""
     report = find_deviants(conn, indicator, organisation=code, k=k)
     group = report.groups[0] if report.groups else None
-    deviants = []
-    for d in group.deviants if group else []:
-        label, named = _label(d.organisation_id, d.name, visibility, unnamed)
-        figures = visibility.may_see(d.organisation_id)
-        deviants.append(
-            DeviantOut(
-                label=label,
-                url=f"/organisations/{d.organisation_id}" if named else None,
-                by_level=d.by_level,
-                by_improvement=d.by_improvement,
-                level=d.level if figures else None,
-                lower=d.lower if figures else None,
-                upper=d.upper if figures else None,
-                limit_lower=d.limit_lower if figures else None,
-                limit_upper=d.limit_upper if figures else None,
-                shift_since=d.shift_since if figures else None,
-                shift_points=d.shift_points if figures else None,
-            )
-        )
+    deviants = [deviant_out(d, visibility, unnamed) for d in (group.deviants if group else [])]
     practice: list[PracticeNoteOut] = []
     if group and group.deviants:
-        reader = EVERYTHING if visibility.all_organisations else Reader(False, visibility.own)
-        ids = documents_about(
-            conn, organisation_ids=[d.organisation_id for d in group.deviants], indicator=indicator
-        )
-        for document_id in ids:
-            doc = get_document(conn, document_id)
-            if doc is not None and (
-                reader.everything or doc.audience == "everyone" or doc.organisation_id == visibility.own
-            ):
-                practice.append(PracticeNoteOut(title=doc.title, url=f"/library/{doc.id}"))
+        practice = practice_notes(conn, visibility, [d.organisation_id for d in group.deviants], indicator)
     return shown.model_copy(
         update={
             "deviants": tuple(deviants),
@@ -207,7 +216,7 @@ def _shown(
         shown = []
         for n in listing.neighbours:
             oid = n.organisation_id
-            label, named = _label(oid, n.name, visibility, unnamed)
+            label, named = neighbour_label(oid, n.name, visibility, unnamed)
             shown.append(
                 NeighbourOut(
                     label=label,
@@ -251,4 +260,14 @@ def _shown(
     )
 
 
-__all__ = ["NeighbourListOut", "NeighbourOut", "NeighboursOut", "neighbours_view"]
+__all__ = [
+    "DeviantOut",
+    "NeighbourListOut",
+    "NeighbourOut",
+    "NeighboursOut",
+    "PracticeNoteOut",
+    "deviant_out",
+    "neighbour_label",
+    "neighbours_view",
+    "practice_notes",
+]

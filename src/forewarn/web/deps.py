@@ -17,7 +17,9 @@ from forewarn.access.principal import Channel, Principal
 from forewarn.accounts import audit
 from forewarn.accounts.sessions import SessionUpkeep, keep_up_session, look_up_session
 from forewarn.accounts.tokens import TokenUse, look_up_token, record_token_use
+from forewarn.library.activity import log_activity
 from forewarn.store.database import read_connection, writes_on
+from forewarn.store.models_web import Role
 from forewarn.web.errors import CsrfError, ForbiddenError, NotFoundError, NotSignedInError
 from forewarn.web.security import (
     CSRF_FIELD,
@@ -270,3 +272,13 @@ def record_view(
             organisation_id=organisation_id,
             detail=detail,
         )
+
+
+def record_learning(conn: Connection, principal: Principal, kind: str) -> None:
+    """Log a member's act of learning from others (:mod:`forewarn.library.activity`: a search, a note read, a
+    neighbours page) for their organisation, in a short writing transaction on the request's read connection, as
+    :func:`record_view`. Analysts and administrators act for no organisation: nothing is logged."""
+    if principal.role != Role.MEMBER or principal.organisation_id is None:
+        return
+    with writes_on(conn, durable=False):
+        log_activity(conn, principal.organisation_id, principal.user_id, kind)

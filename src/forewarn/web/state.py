@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
+from forewarn.access.policy import pseudonym_key_of
 from forewarn.accounts.passwords import Passwords
 from forewarn.settings import Settings
 from forewarn.web.config import WebOptions
@@ -23,4 +23,4 @@ class WebState:
 
     @property
     def pseudonym_key(self) -> bytes:
-        return hashlib.sha256(b"pseudonyms:" + self.settings.secret_key.encode("utf-8")).digest()
+        return pseudonym_key_of(self.settings.secret_key)

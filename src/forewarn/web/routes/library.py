@@ -31,7 +31,14 @@ from forewarn.views.library import (
     may_edit,
 )
 from forewarn.views.lookup import organisation_codes
-from forewarn.web.deps import CurrentUser, ReadConnection, Viewer, WriteConnection, record
+from forewarn.web.deps import (
+    CurrentUser,
+    ReadConnection,
+    Viewer,
+    WriteConnection,
+    record,
+    record_learning,
+)
 from forewarn.web.errors import ForbiddenError, NotFoundError
 from forewarn.web.forms import FormModel, Text, codes
 from forewarn.web.rendering import render
@@ -115,6 +122,8 @@ def library_page(
     request: Request, principal: CurrentUser, viewer: Viewer, conn: ReadConnection, q: SearchText = ""
 ) -> Response:
     view = library_list(conn, viewer, q)
+    if q.strip():
+        record_learning(conn, principal, "search")
     return render(request, "library.html", {"title": "Practice library", "view": view})
 
 
@@ -124,7 +133,10 @@ def library_api(
 ) -> LibraryListOut:
     """The library: the latest documents you may read, or with ``q`` a full-text search of them (words,
     "a phrase", OR, -word), most relevant first."""
-    return library_list(conn, viewer, q)
+    view = library_list(conn, viewer, q)
+    if q.strip():
+        record_learning(conn, principal, "search")
+    return view
 
 
 @router.get("/library/new", include_in_schema=False)
@@ -175,6 +187,7 @@ def document_page(
     view = library_document(conn, viewer, document_id)
     if view is None:
         raise NotFoundError(NOT_VISIBLE)
+    record_learning(conn, principal, "note_read")
     return render(request, "library_document.html", {"title": view.title, "view": view})
 
 
@@ -187,6 +200,7 @@ def document_api(
     view = library_document(conn, viewer, document_id)
     if view is None:
         raise NotFoundError(NOT_VISIBLE)
+    record_learning(conn, principal, "note_read")
     return view
 
 

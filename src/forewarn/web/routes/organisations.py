@@ -6,12 +6,14 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
 from forewarn.charts.render import svg
+from forewarn.views.learn_from import LearnFromOut
 from forewarn.views.organisation import IndicatorStateOut, OrganisationOut, with_soft_measures
 from forewarn.views.risk import why_on_watchlist
 from forewarn.views.soft import soft_measures
 from forewarn.web.deps import AppState, CurrentUser, ReadConnection, Viewer, record_view
 from forewarn.web.pages import organisation as pages
 from forewarn.web.pages.cached import kept_closed_results, kept_content
+from forewarn.web.pages.learn_from import learn_from_panel
 from forewarn.web.rendering import EncodedSpec, render, render_block, templates_of
 
 router = APIRouter()
@@ -50,15 +52,19 @@ def organisation_page(
     organisation_id: int,
 ) -> Response:
     view, specs = _viewed_organisation(request, state, principal, viewer, conn, organisation_id)
+    learn_from = learn_from_panel(conn, viewer, view)
     # The content is the same for everyone who may open the page: rendered once per data version and set of
     # closed survey waves shown (their results never change), then only the frame around it per request.
     soft_waves = tuple(s.wave_id for s in view.soft_measures)
     why = view.watchlist.key() if view.watchlist else None  # risk scores do not change the data version
     content = kept_content(
         conn,
-        ("organisation", organisation_id, soft_waves, state.settings.min_group_size, why),
+        ("organisation", organisation_id, soft_waves, state.settings.min_group_size, why, learn_from),
         lambda: render_block(
-            templates_of(request), "organisation.html", "content", {"view": view, "specs": specs}
+            templates_of(request),
+            "organisation.html",
+            "content",
+            {"view": view, "specs": specs, "learn_from": learn_from},
         ),
     )
     return render(request, "kept_page.html", {"title": view.name, "content": content, "charts": True})
@@ -153,3 +159,20 @@ def organisation_indicator_api(
         request, state, principal, viewer, conn, organisation_id, indicator_code
     )
     return indicator
+
+
+@router.get("/api/v1/organisations/{organisation_id}/learn-from", response_model=LearnFromOut, tags=["pages"])
+def organisation_learn_from_api(
+    request: Request,
+    state: AppState,
+    principal: CurrentUser,
+    viewer: Viewer,
+    conn: ReadConnection,
+    organisation_id: int,
+) -> LearnFromOut:
+    """Who to learn from now: when one of the organisation's leading signals drifts (an SPC shift or trend, a
+    CUSUM rising towards its threshold, a falling soft measure, a rising risk score), the positive deviants among
+    its neighbours on the indicators concerned and their practice notes. Neighbours you may not see by name are
+    pseudonyms. 404 when the organisation does not exist or you may not see it."""
+    view, _ = _viewed_organisation(request, state, principal, viewer, conn, organisation_id)
+    return learn_from_panel(conn, viewer, view)
