@@ -1,7 +1,7 @@
 """datasets: a publication lag per dataset (issue 11)
 
 Revision ID: 0020
-Revises: 0016
+Revises: 0017
 
 ``publication_lag_days`` is how many days after a period's end the dataset's figures are published, as its
 mapping says (``dataset.publication_lag_days``); the risk model's point-in-time history knows each observation
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0020"
-down_revision: str | None = "0016"
+down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """experiments: links to the practice library (the adapted practice's document; each result's published document)
 
 Revision ID: 0022
-Revises: 0016
+Revises: 0020
 
 ``experiments.practice_document_id`` is the library document of the peer practice an experiment adapts;
 ``experiment_results.library_document_id`` the library document a result was published as (issue 15). Both are
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0022"
-down_revision: str | None = "0016"
+down_revision: str | None = "0020"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """learning_activity: what an organisation's members do to learn from others (issue 13, a soft signal)
 
 Revision ID: 0023
-Revises: 0016
+Revises: 0022
 
 One row per library search, note read, and neighbours or deviants page visited by a member of an organisation,
 with the month only (not the moment). Counted per organisation and month, k-anonymously, by
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0023"
-down_revision: str | None = "0016"
+down_revision: str | None = "0022"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
