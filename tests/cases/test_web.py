@@ -37,15 +37,26 @@ def test_a_case_through_the_web(
     case_id = int(location.rsplit("/", 1)[1])
     page = analyst.client.get(location).text
     assert "Four-hour waits" in page and "Seen within four hours" in page  # the scan's signal, pulled in
+    organisation_page = f"/organisations/{world.ids['OWN']}"
+    label = f"development (case {case_id})"
+    assert label not in analyst.client.get(organisation_page).text  # the page is kept from here on
     _post(
         analyst,
         f"/cases/{case_id}/interventions",
         {"start": "2021-01-15", "indicators": "perf", "rebase_reason": "new pathway"},
     )
+    # At once on the kept page's charts (the event moves the data version), the server-drawn chart and the
+    # member's page: a band from the start, labelled, with the SPC chart rebased from that month.
+    shown = analyst.client.get(organisation_page).text
+    assert f"intervention {label} 2021-01-15 to now" in shown
+    assert label in member.client.get(organisation_page).text
+    drawn = analyst.client.get(f"{organisation_page}/charts/perf.svg").text
+    assert label in drawn and "baseline reset 1 time" in drawn
     _post(member, f"/cases/{case_id}/notes", {"body": "We started the new pathway."})
     _post(analyst, f"/cases/{case_id}/withdraw", {"end": "2021-10-01"})
     page = analyst.client.get(location).text
     assert "development from 2021-01-15 to 2021-10-01, on perf (SPC charts rebased at the start)" in page
+    assert f"intervention {label} 2021-01-15 to 2021-10-01" in analyst.client.get(organisation_page).text
     assert "We started the new pathway." in page
     # The effect against a comparison group, and the follow-up, for the regulator only.
     assert 'id="outcome"' in page and "Follow-up after withdrawal on 2021-10-01" in page
