@@ -62,9 +62,11 @@ def case_outcome(
     *,
     options: EffectOptions | None = None,
     follow_up_options: FollowUpOptions | None = None,
+    with_effects: bool = True,
 ) -> CaseOutcome:
     """The case's interventions: naive change and comparison-group DiD, and the follow-up after withdrawal, on
-    the score of their targeted indicators over every organisation's monthly values in the store."""
+    the score of their targeted indicators over every organisation's monthly values in the store.
+    ``with_effects`` False: the follow-up only (the effects' matching is most of the cost)."""
     case = get_case(conn, case_id)
     codes = sorted({str(c) for i in case.interventions for c in (i["indicators"] or [])})  # type: ignore[attr-defined]
     if not codes:
@@ -100,10 +102,14 @@ def case_outcome(
         for i in case.interventions
     ]
     types = dict(conn.execute(select(Organisation.code, Organisation.type)).all())
-    effects = estimate_effects(panel, ours, all_interventions=known, types=types, options=options)
+    effects = (
+        estimate_effects(panel, ours, all_interventions=known, types=types, options=options).per_intervention
+        if with_effects
+        else []
+    )
     fu_options = follow_up_options or FollowUpOptions(follow_up_months=case.follow_up_months)
     follow_ups = follow_up(panel, [i for i in ours if i.end is not None], options=fu_options)
-    return CaseOutcome(effects.per_intervention, follow_ups, codes)
+    return CaseOutcome(effects, follow_ups, codes)
 
 
 @dataclass(frozen=True)
@@ -111,6 +117,7 @@ class WatchItem:
     """One withdrawn intervention under follow-up, with its relapse status (``FollowUp.status``)."""
 
     case_id: int
+    organisation_id: int
     organisation_code: str
     organisation_name: str
     withdrawal: dt.date
@@ -127,11 +134,12 @@ def follow_up_watch(conn: Connection, *, relapses_only: bool = False) -> list[Wa
     for summary in list_cases(conn):
         if summary.withdrawal_date is None:
             continue
-        outcome = case_outcome(conn, summary.id)
+        outcome = case_outcome(conn, summary.id, with_effects=False)
         for f in outcome.follow_ups:
             items.append(
                 WatchItem(
                     case_id=summary.id,
+                    organisation_id=summary.organisation_id,
                     organisation_code=summary.organisation_code,
                     organisation_name=summary.organisation_name,
                     withdrawal=f.withdrawal,

@@ -10,10 +10,11 @@ from sqlalchemy import Connection
 
 from forewarn.access.policy import Permission, allowed
 from forewarn.access.principal import Principal
+from forewarn.views.follow_up import portfolio_with_follow_up
 from forewarn.views.portfolio import PortfolioFilters, PortfolioOut, portfolio
 from forewarn.views.soft import with_soft_status
 from forewarn.web.deps import AppState, ReadConnection, Viewer, record_view, require
-from forewarn.web.pages.cached import kept_closed_results, kept_ranking
+from forewarn.web.pages.cached import kept_closed_results, kept_follow_up_flags, kept_ranking
 from forewarn.web.rendering import render
 from forewarn.web.routes.helpers import is_htmx
 from forewarn.web.state import WebState
@@ -46,9 +47,10 @@ def _portfolio(
 ) -> PortfolioOut:
     may_filter = allowed(principal, Permission.FILTER_PORTFOLIO)
     found = portfolio(conn, viewer, filters, may_filter=may_filter, page=page, ranked=kept_ranking)
-    return with_soft_status(
+    shown = with_soft_status(
         found, conn, min_group_size=state.settings.min_group_size, results_of=kept_closed_results
     )
+    return portfolio_with_follow_up(shown, found.ids, kept_follow_up_flags(conn))
 
 
 @router.get("/", include_in_schema=False)
