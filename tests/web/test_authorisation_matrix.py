@@ -548,6 +548,17 @@ CASES: list[Case] = [
         label="another organisation's",
     ),
     Case("GET", "/library/{document_id}", signed_in(404), setup=ids(document_id=987654), label="none"),
+    # Issue 14, a case's plan from the web: analysts and administrators add milestones and exit criteria and mark
+    # milestones done (400: the forms are empty); members may not (403), even on their own organisation's case.
+    Case("POST", "/cases/{case_id}/milestones", staff(400), setup=case_of("OWN"), data={"title": ""}),
+    Case("POST", "/cases/{case_id}/exit-criteria", staff(400), setup=case_of("OWN"), data={"threshold": "x"}),
+    Case(
+        "POST",
+        "/cases/{case_id}/milestones/{milestone_id}/done",
+        staff(400),
+        setup=case_of("OWN", milestone_id=1),
+        data={"done_on": ""},
+    ),
 ]
 
 
