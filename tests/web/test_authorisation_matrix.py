@@ -559,6 +559,21 @@ CASES: list[Case] = [
         setup=case_of("OWN", milestone_id=1),
         data={"done_on": ""},
     ),
+    # Issue 14, downloads: every table as CSV and the board report with the page's own authorisation (members:
+    # their own organisation and case; anyone else's is 404), the portfolio report for the regulator only.
+    Case("GET", "/portfolio/tables/organisations.csv", signed_in(OK)),
+    Case("GET", "/portfolio/report.pdf", staff(OK)),
+    Case("GET", "/cases/tables/cases.csv", signed_in(OK)),
+    *[
+        Case("GET", path, {**signed_in(OK), **member_sees}, setup=setup, label=key)
+        for path, setup_of in (
+            ("/organisations/{organisation_id}/tables/{table}.csv", lambda key: org(key, table="events")),
+            ("/organisations/{organisation_id}/report.pdf", org),
+            ("/cases/{case_id}/tables/{table}.csv", lambda key: case_of(key, table="notes")),
+        )
+        for key, member_sees in (("OWN", {}), ("HIDDEN", {"member": 404, "member_bearer": 404}))
+        for setup in (setup_of(key),)
+    ],
 ]
 
 

@@ -88,7 +88,7 @@ def _day(text: str, label: str, *, required: bool = True) -> dt.date | None:
         raise BadRequestError(f"{label} must be a date (YYYY-MM-DD)") from None
 
 
-def _visible(conn: Connection, viewer: Visibility, case_id: int) -> reading.CaseFile:
+def visible_case(conn: Connection, viewer: Visibility, case_id: int) -> reading.CaseFile:
     """The case, if this viewer may open its organisation (members: their own); else 404."""
     try:
         case = reading.get_case(conn, case_id)
@@ -156,7 +156,7 @@ def _case_response(
     values: dict[str, str] | None = None,
 ) -> Response:
     """The case page; with ``errors`` (by field name) the page again with the form as typed, answered 400."""
-    case = _visible(conn, viewer, case_id)
+    case = visible_case(conn, viewer, case_id)
     staff = allowed(principal, Permission.VIEW_ALL_ORGANISATIONS)
     # The effect estimate compares with named other organisations: the regulator's view only.
     outcome = outcomes.case_outcome(conn, case_id) if staff and case.interventions else None
@@ -199,7 +199,7 @@ def add_note(
     case_id: int,
 ) -> Response:
     """Analysts add notes; members of the case's organisation add progress notes."""
-    _visible(conn, viewer, case_id)
+    visible_case(conn, viewer, case_id)
     kind = "note" if allowed(principal, Permission.VIEW_ALL_ORGANISATIONS) else "progress"
     return _apply(
         conn,
@@ -313,7 +313,7 @@ def _form_change(
 ) -> Response:
     """Run ``change`` unless the form has errors; a service refusal naming a field becomes that field's error.
     Either way the case must be one this viewer may open (404 first)."""
-    _visible(conn, viewer, case_id)
+    visible_case(conn, viewer, case_id)
     if not errors:
         try:
             change()  # type: ignore[operator]
