@@ -127,3 +127,37 @@ def test_the_reports_from_the_pages(signed_in: dict[str, SignedIn], engine: Engi
     assert "/portfolio/report.pdf" in analyst.client.get("/portfolio").text
     assert "/portfolio/report.pdf" not in member.client.get("/portfolio").text
     assert member.client.get("/portfolio/report.pdf").status_code == 403
+
+
+def test_an_indicators_points_and_the_watchlist(
+    signed_in: dict[str, SignedIn], engine: Engine, world: World
+) -> None:
+    from tests.web.risk_world import store_risk_scores
+
+    analyst, member = signed_in["analyst"], signed_in["member"]
+    own = world.ids["OWN"]
+    spc = analyst.client.get(f"/api/v1/organisations/{own}/indicators/perf").json()["spc"]
+    points = _csv(member, f"/organisations/{own}/indicators/perf/tables/points.csv")
+    assert [r["period"] for r in points] == spc["period"]
+    assert [float(r["value"]) for r in points] == spc["value"]
+    assert [r["point_type"] for r in points] == spc["point_type"]
+    assert (
+        f"/organisations/{own}/indicators/perf/tables/points.csv"
+        in member.client.get(f"/organisations/{own}/indicators/perf").text
+    )
+    assert (
+        member.client.get(
+            f"/organisations/{world.ids['HIDDEN']}/indicators/perf/tables/points.csv"
+        ).status_code
+        == 404
+    )
+
+    store_risk_scores(world, engine)
+    api = analyst.client.get("/api/v1/risk/watchlist").json()["organisations"]
+    rows = _csv(analyst, "/risk/tables/watchlist.csv")
+    assert [(r["code"], float(r["probability"])) for r in rows] == [
+        (o["code"], o["probability"]) for o in api
+    ]
+    assert [r["place_best"] for r in rows] == [str(o["place_best"]) for o in api]
+    mine = _csv(member, "/risk/tables/watchlist.csv")
+    assert [r["code"] for r in mine] == ["OWN1"] and mine[0]["place_best"] == ""

@@ -574,6 +574,17 @@ CASES: list[Case] = [
         for key, member_sees in (("OWN", {}), ("HIDDEN", {"member": 404, "member_bearer": 404}))
         for setup in (setup_of(key),)
     ],
+    Case("GET", "/risk/tables/watchlist.csv", signed_in(OK), setup=risk_scores),
+    *[
+        Case(
+            "GET",
+            "/organisations/{organisation_id}/indicators/{indicator_code}/tables/{table}.csv",
+            {**signed_in(OK), **member_sees},
+            setup=org(key, indicator_code="perf", table="points"),
+            label=key,
+        )
+        for key, member_sees in (("OWN", {}), ("HIDDEN", {"member": 404, "member_bearer": 404}))
+    ],
 ]
 
 

@@ -3,7 +3,7 @@ page showed, for whoever may open the page, and nothing more), with the formula 
 (text starting ``= + - @``, a tab or a carriage return gets a leading apostrophe: OWASP's CSV injection list).
 
 A page's tables are named (``indicators``, ``events``...); the web app serves each at
-``<page>/tables/<name>.csv``.
+``<page>/tables/<name>.csv`` (:mod:`forewarn.web.routes.downloads` lists them).
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ import polars as pl
 
 from forewarn.cases.reading import CaseFile, CaseSummary
 from forewarn.store.queries import spreadsheet_safe
-from forewarn.views.organisation import OrganisationOut
+from forewarn.views.organisation import IndicatorStateOut, OrganisationOut
 from forewarn.views.portfolio import PortfolioOut
+from forewarn.views.risk import WatchlistOut
 
 Cell = str | int | float | bool | dt.date | dt.datetime | None
 
@@ -262,3 +263,54 @@ def case_tables(case: CaseFile) -> dict[str, Table]:
         [(n["at"], n["author"], n["kind"], n["body"]) for n in case.notes],
     )
     return {t.name: t for t in (evidence, criteria, milestones, interventions, notes)}
+
+
+def indicator_tables(indicator: IndicatorStateOut) -> dict[str, Table]:
+    """One indicator of one organisation: every point of its XmR chart, and the rules that fired."""
+    spc = indicator.spc
+    points = Table(
+        "points",
+        ("period", "value", "mean", "lower_limit", "upper_limit", "point_type", "rule"),
+        [
+            (p, spc.value[t], spc.mean[t], spc.lpl[t], spc.upl[t], spc.point_type[t], spc.rule[t])
+            for t, p in enumerate(spc.period)
+        ],
+    )
+    signals = Table(
+        "signals",
+        ("period", "method", "rule", "direction", "value"),
+        [(x.period, x.method, x.rule, x.direction, x.value) for x in indicator.signals],
+    )
+    return {t.name: t for t in (points, signals)}
+
+
+def watchlist_table(view: WatchlistOut) -> Table:
+    """The risk watchlist's rows as the viewer sees them (places only for the whole list)."""
+    return Table(
+        "watchlist",
+        (
+            "organisation",
+            "code",
+            "probability",
+            "lower_90",
+            "upper_90",
+            "place_best",
+            "place_worst",
+            "reasons",
+            "follow_up",
+        ),
+        [
+            (
+                r.label,
+                r.code,
+                r.probability,
+                r.lower,
+                r.upper,
+                r.place_best,
+                r.place_worst,
+                r.reasons,
+                None if r.follow_up is None else r.follow_up.text,
+            )
+            for r in view.organisations
+        ],
+    )

@@ -3,8 +3,8 @@ renders (:mod:`forewarn.views.tables`), with the page's own authorisation (the s
 what the viewer may not open) and the view written to the audit log as the page's is.
 
 Tables served: the portfolio's organisations (every page of it, with the page's filters); an organisation's
-indicators, baselines, soft measures and events; the case list; a case's evidence, exit criteria, milestones,
-interventions and notes.
+indicators, baselines, soft measures and events; one indicator of an organisation's points and signals; the risk
+watchlist; the case list; a case's evidence, exit criteria, milestones, interventions and notes.
 """
 
 from __future__ import annotations
@@ -19,11 +19,20 @@ from forewarn.access.principal import Principal
 from forewarn.cases import reading
 from forewarn.reports.board import board_report, pdf
 from forewarn.reports.portfolio import portfolio_report
-from forewarn.views.follow_up import portfolio_with_follow_up
+from forewarn.views.follow_up import portfolio_with_follow_up, watchlist_with_follow_up
 from forewarn.views.organisation import with_soft_measures
 from forewarn.views.portfolio import portfolio
+from forewarn.views.risk import watchlist
 from forewarn.views.soft import soft_measures, with_soft_status
-from forewarn.views.tables import Table, case_list_table, case_tables, organisation_tables, portfolio_table
+from forewarn.views.tables import (
+    Table,
+    case_list_table,
+    case_tables,
+    indicator_tables,
+    organisation_tables,
+    portfolio_table,
+    watchlist_table,
+)
 from forewarn.web.deps import AppState, CurrentUser, ReadConnection, Viewer, record_view, require
 from forewarn.web.errors import NotFoundError
 from forewarn.web.pages import organisation as pages
@@ -34,6 +43,7 @@ from forewarn.web.routes.portfolio import Filters
 router = APIRouter(include_in_schema=False)
 PortfolioViewer = Annotated[Principal, Depends(require(Permission.VIEW_PORTFOLIO))]
 TABLE = Path(pattern=r"^[a-z_]{1,40}$")
+CODE = Path(pattern=r"^[A-Za-z0-9_.\-]{1,100}$")
 EVERY_ROW = 1_000_000  # the download is every page of the portfolio at once
 
 
@@ -99,6 +109,41 @@ def organisation_csv(
         detail={"download": f"{table}.csv"},
     )
     return csv_download(chosen, view.code)
+
+
+@router.get("/organisations/{organisation_id}/indicators/{indicator_code}/tables/{table}.csv")
+def organisation_indicator_csv(
+    request: Request,
+    state: AppState,
+    principal: CurrentUser,
+    viewer: Viewer,
+    conn: ReadConnection,
+    organisation_id: int,
+    indicator_code: str = CODE,
+    table: str = TABLE,
+) -> Response:
+    org, indicator, _ = pages.organisation_indicator_page(conn, viewer, organisation_id, indicator_code)
+    chosen = _named(indicator_tables(indicator), table)
+    record_view(
+        state,
+        conn,
+        request,
+        principal,
+        "organisation_indicator",
+        f"{organisation_id}:{indicator_code}",
+        organisation_id=organisation_id,
+        detail={"download": f"{table}.csv"},
+    )
+    return csv_download(chosen, f"{org.code}-{indicator_code}")
+
+
+@router.get("/risk/tables/watchlist.csv")
+def watchlist_csv(
+    request: Request, state: AppState, principal: PortfolioViewer, viewer: Viewer, conn: ReadConnection
+) -> Response:
+    view = watchlist_with_follow_up(watchlist(conn, viewer), kept_follow_up_flags(conn))
+    record_view(state, conn, request, principal, "risk_watchlist", detail={"download": "watchlist.csv"})
+    return csv_download(watchlist_table(view), "risk")
 
 
 @router.get("/cases/tables/cases.csv")
