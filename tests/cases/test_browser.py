@@ -1,6 +1,7 @@
-"""The case journey in Chromium: an analyst opens a case, records an intervention, withdraws it and closes the
-case; the organisation's member sees only their own case and adds a progress note; axe-core finds no WCAG 2.2 AA
-violation on any of the pages."""
+"""The case journey in Chromium: an analyst opens a case, records an intervention, sets a milestone and an exit
+criterion (one refused with its field's error first), sees the intervention on the organisation's charts,
+withdraws it and closes the case; the organisation's member sees only their own case and adds a progress note;
+axe-core finds no WCAG 2.2 AA violation on any of the pages."""
 
 from __future__ import annotations
 
@@ -42,6 +43,37 @@ def test_a_case_from_opening_to_closing_in_the_browser(
     page.wait_for_url(case_url)
     assert page.locator("#interventions").inner_text().startswith("development from 2021-02-01 to now")
     assert_accessible(page)
+    case_id = case_url.rsplit("/", 1)[1]
+
+    # The plan: an exit criterion refused with its field's error (and the error summary accessible), then set;
+    # a milestone.
+    page.get_by_label("Indicator code").fill("perf")
+    page.get_by_label("Threshold").fill("ninety")
+    page.get_by_role("button", name="Add the exit criterion").click()
+    summary = page.locator(".govuk-error-summary")
+    assert "The threshold must be a number" in summary.inner_text()
+    assert_accessible(page)
+    summary.get_by_role("link", name="The threshold must be a number, such as 0.8").click()
+    assert page.evaluate("document.activeElement.id") == "threshold"
+    page.get_by_label("Threshold").fill("0.9")
+    page.get_by_role("button", name="Add the exit criterion").click()
+    page.wait_for_url(case_url)
+    assert page.get_by_text("Seen within four hours: mean of the latest 3 values >= 0.9").is_visible()
+    page.get_by_label("Milestone", exact=True).fill("Action plan agreed")
+    page.get_by_label("Due (YYYY-MM-DD, optional)").fill("2021-04-01")
+    page.get_by_role("button", name="Add the milestone").click()
+    page.wait_for_url(case_url)
+    assert page.get_by_text("Action plan agreed, due 2021-04-01").is_visible()
+    assert_accessible(page)
+
+    # On the organisation's charts at once: the intervention's band and label, drawn by Vega in the page.
+    page.goto(f"{url}/organisations/{live_server.world.ids['OWN']}")
+    label = f"development (case {case_id})"
+    chart = page.locator('[data-vega-spec="spec-spc-perf"]')
+    chart.locator("svg").first.wait_for()
+    assert chart.locator("svg text", has_text=label).count() == 1
+    assert_accessible(page)
+    page.goto(case_url)
     page.get_by_label("End of the intervention (YYYY-MM-DD)").fill("2021-11-01")
     page.get_by_role("button", name="Record the withdrawal").click()
     page.wait_for_url(case_url)

@@ -37,15 +37,26 @@ def test_a_case_through_the_web(
     case_id = int(location.rsplit("/", 1)[1])
     page = analyst.client.get(location).text
     assert "Four-hour waits" in page and "Seen within four hours" in page  # the scan's signal, pulled in
+    organisation_page = f"/organisations/{world.ids['OWN']}"
+    label = f"development (case {case_id})"
+    assert label not in analyst.client.get(organisation_page).text  # the page is kept from here on
     _post(
         analyst,
         f"/cases/{case_id}/interventions",
         {"start": "2021-01-15", "indicators": "perf", "rebase_reason": "new pathway"},
     )
+    # At once on the kept page's charts (the event moves the data version), the server-drawn chart and the
+    # member's page: a band from the start, labelled, with the SPC chart rebased from that month.
+    shown = analyst.client.get(organisation_page).text
+    assert f"intervention {label} 2021-01-15 to now" in shown
+    assert label in member.client.get(organisation_page).text
+    drawn = analyst.client.get(f"{organisation_page}/charts/perf.svg").text
+    assert label in drawn and "baseline reset 1 time" in drawn
     _post(member, f"/cases/{case_id}/notes", {"body": "We started the new pathway."})
     _post(analyst, f"/cases/{case_id}/withdraw", {"end": "2021-10-01"})
     page = analyst.client.get(location).text
     assert "development from 2021-01-15 to 2021-10-01, on perf (SPC charts rebased at the start)" in page
+    assert f"intervention {label} 2021-01-15 to 2021-10-01" in analyst.client.get(organisation_page).text
     assert "We started the new pathway." in page
     # The effect against a comparison group, and the follow-up, for the regulator only.
     assert 'id="outcome"' in page and "Follow-up after withdrawal on 2021-10-01" in page
@@ -87,3 +98,91 @@ def test_a_case_through_the_web(
         ).all()
         assert {channel for _, channel in audited} == {"web"}
         assert any(actor.startswith("member") or "member" in actor for actor, _ in audited)
+
+
+def test_milestones_and_exit_criteria_from_the_web(signed_in: dict[str, SignedIn], engine: Engine) -> None:
+    analyst, member = signed_in["analyst"], signed_in["member"]
+    location = _post(
+        analyst,
+        "/cases",
+        {"organisation_code": "OWN1", "support": "watch", "owner": "Dana", "concern": "Falls"},
+    )
+    case_id = int(location.rsplit("/", 1)[1])
+    opened = len(_changes(engine, case_id))
+
+    # Each field's error is named, linked from the summary, and the form keeps what was typed; nothing is written.
+    bad = analyst.client.post(
+        f"{location}/exit-criteria",
+        data={"indicator_code": "perf", "comparison": "above", "threshold": "eighty", "months": "0"},
+        headers=analyst.headers(),
+    )
+    assert bad.status_code == 400
+    for field, message in (
+        ("comparison", "Choose at least or at most"),
+        ("threshold", "The threshold must be a number, such as 0.8"),
+        ("months", "The number of latest values must be a whole number from 1 to 120"),
+    ):
+        assert f'<a href="#{field}">{message}</a>' in bad.text
+        assert f'id="{field}-error"' in bad.text
+    assert 'id="indicator_code-error"' not in bad.text and 'value="eighty"' in bad.text
+    unknown = analyst.client.post(
+        f"{location}/exit-criteria",
+        data={"indicator_code": "nope", "comparison": "at_least", "threshold": "0.8", "months": "3"},
+        headers=analyst.headers(),
+    )
+    assert (
+        unknown.status_code == 400
+        and '<a href="#indicator_code">No indicator with code &#39;nope&#39;</a>' in unknown.text
+    )
+    no_title = analyst.client.post(
+        f"{location}/milestones", data={"title": "", "due": "1 May"}, headers=analyst.headers()
+    )
+    assert no_title.status_code == 400
+    assert '<a href="#title">Enter the title of the milestone</a>' in no_title.text
+    assert '<a href="#due">The due date must be a date, as YYYY-MM-DD</a>' in no_title.text
+    assert "None set." in no_title.text  # neither list has anything yet
+
+    _post(
+        analyst,
+        f"{location}/exit-criteria",
+        {"indicator_code": "perf", "comparison": "at_least", "threshold": "0.9", "months": "3"},
+    )
+    _post(analyst, f"{location}/milestones", {"title": "Action plan agreed", "due": "2022-03-01"})
+    page = analyst.client.get(location).text
+    assert "Seen within four hours: mean of the latest 3 values &gt;= 0.9" in page
+    assert "Action plan agreed, due 2022-03-01" in page
+    (milestone_id,) = {int(m) for m in re.findall(rf"/cases/{case_id}/milestones/(\d+)/done", page)}
+    # Members may read their case's plan but not change it; another case's milestone is not this case's.
+    assert "Add a milestone" not in member.client.get(location).text
+    for path, data in (
+        (f"{location}/milestones", {"title": "x"}),
+        (f"{location}/exit-criteria", {"indicator_code": "perf"}),
+        (f"{location}/milestones/{milestone_id}/done", {"done_on": "2022-02-01"}),
+    ):
+        assert member.client.post(path, data=data, headers=member.headers()).status_code == 403
+    other = _post(
+        analyst, "/cases", {"organisation_code": "PEER1", "support": "watch", "owner": "Dana", "concern": "x"}
+    )
+    wrong = analyst.client.post(
+        f"{other}/milestones/{milestone_id}/done", data={"done_on": "2022-02-01"}, headers=analyst.headers()
+    )
+    assert wrong.status_code == 404
+    _post(analyst, f"{location}/milestones/{milestone_id}/done", {"done_on": "2022-02-20"})
+    assert "Action plan agreed, due 2022-03-01, done 2022-02-20" in analyst.client.get(location).text
+
+    changes = _changes(engine, case_id)
+    assert {channel for channel, _ in changes} == {"web"}
+    details = [str(detail) for _, detail in changes[opened:]]
+    assert len(details) == 3  # the criterion, the milestone, done: the refused forms wrote nothing
+    assert "perf at_least 0.9 over 3 months" in details[0]
+    assert "Action plan agreed" in details[1] and "milestone_done" in details[2]
+
+
+def _changes(engine: Engine, case_id: int) -> list[tuple[str, object]]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(AuditEntry.channel, AuditEntry.detail)
+            .where(AuditEntry.object_type == "case", AuditEntry.object_id == str(case_id))
+            .order_by(AuditEntry.id)
+        ).all()
+    return [(str(channel), detail) for channel, detail in rows]

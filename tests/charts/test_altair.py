@@ -15,7 +15,7 @@ import pytest
 from forewarn.charts.funnel import FunnelCurve, FunnelUnit, funnel_plot, funnel_plot_spec
 from forewarn.charts.ranks import RankInterval, rank_interval_chart
 from forewarn.charts.render import VEGA_LITE_VERSION, spec_of, svg
-from forewarn.charts.spc import SpcSeries, spc_chart
+from forewarn.charts.spc import InterventionSpan, SpcSeries, spc_chart
 
 
 def _spc(**changes: Any) -> SpcSeries:
@@ -43,6 +43,14 @@ def _charts() -> dict[str, alt.TopLevelMixin]:
         "spc": spc_chart(_spc()),
         "spc_labels": spc_chart(
             _spc(period=tuple(f"{y}/{(y + 1) % 100:02d}" for y in range(2008, 2020)), rebases=("2013/14",))
+        ),
+        "spc_interventions": spc_chart(
+            _spc(
+                interventions=(
+                    InterventionSpan(dt.date(2020, 3, 15), dt.date(2020, 8, 1), "development (case 1)"),
+                    InterventionSpan(dt.date(2020, 10, 1), None, "enforcement"),
+                )
+            )
         ),
         "run": spc_chart(_spc(lpl=(None,) * 12, upl=(None,) * 12, limits=False, chart_name="Run chart")),
         "funnel": funnel_plot(

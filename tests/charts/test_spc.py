@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from forewarn.charts.render import svg
-from forewarn.charts.spc import SpcSeries, spc_chart_spec
+from forewarn.charts.spc import InterventionSpan, SpcSeries, spc_chart_spec
 from tests.charts.specs import rows
 
 
@@ -167,3 +167,54 @@ def test_a_clipped_chart_is_drawn_as_svg_with_its_note() -> None:
     title = drawn.split("<title>", 1)[1].split("</title>", 1)[0]
     assert title.endswith("; lower limit below 0 shown at 0")
     assert ">Lower limit below 0 shown at 0</text>" in drawn  # and beside the line
+
+
+def test_interventions_are_bands_cut_to_the_charts_periods_with_their_starts_and_ends() -> None:
+    spans = (
+        InterventionSpan(dt.date(2019, 1, 1), dt.date(2019, 6, 1), "before the chart"),
+        InterventionSpan(dt.date(2019, 10, 1), dt.date(2020, 3, 10), "development (case 1)"),
+        InterventionSpan(dt.date(2020, 9, 15), None, "enforcement (case 2)"),
+    )
+    spec = spc_chart_spec(SpcSeries(**{**_series().__dict__, "interventions": spans}))
+    # The first ended before January 2020 and is not drawn; the second starts before the chart (its band starts
+    # at the first period, and no start edge is drawn); the third runs on to the last period.
+    assert spec["datasets"]["interventions"] == [
+        {
+            "from": "2020-01-01",
+            "to": "2020-03-10",
+            "label": "development (case 1)",
+            "when": "2019-10-01 to 2020-03-10",
+        },
+        {
+            "from": "2020-09-15",
+            "to": "2020-12-01",
+            "label": "enforcement (case 2)",
+            "when": "2020-09-15 to now",
+        },
+    ]
+    assert spec["datasets"]["intervention_edges"] == [
+        {"period": "2020-03-10", "edge": "Intervention ended", "label": "development (case 1)"},
+        {"period": "2020-09-15", "edge": "Intervention started", "label": "enforcement (case 2)"},
+    ]
+    band = next(layer for layer in spec["layer"] if layer["mark"]["type"] == "rect")
+    assert spec["layer"].index(band) == 0  # beneath the limits and points
+    assert band["encoding"]["x2"] == {"field": "to"}
+    assert "intervention enforcement (case 2) 2020-09-15 to now" in spec["description"]
+    drawn = svg(spec)
+    assert "enforcement (case 2)" in drawn  # the label is drawn
+
+
+def test_a_chart_of_period_labels_or_without_interventions_draws_no_band() -> None:
+    span = (InterventionSpan(dt.date(2020, 3, 1), None, "development"),)
+    labelled = SpcSeries(
+        **{
+            **_series().__dict__,
+            "period": tuple(str(m) for m in range(12)),
+            "rebases": (),
+            "interventions": span,
+        }
+    )
+    for series in (_series(), labelled):
+        spec = spc_chart_spec(series)
+        assert "interventions" not in spec["datasets"]
+        assert not any(layer["mark"]["type"] == "rect" for layer in spec["layer"])

@@ -3,6 +3,7 @@ from every section, and that the SVG charts are embedded (drawn as vectors with 
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from pathlib import Path
 
@@ -10,10 +11,11 @@ import pytest
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
-from forewarn.cases import service
+from forewarn.cases import outcomes, service
 from forewarn.cli import app
 from forewarn.reports.board import board_report, pdf
 from forewarn.settings import get_settings
+from forewarn.views.soft import soft_measures
 from tests.web.world import World, build_world
 
 pypdf = pytest.importorskip("pypdf")
@@ -35,10 +37,14 @@ def test_the_board_report_pdf(engine: Engine, world: World) -> None:
             actor="tests",
         )
         service.start_intervention(
-            conn, case_id, start=__import__("datetime").date(2021, 2, 1), indicators=["perf"], actor="tests"
+            conn, case_id, start=dt.date(2021, 2, 1), indicators=["perf"], actor="tests"
         )
+        service.end_intervention(conn, case_id, end=dt.date(2021, 9, 1), actor="tests")
     with engine.connect() as conn:
         report = board_report(conn, world.ids["OWN"])
+        outcome = outcomes.case_outcome(conn, case_id)
+        members_copy = board_report(conn, world.ids["OWN"], regulator=False)
+        soft = soft_measures(conn, "OWN1", min_group_size=5)
     assert report.charts >= 1
     reader = pypdf.PdfReader(io.BytesIO(pdf(report)))
     pages = [p.extract_text() for p in reader.pages]
@@ -49,12 +55,28 @@ def test_the_board_report_pdf(engine: Engine, world: World) -> None:
         "Contents",
         "1. Signals",
         "2. Charts",
-        "3. Case and interventions",
-        "4. Data sources and licences",
+        "3. Soft measures",
+        "4. Statistical neighbours",
+        "5. Case and interventions",
+        "6. Data sources and licences",
     ):
         assert heading in text
+    # The regulator's copy carries the effect against the comparison group and the follow-up, with the numbers
+    # the case's outcome gives; the member's copy leaves the comparison out, as their case page does.
+    (effect,) = outcome.effects
+    (follow,) = outcome.follow_ups
+    assert "Did it work?" in text and "Does it last?" in text
+    if effect.reason is None:
+        assert f"{effect.did:+.3f} ({effect.ci_low:+.3f} to {effect.ci_high:+.3f})" in text
+    assert f"Follow-up after withdrawal on 2021-09-01: {follow.status}" in text
+    assert "Did it work?" not in members_copy.html and "Difference in differences" not in members_copy.html
+    # Soft measures as the page shows them, small groups suppressed.
+    assert soft and soft[0].wave in text
+    shown = [d for d in soft[0].dimensions if not d.suppressed]
+    assert shown and all(d.name in report.html for d in shown)
+    assert any(d.suppressed for d in soft[0].dimensions) == ("Suppressed (small group)" in report.html)
     assert f"Page 1 of {len(pages)}" in pages[0] and f"Page {len(pages)} of {len(pages)}" in pages[-1]
-    assert "Four-hour waits falling" in text and "development from 2021-02-01" in text
+    assert "Four-hour waits falling" in text and "development from 2021-02-01 to 2021-09-01" in text
     assert "Seen within four hours" in text
     # The charts are the pages' SVG, drawn into the PDF as vectors: their axis titles are text on the page, and the
     # chart pages carry drawing operators far beyond the text's.

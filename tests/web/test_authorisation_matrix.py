@@ -647,6 +647,43 @@ CASES: list[Case] = [
             ("HIDDEN", {**signed_in(OK), "member": 404, "member_bearer": 404}),
         )
     ],
+    # Issue 14, a case's plan from the web: analysts and administrators add milestones and exit criteria and mark
+    # milestones done (400: the forms are empty); members may not (403), even on their own organisation's case.
+    Case("POST", "/cases/{case_id}/milestones", staff(400), setup=case_of("OWN"), data={"title": ""}),
+    Case("POST", "/cases/{case_id}/exit-criteria", staff(400), setup=case_of("OWN"), data={"threshold": "x"}),
+    Case(
+        "POST",
+        "/cases/{case_id}/milestones/{milestone_id}/done",
+        staff(400),
+        setup=case_of("OWN", milestone_id=1),
+        data={"done_on": ""},
+    ),
+    # Issue 14, downloads: every table as CSV and the board report with the page's own authorisation (members:
+    # their own organisation and case; anyone else's is 404), the portfolio report for the regulator only.
+    Case("GET", "/portfolio/tables/organisations.csv", signed_in(OK)),
+    Case("GET", "/portfolio/report.pdf", staff(OK)),
+    Case("GET", "/cases/tables/cases.csv", signed_in(OK)),
+    *[
+        Case("GET", path, {**signed_in(OK), **member_sees}, setup=setup, label=key)
+        for path, setup_of in (
+            ("/organisations/{organisation_id}/tables/{table}.csv", lambda key: org(key, table="events")),
+            ("/organisations/{organisation_id}/report.pdf", org),
+            ("/cases/{case_id}/tables/{table}.csv", lambda key: case_of(key, table="notes")),
+        )
+        for key, member_sees in (("OWN", {}), ("HIDDEN", {"member": 404, "member_bearer": 404}))
+        for setup in (setup_of(key),)
+    ],
+    Case("GET", "/risk/tables/watchlist.csv", signed_in(OK), setup=risk_scores),
+    *[
+        Case(
+            "GET",
+            "/organisations/{organisation_id}/indicators/{indicator_code}/tables/{table}.csv",
+            {**signed_in(OK), **member_sees},
+            setup=org(key, indicator_code="perf", table="points"),
+            label=key,
+        )
+        for key, member_sees in (("OWN", {}), ("HIDDEN", {"member": 404, "member_bearer": 404}))
+    ],
 ]
 
 

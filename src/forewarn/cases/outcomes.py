@@ -13,6 +13,7 @@ from forewarn.cases.effects import (
     EffectOptions,
     Intervention,
     InterventionEffect,
+    ScorePanel,
     estimate_effects,
     score_panel,
 )
@@ -56,19 +57,8 @@ def store_interventions(conn: Connection) -> list[Intervention]:
     return out
 
 
-def case_outcome(
-    conn: Connection,
-    case_id: int,
-    *,
-    options: EffectOptions | None = None,
-    follow_up_options: FollowUpOptions | None = None,
-) -> CaseOutcome:
-    """The case's interventions: naive change and comparison-group DiD, and the follow-up after withdrawal, on
-    the score of their targeted indicators over every organisation's monthly values in the store."""
-    case = get_case(conn, case_id)
-    codes = sorted({str(c) for i in case.interventions for c in (i["indicators"] or [])})  # type: ignore[attr-defined]
-    if not codes:
-        return CaseOutcome([], [], [])
+def _score_panel(conn: Connection, codes: list[str]) -> ScorePanel | None:
+    """The score of ``codes`` over every organisation's monthly values in the store (None without values)."""
     polarity = {
         code: str(p.value if hasattr(p, "value") else p)
         for code, p in conn.execute(
@@ -85,10 +75,36 @@ def case_outcome(
         schema={"org_code": pl.String, "period": pl.Date, "indicator": pl.String, "value": pl.Float64},
         orient="row",
     )
-    if observations.is_empty():
+    return None if observations.is_empty() else score_panel(observations, polarity)
+
+
+def case_outcome(
+    conn: Connection,
+    case_id: int,
+    *,
+    options: EffectOptions | None = None,
+    follow_up_options: FollowUpOptions | None = None,
+    with_effects: bool = True,
+    panels: dict[tuple[str, ...], ScorePanel | None] | None = None,
+) -> CaseOutcome:
+    """The case's interventions: naive change and comparison-group DiD, and the follow-up after withdrawal, on
+    the score of their targeted indicators over every organisation's monthly values in the store.
+    ``with_effects`` False: the follow-up only (the effects' matching is most of the cost). ``panels`` keeps the
+    score panels by indicator set across calls (reading every organisation's values is most of the rest)."""
+    case = get_case(conn, case_id)
+    codes = sorted({str(c) for i in case.interventions for c in (i["indicators"] or [])})  # type: ignore[attr-defined]
+    if not codes:
+        return CaseOutcome([], [], [])
+    key = tuple(codes)
+    if panels is None or key not in panels:
+        found = _score_panel(conn, codes)
+        if panels is not None:
+            panels[key] = found
+    else:
+        found = panels[key]
+    if found is None:
         return CaseOutcome([], [], codes)
-    panel = score_panel(observations, polarity)
-    known = store_interventions(conn)
+    panel = found
     ours = [
         Intervention(
             f"{case.organisation_code}:{i['start_date']}",
@@ -99,11 +115,16 @@ def case_outcome(
         )
         for i in case.interventions
     ]
-    types = dict(conn.execute(select(Organisation.code, Organisation.type)).all())
-    effects = estimate_effects(panel, ours, all_interventions=known, types=types, options=options)
+    effects: list[InterventionEffect] = []
+    if with_effects:
+        types = dict(conn.execute(select(Organisation.code, Organisation.type)).all())
+        known = store_interventions(conn)
+        effects = estimate_effects(
+            panel, ours, all_interventions=known, types=types, options=options
+        ).per_intervention
     fu_options = follow_up_options or FollowUpOptions(follow_up_months=case.follow_up_months)
     follow_ups = follow_up(panel, [i for i in ours if i.end is not None], options=fu_options)
-    return CaseOutcome(effects.per_intervention, follow_ups, codes)
+    return CaseOutcome(effects, follow_ups, codes)
 
 
 @dataclass(frozen=True)
@@ -111,6 +132,7 @@ class WatchItem:
     """One withdrawn intervention under follow-up, with its relapse status (``FollowUp.status``)."""
 
     case_id: int
+    organisation_id: int
     organisation_code: str
     organisation_name: str
     withdrawal: dt.date
@@ -124,14 +146,16 @@ class WatchItem:
 def follow_up_watch(conn: Connection, *, relapses_only: bool = False) -> list[WatchItem]:
     """Every case intervention withdrawn, monitored against the level it achieved: relapses first."""
     items: list[WatchItem] = []
+    panels: dict[tuple[str, ...], ScorePanel | None] = {}  # cases on the same indicators share one
     for summary in list_cases(conn):
         if summary.withdrawal_date is None:
             continue
-        outcome = case_outcome(conn, summary.id)
+        outcome = case_outcome(conn, summary.id, with_effects=False, panels=panels)
         for f in outcome.follow_ups:
             items.append(
                 WatchItem(
                     case_id=summary.id,
+                    organisation_id=summary.organisation_id,
                     organisation_code=summary.organisation_code,
                     organisation_name=summary.organisation_name,
                     withdrawal=f.withdrawal,

@@ -8,6 +8,7 @@ label such as the command line's user) and raise ``CaseError`` with a message fo
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Sequence
 
 from sqlalchemy import Connection, func, insert, select, update
@@ -32,7 +33,12 @@ Actor = Principal | str
 
 
 class CaseError(ValueError):
-    """Something asked of a case that cannot be done (unknown organisation, closed case, bad date ...)."""
+    """Something asked of a case that cannot be done (unknown organisation, closed case, bad date ...);
+    ``field`` names the input at fault where there is one (``indicator_code``...), for a form's error."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class CaseNotFound(LookupError):
@@ -338,7 +344,7 @@ def add_milestone(
 ) -> int:
     organisation_id = _opencase_row(conn, case_id)
     if not title.strip():
-        raise CaseError("a milestone needs a title")
+        raise CaseError("a milestone needs a title", "title")
     milestone = int(
         conn.execute(
             insert(CaseMilestone)
@@ -352,9 +358,18 @@ def add_milestone(
 
 
 def complete_milestone(
-    conn: Connection, milestone_id: int, *, done_on: dt.date, actor: Actor, channel: Channel = "cli"
+    conn: Connection,
+    milestone_id: int,
+    *,
+    done_on: dt.date,
+    actor: Actor,
+    channel: Channel = "cli",
+    of_case: int | None = None,
 ) -> None:
+    """Mark a milestone done; with ``of_case``, a milestone of another case is not found (``CaseNotFound``)."""
     case_id = conn.execute(select(CaseMilestone.case_id).where(CaseMilestone.id == milestone_id)).scalar()
+    if of_case is not None and case_id != of_case:
+        raise CaseNotFound(f"case {of_case} has no milestone {milestone_id}")
     if case_id is None:
         raise CaseError(f"no milestone {milestone_id}")
     organisation_id = _opencase_row(conn, int(case_id))
@@ -378,15 +393,15 @@ def add_exit_criterion(
     organisation_id = _opencase_row(conn, case_id)
     indicator = conn.execute(select(Indicator.id).where(Indicator.code == indicator_code)).scalar()
     if indicator is None:
-        raise CaseError(f"no indicator with code {indicator_code!r}")
+        raise CaseError(f"no indicator with code {indicator_code!r}", "indicator_code")
     try:
         how = ExitComparison(comparison)
     except ValueError:
-        raise CaseError(f"comparison must be at_least or at_most, not {comparison!r}") from None
+        raise CaseError(f"comparison must be at_least or at_most, not {comparison!r}", "comparison") from None
     if months < 1:
-        raise CaseError("months must be at least 1")
-    if threshold != threshold:  # NaN
-        raise CaseError("threshold must be a number")
+        raise CaseError("months must be at least 1", "months")
+    if not math.isfinite(threshold):
+        raise CaseError("threshold must be a number", "threshold")
     criterion = int(
         conn.execute(
             insert(CaseExitCriterion)

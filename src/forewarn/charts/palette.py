@@ -14,6 +14,7 @@ NEUTRAL = "#4c2c92"
 LIMIT = "#505a5f"
 TARGET = "#00703c"
 HIGHLIGHT = "#0b0c0c"
+INTERVENTION = "#003078"  # GOV.UK dark blue: interventions' bands, edges and labels
 
 POINT_TYPES: dict[str, tuple[str, str, str]] = {
     # label in the legend, colour, Vega shape

@@ -347,19 +347,25 @@ def report_org_command(
     pdf: Annotated[str | None, typer.Option("--pdf", help="Write the PDF here.")] = None,
     html: Annotated[str | None, typer.Option("--html", help="Write the HTML here.")] = None,
 ) -> None:
-    """A board report for one organisation: signals, charts, case and interventions, sources and licences."""
+    """A board report for one organisation: signals, charts, soft measures, neighbours, case and interventions
+    (effects and follow-up), sources and licences."""
     from pathlib import Path
 
     from forewarn.cases.service import CaseError, organisation_id_of
     from forewarn.reports.board import board_report
     from forewarn.reports.board import pdf as to_pdf
+    from forewarn.settings import get_settings
 
     if pdf is None and html is None:
         raise fail("give --pdf FILE and/or --html FILE", 2)
     engine = migrated_engine()
     try:
         with engine.connect() as conn:
-            report = board_report(conn, organisation_id_of(conn, organisation))
+            report = board_report(
+                conn,
+                organisation_id_of(conn, organisation),
+                min_group_size=get_settings().min_group_size,  # soft measures' small groups suppressed
+            )
     except CaseError as exc:
         raise fail(str(exc)) from None
     finally:

@@ -1,6 +1,8 @@
 """A board report for one organisation, as HTML and PDF (WeasyPrint): its signals, its charts (the same SVG SPC
-charts as its page, drawn by ``forewarn.charts``), its case and interventions, and the data's sources and
-licences, with a contents list and page numbers."""
+charts as its page, drawn by ``forewarn.charts``, interventions shaded), its soft measures (small groups
+suppressed, as on the page), its statistical neighbours (named only where the reader may see them), its case and
+interventions with, for the regulator, each intervention's effect against its comparison group and the follow-up
+after withdrawal, and the data's sources and licences, with a contents list and page numbers."""
 
 from __future__ import annotations
 
@@ -13,14 +15,17 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from sqlalchemy import Connection
 
 from forewarn.access.policy import ALL_ORGANISATIONS, Visibility
-from forewarn.cases import reading
+from forewarn.cases import outcomes, reading
 from forewarn.charts.display import number_text
 from forewarn.charts.render import svg
 from forewarn.charts.spc import spc_chart_spec
-from forewarn.views.organisation import organisation
+from forewarn.views.organisation import organisation, with_soft_measures
+from forewarn.views.peers import NeighboursOut, neighbours_view
+from forewarn.views.soft import soft_measures
 
 TEMPLATES = Path(__file__).parent / "templates"
 MAX_CHARTS = 12
+NEIGHBOUR_REPLICATES = 50  # the bootstrap behind each neighbour's stability (the page computes 100)
 
 
 @dataclass(frozen=True)
@@ -48,12 +53,17 @@ def board_report(
     *,
     visibility: Visibility = ALL_ORGANISATIONS,
     generated: dt.datetime | None = None,
+    min_group_size: int = 5,
+    regulator: bool = True,
 ) -> BoardReport:
-    """The report's HTML; LookupError when there is no such organisation or ``visibility`` may not open it."""
+    """The report's HTML; LookupError when there is no such organisation or ``visibility`` may not open it.
+
+    ``min_group_size`` suppresses the soft measures of smaller groups (the app's setting); ``regulator`` False
+    leaves out the interventions' comparison-group effects (a member's copy, as on their case page)."""
     view = organisation(conn, visibility, organisation_id) if visibility.may_open(organisation_id) else None
     if view is None:
         raise LookupError(f"no organisation {organisation_id}, or it may not be seen")
-    page = view.page
+    page = with_soft_measures(view.page, soft_measures(conn, view.page.code, min_group_size=min_group_size))
     charts: list[dict[str, str]] = []
     for indicator in page.indicators:
         chart = view.charts.get(indicator.code)
@@ -70,6 +80,9 @@ def board_report(
     cases = [
         reading.get_case(conn, c.id) for c in reading.list_cases(conn, organisation_ids=[organisation_id])
     ]
+    case_outcomes = {
+        case.id: outcomes.case_outcome(conn, case.id) for case in cases if regulator and case.interventions
+    }
     title = f"Board report: {page.name}"
     html = (
         _environment()
@@ -79,6 +92,8 @@ def board_report(
             page=page,
             charts=charts,
             cases=cases,
+            outcomes=case_outcomes,
+            neighbours=_neighbours(conn, visibility, organisation_id),
             generated=(generated or dt.datetime.now(dt.UTC)).strftime("%-d %B %Y %H:%M UTC"),
         )
     )
@@ -91,3 +106,12 @@ def pdf(report: BoardReport) -> bytes:
 
     out: bytes = HTML(string=report.html, base_url=str(TEMPLATES)).write_pdf()
     return out
+
+
+def _neighbours(conn: Connection, visibility: Visibility, organisation_id: int) -> NeighboursOut | None:
+    """The organisation's statistical neighbours as its neighbours page shows this reader (None when there are
+    none to find: no context attributes, or too few organisations of its type)."""
+    try:
+        return neighbours_view(conn, visibility, organisation_id, replicates=NEIGHBOUR_REPLICATES)
+    except (LookupError, ValueError):
+        return None

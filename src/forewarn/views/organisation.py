@@ -15,7 +15,7 @@ from pydantic import Field
 from sqlalchemy import Connection, and_, func, select
 
 from forewarn.access.policy import Visibility
-from forewarn.charts.spc import SpcSeries
+from forewarn.charts.spc import InterventionSpan, SpcSeries
 from forewarn.domain import improvement_direction, is_concern
 from forewarn.store.models import Dataset, Event, Indicator, Organisation, OrganisationAttribute
 from forewarn.store.models_surveillance import SeriesStatus, Signal, SpcBaseline
@@ -298,12 +298,33 @@ def _events(conn: Connection, organisation_id: int) -> list[EventOut]:
     return [EventOut.model_validate(fields(r)) for r in rows]
 
 
+def intervention_spans(events: Sequence[EventOut]) -> tuple[InterventionSpan, ...]:
+    """The organisation's interventions from its events in date order (imported or recorded from a case): each
+    ``intervention_start`` runs to the next ``intervention_end``, or is still running when another start or
+    nothing follows (an end on the day of a start closes the earlier one: ends sort before starts)."""
+    spans: list[InterventionSpan] = []
+    running: EventOut | None = None
+    for event in events:
+        if event.kind == "intervention_start":
+            if running is not None:
+                spans.append(InterventionSpan(running.date, None, running.detail or "intervention"))
+            running = event
+        elif event.kind == "intervention_end" and running is not None:
+            spans.append(InterventionSpan(running.date, event.date, running.detail or "intervention"))
+            running = None
+    if running is not None:
+        spans.append(InterventionSpan(running.date, None, running.detail or "intervention"))
+    return tuple(spans)
+
+
 def _warnings(chart: SeriesChart) -> tuple[str, ...]:
     return (STALE,) if chart.stale else () if chart.charted else (UNCHARTED,)
 
 
-def _spc_series(chart: SeriesChart, state: AnyRow) -> SpcSeries:
-    """One indicator's chart as the last scan charted it, for drawing."""
+def _spc_series(
+    chart: SeriesChart, state: AnyRow, interventions: tuple[InterventionSpan, ...] = ()
+) -> SpcSeries:
+    """One indicator's chart as the last scan charted it, with the organisation's interventions, for drawing."""
     return SpcSeries(
         indicator_code=state.code,
         indicator_name=state.name,
@@ -322,6 +343,7 @@ def _spc_series(chart: SeriesChart, state: AnyRow) -> SpcSeries:
         assurance=state.spc_assurance if chart.charted else None,
         warnings=_warnings(chart),
         kind=str(state.kind),
+        interventions=interventions,
     )
 
 
@@ -358,6 +380,8 @@ def organisation(conn: Connection, visibility: Visibility, organisation_id: int)
     states = _states(conn, organisation_id, list(charts))
     signals = _signals(conn, organisation_id)
     baselines = _baselines(conn, organisation_id)
+    events = _events(conn, organisation_id)
+    spans = intervention_spans(events)
     page = OrganisationOut.model_validate(
         fields(
             info,
@@ -372,13 +396,13 @@ def organisation(conn: Connection, visibility: Visibility, organisation_id: int)
                 )
                 for state in states
             ],
-            events=_events(conn, organisation_id),
+            events=events,
             soft_measures=[],
             scan=latest_scan(conn),
         )
     )
     drawn = {
-        state.code: _spc_series(charts[state.indicator_id], state)
+        state.code: _spc_series(charts[state.indicator_id], state, spans)
         for state in states
         if state.indicator_id in charts
     }
@@ -398,7 +422,8 @@ def spc_chart(
     if not charts:
         return None
     (state,) = _states(conn, organisation_id, [int(indicator_id)])
-    return _spc_series(charts[int(indicator_id)], state)
+    spans = intervention_spans(_events(conn, organisation_id))
+    return _spc_series(charts[int(indicator_id)], state, spans)
 
 
 def with_soft_measures(page: OrganisationOut, soft_measures: list[SoftMeasuresOut]) -> OrganisationOut:

@@ -22,6 +22,7 @@ from forewarn.access.policy import Visibility
 from forewarn.domain import Polarity, is_concern_sql
 from forewarn.store.models import Dataset, Indicator, Organisation
 from forewarn.store.models_surveillance import SeriesStatus
+from forewarn.views.follow_up_flag import FollowUpFlagOut
 from forewarn.views.model import Model
 from forewarn.views.rows import AnyRow
 from forewarn.views.scan import ScanOut, latest_scan
@@ -67,6 +68,9 @@ class OrganisationSignalsOut(Model):
     min_funnel_q: float | None
     last_period: dt.date | None
     soft_status: str | None = None
+    follow_up: FollowUpFlagOut | None = Field(
+        default=None, description="Improvement decaying after a case's intervention was withdrawn (issue 14)"
+    )
     url: str | None
 
 

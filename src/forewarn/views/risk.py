@@ -20,6 +20,7 @@ from forewarn.charts.risk import calibration_spec, lead_time_spec
 from forewarn.risk.outcomes import Outcome
 from forewarn.risk.store import latest_backtest, read_scores
 from forewarn.store.models_risk import RiskModel, RiskScore
+from forewarn.views.follow_up_flag import FollowUpFlagOut
 from forewarn.views.model import Model
 
 ORDER = (
@@ -40,6 +41,9 @@ class WatchlistRowOut(Model):
     place_worst: int | None = Field(description="Worst place it could hold (None for a member's own view)")
     tied: bool = Field(description="Its interval overlaps another organisation's")
     reasons: list[str]
+    follow_up: FollowUpFlagOut | None = Field(
+        default=None, description="Improvement decaying after a case's intervention was withdrawn (issue 14)"
+    )
 
 
 class WatchlistOut(Model):

@@ -23,6 +23,7 @@ from forewarn.web.routes import (
     api_docs,
     auth,
     cases,
+    downloads,  # issue 14: every table as CSV
     experiments,
     health,
     imports,
@@ -108,6 +109,7 @@ def create_app(
         risk_routes,
         experiments,  # issue 15
         cases,  # issue 14: case files
+        downloads,  # issue 14: every table as CSV
         peers,
         library,
     ):

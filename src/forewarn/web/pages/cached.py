@@ -22,6 +22,8 @@ from markupsafe import Markup
 from sqlalchemy import Connection, Engine
 
 from forewarn.surveys.result_types import WaveResults
+from forewarn.views.follow_up import follow_up_flags
+from forewarn.views.follow_up_flag import FollowUpFlagOut
 from forewarn.views.portfolio import Ranking, ranked_organisations
 from forewarn.views.scan import data_version
 from forewarn.views.soft import computed_results
@@ -50,6 +52,13 @@ def by_data_version(maxsize: int) -> Callable[[Read], Read]:
 def kept_ranking(conn: Connection) -> Ranking:
     """:func:`forewarn.views.portfolio.ranked_organisations`, kept until the data change."""
     return ranked_organisations(conn)
+
+
+@by_data_version(RANKINGS)
+def kept_follow_up_flags(conn: Connection) -> dict[int, FollowUpFlagOut]:
+    """:func:`forewarn.views.follow_up.follow_up_flags` (every case's follow-up), kept until the data change: a
+    withdrawal is an event, which moves the data version."""
+    return follow_up_flags(conn)
 
 
 @cached(LRUCache(CLOSED_WAVES), key=hashkey, lock=threading.Lock())

@@ -4,7 +4,9 @@ as for anything one may not see). Every change is audited by the cases service i
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import math
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -57,6 +59,26 @@ class CloseForm(FormModel):
     note: Text = ""
 
 
+class MilestoneForm(FormModel):
+    title: Text = ""
+    due: Text = ""
+
+
+class MilestoneDoneForm(FormModel):
+    done_on: Text = ""
+
+
+class ExitCriterionForm(FormModel):
+    indicator_code: Text = ""
+    comparison: Text = ""
+    threshold: Text = ""
+    months: Text = "3"
+
+
+COMPARISONS = [("at_least", "at least"), ("at_most", "at most")]
+Errors = dict[str, str]
+
+
 def _day(text: str, label: str, *, required: bool = True) -> dt.date | None:
     if not text and not required:
         return None
@@ -66,7 +88,7 @@ def _day(text: str, label: str, *, required: bool = True) -> dt.date | None:
         raise BadRequestError(f"{label} must be a date (YYYY-MM-DD)") from None
 
 
-def _visible(conn: Connection, viewer: Visibility, case_id: int) -> reading.CaseFile:
+def visible_case(conn: Connection, viewer: Visibility, case_id: int) -> reading.CaseFile:
     """The case, if this viewer may open its organisation (members: their own); else 404."""
     try:
         case = reading.get_case(conn, case_id)
@@ -120,7 +142,21 @@ def open_case(
 def case_page(
     request: Request, principal: CurrentUser, viewer: Viewer, conn: ReadConnection, case_id: int
 ) -> Response:
-    case = _visible(conn, viewer, case_id)
+    return _case_response(request, principal, viewer, conn, case_id)
+
+
+def _case_response(
+    request: Request,
+    principal: Principal,
+    viewer: Visibility,
+    conn: Connection,
+    case_id: int,
+    *,
+    errors: Errors | None = None,
+    values: dict[str, str] | None = None,
+) -> Response:
+    """The case page; with ``errors`` (by field name) the page again with the form as typed, answered 400."""
+    case = visible_case(conn, viewer, case_id)
     staff = allowed(principal, Permission.VIEW_ALL_ORGANISATIONS)
     # The effect estimate compares with named other organisations: the regulator's view only.
     outcome = outcomes.case_outcome(conn, case_id) if staff and case.interventions else None
@@ -128,13 +164,18 @@ def case_page(
         request,
         "cases/case.html",
         {
-            "title": f"Case {case.id}: {case.organisation_name}",
+            "title": ("Error: " if errors else "") + f"Case {case.id}: {case.organisation_name}",
             "case": case,
             "outcome": outcome,
             "staff": staff,
             "supports": SUPPORTS,
+            "comparisons": COMPARISONS,
             "running": next((i for i in case.interventions if i["end_date"] is None), None),
+            "errors": errors or {},
+            "values": values or {},
+            "today": dt.date.today().isoformat(),
         },
+        status_code=400 if errors else 200,
     )
 
 
@@ -158,7 +199,7 @@ def add_note(
     case_id: int,
 ) -> Response:
     """Analysts add notes; members of the case's organisation add progress notes."""
-    _visible(conn, viewer, case_id)
+    visible_case(conn, viewer, case_id)
     kind = "note" if allowed(principal, Permission.VIEW_ALL_ORGANISATIONS) else "progress"
     return _apply(
         conn,
@@ -247,4 +288,154 @@ def close(
         conn,
         case_id,
         lambda: service.close_case(conn, case_id, note=form.note, actor=principal, channel="web"),
+    )
+
+
+def _date_error(text: str, label: str, *, required: bool) -> str | None:
+    if not text:
+        return f"Enter {label.lower()} (YYYY-MM-DD)" if required else None
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        return f"{label} must be a date, as YYYY-MM-DD"
+    return None
+
+
+def _form_change(
+    request: Request,
+    principal: Principal,
+    viewer: Visibility,
+    conn: Connection,
+    case_id: int,
+    errors: Errors,
+    values: dict[str, str],
+    change: object,
+) -> Response:
+    """Run ``change`` unless the form has errors; a service refusal naming a field becomes that field's error.
+    Either way the case must be one this viewer may open (404 first)."""
+    visible_case(conn, viewer, case_id)
+    if not errors:
+        try:
+            change()  # type: ignore[operator]
+        except service.CaseError as exc:
+            errors = {exc.field or "form": str(exc)[:1].upper() + str(exc)[1:]}
+        except service.CaseNotFound:
+            raise NotFoundError() from None
+        else:
+            return _changed(case_id)
+    return _case_response(request, principal, viewer, conn, case_id, errors=errors, values=values)
+
+
+@router.post("/cases/{case_id}/milestones")
+def add_milestone(
+    request: Request,
+    principal: Staff,
+    viewer: Viewer,
+    form: Annotated[MilestoneForm, Form()],
+    conn: WriteConnection,
+    case_id: int,
+) -> Response:
+    """A milestone with an optional due date (analysts and administrators)."""
+    errors: Errors = {}
+    if not form.title:
+        errors["title"] = "Enter the title of the milestone"
+    elif len(form.title) > 300:
+        errors["title"] = "The title must be 300 characters or fewer"
+    if message := _date_error(form.due, "The due date", required=False):
+        errors["due"] = message
+    return _form_change(
+        request,
+        principal,
+        viewer,
+        conn,
+        case_id,
+        errors,
+        form.model_dump(),
+        lambda: service.add_milestone(
+            conn,
+            case_id,
+            title=form.title,
+            due=dt.date.fromisoformat(form.due) if form.due else None,
+            actor=principal,
+            channel="web",
+        ),
+    )
+
+
+@router.post("/cases/{case_id}/milestones/{milestone_id}/done")
+def milestone_done(
+    request: Request,
+    principal: Staff,
+    viewer: Viewer,
+    form: Annotated[MilestoneDoneForm, Form()],
+    conn: WriteConnection,
+    case_id: int,
+    milestone_id: int,
+) -> Response:
+    """Mark one of the case's milestones done on a date (a milestone of another case is 404)."""
+    errors: Errors = {}
+    if message := _date_error(form.done_on, "The date it was done", required=True):
+        errors[f"done_on-{milestone_id}"] = message
+    return _form_change(
+        request,
+        principal,
+        viewer,
+        conn,
+        case_id,
+        errors,
+        {f"done_on-{milestone_id}": form.done_on},
+        lambda: service.complete_milestone(
+            conn,
+            milestone_id,
+            done_on=dt.date.fromisoformat(form.done_on),
+            actor=principal,
+            channel="web",
+            of_case=case_id,
+        ),
+    )
+
+
+@router.post("/cases/{case_id}/exit-criteria")
+def add_exit_criterion(
+    request: Request,
+    principal: Staff,
+    viewer: Viewer,
+    form: Annotated[ExitCriterionForm, Form()],
+    conn: WriteConnection,
+    case_id: int,
+) -> Response:
+    """An exit criterion: the mean of an indicator's latest N values at least (at most) a threshold."""
+    errors: Errors = {}
+    if not form.indicator_code:
+        errors["indicator_code"] = "Enter the indicator's code"
+    if form.comparison not in dict(COMPARISONS):
+        errors["comparison"] = "Choose at least or at most"
+    threshold = math.nan
+    with contextlib.suppress(ValueError):
+        threshold = float(form.threshold)
+    if not math.isfinite(threshold):
+        errors["threshold"] = "The threshold must be a number, such as 0.8"
+    months = 0
+    with contextlib.suppress(ValueError):
+        months = int(form.months)
+    if not 1 <= months <= 120:
+        errors["months"] = "The number of latest values must be a whole number from 1 to 120"
+    return _form_change(
+        request,
+        principal,
+        viewer,
+        conn,
+        case_id,
+        errors,
+        form.model_dump(),
+        lambda: service.add_exit_criterion(
+            conn,
+            case_id,
+            indicator_code=form.indicator_code,
+            comparison=form.comparison,
+            threshold=threshold,
+            months=months,
+            actor=principal,
+            channel="web",
+        ),
     )

@@ -10,10 +10,11 @@ from sqlalchemy import Connection
 
 from forewarn.access.policy import Permission, Visibility, allowed
 from forewarn.access.principal import Principal
+from forewarn.views.follow_up import portfolio_with_follow_up
 from forewarn.views.portfolio import PortfolioFilters, PortfolioOut, portfolio
 from forewarn.views.soft import with_soft_status
 from forewarn.web.deps import AppState, ReadConnection, Viewer, record_view, require
-from forewarn.web.pages.cached import kept_closed_results, kept_portfolio, kept_ranking
+from forewarn.web.pages.cached import kept_closed_results, kept_follow_up_flags, kept_portfolio, kept_ranking
 from forewarn.web.rendering import render, render_block, templates_of
 from forewarn.web.routes.helpers import is_htmx
 from forewarn.web.state import WebState
@@ -46,9 +47,10 @@ def _portfolio(
 ) -> PortfolioOut:
     may_filter = allowed(principal, Permission.FILTER_PORTFOLIO)
     found = portfolio(conn, viewer, filters, may_filter=may_filter, page=page, ranked=kept_ranking)
-    return with_soft_status(
+    shown = with_soft_status(
         found, conn, min_group_size=state.settings.min_group_size, results_of=kept_closed_results
     )
+    return portfolio_with_follow_up(shown, found.ids, kept_follow_up_flags(conn))
 
 
 def _seen(viewer: Visibility) -> tuple[object, ...]:
@@ -78,14 +80,15 @@ def portfolio_page(
     results_only = is_htmx(request, "portfolio-results")
     template, block = ("portfolio_results.html", "results") if results_only else ("portfolio.html", "content")
     may_filter = allowed(principal, Permission.FILTER_PORTFOLIO)
+    may_report = allowed(principal, Permission.VIEW_ALL_ORGANISATIONS)  # the portfolio report's link
     content = kept_portfolio(
         conn,
-        (template, _seen(viewer), may_filter, filters, page, state.settings.min_group_size),
+        (template, _seen(viewer), may_filter, may_report, filters, page, state.settings.min_group_size),
         lambda: render_block(
             templates_of(request),
             template,
             block,
-            {"view": _portfolio(state, conn, principal, viewer, filters, page)},
+            {"view": _portfolio(state, conn, principal, viewer, filters, page), "may_report": may_report},
         ),
     )
     record_view(state, conn, request, principal, "portfolio", detail={"page": page})

@@ -10,8 +10,10 @@ from fastapi.responses import Response
 
 from forewarn.access.policy import Permission
 from forewarn.access.principal import Principal
+from forewarn.views.follow_up import watchlist_with_follow_up
 from forewarn.views.risk import BacktestOut, WatchlistOut, backtest, watchlist
 from forewarn.web.deps import AppState, ReadConnection, Viewer, record_view, require
+from forewarn.web.pages.cached import kept_follow_up_flags
 from forewarn.web.rendering import render
 
 router = APIRouter()
@@ -22,7 +24,7 @@ RiskViewer = Annotated[Principal, Depends(require(Permission.VIEW_PORTFOLIO))]
 def watchlist_page(
     request: Request, state: AppState, principal: RiskViewer, viewer: Viewer, conn: ReadConnection
 ) -> Response:
-    view = watchlist(conn, viewer)
+    view = watchlist_with_follow_up(watchlist(conn, viewer), kept_follow_up_flags(conn))
     record_view(state, conn, request, principal, "risk_watchlist")
     return render(request, "risk/watchlist.html", {"title": "Risk watchlist", "view": view})
 
@@ -33,7 +35,7 @@ def watchlist_api(
 ) -> WatchlistOut:
     """The latest stored risk scores: every organisation for analysts (with the places they could hold given the
     intervals), a member's own organisation only."""
-    view = watchlist(conn, viewer)
+    view = watchlist_with_follow_up(watchlist(conn, viewer), kept_follow_up_flags(conn))
     record_view(state, conn, request, principal, "risk_watchlist")
     return view
 
