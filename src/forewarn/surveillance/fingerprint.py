@@ -7,11 +7,9 @@ its own transaction), its attributes and its rebases: a rescan reads one row per
 size, never the observations. Edits made outside the importer (an ``UPDATE`` or ``DELETE`` by hand) do not move the
 version, so a plain rescan does not see them: ``forewarn scan --full`` does (``docs/performance.md``).
 
-The unit of recomputation is the whole store, not the indicator: funnel outliers are kept at a false-discovery
-rate across every organisation x indicator pair, and rank intervals of all tables of one polarity are simulated
-from one seeded random stream, so recomputing one indicator alone would not give what a full scan gives
-(``docs/performance.md``). A rescan therefore skips everything when no digest and no option moved, and otherwise
-recomputes everything (and still writes only the series whose results changed).
+A rescan loads and computes only the indicators whose digest moved (``surveillance/partitions.py``), then redoes
+the store-wide steps (the funnels' false-discovery rate across every pair, from the stored p-values of the
+others); with no digest and no option moved it loads and computes nothing (``docs/performance.md``).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """``forewarn scan``: compute every method for every organisation and indicator in the store, and store the signals.
 
-A rescan first reads what each indicator's results depend on (``forewarn.surveillance.fingerprint``: one grouped
-query, not the observations): when nothing moved since the last scan and the options are the same, it loads and
+A rescan first reads what each indicator's results depend on (``forewarn.surveillance.fingerprint``: the
+importer's data version of each indicator, not the observations): when nothing moved since the last scan and the options are the same, it loads and
 computes nothing and records a scan run carrying the last run's figures. Otherwise it loads and computes only the
 indicators whose digest moved (:mod:`forewarn.surveillance.partitions`, in this process or on a Dask cluster),
 recomputes the store-wide false-discovery rate and summary from their new rows and the stored rows of the others
