@@ -91,7 +91,7 @@ def load_panel(conn: Connection) -> tuple[Panel, pl.DataFrame]:
     Read column by column (``forewarn.store.columnar``): no SQLAlchemy row per observation.
     """
     observations = read_frame(
-        conn, f"SELECT {', '.join(OBSERVATION_SCHEMA)} FROM observations", OBSERVATION_SCHEMA
+        conn, f"SELECT {', '.join(OBSERVATION_SCHEMA)} FROM observations", OBSERVATION_SCHEMA, bulk=True
     )
     indicators = read_frame(
         conn,
@@ -143,7 +143,7 @@ def status_rows(panel: Panel, result: SurveillanceResult) -> pl.DataFrame:
 def _existing_status(conn: Connection, schema: pl.Schema) -> pl.DataFrame:
     columns = ["organisation_id", "indicator_id", *STATUS_COLUMNS]
     return read_frame(
-        conn, f"SELECT {', '.join(columns)} FROM series_status", {c: schema[c] for c in columns}
+        conn, f"SELECT {', '.join(columns)} FROM series_status", {c: schema[c] for c in columns}, bulk=True
     )
 
 
