@@ -268,7 +268,9 @@ def table_sizes(url: str) -> dict[str, float]:
     with engine.connect() as conn:
         for table in SIZED_TABLES:
             if engine.dialect.name == "postgresql":
-                size = conn.execute(text("SELECT pg_total_relation_size(to_regclass(:t))"), {"t": table}).scalar()
+                size = conn.execute(
+                    text("SELECT pg_total_relation_size(to_regclass(:t))"), {"t": table}
+                ).scalar()
             else:
                 size = conn.execute(
                     text(
