@@ -58,17 +58,16 @@ def read_frame(
     text_schema = {n: (pl.String if n in dates else t) for n, t in schema.items()}
     path = _committed_file(conn) if bulk else None
     if path is not None:
-        frame = _read_sqlite_adbc(conn, path, sql, text_schema)
-    else:
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        try:
-            cursor.execute(sql)
-            frames = []
-            while rows := cursor.fetchmany(SQLITE_FETCH_ROWS):
-                frames.append(pl.DataFrame(rows, schema=text_schema, orient="row"))
-        finally:
-            cursor.close()
-        frame = pl.concat(frames) if frames else pl.DataFrame(schema=text_schema)
+        return _read_sqlite_adbc(conn, path, sql, schema).select(names)
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql)
+        frames = []
+        while rows := cursor.fetchmany(SQLITE_FETCH_ROWS):
+            frames.append(pl.DataFrame(rows, schema=text_schema, orient="row"))
+    finally:
+        cursor.close()
+    frame = pl.concat(frames) if frames else pl.DataFrame(schema=text_schema)
     return frame.with_columns(pl.col(n).str.to_date("%Y-%m-%d") for n in dates).select(names)
 
 
@@ -100,7 +99,8 @@ import pyarrow as pa
 import pyarrow.ipc
 
 
-def main(uri, timeout, batch, sql):
+def main(uri, timeout, batch, sql, dates):
+    dates = set(filter(None, dates.split(",")))
     with adbc_driver_sqlite.connect(uri) as db, adbc_driver_manager.AdbcConnection(db) as conn:
         with adbc_driver_manager.AdbcStatement(conn) as statement:
             statement.set_sql_query(f"PRAGMA busy_timeout = {int(timeout)}")
@@ -111,13 +111,17 @@ def main(uri, timeout, batch, sql):
             statement.set_sql_query(sql)
             handle, _ = statement.execute_query()
             reader = pa.RecordBatchReader._import_from_c(handle.address)
-            with pa.ipc.new_stream(sys.stdout.buffer, reader.schema) as writer:
+            schema = pa.schema(
+                [pa.field(f.name, pa.date32()) if f.name in dates else f for f in reader.schema]
+            )
+            with pa.ipc.new_stream(sys.stdout.buffer, schema) as writer:
                 for part in reader:
-                    writer.write_batch(part)
+                    # ISO text to days (an error on anything else), so the parent gets no text to parse
+                    writer.write_batch(part.cast(schema) if dates else part)
 
 
 try:
-    main(*sys.argv[1:5])
+    main(*sys.argv[1:6])
 except Exception as error:
     sys.stderr.write(str(error).splitlines()[0] if str(error) else type(error).__name__)
     sys.exit(1)
@@ -137,12 +141,14 @@ def _read_sqlite_adbc(
     typing_row = ", ".join(f"{_typing_literal(t)} AS {n}" for n, t in schema.items())
     typed = f"SELECT 1 AS {ADBC_TYPED}, {typing_row} UNION ALL SELECT 0, * FROM ({sql})"
     uri = f"file:{quote(str(path))}"
-    command = [sys.executable, "-I", "-c", _ADBC_CHILD, uri, str(timeout), str(ADBC_BATCH_ROWS), typed]
+    dates = ",".join(n for n, t in schema.items() if t == pl.Date)
+    command = [sys.executable, "-I", "-c", _ADBC_CHILD, uri, str(timeout), str(ADBC_BATCH_ROWS), typed, dates]
     with tempfile.TemporaryFile() as errors:
         child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors)
         assert child.stdout is not None
         try:
-            table = pyarrow.ipc.open_stream(child.stdout).read_all()
+            # malloc rather than the Arrow pool: freed columns go back where the grids are built
+            table = pyarrow.ipc.open_stream(child.stdout, memory_pool=pyarrow.system_memory_pool()).read_all()
         except Exception:
             table = None
         finally:
@@ -166,8 +172,8 @@ def _typing_literal(dtype: pl.DataType | type[pl.DataType]) -> str:
         return "0.5"
     if dtype.is_integer() or dtype == pl.Boolean:
         return "0"
-    if dtype == pl.String:
-        return "''"
+    if dtype in (pl.String, pl.Date):
+        return "'1970-01-01'"
     raise ValueError(f"read_frame: no SQLite storage class for a column of type {dtype}")
 
 

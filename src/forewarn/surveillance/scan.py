@@ -103,7 +103,7 @@ def load_panel(conn: Connection) -> tuple[Panel, pl.DataFrame]:
         "SELECT organisation_id, indicator_id, rebase_from FROM spc_baselines",
         {"organisation_id": pl.Int64, "indicator_id": pl.Int64, "rebase_from": pl.Date},
     )
-    return build_panel(observations, indicators), baselines
+    return build_panel(observations, indicators, consume=True), baselines
 
 
 def phase_panel(panel: Panel, baselines: pl.DataFrame) -> np.ndarray | None:
