@@ -51,14 +51,14 @@ def _fresh_store(tmp_path: Path) -> Iterator[Engine]:
 
 
 def _stored(engine: Engine) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
-    """Every series_status and signals row, keyed by codes (ids and scan ids differ between stores), sorted."""
+    """Every series_status and series_signals row, keyed by codes (ids and scan ids differ between stores), sorted;
+    the packed signals as their text, floats included."""
     status_columns = ", ".join(f"s.{c}" for c in STATUS_COLUMNS)
     joins = "JOIN organisations o ON o.id = s.organisation_id JOIN indicators i ON i.id = s.indicator_id"
     with engine.connect() as conn:
         status = conn.exec_driver_sql(f"SELECT o.code, i.code, {status_columns} FROM series_status s {joins}")
         signals = conn.exec_driver_sql(
-            "SELECT o.code, i.code, s.method, s.rule, s.direction, s.period_start, s.value, "
-            f"CAST(s.details AS TEXT) FROM signals s {joins}"
+            f"SELECT o.code, i.code, s.signal_count, s.entries FROM series_signals s {joins}"
         )
         return sorted(map(tuple, status), key=repr), sorted(map(tuple, signals), key=repr)
 

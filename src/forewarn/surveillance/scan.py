@@ -10,10 +10,8 @@ changed, so readers see a stable store and the scan run says how much moved. ``f
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from math import isfinite
 
 import numpy as np
 import polars as pl
@@ -21,6 +19,7 @@ from sqlalchemy import Connection, Engine, insert, update
 
 from forewarn.store.columnar import delete_keys, read_frame, write_frame
 from forewarn.store.models_surveillance import ScanRun
+from forewarn.store.signals import pack_signals
 from forewarn.surveillance.compute import SurveillanceResult, compute_surveillance
 from forewarn.surveillance.fingerprint import (
     LastScan,
@@ -208,15 +207,15 @@ def run_scan(
         touched = pl.concat([changed.select("organisation_id", "indicator_id"), removed])
         if touched.height and touched.height >= old_status.height:
             # Every stored series is rewritten or removed (a first scan, a store reloaded): empty both tables.
-            conn.exec_driver_sql("DELETE FROM signals")
+            conn.exec_driver_sql("DELETE FROM series_signals")
             conn.exec_driver_sql("DELETE FROM series_status")
         elif old_status.height:
-            delete_keys(conn, ["series_status", "signals"], touched)
+            delete_keys(conn, ["series_status", "series_signals"], touched)
         write_frame(
             conn, "series_status", changed.with_columns(pl.lit(scan_id, dtype=pl.Int64).alias("scan_id"))
         )
         signals = signal_frame(panel, result, changed, scan_id)
-        write_frame(conn, "signals", signals)
+        write_frame(conn, "series_signals", pack_signals(signals))
         summary = {**result.summary, "series_removed": removed.height}
         store_digests(conn, digests, scan_id)
         conn.execute(
@@ -273,11 +272,8 @@ def _record_unchanged(
 def signal_frame(
     panel: Panel, result: SurveillanceResult, changed: pl.DataFrame, scan_id: int
 ) -> pl.DataFrame:
-    """The rows of ``signals`` for the series in ``changed``, in the order of ``result.signals``.
-
-    ``details`` is the JSON text SQLAlchemy's JSON type would store (``json.dumps`` of the signal's finite
-    numbers, in column order); every other column is built column-wise.
-    """
+    """One row per signal of the series in ``changed``, in the order of ``result.signals``, built column-wise;
+    stored packed per series (``forewarn.store.signals.pack_signals``)."""
     columns = ["organisation_id", "indicator_id", "scan_id", "method", "rule", "direction", "period_start"]
     if result.signals.is_empty() or changed.is_empty():
         return pl.DataFrame(
@@ -286,28 +282,25 @@ def signal_frame(
                 **dict.fromkeys(["method", "rule", "direction"], pl.String),
                 "period_start": pl.Date,
                 "value": pl.Float64,
-                "details": pl.String,
             }
         )
     series = result.signals["series"].to_numpy()
-    frame = result.signals.with_columns(
-        pl.Series("organisation_id", panel.organisation_id[series]),
-        pl.Series("indicator_id", panel.indicator_id[series]),
-        _dates(panel, series, result.signals["t"].to_numpy()).alias("period_start"),
-        pl.lit(scan_id, dtype=pl.Int64).alias("scan_id"),
-        _finite(pl.col("value").cast(pl.Float64)),
-    ).join(
-        changed.select("organisation_id", "indicator_id"),
-        on=["organisation_id", "indicator_id"],
-        how="semi",
-        maintain_order="left",
+    return (
+        result.signals.with_columns(
+            pl.Series("organisation_id", panel.organisation_id[series]),
+            pl.Series("indicator_id", panel.indicator_id[series]),
+            _dates(panel, series, result.signals["t"].to_numpy()).alias("period_start"),
+            pl.lit(scan_id, dtype=pl.Int64).alias("scan_id"),
+            _finite(pl.col("value").cast(pl.Float64)),
+        )
+        .join(
+            changed.select("organisation_id", "indicator_id"),
+            on=["organisation_id", "indicator_id"],
+            how="semi",
+            maintain_order="left",
+        )
+        .select(*columns, "value")
     )
-    detail_columns = [c for c in result.signals.columns if c not in SIGNAL_COLUMNS]
-    details = [
-        json.dumps({k: v for k, v in zip(detail_columns, row, strict=True) if v is not None and isfinite(v)})
-        for row in frame.select(detail_columns).iter_rows()
-    ]
-    return frame.select(*columns, "value").with_columns(pl.Series("details", details, dtype=pl.String))
 
 
 def _finite(column: pl.Expr) -> pl.Expr:
