@@ -36,7 +36,7 @@ from forewarn.peers import drift
 from forewarn.peers.advice import early_advice
 from forewarn.store.database import make_engine, read_connection
 from forewarn.store.models import Event, Observation, OrganisationAttribute
-from forewarn.store.models_surveillance import ScanFingerprint, ScanRun, SeriesStatus, Signal
+from forewarn.store.models_surveillance import ScanFingerprint, ScanRun, SeriesSignals, SeriesStatus
 from forewarn.surveillance.scan import run_scan
 
 FAILURE = {"inadequate", "requires_improvement"}
@@ -60,7 +60,7 @@ def cut_store(source: Path, target: Path, at: dt.date) -> None:
     shutil.copyfile(source, target)
     engine = make_engine(f"sqlite:///{target}")
     with engine.begin() as conn:
-        for table in (Signal, SeriesStatus, ScanFingerprint, ScanRun):
+        for table in (SeriesSignals, SeriesStatus, ScanFingerprint, ScanRun):
             conn.execute(delete(table))
         conn.execute(delete(Observation).where(Observation.period_start >= at))
         conn.execute(delete(Event).where(Event.date >= at))

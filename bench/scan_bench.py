@@ -262,6 +262,33 @@ def time_maths(url: str) -> tuple[float, float, float, int]:
     return digest, read, maths, panel.n_series
 
 
+SIZED_TABLES = ("signals", "series_status", "series_signals")
+
+
+def table_sizes(url: str) -> dict[str, float]:
+    """MB on disk of the tables holding a scan's results (tables and their indexes), where they exist."""
+    engine = make_engine(url)
+    out: dict[str, float] = {}
+    with engine.connect() as conn:
+        for table in SIZED_TABLES:
+            if engine.dialect.name == "postgresql":
+                size = conn.execute(
+                    text("SELECT pg_total_relation_size(to_regclass(:t))"), {"t": table}
+                ).scalar()
+            else:
+                size = conn.execute(
+                    text(
+                        "SELECT sum(pgsize) FROM dbstat WHERE name = :t OR name IN "
+                        "(SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = :t)"
+                    ),
+                    {"t": table},
+                ).scalar()
+            if size:
+                out[table] = size / 2**20
+    engine.dispose()
+    return out
+
+
 def report(runs: list[Run], raw_mb: float) -> None:
     for r in runs:
         print(
@@ -286,6 +313,12 @@ def bench_store(kind: str, args: argparse.Namespace) -> None:
             flush=True,
         )
         runs = [run_scan_process(url, "first scan")]
+        sizes = table_sizes(url)
+        print(
+            "  after the first scan, on disk: "
+            + ", ".join(f"{table} {mb:,.1f} MB" for table, mb in sizes.items()),
+            flush=True,
+        )
         for _ in range(args.repeat):
             runs.append(run_scan_process(url, "rescan, nothing new"))
         if args.quick:  # the first scan and the rescan with nothing new only, for sizes where time is short

@@ -13,7 +13,8 @@ from sqlalchemy import Engine, insert, select
 
 from forewarn.ingest.importer import import_file
 from forewarn.store.models import Indicator, Organisation
-from forewarn.store.models_surveillance import ScanRun, SeriesStatus, Signal, SpcBaseline
+from forewarn.store.models_surveillance import ScanRun, SeriesStatus, SpcBaseline
+from forewarn.store.signals import read_signals
 from forewarn.surveillance.options import ScanOptions
 from forewarn.surveillance.scan import run_scan
 
@@ -79,18 +80,22 @@ def _status(engine: Engine, org: str, indicator: str) -> dict[str, object]:
 
 
 def _signals(engine: Engine, org: str, indicator: str) -> list[dict[str, object]]:
+    """The stored signals of one series, through the one reader (``forewarn.store.signals.read_signals``)."""
     with engine.connect() as conn:
-        rows = (
-            conn.execute(
-                select(Signal.__table__)
-                .join(Organisation, Organisation.id == Signal.organisation_id)
-                .join(Indicator, Indicator.id == Signal.indicator_id)
-                .where(Organisation.code == org, Indicator.code == indicator)
-            )
-            .mappings()
-            .all()
-        )
-    return [dict(r) for r in rows]
+        organisation_id = conn.execute(select(Organisation.id).where(Organisation.code == org)).scalar_one()
+        indicator_id = conn.execute(select(Indicator.id).where(Indicator.code == indicator)).scalar_one()
+        signals = read_signals(conn, organisation_id, indicator_id=indicator_id)
+    return [
+        {
+            "method": s.method,
+            "rule": s.rule,
+            "direction": s.direction,
+            "period_start": s.period_start,
+            "value": s.value,
+            "scan_id": s.scan_id,
+        }
+        for s in signals
+    ]
 
 
 def _values(path: Path, org: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -156,12 +161,13 @@ def test_cusum_follows_its_own_baseline_derivation(scanned: tuple[Engine, Path])
     variance = 1.0 / (4.0 * expected) + tau2
     baseline = y[:12].mean()
     z = (y - baseline) / np.sqrt(variance + variance[:12].mean() / 12)
-    c, alarms, first = 0.0, 0, None
+    c, alarms, first, at_first = 0.0, 0, None, None
     for t, value in enumerate(z):
         c = max(0.0, c + value - k)
         if c >= h:
             alarms += 1
-            first = t if first is None else first
+            if first is None:
+                first, at_first = t, c  # the signal's value: the CUSUM as it crossed h, before the restart
             c = 0.0
     status = _status(engine, "ORG01", "mort")
     assert status["cusum_alarms"] == alarms
@@ -171,7 +177,8 @@ def test_cusum_follows_its_own_baseline_derivation(scanned: tuple[Engine, Path])
         key=lambda s: str(s["period_start"]),
     )
     assert signals[0]["period_start"] == _months()[first]
-    assert signals[0]["details"]["z"] == pytest.approx(z[first])  # type: ignore[index]
+    assert signals[0]["value"] == pytest.approx(at_first)
+    assert at_first is not None and at_first >= h
 
 
 def test_organisations_that_always_differ_do_not_alarm(scanned: tuple[Engine, Path]) -> None:

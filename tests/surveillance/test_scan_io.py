@@ -1,5 +1,6 @@
 """The scan's columnar I/O (``forewarn.store.columnar``) stores exactly what the ORM path stored: same floats to
-the bit, same dates, nulls and empty strings kept apart, the same JSON text; and deletes only the keys given."""
+the bit, same dates, nulls and empty strings kept apart, the same signals (packed per series since issue 17: the
+ORM's rows, grouped); and deletes only the keys given."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from sqlalchemy import Engine, select
 
 from forewarn.ingest.importer import import_file
 from forewarn.store.columnar import delete_keys, read_frame, write_frame
-from forewarn.store.models_surveillance import SeriesStatus, Signal
+from forewarn.store.models_surveillance import SeriesSignals, SeriesStatus
+from forewarn.store.signals import unpack_entries
 from forewarn.surveillance.compute import compute_surveillance
 from forewarn.surveillance.options import ScanOptions
 from forewarn.surveillance.scan import (
@@ -179,27 +181,32 @@ def test_the_scan_stores_what_the_orm_path_stored(engine: Engine, tmp_path: Path
                 *[getattr(SeriesStatus, c) for c in STATUS_COLUMNS],
             ).order_by(SeriesStatus.id)
         ).all()
-        signals = conn.execute(
+        packed = conn.execute(
             select(
-                Signal.organisation_id,
-                Signal.indicator_id,
-                Signal.scan_id,
-                Signal.method,
-                Signal.rule,
-                Signal.direction,
-                Signal.period_start,
-                Signal.value,
-            ).order_by(Signal.id)
+                SeriesSignals.organisation_id,
+                SeriesSignals.indicator_id,
+                SeriesSignals.scan_id,
+                SeriesSignals.signal_count,
+                SeriesSignals.entries,
+            )
         ).all()
-        details_text = [
-            r[0] for r in conn.exec_driver_sql("SELECT CAST(details AS TEXT) FROM signals ORDER BY id")
-        ]
     assert [tuple(r) for r in stored] == expected_status.rows()
     reference = _orm_signal_rows(panel, result, expected_status, scan.scan_id)
-    assert [(*r, d) for r, d in zip(signals, details_text, strict=True)] == reference
-    # The frame the scan writes is the same, row for row.
+    by_series: dict[tuple[int, int], list[tuple[object, ...]]] = {}
+    for row in reference:  # the ORM's rows without their details, grouped by series in the order written
+        by_series.setdefault((row[0], row[1]), []).append(row[2:8])
+    stored_signals = {
+        (o, i): [(scan_id, *entry) for entry in unpack_entries(entries)]
+        for o, i, scan_id, count, entries in packed
+        if count == len(entries.split(";"))
+    }
+    assert len(stored_signals) == len(packed)
+    assert stored_signals == by_series
+    bits = [np.float64(e[-1]).tobytes() for v in stored_signals.values() for e in v if e[-1] is not None]
+    assert bits == [np.float64(e[-1]).tobytes() for v in by_series.values() for e in v if e[-1] is not None]
+    # The frame the scan packs is the same, row for row.
     frame = signal_frame(panel, result, expected_status, scan.scan_id)
-    assert frame.rows() == reference
+    assert frame.rows() == [r[:8] for r in reference]
 
 
 def test_a_rescan_after_one_revision_rewrites_that_series_alone(engine: Engine, tmp_path: Path) -> None:
@@ -221,7 +228,7 @@ def test_a_rescan_after_one_revision_rewrites_that_series_alone(engine: Engine, 
             "SELECT organisation_id, indicator_id, scan_id FROM series_status ORDER BY organisation_id, indicator_id"
         ).all()
         orphans = conn.exec_driver_sql(
-            "SELECT count(*) FROM signals s WHERE NOT EXISTS (SELECT 1 FROM series_status t "
+            "SELECT count(*) FROM series_signals s WHERE NOT EXISTS (SELECT 1 FROM series_status t "
             "WHERE t.organisation_id = s.organisation_id AND t.indicator_id = s.indicator_id "
             "AND t.scan_id = s.scan_id)"
         ).scalar()

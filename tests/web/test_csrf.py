@@ -38,6 +38,7 @@ def fill(path: str, world: World) -> str:
         "case_id": 1,  # issue 14: the CSRF guard answers before the route looks for the case
         "document_id": 1,  # issue 13: likewise for a library document
         "code": "any-experiment",  # issue 15: likewise for an experiment
+        "milestone_id": 1,  # issue 14: likewise for a case's milestone
     }
     return path.format(**values)
 

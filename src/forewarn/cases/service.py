@@ -27,7 +27,8 @@ from forewarn.store.models_cases import (
     CaseSupport,
     ExitComparison,
 )
-from forewarn.store.models_surveillance import ScanRun, Signal
+from forewarn.store.models_surveillance import ScanRun
+from forewarn.store.signals import in_order, read_signals
 
 Actor = Principal | str
 
@@ -173,22 +174,16 @@ def pull_evidence(
     rows: list[dict[str, object]] = []
     scan = conn.execute(select(func.max(ScanRun.id))).scalar()
     if scan is not None:
-        for name, method, rule, period, value in conn.execute(
-            select(Indicator.name, Signal.method, Signal.rule, Signal.period_start, Signal.value)
-            .join(Indicator, Indicator.id == Signal.indicator_id)
-            .where(
-                Signal.organisation_id == organisation_id,
-                Signal.scan_id == scan,
-                Signal.direction == "concern",
-            )
-            .order_by(Indicator.name, Signal.method, Signal.period_start)
-        ):
+        signals = read_signals(conn, organisation_id, scan_id=scan, by_name=True)
+        for signal in in_order(signals, "method", "period_start"):
+            if signal.direction != "concern":
+                continue
             rows.append(
                 {
                     "kind": "signal",
-                    "label": f"{name}: {method} {rule.replace('_', ' ')}",
-                    "value": None if value is None else f"{value:.4g}",
-                    "as_of": period,
+                    "label": f"{signal.indicator_name}: {signal.method} {signal.rule.replace('_', ' ')}",
+                    "value": None if signal.value is None else f"{signal.value:.4g}",
+                    "as_of": signal.period_start,
                     "source": f"scan {scan}",
                 }
             )

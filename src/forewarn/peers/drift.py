@@ -34,7 +34,8 @@ from sqlalchemy import Connection, Select, func, select
 from forewarn.domain import concern_side_expr
 from forewarn.store.models import Indicator
 from forewarn.store.models_risk import RiskScore
-from forewarn.store.models_surveillance import ScanRun, SeriesStatus, Signal
+from forewarn.store.models_surveillance import ScanRun, SeriesStatus
+from forewarn.store.signals import current_signals
 
 TREND_P = 0.05
 """Significance of the trend test's slope for short series."""
@@ -44,9 +45,9 @@ point-in-time replay (bench/peers_digest_replay.py, docs/peers.md): at half the 
 organisations drift at any date, a prompt that reaches nearly everyone; at three quarters 25% to 62%, at the
 threshold itself (a current alarm) 14% to 46%, with no clear gain in how much more often future failures drift."""
 WORST_INDICATORS = 3
-SHIFT_LABELS = "% Points %CL"
-TREND_LABELS = "% Point Trend %"
-"""SQL patterns of the scan's shift and trend labels (:func:`forewarn.stats.spc.special_cause_type_labels`:
+SHIFT_LABELS = ".* Points .*CL"
+TREND_LABELS = ".* Point Trend .*"
+"""Patterns (regular expressions) of the scan's shift and trend labels (:func:`forewarn.stats.spc.special_cause_type_labels`:
 "7 Points Above CL", "7 Point Trend (Increasing)"), whatever the rule lengths."""
 Z95 = 1.959963984540054
 
@@ -134,19 +135,15 @@ def indicator_drifts(conn: Connection, organisation_ids: Sequence[int] | None = 
         },
         orient="row",
     )
-    signal_q = _restrict(
-        select(Signal.organisation_id, Signal.indicator_id, Signal.rule, Signal.period_start).where(
-            Signal.method == "spc",
-            Signal.direction == "concern",
-            Signal.rule.like(SHIFT_LABELS) | Signal.rule.like(TREND_LABELS),
-        ),
-        Signal.organisation_id,
-        organisation_ids,
-    )
-    signals = pl.DataFrame(
-        [tuple(r) for r in conn.execute(signal_q)],
-        schema={"organisation_id": pl.Int64, "indicator_id": pl.Int64, "rule": pl.String, "period": pl.Date},
-        orient="row",
+    shift_or_trend = f"^{SHIFT_LABELS}$|^{TREND_LABELS}$"
+    signals = (
+        current_signals(conn, None if organisation_ids is None else [int(i) for i in organisation_ids])
+        .filter(
+            (pl.col("method") == "spc")
+            & (pl.col("direction") == "concern")
+            & pl.col("rule").str.contains(shift_or_trend)
+        )
+        .select("organisation_id", "indicator_id", "rule", pl.col("period_start").alias("period"))
     )
     return drifts_of(status, signals, _cusum_thresholds(conn))
 

@@ -26,6 +26,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 SQLITE_BEGIN_OPTION = "forewarn_sqlite_begin"
+# The SQLite connection's change counter when its transaction began: a reader on a connection of its own (the
+# columnar read, ``store.columnar``) is used only while the caller's transaction has written nothing since.
+SQLITE_CHANGES_AT_BEGIN = "forewarn_sqlite_changes_at_begin"
 
 
 def _sqlite_begin(conn: Connection) -> None:
@@ -33,6 +36,9 @@ def _sqlite_begin(conn: Connection) -> None:
     # takes it only at the first write, too late when the transaction has read since another writer committed.
     mode = conn.get_execution_options().get(SQLITE_BEGIN_OPTION)
     conn.exec_driver_sql("BEGIN IMMEDIATE" if mode == "IMMEDIATE" else "BEGIN")
+    raw = conn.connection.driver_connection
+    if isinstance(raw, sqlite3.Connection):
+        conn.info[SQLITE_CHANGES_AT_BEGIN] = raw.total_changes
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

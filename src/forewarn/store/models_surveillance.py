@@ -1,8 +1,8 @@
 """Tables the surveillance scan writes: what fired, when, by which rule, with the numbers behind it.
 
 ``series_status`` holds one row per organisation x indicator with the latest state of every method, so the
-portfolio page and the risk model read one table; ``signals`` holds each rule that fired; ``scan_runs`` says
-which scan wrote them and with which options.
+portfolio page and the risk model read one table; ``series_signals`` holds the rules that fired, one packed row
+per series; ``scan_runs`` says which scan wrote them and with which options.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
-    Index,
     Integer,
+    PrimaryKeyConstraint,
     String,
     Text,
     UniqueConstraint,
@@ -104,26 +104,25 @@ class SeriesStatus(Base):
     rank_distinguishable: Mapped[int | None] = mapped_column(Integer)  # -1 worse than middle, 0 no, +1 better
 
 
-class Signal(Base):
-    """One rule that fired for one organisation x indicator (at one period, where that applies)."""
+class SeriesSignals(Base):
+    """Every rule that fired for one organisation x indicator in the scan that wrote its status, packed in one row.
 
-    __tablename__ = "signals"
-    __table_args__ = (Index("ix_signals_indicator_organisation", "indicator_id", "organisation_id"),)
+    ``entries`` holds one entry per signal, in the scan's order, separated by ``;``; each entry is
+    ``method,rule,direction,period,value`` (period ``YYYY-MM-DD`` or empty; value the shortest text that reads back
+    to the same double, or empty). One row per series with signals, not a row per rule per point: read and
+    written through ``forewarn.store.signals`` only (issue 17; migration 0019 converted the ``signals`` table).
+    """
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    __tablename__ = "series_signals"
+    __table_args__ = (PrimaryKeyConstraint("indicator_id", "organisation_id"),)
+
+    indicator_id: Mapped[int] = mapped_column(ForeignKey("indicators.id", ondelete="CASCADE"))
     organisation_id: Mapped[int] = mapped_column(
         ForeignKey("organisations.id", ondelete="CASCADE"), index=True
     )
-    indicator_id: Mapped[int] = mapped_column(ForeignKey("indicators.id", ondelete="CASCADE"))
-    scan_id: Mapped[int] = mapped_column(ForeignKey("scan_runs.id"), index=True)
-    method: Mapped[str] = mapped_column(String(20))  # spc | funnel | cusum | ranks
-    rule: Mapped[str] = mapped_column(
-        String(40)
-    )  # e.g. outside_limits, shift, trend, two_in_three, outlier, alarm
-    direction: Mapped[str] = mapped_column(String(20))  # concern | improvement | neutral
-    period_start: Mapped[dt.date | None] = mapped_column(Date)
-    value: Mapped[float | None] = mapped_column(Float)
-    details: Mapped[dict[str, object] | None] = mapped_column(JSON)
+    scan_id: Mapped[int] = mapped_column(ForeignKey("scan_runs.id"))
+    signal_count: Mapped[int] = mapped_column(Integer)
+    entries: Mapped[str] = mapped_column(Text)
 
 
 class SpcBaseline(Base):

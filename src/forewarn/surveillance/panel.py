@@ -64,64 +64,118 @@ class Panel:
         return np.asarray(width - 1 - np.argmax(observed[:, ::-1], axis=1), dtype=np.int64)
 
 
-def build_panel(observations: pl.DataFrame, indicators: pl.DataFrame) -> Panel:
+def build_panel(observations: pl.DataFrame, indicators: pl.DataFrame, *, consume: bool = False) -> Panel:
     """Arrange long observations (one row per organisation, indicator and period) into a :class:`Panel`.
 
     Each indicator's periods are ranked on their own axis (a monthly and an annual indicator both start at
     column 0); an organisation missing a period has NaN there, so time stays aligned across organisations.
+    Observations of indicators not in ``indicators`` are left out. Series are ordered by indicator, then
+    organisation.
+
+    Memory: no sorted or joined copy of the long frame is made; each row's series and time index (int32) come from
+    dense codes, and the grids are filled one column at a time. With ``consume`` the frame's columns are dropped
+    from ``observations`` itself as they are laid out, so a caller that holds no other reference to them (the
+    scan's ``load_panel``) frees the long frame while the grids are built.
     """
-    indicators = indicators.sort("indicator_id").with_row_index("indicator_index")
-    frame = (
-        observations.join(
-            indicators.select("indicator_id", "indicator_index"), on="indicator_id", how="inner"
-        )
-        .with_columns(
-            pl.col("period_start").rank("dense").over("indicator_id").cast(pl.Int64).sub(1).alias("t"),
-        )
-        .sort("indicator_index", "organisation_id", "period_start")
-        .with_columns(
-            pl.struct("indicator_index", "organisation_id").rank("dense").cast(pl.Int64).sub(1).alias("s")
-        )
-    )
-    n_series = int(frame["s"].to_numpy().max()) + 1 if frame.height else 0
-    width = int(frame["t"].to_numpy().max()) + 1 if frame.height else 0
-    s = frame["s"].to_numpy()
-    t = frame["t"].to_numpy()
-
-    def grid(column: str) -> FloatArray:
-        out = np.full((n_series, width), np.nan)
-        out[s, t] = frame[column].fill_null(np.nan).to_numpy()
-        return out
-
-    period = np.full((n_series, width), np.datetime64("NaT"), dtype="datetime64[D]")
-    period[s, t] = frame["period_start"].to_numpy().astype("datetime64[D]")
-    heads = frame.group_by("s", maintain_order=True).agg(
-        pl.col("organisation_id").first(),
-        pl.col("indicator_id").first(),
-        pl.col("indicator_index").first(),
-        pl.len().alias("n"),
+    frame = observations if consume else observations.clone()
+    indicators = indicators.sort("indicator_id")
+    known_ids = indicators["indicator_id"].to_numpy().astype(np.int64)
+    row_indicator = frame["indicator_id"].to_numpy().astype(np.int64)
+    position = np.minimum(np.searchsorted(known_ids, row_indicator), max(known_ids.size - 1, 0))
+    known = known_ids[position] == row_indicator if known_ids.size else np.zeros(frame.height, dtype=bool)
+    if not known.all():
+        kept = frame.filter(pl.Series(known))
+        if consume:
+            for column in observations.columns:
+                observations.drop_in_place(column)
+        frame, position = kept, position[known]
+    del row_indicator, known
+    group = position.astype(np.int32)
+    day = frame["period_start"].to_physical().to_numpy().astype(np.int32)
+    # Series: dense codes of (indicator, organisation) in that order; time: dense codes of the period within its
+    # indicator (polars' rank("dense").over("indicator_id") - 1).
+    s, series_group, series_org = _dense_codes(group, frame["organisation_id"].to_numpy(), within_group=False)
+    t, _, _ = _dense_codes(group, day, within_group=True)
+    del group
+    n_series = int(series_group.size)
+    width = int(t.max()) + 1 if t.size else 0
+    hashed = frame.select(
         (
             pl.struct("period_start", "numerator", "denominator", "value", "expected").hash()
             # Standard errors count only where there are some, so series without any keep their fingerprints.
             + pl.when(pl.col("standard_error").is_not_null())
             .then(pl.struct("period_start", "standard_error").hash())
             .otherwise(0)
-        )
-        .sum()
-        .alias("fingerprint"),
+        ).alias("fingerprint")
+    ).with_columns(pl.Series("s", s))
+    fingerprint = (
+        hashed.group_by("s").agg(pl.col("fingerprint").sum()).sort("s")["fingerprint"].to_numpy()
+        if n_series
+        else np.zeros(0, dtype=np.uint64)
     )
+    del hashed
+    period = np.full((n_series, width), np.datetime64("NaT"), dtype="datetime64[D]")
+    period[s, t] = day.astype("datetime64[D]")
+    del day
+
+    def grid(column: str) -> FloatArray:
+        out = np.full((n_series, width), np.nan)
+        out[s, t] = frame[column].to_numpy()  # a float column's nulls come as NaN
+        if consume:
+            frame.drop_in_place(column)
+        return out
+
     return Panel(
-        organisation_id=heads["organisation_id"].to_numpy().astype(np.int64),
-        indicator_id=heads["indicator_id"].to_numpy().astype(np.int64),
-        indicator_index=heads["indicator_index"].to_numpy().astype(np.int64),
-        n_points=heads["n"].to_numpy().astype(np.int64),
+        organisation_id=series_org.astype(np.int64),
+        indicator_id=known_ids[series_group],
+        indicator_index=series_group.astype(np.int64),
+        n_points=np.bincount(s, minlength=n_series).astype(np.int64),
         value=grid("value"),
         numerator=grid("numerator"),
         denominator=grid("denominator"),
         expected=grid("expected"),
         standard_error=grid("standard_error"),
         period=period,
-        indicators=indicators.drop("indicator_index"),
+        indicators=indicators,
         # Fingerprints are stored in a signed 64-bit column.
-        fingerprint=(heads["fingerprint"].to_numpy().astype(np.uint64) >> np.uint64(1)).astype(np.int64),
+        fingerprint=(fingerprint.astype(np.uint64) >> np.uint64(1)).astype(np.int64),
     )
+
+
+# A (group, value) table of at most this many cells is laid out directly; a sparser spread of values is sorted.
+_DENSE_TABLE_CELLS = 1 << 26
+
+
+def _dense_codes(
+    group: NDArray[np.int32], value: NDArray[np.integer], *, within_group: bool
+) -> tuple[NDArray[np.int32], NDArray[np.int64], NDArray[np.int64]]:
+    """Dense rank (from 0) of each row's (group, value) pair in (group, value) order, across all pairs or within
+    its group; and the group and value of each code (across all pairs only, else empty).
+
+    Small integer ranges (periods as days, organisation ids) use a presence table and a running count: linear, no
+    sort of the rows. Otherwise ``np.unique`` of a combined key.
+    """
+    if value.size == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return np.zeros(0, dtype=np.int32), empty, empty
+    low = int(value.min())
+    span = int(value.max()) - low + 1
+    groups = int(group.max()) + 1
+    offset = value.astype(np.int64) - low
+    if groups * span <= _DENSE_TABLE_CELLS:
+        present = np.zeros((groups, span), dtype=bool)
+        present[group, offset] = True
+        if within_group:
+            rank = np.cumsum(present, axis=1, dtype=np.int32) - 1
+            return rank[group, offset], np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        rank = (np.cumsum(present, dtype=np.int32) - 1).reshape(groups, span)
+        code_group, code_offset = np.nonzero(present)
+        return rank[group, offset], code_group.astype(np.int64), code_offset.astype(np.int64) + low
+    key = group.astype(np.int64) * span + offset
+    unique, inverse = np.unique(key, return_inverse=True)
+    code_group = unique // span
+    if within_group:
+        first = np.searchsorted(code_group, code_group, side="left")
+        rank = (np.arange(unique.size) - first).astype(np.int32)
+        return rank[inverse.ravel()], np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    return inverse.ravel().astype(np.int32), code_group, unique % span + low

@@ -162,6 +162,7 @@ def load_partitions(
         conn,
         f"SELECT {', '.join(OBSERVATION_SCHEMA)} FROM observations{_in_list('indicator_id', indicator_ids)}",
         OBSERVATION_SCHEMA,
+        bulk=True,  # SQLite: through ADBC in a child process (docs/performance.md, "Reading observations")
     )
     indicators = read_frame(
         conn,

@@ -12,16 +12,15 @@ store and the scan run says how much moved. ``full=True`` always recomputes ever
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from math import isfinite
 
 import polars as pl
 from sqlalchemy import Connection, Engine, insert, select, update
 
 from forewarn.store.columnar import delete_keys, read_frame, write_frame
 from forewarn.store.models_surveillance import ScanFingerprint, ScanRun
+from forewarn.store.signals import pack_signals, unpack_frame
 from forewarn.surveillance.compute import SurveillanceResult
 from forewarn.surveillance.fingerprint import (
     LastScan,
@@ -43,7 +42,6 @@ from forewarn.surveillance.partitions import (
 )
 from forewarn.surveillance.partitions import period_dates as _dates
 from forewarn.surveillance.storewide import (
-    DETAIL_ORDER,
     IndicatorPart,
     funnel_fdr,
     funnel_signal_frame,
@@ -76,7 +74,7 @@ def load_panel(conn: Connection) -> tuple[Panel, pl.DataFrame]:
     Read column by column (``forewarn.store.columnar``): no SQLAlchemy row per observation.
     """
     observations = read_frame(
-        conn, f"SELECT {', '.join(OBSERVATION_SCHEMA)} FROM observations", OBSERVATION_SCHEMA
+        conn, f"SELECT {', '.join(OBSERVATION_SCHEMA)} FROM observations", OBSERVATION_SCHEMA, bulk=True
     )
     indicators = read_frame(
         conn,
@@ -88,13 +86,16 @@ def load_panel(conn: Connection) -> tuple[Panel, pl.DataFrame]:
         "SELECT organisation_id, indicator_id, rebase_from FROM spc_baselines",
         {"organisation_id": pl.Int64, "indicator_id": pl.Int64, "rebase_from": pl.Date},
     )
-    return build_panel(observations, indicators), baselines
+    return build_panel(observations, indicators, consume=True), baselines
 
 
 def _existing_status(conn: Connection) -> pl.DataFrame:
     columns = ["organisation_id", "indicator_id", *STATUS_COLUMNS]
     return read_frame(
-        conn, f"SELECT {', '.join(columns)} FROM series_status", {c: STATUS_SCHEMA[c] for c in columns}
+        conn,
+        f"SELECT {', '.join(columns)} FROM series_status",
+        {c: STATUS_SCHEMA[c] for c in columns},
+        bulk=True,
     )
 
 
@@ -254,20 +255,20 @@ def _store_results(
     status = status.with_columns(fdr.q, fdr.outlier)
     changed, removed = _changed(status, old_status)
     changed_new = changed.filter(recomputed)
-    refunneled = changed.filter(~recomputed)["indicator_id"].unique().to_list()
     touched = pl.concat([changed_new.select(keys), removed])
+    # Series of the other indicators whose funnel q or flag moved: their status rows are rewritten by this scan,
+    # and their packed signals with them (a series' signals are those of the scan that wrote its status): the SPC
+    # and CUSUM signals as stored (not recomputed), the funnel's as now.
+    rekeyed = changed.filter(~recomputed).select(keys)
+    carried = unpack_frame(pl.DataFrame(schema={**dict.fromkeys(keys, pl.Int64), "entries": pl.String}))
     if old_status.height and kept.is_empty() and old_status.join(touched, on=keys, how="anti").is_empty():
         # Every stored series is rewritten or removed (a first scan, a store reloaded): empty both tables.
-        conn.exec_driver_sql("DELETE FROM signals")
+        conn.exec_driver_sql("DELETE FROM series_signals")
         conn.exec_driver_sql("DELETE FROM series_status")
     elif old_status.height:
-        delete_keys(conn, ["series_status", "signals"], touched)
-        delete_keys(conn, ["series_status"], changed.filter(~recomputed).select(keys))
-        if refunneled:
-            listed = ", ".join(str(int(i)) for i in refunneled)
-            conn.exec_driver_sql(
-                f"DELETE FROM signals WHERE method = 'funnel' AND indicator_id IN ({listed})"
-            )
+        carried = _stored_signals(conn, rekeyed).filter(pl.col("method") != "funnel")
+        delete_keys(conn, ["series_status", "series_signals"], touched)
+        delete_keys(conn, ["series_status", "series_signals"], rekeyed)
     write_frame(conn, "series_status", changed.with_columns(pl.lit(scan_id, dtype=pl.Int64).alias("scan_id")))
     flagged = status.filter(pl.col("funnel_outlier").is_not_null() & (pl.col("funnel_outlier") != 0))
     polarity = flagged.join(indicators, on="indicator_id", how="left", maintain_order="left")["polarity"]
@@ -275,17 +276,16 @@ def _store_results(
         {"funnel_period": "period_start"}
     )
     # In the order a whole-store computation gives: SPC, funnel, CUSUM, each in series order.
-    computed = pl.concat([*(r.signals for r in results), funnel], how="diagonal_relaxed").sort(
-        pl.col("method").replace_strict(METHOD_ORDER, default=len(METHOD_ORDER), return_dtype=pl.Int8),
-        maintain_order=True,
-    )
+    computed = _in_method_order(pl.concat([*(r.signals for r in results), funnel], how="diagonal_relaxed"))
     signals = pl.concat(
         [
             signal_rows(computed, changed_new.select(keys), scan_id),
-            signal_rows(funnel.filter(pl.col("indicator_id").is_in(refunneled)), None, scan_id),
+            signal_rows(
+                _in_method_order(pl.concat([carried, funnel], how="diagonal_relaxed")), rekeyed, scan_id
+            ),
         ]
     )
-    write_frame(conn, "signals", signals)
+    write_frame(conn, "series_signals", pack_signals(signals))
     kept_codes = set(indicators.filter(~recomputed & pl.col("indicator_id").is_in(list(digests)))["code"])
     parts = {code: part for code, part in previous_parts.items() if code in kept_codes}
     parts.update({code: part for r in results for code, part in r.parts.items()})
@@ -328,47 +328,40 @@ def _record_unchanged(
 def signal_frame(
     panel: Panel, result: SurveillanceResult, changed: pl.DataFrame, scan_id: int
 ) -> pl.DataFrame:
-    """The rows of ``signals`` for the series in ``changed``, in the order of ``result.signals``.
-
-    ``details`` is the JSON text SQLAlchemy's JSON type would store (``json.dumps`` of the signal's finite
-    numbers, in column order); every other column is built column-wise.
-    """
+    """One row per signal of the series in ``changed``, in the order of ``result.signals``, built column-wise;
+    stored packed per series (``forewarn.store.signals.pack_signals``)."""
     columns = ["organisation_id", "indicator_id", "scan_id", "method", "rule", "direction", "period_start"]
-    if result.signals.is_empty() or changed.is_empty():
+    if result.signals.is_empty():
         return pl.DataFrame(
             schema={
                 **dict.fromkeys(["organisation_id", "indicator_id", "scan_id"], pl.Int64),
                 **dict.fromkeys(["method", "rule", "direction"], pl.String),
                 "period_start": pl.Date,
                 "value": pl.Float64,
-                "details": pl.String,
             }
         )
     series = result.signals["series"].to_numpy()
-    frame = result.signals.with_columns(
-        pl.Series("organisation_id", panel.organisation_id[series]),
-        pl.Series("indicator_id", panel.indicator_id[series]),
-        _dates(panel, series, result.signals["t"].to_numpy()).alias("period_start"),
-        pl.lit(scan_id, dtype=pl.Int64).alias("scan_id"),
-        _finite(pl.col("value").cast(pl.Float64)),
-    ).join(
-        changed.select("organisation_id", "indicator_id"),
-        on=["organisation_id", "indicator_id"],
-        how="semi",
-        maintain_order="left",
+    return (
+        result.signals.with_columns(
+            pl.Series("organisation_id", panel.organisation_id[series]),
+            pl.Series("indicator_id", panel.indicator_id[series]),
+            _dates(panel, series, result.signals["t"].to_numpy()).alias("period_start"),
+            pl.lit(scan_id, dtype=pl.Int64).alias("scan_id"),
+            _finite(pl.col("value").cast(pl.Float64)),
+        )
+        .join(
+            changed.select("organisation_id", "indicator_id"),
+            on=["organisation_id", "indicator_id"],
+            how="semi",
+            maintain_order="left",
+        )
+        .select(*columns, "value")
     )
-    detail_columns = [c for c in result.signals.columns if c not in SIGNAL_COLUMNS]
-    details = [
-        json.dumps({k: v for k, v in zip(detail_columns, row, strict=True) if v is not None and isfinite(v)})
-        for row in frame.select(detail_columns).iter_rows()
-    ]
-    return frame.select(*columns, "value").with_columns(pl.Series("details", details, dtype=pl.String))
 
 
 def signal_rows(signals: pl.DataFrame, changed: pl.DataFrame | None, scan_id: int) -> pl.DataFrame:
-    """The rows of ``signals`` for ``signals`` keyed by organisation, indicator and ``period_start`` (those of the
-    series in ``changed``; all when None). ``details`` is the JSON text SQLAlchemy's JSON type would store
-    (``json.dumps`` of the signal's finite numbers, keys in :data:`~.storewide.DETAIL_ORDER`)."""
+    """One row per signal of ``signals`` (keyed by organisation, indicator and ``period_start``) for the series in
+    ``changed`` (all when None), with ``scan_id``: what :func:`forewarn.store.signals.pack_signals` packs."""
     keys = ["organisation_id", "indicator_id"]
     columns = [*keys, "scan_id", "method", "rule", "direction", "period_start"]
     frame = signals if changed is None else signals.join(changed, on=keys, how="semi", maintain_order="left")
@@ -379,18 +372,34 @@ def signal_rows(signals: pl.DataFrame, changed: pl.DataFrame | None, scan_id: in
                 **dict.fromkeys(["method", "rule", "direction"], pl.String),
                 "period_start": pl.Date,
                 "value": pl.Float64,
-                "details": pl.String,
             }
         )
-    frame = frame.with_columns(
+    return frame.with_columns(
         pl.lit(scan_id, dtype=pl.Int64).alias("scan_id"), _finite(pl.col("value").cast(pl.Float64))
+    ).select(*columns, "value")
+
+
+def _in_method_order(signals: pl.DataFrame) -> pl.DataFrame:
+    """``signals`` ordered SPC, funnel, CUSUM (the order a whole-store computation gives), each kept in order."""
+    return signals.sort(
+        pl.col("method").replace_strict(METHOD_ORDER, default=len(METHOD_ORDER), return_dtype=pl.Int8),
+        maintain_order=True,
     )
-    detail_columns = [c for c in DETAIL_ORDER if c in frame.columns]
-    details = [
-        json.dumps({k: v for k, v in zip(detail_columns, row, strict=True) if v is not None and isfinite(v)})
-        for row in frame.select(detail_columns).iter_rows()
-    ]
-    return frame.select(*columns, "value").with_columns(pl.Series("details", details, dtype=pl.String))
+
+
+def _stored_signals(conn: Connection, series: pl.DataFrame) -> pl.DataFrame:
+    """The stored signals of ``series`` (organisation_id, indicator_id), one row per signal, in packed order."""
+    if series.is_empty():
+        return unpack_frame(
+            pl.DataFrame(schema={"organisation_id": pl.Int64, "indicator_id": pl.Int64, "entries": pl.String})
+        )
+    listed = ", ".join(str(int(i)) for i in series["indicator_id"].unique().sort())
+    packed = read_frame(
+        conn,
+        f"SELECT organisation_id, indicator_id, entries FROM series_signals WHERE indicator_id IN ({listed})",
+        {"organisation_id": pl.Int64, "indicator_id": pl.Int64, "entries": pl.String},
+    ).join(series, on=["organisation_id", "indicator_id"], how="semi", maintain_order="left")
+    return unpack_frame(packed)
 
 
 def _finite(column: pl.Expr) -> pl.Expr:

@@ -18,7 +18,8 @@ from forewarn.access.policy import Visibility
 from forewarn.charts.spc import InterventionSpan, SpcSeries
 from forewarn.domain import improvement_direction, is_concern
 from forewarn.store.models import Dataset, Event, Indicator, Organisation, OrganisationAttribute
-from forewarn.store.models_surveillance import SeriesStatus, Signal, SpcBaseline
+from forewarn.store.models_surveillance import SeriesStatus, SpcBaseline
+from forewarn.store.signals import in_order, read_signals
 from forewarn.views.model import Model
 from forewarn.views.risk import WatchlistWhyOut
 from forewarn.views.rows import AnyRow, fields
@@ -242,30 +243,17 @@ def _states(conn: Connection, organisation_id: int, indicator_ids: Sequence[int]
 
 def _signals(conn: Connection, organisation_id: int) -> dict[str, list[SignalOut]]:
     """The rules that fired in the latest scan of each of this organisation's series, by indicator code."""
-    rows = conn.execute(
-        select(
-            Indicator.code.label("indicator_code"),
-            Signal.method,
-            Signal.rule,
-            Signal.direction,
-            Signal.period_start.label("period"),
-            Signal.value,
-        )
-        .join(Indicator, Indicator.id == Signal.indicator_id)
-        .join(
-            SeriesStatus,
-            and_(
-                SeriesStatus.indicator_id == Signal.indicator_id,
-                SeriesStatus.organisation_id == Signal.organisation_id,
-                SeriesStatus.scan_id == Signal.scan_id,
-            ),
-        )
-        .where(Signal.organisation_id == organisation_id)
-        .order_by(Indicator.code, Signal.period_start, Signal.method, Signal.rule)
-    ).all()
     found: dict[str, list[SignalOut]] = {}
-    for row in rows:
-        found.setdefault(row.indicator_code, []).append(SignalOut.model_validate(fields(row)))
+    for signal in in_order(read_signals(conn, organisation_id), "period_start", "method", "rule"):
+        found.setdefault(signal.indicator_code, []).append(
+            SignalOut(
+                method=signal.method,
+                rule=signal.rule,
+                direction=signal.direction,
+                period=signal.period_start,
+                value=signal.value,
+            )
+        )
     return found
 
 

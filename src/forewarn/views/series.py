@@ -13,11 +13,12 @@ import json
 import operator
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, and_, select
+from sqlalchemy import Connection, select
 
 from forewarn.stats.spc import PointType
 from forewarn.store.models import Observation
-from forewarn.store.models_surveillance import SeriesStatus, Signal
+from forewarn.store.models_surveillance import SeriesStatus
+from forewarn.store.signals import read_signals
 
 POINT_TYPE_BY_CODE = {str(int(p)): p.label for p in PointType}
 COMMON_CAUSE = PointType.COMMON_CAUSE.label
@@ -105,21 +106,11 @@ def _rules(
     conn: Connection, organisation_id: int, indicator_id: int | None
 ) -> dict[tuple[int, dt.date], str]:
     """The SPC rule of each flagged point, from the signals of the scan that wrote each series' status."""
-    query = (
-        select(Signal.indicator_id, Signal.period_start, Signal.rule)
-        .join(
-            SeriesStatus,
-            and_(
-                SeriesStatus.indicator_id == Signal.indicator_id,
-                SeriesStatus.organisation_id == Signal.organisation_id,
-                SeriesStatus.scan_id == Signal.scan_id,
-            ),
-        )
-        .where(Signal.organisation_id == organisation_id, Signal.method == "spc")
-    )
-    if indicator_id is not None:
-        query = query.where(Signal.indicator_id == indicator_id)
-    return {(int(i), p): str(rule) for i, p, rule in conn.execute(query) if p is not None}
+    return {
+        (s.indicator_id, s.period_start): s.rule
+        for s in read_signals(conn, organisation_id, indicator_id=indicator_id)
+        if s.method == "spc" and s.period_start is not None
+    }
 
 
 def _limits(status: _Status, period: list[dt.date]) -> tuple[list[float | None], ...]:
