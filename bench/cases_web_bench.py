@@ -27,7 +27,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from forewarn.access.policy import ALL_ORGANISATIONS
-from forewarn.cases import service
+from forewarn.cases import interventions, service
 from forewarn.simulate import SimulationParameters, load, simulate
 from forewarn.store import migrate
 from forewarn.store.database import make_engine
@@ -96,10 +96,10 @@ def populate(folder: Path, orgs: int, years: int, seed: int, cases: int, env: di
             case_id = service.open_case(
                 conn, code, support="development", owner="bench", concern="bench", actor="bench", pull=False
             )
-            service.start_intervention(
+            interventions.start_intervention(
                 conn, case_id, start=start, indicators=["sim_timely_care", "sim_incident_rate"], actor="bench"
             )
-            service.end_intervention(conn, case_id, end=end, actor="bench")
+            interventions.end_intervention(conn, case_id, end=end, actor="bench")
             done.add(organisation_id)
     engine.dispose()
     _run(["scan"], env)

@@ -11,6 +11,7 @@ import io
 import pytest
 from sqlalchemy import Engine, insert
 
+from forewarn.cases import interventions as case_interventions
 from forewarn.cases import service
 from forewarn.store.models import Event
 from tests.web.conftest import SignedIn
@@ -85,7 +86,7 @@ def test_the_case_tables_and_list(signed_in: dict[str, SignedIn], engine: Engine
         hidden = service.open_case(conn, "HIDE1", support="watch", owner="Lee", concern="Falls", actor="t")
         service.add_note(conn, mine, body="+1 for the new rota", kind="progress", actor="member")
         service.add_milestone(conn, mine, title="@board: plan", due=dt.date(2022, 1, 1), actor="t")
-        service.start_intervention(
+        case_interventions.start_intervention(
             conn, mine, start=dt.date(2021, 2, 1), indicators=["perf", "falls"], actor="t"
         )
     listed = _csv(member, "/cases/tables/cases.csv")

@@ -11,7 +11,7 @@ import datetime as dt
 
 from sqlalchemy import Engine
 
-from forewarn.cases import outcomes, service
+from forewarn.cases import interventions, outcomes, service
 from forewarn.views.follow_up import follow_up_flags, watchlist_with_follow_up
 from forewarn.views.risk import ORDER, WatchlistOut, WatchlistRowOut
 from tests.web.conftest import SignedIn
@@ -23,8 +23,10 @@ def _withdrawn_case(engine: Engine) -> int:
         case_id = service.open_case(
             conn, "OWN1", support="development", owner="Dana", concern="Falling", actor="tests", pull=False
         )
-        service.start_intervention(conn, case_id, start=dt.date(2020, 4, 15), indicators=["perf"], actor="t")
-        service.end_intervention(conn, case_id, end=dt.date(2021, 1, 1), actor="t")
+        interventions.start_intervention(
+            conn, case_id, start=dt.date(2020, 4, 15), indicators=["perf"], actor="t"
+        )
+        interventions.end_intervention(conn, case_id, end=dt.date(2021, 1, 1), actor="t")
     return case_id
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select
 
-from forewarn.cases import outcomes, reading, service
+from forewarn.cases import interventions, outcomes, reading, service
 from forewarn.simulate import SimulationParameters, load, simulate
 from forewarn.store.models import Event, Indicator, Observation, Organisation
 from forewarn.store.models_surveillance import SpcBaseline
@@ -75,7 +75,7 @@ def test_a_case_from_opening_to_closing(store: Engine) -> None:
         assert set(changes) == {"owner", "concern"}
         service.add_note(conn, case_id, body="Met the board.", actor=actor)
         service.add_note(conn, case_id, body="Our plan is on track.", kind="progress", actor="member@sim")
-        first = service.start_intervention(
+        first = interventions.start_intervention(
             conn,
             case_id,
             start=dt.date(2020, 6, 15),
@@ -84,10 +84,12 @@ def test_a_case_from_opening_to_closing(store: Engine) -> None:
             actor=actor,
         )
         with pytest.raises(service.CaseError, match="has not ended"):
-            service.start_intervention(conn, case_id, start=dt.date(2020, 7, 1), indicators=[], actor=actor)
+            interventions.start_intervention(
+                conn, case_id, start=dt.date(2020, 7, 1), indicators=[], actor=actor
+            )
         with pytest.raises(service.CaseError, match="must be after"):
-            service.end_intervention(conn, case_id, end=dt.date(2020, 1, 1), actor=actor)
-        assert service.end_intervention(conn, case_id, end=dt.date(2021, 3, 1), actor=actor) == first
+            interventions.end_intervention(conn, case_id, end=dt.date(2020, 1, 1), actor=actor)
+        assert interventions.end_intervention(conn, case_id, end=dt.date(2021, 3, 1), actor=actor) == first
 
     with store.connect() as conn:
         case = reading.get_case(conn, case_id)
@@ -182,7 +184,7 @@ def test_an_imported_event_on_the_same_day_is_the_cases_event(store: Engine) -> 
         case_id = service.open_case(
             conn, code, support="enforcement", owner="o", concern="c", actor="a", pull=False
         )
-        service.start_intervention(conn, case_id, start=date, indicators=["sim_timely_care"], actor="a")
+        interventions.start_intervention(conn, case_id, start=date, indicators=["sim_timely_care"], actor="a")
         count = conn.execute(
             select(func.count())
             .select_from(Event)

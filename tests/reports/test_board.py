@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
-from forewarn.cases import outcomes, service
+from forewarn.cases import interventions, outcomes, service
 from forewarn.cli import app
 from forewarn.reports.board import board_report, pdf
 from forewarn.settings import get_settings
@@ -36,10 +36,10 @@ def test_the_board_report_pdf(engine: Engine, world: World) -> None:
             concern="Four-hour waits falling",
             actor="tests",
         )
-        service.start_intervention(
+        interventions.start_intervention(
             conn, case_id, start=dt.date(2021, 2, 1), indicators=["perf"], actor="tests"
         )
-        service.end_intervention(conn, case_id, end=dt.date(2021, 9, 1), actor="tests")
+        interventions.end_intervention(conn, case_id, end=dt.date(2021, 9, 1), actor="tests")
     with engine.connect() as conn:
         report = board_report(conn, world.ids["OWN"])
         outcome = outcomes.case_outcome(conn, case_id)

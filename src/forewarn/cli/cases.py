@@ -289,7 +289,7 @@ def intervene_command(
     as_json: JsonOption = False,
 ) -> None:
     """Record the start of an intervention (an intervention_start event)."""
-    from forewarn.cases.service import start_intervention
+    from forewarn.cases.interventions import start_intervention
 
     day = _date(start, "--start")
     assert day is not None
@@ -315,7 +315,7 @@ def withdraw_command(
     as_json: JsonOption = False,
 ) -> None:
     """Record the end of the running intervention (an intervention_end event; the withdrawal date)."""
-    from forewarn.cases.service import end_intervention
+    from forewarn.cases.interventions import end_intervention
 
     day = _date(end, "--end")
     assert day is not None

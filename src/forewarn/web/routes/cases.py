@@ -15,7 +15,7 @@ from sqlalchemy import Connection
 
 from forewarn.access.policy import Permission, Visibility, allowed
 from forewarn.access.principal import Principal
-from forewarn.cases import outcomes, reading, service
+from forewarn.cases import interventions, outcomes, reading, service
 from forewarn.store.models_cases import CaseSupport
 from forewarn.web.deps import CurrentUser, ReadConnection, Viewer, WriteConnection, require
 from forewarn.web.errors import BadRequestError, NotFoundError
@@ -248,7 +248,7 @@ def start_intervention(
     return _apply(
         conn,
         case_id,
-        lambda: service.start_intervention(
+        lambda: interventions.start_intervention(
             conn,
             case_id,
             start=start,  # type: ignore[arg-type]
@@ -272,7 +272,7 @@ def withdraw(
     return _apply(
         conn,
         case_id,
-        lambda: service.end_intervention(conn, case_id, end=end, actor=principal, channel="web"),  # type: ignore[arg-type]
+        lambda: interventions.end_intervention(conn, case_id, end=end, actor=principal, channel="web"),  # type: ignore[arg-type]
     )
 
 
