@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 from statsmodels.stats.power import TTestIndPower
 
 from forewarn.experiments.analysis import analyse_experiment, reading
+from forewarn.experiments.catalogue import list_experiments
 from forewarn.experiments.design import allocate_experiment, design_experiment
 from forewarn.experiments.registry import (
     ExperimentError,
@@ -16,7 +17,6 @@ from forewarn.experiments.registry import (
     create_experiment,
     edit_experiment,
     get_experiment,
-    list_experiments,
     registration_checksum,
     start_experiment,
 )

@@ -279,7 +279,7 @@ def show_command(ref: Ref, as_json: Json = False) -> None:
 @experiment_app.command("list")
 def list_command(as_json: Json = False) -> None:
     """Every experiment in brief."""
-    from forewarn.experiments.registry import list_experiments
+    from forewarn.experiments.catalogue import list_experiments
 
     rows = list_experiments(migrated_engine())
     if as_json:

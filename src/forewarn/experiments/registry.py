@@ -1,4 +1,5 @@
-"""The experiments registry: register, edit, start (which locks the registration), read. Designing and allocating
+"""The experiments registry: register, edit, start (which locks the registration), read one (the list is in
+:mod:`~forewarn.experiments.catalogue`). Designing and allocating
 are in :mod:`~forewarn.experiments.design`, analysing in :mod:`~forewarn.experiments.analysis`.
 
 An experiment is a ``draft`` until it starts. While a draft, anything may be edited (each edit is kept in the audit
@@ -90,7 +91,6 @@ __all__ = [
     "create_experiment",
     "edit_experiment",
     "get_experiment",
-    "list_experiments",
     "start_experiment",
 ]
 
@@ -560,49 +560,3 @@ def get_experiment(db: Engine | Connection, ref: int | str) -> ExperimentInfo:
         },
         results=results,
     )
-
-
-def list_experiments(
-    db: Engine | Connection, *, organisation_ids: Sequence[int] | None = None
-) -> list[dict[str, Any]]:
-    """Every experiment in brief; with ``organisation_ids``, only those owned by or including one of them."""
-    if isinstance(db, Engine):
-        with read_connection(db) as conn:
-            return list_experiments(conn, organisation_ids=organisation_ids)
-    conn = db
-    query = select(
-        Experiment.id,
-        Experiment.code,
-        Experiment.title,
-        Experiment.design,
-        Experiment.status,
-        Experiment.planned_start,
-        Experiment.owner,
-    ).order_by(Experiment.code)
-    if organisation_ids is not None:
-        members = select(ExperimentUnit.experiment_id).where(
-            ExperimentUnit.organisation_id.in_(list(organisation_ids))
-        )
-        query = query.where(
-            Experiment.id.in_(members) | Experiment.owner_organisation_id.in_(list(organisation_ids))
-        )
-    out = []
-    for r in conn.execute(query).all():
-        latest = conn.execute(
-            select(ExperimentResult.padlocks)
-            .where(ExperimentResult.experiment_id == r.id)
-            .order_by(ExperimentResult.id.desc())
-        ).scalar()
-        out.append(
-            {
-                "id": r.id,
-                "code": r.code,
-                "title": r.title,
-                "design": r.design,
-                "status": r.status,
-                "planned_start": r.planned_start.isoformat(),
-                "owner": r.owner,
-                "padlocks": latest,
-            }
-        )
-    return out

@@ -22,11 +22,11 @@ from sqlalchemy import Connection, select
 
 from forewarn.access.policy import Visibility
 from forewarn.experiments.analysis import crossover_dates
+from forewarn.experiments.catalogue import list_experiments
 from forewarn.experiments.registry import (
     MATCHED_ANALYSES,
     ExperimentNotFoundError,
     get_experiment,
-    list_experiments,
 )
 from forewarn.store.models import Organisation
 from forewarn.views.library import library_document
