@@ -162,6 +162,20 @@ def test_header_that_does_not_match_the_mapping(engine: Engine, tmp_path: Path) 
     ]
 
 
+@pytest.mark.parametrize("lag", ["-1", "3661", "soon"])
+def test_a_bad_publication_lag_is_named_and_nothing_is_written(
+    engine: Engine, tmp_path: Path, lag: str
+) -> None:
+    text = MAPPING.read_text().replace(
+        "dataset: {code: test_ae, name: Test extract}",
+        f"dataset: {{code: test_ae, name: Test extract, publication_lag_days: {lag}}}",
+    )
+    with pytest.raises(MappingError, match=r"dataset\.publication_lag_days"):
+        import_file(engine, write(tmp_path, "good.csv", HEADER + GOOD_ROWS[0]), mapping_text=text)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM datasets").scalar_one() == 0
+
+
 def test_bad_mapping_is_named_before_reading_the_file(engine: Engine, tmp_path: Path) -> None:
     text = MAPPING.read_text().replace("kind: proportion", "kind: percentage")
     with pytest.raises(MappingError) as info:
