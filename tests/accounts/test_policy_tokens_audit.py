@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, func, insert, select
 
 from forewarn.access.policy import (
     NO_VISIBILITY,
@@ -21,13 +21,15 @@ from forewarn.access.policy import (
     visibility,
 )
 from forewarn.access.principal import Principal
-from forewarn.accounts.audit import recent_entries, record
+from forewarn.accounts import audit
+from forewarn.accounts.audit import recent_entries, record, record_not_durable
 from forewarn.accounts.demo import ensure_demo_users
 from forewarn.accounts.passwords import Argon2Parameters, Passwords
 from forewarn.accounts.sessions import digest
 from forewarn.accounts.tokens import issue_token, list_tokens, look_up_token, record_token_use, revoke_token
 from forewarn.accounts.users import create_user
 from forewarn.store import migrate
+from forewarn.store.database import read_connection
 from forewarn.store.models import Base, Organisation
 from forewarn.store.models_web import ApiToken, Role
 
@@ -152,6 +154,47 @@ def test_audit_entries_keep_who_what_and_where(engine: Engine) -> None:
         ("x@example.org", "view", "7", "web"),
     ]
     assert entries[1].ip == "10.0.0.1" and entries[1].organisation_id == 7 and entries[1].user_id == user
+
+
+def test_a_view_recorded_on_a_read_connection_is_committed_and_only_its_own_commit_is_not_durable(
+    engine: Engine,
+) -> None:
+    """A page view is written and committed on the request's read connection (visible to another connection at
+    once); on PostgreSQL its statement runs with ``synchronous_commit`` off (PostgreSQL manual, "Asynchronous
+    Commit": set for its own transaction by ``set_config(..., true)``) and the connection's setting is unchanged
+    afterwards, so a later change on it is durable."""
+    with read_connection(engine) as conn:
+        record_not_durable(conn, "anonymous", "view", "organisation", 7, organisation_id=7, channel="api")
+        with engine.connect() as other:
+            seen = other.execute(select(func.count()).select_from(audit.AuditEntry)).scalar_one()
+        assert seen == 1
+        if engine.dialect.name == "postgresql":
+            assert conn.exec_driver_sql("SHOW synchronous_commit").scalar_one() == "on"
+            during = conn.execute(
+                audit._INSERT_NOT_DURABLE.returning(func.current_setting("synchronous_commit")),
+                {
+                    "at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+                    "actor": "a",
+                    "action": "view",
+                    "object_type": "x",
+                    "channel": "web",
+                    "user_id": None,
+                    "object_id": None,
+                    "organisation_id": None,
+                    "ip": None,
+                    "detail": None,
+                },
+            ).scalar_one()
+            assert during == "off"
+            assert conn.exec_driver_sql("SHOW synchronous_commit").scalar_one() == "on"
+    with engine.connect() as conn:
+        entries = recent_entries(conn)
+    assert [(e.action, e.object_id, e.organisation_id, e.channel) for e in entries][-1] == (
+        "view",
+        "7",
+        7,
+        "api",
+    )
 
 
 def test_demo_users_are_idempotent_and_refused_in_production(engine: Engine, orgs: list[int]) -> None:

@@ -6,6 +6,8 @@ import datetime as dt
 
 from sqlalchemy import Engine, delete, insert, select, update
 
+from forewarn.store.database import read_connection, writes_on
+
 from forewarn.store.models import Event, ImportBatch, Indicator, Organisation
 from forewarn.store.models_surveillance import SpcBaseline
 from forewarn.store.models_surveys import SurveyWave
@@ -17,6 +19,7 @@ from forewarn.views.scan import (
     funnel_limit_and_alpha,
     latest_scan,
 )
+from tests.web.risk_world import store_risk_scores
 from tests.web.world import build_world
 
 
@@ -37,7 +40,7 @@ def test_no_scan_then_the_latest(engine: Engine) -> None:
 def test_the_data_version_moves_with_every_change_a_kept_page_depends_on(engine: Engine) -> None:
     """Each change that may alter a page moves the version (a scan, an import, a new organisation, a baseline
     set, a baseline removed, an event recorded, a survey wave closed), and reading moves nothing."""
-    build_world(engine, scan=False)
+    world = build_world(engine, scan=False)
     now = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 
     def version() -> tuple[int, ...]:
@@ -89,4 +92,23 @@ def test_the_data_version_moves_with_every_change_a_kept_page_depends_on(engine:
     with engine.begin() as conn:  # a survey wave closes: its results are published (soft measures)
         conn.execute(update(SurveyWave).where(SurveyWave.status == "open").values(status="closed"))
     seen.append(version())
+    store_risk_scores(world, engine)  # a model scores the organisations (issue 11: why on the watchlist)
+    seen.append(version())
     assert len(set(seen)) == len(seen), seen
+
+
+def test_a_connection_reads_the_version_once_until_its_transaction_ends(engine: Engine) -> None:
+    """A request reads the data version once for all its kept reads; a write on its connection
+    (``writes_on``) ends that, so what the request reads after its own change is keyed by the new version."""
+    build_world(engine, scan=False)
+    with read_connection(engine) as conn:
+        first = data_version(conn)
+        with engine.begin() as other:  # another request's change, during this one: not seen until it ends
+            other.execute(insert(Organisation).values(code="ELSEWHERE", name="Elsewhere"))
+        assert data_version(conn) == first
+        with writes_on(conn):
+            conn.execute(insert(Organisation).values(code="MINE", name="Mine"))
+        after = data_version(conn)
+    assert after.organisation > first.organisation
+    with engine.connect() as conn:
+        assert data_version(conn) == after

@@ -306,13 +306,15 @@ def portfolio(
     page: int = 1,
     page_size: int = PAGE_SIZE,
     ranked: Callable[[Connection], Ranking] | None = None,
+    scan: Callable[[Connection], ScanOut | None] = latest_scan,
 ) -> Portfolio:
     """The organisations ``visibility`` allows, ordered by strength of evidence, one page at a time.
 
     Filters by type, region or dataset apply only when ``may_filter`` (and only to organisations seen by name:
     filtering anonymised peers would reveal their type or region); the concern filter applies always.
     ``ranked`` gives every organisation in order (the caller may keep it: it does not depend on who asks); an
-    account that sees a few is then served from it too. Without it, a few are read from the store.
+    account that sees a few is then served from it too. Without it, a few are read from the store. ``scan``
+    reads the latest scan (the caller may keep it too).
     """
     chosen = filters if may_filter else PortfolioFilters(concern_only=filters.concern_only)
     if visibility.all_organisations:
@@ -344,7 +346,7 @@ def portfolio(
             if may_filter
             else [],
             order=ORDER,
-            scan=latest_scan(conn),
+            scan=scan(conn),
         ),
         ids=[int(r.row.organisation_id) for r in shown],
     )

@@ -9,6 +9,7 @@ others' scores are not theirs to see.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -182,17 +183,30 @@ class WatchlistWhyOut(Model):
 
 
 def why_on_watchlist(
-    conn: Connection, viewer: Visibility, organisation_id: int, *, top: int = 3
+    conn: Connection,
+    viewer: Visibility,
+    organisation_id: int,
+    *,
+    latest: Callable[[Connection, int], WatchlistWhyOut | None] | None = None,
 ) -> WatchlistWhyOut | None:
+    """:func:`latest_why` as this viewer sees it: None when they may not open the organisation, and the
+    backtest's link for analysts and administrators only. ``latest`` reads it (a kept read in the web app)."""
+    if not viewer.may_open(organisation_id):
+        return None
+    why = (latest or latest_why)(conn, organisation_id)
+    if why is not None and not viewer.all_organisations:
+        why = why.model_copy(update={"backtest_url": None})
+    return why
+
+
+def latest_why(conn: Connection, organisation_id: int, top: int = 3) -> WatchlistWhyOut | None:
     """The organisation's latest stored score (its latest date; the lowest model version if two models scored
-    it then), or None when it has none or the viewer may not open the organisation. Usually the scoring ``/risk``
-    shows; an organisation of a dataset scored to an earlier date (the demo's A&E trusts, scored as of the end of
-    their data) keeps its own latest.
+    it then), or None when it has none, as an analyst sees it. Usually the scoring ``/risk`` shows; an
+    organisation of a dataset scored to an earlier date (the demo's A&E trusts, scored as of the end of their
+    data) keeps its own latest.
 
     The contributions are those the scoring stored (``forewarn risk score``): the logistic model's exact
     contributions to the log-odds, which with the intercept sum to the logit of the probability."""
-    if not viewer.may_open(organisation_id):
-        return None
     own = RiskScore.organisation_id == organisation_id
     latest = conn.execute(select(func.max(RiskScore.as_of)).where(own)).scalar()
     if latest is None:
@@ -233,7 +247,7 @@ def why_on_watchlist(
             if value > 0
         ],
         watchlist_url="/risk",
-        backtest_url="/risk/backtest" if viewer.all_organisations else None,
+        backtest_url="/risk/backtest",
     )
 
 

@@ -18,6 +18,7 @@ from forewarn.surveys.waves import WaveInfo, closed_wave_ids, wave_info
 from forewarn.views.lookup import organisation_codes
 from forewarn.views.model import Model
 from forewarn.views.portfolio import Portfolio, PortfolioOut
+from forewarn.views.scan import data_version
 
 LATEST_WAVES = 3
 
@@ -148,8 +149,8 @@ def with_soft_status(
 ) -> PortfolioOut:
     """The portfolio page with each row's soft-measure status, read on the caller's connection (a wave's results
     may open one of their own unless ``results_of`` keeps them); ``min_group_size`` is the app's setting. With no
-    closed wave in the store this costs one indexed query."""
-    if not portfolio.ids or not closed_wave_ids(conn):
+    closed wave in the store this costs nothing (the data version the request has read counts them)."""
+    if not portfolio.ids or not data_version(conn).closed_waves:
         return portfolio.page
     statuses = soft_statuses(
         conn, organisation_codes(conn, portfolio.ids), min_group_size=min_group_size, results_of=results_of

@@ -256,22 +256,22 @@ def record_view(
     organisation_id: int | None = None,
     detail: dict[str, object] | None = None,
 ) -> None:
-    """Record that ``who`` viewed something, in a short writing transaction on the request's read connection
-    ``conn`` (views are recorded only when the options say so). Not a durable commit: a server crash may lose the
-    last fraction of a second of views (see :func:`~forewarn.store.database.writes_on`), never a change's record."""
+    """Record that ``who`` viewed something and commit it, on the request's read connection ``conn`` (views are
+    recorded only when the options say so). Not a durable commit: a server crash may lose the last fraction of a
+    second of views (see :func:`forewarn.accounts.audit.record_not_durable`), never a change's record."""
     if not state.options.audit_views:
         return
-    with writes_on(conn, durable=False):
-        record(
-            conn,
-            request,
-            who,
-            "view",
-            object_type,
-            object_id,
-            organisation_id=organisation_id,
-            detail=detail,
-        )
+    audit.record_not_durable(
+        conn,
+        who,
+        "view",
+        object_type,
+        object_id,
+        organisation_id=organisation_id,
+        channel=_channel(request),
+        ip=client_ip(request),
+        detail=detail,
+    )
 
 
 def record_learning(conn: Connection, principal: Principal, kind: str) -> None:

@@ -25,8 +25,9 @@ from forewarn.surveys.result_types import WaveResults
 from forewarn.views.follow_up import follow_up_flags
 from forewarn.views.follow_up_flag import FollowUpFlagOut
 from forewarn.views.portfolio import Ranking, ranked_organisations
-from forewarn.views.scan import data_version
-from forewarn.views.soft import computed_results
+from forewarn.views.risk import WatchlistWhyOut, latest_why
+from forewarn.views.scan import ScanOut, data_version, latest_scan
+from forewarn.views.soft import SoftMeasuresOut, computed_results, soft_measures
 
 Read = TypeVar("Read", bound=Callable[..., Any])
 
@@ -55,6 +56,13 @@ def kept_ranking(conn: Connection) -> Ranking:
 
 
 @by_data_version(RANKINGS)
+def kept_latest_scan(conn: Connection) -> ScanOut | None:
+    """:func:`forewarn.views.scan.latest_scan`, kept until the data change (a scan is committed finished, and
+    moves the data version)."""
+    return latest_scan(conn)
+
+
+@by_data_version(RANKINGS)
 def kept_follow_up_flags(conn: Connection) -> dict[int, FollowUpFlagOut]:
     """:func:`forewarn.views.follow_up.follow_up_flags` (every case's follow-up), kept until the data change: a
     withdrawal is an event, which moves the data version."""
@@ -67,6 +75,20 @@ def kept_closed_results(engine: Engine, wave_id: int, min_group_size: int) -> Wa
     and its answers are frozen, so only the wave and the minimum group size key them. For soft measures, which
     read closed waves only."""
     return computed_results(engine, wave_id, min_group_size)
+
+
+@by_data_version(PAGES)
+def kept_why(conn: Connection, organisation_id: int) -> WatchlistWhyOut | None:
+    """:func:`forewarn.views.risk.latest_why`, kept until the data change (stored risk scores move the data
+    version)."""
+    return latest_why(conn, organisation_id)
+
+
+@by_data_version(PAGES)
+def kept_soft_measures(conn: Connection, code: str, min_group_size: int) -> list[SoftMeasuresOut]:
+    """:func:`forewarn.views.soft.soft_measures` of one organisation, kept until the data change (a wave closing
+    moves the data version; closed waves' results never change)."""
+    return soft_measures(conn, code, min_group_size=min_group_size, results_of=kept_closed_results)
 
 
 class KeptContent:

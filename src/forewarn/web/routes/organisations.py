@@ -9,10 +9,9 @@ from forewarn.charts.render import svg
 from forewarn.views.learn_from import LearnFromOut
 from forewarn.views.organisation import IndicatorStateOut, OrganisationOut, with_soft_measures
 from forewarn.views.risk import why_on_watchlist
-from forewarn.views.soft import soft_measures
 from forewarn.web.deps import AppState, CurrentUser, ReadConnection, Viewer, record_view
 from forewarn.web.pages import organisation as pages
-from forewarn.web.pages.cached import kept_closed_results, kept_content
+from forewarn.web.pages.cached import kept_content, kept_soft_measures, kept_why
 from forewarn.web.pages.learn_from import learn_from_panel
 from forewarn.web.rendering import EncodedSpec, render, render_block, templates_of
 
@@ -29,17 +28,21 @@ def _viewed_organisation(
     conn: ReadConnection,
     organisation_id: int,
 ) -> tuple[OrganisationOut, dict[str, EncodedSpec]]:
-    """One organisation as this viewer may see it, with its soft measures, and the view written to the audit
-    log: what the page and the API both show."""
+    """One organisation as this viewer may see it, with its soft measures: what the page and the API both show
+    (each then records the view)."""
     view, specs = pages.organisation_page(conn, viewer, organisation_id)
-    soft = soft_measures(
-        conn, view.code, min_group_size=state.settings.min_group_size, results_of=kept_closed_results
-    )
+    soft = kept_soft_measures(conn, view.code, state.settings.min_group_size)
+    why = why_on_watchlist(conn, viewer, organisation_id, latest=kept_why)  # issue 11: its latest risk score
+    return with_soft_measures(view, soft).model_copy(update={"watchlist": why}), specs
+
+
+def _record_organisation_view(
+    request: Request, state: AppState, principal: CurrentUser, organisation_id: int, conn: ReadConnection
+) -> None:
+    # Last, after every kept read: its commit ends the request's reading of the data version.
     record_view(
         state, conn, request, principal, "organisation", organisation_id, organisation_id=organisation_id
     )
-    why = why_on_watchlist(conn, viewer, organisation_id)  # issue 11: its latest stored risk score
-    return with_soft_measures(view, soft).model_copy(update={"watchlist": why}), specs
 
 
 @router.get("/organisations/{organisation_id}", include_in_schema=False)
@@ -55,11 +58,11 @@ def organisation_page(
     learn_from = learn_from_panel(conn, viewer, view)
     # The content is the same for everyone who may open the page: rendered once per data version and set of
     # closed survey waves shown (their results never change), then only the frame around it per request.
-    soft_waves = tuple(s.wave_id for s in view.soft_measures)
-    why = view.watchlist.key() if view.watchlist else None  # risk scores do not change the data version
+    # Risk scores and closed waves move the data version; whether the backtest is linked depends on the viewer.
+    why = view.watchlist.key() if view.watchlist else None
     content = kept_content(
         conn,
-        ("organisation", organisation_id, soft_waves, state.settings.min_group_size, why, learn_from),
+        ("organisation", organisation_id, state.settings.min_group_size, why, learn_from),
         lambda: render_block(
             templates_of(request),
             "organisation.html",
@@ -67,6 +70,7 @@ def organisation_page(
             {"view": view, "specs": specs, "learn_from": learn_from},
         ),
     )
+    _record_organisation_view(request, state, principal, organisation_id, conn)
     return render(request, "kept_page.html", {"title": view.name, "content": content, "charts": True})
 
 
@@ -94,6 +98,7 @@ def organisation_api(
     """One organisation: every indicator's SPC points and flags, funnel position, CUSUM state and rank,
     soft measures and events. 404 when it does not exist or you may not see it."""
     view, _ = _viewed_organisation(request, state, principal, viewer, conn, organisation_id)
+    _record_organisation_view(request, state, principal, organisation_id, conn)
     return view
 
 
@@ -175,4 +180,6 @@ def organisation_learn_from_api(
     its neighbours on the indicators concerned and their practice notes. Neighbours you may not see by name are
     pseudonyms. 404 when the organisation does not exist or you may not see it."""
     view, _ = _viewed_organisation(request, state, principal, viewer, conn, organisation_id)
-    return learn_from_panel(conn, viewer, view)
+    panel = learn_from_panel(conn, viewer, view)
+    _record_organisation_view(request, state, principal, organisation_id, conn)
+    return panel

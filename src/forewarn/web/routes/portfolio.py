@@ -14,7 +14,13 @@ from forewarn.views.follow_up import portfolio_with_follow_up
 from forewarn.views.portfolio import PortfolioFilters, PortfolioOut, portfolio
 from forewarn.views.soft import with_soft_status
 from forewarn.web.deps import AppState, ReadConnection, Viewer, record_view, require
-from forewarn.web.pages.cached import kept_closed_results, kept_follow_up_flags, kept_portfolio, kept_ranking
+from forewarn.web.pages.cached import (
+    kept_closed_results,
+    kept_follow_up_flags,
+    kept_latest_scan,
+    kept_portfolio,
+    kept_ranking,
+)
 from forewarn.web.rendering import render, render_block, templates_of
 from forewarn.web.routes.helpers import is_htmx
 from forewarn.web.state import WebState
@@ -46,7 +52,9 @@ def _portfolio(
     page: int,
 ) -> PortfolioOut:
     may_filter = allowed(principal, Permission.FILTER_PORTFOLIO)
-    found = portfolio(conn, viewer, filters, may_filter=may_filter, page=page, ranked=kept_ranking)
+    found = portfolio(
+        conn, viewer, filters, may_filter=may_filter, page=page, ranked=kept_ranking, scan=kept_latest_scan
+    )
     shown = with_soft_status(
         found, conn, min_group_size=state.settings.min_group_size, results_of=kept_closed_results
     )
