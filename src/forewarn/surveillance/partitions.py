@@ -27,8 +27,11 @@ from forewarn.surveillance.storewide import IndicatorPart, ordered_signals
 
 # Observations per partition when the scan runs in one process: indicators are batched up to this size, so many
 # small indicators make one panel (few calls into NumPy) and a store of large ones is scanned an indicator at a
-# time (the panel of one at a time in memory). Results do not depend on it.
-PARTITION_ROWS = 4_000_000
+# time (the panel of one at a time in memory; one kind of indicator, so change detection works on the panel
+# itself rather than on copies of its rows of each kind). Results do not depend on it. 1M: an indicator of
+# 50,000 organisations x 36 months (1.8M observations) is a partition of its own, its maths' working set about
+# 340 MB (docs/performance.md, "One partition at a time").
+PARTITION_ROWS = 1_000_000
 KEYS = ("organisation_id", "indicator_id")
 STATUS_SCHEMA: dict[str, type[pl.DataType]] = {
     "organisation_id": pl.Int64,
