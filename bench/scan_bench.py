@@ -298,14 +298,35 @@ def report(runs: list[Run], raw_mb: float) -> None:
         )
 
 
-def bench_store(kind: str, args: argparse.Namespace) -> None:
+@contextmanager
+def kept_or_temporary(kind: str, args: argparse.Namespace) -> Iterator[str]:
+    """The store: a SQLite file kept at ``--store-file`` (reused when it exists), else a temporary one."""
+    if args.store_file and kind == "sqlite":
+        yield f"sqlite:///{Path(args.store_file).resolve()}"
+        return
     with tempfile.TemporaryDirectory(dir=args.tmp) as folder, store(kind, Path(folder)) as url:
+        yield url
+
+
+def bench_store(kind: str, args: argparse.Namespace) -> None:
+    with kept_or_temporary(kind, args) as url:
         engine = make_engine(url)
         migrate.upgrade(engine)
         start = time.perf_counter()
-        observations = populate(engine, args.orgs, args.indicators, args.months)
+        with engine.connect() as conn:
+            held = conn.execute(text("SELECT count(*) FROM observations")).scalar_one()
+        # A kept store built by an earlier run is scanned as it is (its scan results emptied first, so the first
+        # scan is a first scan again).
+        if held:
+            with engine.begin() as conn:
+                for table in ("series_signals", "series_status", "scan_fingerprints", "scan_runs"):
+                    conn.execute(text(f"DELETE FROM {table}"))
+        observations = held or populate(engine, args.orgs, args.indicators, args.months)
         load_seconds = time.perf_counter() - start
         engine.dispose()
+        if args.build_only:
+            print(f"[{kind}] {observations:,} observations in {url}", flush=True)
+            return
         raw_mb = observations * RAW_BYTES / 2**20
         print(
             f"\n[{kind}] {args.orgs:,} organisations x {args.indicators} indicators x {args.months} months: "
@@ -370,6 +391,12 @@ def main() -> None:
         help="also run `scan --full` with FOREWARN_SCHEDULER set to this (local:2: two worker processes here)",
     )
     parser.add_argument("--tmp", default=None, help="folder for the SQLite store (default: the system's)")
+    parser.add_argument(
+        "--store-file",
+        default=None,
+        help="SQLite only: keep the store at this path and reuse it on later runs (scan results emptied first)",
+    )
+    parser.add_argument("--build-only", action="store_true", help="build (or check) the store and stop")
     args = parser.parse_args()
     for kind in args.stores.split(","):
         bench_store(kind.strip(), args)

@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 from sqlalchemy import Engine
 
-from forewarn.store.columnar import read_frame, write_frame
+from forewarn.store.columnar import read_frame, read_frames, write_frame
 from tests.conftest import test_database_kind
 
 AWKWARD = [0.1 + 0.2, 1e-5, 5e-324, 1.7976931348623157e308, -2.5e-300, 1 / 3, 123456789.123456789, None]
@@ -110,3 +110,40 @@ def test_a_bulk_read_in_a_transaction_that_wrote_sees_its_writes(engine: Engine)
 def test_a_failing_bulk_read_says_why(engine: Engine) -> None:
     with engine.connect() as conn, pytest.raises(RuntimeError, match="no such table: missing"):
         read_frame(conn, "SELECT k FROM missing", {"k": pl.Int64}, bulk=True)
+
+
+def test_several_bulk_reads_come_one_at_a_time_in_order(engine: Engine) -> None:
+    """``read_frames``: each query's result as its own frame, in the order asked, the same rows as one
+    ``read_frame`` each (on SQLite all through one child process, each framed by its length)."""
+    _probe(engine)
+    frame = pl.DataFrame(
+        {"k": np.arange(300_000) % 3, "x": np.arange(300_000) / 7, "d": [dt.date(2020, 1, 1)] * 300_000},
+        schema={"k": pl.Int64, "x": pl.Float64, "d": pl.Date},
+    )
+    with engine.begin() as conn:
+        write_frame(conn, "probe", frame)
+    queries = [f"SELECT k, x, d FROM probe WHERE k = {k} ORDER BY x" for k in (2, 0, 7, 1)]
+    schema = {"k": pl.Int64, "x": pl.Float64, "d": pl.Date}
+    with engine.connect() as conn:
+        frames = list(read_frames(conn, queries, schema))
+        one_by_one = [read_frame(conn, sql, schema) for sql in queries]
+    assert [f.height for f in frames] == [100_000, 100_000, 0, 100_000]
+    assert all(f.equals(g) for f, g in zip(frames, one_by_one, strict=True))
+    assert frames[0]["k"].unique().to_list() == [2] and frames[1]["x"][1] == 3 / 7
+
+
+@pytest.mark.skipif(test_database_kind() != "sqlite", reason="the ADBC child")
+def test_bulk_reads_stopped_early_end_their_child_and_a_failing_one_says_why(engine: Engine) -> None:
+    _probe(engine)
+    with engine.begin() as conn:
+        write_frame(conn, "probe", pl.DataFrame({"k": [1, 2]}, schema={"k": pl.Int64}))
+    schema = {"k": pl.Int64}
+    with engine.connect() as conn:
+        reads = read_frames(conn, ["SELECT k FROM probe"] * 50, schema)
+        assert next(reads)["k"].to_list() == [1, 2]
+        reads.close()  # the child is killed and reaped; the connection goes on working
+        assert conn.exec_driver_sql("SELECT count(*) FROM probe").scalar() == 2
+        reads = read_frames(conn, ["SELECT k FROM probe", "SELECT k FROM missing"], schema)
+        assert next(reads).height == 2
+        with pytest.raises(RuntimeError, match="no such table: missing"):
+            next(reads)

@@ -97,3 +97,27 @@ def test_the_dask_path_stores_what_the_single_process_scan_stores(imported: Engi
         assert _stored(imported) == _stored(fresh)
     assert distributed.summary == single.summary
     assert distributed.series_scanned == 40 and distributed.signals_written == single.signals_written > 0
+
+
+def test_partitions_read_one_at_a_time_are_those_read_at_once(imported: Engine) -> None:
+    """The single-process scan reads its partitions lazily (one in memory at a time): the same cut, frames and
+    results as the partitions read at once."""
+    with imported.connect() as conn:
+        for max_rows in (1, 10**9):
+            eager = load_partitions(conn, max_rows=max_rows)
+            lazy = list(load_partitions(conn, max_rows=max_rows, lazy=True))
+            assert len(lazy) == len(eager) == (2 if max_rows == 1 else 1)
+            for a, b in zip(eager, lazy, strict=True):
+                key = ["indicator_id", "organisation_id", "period_start"]
+                assert a.observations.sort(key).equals(b.observations.sort(key))
+                assert a.indicators.sort("indicator_id").equals(b.indicators.sort("indicator_id"))
+                assert a.baselines.sort(["indicator_id", "organisation_id"]).equals(
+                    b.baselines.sort(["indicator_id", "organisation_id"])
+                )
+            assert sum(p.baselines.height for p in lazy) > 0  # the rebase is read with its indicator
+            computed = _scan_all(eager)
+            consumed = [scan_partition(p, ScanOptions(), consume=True) for p in lazy]
+            assert _sorted([r.status for r in computed]).equals(_sorted([r.status for r in consumed]))
+            assert _sorted([r.signals for r in computed]).equals(_sorted([r.signals for r in consumed]))
+            # The grids' columns were dropped from the partition as they were laid out.
+            assert all("value" not in p.observations.columns for p in lazy)

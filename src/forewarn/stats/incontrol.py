@@ -339,10 +339,11 @@ def own_baseline_model(
     points = base.sum(axis=1).astype(np.int64)
     usable = points >= min_baseline_points
     base &= usable[:, None]
+    d_base = np.where(base, d, 0.0)  # the baseline's deviations, zero elsewhere (used twice below)
     with np.errstate(invalid="ignore", divide="ignore"):
         w = np.where(base, 1.0 / s2, 0.0)
         sum_w = w.sum(axis=1)
-        first = np.where(usable, (w * np.where(base, d, 0.0)).sum(axis=1) / sum_w, np.nan)
+        first = np.where(usable, (w * d_base).sum(axis=1) / sum_w, np.nan)
         e = np.where(base, d - first[:, None], 0.0)
         u = e * np.sqrt(w)
     tau2 = np.zeros(k)
@@ -361,14 +362,14 @@ def own_baseline_model(
     with np.errstate(invalid="ignore", divide="ignore"):
         w_star = np.where(base, 1.0 / (s2 + tau2_series[:, None]), 0.0)
         sum_w_star = w_star.sum(axis=1)
-        baseline = np.where(usable, (w_star * np.where(base, d, 0.0)).sum(axis=1) / sum_w_star, np.nan)
+        baseline = np.where(usable, (w_star * d_base).sum(axis=1) / sum_w_star, np.nan)
         baseline_variance = np.where(usable, 1.0 / sum_w_star, np.nan)
         sd = np.sqrt(s2 + tau2_series[:, None] + baseline_variance[:, None])
         z = np.where(present & usable[:, None], (d - baseline[:, None]) / sd, np.nan)
     rho = np.zeros(k)
     if overdispersion and k:
         rho = _baseline_autocorrelation(np.where(base, z, np.nan), groups, k)
-        z = z * np.sqrt((1.0 - rho) / (1.0 + rho))[groups][:, None]
+        z *= np.sqrt((1.0 - rho) / (1.0 + rho))[groups][:, None]  # in place: z is this function's own
     return InControlModel(
         z=z,
         baseline=baseline,

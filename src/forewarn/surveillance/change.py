@@ -47,14 +47,23 @@ class ChangeResult:
     tau2_within: FloatArray  # (indicators,) within-series variance per period on the funnel's scale
 
 
-def _cell_sum(panel: Panel, values: FloatArray, use: NDArray[np.bool_]) -> FloatArray:
-    """Sum of ``values`` over the organisations of each (indicator, period) cell, shaped like the panel."""
+def _cell_ratio(panel: Panel, top: FloatArray, bottom: FloatArray, use: NDArray[np.bool_]) -> FloatArray:
+    """Sum of ``top`` over sum of ``bottom`` across the organisations of each (indicator, period) cell, where
+    ``use``, shaped like the panel. The division is made once per cell, then spread to the series (the same
+    numbers as dividing the spread sums, without two panel-sized copies)."""
     width = panel.value.shape[1]
-    cell = panel.indicator_index[:, None] * width + np.arange(width)[None, :]
-    totals = np.bincount(cell[use], weights=values[use], minlength=panel.indicators.height * width).reshape(
-        -1, width
-    )
-    return np.asarray(totals[panel.indicator_index], dtype=np.float64)
+    size = panel.indicators.height * width
+    cell = (panel.indicator_index[:, None] * width + np.arange(width)[None, :])[use]
+    top_total = np.bincount(cell, weights=top[use], minlength=size)
+    bottom_total = np.bincount(cell, weights=bottom[use], minlength=size)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = (top_total / bottom_total).reshape(-1, width)
+    return np.asarray(ratio[panel.indicator_index], dtype=np.float64)
+
+
+def _rows(values: np.ndarray, rows: NDArray[np.bool_]) -> np.ndarray:
+    """``values[rows]``, or ``values`` itself when every row is taken (a partition of one kind): no copy."""
+    return values if rows.all() else values[rows]
 
 
 def standard_errors(panel: Panel) -> FloatArray | None:
@@ -73,14 +82,10 @@ def scaled_panel(panel: Panel) -> tuple[ScaledPanel, NDArray[np.object_]]:
     """
     kind = series_attribute(panel, "kind")
     shape = panel.value.shape
-    y = np.full(shape, np.nan)
-    variance = np.full(shape, np.nan)
-    reference = np.full(shape, np.nan)
     form = np.full(panel.n_series, None, dtype=object)
     num, den = panel.numerator, panel.denominator
     counts_ok = np.isfinite(num) & np.isfinite(den) & (den > 0) & (num >= 0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        pooled = _cell_sum(panel, num, counts_ok) / _cell_sum(panel, den, counts_ok)
+    pooled = _cell_ratio(panel, num, den, counts_ok)
     parts: list[tuple[NDArray[np.bool_], ScaleForm, ScaledPanel]] = []
     proportion = kind == "proportion"
     if proportion.any():
@@ -90,10 +95,10 @@ def scaled_panel(panel: Panel) -> tuple[ScaledPanel, NDArray[np.object_]]:
                 rows,
                 "bernoulli",
                 scaled_counts(
-                    np.where(counts_ok, num, np.nan)[rows],
-                    (den * pooled)[rows],
+                    _rows(np.where(counts_ok, num, np.nan), rows),
+                    _rows(den * pooled, rows),
                     form="bernoulli",
-                    denominators=den[rows],
+                    denominators=_rows(den, rows),
                 ),
             )
         )
@@ -103,31 +108,42 @@ def scaled_panel(panel: Panel) -> tuple[ScaledPanel, NDArray[np.object_]]:
             (
                 rate,
                 "poisson",
-                scaled_counts(np.where(counts_ok, num, np.nan)[rate], (den * pooled)[rate], form="poisson"),
+                scaled_counts(
+                    _rows(np.where(counts_ok, num, np.nan), rate), _rows(den * pooled, rate), form="poisson"
+                ),
             )
         )
     ratio = kind == "ratio_oe"
     if ratio.any():
-        parts.append((ratio, "poisson", scaled_counts(num[ratio], panel.expected[ratio], form="poisson")))
+        parts.append(
+            (ratio, "poisson", scaled_counts(_rows(num, ratio), _rows(panel.expected, ratio), form="poisson"))
+        )
     se = standard_errors(panel)
     estimate = np.isin(kind, ESTIMATE_KINDS)
     if se is not None and estimate.any():
         ok = np.isfinite(panel.value) & np.isfinite(se) & (se > 0)
         with np.errstate(invalid="ignore", divide="ignore"):
             w = np.where(ok, 1.0 / (se * se), 0.0)
-            weighted = _cell_sum(panel, np.where(ok, panel.value, 0.0) * w, ok) / _cell_sum(panel, w, ok)
+        weighted = _cell_ratio(panel, np.where(ok, panel.value, 0.0) * w, w, ok)
         parts.append(
             (
                 estimate,
                 "normal",
                 scaled_counts(
-                    np.where(ok, panel.value, np.nan)[estimate],
-                    weighted[estimate],
+                    _rows(np.where(ok, panel.value, np.nan), estimate),
+                    _rows(weighted, estimate),
                     form="normal",
-                    standard_error=np.where(ok, se, np.nan)[estimate],
+                    standard_error=_rows(np.where(ok, se, np.nan), estimate),
                 ),
             )
         )
+    if len(parts) == 1 and parts[0][0].all():  # a partition of one kind: its part is the whole panel
+        rows, part_form, scaled = parts[0]
+        form[:] = part_form
+        return scaled, form
+    y = np.full(shape, np.nan)
+    variance = np.full(shape, np.nan)
+    reference = np.full(shape, np.nan)
     for rows, part_form, scaled in parts:
         y[rows], variance[rows], reference[rows] = scaled.y, scaled.variance, scaled.reference
         form[rows] = part_form
@@ -199,9 +215,12 @@ def detect_changes(panel: Panel, options: ScanOptions) -> ChangeResult:
     part_forms: tuple[ScaleForm, ...] = ("bernoulli", "poisson", "normal")
     for part_form in part_forms:
         rows = np.flatnonzero(form == part_form)
-        if rows.size:
+        if rows.size == n:  # every series of this form: the panel itself, no copies
+            part, sub_model = scaled, model
+        elif rows.size:
             part = ScaledPanel(scaled.y[rows], scaled.variance[rows], scaled.reference[rows])
             sub_model = _rows_of(model, rows)
+        if rows.size:
             shift[rows] = shift_in_sd(
                 part,
                 sub_model,

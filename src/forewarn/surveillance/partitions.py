@@ -11,14 +11,15 @@ as Arrow data and no worker needs the database.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Literal, overload
 
 import numpy as np
 import polars as pl
 from sqlalchemy import Connection
 
-from forewarn.store.columnar import read_frame
+from forewarn.store.columnar import read_frame, read_frames
 from forewarn.surveillance.compute import SurveillanceResult, compute_partition
 from forewarn.surveillance.options import ScanOptions
 from forewarn.surveillance.panel import INDICATOR_SCHEMA, OBSERVATION_SCHEMA, Panel, build_panel
@@ -26,8 +27,11 @@ from forewarn.surveillance.storewide import IndicatorPart, ordered_signals
 
 # Observations per partition when the scan runs in one process: indicators are batched up to this size, so many
 # small indicators make one panel (few calls into NumPy) and a store of large ones is scanned an indicator at a
-# time (the panel of one at a time in memory). Results do not depend on it.
-PARTITION_ROWS = 4_000_000
+# time (the panel of one at a time in memory; one kind of indicator, so change detection works on the panel
+# itself rather than on copies of its rows of each kind). Results do not depend on it. 1M: an indicator of
+# 50,000 organisations x 36 months (1.8M observations) is a partition of its own, its maths' working set about
+# 340 MB (docs/performance.md, "One partition at a time").
+PARTITION_ROWS = 1_000_000
 KEYS = ("organisation_id", "indicator_id")
 STATUS_SCHEMA: dict[str, type[pl.DataType]] = {
     "organisation_id": pl.Int64,
@@ -128,10 +132,12 @@ def status_rows(panel: Panel, result: SurveillanceResult) -> pl.DataFrame:
     ).select(*KEYS, *STATUS_COLUMNS)
 
 
-def scan_partition(partition: Partition, options: ScanOptions) -> PartitionResult:
+def scan_partition(partition: Partition, options: ScanOptions, *, consume: bool = False) -> PartitionResult:
     """Everything a scan computes for the indicators of ``partition`` before the store-wide steps (a pure
-    function: frames in, frames out)."""
-    panel = build_panel(partition.observations, partition.indicators)
+    function: frames in, frames out). With ``consume`` the partition's observation columns are dropped as the
+    panel is laid out (the caller holds it for nothing else), so the long frame and the grids are not both kept
+    through the maths."""
+    panel = build_panel(partition.observations, partition.indicators, consume=consume)
     result = compute_partition(panel, options, phase_panel(panel, partition.baselines))
     status = status_rows(panel, result).cast(STATUS_SCHEMA)  # type: ignore[arg-type]
     series = result.signals["series"].to_numpy()
@@ -152,12 +158,39 @@ def _in_list(column: str, ids: Collection[int] | None) -> str:
     return f" WHERE {column} IN ({', '.join(str(int(i)) for i in sorted(ids)) or 'NULL'})"
 
 
+@overload
 def load_partitions(
-    conn: Connection, indicator_ids: Collection[int] | None = None, *, max_rows: int = PARTITION_ROWS
-) -> list[Partition]:
+    conn: Connection,
+    indicator_ids: Collection[int] | None = None,
+    *,
+    max_rows: int = PARTITION_ROWS,
+    lazy: Literal[False] = False,
+) -> list[Partition]: ...
+
+
+@overload
+def load_partitions(
+    conn: Connection,
+    indicator_ids: Collection[int] | None = None,
+    *,
+    max_rows: int = PARTITION_ROWS,
+    lazy: Literal[True],
+) -> Iterator[Partition]: ...
+
+
+def load_partitions(
+    conn: Connection,
+    indicator_ids: Collection[int] | None = None,
+    *,
+    max_rows: int = PARTITION_ROWS,
+    lazy: bool = False,
+) -> list[Partition] | Iterator[Partition]:
     """The observations, attributes and rebases of ``indicator_ids`` (every indicator when None), read column by
     column, cut into partitions of whole indicators of up to ``max_rows`` observations (an indicator larger
-    than that is a partition of its own; ``max_rows=1``: one indicator each)."""
+    than that is a partition of its own; ``max_rows=1``: one indicator each). ``lazy``: the same partitions
+    read one at a time as they are iterated (:func:`iter_partitions`), so only one is in memory."""
+    if lazy:
+        return iter_partitions(conn, indicator_ids, max_rows=max_rows)
     observations = read_frame(
         conn,
         f"SELECT {', '.join(OBSERVATION_SCHEMA)} FROM observations{_in_list('indicator_id', indicator_ids)}",
@@ -175,6 +208,56 @@ def load_partitions(
         BASELINE_SCHEMA,
     )
     return cut_partitions(observations, indicators, baselines, max_rows)
+
+
+def iter_partitions(
+    conn: Connection, indicator_ids: Collection[int] | None = None, *, max_rows: int = PARTITION_ROWS
+) -> Iterator[Partition]:
+    """The partitions of :func:`load_partitions` (the same cut), read and yielded one at a time: an indicator's
+    observations are one query (:func:`forewarn.store.columnar.read_frames`: on SQLite, one child reads them
+    all in turn, the next while the caller computes this one), and indicators are batched in id order until
+    the next would take the partition past ``max_rows``. Peak memory is a partition's, not the store's."""
+    indicators = read_frame(
+        conn,
+        f"SELECT id, code, kind, polarity, target FROM indicators{_in_list('id', indicator_ids)}",
+        INDICATOR_SCHEMA,
+    )
+    baselines = read_frame(
+        conn,
+        f"SELECT organisation_id, indicator_id, rebase_from FROM spc_baselines{_in_list('indicator_id', indicator_ids)}",
+        BASELINE_SCHEMA,
+    )
+    ids = sorted(int(i) for i in indicators["indicator_id"])
+    queries = [
+        f"SELECT {', '.join(OBSERVATION_SCHEMA)} FROM observations WHERE indicator_id = {i}" for i in ids
+    ]
+    group: list[pl.DataFrame] = []
+    rows = 0
+
+    def partition() -> Partition:
+        observations = pl.concat(group) if len(group) > 1 else group[0]
+        present = observations["indicator_id"].unique()
+        return Partition(
+            observations,
+            indicators.filter(pl.col("indicator_id").is_in(present)),
+            baselines.filter(pl.col("indicator_id").is_in(present)),
+        )
+
+    for frame in read_frames(conn, queries, OBSERVATION_SCHEMA):  # indicators: tens, not series
+        if frame.is_empty():
+            continue
+        if group and rows + frame.height > max_rows:
+            batch = partition()
+            group, rows = [], 0
+            yield batch
+            del batch
+        group.append(frame)
+        rows += frame.height
+        del frame
+    if group:
+        batch = partition()
+        group.clear()
+        yield batch
 
 
 def cut_partitions(
@@ -242,6 +325,7 @@ __all__ = [
     "Partition",
     "PartitionResult",
     "cut_partitions",
+    "iter_partitions",
     "load_partitions",
     "period_dates",
     "phase_panel",

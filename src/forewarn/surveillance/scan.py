@@ -38,6 +38,7 @@ from forewarn.surveillance.partitions import (
     load_partitions,
     phase_panel,
     run_partitions,
+    scan_partition,
     status_rows,
 )
 from forewarn.surveillance.partitions import period_dates as _dates
@@ -179,15 +180,24 @@ def run_scan(
             recompute = sorted(
                 i for i, d in digests.items() if previous is None or previous.digests.get(i) != d
             )
-            partitions = load_partitions(conn, recompute, max_rows=1 if scheduler else partition_rows)
             indicators = read_frame(
                 conn,
                 "SELECT id, code, polarity FROM indicators ORDER BY id",
                 {"indicator_id": pl.Int64, "code": pl.String, "polarity": pl.String},
             )
+            if scheduler:
+                partitions = load_partitions(conn, recompute, max_rows=1)
+            else:
+                # In this process: one partition in memory at a time, read while the previous one computes
+                # (docs/performance.md, "One partition at a time").
+                results = [
+                    scan_partition(partition, options, consume=True)
+                    for partition in load_partitions(conn, recompute, max_rows=partition_rows, lazy=True)
+                ]
     if last is not None:
         return _record_unchanged(engine, last, options, started)
-    results = run_partitions(partitions, options, scheduler)
+    if scheduler:
+        results = run_partitions(partitions, options, scheduler)
     if tick:
         tick(1)
     with engine.begin() as conn:
