@@ -192,7 +192,7 @@ def test_under_autocorrelation_the_robust_interval_keeps_its_coverage_and_the_mo
         z = stats.norm.ppf(0.975)
         robust += fit.ci_low <= 1 <= fit.ci_high
         model += abs(fit.estimate - 1) <= z * fit.model_std_error
-    # Binomial(100, 0.95) >= 88 with probability > 0.999; the model-based coverage is measured at 0.65 over 500
-    # replicates, and 85 or more of 100 at that rate has probability < 0.001.
+    # Binomial(100, 0.95) >= 88 with probability 0.9985; the model-based coverage is measured at 0.65 over 500
+    # replicates, and 85 or more of 100 at that rate has probability < 1e-5.
     assert robust >= 88
     assert model < 85
