@@ -49,8 +49,26 @@ def learning_activity(conn: Connection) -> pl.DataFrame:
         LibraryDocument.organisation_id, LibraryDocument.date, LibraryDocument.created_at
     ).where(LibraryDocument.organisation_id.is_not(None))
     rows += [(o, "library_document", _day(d) or _day(c)) for o, d, c in conn.execute(documents)]
+    rows += _experiment_rows(conn, None)
+    return pl.DataFrame(rows, schema=ACTIVITY_SCHEMA, orient="row").drop_nulls("known_on")
+
+
+def experiment_activity(conn: Connection, experiment_id: int) -> pl.DataFrame:
+    """The acts of learning one experiment gives its organisations (ACTIVITY_SCHEMA): the rows
+    :func:`learning_activity` counts for it, by the same rules, so an experiment's page can say which features it
+    feeds, for whom and from when."""
+    rows = _experiment_rows(conn, experiment_id)
+    return pl.DataFrame(rows, schema=ACTIVITY_SCHEMA, orient="row").drop_nulls("known_on")
+
+
+def _experiment_rows(
+    conn: Connection, experiment_id: int | None
+) -> list[tuple[int | None, str, dt.date | None]]:
+    """Experiments' acts of learning: every experiment's, or only ``experiment_id``'s."""
+    one = [] if experiment_id is None else [Experiment.id == experiment_id]
+    rows: list[tuple[int | None, str, dt.date | None]] = []
     owned = select(Experiment.owner_organisation_id, Experiment.created_at, Experiment.started_at).where(
-        Experiment.owner_organisation_id.is_not(None)
+        Experiment.owner_organisation_id.is_not(None), *one
     )
     for owner, created, started in conn.execute(owned):
         rows.append((owner, "experiment_registered", _day(created)))
@@ -62,16 +80,17 @@ def learning_activity(conn: Connection) -> pl.DataFrame:
         .where(
             Experiment.started_at.is_not(None),
             func.coalesce(Experiment.owner_organisation_id, -1) != ExperimentUnit.organisation_id,
+            *one,
         )
     )
     rows += [(o, "experiment_started", _day(s)) for o, s in conn.execute(taking_part)]
     analysed = (
         select(Experiment.owner_organisation_id, ExperimentResult.analysed_at)
         .join(Experiment, Experiment.id == ExperimentResult.experiment_id)
-        .where(Experiment.owner_organisation_id.is_not(None))
+        .where(Experiment.owner_organisation_id.is_not(None), *one)
     )
     rows += [(o, "experiment_analysed", _day(a)) for o, a in conn.execute(analysed)]
-    return pl.DataFrame(rows, schema=ACTIVITY_SCHEMA, orient="row").drop_nulls("known_on")
+    return rows
 
 
 def activity_features(activity: pl.DataFrame, organisations: pl.DataFrame, origin: dt.date) -> pl.DataFrame:
@@ -89,4 +108,11 @@ def activity_features(activity: pl.DataFrame, organisations: pl.DataFrame, origi
     )
 
 
-__all__ = ["ACTIVITY_SCHEMA", "FEATURES", "activity_features", "learning_activity"]
+__all__ = [
+    "ACTIVITY_SCHEMA",
+    "FEATURES",
+    "WINDOW_DAYS",
+    "activity_features",
+    "experiment_activity",
+    "learning_activity",
+]

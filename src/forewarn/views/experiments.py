@@ -18,6 +18,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from pydantic import Field
 from sqlalchemy import Connection, select
 
 from forewarn.access.policy import Visibility
@@ -31,6 +32,7 @@ from forewarn.experiments.registry import (
 from forewarn.store.models import Organisation
 from forewarn.views.library import library_document
 from forewarn.views.model import Model
+from forewarn.views.risk import feature_label
 
 OTHER = "another organisation"
 
@@ -94,6 +96,17 @@ class ResultOut(Model):
     published: DocumentLinkOut | None = None
 
 
+class LearningActivityOut(Model):
+    """One act of learning this experiment gives an organisation, as the risk model counts it."""
+
+    organisation: str = Field(description="The organisation's code (only organisations the viewer may open)")
+    url: str = Field(description="Its page, at why it is on the risk watchlist")
+    feature: str = Field(description="The risk model's column the act is counted in")
+    label: str = Field(description="The column in plain words")
+    known_on: dt.date = Field(description="The day it counts from, for two years (the features' window)")
+    in_current_model: bool = Field(description="Whether the latest fitted risk model uses this column")
+
+
 class ExperimentOut(Model):
     code: str
     title: str
@@ -119,6 +132,9 @@ class ExperimentOut(Model):
     units: list[UnitOut]
     events: list[EventOut]
     results: list[ResultOut]
+    learning_activity: list[LearningActivityOut] = Field(
+        default_factory=list, description="What this experiment feeds into the risk model's learning activity"
+    )
 
 
 def _own_ids(viewer: Visibility) -> list[int] | None:
@@ -311,4 +327,45 @@ def experiment(conn: Connection, viewer: Visibility, code: str) -> ExperimentOut
         units=units,
         events=events,
         results=results,
+        learning_activity=learning_activity(conn, viewer, info.code),
     )
+
+
+def learning_activity(conn: Connection, viewer: Visibility, code: str) -> list[LearningActivityOut]:
+    """What the experiment ``code`` feeds into the risk model's learning-activity features
+    (:mod:`forewarn.risk.activity`, by its own rules): for each organisation the viewer may open, each act with
+    its feature and the day it counts from (for the features' two years); and whether the latest fitted
+    model uses that feature (it is fitted with them only when the store held learning activity)."""
+    from forewarn.risk.activity import FEATURES, experiment_activity
+    from forewarn.store.models_experiments import Experiment
+    from forewarn.store.models_risk import RiskModel
+
+    found = conn.execute(select(Experiment.id).where(Experiment.code == code)).scalar()
+    if found is None:
+        return []
+    acts = experiment_activity(conn, int(found))
+    acts = acts.filter(
+        acts["organisation_id"].is_in([o for o in acts["organisation_id"] if viewer.may_open(o)])
+    )
+    if acts.is_empty():
+        return []
+    codes = dict(
+        conn.execute(
+            select(Organisation.id, Organisation.code).where(
+                Organisation.id.in_(acts["organisation_id"].to_list())
+            )
+        ).all()
+    )
+    latest = conn.execute(select(RiskModel.features).order_by(RiskModel.trained_at.desc()).limit(1)).scalar()
+    used = set(latest or ())
+    return [
+        LearningActivityOut(
+            organisation=str(codes[row["organisation_id"]]),
+            url=f"/organisations/{row['organisation_id']}#watchlist-why",
+            feature=FEATURES[row["kind"]],
+            label=feature_label(FEATURES[row["kind"]]),
+            known_on=row["known_on"],
+            in_current_model=FEATURES[row["kind"]] in used,
+        )
+        for row in acts.sort("known_on", "organisation_id", "kind").iter_rows(named=True)
+    ]
