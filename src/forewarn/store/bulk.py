@@ -354,6 +354,35 @@ def _drop_foreign_keys(conn: Connection) -> list[str]:
     return [f'ALTER TABLE observations ADD CONSTRAINT "{name}" {definition}' for name, definition in rows]
 
 
+def _skip_row_checks_if_keys_hold(conn: Connection, batch_id: int) -> bool:
+    """PostgreSQL, populated store: check the foreign keys of the rows about to be written once, set-based, and if
+    they hold, turn off the row-by-row checks (the triggers of the foreign keys) until the caller turns them on
+    again, within this transaction only (``SET LOCAL``). Returns whether it did.
+
+    Of the three writes, only the inserted rows bring ids not already in ``observations`` (their organisation and
+    indicator); the updated ones keep theirs, and every row written names this import's batch; the revisions copy
+    ids from rows that exist. So one anti-join over the staged rows checks what the triggers would, and they cost
+    a keyed lookup per key per row (about 80% of the server's time of a populated import, see
+    :func:`_drop_foreign_keys`). Turning triggers off (``session_replication_role``, as ``pg_dump
+    --disable-triggers`` does) needs a superuser: for any other role the triggers run as before. When any key does
+    not hold the triggers run too, so the store raises its own error and the import is rolled back."""
+    if conn.dialect.name != "postgresql":
+        return False
+    superuser = conn.exec_driver_sql("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").scalar()
+    if not superuser:
+        return False
+    broken = conn.exec_driver_sql(
+        f"SELECT EXISTS (SELECT 1 FROM {MATCHED} m WHERE m.observation_id IS NULL AND ("
+        "NOT EXISTS (SELECT 1 FROM organisations r WHERE r.id = m.organisation_id) "
+        "OR NOT EXISTS (SELECT 1 FROM indicators i WHERE i.id = m.indicator_id))) "
+        f"OR NOT EXISTS (SELECT 1 FROM import_batches b WHERE b.id = {int(batch_id)})"
+    ).scalar()
+    if broken:
+        return False
+    conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
+    return True
+
+
 def _store_is_empty(conn: Connection) -> bool:
     return conn.execute(select(Observation.id).limit(1)).first() is None
 
@@ -420,6 +449,7 @@ def write_observations(
     conn.exec_driver_sql(f"DROP TABLE {STAGING}")
     if dialect == "postgresql":
         conn.exec_driver_sql(f"ANALYZE {MATCHED}")
+    checks_skipped = _skip_row_checks_if_keys_hold(conn, batch_id)
     conn.exec_driver_sql(
         f"INSERT INTO observation_revisions (observation_id, revision, {values}, period_end, batch_id, "
         "replaced_by_batch_id) "
@@ -437,6 +467,8 @@ def write_observations(
         f"{', '.join(f'm.{c}' for c in VALUE_COLUMNS)}, {int(batch_id)}, 1 FROM {MATCHED} m "
         "WHERE m.observation_id IS NULL"
     ).rowcount
+    if checks_skipped:
+        conn.exec_driver_sql("SET LOCAL session_replication_role = origin")
     if inserted or updated:
         # Only the indicators whose rows this batch inserted or replaced: a file that repeats one indicator
         # unchanged beside another's revisions must not make the first rescanned.
