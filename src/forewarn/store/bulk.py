@@ -2,8 +2,8 @@
 
 Rows go into a temporary staging table (``executemany`` on SQLite, ``COPY`` on PostgreSQL); one join with
 ``observations`` keeps those to write (new, or changed) with the id of the observation they replace, and three
-statements by that id then record the old values of rows that change, update them, and insert the new ones. Everything runs inside the
-caller's transaction, so a crash or a killed process leaves the store as it was.
+statements by that id then record the old values of rows that change, update them, and insert the new ones.
+Everything runs inside the caller's transaction, so a crash or a killed process leaves the store as it was.
 """
 
 from __future__ import annotations
