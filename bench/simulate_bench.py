@@ -2,7 +2,8 @@
 
 Without ``--load`` the simulation is streamed to Parquet; with it (the default here) the files are then imported
 into a new store (a SQLite file, or a PostgreSQL database of its own, dropped afterwards). Prints wall time, CPU
-(user + system of the process, from ``wait4``), peak RSS (``/usr/bin/time -f %M``, which counts the child alone),
+(user + system of the process, from ``wait4``; on PostgreSQL also the server's, as ``import_bench.py`` measures it),
+peak RSS (``/usr/bin/time -f %M``, which counts the child alone),
 indicator rows per second of wall and the machine's load average (the machine is shared).
 
 Run: ``.venv/bin/python bench/simulate_bench.py [--orgs 50000] [--years 3] [--stores sqlite postgresql] [--no-load]``
@@ -19,9 +20,10 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
+from import_bench import ServerCpu  # bench/ is the script's folder, on sys.path
 from sqlalchemy import create_engine, text
 
 POSTGRES_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -60,7 +62,8 @@ def run(url: str, folder: Path, args: argparse.Namespace, load: bool) -> None:
         "--json",
         *(["--load"] if load else []),
     ]
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    watch: ServerCpu | nullcontext[None] = ServerCpu(url) if url.startswith("postgresql") else nullcontext()
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, watch as server:
         start = time.perf_counter()
         child = subprocess.Popen(command, env=env, stdout=out, stderr=err)
         _, status, usage = os.wait4(child.pid, 0)
@@ -76,10 +79,11 @@ def run(url: str, folder: Path, args: argparse.Namespace, load: bool) -> None:
     peak_mb = int(peaks[-1].split()[1]) / 1024 if peaks else usage.ru_maxrss / 1024
     rows = int(summary["simulation"]["indicator_rows"])
     label = url.split(":", 1)[0] if load else "no store"
+    server_cpu = f" + server {server.seconds:.1f} s" if server else ""
     print(
         f"simulate --orgs {args.orgs} --years {args.years}{' --load' if load else ''} ({label}): "
         f"{rows:,} indicator rows, wall {wall:.1f} s ({rows / wall:,.0f} rows/s), "
-        f"CPU {usage.ru_utime + usage.ru_stime:.1f} s, peak {peak_mb:,.0f} MB, load {load_average:.1f}",
+        f"CPU {usage.ru_utime + usage.ru_stime:.1f} s{server_cpu}, peak {peak_mb:,.0f} MB, load {load_average:.1f}",
         flush=True,
     )
 

@@ -124,3 +124,91 @@ def test_foreign_keys_are_checked_again_after_an_import(engine: Engine, tmp_path
     if engine.dialect.name == "sqlite":
         with engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
+
+
+def _foreign_keys(conn: Connection) -> dict[str, str]:
+    return {
+        str(name): str(definition)
+        for name, definition in conn.exec_driver_sql(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE conrelid = 'observations'::regclass AND contype = 'f'"
+        )
+    }
+
+
+def test_postgresql_keys_dropped_for_a_load_into_an_empty_store_come_back_and_still_refuse_a_bad_id(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """PostgreSQL's load into the empty table adds the foreign keys of observations back after it (one check of
+    every row instead of a trigger per row): they come back as migrated, and a row naming no organisation fails
+    the whole load, the keys left in place."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's import skips the row-by-row check for the whole transaction instead")
+    with engine.connect() as conn:
+        migrated = _foreign_keys(conn)
+    assert len(migrated) == 3
+    import_file(engine, _csv(tmp_path, "first.csv", ROWS), MAPPING)
+    with engine.begin() as conn:
+        assert _foreign_keys(conn) == migrated
+        batch = conn.exec_driver_sql("SELECT max(id) FROM import_batches").scalar_one()
+        perf = conn.execute(select(Indicator.id).where(Indicator.code == "perf")).scalar_one()
+        conn.exec_driver_sql("DELETE FROM observations")
+    orphan = pl.DataFrame(
+        {
+            "organisation_id": [987654],
+            "indicator_id": [perf],
+            "period_start": [dt.date(2020, 4, 1)],
+            "period_end": [dt.date(2020, 4, 30)],
+            "numerator": [1.0],
+            "denominator": [2.0],
+            "value": [0.5],
+            "expected": [None],
+            "standard_error": [None],
+        },
+        schema_overrides={"expected": pl.Float64, "standard_error": pl.Float64},
+    )
+    with pytest.raises(IntegrityError), bulk.import_transaction(engine) as conn:
+        bulk.write_observations(conn, orphan, int(batch))
+    with engine.connect() as conn:
+        assert _foreign_keys(conn) == migrated
+        assert conn.exec_driver_sql("SELECT count(*) FROM observations").scalar_one() == 0
+
+
+def test_postgresql_populated_import_checks_keys_once_and_still_refuses_a_bad_id(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """Into a populated PostgreSQL store, the keys of the rows to insert are checked once, set-based, and the
+    row-by-row triggers skipped for the writes only: a row naming no organisation still fails the whole write, and
+    the triggers are on again after the import."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's foreign-key triggers")
+    import_file(engine, _csv(tmp_path, "first.csv", ROWS), MAPPING)
+    revised = import_file(
+        engine,
+        _csv(tmp_path, "revised.csv", ["2020-01-01,AAA,Alpha,1000,101", "2020-03-01,AAA,Alpha,9,1"]),
+        MAPPING,
+    )
+    assert (revised.observations_updated, revised.observations_inserted) == (2, 2)
+    with engine.begin() as conn:
+        assert conn.exec_driver_sql("SHOW session_replication_role").scalar_one() == "origin"
+        batch = conn.exec_driver_sql("SELECT max(id) FROM import_batches").scalar_one()
+        perf = conn.execute(select(Indicator.id).where(Indicator.code == "perf")).scalar_one()
+        before = conn.exec_driver_sql("SELECT count(*) FROM observations").scalar_one()
+    orphan = pl.DataFrame(
+        {
+            "organisation_id": [987654],
+            "indicator_id": [perf],
+            "period_start": [dt.date(2020, 4, 1)],
+            "period_end": [dt.date(2020, 4, 30)],
+            "numerator": [1.0],
+            "denominator": [2.0],
+            "value": [0.5],
+            "expected": [None],
+            "standard_error": [None],
+        },
+        schema_overrides={"expected": pl.Float64, "standard_error": pl.Float64},
+    )
+    with pytest.raises(IntegrityError), bulk.import_transaction(engine) as conn:
+        bulk.write_observations(conn, orphan, int(batch))
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM observations").scalar_one() == before

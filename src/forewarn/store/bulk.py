@@ -1,8 +1,9 @@
 """Set-based writes for imports: one transaction, staged rows, and revisions kept for every replaced value.
 
-Rows go into a temporary staging table (``executemany`` on SQLite, ``COPY`` on PostgreSQL); three statements then
-record the old values of rows that change, update them, and insert the new ones. Everything runs inside the
-caller's transaction, so a crash or a killed process leaves the store as it was.
+Rows go into a temporary staging table (``executemany`` on SQLite, ``COPY`` on PostgreSQL); one join with
+``observations`` keeps those to write (new, or changed) with the id of the observation they replace, and three
+statements by that id then record the old values of rows that change, update them, and insert the new ones.
+Everything runs inside the caller's transaction, so a crash or a killed process leaves the store as it was.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from forewarn.store.models import (
 )
 
 STAGING = "forewarn_staging_observations"
+MATCHED = "forewarn_staging_matched"
 VALUE_COLUMNS = ("numerator", "denominator", "value", "expected", "standard_error")
 
 Progress = Callable[[int], None]
@@ -330,6 +332,57 @@ def _drop_secondary_indexes(conn: Connection) -> list[str]:
     return statements
 
 
+def _drop_foreign_keys(conn: Connection) -> list[str]:
+    """PostgreSQL only: drop the foreign keys of ``observations`` (to organisations, indicators, batches) and
+    return the statements that add them again, from their definitions as the store holds them.
+
+    PostgreSQL checks a foreign key by a trigger per inserted row, a keyed lookup in the parent each: with three of
+    them that is about 80% of the server's time for a load (``EXPLAIN ANALYZE`` of 300,000 rows: 19.1 s with
+    them, 15.0 s of it in the triggers; 3.9 s without). Adding a key back checks every row in one anti-join
+    (about 1 s here), so a violation still fails the import, inside its transaction, before anything is
+    committed. Used only into the empty table, like :func:`_drop_secondary_indexes`: on a populated one the
+    check after would read the whole table. SQLite's check is off for the whole import (see
+    :func:`import_transaction`)."""
+    if conn.dialect.name != "postgresql":
+        return []
+    rows = conn.exec_driver_sql(
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE conrelid = 'observations'::regclass AND contype = 'f' ORDER BY conname"
+    ).all()
+    for name, _definition in rows:
+        conn.exec_driver_sql(f'ALTER TABLE observations DROP CONSTRAINT "{name}"')
+    return [f'ALTER TABLE observations ADD CONSTRAINT "{name}" {definition}' for name, definition in rows]
+
+
+def _skip_row_checks_if_keys_hold(conn: Connection, batch_id: int) -> bool:
+    """PostgreSQL, populated store: check the foreign keys of the rows about to be written once, set-based, and if
+    they hold, turn off the row-by-row checks (the triggers of the foreign keys) until the caller turns them on
+    again, within this transaction only (``SET LOCAL``). Returns whether it did.
+
+    Of the three writes, only the inserted rows bring ids not already in ``observations`` (their organisation and
+    indicator); the updated ones keep theirs, and every row written names this import's batch; the revisions copy
+    ids from rows that exist. So one anti-join over the staged rows checks what the triggers would, and they cost
+    a keyed lookup per key per row (about 80% of the server's time of a populated import, see
+    :func:`_drop_foreign_keys`). Turning triggers off (``session_replication_role``, as ``pg_dump
+    --disable-triggers`` does) needs a superuser: for any other role the triggers run as before. When any key does
+    not hold the triggers run too, so the store raises its own error and the import is rolled back."""
+    if conn.dialect.name != "postgresql":
+        return False
+    superuser = conn.exec_driver_sql("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").scalar()
+    if not superuser:
+        return False
+    broken = conn.exec_driver_sql(
+        f"SELECT EXISTS (SELECT 1 FROM {MATCHED} m WHERE m.observation_id IS NULL AND ("
+        "NOT EXISTS (SELECT 1 FROM organisations r WHERE r.id = m.organisation_id) "
+        "OR NOT EXISTS (SELECT 1 FROM indicators i WHERE i.id = m.indicator_id))) "
+        f"OR NOT EXISTS (SELECT 1 FROM import_batches b WHERE b.id = {int(batch_id)})"
+    ).scalar()
+    if broken:
+        return False
+    conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
+    return True
+
+
 def _store_is_empty(conn: Connection) -> bool:
     return conn.execute(select(Observation.id).limit(1)).first() is None
 
@@ -365,8 +418,9 @@ def write_observations(
     if not _any_existing(conn, observations):
         # Nothing already stored can collide: insert straight into the table, no staging, no comparisons. Into an
         # empty table, building the secondary indexes once after the load (a sort) costs less than keeping them
-        # up to date row by row; a store that holds data keeps its indexes (rebuilding them would cost more).
-        rebuild = _drop_secondary_indexes(conn) if _store_is_empty(conn) else []
+        # up to date row by row, and so does PostgreSQL's check of the foreign keys; a store that holds data keeps
+        # its indexes and keys (rebuilding them would read all of it).
+        rebuild = [*_drop_secondary_indexes(conn), *_drop_foreign_keys(conn)] if _store_is_empty(conn) else []
         _insert_direct(conn, observations, batch_id, chunk_rows, progress)
         for statement in rebuild:
             conn.exec_driver_sql(statement)
@@ -385,34 +439,42 @@ def write_observations(
     # A change in any value column, the standard error included, or in the period's end is a revision.
     changed = " OR ".join(_is_distinct(dialect, f"o.{c}", f"s.{c}") for c in (*VALUE_COLUMNS, "period_end"))
     values = ", ".join(VALUE_COLUMNS)
+    # One keyed lookup per staged row, not three: the rows to write (new, or changed) go into a second temporary
+    # table with the id of the observation they replace, and the three writes join observations by that id.
+    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {MATCHED}")
+    conn.exec_driver_sql(
+        f"CREATE TEMPORARY TABLE {MATCHED} AS SELECT s.*, o.id AS observation_id FROM {STAGING} s "
+        f"LEFT JOIN observations o ON {key} WHERE o.id IS NULL OR {changed}"
+    )
+    conn.exec_driver_sql(f"DROP TABLE {STAGING}")
+    if dialect == "postgresql":
+        conn.exec_driver_sql(f"ANALYZE {MATCHED}")
+    checks_skipped = _skip_row_checks_if_keys_hold(conn, batch_id)
     conn.exec_driver_sql(
         f"INSERT INTO observation_revisions (observation_id, revision, {values}, period_end, batch_id, "
         "replaced_by_batch_id) "
         f"SELECT o.id, o.revision, {', '.join(f'o.{c}' for c in VALUE_COLUMNS)}, o.period_end, o.batch_id, "
-        f"{int(batch_id)} FROM observations o JOIN {STAGING} s ON {key} WHERE {changed}"
+        f"{int(batch_id)} FROM {MATCHED} m JOIN observations o ON o.id = m.observation_id"
     )
-    target_key = key.replace("o.", "observations.")
-    target_changed = changed.replace("o.", "observations.")
     updated = conn.exec_driver_sql(
-        f"UPDATE observations SET {', '.join(f'{c} = s.{c}' for c in VALUE_COLUMNS)}, "
-        f"period_end = s.period_end, batch_id = {int(batch_id)}, "
-        f"revision = observations.revision + 1 FROM {STAGING} s WHERE {target_key} AND ({target_changed})"
+        f"UPDATE observations SET {', '.join(f'{c} = m.{c}' for c in VALUE_COLUMNS)}, "
+        f"period_end = m.period_end, batch_id = {int(batch_id)}, "
+        f"revision = observations.revision + 1 FROM {MATCHED} m WHERE observations.id = m.observation_id"
     ).rowcount
     inserted = conn.exec_driver_sql(
         f"INSERT INTO observations (organisation_id, indicator_id, period_start, period_end, {values}, batch_id, "
-        "revision) SELECT s.organisation_id, s.indicator_id, s.period_start, s.period_end, "
-        f"{', '.join(f's.{c}' for c in VALUE_COLUMNS)}, {int(batch_id)}, 1 FROM {STAGING} s "
-        f"WHERE NOT EXISTS (SELECT 1 FROM observations o WHERE {key})"
+        "revision) SELECT m.organisation_id, m.indicator_id, m.period_start, m.period_end, "
+        f"{', '.join(f'm.{c}' for c in VALUE_COLUMNS)}, {int(batch_id)}, 1 FROM {MATCHED} m "
+        "WHERE m.observation_id IS NULL"
     ).rowcount
-    conn.exec_driver_sql(f"DROP TABLE {STAGING}")
+    if checks_skipped:
+        conn.exec_driver_sql("SET LOCAL session_replication_role = origin")
     if inserted or updated:
-        # Only the indicators whose rows this batch inserted or replaced (the batch_id index finds them): a file
-        # that repeats one indicator unchanged beside another's revisions must not make the first rescanned.
-        written = {int(i) for i in observations["indicator_id"].unique().to_list()}
-        touched = conn.exec_driver_sql(
-            f"SELECT DISTINCT indicator_id FROM observations WHERE batch_id = {int(batch_id)}"
-        ).scalars()
-        bump_data_versions(conn, sorted(written.intersection(int(i) for i in touched)))
+        # Only the indicators whose rows this batch inserted or replaced: a file that repeats one indicator
+        # unchanged beside another's revisions must not make the first rescanned.
+        touched = conn.exec_driver_sql(f"SELECT DISTINCT indicator_id FROM {MATCHED}").scalars()
+        bump_data_versions(conn, sorted(int(i) for i in touched))
+    conn.exec_driver_sql(f"DROP TABLE {MATCHED}")
     return inserted, updated, observations.height - inserted - updated
 
 
