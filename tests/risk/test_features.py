@@ -8,8 +8,10 @@ import datetime as dt
 
 import numpy as np
 import polars as pl
+import pytest
 from polars.testing import assert_frame_equal
 
+from forewarn.risk import features
 from forewarn.risk.features import _SCAN, _known_series, origin_features
 from forewarn.risk.history import StoreHistory
 from forewarn.surveillance.compute import compute_surveillance
@@ -19,9 +21,14 @@ ORIGIN = dt.date(2021, 7, 1)
 KEYS = ["organisation_id", "indicator_id"]
 
 
-def test_series_an_indicator_at_a_time_equal_one_scan_of_every_indicator(history: StoreHistory) -> None:
+@pytest.mark.parametrize("batch_rows", [1, 30_000, 10**9])
+def test_series_an_indicator_at_a_time_equal_one_scan_of_every_indicator(
+    history: StoreHistory, batch_rows: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The reference is the scan of the whole panel known at the origin (what the features read before):
-    funnel z and outliers after the store-wide false-discovery rate, SPC variation and current CUSUM alarms."""
+    funnel z and outliers after the store-wide false-discovery rate, SPC variation and current CUSUM alarms.
+    Batches of one indicator, of a few, and of all."""
+    monkeypatch.setattr(features, "_SCAN_ROWS", batch_rows)
     known = history.as_of(ORIGIN)
     whole = compute_surveillance(
         build_panel(known.observations.select(list(OBSERVATION_SCHEMA)), known.indicators), _SCAN

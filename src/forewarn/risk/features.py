@@ -40,6 +40,8 @@ BASELINES = ("signal_count", "naive_mean_z", "last_grade")
 # Ranks are not features: a quick replicate count keeps the as-of scans cheap.
 _SCAN = ScanOptions(rank_replicates=100)
 _TREND_PERIODS = 6
+# Observations scanned at once (whole indicators): about 0.4 KB of panel and scan memory each at the peak.
+_SCAN_ROWS = 1_000_000
 # What the features read of the scan's status (and what its false-discovery rate needs).
 _STATUS_USED = (
     "funnel_z",
@@ -66,12 +68,12 @@ class OriginFeatures:
         return [c for c in self.frame.columns if c != "organisation_id"]
 
 
-def _indicator_series(observations: pl.DataFrame, indicator: pl.DataFrame, origin: dt.date) -> pl.DataFrame:
-    """One indicator's series at ``origin`` (its observations known then): the surveillance scan's per-indicator
-    part (:func:`forewarn.surveillance.compute.compute_partition`: SPC, funnel, CUSUM, each depending on this
-    indicator's series alone), the recent trend, the latest value and its age. One row a series, the funnel's
-    false-discovery rate not yet applied (it is across every series: :func:`_surveillance`)."""
-    panel = build_panel(observations, indicator, consume=True)
+def _indicator_series(observations: pl.DataFrame, indicators: pl.DataFrame, origin: dt.date) -> pl.DataFrame:
+    """Some indicators' series at ``origin`` (their observations known then): the surveillance scan's
+    per-indicator part (:func:`forewarn.surveillance.compute.compute_partition`: SPC, funnel, CUSUM, each
+    depending on its indicator's series alone), the recent trend, the latest value and its age. One row a series,
+    the funnel's false-discovery rate not yet applied (it is across every series: :func:`_known_series`)."""
+    panel = build_panel(observations, indicators, consume=True)
     status = compute_partition(panel, _SCAN).status
     # Recent trend of each series in the direction of concern, in the indicator's cross-sectional sds a period.
     last = panel.last_index
@@ -101,16 +103,29 @@ def _indicator_series(observations: pl.DataFrame, indicator: pl.DataFrame, origi
 
 
 def _known_series(history: StoreHistory, origin: dt.date) -> pl.DataFrame | None:
-    """Every series known at ``origin``, an indicator at a time (:func:`_indicator_series`): only one indicator's
-    observations known by then and its panel are in memory at once, and the whole history is never copied.
-    Results equal a scan of every indicator's panel at once: each indicator's results depend on its own series
-    alone. None when nothing was known."""
-    parts = []
-    for indicator_id, observations in history.observations_by_indicator():  # indicators: tens
+    """Every series known at ``origin``, scanned in batches of whole indicators of about ``_SCAN_ROWS``
+    observations (:func:`_indicator_series`): only one batch's observations known by then and its panel are in
+    memory at once, and the whole history is never copied. Results equal a scan of every indicator's panel at
+    once whatever the batches (each indicator's results depend on its own series alone); batches of several
+    small indicators keep the per-call work (the CUSUM thresholds' bisection, one per window length and batch)
+    as in one scan. None when nothing was known."""
+    parts: list[pl.DataFrame] = []
+    batch: list[pl.DataFrame] = []
+
+    def scan(batch: list[pl.DataFrame]) -> None:
+        observations = pl.concat(batch)
+        batch.clear()
+        chosen = history.indicators.join(observations.select("indicator_id").unique(), on="indicator_id")
+        parts.append(_indicator_series(observations, chosen, origin))
+
+    for _, observations in history.observations_by_indicator():  # indicators: tens, ascending
         known = observations.filter(pl.col("known_on") <= origin).select(list(OBSERVATION_SCHEMA))
         if known.height:
-            indicator = history.indicators.filter(pl.col("indicator_id") == indicator_id)
-            parts.append(_indicator_series(known, indicator, origin))
+            batch.append(known)
+        if sum(f.height for f in batch) >= _SCAN_ROWS:
+            scan(batch)
+    if batch:
+        scan(batch)
     if not parts:
         return None
     series = pl.concat(parts)
