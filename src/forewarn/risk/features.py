@@ -30,15 +30,28 @@ from forewarn.risk.activity import activity_features
 from forewarn.risk.history import StoreHistory
 from forewarn.risk.outcomes import GRADE_ORDER
 from forewarn.risk.soft import capacity_estimates
-from forewarn.surveillance.compute import compute_surveillance
+from forewarn.surveillance.compute import compute_partition
 from forewarn.surveillance.options import ScanOptions
 from forewarn.surveillance.panel import OBSERVATION_SCHEMA, build_panel
+from forewarn.surveillance.storewide import funnel_fdr
 
 SOFT_PREFIX = "soft_"
 BASELINES = ("signal_count", "naive_mean_z", "last_grade")
 # Ranks are not features: a quick replicate count keeps the as-of scans cheap.
 _SCAN = ScanOptions(rank_replicates=100)
 _TREND_PERIODS = 6
+# Observations scanned at once (whole indicators): about 0.4 KB of panel and scan memory each at the peak.
+_SCAN_ROWS = 1_000_000
+# What the features read of the scan's status (and what its false-discovery rate needs).
+_STATUS_USED = (
+    "funnel_z",
+    "funnel_p",
+    "funnel_ratio",
+    "funnel_lower",
+    "funnel_upper",
+    "spc_variation",
+    "cusum_current",
+)
 
 
 @dataclass(frozen=True)
@@ -55,13 +68,13 @@ class OriginFeatures:
         return [c for c in self.frame.columns if c != "organisation_id"]
 
 
-def _surveillance(known: StoreHistory, origin: dt.date) -> pl.DataFrame:
-    observations = known.observations.select(list(OBSERVATION_SCHEMA))
-    if observations.is_empty():
-        return pl.DataFrame(schema={"organisation_id": pl.Int64})
-    panel = build_panel(observations, known.indicators)
-    status = compute_surveillance(panel, _SCAN).status
-    sign = known.indicators.select("indicator_id", concern_side_expr(pl.col("polarity")).alias("sign"))
+def _indicator_series(observations: pl.DataFrame, indicators: pl.DataFrame, origin: dt.date) -> pl.DataFrame:
+    """Some indicators' series at ``origin`` (their observations known then): the surveillance scan's
+    per-indicator part (:func:`forewarn.surveillance.compute.compute_partition`: SPC, funnel, CUSUM, each
+    depending on its indicator's series alone), the recent trend, the latest value and its age. One row a series,
+    the funnel's false-discovery rate not yet applied (it is across every series: :func:`_known_series`)."""
+    panel = build_panel(observations, indicators, consume=True)
+    status = compute_partition(panel, _SCAN).status
     # Recent trend of each series in the direction of concern, in the indicator's cross-sectional sds a period.
     last = panel.last_index
     rows = np.arange(panel.n_series)
@@ -85,23 +98,52 @@ def _surveillance(known: StoreHistory, origin: dt.date) -> pl.DataFrame:
             "stale_days": stale_days,
         }
     ).with_columns(pl.col(pl.Float64).fill_nan(None))
+    # Series come in the panel's order (organisation within the indicator), as in a panel of every indicator.
+    return pl.concat([series, status.select(_STATUS_USED)], how="horizontal")
+
+
+def _known_series(history: StoreHistory, origin: dt.date) -> pl.DataFrame | None:
+    """Every series known at ``origin``, scanned in batches of whole indicators of about ``_SCAN_ROWS``
+    observations (:func:`_indicator_series`): only one batch's observations known by then and its panel are in
+    memory at once, and the whole history is never copied. Results equal a scan of every indicator's panel at
+    once whatever the batches (each indicator's results depend on its own series alone); batches of several
+    small indicators keep the per-call work (the CUSUM thresholds' bisection, one per window length and batch)
+    as in one scan. None when nothing was known."""
+    parts: list[pl.DataFrame] = []
+    batch: list[pl.DataFrame] = []
+
+    def scan(batch: list[pl.DataFrame]) -> None:
+        observations = pl.concat(batch)
+        batch.clear()
+        chosen = history.indicators.join(observations.select("indicator_id").unique(), on="indicator_id")
+        parts.append(_indicator_series(observations, chosen, origin))
+
+    for _, observations in history.observations_by_indicator():  # indicators: tens, ascending
+        known = observations.filter(pl.col("known_on") <= origin).select(list(OBSERVATION_SCHEMA))
+        if known.height:
+            batch.append(known)
+        if sum(f.height for f in batch) >= _SCAN_ROWS:
+            scan(batch)
+    if batch:
+        scan(batch)
+    if not parts:
+        return None
+    series = pl.concat(parts)
+    # The funnels' false-discovery rate across every series, as the store-wide scan applies it.
+    return series.with_columns(funnel_fdr(series, _SCAN).outlier)
+
+
+def _surveillance(history: StoreHistory, origin: dt.date) -> pl.DataFrame:
+    series = _known_series(history, origin)
+    if series is None:
+        return pl.DataFrame(schema={"organisation_id": pl.Int64})
+    sign = history.indicators.select("indicator_id", concern_side_expr(pl.col("polarity")).alias("sign"))
     scale = series.group_by("indicator_id").agg(
         pl.col("latest").mean().alias("mu"), pl.col("latest").std().alias("sd")
     )
     series = (
         series.join(scale, on="indicator_id")
         .join(sign, on="indicator_id")
-        .join(
-            status.select(
-                "organisation_id",
-                "indicator_id",
-                "funnel_z",
-                "spc_variation",
-                "cusum_current",
-                "funnel_outlier",
-            ),
-            on=["organisation_id", "indicator_id"],
-        )
         .with_columns(
             (pl.col("sign") * (pl.col("latest") - pl.col("mu")) / pl.col("sd")).alias("naive_z"),
             (pl.col("sign") * pl.col("slope") / pl.col("sd")).alias("trend"),
@@ -212,9 +254,9 @@ def _history(known: StoreHistory, origin: dt.date) -> pl.DataFrame:
 
 def origin_features(history: StoreHistory, origin: dt.date) -> OriginFeatures:
     """Every organisation's features at ``origin``, from ``history.as_of(origin)`` only."""
-    known = history.as_of(origin)
+    known = history.as_of(origin, observations=False)  # the observations are read an indicator at a time
     frame = known.organisations.select("organisation_id")
-    parts = [_surveillance(known, origin), _soft(known), _context(known), _history(known, origin)]
+    parts = [_surveillance(history, origin), _soft(known), _context(known), _history(known, origin)]
     if history.activity.height:  # learning activity: only when the store holds some (else as before)
         parts.append(activity_features(known.activity, known.organisations, origin))
     for part in parts:

@@ -13,6 +13,7 @@ its date (:mod:`forewarn.risk.activity`).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -54,7 +55,9 @@ _ATTRIBUTE_SCHEMA = {
 class StoreHistory:
     """Everything the risk model reads, each row with the date it became known (``known_on``)."""
 
-    observations: pl.DataFrame  # OBSERVATION_SCHEMA + period_end, known_on
+    observations: (
+        pl.DataFrame
+    )  # OBSERVATION_SCHEMA + period_end, known_on (from the store: sorted by indicator)
     indicators: pl.DataFrame  # INDICATOR_SCHEMA
     events: pl.DataFrame  # organisation_id, date, kind, grade, known_on
     organisations: pl.DataFrame  # organisation_id, code, name, type, dataset_code, simulated
@@ -63,11 +66,15 @@ class StoreHistory:
     # organisation_id, kind, known_on: learning activity (library documents, experiments), one row an act
     activity: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=ACTIVITY_SCHEMA))
 
-    def as_of(self, origin: dt.date) -> StoreHistory:
-        """The history as it stood at ``origin``: only what was known on or before it."""
+    def as_of(self, origin: dt.date, *, observations: bool = True) -> StoreHistory:
+        """The history as it stood at ``origin``: only what was known on or before it.
+
+        Without ``observations`` the view holds none (an empty frame of their schema): for readers that take
+        the observations an indicator at a time (:meth:`observations_by_indicator`) or need none, so the whole
+        history's observations are not copied at every origin."""
         known = pl.col("known_on") <= origin
         return StoreHistory(
-            observations=self.observations.filter(known),
+            observations=self.observations.filter(known) if observations else self.observations.clear(),
             indicators=self.indicators,
             events=self.events.filter(known),
             organisations=self.organisations,
@@ -75,6 +82,19 @@ class StoreHistory:
             soft=self.soft.filter(known),
             activity=self.activity.filter(known),
         )
+
+    def observations_by_indicator(self) -> Iterator[tuple[int, pl.DataFrame]]:
+        """Each indicator's observations (of every date), in ascending ``indicator_id``: slices without a copy
+        when the observations are sorted by indicator (as :func:`load_history` reads them), else filtered."""
+        ids = self.observations["indicator_id"]
+        ordered = ids.is_sorted()
+        for indicator_id in ids.unique().sort().to_list():  # indicators: tens
+            if ordered:
+                first = int(ids.search_sorted(indicator_id, side="left"))
+                end = int(ids.search_sorted(indicator_id, side="right"))
+                yield indicator_id, self.observations.slice(first, end - first)
+            else:
+                yield indicator_id, self.observations.filter(pl.col("indicator_id") == indicator_id)
 
     def latest_known(self) -> dt.date | None:
         dates = [f["known_on"].max() for f in (self.observations, self.events) if f.height]
@@ -112,14 +132,7 @@ def load_history(
     if datasets is not None:
         organisations = organisations.filter(pl.col("dataset_code").is_in(datasets))
     chosen = organisations.select("organisation_id")
-    schema = {**OBSERVATION_SCHEMA, "period_end": pl.Date}
-    observations = (
-        read_frame(conn, f"SELECT {', '.join(schema)} FROM observations", schema)
-        .join(chosen, on="organisation_id", how="semi")
-        .join(lags, on="indicator_id", how="left")
-        .with_columns((pl.col("period_end") + lag).alias("known_on"))
-        .drop("lag_days")
-    )
+    observations = _observations(conn, chosen, lags, lag)
     indicators = read_frame(conn, "SELECT id, code, kind, polarity, target FROM indicators", INDICATOR_SCHEMA)
     indicators = indicators.join(observations.select("indicator_id").unique(), on="indicator_id", how="semi")
     events = (
@@ -144,6 +157,21 @@ def load_history(
     )
     activity = learning_activity(conn).join(chosen, on="organisation_id", how="semi")
     return StoreHistory(observations, indicators, events, organisations, attributes, soft_cells, activity)
+
+
+def _observations(conn: Connection, chosen: pl.DataFrame, lags: pl.DataFrame, lag: pl.Expr) -> pl.DataFrame:
+    """Every observation of the ``chosen`` organisations with the date it became known, sorted by indicator (so
+    :meth:`StoreHistory.observations_by_indicator` slices it without copies). Read through the store's
+    columnar bulk reader (ADBC on a SQLite file), the largest read of the risk model."""
+    schema = {**OBSERVATION_SCHEMA, "period_end": pl.Date}
+    return (
+        read_frame(conn, f"SELECT {', '.join(schema)} FROM observations", schema, bulk=True)
+        .join(chosen, on="organisation_id", how="semi")
+        .join(lags, on="indicator_id", how="left")
+        .with_columns((pl.col("period_end") + lag).alias("known_on"))
+        .drop("lag_days")
+        .sort("indicator_id")
+    )
 
 
 __all__ = ["DEFAULT_PUBLICATION_LAG_DAYS", "SOFT_SCHEMA", "StoreHistory", "load_history"]

@@ -131,7 +131,7 @@ def _below_standard(history: StoreHistory, outcome: Outcome) -> pl.DataFrame:
 def failing_at(history: StoreHistory, outcome: Outcome, origin: dt.date) -> pl.DataFrame:
     """Organisations failing at ``origin``: last known grade failing, in special measures, or (for a derived
     outcome) whose latest known run below the standard has reached its length. One column, organisation_id."""
-    known = history.as_of(origin)
+    known = history.as_of(origin, observations=outcome.kind == "below")  # only a derived outcome reads them
     if outcome.kind == "below":
         # Failing while the latest known run below the standard has reached its length.
         latest = _runs_below(known, outcome).group_by("organisation_id").agg(pl.all().last())
