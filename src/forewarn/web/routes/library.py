@@ -242,9 +242,7 @@ def _kept_values(form: LibraryForm, upload: UploadFile | None, errors: dict[str,
 def _messages(errors: dict[str, str]) -> dict[str, str]:
     fields = {"organisation": "organisation_code"}
     # A file's problem starts with the file's name, kept as it is.
-    return {
-        fields.get(k, k): v if k == "document_file" else v[:1].upper() + v[1:] for k, v in errors.items()
-    }
+    return {fields.get(k, k): v if k == "document_file" else v[:1].upper() + v[1:] for k, v in errors.items()}
 
 
 @router.get("/library/{document_id}", include_in_schema=False)
