@@ -77,7 +77,9 @@ def test_the_worker_sends_the_digest_once_per_period(
         with write_connection(engine) as conn:
             queue.enqueue(conn, "digest", {"period": "2026-12"})
         assert run_one(engine, settings, "w1")
-    assert len(inbox.messages) == 2  # the member of the drifting trust and the analyst, once each
+    with read_connection(engine) as conn:
+        errors = conn.execute(select(Job.error).where(Job.kind == "digest")).scalars().all()
+    assert len(inbox.messages) == 2, errors  # the member of the drifting trust and the analyst, once each
     with read_connection(engine) as conn:
         statuses = conn.execute(select(Job.status).where(Job.kind == "digest")).scalars().all()
     assert [JobStatus(s) for s in statuses] == [JobStatus.DONE, JobStatus.DONE]

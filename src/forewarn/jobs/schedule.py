@@ -86,7 +86,7 @@ def schedules(conn: Connection, settings: Settings, *, now: dt.datetime | None =
     period = current_period(every, now)
     following = next_period_start(every, now).strftime("%-d %B %Y")
     if not settings.smtp_host:
-        state = f"not sent: FOREWARN_SMTP_HOST is not set (period {period})"
+        state = "not sent: FOREWARN_SMTP_HOST is not set"
     else:
         jobs = digest_jobs_for(conn, period, now)
         sent = conn.execute(

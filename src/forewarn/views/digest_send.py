@@ -64,7 +64,8 @@ def _insert_ignoring_conflict(conn: Connection, values: dict[str, object]) -> bo
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
         statement = sqlite_insert(DigestSend).values(**values).on_conflict_do_nothing()
-    return conn.execute(statement).rowcount == 1
+    # RETURNING rather than rowcount: the driver's rowcount for ON CONFLICT DO NOTHING is not reliable.
+    return conn.execute(statement.returning(DigestSend.id)).first() is not None
 
 
 def claim(
