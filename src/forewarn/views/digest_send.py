@@ -59,13 +59,17 @@ def _insert_ignoring_conflict(conn: Connection, values: dict[str, object]) -> bo
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        statement = pg_insert(DigestSend).values(**values).on_conflict_do_nothing()
+        inserted = conn.execute(
+            pg_insert(DigestSend).values(**values).on_conflict_do_nothing().returning(DigestSend.id)
+        )
     else:
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-        statement = sqlite_insert(DigestSend).values(**values).on_conflict_do_nothing()
-    # RETURNING rather than rowcount: the driver's rowcount for ON CONFLICT DO NOTHING is not reliable.
-    return conn.execute(statement.returning(DigestSend.id)).first() is not None
+        inserted = conn.execute(
+            sqlite_insert(DigestSend).values(**values).on_conflict_do_nothing().returning(DigestSend.id)
+        )
+    # RETURNING rather than rowcount: psycopg's rowcount for ON CONFLICT DO NOTHING read 0 for a new row.
+    return inserted.first() is not None
 
 
 def claim(
