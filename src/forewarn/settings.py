@@ -153,6 +153,13 @@ class Settings(BaseSettings):
         description="Addresses of the reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are "
         "trusted (comma-separated); unset trusts none.",
     )
+    # Documents uploaded in the web app's library form (issue 13).
+    library_max_file_mb: float = Field(
+        10, gt=0, description="Largest PDF or DOCX document the library's web form accepts (MB)."
+    )
+    library_max_pages: int = Field(
+        500, ge=1, description="Most pages of a PDF document the library's web form accepts."
+    )
     worker_poll_seconds: float = Field(
         2.0, gt=0, description="How often an idle `forewarn worker` looks for queued jobs."
     )
@@ -175,6 +182,11 @@ class Settings(BaseSettings):
     smtp_username: str | None = Field(None, description="User name for the mail server; unset: no login.")
     smtp_password: SecretStr | None = Field(None, description="Password for the mail server.")
     smtp_from: str = Field("forewarn@localhost", description="The digest's From address.")
+    digest_every: Literal["monthly", "weekly", "off"] = Field(
+        "monthly",
+        description="How often `forewarn worker` sends the digest (once per calendar month or ISO week, when "
+        "FOREWARN_SMTP_HOST is set); off: only `forewarn digest send` sends it.",
+    )
     public_url: str = Field(
         "http://127.0.0.1:8000", description="The web app's address as readers reach it, for links in emails."
     )

@@ -162,3 +162,65 @@ def test_the_store_s_library_and_experiments_are_read_dated_and_counted_point_in
     assert not set(FEATURES.values()) & set(without.features)
     with_soft = labelled_cases(history, BacktestOptions(outcome=outcome), [origin], found)
     assert set(FEATURES.values()) <= set(with_soft.features)
+
+
+def test_members_logged_acts_are_features_only_where_k_anonymous(engine: Engine) -> None:
+    """Organisation A's members: 5 accounts in May 2024 (3 searches, 2 notes read, 1 neighbours page each of two
+    accounts); B: 2 accounts (suppressed at k = 5: not in the model either). Each act is known on 1 June, when
+    May's count is complete; the features count them from then."""
+    from forewarn.accounts.passwords import Argon2Parameters, Passwords
+    from forewarn.accounts.users import create_user
+    from forewarn.library.activity import log_activity
+    from forewarn.risk.activity import logged_activity
+    from forewarn.store.models_web import Role
+
+    passwords = Passwords(Argon2Parameters(time_cost=1, memory_cost=1024, parallelism=1))
+    may = dt.date(2024, 5, 1)
+    with engine.begin() as conn:
+        a, b = (
+            conn.execute(
+                insert(Organisation).values(code=code, name=code).returning(Organisation.id)
+            ).scalar_one()
+            for code in ("A", "B")
+        )
+        users = {
+            (org, i): create_user(
+                conn,
+                passwords,
+                email=f"u{org}{i}@test.forewarn",
+                display_name=f"U{i}",
+                password="a long and unusual passphrase",
+                role=Role.MEMBER,
+                organisation_id=org,
+            )
+            for org, n in ((a, 5), (b, 2))
+            for i in range(n)
+        }
+        acts = [
+            (a, 0, "search"),
+            (a, 1, "search"),
+            (a, 2, "search"),
+            (a, 3, "note_read"),
+            (a, 3, "note_read"),
+        ]
+        acts += [(a, 4, "neighbours"), (a, 0, "neighbours"), (b, 0, "search"), (b, 1, "deviants")]
+        for org, i, kind in acts:
+            assert log_activity(conn, org, users[(org, i)], kind, when=may + dt.timedelta(days=i))
+        logged = logged_activity(conn)
+        everything = learning_activity(conn)
+    assert sorted(logged.rows()) == sorted(
+        [(a, "search", dt.date(2024, 6, 1))] * 3
+        + [(a, "note_read", dt.date(2024, 6, 1))] * 2
+        + [(a, "neighbours", dt.date(2024, 6, 1))] * 2
+    )
+    assert everything.height == logged.height  # no documents or experiments here
+    organisations = pl.DataFrame({"organisation_id": [a, b]})
+    before = activity_features(everything, organisations, dt.date(2024, 5, 31))
+    after = activity_features(everything, organisations, dt.date(2024, 6, 1))
+    assert before["soft_library_searches_2y"].to_list() == [0.0, 0.0]
+    assert after.select(
+        "soft_library_searches_2y",
+        "soft_library_notes_read_2y",
+        "soft_neighbours_visits_2y",
+        "soft_deviants_visits_2y",
+    ).rows() == [(3.0, 2.0, 2.0, 0.0), (0.0, 0.0, 0.0, 0.0)]

@@ -225,6 +225,9 @@ class Case:
     json_body: dict[str, Any] | None = None
     upload: bool = False
     label: str = ""
+    files: dict[str, tuple[str, bytes, str]] | None = (
+        None  # a multipart form's files, with ``data`` as fields
+    )
 
 
 EXPERIMENT_FORM = {  # issue 15: a registration, as the form sends it (and the matrix's experiments hold)
@@ -239,6 +242,20 @@ EXPERIMENT_FORM = {  # issue 15: a registration, as the form sends it (and the m
     "planned_end": "2021-12-31",
 }
 EXPERIMENT_JSON = {**EXPERIMENT_FORM, "minimum_effect": 0.5}
+
+
+def _matrix_docx() -> bytes:
+    """A small Word document for the library's upload rows (python-docx, as tests/library/test_extract.py)."""
+    from docx import Document
+
+    document = Document()
+    document.add_paragraph("Practice uploaded by the authorisation matrix.")
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+MATRIX_DOCX = _matrix_docx()
 
 CASES: list[Case] = [
     Case("GET", "/healthz", everyone(OK)),
@@ -684,6 +701,40 @@ CASES: list[Case] = [
         )
         for key, member_sees in (("OWN", {}), ("HIDDEN", {"member": 404, "member_bearer": 404}))
     ],
+    # Issue 13, documents uploaded with the library form (multipart): members for their own organisation,
+    # analysts for any; a corrupt file is refused (400) for everyone signed in; another organisation's document
+    # cannot be replaced by a member, whatever the file.
+    Case(
+        "POST",
+        "/library/new",
+        signed_in(OK),
+        data={"audience": "everyone"},
+        files={"document_file": ("matrix.docx", MATRIX_DOCX, "application/octet-stream")},
+        label="upload",
+    ),
+    Case(
+        "POST",
+        "/library/new",
+        signed_in(400),
+        data={"title": "Broken", "audience": "everyone"},
+        files={"document_file": ("broken.pdf", b"%PDF-1.7 broken", "application/pdf")},
+        label="corrupt upload",
+    ),
+    *[
+        Case(
+            "POST",
+            "/library/{document_id}/edit",
+            expect,
+            setup=library_note(key, "everyone"),
+            data={"title": "Replaced", "audience": "everyone"},
+            files={"document_file": ("matrix.docx", MATRIX_DOCX, "application/octet-stream")},
+            label=f"{key} upload",
+        )
+        for key, expect in (
+            ("OWN", signed_in(OK)),
+            ("HIDDEN", {**signed_in(OK), "member": 403, "member_bearer": 403}),
+        )
+    ],
 ]
 
 
@@ -727,6 +778,10 @@ def _send(client: TestClient, case: Case, path: str, headers: dict[str, str]) ->
     if case.upload:
         files = {"data_file": BAD_CSV, "mapping_file": MAPPING}
         return client.request(case.method, path, files=files, headers=headers, follow_redirects=False)
+    if case.files is not None:
+        return client.request(
+            case.method, path, data=case.data, files=case.files, headers=headers, follow_redirects=False
+        )
     if case.json_body is not None:
         return client.request(case.method, path, json=case.json_body, headers=headers, follow_redirects=False)
     return client.request(case.method, path, data=case.data, headers=headers, follow_redirects=False)

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine, func, insert, or_, select, update
 from forewarn.store.database import write_connection
 from forewarn.store.models_jobs import Job, JobStatus
 
-KINDS = ("scan", "import", "maintenance")
+KINDS = ("scan", "import", "maintenance", "digest")
 BACKOFF_BASE = dt.timedelta(seconds=30)
 BACKOFF_MAX = dt.timedelta(hours=1)
 LEASE = dt.timedelta(hours=2)  # a running job older than this lost its worker

@@ -3,7 +3,8 @@
 A job's kind names its handler; a handler that raises fails the attempt, and the job is retried after a backoff
 until its attempts run out (:mod:`forewarn.jobs.queue`). SIGTERM and SIGINT stop the worker after the job in hand.
 A worker that waits for jobs also queues maintenance every :data:`MAINTENANCE_EVERY` (expired sessions, old
-uploads and finished jobs go), so they are purged without anyone running ``forewarn db maintain``.
+uploads and finished jobs go), so they are purged without anyone running ``forewarn db maintain``, and, checking
+as often, the digest once per period (:mod:`forewarn.jobs.schedule`; each message sent at most once per period).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from sqlalchemy import Engine
 
 from forewarn.jobs import queue
 from forewarn.jobs.maintenance import run_maintenance
+from forewarn.jobs.schedule import enqueue_digest_if_due
 from forewarn.settings import Settings
 from forewarn.store.database import write_connection
 from forewarn.store.models_jobs import JobStatus
@@ -63,7 +65,26 @@ def _maintenance(engine: Engine, settings: Settings, payload: dict[str, Any]) ->
     return dict(run_maintenance(engine, settings.upload_dir).to_dict())
 
 
-HANDLERS: dict[str, Handler] = {"scan": _scan, "import": _import, "maintenance": _maintenance}
+def _digest(engine: Engine, settings: Settings, payload: dict[str, Any]) -> dict[str, object] | None:
+    from forewarn.jobs.schedule import current_period
+    from forewarn.views.digest_send import send_digest
+
+    period = str(payload.get("period") or current_period(settings.digest_every, queue.utc_now()))
+    run = send_digest(
+        engine, settings, period=period, sender=f"worker {worker_name()}", actor="forewarn worker"
+    )
+    logger.info(
+        "digest %s: %d message(s) sent, %d already sent", period, len(run.sent), len(run.already_sent)
+    )
+    return run.to_dict()
+
+
+HANDLERS: dict[str, Handler] = {
+    "scan": _scan,
+    "import": _import,
+    "maintenance": _maintenance,
+    "digest": _digest,
+}
 
 
 def worker_name() -> str:
@@ -116,6 +137,7 @@ def run_worker(
         if not once and time.monotonic() >= next_maintenance:
             with write_connection(engine) as conn:
                 queue.enqueue_unless_recent(conn, "maintenance", maintenance_every)
+                enqueue_digest_if_due(conn, settings)
             next_maintenance = time.monotonic() + maintenance_every.total_seconds()
         if run_one(engine, settings, name, handlers):
             ran += 1

@@ -228,23 +228,39 @@ def write_update(conn: Connection, document_id: int, checked: Checked, actor: st
     _links(conn, document_id, checked)
 
 
-def create_document(conn: Connection, data: DocumentInput, actor: str, *, source: str = "form") -> int:
-    """Check and insert a document in the caller's transaction; :class:`DocumentRejected` lists every problem."""
+def create_document(
+    conn: Connection,
+    data: DocumentInput,
+    actor: str,
+    *,
+    source: str = "form",
+    content_type: str = "text/markdown",
+) -> int:
+    """Check and insert a document in the caller's transaction; :class:`DocumentRejected` lists every problem.
+    ``content_type`` says what the text came from (a PDF or DOCX uploaded in the web form)."""
     checked = check(conn, data, source)
     if isinstance(checked, list):
         raise DocumentRejected(checked)
-    return write_new(conn, checked, actor)
+    return write_new(conn, checked, actor, content_type=content_type)
 
 
 def update_document(
-    conn: Connection, document_id: int, data: DocumentInput, actor: str, *, source: str = "form"
+    conn: Connection,
+    document_id: int,
+    data: DocumentInput,
+    actor: str,
+    *,
+    source: str = "form",
+    content_type: str | None = None,
 ) -> None:
+    """Check and update a document; ``content_type`` when its text now comes from an uploaded file."""
     checked = check(conn, data, source)
     if isinstance(checked, list):
         raise DocumentRejected(checked)
     if conn.execute(select(LibraryDocument.id).where(LibraryDocument.id == document_id)).first() is None:
         raise LookupError(f"no library document {document_id}")
-    write_update(conn, document_id, checked, actor)
+    extra = {"content_type": content_type} if content_type else {}
+    write_update(conn, document_id, checked, actor, **extra)
 
 
 @dataclass(frozen=True)

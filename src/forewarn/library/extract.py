@@ -31,10 +31,11 @@ class Extracted:
     authors: tuple[str, ...]
 
 
-def extract(content: bytes, content_type: str) -> Extracted:
-    """The text, title and authors of a PDF or DOCX file's bytes."""
+def extract(content: bytes, content_type: str, *, max_pages: int | None = None) -> Extracted:
+    """The text, title and authors of a PDF or DOCX file's bytes; a PDF of more than ``max_pages`` pages is
+    refused before its text is read (a DOCX has no page count until it is laid out: its size limits it)."""
     if content_type == PDF:
-        return _pdf(content)
+        return _pdf(content, max_pages)
     if content_type == DOCX:
         return _docx(content)
     raise ExtractionError(f"not a PDF or Word (DOCX) document ({content_type})")
@@ -55,7 +56,29 @@ def _authors(value: object) -> tuple[str, ...]:
     return tuple(a.strip() for a in value.replace(";", ",").split(",") if a.strip())
 
 
-def _pdf(content: bytes) -> Extracted:
+def content_type_of(filename: str) -> str:
+    """The document type a file's name says (``.pdf`` or ``.docx``), or :class:`ExtractionError`."""
+    suffix = "." + filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+    if suffix not in SUFFIXES:
+        raise ExtractionError(
+            f"not a PDF or Word (DOCX) document (the name ends {suffix or 'without a suffix'}): "
+            "save it as .pdf or .docx"
+        )
+    return SUFFIXES[suffix]
+
+
+def extract_upload(filename: str, content: bytes, *, max_bytes: int, max_pages: int) -> Extracted:
+    """A document sent through the web form: its type from its name, its size and pages within the limits
+    (``FOREWARN_LIBRARY_MAX_FILE_MB``, ``FOREWARN_LIBRARY_MAX_PAGES``), then its text as :func:`extract`."""
+    content_type = content_type_of(filename)
+    if len(content) > max_bytes:
+        raise ExtractionError(f"larger than the limit of {max_bytes / 1024 / 1024:g} MB")
+    if not content:
+        raise ExtractionError("the file is empty")
+    return extract(content, content_type, max_pages=max_pages)
+
+
+def _pdf(content: bytes, max_pages: int | None = None) -> Extracted:
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
@@ -65,6 +88,10 @@ def _pdf(content: bytes) -> Extracted:
         reader = PdfReader(io.BytesIO(content))
         if reader.is_encrypted:
             raise ExtractionError("the PDF is encrypted (password protected): save a copy without a password")
+        if max_pages is not None and len(reader.pages) > max_pages:
+            raise ExtractionError(
+                f"the PDF has {len(reader.pages)} pages, more than the limit of {max_pages}"
+            )
         text = _clean("\n\n".join(page.extract_text() or "" for page in reader.pages))
         info = reader.metadata
     except ExtractionError:
@@ -103,4 +130,13 @@ def _docx(content: bytes) -> Extracted:
     return Extracted(text, (core.title or "").strip() or None, _authors(core.author))
 
 
-__all__ = ["DOCX", "PDF", "SUFFIXES", "Extracted", "ExtractionError", "extract"]
+__all__ = [
+    "DOCX",
+    "PDF",
+    "SUFFIXES",
+    "Extracted",
+    "ExtractionError",
+    "content_type_of",
+    "extract",
+    "extract_upload",
+]

@@ -6,6 +6,11 @@ origin.
 - ``experiment_registered``: an experiment it owns, on the day it was registered.
 - ``experiment_started``: an experiment it owns or takes part in, on the day it started.
 - ``experiment_analysed``: an analysis of an experiment it owns, on the day it was run.
+- ``search``, ``note_read``, ``neighbours``, ``deviants``: its members' library searches, documents read and
+  neighbours or who-to-learn-from pages opened, as logged per month (:func:`logged_activity`, from
+  :func:`forewarn.library.activity.activity_counts`): k-anonymous, so a month with fewer than the minimum group
+  size of distinct accounts is left out (its counts are suppressed in every output, the model's included); each
+  act is known on the first day of the month after it, when the month's count is complete.
 
 The features (:func:`activity_features`) count each kind in the two years before the origin. They are soft
 features (their names start ``soft_``), so the backtest's "do soft measures help?" question includes them; and
@@ -20,6 +25,7 @@ import datetime as dt
 import polars as pl
 from sqlalchemy import Connection, func, select
 
+from forewarn.library.activity import LOGGED_KINDS, activity_counts
 from forewarn.store.models_experiments import Experiment, ExperimentResult, ExperimentUnit
 from forewarn.store.models_peers import LibraryDocument
 
@@ -29,8 +35,15 @@ FEATURES = {
     "experiment_registered": "soft_experiments_registered_2y",
     "experiment_started": "soft_experiments_started_2y",
     "experiment_analysed": "soft_experiments_analysed_2y",
+    "search": "soft_library_searches_2y",
+    "note_read": "soft_library_notes_read_2y",
+    "neighbours": "soft_neighbours_visits_2y",
+    "deviants": "soft_deviants_visits_2y",
 }
 WINDOW_DAYS = 730
+MIN_ACCOUNTS = 5
+"""The k of the logged counts when the caller gives none: ``FOREWARN_MIN_GROUP_SIZE``'s default, the surveys'
+minimum group size (the model reads the store, not the settings)."""
 
 
 def _day(value: dt.date | dt.datetime | str | None) -> dt.date | None:
@@ -50,7 +63,8 @@ def learning_activity(conn: Connection) -> pl.DataFrame:
     ).where(LibraryDocument.organisation_id.is_not(None))
     rows += [(o, "library_document", _day(d) or _day(c)) for o, d, c in conn.execute(documents)]
     rows += _experiment_rows(conn, None)
-    return pl.DataFrame(rows, schema=ACTIVITY_SCHEMA, orient="row").drop_nulls("known_on")
+    dated = pl.DataFrame(rows, schema=ACTIVITY_SCHEMA, orient="row").drop_nulls("known_on")
+    return pl.concat([dated, logged_activity(conn)])
 
 
 def experiment_activity(conn: Connection, experiment_id: int) -> pl.DataFrame:
@@ -93,6 +107,26 @@ def _experiment_rows(
     return rows
 
 
+def logged_activity(conn: Connection, *, min_group_size: int = MIN_ACCOUNTS) -> pl.DataFrame:
+    """The members' logged acts (searches, documents read, neighbours and deviants pages) one row each
+    (ACTIVITY_SCHEMA), from the k-anonymous monthly counts: suppressed organisation-months are left out, and
+    each act is known on the first day of the following month."""
+    kinds = sorted(LOGGED_KINDS)
+    counts = activity_counts(conn, min_group_size=min_group_size).filter(~pl.col("suppressed"))
+    if counts.is_empty():
+        return pl.DataFrame(schema=ACTIVITY_SCHEMA)
+    return (
+        counts.unpivot(on=kinds, index=["organisation_id", "month"], variable_name="kind", value_name="n")
+        .filter(pl.col("n") > 0)
+        .select(
+            pl.col("organisation_id").repeat_by("n").explode(),
+            pl.col("kind").repeat_by("n").explode(),
+            pl.col("month").dt.offset_by("1mo").repeat_by("n").explode().alias("known_on"),
+        )
+        .cast(ACTIVITY_SCHEMA)  # type: ignore[arg-type]
+    )
+
+
 def activity_features(activity: pl.DataFrame, organisations: pl.DataFrame, origin: dt.date) -> pl.DataFrame:
     """Per organisation (every one in ``organisations``), the acts of each kind in the two years up to
     ``origin`` among those known by then (``activity`` already cut at the origin), zero when none."""
@@ -115,4 +149,5 @@ __all__ = [
     "activity_features",
     "experiment_activity",
     "learning_activity",
+    "logged_activity",
 ]

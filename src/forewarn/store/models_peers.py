@@ -25,6 +25,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
     func,
     text,
 )
@@ -135,9 +136,34 @@ class LearningActivity(Base):
     kind: Mapped[str] = mapped_column(String(40))
 
 
+class DigestSend(Base):
+    """One digest message claimed or sent (migration 0029): to whom, for which organisation (``scope``
+    ``organisation:ID``, or ``summary`` for the analysts' summary) and period (``2026-12``, ``2026-W49``). The
+    unique key is the duplicate-send guard: a sender inserts the row before sending and sends only if the insert
+    was its own, so a second run, or a second worker, finds it and sends nothing (``forewarn.views.digest_send``).
+    """
+
+    __tablename__ = "digest_sends"
+    __table_args__ = (UniqueConstraint("period", "recipient", "scope"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    period: Mapped[str] = mapped_column(String(16))
+    recipient: Mapped[str] = mapped_column(String(320))
+    scope: Mapped[str] = mapped_column(String(40))
+    organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="SET NULL"), index=True
+    )
+    subject: Mapped[str] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(16))  # "sending" (claimed) or "sent"
+    claimed_by: Mapped[str] = mapped_column(String(200))
+    claimed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 __all__ = [
     "SQLITE_SEARCH_TABLES",
     "Audience",
+    "DigestSend",
     "DocumentKind",
     "LearningActivity",
     "LibraryDocument",

@@ -1,14 +1,20 @@
 """The practice library (issue 13): list and search, one document, create and edit; pages and JSON.
 
 Members create and edit their own organisation's documents (the organisation is theirs, not a choice); analysts
-and administrators any, for any organisation or none, and may link the organisations a document concerns."""
+and administrators any, for any organisation or none, and may link the organisations a document concerns.
+
+A PDF or Word (DOCX) document may be uploaded with the form (multipart, CSRF-checked as every form): its text
+(:func:`forewarn.library.extract.extract_upload`, within the size and page limits of the settings) becomes the
+document's text, its own title and authors fill the fields left empty. A file that cannot be read (encrypted,
+corrupt, scanned without text, too large) is refused with the file's name and the problem, and nothing is
+stored."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import Connection
 
@@ -22,6 +28,7 @@ from forewarn.library.documents import (
     get_document,
     update_document,
 )
+from forewarn.library.extract import Extracted, ExtractionError, content_type_of, extract_upload
 from forewarn.views.library import (
     LibraryDocumentOut,
     LibraryListOut,
@@ -32,6 +39,7 @@ from forewarn.views.library import (
 )
 from forewarn.views.lookup import organisation_codes
 from forewarn.web.deps import (
+    AppState,
     CurrentUser,
     ReadConnection,
     Viewer,
@@ -47,6 +55,7 @@ router = APIRouter()
 
 NOT_VISIBLE = "There is no such document, or your account cannot see it."
 SearchText = Annotated[str, Query(max_length=500)]
+DocumentFile = Annotated[UploadFile | None, File()]
 
 
 class LibraryForm(FormModel):
@@ -87,6 +96,41 @@ def _input(
     return data, errors
 
 
+def _file_name(filename: str | None) -> str:
+    """The name of an uploaded file without any folder a browser sent with it."""
+    return (filename or "").replace("\\", "/").rsplit("/", 1)[-1][:200]
+
+
+def _uploaded(state: AppState, upload: UploadFile | None) -> tuple[Extracted | None, str | None, str | None]:
+    """The uploaded document's text, its content type and the problem with it (naming the file), if a file was
+    sent. Reads at most one byte past the limit."""
+    if upload is None or not upload.filename:
+        return None, None, None
+    name = _file_name(upload.filename)
+    settings = state.settings
+    max_bytes = int(settings.library_max_file_mb * 1024 * 1024)
+    try:
+        content_type = content_type_of(name)
+        content = upload.file.read(max_bytes + 1)
+        extracted = extract_upload(name, content, max_bytes=max_bytes, max_pages=settings.library_max_pages)
+    except ExtractionError as exc:
+        return None, None, f"{name}: {exc}"
+    return extracted, content_type, None
+
+
+def _with_file(data: DocumentInput, extracted: Extracted, name: str) -> DocumentInput:
+    """The form's fields with the file's text; its own title and authors where the form left them empty."""
+    title = data.title.strip() or extracted.title or name.rsplit(".", 1)[0]
+    return DocumentInput(
+        **{
+            **data.__dict__,
+            "title": title,
+            "body": extracted.text,
+            "authors": data.authors or extracted.authors,
+        }
+    )
+
+
 def _own_code(conn: Connection, viewer: Viewer) -> str | None:
     if viewer.own is None:
         return None
@@ -112,6 +156,8 @@ def _form_page(
             "staff": staff,
             "kinds": list(KIND_LABELS.items()),
             "audiences": list(AUDIENCE_LABELS.items()),
+            "max_file_mb": request.app.state.forewarn.settings.library_max_file_mb,
+            "max_pages": request.app.state.forewarn.settings.library_max_pages,
         },
         status_code=status,
     )
@@ -153,10 +199,12 @@ def new_document_page(request: Request, principal: CurrentUser, viewer: Viewer) 
 @router.post("/library/new", include_in_schema=False)
 def new_document_form(
     request: Request,
+    state: AppState,
     principal: CurrentUser,
     viewer: Viewer,
     form: Annotated[LibraryForm, Form()],
     conn: WriteConnection,
+    document_file: DocumentFile = None,
 ) -> Response:
     if not may_create(viewer):
         raise ForbiddenError(
@@ -164,20 +212,37 @@ def new_document_form(
         )
     staff = viewer.all_organisations
     data, errors = _input(form, _own_code(conn, viewer), staff)
+    extracted, content_type, file_problem = _uploaded(state, document_file)
+    if file_problem:
+        errors["document_file"] = file_problem
+    elif extracted is not None and document_file is not None:
+        data = _with_file(data, extracted, _file_name(document_file.filename))
     if not errors:
         try:
-            new_id = create_document(conn, data, principal.actor)
+            new_id = create_document(
+                conn, data, principal.actor, content_type=content_type or "text/markdown"
+            )
         except DocumentRejected as exc:
             errors = {p.field: p.message for p in exc.problems}
         else:
             record(conn, request, principal, "create", "library_document", new_id, organisation_id=viewer.own)
             return RedirectResponse(f"/library/{new_id}", status_code=303)
-    return _form_page(request, "/library/new", form.model_dump(), _messages(errors), staff, 400)
+    values = _kept_values(form, document_file, errors)
+    return _form_page(request, "/library/new", values, _messages(errors), staff, 400)
+
+
+def _kept_values(form: LibraryForm, upload: UploadFile | None, errors: dict[str, str]) -> dict[str, str]:
+    """The form's values to show again; a file is not kept, so its name is shown to select it again."""
+    values = form.model_dump()
+    if upload is not None and upload.filename and "document_file" not in errors:
+        values["document_file_name"] = _file_name(upload.filename)
+    return values
 
 
 def _messages(errors: dict[str, str]) -> dict[str, str]:
     fields = {"organisation": "organisation_code"}
-    return {fields.get(k, k): v[:1].upper() + v[1:] for k, v in errors.items()}
+    # A file's problem starts with the file's name, kept as it is.
+    return {fields.get(k, k): v if k == "document_file" else v[:1].upper() + v[1:] for k, v in errors.items()}
 
 
 @router.get("/library/{document_id}", include_in_schema=False)
@@ -241,15 +306,22 @@ def edit_document_form(
     form: Annotated[LibraryForm, Form()],
     conn: WriteConnection,
     document_id: int,
+    state: AppState,
+    document_file: DocumentFile = None,
 ) -> Response:
     current = _editable(conn, viewer, principal, document_id)
     staff = viewer.all_organisations
     data, errors = _input(form, current.organisation, staff)
     if not staff:
         data = DocumentInput(**{**data.__dict__, "organisations": current.organisations})
+    extracted, content_type, file_problem = _uploaded(state, document_file)
+    if file_problem:
+        errors["document_file"] = file_problem
+    elif extracted is not None and document_file is not None:
+        data = _with_file(data, extracted, _file_name(document_file.filename))
     if not errors:
         try:
-            update_document(conn, document_id, data, principal.actor)
+            update_document(conn, document_id, data, principal.actor, content_type=content_type)
         except DocumentRejected as exc:
             errors = {p.field: p.message for p in exc.problems}
         else:
@@ -263,6 +335,5 @@ def edit_document_form(
                 organisation_id=viewer.own,
             )
             return RedirectResponse(f"/library/{document_id}", status_code=303)
-    return _form_page(
-        request, f"/library/{document_id}/edit", form.model_dump(), _messages(errors), staff, 400
-    )
+    values = _kept_values(form, document_file, errors)
+    return _form_page(request, f"/library/{document_id}/edit", values, _messages(errors), staff, 400)
