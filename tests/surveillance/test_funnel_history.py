@@ -66,7 +66,9 @@ def test_each_period_is_the_scan_run_then(kind: str, window_days: int) -> None:
             want = status[column].fill_null(np.nan).to_numpy()
             rows = [history.of(int(o)) for o in panel.organisation_id]
             got = history.__getattribute__(column.removeprefix("funnel_"))[rows, t]
-            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12, equal_nan=True, err_msg=f"{column} {t}")
+            np.testing.assert_allclose(
+                got, want, rtol=1e-12, atol=1e-12, equal_nan=True, err_msg=f"{column} {t}"
+            )
         compared += int(np.isfinite(status["funnel_z"].fill_null(np.nan).to_numpy()).sum())
     assert compared > 20 * len(periods)  # the funnels were drawn, not NaN everywhere
 
@@ -93,7 +95,14 @@ def test_position_is_against_the_limits_and_absent_months_are_not_compared() -> 
 
 def test_one_indicator_only() -> None:
     observations = _observations("proportion", organisations=3, months=3)
-    two = pl.concat([observations, observations.with_columns(pl.lit(2, dtype=pl.Int64).alias("indicator_id"))])
-    indicators = pl.concat([_indicator("proportion"), _indicator("proportion").with_columns(pl.lit(2, dtype=pl.Int64).alias("indicator_id"))])
+    two = pl.concat(
+        [observations, observations.with_columns(pl.lit(2, dtype=pl.Int64).alias("indicator_id"))]
+    )
+    indicators = pl.concat(
+        [
+            _indicator("proportion"),
+            _indicator("proportion").with_columns(pl.lit(2, dtype=pl.Int64).alias("indicator_id")),
+        ]
+    )
     with pytest.raises(ValueError, match="one indicator, got 2"):
         funnel_history(build_panel(two, indicators))

@@ -105,7 +105,9 @@ def funnel_history(panel: Panel, options: ScanOptions | None = None) -> FunnelHi
     z, ratio, lower, upper = (np.full(shape, np.nan) for _ in range(4))
     data_type: str | None = None
     inside = _window(dates, options.funnel_window_days)
-    observed = np.isfinite(panel.value)  # in the funnel of a period: observed at it, as the scan's latest period
+    observed = np.isfinite(
+        panel.value
+    )  # in the funnel of a period: observed at it, as the scan's latest period
     series, column = np.nonzero(observed)
     if kind in ESTIMATE_KINDS:
         se = panel.standard_error
@@ -141,7 +143,9 @@ def funnel_history(panel: Panel, options: ScanOptions | None = None) -> FunnelHi
             if funnel_type == "PR":
                 denominator = den
             else:
-                denominator = expected_counts(np.full(num.shape, kind == "rate"), num, den, exp, column, width)
+                denominator = expected_counts(
+                    np.full(num.shape, kind == "rate"), num, den, exp, column, width
+                )
             keep = np.isfinite(num) & np.isfinite(denominator) & (denominator > 0)
             if funnel_type == "PR":
                 keep &= num <= denominator
