@@ -13,9 +13,9 @@ import altair as alt
 import pytest
 
 from forewarn.charts.funnel import FunnelCurve, FunnelUnit, funnel_plot, funnel_plot_spec
+from forewarn.charts.funnel_history import FunnelHistorySeries, funnel_history_chart
 from forewarn.charts.ranks import RankInterval, rank_interval_chart
 from forewarn.charts.render import VEGA_LITE_VERSION, spec_of, svg
-from forewarn.charts.funnel_history import FunnelHistorySeries, funnel_history_chart
 from forewarn.charts.spc import InterventionSpan, SpcSeries, spc_chart
 
 

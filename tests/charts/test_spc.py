@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from forewarn.charts.render import svg
 from forewarn.charts.interventions import intervention_marks, period_index
+from forewarn.charts.render import svg
 from forewarn.charts.spc import InterventionSpan, SpcSeries, spc_chart_spec
 from tests.charts.specs import rows
 
