@@ -64,6 +64,7 @@ def test_access_and_interventions(engine: Engine, world: World) -> None:
                     "organisation_id": world.ids["OWN"],
                     "date": dt.date(2021, 9, 1),
                     "kind": "intervention_end",
+                    "detail": None,
                 },
             ],
         )
