@@ -684,6 +684,36 @@ CASES: list[Case] = [
         )
         for key, member_sees in (("OWN", {}), ("HIDDEN", {"member": 404, "member_bearer": 404}))
     ],
+    # Issue 14, the funnel history of an organisation's indicator: its chart as SVG and its table as CSV, with
+    # the organisation page's authorisation.
+    *[
+        Case(
+            "GET",
+            path,
+            {**signed_in(OK), **member_sees},
+            setup=org(key, indicator_code="perf", table=table),
+            label=key,
+        )
+        for path, table in (
+            ("/organisations/{organisation_id}/funnel-history/{indicator_code}.svg", None),
+            (
+                "/organisations/{organisation_id}/indicators/{indicator_code}/tables/{table}.csv",
+                "funnel_history",
+            ),
+        )
+        for key, member_sees in (
+            ("OWN", {}),
+            ("PEER", {"member": 404, "member_bearer": 404}),
+            ("HIDDEN", {"member": 404, "member_bearer": 404}),
+        )
+    ],
+    Case(
+        "GET",
+        "/organisations/{organisation_id}/funnel-history/{indicator_code}.svg",
+        {**signed_in(404), "member": 404},
+        setup=org("OWN", indicator_code="nope"),
+        label="no such indicator",
+    ),
 ]
 
 

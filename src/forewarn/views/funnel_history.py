@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Callable
 
 import numpy as np
 import polars as pl
@@ -58,18 +59,18 @@ def organisation_funnel_history(
     visibility: Visibility,
     organisation_id: int,
     indicator_code: str,
-    history: FunnelHistory | None = None,
+    history_of: Callable[[Connection, int], FunnelHistory] = indicator_funnel_history,
 ) -> FunnelHistorySeries | None:
     """The organisation's funnel history on ``indicator_code`` with its interventions; None when the account may
-    not open the organisation, or it has no series of the indicator. ``history`` is the indicator's
-    :func:`indicator_funnel_history` when the caller keeps it."""
+    not open the organisation, or it has no series of the indicator. ``history_of`` reads the indicator's
+    :func:`indicator_funnel_history` (the web app keeps it per data version)."""
     if not visibility.may_open(organisation_id):
         return None
     exists = conn.execute(select(Organisation.id).where(Organisation.id == organisation_id)).scalar()
     indicator = _indicator(conn, indicator_code)
     if exists is None or indicator is None:
         return None
-    history = history if history is not None else indicator_funnel_history(conn, int(indicator.id))
+    history = history_of(conn, int(indicator.id))
     row = history.of(organisation_id)
     if row is None or not history.in_funnel[row].any():
         return None

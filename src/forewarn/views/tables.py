@@ -16,7 +16,9 @@ from dataclasses import dataclass
 import polars as pl
 
 from forewarn.cases.reading import CaseFile, CaseSummary
+from forewarn.charts.funnel_history import FunnelHistorySeries
 from forewarn.store.queries import spreadsheet_safe
+from forewarn.views.funnel_history import funnel_history_table
 from forewarn.views.organisation import IndicatorStateOut, OrganisationOut
 from forewarn.views.portfolio import PortfolioOut
 from forewarn.views.risk import WatchlistOut
@@ -265,8 +267,11 @@ def case_tables(case: CaseFile) -> dict[str, Table]:
     return {t.name: t for t in (evidence, criteria, milestones, interventions, notes)}
 
 
-def indicator_tables(indicator: IndicatorStateOut) -> dict[str, Table]:
-    """One indicator of one organisation: every point of its XmR chart, and the rules that fired."""
+def indicator_tables(
+    indicator: IndicatorStateOut, funnel_history: FunnelHistorySeries | None = None
+) -> dict[str, Table]:
+    """One indicator of one organisation: every point of its XmR chart, the rules that fired and, given, its
+    funnel history (z and position at each period it was in the funnel)."""
     spc = indicator.spc
     points = Table(
         "points",
@@ -281,7 +286,11 @@ def indicator_tables(indicator: IndicatorStateOut) -> dict[str, Table]:
         ("period", "method", "rule", "direction", "value"),
         [(x.period, x.method, x.rule, x.direction, x.value) for x in indicator.signals],
     )
-    return {t.name: t for t in (points, signals)}
+    tables = [points, signals]
+    if funnel_history is not None:
+        history = funnel_history_table(funnel_history)
+        tables.append(Table("funnel_history", tuple(history.columns), history.rows()))
+    return {t.name: t for t in tables}
 
 
 def watchlist_table(view: WatchlistOut) -> Table:

@@ -123,7 +123,8 @@ def organisation_indicator_csv(
     table: str = TABLE,
 ) -> Response:
     org, indicator, _ = pages.organisation_indicator_page(conn, viewer, organisation_id, indicator_code)
-    chosen = _named(indicator_tables(indicator), table)
+    history = pages.funnel_history_for(conn, viewer, organisation_id, indicator_code)
+    chosen = _named(indicator_tables(indicator, history), table)
     record_view(
         state,
         conn,
