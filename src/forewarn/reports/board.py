@@ -17,8 +17,8 @@ from sqlalchemy import Connection
 from forewarn.access.policy import ALL_ORGANISATIONS, Visibility
 from forewarn.cases import outcomes, reading
 from forewarn.charts.display import number_text
-from forewarn.charts.render import svg
 from forewarn.charts.funnel_history import funnel_history_spec
+from forewarn.charts.render import svg
 from forewarn.charts.spc import spc_chart_spec
 from forewarn.views.funnel_history import organisation_funnel_history
 from forewarn.views.organisation import organisation, with_soft_measures
