@@ -17,7 +17,9 @@ import altair as alt
 
 from forewarn.charts.display import Scale, scale_of
 from forewarn.charts.interventions import (
-    InterventionSpan,
+    InterventionSpan as InterventionSpan,
+)
+from forewarn.charts.interventions import (
     PeriodSpan,
     described,
     intervention_layers,

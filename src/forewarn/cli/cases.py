@@ -123,7 +123,7 @@ def show_command(
     """A case file: evidence, milestones, exit criteria (evaluated now), notes, interventions."""
     from forewarn.cases.outcomes import case_outcome
     from forewarn.cases.reading import get_case
-    from forewarn.cases.service import CaseNotFound
+    from forewarn.cases.records import CaseNotFound
 
     engine = migrated_engine()
     try:

@@ -74,7 +74,8 @@ def _column_dates(panel: Panel) -> NDArray[np.datetime64]:
     """Each column's period (one indicator: a column is the same period in every series)."""
     days = panel.period.astype("datetime64[D]").astype(np.int64)
     days = np.where(np.isnat(panel.period), np.iinfo(np.int64).min, days)
-    return days.max(axis=0).astype("datetime64[D]")
+    dates: NDArray[np.datetime64] = days.max(axis=0).astype("datetime64[D]")
+    return dates
 
 
 def _window(dates: NDArray[np.datetime64], days: int) -> FloatArray:
@@ -121,7 +122,7 @@ def funnel_history(panel: Panel, options: ScanOptions | None = None) -> FunnelHi
         series, column = series[keep], column[keep]
         if series.size:
             data_type = ESTIMATE_DATA_TYPE
-            result = estimate_funnel(
+            estimated = estimate_funnel(
                 estimate[series, column],
                 error[series, column],
                 column,
@@ -129,10 +130,10 @@ def funnel_history(panel: Panel, options: ScanOptions | None = None) -> FunnelHi
                 limit=options.funnel_limit,
                 trim=options.funnel_trim,
             )
-            z[series, column] = result.z
+            z[series, column] = estimated.z
             ratio[series, column] = estimate[series, column]
-            lower[series, column] = result.lower
-            upper[series, column] = result.upper
+            lower[series, column] = estimated.lower
+            upper[series, column] = estimated.upper
     else:
         num = _window_total(panel.numerator, inside)[series, column]
         den = _window_total(panel.denominator, inside)[series, column]

@@ -15,7 +15,8 @@ from pydantic import Field
 from sqlalchemy import Connection, and_, func, select
 
 from forewarn.access.policy import Visibility
-from forewarn.charts.spc import InterventionSpan, SpcSeries
+from forewarn.charts.interventions import InterventionSpan
+from forewarn.charts.spc import SpcSeries
 from forewarn.domain import improvement_direction, is_concern
 from forewarn.store.models import Dataset, Event, Indicator, Organisation, OrganisationAttribute
 from forewarn.store.models_surveillance import SeriesStatus, SpcBaseline
