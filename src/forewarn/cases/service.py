@@ -13,6 +13,7 @@ import math
 from sqlalchemy import Connection, func, insert, select, update
 
 from forewarn.access.principal import Channel, utc_now
+from forewarn.cases.evidence import SoftMeasuresOf, risk_evidence, soft_evidence
 from forewarn.cases.records import (
     Actor,
     CaseError,
@@ -58,8 +59,10 @@ def open_case(
     follow_up_months: int = 24,
     pull: bool = True,
     now: dt.datetime | None = None,
+    soft_measures_of: SoftMeasuresOf | None = None,
 ) -> int:
-    """Open a case on an organisation (one open case each) and pull in its evidence; returns the case id."""
+    """Open a case on an organisation (one open case each) and pull in its evidence (:func:`pull_evidence`, with
+    ``soft_measures_of``); returns the case id."""
     organisation_id = organisation_id_of(conn, organisation_code)
     if not concern.strip():
         raise CaseError("say why the organisation is of concern")
@@ -101,15 +104,23 @@ def open_case(
         {"support": support, "owner": owner, "concern": concern},
     )
     if pull:
-        pull_evidence(conn, case_id, actor=actor, channel=channel, now=at)
+        pull_evidence(conn, case_id, actor=actor, channel=channel, now=at, soft_measures_of=soft_measures_of)
     return case_id
 
 
 def pull_evidence(
-    conn: Connection, case_id: int, *, actor: Actor, channel: Channel = "cli", now: dt.datetime | None = None
+    conn: Connection,
+    case_id: int,
+    *,
+    actor: Actor,
+    channel: Channel = "cli",
+    now: dt.datetime | None = None,
+    soft_measures_of: SoftMeasuresOf | None = None,
 ) -> int:
     """Copy into the case, dated, what the store says now: the latest scan's signals of concern, the latest
-    inspection and special-measures events, and the latest value of each context attribute. Returns rows added."""
+    stored risk score, the latest inspection and special-measures events, the latest value of each context
+    attribute and, given ``soft_measures_of``, the soft measures of its latest closed survey wave
+    (:mod:`forewarn.cases.evidence`). Returns rows added."""
     organisation_id = open_case_organisation(conn, case_id)
     at = now or utc_now()
     who = actor_name(actor)
@@ -129,6 +140,10 @@ def pull_evidence(
                     "source": f"scan {scan}",
                 }
             )
+    rows += risk_evidence(conn, organisation_id)
+    if soft_measures_of is not None:
+        code = conn.execute(select(Organisation.code).where(Organisation.id == organisation_id)).scalar_one()
+        rows += soft_evidence(soft_measures_of(conn, code))
     for date, kind, grade, detail in conn.execute(
         select(Event.date, Event.kind, Event.grade, Event.detail)
         .where(
