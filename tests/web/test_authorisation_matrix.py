@@ -712,7 +712,7 @@ CASES: list[Case] = [
             path,
             {**signed_in(OK), **member_sees},
             setup=org(key, indicator_code="perf", table=table),
-            label=key,
+            label=key if table is None else f"{key} {table}",
         )
         for path, table in (
             ("/organisations/{organisation_id}/funnel-history/{indicator_code}.svg", None),
