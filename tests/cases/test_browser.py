@@ -1,5 +1,6 @@
 """The case journey in Chromium: an analyst opens a case, records an intervention, sets a milestone and an exit
-criterion (one refused with its field's error first), sees the intervention on the organisation's charts,
+criterion (one refused with its field's error first), sees the intervention on the organisation's charts (its SPC
+charts and an indicator's funnel history),
 withdraws it and closes the case; the organisation's member sees only their own case and adds a progress note;
 axe-core finds no WCAG 2.2 AA violation on any of the pages."""
 
@@ -72,6 +73,12 @@ def test_a_case_from_opening_to_closing_in_the_browser(
     chart = page.locator('[data-vega-spec="spec-spc-perf"]')
     chart.locator("svg").first.wait_for()
     assert chart.locator("svg text", has_text=label).count() == 1
+    assert_accessible(page)
+    # And on the indicator's funnel history, beside its SPC chart.
+    page.goto(f"{url}/organisations/{live_server.world.ids['OWN']}/indicators/perf")
+    history = page.locator('[data-vega-spec="spec-funnel-history-perf"]')
+    history.locator("svg").first.wait_for()
+    assert history.locator("svg text", has_text=label).count() == 1
     assert_accessible(page)
     page.goto(case_url)
     page.get_by_label("End of the intervention (YYYY-MM-DD)").fill("2021-11-01")

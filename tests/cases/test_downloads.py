@@ -162,3 +162,81 @@ def test_an_indicators_points_and_the_watchlist(
     assert [r["place_best"] for r in rows] == [str(o["place_best"]) for o in api]
     mine = _csv(member, "/risk/tables/watchlist.csv")
     assert [r["code"] for r in mine] == ["OWN1"] and mine[0]["place_best"] == ""
+
+
+def test_a_cases_effects_and_follow_up_are_the_regulators_tables(
+    signed_in: dict[str, SignedIn], engine: Engine, world: World
+) -> None:
+    from forewarn.cases import outcomes
+
+    analyst, member = signed_in["analyst"], signed_in["member"]
+    with engine.begin() as conn:
+        mine = service.open_case(
+            conn, "OWN1", support="development", owner="Dana", concern="Waits", actor="t"
+        )
+        case_interventions.start_intervention(
+            conn, mine, start=dt.date(2021, 2, 1), indicators=["perf"], actor="t"
+        )
+        case_interventions.end_intervention(conn, mine, end=dt.date(2021, 9, 1), actor="t")
+    with engine.connect() as conn:
+        outcome = outcomes.case_outcome(conn, mine)
+    effects = _csv(analyst, f"/cases/{mine}/tables/effects.csv")
+    assert [r["started"] for r in effects] == [str(e.start) for e in outcome.effects]
+    for row, effect in zip(effects, outcome.effects, strict=True):
+        if effect.reason is None:
+            assert float(row["difference_in_differences"]) == effect.did
+            assert (float(row["ci_low_95"]), float(row["ci_high_95"])) == (effect.ci_low, effect.ci_high)
+            assert float(row["before_after"]) == effect.naive
+            assert int(row["comparison_organisations"]) == effect.n_comparison
+        else:
+            assert row["not_estimated"] == effect.reason and row["difference_in_differences"] == ""
+    follow = _csv(analyst, f"/cases/{mine}/tables/follow_up.csv")
+    assert [(r["withdrawal"], r["status"]) for r in follow] == [
+        (str(f.withdrawal), f.status) for f in outcome.follow_ups
+    ]
+    page = analyst.client.get(f"/cases/{mine}").text
+    assert f"/cases/{mine}/tables/effects.csv" in page and f"/cases/{mine}/tables/follow_up.csv" in page
+    # The member's own case page shows no comparison (it names other organisations): nor do its downloads.
+    assert f"/cases/{mine}/tables/effects.csv" not in member.client.get(f"/cases/{mine}").text
+    assert member.client.get(f"/cases/{mine}/tables/effects.csv").status_code == 404
+    assert member.client.get(f"/cases/{mine}/tables/follow_up.csv").status_code == 404
+
+
+def test_an_indicator_pages_tables_are_every_organisation_the_viewer_sees(
+    signed_in: dict[str, SignedIn], world: World
+) -> None:
+    analyst, member = signed_in["analyst"], signed_in["member"]
+    api = analyst.client.get("/api/v1/indicators/perf").json()
+    rows = _csv(analyst, "/indicators/perf/tables/organisations.csv")
+    assert [r["organisation"] for r in rows] == [o["label"] for o in api["organisations"]]
+    assert [float(r["funnel_z"]) for r in rows] == [o["funnel_z"] for o in api["organisations"]]
+    assert [float(r["compared_value"]) for r in rows] == [o["compared_value"] for o in api["organisations"]]
+    outliers = _csv(analyst, "/indicators/perf/tables/outliers.csv")
+    assert [r["organisation"] for r in outliers] == [o["label"] for o in api["outliers"]]
+    assert "/indicators/perf/tables/organisations.csv" in analyst.client.get("/indicators/perf").text
+    # A member: their own by name, the granted peer under its pseudonym, nobody else.
+    mine = member.client.get("/indicators/perf/tables/organisations.csv").text
+    assert "Alpha Own Trust" in mine and not any(word in mine for word in SECRET_WORDS_FOR_MEMBER)
+    assert analyst.client.get("/indicators/perf/tables/nothing.csv").status_code == 404
+
+
+def test_an_organisations_funnel_history_table_is_its_chart(
+    signed_in: dict[str, SignedIn], world: World
+) -> None:
+    member = signed_in["member"]
+    own = world.ids["OWN"]
+    rows = _csv(member, f"/organisations/{own}/indicators/perf/tables/funnel_history.csv")
+    assert len(rows) == 24 and {r["position"] for r in rows} <= {
+        "Within limits",
+        "Above limits",
+        "Below limits",
+        "Above limits: concern",
+        "Below limits: concern",
+    }
+    page = member.client.get(f"/organisations/{own}/indicators/perf").text
+    assert "Funnel history" in page and f"/organisations/{own}/funnel-history/perf.svg" in page
+    assert f"/organisations/{own}/indicators/perf/tables/funnel_history.csv" in page
+    chart = member.client.get(f"/organisations/{own}/funnel-history/perf.svg")
+    assert chart.status_code == 200 and chart.text.startswith("<svg") and "Funnel history of" in chart.text
+    hidden = world.ids["HIDDEN"]
+    assert member.client.get(f"/organisations/{hidden}/funnel-history/perf.svg").status_code == 404

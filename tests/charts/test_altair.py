@@ -13,6 +13,7 @@ import altair as alt
 import pytest
 
 from forewarn.charts.funnel import FunnelCurve, FunnelUnit, funnel_plot, funnel_plot_spec
+from forewarn.charts.funnel_history import FunnelHistorySeries, funnel_history_chart
 from forewarn.charts.ranks import RankInterval, rank_interval_chart
 from forewarn.charts.render import VEGA_LITE_VERSION, spec_of, svg
 from forewarn.charts.spc import InterventionSpan, SpcSeries, spc_chart
@@ -50,6 +51,27 @@ def _charts() -> dict[str, alt.TopLevelMixin]:
                     InterventionSpan(dt.date(2020, 3, 15), dt.date(2020, 8, 1), "development (case 1)"),
                     InterventionSpan(dt.date(2020, 10, 1), None, "enforcement"),
                 )
+            )
+        ),
+        "spc_labels_interventions": spc_chart(
+            _spc(
+                period=tuple(f"{y}/{(y + 1) % 100:02d}" for y in range(2008, 2020)),
+                rebases=(),
+                period_spans=tuple((dt.date(y, 4, 1), dt.date(y + 1, 3, 31)) for y in range(2008, 2020)),
+                interventions=(InterventionSpan(dt.date(2012, 6, 1), dt.date(2014, 1, 1), "development"),),
+            )
+        ),
+        "funnel_history": funnel_history_chart(
+            FunnelHistorySeries(
+                indicator_code="p",
+                indicator_name="P",
+                period=tuple(dt.date(2020, m, 1) for m in range(1, 13)),
+                z=(0.5, None, -3.5, -3.2, -2.0, 0.1, 0.4, 1.0, 3.3, 0.0, 0.2, -0.1),
+                position=(0, 0, -1, -1, 0, 0, 0, 0, 1, 0, 0, 0),
+                limit=99.8,
+                limit_z=3.090232,
+                concern_side=-1,
+                interventions=(InterventionSpan(dt.date(2020, 4, 10), dt.date(2020, 8, 1), "development"),),
             )
         ),
         "run": spc_chart(_spc(lpl=(None,) * 12, upl=(None,) * 12, limits=False, chart_name="Run chart")),

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from forewarn.charts.interventions import intervention_marks, period_index
 from forewarn.charts.render import svg
 from forewarn.charts.spc import InterventionSpan, SpcSeries, spc_chart_spec
 from tests.charts.specs import rows
@@ -204,7 +205,7 @@ def test_interventions_are_bands_cut_to_the_charts_periods_with_their_starts_and
     assert "enforcement (case 2)" in drawn  # the label is drawn
 
 
-def test_a_chart_of_period_labels_or_without_interventions_draws_no_band() -> None:
+def test_a_chart_of_period_labels_without_their_spans_or_without_interventions_draws_no_band() -> None:
     span = (InterventionSpan(dt.date(2020, 3, 1), None, "development"),)
     labelled = SpcSeries(
         **{
@@ -218,3 +219,86 @@ def test_a_chart_of_period_labels_or_without_interventions_draws_no_band() -> No
         spec = spc_chart_spec(series)
         assert "interventions" not in spec["datasets"]
         assert not any(layer["mark"]["type"] == "rect" for layer in spec["layer"])
+
+
+def _financial_years(first: int, n: int) -> tuple[tuple[str, ...], tuple[tuple[dt.date, dt.date], ...]]:
+    labels = tuple(f"{y}/{(y + 1) % 100:02d}" for y in range(first, first + n))
+    spans = tuple((dt.date(y, 4, 1), dt.date(y + 1, 3, 31)) for y in range(first, first + n))
+    return labels, spans
+
+
+def test_on_a_chart_of_financial_years_an_intervention_shades_the_years_that_hold_its_dates() -> None:
+    labels, spans = _financial_years(2013, 12)
+    interventions = (
+        # June 2018 is in 2018/19; May 2019 in 2019/20: the band covers both years whole.
+        InterventionSpan(dt.date(2018, 6, 15), dt.date(2019, 5, 1), "development (case 1)"),
+        InterventionSpan(dt.date(2023, 1, 10), None, "watch (case 2)"),  # running: to the last year
+        InterventionSpan(dt.date(2010, 1, 1), dt.date(2012, 1, 1), "before the chart"),
+    )
+    spec = spc_chart_spec(
+        SpcSeries(
+            **{
+                **_series().__dict__,
+                "period": labels,
+                "rebases": (),
+                "interventions": interventions,
+                "period_spans": spans,
+            }
+        )
+    )
+    assert spec["datasets"]["interventions"] == [
+        {
+            "from": "2018/19",
+            "to": "2019/20",
+            "label": "development (case 1)",
+            "when": "2018-06-15 to 2019-05-01",
+        },
+        {"from": "2022/23", "to": "2024/25", "label": "watch (case 2)", "when": "2023-01-10 to now"},
+    ]
+    assert spec["datasets"]["intervention_edges"] == [
+        {
+            "period": "2018/19",
+            "edge": "Intervention started",
+            "label": "development (case 1)",
+            "date": "2018-06-15",
+        },
+        {
+            "period": "2019/20",
+            "edge": "Intervention ended",
+            "label": "development (case 1)",
+            "date": "2019-05-01",
+        },
+        {
+            "period": "2022/23",
+            "edge": "Intervention started",
+            "label": "watch (case 2)",
+            "date": "2023-01-10",
+        },
+    ]
+    band = next(layer for layer in spec["layer"] if layer["mark"]["type"] == "rect")
+    # Whole years: from the start of the first year's band to the end of the last's, on the labels' own order.
+    assert band["encoding"]["x"]["bandPosition"] == 0 and band["encoding"]["x2"]["bandPosition"] == 1
+    assert band["encoding"]["x"]["scale"]["domain"] == list(labels)
+    points_x = next(layer for layer in spec["layer"] if layer["mark"]["type"] == "point")["encoding"]["x"]
+    assert points_x["scale"]["domain"] == list(labels)
+    assert "intervention development (case 1) 2018-06-15 to 2019-05-01" in spec["description"]
+    assert "development (case 1)" in svg(spec)
+
+
+def test_a_date_between_two_periods_starts_in_the_next_and_ends_in_the_previous() -> None:
+    spans = ((dt.date(2017, 4, 1), dt.date(2018, 3, 31)), (dt.date(2019, 4, 1), dt.date(2020, 3, 31)))
+    gap = dt.date(2018, 9, 1)
+    assert period_index(gap, spans, "start") == 1 and period_index(gap, spans, "end") == 0
+    assert (
+        period_index(dt.date(2017, 4, 1), spans) == 0
+        and period_index(dt.date(2020, 3, 31), spans, "end") == 1
+    )
+    assert (
+        period_index(dt.date(2017, 3, 31), spans) is None
+        and period_index(dt.date(2020, 4, 1), spans, "end") is None
+    )
+    # An intervention wholly inside the gap touches no period: no band.
+    bands, edges = intervention_marks(
+        ("2017/18", "2019/20"), (InterventionSpan(dt.date(2018, 5, 1), dt.date(2018, 8, 1), "x"),), spans
+    )
+    assert bands == [] and edges == []

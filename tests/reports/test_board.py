@@ -84,6 +84,10 @@ def test_the_board_report_pdf(engine: Engine, world: World) -> None:
     content = reader.pages[chart_page].get_contents().get_data()
     assert content.count(b" re") + content.count(b" l\n") + content.count(b" c\n") > 50
     assert "SPC chart, Making Data Count rules" in text
+    # Beside each SPC chart its funnel history, with the intervention drawn on it (its label is chart text).
+    assert "funnel history, the z-score in the funnel" in text
+    assert "Funnel z-score" in text
+    assert text.count("development (case") >= 4  # on both charts of both indicators, beyond the case section
 
 
 def test_report_org_command(

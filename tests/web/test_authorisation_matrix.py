@@ -151,6 +151,26 @@ def case_of(key: str, **extra: Any) -> Setup:
     return setup
 
 
+def case_with_intervention(key: str, **extra: Any) -> Setup:
+    """The open case of ``key`` with an intervention recorded and withdrawn (its effect and follow-up computed)."""
+
+    def setup(world: World, engine: Engine) -> dict[str, Any]:
+        import datetime as dt
+
+        from forewarn.cases import interventions, reading
+
+        found = case_of(key)(world, engine)
+        with engine.begin() as conn:
+            if not reading.get_case(conn, found["case_id"]).interventions:
+                interventions.start_intervention(
+                    conn, found["case_id"], start=dt.date(2021, 2, 1), indicators=["perf"], actor="tests"
+                )
+                interventions.end_intervention(conn, found["case_id"], end=dt.date(2021, 9, 1), actor="tests")
+        return {**found, **extra}
+
+    return setup
+
+
 def library_note(key: str, audience: str) -> Setup:
     """A fresh library note of the organisation ``key``, shared with ``audience``."""
 
@@ -734,6 +754,62 @@ CASES: list[Case] = [
             ("OWN", signed_in(OK)),
             ("HIDDEN", {**signed_in(OK), "member": 403, "member_bearer": 403}),
         )
+    ],
+    # Issue 14, the funnel history of an organisation's indicator: its chart as SVG and its table as CSV, with
+    # the organisation page's authorisation.
+    *[
+        Case(
+            "GET",
+            path,
+            {**signed_in(OK), **member_sees},
+            setup=org(key, indicator_code="perf", table=table),
+            label=key if table is None else f"{key} {table}",
+        )
+        for path, table in (
+            ("/organisations/{organisation_id}/funnel-history/{indicator_code}.svg", None),
+            (
+                "/organisations/{organisation_id}/indicators/{indicator_code}/tables/{table}.csv",
+                "funnel_history",
+            ),
+        )
+        for key, member_sees in (
+            ("OWN", {}),
+            ("PEER", {"member": 404, "member_bearer": 404}),
+            ("HIDDEN", {"member": 404, "member_bearer": 404}),
+        )
+    ],
+    Case(
+        "GET",
+        "/organisations/{organisation_id}/funnel-history/{indicator_code}.svg",
+        {**signed_in(404), "member": 404},
+        setup=org("OWN", indicator_code="nope"),
+        label="no such indicator",
+    ),
+    # Issue 14, the indicator page's tables (what the viewer may see of every organisation), and a case's effects
+    # against its comparison group and follow-up: the regulator's tables (a member's own case has none: 404).
+    Case(
+        "GET",
+        "/indicators/{code}/tables/{table}.csv",
+        signed_in(OK),
+        setup=ids(code="perf", table="organisations"),
+    ),
+    Case(
+        "GET",
+        "/indicators/{code}/tables/{table}.csv",
+        signed_in(404),
+        setup=ids(code="nope", table="organisations"),
+        label="none",
+    ),
+    *[
+        Case(
+            "GET",
+            "/cases/{case_id}/tables/{table}.csv",
+            staff(OK, member=404),
+            setup=case_with_intervention(key, table=table),
+            label=f"{key} {table}",
+        )
+        for key in ("OWN", "HIDDEN")
+        for table in ("effects", "follow_up")
     ],
 ]
 

@@ -11,7 +11,15 @@ from collections.abc import Sequence
 from sqlalchemy import Connection, insert, select, update
 
 from forewarn.access.principal import Channel, utc_now
-from forewarn.cases.service import Actor, CaseError, _audit, _opencase_row, _support, _touch, _who
+from forewarn.cases.records import (
+    Actor,
+    CaseError,
+    actor_name,
+    audit_case,
+    open_case_organisation,
+    support_of,
+    touch_case,
+)
 from forewarn.store.models import Event, Indicator
 from forewarn.store.models_cases import Case, CaseIntervention, CaseSupport
 from forewarn.store.models_surveillance import SpcBaseline
@@ -47,9 +55,9 @@ def start_intervention(
 ) -> int:
     """Record an intervention's start: an ``intervention_start`` event, the targeted indicators and, with a
     reason, a rebase of their SPC charts at the start (``spc_baselines``: who and why)."""
-    organisation_id = _opencase_row(conn, case_id)
+    organisation_id = open_case_organisation(conn, case_id)
     chosen = support or str(conn.execute(select(Case.support).where(Case.id == case_id)).scalar_one())
-    arm = _support(chosen)
+    arm = support_of(chosen)
     codes = list(dict.fromkeys(indicators))
     ids = dict(conn.execute(select(Indicator.code, Indicator.id).where(Indicator.code.in_(codes))).all())
     if unknown := [c for c in codes if c not in ids]:
@@ -87,7 +95,7 @@ def start_intervention(
                     rebase_from=month,
                     fix_after_n_points=None,
                     reason=f"intervention start (case {case_id}): {rebase_reason}"[:500],
-                    created_by=_who(actor)[:200],
+                    created_by=actor_name(actor)[:200],
                     created_at=at,
                 )
             )
@@ -101,13 +109,13 @@ def start_intervention(
                 start_event_id=event,
                 indicators=codes,
                 rebased=rebased,
-                created_by=_who(actor),
+                created_by=actor_name(actor),
                 created_at=at,
             )
             .returning(CaseIntervention.id)
         ).scalar_one()
     )
-    _audit(
+    audit_case(
         conn,
         actor,
         channel,
@@ -121,7 +129,7 @@ def start_intervention(
             "rebase": rebase_reason,
         },
     )
-    _touch(conn, case_id, at)
+    touch_case(conn, case_id, at)
     return intervention
 
 
@@ -129,7 +137,7 @@ def end_intervention(
     conn: Connection, case_id: int, *, end: dt.date, actor: Actor, channel: Channel = "cli"
 ) -> int:
     """Record the withdrawal: an ``intervention_end`` event; the case's withdrawal date becomes ``end``."""
-    organisation_id = _opencase_row(conn, case_id)
+    organisation_id = open_case_organisation(conn, case_id)
     row = conn.execute(
         select(CaseIntervention.id, CaseIntervention.start_date, CaseIntervention.support).where(
             CaseIntervention.case_id == case_id, CaseIntervention.end_date.is_(None)
@@ -147,6 +155,6 @@ def end_intervention(
         .values(end_date=end, end_event_id=event)
     )
     conn.execute(update(Case).where(Case.id == case_id).values(withdrawal_date=end))
-    _audit(conn, actor, channel, "update", case_id, organisation_id, {"intervention_end": str(end)})
-    _touch(conn, case_id, utc_now())
+    audit_case(conn, actor, channel, "update", case_id, organisation_id, {"intervention_end": str(end)})
+    touch_case(conn, case_id, utc_now())
     return intervention

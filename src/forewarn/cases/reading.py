@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, select
 
-from forewarn.cases.service import CaseNotFound, case_row
+from forewarn.cases.records import CaseNotFound, case_row
 from forewarn.store.models import Indicator, Observation, Organisation
 from forewarn.store.models_cases import (
     Case,

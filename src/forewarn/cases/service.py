@@ -12,8 +12,19 @@ import math
 
 from sqlalchemy import Connection, func, insert, select, update
 
-from forewarn.access.principal import Channel, Principal, utc_now
-from forewarn.accounts.audit import record
+from forewarn.access.principal import Channel, utc_now
+from forewarn.cases.evidence import SoftMeasuresOf, risk_evidence, soft_evidence
+from forewarn.cases.records import (
+    Actor,
+    CaseError,
+    CaseNotFound,
+    actor_name,
+    audit_case,
+    case_row,
+    open_case_organisation,
+    support_of,
+    touch_case,
+)
 from forewarn.store.models import Event, Indicator, Organisation, OrganisationAttribute
 from forewarn.store.models_cases import (
     Case,
@@ -22,76 +33,10 @@ from forewarn.store.models_cases import (
     CaseMilestone,
     CaseNote,
     CaseStatus,
-    CaseSupport,
     ExitComparison,
 )
 from forewarn.store.models_surveillance import ScanRun
 from forewarn.store.signals import in_order, read_signals
-
-Actor = Principal | str
-
-
-class CaseError(ValueError):
-    """Something asked of a case that cannot be done (unknown organisation, closed case, bad date ...);
-    ``field`` names the input at fault where there is one (``indicator_code``...), for a form's error."""
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
-
-
-class CaseNotFound(LookupError):
-    """No such case (or, for the web, not one the viewer may see)."""
-
-
-def _who(actor: Actor) -> str:
-    return actor.actor if isinstance(actor, Principal) else actor
-
-
-def _audit(
-    conn: Connection,
-    actor: Actor,
-    channel: Channel,
-    action: str,
-    case_id: int,
-    organisation_id: int,
-    detail: dict[str, object],
-) -> None:
-    record(
-        conn,
-        actor,
-        action,
-        "case",
-        case_id,
-        organisation_id=organisation_id,
-        channel=channel if not isinstance(actor, Principal) else actor.channel,
-        detail=detail,
-    )
-
-
-def _support(value: str) -> CaseSupport:
-    try:
-        return CaseSupport(value)
-    except ValueError:
-        raise CaseError(f"support must be development, enforcement or watch, not {value!r}") from None
-
-
-def case_row(conn: Connection, case_id: int) -> tuple[int, CaseStatus]:
-    row = conn.execute(select(Case.organisation_id, Case.status).where(Case.id == case_id)).first()
-    if row is None:
-        raise CaseNotFound(f"no case {case_id}")
-    return int(row[0]), CaseStatus(row[1])
-
-
-def _opencase_row(conn: Connection, case_id: int) -> int:
-    organisation_id, status = case_row(conn, case_id)
-    if status != CaseStatus.OPEN:
-        raise CaseError(f"case {case_id} is closed")
-    return organisation_id
-
-
-def _touch(conn: Connection, case_id: int, now: dt.datetime) -> None:
-    conn.execute(update(Case).where(Case.id == case_id).values(updated_at=now))
 
 
 def organisation_id_of(conn: Connection, code: str) -> int:
@@ -114,8 +59,10 @@ def open_case(
     follow_up_months: int = 24,
     pull: bool = True,
     now: dt.datetime | None = None,
+    soft_measures_of: SoftMeasuresOf | None = None,
 ) -> int:
-    """Open a case on an organisation (one open case each) and pull in its evidence; returns the case id."""
+    """Open a case on an organisation (one open case each) and pull in its evidence (:func:`pull_evidence`, with
+    ``soft_measures_of``); returns the case id."""
     organisation_id = organisation_id_of(conn, organisation_code)
     if not concern.strip():
         raise CaseError("say why the organisation is of concern")
@@ -135,19 +82,19 @@ def open_case(
             .values(
                 organisation_id=organisation_id,
                 status=CaseStatus.OPEN,
-                support=_support(support),
+                support=support_of(support),
                 owner=owner.strip(),
                 concern=concern.strip(),
                 withdrawal_date=withdrawal_date,
                 follow_up_months=follow_up_months,
                 opened_at=at,
-                opened_by=_who(actor),
+                opened_by=actor_name(actor),
                 updated_at=at,
             )
             .returning(Case.id)
         ).scalar_one()
     )
-    _audit(
+    audit_case(
         conn,
         actor,
         channel,
@@ -157,18 +104,26 @@ def open_case(
         {"support": support, "owner": owner, "concern": concern},
     )
     if pull:
-        pull_evidence(conn, case_id, actor=actor, channel=channel, now=at)
+        pull_evidence(conn, case_id, actor=actor, channel=channel, now=at, soft_measures_of=soft_measures_of)
     return case_id
 
 
 def pull_evidence(
-    conn: Connection, case_id: int, *, actor: Actor, channel: Channel = "cli", now: dt.datetime | None = None
+    conn: Connection,
+    case_id: int,
+    *,
+    actor: Actor,
+    channel: Channel = "cli",
+    now: dt.datetime | None = None,
+    soft_measures_of: SoftMeasuresOf | None = None,
 ) -> int:
     """Copy into the case, dated, what the store says now: the latest scan's signals of concern, the latest
-    inspection and special-measures events, and the latest value of each context attribute. Returns rows added."""
-    organisation_id = _opencase_row(conn, case_id)
+    stored risk score, the latest inspection and special-measures events, the latest value of each context
+    attribute and, given ``soft_measures_of``, the soft measures of its latest closed survey wave
+    (:mod:`forewarn.cases.evidence`). Returns rows added."""
+    organisation_id = open_case_organisation(conn, case_id)
     at = now or utc_now()
-    who = _who(actor)
+    who = actor_name(actor)
     rows: list[dict[str, object]] = []
     scan = conn.execute(select(func.max(ScanRun.id))).scalar()
     if scan is not None:
@@ -185,6 +140,10 @@ def pull_evidence(
                     "source": f"scan {scan}",
                 }
             )
+    rows += risk_evidence(conn, organisation_id)
+    if soft_measures_of is not None:
+        code = conn.execute(select(Organisation.code).where(Organisation.id == organisation_id)).scalar_one()
+        rows += soft_evidence(soft_measures_of(conn, code))
     for date, kind, grade, detail in conn.execute(
         select(Event.date, Event.kind, Event.grade, Event.detail)
         .where(
@@ -238,8 +197,8 @@ def pull_evidence(
             insert(CaseEvidence),
             [{**r, "case_id": case_id, "pulled_at": at, "pulled_by": who, "detail": None} for r in rows],
         )
-    _audit(conn, actor, channel, "update", case_id, organisation_id, {"pulled_evidence": len(rows)})
-    _touch(conn, case_id, at)
+    audit_case(conn, actor, channel, "update", case_id, organisation_id, {"pulled_evidence": len(rows)})
+    touch_case(conn, case_id, at)
     return len(rows)
 
 
@@ -256,7 +215,7 @@ def add_evidence(
     channel: Channel = "cli",
 ) -> None:
     """Evidence the analyst brings (a risk score, a soft measure, a letter), with its date and source."""
-    organisation_id = _opencase_row(conn, case_id)
+    organisation_id = open_case_organisation(conn, case_id)
     if not label.strip() or not source.strip():
         raise CaseError("evidence needs a label and a source")
     at = utc_now()
@@ -269,11 +228,11 @@ def add_evidence(
             as_of=as_of,
             source=source[:300],
             pulled_at=at,
-            pulled_by=_who(actor),
+            pulled_by=actor_name(actor),
         )
     )
-    _audit(conn, actor, channel, "update", case_id, organisation_id, {"evidence": label, "kind": kind})
-    _touch(conn, case_id, at)
+    audit_case(conn, actor, channel, "update", case_id, organisation_id, {"evidence": label, "kind": kind})
+    touch_case(conn, case_id, at)
 
 
 def update_case(
@@ -289,7 +248,7 @@ def update_case(
     follow_up_months: int | None = None,
 ) -> dict[str, tuple[object, object]]:
     """Change the given fields; returns (and audits) each change as (before, after)."""
-    organisation_id = _opencase_row(conn, case_id)
+    organisation_id = open_case_organisation(conn, case_id)
     before = conn.execute(
         select(Case.support, Case.owner, Case.concern, Case.withdrawal_date, Case.follow_up_months).where(
             Case.id == case_id
@@ -297,7 +256,7 @@ def update_case(
     ).one()
     wanted: dict[str, object] = {}
     if support is not None:
-        wanted["support"] = _support(support)
+        wanted["support"] = support_of(support)
     if owner is not None:
         if not owner.strip():
             raise CaseError("a case needs an owner")
@@ -319,7 +278,7 @@ def update_case(
     if changes:
         at = utc_now()
         conn.execute(update(Case).where(Case.id == case_id).values(**{k: v for k, (_, v) in changes.items()}))
-        _audit(
+        audit_case(
             conn,
             actor,
             channel,
@@ -328,14 +287,14 @@ def update_case(
             organisation_id,
             {k: [str(a) if a is not None else None, str(b)] for k, (a, b) in changes.items()},
         )
-        _touch(conn, case_id, at)
+        touch_case(conn, case_id, at)
     return changes
 
 
 def add_milestone(
     conn: Connection, case_id: int, *, title: str, due: dt.date | None, actor: Actor, channel: Channel = "cli"
 ) -> int:
-    organisation_id = _opencase_row(conn, case_id)
+    organisation_id = open_case_organisation(conn, case_id)
     if not title.strip():
         raise CaseError("a milestone needs a title", "title")
     milestone = int(
@@ -345,8 +304,10 @@ def add_milestone(
             .returning(CaseMilestone.id)
         ).scalar_one()
     )
-    _audit(conn, actor, channel, "update", case_id, organisation_id, {"milestone": title, "due": str(due)})
-    _touch(conn, case_id, utc_now())
+    audit_case(
+        conn, actor, channel, "update", case_id, organisation_id, {"milestone": title, "due": str(due)}
+    )
+    touch_case(conn, case_id, utc_now())
     return milestone
 
 
@@ -365,10 +326,12 @@ def complete_milestone(
         raise CaseNotFound(f"case {of_case} has no milestone {milestone_id}")
     if case_id is None:
         raise CaseError(f"no milestone {milestone_id}")
-    organisation_id = _opencase_row(conn, int(case_id))
+    organisation_id = open_case_organisation(conn, int(case_id))
     conn.execute(update(CaseMilestone).where(CaseMilestone.id == milestone_id).values(done_on=done_on))
-    _audit(conn, actor, channel, "update", int(case_id), organisation_id, {"milestone_done": milestone_id})
-    _touch(conn, int(case_id), utc_now())
+    audit_case(
+        conn, actor, channel, "update", int(case_id), organisation_id, {"milestone_done": milestone_id}
+    )
+    touch_case(conn, int(case_id), utc_now())
 
 
 def add_exit_criterion(
@@ -383,7 +346,7 @@ def add_exit_criterion(
     channel: Channel = "cli",
 ) -> int:
     """An exit criterion: the mean of the indicator's latest ``months`` values at least / at most ``threshold``."""
-    organisation_id = _opencase_row(conn, case_id)
+    organisation_id = open_case_organisation(conn, case_id)
     indicator = conn.execute(select(Indicator.id).where(Indicator.code == indicator_code)).scalar()
     if indicator is None:
         raise CaseError(f"no indicator with code {indicator_code!r}", "indicator_code")
@@ -408,7 +371,7 @@ def add_exit_criterion(
             .returning(CaseExitCriterion.id)
         ).scalar_one()
     )
-    _audit(
+    audit_case(
         conn,
         actor,
         channel,
@@ -417,7 +380,7 @@ def add_exit_criterion(
         organisation_id,
         {"exit_criterion": f"{indicator_code} {how.value} {threshold} over {months} months"},
     )
-    _touch(conn, case_id, utc_now())
+    touch_case(conn, case_id, utc_now())
     return criterion
 
 
@@ -425,7 +388,7 @@ def add_note(
     conn: Connection, case_id: int, *, body: str, kind: str = "note", actor: Actor, channel: Channel = "cli"
 ) -> int:
     """A note (``note``: the regulator's; ``progress``: the organisation's own). Closed cases take no notes."""
-    organisation_id = _opencase_row(conn, case_id)
+    organisation_id = open_case_organisation(conn, case_id)
     if kind not in ("note", "progress"):
         raise CaseError("a note is a note or a progress note")
     if not body.strip():
@@ -434,17 +397,17 @@ def add_note(
     note = int(
         conn.execute(
             insert(CaseNote)
-            .values(case_id=case_id, at=at, author=_who(actor), kind=kind, body=body.strip())
+            .values(case_id=case_id, at=at, author=actor_name(actor), kind=kind, body=body.strip())
             .returning(CaseNote.id)
         ).scalar_one()
     )
-    _audit(conn, actor, channel, "update", case_id, organisation_id, {"note": kind})
-    _touch(conn, case_id, at)
+    audit_case(conn, actor, channel, "update", case_id, organisation_id, {"note": kind})
+    touch_case(conn, case_id, at)
     return note
 
 
 def close_case(conn: Connection, case_id: int, *, note: str, actor: Actor, channel: Channel = "cli") -> None:
-    organisation_id = _opencase_row(conn, case_id)
+    organisation_id = open_case_organisation(conn, case_id)
     if not note.strip():
         raise CaseError("say why the case is closed")
     at = utc_now()
@@ -454,9 +417,27 @@ def close_case(conn: Connection, case_id: int, *, note: str, actor: Actor, chann
         .values(
             status=CaseStatus.CLOSED,
             closed_at=at,
-            closed_by=_who(actor),
+            closed_by=actor_name(actor),
             closing_note=note.strip(),
             updated_at=at,
         )
     )
-    _audit(conn, actor, channel, "update", case_id, organisation_id, {"closed": note.strip()})
+    audit_case(conn, actor, channel, "update", case_id, organisation_id, {"closed": note.strip()})
+
+
+__all__ = [
+    "Actor",
+    "CaseError",
+    "CaseNotFound",
+    "add_evidence",
+    "add_exit_criterion",
+    "add_milestone",
+    "add_note",
+    "case_row",
+    "close_case",
+    "complete_milestone",
+    "open_case",
+    "organisation_id_of",
+    "pull_evidence",
+    "update_case",
+]

@@ -16,19 +16,18 @@ from typing import Any
 import altair as alt
 
 from forewarn.charts.display import Scale, scale_of
-from forewarn.charts.palette import INTERVENTION, LIMIT, POINT_TYPES, TARGET
+from forewarn.charts.interventions import (
+    InterventionSpan as InterventionSpan,
+)
+from forewarn.charts.interventions import (
+    PeriodSpan,
+    described,
+    intervention_layers,
+    intervention_marks,
+)
+from forewarn.charts.palette import LIMIT, POINT_TYPES, TARGET
 from forewarn.charts.render import layer, layered, spec_of
 from forewarn.domain import Improvement
-
-
-@dataclass(frozen=True)
-class InterventionSpan:
-    """An intervention on the organisation: from ``start`` to ``end`` (None: still running), named by ``label``
-    (e.g. ``"development (case 12)"``)."""
-
-    start: dt.date
-    end: dt.date | None
-    label: str
 
 
 @dataclass(frozen=True)
@@ -44,7 +43,8 @@ class SpcSeries:
     Periods are dates (a time axis) or labels in order (``"2017/18"``, ``"7"``). ``segment`` gives each
     period's baseline segment where it is known (otherwise ``rebases`` decide). A run chart (``limits`` False,
     ``chart_name`` "Run chart") has a centre line in ``mean`` and no process limits. ``interventions`` are drawn
-    on a dated chart as bands from start to end, cut to the chart's periods.
+    as bands from start to end, cut to the chart's periods: on a dated chart, and on a labelled one when
+    ``period_spans`` gives each label's first and last day (:mod:`forewarn.charts.interventions`).
     """
 
     indicator_code: str
@@ -68,6 +68,7 @@ class SpcSeries:
     chart_name: str = "XmR chart"
     limits: bool = True
     interventions: tuple[InterventionSpan, ...] = ()
+    period_spans: tuple[PeriodSpan, ...] | None = None
 
 
 def _shown(value: float) -> float:
@@ -119,35 +120,6 @@ def _segments(series: SpcSeries, scale: Scale) -> list[dict[str, Any]]:
             row["clipped"] = clipped
         rows.append(row)
     return rows
-
-
-def _interventions(series: SpcSeries) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The interventions within the chart's periods as bands (``from``, ``to``, ``label``, ``when``), cut to the
-    first and last period, and their starts and ends that fall within them as edges (``period``, ``edge``,
-    ``label``). A running intervention's band reaches the last period."""
-    dates = [p for p in series.period if isinstance(p, dt.date)]
-    if not series.interventions or not dates or len(dates) != len(series.period):
-        return [], []
-    first, last = min(dates), max(dates)
-    bands: list[dict[str, Any]] = []
-    edges: list[dict[str, Any]] = []
-    for span in sorted(series.interventions, key=lambda s: s.start):
-        end = last if span.end is None else span.end
-        if end < first or span.start > last:
-            continue
-        when = f"{span.start.isoformat()} to {'now' if span.end is None else span.end.isoformat()}"
-        bands.append(
-            {
-                "from": max(span.start, first).isoformat(),
-                "to": min(end, last).isoformat(),
-                "label": span.label,
-                "when": when,
-            }
-        )
-        for edge, day in (("Intervention started", span.start), ("Intervention ended", span.end)):
-            if day is not None and first <= day <= last:
-                edges.append({"period": day.isoformat(), "edge": edge, "label": span.label})
-    return bands, edges
 
 
 def clipping_notes(segments: list[dict[str, Any]], scale: Scale) -> dict[str, str]:
@@ -205,6 +177,8 @@ def spc_chart(series: SpcSeries, *, width: int = 560, height: int = 220) -> alt.
             "type": "ordinal",
             "title": "Period",
             "sort": None,
+            # The labels in the series' order, whichever layer names them first (an intervention's band).
+            "scale": {"domain": [_period_text(p) for p in series.period]},
             "axis": {"labelAngle": -40},
         }
     )
@@ -213,63 +187,9 @@ def spc_chart(series: SpcSeries, *, width: int = 560, height: int = 220) -> alt.
     limit_x = {**x, "field": "from"}
     datasets: dict[str, Any] = {"points": values, "limits": segments}
     layers: list[alt.Chart] = []
-    bands, edges = _interventions(series)
-    if bands:
-        # Beneath everything else: a light band over the intervention's months, its label at the top.
-        datasets["interventions"] = bands
-        layers.append(
-            layer(
-                "interventions",
-                {"type": "rect", "color": INTERVENTION, "opacity": 0.12},
-                x={"field": "from", "type": "temporal"},
-                x2={"field": "to"},
-                tooltip=[
-                    {"field": "label", "title": "Intervention"},
-                    {"field": "when", "title": "When"},
-                ],
-            )
-        )
-        layers.append(
-            layer(
-                "interventions",
-                {
-                    "type": "text",
-                    "align": "left",
-                    "baseline": "top",
-                    "dx": 3,
-                    "dy": 3,
-                    "fontSize": 11,
-                    "color": INTERVENTION,
-                    "aria": False,
-                },
-                x={"field": "from", "type": "temporal"},
-                y={"value": 0},
-                text={"field": "label"},
-            )
-        )
-    if edges:
-        datasets["intervention_edges"] = edges
-        layers.append(
-            layer(
-                "intervention_edges",
-                {"type": "rule", "color": INTERVENTION, "strokeWidth": 1.5},
-                x={"field": "period", "type": "temporal"},
-                strokeDash={
-                    "field": "edge",
-                    "type": "nominal",
-                    "scale": {
-                        "domain": ["Intervention started", "Intervention ended"],
-                        "range": [[1, 0], [4, 3]],
-                    },
-                    "legend": None,
-                },
-                tooltip=[
-                    {"field": "edge", "title": "Event"},
-                    {"field": "label", "title": "Intervention"},
-                    {"field": "period", "type": "temporal", "title": "Date", "format": "%-d %B %Y"},
-                ],
-            )
-        )
+    bands, edges = intervention_marks(series.period, series.interventions, series.period_spans)
+    labels = None if dated else [_period_text(p) for p in series.period]
+    layers.extend(intervention_layers(bands, edges, datasets, labels=labels))
     if segments:
         for name, dash in (("lpl", {"strokeDash": [6, 4]}), ("upl", {"strokeDash": [6, 4]}), ("mean", {})):
             layers.append(
@@ -384,7 +304,7 @@ def spc_chart(series: SpcSeries, *, width: int = 560, height: int = 220) -> alt.
         f"{series.chart_name} of {series.indicator_name}, {len(values)} points"
         + (f"; latest variation {series.variation.replace('_', ' ')}" if series.variation else "")
         + (f"; baseline reset {len(series.rebases)} time(s)" if series.rebases else "")
-        + "".join(f"; intervention {band['label']} {band['when']}" for band in bands)
+        + described(bands)
         + "".join(f"; {note}" for note in notes.values())
     )
     return layered(

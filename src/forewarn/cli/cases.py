@@ -10,12 +10,15 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import getpass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from forewarn.cli.output import emit_json, err, fail, out
 from forewarn.cli.store import migrated_engine
+
+if TYPE_CHECKING:
+    from forewarn.cases.evidence import SoftMeasuresOf
 
 case_app = typer.Typer(help="Case files: why of concern, support, milestones, exit criteria, interventions.")
 
@@ -81,10 +84,19 @@ def open_command(
             actor=_actor(),
             withdrawal_date=_date(withdrawal, "--withdrawal"),
             follow_up_months=follow_up_months,
+            soft_measures_of=_soft_measures_of(),
         ),
         as_json,
         "opened case {result}",
     )
+
+
+def _soft_measures_of() -> SoftMeasuresOf:
+    """The soft measures a case pulls in, as the organisation page shows them (the configured group floor)."""
+    from forewarn.settings import get_settings
+    from forewarn.views.soft import case_soft_measures
+
+    return case_soft_measures(min_group_size=get_settings().min_group_size)
 
 
 @case_app.command("list")
@@ -123,7 +135,7 @@ def show_command(
     """A case file: evidence, milestones, exit criteria (evaluated now), notes, interventions."""
     from forewarn.cases.outcomes import case_outcome
     from forewarn.cases.reading import get_case
-    from forewarn.cases.service import CaseNotFound
+    from forewarn.cases.records import CaseNotFound
 
     engine = migrated_engine()
     try:
@@ -210,7 +222,11 @@ def evidence_command(
     from forewarn.cases.service import add_evidence, pull_evidence
 
     if label is None:
-        _run(lambda conn: pull_evidence(conn, case_id, actor=_actor()), as_json, "{result} pieces pulled in")
+        _run(
+            lambda conn: pull_evidence(conn, case_id, actor=_actor(), soft_measures_of=_soft_measures_of()),
+            as_json,
+            "{result} pieces pulled in",
+        )
         return
     _run(
         lambda conn: add_evidence(

@@ -1,5 +1,5 @@
 """A board report for one organisation, as HTML and PDF (WeasyPrint): its signals, its charts (the same SVG SPC
-charts as its page, drawn by ``forewarn.charts``, interventions shaded), its soft measures (small groups
+charts and funnel histories as its indicator pages, drawn by ``forewarn.charts``, interventions shaded), its soft measures (small groups
 suppressed, as on the page), its statistical neighbours (named only where the reader may see them), its case and
 interventions with, for the regulator, each intervention's effect against its comparison group and the follow-up
 after withdrawal, and the data's sources and licences, with a contents list and page numbers."""
@@ -17,8 +17,10 @@ from sqlalchemy import Connection
 from forewarn.access.policy import ALL_ORGANISATIONS, Visibility
 from forewarn.cases import outcomes, reading
 from forewarn.charts.display import number_text
+from forewarn.charts.funnel_history import funnel_history_spec
 from forewarn.charts.render import svg
 from forewarn.charts.spc import spc_chart_spec
+from forewarn.views.funnel_history import organisation_funnel_history
 from forewarn.views.organisation import organisation, with_soft_measures
 from forewarn.views.peers import NeighboursOut, neighbours_view
 from forewarn.views.soft import soft_measures
@@ -64,17 +66,20 @@ def board_report(
     if view is None:
         raise LookupError(f"no organisation {organisation_id}, or it may not be seen")
     page = with_soft_measures(view.page, soft_measures(conn, view.page.code, min_group_size=min_group_size))
-    charts: list[dict[str, str]] = []
+    charts: list[dict[str, str | None]] = []
     for indicator in page.indicators:
         chart = view.charts.get(indicator.code)
         if chart is None or len(charts) >= MAX_CHARTS:
             continue
-        drawn = svg(spc_chart_spec(chart, width=520, height=180))
+        history = organisation_funnel_history(conn, visibility, organisation_id, indicator.code)
         charts.append(
             {
                 "code": indicator.code,
                 "name": indicator.name,
-                "src": "data:image/svg+xml;base64," + base64.b64encode(drawn.encode("utf-8")).decode("ascii"),
+                "src": _data_url(svg(spc_chart_spec(chart, width=520, height=180))),
+                "history": None
+                if history is None
+                else _data_url(svg(funnel_history_spec(history, width=520, height=120))),
             }
         )
     cases = [
@@ -98,6 +103,10 @@ def board_report(
         )
     )
     return BoardReport(title=title, html=html, charts=len(charts))
+
+
+def _data_url(drawn: str) -> str:
+    return "data:image/svg+xml;base64," + base64.b64encode(drawn.encode("utf-8")).decode("ascii")
 
 
 def pdf(report: BoardReport) -> bytes:

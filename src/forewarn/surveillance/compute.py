@@ -237,6 +237,23 @@ def funnel_options(data_type: DataType, limit: float, trim: float = 0.1) -> Funn
     return FunnelOptions(data_type=data_type, overdispersion=FUNNEL_OVERDISPERSION, limit=limit, trim=trim)
 
 
+def expected_counts(
+    is_rate: NDArray[np.bool_],
+    observed: FloatArray,
+    denominator: FloatArray,
+    expected: FloatArray,
+    funnel_id: IntArray,
+    n_funnels: int,
+) -> FloatArray:
+    """The Poisson (SR) funnel's denominator of each unit: a rate's expected count at its funnel's pooled rate
+    (indirect standardisation), else the expected count the source gives (a ratio O/E)."""
+    pooled_num = np.bincount(funnel_id, weights=np.where(is_rate, observed, 0), minlength=n_funnels)
+    pooled_den = np.bincount(funnel_id, weights=np.where(is_rate, denominator, 0), minlength=n_funnels)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = pooled_num / pooled_den
+    return np.asarray(np.where(is_rate, denominator * rate[funnel_id], expected), dtype=np.float64)
+
+
 def _estimate_funnels(
     panel: Panel,
     options: ScanOptions,
@@ -306,17 +323,9 @@ def _funnels(
         if data_type == "PR":
             denominator = den[rows]
         else:
-            # Rates become indirectly standardised ratios against each indicator's pooled rate.
-            is_rate = kind[rows] == "rate"
-            pooled_num = np.bincount(
-                funnel_id, weights=np.where(is_rate, observed, 0), minlength=panel.indicators.height
+            denominator = expected_counts(
+                kind[rows] == "rate", observed, den[rows], exp[rows], funnel_id, panel.indicators.height
             )
-            pooled_den = np.bincount(
-                funnel_id, weights=np.where(is_rate, den[rows], 0), minlength=panel.indicators.height
-            )
-            with np.errstate(invalid="ignore", divide="ignore"):
-                rate = pooled_num / pooled_den
-            denominator = np.where(is_rate, den[rows] * rate[funnel_id], exp[rows])
             keep = np.isfinite(observed) & np.isfinite(denominator) & (denominator > 0)
             rows, funnel_id, observed, denominator = (
                 rows[keep],

@@ -15,7 +15,8 @@ from pydantic import Field
 from sqlalchemy import Connection, and_, func, select
 
 from forewarn.access.policy import Visibility
-from forewarn.charts.spc import InterventionSpan, SpcSeries
+from forewarn.charts.interventions import InterventionSpan
+from forewarn.charts.spc import SpcSeries
 from forewarn.domain import improvement_direction, is_concern
 from forewarn.store.models import Dataset, Event, Indicator, Organisation, OrganisationAttribute
 from forewarn.store.models_surveillance import SeriesStatus, SpcBaseline
@@ -277,7 +278,8 @@ def _baselines(conn: Connection, organisation_id: int) -> dict[str, list[Baselin
     return found
 
 
-def _events(conn: Connection, organisation_id: int) -> list[EventOut]:
+def organisation_events(conn: Connection, organisation_id: int) -> list[EventOut]:
+    """The organisation's events in date order ("intervention_end" sorts before "intervention_start")."""
     rows = conn.execute(
         select(Event.date, Event.kind, Event.grade, Event.detail)
         .where(Event.organisation_id == organisation_id)
@@ -368,7 +370,7 @@ def organisation(conn: Connection, visibility: Visibility, organisation_id: int)
     states = _states(conn, organisation_id, list(charts))
     signals = _signals(conn, organisation_id)
     baselines = _baselines(conn, organisation_id)
-    events = _events(conn, organisation_id)
+    events = organisation_events(conn, organisation_id)
     spans = intervention_spans(events)
     page = OrganisationOut.model_validate(
         fields(
@@ -410,7 +412,7 @@ def spc_chart(
     if not charts:
         return None
     (state,) = _states(conn, organisation_id, [int(indicator_id)])
-    spans = intervention_spans(_events(conn, organisation_id))
+    spans = intervention_spans(organisation_events(conn, organisation_id))
     return _spc_series(charts[int(indicator_id)], state, spans)
 
 

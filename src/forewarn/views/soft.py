@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 
 from sqlalchemy import Connection, Engine
 
+from forewarn.cases.evidence import SoftMeasure, SoftMeasuresOf
 from forewarn.surveys.result_types import CellResult, WaveResults
 from forewarn.surveys.results import wave_results
 from forewarn.surveys.waves import WaveInfo, closed_wave_ids, wave_info
@@ -160,3 +161,27 @@ def with_soft_status(
         for row, i in zip(portfolio.page.organisations, portfolio.ids, strict=True)
     ]
     return portfolio.page.model_copy(update={"organisations": rows})
+
+
+def case_soft_measures(*, min_group_size: int, results_of: ResultsOf = computed_results) -> SoftMeasuresOf:
+    """What a case pulls in as soft measures (:mod:`forewarn.cases.evidence`): the dimensions of the
+    organisation's latest closed wave exactly as its page shows them (suppressed groups stay suppressed)."""
+
+    def measures(conn: Connection, code: str) -> list[SoftMeasure]:
+        waves = soft_measures(conn, code, min_group_size=min_group_size, latest=1, results_of=results_of)
+        return [
+            SoftMeasure(
+                wave=w.wave,
+                closed_on=None if w.closed_at is None else w.closed_at.date(),
+                dimension=d.name,
+                respondents=d.n,
+                mean=None if d.suppressed else d.mean,
+                ci_lower=None if d.suppressed else d.ci_lower,
+                ci_upper=None if d.suppressed else d.ci_upper,
+                suppressed=d.suppressed,
+            )
+            for w in waves
+            for d in w.dimensions
+        ]
+
+    return measures

@@ -15,8 +15,12 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from forewarn.cases.outcomes import CaseOutcome
 from forewarn.cases.reading import CaseFile, CaseSummary
+from forewarn.charts.funnel_history import FunnelHistorySeries
 from forewarn.store.queries import spreadsheet_safe
+from forewarn.views.funnel_history import funnel_history_table
+from forewarn.views.indicator import IndicatorOrganisationOut, IndicatorOut
 from forewarn.views.organisation import IndicatorStateOut, OrganisationOut
 from forewarn.views.portfolio import PortfolioOut
 from forewarn.views.risk import WatchlistOut
@@ -265,8 +269,91 @@ def case_tables(case: CaseFile) -> dict[str, Table]:
     return {t.name: t for t in (evidence, criteria, milestones, interventions, notes)}
 
 
-def indicator_tables(indicator: IndicatorStateOut) -> dict[str, Table]:
-    """One indicator of one organisation: every point of its XmR chart, and the rules that fired."""
+def indicator_page_tables(page: IndicatorOut) -> dict[str, Table]:
+    """One indicator across the organisations the viewer may see (anonymised peers under their pseudonyms): the
+    outliers after false-discovery control, and every organisation with what the funnel compared, z, q and rank."""
+    columns = (
+        "organisation",
+        "code",
+        "own",
+        "compared_value",
+        "compared_denominator",
+        "latest_value",
+        "latest_period",
+        "funnel_z",
+        "funnel_q",
+        "funnel_outlier",
+        "funnel_concern",
+        "rank",
+        "rank_lower",
+        "rank_upper",
+        "rank_of",
+    )
+
+    def row(o: IndicatorOrganisationOut) -> tuple[object, ...]:
+        return (
+            *(
+                o.label,
+                o.code,
+                o.own,
+                o.compared_value,
+                o.compared_denominator,
+                o.latest_value,
+                o.latest_period,
+            ),
+            *(o.funnel_z, o.funnel_q, o.funnel_outlier, o.funnel_concern, o.rank, o.rank_lower, o.rank_upper),
+            o.rank_of,
+        )
+
+    outliers = Table("outliers", columns, [row(o) for o in page.outliers])
+    organisations = Table("organisations", columns, [row(o) for o in page.organisations])
+    return {t.name: t for t in (outliers, organisations)}
+
+
+def outcome_tables(outcome: CaseOutcome) -> dict[str, Table]:
+    """A case's "did it work, does it last" for the regulator, as its page shows them: each intervention's
+    effect against its comparison group (``effects``) and the follow-up after each withdrawal (``follow_up``)."""
+    effects = Table(
+        "effects",
+        (
+            "started",
+            "support",
+            "before",
+            "after",
+            "before_after",
+            "comparison_change",
+            "comparison_organisations",
+            "difference_in_differences",
+            "ci_low_95",
+            "ci_high_95",
+            "not_estimated",
+        ),
+        [
+            (
+                *(e.start, e.arm, e.before, e.after, e.naive, e.comparison_change, e.n_comparison),
+                *(e.did, e.ci_low, e.ci_high, e.reason),
+            )
+            if e.reason is None
+            else (e.start, e.arm, None, None, None, None, None, None, None, None, e.reason)
+            for e in outcome.effects
+        ],
+    )
+    follow_up = Table(
+        "follow_up",
+        ("withdrawal", "status", "months_followed", "alarm_month", "signal", "not_monitored"),
+        [
+            (f.withdrawal, f.status, f.months_followed, f.alarm_month, f.signal, f.reason)
+            for f in outcome.follow_ups
+        ],
+    )
+    return {t.name: t for t in (effects, follow_up)}
+
+
+def indicator_tables(
+    indicator: IndicatorStateOut, funnel_history: FunnelHistorySeries | None = None
+) -> dict[str, Table]:
+    """One indicator of one organisation: every point of its XmR chart, the rules that fired and, given, its
+    funnel history (z and position at each period it was in the funnel)."""
     spc = indicator.spc
     points = Table(
         "points",
@@ -281,7 +368,11 @@ def indicator_tables(indicator: IndicatorStateOut) -> dict[str, Table]:
         ("period", "method", "rule", "direction", "value"),
         [(x.period, x.method, x.rule, x.direction, x.value) for x in indicator.signals],
     )
-    return {t.name: t for t in (points, signals)}
+    tables = [points, signals]
+    if funnel_history is not None:
+        history = funnel_history_table(funnel_history)
+        tables.append(Table("funnel_history", tuple(history.columns), history.rows()))
+    return {t.name: t for t in tables}
 
 
 def watchlist_table(view: WatchlistOut) -> Table:

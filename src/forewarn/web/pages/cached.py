@@ -21,9 +21,11 @@ from cachetools.keys import hashkey
 from markupsafe import Markup
 from sqlalchemy import Connection, Engine
 
+from forewarn.surveillance.funnel_history import FunnelHistory
 from forewarn.surveys.result_types import WaveResults
 from forewarn.views.follow_up import follow_up_flags
 from forewarn.views.follow_up_flag import FollowUpFlagOut
+from forewarn.views.funnel_history import indicator_funnel_history
 from forewarn.views.portfolio import Ranking, ranked_organisations
 from forewarn.views.risk import WatchlistWhyOut, latest_why
 from forewarn.views.scan import ScanOut, data_version, latest_scan
@@ -34,6 +36,9 @@ Read = TypeVar("Read", bound=Callable[..., Any])
 RANKINGS = 2  # the current ranking, and the one before while a new data version takes over
 PAGES = 300  # organisation pages (twenty charts each, about 100 kB)
 PORTFOLIO_PAGES = 300  # portfolio pages (50 rows, about 40 kB)
+FUNNEL_HISTORIES = (
+    8  # an indicator's funnel at every period (every organisation's: about 100 kB a year of months)
+)
 CLOSED_WAVES = 32  # results of closed waves (a bootstrap of 1,000 resamples each: seconds for a large wave)
 
 
@@ -117,3 +122,10 @@ kept_content = KeptContent(PAGES)
 
 kept_portfolio = KeptContent(PORTFOLIO_PAGES)
 """A portfolio page's content, per set of organisations seen (every analyst sees the same), filters and page."""
+
+
+@by_data_version(FUNNEL_HISTORIES)
+def kept_funnel_history(conn: Connection, indicator_id: int) -> FunnelHistory:
+    """:func:`forewarn.views.funnel_history.indicator_funnel_history`, kept until the data change: every
+    organisation's indicator page on the same indicator draws from the same funnels."""
+    return indicator_funnel_history(conn, indicator_id)

@@ -8,10 +8,12 @@ from typing import Any
 from sqlalchemy import Connection
 
 from forewarn.access.policy import ALL_ORGANISATIONS, Visibility
+from forewarn.charts.funnel_history import FunnelHistorySeries, funnel_history_spec
 from forewarn.charts.spc import spc_chart_spec
+from forewarn.views.funnel_history import organisation_funnel_history
 from forewarn.views.organisation import IndicatorStateOut, OrganisationOut, organisation, spc_chart
 from forewarn.web.errors import NotFoundError
-from forewarn.web.pages.cached import PAGES, by_data_version
+from forewarn.web.pages.cached import PAGES, by_data_version, kept_funnel_history
 from forewarn.web.rendering import EncodedSpec
 
 NOT_VISIBLE = "There is no organisation at this address, or your account cannot see it."
@@ -54,3 +56,23 @@ def spc_chart_spec_for(
     if chart is None:
         raise NotFoundError("There is no chart at this address, or your account cannot see it.")
     return spc_chart_spec(chart)
+
+
+def funnel_history_for(
+    conn: Connection, visibility: Visibility, organisation_id: int, indicator_code: str
+) -> FunnelHistorySeries | None:
+    """The organisation's funnel history on one indicator (None when it was never in a funnel), from the
+    indicator's funnels kept per data version; access as the organisation page's."""
+    return organisation_funnel_history(
+        conn, visibility, organisation_id, indicator_code, history_of=kept_funnel_history
+    )
+
+
+def funnel_history_spec_for(
+    conn: Connection, visibility: Visibility, organisation_id: int, indicator_code: str
+) -> dict[str, Any]:
+    """The spec of the funnel history chart (for the server-drawn SVG)."""
+    series = funnel_history_for(conn, visibility, organisation_id, indicator_code)
+    if series is None:
+        raise NotFoundError("There is no chart at this address, or your account cannot see it.")
+    return funnel_history_spec(series)

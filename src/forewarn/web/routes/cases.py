@@ -17,9 +17,11 @@ from forewarn.access.policy import Permission, Visibility, allowed
 from forewarn.access.principal import Principal
 from forewarn.cases import interventions, outcomes, reading, service
 from forewarn.store.models_cases import CaseSupport
-from forewarn.web.deps import CurrentUser, ReadConnection, Viewer, WriteConnection, require
+from forewarn.views.soft import case_soft_measures
+from forewarn.web.deps import AppState, CurrentUser, ReadConnection, Viewer, WriteConnection, require
 from forewarn.web.errors import BadRequestError, NotFoundError
 from forewarn.web.forms import FormModel, Text, codes
+from forewarn.web.pages.cached import kept_closed_results
 from forewarn.web.rendering import render
 
 router = APIRouter(include_in_schema=False)
@@ -121,7 +123,11 @@ def cases_page(request: Request, principal: CurrentUser, viewer: Viewer, conn: R
 
 @router.post("/cases")
 def open_case(
-    request: Request, principal: Staff, form: Annotated[OpenCaseForm, Form()], conn: WriteConnection
+    request: Request,
+    state: AppState,
+    principal: Staff,
+    form: Annotated[OpenCaseForm, Form()],
+    conn: WriteConnection,
 ) -> Response:
     try:
         case_id = service.open_case(
@@ -132,6 +138,9 @@ def open_case(
             concern=form.concern,
             actor=principal,
             channel="web",
+            soft_measures_of=case_soft_measures(
+                min_group_size=state.settings.min_group_size, results_of=kept_closed_results
+            ),
         )
     except service.CaseError as exc:
         raise BadRequestError(str(exc)) from None

@@ -3,8 +3,10 @@ renders (:mod:`forewarn.views.tables`), with the page's own authorisation (the s
 what the viewer may not open) and the view written to the audit log as the page's is.
 
 Tables served: the portfolio's organisations (every page of it, with the page's filters); an organisation's
-indicators, baselines, soft measures and events; one indicator of an organisation's points and signals; the risk
-watchlist; the case list; a case's evidence, exit criteria, milestones, interventions and notes.
+indicators, baselines, soft measures and events; one indicator of an organisation's points, signals and funnel
+history; one indicator across organisations (its outliers and every organisation the viewer sees); the risk
+watchlist; the case list; a case's evidence, exit criteria, milestones, interventions and notes, and for the
+regulator its effects against the comparison group and its follow-up.
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ from fastapi.responses import Response
 
 from forewarn.access.policy import Permission, allowed
 from forewarn.access.principal import Principal
-from forewarn.cases import reading
+from forewarn.cases import outcomes, reading
 from forewarn.reports.board import board_report, pdf
 from forewarn.reports.portfolio import portfolio_report
 from forewarn.views.follow_up import portfolio_with_follow_up, watchlist_with_follow_up
+from forewarn.views.indicator import indicator
 from forewarn.views.organisation import with_soft_measures
 from forewarn.views.portfolio import portfolio
 from forewarn.views.risk import watchlist
@@ -28,8 +31,10 @@ from forewarn.views.tables import (
     Table,
     case_list_table,
     case_tables,
+    indicator_page_tables,
     indicator_tables,
     organisation_tables,
+    outcome_tables,
     portfolio_table,
     watchlist_table,
 )
@@ -44,6 +49,10 @@ router = APIRouter(include_in_schema=False)
 PortfolioViewer = Annotated[Principal, Depends(require(Permission.VIEW_PORTFOLIO))]
 TABLE = Path(pattern=r"^[a-z_]{1,40}$")
 CODE = Path(pattern=r"^[A-Za-z0-9_.\-]{1,100}$")
+OUTCOME_TABLES = ("effects", "follow_up")
+# FastAPI names a parameter object after the first parameter given it: another for another name.
+INDICATOR_CODE = Path(pattern=r"^[A-Za-z0-9_.\-]{1,100}$")
+INDICATOR_TABLE = Path(pattern=r"^[a-z_]{1,40}$")
 EVERY_ROW = 1_000_000  # the download is every page of the portfolio at once
 
 
@@ -123,7 +132,8 @@ def organisation_indicator_csv(
     table: str = TABLE,
 ) -> Response:
     org, indicator, _ = pages.organisation_indicator_page(conn, viewer, organisation_id, indicator_code)
-    chosen = _named(indicator_tables(indicator), table)
+    history = pages.funnel_history_for(conn, viewer, organisation_id, indicator_code)
+    chosen = _named(indicator_tables(indicator, history), table)
     record_view(
         state,
         conn,
@@ -135,6 +145,25 @@ def organisation_indicator_csv(
         detail={"download": f"{table}.csv"},
     )
     return csv_download(chosen, f"{org.code}-{indicator_code}")
+
+
+@router.get("/indicators/{code}/tables/{table}.csv")
+def indicator_csv(
+    request: Request,
+    state: AppState,
+    principal: CurrentUser,
+    viewer: Viewer,
+    conn: ReadConnection,
+    code: str = INDICATOR_CODE,
+    table: str = INDICATOR_TABLE,
+) -> Response:
+    """The page's tables as CSV (every organisation the viewer may see, not only the first rows listed)."""
+    found = indicator(conn, viewer, code)
+    if found is None:
+        raise NotFoundError("There is no indicator at this address.")
+    chosen = _named(indicator_page_tables(found.page), table)
+    record_view(state, conn, request, principal, "indicator", code, detail={"download": f"{table}.csv"})
+    return csv_download(chosen, code)
 
 
 @router.get("/risk/tables/watchlist.csv")
@@ -161,7 +190,15 @@ def case_csv(
     table: str = TABLE,
 ) -> Response:
     case = visible_case(conn, viewer, case_id)
-    return csv_download(_named(case_tables(case), table), f"case-{case.id}")
+    tables = case_tables(case)
+    # The effect compares with other organisations: the regulator's tables, as on the page.
+    if (
+        table in OUTCOME_TABLES
+        and allowed(principal, Permission.VIEW_ALL_ORGANISATIONS)
+        and case.interventions
+    ):
+        tables = outcome_tables(outcomes.case_outcome(conn, case_id))
+    return csv_download(_named(tables, table), f"case-{case.id}")
 
 
 def _pdf(document: bytes, filename: str) -> Response:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
+from forewarn.charts.funnel_history import funnel_history_spec
 from forewarn.charts.render import svg
+from forewarn.views.funnel_history import funnel_history_table
 from forewarn.views.learn_from import LearnFromOut
 from forewarn.views.organisation import IndicatorStateOut, OrganisationOut, with_soft_measures
 from forewarn.views.risk import why_on_watchlist
@@ -138,11 +140,32 @@ def organisation_indicator_page(
     org, indicator, spec = _viewed_indicator(
         request, state, principal, viewer, conn, organisation_id, indicator_code
     )
+    history = pages.funnel_history_for(conn, viewer, organisation_id, indicator_code)
     return render(
         request,
         "organisation_indicator.html",
-        {"title": f"{indicator.name}: {org.name}", "org": org, "i": indicator, "spec": spec, "charts": True},
+        {
+            "title": f"{indicator.name}: {org.name}",
+            "org": org,
+            "i": indicator,
+            "spec": spec,
+            "history": None if history is None else funnel_history_table(history).rows(named=True),
+            "history_spec": None if history is None else EncodedSpec.of(funnel_history_spec(history)),
+            "charts": True,
+        },
     )
+
+
+@router.get("/organisations/{organisation_id}/funnel-history/{indicator_code}.svg", include_in_schema=False)
+def organisation_funnel_history_chart(
+    principal: CurrentUser,
+    viewer: Viewer,
+    conn: ReadConnection,
+    organisation_id: int,
+    indicator_code: str = CODE,
+) -> Response:
+    spec = pages.funnel_history_spec_for(conn, viewer, organisation_id, indicator_code)
+    return Response(svg(spec), media_type="image/svg+xml", headers={"Cache-Control": "private, no-store"})
 
 
 @router.get(
