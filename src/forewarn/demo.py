@@ -162,7 +162,12 @@ def load_simulated_surveys(
     if pulse_file.exists():  # quarterly pulse waves (the simulator's survey_pulse_months), labelled YYYY-MM
         pulse = pl.read_csv(pulse_file, infer_schema_length=0)
         waves += [
-            (f"Learning capacity pulse {label} (SIMULATED)", pulse, label, dt.date(int(label[:4]), int(label[5:]), 1))
+            (
+                f"Learning capacity pulse {label} (SIMULATED)",
+                pulse,
+                label,
+                dt.date(int(label[:4]), int(label[5:]), 1),
+            )
             for label in sorted(pulse["wave"].unique().to_list())
         ]
     names = []

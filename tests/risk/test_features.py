@@ -70,7 +70,9 @@ def test_inspection_due_is_the_kaplan_meier_chance_of_an_inspection_within_the_h
     # The function reads inspections dated by the origin (the caller passes the history as of the origin).
     due = inspection_due(_history(), ORIGIN, horizon).sort("organisation_id")
     assert due["organisation_id"].to_list() == sorted(expected)
-    assert due["inspection_due"].to_list() == pytest.approx([expected[k] for k in sorted(expected)], abs=1e-12)
+    assert due["inspection_due"].to_list() == pytest.approx(
+        [expected[k] for k in sorted(expected)], abs=1e-12
+    )
 
 
 def test_no_inspections_give_no_rows() -> None:

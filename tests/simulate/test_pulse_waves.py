@@ -83,5 +83,5 @@ def test_pulse_waves_load_as_closed_waves_dated_in_their_month(engine: Engine, t
 
 @pytest.mark.parametrize("months", [(10,), (0,), (1, 1), (13,)])
 def test_pulse_months_must_be_distinct_months_other_than_the_annual_one(months: tuple[int, ...]) -> None:
-    with pytest.raises(ValueError, match="survey_pulse_months must be distinct months 1..12"):
+    with pytest.raises(ValueError, match=r"survey_pulse_months must be distinct months 1\.\.12"):
         SimulationParameters(survey_pulse_months=months)

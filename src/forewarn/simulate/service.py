@@ -159,7 +159,9 @@ class _Outputs:
         self.waves = TableSink(truth / f"survey_waves.{self.ext}", file_format, dictionary_numbers=False)
         self.survey = TableSink(out_dir / SURVEY_FILE, "csv")
         # Pulse waves (only when asked for: a run without them writes exactly the files it always did).
-        self.pulse_survey = TableSink(out_dir / PULSE_SURVEY_FILE, "csv") if params.survey_pulse_months else None
+        self.pulse_survey = (
+            TableSink(out_dir / PULSE_SURVEY_FILE, "csv") if params.survey_pulse_months else None
+        )
         self.pulse_waves = (
             TableSink(truth / f"survey_pulse_waves.{self.ext}", file_format, dictionary_numbers=False)
             if params.survey_pulse_months
