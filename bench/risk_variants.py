@@ -16,6 +16,7 @@ cases, with the metrics and the paired AUC difference for the soft features, as 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import resource
 import time
@@ -33,7 +34,7 @@ from forewarn.risk.backtest import (
 from forewarn.risk.demo_runs import latent_truth
 from forewarn.risk.features import SOFT_PREFIX, _soft, inspection_due, origin_features
 from forewarn.risk.history import load_history
-from forewarn.risk.metrics import paired_auc_difference, point_metrics
+from forewarn.risk.metrics import Cases, paired_auc_difference, point_metrics
 from forewarn.risk.outcomes import Outcome, failing_at, failures
 from forewarn.risk.soft import survey_cells
 from forewarn.store.database import make_engine
@@ -103,13 +104,13 @@ def build(folder: Path) -> None:
     )
 
 
-def _as_cases(scored: pl.DataFrame, column: str) -> object:
+def _as_cases(scored: pl.DataFrame, column: str) -> Cases:
     from forewarn.risk.backtest import _as_cases as as_cases
 
     return as_cases(scored, column)
 
 
-def predictions(cases: pl.DataFrame, tests: list, model: str, features: list[str]) -> pl.DataFrame:
+def predictions(cases: pl.DataFrame, tests: list[dt.date], model: str, features: list[str]) -> pl.DataFrame:
     """Held-out probabilities of one variant: ``ensemble`` is the mean of the logistic and boosting ones."""
     if model == "ensemble":
         parts = [predictions(cases, tests, m, features) for m in ("logistic", "boosting")]
@@ -121,7 +122,7 @@ def predictions(cases: pl.DataFrame, tests: list, model: str, features: list[str
         horizon_months=HORIZON,
         new_only=True,
         step_months=STEP,
-        model=model,  # type: ignore[arg-type]
+        model="boosting" if model == "boosting" else "logistic",
     )
     return held_out_predictions(LabelledCases(cases, features), options, tests)
 
@@ -138,7 +139,7 @@ def compare(folder: Path, variants: list[str], n_boot: int) -> None:
         extra = [e for e in extras if e]
         soft_columns = [c for c in cases.columns if c.startswith(f"{soft}_")] if soft != "none" else []
         scored = predictions(cases, tests, model, core + extra + soft_columns)
-        figures = point_metrics(_as_cases(scored, "probability"))  # type: ignore[arg-type]
+        figures = point_metrics(_as_cases(scored, "probability"))
         out = {
             "seed_folder": str(folder),
             "variant": variant,
@@ -153,18 +154,34 @@ def compare(folder: Path, variants: list[str], n_boot: int) -> None:
             delta, ci = paired_auc_difference(
                 _as_cases(joined, "probability"),
                 _as_cases(joined, "without"),
-                n_boot=n_boot,  # type: ignore[arg-type]
+                n_boot=n_boot,
             )
             out["soft_delta"], out["soft_ci"] = round(delta, 4), [round(ci[0], 4), round(ci[1], 4)]
-        truth = point_metrics(_as_cases(scored, "latent_truth"), probability=False)  # type: ignore[arg-type]
+        truth = point_metrics(_as_cases(scored, "latent_truth"), probability=False)
         out["truth_auc"], out["truth_recall_at_10"] = round(truth["auc"], 4), round(truth["recall_at_10"], 4)
         out["seconds"] = round(time.perf_counter() - started, 1)
         print(json.dumps(out), flush=True)
 
 
+def baselines(folder: Path) -> None:
+    """Today's signal count, the naive mean z, the last grade and the latent truth on the test origins' cases."""
+    cases = pl.read_parquet(folder / "cases.parquet")
+    first_test = cases["first_test"][0]
+    test = cases.filter(pl.col("origin").cast(pl.String) >= first_test)
+    for name in ("signal_count", "naive_mean_z", "last_grade", "latent_truth"):
+        figures = point_metrics(_as_cases(test, name), probability=False)
+        out = {
+            k: round(float(v), 4) for k, v in figures.items() if k in ("auc", "recall_at_10", "recall_at_20")
+        }
+        print(
+            json.dumps({"seed_folder": str(folder), "baseline": name, "n_cases": test.height, **out}),
+            flush=True,
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("action", choices=["build", "compare"])
+    parser.add_argument("action", choices=["build", "compare", "baselines"])
     parser.add_argument("folder", type=Path)
     parser.add_argument(
         "--variant", action="append", default=[], help="MODEL:SOFT[:EXTRA...], SOFT annual|pulse|none"
@@ -173,6 +190,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.action == "build":
         build(args.folder)
+    elif args.action == "baselines":
+        baselines(args.folder)
     else:
         compare(args.folder, args.variant, args.n_boot)
 
