@@ -154,25 +154,34 @@ def load_simulated_surveys(
     collected, not from when the demo loaded them."""
     answers = pl.read_csv(simulated_dir / "survey_responses.csv", infer_schema_length=0)
     existing = {wave.name for wave in list_waves(engine, floor=min_group_size)}
+    waves = [
+        (f"Learning capacity {year} (SIMULATED)", answers, year, dt.date(int(year), survey_month, 1))
+        for year in sorted(answers["wave"].unique().to_list())
+    ]
+    pulse_file = simulated_dir / "survey_pulse_responses.csv"
+    if pulse_file.exists():  # quarterly pulse waves (the simulator's survey_pulse_months), labelled YYYY-MM
+        pulse = pl.read_csv(pulse_file, infer_schema_length=0)
+        waves += [
+            (
+                f"Learning capacity pulse {label} (SIMULATED)",
+                pulse,
+                label,
+                dt.date(int(label[:4]), int(label[5:]), 1),
+            )
+            for label in sorted(pulse["wave"].unique().to_list())
+        ]
     names = []
-    for year in sorted(answers["wave"].unique().to_list()):
-        name = f"Learning capacity {year} (SIMULATED)"
+    for name, source, label, fieldwork in waves:
         names.append(name)
         if name in existing:
             continue
-        rows = answers.filter(pl.col("wave") == year).drop("wave")
-        path = simulated_dir / f"survey_{year}.csv"
+        rows = source.filter(pl.col("wave") == label).drop("wave")
+        path = simulated_dir / f"survey_{label}.csv"
         rows.write_csv(path)
         codes = sorted(rows["org_code"].unique().to_list())
         wave = create_wave(engine, name, codes, created_by=imported_by, floor=min_group_size)
         open_wave(engine, wave.id, floor=min_group_size, by=imported_by)
-        import_responses(
-            engine,
-            wave.id,
-            path,
-            imported_by=imported_by,
-            fieldwork_month=dt.date(int(year), survey_month, 1),
-        )
+        import_responses(engine, wave.id, path, imported_by=imported_by, fieldwork_month=fieldwork)
         close_wave(engine, wave.id, floor=min_group_size, by=imported_by)
     return names
 

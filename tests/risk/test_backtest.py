@@ -11,7 +11,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from forewarn.risk.backtest import BacktestOptions, add_months, run_backtest, soft_sentence
-from forewarn.risk.features import origin_features
+from forewarn.risk.features import horizon_features
 from forewarn.risk.history import StoreHistory
 from forewarn.risk.metrics import calibration_by_decile
 from forewarn.risk.outcomes import Outcome, failing_at, failures
@@ -52,7 +52,9 @@ def test_no_feature_at_an_origin_uses_anything_published_after_it(history: Store
     """Features at an origin from the whole history equal those from a history cut at the origin, and differ
     when later data are changed: nothing after the origin can reach them."""
     origin = dt.date(2021, 7, 1)
-    whole = origin_features(history, origin).frame
+    whole = horizon_features(history, origin, 12).frame
+    # The horizon's features are covered too: the chance of an inspection within it is there and known.
+    assert whole["inspection_due"].drop_nulls().drop_nans().len() > 0
     known = history.as_of(origin)
     assert known.observations["known_on"].max() <= origin  # type: ignore[operator]
     assert known.events["known_on"].max() <= origin  # type: ignore[operator]
@@ -73,7 +75,7 @@ def test_no_feature_at_an_origin_uses_anything_published_after_it(history: Store
             pl.when(later).then(pl.col("mean") + 1).otherwise(pl.col("mean")).alias("mean")
         ),
     )
-    again = origin_features(scrambled, origin).frame
+    again = horizon_features(scrambled, origin, 12).frame
     assert_frame_equal(whole, again, check_exact=False, rel_tol=1e-12, abs_tol=1e-12)
     # And the check can fail: a change before the origin, to one organisation's figures, moves them (a change
     # to everyone's alike would not: the features are relative to the other organisations).
@@ -86,7 +88,7 @@ def test_no_feature_at_an_origin_uses_anything_published_after_it(history: Store
         ),
         *(history.indicators, history.events, history.organisations, history.attributes, history.soft),
     )
-    moved = origin_features(earlier, origin).frame
+    moved = horizon_features(earlier, origin, 12).frame
     with pytest.raises(AssertionError):
         assert_frame_equal(whole, moved, check_exact=False, rel_tol=1e-6, abs_tol=1e-9)
 

@@ -34,7 +34,8 @@ def test_every_parameter_is_documented_with_its_default() -> None:
         if isinstance(value, float):
             assert float(Fraction(documented)) == pytest.approx(value), f.name  # e.g. `1/36`
         elif isinstance(value, tuple):
-            assert tuple(float(x) for x in documented.strip("()").split(",")) == pytest.approx(value), f.name
+            parts = [x for x in documented.strip("()").split(",") if x.strip()]  # `()`: an empty tuple
+            assert tuple(float(x) for x in parts) == pytest.approx(value), f.name
         else:
             assert documented == str(value), f.name
 

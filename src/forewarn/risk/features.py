@@ -252,6 +252,58 @@ def _history(known: StoreHistory, origin: dt.date) -> pl.DataFrame:
     )
 
 
+def inspection_due(known: StoreHistory, origin: dt.date, horizon_months: int) -> pl.DataFrame:
+    """The chance that each organisation is inspected within ``horizon_months`` of the origin, from how long
+    inspections after the same grade have waited before (a failure can only be found by an inspection, and
+    regulators re-inspect on a schedule set by the last grade, e.g. CQC's frequency rules).
+
+    Per grade of the inspection that opened it, every gap between inspections known at the origin is a
+    duration: closed by the next inspection, or still open at the origin (censored). Their Kaplan-Meier survival
+    function ``S`` (Kaplan & Meier 1958; statsmodels' ``SurvfuncRight``) gives, for an organisation last graded
+    ``g`` ``s`` months ago, ``P(next inspection by s + h | none by s) = 1 - S_g(s + h) / S_g(s)`` (its own open
+    gap is at risk up to ``s``, so ``S_g(s) > 0``); 0 when no gap after ``g`` has closed between ``s`` and
+    ``s + h`` (nothing known says it will be inspected then), missing for organisations never inspected. The
+    estimate cannot reach past the longest gap seen closed, so it is short-sighted early in a history.
+
+    Returns ``organisation_id`` and ``inspection_due`` (only organisations inspected before the origin).
+    """
+    from statsmodels.duration.survfunc import SurvfuncRight
+
+    inspections = (
+        known.events.filter((pl.col("kind") == "inspection") & (pl.col("date") <= origin))
+        .select("organisation_id", "date", pl.col("grade").fill_null("none"))
+        .sort("organisation_id", "date")
+        .with_columns(pl.col("date").shift(-1).over("organisation_id").alias("next"))
+        .with_columns(
+            ((pl.col("next").fill_null(origin) - pl.col("date")).dt.total_days() / 30.44).alias("months"),
+            pl.col("next").is_not_null().cast(pl.Int64).alias("closed"),
+        )
+    )
+    if inspections.is_empty():
+        return pl.DataFrame(schema={"organisation_id": pl.Int64, "inspection_due": pl.Float64})
+    current = inspections.filter(pl.col("closed") == 0)
+    due = np.full(current.height, np.nan)
+    grades = current["grade"].to_numpy()
+    since = current["months"].to_numpy()
+    for grade in np.unique(grades):  # grades: a handful
+        gaps = inspections.filter(pl.col("grade") == grade)
+        here = grades == grade
+        if gaps["closed"].sum() == 0:
+            due[here] = 0.0  # every gap still open: the Kaplan-Meier survival is 1 throughout
+            continue
+        fitted = SurvfuncRight(gaps["months"].to_numpy(), gaps["closed"].to_numpy())
+        times, survival = np.asarray(fitted.surv_times), np.asarray(fitted.surv_prob)
+
+        def at(t: np.ndarray, times: np.ndarray = times, survival: np.ndarray = survival) -> np.ndarray:
+            index = np.searchsorted(times, t, side="right") - 1
+            return np.where(index >= 0, survival[np.clip(index, 0, None)], 1.0)
+
+        now, later = at(since[here]), at(since[here] + horizon_months)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            due[here] = np.where(now > 0, 1.0 - later / now, 1.0)
+    return pl.DataFrame({"organisation_id": current["organisation_id"], "inspection_due": due})
+
+
 def origin_features(history: StoreHistory, origin: dt.date) -> OriginFeatures:
     """Every organisation's features at ``origin``, from ``history.as_of(origin)`` only."""
     known = history.as_of(origin, observations=False)  # the observations are read an indicator at a time
@@ -274,4 +326,21 @@ def origin_features(history: StoreHistory, origin: dt.date) -> OriginFeatures:
     return OriginFeatures(origin=origin, frame=frame)
 
 
-__all__ = ["BASELINES", "SOFT_PREFIX", "OriginFeatures", "origin_features"]
+def horizon_features(history: StoreHistory, origin: dt.date, horizon_months: int) -> OriginFeatures:
+    """:func:`origin_features` and the features that depend on the horizon asked about (the chance of an
+    inspection within it, :func:`inspection_due`), from ``history.as_of(origin)`` only."""
+    at = origin_features(history, origin)
+    due = inspection_due(history.as_of(origin), origin, horizon_months)
+    frame = at.frame.join(due, on="organisation_id", how="left")
+    columns = sorted(c for c in frame.columns if c != "organisation_id")
+    return OriginFeatures(origin=origin, frame=frame.select("organisation_id", *columns))
+
+
+__all__ = [
+    "BASELINES",
+    "SOFT_PREFIX",
+    "OriginFeatures",
+    "horizon_features",
+    "inspection_due",
+    "origin_features",
+]

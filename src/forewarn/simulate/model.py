@@ -237,6 +237,9 @@ class SimulationParameters:
     enforcement_leadership_replacement_probability: float = 0.7
     # staff survey
     survey_month: int = 10
+    # Months of quarterly pulse waves beside the annual one (the NHS National Quarterly Pulse Survey runs in the
+    # three quarters the annual NHS Staff Survey does not: January, April, July). Empty: the annual wave only.
+    survey_pulse_months: tuple[int, ...] = ()
     survey_invite_fraction: float = 0.1
     survey_min_invited: int = 10
     survey_max_invited: int = 40
@@ -378,6 +381,12 @@ def _problems(p: SimulationParameters) -> list[str]:
     need(p.intervention_cooloff_months >= 0, "intervention_cooloff_months must not be negative")
     need(p.development_months >= 1 and p.enforcement_months >= 1, "intervention durations must be >= 1 month")
     need(1 <= p.survey_month <= 12, "survey_month must be 1..12")
+    need(
+        all(1 <= m <= 12 for m in p.survey_pulse_months)
+        and len(set(p.survey_pulse_months)) == len(p.survey_pulse_months)
+        and p.survey_month not in p.survey_pulse_months,
+        "survey_pulse_months must be distinct months 1..12 other than survey_month",
+    )
     need(
         1 <= p.survey_min_invited <= p.survey_max_invited,
         "need 1 <= survey_min_invited <= survey_max_invited",

@@ -15,10 +15,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-from sqlalchemy import Engine
 
-from forewarn.ingest.importer import ImportResult, import_file
-from forewarn.ingest.limits import Limits
 from forewarn.simulate.events import EventLog, Regulator, TruthLog, make_regulator, regulator_step
 from forewarn.simulate.indicators import (
     COUNT,
@@ -29,6 +26,7 @@ from forewarn.simulate.indicators import (
     make_indicator_model,
     observed_composite,
 )
+from forewarn.simulate.loader import LoadResult, load
 from forewarn.simulate.model import ARMS, GRADES, ORGANISATION_TYPES, SimulationParameters
 from forewarn.simulate.population import LatentState, MonthDraws, Population, make_population, step_latent
 from forewarn.simulate.surveys import Instrument, SurveyWave, draw_wave, load_instrument
@@ -36,6 +34,7 @@ from forewarn.simulate.writer import (
     EVENTS_FILE,
     MANIFEST_FILE,
     ORGANISATIONS_FILE,
+    PULSE_SURVEY_FILE,
     SURVEY_FILE,
     TRUTH_DIR,
     BackgroundWriter,
@@ -67,8 +66,11 @@ COMPONENTS = (
     "regulator",
     "surveys",
     "missing",
+    "pulse",
 )
-"""One independent random stream per component (``SeedSequence(seed).spawn``), in this order."""
+"""One independent random stream per component (``SeedSequence(seed).spawn``), in this order. ``pulse`` (the
+optional quarterly pulse waves) comes last so that the streams before it, and so every output of a run without
+pulse waves, are unchanged by it."""
 TRUTH_TABLES = (
     "organisations",
     "latent_monthly",
@@ -118,18 +120,6 @@ class SimulationSummary:
         )
 
 
-@dataclass(frozen=True)
-class LoadResult:
-    """The three imports ``load`` made (survey responses are left to the surveys service)."""
-
-    organisations: ImportResult
-    indicators: ImportResult
-    events: ImportResult
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k).to_dict() for k in ("organisations", "indicators", "events")}
-
-
 class _Outputs:
     """The open streams of one run and the fixed columns every monthly chunk shares."""
 
@@ -154,6 +144,15 @@ class _Outputs:
         self.latent = TableSink(truth / f"latent_monthly.{self.ext}", file_format, dictionary_numbers=False)
         self.waves = TableSink(truth / f"survey_waves.{self.ext}", file_format, dictionary_numbers=False)
         self.survey = TableSink(out_dir / SURVEY_FILE, "csv")
+        # Pulse waves (only when asked for: a run without them writes exactly the files it always did).
+        self.pulse_survey = (
+            TableSink(out_dir / PULSE_SURVEY_FILE, "csv") if params.survey_pulse_months else None
+        )
+        self.pulse_waves = (
+            TableSink(truth / f"survey_pulse_waves.{self.ext}", file_format, dictionary_numbers=False)
+            if params.survey_pulse_months
+            else None
+        )
         self.writer = BackgroundWriter()
         n, j = model.random_effects.shape
         self.org_dictionary = pa.array(population.codes, type=pa.string())
@@ -177,6 +176,9 @@ class _Outputs:
         finally:
             for sink in (self.indicators, self.indicator_truth, self.latent, self.waves, self.survey):
                 sink.close()
+            for optional in (self.pulse_survey, self.pulse_waves):
+                if optional is not None:
+                    optional.close()
 
     def month(self, t: int, data: MonthIndicators, state: LatentState, rng: np.random.Generator) -> None:
         n, j = self.shape
@@ -245,26 +247,46 @@ class _Outputs:
             columns[f"facet_{dim}"] = facets[:, k]
         self.writer.submit(self.latent, pa.table(columns))
 
-    def wave(self, year: int, wave: SurveyWave, state: LatentState, facets: np.ndarray[Any, Any]) -> None:
+    def wave(
+        self,
+        year: int,
+        wave: SurveyWave,
+        state: LatentState,
+        facets: np.ndarray[Any, Any],
+        *,
+        pulse_month: int | None = None,
+    ) -> None:
+        """One wave's answers and its truth: the annual wave labelled by its year, a pulse wave by its month
+        (``YYYY-MM``) in the pulse files."""
         answers = wave.answers
+        if pulse_month is None:
+            label: Any = pa.array(np.full(wave.org_index.size, year, dtype=np.int32))
+            label_truth: Any = pa.array(np.full(self.population.size, year, dtype=np.int32))
+            survey_sink, truth_sink = self.survey, self.waves
+        else:
+            name = f"{year:04d}-{pulse_month:02d}"
+            label = pa.array([name] * wave.org_index.size, type=pa.string())
+            label_truth = pa.array([name] * self.population.size, type=pa.string())
+            assert self.pulse_survey is not None and self.pulse_waves is not None  # opened with pulse months
+            survey_sink, truth_sink = self.pulse_survey, self.pulse_waves
         columns: dict[str, Any] = {
             "org_code": dictionary_column(wave.org_index, self.org_dictionary),
-            "wave": pa.array(np.full(wave.org_index.size, year, dtype=np.int32)),
+            "wave": label,
         }
         for m, item in enumerate(self.instrument.items):
             column = answers[:, m]
             columns[item] = pa.array(column, mask=column == 0)
-        self.writer.submit(self.survey, pa.table(columns))
+        self.writer.submit(survey_sink, pa.table(columns))
         truth: dict[str, Any] = {
             "org_code": self.org_monthly,
-            "wave": pa.array(np.full(self.population.size, year, dtype=np.int32)),
+            "wave": label_truth,
             "invited": wave.invited,
             "respondents": wave.respondents,
             "capacity": state.capacity,
         }
         for k, dim in enumerate(self.instrument.dimensions):
             truth[f"facet_{dim}"] = facets[:, k]
-        self.writer.submit(self.waves, pa.table(truth))
+        self.writer.submit(truth_sink, pa.table(truth))
 
 
 def simulate(
@@ -289,6 +311,10 @@ def simulate(
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / TRUTH_DIR).mkdir(exist_ok=True)
     _remove_other_format(out_dir, file_format)
+    if not params.survey_pulse_months:  # an earlier run's pulse waves must not look like this run's
+        (out_dir / PULSE_SURVEY_FILE).unlink(missing_ok=True)
+        for ext in ("parquet", "csv"):
+            (out_dir / TRUTH_DIR / f"survey_pulse_waves.{ext}").unlink(missing_ok=True)
     streams = np.random.SeedSequence(params.seed).spawn(len(COMPONENTS))
     rngs = {name: np.random.default_rng(seq) for name, seq in zip(COMPONENTS, streams, strict=True)}
 
@@ -320,6 +346,16 @@ def simulate(
                         instrument, facets, state.staff, population.response_rate, params, rngs["surveys"]
                     )
                     outputs.wave(params.start_year + t // 12, wave, state, facets)
+                    waves += 1
+                    responses += wave.org_index.size
+                    groups += int((wave.respondents > 0).sum())
+                    small += int(((wave.respondents > 0) & (wave.respondents < 5)).sum())
+                elif t % 12 + 1 in params.survey_pulse_months:
+                    # The same design as the annual wave, from its own stream (docs/simulator.md, "Staff survey").
+                    wave = draw_wave(
+                        instrument, facets, state.staff, population.response_rate, params, rngs["pulse"]
+                    )
+                    outputs.wave(params.start_year + t // 12, wave, state, facets, pulse_month=t % 12 + 1)
                     waves += 1
                     responses += wave.org_index.size
                     groups += int((wave.respondents > 0).sum())
@@ -535,41 +571,6 @@ def _assignment_table(params: SimulationParameters, codes: np.ndarray[Any, Any],
         }
     )
     return table.take(pa.array(order))
-
-
-def load(
-    engine: Engine,
-    out_dir: Path,
-    *,
-    imported_by: str | None = None,
-    chunk_rows: int = 100_000,
-    stage: Stage | None = None,
-    limits: Limits | None = None,
-) -> LoadResult:
-    """Import a simulation's organisations, indicators and events through the importer (never its truth), within
-    ``limits`` (the caller's, from its settings).
-
-    Survey responses are left for the surveys service (format: ``README.md`` in ``out_dir``). Idempotent like every
-    import: loading the same folder twice changes nothing the second time.
-    """
-    manifest_path = out_dir / MANIFEST_FILE
-    if not manifest_path.exists():
-        raise FileNotFoundError(
-            f"{out_dir} holds no simulation ({MANIFEST_FILE} is missing): run simulate first"
-        )
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    ext = "parquet" if manifest.get("file_format") == "parquet" else "csv"
-    kwargs: dict[str, Any] = {"imported_by": imported_by, "chunk_rows": chunk_rows, "limits": limits}
-    if stage is not None:
-        kwargs["stage"] = stage
-    organisations = import_file(
-        engine, out_dir / ORGANISATIONS_FILE, out_dir / "organisations_mapping.yml", **kwargs
-    )
-    indicators = import_file(
-        engine, out_dir / f"indicators.{ext}", out_dir / "indicators_mapping.yml", **kwargs
-    )
-    events = import_file(engine, out_dir / EVENTS_FILE, out_dir / "events_mapping.yml", **kwargs)
-    return LoadResult(organisations=organisations, indicators=indicators, events=events)
 
 
 __all__ = [

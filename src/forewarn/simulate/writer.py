@@ -23,6 +23,7 @@ FileFormat = Literal["parquet", "csv"]
 ORGANISATIONS_FILE = "organisations.csv"
 EVENTS_FILE = "events.csv"
 SURVEY_FILE = "survey_responses.csv"
+PULSE_SURVEY_FILE = "survey_pulse_responses.csv"  # only with quarterly pulse waves
 MANIFEST_FILE = "simulation.json"
 TRUTH_DIR = "truth"
 _EPOCH = dt.date(1970, 1, 1)
@@ -240,6 +241,13 @@ def events_mapping(params: SimulationParameters) -> dict[str, Any]:
 
 
 def output_readme(params: SimulationParameters, indicators_file: str, items: tuple[str, ...]) -> str:
+    months = ", ".join(str(m) for m in params.survey_pulse_months)
+    pulse = (
+        f"\n`{PULSE_SURVEY_FILE}`: quarterly pulse waves (months {months}) with the annual wave's design and the same"
+        " columns, `wave` being the fieldwork month (`YYYY-MM`).\n"
+        if params.survey_pulse_months
+        else ""
+    )
     return f"""# SIMULATED data (Forewarn population simulator, seed {params.seed})
 
 Nothing here describes a real organisation. The generative model is documented in `docs/simulator.md`.
@@ -257,7 +265,7 @@ Observable data, each file with the mapping the importer takes (`forewarn import
 column per item of the learning-capacity instrument in the instrument's order ({items[0]} .. {items[-1]}), answers
 1..5 as given (reverse-keyed items are NOT reversed), empty where the respondent skipped the item. Groups smaller than
 the minimum group size (FOREWARN_MIN_GROUP_SIZE, 5) occur and must be suppressed by whoever reports them.
-
+{pulse}
 `{TRUTH_DIR}/` holds the latent truth (see `{TRUTH_DIR}/README.md`). It is never imported into the store.
 """
 
