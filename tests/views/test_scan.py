@@ -7,7 +7,6 @@ import datetime as dt
 from sqlalchemy import Engine, delete, insert, select, update
 
 from forewarn.store.database import read_connection, writes_on
-
 from forewarn.store.models import Event, ImportBatch, Indicator, Organisation
 from forewarn.store.models_surveillance import SpcBaseline
 from forewarn.store.models_surveys import SurveyWave
