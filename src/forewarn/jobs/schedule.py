@@ -61,6 +61,10 @@ def enqueue_digest_if_due(
     return queue.enqueue(conn, "digest", {"period": period, "queued_by": "schedule"}, now=now)
 
 
+MAINTENANCE_EVERY = dt.timedelta(hours=1)
+"""How often a waiting worker queues maintenance (expired sessions, old uploads)."""
+
+
 @dataclass(frozen=True)
 class Schedule:
     kind: str
@@ -73,8 +77,6 @@ def schedules(conn: Connection, settings: Settings, *, now: dt.datetime | None =
     from forewarn.store.models_peers import DigestSend
 
     now = now or queue.utc_now()
-    from forewarn.jobs.worker import MAINTENANCE_EVERY
-
     hours = MAINTENANCE_EVERY.total_seconds() / 3600
     out = [Schedule("maintenance", f"every {hours:g} hour(s)", "queued by any running worker")]
     every = settings.digest_every

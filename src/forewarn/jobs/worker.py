@@ -25,13 +25,12 @@ from sqlalchemy import Engine
 
 from forewarn.jobs import queue
 from forewarn.jobs.maintenance import run_maintenance
-from forewarn.jobs.schedule import enqueue_digest_if_due
+from forewarn.jobs.schedule import MAINTENANCE_EVERY, enqueue_digest_if_due
 from forewarn.settings import Settings
 from forewarn.store.database import write_connection
 from forewarn.store.models_jobs import JobStatus
 
 logger = logging.getLogger("forewarn.worker")
-MAINTENANCE_EVERY = dt.timedelta(hours=1)
 
 Handler = Callable[[Engine, Settings, dict[str, Any]], dict[str, object] | None]
 
