@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -18,6 +18,8 @@ from sqlalchemy import Connection
 
 from forewarn.peers.context import Context, load_context, organisation_by_code
 from forewarn.peers.levels import IndicatorLevels, indicator_levels
+from forewarn.peers.profile import PROFILE_PERIODS, Profile, load_profile
+from forewarn.stats.neighbour_agreement import attribute_bootstrap, set_overlap
 from forewarn.stats.neighbours import (
     DEFAULT_K,
     NeighbourSet,
@@ -41,7 +43,7 @@ in CIPFA's model, where population, deprivation and the authority's tier carry t
 little (geography matters less than need). Any other imported attribute weighs :data:`OTHER_WEIGHT`."""
 OTHER_WEIGHT = 1.0
 DEFAULT_REPLICATES = 200
-Method = Literal["fixed", "outcome"]
+Method = Literal["fixed", "outcome", "profile"]
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,8 @@ class NeighbourList:
     r2_fold_sd: float | None = None
     alpha: float | None = None
     note: str | None = None
+    set_stability: float | None = None  # profile: mean Jaccard index with the set under resampled indicators
+    period_jaccard: float | None = None  # profile: Jaccard index with the set from the next, disjoint periods
 
     @property
     def ids(self) -> list[int]:
@@ -101,10 +105,19 @@ class NeighboursReport:
             return None
         return len(set(fixed.ids) & set(outcome.ids))
 
+    @property
+    def profile_overlap(self) -> int | None:
+        """Neighbours both in the CIPFA-style list and in the indicator profile's."""
+        fixed, profile = self.list_of("fixed"), self.list_of("profile")
+        if fixed is None or profile is None or not profile.neighbours:
+            return None
+        return len(set(fixed.ids) & set(profile.ids))
+
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["as_of"] = self.as_of.isoformat()
         out["overlap"] = self.overlap
+        out["profile_overlap"] = self.profile_overlap
         plain: dict[str, Any] = _finite(out)
         return plain
 
@@ -134,15 +147,26 @@ def find_neighbours(
     replicates: int = DEFAULT_REPLICATES,
     as_of: dt.date | None = None,
     seed: int = 0,
+    profile: bool | None = None,
 ) -> NeighboursReport:
     """The organisation's k nearest neighbours in context, by fixed weights and, for an indicator, by weights
-    learnt from it; each with its bootstrap stability over ``replicates`` resamples."""
+    learnt from it; each with its bootstrap stability over ``replicates`` resamples.
+
+    ``profile``: also the neighbours by indicator profile (:mod:`forewarn.peers.profile`); by default only when
+    the context has no number (only categories, as the bundled council data's area type), where the fixed
+    weights cannot rank organisations within a category."""
     if k < 1:
         raise ValueError("k must be at least 1")
     organisation_id, dataset_id, _ = organisation_by_code(conn, code)
     context = load_context(conn, dataset_id, as_of)
     levels = indicator_levels(conn, context, indicator) if indicator else None
-    return neighbours_in(context, organisation_id, levels=levels, k=k, replicates=replicates, seed=seed)
+    wanted = profile if profile is not None else not context.numeric_names
+    profiles = (
+        (load_profile(conn, context), load_profile(conn, context, skip=PROFILE_PERIODS)) if wanted else None
+    )
+    return neighbours_in(
+        context, organisation_id, levels=levels, k=k, replicates=replicates, seed=seed, profiles=profiles
+    )
 
 
 def neighbours_in(
@@ -153,8 +177,10 @@ def neighbours_in(
     k: int = DEFAULT_K,
     replicates: int = DEFAULT_REPLICATES,
     seed: int = 0,
+    profiles: tuple[Profile, Profile] | None = None,
 ) -> NeighboursReport:
-    """:func:`find_neighbours` on a context already read (the web page and tests reuse one)."""
+    """:func:`find_neighbours` on a context already read (the web page and tests reuse one); ``profiles`` the
+    indicator profile from the earliest periods and the one from the next, disjoint periods."""
     row = context.row_of(organisation_id)
     notes: list[str] = []
     lists: list[NeighbourList] = []
@@ -183,6 +209,8 @@ def neighbours_in(
         )
         if levels is not None:
             lists.append(_outcome_list(context, numeric, row, levels, k, replicates, seed, notes))
+    if profiles is not None:
+        lists.append(_profile_list(context, profiles, row, level_values, k, replicates, seed, notes))
     level = None if levels is None else _number(levels.level[row])
     return NeighboursReport(
         organisation_id=organisation_id,
@@ -259,6 +287,59 @@ def _outcome_list(
         r2_cv=_number(learnt.r2_cv),
         r2_fold_sd=_number(learnt.r2_fold_sd),
         alpha=learnt.alpha,
+    )
+
+
+def _profile_list(
+    context: Context,
+    profiles: tuple[Profile, Profile],
+    row: int,
+    level: np.ndarray | None,
+    k: int,
+    replicates: int,
+    seed: int,
+    notes: list[str],
+) -> NeighbourList:
+    """The k nearest by indicator profile (equal weights), each neighbour's share of indicator-resampling
+    replicates in which it is found again, and the set's agreement with the one from later periods."""
+    profile, later = profiles
+    complete = profile.complete
+    m = len(profile.indicators)
+    empty = NeighbourList(method="profile", weights={}, neighbours=[], candidates=max(int(complete.sum()) - 1, 0))
+    if m == 0:
+        notes.append("No indicator has values for at least half of the population: no profile neighbours.")
+        return replace(empty, note="no indicator profile")
+    if not complete[row]:
+        known = m - int(profile.missing[row])
+        notes.append(
+            f"{context.code[row]} has {known} of the profile's {m} indicators in their earliest periods "
+            "(fewer than half): no profile neighbours."
+        )
+        return replace(empty, note="too few indicators for a profile")
+    if profile.missing[row]:
+        notes.append(
+            f"{int(profile.missing[row])} of the profile's {m} indicators are missing for {context.code[row]}; "
+            "they count as the population's mean."
+        )
+    weights = np.ones(m)
+    d = profile.design()
+    found = nearest(d, weights, k, query=[row], candidates=complete)
+    stability = np.full(found.index.shape, np.nan)
+    set_stability = None
+    if replicates:
+        boot = attribute_bootstrap(d, found, candidates=complete, replicates=replicates, seed=seed)
+        stability, set_stability = boot.stability, _number(float(boot.jaccard[0]))
+    period_jaccard = None
+    if later.indicators and later.complete[row]:
+        again = nearest(later.design(), np.ones(len(later.indicators)), k, query=[row], candidates=later.complete)
+        period_jaccard = _number(float(set_overlap(found.index, again.index).jaccard[0]))
+    return NeighbourList(
+        method="profile",
+        weights={code: round(1.0 / m, 6) for code in profile.indicators},
+        neighbours=_neighbours(context, found, stability, level),
+        candidates=int(complete.sum()) - 1,
+        set_stability=set_stability,
+        period_jaccard=period_jaccard,
     )
 
 
