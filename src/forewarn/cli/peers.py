@@ -51,6 +51,13 @@ def neighbours_command(
         str | None, typer.Option("--as-of", help="Context as of this date (default today).")
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap and the cross-validation.")] = 0,
+    profile: Annotated[
+        bool | None,
+        typer.Option(
+            "--profile/--no-profile",
+            help="Also neighbours by indicator profile (earliest periods); default: when the context has no number.",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the neighbours as JSON on stdout.")] = False,
 ) -> None:
     """An organisation's statistical neighbours from its context, CIPFA-style and outcome-specific, with stability."""
@@ -70,6 +77,7 @@ def neighbours_command(
                 replicates=replicates,
                 as_of=_date(as_of),
                 seed=seed,
+                profile=profile,
             )
     except (UnknownOrganisation, UnknownIndicator) as exc:
         raise fail(str(exc.args[0]), 2) from None
@@ -89,17 +97,23 @@ def _print_neighbours(report: Any) -> None:
     if report.left_out:
         lines.append("  left out (too few organisations have them): " + ", ".join(report.left_out))
     for listing in report.lists:
-        title = (
-            "CIPFA-style (fixed weights)"
-            if listing.method == "fixed"
-            else f"outcome-specific ({report.indicator})"
-        )
+        title = {
+            "fixed": "CIPFA-style (fixed weights)",
+            "outcome": f"outcome-specific ({report.indicator})",
+            "profile": "indicator profile (earliest periods, equal weights; not for judging these indicators; "
+            "stays: share of resamples of the indicators)",
+        }[listing.method]
         weights = ", ".join(f"{n} {w:.2f}" for n, w in listing.weights.items())
         extra = (
             f"; cross-validated R^2 {_fmt(listing.r2_cv, 2)}"
             if listing.method == "outcome" and listing.r2_cv
             else ""
         )
+        if listing.method == "profile":
+            extra = (
+                f"; set kept under resampled indicators (mean Jaccard) {_fmt(listing.set_stability, 2)}, "
+                f"against the next periods' profile (Jaccard) {_fmt(listing.period_jaccard, 2)}"
+            )
         lines.append(f"  {title}: weights {weights or '-'}{extra}")
         for n in listing.neighbours:
             level = f"  level {_fmt(n.level)}" if n.level is not None else ""
@@ -108,6 +122,8 @@ def _print_neighbours(report: Any) -> None:
             )
     if report.overlap is not None:
         lines.append(f"  in both lists: {report.overlap} of {report.k}")
+    if report.profile_overlap is not None:
+        lines.append(f"  in both the CIPFA-style and the profile list: {report.profile_overlap} of {report.k}")
     lines.extend(f"  note: {note}" for note in report.notes)
     err.print("\n".join(lines), highlight=False, markup=False)
 

@@ -46,6 +46,8 @@ class NeighbourListOut(Model):
     r2_cv: float | None
     note: str | None
     neighbours: list[NeighbourOut]
+    set_stability: float | None = None
+    period_jaccard: float | None = None
 
 
 class DeviantOut(Model):
@@ -95,6 +97,14 @@ class NeighboursOut(Model):
     deviants_notes: tuple[str, ...] = ()
     group_level: float | None = None
     practice: tuple[PracticeNoteOut, ...] = ()
+    profile_overlap: int | None = None
+
+
+LIST_TITLES = {
+    "fixed": "CIPFA-style (fixed weights)",
+    "outcome": "Outcome-specific ({indicator})",
+    "profile": "Indicator profile (earliest periods)",
+}
 
 
 def organisation_code(conn: Connection, organisation_id: int) -> str | None:
@@ -232,13 +242,13 @@ def _shown(
         lists.append(
             NeighbourListOut(
                 method=listing.method,
-                title="CIPFA-style (fixed weights)"
-                if listing.method == "fixed"
-                else f"Outcome-specific ({report.indicator})",
+                title=LIST_TITLES[listing.method].format(indicator=report.indicator),
                 weights=listing.weights,
                 r2_cv=listing.r2_cv,
                 note=listing.note,
                 neighbours=shown,
+                set_stability=listing.set_stability,
+                period_jaccard=listing.period_jaccard,
             )
         )
     return NeighboursOut(
@@ -255,6 +265,7 @@ def _shown(
         context=report.context,
         lists=lists,
         overlap=report.overlap,
+        profile_overlap=report.profile_overlap,
         notes=list(report.notes),
         indicators=choices,
     )
