@@ -60,7 +60,9 @@ def main() -> None:
         context = load_context(conn, dataset)
         profile = load_profile(conn, context)
         later = load_profile(conn, context, skip=PROFILE_PERIODS)
-        fixed = nearest(design(context.distance_numeric(), context.categorical), fixed_weights(context), args.k)
+        fixed = nearest(
+            design(context.distance_numeric(), context.categorical), fixed_weights(context), args.k
+        )
         agreement = profile_agreement(
             context, fixed.index, profile, later, k=args.k, replicates=args.replicates
         )

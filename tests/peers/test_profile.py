@@ -65,7 +65,9 @@ def test_profile_values_and_missing(tiny: Engine) -> None:
     np.testing.assert_array_equal(profile.values, np.array(expected, dtype=float))
     assert profile.missing.tolist() == [0, 0, 1, 0, 2]
     assert profile.complete.tolist() == [True, True, True, True, False]
-    assert [p.year for p in profile.first_period] == [2015, 2015] and [p.year for p in profile.last_period] == [2017, 2017]
+    assert [p.year for p in profile.first_period] == [2015, 2015] and [
+        p.year for p in profile.last_period
+    ] == [2017, 2017]
     assert [p.year for p in later.first_period] == [2018, 2018]
     assert later.complete.tolist() == [True] * 5
 
@@ -90,7 +92,9 @@ def test_profile_distances_by_hand(tiny: Engine) -> None:
     # Every set of 3 among 3 candidates is the same set, whatever the draw or the periods.
     assert listing.set_stability == 1.0
     assert listing.period_jaccard == pytest.approx(3 / 4)  # later: O5 is a candidate, so 3 of the 4 in either
-    assert report.profile_overlap == len({"O2", "O3", "O4"} & {n.code for n in report.list_of("fixed").neighbours})
+    assert report.profile_overlap == len(
+        {"O2", "O3", "O4"} & {n.code for n in report.list_of("fixed").neighbours}
+    )
     assert lonely.list_of("profile").neighbours == []  # type: ignore[union-attr]
     assert any("has 0 of the profile's 2 indicators" in note for note in lonely.notes)
     assert any("1 of the profile's 2 indicators are missing for O3" in note for note in gap.notes)

@@ -123,7 +123,9 @@ def _print_neighbours(report: Any) -> None:
     if report.overlap is not None:
         lines.append(f"  in both lists: {report.overlap} of {report.k}")
     if report.profile_overlap is not None:
-        lines.append(f"  in both the CIPFA-style and the profile list: {report.profile_overlap} of {report.k}")
+        lines.append(
+            f"  in both the CIPFA-style and the profile list: {report.profile_overlap} of {report.k}"
+        )
     lines.extend(f"  note: {note}" for note in report.notes)
     err.print("\n".join(lines), highlight=False, markup=False)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import polars as pl
@@ -27,9 +27,13 @@ from forewarn.peers.drift import (
     soft_drifts,
     worst_indicators,
 )
-from forewarn.peers.levels import indicator_levels
+from forewarn.peers.population import IndicatorPopulation, indicator_population
 from forewarn.stats.neighbours import DEFAULT_K
 from forewarn.store.models import Organisation
+
+PopulationRead = Callable[[Connection, int | None, str, dt.date], IndicatorPopulation]
+"""Reads a dataset's population on an indicator on a date (:func:`forewarn.peers.population.indicator_population`,
+or a kept copy of it)."""
 
 
 @dataclass(frozen=True)
@@ -63,10 +67,12 @@ def early_advice(
     soft: Sequence[SoftWave] = (),
     k: int = DEFAULT_K,
     as_of: dt.date | None = None,
+    population_of: PopulationRead | None = None,
 ) -> dict[int, Advice]:
     """Advice for every organisation (of ``organisation_ids``, or all) with a drifting leading signal; the
     others are absent. ``soft``: published soft-measure results the caller may read (see :class:`.SoftWave`);
-    ``as_of``: the date of the neighbours' context (default today; a replay gives its own)."""
+    ``as_of``: the date of the neighbours' context (default today; a replay gives its own); ``population_of``:
+    how each dataset's population on an indicator is read (default: read here, the context once per dataset)."""
     drifts = indicator_drifts(conn, organisation_ids)
     org_reasons: dict[int, list[str]] = defaultdict(list)
     for oid, dimension, previous, mean in soft_drifts(soft).iter_rows():
@@ -84,7 +90,7 @@ def early_advice(
     reasons: dict[tuple[int, str], list[str]] = defaultdict(list)
     for oid, code, reason, detail in drifts.select("organisation_id", "code", "reason", "detail").iter_rows():
         reasons[(int(oid), str(code))].append(f"{REASONS[str(reason)]} ({detail})")
-    found = _deviants_by_pair(conn, pairs, k, as_of)
+    found = _deviants_by_pair(conn, pairs, k, as_of or dt.date.today(), population_of)
     out: dict[int, Advice] = {}
     names = dict(zip(pairs["code"].to_list(), pairs["name"].to_list(), strict=True))
     by_org: dict[int, list[IndicatorAdvice]] = defaultdict(list)
@@ -109,10 +115,10 @@ def early_advice(
 
 
 def _deviants_by_pair(
-    conn: Connection, pairs: pl.DataFrame, k: int, as_of: dt.date | None
+    conn: Connection, pairs: pl.DataFrame, k: int, as_of: dt.date, population_of: PopulationRead | None
 ) -> dict[tuple[int, str], tuple[str, tuple[Deviant, ...], tuple[str, ...]]]:
-    """For each (organisation, indicator code) pair: the neighbour weighting, the deviants, notes. One context
-    read per dataset, one levels read and one deviants call per dataset and indicator."""
+    """For each (organisation, indicator code) pair: the neighbour weighting, the deviants, notes. One population
+    read (context, levels, weights) and one deviants call per dataset and indicator."""
     if pairs.is_empty():
         return {}
     ids = sorted(set(pairs["organisation_id"].to_list()))
@@ -125,17 +131,16 @@ def _deviants_by_pair(
     groups: dict[tuple[int | None, str], list[int]] = defaultdict(list)
     for oid, code in pairs.select("organisation_id", "code").iter_rows():
         groups[(dataset_of.get(int(oid)), str(code))].append(int(oid))
-    contexts: dict[int | None, Context] = {}
+    read = population_of or _fresh_populations()
     out: dict[tuple[int, str], tuple[str, tuple[Deviant, ...], tuple[str, ...]]] = {}
     for (dataset, code), members in sorted(groups.items(), key=lambda g: (g[0][0] or 0, g[0][1])):
-        if dataset not in contexts:
-            contexts[dataset] = load_context(conn, dataset, as_of)
-        context = contexts[dataset]
+        population = read(conn, dataset, code, as_of)
+        context = population.context
         position = {int(o): r for r, o in enumerate(context.organisation_id.tolist())}
         rows = [position[o] for o in members if o in position]
         if not rows:
             continue
-        report = deviants_in(context, indicator_levels(conn, context, code), query=rows, k=k)
+        report = deviants_in(context, population.levels, query=rows, k=k, learnt=population.learnt)
         by_row = {g.organisation_id: g for g in report.groups}
         for oid in members:
             group = by_row.get(oid)
@@ -144,4 +149,19 @@ def _deviants_by_pair(
     return out
 
 
-__all__ = ["Advice", "IndicatorAdvice", "early_advice"]
+def _fresh_populations() -> PopulationRead:
+    """Populations read for one call: each dataset's context once, each indicator's levels and weights once."""
+    contexts: dict[tuple[int | None, dt.date], Context] = {}
+
+    def context_of(conn: Connection, dataset: int | None, as_of: dt.date) -> Context:
+        if (dataset, as_of) not in contexts:
+            contexts[(dataset, as_of)] = load_context(conn, dataset, as_of)
+        return contexts[(dataset, as_of)]
+
+    def read(conn: Connection, dataset: int | None, code: str, as_of: dt.date) -> IndicatorPopulation:
+        return indicator_population(conn, dataset, code, as_of, context_of=context_of)
+
+    return read
+
+
+__all__ = ["Advice", "IndicatorAdvice", "PopulationRead", "early_advice"]

@@ -38,7 +38,7 @@ from forewarn.stats.arrays import BoolArray, FloatArray, IntArray
 from forewarn.stats.estimate_funnel import estimate_funnel
 from forewarn.stats.funnel import funnel_statistics
 from forewarn.stats.intervals import Interval, normal_interval, poisson_ratio_interval, proportion_interval
-from forewarn.stats.neighbours import DEFAULT_K, design, nearest, outcome_weights
+from forewarn.stats.neighbours import DEFAULT_K, OutcomeWeights, design, nearest, outcome_weights
 from forewarn.stats.spc import SpcOptions, xmr_chart
 from forewarn.surveillance.compute import funnel_options
 from forewarn.surveillance.kinds import COUNT_KINDS
@@ -174,14 +174,21 @@ def _indicator_dataset(conn: Connection, indicator: str) -> int | None:
 
 
 def neighbour_groups(
-    context: Context, levels: IndicatorLevels, rows: IntArray, k: int, seed: int = 0
+    context: Context,
+    levels: IndicatorLevels,
+    rows: IntArray,
+    k: int,
+    seed: int = 0,
+    learnt: OutcomeWeights | None = None,
 ) -> tuple[IntArray, str, float | None]:
     """Each row's k neighbours among the organisations with a level (outcome weights when context predicts the
-    indicator, else fixed), as a (rows, k) array of context rows; the weighting used; its cross-validated R^2."""
+    indicator, else fixed), as a (rows, k) array of context rows; the weighting used; its cross-validated R^2.
+    ``learnt``: the outcome weights already learnt from these levels and context (else fitted here)."""
     numeric = context.distance_numeric()
     d = design(numeric, context.categorical)
     has = levels.has_level
-    learnt = outcome_weights(d, levels.level, seed=seed, sample_weight=levels.precision())
+    if learnt is None:
+        learnt = outcome_weights(d, levels.level, seed=seed, sample_weight=levels.precision())
     if learnt.informative:
         weights, by = learnt.weights, "outcome"
     else:
@@ -200,8 +207,10 @@ def deviants_in(
     limit: float = DEFAULT_LIMIT,
     options: ScanOptions | None = None,
     seed: int = 0,
+    learnt: OutcomeWeights | None = None,
 ) -> DeviantsReport:
-    """:func:`find_deviants` on a context and levels already read."""
+    """:func:`find_deviants` on a context and levels already read (and the outcome weights learnt from them, when
+    ``learnt`` is given: :mod:`forewarn.peers.population`)."""
     options = options or ScanOptions()
     meta = levels.indicator
     notes: list[str] = []
@@ -234,7 +243,7 @@ def deviants_in(
     if has.sum() < 3:
         notes.append(f"Fewer than 3 organisations have a level on {meta.code} in its latest year.")
         return empty
-    groups, by, r2 = neighbour_groups(context, levels, rows, k, seed)
+    groups, by, r2 = neighbour_groups(context, levels, rows, k, seed, learnt)
     k_eff = groups.shape[1]
     members = np.concatenate(
         [rows[:, None], groups], axis=1

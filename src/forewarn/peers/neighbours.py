@@ -305,7 +305,9 @@ def _profile_list(
     profile, later = profiles
     complete = profile.complete
     m = len(profile.indicators)
-    empty = NeighbourList(method="profile", weights={}, neighbours=[], candidates=max(int(complete.sum()) - 1, 0))
+    empty = NeighbourList(
+        method="profile", weights={}, neighbours=[], candidates=max(int(complete.sum()) - 1, 0)
+    )
     if m == 0:
         notes.append("No indicator has values for at least half of the population: no profile neighbours.")
         return replace(empty, note="no indicator profile")
@@ -331,7 +333,9 @@ def _profile_list(
         stability, set_stability = boot.stability, _number(float(boot.jaccard[0]))
     period_jaccard = None
     if later.indicators and later.complete[row]:
-        again = nearest(later.design(), np.ones(len(later.indicators)), k, query=[row], candidates=later.complete)
+        again = nearest(
+            later.design(), np.ones(len(later.indicators)), k, query=[row], candidates=later.complete
+        )
         period_jaccard = _number(float(set_overlap(found.index, again.index).jaccard[0]))
     return NeighbourList(
         method="profile",

@@ -174,7 +174,9 @@ def profile_agreement(
     found = nearest(d, weights, k, query=rows, candidates=both)
     again = nearest(later.design(), np.ones(len(later.indicators)), k, query=rows, candidates=both)
     boot = attribute_bootstrap(d, found, candidates=both, replicates=replicates, seed=seed)
-    category = context.categorical[:, 0] if context.categorical.shape[1] else np.zeros(context.n, dtype=np.int64)
+    category = (
+        context.categorical[:, 0] if context.categorical.shape[1] else np.zeros(context.n, dtype=np.int64)
+    )
     same = (category[found.index] == category[rows][:, None]).mean(axis=1)
     return ProfileAgreement(
         k=found.index.shape[1],

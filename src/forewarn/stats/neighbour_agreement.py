@@ -61,7 +61,9 @@ def set_overlap(a: ArrayLike, b: ArrayLike) -> SetOverlap:
     left = np.asarray(a, dtype=np.int64)
     right = np.asarray(b, dtype=np.int64)
     if left.ndim != 2 or right.ndim != 2 or left.shape[0] != right.shape[0]:
-        raise ValueError(f"neighbour sets must be (rows, k) arrays of the same rows, got {left.shape} and {right.shape}")
+        raise ValueError(
+            f"neighbour sets must be (rows, k) arrays of the same rows, got {left.shape} and {right.shape}"
+        )
     same = (left[:, :, None] == right[:, None, :]) & (left[:, :, None] >= 0)
     shared = same.any(axis=2).sum(axis=1)
     union = (left >= 0).sum(axis=1) + (right >= 0).sum(axis=1) - shared
@@ -113,7 +115,9 @@ def attribute_bootstrap(
     kept = np.zeros(found.index.shape)
     jaccard = np.zeros(found.query.size)
     if k == 0 or p == 0:
-        return AttributeBootstrap(stability=kept, jaccard=np.full(found.query.size, np.nan), replicates=replicates)
+        return AttributeBootstrap(
+            stability=kept, jaccard=np.full(found.query.size, np.nan), replicates=replicates
+        )
     rng = np.random.default_rng(seed)
     for _ in range(replicates):
         counts = rng.multinomial(p, probability).astype(np.float64)
@@ -121,7 +125,9 @@ def attribute_bootstrap(
         hit = again.index[:, :, None] == found.index[:, None, :]
         kept += hit.any(axis=1)
         jaccard += set_overlap(again.index, found.index).jaccard
-    return AttributeBootstrap(stability=kept / replicates, jaccard=jaccard / replicates, replicates=replicates)
+    return AttributeBootstrap(
+        stability=kept / replicates, jaccard=jaccard / replicates, replicates=replicates
+    )
 
 
 __all__ = ["AttributeBootstrap", "SetOverlap", "attribute_bootstrap", "random_jaccard", "set_overlap"]
