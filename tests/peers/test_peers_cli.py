@@ -59,3 +59,24 @@ def test_unknown_codes_exit_2(runner: CliRunner) -> None:
     done = runner.invoke(app, ["deviants", "--indicator", "nope", "--org", "SIM00003"])
     assert done.exit_code == 2 and "no indicator with code 'nope'" in done.stderr
     assert runner.invoke(app, ["deviants", "--indicator", "sim_timely_care", "--limit", "90"]).exit_code == 2
+
+
+def test_neighbours_by_indicator_profile_on_request(runner: CliRunner) -> None:
+    # The simulated context has numbers (staff, deprivation), so the profile list comes only with --profile.
+    plain = runner.invoke(app, ["neighbours", "SIM00003", "--k", "4", "--replicates", "0", "--json"])
+    assert [x["method"] for x in json.loads(plain.stdout)["lists"]] == ["fixed"]
+    done = runner.invoke(
+        app, ["neighbours", "SIM00003", "--k", "4", "--replicates", "10", "--profile", "--json"]
+    )
+    assert done.exit_code == 0, done.output
+    payload = json.loads(done.stdout)
+    fixed, profile = payload["lists"]
+    assert profile["method"] == "profile" and len(profile["neighbours"]) == 4
+    assert all(0 <= n["stability"] <= 1 for n in profile["neighbours"])
+    assert 0 <= profile["set_stability"] <= 1 and 0 <= profile["period_jaccard"] <= 1
+    shared = {n["organisation_id"] for n in fixed["neighbours"]} & {
+        n["organisation_id"] for n in profile["neighbours"]
+    }
+    assert payload["profile_overlap"] == len(shared)
+    assert "indicator profile (earliest periods" in done.stderr
+    assert "in both the CIPFA-style and the profile list" in done.stderr
