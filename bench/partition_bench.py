@@ -4,7 +4,7 @@ Each indicator of ``scan_bench.py``'s synthetic store (proportions, O/E ratios, 
 errors, 2% of observations missing) is made in memory as the partition the scan reads (one indicator each, as
 ``PARTITION_ROWS`` cuts a store of 50,000 organisations), then :func:`forewarn.surveillance.partitions.scan_partition`
 runs over them: one after another in this process, and with ``--pool N`` also in a pool of N worker processes
-(:func:`forewarn.surveillance.partitions.run_partitions` with ``local-pool:N``). Prints CPU seconds (this process
+(:func:`forewarn.surveillance.partitions.run_partitions` with ``pool:N``). Prints CPU seconds (this process
 and its children), wall seconds and peak RSS, and whether the pool's results equal the in-process ones.
 ``--save F`` / ``--compare F`` write the results to a Parquet folder and report the largest difference of every
 float column against an earlier run (another commit's code), to measure last-bit changes of the maths.
@@ -84,7 +84,9 @@ def float_differences(before: pl.DataFrame, after: pl.DataFrame) -> dict[str, tu
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--orgs", type=int, default=50_000)
     parser.add_argument("--indicators", type=int, default=4)
     parser.add_argument("--months", type=int, default=36)
@@ -107,7 +109,9 @@ def main() -> None:
         ]
     n_obs = sum(p.observations.height for p in parts)
     options = ScanOptions()
-    print(f"{args.orgs} organisations x {args.indicators} indicators x {args.months} months: {n_obs:,} observations")
+    print(
+        f"{args.orgs} organisations x {args.indicators} indicators x {args.months} months: {n_obs:,} observations"
+    )
     results = []
     for _ in range(args.repeat):
         cpu, wall = cpu_seconds(), time.perf_counter()
@@ -121,12 +125,14 @@ def main() -> None:
     signals = pl.concat([r.signals for r in results], how="diagonal_relaxed")
     if args.pool:
         cpu, wall = cpu_seconds(), time.perf_counter()
-        pooled = run_partitions(parts, options, f"local-pool:{args.pool}")
+        pooled = run_partitions(parts, options, f"pool:{args.pool}")
         cpu, wall = cpu_seconds() - cpu, time.perf_counter() - wall
         same = pl.concat([r.status for r in pooled]).equals(status) and pl.concat(
             [r.signals for r in pooled], how="diagonal_relaxed"
         ).equals(signals)
-        print(f"pool of {args.pool}: {cpu:.2f} s CPU (with the workers), {wall:.2f} s wall; identical: {same}")
+        print(
+            f"pool of {args.pool}: {cpu:.2f} s CPU (with the workers), {wall:.2f} s wall; identical: {same}"
+        )
     if args.save:
         args.save.mkdir(parents=True, exist_ok=True)
         status.write_parquet(args.save / "status.parquet")

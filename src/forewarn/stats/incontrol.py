@@ -364,7 +364,9 @@ def own_baseline_model(
     # panel: the same bits (:func:`summed_width`).
     cut = summed_width(base, y.shape[1])
     base_cut, s2_cut = base[:, :cut], s2[:, :cut]
-    d_base = np.where(base_cut, d[:, :cut], 0.0)  # the baseline's deviations, zero elsewhere (used twice below)
+    d_base = np.where(
+        base_cut, d[:, :cut], 0.0
+    )  # the baseline's deviations, zero elsewhere (used twice below)
     with np.errstate(invalid="ignore", divide="ignore"):
         w = np.where(base_cut, 1.0 / s2_cut, 0.0)
         sum_w = w.sum(axis=1)
