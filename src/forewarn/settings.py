@@ -167,7 +167,8 @@ class Settings(BaseSettings):
     scheduler: str | None = Field(
         None,
         description="Address of a Dask scheduler (tcp://host:8786) that runs the scan's per-indicator "
-        "partitions; `local:N` starts N worker processes on this machine for each scan; unset scans in-process.",
+        "partitions; `local:N` starts N worker processes on this machine for each scan; `pool:N` runs them in a "
+        "local pool of N processes without Dask; unset scans in-process.",
     )
     # The digest's mail server (issue 13: forewarn digest send).
     smtp_host: str | None = Field(

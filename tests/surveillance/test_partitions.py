@@ -1,5 +1,5 @@
 """The scan's partitions: an indicator's results do not depend on which indicators share its partition, and the
-Dask path stores exactly what the single-process scan stores."""
+Dask path and the local pool store exactly what the single-process scan stores."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from forewarn.surveillance.partitions import (
     Partition,
     PartitionResult,
     load_partitions,
+    pool_workers,
     scan_partition,
 )
 from forewarn.surveillance.scan import load_panel, phase_panel, run_scan, status_rows
@@ -97,6 +98,25 @@ def test_the_dask_path_stores_what_the_single_process_scan_stores(imported: Engi
         assert _stored(imported) == _stored(fresh)
     assert distributed.summary == single.summary
     assert distributed.series_scanned == 40 and distributed.signals_written == single.signals_written > 0
+
+
+def test_the_pool_path_stores_what_the_single_process_scan_stores(imported: Engine, tmp_path: Path) -> None:
+    """A local pool of two spawned processes fed one partition at a time (``pool:2``; here two partitions, one
+    per indicator): every series_status and signals row as in-process."""
+    pooled = run_scan(imported, scheduler="pool:2", partition_rows=1)
+    with _fresh_store(tmp_path) as fresh:
+        import_file(fresh, _panel_csv(tmp_path), mapping_text=MAPPING)
+        _baseline(fresh)
+        single = run_scan(fresh)
+        assert _stored(imported) == _stored(fresh)
+    assert pooled.summary == single.summary
+    assert pooled.series_scanned == 40 and pooled.signals_written == single.signals_written > 0
+
+
+def test_a_pool_needs_a_worker() -> None:
+    assert pool_workers("pool:3") == 3 and pool_workers("tcp://host:8786") is None
+    with pytest.raises(ValueError, match="at least one worker"):
+        pool_workers("pool:0")
 
 
 def test_partitions_read_one_at_a_time_are_those_read_at_once(imported: Engine) -> None:

@@ -201,6 +201,27 @@ def _group_sum(values: FloatArray, group: IntArray, n_groups: int) -> FloatArray
     return np.asarray(np.bincount(group, weights=values, minlength=n_groups), dtype=np.float64)
 
 
+# numpy's pairwise summation adds a row of 8 or more values in 8 running sums, a block of 8 columns at a time,
+# and the columns left over one by one: a row cut after a multiple of 8 columns, with only zeros beyond the cut,
+# sums to the same bits as the whole row (tests/stats/test_incontrol.py checks it).
+_SUM_BLOCK = 8
+
+
+def summed_width(inside: BoolArray, width: int) -> int:
+    """How many leading columns hold every True of ``inside``, rounded up to a multiple of 8 (at most
+    ``width``): sums along rows over that many columns of values that are zero outside ``inside`` are those
+    over all ``width`` columns, to the bit, at a fraction of the memory traffic when ``inside`` is the first
+    year of a longer panel.
+
+    >>> summed_width(np.array([[True, False, False] + [False] * 30]), 33)
+    8
+    """
+    used = np.flatnonzero(inside.any(axis=0))
+    if used.size == 0:
+        return min(width, _SUM_BLOCK)
+    return min(width, -(-(int(used[-1]) + 1) // _SUM_BLOCK) * _SUM_BLOCK)
+
+
 def _winsorised(u: FloatArray, inside: BoolArray, group: IntArray, n_groups: int, trim: float) -> FloatArray:
     """Winsorise standardised residuals at each group's ``trim`` and ``1 - trim`` quantiles."""
     out = u.copy()
@@ -339,17 +360,23 @@ def own_baseline_model(
     points = base.sum(axis=1).astype(np.int64)
     usable = points >= min_baseline_points
     base &= usable[:, None]
-    d_base = np.where(base, d, 0.0)  # the baseline's deviations, zero elsewhere (used twice below)
+    # The baseline's sums run over its columns only (the first year of a three-year panel), not the whole
+    # panel: the same bits (:func:`summed_width`).
+    cut = summed_width(base, y.shape[1])
+    base_cut, s2_cut = base[:, :cut], s2[:, :cut]
+    d_base = np.where(
+        base_cut, d[:, :cut], 0.0
+    )  # the baseline's deviations, zero elsewhere (used twice below)
     with np.errstate(invalid="ignore", divide="ignore"):
-        w = np.where(base, 1.0 / s2, 0.0)
+        w = np.where(base_cut, 1.0 / s2_cut, 0.0)
         sum_w = w.sum(axis=1)
         first = np.where(usable, (w * d_base).sum(axis=1) / sum_w, np.nan)
-        e = np.where(base, d - first[:, None], 0.0)
+        e = np.where(base_cut, d_base - first[:, None], 0.0)
         u = e * np.sqrt(w)
     tau2 = np.zeros(k)
     phi = np.ones(k)
     if overdispersion and k:
-        u = _winsorised(u, base, groups, k, trim)
+        u = _winsorised(u, base_cut, groups, k, trim)
         q = _group_sum((u * u).sum(axis=1), groups, k) / winsorised_second_moment(trim)
         df = _group_sum(np.where(usable, points - 1, 0).astype(np.float64), groups, k)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -360,7 +387,7 @@ def own_baseline_model(
             tau2 = np.where((df > 0) & (denominator > 0), np.maximum(0.0, (q - df) / denominator), 0.0)
     tau2_series = tau2[groups] if groups.size else np.zeros(0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        w_star = np.where(base, 1.0 / (s2 + tau2_series[:, None]), 0.0)
+        w_star = np.where(base_cut, 1.0 / (s2_cut + tau2_series[:, None]), 0.0)
         sum_w_star = w_star.sum(axis=1)
         baseline = np.where(usable, (w_star * d_base).sum(axis=1) / sum_w_star, np.nan)
         baseline_variance = np.where(usable, 1.0 / sum_w_star, np.nan)
@@ -368,7 +395,9 @@ def own_baseline_model(
         z = np.where(present & usable[:, None], (d - baseline[:, None]) / sd, np.nan)
     rho = np.zeros(k)
     if overdispersion and k:
-        rho = _baseline_autocorrelation(np.where(base, z, np.nan), groups, k)
+        # Lag-1 pairs of the baseline: its columns and one more (a cut whose pairs' sums keep their bits).
+        pairs = min(y.shape[1], summed_width(base[:, 1:], y.shape[1] - 1) + 1)
+        rho = _baseline_autocorrelation(np.where(base[:, :pairs], z[:, :pairs], np.nan), groups, k)
         z *= np.sqrt((1.0 - rho) / (1.0 + rho))[groups][:, None]  # in place: z is this function's own
     return InControlModel(
         z=z,

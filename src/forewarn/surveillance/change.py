@@ -150,6 +150,9 @@ def scaled_panel(panel: Panel) -> tuple[ScaledPanel, NDArray[np.object_]]:
     return ScaledPanel(y=y, variance=variance, reference=reference), form
 
 
+_EARLIEST_DAY = np.datetime64(np.iinfo(np.int64).min + 1, "D")  # below every period (the least int64 is NaT)
+
+
 def _current_periods(panel: Panel, options: ScanOptions) -> IntArray:
     """Per indicator, how many of its latest periods count as current (those within ``alarm_current_days`` of
     its latest period; at least one)."""
@@ -158,15 +161,19 @@ def _current_periods(panel: Panel, options: ScanOptions) -> IntArray:
     if panel.n_series == 0:
         return out
     last = panel.last_index
+    n_series = panel.n_series
     latest_t = np.zeros(k, dtype=np.int64)
     np.maximum.at(latest_t, panel.indicator_index, last)
     for index in range(k):  # one small step per indicator (tens), not per series
         rows = np.flatnonzero(panel.indicator_index == index)
         if rows.size == 0:
             continue
-        periods = panel.period[rows]
+        periods = panel.period if rows.size == n_series else panel.period[rows]
         end = periods[np.arange(rows.size), np.minimum(last[rows], periods.shape[1] - 1)].max()
-        starts = np.unique(periods[~np.isnat(periods)])
+        # A column holds one period of the indicator (its own axis) or NaT: its latest value is its period, so
+        # the indicator's periods come from a pass over the columns, not a sort of every point.
+        missing = np.isnat(periods)
+        starts = np.where(missing, _EARLIEST_DAY, periods).max(axis=0)[~missing.all(axis=0)]
         recent = starts > end - np.timedelta64(options.alarm_current_days, "D")
         out[index] = max(1, int(recent.sum()))
     return out

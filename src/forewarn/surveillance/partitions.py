@@ -11,7 +11,8 @@ as Arrow data and no worker needs the database.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Sequence
+from collections import deque
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal, overload
 
@@ -288,15 +289,65 @@ def cut_partitions(
     ]
 
 
+POOL_PREFIX = "pool:"
+
+
+def pool_workers(scheduler: str | None) -> int | None:
+    """The worker processes of ``pool:N`` (a local process pool fed one partition at a time), else None.
+
+    >>> pool_workers("pool:2"), pool_workers("local:2"), pool_workers(None)
+    (2, None, None)
+    """
+    if not scheduler or not scheduler.startswith(POOL_PREFIX):
+        return None
+    workers = int(scheduler.removeprefix(POOL_PREFIX))
+    if workers < 1:
+        raise ValueError(f"a pool needs at least one worker process; got {scheduler!r}")
+    return workers
+
+
+def _scan_consumed(partition: Partition, options: ScanOptions) -> PartitionResult:
+    """:func:`scan_partition` in a pool worker, which holds its copy of the partition for nothing else."""
+    return scan_partition(partition, options, consume=True)
+
+
+def scan_in_pool(
+    partitions: Iterable[Partition], options: ScanOptions, workers: int
+) -> list[PartitionResult]:
+    """:func:`scan_partition` over ``partitions`` in ``workers`` local processes, in order, with at most
+    ``workers`` partitions sent and not yet returned: the partitions are read (lazily, :func:`iter_partitions`)
+    while others compute, so the maths of one indicator runs beside another's on a second core, and memory
+    holds a few partitions, not the store. The workers are spawned (a fork would copy this process's Polars
+    thread pool and database connections, which a child cannot use safely) as children of this process, so its
+    CPU time as its parent sees it includes theirs."""
+    import multiprocessing
+    from concurrent.futures import Future, ProcessPoolExecutor
+
+    context = multiprocessing.get_context("spawn")
+    results: list[PartitionResult] = []
+    pending: deque[Future[PartitionResult]] = deque()
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        for partition in partitions:  # partitions: tens, not series
+            if len(pending) >= workers:
+                results.append(pending.popleft().result())
+            pending.append(pool.submit(_scan_consumed, partition, options))
+            del partition
+        results.extend(future.result() for future in pending)
+    return results
+
+
 def run_partitions(
     partitions: Sequence[Partition], options: ScanOptions, scheduler: str | None = None
 ) -> list[PartitionResult]:
     """:func:`scan_partition` over every partition: in this process, or on the Dask cluster whose scheduler
     ``scheduler`` names (``tcp://host:8786``; ``local:N`` starts a cluster of N worker processes on this
-    machine for the time of the scan). Workers receive the partitions' frames and the options, never a
+    machine for the time of the scan; ``pool:N`` runs them in a local process pool, :func:`scan_in_pool`). Workers receive the partitions' frames and the options, never a
     database connection, and send back frames."""
     if not scheduler or not partitions:
         return [scan_partition(p, options) for p in partitions]
+    workers = pool_workers(scheduler)
+    if workers:
+        return scan_in_pool(partitions, options, workers)
     from distributed import Client, LocalCluster
 
     cluster = None
@@ -329,7 +380,9 @@ __all__ = [
     "load_partitions",
     "period_dates",
     "phase_panel",
+    "pool_workers",
     "run_partitions",
+    "scan_in_pool",
     "scan_partition",
     "status_rows",
 ]

@@ -37,7 +37,9 @@ from forewarn.surveillance.partitions import (
     PartitionResult,
     load_partitions,
     phase_panel,
+    pool_workers,
     run_partitions,
+    scan_in_pool,
     scan_partition,
     status_rows,
 )
@@ -185,18 +187,21 @@ def run_scan(
                 "SELECT id, code, polarity FROM indicators ORDER BY id",
                 {"indicator_id": pl.Int64, "code": pl.String, "polarity": pl.String},
             )
-            if scheduler:
+            workers = pool_workers(scheduler)
+            if scheduler and workers is None:
                 partitions = load_partitions(conn, recompute, max_rows=1)
             else:
-                # In this process: one partition in memory at a time, read while the previous one computes
-                # (docs/performance.md, "One partition at a time").
-                results = [
-                    scan_partition(partition, options, consume=True)
-                    for partition in load_partitions(conn, recompute, max_rows=partition_rows, lazy=True)
-                ]
+                # One partition in memory at a time, read while the previous one computes (docs/performance.md,
+                # "One partition at a time"): in this process, or in a local pool of worker processes.
+                lazy = load_partitions(conn, recompute, max_rows=partition_rows, lazy=True)
+                results = (
+                    scan_in_pool(lazy, options, workers)
+                    if workers
+                    else [scan_partition(partition, options, consume=True) for partition in lazy]
+                )
     if last is not None:
         return _record_unchanged(engine, last, options, started)
-    if scheduler:
+    if scheduler and workers is None:
         results = run_partitions(partitions, options, scheduler)
     if tick:
         tick(1)

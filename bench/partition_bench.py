@@ -1,0 +1,161 @@
+"""Benchmark: the scan's maths alone on the partitions a scan of a large store computes (no database).
+
+Each indicator of ``scan_bench.py``'s synthetic store (proportions, O/E ratios, rates and means with standard
+errors, 2% of observations missing) is made in memory as the partition the scan reads (one indicator each, as
+``PARTITION_ROWS`` cuts a store of 50,000 organisations), then :func:`forewarn.surveillance.partitions.scan_partition`
+runs over them: one after another in this process, and with ``--pool N`` also in a pool of N worker processes
+(:func:`forewarn.surveillance.partitions.run_partitions` with ``pool:N``). Prints CPU seconds (this process
+and its children), wall seconds and peak RSS, and whether the pool's results equal the in-process ones.
+``--save F`` / ``--compare F`` write the results to a Parquet folder and report the largest difference of every
+float column against an earlier run (another commit's code), to measure last-bit changes of the maths.
+
+Run: .venv/bin/python bench/partition_bench.py [--orgs 50000] [--indicators 4] [--months 36] [--pool 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+from scan_bench import KINDS, POLARITIES, indicator_frame
+
+from forewarn.surveillance.options import ScanOptions
+from forewarn.surveillance.panel import INDICATOR_SCHEMA, OBSERVATION_SCHEMA
+from forewarn.surveillance.partitions import BASELINE_SCHEMA, Partition, run_partitions, scan_partition
+
+
+def cpu_seconds() -> float:
+    """User + system CPU of this process and its reaped children."""
+    return sum(system_seconds(kind) for kind in ("user", "system"))
+
+
+def system_seconds(kind: str) -> float:
+    """User or system CPU of this process and its reaped children."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if kind == "user":
+        return own.ru_utime + children.ru_utime
+    return own.ru_stime + children.ru_stime
+
+
+def partitions(orgs: int, indicators: int, months: int, seed: int = 1) -> list[Partition]:
+    org_ids = np.arange(1, orgs + 1, dtype=np.int64)
+    out = []
+    for i in range(indicators):
+        kind = KINDS[i % len(KINDS)]
+        frame = indicator_frame(org_ids, i + 1, kind, range(months), seed)
+        attributes = pl.DataFrame(
+            {
+                "indicator_id": [i + 1],
+                "code": [f"bench{i}"],
+                "kind": [kind],
+                "polarity": [POLARITIES[i % len(POLARITIES)]],
+                "target": [0.8 if kind == "proportion" else None],
+            },
+            schema=INDICATOR_SCHEMA,
+        )
+        out.append(
+            Partition(
+                frame.select(list(OBSERVATION_SCHEMA)).cast(OBSERVATION_SCHEMA),  # type: ignore[arg-type]
+                attributes,
+                pl.DataFrame(schema=BASELINE_SCHEMA),
+            )
+        )
+    return out
+
+
+def float_differences(before: pl.DataFrame, after: pl.DataFrame) -> dict[str, tuple[float, float]]:
+    """Per float column: the largest absolute difference and the largest relative one (over |before|)."""
+    out = {}
+    for name, dtype in before.schema.items():
+        if dtype != pl.Float64:
+            if not before[name].equals(after[name]):
+                out[name] = (float("inf"), float("inf"))
+            continue
+        a = before[name].to_numpy().astype(float)
+        b = after[name].to_numpy().astype(float)
+        if not np.array_equal(np.isnan(a), np.isnan(b)):
+            out[name] = (float("inf"), float("inf"))
+            continue
+        ok = ~np.isnan(a)
+        diff = np.abs(a[ok] - b[ok])
+        if diff.size and diff.max() > 0:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                relative = np.where(a[ok] != 0, diff / np.abs(a[ok]), diff)
+            out[name] = (float(diff.max()), float(relative.max()))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--orgs", type=int, default=50_000)
+    parser.add_argument("--indicators", type=int, default=4)
+    parser.add_argument("--months", type=int, default=36)
+    parser.add_argument("--pool", type=int, default=0, help="also run in a pool of N worker processes")
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument(
+        "--mixed", action="store_true", help="every indicator in one partition (a panel of mixed kinds)"
+    )
+    parser.add_argument("--save", type=Path, help="write the in-process results (status, signals) here")
+    parser.add_argument("--compare", type=Path, help="compare the in-process results with those saved here")
+    args = parser.parse_args()
+    parts = partitions(args.orgs, args.indicators, args.months)
+    if args.mixed:
+        parts = [
+            Partition(
+                pl.concat([p.observations for p in parts]),
+                pl.concat([p.indicators for p in parts]),
+                pl.DataFrame(schema=BASELINE_SCHEMA),
+            )
+        ]
+    n_obs = sum(p.observations.height for p in parts)
+    options = ScanOptions()
+    print(
+        f"{args.orgs} organisations x {args.indicators} indicators x {args.months} months: {n_obs:,} observations"
+    )
+    results = []
+    for _ in range(args.repeat):
+        cpu, system, wall = cpu_seconds(), system_seconds("system"), time.perf_counter()
+        results = [scan_partition(p, options) for p in parts]
+        cpu, system, wall = cpu_seconds() - cpu, system_seconds("system") - system, time.perf_counter() - wall
+        print(
+            f"in-process: {cpu:.2f} s CPU ({cpu / n_obs * 1e6:.3f} us an observation; system {system:.2f} s), "
+            f"{wall:.2f} s wall, "
+            f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
+        )
+    status = pl.concat([r.status for r in results])
+    signals = pl.concat([r.signals for r in results], how="diagonal_relaxed")
+    if args.pool:
+        cpu, wall = cpu_seconds(), time.perf_counter()
+        pooled = run_partitions(parts, options, f"pool:{args.pool}")
+        cpu, wall = cpu_seconds() - cpu, time.perf_counter() - wall
+        same = pl.concat([r.status for r in pooled]).equals(status) and pl.concat(
+            [r.signals for r in pooled], how="diagonal_relaxed"
+        ).equals(signals)
+        print(
+            f"pool of {args.pool}: {cpu:.2f} s CPU (with the workers), {wall:.2f} s wall; identical: {same}"
+        )
+    if args.save:
+        args.save.mkdir(parents=True, exist_ok=True)
+        status.write_parquet(args.save / "status.parquet")
+        signals.write_parquet(args.save / "signals.parquet")
+    if args.compare:
+        for name, frame in (("status", status), ("signals", signals)):
+            before = pl.read_parquet(args.compare / f"{name}.parquet")
+            if before.shape != frame.shape:
+                print(f"{name}: shape {before.shape} before, {frame.shape} now")
+                continue
+            differences = float_differences(before, frame)
+            print(f"{name}: {'identical' if not differences else ''}")
+            for column, (absolute, relative) in sorted(differences.items()):
+                print(f"  {column}: largest difference {absolute:.3g} (relative {relative:.3g})")
+
+
+if __name__ == "__main__":
+    main()
