@@ -3,6 +3,9 @@ in the page).
 
 Every chart in :mod:`forewarn.charts` is built as an Altair chart: the same object shows in a notebook, becomes the
 spec a page embeds (:func:`spec_of`) and is drawn as SVG for pages without JavaScript and for reports (:func:`svg`).
+The SPC chart, twenty to an organisation's page, is also written straight as the spec's dictionaries
+(:func:`layer_spec`, :func:`layered_spec`) from the same code: the same spec, key for key, without building the
+Altair objects.
 """
 
 from __future__ import annotations
