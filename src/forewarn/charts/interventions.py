@@ -13,7 +13,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-
 from forewarn.charts.palette import INTERVENTION
 from forewarn.charts.render import layer
 

@@ -82,7 +82,9 @@ def layer_spec(data: str | None, mark: Mapping[str, Any], **encoding: Any) -> di
     return spec
 
 
-def layered_spec(layers: Sequence[dict[str, Any]], *, data: str | None = None, **properties: Any) -> dict[str, Any]:
+def layered_spec(
+    layers: Sequence[dict[str, Any]], *, data: str | None = None, **properties: Any
+) -> dict[str, Any]:
     """:func:`spec_of` a :func:`layered` chart of :func:`layer_spec` layers, as dictionaries: the same keys
     in the same order (Altair's theme's config first, ``$schema`` last)."""
     top: dict[str, Any] = {
