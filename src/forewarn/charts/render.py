@@ -13,7 +13,7 @@ from __future__ import annotations
 import inspect
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 from xml.sax.saxutils import escape, quoteattr
 
 import altair as alt
@@ -98,8 +98,8 @@ def layered_spec(
     theme = alt.theme.get()
     if theme is None:  # as Altair's own to_dict, which refuses to write a spec without one
         raise TypeError("no Altair theme is enabled: call alt.theme.enable('default')")
-    merged: dict[str, Any] = alt.utils.update_nested(theme(), spec, copy=True)
-    return merged
+    # A copy of the theme, the spec merged into it: a dict (Altair's to_dict does the same).
+    return cast(dict[str, Any], alt.utils.update_nested(theme(), spec, copy=True))
 
 
 def spec_of(chart: alt.TopLevelMixin) -> dict[str, Any]:
