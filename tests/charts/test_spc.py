@@ -302,3 +302,66 @@ def test_a_date_between_two_periods_starts_in_the_next_and_ends_in_the_previous(
         ("2017/18", "2019/20"), (InterventionSpan(dt.date(2018, 5, 1), dt.date(2018, 8, 1), "x"),), spans
     )
     assert bands == [] and edges == []
+
+
+def _every_kind_of_chart() -> list[SpcSeries]:
+    """A chart through each branch of the drawing: dated and labelled periods, limits clipped at both bounds,
+    target and rebases or neither, intervention bands and edges, a run chart, missing and unassessed points."""
+    base = _series()
+    labels, spans = _financial_years(2013, 12)
+    running = (
+        InterventionSpan(dt.date(2020, 2, 1), dt.date(2020, 4, 20), "development (case 1)"),
+        InterventionSpan(dt.date(2020, 9, 15), None, "enforcement (case 2)"),
+    )
+    return [
+        base,
+        SpcSeries(**{**base.__dict__, "target": None, "rebases": (), "interventions": running}),
+        SpcSeries(
+            **{
+                **base.__dict__,
+                "kind": "proportion",
+                "unit": None,
+                "value": (None, *base.value[1:]),
+                "lpl": (-0.5,) * 12,
+                "upl": (1.4,) * 12,
+                "point_type": ("not_assessed", *base.point_type[1:]),
+            }
+        ),
+        SpcSeries(**{**base.__dict__, "kind": "count", "unit": "admissions", "lpl": (-1.56,) * 12}),
+        SpcSeries(
+            **{
+                **base.__dict__,
+                "period": labels,
+                "period_spans": spans,
+                "rebases": (labels[4],),
+                "interventions": (InterventionSpan(dt.date(2018, 6, 15), None, "watch (case 3)"),),
+                "variation": "special_cause_concern",
+            }
+        ),
+        SpcSeries(
+            **{
+                **base.__dict__,
+                "chart_name": "Run chart",
+                "limits": False,
+                "lpl": (None,) * 12,
+                "upl": (None,) * 12,
+                "segment": (0,) * 12,
+            }
+        ),
+    ]
+
+
+@pytest.mark.parametrize("series", _every_kind_of_chart())
+def test_the_spec_written_as_dictionaries_is_altairs_key_for_key(series: SpcSeries) -> None:
+    # The pages embed spc_chart_spec's dictionaries; they must read byte for byte as Altair writes the chart
+    # (spc_chart, for notebooks and reports): the same JSON, keys in the same order.
+    import json
+
+    from forewarn.charts.render import spec_of
+    from forewarn.charts.spc import spc_chart
+
+    written = spc_chart_spec(series)
+    assert json.dumps(written) == json.dumps(spec_of(spc_chart(series)))
+    assert json.dumps(spc_chart_spec(series, width=520, height=180)) == json.dumps(
+        spec_of(spc_chart(series, width=520, height=180))
+    )

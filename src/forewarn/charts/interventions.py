@@ -9,11 +9,9 @@ June 2018 to May 2019 shades "2018/19" and "2019/20" of an annual chart of finan
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
-
-import altair as alt
 
 from forewarn.charts.palette import INTERVENTION
 from forewarn.charts.render import layer
@@ -133,13 +131,15 @@ def intervention_layers(
     datasets: dict[str, Any],
     *,
     labels: Sequence[str] | None = None,
-) -> list[alt.Chart]:
+    layer: Callable[..., Any] = layer,
+) -> list[Any]:
     """The layers that draw :func:`intervention_marks` (to go beneath the chart's own), adding their data to
-    ``datasets`` as ``interventions`` and ``intervention_edges``.
+    ``datasets`` as ``interventions`` and ``intervention_edges``; each made by ``layer``, Altair's
+    (:func:`forewarn.charts.render.layer`, the default) or a spec's (:func:`forewarn.charts.render.layer_spec`).
 
     ``labels`` is the labelled axis's domain in order (None: a time axis); on it a band covers its first and
     last periods whole and a start or end is drawn at the middle of its period."""
-    layers: list[alt.Chart] = []
+    layers: list[Any] = []
     if labels is None:
         x_from: dict[str, Any] = {"field": "from", "type": "temporal"}
         x_to: dict[str, Any] = {"field": "to"}

@@ -10,6 +10,7 @@ in its description and beside the line; the numbers themselves (tables, JSON) st
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +27,7 @@ from forewarn.charts.interventions import (
     intervention_marks,
 )
 from forewarn.charts.palette import LIMIT, POINT_TYPES, TARGET
-from forewarn.charts.render import layer, layered, spec_of
+from forewarn.charts.render import layer, layer_spec, layered, layered_spec
 from forewarn.domain import Improvement
 
 
@@ -135,8 +136,11 @@ def clipping_notes(segments: list[dict[str, Any]], scale: Scale) -> dict[str, st
 
 
 def spc_chart_spec(series: SpcSeries, *, width: int = 560, height: int = 220) -> dict[str, Any]:
-    """The Vega-Lite spec of :func:`spc_chart` (what the pages embed and the server draws as SVG)."""
-    return spec_of(spc_chart(series, width=width, height=height))
+    """The Vega-Lite spec of :func:`spc_chart` (what the pages embed and the server draws as SVG), written as
+    dictionaries (:func:`forewarn.charts.render.layer_spec`): the same spec, key for key, as
+    ``spec_of(spc_chart(series))`` at a tenth of the CPU (a first view of an organisation draws twenty)."""
+    spec: dict[str, Any] = _drawn(series, width, height, layer_spec, layered_spec)
+    return spec
 
 
 def spc_chart(series: SpcSeries, *, width: int = 560, height: int = 220) -> alt.LayerChart:
@@ -145,6 +149,15 @@ def spc_chart(series: SpcSeries, *, width: int = 560, height: int = 220) -> alt.
 
     The data travel as named datasets (``points``, ``limits`` and, where drawn, ``target``, ``rebases`` and the
     notes of clipped limits), so the spec is the same for the same series."""
+    chart: alt.LayerChart = _drawn(series, width, height, layer, layered)
+    return chart
+
+
+def _drawn(
+    series: SpcSeries, width: int, height: int, layer: Callable[..., Any], layered: Callable[..., Any]
+) -> Any:
+    """The chart, its layers made by ``layer`` and put together by ``layered``: Altair's
+    (:func:`forewarn.charts.render.layer`) or the spec's dictionaries (:func:`~forewarn.charts.render.layer_spec`)."""
     scale = scale_of(series.kind, series.unit)
     dated = all(isinstance(p, dt.date) for p in series.period)
     values = []
@@ -186,10 +199,10 @@ def spc_chart(series: SpcSeries, *, width: int = 560, height: int = 220) -> alt.
     y_axis = {"axis": {"format": scale.axis_format}} if scale.axis_format else {}
     limit_x = {**x, "field": "from"}
     datasets: dict[str, Any] = {"points": values, "limits": segments}
-    layers: list[alt.Chart] = []
+    layers: list[Any] = []
     bands, edges = intervention_marks(series.period, series.interventions, series.period_spans)
     labels = None if dated else [_period_text(p) for p in series.period]
-    layers.extend(intervention_layers(bands, edges, datasets, labels=labels))
+    layers.extend(intervention_layers(bands, edges, datasets, labels=labels, layer=layer))
     if segments:
         for name, dash in (("lpl", {"strokeDash": [6, 4]}), ("upl", {"strokeDash": [6, 4]}), ("mean", {})):
             layers.append(
