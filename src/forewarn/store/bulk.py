@@ -409,6 +409,11 @@ def write_observations(
     The data version of the indicators written moves on when anything was inserted or replaced."""
     if observations.is_empty():
         return 0, 0, 0
+    # In the order of the unique key (the order its B-tree and the rebuilt series index keep), each row's index
+    # entry lands beside the last one instead of anywhere in the index: a file that comes month by month (the
+    # simulator's) otherwise touches every leaf page of the key for each month. 7.2M rows inserted month-major,
+    # 10.3 s CPU and 119 s wall at load 30; sorted, 5.5 s and 30 s (SQLite, docs/performance.md).
+    observations = observations.sort("indicator_id", "organisation_id", "period_start")
     dialect = conn.dialect.name
     if not _any_existing(conn, observations):
         # Nothing already stored can collide: insert straight into the table, no staging, no comparisons. Into an
