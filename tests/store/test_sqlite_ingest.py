@@ -69,10 +69,17 @@ def test_rows_arrive_as_executemany_bound_them_in_chunks(sqlite_engine: Engine) 
 
 def test_a_rollback_leaves_nothing_and_no_file(sqlite_engine: Engine) -> None:
     before = set(Path(tempfile.gettempdir()).glob("forewarn-load-*"))
-    with pytest.raises(RuntimeError, match="stop"), bulk.import_transaction(sqlite_engine) as conn:
-        sqlite_ingest.insert_frame(conn, TABLE, _frame(10), COLUMNS, {"c": "1", "n": "NULL"}, 100)
-        assert conn.exec_driver_sql(f"SELECT count(*) FROM {TABLE}").scalar_one() == 10
-        raise RuntimeError("stop")
+    seen: list[int] = []
+
+    def load_then_fail() -> None:
+        with bulk.import_transaction(sqlite_engine) as conn:
+            sqlite_ingest.insert_frame(conn, TABLE, _frame(10), COLUMNS, {"c": "1", "n": "NULL"}, 100)
+            seen.append(conn.exec_driver_sql(f"SELECT count(*) FROM {TABLE}").scalar_one())
+            raise RuntimeError("stop")
+
+    with pytest.raises(RuntimeError, match="stop"):
+        load_then_fail()
+    assert seen == [10]
     with sqlite_engine.connect() as conn:
         assert conn.exec_driver_sql(f"SELECT count(*) FROM {TABLE}").scalar_one() == 0
     assert sqlite_ingest.SCHEMA not in _attached(sqlite_engine)
