@@ -1,7 +1,8 @@
 """The case journey in Chromium: an analyst opens a case, records an intervention, sets a milestone and an exit
 criterion (one refused with its field's error first), sees the intervention on the organisation's charts (its SPC
 charts and an indicator's funnel history),
-withdraws it and closes the case; the organisation's member sees only their own case and adds a progress note;
+withdraws it and closes the case; the organisation's member sees only their own case (another organisation's is
+neither listed nor opened: 404) and adds a progress note;
 axe-core finds no WCAG 2.2 AA violation on any of the pages."""
 
 from __future__ import annotations
@@ -86,6 +87,17 @@ def test_a_case_from_opening_to_closing_in_the_browser(
     page.wait_for_url(case_url)
     assert "to 2021-11-01" in page.locator("#interventions").inner_text()
 
+    # A case on another organisation, which the member must not see.
+    page.goto(f"{url}/cases")
+    page.get_by_label("Organisation code").fill("PEER1")
+    page.get_by_label("Support").select_option("watch")
+    page.get_by_label("Owner").fill("Dana Analyst")
+    page.get_by_label("Why the organisation is of concern").fill("Falls rising at the peer")
+    page.get_by_role("button", name="Open the case").click()
+    page.wait_for_url("**/cases/*")
+    other_case_url = page.url
+    assert other_case_url != case_url
+
     # The member of the organisation sees this case, and only this one, and adds a progress note.
     member_context = browser.new_context(bypass_csp=True, viewport={"width": 1280, "height": 900})
     member = member_context.new_page()
@@ -94,6 +106,12 @@ def test_a_case_from_opening_to_closing_in_the_browser(
         member.goto(f"{url}/cases")
         links = member.locator("table a")
         assert links.count() == 1
+        assert case_url.endswith(str(links.first.get_attribute("href")))
+        assert "Falls rising at the peer" not in member.locator("main").inner_text()
+        refused = member.goto(other_case_url)
+        assert refused is not None and refused.status == 404
+        assert "Falls rising at the peer" not in member.content()
+        member.goto(f"{url}/cases")
         links.first.click()
         member.wait_for_url(case_url)
         member.get_by_label("Add a progress note").fill("The new rota started in March.")
@@ -105,7 +123,7 @@ def test_a_case_from_opening_to_closing_in_the_browser(
     finally:
         member_context.close()
 
-    page.reload()
+    page.goto(case_url)
     assert "Progress" in page.locator("#notes").inner_text()
     page.get_by_label("Why it is closed").fill("Exit criteria met")
     page.get_by_role("button", name="Close the case").click()

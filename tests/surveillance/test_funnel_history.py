@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 from forewarn.surveillance.compute import compute_partition
-from forewarn.surveillance.funnel_history import funnel_history
+from forewarn.surveillance.funnel_history import funnel_histories, funnel_history
 from forewarn.surveillance.options import ScanOptions
 from forewarn.surveillance.panel import INDICATOR_SCHEMA, OBSERVATION_SCHEMA, build_panel
 
@@ -71,6 +71,59 @@ def test_each_period_is_the_scan_run_then(kind: str, window_days: int) -> None:
             )
         compared += int(np.isfinite(status["funnel_z"].fill_null(np.nan).to_numpy()).sum())
     assert compared > 20 * len(periods)  # the funnels were drawn, not NaN everywhere
+
+
+@pytest.mark.parametrize("window_days", [365, 92])
+def test_every_indicator_at_once_is_each_the_scan_run_then(window_days: int) -> None:
+    """The report's path: the funnel histories of several indicators of different kinds and lengths (18, 11,
+    14 and 7 months, one starting later) from one panel, each period of each against the scan on that
+    indicator's data cut at the period."""
+    parts = {
+        1: ("proportion", _observations("proportion", months=18, seed=1)),
+        2: ("rate", _observations("rate", months=11, seed=2)),
+        3: ("ratio_oe", _observations("ratio_oe", months=14, seed=3)),
+        4: (
+            "mean",
+            _observations("mean", months=7, seed=4).with_columns(pl.col("period_start").dt.offset_by("5mo")),
+        ),
+    }
+    observations = pl.concat(
+        [
+            frame.with_columns(pl.lit(i, dtype=pl.Int64).alias("indicator_id"))
+            for i, (_, frame) in parts.items()
+        ]
+    )
+    indicators = pl.concat(
+        [
+            _indicator(kind).with_columns(pl.lit(i, dtype=pl.Int64).alias("indicator_id"))
+            for i, (kind, _) in parts.items()
+        ]
+    )
+    options = ScanOptions(funnel_window_days=window_days)
+    histories = funnel_histories(build_panel(observations, indicators), options)
+    assert sorted(histories) == [1, 2, 3, 4]
+    for i, (kind, frame) in parts.items():
+        history = histories[i]
+        periods = sorted(frame["period_start"].unique().to_list())
+        assert [dt.date.fromisoformat(str(p)) for p in history.period] == periods
+        assert history.data_type == {"proportion": "PR", "rate": "SR", "ratio_oe": "SR", "mean": "N"}[kind]
+        compared = 0
+        for t, period in enumerate(periods):
+            cut = frame.with_columns(pl.lit(i, dtype=pl.Int64).alias("indicator_id")).filter(
+                pl.col("period_start") <= period
+            )
+            indicator = _indicator(kind).with_columns(pl.lit(i, dtype=pl.Int64).alias("indicator_id"))
+            panel = build_panel(cut, indicator)
+            status = compute_partition(panel, options).status
+            rows = [history.of(int(o)) for o in panel.organisation_id]
+            for column in ("funnel_z", "funnel_ratio", "funnel_lower", "funnel_upper"):
+                want = status[column].fill_null(np.nan).to_numpy()
+                got = getattr(history, column.removeprefix("funnel_"))[rows, t]
+                np.testing.assert_allclose(
+                    got, want, rtol=1e-12, atol=1e-12, equal_nan=True, err_msg=f"{kind} {column} {t}"
+                )
+            compared += int(np.isfinite(status["funnel_z"].fill_null(np.nan).to_numpy()).sum())
+        assert compared > 20 * len(periods)
 
 
 def test_position_is_against_the_limits_and_absent_months_are_not_compared() -> None:

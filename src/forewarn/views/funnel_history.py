@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import polars as pl
@@ -21,7 +21,7 @@ from forewarn.charts.funnel_history import FunnelHistorySeries, position_text
 from forewarn.domain import concern_side
 from forewarn.store.columnar import read_frame
 from forewarn.store.models import Indicator, Organisation
-from forewarn.surveillance.funnel_history import FunnelHistory, funnel_history
+from forewarn.surveillance.funnel_history import FunnelHistory, funnel_histories
 from forewarn.surveillance.options import ScanOptions
 from forewarn.surveillance.panel import INDICATOR_SCHEMA, OBSERVATION_SCHEMA, build_panel
 from forewarn.views.funnel import scan_funnel_settings
@@ -31,19 +31,27 @@ from forewarn.views.rows import AnyRow
 
 def indicator_funnel_history(conn: Connection, indicator_id: int) -> FunnelHistory:
     """Every organisation's funnel history on one indicator (all at once), with the latest scan's settings."""
+    return indicator_funnel_histories(conn, [indicator_id])[int(indicator_id)]
+
+
+def indicator_funnel_histories(conn: Connection, indicator_ids: Sequence[int]) -> dict[int, FunnelHistory]:
+    """Every organisation's funnel history on each of ``indicator_ids``, read in one query and computed in one
+    pass (:func:`forewarn.surveillance.funnel_history.funnel_histories`), with the latest scan's settings; an
+    indicator with no observations has an empty history."""
     limit, window_days = scan_funnel_settings(conn)
+    wanted = ", ".join(str(int(i)) for i in sorted(set(indicator_ids))) or "NULL"
     observations = read_frame(
         conn,
-        f"SELECT {', '.join(OBSERVATION_SCHEMA)} FROM observations WHERE indicator_id = {int(indicator_id)}",
+        f"SELECT {', '.join(OBSERVATION_SCHEMA)} FROM observations WHERE indicator_id IN ({wanted})",
         OBSERVATION_SCHEMA,
     )
     indicators = read_frame(
         conn,
-        f"SELECT id, code, kind, polarity, target FROM indicators WHERE id = {int(indicator_id)}",
+        f"SELECT id, code, kind, polarity, target FROM indicators WHERE id IN ({wanted})",
         INDICATOR_SCHEMA,
     )
     options = ScanOptions(funnel_limit=limit, funnel_window_days=window_days)
-    return funnel_history(build_panel(observations, indicators, consume=True), options)
+    return funnel_histories(build_panel(observations, indicators, consume=True), options)
 
 
 def _indicator(conn: Connection, indicator_code: str) -> AnyRow | None:
@@ -104,4 +112,9 @@ def funnel_history_table(series: FunnelHistorySeries) -> pl.DataFrame:
     )
 
 
-__all__ = ["funnel_history_table", "indicator_funnel_history", "organisation_funnel_history"]
+__all__ = [
+    "funnel_history_table",
+    "indicator_funnel_histories",
+    "indicator_funnel_history",
+    "organisation_funnel_history",
+]
