@@ -129,9 +129,13 @@ def predictions(cases: pl.DataFrame, tests: list[dt.date], model: str, features:
 
 def compare(folder: Path, variants: list[str], n_boot: int) -> None:
     cases = pl.read_parquet(folder / "cases.parquet")
+    if (
+        "inspection_due" in cases.columns
+    ):  # the candidate's log, as the model would enter it (a product of chances)
+        cases = cases.with_columns(pl.col("inspection_due").clip(0.01, 1.0).log().alias("due_log"))
     first_test = cases["first_test"][0]
     tests = sorted(o for o in set(cases["origin"].to_list()) if str(o) >= first_test)
-    fixed = {"organisation_id", "event", "origin", "latent_truth", "first_test", "inspection_due"}
+    fixed = {"organisation_id", "event", "origin", "latent_truth", "first_test", "inspection_due", "due_log"}
     core = sorted(c for c in cases.columns if c not in fixed and not c.startswith(("pulse_", "annual_")))
     for variant in variants:
         started = time.perf_counter()
