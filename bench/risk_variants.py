@@ -129,10 +129,16 @@ def predictions(cases: pl.DataFrame, tests: list[dt.date], model: str, features:
 
 def compare(folder: Path, variants: list[str], n_boot: int) -> None:
     cases = pl.read_parquet(folder / "cases.parquet")
+    if (
+        "inspection_due" in cases.columns
+    ):  # the candidate's log, as the model would enter it (a product of chances)
+        cases = cases.with_columns(pl.col("inspection_due").clip(0.01, 1.0).log().alias("due_log"))
     first_test = cases["first_test"][0]
     tests = sorted(o for o in set(cases["origin"].to_list()) if str(o) >= first_test)
-    fixed = {"organisation_id", "event", "origin", "latent_truth", "first_test", "inspection_due"}
-    core = sorted(c for c in cases.columns if c not in fixed and not c.startswith(("pulse_", "annual_")))
+    fixed = {"organisation_id", "event", "origin", "latent_truth", "first_test", "inspection_due", "due_log"}
+    core = sorted(
+        c for c in cases.columns if c not in fixed and not c.startswith(("pulse_", "annual_", "level"))
+    )
     for variant in variants:
         started = time.perf_counter()
         model, soft, *extras = variant.split(":")
@@ -179,9 +185,39 @@ def baselines(folder: Path) -> None:
         )
 
 
+def levels(folder: Path) -> None:
+    """Add the recent-level candidates (:func:`forewarn.risk.levels.recent_levels` over 6, 12 and 24 periods) to
+    the saved cases, as ``level6_*``, ``level12_*``, ``level24_*`` (compare them as extras)."""
+    from forewarn.risk.levels import recent_levels
+
+    started = time.perf_counter()
+    cases = pl.read_parquet(folder / "cases.parquet")
+    cases = cases.drop([c for c in cases.columns if c.startswith("level")])
+    engine = make_engine(f"sqlite:///{folder / 'pulse.db'}")
+    with engine.connect() as conn:
+        history = load_history(conn)
+    frames = []
+    for origin in sorted(set(cases["origin"].to_list())):
+        parts = [
+            recent_levels(history, origin, periods).rename(
+                {"level_z_mean": f"level{periods}_mean", "level_z_worst": f"level{periods}_worst"}
+            )
+            for periods in (6, 12, 24)
+        ]
+        frame = parts[0].join(parts[1], on="organisation_id", how="full", coalesce=True)
+        frame = frame.join(parts[2], on="organisation_id", how="full", coalesce=True)
+        frames.append(frame.with_columns(pl.lit(origin).alias("origin")))
+    cases = cases.join(pl.concat(frames), on=["organisation_id", "origin"], how="left")
+    cases.write_parquet(folder / "cases.parquet")
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    print(
+        f"levels in {time.perf_counter() - started:.0f} s wall, {usage.ru_utime + usage.ru_stime:.0f} s CPU"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("action", choices=["build", "compare", "baselines"])
+    parser.add_argument("action", choices=["build", "compare", "baselines", "levels"])
     parser.add_argument("folder", type=Path)
     parser.add_argument(
         "--variant", action="append", default=[], help="MODEL:SOFT[:EXTRA...], SOFT annual|pulse|none"
@@ -190,6 +226,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.action == "build":
         build(args.folder)
+    elif args.action == "levels":
+        levels(args.folder)
     elif args.action == "baselines":
         baselines(args.folder)
     else:

@@ -219,6 +219,17 @@ def simulate_command(
     out: Annotated[Path | None, typer.Option("--out", help="Folder (default: DATA_DIR/simulated).")] = None,
     fmt: Annotated[ExportFormat, typer.Option("--format", help="parquet or csv.")] = ExportFormat.parquet,
     load_store: Annotated[bool, typer.Option("--load", help="Import into the store.")] = False,
+    surveys: Annotated[
+        bool,
+        typer.Option("--surveys", help="With --load, also load the staff survey waves (as the demo does)."),
+    ] = False,
+    pulse_months: Annotated[
+        str,
+        typer.Option(
+            "--pulse-months",
+            help="Months of quarterly pulse survey waves beside the annual one, e.g. 1,4,7 (none by default).",
+        ),
+    ] = "",
     as_json: Annotated[bool, typer.Option("--json", help="Summary as JSON on stdout.")] = False,
 ) -> None:
     """Simulate organisations with known truth (SIMULATED data); --load imports the observable part."""
@@ -230,7 +241,15 @@ def simulate_command(
     settings = get_settings()
     target = out or settings.data_dir / "simulated"
     try:
-        params = SimulationParameters(n_organisations=orgs, n_years=years, seed=seed)
+        pulse = tuple(int(month) for month in pulse_months.split(",") if month.strip())
+    except ValueError:
+        raise fail(
+            f"Invalid value for '--pulse-months': {pulse_months!r} is not a list of months such as 1,4,7", 2
+        ) from None
+    try:
+        params = SimulationParameters(
+            n_organisations=orgs, n_years=years, seed=seed, survey_pulse_months=pulse
+        )
     except ValueError as exc:
         raise fail(str(exc), 2) from None
     with progress_stages() as stage:
@@ -254,6 +273,17 @@ def simulate_command(
             raise typer.Exit(1) from None
         for result in (loaded.organisations, loaded.indicators, loaded.events):
             err.print(result.summary(), highlight=False)
+        if surveys:
+            from forewarn.demo import load_simulated_surveys
+
+            waves = load_simulated_surveys(
+                engine,
+                target,
+                settings.imported_by,
+                params.survey_month,
+                min_group_size=settings.min_group_size,
+            )
+            err.print(f"{len(waves)} staff survey waves loaded", highlight=False)
     if as_json:
         emit_json({"ok": True, "simulation": summary.to_dict(), "load": loaded and loaded.to_dict()})
 
