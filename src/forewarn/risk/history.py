@@ -150,10 +150,18 @@ class ObservationReader:
     def batches(self, until: dt.date | None, max_rows: int) -> Iterator[pl.DataFrame]:
         """The observations known by ``until`` (None: all), in batches of whole indicators (ascending) of about
         ``max_rows`` rows each (an indicator larger than that is a batch of its own), each read by its own
-        query in one pass of the store's bulk reader (which reads the next batch while the caller works)."""
+        query in one pass of the store's bulk reader (which reads the next batch while the caller works).
+
+        The rows an indicator has by ``until`` are estimated from its span (its rows spread evenly from its first
+        period to its last): batches of about the same size as when counted, without a count at every date."""
+        rows_by = pl.col("rows")
+        if until is not None:
+            span = (pl.col("last_start") - pl.col("first_start")).dt.total_days() + 31
+            share = (pl.lit(until) - pl.col("first_start")).dt.total_days() / span
+            rows_by = (pl.col("rows") * share.clip(0.0, 1.0)).round().cast(pl.Int64)
         groups: list[list[int]] = [[]]
         rows = 0
-        for indicator_id, count in self.summary.select("indicator_id", "rows").iter_rows():
+        for indicator_id, count in self.summary.select("indicator_id", rows_by.alias("rows")).iter_rows():
             groups[-1].append(int(indicator_id))
             rows += int(count)
             if rows >= max_rows:
@@ -225,7 +233,7 @@ class StoreHistory:
         rows = 0
         for _, observations in self._held_by_indicator():
             batch.append(observations if until is None else observations.filter(pl.col("known_on") <= until))
-            rows += observations.height
+            rows += batch[-1].height
             if rows >= max_rows:
                 yield pl.concat(batch)
                 batch, rows = [], 0
