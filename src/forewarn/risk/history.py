@@ -81,17 +81,28 @@ class ObservationReader:
 
     @classmethod
     def open(
-        cls, conn: Connection, chosen: pl.DataFrame, lags: pl.DataFrame, default_lag_days: int
+        cls,
+        conn: Connection,
+        chosen: pl.DataFrame,
+        lags: pl.DataFrame,
+        default_lag_days: int,
+        *,
+        every_organisation: bool = False,
     ) -> ObservationReader:
-        """Read the summary of the store's observations (one row a series, through the store's index on
-        indicator, organisation and period) and keep what later reads need."""
+        """Read the summary of the store's observations and keep what later reads need: one row an indicator
+        when ``every_organisation`` is chosen (one scan), else one row a series, kept for the chosen ones (a
+        grouping by series costs about six times the scan on SQLite: 3 s of CPU for 1.2M rows)."""
+        by = "indicator_id" if every_organisation else "indicator_id, organisation_id"
+        organisation = "0" if every_organisation else "organisation_id"
         series = read_frame(
             conn,
-            "SELECT indicator_id, organisation_id, COUNT(*), MIN(period_start), MAX(period_start), "
-            "MAX(period_end) FROM observations GROUP BY indicator_id, organisation_id",
+            f"SELECT indicator_id, {organisation}, COUNT(*), MIN(period_start), MAX(period_start), "
+            f"MAX(period_end) FROM observations GROUP BY {by}",
             _SUMMARY_SCHEMA,
             bulk=True,
-        ).join(chosen, on="organisation_id", how="semi")
+        )
+        if not every_organisation:
+            series = series.join(chosen, on="organisation_id", how="semi")
         summary = (
             series.group_by("indicator_id")
             .agg(
@@ -313,7 +324,9 @@ def load_history(
     if datasets is not None:
         organisations = organisations.filter(pl.col("dataset_code").is_in(datasets))
     chosen = organisations.select("organisation_id")
-    reader = ObservationReader.open(conn, chosen, lags, publication_lag_days)
+    reader = ObservationReader.open(
+        conn, chosen, lags, publication_lag_days, every_organisation=datasets is None
+    )
     indicators = read_frame(conn, "SELECT id, code, kind, polarity, target FROM indicators", INDICATOR_SCHEMA)
     indicators = indicators.join(reader.summary.select("indicator_id"), on="indicator_id", how="semi")
     events = (
