@@ -11,10 +11,11 @@ import numpy as np
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
+from sqlalchemy import Engine
 
 from forewarn.risk import features, store
 from forewarn.risk.features import _SCAN, _known_series, origin_features, surveillance_by_origin
-from forewarn.risk.history import StoreHistory
+from forewarn.risk.history import StoreHistory, load_history
 from forewarn.surveillance.compute import compute_surveillance
 from forewarn.surveillance.panel import OBSERVATION_SCHEMA, build_panel
 
@@ -100,3 +101,23 @@ def test_the_data_version_summed_a_batch_at_a_time_equals_the_whole_frame(
     monkeypatch.setattr(store, "_DIGEST_ROWS", 10_000)  # a few indicators a query
     assert store.data_version(history) == whole
     assert store.data_version(replace(held, held_observations=held.observations[:-1])) != whole
+
+
+def test_a_history_of_named_datasets_reads_the_same_observations_by_series(
+    engine: Engine, history: StoreHistory
+) -> None:
+    """Named datasets: the reader's summary is grouped by series and kept for their organisations (not by
+    indicator over the whole table); the observations, the periods and the latest known date are those of the
+    whole history's rows of those organisations."""
+    code = history.organisations["dataset_code"].drop_nulls()[0]
+    with engine.connect() as conn:
+        some = load_history(conn, datasets=[code])
+    chosen = history.organisations.filter(pl.col("dataset_code") == code)["organisation_id"]
+    expected = history.observations.filter(pl.col("organisation_id").is_in(chosen.implode()))
+    key = ["indicator_id", "organisation_id", "period_start"]
+    assert expected.height > 0
+    assert_frame_equal(some.observations.sort(key), expected.sort(key))
+    assert some.reader is not None and some.reader.summary["rows"].sum() == expected.height
+    assert some.first_period() == expected["period_start"].min()
+    assert some.last_period() == expected["period_start"].max()
+    assert some.latest_known() == max(expected["known_on"].max(), some.events["known_on"].max())  # type: ignore[type-var]
