@@ -252,6 +252,10 @@ class StoreHistory:
             yield pl.concat(batch)
 
     def _held_by_indicator(self) -> Iterator[tuple[int, pl.DataFrame]]:
+        if (
+            self.held_observations.is_empty()
+        ):  # none (perhaps not even their columns, in a history built by hand)
+            return
         ids = self.held_observations["indicator_id"]
         ordered = ids.is_sorted()
         for indicator_id in ids.unique().sort().to_list():  # indicators: tens
