@@ -111,6 +111,7 @@ def main() -> None:
     parser.add_argument("--step", type=int, default=12, help="months between origins")
     parser.add_argument("--horizon", type=int, default=12)
     parser.add_argument("--keep", type=Path, default=Path("/tmp/forewarn-riskbench"), help="stores kept here")
+    parser.add_argument("--save-json", type=Path, help="write the backtest's JSON here (to compare runs)")
     args = parser.parse_args()
     # The simulation is one file per kind: 50,000 organisations x 10 years is 120M indicator rows in one import.
     os.environ.setdefault("FOREWARN_IMPORT_MAX_ROWS", str(args.orgs * args.years * 12 * 40 + 1))
@@ -135,6 +136,8 @@ def main() -> None:
     print(f"  forewarn risk backtest {' '.join(arguments)}", flush=True)
     wall, cpu, peak, payload = run_backtest(f"sqlite:///{folder / 'store.db'}", arguments)
     after = os.getloadavg()
+    if args.save_json:
+        args.save_json.write_text(json.dumps(payload, indent=1, sort_keys=True))
     print(
         f"  wall {wall:,.1f} s  cpu {cpu:,.1f} s  peak RSS {peak:,.0f} MB  "
         f"({len(payload['test_origins'])} test origins of {args.origins}, {payload['n_cases']:,} cases, "  # type: ignore[arg-type]

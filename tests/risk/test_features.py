@@ -5,15 +5,17 @@ false-discovery rate is taken across every series), whatever the order the obser
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import numpy as np
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
+from sqlalchemy import Engine
 
-from forewarn.risk import features
-from forewarn.risk.features import _SCAN, _known_series, origin_features
-from forewarn.risk.history import StoreHistory
+from forewarn.risk import features, store
+from forewarn.risk.features import _SCAN, _known_series, origin_features, surveillance_by_origin
+from forewarn.risk.history import StoreHistory, load_history
 from forewarn.surveillance.compute import compute_surveillance
 from forewarn.surveillance.panel import OBSERVATION_SCHEMA, build_panel
 
@@ -65,3 +67,57 @@ def test_a_view_without_observations_keeps_everything_else(history: StoreHistory
     assert known.events.height > 0
     assert (known.events["known_on"] <= ORIGIN).all()
     assert known.soft.height == history.soft.filter(pl.col("known_on") <= ORIGIN).height
+
+
+def test_the_store_read_a_batch_at_a_time_equals_the_history_held_in_memory(
+    history: StoreHistory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The history read from the store keeps no observations: each batch of indicators is a query with the
+    as-of filter in it, and one pass scans every origin. Its features equal those of the same observations held
+    in memory and scanned an origin at a time (the reference: the frame filtered to each origin), to the bit."""
+    assert history.reader is not None and history.held_observations.is_empty()
+    monkeypatch.setattr(features, "_SCAN_ROWS", 30_000)  # several batches of a few indicators
+    held = replace(history, held_observations=history.observations, reader=None)
+    assert held.observations.height == history.reader.summary["rows"].sum() > 0
+    origins = [dt.date(2020, 1, 1), ORIGIN, dt.date(2023, 1, 1)]
+    together = surveillance_by_origin(history, origins)
+    for origin in origins:
+        alone = origin_features(held, origin)
+        assert alone.frame.height > 0
+        assert_frame_equal(origin_features(history, origin, together[origin]).frame, alone.frame)
+    assert history.first_period() == held.first_period() == dt.date(2019, 1, 1)
+    assert history.last_period() == held.last_period()
+    assert history.latest_known() == held.latest_known()
+
+
+def test_the_data_version_summed_a_batch_at_a_time_equals_the_whole_frame(
+    history: StoreHistory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stored data version digests the observations' row hashes summed modulo 2**64: summed a batch of
+    indicators at a time from the store it equals the sum over the whole frame held in memory at once."""
+    held = replace(history, held_observations=history.observations, reader=None)
+    monkeypatch.setattr(store, "_DIGEST_ROWS", 10**9)  # one batch: every observation at once
+    whole = store.data_version(held)
+    monkeypatch.setattr(store, "_DIGEST_ROWS", 10_000)  # a few indicators a query
+    assert store.data_version(history) == whole
+    assert store.data_version(replace(held, held_observations=held.observations[:-1])) != whole
+
+
+def test_a_history_of_named_datasets_reads_the_same_observations_by_series(
+    engine: Engine, history: StoreHistory
+) -> None:
+    """Named datasets: the reader's summary is grouped by series and kept for their organisations (not by
+    indicator over the whole table); the observations, the periods and the latest known date are those of the
+    whole history's rows of those organisations."""
+    code = history.organisations["dataset_code"].drop_nulls()[0]
+    with engine.connect() as conn:
+        some = load_history(conn, datasets=[code])
+    chosen = history.organisations.filter(pl.col("dataset_code") == code)["organisation_id"]
+    expected = history.observations.filter(pl.col("organisation_id").is_in(chosen.implode()))
+    key = ["indicator_id", "organisation_id", "period_start"]
+    assert expected.height > 0
+    assert_frame_equal(some.observations.sort(key), expected.sort(key))
+    assert some.reader is not None and some.reader.summary["rows"].sum() == expected.height
+    assert some.first_period() == expected["period_start"].min()
+    assert some.last_period() == expected["period_start"].max()
+    assert some.latest_known() == max(expected["known_on"].max(), some.events["known_on"].max())  # type: ignore[type-var]

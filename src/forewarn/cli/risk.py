@@ -93,7 +93,7 @@ def _check_outcome(outcome: Any, history: Any) -> None:
 
 
 def _check_as_of(as_of: dt.date, history: Any, option: str = "--as-of") -> None:
-    first = history.observations["period_start"].min() if history.observations.height else None
+    first = history.first_period()
     if first is None:
         typer.echo("error: the store holds no observations", err=True)
         raise typer.Exit(2)

@@ -21,7 +21,13 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import polars as pl
 
-from forewarn.risk.features import BASELINES, SOFT_PREFIX, OriginFeatures, origin_features
+from forewarn.risk.features import (
+    BASELINES,
+    SOFT_PREFIX,
+    OriginFeatures,
+    origin_features,
+    surveillance_by_origin,
+)
 from forewarn.risk.history import StoreHistory
 from forewarn.risk.metrics import (
     Cases,
@@ -107,8 +113,10 @@ def labelled_cases(
 ) -> LabelledCases:
     frames = []
     features: set[str] = set()
-    for origin in origins:  # a scan as of each origin: tens of origins, each vectorised over organisations
-        at: OriginFeatures = origin_features(history, origin)
+    # The as-of scans at every origin in one pass over the observations (a batch of indicators at a time).
+    scans = surveillance_by_origin(history, origins)
+    for origin in origins:  # tens of origins, each vectorised over organisations
+        at: OriginFeatures = origin_features(history, origin, scans.pop(origin))
         until = add_months(origin, options.horizon_months)
         events = (
             found.filter((pl.col("date") > origin) & (pl.col("date") <= until))
@@ -207,7 +215,7 @@ def _lead_time(
 def default_origins(history: StoreHistory, options: BacktestOptions) -> tuple[list[dt.date], list[dt.date]]:
     """Training and test origins: every ``step`` months from a year after the first data, tests from ``start``
     (default the middle of the span) to ``end`` (default the last origin with a full horizon of data after)."""
-    first = history.observations["period_start"].min()
+    first = history.first_period()
     last = history.latest_known()
     if not isinstance(first, dt.date) or last is None:
         raise ValueError("the store holds no observations to backtest on")

@@ -93,7 +93,7 @@ def backtest_train_and_score(
     )
     result = run_backtest(history, options)
     stored_backtest = save_backtest(engine, result, history, run_by=by, datasets=[dataset])
-    last = history.observations["period_start"].max()
+    last = history.last_period()
     if not isinstance(last, dt.date):
         raise ValueError(f"dataset {dataset} holds no observations")
     as_of = add_months(last, 1)

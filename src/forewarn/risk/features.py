@@ -102,39 +102,50 @@ def _indicator_series(observations: pl.DataFrame, indicators: pl.DataFrame, orig
     return pl.concat([series, status.select(_STATUS_USED)], how="horizontal")
 
 
+def _series_by_origin(history: StoreHistory, origins: list[dt.date]) -> dict[dt.date, pl.DataFrame | None]:
+    """Every series known at each of ``origins``, in one pass over the observations: each batch of whole
+    indicators of about ``_SCAN_ROWS`` observations (:meth:`StoreHistory.observation_batches`, read from the
+    store with the as-of filter of the last origin in the query) is scanned at every origin in turn
+    (:func:`_indicator_series`), so only one batch's observations and panel are in memory at once and each
+    observation is read once for all origins. Results equal a scan of every indicator's panel at once whatever
+    the batches (each indicator's results depend on its own series alone). None at an origin when nothing was
+    known then."""
+    parts: dict[dt.date, list[pl.DataFrame]] = {origin: [] for origin in origins}
+    if not origins:
+        return {}
+    for batch in history.observation_batches(max(origins), _SCAN_ROWS):
+        for origin in origins:
+            known = batch.filter(pl.col("known_on") <= origin).select(list(OBSERVATION_SCHEMA))
+            if known.height:
+                chosen = history.indicators.join(known.select("indicator_id").unique(), on="indicator_id")
+                parts[origin].append(_indicator_series(known, chosen, origin))
+        del batch
+    out: dict[dt.date, pl.DataFrame | None] = {}
+    for origin, scanned in parts.items():
+        if not scanned:
+            out[origin] = None
+            continue
+        series = pl.concat(scanned)
+        # The funnels' false-discovery rate across every series, as the store-wide scan applies it.
+        out[origin] = series.with_columns(funnel_fdr(series, _SCAN).outlier)
+    return out
+
+
 def _known_series(history: StoreHistory, origin: dt.date) -> pl.DataFrame | None:
-    """Every series known at ``origin``, scanned in batches of whole indicators of about ``_SCAN_ROWS``
-    observations (:func:`_indicator_series`): only one batch's observations known by then and its panel are in
-    memory at once, and the whole history is never copied. Results equal a scan of every indicator's panel at
-    once whatever the batches (each indicator's results depend on its own series alone); batches of several
-    small indicators keep the per-call work (the CUSUM thresholds' bisection, one per window length and batch)
-    as in one scan. None when nothing was known."""
-    parts: list[pl.DataFrame] = []
-    batch: list[pl.DataFrame] = []
-
-    def scan(batch: list[pl.DataFrame]) -> None:
-        observations = pl.concat(batch)
-        batch.clear()
-        chosen = history.indicators.join(observations.select("indicator_id").unique(), on="indicator_id")
-        parts.append(_indicator_series(observations, chosen, origin))
-
-    for _, observations in history.observations_by_indicator():  # indicators: tens, ascending
-        known = observations.filter(pl.col("known_on") <= origin).select(list(OBSERVATION_SCHEMA))
-        if known.height:
-            batch.append(known)
-        if sum(f.height for f in batch) >= _SCAN_ROWS:
-            scan(batch)
-    if batch:
-        scan(batch)
-    if not parts:
-        return None
-    series = pl.concat(parts)
-    # The funnels' false-discovery rate across every series, as the store-wide scan applies it.
-    return series.with_columns(funnel_fdr(series, _SCAN).outlier)
+    """Every series known at ``origin`` (:func:`_series_by_origin` at that origin alone)."""
+    return _series_by_origin(history, [origin])[origin]
 
 
-def _surveillance(history: StoreHistory, origin: dt.date) -> pl.DataFrame:
-    series = _known_series(history, origin)
+def surveillance_by_origin(history: StoreHistory, origins: list[dt.date]) -> dict[dt.date, pl.DataFrame]:
+    """The surveillance features of every organisation with data at each of ``origins`` (funnel z, trends, SPC
+    and CUSUM signals, stale data, the signal count and naive mean z baselines), each from what was known at
+    its origin, in one pass over the observations (:func:`_series_by_origin`); for :func:`origin_features`."""
+    return {
+        origin: _summarise(history, series) for origin, series in _series_by_origin(history, origins).items()
+    }
+
+
+def _summarise(history: StoreHistory, series: pl.DataFrame | None) -> pl.DataFrame:
     if series is None:
         return pl.DataFrame(schema={"organisation_id": pl.Int64})
     sign = history.indicators.select("indicator_id", concern_side_expr(pl.col("polarity")).alias("sign"))
@@ -304,11 +315,16 @@ def inspection_due(known: StoreHistory, origin: dt.date, horizon_months: int) ->
     return pl.DataFrame({"organisation_id": current["organisation_id"], "inspection_due": due})
 
 
-def origin_features(history: StoreHistory, origin: dt.date) -> OriginFeatures:
-    """Every organisation's features at ``origin``, from ``history.as_of(origin)`` only."""
-    known = history.as_of(origin, observations=False)  # the observations are read an indicator at a time
+def origin_features(
+    history: StoreHistory, origin: dt.date, surveillance: pl.DataFrame | None = None
+) -> OriginFeatures:
+    """Every organisation's features at ``origin``, from ``history.as_of(origin)`` only. ``surveillance``: its
+    surveillance features when already built (:func:`surveillance_by_origin`, one pass for many origins)."""
+    known = history.as_of(origin, observations=False)  # observations: a batch of indicators at a time
+    if surveillance is None:
+        surveillance = surveillance_by_origin(history, [origin])[origin]
     frame = known.organisations.select("organisation_id")
-    parts = [_surveillance(history, origin), _soft(known), _context(known), _history(known, origin)]
+    parts = [surveillance, _soft(known), _context(known), _history(known, origin)]
     if history.activity.height:  # learning activity: only when the store holds some (else as before)
         parts.append(activity_features(known.activity, known.organisations, origin))
     for part in parts:
@@ -330,7 +346,7 @@ def horizon_features(history: StoreHistory, origin: dt.date, horizon_months: int
     """:func:`origin_features` and the features that depend on the horizon asked about (the chance of an
     inspection within it, :func:`inspection_due`), from ``history.as_of(origin)`` only."""
     at = origin_features(history, origin)
-    due = inspection_due(history.as_of(origin), origin, horizon_months)
+    due = inspection_due(history.as_of(origin, observations=False), origin, horizon_months)
     frame = at.frame.join(due, on="organisation_id", how="left")
     columns = sorted(c for c in frame.columns if c != "organisation_id")
     return OriginFeatures(origin=origin, frame=frame.select("organisation_id", *columns))
@@ -343,4 +359,5 @@ __all__ = [
     "horizon_features",
     "inspection_due",
     "origin_features",
+    "surveillance_by_origin",
 ]

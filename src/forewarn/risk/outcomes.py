@@ -103,7 +103,7 @@ def _runs_below(history: StoreHistory, outcome: Outcome) -> pl.DataFrame:
     if indicator.is_empty():
         raise ValueError(f"outcome indicator {outcome.indicator!r} is not in the store")
     return (
-        history.observations.join(indicator.select("indicator_id"), on="indicator_id", how="semi")
+        history.indicator_observations(indicator["indicator_id"].to_list())
         .sort("organisation_id", "period_start")
         .with_columns((pl.col("value") < outcome.standard).fill_null(False).alias("below"))
         # Length of the current run of periods below the standard.

@@ -165,7 +165,7 @@ def logistic_contributions(model: Any, x: np.ndarray) -> np.ndarray:
 def training_origins(history: StoreHistory, options: BacktestOptions, as_of: dt.date) -> list[dt.date]:
     """Every ``step`` months from a year after the first data to the last origin whose horizon ends by
     ``as_of`` (its outcome known)."""
-    first = history.observations["period_start"].min()
+    first = history.first_period()
     if not isinstance(first, dt.date):
         raise ValueError("the store holds no observations to train on")
     last_training = add_months(as_of.replace(day=1), -options.horizon_months)
