@@ -22,13 +22,14 @@ from forewarn.domain import concern_side_expr
 from forewarn.risk.history import StoreHistory
 
 LEVEL_PERIODS = 12
+_BATCH_ROWS = 1_000_000  # whole indicators a batch, as the features read them
 
 
 def recent_levels(history: StoreHistory, origin: dt.date, periods: int = LEVEL_PERIODS) -> pl.DataFrame:
     """``organisation_id``, ``level_z_mean`` and ``level_z_worst`` at ``origin`` (organisations with data)."""
     sign = history.indicators.select("indicator_id", concern_side_expr(pl.col("polarity")).alias("sign"))
     parts = []
-    for _, observations in history.observations_by_indicator():  # indicators: tens, each vectorised
+    for observations in history.observation_batches(origin, _BATCH_ROWS):  # batches of whole indicators
         recent = (
             observations.filter(pl.col("known_on") <= origin)
             .select("organisation_id", "indicator_id", "period_start", "numerator", "denominator", "value")
@@ -60,9 +61,10 @@ def recent_levels(history: StoreHistory, origin: dt.date, periods: int = LEVEL_P
         )
         .with_columns(pl.col("level_z").fill_nan(None))
     )
-    return levels.group_by("organisation_id").agg(
+    by_organisation: pl.DataFrame = levels.group_by("organisation_id").agg(
         pl.col("level_z").mean().alias("level_z_mean"), pl.col("level_z").max().alias("level_z_worst")
     )
+    return by_organisation
 
 
 __all__ = ["LEVEL_PERIODS", "recent_levels"]
