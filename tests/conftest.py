@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
+from typer.testing import CliRunner
 
 from forewarn.store import migrate
 from forewarn.store.database import make_engine
@@ -57,3 +58,16 @@ def engine(database_url: str) -> Iterator[Engine]:
         yield engine
     finally:
         engine.dispose()
+
+
+@pytest.fixture
+def runner(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
+    """The `forewarn` command's test runner on the test's store, with fresh settings (a test module may define its
+    own, to set more of the environment)."""
+    from forewarn.settings import get_settings
+
+    monkeypatch.setenv("FOREWARN_DATABASE_URL", database_url)
+    monkeypatch.setenv("FOREWARN_DATA_DIR", str(tmp_path / "var"))
+    get_settings.cache_clear()
+    yield CliRunner()
+    get_settings.cache_clear()

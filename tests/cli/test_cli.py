@@ -11,20 +11,10 @@ import pytest
 from typer.testing import CliRunner
 
 from forewarn.cli import app
-from forewarn.settings import get_settings
 from tests.conftest import FIXTURES
 
 MAPPING = FIXTURES / "ingest" / "mapping.yml"
 HEADER = "period,org_code,org_name,attendances,breaches\n"
-
-
-@pytest.fixture
-def runner(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    monkeypatch.setenv("FOREWARN_DATABASE_URL", database_url)
-    monkeypatch.setenv("FOREWARN_DATA_DIR", str(tmp_path / "var"))
-    get_settings.cache_clear()
-    yield CliRunner()
-    get_settings.cache_clear()
 
 
 def test_import_prints_json_and_is_idempotent(runner: CliRunner, tmp_path: Path) -> None:

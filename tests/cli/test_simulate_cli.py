@@ -6,22 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import polars as pl
-import pytest
 from sqlalchemy import create_engine
 from typer.testing import CliRunner
 
 from forewarn.cli import app
-from forewarn.settings import get_settings
 from forewarn.surveys.waves import list_waves
-
-
-@pytest.fixture
-def runner(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    monkeypatch.setenv("FOREWARN_DATABASE_URL", database_url)
-    monkeypatch.setenv("FOREWARN_DATA_DIR", str(tmp_path / "var"))
-    get_settings.cache_clear()
-    yield CliRunner()
-    get_settings.cache_clear()
 
 
 def test_simulate_loads_the_annual_and_pulse_waves(

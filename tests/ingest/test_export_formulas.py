@@ -7,24 +7,13 @@ import csv
 from pathlib import Path
 
 import polars as pl
-import pytest
 from typer.testing import CliRunner
 
 from forewarn.cli import app
-from forewarn.settings import get_settings
 from tests.conftest import FIXTURES
 
 HEADER = "period,org_code,org_name,attendances,breaches\n"
 NAMES = ["=cmd|' /C calc'!A0", "+SUM(A1)", "-2+3", "@HYPERLINK(x)", "Alpha"]
-
-
-@pytest.fixture
-def runner(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    monkeypatch.setenv("FOREWARN_DATABASE_URL", database_url)
-    monkeypatch.setenv("FOREWARN_DATA_DIR", str(tmp_path / "var"))
-    get_settings.cache_clear()
-    yield CliRunner()
-    get_settings.cache_clear()
 
 
 def test_export_escapes_spreadsheet_formulas(runner: CliRunner, tmp_path: Path) -> None:

@@ -274,17 +274,6 @@ def test_fingerprints_change_with_standard_errors_only(engine: Engine, tmp_path:
     assert again.fingerprint[0] == without.fingerprint[0]
 
 
-@pytest.fixture
-def runner(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    from forewarn.settings import get_settings
-
-    monkeypatch.setenv("FOREWARN_DATABASE_URL", database_url)
-    monkeypatch.setenv("FOREWARN_DATA_DIR", str(tmp_path / "var"))
-    get_settings.cache_clear()
-    yield CliRunner()
-    get_settings.cache_clear()
-
-
 def test_export_includes_standard_errors(runner: CliRunner, tmp_path: Path) -> None:
     from forewarn.cli import app
 

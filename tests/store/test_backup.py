@@ -3,7 +3,6 @@ row, on the store under test (SQLite by default, PostgreSQL with FOREWARN_TEST_D
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,22 +11,12 @@ from typer.testing import CliRunner
 
 from forewarn.cli import app
 from forewarn.ingest.importer import import_file
-from forewarn.settings import get_settings
 from forewarn.store import backup as backup_module
 from forewarn.store.database import make_engine
 from tests.conftest import FIXTURES, test_database_kind
 
 HEADER = "period,org_code,org_name,attendances,breaches\n"
 MAPPING = FIXTURES / "ingest" / "mapping.yml"
-
-
-@pytest.fixture
-def runner(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
-    monkeypatch.setenv("FOREWARN_DATABASE_URL", database_url)
-    monkeypatch.setenv("FOREWARN_DATA_DIR", str(tmp_path / "var"))
-    get_settings.cache_clear()
-    yield CliRunner()
-    get_settings.cache_clear()
 
 
 def snapshot(engine: Engine) -> dict[str, list[tuple[object, ...]]]:
