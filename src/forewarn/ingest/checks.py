@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 import polars as pl
 
 from forewarn.ingest.problems import Problem, ValidationReport
@@ -31,9 +34,31 @@ def problem_frame(
     )
 
 
+@dataclass(frozen=True)
+class Rule:
+    """One check: the rows where ``condition`` holds (null counts as not) are problems of ``column``, showing
+    ``value``, saying ``message``."""
+
+    condition: pl.Expr
+    column: str | None
+    value: pl.Expr | None
+    message: str | pl.Expr
+
+
 class Checker:
     def __init__(self) -> None:
         self.frames: list[pl.DataFrame] = []
+
+    def check(self, frame: pl.DataFrame, rules: Sequence[Rule]) -> None:
+        """Apply ``rules`` to ``frame``: whether each holds anywhere is one pass over the frame for all of them
+        (in parallel), and only the rules that do hold filter the frame for their rows. A clean file, the usual
+        case, is then read once instead of copied once per check."""
+        if not rules or frame.height == 0:
+            return
+        found = frame.select([rule.condition.any().alias(f"rule_{i}") for i, rule in enumerate(rules)]).row(0)
+        for hit, rule in zip(found, rules, strict=True):
+            if hit:
+                self.add(frame.filter(rule.condition), rule.column, rule.value, rule.message)
 
     def add(
         self, frame: pl.DataFrame, column: str | None, value: pl.Expr | None, message: str | pl.Expr
@@ -51,3 +76,10 @@ class Checker:
             Problem(report.file, row, column, value, message)
             for row, column, value, message in listed.iter_rows()
         )
+
+
+def keep(frame: pl.DataFrame, condition: pl.Expr) -> pl.DataFrame:
+    """``frame.filter(condition)``, without the copy when every row is kept (the usual case of a clean file)."""
+    if frame.height == 0 or bool(frame.select(condition.fill_null(False).all()).item()):
+        return frame
+    return frame.filter(condition)

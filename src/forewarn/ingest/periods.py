@@ -72,7 +72,12 @@ def period_bounds(label: pl.Expr, fmt: str, frequency: str | None) -> tuple[pl.E
     start = label.str.strptime(pl.Date, pattern, strict=False)
     if frequency is None:
         return start, None
-    return start, start.dt.offset_by(_FREQUENCY_OFFSET[frequency]).dt.offset_by("-1d")
+    return start, period_end(start, frequency)
+
+
+def period_end(start: pl.Expr, frequency: str) -> pl.Expr:
+    """The last day of a period of ``frequency`` that starts on ``start``."""
+    return start.dt.offset_by(_FREQUENCY_OFFSET[frequency]).dt.offset_by("-1d")
 
 
 def parse_dates(label: pl.Expr, fmt: str) -> pl.Expr:

@@ -46,7 +46,8 @@ class UnreadableFile(Exception):
 
 @dataclass(frozen=True)
 class RawTable:
-    """The file as text columns plus ``__row``, the row number in the file (the header is row 1)."""
+    """The file as text columns plus ``__row``, the row number in the file (the header is row 1); or, read with
+    ``typed=True``, a Parquet file's columns with the types it stores."""
 
     frame: pl.DataFrame
     source: str
@@ -310,7 +311,7 @@ def _too_many_rows(name: str, rows: int, limits: Limits) -> Problem:
     )
 
 
-def _read_parquet(path: Path, spec: FileSpec, name: str, limits: Limits) -> pl.DataFrame:
+def _read_parquet(path: Path, spec: FileSpec, name: str, limits: Limits, typed: bool = False) -> pl.DataFrame:
     try:
         rows = pl.scan_parquet(path).select(pl.len()).collect().item()
         if rows > limits.max_rows:
@@ -322,6 +323,8 @@ def _read_parquet(path: Path, spec: FileSpec, name: str, limits: Limits) -> pl.D
         raise UnreadableFile(
             [Problem(name, None, None, None, f"not a readable Parquet file: {exc}")]
         ) from exc
+    if typed:
+        return _typed_missing_as_null(frame, spec)
     # Dates written by Polars come back as dates; turn everything into text so one validator serves all formats.
     return _missing_as_null(
         frame.select(
@@ -334,6 +337,51 @@ def _read_parquet(path: Path, spec: FileSpec, name: str, limits: Limits) -> pl.D
         ),
         spec,
     )
+
+
+def _typed_missing_as_null(frame: pl.DataFrame, spec: FileSpec) -> pl.DataFrame:
+    """:func:`_missing_as_null` for a frame that keeps the file's types: a cell is missing when its text (as
+    the text reader gives it) is a missing-value marker. Checked on the distinct values of dictionary-encoded
+    text, and on other columns only where a marker could be their text (a number, a date)."""
+    markers = spec.missing_values
+    if not markers:
+        return frame
+    numeric = [m for m in markers if _is_number(m)]
+    dated = [m for m in markers if _is_date(m)]
+    changes = []
+    for column, dtype in frame.schema.items():
+        if isinstance(dtype, pl.Categorical | pl.Enum):
+            present = frame.select(pl.col(column).unique().cast(pl.String).is_in(markers).any()).item()
+            wanted = markers if present else []
+        elif dtype == pl.String:
+            wanted = markers
+        elif dtype.is_integer() or dtype.is_float() or dtype.is_decimal():
+            wanted = numeric
+        elif dtype == pl.Date or isinstance(dtype, pl.Datetime):
+            wanted = dated
+        else:
+            wanted = markers
+        if not wanted:
+            continue
+        text = (
+            pl.col(column).dt.strftime("%Y-%m-%d")
+            if dtype == pl.Date or isinstance(dtype, pl.Datetime)
+            else pl.col(column).cast(pl.String)
+        )
+        changes.append(pl.when(text.is_in(wanted)).then(None).otherwise(pl.col(column)).alias(column))
+    return frame.with_columns(changes) if changes else frame
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_date(text: str) -> bool:
+    return len(text) == 10 and text[4] == "-" and text[7] == "-"
 
 
 def _missing_as_null(frame: pl.DataFrame, spec: FileSpec) -> pl.DataFrame:
@@ -351,8 +399,13 @@ def read_text(
     limits: Limits | None = None,
     *,
     fallback_encoding: str | None = None,
+    typed: bool = False,
 ) -> RawTable:
     """Read every column of ``path`` as text, with ``__row`` (the header is row 1), header names trimmed.
+
+    ``typed``: a Parquet file keeps the types it stores (numbers, dates, dictionary-encoded text as Categorical)
+    instead of being turned into text, for a caller that checks typed columns as they are
+    (:func:`forewarn.ingest.columns.typed_columns`); CSV and Excel are text either way.
 
     Raises :class:`UnreadableFile` for a missing, oversized, empty, undecodable, ragged or damaged file and for a
     header naming a column twice. Which columns are needed, and whether there are data rows, is for the caller
@@ -381,7 +434,7 @@ def read_text(
     if kind == "excel":
         frame = _read_excel(path, spec, name, limits)
     elif kind == "parquet":
-        frame = _read_parquet(path, spec, name, limits)
+        frame = _read_parquet(path, spec, name, limits, typed)
     else:
         frame = _read_csv(path, spec, name, limits, fallback_encoding)
     if frame.height > limits.max_rows:
@@ -458,5 +511,7 @@ def select_columns(table: RawTable, required_columns: list[str], spec: FileSpec 
 def read_table(
     path: Path, spec: FileSpec, required_columns: list[str], limits: Limits | None = None
 ) -> RawTable:
-    """Read ``path`` as text columns, checking the header has every column the mapping reads."""
-    return select_columns(read_text(path, spec, limits), required_columns, spec)
+    """Read ``path`` for an import, checking the header has every column the mapping reads: CSV and Excel as
+    text, Parquet with the types it stores (checked as such by :func:`forewarn.ingest.columns.typed_columns`,
+    with no round trip through text)."""
+    return select_columns(read_text(path, spec, limits, typed=True), required_columns, spec)
