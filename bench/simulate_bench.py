@@ -1,10 +1,11 @@
 """Benchmark: ``forewarn simulate --orgs N --years Y [--load]`` as the user runs it, a child process.
 
 Without ``--load`` the simulation is streamed to Parquet; with it (the default here) the files are then imported
-into a new store (a SQLite file, or a PostgreSQL database of its own, dropped afterwards). Prints wall time, CPU
-(user + system of the process, from ``wait4``; on PostgreSQL also the server's, as ``import_bench.py`` measures it),
-peak RSS (``/usr/bin/time -f %M``, which counts the child alone),
-indicator rows per second of wall and the machine's load average (the machine is shared).
+into a new store (a SQLite file, or a PostgreSQL database of its own, dropped afterwards). Prints wall time (and
+how much of it the simulation itself took, the rest being the start and the load), CPU (user + system of the
+process, from ``wait4``; on PostgreSQL also the server's, as ``import_bench.py`` measures it), peak RSS
+(``/usr/bin/time -f %M``, which counts the child alone), indicator rows per second of wall and the machine's load
+average (the machine is shared).
 
 Run: ``.venv/bin/python bench/simulate_bench.py [--orgs 50000] [--years 3] [--stores sqlite postgresql] [--no-load]``
 """
@@ -78,11 +79,12 @@ def run(url: str, folder: Path, args: argparse.Namespace, load: bool) -> None:
     peaks = [line for line in errors.splitlines() if line.startswith("peak-kb ")]
     peak_mb = int(peaks[-1].split()[1]) / 1024 if peaks else usage.ru_maxrss / 1024
     rows = int(summary["simulation"]["indicator_rows"])
+    simulated = float(summary["simulation"]["seconds"])  # drawing and writing the files, inside the process
     label = url.split(":", 1)[0] if load else "no store"
     server_cpu = f" + server {server.seconds:.1f} s" if server else ""
     print(
         f"simulate --orgs {args.orgs} --years {args.years}{' --load' if load else ''} ({label}): "
-        f"{rows:,} indicator rows, wall {wall:.1f} s ({rows / wall:,.0f} rows/s), "
+        f"{rows:,} indicator rows, wall {wall:.1f} s ({rows / wall:,.0f} rows/s; simulation {simulated:.1f} s of it), "
         f"CPU {usage.ru_utime + usage.ru_stime:.1f} s{server_cpu}, peak {peak_mb:,.0f} MB, load {load_average:.1f}",
         flush=True,
     )
