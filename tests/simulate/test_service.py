@@ -4,6 +4,7 @@ truth kept out of it. References: the importer itself (forewarn.ingest) and the 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import polars as pl
@@ -11,7 +12,9 @@ import pytest
 import yaml
 from sqlalchemy import Engine, func, inspect, select, text
 
+from forewarn.ingest.limits import Limits
 from forewarn.ingest.mapping import load_mapping
+from forewarn.ingest.problems import ImportRejected
 from forewarn.simulate import SimulationParameters, SimulationSummary, load, simulate
 from forewarn.simulate.surveys import default_instrument_path, load_instrument
 from forewarn.store.models import EVENT_KINDS, Dataset, Indicator, Organisation, OrganisationAttribute
@@ -221,3 +224,24 @@ def test_load_imports_cleanly_and_keeps_the_truth_out(
 def test_load_refuses_a_folder_without_a_simulation(engine: Engine, tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match=r"simulation\.json is missing"):
         load(engine, tmp_path)
+
+
+def test_load_admits_the_rows_the_simulation_declared_and_no_more(engine: Engine, tmp_path: Path) -> None:
+    """The row limit (FOREWARN_IMPORT_MAX_ROWS) gives way to the size the user asked for, for the simulator's own
+    indicators file only; a file holding more rows than its manifest declares is refused as over the limit."""
+    out = tmp_path / "sim"
+    summary = simulate(out, SimulationParameters(n_organisations=10, n_years=1, seed=3))
+    assert summary.indicator_rows == 10 * 20 * 12
+    limits = Limits(max_rows=1000)  # under the indicators' 2,400 rows, over the other files' rows
+    grown = tmp_path / "grown"
+    shutil.copytree(out, grown)
+    manifest = json.loads((grown / "simulation.json").read_text(encoding="utf-8"))
+    manifest["indicator_rows"] = 2000
+    (grown / "simulation.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(ImportRejected) as info:
+        load(engine, grown, limits=limits)
+    assert [str(p) for p in info.value.report.problems] == [
+        "indicators.parquet: 2,400 rows, more than the 2,000 an import accepts (FOREWARN_IMPORT_MAX_ROWS)"
+    ]
+    result = load(engine, out, limits=limits)
+    assert result.indicators.observations_inserted == 2400

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,12 @@ def load(
     """Import a simulation's organisations, indicators and events through the importer (never its truth), within
     ``limits`` (the caller's, from its settings).
 
+    The one exception to ``limits``: the indicators file may hold as many rows as the simulation declared in its
+    manifest (``indicator_rows``), the size the user asked for with ``--orgs`` and ``--years``, when that is more
+    than the row limit (5,000,000 by default, about 6,900 organisations over three years). Every row is still
+    validated, the import is still all or nothing, and a file holding more rows than declared is refused as any
+    file over the limit is.
+
     Survey responses are left for the surveys service (format: ``README.md`` in ``out_dir``). Idempotent like every
     import: loading the same folder twice changes nothing the second time.
     """
@@ -60,8 +66,13 @@ def load(
     organisations = import_file(
         engine, out_dir / ORGANISATIONS_FILE, out_dir / "organisations_mapping.yml", **kwargs
     )
+    declared = int(manifest.get("indicator_rows", 0))
+    own = limits or Limits()
     indicators = import_file(
-        engine, out_dir / f"indicators.{ext}", out_dir / "indicators_mapping.yml", **kwargs
+        engine,
+        out_dir / f"indicators.{ext}",
+        out_dir / "indicators_mapping.yml",
+        **{**kwargs, "limits": replace(own, max_rows=max(own.max_rows, declared))},
     )
     events = import_file(engine, out_dir / EVENTS_FILE, out_dir / "events_mapping.yml", **kwargs)
     return LoadResult(organisations=organisations, indicators=indicators, events=events)
