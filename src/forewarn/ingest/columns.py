@@ -47,6 +47,23 @@ def distinct_text(frame: pl.DataFrame, column: str) -> pl.DataFrame | None:
     return frame.select(pl.col(column).unique().drop_nulls().cast(pl.String).alias("v"))
 
 
+class Distinct:
+    """The distinct values of each dictionary-encoded column of one import, computed once (:func:`distinct_text`).
+
+    Rows may be dropped from the frame after a column's values were taken; the values kept are then a superset,
+    which finds the same rows (rows are matched by value) and at worst keeps a column from staying as it is."""
+
+    def __init__(self) -> None:
+        self._values: dict[str, pl.DataFrame | None] = {}
+
+    def of(self, frame: pl.DataFrame, column: str) -> pl.DataFrame | None:
+        if not is_dictionary(frame.schema[column]):
+            return None
+        if column not in self._values:
+            self._values[column] = distinct_text(frame, column)
+        return self._values[column]
+
+
 def rows_with_value(
     frame: pl.DataFrame,
     column: str,
@@ -91,31 +108,31 @@ def _too_long(
     return too_long, rule
 
 
-def _stored_number(frame: pl.DataFrame, column: str, kind: str) -> tuple[pl.Expr, pl.Expr]:
-    """A column the file stored as numbers: the typed column and the message of each cell refused (null where
-    read), as the text rules would give for the same cells."""
+def _stored_number(frame: pl.DataFrame, column: str, kind: str) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+    """A column the file stored as numbers: the typed column, the cells refused (a boolean condition) and the
+    message of each (evaluated on the refused rows only), as the text rules would give for the same cells."""
     raw = pl.col(column)
-    none = pl.lit(None, dtype=pl.String)
     if frame.schema[column].is_float():
         finite = raw.is_finite()
+        refused = raw.is_not_null() & ~finite
         if kind == "integer":
             whole = finite & (raw.floor() == raw) & (raw.abs() < INT64_LIMIT)
-            message = (
-                pl.when(raw.is_null())
-                .then(none)
-                .when(~finite)
-                .then(pl.lit(NON_FINITE))
-                .when(~whole)
-                .then(pl.lit(TYPE_MESSAGES[kind]))
-                .otherwise(none)
-            )
-            return pl.when(whole).then(raw.cast(pl.Int64)), message
-        message = pl.when(raw.is_not_null() & ~finite).then(pl.lit(NON_FINITE)).otherwise(none)
-        return pl.when(finite).then(raw.cast(pl.Float64)), message
-    typed = raw.cast(pl.Int64 if kind == "integer" else pl.Float64, strict=False)
+            message = pl.when(~finite).then(pl.lit(NON_FINITE)).otherwise(pl.lit(TYPE_MESSAGES[kind]))
+            return pl.when(whole).then(raw.cast(pl.Int64)), raw.is_not_null() & ~whole, message
+        if not frame.select(refused.any()).item():
+            return _as(frame, column, pl.Float64), pl.lit(False), pl.lit(NON_FINITE)  # the column as stored
+        return pl.when(finite).then(raw.cast(pl.Float64)), refused, pl.lit(NON_FINITE)
+    target = pl.Int64 if kind == "integer" else pl.Float64
+    if frame.schema[column] == target:
+        return raw, pl.lit(False), pl.lit(TYPE_MESSAGES[kind])
+    typed = raw.cast(target, strict=False)
     # Only an unsigned integer beyond the largest signed one can fail to fit.
-    message = pl.when(raw.is_not_null() & typed.is_null()).then(pl.lit(TYPE_MESSAGES[kind])).otherwise(none)
-    return typed, message
+    return typed, raw.is_not_null() & typed.is_null(), pl.lit(TYPE_MESSAGES[kind])
+
+
+def _as(frame: pl.DataFrame, column: str, dtype: type[pl.DataType]) -> pl.Expr:
+    """``column`` cast to ``dtype``, or as it is when it already has that type (a cast would copy it)."""
+    return pl.col(column) if frame.schema[column] == dtype else pl.col(column).cast(dtype)
 
 
 def _as_text(frame: pl.DataFrame, column: str) -> pl.DataFrame:
@@ -126,11 +143,14 @@ def _as_text(frame: pl.DataFrame, column: str) -> pl.DataFrame:
     return frame.with_columns(pl.col(column).cast(pl.String))
 
 
-def typed_columns(table: RawTable, mapping: Mapping, checks: Checker, limits: Limits) -> pl.DataFrame:
+def typed_columns(
+    table: RawTable, mapping: Mapping, checks: Checker, limits: Limits, distinct: Distinct | None = None
+) -> pl.DataFrame:
     """Cast declared columns, reporting each cell that does not parse, is too long, or holds control characters.
 
     Adds, for each declared column, :func:`unreadable` (the cells reported here)."""
     frame = table.frame
+    distinct = distinct or Distinct()
     decimal = mapping.file.decimal if table.numbers_as_text else "point"
     casts: list[pl.Expr] = []
     rules: list[Rule] = []
@@ -144,26 +164,26 @@ def typed_columns(table: RawTable, mapping: Mapping, checks: Checker, limits: Li
             frame = _as_text(frame, column)
         raw = pl.col(column)
         if kind == "text":
-            distinct = distinct_text(frame, column)
-            too_long, rule = _too_long(frame, column, limits, distinct)
+            values = distinct.of(frame, column)
+            too_long, rule = _too_long(frame, column, limits, values)
             rules.append(rule)
             control = rows_with_value(
-                frame, column, lambda text: text.str.contains(CONTROL_CHARACTERS), distinct
+                frame, column, lambda text: text.str.contains(CONTROL_CHARACTERS), values
             )
             rules.append(Rule(control, column, raw, "control character (such as NUL) in the text: remove it"))
-            if not text_is_kept(distinct, lambda text: text.str.strip_chars()):
+            if not text_is_kept(values, lambda text: text.str.strip_chars()):
                 casts.append(raw.cast(pl.String).str.strip_chars())
             casts.append(too_long.fill_null(False).alias(unreadable(column)))
             continue
         if stored:
             if kind == "date":
-                typed = raw if dtype == pl.Date else raw.dt.date()
-                message = pl.lit(None, dtype=pl.String)
-            else:
-                typed, message = _stored_number(frame, column, kind)
-            rules.append(Rule(message.is_not_null(), column, raw, message))
+                casts.append((raw if dtype == pl.Date else raw.dt.date()).alias(column))
+                casts.append(pl.lit(False).alias(unreadable(column)))
+                continue
+            typed, refused, message = _stored_number(frame, column, kind)
+            rules.append(Rule(refused, column, raw, message))
             casts.append(typed.alias(column))
-            casts.append(message.is_not_null().fill_null(False).alias(unreadable(column)))
+            casts.append(refused.fill_null(False).alias(unreadable(column)))
             continue
         too_long, rule = _too_long(frame, column, limits)
         rules.append(rule)

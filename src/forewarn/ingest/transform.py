@@ -7,13 +7,14 @@ message) so that a million-row file is validated in about a second and every pro
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import polars as pl
 from sqlalchemy import String
 
 from forewarn.ingest.checks import Checker, Rule, keep
-from forewarn.ingest.columns import distinct_text, rows_with_value, text_is_kept, typed_columns, unreadable
+from forewarn.ingest.columns import Distinct, rows_with_value, text_is_kept, typed_columns, unreadable
 from forewarn.ingest.indicator_rows import (
     OBSERVATION_COLUMNS,
     duplicates,
@@ -190,7 +191,7 @@ def organisation_code(column: pl.Expr, case: str) -> pl.Expr:
     return code
 
 
-def _stored_lengths(frame: pl.DataFrame, mapping: Mapping, checks: Checker) -> None:
+def _stored_lengths(frame: pl.DataFrame, mapping: Mapping, checks: Checker, distinct: Distinct) -> None:
     """Cells bound for a store column of limited length (an organisation code: 64) must fit it."""
     org = mapping.organisation
     bounded: list[tuple[str, str, object, str]] = [
@@ -216,12 +217,7 @@ def _stored_lengths(frame: pl.DataFrame, mapping: Mapping, checks: Checker) -> N
         length = _store_length(store_column)
         if length is None:
             continue
-        too_long = rows_with_value(
-            frame,
-            source,
-            lambda text, most=length: text.str.len_chars() > most,
-            distinct_text(frame, source),
-        )
+        too_long = rows_with_value(frame, source, _longer_than(length), distinct.of(frame, source))
         size = pl.col(source).cast(pl.String).str.len_chars()
         rules.append(
             Rule(
@@ -232,6 +228,10 @@ def _stored_lengths(frame: pl.DataFrame, mapping: Mapping, checks: Checker) -> N
             )
         )
     checks.check(frame, rules)
+
+
+def _longer_than(most: int) -> Callable[[pl.Expr], pl.Expr]:
+    return lambda text: text.str.len_chars() > most
 
 
 def _plausible_dates(
@@ -258,11 +258,11 @@ def _plausible_dates(
     )
 
 
-def _org_codes(frame: pl.DataFrame, mapping: Mapping) -> pl.Expr:
+def _org_codes(frame: pl.DataFrame, mapping: Mapping, distinct: Distinct) -> pl.Expr:
     """The organisation code column as the mapping normalises it; a dictionary-encoded column whose every
     distinct value is already normal is kept as it is (checked once per value, not once per row)."""
     column, case = mapping.organisation.code, mapping.organisation.case
-    if text_is_kept(distinct_text(frame, column), lambda text: organisation_code(text, case)):
+    if text_is_kept(distinct.of(frame, column), lambda text: organisation_code(text, case)):
         return pl.col(column)
     return organisation_code(pl.col(column), case)
 
@@ -287,10 +287,11 @@ def prepare(
     limits = limits or Limits()
     checks = Checker()
     report.rows_read = table.frame.height
-    frame = typed_columns(table, mapping, checks, limits)
+    distinct = Distinct()
+    frame = typed_columns(table, mapping, checks, limits, distinct)
     code_column = mapping.organisation.code
-    frame = frame.with_columns(_org_codes(frame, mapping).alias("org_code"))
-    _stored_lengths(frame, mapping, checks)
+    frame = frame.with_columns(_org_codes(frame, mapping, distinct).alias("org_code"))
+    _stored_lengths(frame, mapping, checks, distinct)
     has_code = pl.col("org_code").is_not_null() & (pl.col("org_code") != "")
     checks.check(frame, [Rule(~has_code, code_column, None, "missing organisation code")])
     frame = keep(frame, has_code)
