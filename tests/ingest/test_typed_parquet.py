@@ -217,3 +217,16 @@ def test_a_typed_file_with_a_problem_writes_nothing(engine: Engine, tmp_path: Pa
     ]
     with engine.connect() as conn:
         assert counts(conn) == before
+
+
+def test_a_missing_value_marker_in_dictionary_encoded_text_is_missing(tmp_path: Path) -> None:
+    frame = _frame(orgs=2, months=1).with_columns(
+        pl.when(pl.int_range(pl.len()) == 2)
+        .then(pl.lit("NA"))
+        .otherwise(pl.col("org_code"))
+        .alias("org_code")
+    )
+    parquet, text = _write(frame, tmp_path, "na")
+    problems = _problems(parquet)
+    assert problems == _problems(text)
+    assert problems == ["row 4, column 'org_code': missing organisation code"]

@@ -351,7 +351,7 @@ def _typed_missing_as_null(frame: pl.DataFrame, spec: FileSpec) -> pl.DataFrame:
     changes = []
     for column, dtype in frame.schema.items():
         if isinstance(dtype, pl.Categorical | pl.Enum):
-            present = frame.select(pl.col(column).unique().cast(pl.String).is_in(markers).any()).item()
+            present = frame.select(pl.col(column).is_in(markers).any()).item()  # compared by dictionary code
             wanted = markers if present else []
         elif dtype == pl.String:
             wanted = markers
