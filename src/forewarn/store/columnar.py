@@ -27,6 +27,7 @@ from urllib.parse import quote
 import polars as pl
 from sqlalchemy import Connection
 
+from forewarn.store import adbc_write
 from forewarn.store.database import SQLITE_CHANGES_AT_BEGIN
 
 SQLITE_FETCH_ROWS = 200_000
@@ -36,6 +37,8 @@ SQLITE_FETCH_ROWS = 200_000
 ADBC_TYPED = "forewarn_typed__"
 ADBC_BATCH_ROWS = 65_536
 WRITE_CHUNK_ROWS = 200_000
+ADBC_WRITE_ROWS = 5_000
+"""On SQLite, frames of at least this many rows are written through ADBC (:mod:`forewarn.store.adbc_write`)."""
 
 
 def read_frame(
@@ -296,6 +299,9 @@ def write_frame(
     literals = _literals(text)
     literals.pop(columns[0], None)  # sqlite3's executemany runs nothing for rows without parameters
     bound = [c for c in columns if c not in literals]
+    if frame.height >= ADBC_WRITE_ROWS:
+        adbc_write.append(conn, table, text, literals)
+        return frame.height
     values = ", ".join(literals.get(c, "?") for c in columns)
     statement = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({values})"
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]

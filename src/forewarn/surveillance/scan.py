@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import polars as pl
 from sqlalchemy import Connection, Engine, insert, select, update
 
+from forewarn.store import adbc_write
 from forewarn.store.columnar import delete_keys, read_frame, write_frame
 from forewarn.store.models_surveillance import ScanFingerprint, ScanRun
 from forewarn.store.signals import pack_signals, unpack_frame
@@ -205,7 +206,8 @@ def run_scan(
         results = run_partitions(partitions, options, scheduler)
     if tick:
         tick(1)
-    with engine.begin() as conn:
+    # The writes go through files attached on SQLite (forewarn.store.adbc_write), detached after the transaction.
+    with adbc_write.transaction(engine) as conn:
         old_status = _existing_status(conn)
         scan_id = int(
             conn.execute(
