@@ -95,12 +95,10 @@ def load_panel(conn: Connection) -> tuple[Panel, pl.DataFrame]:
 
 def _existing_status(conn: Connection) -> pl.DataFrame:
     columns = ["organisation_id", "indicator_id", *STATUS_COLUMNS]
-    return read_frame(
-        conn,
-        f"SELECT {', '.join(columns)} FROM series_status",
-        {c: STATUS_SCHEMA[c] for c in columns},
-        bulk=True,
-    )
+    schema = {c: STATUS_SCHEMA[c] for c in columns}
+    if conn.exec_driver_sql("SELECT 1 FROM series_status LIMIT 1").first() is None:
+        return pl.DataFrame(schema=schema)  # a first scan: no bulk reader (on SQLite a child process) to start
+    return read_frame(conn, f"SELECT {', '.join(columns)} FROM series_status", schema, bulk=True)
 
 
 def _changed(new: pl.DataFrame, old: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
