@@ -78,9 +78,9 @@ def rewrite(engine: Engine, repeat: int) -> None:
     """Each stored scan table read back, then written again into the emptied table (rolled back), timed."""
     from forewarn.surveillance.partitions import STATUS_SCHEMA
 
-    schema = {**STATUS_SCHEMA, "scan_id": pl.Int64}
+    schema: dict[str, type[pl.DataType]] = {**STATUS_SCHEMA, "scan_id": pl.Int64}
     status_columns = ["organisation_id", "indicator_id", "scan_id", *list(STATUS_SCHEMA)[2:]]
-    packed = {
+    packed: dict[str, type[pl.DataType]] = {
         "organisation_id": pl.Int64,
         "indicator_id": pl.Int64,
         "scan_id": pl.Int64,
