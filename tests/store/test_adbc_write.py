@@ -119,6 +119,21 @@ def test_several_frames_in_one_transaction_and_a_rollback_leaves_nothing(
     assert not list(Path(tempfile.gettempdir()).glob("forewarn-write-*"))
 
 
+def test_a_file_left_attached_by_a_plain_transaction_goes_at_the_next_write(
+    sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(columnar, "ADBC_WRITE_ROWS", 1)
+    frame = _frame()
+    for _ in range(
+        adbc_write.MAX_FILES + 2
+    ):  # engine.begin(), not adbc_write.transaction: nothing detaches after
+        with sqlite_engine.begin() as conn:
+            write_frame(conn, "probe_adbc", frame)
+            held = [n for n in _raw_attached(conn) if n.startswith(adbc_write.PREFIX)]
+            assert held == [f"{adbc_write.PREFIX}0"]
+    assert len(_stored(sqlite_engine, "probe_adbc")) == (adbc_write.MAX_FILES + 2) * frame.height
+
+
 def _scan_rows(engine: Engine) -> list[tuple[object, ...]]:
     """Every stored status and signals row but ids and scan ids, in key order, with each value's storage class."""
     out: list[tuple[object, ...]] = []

@@ -8,7 +8,8 @@ copies its rows into the table, inside the caller's transaction: nothing reaches
 commits, and a rollback leaves nothing. The import does the same (:mod:`forewarn.store.sqlite_ingest`); this module
 differs in that a transaction may append several frames (each file is attached under a name of its own) and that
 the files are detached after the transaction by :func:`detach_all` (SQLite refuses to detach, inside a
-transaction, a database the transaction has read).
+transaction, a database the transaction has read), or, for a caller that does not use :func:`transaction`, by the
+next append on the same connection.
 
 Each file is unlinked as soon as it is attached: SQLite reads it through its open descriptor, and the space comes
 back when it is detached or the connection closes, even if the process is killed (POSIX). ADBC's driver carries
@@ -23,7 +24,7 @@ import shutil
 import sqlite3
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import polars as pl
@@ -91,10 +92,12 @@ def append(conn: Connection, table: str, frame: pl.DataFrame, literals: dict[str
     """
     raw = conn.connection.driver_connection
     assert isinstance(raw, sqlite3.Connection)
+    for name in _attached(raw):  # files left by an earlier transaction on this pooled connection go; those
+        with suppress(
+            sqlite3.OperationalError
+        ):  # read by the open transaction ("locked") stay until after it
+            raw.execute(f"DETACH DATABASE {name}")
     held = _attached(raw)
-    if not raw.in_transaction:
-        detach_all(raw)  # files left by an earlier transaction on this pooled connection
-        held = []
     if len(held) >= MAX_FILES:
         raise RuntimeError(f"adbc_write: {len(held)} files already attached in this transaction")
     taken = set(held)

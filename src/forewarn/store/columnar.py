@@ -4,9 +4,11 @@ Reads: PostgreSQL sends a query's result as CSV through ``COPY (...) TO STDOUT``
 SQLite's result comes as Arrow straight from C through ADBC (``adbc-driver-sqlite``) on a connection of its own to
 the same file, which sees what is committed; while the caller's transaction holds writes of its own (or the store
 is in memory), from the plain DB-API cursor in chunks instead. Dates arrive as ISO text and are parsed by Polars.
-Writes: PostgreSQL takes CSV through ``COPY ... FROM STDIN``; SQLite takes
-``executemany`` over tuples, with columns that are null or one value throughout written as SQL literals instead of
-being bound once per row. Everything runs inside the caller's connection and transaction.
+Writes: PostgreSQL takes CSV through ``COPY ... FROM STDIN``; SQLite takes a frame of ``ADBC_WRITE_ROWS`` rows or
+more through a file ADBC writes and one ``INSERT ... SELECT`` (:mod:`forewarn.store.adbc_write`; the caller's
+transaction then comes from ``adbc_write.transaction``, which detaches the file after it), a smaller one through
+``executemany`` over tuples; both with columns that are null or one value throughout written as SQL literals
+instead of being bound once per row. Everything runs inside the caller's connection and transaction.
 
 The values stored are the ones SQLAlchemy would store: dates as ``YYYY-MM-DD`` on SQLite, floats exact (Polars
 writes the shortest text that reads back to the same double, and PostgreSQL parses it exactly), JSON as the text
