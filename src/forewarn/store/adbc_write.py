@@ -61,35 +61,47 @@ def transaction(engine: Engine) -> Iterator[Connection]:
                 detach_all(raw)
 
 
-def _write_file(path: Path, frame: pl.DataFrame) -> None:
+def _write_file(path: Path, frame: pl.DataFrame, chunk_rows: int) -> None:
+    """``frame`` into table ``rows`` of a new file at ``path``, ``chunk_rows`` at a time (dates as ISO text, as
+    SQLAlchemy stores them), so that the text and ADBC's buffers are a chunk's, not the frame's."""
     import adbc_driver_manager
     import adbc_driver_sqlite
 
-    options = {
-        adbc_driver_manager.StatementOptions.INGEST_TARGET_TABLE.value: TABLE,
-        adbc_driver_manager.StatementOptions.INGEST_MODE.value: adbc_driver_manager.INGEST_OPTION_MODE_CREATE,
-    }
     with (
         adbc_driver_sqlite.connect(str(path)) as database,
         adbc_driver_manager.AdbcConnection(database) as connection,
-        adbc_driver_manager.AdbcStatement(connection) as statement,
     ):
-        # A throwaway file: no rollback journal and no fsync (a crash loses only the file, never the store).
-        for pragma in ("PRAGMA journal_mode = OFF", "PRAGMA synchronous = OFF"):
-            statement.set_sql_query(pragma)
-            statement.execute_update()
-        statement.set_options(**options)
-        # Polars hands its buffers over the Arrow C stream interface: no Python object per value.
-        statement.bind_stream(frame)
-        statement.execute_update()
+        with adbc_driver_manager.AdbcStatement(connection) as statement:
+            # A throwaway file: no rollback journal and no fsync (a crash loses only the file, never the store).
+            for pragma in ("PRAGMA journal_mode = OFF", "PRAGMA synchronous = OFF"):
+                statement.set_sql_query(pragma)
+                statement.execute_update()
+        for start in range(0, max(frame.height, 1), chunk_rows):
+            mode = (
+                adbc_driver_manager.INGEST_OPTION_MODE_CREATE
+                if start == 0
+                else adbc_driver_manager.INGEST_OPTION_MODE_APPEND
+            )
+            chunk = frame.slice(start, chunk_rows).with_columns(pl.col(pl.Date).dt.strftime("%Y-%m-%d"))
+            with adbc_driver_manager.AdbcStatement(connection) as statement:
+                statement.set_options(
+                    **{
+                        adbc_driver_manager.StatementOptions.INGEST_TARGET_TABLE.value: TABLE,
+                        adbc_driver_manager.StatementOptions.INGEST_MODE.value: mode,
+                    }
+                )
+                # Polars hands its buffers over the Arrow C stream interface: no Python object per value.
+                statement.bind_stream(chunk)
+                statement.execute_update()
+            del chunk
 
 
-def append(conn: Connection, table: str, frame: pl.DataFrame, literals: dict[str, str]) -> None:
+def append(
+    conn: Connection, table: str, frame: pl.DataFrame, literals: dict[str, str], chunk_rows: int = 200_000
+) -> None:
     """Append every row of ``frame`` to ``table``, in the frame's order: each of the frame's columns from its
-    values, except those ``literals`` gives an SQL literal for (a column null or one value throughout).
-
-    ``frame`` holds the columns as SQLite stores them (dates as ISO text); at least one column is not a literal.
-    """
+    values, except those ``literals`` gives an SQL literal for (a column null or one value throughout); at least
+    one column is not a literal. Dates are stored as ISO text; the file is written ``chunk_rows`` at a time."""
     raw = conn.connection.driver_connection
     assert isinstance(raw, sqlite3.Connection)
     for name in _attached(raw):  # files left by an earlier transaction on this pooled connection go; those
@@ -107,7 +119,7 @@ def append(conn: Connection, table: str, frame: pl.DataFrame, literals: dict[str
     folder = Path(tempfile.mkdtemp(prefix="forewarn-write-"))
     try:
         path = folder / "rows.db"
-        _write_file(path, frame.select(bound))
+        _write_file(path, frame.select(bound), chunk_rows)
         conn.exec_driver_sql(f"ATTACH DATABASE ? AS {name}", (str(path),))
     finally:
         shutil.rmtree(folder, ignore_errors=True)

@@ -297,13 +297,13 @@ def write_frame(
                 with cursor.copy(statement) as copy:
                     copy.write(payload)
         return frame.height
-    text = frame.with_columns(pl.col(pl.Date).dt.strftime("%Y-%m-%d"))
-    literals = _literals(text)
+    literals = _literals(frame)
     literals.pop(columns[0], None)  # sqlite3's executemany runs nothing for rows without parameters
-    bound = [c for c in columns if c not in literals]
     if frame.height >= ADBC_WRITE_ROWS:
-        adbc_write.append(conn, table, text, literals)
+        adbc_write.append(conn, table, frame, literals, chunk_rows)
         return frame.height
+    text = frame.with_columns(pl.col(pl.Date).dt.strftime("%Y-%m-%d"))
+    bound = [c for c in columns if c not in literals]
     values = ", ".join(literals.get(c, "?") for c in columns)
     statement = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({values})"
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
