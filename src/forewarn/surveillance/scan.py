@@ -97,7 +97,8 @@ def _existing_status(conn: Connection) -> pl.DataFrame:
     columns = ["organisation_id", "indicator_id", *STATUS_COLUMNS]
     schema = {c: STATUS_SCHEMA[c] for c in columns}
     if conn.exec_driver_sql("SELECT 1 FROM series_status LIMIT 1").first() is None:
-        return pl.DataFrame(schema=schema)  # a first scan: no bulk reader (on SQLite a child process) to start
+        # A first scan: no bulk reader (on SQLite a child process) to start for nothing.
+        return pl.DataFrame(schema=schema)
     return read_frame(conn, f"SELECT {', '.join(columns)} FROM series_status", schema, bulk=True)
 
 
