@@ -58,6 +58,55 @@ class Run:
     peak_mb: float
     changed: int
     signals: int
+    server_cpu: float | None = None
+
+
+class ServerCpu:
+    """CPU (user + system) of the PostgreSQL backends serving one database while a command runs: a thread reads
+    every backend whose title names the database (``postgres: ... <user> <database> <client> ...``) every 0.05 s
+    and keeps each one's last reading; backends are separate processes, so a client's ``wait4`` never counts
+    them. A backend's CPU after its last reading (at most one interval, at its exit) is missed: a lower bound.
+    The server's shared processes (checkpointer, WAL writer, background writer) serve every database on the
+    server, this bench's and others', and are not counted."""
+
+    def __init__(self, database: str) -> None:
+        import threading
+
+        self.database = database
+        self.seen: dict[int, float] = {}
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self) -> None:
+        import psutil
+
+        for process in psutil.process_iter(["cmdline"]):
+            words = " ".join(process.info["cmdline"] or []).split()
+            if len(words) > 3 and words[0] == "postgres:" and self.database in words:
+                try:
+                    times = process.cpu_times()
+                except psutil.Error:
+                    continue
+                self.seen[process.pid] = times.user + times.system
+
+    def _run(self) -> None:
+        while not self.stop.wait(0.05):
+            self._sample()
+
+    def __enter__(self) -> ServerCpu:
+        self._sample()
+        self.before = dict(self.seen)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+        self._sample()
+
+    @property
+    def seconds(self) -> float:
+        return sum(cpu - self.before.get(pid, 0.0) for pid, cpu in self.seen.items())
 
 
 def month(i: int) -> dt.date:
@@ -209,6 +258,7 @@ def run_scan_process(url: str, label: str, *flags: str, scheduler: str | None = 
 
     The peak comes from ``/usr/bin/time`` when present: Linux counts a forked child's peak from the parent's RSS at
     the fork, so wait4's ``ru_maxrss`` of a child of this (large) process says at least this process's size."""
+    database = url.rsplit("/", 1)[1] if url.startswith("postgresql") else None
     env = {**os.environ, "FOREWARN_DATABASE_URL": url}
     env.pop("FOREWARN_SCHEDULER", None)
     if scheduler:
@@ -217,9 +267,14 @@ def run_scan_process(url: str, label: str, *flags: str, scheduler: str | None = 
         start = time.perf_counter()
         timer = ["/usr/bin/time", "-f", "peak-kb %M"] if Path("/usr/bin/time").exists() else []
         command = [*timer, str(FOREWARN), "scan", "--json", *flags]
+        server = ServerCpu(database) if database else None
+        if server:
+            server.__enter__()
         child = subprocess.Popen(command, env=env, stdout=out, stderr=err)
         _, status, usage = os.wait4(child.pid, 0)
         wall = time.perf_counter() - start
+        if server:
+            server.__exit__()
         child.returncode = os.waitstatus_to_exitcode(status)
         if child.returncode != 0:
             err.seek(0)
@@ -236,6 +291,7 @@ def run_scan_process(url: str, label: str, *flags: str, scheduler: str | None = 
         peak_mb,
         int(payload["series_changed"]),
         int(payload["signals_written"]),
+        server.seconds if server else None,
     )
 
 
@@ -318,7 +374,8 @@ def report(runs: list[Run], raw_mb: float) -> None:
     for r in runs:
         print(
             f"  {r.label:<34} wall {r.wall:8.1f} s  cpu {r.cpu:8.1f} s  peak RSS {r.peak_mb:8,.0f} MB "
-            f"({r.peak_mb / raw_mb:5.1f}x raw)  series changed {r.changed:>10,}  signals written {r.signals:>11,}",
+            f"({r.peak_mb / raw_mb:5.1f}x raw)  series changed {r.changed:>10,}  signals written {r.signals:>11,}"
+            + (f"  server CPU {r.server_cpu:6.1f} s" if r.server_cpu is not None else ""),
             flush=True,
         )
 

@@ -4,9 +4,11 @@ Reads: PostgreSQL sends a query's result as CSV through ``COPY (...) TO STDOUT``
 SQLite's result comes as Arrow straight from C through ADBC (``adbc-driver-sqlite``) on a connection of its own to
 the same file, which sees what is committed; while the caller's transaction holds writes of its own (or the store
 is in memory), from the plain DB-API cursor in chunks instead. Dates arrive as ISO text and are parsed by Polars.
-Writes: PostgreSQL takes CSV through ``COPY ... FROM STDIN``; SQLite takes
-``executemany`` over tuples, with columns that are null or one value throughout written as SQL literals instead of
-being bound once per row. Everything runs inside the caller's connection and transaction.
+Writes: PostgreSQL takes CSV through ``COPY ... FROM STDIN``; SQLite takes a frame of ``ADBC_WRITE_ROWS`` rows or
+more through a file ADBC writes and one ``INSERT ... SELECT`` (:mod:`forewarn.store.adbc_write`; the caller's
+transaction then comes from ``adbc_write.transaction``, which detaches the file after it), a smaller one through
+``executemany`` over tuples; both with columns that are null or one value throughout written as SQL literals
+instead of being bound once per row. Everything runs inside the caller's connection and transaction.
 
 The values stored are the ones SQLAlchemy would store: dates as ``YYYY-MM-DD`` on SQLite, floats exact (Polars
 writes the shortest text that reads back to the same double, and PostgreSQL parses it exactly), JSON as the text
@@ -27,6 +29,7 @@ from urllib.parse import quote
 import polars as pl
 from sqlalchemy import Connection
 
+from forewarn.store import adbc_write
 from forewarn.store.database import SQLITE_CHANGES_AT_BEGIN
 
 SQLITE_FETCH_ROWS = 200_000
@@ -36,6 +39,8 @@ SQLITE_FETCH_ROWS = 200_000
 ADBC_TYPED = "forewarn_typed__"
 ADBC_BATCH_ROWS = 65_536
 WRITE_CHUNK_ROWS = 200_000
+ADBC_WRITE_ROWS = 5_000
+"""On SQLite, frames of at least this many rows are written through ADBC (:mod:`forewarn.store.adbc_write`)."""
 
 
 def read_frame(
@@ -292,9 +297,12 @@ def write_frame(
                 with cursor.copy(statement) as copy:
                     copy.write(payload)
         return frame.height
-    text = frame.with_columns(pl.col(pl.Date).dt.strftime("%Y-%m-%d"))
-    literals = _literals(text)
+    literals = _literals(frame)
     literals.pop(columns[0], None)  # sqlite3's executemany runs nothing for rows without parameters
+    if frame.height >= ADBC_WRITE_ROWS:
+        adbc_write.append(conn, table, frame, literals, chunk_rows)
+        return frame.height
+    text = frame.with_columns(pl.col(pl.Date).dt.strftime("%Y-%m-%d"))
     bound = [c for c in columns if c not in literals]
     values = ", ".join(literals.get(c, "?") for c in columns)
     statement = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({values})"

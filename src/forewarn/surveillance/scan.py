@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import polars as pl
 from sqlalchemy import Connection, Engine, insert, select, update
 
+from forewarn.store import adbc_write
 from forewarn.store.columnar import delete_keys, read_frame, write_frame
 from forewarn.store.models_surveillance import ScanFingerprint, ScanRun
 from forewarn.store.signals import pack_signals, unpack_frame
@@ -94,12 +95,11 @@ def load_panel(conn: Connection) -> tuple[Panel, pl.DataFrame]:
 
 def _existing_status(conn: Connection) -> pl.DataFrame:
     columns = ["organisation_id", "indicator_id", *STATUS_COLUMNS]
-    return read_frame(
-        conn,
-        f"SELECT {', '.join(columns)} FROM series_status",
-        {c: STATUS_SCHEMA[c] for c in columns},
-        bulk=True,
-    )
+    schema = {c: STATUS_SCHEMA[c] for c in columns}
+    if conn.exec_driver_sql("SELECT 1 FROM series_status LIMIT 1").first() is None:
+        # A first scan: no bulk reader (on SQLite a child process) to start for nothing.
+        return pl.DataFrame(schema=schema)
+    return read_frame(conn, f"SELECT {', '.join(columns)} FROM series_status", schema, bulk=True)
 
 
 def _changed(new: pl.DataFrame, old: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -205,7 +205,8 @@ def run_scan(
         results = run_partitions(partitions, options, scheduler)
     if tick:
         tick(1)
-    with engine.begin() as conn:
+    # The writes go through files attached on SQLite (forewarn.store.adbc_write), detached after the transaction.
+    with adbc_write.transaction(engine) as conn:
         old_status = _existing_status(conn)
         scan_id = int(
             conn.execute(
