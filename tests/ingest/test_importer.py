@@ -233,6 +233,56 @@ def test_corrected_reimport_replaces_values_and_records_the_revision(engine: Eng
     assert {r["batch_id"] for r in revisions} == {first.batch_id}
 
 
+def test_a_second_correction_records_each_replaced_version_once(engine: Engine, tmp_path: Path) -> None:
+    """A file mixing new, revised and unchanged rows into a populated store: the merge's counts, and every
+    revision holds exactly the version it replaced (values, revision number, batch), as derived by hand below."""
+    first = import_file(engine, write(tmp_path, "a.csv", HEADER + "\n".join(GOOD_ROWS) + "\n"), MAPPING)
+    second = import_file(
+        engine,
+        write(tmp_path, "b.csv", HEADER + "2020-02-01,AAA,Alpha,1100,110\n2020-03-01,AAA,Alpha,900,90\n"),
+        MAPPING,
+    )
+    third = import_file(
+        engine,
+        write(
+            tmp_path,
+            "c.csv",
+            HEADER
+            + "2020-01-01,AAA,Alpha,1000,100\n2020-02-01,AAA,Alpha,1200,110\n2020-04-01,BBB,Beta,10,1\n",
+        ),
+        MAPPING,
+    )
+    # b.csv: AAA February's breaches (150 -> 110) change both of its indicators; March is new (2 observations).
+    assert (second.observations_inserted, second.observations_updated, second.observations_unchanged) == (
+        2,
+        2,
+        0,
+    )
+    # c.csv: January unchanged (2); February's attendances 1100 -> 1200 change the rate only, not the count of
+    # breaches (1 revised, 1 unchanged); BBB April is new (2).
+    assert (third.observations_inserted, third.observations_updated, third.observations_unchanged) == (
+        2,
+        1,
+        3,
+    )
+    with engine.connect() as conn:
+        revisions = conn.execute(select(ObservationRevision.__table__)).mappings().all()
+    replaced = sorted(
+        (
+            (r["replaced_by_batch_id"], r["numerator"]),
+            (r["revision"], r["numerator"], r["denominator"], r["batch_id"], r["replaced_by_batch_id"]),
+        )
+        for r in revisions
+    )
+    # The rate's February, 950/1100 (revision 1, first batch), then 990/1100 (revision 2, second batch); the count
+    # of breaches' February once, 150 (revision 1), replaced by the second batch.
+    assert [version for _, version in replaced] == [
+        (1, 150.0, None, first.batch_id, second.batch_id),
+        (1, 950.0, 1100.0, first.batch_id, second.batch_id),
+        (2, 990.0, 1100.0, second.batch_id, third.batch_id),
+    ]
+
+
 def test_excel_and_parquet_read_like_csv(engine: Engine, tmp_path: Path) -> None:
     frame = pl.read_csv((HEADER + "\n".join(GOOD_ROWS) + "\n").encode(), infer_schema=False)
     frame.write_excel(tmp_path / "good.xlsx")

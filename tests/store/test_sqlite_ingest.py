@@ -67,8 +67,14 @@ def test_rows_arrive_as_executemany_bound_them_in_chunks(sqlite_engine: Engine) 
     assert sqlite_ingest.SCHEMA not in _attached(sqlite_engine)
 
 
+def _store_folder(engine: Engine) -> Path:
+    assert engine.url.database
+    return Path(engine.url.database).parent
+
+
 def test_a_rollback_leaves_nothing_and_no_file(sqlite_engine: Engine) -> None:
-    before = set(Path(tempfile.gettempdir()).glob("forewarn-load-*"))
+    folders = (_store_folder(sqlite_engine), Path(tempfile.gettempdir()))
+    before = {folder: set(folder.glob("forewarn-load-*")) for folder in folders}
     seen: list[int] = []
 
     def load_then_fail() -> None:
@@ -83,7 +89,7 @@ def test_a_rollback_leaves_nothing_and_no_file(sqlite_engine: Engine) -> None:
     with sqlite_engine.connect() as conn:
         assert conn.exec_driver_sql(f"SELECT count(*) FROM {TABLE}").scalar_one() == 0
     assert sqlite_ingest.SCHEMA not in _attached(sqlite_engine)
-    assert set(Path(tempfile.gettempdir()).glob("forewarn-load-*")) == before
+    assert {folder: set(folder.glob("forewarn-load-*")) for folder in folders} == before
 
 
 def test_a_file_left_attached_by_another_transaction_is_replaced(sqlite_engine: Engine) -> None:
@@ -96,3 +102,19 @@ def test_a_file_left_attached_by_another_transaction_is_replaced(sqlite_engine: 
     with sqlite_engine.connect() as conn:
         keys = conn.exec_driver_sql(f"SELECT k FROM {TABLE} ORDER BY k").scalars().all()
     assert keys == list(range(20))
+
+
+def test_the_load_file_is_written_beside_the_database_not_in_the_temporary_folder(
+    sqlite_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At 36M observations the file is a few GB: it goes on the store's disk, and is gone once attached."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(elsewhere))
+    with bulk.import_transaction(sqlite_engine) as conn:
+        sqlite_ingest.insert_frame(conn, TABLE, _frame(10), COLUMNS, {"c": "1", "n": "NULL"}, 100)
+        files = {str(row[1]): str(row[2]) for row in conn.exec_driver_sql("PRAGMA database_list")}
+    load = Path(files[sqlite_ingest.SCHEMA])
+    assert load.parent.parent == _store_folder(sqlite_engine)
+    assert not load.exists() and not load.parent.exists()  # unlinked as soon as attached
+    assert list(elsewhere.iterdir()) == []

@@ -13,7 +13,8 @@ open transaction has read, so the file stays attached until :func:`detach` is ca
 (``bulk.import_transaction`` does), or until the next load on the same pooled connection. The file is unlinked as
 soon as it is attached: SQLite reads it through its open descriptor, and the space comes back when it is detached
 or the connection closes, even if the process is killed (on POSIX systems; elsewhere the unlink fails and the file
-is left in the temporary folder).
+is left behind). The file is written beside the store's database file (:func:`load_folder`), not in the temporary
+folder, which may be too small for it.
 """
 
 from __future__ import annotations
@@ -58,6 +59,36 @@ def _write_file(path: Path, frame: pl.DataFrame) -> None:
         statement.execute_update()
 
 
+def load_folder(raw: sqlite3.Connection) -> Path:
+    """Where the load file goes: beside the store's database file (the same disk, which has room for the store
+    the file is copied into; an import of 36M observations writes a file of a few GB, more than a small temporary
+    folder may hold), or the temporary folder for a store in memory."""
+    for row in raw.execute("PRAGMA database_list"):
+        if row[1] == "main" and row[2]:
+            return Path(str(row[2])).parent
+    return Path(tempfile.gettempdir())
+
+
+def attach_frame(conn: Connection, frame: pl.DataFrame) -> str:
+    """Write ``frame`` (its columns as SQLite stores them, dates as ISO text) into a new load file, attach it to
+    the caller's connection and return the name of its table (``forewarn_load.rows``, rowids 1..n in the frame's
+    order). It stays attached until :func:`detach` (after the caller's transaction)."""
+    raw = conn.connection.driver_connection
+    assert isinstance(raw, sqlite3.Connection)
+    detach(raw)  # a load file left attached by an earlier transaction on this pooled connection
+    try:
+        folder = Path(tempfile.mkdtemp(prefix="forewarn-load-", dir=load_folder(raw)))
+    except OSError:  # the store's folder is read-only to us: the temporary folder
+        folder = Path(tempfile.mkdtemp(prefix="forewarn-load-"))
+    try:
+        path = folder / "load.db"
+        _write_file(path, frame)
+        conn.exec_driver_sql(f"ATTACH DATABASE ? AS {SCHEMA}", (str(path),))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return f"{SCHEMA}.{TABLE}"
+
+
 def insert_frame(
     conn: Connection,
     table: str,
@@ -72,22 +103,13 @@ def insert_frame(
 
     ``frame`` holds the columns as SQLite stores them (dates as ISO text). Rows are copied ``chunk_rows`` at a
     time, calling ``progress(rows)`` after each chunk when given."""
-    raw = conn.connection.driver_connection
-    assert isinstance(raw, sqlite3.Connection)
-    detach(raw)  # a load file left attached by an earlier transaction on this pooled connection
     bound = [c for c in columns if c not in literals]
-    folder = Path(tempfile.mkdtemp(prefix="forewarn-load-"))
-    try:
-        path = folder / "load.db"
-        _write_file(path, frame.select(bound))
-        conn.exec_driver_sql(f"ATTACH DATABASE ? AS {SCHEMA}", (str(path),))
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    rows = attach_frame(conn, frame.select(bound))
     source = ", ".join(literals.get(c, f'"{c}"') for c in columns)
     for start in range(0, frame.height, chunk_rows):
         # A new table's rowids are 1..n in the order written, so a rowid range is a chunk of the frame.
         conn.exec_driver_sql(
-            f"INSERT INTO {table} ({', '.join(columns)}) SELECT {source} FROM {SCHEMA}.{TABLE} "
+            f"INSERT INTO {table} ({', '.join(columns)}) SELECT {source} FROM {rows} "
             f"WHERE rowid > {start} AND rowid <= {start + chunk_rows}"
         )
         if progress:
