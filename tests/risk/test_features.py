@@ -121,3 +121,24 @@ def test_a_history_of_named_datasets_reads_the_same_observations_by_series(
     assert some.first_period() == expected["period_start"].min()
     assert some.last_period() == expected["period_start"].max()
     assert some.latest_known() == max(expected["known_on"].max(), some.events["known_on"].max())  # type: ignore[type-var]
+
+
+def test_the_features_pass_over_every_observation_gives_the_data_version_of_a_read_of_its_own(
+    engine: Engine, history: StoreHistory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The backtest's pass reads every observation (not only those known by its last origin) and keeps their
+    row count and hash sum, so the data version needs no second read: the features equal those of a pass that
+    stops at the last origin, and the data version equals that of a fresh history summing its own read."""
+    monkeypatch.setattr(features, "_SCAN_ROWS", 30_000)
+    origins = [dt.date(2020, 1, 1), ORIGIN]
+    assert history.reader is not None and not history.reader.whole
+    stopped = surveillance_by_origin(history, origins)
+    assert not history.reader.whole  # a pass that stops at the last origin has not seen every row
+    every = surveillance_by_origin(history, origins, read_all=True)
+    for origin in origins:  # (a group-by's rows come in any order)
+        assert_frame_equal(every[origin].sort("organisation_id"), stopped[origin].sort("organisation_id"))
+    assert history.reader.whole["rows"] == history.reader.summary["rows"].sum()
+    with engine.connect() as conn:
+        fresh = load_history(conn, soft=history.soft)
+    assert fresh.reader is not None and not fresh.reader.whole
+    assert store.data_version(history) == store.data_version(fresh)
