@@ -142,3 +142,32 @@ def test_the_features_pass_over_every_observation_gives_the_data_version_of_a_re
         fresh = load_history(conn, soft=history.soft)
     assert fresh.reader is not None and not fresh.reader.whole
     assert store.data_version(history) == store.data_version(fresh)
+
+
+def test_a_history_read_while_an_import_commits_stops_instead_of_mixing_two_states(
+    engine: Engine, history: StoreHistory
+) -> None:
+    """The observations are read after the history is loaded, on other connections: a read that follows a
+    commit changing an indicator's observations (the importer moves the indicator's data version on in the same
+    transaction, as here) stops with HistoryChanged, a ValueError the CLI reports, rather than mixing the store
+    before and after it. Without a commit every read goes through."""
+    from forewarn.risk.history import HistoryChanged
+
+    origins = [ORIGIN]
+    assert surveillance_by_origin(history, origins)[ORIGIN].height > 0
+    assert history.indicator_observations([1]).height > 0
+    with engine.begin() as conn:  # an import's commit: a changed value and its indicator's version moved on
+        conn.exec_driver_sql(
+            "UPDATE observations SET value = value + 1 WHERE id = (SELECT MIN(id) FROM observations)"
+        )
+        conn.exec_driver_sql(
+            "UPDATE indicator_data_versions SET version = version + 1 WHERE indicator_id = "
+            "(SELECT indicator_id FROM observations WHERE id = (SELECT MIN(id) FROM observations))"
+        )
+    with pytest.raises(HistoryChanged, match="changed while they were read"):
+        surveillance_by_origin(history, origins)
+    with pytest.raises(HistoryChanged):
+        history.indicator_observations([1])
+    with engine.connect() as conn:  # a history loaded after the commit reads it
+        later = load_history(conn, soft=history.soft)
+    assert surveillance_by_origin(later, origins)[ORIGIN].height > 0
