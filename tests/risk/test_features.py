@@ -171,3 +171,17 @@ def test_a_history_read_while_an_import_commits_stops_instead_of_mixing_two_stat
     with engine.connect() as conn:  # a history loaded after the commit reads it
         later = load_history(conn, soft=history.soft)
     assert surveillance_by_origin(later, origins)[ORIGIN].height > 0
+
+
+def test_the_rank_intervals_method_changes_no_feature(
+    history: StoreHistory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The as-of scans take the league tables' rank intervals by the conditional expected rank instead of a
+    simulation (ranks are not features): every feature equals that of scans simulating the rank intervals."""
+    origins = [dt.date(2020, 1, 1), ORIGIN]
+    assert features._SCAN.rank_simulation_max_units == 0
+    fast = surveillance_by_origin(history, origins)
+    monkeypatch.setattr(features, "_SCAN", replace(features._SCAN, rank_simulation_max_units=10**9))
+    simulated = surveillance_by_origin(history, origins)
+    for origin in origins:
+        assert_frame_equal(fast[origin].sort("organisation_id"), simulated[origin].sort("organisation_id"))

@@ -37,8 +37,9 @@ from forewarn.surveillance.storewide import funnel_fdr
 
 SOFT_PREFIX = "soft_"
 BASELINES = ("signal_count", "naive_mean_z", "last_grade")
-# Ranks are not features: a quick replicate count keeps the as-of scans cheap.
-_SCAN = ScanOptions(rank_replicates=100)
+# Ranks are not features: the league tables' rank intervals, which every scan computes, take the conditional
+# expected rank (milliseconds) rather than a simulation (7% of the backtest's CPU at 5,000 organisations).
+_SCAN = ScanOptions(rank_replicates=100, rank_simulation_max_units=0)
 _TREND_PERIODS = 6
 # Observations scanned at once (whole indicators): about 0.4 KB of panel and scan memory each at the peak.
 _SCAN_ROWS = 1_000_000
