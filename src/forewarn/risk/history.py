@@ -420,8 +420,8 @@ def load_history(
 
 __all__ = [
     "DEFAULT_PUBLICATION_LAG_DAYS",
-    "HistoryChanged",
     "SOFT_SCHEMA",
+    "HistoryChanged",
     "ObservationReader",
     "StoreHistory",
     "load_history",

@@ -222,7 +222,9 @@ class _Replicates:
         origin = origin.astype(np.int64).ravel()
         order = np.lexsort((-cases.score, origin))
         ordered_origin, ordered_score = origin[order], cases.score[order]
-        new = np.r_[True, (ordered_origin[1:] != ordered_origin[:-1]) | (ordered_score[1:] != ordered_score[:-1])]
+        new = np.r_[
+            True, (ordered_origin[1:] != ordered_origin[:-1]) | (ordered_score[1:] != ordered_score[:-1])
+        ]
         ranked = np.empty(cases.score.size, dtype=np.int64)
         ranked[order] = np.cumsum(new) - 1
         return cls(
