@@ -13,7 +13,9 @@ set so that the backtest has ``--origins`` origins in all (default 8, a year apa
 are the second half. The wall time, the CPU time (user + system) and the peak RSS of the child come from ``wait4``.
 
 Run: .venv/bin/python bench/risk_bench.py [--orgs 2000] [--years 10] [--origins 8] [--step 12] [--keep DIR]
-The issue's size: --orgs 50000 --years 10.
+[--save-json FILE] [--compare FILE]. The issue's size: --orgs 50000 --years 10. ``--compare`` prints how many of
+the backtest JSON's values differ from an earlier run's ``--save-json`` (on the same store: a change of the code
+should move none, or say why) and the largest difference between two numbers.
 """
 
 from __future__ import annotations
@@ -100,6 +102,29 @@ def run_backtest(url: str, arguments: list[str]) -> tuple[float, float, float, d
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, payload
 
 
+def differences(before: object, after: object, path: str = "") -> list[tuple[str, float]]:
+    """Every value that differs between two JSON documents, with the absolute difference of numbers (inf for
+    anything else that differs)."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        return [
+            d
+            for key in sorted(set(before) | set(after))
+            for d in differences(before.get(key), after.get(key), f"{path}/{key}")
+        ]
+    if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
+        return [
+            d
+            for i, (b, a) in enumerate(zip(before, after, strict=True))
+            for d in differences(b, a, f"{path}[{i}]")
+        ]
+    if before == after:
+        return []
+    numbers = (int, float)
+    if isinstance(before, numbers) and isinstance(after, numbers):
+        return [(path, abs(float(before) - float(after)))]
+    return [(path, float("inf"))]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -112,6 +137,7 @@ def main() -> None:
     parser.add_argument("--horizon", type=int, default=12)
     parser.add_argument("--keep", type=Path, default=Path("/tmp/forewarn-riskbench"), help="stores kept here")
     parser.add_argument("--save-json", type=Path, help="write the backtest's JSON here (to compare runs)")
+    parser.add_argument("--compare", type=Path, help="an earlier run's --save-json: say what differs")
     args = parser.parse_args()
     # The simulation is one file per kind: 50,000 organisations x 10 years is 120M indicator rows in one import.
     os.environ.setdefault("FOREWARN_IMPORT_MAX_ROWS", str(args.orgs * args.years * 12 * 40 + 1))
@@ -144,6 +170,14 @@ def main() -> None:
         f"{payload['n_events']:,} events; AUC {payload['auc']:.3f})",
         flush=True,
     )
+    if args.compare:
+        moved = differences(json.loads(args.compare.read_text()), json.loads(json.dumps(payload)))
+        largest = max(moved, key=lambda d: d[1]) if moved else None
+        print(
+            f"  against {args.compare}: {len(moved)} values differ"
+            + (f", the largest by {largest[1]:.3g} ({largest[0]})" if largest else " (identical)"),
+            flush=True,
+        )
     print(
         f"  machine: {os.cpu_count()} CPUs, load average {before[0]:.2f} before and {after[0]:.2f} after "
         f"(1 min), {after[1]:.2f} (5 min)",
