@@ -99,8 +99,7 @@ class ObservationReader:
     versions: pl.DataFrame | None = None  # indicator_id, version when loaded (None: not checked)
     # The row count and row-hash sum (:func:`row_hash_sum`) of every observation, kept by the first pass that
     # read them all (:meth:`batches` with no date), so that the data version of a run that has read the table
-    # once (the backtest's features) needs no second read of it: that read was about a tenth of the backtest's
-    # CPU (docs/risk.md, "Speed").
+    # once (the backtest's features) needs no second read of it (docs/risk.md, "The bench at scale").
     whole: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
