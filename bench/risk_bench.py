@@ -4,7 +4,10 @@ The region is simulated by the project's simulator (``forewarn.simulate``) and l
 --load`` and the demo load it (organisations, indicators and events through the importer; one closed staff-survey
 wave a year through the surveys service, dated in its fieldwork month). The store is kept under ``--keep`` (default
 ``/tmp/forewarn-riskbench``), one folder per size and seed, and reused by later runs: loading takes far longer than
-the backtest at large sizes.
+the backtest at large sizes. The store is built in a process of its own: a child started by a process that has
+grown large reports that process's peak as its own (Linux records the old address space's high-water mark at
+``exec``, and ``subprocess`` starts children with ``vfork``), so a backtest timed in the process that had just
+built a 5,000-organisation store reported 5.7 GB instead of its own 0.9 GB.
 
 Then ``forewarn risk backtest --outcome inspection:inadequate --new-only --horizon 12 --step STEP --to DATE --json``
 runs as a child process (what the user runs: the history read from the store, the as-of features at every origin,
@@ -13,7 +16,9 @@ set so that the backtest has ``--origins`` origins in all (default 8, a year apa
 are the second half. The wall time, the CPU time (user + system) and the peak RSS of the child come from ``wait4``.
 
 Run: .venv/bin/python bench/risk_bench.py [--orgs 2000] [--years 10] [--origins 8] [--step 12] [--keep DIR]
-The issue's size: --orgs 50000 --years 10.
+[--save-json FILE] [--compare FILE]. The issue's size: --orgs 50000 --years 10. ``--compare`` prints how many of
+the backtest JSON's values differ from an earlier run's ``--save-json`` (on the same store: a change of the code
+should move none, or say why) and the largest difference between two numbers.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -80,6 +86,21 @@ def populate(folder: Path, orgs: int, years: int, seed: int) -> dict[str, float]
     return figures
 
 
+def populate_apart(folder: Path, orgs: int, years: int, seed: int) -> dict[str, float]:
+    """:func:`populate` in a process of its own (spawned), so that this process stays small (module docstring)."""
+    if not (folder / LOADED).exists():
+        child = multiprocessing.get_context("spawn").Process(
+            target=populate, args=(folder, orgs, years, seed)
+        )
+        child.start()
+        child.join()
+        if child.exitcode != 0:
+            raise SystemExit(f"building the store failed (exit code {child.exitcode})")
+        figures = json.loads((folder / LOADED).read_text())
+        return dict(figures, reused=0.0)
+    return populate(folder, orgs, years, seed)
+
+
 def run_backtest(url: str, arguments: list[str]) -> tuple[float, float, float, dict[str, object]]:
     """The backtest as a child process: (wall seconds, CPU seconds, peak RSS MB, its JSON)."""
     env = {**os.environ, "FOREWARN_DATABASE_URL": url}
@@ -100,6 +121,29 @@ def run_backtest(url: str, arguments: list[str]) -> tuple[float, float, float, d
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, payload
 
 
+def differences(before: object, after: object, path: str = "") -> list[tuple[str, float]]:
+    """Every value that differs between two JSON documents, with the absolute difference of numbers (inf for
+    anything else that differs)."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        return [
+            d
+            for key in sorted(set(before) | set(after))
+            for d in differences(before.get(key), after.get(key), f"{path}/{key}")
+        ]
+    if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
+        return [
+            d
+            for i, (b, a) in enumerate(zip(before, after, strict=True))
+            for d in differences(b, a, f"{path}[{i}]")
+        ]
+    if before == after:
+        return []
+    numbers = (int, float)
+    if isinstance(before, numbers) and isinstance(after, numbers):
+        return [(path, abs(float(before) - float(after)))]
+    return [(path, float("inf"))]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -112,12 +156,13 @@ def main() -> None:
     parser.add_argument("--horizon", type=int, default=12)
     parser.add_argument("--keep", type=Path, default=Path("/tmp/forewarn-riskbench"), help="stores kept here")
     parser.add_argument("--save-json", type=Path, help="write the backtest's JSON here (to compare runs)")
+    parser.add_argument("--compare", type=Path, help="an earlier run's --save-json: say what differs")
     args = parser.parse_args()
     # The simulation is one file per kind: 50,000 organisations x 10 years is 120M indicator rows in one import.
     os.environ.setdefault("FOREWARN_IMPORT_MAX_ROWS", str(args.orgs * args.years * 12 * 40 + 1))
     folder = args.keep / f"{args.orgs}x{args.years}y-seed{args.seed}"
     before = os.getloadavg()
-    figures = populate(folder, args.orgs, args.years, args.seed)
+    figures = populate_apart(folder, args.orgs, args.years, args.seed)
     first = dt.date(int(figures["start_year"]), 1, 1)
     # Origins start a year after the first data (forewarn.risk.backtest.default_origins); --to ends them.
     last = add_months(first, 12 + args.step * (args.origins - 1))
@@ -144,6 +189,14 @@ def main() -> None:
         f"{payload['n_events']:,} events; AUC {payload['auc']:.3f})",
         flush=True,
     )
+    if args.compare:
+        moved = differences(json.loads(args.compare.read_text()), json.loads(json.dumps(payload)))
+        largest = max(moved, key=lambda d: d[1]) if moved else None
+        print(
+            f"  against {args.compare}: {len(moved)} values differ"
+            + (f", the largest by {largest[1]:.3g} ({largest[0]})" if largest else " (identical)"),
+            flush=True,
+        )
     print(
         f"  machine: {os.cpu_count()} CPUs, load average {before[0]:.2f} before and {after[0]:.2f} after "
         f"(1 min), {after[1]:.2f} (5 min)",

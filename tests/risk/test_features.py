@@ -121,3 +121,67 @@ def test_a_history_of_named_datasets_reads_the_same_observations_by_series(
     assert some.first_period() == expected["period_start"].min()
     assert some.last_period() == expected["period_start"].max()
     assert some.latest_known() == max(expected["known_on"].max(), some.events["known_on"].max())  # type: ignore[type-var]
+
+
+def test_the_features_pass_over_every_observation_gives_the_data_version_of_a_read_of_its_own(
+    engine: Engine, history: StoreHistory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The backtest's pass reads every observation (not only those known by its last origin) and keeps their
+    row count and hash sum, so the data version needs no second read: the features equal those of a pass that
+    stops at the last origin, and the data version equals that of a fresh history summing its own read."""
+    monkeypatch.setattr(features, "_SCAN_ROWS", 30_000)
+    origins = [dt.date(2020, 1, 1), ORIGIN]
+    assert history.reader is not None and not history.reader.whole
+    stopped = surveillance_by_origin(history, origins)
+    assert not history.reader.whole  # a pass that stops at the last origin has not seen every row
+    every = surveillance_by_origin(history, origins, read_all=True)
+    for origin in origins:  # (a group-by's rows come in any order)
+        assert_frame_equal(every[origin].sort("organisation_id"), stopped[origin].sort("organisation_id"))
+    assert history.reader.whole["rows"] == history.reader.summary["rows"].sum()
+    with engine.connect() as conn:
+        fresh = load_history(conn, soft=history.soft)
+    assert fresh.reader is not None and not fresh.reader.whole
+    assert store.data_version(history) == store.data_version(fresh)
+
+
+def test_a_history_read_while_an_import_commits_stops_instead_of_mixing_two_states(
+    engine: Engine, history: StoreHistory
+) -> None:
+    """The observations are read after the history is loaded, on other connections: a read that follows a
+    commit changing an indicator's observations (the importer moves the indicator's data version on in the same
+    transaction, as here) stops with HistoryChanged, a ValueError the CLI reports, rather than mixing the store
+    before and after it. Without a commit every read goes through."""
+    from forewarn.risk.history import HistoryChanged
+
+    origins = [ORIGIN]
+    assert surveillance_by_origin(history, origins)[ORIGIN].height > 0
+    assert history.indicator_observations([1]).height > 0
+    with engine.begin() as conn:  # an import's commit: a changed value and its indicator's version moved on
+        conn.exec_driver_sql(
+            "UPDATE observations SET value = value + 1 WHERE id = (SELECT MIN(id) FROM observations)"
+        )
+        conn.exec_driver_sql(
+            "UPDATE indicator_data_versions SET version = version + 1 WHERE indicator_id = "
+            "(SELECT indicator_id FROM observations WHERE id = (SELECT MIN(id) FROM observations))"
+        )
+    with pytest.raises(HistoryChanged, match="changed while they were read"):
+        surveillance_by_origin(history, origins)
+    with pytest.raises(HistoryChanged):
+        history.indicator_observations([1])
+    with engine.connect() as conn:  # a history loaded after the commit reads it
+        later = load_history(conn, soft=history.soft)
+    assert surveillance_by_origin(later, origins)[ORIGIN].height > 0
+
+
+def test_the_rank_intervals_method_changes_no_feature(
+    history: StoreHistory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The as-of scans take the league tables' rank intervals by the conditional expected rank instead of a
+    simulation (ranks are not features): every feature equals that of scans simulating the rank intervals."""
+    origins = [dt.date(2020, 1, 1), ORIGIN]
+    assert features._SCAN.rank_simulation_max_units == 0
+    fast = surveillance_by_origin(history, origins)
+    monkeypatch.setattr(features, "_SCAN", replace(features._SCAN, rank_simulation_max_units=10**9))
+    simulated = surveillance_by_origin(history, origins)
+    for origin in origins:
+        assert_frame_equal(fast[origin].sort("organisation_id"), simulated[origin].sort("organisation_id"))

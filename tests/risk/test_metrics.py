@@ -92,3 +92,49 @@ def test_calibration_of_calibrated_probabilities() -> None:
     p = rng.uniform(0, 0.6, 200_000)
     curve = calibration_by_decile(p, rng.random(p.size) < p)
     assert np.allclose(curve["predicted"], curve["observed"], atol=0.01)
+
+
+@pytest.mark.parametrize("decimals", [None, 1])
+def test_each_bootstrap_replicate_equals_the_figures_of_its_resample(decimals: int | None) -> None:
+    """The bootstrap's weighted counts (no sort of each resample) against :func:`point_metrics` of the resample
+    itself, the reference (itself checked against scikit-learn and the Mann-Whitney statistic above): equal to
+    the bit, with ties (rounded scores, as the signal count has), several origins of different sizes, an
+    organisation with two cases at one origin, and replicates without an event."""
+    from forewarn.risk.metrics import _Clusters, _Replicates
+
+    rng = np.random.default_rng(11)
+    n = 400
+    organisation = rng.integers(0, 120, n)
+    origin = rng.choice([3, 7, 9, 20], n, p=[0.1, 0.2, 0.3, 0.4])
+    score = rng.random(n) if decimals is None else np.round(rng.random(n), decimals)
+    event = rng.random(n) < 0.15
+    for cases in (
+        Cases.of(organisation, origin, score, event),
+        Cases.of(organisation[:30], origin[:30], score[:30], event[:30] & False),
+    ):
+        clusters, replicates = _Clusters.of(cases.organisation), _Replicates.of(cases)
+        for _ in range(200):
+            weight, rows = clusters.draw(rng)
+            expected = point_metrics(cases.take(rows), probability=True)
+            got = replicates.metrics(weight, rows, probability=True)
+            assert list(got) == list(expected)
+            for name, value in expected.items():
+                assert got[name] == value or (np.isnan(value) and np.isnan(got[name])), name
+            assert np.array_equal(np.bincount(rows, minlength=cases.score.size), weight)
+
+
+def test_paired_difference_equals_the_auc_of_each_resample() -> None:
+    """The paired interval from weighted counts against the AUCs of each resample computed directly."""
+    from forewarn.risk.metrics import _Clusters
+
+    first, second = _cases(6), _cases(7)
+    second = Cases.of(first.organisation, first.origin, np.round(second.score, 1), first.event)
+    delta, interval = paired_auc_difference(first, second, n_boot=150, seed=3)
+    rng = np.random.default_rng(3)
+    clusters = _Clusters.of(first.organisation)
+    draws = []
+    for _ in range(150):
+        _, rows = clusters.draw(rng)
+        draws.append(auc(first.event[rows], first.score[rows]) - auc(first.event[rows], second.score[rows]))
+    assert delta == auc(first.event, first.score) - auc(first.event, second.score)
+    assert interval == (float(np.quantile(draws, 0.025)), float(np.quantile(draws, 0.975)))

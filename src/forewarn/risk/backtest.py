@@ -113,8 +113,9 @@ def labelled_cases(
 ) -> LabelledCases:
     frames = []
     features: set[str] = set()
-    # The as-of scans at every origin in one pass over the observations (a batch of indicators at a time).
-    scans = surveillance_by_origin(history, origins)
+    # The as-of scans at every origin in one pass over the observations (a batch of indicators at a time); the
+    # pass reads every observation, so that the data version stored with the backtest needs no second read.
+    scans = surveillance_by_origin(history, origins, read_all=True)
     for origin in origins:  # tens of origins, each vectorised over organisations
         at: OriginFeatures = origin_features(history, origin, scans.pop(origin))
         until = add_months(origin, options.horizon_months)

@@ -62,6 +62,20 @@ _SUMMARY_SCHEMA = {
 }
 
 
+_VERSIONS_SQL = "SELECT indicator_id, version FROM indicator_data_versions"
+_VERSIONS_SCHEMA = {"indicator_id": pl.Int64, "version": pl.Int64}
+
+
+class HistoryChanged(ValueError):
+    """The store's observations changed (an import committed) while a history read from it was being read."""
+
+
+def row_hash_sum(frame: pl.DataFrame) -> int:
+    """The sum of Polars' row hashes (seed 0) of ``frame``: a digest that moves when any value does and does not
+    depend on the rows' order or on how they are split into frames (sums modulo 2**64 add up)."""
+    return int(frame.hash_rows(seed=0).cast(pl.UInt64).sum()) if frame.height else 0
+
+
 @dataclass(frozen=True)
 class ObservationReader:
     """The store's observations of some organisations, read when asked, a batch of indicators at a time and with
@@ -69,15 +83,24 @@ class ObservationReader:
     bytes a row in memory: 10 GB at 50,000 organisations x 10 years x 20 indicators).
 
     ``summary`` (one row an indicator: its observations of the chosen organisations, first and last period
-    start, and the last date one became known) is read once, when the history is loaded. The observations are
-    read from the store as it stands when asked: a history read this way is not a snapshot (an import committed
-    during a run is seen by the origins read after it)."""
+    start, and the last date one became known) is read once, when the history is loaded, with ``versions``
+    (each indicator's data version, ``indicator_data_versions``, which every import changing its observations
+    moves on in its own transaction) in the same transaction as the events, organisations and attributes. The
+    observations are read later, by other connections (the bulk reader's own), so every read checks afterwards
+    that no version has moved since (:class:`HistoryChanged` if one has): what a run reads is the store as it
+    stood when its history was loaded, or the run stops. Edits made by hand outside the importer move no
+    version and are not seen by the check."""
 
     engine: Engine
     chosen: pl.DataFrame  # organisation_id of the organisations read
     lags: pl.DataFrame  # indicator_id, lag_days (null: the default lag)
     default_lag_days: int
     summary: pl.DataFrame  # indicator_id, rows, first_start, last_start, last_known
+    versions: pl.DataFrame | None = None  # indicator_id, version when loaded (None: not checked)
+    # The row count and row-hash sum (:func:`row_hash_sum`) of every observation, kept by the first pass that
+    # read them all (:meth:`batches` with no date), so that the data version of a run that has read the table
+    # once (the backtest's features) needs no second read of it (docs/risk.md, "The bench at scale").
+    whole: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def open(
@@ -120,7 +143,23 @@ class ObservationReader:
             .select("indicator_id", "rows", "first_start", "last_start", "last_known")
             .sort("indicator_id")
         )
-        return cls(conn.engine, chosen, lags, default_lag_days, summary)
+        versions = read_frame(conn, _VERSIONS_SQL, _VERSIONS_SCHEMA).sort("indicator_id")
+        return cls(conn.engine, chosen, lags, default_lag_days, summary, versions)
+
+    def check_unchanged(self, conn: Connection) -> None:
+        """Raise :class:`HistoryChanged` when an import has changed any indicator's observations since the history
+        was loaded (its data version moved): the reads made since may mix the store before and after it."""
+        if self.versions is None:
+            return
+        now = read_frame(conn, _VERSIONS_SQL, _VERSIONS_SCHEMA).sort("indicator_id")
+        if not now.equals(self.versions):
+            moved = now.join(self.versions, on="indicator_id", how="full", suffix="_then").filter(
+                pl.col("version").ne_missing(pl.col("version_then"))
+            )
+            raise HistoryChanged(
+                f"the store's observations changed while they were read (an import committed during the run, "
+                f"{moved.height} indicator(s) moved on): run it again"
+            )
 
     def _lag(self) -> pl.Expr:
         return pl.duration(days=pl.col("lag_days").fill_null(self.default_lag_days))
@@ -156,6 +195,7 @@ class ObservationReader:
             return pl.DataFrame(schema={**_READ_SCHEMA, "known_on": pl.Date})
         with self.engine.connect() as conn:
             frame = read_frame(conn, self._query(ids, until), _READ_SCHEMA, bulk=True)
+            self.check_unchanged(conn)
         return self._finish(frame, until)
 
     def batches(self, until: dt.date | None, max_rows: int) -> Iterator[pl.DataFrame]:
@@ -179,9 +219,16 @@ class ObservationReader:
                 groups.append([])
                 rows = 0
         queries = [self._query(group, until) for group in groups if group]
+        height, total = 0, 0
         with self.engine.connect() as conn:
             for frame in read_frames(conn, queries, _READ_SCHEMA):
-                yield self._finish(frame, until)
+                batch = self._finish(frame, until)
+                if until is None:
+                    height, total = height + batch.height, total + row_hash_sum(batch)
+                yield batch
+            self.check_unchanged(conn)
+        if until is None:
+            self.whole.update(rows=height, hash_sum=total % 2**64)
 
 
 @dataclass(frozen=True)
@@ -265,6 +312,18 @@ class StoreHistory:
                 yield indicator_id, self.held_observations.slice(first, end - first)
             else:
                 yield indicator_id, self.held_observations.filter(pl.col("indicator_id") == indicator_id)
+
+    def observation_digest(self, max_rows: int) -> tuple[int, int]:
+        """The number of observations and the sum of their row hashes modulo 2**64 (:func:`row_hash_sum`),
+        taken from the pass that read them all when one has (:attr:`ObservationReader.whole`), else read now
+        in batches of about ``max_rows``."""
+        if self.reader is not None and self.reader.whole:
+            return self.reader.whole["rows"], self.reader.whole["hash_sum"]
+        height, total = 0, 0
+        for batch in self.observation_batches(None, max_rows):
+            height += batch.height
+            total += row_hash_sum(batch)
+        return height, total % 2**64
 
     def indicator_observations(self, indicator_ids: list[int]) -> pl.DataFrame:
         """Every observation of some indicators (of every date)."""
@@ -361,7 +420,9 @@ def load_history(
 __all__ = [
     "DEFAULT_PUBLICATION_LAG_DAYS",
     "SOFT_SCHEMA",
+    "HistoryChanged",
     "ObservationReader",
     "StoreHistory",
     "load_history",
+    "row_hash_sum",
 ]

@@ -20,7 +20,7 @@ import numpy as np
 import polars as pl
 from sqlalchemy import Connection, Engine, delete, insert, select
 
-from forewarn.risk.history import StoreHistory
+from forewarn.risk.history import StoreHistory, row_hash_sum
 from forewarn.risk.watchlist import FittedModel, Watchlist
 from forewarn.store.models import Organisation
 from forewarn.store.models_risk import RiskBacktest, RiskModel, RiskScore
@@ -40,26 +40,19 @@ def code_version() -> str:
 def data_version(history: StoreHistory) -> str:
     """A digest of the history the model read: row counts and row-hash sums of every frame."""
     digest = hashlib.sha256()
-    # The observations a batch of indicators at a time (the sum of row hashes does not depend on the batches).
-    batches = history.observation_batches(None, _DIGEST_ROWS)
-    height, total = 0, 0
-    for batch in batches:
-        height += batch.height
-        total += _hash_sum(batch)
-    digest.update(f"observations:{height}:{total % 2**64};".encode())
+    # The observations a batch of indicators at a time (the sum of row hashes does not depend on the batches),
+    # or as the run's own pass over all of them summed them (the backtest's features).
+    height, total = history.observation_digest(_DIGEST_ROWS)
+    digest.update(f"observations:{height}:{total};".encode())
     for name in ("events", "organisations", "attributes", "soft", "activity"):
         frame: pl.DataFrame = getattr(history, name)
         if name == "activity" and not frame.height:
             continue  # a store without learning activity keeps the data version it had before it was read
-        digest.update(f"{name}:{frame.height}:{_hash_sum(frame) % 2**64};".encode())
+        digest.update(f"{name}:{frame.height}:{row_hash_sum(frame) % 2**64};".encode())
     return digest.hexdigest()[:16]
 
 
 _DIGEST_ROWS = 1_000_000
-
-
-def _hash_sum(frame: pl.DataFrame) -> int:
-    return int(frame.hash_rows(seed=0).cast(pl.UInt64).sum()) if frame.height else 0
 
 
 def _floats(values: np.ndarray) -> list[float]:
