@@ -33,7 +33,14 @@ from forewarn.surveillance.storewide import (
     ordered_signals,
     scan_summary,
 )
-from forewarn.surveillance.windows import latest_period_units, series_attribute, window_estimates, window_sums
+from forewarn.surveillance.windows import (
+    indicator_periods,
+    latest_period_units,
+    rows_of,
+    series_attribute,
+    window_estimates,
+    window_sums,
+)
 
 SPC_BLOCK_SERIES = 200_000
 POINT_TYPE_NAMES = {int(p): p.label for p in PointType}
@@ -119,6 +126,13 @@ def _spc(
     return out, pl.concat(signal_frames) if signal_frames else _empty_signals()
 
 
+def _segment_figure(chart: XmrChart, per_segment: FloatArray, r: IntArray, t: IntArray) -> FloatArray:
+    """A per-segment figure (mean, limits) at points (r, t) of the chart, NaN where the point is missing: the
+    chart's ``mean`` (``lpl``, ``upl``) panel at those points, without making the panel."""
+    segment = chart.segment_index[r, t]
+    return np.where(segment >= 0, per_segment[np.maximum(segment, 0)], np.nan)
+
+
 def _spc_block(
     panel: Panel,
     options: ScanOptions,
@@ -130,8 +144,9 @@ def _spc_block(
     out: dict[str, np.ndarray],
     signal_frames: list[pl.DataFrame],
 ) -> None:
+    values, period = rows_of(panel.value, rows), rows_of(panel.period, rows)
     chart = xmr_chart(
-        panel.value[rows],
+        values,
         SpcOptions(
             improvement=improvement,  # type: ignore[arg-type]
             shift_length=options.spc_shift_length,
@@ -142,15 +157,14 @@ def _spc_block(
     )
     out["spc_variation"][rows] = VARIATION_LOOKUP[chart.variation]
     out["spc_assurance"][rows] = ASSURANCE_LOOKUP[chart.assurance]
-    # Limits are computed on each read: read each once.
-    mean, lpl, upl = chart.mean, chart.lpl, chart.upl
+    summary = chart.summary
     at = last[rows]
     idx = np.arange(rows.size)
-    out["spc_mean"][rows] = mean[idx, at]
-    out["spc_lpl"][rows] = lpl[idx, at]
-    out["spc_upl"][rows] = upl[idx, at]
-    out["spc_points"][rows] = point_code_matrix(chart.point_type, panel.value[rows], panel.period[rows])
-    for row, segments in segment_limits(chart, panel.period[rows]).items():
+    out["spc_mean"][rows] = _segment_figure(chart, summary.mean, idx, at)
+    out["spc_lpl"][rows] = _segment_figure(chart, summary.lpl, idx, at)
+    out["spc_upl"][rows] = _segment_figure(chart, summary.upl, idx, at)
+    out["spc_points"][rows] = point_code_matrix(chart.point_type, values, period)
+    for row, segments in segment_limits(chart, period).items():
         out["spc_segments"][rows[row]] = json.dumps(segments)
     r, t = np.nonzero(chart.special_cause_flag)
     if r.size:
@@ -163,10 +177,10 @@ def _spc_block(
                     "rule": rule_names.gather(chart.special_cause_type[r, t].astype(np.int64)),
                     "direction": DIRECTION_NAMES.gather(chart.point_type[r, t].astype(np.int64)),
                     "t": t,
-                    "value": panel.value[rows[r], t],
-                    "mean": mean[r, t],
-                    "lpl": lpl[r, t],
-                    "upl": upl[r, t],
+                    "value": values[r, t],
+                    "mean": _segment_figure(chart, summary.mean, r, t),
+                    "lpl": _segment_figure(chart, summary.lpl, r, t),
+                    "upl": _segment_figure(chart, summary.upl, r, t),
                 }
             )
         )
@@ -392,7 +406,7 @@ def _spc_chance(
     seen: dict[str, tuple[int, int]] = {}
     for index in np.unique(panel.indicator_index[charted]):  # indicators: tens
         rows = np.flatnonzero(charted & (panel.indicator_index == index))
-        periods = int((~np.isnat(panel.period[panel.indicator_index == index])).any(axis=0).sum())
+        periods = indicator_periods(panel, int(index))
         lengths[str(codes[index])] = (int(rows.size), periods)
         seen[str(codes[index])] = (
             int(has_concern[rows].sum()),
