@@ -275,11 +275,14 @@ def _estimate_funnels(
     at: IntArray,
     out: dict[str, np.ndarray],
     extra: dict[str, np.ndarray],
+    estimates: tuple[FloatArray, FloatArray] | None = None,
 ) -> None:
     """Funnels of means and counts published with a standard error ("N": estimate against precision 1/se^2,
     Spiegelhalter 2005a), over the same window as the count funnels."""
     kind = series_attribute(panel, "kind")
-    estimate, se = window_estimates(panel, at, options.funnel_window_days)
+    estimate, se = (
+        estimates if estimates is not None else window_estimates(panel, at, options.funnel_window_days)
+    )
     rows = units[np.isin(kind[units], ESTIMATE_KINDS) & np.isfinite(estimate[units]) & (se[units] > 0)]
     if rows.size == 0:
         return
@@ -306,7 +309,10 @@ def _estimate_funnels(
 
 
 def _funnels(
-    panel: Panel, options: ScanOptions, window: tuple[FloatArray, FloatArray, FloatArray] | None = None
+    panel: Panel,
+    options: ScanOptions,
+    window: tuple[FloatArray, FloatArray, FloatArray] | None = None,
+    estimates: tuple[FloatArray, FloatArray] | None = None,
 ) -> dict[str, np.ndarray]:
     """Each series' funnel at its indicator's latest period: z, p, ratio, limits, target, phi and tau^2 (no FDR)."""
     n = panel.n_series
@@ -367,7 +373,7 @@ def _funnels(
         extra["target"][rows] = result.target[funnel_id]
         extra["phi"][rows] = result.phi[funnel_id]
         extra["tau2"][rows] = result.tau2_applied[funnel_id]
-    _estimate_funnels(panel, options, units, at, out, extra)
+    _estimate_funnels(panel, options, units, at, out, extra, estimates)
     out.update({f"funnel_{name}": values for name, values in extra.items()})
     # funnel_q and funnel_outlier stay empty here: the false-discovery rate is store-wide (storewide.funnel_fdr).
     return out
@@ -433,10 +439,11 @@ def compute_partition(
     spc, spc_signals = _spc(panel, options, phase)
     _, latest = latest_period_units(panel)
     window = window_sums(panel, latest, options.funnel_window_days)
-    funnel = _funnels(panel, options, window)
+    estimates = window_estimates(panel, latest, options.funnel_window_days)  # for the funnels and the ranks
+    funnel = _funnels(panel, options, window, estimates)
     changes = detect_changes(panel, options)
     cusum, cusum_signals = changes.columns, changes.signals
-    ranks = latest_rank_intervals(panel, options, window, changes.tau2_within)
+    ranks = latest_rank_intervals(panel, options, window, changes.tau2_within, estimates)
     trends = _trends(panel, options)
     last = panel.last_index
     columns: dict[str, pl.Series] = {

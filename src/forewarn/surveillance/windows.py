@@ -80,7 +80,10 @@ def window_estimates(panel: Panel, at: IntArray, days: int) -> tuple[FloatArray,
     end = panel.period[np.arange(n), at]
     window = (panel.period > (end - np.timedelta64(days, "D"))[:, None]) & ~np.isnat(panel.period)
     se = panel.standard_error
-    inside = window & np.isfinite(panel.value) & np.isfinite(se) & (se > 0)
+    has_se = np.isfinite(se)
+    if not has_se.any():  # a panel of counts: no estimate anywhere (what the sums below give, without them)
+        return np.full(n, np.nan), np.full(n, np.nan)
+    inside = window & np.isfinite(panel.value) & has_se & (se > 0)
     with np.errstate(invalid="ignore", divide="ignore"):
         w = np.where(inside, 1.0 / (se * se), 0.0)
         sum_w = w.sum(axis=1)
