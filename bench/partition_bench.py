@@ -3,7 +3,8 @@
 Each indicator of ``scan_bench.py``'s synthetic store (proportions, O/E ratios, rates and means with standard
 errors, 2% of observations missing) is made in memory as the partition the scan reads (one indicator each, as
 ``PARTITION_ROWS`` cuts a store of 50,000 organisations), then :func:`forewarn.surveillance.partitions.scan_partition`
-runs over them: one after another in this process, and with ``--pool N`` also in a pool of N worker processes
+runs over them: one after another in this process (keeping freed memory for the next partition, as the scan
+does: :func:`forewarn.surveillance.heap.kept_heap`; ``--default-heap`` without), and with ``--pool N`` also in a pool of N worker processes
 (:func:`forewarn.surveillance.partitions.run_partitions` with ``pool:N``). Prints CPU seconds (this process
 and its children), wall seconds and peak RSS, and whether the pool's results equal the in-process ones.
 ``--save F`` / ``--compare F`` write the results to a Parquet folder and report the largest difference of every
@@ -17,12 +18,14 @@ from __future__ import annotations
 import argparse
 import resource
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 from scan_bench import KINDS, POLARITIES, indicator_frame
 
+from forewarn.surveillance.heap import kept_heap
 from forewarn.surveillance.options import ScanOptions
 from forewarn.surveillance.panel import INDICATOR_SCHEMA, OBSERVATION_SCHEMA
 from forewarn.surveillance.partitions import BASELINE_SCHEMA, Partition, run_partitions, scan_partition
@@ -102,6 +105,11 @@ def main() -> None:
     parser.add_argument(
         "--mixed", action="store_true", help="every indicator in one partition (a panel of mixed kinds)"
     )
+    parser.add_argument(
+        "--default-heap",
+        action="store_true",
+        help="leave glibc's thresholds alone (the scan keeps freed memory for the next partition: heap.kept_heap)",
+    )
     parser.add_argument("--save", type=Path, help="write the in-process results (status, signals) here")
     parser.add_argument("--compare", type=Path, help="compare the in-process results with those saved here")
     args = parser.parse_args()
@@ -122,7 +130,8 @@ def main() -> None:
     results = []
     for _ in range(args.repeat):
         cpu, system, wall = cpu_seconds(), system_seconds("system"), time.perf_counter()
-        results = [scan_partition(p, options) for p in parts]
+        with nullcontext() if args.default_heap else kept_heap():
+            results = [scan_partition(p, options) for p in parts]
         cpu, system, wall = cpu_seconds() - cpu, system_seconds("system") - system, time.perf_counter() - wall
         print(
             f"in-process: {cpu:.2f} s CPU ({cpu / n_obs * 1e6:.3f} us an observation; system {system:.2f} s), "

@@ -39,8 +39,7 @@ from forewarn.surveillance.partitions import (
     phase_panel,
     pool_workers,
     run_partitions,
-    scan_in_pool,
-    scan_partition,
+    scan_partitions,
     status_rows,
 )
 from forewarn.surveillance.partitions import period_dates as _dates
@@ -194,11 +193,7 @@ def run_scan(
                 # One partition in memory at a time, read while the previous one computes (docs/performance.md,
                 # "One partition at a time"): in this process, or in a local pool of worker processes.
                 lazy = load_partitions(conn, recompute, max_rows=partition_rows, lazy=True)
-                results = (
-                    scan_in_pool(lazy, options, workers)
-                    if workers
-                    else [scan_partition(partition, options, consume=True) for partition in lazy]
-                )
+                results = scan_partitions(lazy, options, workers)
     if last is not None:
         return _record_unchanged(engine, last, options, started)
     if scheduler and workers is None:
