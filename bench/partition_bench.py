@@ -16,6 +16,7 @@ without its writes): in this process, and with ``--pool N`` in a pool whose work
 
 Run: .venv/bin/python bench/partition_bench.py [--orgs 50000] [--indicators 4] [--months 36] [--pool 2]
      .venv/bin/python bench/partition_bench.py --store sqlite:///F --pool 2
+     .venv/bin/python bench/partition_bench.py --stream --indicators 20   (36M observations, one at a time)
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from __future__ import annotations
 import argparse
 import resource
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -64,8 +65,12 @@ def system_seconds(kind: str) -> float:
 
 
 def partitions(orgs: int, indicators: int, months: int, seed: int = 1) -> list[Partition]:
+    return list(iter_partitions(orgs, indicators, months, seed))
+
+
+def iter_partitions(orgs: int, indicators: int, months: int, seed: int = 1) -> Iterator[Partition]:
+    """The bench's one-indicator partitions, made one at a time."""
     org_ids = np.arange(1, orgs + 1, dtype=np.int64)
-    out = []
     for i in range(indicators):
         kind = KINDS[i % len(KINDS)]
         frame = indicator_frame(org_ids, i + 1, kind, range(months), seed)
@@ -79,14 +84,36 @@ def partitions(orgs: int, indicators: int, months: int, seed: int = 1) -> list[P
             },
             schema=INDICATOR_SCHEMA,
         )
-        out.append(
-            Partition(
-                frame.select(list(OBSERVATION_SCHEMA)).cast(OBSERVATION_SCHEMA),  # type: ignore[arg-type]
-                attributes,
-                pl.DataFrame(schema=BASELINE_SCHEMA),
-            )
+        yield Partition(
+            frame.select(list(OBSERVATION_SCHEMA)).cast(OBSERVATION_SCHEMA),  # type: ignore[arg-type]
+            attributes,
+            pl.DataFrame(schema=BASELINE_SCHEMA),
         )
-    return out
+
+
+def stream_runs(orgs: int, indicators: int, months: int) -> None:
+    """The maths at the issue's size without holding every partition: each one-indicator partition is made,
+    scanned (consumed, as the scan does, with the heap kept) and dropped; only its results are kept. CPU counts
+    the scans alone."""
+    options = ScanOptions()
+    cpu = system = wall = 0.0
+    n_obs = 0
+    results = []
+    with kept_heap():
+        for partition in iter_partitions(orgs, indicators, months):
+            n_obs += partition.observations.height
+            c, s, w = cpu_seconds(), system_seconds("system"), time.perf_counter()
+            results.append(scan_partition(partition, options, consume=True))
+            cpu += cpu_seconds() - c
+            system += system_seconds("system") - s
+            wall += time.perf_counter() - w
+            del partition
+    print(
+        f"{orgs} x {indicators} x {months}, one partition at a time: {n_obs:,} observations, {cpu:.2f} s CPU "
+        f"({cpu / n_obs * 1e6:.3f} us an observation; system {system:.2f} s), {wall:.2f} s wall, peak RSS "
+        f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB; "
+        f"{sum(r.status.height for r in results):,} series, {sum(r.signals.height for r in results):,} signals"
+    )
 
 
 def float_differences(before: pl.DataFrame, after: pl.DataFrame) -> dict[str, tuple[float, float]]:
@@ -177,6 +204,11 @@ def main() -> None:
         help="leave glibc's thresholds alone (the scan keeps freed memory for the next partition: heap.kept_heap)",
     )
     parser.add_argument(
+        "--stream",
+        action="store_true",
+        help="make, scan and drop one partition at a time (the issue's size: --indicators 20)",
+    )
+    parser.add_argument(
         "--store",
         help="a store's URL: time the scan's reads and maths over its partitions instead (in this process, then "
         "with --pool N in a pool whose workers read their own partitions, and in one fed by this process)",
@@ -186,6 +218,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.store:
         store_runs(args.store, args.pool, args.repeat)
+        return
+    if args.stream:
+        stream_runs(args.orgs, args.indicators, args.months)
         return
     parts = partitions(args.orgs, args.indicators, args.months)
     if args.mixed:
