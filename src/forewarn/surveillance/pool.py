@@ -20,6 +20,7 @@ import multiprocessing
 from collections.abc import Collection
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
+from urllib.parse import quote
 
 import polars as pl
 from sqlalchemy import Connection, Engine
@@ -77,9 +78,9 @@ def _read_sqlite(source: StoreSource, sql: str) -> pl.DataFrame:
     import pyarrow.compute
 
     literal = {pl.Float64: "0.5", pl.Int64: "0", pl.Date: "'1970-01-01'"}
-    typing_row = ", ".join(f"{literal[t]} AS {n}" for n, t in OBSERVATION_SCHEMA.items())  # type: ignore[index]
+    typing_row = ", ".join(f"{literal[t]} AS {n}" for n, t in OBSERVATION_SCHEMA.items())
     typed = f"SELECT 1 AS {ADBC_TYPED}, {typing_row} UNION ALL SELECT 0, * FROM ({sql})"
-    uri = f"file:{source.sqlite_path}"
+    uri = f"file:{quote(source.sqlite_path or '')}"
     with adbc_driver_sqlite.connect(uri) as db, adbc_driver_manager.AdbcConnection(db) as conn:
         with adbc_driver_manager.AdbcStatement(conn) as statement:
             statement.set_sql_query(f"PRAGMA busy_timeout = {int(source.busy_timeout_ms)}")
