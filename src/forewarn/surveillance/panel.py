@@ -139,7 +139,9 @@ def build_panel(observations: pl.DataFrame, indicators: pl.DataFrame, *, consume
     )
 
 
-def _fingerprints(frame: pl.DataFrame, cell: NDArray[np.int64], n_series: int, width: int) -> NDArray[np.uint64]:
+def _fingerprints(
+    frame: pl.DataFrame, cell: NDArray[np.int64], n_series: int, width: int
+) -> NDArray[np.uint64]:
     """Each series' fingerprint: the sum (modulo 2^64) of its rows' hashes, a row's hash being that of its
     period and values, plus that of its period and standard error where it has one (so series without
     standard errors keep the fingerprints they had before those were stored).

@@ -25,7 +25,7 @@ from urllib.parse import quote
 import polars as pl
 from sqlalchemy import Connection, Engine
 
-from forewarn.store.columnar import ADBC_BATCH_ROWS, ADBC_TYPED, read_frame
+from forewarn.store.columnar import ADBC_BATCH_ROWS, ADBC_TYPED, _committed_file, read_frame
 from forewarn.store.database import make_engine
 from forewarn.surveillance.heap import keep_heap
 from forewarn.surveillance.options import ScanOptions
@@ -129,8 +129,6 @@ def _scan_task(source: StoreSource, task: PartitionTask, options: ScanOptions) -
 def store_source(conn: Connection) -> StoreSource | None:
     """Where workers read what ``conn`` reads: its committed SQLite file, or its database URL; None where
     only ``conn`` sees it (an in-memory SQLite store, or a transaction that has written)."""
-    from forewarn.store.columnar import _committed_file
-
     url = conn.engine.url.render_as_string(hide_password=False)
     if conn.dialect.name != "sqlite":
         return StoreSource(url=url)
