@@ -3,13 +3,20 @@
 Each indicator of ``scan_bench.py``'s synthetic store (proportions, O/E ratios, rates and means with standard
 errors, 2% of observations missing) is made in memory as the partition the scan reads (one indicator each, as
 ``PARTITION_ROWS`` cuts a store of 50,000 organisations), then :func:`forewarn.surveillance.partitions.scan_partition`
-runs over them: one after another in this process, and with ``--pool N`` also in a pool of N worker processes
+runs over them: one after another in this process (keeping freed memory for the next partition, as the scan
+does: :func:`forewarn.surveillance.heap.kept_heap`; ``--default-heap`` without), and with ``--pool N`` also in a pool of N worker processes
 (:func:`forewarn.surveillance.partitions.run_partitions` with ``pool:N``). Prints CPU seconds (this process
 and its children), wall seconds and peak RSS, and whether the pool's results equal the in-process ones.
 ``--save F`` / ``--compare F`` write the results to a Parquet folder and report the largest difference of every
 float column against an earlier run (another commit's code), to measure last-bit changes of the maths.
 
+``--store URL`` times the scan's reads and maths over a real store's partitions instead (``run_scan``'s paths
+without its writes): in this process, and with ``--pool N`` in a pool whose workers read their own partitions
+(:mod:`forewarn.surveillance.pool`) and in one fed by this process, with their CPU (children included).
+
 Run: .venv/bin/python bench/partition_bench.py [--orgs 50000] [--indicators 4] [--months 36] [--pool 2]
+     .venv/bin/python bench/partition_bench.py --store sqlite:///F --pool 2
+     .venv/bin/python bench/partition_bench.py --stream --indicators 20   (36M observations, one at a time)
 """
 
 from __future__ import annotations
@@ -17,15 +24,30 @@ from __future__ import annotations
 import argparse
 import resource
 import time
+from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 from scan_bench import KINDS, POLARITIES, indicator_frame
+from sqlalchemy import Connection
 
+from forewarn.store.database import make_engine
+from forewarn.surveillance.heap import kept_heap
 from forewarn.surveillance.options import ScanOptions
 from forewarn.surveillance.panel import INDICATOR_SCHEMA, OBSERVATION_SCHEMA
-from forewarn.surveillance.partitions import BASELINE_SCHEMA, Partition, run_partitions, scan_partition
+from forewarn.surveillance.partitions import (
+    BASELINE_SCHEMA,
+    Partition,
+    PartitionResult,
+    load_partitions,
+    run_partitions,
+    scan_in_pool,
+    scan_partition,
+    scan_partitions,
+)
+from forewarn.surveillance.pool import scan_store_in_pool
 
 
 def cpu_seconds() -> float:
@@ -43,8 +65,12 @@ def system_seconds(kind: str) -> float:
 
 
 def partitions(orgs: int, indicators: int, months: int, seed: int = 1) -> list[Partition]:
+    return list(iter_partitions(orgs, indicators, months, seed))
+
+
+def iter_partitions(orgs: int, indicators: int, months: int, seed: int = 1) -> Iterator[Partition]:
+    """The bench's one-indicator partitions, made one at a time."""
     org_ids = np.arange(1, orgs + 1, dtype=np.int64)
-    out = []
     for i in range(indicators):
         kind = KINDS[i % len(KINDS)]
         frame = indicator_frame(org_ids, i + 1, kind, range(months), seed)
@@ -58,14 +84,36 @@ def partitions(orgs: int, indicators: int, months: int, seed: int = 1) -> list[P
             },
             schema=INDICATOR_SCHEMA,
         )
-        out.append(
-            Partition(
-                frame.select(list(OBSERVATION_SCHEMA)).cast(OBSERVATION_SCHEMA),  # type: ignore[arg-type]
-                attributes,
-                pl.DataFrame(schema=BASELINE_SCHEMA),
-            )
+        yield Partition(
+            frame.select(list(OBSERVATION_SCHEMA)).cast(OBSERVATION_SCHEMA),  # type: ignore[arg-type]
+            attributes,
+            pl.DataFrame(schema=BASELINE_SCHEMA),
         )
-    return out
+
+
+def stream_runs(orgs: int, indicators: int, months: int) -> None:
+    """The maths at the issue's size without holding every partition: each one-indicator partition is made,
+    scanned (consumed, as the scan does, with the heap kept) and dropped; only its results are kept. CPU counts
+    the scans alone."""
+    options = ScanOptions()
+    cpu = system = wall = 0.0
+    n_obs = 0
+    results = []
+    with kept_heap():
+        for partition in iter_partitions(orgs, indicators, months):
+            n_obs += partition.observations.height
+            c, s, w = cpu_seconds(), system_seconds("system"), time.perf_counter()
+            results.append(scan_partition(partition, options, consume=True))
+            cpu += cpu_seconds() - c
+            system += system_seconds("system") - s
+            wall += time.perf_counter() - w
+            del partition
+    print(
+        f"{orgs} x {indicators} x {months}, one partition at a time: {n_obs:,} observations, {cpu:.2f} s CPU "
+        f"({cpu / n_obs * 1e6:.3f} us an observation; system {system:.2f} s), {wall:.2f} s wall, peak RSS "
+        f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB; "
+        f"{sum(r.status.height for r in results):,} series, {sum(r.signals.height for r in results):,} signals"
+    )
 
 
 def float_differences(before: pl.DataFrame, after: pl.DataFrame) -> dict[str, tuple[float, float]]:
@@ -90,6 +138,54 @@ def float_differences(before: pl.DataFrame, after: pl.DataFrame) -> dict[str, tu
     return out
 
 
+def _report(label: str, cpu: float, wall: float, n_obs: int) -> None:
+    print(
+        f"{label}: {cpu:.2f} s CPU with children ({cpu / n_obs * 1e6:.3f} us an observation), {wall:.2f} s wall, "
+        f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB (this process)"
+    )
+
+
+def _rows(results: list[PartitionResult]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    keys = ["indicator_id", "organisation_id"]
+    status = pl.concat([r.status for r in results]).sort(keys)
+    signals = pl.concat([r.signals for r in results], how="diagonal_relaxed")
+    return status, signals.sort([*keys, "period_start", "method", "rule"], maintain_order=True)
+
+
+def store_runs(url: str, workers: int, repeat: int) -> None:
+    """The scan's reads and maths over a store's partitions (``run_scan``'s paths without its writes): in this
+    process (lazy reads through one ADBC child, :func:`scan_partitions`), and with ``workers`` in a pool whose
+    workers read their own partitions (:func:`scan_store_in_pool`) and in one fed by this process
+    (:func:`scan_in_pool`, the path before). CPU includes the reaped children (reader child, workers)."""
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        n_obs = int(conn.exec_driver_sql("SELECT COUNT(*) FROM observations").scalar_one())
+    print(f"{url}: {n_obs:,} observations")
+    options = ScanOptions()
+    runs: dict[str, Callable[[Connection], list[PartitionResult]]] = {
+        "in-process": lambda conn: scan_partitions(load_partitions(conn, lazy=True), options)
+    }
+    if workers:
+        runs[f"pool:{workers}, workers read"] = lambda conn: scan_store_in_pool(conn, None, options, workers)
+        runs[f"pool:{workers}, partitions sent"] = lambda conn: scan_in_pool(
+            load_partitions(conn, lazy=True), options, workers
+        )
+    first: tuple[pl.DataFrame, pl.DataFrame] | None = None
+    for _ in range(repeat):
+        for label, run in runs.items():
+            cpu, wall = cpu_seconds(), time.perf_counter()
+            with engine.connect() as conn:
+                results = run(conn)
+            cpu, wall = cpu_seconds() - cpu, time.perf_counter() - wall
+            _report(label, cpu, wall, n_obs)
+            rows = _rows(results)
+            del results
+            if first is None:
+                first = rows
+            else:
+                print(f"  identical to in-process: {rows[0].equals(first[0]) and rows[1].equals(first[1])}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -102,9 +198,30 @@ def main() -> None:
     parser.add_argument(
         "--mixed", action="store_true", help="every indicator in one partition (a panel of mixed kinds)"
     )
+    parser.add_argument(
+        "--default-heap",
+        action="store_true",
+        help="leave glibc's thresholds alone (the scan keeps freed memory for the next partition: heap.kept_heap)",
+    )
+    parser.add_argument(
+        "--stream",
+        action="store_true",
+        help="make, scan and drop one partition at a time (the issue's size: --indicators 20)",
+    )
+    parser.add_argument(
+        "--store",
+        help="a store's URL: time the scan's reads and maths over its partitions instead (in this process, then "
+        "with --pool N in a pool whose workers read their own partitions, and in one fed by this process)",
+    )
     parser.add_argument("--save", type=Path, help="write the in-process results (status, signals) here")
     parser.add_argument("--compare", type=Path, help="compare the in-process results with those saved here")
     args = parser.parse_args()
+    if args.store:
+        store_runs(args.store, args.pool, args.repeat)
+        return
+    if args.stream:
+        stream_runs(args.orgs, args.indicators, args.months)
+        return
     parts = partitions(args.orgs, args.indicators, args.months)
     if args.mixed:
         parts = [
@@ -122,7 +239,8 @@ def main() -> None:
     results = []
     for _ in range(args.repeat):
         cpu, system, wall = cpu_seconds(), system_seconds("system"), time.perf_counter()
-        results = [scan_partition(p, options) for p in parts]
+        with nullcontext() if args.default_heap else kept_heap():
+            results = [scan_partition(p, options) for p in parts]
         cpu, system, wall = cpu_seconds() - cpu, system_seconds("system") - system, time.perf_counter() - wall
         print(
             f"in-process: {cpu:.2f} s CPU ({cpu / n_obs * 1e6:.3f} us an observation; system {system:.2f} s), "

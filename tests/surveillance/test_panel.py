@@ -155,3 +155,16 @@ def test_an_empty_store_gives_an_empty_panel() -> None:
     got = build_panel(empty, indicators)
     assert got.n_series == 0 and got.value.shape == (0, 0) and got.fingerprint.size == 0
     _assert_same(got, _reference(empty, indicators))
+
+
+@pytest.mark.parametrize("null_columns", [("standard_error",), ("numerator", "denominator", "expected")])
+def test_one_indicator_with_columns_all_null_gives_the_reference_panel(null_columns: tuple[str, ...]) -> None:
+    """A partition of one indicator (as the scan cuts a large store) whose kind has no standard errors, or
+    only standard errors: the all-null columns are NaN grids and the fingerprints those of the reference."""
+    observations, indicators = _observations(7, np.arange(1, 30))
+    one = observations.filter(pl.col("indicator_id") == 7).with_columns(
+        pl.lit(None, dtype=pl.Float64).alias(c) for c in null_columns
+    )
+    _assert_same(build_panel(one, indicators), _reference(one, indicators))
+    alone = indicators.filter(pl.col("indicator_id") == 7)  # the indicator list of the partition itself
+    _assert_same(build_panel(one, alone), _reference(one, alone))

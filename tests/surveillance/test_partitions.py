@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import Engine
 
 from forewarn.ingest.importer import import_file
+from forewarn.surveillance import pool
 from forewarn.surveillance.compute import compute_surveillance
 from forewarn.surveillance.options import ScanOptions
 from forewarn.surveillance.partitions import (
@@ -100,9 +101,17 @@ def test_the_dask_path_stores_what_the_single_process_scan_stores(imported: Engi
     assert distributed.series_scanned == 40 and distributed.signals_written == single.signals_written > 0
 
 
-def test_the_pool_path_stores_what_the_single_process_scan_stores(imported: Engine, tmp_path: Path) -> None:
-    """A local pool of two spawned processes fed one partition at a time (``pool:2``; here two partitions, one
-    per indicator): every series_status and signals row as in-process."""
+def test_the_pool_path_stores_what_the_single_process_scan_stores(
+    imported: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A local pool of two spawned processes (``pool:2``), each reading its own partitions from the store (one
+    indicator a task; SQLite through ADBC in the worker, PostgreSQL by COPY): every series_status and signals row
+    as in-process."""
+
+    def sent(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the scanning process read the partitions and sent them to the pool")
+
+    monkeypatch.setattr(pool, "scan_in_pool", sent)  # the fallback for stores only this process sees
     pooled = run_scan(imported, scheduler="pool:2", partition_rows=1)
     with _fresh_store(tmp_path) as fresh:
         import_file(fresh, _panel_csv(tmp_path), mapping_text=MAPPING)

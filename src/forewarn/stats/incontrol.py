@@ -150,6 +150,8 @@ def scaled_counts(
     e = _panel("expected", expected)
     if e.shape != o.shape:
         raise ValueError(f"expected must have the shape of observed {o.shape}; got {e.shape}")
+    # Each step in place on arrays of this function's own (the same operations as the formulas above, in the
+    # same order, so the same bits), with one panel-sized array per output and masks of bytes, not floats.
     with np.errstate(invalid="ignore", divide="ignore"):
         if form == "bernoulli":
             if denominators is None:
@@ -157,14 +159,23 @@ def scaled_counts(
             n = _panel("denominators", denominators)
             if n.shape != o.shape:
                 raise ValueError(f"denominators must have the shape of observed {o.shape}; got {n.shape}")
-            valid = (n > 0) & (o >= 0) & (o <= n) & (e >= 0) & (e <= n)
-            y = np.arcsin(np.sqrt(np.clip(o / n, 0.0, 1.0)))
-            variance = 1.0 / (4.0 * n)
-            reference = np.arcsin(np.sqrt(np.clip(e / n, 0.0, 1.0)))
+            valid = n > 0
+            valid &= o >= 0
+            valid &= o <= n
+            valid &= e >= 0
+            valid &= e <= n
+            y = _arcsine_root(np.divide(o, n))
+            variance = np.multiply(4.0, n)
+            np.divide(1.0, variance, out=variance)
+            reference = _arcsine_root(np.divide(e, n))
         elif form == "poisson":
-            valid = (e > 0) & (o >= 0)
-            y = np.sqrt(np.maximum(o, 0.0) / e)
-            variance = 1.0 / (4.0 * e)
+            valid = e > 0
+            valid &= o >= 0
+            y = np.maximum(o, 0.0)
+            np.divide(y, e, out=y)
+            np.sqrt(y, out=y)
+            variance = np.multiply(4.0, e)
+            np.divide(1.0, variance, out=variance)
             reference = np.ones_like(y)
         elif form == "normal":
             if standard_error is None:
@@ -172,19 +183,26 @@ def scaled_counts(
             se = _panel("standard_error", standard_error)
             if se.shape != o.shape:
                 raise ValueError(f"standard_error must have the shape of observed {o.shape}; got {se.shape}")
-            valid = np.isfinite(se) & (se > 0)
-            y = o.copy()
-            variance = se * se
-            reference = e.copy()
+            valid = np.isfinite(se)
+            valid &= se > 0
+            y = np.array(o, dtype=np.float64)
+            variance = np.multiply(se, se)
+            reference = np.array(e, dtype=np.float64)
         else:
             raise ValueError(f"form must be 'bernoulli', 'poisson' or 'normal'; got {form!r}")
-    valid &= np.isfinite(o) & np.isfinite(e) & np.isfinite(y) & np.isfinite(reference)
-    nan = np.nan
-    return ScaledPanel(
-        y=np.where(valid, y, nan),
-        variance=np.where(valid, variance, nan),
-        reference=np.where(valid, reference, nan),
-    )
+    for checked in (o, e, y, reference):
+        valid &= np.isfinite(checked)
+    invalid = np.logical_not(valid, out=valid)
+    for output in (y, variance, reference):
+        np.copyto(output, np.nan, where=invalid)
+    return ScaledPanel(y=y, variance=variance, reference=reference)
+
+
+def _arcsine_root(ratio: FloatArray) -> FloatArray:
+    """``arcsin(sqrt(clip(ratio, 0, 1)))``, in place in ``ratio``."""
+    np.clip(ratio, 0.0, 1.0, out=ratio)
+    np.sqrt(ratio, out=ratio)
+    return np.asarray(np.arcsin(ratio, out=ratio), dtype=np.float64)
 
 
 def baseline_mask(present: BoolArray, baseline_periods: int) -> BoolArray:
@@ -193,7 +211,7 @@ def baseline_mask(present: BoolArray, baseline_periods: int) -> BoolArray:
     >>> baseline_mask(np.array([[False, True, True, True]]), 2)
     array([[False,  True,  True, False]])
     """
-    order = np.cumsum(present, axis=1)
+    order = np.cumsum(present, axis=1, dtype=np.int32)  # counts of at most the width: 4 bytes, not 8
     return np.asarray(present & (order <= baseline_periods), dtype=bool)
 
 
@@ -355,7 +373,9 @@ def own_baseline_model(
         raise ValueError(f"trim must be in [0, 0.5); got {trim!r}")
     k = int(n_groups) if n_groups is not None else (int(groups.max()) + 1 if groups.size else 0)
     d = y - reference
-    present = np.isfinite(d) & np.isfinite(s2) & (s2 > 0)
+    present = np.isfinite(d)
+    present &= np.isfinite(s2)
+    present &= s2 > 0
     base = baseline_mask(present, baseline_periods)
     points = base.sum(axis=1).astype(np.int64)
     usable = points >= min_baseline_points
@@ -391,8 +411,18 @@ def own_baseline_model(
         sum_w_star = w_star.sum(axis=1)
         baseline = np.where(usable, (w_star * d_base).sum(axis=1) / sum_w_star, np.nan)
         baseline_variance = np.where(usable, 1.0 / sum_w_star, np.nan)
-        sd = np.sqrt(s2 + tau2_series[:, None] + baseline_variance[:, None])
-        z = np.where(present & usable[:, None], (d - baseline[:, None]) / sd, np.nan)
+        # sqrt(s2 + tau2 + var(b)) and (d - b) / sd, each step in place (d is not needed after this).
+        sd = np.add(s2, tau2_series[:, None])
+        sd += baseline_variance[:, None]
+        np.sqrt(sd, out=sd)
+        z = np.subtract(d, baseline[:, None], out=d)
+        z /= sd
+        del d
+        unscored = np.logical_not(present, out=present)
+        unscored |= ~usable[:, None]
+        np.copyto(z, np.nan, where=unscored)
+        np.copyto(sd, np.nan, where=unscored)
+        del unscored, present
     rho = np.zeros(k)
     if overdispersion and k:
         # Lag-1 pairs of the baseline: its columns and one more (a cut whose pairs' sums keep their bits).
@@ -406,7 +436,7 @@ def own_baseline_model(
         baseline_points=points,
         tau2=tau2,
         phi=phi,
-        standard_deviation=np.where(present & usable[:, None], sd, np.nan),
+        standard_deviation=sd,
         rho=rho,
     )
 

@@ -34,7 +34,7 @@ from forewarn.surveillance.kinds import ESTIMATE_KINDS
 from forewarn.surveillance.options import ScanOptions
 from forewarn.surveillance.panel import Panel
 from forewarn.surveillance.questions import METHOD_QUESTIONS
-from forewarn.surveillance.windows import series_attribute
+from forewarn.surveillance.windows import indicator_periods, rows_of, series_attribute
 
 
 @dataclass(frozen=True)
@@ -50,15 +50,32 @@ class ChangeResult:
 def _cell_ratio(panel: Panel, top: FloatArray, bottom: FloatArray, use: NDArray[np.bool_]) -> FloatArray:
     """Sum of ``top`` over sum of ``bottom`` across the organisations of each (indicator, period) cell, where
     ``use``, shaped like the panel. The division is made once per cell, then spread to the series (the same
-    numbers as dividing the spread sums, without two panel-sized copies)."""
+    numbers as dividing the spread sums, without two panel-sized copies); for a panel of one indicator the
+    spread is a read-only view of the one row of cells (no copy at all)."""
     width = panel.value.shape[1]
-    size = panel.indicators.height * width
-    cell = (panel.indicator_index[:, None] * width + np.arange(width)[None, :])[use]
+    k = panel.indicators.height
+    size = k * width
+    one = _one_indicator(panel)
+    if one is not None:  # every series of one indicator: its cells are the columns
+        cell = np.broadcast_to(np.arange(width, dtype=np.int64) + one * width, use.shape)[use]
+    else:
+        cell = (panel.indicator_index[:, None] * width + np.arange(width)[None, :])[use]
     top_total = np.bincount(cell, weights=top[use], minlength=size)
     bottom_total = np.bincount(cell, weights=bottom[use], minlength=size)
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = (top_total / bottom_total).reshape(-1, width)
+    if one is not None:
+        return np.broadcast_to(ratio[one], use.shape)
     return np.asarray(ratio[panel.indicator_index], dtype=np.float64)
+
+
+def _one_indicator(panel: Panel) -> int | None:
+    """The indicator index of every series when they are all of one indicator (a partition of the scan of a
+    large store), else None."""
+    index = panel.indicator_index
+    if index.size and index[0] == index[-1] and bool((index == index[0]).all()):
+        return int(index[0])
+    return None
 
 
 def _rows(values: np.ndarray, rows: NDArray[np.bool_]) -> np.ndarray:
@@ -70,6 +87,18 @@ def standard_errors(panel: Panel) -> FloatArray | None:
     """The panel's standard errors, where the store holds them (None before they were imported)."""
     se = getattr(panel, "standard_error", None)
     return None if se is None else np.asarray(se, dtype=np.float64)
+
+
+def _counts_at_pooled_rate(panel: Panel) -> tuple[FloatArray, FloatArray]:
+    """Each point's numerator where it is a usable count (NaN elsewhere), and its expected count at its cell's
+    pooled rate (denominator x the cell's sum of numerators over its sum of denominators)."""
+    num, den = panel.numerator, panel.denominator
+    counts_ok = np.isfinite(num)
+    counts_ok &= np.isfinite(den)
+    counts_ok &= den > 0
+    counts_ok &= num >= 0
+    expected = den * _cell_ratio(panel, num, den, counts_ok)
+    return np.where(counts_ok, num, np.nan), expected
 
 
 def scaled_panel(panel: Panel) -> tuple[ScaledPanel, NDArray[np.object_]]:
@@ -84,35 +113,29 @@ def scaled_panel(panel: Panel) -> tuple[ScaledPanel, NDArray[np.object_]]:
     shape = panel.value.shape
     form = np.full(panel.n_series, None, dtype=object)
     num, den = panel.numerator, panel.denominator
-    counts_ok = np.isfinite(num) & np.isfinite(den) & (den > 0) & (num >= 0)
-    pooled = _cell_ratio(panel, num, den, counts_ok)
     parts: list[tuple[NDArray[np.bool_], ScaleForm, ScaledPanel]] = []
     proportion = kind == "proportion"
-    if proportion.any():
-        rows = proportion
-        parts.append(
-            (
-                rows,
-                "bernoulli",
-                scaled_counts(
-                    _rows(np.where(counts_ok, num, np.nan), rows),
-                    _rows(den * pooled, rows),
-                    form="bernoulli",
-                    denominators=_rows(den, rows),
-                ),
-            )
-        )
     rate = kind == "rate"
-    if rate.any():
-        parts.append(
-            (
-                rate,
-                "poisson",
-                scaled_counts(
-                    _rows(np.where(counts_ok, num, np.nan), rate), _rows(den * pooled, rate), form="poisson"
-                ),
+    if proportion.any() or rate.any():
+        counted, expected = _counts_at_pooled_rate(panel)
+        if proportion.any():
+            parts.append(
+                (
+                    proportion,
+                    "bernoulli",
+                    scaled_counts(
+                        _rows(counted, proportion),
+                        _rows(expected, proportion),
+                        form="bernoulli",
+                        denominators=_rows(den, proportion),
+                    ),
+                )
             )
-        )
+        if rate.any():
+            parts.append(
+                (rate, "poisson", scaled_counts(_rows(counted, rate), _rows(expected, rate), form="poisson"))
+            )
+        del counted, expected
     ratio = kind == "ratio_oe"
     if ratio.any():
         parts.append(
@@ -216,7 +239,10 @@ def detect_changes(panel: Panel, options: ScanOptions) -> ChangeResult:
         min_baseline_points=min(options.cusum_min_baseline_points, options.cusum_baseline_periods),
         trim=options.funnel_trim,
     )
-    z = model.z * sign[:, None]
+    # In place: the model's z is this function's own, and past this point it is read only for where it is
+    # finite (the shift's typical sd), which the sign does not change.
+    z = model.z
+    z *= sign[:, None]
     watched &= np.isfinite(z).any(axis=1)
     shift = np.full(n, np.nan)
     part_forms: tuple[ScaleForm, ...] = ("bernoulli", "poisson", "normal")
@@ -247,10 +273,7 @@ def detect_changes(panel: Panel, options: ScanOptions) -> ChangeResult:
     usable = np.isfinite(k_of) & (k_of > 0)
     indices, k_of = indices[usable], k_of[usable]
     # The window each indicator's charts run over: its periods (columns with any observation).
-    periods_of = np.array(
-        [int((~np.isnat(panel.period[panel.indicator_index == i])).any(axis=0).sum()) for i in indices],
-        dtype=np.int64,
-    )
+    periods_of = np.array([indicator_periods(panel, int(i)) for i in indices], dtype=np.int64)
     h_of = np.empty(indices.size)
     for periods in np.unique(periods_of):  # one bisection per window length, every indicator of it at once
         same = periods_of == periods
@@ -265,7 +288,7 @@ def detect_changes(panel: Panel, options: ScanOptions) -> ChangeResult:
     frames: list[pl.DataFrame] = []
     alarm_current = np.zeros(n, dtype=bool)
     if rows.size:
-        result = panel_cusum(z[rows], k_series[rows], h_series[rows])
+        result = panel_cusum(rows_of(z, rows), k_series[rows], h_series[rows])
         last = panel.last_index[rows]
         columns["cusum_value"][rows] = result.statistic[np.arange(rows.size), last]
         columns["cusum_alarms"][rows] = result.n_alarms.astype(int)

@@ -33,7 +33,14 @@ from forewarn.surveillance.storewide import (
     ordered_signals,
     scan_summary,
 )
-from forewarn.surveillance.windows import latest_period_units, series_attribute, window_estimates, window_sums
+from forewarn.surveillance.windows import (
+    indicator_periods,
+    latest_period_units,
+    rows_of,
+    series_attribute,
+    window_estimates,
+    window_sums,
+)
 
 SPC_BLOCK_SERIES = 200_000
 POINT_TYPE_NAMES = {int(p): p.label for p in PointType}
@@ -119,6 +126,13 @@ def _spc(
     return out, pl.concat(signal_frames) if signal_frames else _empty_signals()
 
 
+def _segment_figure(chart: XmrChart, per_segment: FloatArray, r: IntArray, t: IntArray) -> FloatArray:
+    """A per-segment figure (mean, limits) at points (r, t) of the chart, NaN where the point is missing: the
+    chart's ``mean`` (``lpl``, ``upl``) panel at those points, without making the panel."""
+    segment = chart.segment_index[r, t]
+    return np.where(segment >= 0, per_segment[np.maximum(segment, 0)], np.nan)
+
+
 def _spc_block(
     panel: Panel,
     options: ScanOptions,
@@ -130,8 +144,9 @@ def _spc_block(
     out: dict[str, np.ndarray],
     signal_frames: list[pl.DataFrame],
 ) -> None:
+    values, period = rows_of(panel.value, rows), rows_of(panel.period, rows)
     chart = xmr_chart(
-        panel.value[rows],
+        values,
         SpcOptions(
             improvement=improvement,  # type: ignore[arg-type]
             shift_length=options.spc_shift_length,
@@ -142,15 +157,14 @@ def _spc_block(
     )
     out["spc_variation"][rows] = VARIATION_LOOKUP[chart.variation]
     out["spc_assurance"][rows] = ASSURANCE_LOOKUP[chart.assurance]
-    # Limits are computed on each read: read each once.
-    mean, lpl, upl = chart.mean, chart.lpl, chart.upl
+    summary = chart.summary
     at = last[rows]
     idx = np.arange(rows.size)
-    out["spc_mean"][rows] = mean[idx, at]
-    out["spc_lpl"][rows] = lpl[idx, at]
-    out["spc_upl"][rows] = upl[idx, at]
-    out["spc_points"][rows] = point_code_matrix(chart.point_type, panel.value[rows], panel.period[rows])
-    for row, segments in segment_limits(chart, panel.period[rows]).items():
+    out["spc_mean"][rows] = _segment_figure(chart, summary.mean, idx, at)
+    out["spc_lpl"][rows] = _segment_figure(chart, summary.lpl, idx, at)
+    out["spc_upl"][rows] = _segment_figure(chart, summary.upl, idx, at)
+    out["spc_points"][rows] = point_code_matrix(chart.point_type, values, period)
+    for row, segments in segment_limits(chart, period).items():
         out["spc_segments"][rows[row]] = json.dumps(segments)
     r, t = np.nonzero(chart.special_cause_flag)
     if r.size:
@@ -163,10 +177,10 @@ def _spc_block(
                     "rule": rule_names.gather(chart.special_cause_type[r, t].astype(np.int64)),
                     "direction": DIRECTION_NAMES.gather(chart.point_type[r, t].astype(np.int64)),
                     "t": t,
-                    "value": panel.value[rows[r], t],
-                    "mean": mean[r, t],
-                    "lpl": lpl[r, t],
-                    "upl": upl[r, t],
+                    "value": values[r, t],
+                    "mean": _segment_figure(chart, summary.mean, r, t),
+                    "lpl": _segment_figure(chart, summary.lpl, r, t),
+                    "upl": _segment_figure(chart, summary.upl, r, t),
                 }
             )
         )
@@ -261,11 +275,14 @@ def _estimate_funnels(
     at: IntArray,
     out: dict[str, np.ndarray],
     extra: dict[str, np.ndarray],
+    estimates: tuple[FloatArray, FloatArray] | None = None,
 ) -> None:
     """Funnels of means and counts published with a standard error ("N": estimate against precision 1/se^2,
     Spiegelhalter 2005a), over the same window as the count funnels."""
     kind = series_attribute(panel, "kind")
-    estimate, se = window_estimates(panel, at, options.funnel_window_days)
+    estimate, se = (
+        estimates if estimates is not None else window_estimates(panel, at, options.funnel_window_days)
+    )
     rows = units[np.isin(kind[units], ESTIMATE_KINDS) & np.isfinite(estimate[units]) & (se[units] > 0)]
     if rows.size == 0:
         return
@@ -292,7 +309,10 @@ def _estimate_funnels(
 
 
 def _funnels(
-    panel: Panel, options: ScanOptions, window: tuple[FloatArray, FloatArray, FloatArray] | None = None
+    panel: Panel,
+    options: ScanOptions,
+    window: tuple[FloatArray, FloatArray, FloatArray] | None = None,
+    estimates: tuple[FloatArray, FloatArray] | None = None,
 ) -> dict[str, np.ndarray]:
     """Each series' funnel at its indicator's latest period: z, p, ratio, limits, target, phi and tau^2 (no FDR)."""
     n = panel.n_series
@@ -353,7 +373,7 @@ def _funnels(
         extra["target"][rows] = result.target[funnel_id]
         extra["phi"][rows] = result.phi[funnel_id]
         extra["tau2"][rows] = result.tau2_applied[funnel_id]
-    _estimate_funnels(panel, options, units, at, out, extra)
+    _estimate_funnels(panel, options, units, at, out, extra, estimates)
     out.update({f"funnel_{name}": values for name, values in extra.items()})
     # funnel_q and funnel_outlier stay empty here: the false-discovery rate is store-wide (storewide.funnel_fdr).
     return out
@@ -392,7 +412,7 @@ def _spc_chance(
     seen: dict[str, tuple[int, int]] = {}
     for index in np.unique(panel.indicator_index[charted]):  # indicators: tens
         rows = np.flatnonzero(charted & (panel.indicator_index == index))
-        periods = int((~np.isnat(panel.period[panel.indicator_index == index])).any(axis=0).sum())
+        periods = indicator_periods(panel, int(index))
         lengths[str(codes[index])] = (int(rows.size), periods)
         seen[str(codes[index])] = (
             int(has_concern[rows].sum()),
@@ -419,10 +439,11 @@ def compute_partition(
     spc, spc_signals = _spc(panel, options, phase)
     _, latest = latest_period_units(panel)
     window = window_sums(panel, latest, options.funnel_window_days)
-    funnel = _funnels(panel, options, window)
+    estimates = window_estimates(panel, latest, options.funnel_window_days)  # for the funnels and the ranks
+    funnel = _funnels(panel, options, window, estimates)
     changes = detect_changes(panel, options)
     cusum, cusum_signals = changes.columns, changes.signals
-    ranks = latest_rank_intervals(panel, options, window, changes.tau2_within)
+    ranks = latest_rank_intervals(panel, options, window, changes.tau2_within, estimates)
     trends = _trends(panel, options)
     last = panel.last_index
     columns: dict[str, pl.Series] = {

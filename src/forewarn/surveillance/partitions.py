@@ -22,6 +22,7 @@ from sqlalchemy import Connection
 
 from forewarn.store.columnar import read_frame, read_frames
 from forewarn.surveillance.compute import SurveillanceResult, compute_partition
+from forewarn.surveillance.heap import keep_heap, kept_heap
 from forewarn.surveillance.options import ScanOptions
 from forewarn.surveillance.panel import INDICATOR_SCHEMA, OBSERVATION_SCHEMA, Panel, build_panel
 from forewarn.surveillance.storewide import IndicatorPart, ordered_signals
@@ -326,7 +327,7 @@ def scan_in_pool(
     context = multiprocessing.get_context("spawn")
     results: list[PartitionResult] = []
     pending: deque[Future[PartitionResult]] = deque()
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=keep_heap) as pool:
         for partition in partitions:  # partitions: tens, not series
             if len(pending) >= workers:
                 results.append(pending.popleft().result())
@@ -334,6 +335,19 @@ def scan_in_pool(
             del partition
         results.extend(future.result() for future in pending)
     return results
+
+
+def scan_partitions(
+    partitions: Iterable[Partition], options: ScanOptions, workers: int | None = None
+) -> list[PartitionResult]:
+    """:func:`scan_partition` over ``partitions`` (read lazily, each consumed as it is laid out): one after
+    another in this process, with the memory the maths frees kept for the next partition's arrays
+    (:func:`forewarn.surveillance.heap.kept_heap`), or in a pool of ``workers`` processes
+    (:func:`scan_in_pool`)."""
+    if workers:
+        return scan_in_pool(partitions, options, workers)
+    with kept_heap():
+        return [scan_partition(partition, options, consume=True) for partition in partitions]
 
 
 def run_partitions(
@@ -384,5 +398,6 @@ __all__ = [
     "run_partitions",
     "scan_in_pool",
     "scan_partition",
+    "scan_partitions",
     "status_rows",
 ]

@@ -121,11 +121,13 @@ def latest_rank_intervals(
     options: ScanOptions,
     window: tuple[FloatArray, FloatArray, FloatArray] | None = None,
     tau2_within: FloatArray | None = None,
+    estimates: tuple[FloatArray, FloatArray] | None = None,
 ) -> dict[str, np.ndarray]:
     """Median rank, 95% interval and whether each series can be told from the middle of its table.
 
     ``tau2_within`` is each indicator's within-organisation variance per period on the funnel scale (0 where
-    None or NaN).
+    None or NaN); ``window`` and ``estimates`` are :func:`window_sums` and :func:`window_estimates` at the
+    latest periods, when the caller has them.
     """
     n = panel.n_series
     out: dict[str, np.ndarray] = {
@@ -154,7 +156,9 @@ def latest_rank_intervals(
         pooled_rate = (pooled_num / pooled_den)[panel.indicator_index]
     estimate, variance = scaled_estimates(kind, numerator, denominator, expected, pooled_rate)
     # Means and counts published with a standard error: the window's precision-weighted mean, on its own scale.
-    published, published_se = window_estimates(panel, at, options.funnel_window_days)
+    published, published_se = (
+        estimates if estimates is not None else window_estimates(panel, at, options.funnel_window_days)
+    )
     is_estimate = np.isin(kind, ESTIMATE_KINDS) & np.isfinite(published) & (published_se > 0)
     estimate = np.where(is_estimate, published, estimate)
     variance = np.where(is_estimate, published_se * published_se, variance)

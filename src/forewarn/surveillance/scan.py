@@ -40,11 +40,11 @@ from forewarn.surveillance.partitions import (
     phase_panel,
     pool_workers,
     run_partitions,
-    scan_in_pool,
-    scan_partition,
+    scan_partitions,
     status_rows,
 )
 from forewarn.surveillance.partitions import period_dates as _dates
+from forewarn.surveillance.pool import scan_store_in_pool
 from forewarn.surveillance.storewide import (
     IndicatorPart,
     funnel_fdr,
@@ -193,11 +193,13 @@ def run_scan(
             else:
                 # One partition in memory at a time, read while the previous one computes (docs/performance.md,
                 # "One partition at a time"): in this process, or in a local pool of worker processes.
-                lazy = load_partitions(conn, recompute, max_rows=partition_rows, lazy=True)
+                # A pool's workers read their own partitions (surveillance/pool.py).
                 results = (
-                    scan_in_pool(lazy, options, workers)
+                    scan_store_in_pool(conn, recompute, options, workers, partition_rows)
                     if workers
-                    else [scan_partition(partition, options, consume=True) for partition in lazy]
+                    else scan_partitions(
+                        load_partitions(conn, recompute, max_rows=partition_rows, lazy=True), options
+                    )
                 )
     if last is not None:
         return _record_unchanged(engine, last, options, started)

@@ -17,6 +17,20 @@ def series_attribute(panel: Panel, column: str) -> NDArray[np.object_]:
     return np.asarray(panel.indicators[column].to_numpy()[panel.indicator_index], dtype=object)
 
 
+def rows_of(values: np.ndarray, rows: IntArray) -> np.ndarray:
+    """``values[rows]`` for sorted, distinct ``rows``: a view when they are consecutive (every series of a
+    one-indicator partition), else a copy."""
+    if rows.size and int(rows[-1]) - int(rows[0]) + 1 == rows.size:
+        return values[int(rows[0]) : int(rows[-1]) + 1]
+    return values[rows]
+
+
+def indicator_periods(panel: Panel, index: int) -> int:
+    """How many periods indicator ``index`` has in the panel (columns where any of its series has a row)."""
+    rows = rows_of(panel.period, np.flatnonzero(panel.indicator_index == index))
+    return int((~np.isnat(rows)).any(axis=0).sum())
+
+
 def latest_period_units(panel: Panel) -> tuple[IntArray, IntArray]:
     """Series observed at their indicator's latest period, and that period's column."""
     last = panel.last_index
@@ -66,7 +80,10 @@ def window_estimates(panel: Panel, at: IntArray, days: int) -> tuple[FloatArray,
     end = panel.period[np.arange(n), at]
     window = (panel.period > (end - np.timedelta64(days, "D"))[:, None]) & ~np.isnat(panel.period)
     se = panel.standard_error
-    inside = window & np.isfinite(panel.value) & np.isfinite(se) & (se > 0)
+    has_se = np.isfinite(se)
+    if not has_se.any():  # a panel of counts: no estimate anywhere (what the sums below give, without them)
+        return np.full(n, np.nan), np.full(n, np.nan)
+    inside = window & np.isfinite(panel.value) & has_se & (se > 0)
     with np.errstate(invalid="ignore", divide="ignore"):
         w = np.where(inside, 1.0 / (se * se), 0.0)
         sum_w = w.sum(axis=1)

@@ -131,6 +131,17 @@ def window_false_alarms(
     return WindowFalseAlarms(any_alarm=1.0 - survive.sum(axis=1), alarms_by_period=by_period)
 
 
+def _any_alarm(k: FloatArray, h: FloatArray, periods: int, states: int) -> FloatArray:
+    """``window_false_alarms(k, h, periods).any_alarm`` by the same steps, without the chart that restarts
+    after an alarm (the bisection for h needs only the chance of a first alarm)."""
+    transition, _ = _transitions(np.array(k, dtype=np.float64), np.array(h, dtype=np.float64), states)
+    survive = np.zeros((k.shape[0], states))
+    survive[:, 0] = 1.0
+    for _ in range(periods):  # over periods, every chart at once
+        survive = np.einsum("cs,cst->ct", survive, transition)
+    return np.asarray(1.0 - survive.sum(axis=1), dtype=np.float64)
+
+
 def cusum_window_threshold(
     k: ArrayLike, periods: int, false_alarm_probability: float, *, states: int = DEFAULT_STATES
 ) -> FloatArray:
@@ -174,11 +185,11 @@ def cusum_window_threshold(
         raise ValueError(f"false_alarm_probability must be in (0, 1); got {false_alarm_probability!r}")
     low = np.full(ks.shape, np.log(MIN_THRESHOLD))
     high = np.full(ks.shape, np.log(_MAX_THRESHOLD))
-    at_low = window_false_alarms(ks, np.exp(low), periods, states=states).any_alarm
+    at_low = _any_alarm(ks, np.exp(low), periods, states)
     strict = at_low <= false_alarm_probability
     for _ in range(_BISECTION_STEPS):
         middle = (low + high) / 2.0
-        too_many = window_false_alarms(ks, np.exp(middle), periods, states=states).any_alarm
+        too_many = _any_alarm(ks, np.exp(middle), periods, states)
         above = too_many > false_alarm_probability
         low = np.where(above, middle, low)
         high = np.where(above, high, middle)
