@@ -20,6 +20,7 @@ import numpy as np
 import polars as pl
 from sqlalchemy import Connection, Engine, delete, insert, select
 
+from forewarn.risk.boosting import Trees
 from forewarn.risk.history import StoreHistory
 from forewarn.risk.watchlist import FittedModel, Watchlist
 from forewarn.store.models import Organisation
@@ -67,7 +68,7 @@ def _floats(values: np.ndarray) -> list[float]:
 
 
 def _content(model: FittedModel, data: str, code: str) -> dict[str, Any]:
-    return {
+    content: dict[str, Any] = {
         "kind": model.kind,
         "outcome": model.outcome,
         "new_only": model.new_only,
@@ -89,6 +90,9 @@ def _content(model: FittedModel, data: str, code: str) -> dict[str, Any]:
         "data_version": data,
         "code_version": code,
     }
+    if model.trees is not None:  # a boosting model (a logistic model's content, and so its version, as before)
+        content["trees"] = model.trees.to_json()
+    return content
 
 
 @dataclass(frozen=True)
@@ -156,6 +160,7 @@ def _model(row: RiskModel) -> FittedModel:
         n_cases=row.n_cases,
         n_events=row.n_events,
         calibration=dict(row.calibration),
+        trees=Trees.from_json(row.trees) if row.trees else None,
     )
 
 

@@ -151,6 +151,16 @@ def feature_label(feature: str) -> str:
     return FEATURE_LABELS.get(feature, feature.replace("_", " "))
 
 
+LOGISTIC_EXPLANATION = (
+    "Each feature's exact contribution to the log-odds (coefficient x standardised value): with the model's "
+    "intercept they sum to the log-odds of the risk."
+)
+BOOSTING_EXPLANATION = (
+    "Each feature's TreeSHAP value: with the expected value they add up to the log-odds of the uncalibrated "
+    "gradient-boosting model; the calibrated probability is a Platt-scaled function of those log-odds."
+)
+
+
 class ContributionOut(Model):
     feature: str = Field(description="The model's column")
     label: str = Field(description="The column in plain words")
@@ -170,10 +180,15 @@ class WatchlistWhyOut(Model):
     lower: float = Field(description="Lower end of the 90% interval")
     upper: float = Field(description="Upper end of the 90% interval")
     reasons: list[str] = Field(description="The largest contributions on the side of risk, in plain words")
-    intercept: float = Field(description="The model's intercept (log-odds)")
+    intercept: float = Field(
+        description="What the contributions add to: the logistic model's intercept, or the boosting model's "
+        "TreeSHAP expected value (log-odds)"
+    )
     contributions: list[ContributionOut] = Field(
         description="The largest contributions on the side of risk (log-odds), largest first"
     )
+    model: str = Field(default="logistic", description="logistic or boosting")
+    explanation: str = Field(default=LOGISTIC_EXPLANATION, description="What the contributions are")
     watchlist_url: str
     backtest_url: str | None = Field(description="The backtest's page, for analysts and administrators")
 
@@ -206,7 +221,8 @@ def latest_why(conn: Connection, organisation_id: int, top: int = 3) -> Watchlis
     data) keeps its own latest.
 
     The contributions are those the scoring stored (``forewarn risk score``): the logistic model's exact
-    contributions to the log-odds, which with the intercept sum to the logit of the probability."""
+    contributions to the log-odds, which with the intercept sum to the logit of the probability, or a boosting
+    model's TreeSHAP values, which with the expected value sum to its uncalibrated margin."""
     own = RiskScore.organisation_id == organisation_id
     latest = conn.execute(select(func.max(RiskScore.as_of)).where(own)).scalar()
     if latest is None:
@@ -226,11 +242,17 @@ def latest_why(conn: Connection, organisation_id: int, top: int = 3) -> Watchlis
             RiskModel.outcome,
             RiskModel.horizon_months,
             RiskModel.intercept,
+            RiskModel.kind,
+            RiskModel.calibration,
         )
         .join(RiskModel, RiskModel.id == RiskScore.model_id)
         .where(own, RiskScore.as_of == latest, RiskModel.version == version)
     ).one()
     ranked = sorted((row.contributions or {}).items(), key=lambda item: (-item[1], item[0]))
+    boosting = row.kind == "boosting"
+    # A boosting model's contributions are TreeSHAP values; they add up with the expected value (stored with
+    # the model's calibration) to its uncalibrated margin.
+    base = float((row.calibration or {}).get("shap_expected_value") or 0.0) if boosting else row.intercept
     return WatchlistWhyOut(
         as_of=latest,
         outcome=Outcome.parse(row.outcome).label(),
@@ -240,7 +262,9 @@ def latest_why(conn: Connection, organisation_id: int, top: int = 3) -> Watchlis
         lower=row.lower,
         upper=row.upper,
         reasons=list(row.reasons or []),
-        intercept=row.intercept,
+        intercept=base,
+        model=row.kind,
+        explanation=BOOSTING_EXPLANATION if boosting else LOGISTIC_EXPLANATION,
         contributions=[
             ContributionOut(feature=name, label=feature_label(name), log_odds=value)
             for name, value in ranked[:top]
