@@ -72,8 +72,15 @@ class Trees:
             parts["c"].append(np.asarray(nodes["count"], dtype=np.float64))
         baseline = float(np.asarray(model._baseline_prediction, dtype=np.float64).ravel()[0])
         return cls(
-            baseline,
-            *(tuple(parts[k]) for k in ("l", "r", "f", "t", "m", "leaf", "v", "c")),
+            baseline=baseline,
+            left=tuple(parts["l"]),
+            right=tuple(parts["r"]),
+            feature=tuple(parts["f"]),
+            threshold=tuple(parts["t"]),
+            missing_left=tuple(parts["m"]),
+            leaf=tuple(parts["leaf"]),
+            value=tuple(parts["v"]),
+            count=tuple(parts["c"]),
         )
 
     def margin(self, x: np.ndarray) -> np.ndarray:
@@ -173,7 +180,7 @@ def one_thread() -> Any:
     boosting on 3,000 cases x 6 features): 5.1 s of CPU and 14 s of wall with the default two OpenMP threads,
     0.16 s and 0.9 s with one. OpenMP's workers spin while they wait for each other, and on cores other
     processes hold that spinning is most of the CPU. See docs/risk.md, "SHAP for boosting"."""
-    from threadpoolctl import threadpool_limits
+    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
     return threadpool_limits(limits=1, user_api="openmp")
 

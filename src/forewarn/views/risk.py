@@ -26,7 +26,8 @@ from forewarn.views.model import Model
 
 ORDER = (
     "Ordered by the model's calibrated probability of the outcome within its horizon. Organisations whose 90% "
-    "intervals overlap are tied: each row gives the range of places it could hold, not a rank."
+    "intervals overlap, or whose probabilities are equal as shown, are tied: each row gives the range of places "
+    "it could hold, not a rank."
 )
 
 
@@ -68,6 +69,24 @@ def places(lower: np.ndarray, upper: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return above + 1, not_below
 
 
+SHOWN_DECIMALS = 3  # probabilities are shown as percentages to one decimal place
+
+
+def tied_places(
+    probability: np.ndarray, lower: np.ndarray, upper: np.ndarray, decimals: int = SHOWN_DECIMALS
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`places`, with organisations whose probabilities are equal as shown (rounded to ``decimals``)
+    tied as well as those whose intervals overlap: each takes the widest interval of its group of equal shown
+    probabilities (a model without refits gives intervals of no width)."""
+    key = np.round(np.asarray(probability, dtype=np.float64) * 10**decimals).astype(np.int64)
+    groups, member = np.unique(key, return_inverse=True)
+    low = np.full(groups.size, np.inf)
+    high = np.full(groups.size, -np.inf)
+    np.minimum.at(low, member, np.asarray(lower, dtype=np.float64))
+    np.maximum.at(high, member, np.asarray(upper, dtype=np.float64))
+    return places(low[member], high[member])
+
+
 def watchlist(conn: Connection, viewer: Visibility) -> WatchlistOut:
     """The latest stored scoring (the latest date; the lowest version if two models scored it)."""
     frame = read_scores(conn)
@@ -87,7 +106,7 @@ def watchlist(conn: Connection, viewer: Visibility) -> WatchlistOut:
     )
     if not frame.height:
         return empty
-    best, worst = places(frame["lower"].to_numpy(), frame["upper"].to_numpy())
+    best, worst = tied_places(frame["probability"].to_numpy(), frame["lower"].to_numpy(), frame["upper"].to_numpy())
     rows = []
     for i, row in enumerate(frame.iter_rows(named=True)):
         if not viewer.may_open(row["organisation_id"]):
@@ -390,6 +409,7 @@ __all__ = [
     "backtest",
     "feature_label",
     "places",
+    "tied_places",
     "watchlist",
     "why_on_watchlist",
 ]
