@@ -140,3 +140,25 @@ def test_readers_of_stored_scores_do_not_import_shap_or_numba() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_boosting_backtest_reports_what_its_model_leaned_on(history: StoreHistory) -> None:
+    """The backtest's hook: at the last test origin, each feature's mean |SHAP| over the fold models' mean
+    margin, which the expected value and the SHAP values add up to for every case."""
+    from forewarn.risk.backtest import run_backtest
+
+    options = BacktestOptions(
+        outcome=Outcome.parse("inspection:inadequate"),
+        new_only=True,
+        step_months=6,
+        model="boosting",
+        n_boot=20,
+    )
+    with boosting.one_thread():
+        result = run_backtest(history, options)
+    explained = result["explanations"]
+    assert explained["origin"] == result["test_origins"][-1]
+    assert explained["additivity_max_error"] < 1e-6
+    shares = list(explained["mean_abs_shap"].values())
+    assert shares == sorted(shares, reverse=True) and shares[0] > 0
+    assert "signal_count" in explained["mean_abs_shap"]

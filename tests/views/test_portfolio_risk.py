@@ -37,10 +37,21 @@ def test_staff_see_the_portfolio_in_order_of_calibrated_risk_with_ties(engine: E
     assert page.ordered_by == "risk" and page.scoring is not None and page.scoring.scored == 4
     assert "Ordered by calibrated risk" in page.order and "tied" in page.order
     assert [r.code for r in page.organisations] == ["HIDE1", "OWN1", "PEER1", "SIM1"]
-    places = {r.code: (r.risk.place_best, r.risk.place_worst, r.risk.tied) for r in page.organisations if r.risk}
-    assert places == {"HIDE1": (1, 1, False), "OWN1": (2, 3, True), "PEER1": (2, 3, True), "SIM1": (4, 4, False)}
+    places = {
+        r.code: (r.risk.place_best, r.risk.place_worst, r.risk.tied) for r in page.organisations if r.risk
+    }
+    assert places == {
+        "HIDE1": (1, 1, False),
+        "OWN1": (2, 3, True),
+        "PEER1": (2, 3, True),
+        "SIM1": (4, 4, False),
+    }
     own = next(r for r in page.organisations if r.code == "OWN1")
-    assert own.risk is not None and (own.risk.probability, own.risk.lower, own.risk.upper) == (0.12, 0.08, 0.18)
+    assert own.risk is not None and (own.risk.probability, own.risk.lower, own.risk.upper) == (
+        0.12,
+        0.08,
+        0.18,
+    )
     # Filters and pages keep the order; an organisation the scoring left out follows, in evidence order.
     with engine.begin() as conn:
         conn.execute(delete(RiskScore).where(RiskScore.organisation_id == world.ids["HIDDEN"]))
@@ -70,7 +81,9 @@ def test_a_member_sees_only_their_own_risk_and_the_evidence_order(engine: Engine
     assert peer.risk is None
 
 
-def test_without_scores_the_portfolio_keeps_the_evidence_order_and_says_so(engine: Engine, world: World) -> None:
+def test_without_scores_the_portfolio_keeps_the_evidence_order_and_says_so(
+    engine: Engine, world: World
+) -> None:
     with engine.connect() as conn:
         found = portfolio(conn, ALL_ORGANISATIONS, PortfolioFilters(), may_filter=True)
     assert found.page.ordered_by == "evidence" and found.page.scoring is None

@@ -269,10 +269,30 @@ def explain_calibrated(model: Any, x: np.ndarray) -> tuple[np.ndarray, float]:
     return np.mean(values, axis=0), float(np.mean(expected))
 
 
+def backtest_explanations(model: Any, columns: list[str], test: Any) -> dict[str, Any]:
+    """What the backtest's boosting model leaned on at its last test origin: each feature's mean absolute
+    TreeSHAP value over that origin's cases (:func:`explain_calibrated`, the fold models' mean margin), largest
+    first, and the largest error of local accuracy (expected value + SHAP values against the mean margin)."""
+    x = test.select(columns).to_numpy().astype(np.float64)
+    values, expected = explain_calibrated(model, x)
+    margins = np.mean([fold.estimator.decision_function(x) for fold in model.calibrated_classifiers_], axis=0)
+    mean_abs = np.abs(values).mean(axis=0)
+    order = np.argsort(-mean_abs, kind="stable")
+    return {
+        "method": "TreeSHAP (tree path dependent) on the mean margin of the calibrated model's fold models",
+        "origin": str(test["origin"][0]),
+        "n_cases": int(x.shape[0]),
+        "expected_value": expected,
+        "mean_abs_shap": {columns[i]: float(mean_abs[i]) for i in order},
+        "additivity_max_error": float(np.max(np.abs(expected + values.sum(axis=1) - margins))),
+    }
+
+
 __all__ = [
     "EXPLANATION",
     "FittedBoosting",
     "Trees",
+    "backtest_explanations",
     "explain_calibrated",
     "fit",
     "one_thread",

@@ -90,7 +90,8 @@ def _content(model: FittedModel, data: str, code: str) -> dict[str, Any]:
         "data_version": data,
         "code_version": code,
     }
-    if model.trees is not None:  # a boosting model (a logistic model's content, and so its version, as before)
+    # A boosting model's trees; a logistic model's content, and so its version, stays as it was.
+    if model.trees is not None:
         content["trees"] = model.trees.to_json()
     return content
 

@@ -63,7 +63,9 @@ class PortfolioRiskOut(Model):
     probability: float = Field(description="Calibrated probability of the outcome within the horizon")
     lower: float = Field(description="Lower end of the 90% interval")
     upper: float = Field(description="Upper end of the 90% interval")
-    place_best: int | None = Field(description="Best place it could hold among everyone scored (None for a member)")
+    place_best: int | None = Field(
+        description="Best place it could hold among everyone scored (None for a member)"
+    )
     place_worst: int | None = Field(description="Worst place it could hold (None for a member)")
     tied: bool = Field(description="Its interval overlaps another's, or its probability is equal as shown")
 
@@ -259,7 +261,12 @@ def latest_scoring(conn: Connection, restricted: list[int] | None = None) -> Sco
     if restricted is not None:
         cells = {
             int(r.organisation_id): PortfolioRiskOut(
-                probability=r.probability, lower=r.lower, upper=r.upper, place_best=None, place_worst=None, tied=False
+                probability=r.probability,
+                lower=r.lower,
+                upper=r.upper,
+                place_best=None,
+                place_worst=None,
+                tied=False,
             )
             for r in rows
         }
@@ -480,7 +487,9 @@ def portfolio(
         scoring = own_only.out if own_only is not None else None
         order = ORDER + (MEMBER_ORDER if scoring is not None else NO_SCORES)
     if scoring is not None and not visibility.all_organisations:
-        scoring = scoring.model_copy(update={"scored": None})  # how many were scored is not a member's to know
+        scoring = scoring.model_copy(
+            update={"scored": None}
+        )  # how many were scored is not a member's to know
     selected = ranking.chosen(chosen)
     total = len(selected)
     pages = max(1, -(-total // page_size))

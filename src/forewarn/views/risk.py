@@ -106,7 +106,9 @@ def watchlist(conn: Connection, viewer: Visibility) -> WatchlistOut:
     )
     if not frame.height:
         return empty
-    best, worst = tied_places(frame["probability"].to_numpy(), frame["lower"].to_numpy(), frame["upper"].to_numpy())
+    best, worst = tied_places(
+        frame["probability"].to_numpy(), frame["lower"].to_numpy(), frame["upper"].to_numpy()
+    )
     rows = []
     for i, row in enumerate(frame.iter_rows(named=True)):
         if not viewer.may_open(row["organisation_id"]):
@@ -323,6 +325,10 @@ class BacktestOut(Model):
     figures: list[BacktestFigureOut]
     calibration: dict[str, list[float]] | None
     specs: dict[str, dict[str, Any]] = Field(description="Vega-Lite specs: calibration, lead_time")
+    explanations: dict[str, Any] | None = Field(
+        default=None,
+        description="A boosting backtest's mean absolute TreeSHAP value of each feature at its last test origin",
+    )
 
 
 SCORE_NAMES = {
@@ -396,6 +402,7 @@ def backtest(conn: Connection) -> BacktestOut:
         figures=figures,
         calibration=calibration,
         specs=specs,
+        explanations=result.get("explanations"),
     )
 
 
