@@ -162,3 +162,16 @@ def test_the_boosting_backtest_reports_what_its_model_leaned_on(history: StoreHi
     shares = list(explained["mean_abs_shap"].values())
     assert shares == sorted(shares, reverse=True) and shares[0] > 0
     assert "signal_count" in explained["mean_abs_shap"]
+
+
+def test_one_thread_reaches_scikit_learns_openmp_in_a_fresh_process() -> None:
+    """threadpoolctl limits only the libraries loaded when it is called; the backtest imports scikit-learn later,
+    so ``one_thread`` loads scikit-learn's OpenMP runtime first (without that, two threads ran here)."""
+    code = (
+        "from forewarn.risk.boosting import one_thread\n"
+        "with one_thread():\n"
+        "    from sklearn.utils._openmp_helpers import _openmp_effective_n_threads\n"
+        "    print(_openmp_effective_n_threads())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "1"

@@ -180,6 +180,9 @@ def one_thread() -> Any:
     boosting on 3,000 cases x 6 features): 5.1 s of CPU and 14 s of wall with the default two OpenMP threads,
     0.16 s and 0.9 s with one. OpenMP's workers spin while they wait for each other, and on cores other
     processes hold that spinning is most of the CPU. See docs/risk.md, "SHAP for boosting"."""
+    # threadpoolctl limits the libraries loaded when it is called: load scikit-learn's OpenMP runtime first (the
+    # backtest and the training import scikit-learn only when they fit).
+    import sklearn.ensemble  # noqa: F401
     from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
     return threadpool_limits(limits=1, user_api="openmp")
