@@ -184,7 +184,13 @@ def backtest_command(
             with_soft=with_soft,
             truth=_truth(truth, codes) if truth is not None else None,
         )
-        result = run_backtest(history, options)
+        if options.model == "boosting":  # OpenMP on one thread: see forewarn.risk.boosting.one_thread
+            from forewarn.risk.boosting import one_thread
+
+            with one_thread():
+                result = run_backtest(history, options)
+        else:
+            result = run_backtest(history, options)
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -228,9 +234,16 @@ def train_command(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the stored model's summary as JSON.")
     ] = False,
+    model: Annotated[
+        ModelChoice,
+        typer.Option(
+            "--model",
+            help="logistic (exact contributions) or boosting (TreeSHAP contributions on its uncalibrated margin).",
+        ),
+    ] = ModelChoice.logistic,
 ) -> None:
-    """Fit the logistic risk model and store it with its version (coefficients, standardisation, calibration,
-    training origins, data and code versions)."""
+    """Fit the risk model (logistic by default, or gradient boosting) and store it with its version
+    (coefficients or trees, standardisation, calibration, training origins, data and code versions)."""
     from forewarn.risk.backtest import BacktestOptions
     from forewarn.risk.store import save_model
     from forewarn.risk.watchlist import train
@@ -248,7 +261,12 @@ def train_command(
     _check_as_of(date, history)
     try:
         options = BacktestOptions(
-            outcome=parsed, horizon_months=horizon, new_only=new_only, step_months=step, with_soft=with_soft
+            outcome=parsed,
+            horizon_months=horizon,
+            new_only=new_only,
+            step_months=step,
+            with_soft=with_soft,
+            model=model.value,
         )
         fitted = train(history, options, date, n_boot=n_boot)
     except ValueError as exc:
@@ -263,6 +281,7 @@ def train_command(
     )
     summary = {
         "version": stored.version,
+        "model": fitted.kind,
         "outcome": fitted.outcome,
         "horizon_months": fitted.horizon_months,
         "new_only": fitted.new_only,
@@ -278,7 +297,7 @@ def train_command(
         json.dump(summary, sys.stdout, indent=2)
         sys.stdout.write("\n")
     typer.echo(
-        f"stored risk model {stored.version}: {parsed.label()} within {horizon} months, trained on "
+        f"stored {fitted.kind} risk model {stored.version}: {parsed.label()} within {horizon} months, trained on "
         f"{fitted.n_cases} cases ({fitted.n_events} failures) at {len(fitted.training_origins)} origins to "
         f"{fitted.training_origins[-1]}; data {stored.data_version}",
         err=True,
@@ -369,6 +388,10 @@ def score_command(
             "as_of": str(result.as_of),
             "outcome": result.outcome,
             "model_version": stored.version,
+            "model": stored.model.kind,
+            # what the contributions add up to, with this: the logit (logistic) or the uncalibrated margin
+            # (boosting: TreeSHAP values, the expected value here)
+            "base_value": stored.model.base_value,
             "organisations": result.organisations(shown),
         }
         json.dump(payload, sys.stdout, indent=2, default=str)
@@ -377,6 +400,8 @@ def score_command(
         f"watchlist as of {result.as_of}: {result.outcome} within {stored.model.horizon_months} months "
         f"(riskiest first; model {stored.version}; {written} scores stored)"
     ]
+    if stored.model.kind == "boosting":
+        lines.append("  reasons from TreeSHAP values on the log-odds of the uncalibrated boosting model")
     for row in shown.iter_rows(named=True):
         lines.append(
             f"  {row['code']:<12} {row['probability']:.1%} ({row['lower']:.1%} to {row['upper']:.1%}): "

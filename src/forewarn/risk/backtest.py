@@ -15,6 +15,7 @@ Tashman, L. J. (2000). Out-of-sample tests of forecasting accuracy: an analysis 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -139,10 +140,14 @@ def labelled_cases(
 
 
 def held_out_predictions(
-    cases: LabelledCases, options: BacktestOptions, test_origins: list[dt.date]
+    cases: LabelledCases,
+    options: BacktestOptions,
+    test_origins: list[dt.date],
+    explain: Callable[[Any, list[str], pl.DataFrame], None] | None = None,
 ) -> pl.DataFrame:
     """Predicted probability for every case at the test origins, each from a model trained on the cases known by
-    then."""
+    then. ``explain`` is given each origin's fitted model, its columns and its test cases (the hook for
+    explanations: :func:`forewarn.risk.boosting.backtest_explanations`)."""
     out = []
     columns = [c for c in cases.features if c in cases.frame.columns]
     for origin in test_origins:
@@ -158,6 +163,8 @@ def held_out_predictions(
         model.fit(train.select(used).to_numpy(), train["event"].to_numpy())
         probability = model.predict_proba(test.select(used).to_numpy())[:, 1]
         out.append(test.with_columns(pl.Series("probability", probability)))
+        if explain is not None:
+            explain(model, used, test)
     if not out:
         raise ValueError(
             "no test origin had a training set with failures before it: widen --from/--to or use a shorter horizon"
@@ -238,7 +245,13 @@ def run_backtest(history: StoreHistory, options: BacktestOptions) -> dict[str, A
     origins, tests = default_origins(history, options)
     found = failures(history, options.outcome)
     full = labelled_cases(history, options, origins, found)
-    scored = held_out_predictions(full, options, tests)
+    explained: list[tuple[Any, list[str], pl.DataFrame]] = []
+    scored = held_out_predictions(
+        full,
+        options,
+        tests,
+        (lambda *fitted: explained.append(fitted)) if options.model == "boosting" else None,
+    )
     model_cases = _as_cases(scored, "probability")
     result: dict[str, Any] = {
         "outcome": options.outcome.label(),
@@ -273,6 +286,10 @@ def run_backtest(history: StoreHistory, options: BacktestOptions) -> dict[str, A
             _as_cases(with_truth, "latent_truth"), options, probability=False
         )
     result["baselines"] = baselines
+    if explained:  # boosting: TreeSHAP at the last test origin (shap imported only here)
+        from forewarn.risk.boosting import backtest_explanations
+
+        result["explanations"] = backtest_explanations(*explained[-1])
     soft = [f for f in full.features if f.startswith(SOFT_PREFIX)]
     if options.with_soft and soft:
         without = held_out_predictions(

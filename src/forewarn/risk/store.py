@@ -20,6 +20,7 @@ import numpy as np
 import polars as pl
 from sqlalchemy import Connection, Engine, delete, insert, select
 
+from forewarn.risk.boosting import Trees
 from forewarn.risk.history import StoreHistory, row_hash_sum
 from forewarn.risk.watchlist import FittedModel, Watchlist
 from forewarn.store.models import Organisation
@@ -60,7 +61,7 @@ def _floats(values: np.ndarray) -> list[float]:
 
 
 def _content(model: FittedModel, data: str, code: str) -> dict[str, Any]:
-    return {
+    content: dict[str, Any] = {
         "kind": model.kind,
         "outcome": model.outcome,
         "new_only": model.new_only,
@@ -82,6 +83,10 @@ def _content(model: FittedModel, data: str, code: str) -> dict[str, Any]:
         "data_version": data,
         "code_version": code,
     }
+    # A boosting model's trees; a logistic model's content, and so its version, stays as it was.
+    if model.trees is not None:
+        content["trees"] = model.trees.to_json()
+    return content
 
 
 @dataclass(frozen=True)
@@ -149,6 +154,7 @@ def _model(row: RiskModel) -> FittedModel:
         n_cases=row.n_cases,
         n_events=row.n_events,
         calibration=dict(row.calibration),
+        trees=Trees.from_json(row.trees) if row.trees else None,
     )
 
 

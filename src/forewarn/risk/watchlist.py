@@ -8,6 +8,11 @@ refitting the logistic regression on bootstrap resamples of the training organis
 the case bootstrap, here by organisation since an organisation's cases at successive origins are not
 independent); the reasons are the model's exact contributions (coefficient times the standardised feature, on
 the log-odds scale), the largest on the side of risk first.
+
+With ``--model boosting`` (:mod:`forewarn.risk.boosting`) the model is gradient boosting with Platt scaling, its
+interval comes from Platt scaling refitted on organisation-bootstrap resamples of the out-of-fold margins (the
+calibration's uncertainty; the trees are not refitted), and the contributions are TreeSHAP values on the log-odds
+of the uncalibrated model (with the expected value they add up to its margin).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from forewarn.risk import boosting
 from forewarn.risk.backtest import BacktestOptions, add_months, labelled_cases, model_pipeline
 from forewarn.risk.features import origin_features
 from forewarn.risk.history import StoreHistory
@@ -74,6 +80,29 @@ class FittedModel:
     n_events: int
     calibration: dict[str, Any] = field(default_factory=dict)
     kind: str = "logistic"
+    # A boosting model: its trees, with ``logit = intercept + coefficients[0] * margin`` (Platt scaling) and the
+    # refits' rows (intercept, slope); ``medians`` are the training medians, ``means`` and ``scales`` empty.
+    trees: boosting.Trees | None = None
+
+    @property
+    def base_value(self) -> float:
+        """What the contributions add to: the intercept (logistic), the TreeSHAP expected value (boosting)."""
+        if self.trees is not None:
+            return float(self.trees.expected_value or 0.0)
+        return self.intercept
+
+    def margin(self, x: np.ndarray) -> np.ndarray:
+        """The log-odds of the model the contributions explain: the logistic model's logit, or the uncalibrated
+        boosting model's margin."""
+        if self.trees is not None:
+            return self.trees.margin(x)
+        return np.asarray(self.intercept + self.design(x) @ self.coefficients, dtype=np.float64)
+
+    def below_centre(self, x: np.ndarray) -> np.ndarray:
+        """Whether each raw value is below the training mean (logistic) or median (boosting)."""
+        if self.trees is not None:
+            return np.asarray(np.asarray(x, dtype=np.float64) < self.medians[None, :])
+        return np.asarray(self.design(x)[:, : len(self.features)] < 0)
 
     def design(self, x: np.ndarray) -> np.ndarray:
         """The standardised design matrix of raw feature values ``x`` (rows x features, NaN = missing)."""
@@ -86,10 +115,16 @@ class FittedModel:
 
     def contributions(self, x: np.ndarray) -> np.ndarray:
         """Each column's exact contribution to each row's log-odds (features, then missing-value indicators);
-        with the intercept they sum to the logit."""
+        with the intercept they sum to the logit. For a boosting model, each feature's TreeSHAP value on the
+        uncalibrated margin (imports shap): with :attr:`base_value` they sum to :meth:`margin`."""
+        if self.trees is not None:
+            values, _ = boosting.shap_values(self.trees, x)
+            return values
         return np.asarray(self.design(x) * self.coefficients[None, :], dtype=np.float64)
 
     def probability(self, x: np.ndarray) -> np.ndarray:
+        if self.trees is not None:
+            return _expit(self.intercept + self.coefficients[0] * self.trees.margin(x))
         return _expit(self.intercept + self.design(x) @ self.coefficients)
 
     def interval(self, x: np.ndarray, level: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
@@ -97,7 +132,8 @@ class FittedModel:
         if self.refits.shape[0] == 0:
             p = self.probability(x)
             return p, p
-        draws = _expit(self.refits[:, :1] + self.refits[:, 1:] @ self.design(x).T)
+        inputs = self.trees.margin(x)[None, :] if self.trees is not None else self.design(x).T
+        draws = _expit(self.refits[:, :1] + self.refits[:, 1:] @ inputs)
         tail = (1 - level) / 2
         return np.quantile(draws, tail, axis=0), np.quantile(draws, 1 - tail, axis=0)
 
@@ -197,6 +233,8 @@ def train(
         if c in train_frame.columns and train_frame[c].drop_nulls().drop_nans().len() >= needed
     ]
     x_train, y_train = train_frame.select(used).to_numpy().astype(np.float64), train_frame["event"].to_numpy()
+    if options.model == "boosting":
+        return _train_boosting(options, as_of, used, origins, train_frame, x_train, y_train, n_boot)
     pipeline = model_pipeline("logistic", options.seed)
     pipeline.fit(x_train, y_train)
     params = _from_pipeline(pipeline, len(used))
@@ -231,6 +269,53 @@ def train(
     return FittedModel(**{**fitted.__dict__, "refits": refits, "calibration": calibration})
 
 
+def _train_boosting(
+    options: BacktestOptions,
+    as_of: dt.date,
+    used: list[str],
+    origins: list[dt.date],
+    train_frame: pl.DataFrame,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    n_boot: int,
+) -> FittedModel:
+    """Gradient boosting with Platt scaling (:func:`forewarn.risk.boosting.fit`), stored as plain numbers."""
+    with boosting.one_thread():
+        fitted = boosting.fit(x_train, y_train, options.seed)
+    organisations = train_frame["organisation_id"].to_numpy()
+    refits = boosting.platt_refits(fitted.out_of_fold, y_train, organisations, n_boot, options.seed)
+    held_out = _expit(fitted.intercept + fitted.slope * fitted.out_of_fold)
+    curve = calibration_by_decile(held_out, y_train.astype(bool))
+    with np.errstate(all="ignore"):
+        medians = np.nan_to_num(np.nanmedian(np.where(np.isfinite(x_train), x_train, np.nan), axis=0))
+    return FittedModel(
+        outcome=options.outcome.spec(),
+        new_only=options.new_only,
+        horizon_months=options.horizon_months,
+        step_months=options.step_months,
+        trained_as_of=as_of,
+        features=tuple(used),
+        medians=np.asarray(medians, dtype=np.float64),
+        indicator_features=(),
+        means=np.empty(0),
+        scales=np.empty(0),
+        coefficients=np.array([fitted.slope]),
+        intercept=fitted.intercept,
+        refits=refits,
+        training_origins=tuple(origins),
+        n_cases=int(train_frame.height),
+        n_events=int(y_train.sum()),
+        calibration={
+            "method": "Platt scaling on out-of-fold margins (3 shuffled stratified folds)",
+            "training_deciles": curve,
+            "explanation": boosting.EXPLANATION,
+            "shap_expected_value": fitted.trees.expected_value,
+        },
+        kind="boosting",
+        trees=fitted.trees,
+    )
+
+
 def score(history: StoreHistory, model: FittedModel, as_of: dt.date, *, top: int = 3) -> Watchlist:
     """Risk of every organisation known at ``as_of`` from a fitted (or stored) model, riskiest first;
     organisations already failing are left out when the model predicts new failures only."""
@@ -248,7 +333,7 @@ def score(history: StoreHistory, model: FittedModel, as_of: dt.date, *, top: int
     # the intercept sum to the logit); only the features are reasons.
     full = model.contributions(raw)
     contribution = full[:, : len(model.features)]
-    low = model.design(raw)[:, : len(model.features)] < 0  # below the training mean
+    low = model.below_centre(raw)  # below the training mean (median for boosting)
     reasons = []
     for i in range(raw.shape[0]):  # the organisations' top reasons: a few strings each
         order = np.argsort(-contribution[i])

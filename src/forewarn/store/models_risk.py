@@ -59,6 +59,8 @@ class RiskModel(Base):
     intercept: Mapped[float] = mapped_column(Float)
     refits: Mapped[list[list[float]]] = mapped_column(JSON)  # bootstrap refits: intercept then coefficients
     calibration: Mapped[dict[str, object]] = mapped_column(JSON)
+    # A boosting model's trees, baseline margin and SHAP expected value (forewarn.risk.boosting); None if logistic.
+    trees: Mapped[dict[str, object] | None] = mapped_column(JSON, nullable=True)
     training_origins: Mapped[list[str]] = mapped_column(JSON)
     n_cases: Mapped[int] = mapped_column(Integer)
     n_events: Mapped[int] = mapped_column(Integer)

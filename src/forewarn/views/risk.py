@@ -26,7 +26,8 @@ from forewarn.views.model import Model
 
 ORDER = (
     "Ordered by the model's calibrated probability of the outcome within its horizon. Organisations whose 90% "
-    "intervals overlap are tied: each row gives the range of places it could hold, not a rank."
+    "intervals overlap, or whose probabilities are equal as shown, are tied: each row gives the range of places "
+    "it could hold, not a rank."
 )
 
 
@@ -68,6 +69,24 @@ def places(lower: np.ndarray, upper: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return above + 1, not_below
 
 
+SHOWN_DECIMALS = 3  # probabilities are shown as percentages to one decimal place
+
+
+def tied_places(
+    probability: np.ndarray, lower: np.ndarray, upper: np.ndarray, decimals: int = SHOWN_DECIMALS
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`places`, with organisations whose probabilities are equal as shown (rounded to ``decimals``)
+    tied as well as those whose intervals overlap: each takes the widest interval of its group of equal shown
+    probabilities (a model without refits gives intervals of no width)."""
+    key = np.round(np.asarray(probability, dtype=np.float64) * 10**decimals).astype(np.int64)
+    groups, member = np.unique(key, return_inverse=True)
+    low = np.full(groups.size, np.inf)
+    high = np.full(groups.size, -np.inf)
+    np.minimum.at(low, member, np.asarray(lower, dtype=np.float64))
+    np.maximum.at(high, member, np.asarray(upper, dtype=np.float64))
+    return places(low[member], high[member])
+
+
 def watchlist(conn: Connection, viewer: Visibility) -> WatchlistOut:
     """The latest stored scoring (the latest date; the lowest version if two models scored it)."""
     frame = read_scores(conn)
@@ -87,7 +106,9 @@ def watchlist(conn: Connection, viewer: Visibility) -> WatchlistOut:
     )
     if not frame.height:
         return empty
-    best, worst = places(frame["lower"].to_numpy(), frame["upper"].to_numpy())
+    best, worst = tied_places(
+        frame["probability"].to_numpy(), frame["lower"].to_numpy(), frame["upper"].to_numpy()
+    )
     rows = []
     for i, row in enumerate(frame.iter_rows(named=True)):
         if not viewer.may_open(row["organisation_id"]):
@@ -151,6 +172,16 @@ def feature_label(feature: str) -> str:
     return FEATURE_LABELS.get(feature, feature.replace("_", " "))
 
 
+LOGISTIC_EXPLANATION = (
+    "Each feature's exact contribution to the log-odds (coefficient x standardised value): with the model's "
+    "intercept they sum to the log-odds of the risk."
+)
+BOOSTING_EXPLANATION = (
+    "Each feature's TreeSHAP value: with the expected value they add up to the log-odds of the uncalibrated "
+    "gradient-boosting model; the calibrated probability is a Platt-scaled function of those log-odds."
+)
+
+
 class ContributionOut(Model):
     feature: str = Field(description="The model's column")
     label: str = Field(description="The column in plain words")
@@ -170,10 +201,15 @@ class WatchlistWhyOut(Model):
     lower: float = Field(description="Lower end of the 90% interval")
     upper: float = Field(description="Upper end of the 90% interval")
     reasons: list[str] = Field(description="The largest contributions on the side of risk, in plain words")
-    intercept: float = Field(description="The model's intercept (log-odds)")
+    intercept: float = Field(
+        description="What the contributions add to: the logistic model's intercept, or the boosting model's "
+        "TreeSHAP expected value (log-odds)"
+    )
     contributions: list[ContributionOut] = Field(
         description="The largest contributions on the side of risk (log-odds), largest first"
     )
+    model: str = Field(default="logistic", description="logistic or boosting")
+    explanation: str = Field(default=LOGISTIC_EXPLANATION, description="What the contributions are")
     watchlist_url: str
     backtest_url: str | None = Field(description="The backtest's page, for analysts and administrators")
 
@@ -206,7 +242,8 @@ def latest_why(conn: Connection, organisation_id: int, top: int = 3) -> Watchlis
     data) keeps its own latest.
 
     The contributions are those the scoring stored (``forewarn risk score``): the logistic model's exact
-    contributions to the log-odds, which with the intercept sum to the logit of the probability."""
+    contributions to the log-odds, which with the intercept sum to the logit of the probability, or a boosting
+    model's TreeSHAP values, which with the expected value sum to its uncalibrated margin."""
     own = RiskScore.organisation_id == organisation_id
     latest = conn.execute(select(func.max(RiskScore.as_of)).where(own)).scalar()
     if latest is None:
@@ -226,11 +263,17 @@ def latest_why(conn: Connection, organisation_id: int, top: int = 3) -> Watchlis
             RiskModel.outcome,
             RiskModel.horizon_months,
             RiskModel.intercept,
+            RiskModel.kind,
+            RiskModel.calibration,
         )
         .join(RiskModel, RiskModel.id == RiskScore.model_id)
         .where(own, RiskScore.as_of == latest, RiskModel.version == version)
     ).one()
     ranked = sorted((row.contributions or {}).items(), key=lambda item: (-item[1], item[0]))
+    boosting = row.kind == "boosting"
+    # A boosting model's contributions are TreeSHAP values; they add up with the expected value (stored with
+    # the model's calibration) to its uncalibrated margin.
+    base = float((row.calibration or {}).get("shap_expected_value") or 0.0) if boosting else row.intercept
     return WatchlistWhyOut(
         as_of=latest,
         outcome=Outcome.parse(row.outcome).label(),
@@ -240,7 +283,9 @@ def latest_why(conn: Connection, organisation_id: int, top: int = 3) -> Watchlis
         lower=row.lower,
         upper=row.upper,
         reasons=list(row.reasons or []),
-        intercept=row.intercept,
+        intercept=base,
+        model=row.kind,
+        explanation=BOOSTING_EXPLANATION if boosting else LOGISTIC_EXPLANATION,
         contributions=[
             ContributionOut(feature=name, label=feature_label(name), log_odds=value)
             for name, value in ranked[:top]
@@ -280,6 +325,10 @@ class BacktestOut(Model):
     figures: list[BacktestFigureOut]
     calibration: dict[str, list[float]] | None
     specs: dict[str, dict[str, Any]] = Field(description="Vega-Lite specs: calibration, lead_time")
+    explanations: dict[str, Any] | None = Field(
+        default=None,
+        description="A boosting backtest's mean absolute TreeSHAP value of each feature at its last test origin",
+    )
 
 
 SCORE_NAMES = {
@@ -353,6 +402,7 @@ def backtest(conn: Connection) -> BacktestOut:
         figures=figures,
         calibration=calibration,
         specs=specs,
+        explanations=result.get("explanations"),
     )
 
 
@@ -366,6 +416,7 @@ __all__ = [
     "backtest",
     "feature_label",
     "places",
+    "tied_places",
     "watchlist",
     "why_on_watchlist",
 ]

@@ -88,6 +88,11 @@ def portfolio_table(page: PortfolioOut) -> Table:
         "last_period",
         "soft_measures",
         "follow_up",
+        "risk",
+        "risk_lower",
+        "risk_upper",
+        "place_best",
+        "place_worst",
     )
     rows: list[tuple[object, ...]] = [
         (
@@ -109,6 +114,11 @@ def portfolio_table(page: PortfolioOut) -> Table:
             o.last_period,
             o.soft_status,
             None if o.follow_up is None else o.follow_up.text,
+            *(
+                (None,) * 5
+                if o.risk is None
+                else (o.risk.probability, o.risk.lower, o.risk.upper, o.risk.place_best, o.risk.place_worst)
+            ),
         )
         for o in page.organisations
     ]

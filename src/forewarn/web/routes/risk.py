@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from forewarn.access.policy import Permission
 from forewarn.access.principal import Principal
 from forewarn.views.follow_up import watchlist_with_follow_up
-from forewarn.views.risk import BacktestOut, WatchlistOut, backtest, watchlist
+from forewarn.views.risk import BacktestOut, WatchlistOut, backtest, feature_label, watchlist
 from forewarn.web.deps import AppState, ReadConnection, Viewer, record_view, require
 from forewarn.web.pages.cached import kept_follow_up_flags
 from forewarn.web.rendering import render
@@ -49,7 +49,8 @@ def backtest_page(
 ) -> Response:
     view = backtest(conn)
     record_view(state, conn, request, principal, "risk_backtest")
-    return render(request, "risk/backtest.html", {"title": "Risk backtest", "view": view})
+    context = {"title": "Risk backtest", "view": view, "feature_label": feature_label}
+    return render(request, "risk/backtest.html", context)
 
 
 @router.get("/api/v1/risk/backtest", response_model=BacktestOut, tags=["pages"])
