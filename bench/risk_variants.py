@@ -137,7 +137,7 @@ def compare(folder: Path, variants: list[str], n_boot: int) -> None:
     tests = sorted(o for o in set(cases["origin"].to_list()) if str(o) >= first_test)
     fixed = {"organisation_id", "event", "origin", "latent_truth", "first_test", "inspection_due", "due_log"}
     core = sorted(
-        c for c in cases.columns if c not in fixed and not c.startswith(("pulse_", "annual_", "level", "latent"))
+        c for c in cases.columns if c not in fixed and not c.startswith(("pulse_", "annual_", "level", "factor_"))
     )
     for variant in variants:
         started = time.perf_counter()
@@ -217,12 +217,12 @@ def levels(folder: Path) -> None:
 
 def latent(folder: Path) -> None:
     """Add the one-factor estimates (:func:`forewarn.risk.latent.latent_by_origin`) to the saved cases, as
-    ``latent_*`` (compare them as extras)."""
+    ``factor_*`` (compare them as extras)."""
     from forewarn.risk.latent import latent_by_origin
 
     started = time.perf_counter()
     cases = pl.read_parquet(folder / "cases.parquet")
-    cases = cases.drop([c for c in cases.columns if c.startswith("latent_")])
+    cases = cases.drop([c for c in cases.columns if c.startswith("factor_")])
     engine = make_engine(f"sqlite:///{folder / 'pulse.db'}")
     with engine.connect() as conn:
         history = load_history(conn)

@@ -84,7 +84,7 @@ def test_latent_features_use_nothing_published_after_the_origin(history: StoreHi
     check can fail (one organisation's earlier figures halved move them)."""
     origin = dt.date(2021, 7, 1)
     whole = latent_features(history, origin)
-    assert whole.height > 0 and whole["latent_level"].drop_nulls().len() > 0
+    assert whole.height > 0 and whole["factor_level"].drop_nulls().len() > 0
     later = pl.col("known_on") > origin
     observations = history.observations
 

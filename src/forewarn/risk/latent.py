@@ -20,8 +20,8 @@ was known then only:
   the whole). Fitted afresh at every origin on the organisations known then (no outcome is read, so nothing
   learnt after the origin can leak in).
 
-Returns ``latent_level`` (recent level), ``latent_change`` (change against the own baseline) and
-``latent_short`` (the level of the last ``SHORT_PERIODS`` periods alone, which a recent shock moves first).
+Returns ``factor_level`` (recent level), ``factor_change`` (change against the own baseline) and
+``factor_short`` (the level of the last ``SHORT_PERIODS`` periods alone, which a recent shock moves first).
 
 Point in time: only observations known at the origin (``known_on <= origin``) are read.
 """
@@ -42,7 +42,7 @@ BASELINE_PERIODS = 24
 _BATCH_ROWS = 1_000_000  # whole indicators a batch, as the features read them
 _CLIP = 5.0
 _MIN_PEERS = 10  # an indicator x type with fewer organisations is not standardised (left out)
-LATENT_COLUMNS = ("latent_level", "latent_change", "latent_short")
+LATENT_COLUMNS = ("factor_level", "factor_change", "factor_short")
 
 
 def _window_levels(known: pl.DataFrame, kinds: pl.DataFrame) -> pl.DataFrame:
@@ -155,8 +155,8 @@ def latent_by_origin(history: StoreHistory, origins: list[dt.date]) -> dict[dt.d
             out[origin] = pl.DataFrame(schema={"organisation_id": pl.Int64})
             continue
         z = _standardise(pl.concat(levels), history)
-        frame = _factor_score(z, "recent").rename({"recent": "latent_level"})
-        for column, name in (("change", "latent_change"), ("short", "latent_short")):
+        frame = _factor_score(z, "recent").rename({"recent": "factor_level"})
+        for column, name in (("change", "factor_change"), ("short", "factor_short")):
             score = _factor_score(z, column).rename({column: name})
             frame = frame.join(score, on="organisation_id", how="full", coalesce=True)
         out[origin] = frame.with_columns(pl.col(pl.Float64).fill_nan(None))
