@@ -137,7 +137,9 @@ def compare(folder: Path, variants: list[str], n_boot: int) -> None:
     tests = sorted(o for o in set(cases["origin"].to_list()) if str(o) >= first_test)
     fixed = {"organisation_id", "event", "origin", "latent_truth", "first_test", "inspection_due", "due_log"}
     core = sorted(
-        c for c in cases.columns if c not in fixed and not c.startswith(("pulse_", "annual_", "level", "factor_"))
+        c
+        for c in cases.columns
+        if c not in fixed and not c.startswith(("pulse_", "annual_", "level", "factor_"))
     )
     for variant in variants:
         started = time.perf_counter()
@@ -231,7 +233,9 @@ def latent(folder: Path) -> None:
         frame.with_columns(pl.lit(origin).alias("origin"))
         for origin, frame in latent_by_origin(history, origins).items()
     ]
-    cases = cases.join(pl.concat(frames, how="diagonal_relaxed"), on=["organisation_id", "origin"], how="left")
+    cases = cases.join(
+        pl.concat(frames, how="diagonal_relaxed"), on=["organisation_id", "origin"], how="left"
+    )
     cases.write_parquet(folder / "cases.parquet")
     usage = resource.getrusage(resource.RUSAGE_SELF)
     print(

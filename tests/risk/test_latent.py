@@ -32,7 +32,9 @@ def _observations(rows: list[tuple[int, int, dt.date, float | None, float | None
     )
 
 
-def test_window_levels_pool_the_latest_periods_on_the_indicator_scale(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_window_levels_pool_the_latest_periods_on_the_indicator_scale(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """Windows of 1 (short), 2 (recent) and 2 before them (baseline). A proportion: logit of (sum numerators +
     0.5) / (sum denominators + 1); a count without denominators: log of (sum + 0.5) / periods."""
     monkeypatch.setattr(latent, "SHORT_PERIODS", 1)
@@ -101,14 +103,21 @@ def test_latent_features_use_nothing_published_after_the_origin(history: StoreHi
     scrambled = observations.with_columns(
         pl.when(later).then(pl.col(c) * 7 + 3).otherwise(pl.col(c)).alias(c) for c in ("numerator", "value")
     )
-    assert_frame_equal(whole, latent_features(with_observations(scrambled), origin), rel_tol=1e-9, abs_tol=1e-9)
+    assert_frame_equal(
+        whole, latent_features(with_observations(scrambled), origin), rel_tol=1e-9, abs_tol=1e-9
+    )
     one = history.organisations["organisation_id"][0]
     earlier = observations.with_columns(
-        pl.when(~later & (pl.col("organisation_id") == one)).then(pl.col(c) * 0.5).otherwise(pl.col(c)).alias(c)
+        pl.when(~later & (pl.col("organisation_id") == one))
+        .then(pl.col(c) * 0.5)
+        .otherwise(pl.col(c))
+        .alias(c)
         for c in ("numerator", "value")
     )
     with pytest.raises(AssertionError):
-        assert_frame_equal(whole, latent_features(with_observations(earlier), origin), rel_tol=1e-6, abs_tol=1e-9)
+        assert_frame_equal(
+            whole, latent_features(with_observations(earlier), origin), rel_tol=1e-6, abs_tol=1e-9
+        )
     # Many origins in one pass equal each origin alone.
     both = latent_by_origin(history, [dt.date(2021, 1, 1), origin])
     assert_frame_equal(both[origin], whole)
