@@ -137,7 +137,9 @@ def compare(folder: Path, variants: list[str], n_boot: int) -> None:
     tests = sorted(o for o in set(cases["origin"].to_list()) if str(o) >= first_test)
     fixed = {"organisation_id", "event", "origin", "latent_truth", "first_test", "inspection_due", "due_log"}
     core = sorted(
-        c for c in cases.columns if c not in fixed and not c.startswith(("pulse_", "annual_", "level"))
+        c
+        for c in cases.columns
+        if c not in fixed and not c.startswith(("pulse_", "annual_", "level", "factor_"))
     )
     for variant in variants:
         started = time.perf_counter()
@@ -215,9 +217,35 @@ def levels(folder: Path) -> None:
     )
 
 
+def latent(folder: Path) -> None:
+    """Add the one-factor estimates (:func:`forewarn.risk.latent.latent_by_origin`) to the saved cases, as
+    ``factor_*`` (compare them as extras)."""
+    from forewarn.risk.latent import latent_by_origin
+
+    started = time.perf_counter()
+    cases = pl.read_parquet(folder / "cases.parquet")
+    cases = cases.drop([c for c in cases.columns if c.startswith("factor_")])
+    engine = make_engine(f"sqlite:///{folder / 'pulse.db'}")
+    with engine.connect() as conn:
+        history = load_history(conn)
+    origins = sorted(set(cases["origin"].to_list()))
+    frames = [
+        frame.with_columns(pl.lit(origin).alias("origin"))
+        for origin, frame in latent_by_origin(history, origins).items()
+    ]
+    cases = cases.join(
+        pl.concat(frames, how="diagonal_relaxed"), on=["organisation_id", "origin"], how="left"
+    )
+    cases.write_parquet(folder / "cases.parquet")
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    print(
+        f"latent in {time.perf_counter() - started:.0f} s wall, {usage.ru_utime + usage.ru_stime:.0f} s CPU"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("action", choices=["build", "compare", "baselines", "levels"])
+    parser.add_argument("action", choices=["build", "compare", "baselines", "levels", "latent"])
     parser.add_argument("folder", type=Path)
     parser.add_argument(
         "--variant", action="append", default=[], help="MODEL:SOFT[:EXTRA...], SOFT annual|pulse|none"
@@ -228,6 +256,8 @@ def main() -> None:
         build(args.folder)
     elif args.action == "levels":
         levels(args.folder)
+    elif args.action == "latent":
+        latent(args.folder)
     elif args.action == "baselines":
         baselines(args.folder)
     else:

@@ -30,6 +30,7 @@ from forewarn.risk.features import (
     surveillance_by_origin,
 )
 from forewarn.risk.history import StoreHistory
+from forewarn.risk.latent import latent_by_origin
 from forewarn.risk.metrics import (
     Cases,
     bootstrap_intervals,
@@ -117,8 +118,9 @@ def labelled_cases(
     # The as-of scans at every origin in one pass over the observations (a batch of indicators at a time); the
     # pass reads every observation, so that the data version stored with the backtest needs no second read.
     scans = surveillance_by_origin(history, origins, read_all=True)
+    factors = latent_by_origin(history, origins)  # the one-factor estimates, in one pass too
     for origin in origins:  # tens of origins, each vectorised over organisations
-        at: OriginFeatures = origin_features(history, origin, scans.pop(origin))
+        at: OriginFeatures = origin_features(history, origin, scans.pop(origin), factors.pop(origin))
         until = add_months(origin, options.horizon_months)
         events = (
             found.filter((pl.col("date") > origin) & (pl.col("date") <= until))

@@ -3,7 +3,9 @@
 - **Surveillance state**: the surveillance scan run as of the origin (SPC, funnels with over-dispersion, CUSUM
   against each organisation's own baseline), per organisation: funnel z on the side of concern (mean and
   worst over its indicators), SPC special causes of concern, current CUSUM alarms, the recent trend of each
-  indicator in the direction of concern, and missing data.
+  indicator in the direction of concern, and missing data; and every indicator pooled by a one-factor model
+  into an estimate of lasting performance, recent and against the organisation's own baseline
+  (:mod:`forewarn.risk.latent`).
 - **Soft measures**: every published survey wave's organisation means, pooled into the best linear predictor of
   each organisation's current standing (shrunk by sample size, older waves weighted by how persistent
   standings are), and the change of its shrunken standing since the wave before; and, when the store holds
@@ -28,6 +30,7 @@ import polars as pl
 from forewarn.domain import concern_side_expr
 from forewarn.risk.activity import activity_features
 from forewarn.risk.history import StoreHistory
+from forewarn.risk.latent import latent_features
 from forewarn.risk.outcomes import GRADE_ORDER
 from forewarn.risk.soft import capacity_estimates
 from forewarn.surveillance.compute import compute_partition
@@ -322,15 +325,22 @@ def inspection_due(known: StoreHistory, origin: dt.date, horizon_months: int) ->
 
 
 def origin_features(
-    history: StoreHistory, origin: dt.date, surveillance: pl.DataFrame | None = None
+    history: StoreHistory,
+    origin: dt.date,
+    surveillance: pl.DataFrame | None = None,
+    factors: pl.DataFrame | None = None,
 ) -> OriginFeatures:
     """Every organisation's features at ``origin``, from ``history.as_of(origin)`` only. ``surveillance``: its
-    surveillance features when already built (:func:`surveillance_by_origin`, one pass for many origins)."""
+    surveillance features when already built (:func:`surveillance_by_origin`, one pass for many origins);
+    ``factors``: the one-factor estimates of lasting performance when already built
+    (:func:`forewarn.risk.latent.latent_by_origin`)."""
     known = history.as_of(origin, observations=False)  # observations: a batch of indicators at a time
     if surveillance is None:
         surveillance = surveillance_by_origin(history, [origin])[origin]
+    if factors is None:
+        factors = latent_features(history, origin)
     frame = known.organisations.select("organisation_id")
-    parts = [surveillance, _soft(known), _context(known), _history(known, origin)]
+    parts = [surveillance, factors, _soft(known), _context(known), _history(known, origin)]
     if history.activity.height:  # learning activity: only when the store holds some (else as before)
         parts.append(activity_features(known.activity, known.organisations, origin))
     for part in parts:

@@ -52,6 +52,12 @@ REASONS: dict[str, str] = {
     "soft_experiments_registered_2y": "{value:.0f} experiment(s) registered in the last two years",
     "soft_experiments_started_2y": "{value:.0f} experiment(s) started in the last two years",
     "soft_experiments_analysed_2y": "{value:.0f} experiment analysis(es) in the last two years",
+    "factor_level": "its indicators taken together have sat on the side of concern over the last six periods "
+    "(score {value:.1f})",
+    "factor_short": "its indicators taken together are on the side of concern over the last two periods "
+    "(score {value:.1f})",
+    "factor_change": "its indicators taken together have worsened against its own earlier level "
+    "(score {value:.1f})",
 }
 
 
