@@ -17,11 +17,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
 
+from forewarn.risk.boosting import backtest_explanations
 from forewarn.risk.features import (
     BASELINES,
     SOFT_PREFIX,
@@ -40,12 +41,11 @@ from forewarn.risk.metrics import (
     top_share,
 )
 from forewarn.risk.outcomes import Outcome, failing_at, failures
+from forewarn.risk.pipeline import ModelKind, model_pipeline
 
 if TYPE_CHECKING:
-    from sklearn.calibration import CalibratedClassifierCV
-    from sklearn.pipeline import Pipeline
+    pass
 
-ModelKind = Literal["logistic", "boosting"]
 LEADS = (1, 3, 6, 12, 24)
 
 
@@ -75,33 +75,6 @@ class BacktestOptions:
 def add_months(day: dt.date, months: int) -> dt.date:
     index = day.year * 12 + day.month - 1 + months
     return dt.date(index // 12, index % 12 + 1, 1)
-
-
-def model_pipeline(kind: ModelKind, seed: int) -> Pipeline | CalibratedClassifierCV:
-    """L2-regularised logistic regression on imputed, standardised features (its probabilities are calibrated
-    by its own likelihood), or gradient boosting calibrated by Platt scaling on internal folds."""
-    # scikit-learn is imported here, not with the module: the pages and reports that read stored scores import
-    # this module through the watchlist, and scikit-learn's import costs them about 1 CPU second a process.
-    from sklearn.calibration import CalibratedClassifierCV
-    from sklearn.ensemble import HistGradientBoostingClassifier
-    from sklearn.impute import SimpleImputer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    if kind == "logistic":
-        return make_pipeline(
-            SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
-            StandardScaler(),
-            LogisticRegression(C=0.1, max_iter=5000),
-        )
-    boosting = HistGradientBoostingClassifier(
-        max_iter=200, learning_rate=0.05, max_leaf_nodes=15, l2_regularization=1.0, random_state=seed
-    )
-    # Shuffled folds: cases come sorted by origin, and a feature first published late would be empty in a fold.
-    folds = StratifiedKFold(n_splits=3, shuffle=True, random_state=seed)
-    return CalibratedClassifierCV(boosting, method="sigmoid", cv=folds)
 
 
 @dataclass(frozen=True)
@@ -288,9 +261,7 @@ def run_backtest(history: StoreHistory, options: BacktestOptions) -> dict[str, A
             _as_cases(with_truth, "latent_truth"), options, probability=False
         )
     result["baselines"] = baselines
-    if explained:  # boosting: TreeSHAP at the last test origin (shap imported only here)
-        from forewarn.risk.boosting import backtest_explanations
-
+    if explained:  # boosting: TreeSHAP at the last test origin (shap imported only then, in risk.boosting)
         result["explanations"] = backtest_explanations(*explained[-1])
     soft = [f for f in full.features if f.startswith(SOFT_PREFIX)]
     if options.with_soft and soft:

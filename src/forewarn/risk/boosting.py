@@ -1,7 +1,7 @@
 """The boosting risk model as plain numbers, and its explanations by TreeSHAP (issue 11: "SHAP for boosting").
 
 :func:`fit` fits scikit-learn's ``HistGradientBoostingClassifier`` (the backtest's settings,
-:func:`forewarn.risk.backtest.model_pipeline`) on every training case and calibrates its margin by Platt scaling
+:func:`forewarn.risk.pipeline.model_pipeline`) on every training case and calibrates its margin by Platt scaling
 on out-of-fold margins (three shuffled stratified folds: what ``CalibratedClassifierCV(ensemble=False)`` does).
 The calibrated probability is ``expit(intercept + slope * margin)``, a monotone function of the one model's
 margin, so the order the probabilities give is the order of the margin that is explained. (The backtest's
@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from forewarn.risk.pipeline import model_pipeline
 
 EXPLANATION = (
     "TreeSHAP values of the gradient-boosting model: with the expected value they add up to the log-odds of the "
@@ -222,8 +224,6 @@ def fit(x: np.ndarray, y: np.ndarray, seed: int) -> FittedBoosting:
     out-of-fold margins are kept)."""
     from sklearn.calibration import _SigmoidCalibration
     from sklearn.model_selection import cross_val_predict
-
-    from forewarn.risk.backtest import model_pipeline
 
     calibrated = model_pipeline("boosting", seed)
     boosting, folds = calibrated.estimator, calibrated.cv
