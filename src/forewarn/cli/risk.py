@@ -184,13 +184,7 @@ def backtest_command(
             with_soft=with_soft,
             truth=_truth(truth, codes) if truth is not None else None,
         )
-        if options.model == "boosting":  # OpenMP on one thread: see forewarn.risk.boosting.one_thread
-            from forewarn.risk.boosting import one_thread
-
-            with one_thread():
-                result = run_backtest(history, options)
-        else:
-            result = run_backtest(history, options)
+        result = run_backtest(history, options)
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
 
-from forewarn.risk.boosting import backtest_explanations
+from forewarn.risk.boosting import backtest_explanations, one_thread
 from forewarn.risk.features import (
     BASELINES,
     SOFT_PREFIX,
@@ -135,7 +136,9 @@ def held_out_predictions(
         needed = max(20, train.height // 20)
         used = [c for c in columns if train[c].drop_nulls().drop_nans().len() >= needed]
         model = model_pipeline(options.model, options.seed)
-        model.fit(train.select(used).to_numpy(), train["event"].to_numpy())
+        # Boosting's OpenMP on one thread, whoever runs the backtest (see forewarn.risk.boosting.one_thread).
+        with one_thread() if options.model == "boosting" else nullcontext():
+            model.fit(train.select(used).to_numpy(), train["event"].to_numpy())
         probability = model.predict_proba(test.select(used).to_numpy())[:, 1]
         out.append(test.with_columns(pl.Series("probability", probability)))
         if explain is not None:
