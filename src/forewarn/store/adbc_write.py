@@ -61,9 +61,10 @@ def transaction(engine: Engine) -> Iterator[Connection]:
                 detach_all(raw)
 
 
-def _write_file(path: Path, frame: pl.DataFrame, chunk_rows: int) -> None:
+def write_file(path: Path, frame: pl.DataFrame, chunk_rows: int = 200_000) -> None:
     """``frame`` into table ``rows`` of a new file at ``path``, ``chunk_rows`` at a time (dates as ISO text, as
-    SQLAlchemy stores them), so that the text and ADBC's buffers are a chunk's, not the frame's."""
+    SQLAlchemy stores them), so that the text and ADBC's buffers are a chunk's, not the frame's. The scan's
+    writes here and the import's load file (:mod:`forewarn.store.sqlite_ingest`) are both written by it."""
     import adbc_driver_manager
     import adbc_driver_sqlite
 
@@ -119,7 +120,7 @@ def append(
     folder = Path(tempfile.mkdtemp(prefix="forewarn-write-"))
     try:
         path = folder / "rows.db"
-        _write_file(path, frame.select(bound), chunk_rows)
+        write_file(path, frame.select(bound), chunk_rows)
         conn.exec_driver_sql(f"ATTACH DATABASE ? AS {name}", (str(path),))
     finally:
         shutil.rmtree(folder, ignore_errors=True)

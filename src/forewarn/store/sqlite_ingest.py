@@ -28,6 +28,8 @@ from pathlib import Path
 import polars as pl
 from sqlalchemy import Connection
 
+from forewarn.store.adbc_write import write_file
+
 SCHEMA = "forewarn_load"
 """The name the load file is attached under."""
 TABLE = "rows"
@@ -38,25 +40,6 @@ def detach(raw: sqlite3.Connection) -> None:
     attached = {str(row[1]) for row in raw.execute("PRAGMA database_list")}
     if SCHEMA in attached:
         raw.execute(f"DETACH DATABASE {SCHEMA}")
-
-
-def _write_file(path: Path, frame: pl.DataFrame) -> None:
-    import adbc_driver_manager
-    import adbc_driver_sqlite
-
-    options = {
-        adbc_driver_manager.StatementOptions.INGEST_TARGET_TABLE.value: TABLE,
-        adbc_driver_manager.StatementOptions.INGEST_MODE.value: adbc_driver_manager.INGEST_OPTION_MODE_CREATE,
-    }
-    with (
-        adbc_driver_sqlite.connect(str(path)) as database,
-        adbc_driver_manager.AdbcConnection(database) as connection,
-        adbc_driver_manager.AdbcStatement(connection) as statement,
-    ):
-        statement.set_options(**options)
-        # Polars hands its buffers over the Arrow C stream interface: no Python object per value, no pyarrow.
-        statement.bind_stream(frame)
-        statement.execute_update()
 
 
 def load_folder(raw: sqlite3.Connection) -> Path:
@@ -82,7 +65,7 @@ def attach_frame(conn: Connection, frame: pl.DataFrame) -> str:
         folder = Path(tempfile.mkdtemp(prefix="forewarn-load-"))
     try:
         path = folder / "load.db"
-        _write_file(path, frame)
+        write_file(path, frame)  # the same writer as the scan's (forewarn.store.adbc_write)
         conn.exec_driver_sql(f"ATTACH DATABASE ? AS {SCHEMA}", (str(path),))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
