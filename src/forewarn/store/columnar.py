@@ -61,7 +61,7 @@ def read_frame(
         return _read_postgresql(conn, sql, schema)
     dates = [n for n, t in schema.items() if t == pl.Date]
     text_schema = {n: (pl.String if n in dates else t) for n, t in schema.items()}
-    path = _committed_file(conn) if bulk else None
+    path = committed_file(conn) if bulk else None
     if path is not None:
         (frame,) = _read_sqlite_adbc(conn, path, [sql], schema)
         return frame
@@ -77,7 +77,7 @@ def read_frame(
     return frame.with_columns(pl.col(n).str.to_date("%Y-%m-%d") for n in dates).select(names)
 
 
-def _committed_file(conn: Connection) -> Path | None:
+def committed_file(conn: Connection) -> Path | None:
     """The store's file when a reader of its own sees what ``conn`` sees but its own snapshot: a file (not memory)
     and no change made in ``conn``'s open transaction. None otherwise (read on ``conn`` itself)."""
     url = conn.engine.url
@@ -157,7 +157,7 @@ def read_frames(
     in turn (one start, about 0.3 s CPU, for all of them) and reads the next result while the caller works on
     this one, so a caller that drops each frame before asking for the next holds one result at a time (and the
     child one more). Elsewhere each query is a bulk :func:`read_frame` of its own."""
-    path = _committed_file(conn) if conn.dialect.name == "sqlite" and queries else None
+    path = committed_file(conn) if conn.dialect.name == "sqlite" and queries else None
     if path is None:
         for sql in queries:
             yield read_frame(conn, sql, schema, bulk=True)

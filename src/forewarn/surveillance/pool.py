@@ -25,7 +25,7 @@ from urllib.parse import quote
 import polars as pl
 from sqlalchemy import Connection, Engine
 
-from forewarn.store.columnar import ADBC_BATCH_ROWS, ADBC_TYPED, _committed_file, read_frame
+from forewarn.store.columnar import ADBC_BATCH_ROWS, ADBC_TYPED, committed_file, read_frame
 from forewarn.store.database import make_engine
 from forewarn.surveillance.heap import keep_heap
 from forewarn.surveillance.options import ScanOptions
@@ -132,7 +132,7 @@ def store_source(conn: Connection) -> StoreSource | None:
     url = conn.engine.url.render_as_string(hide_password=False)
     if conn.dialect.name != "sqlite":
         return StoreSource(url=url)
-    path = _committed_file(conn)
+    path = committed_file(conn)
     if path is None:
         return None
     timeout = int(conn.exec_driver_sql("PRAGMA busy_timeout").scalar_one())
