@@ -22,11 +22,16 @@ Run: .venv/bin/python bench/partition_bench.py [--orgs 50000] [--indicators 4] [
 from __future__ import annotations
 
 import argparse
+import multiprocessing
+import os
 import resource
+import tempfile
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import nullcontext
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -34,7 +39,7 @@ from scan_bench import KINDS, POLARITIES, indicator_frame
 from sqlalchemy import Connection
 
 from forewarn.store.database import make_engine
-from forewarn.surveillance.heap import kept_heap
+from forewarn.surveillance.heap import keep_heap, kept_heap
 from forewarn.surveillance.options import ScanOptions
 from forewarn.surveillance.panel import INDICATOR_SCHEMA, OBSERVATION_SCHEMA
 from forewarn.surveillance.partitions import (
@@ -91,7 +96,7 @@ def iter_partitions(orgs: int, indicators: int, months: int, seed: int = 1) -> I
         )
 
 
-def stream_runs(orgs: int, indicators: int, months: int) -> None:
+def stream_runs(orgs: int, indicators: int, months: int) -> list[PartitionResult]:
     """The maths at the issue's size without holding every partition: each one-indicator partition is made,
     scanned (consumed, as the scan does, with the heap kept) and dropped; only its results are kept. CPU counts
     the scans alone."""
@@ -114,6 +119,71 @@ def stream_runs(orgs: int, indicators: int, months: int) -> None:
         f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB; "
         f"{sum(r.status.height for r in results):,} series, {sum(r.signals.height for r in results):,} signals"
     )
+    return results
+
+
+def _scan_file(folder: str, index: int) -> tuple[PartitionResult, float, float]:
+    """A pool worker's task: read partition ``index`` from ``folder`` (as the scan's workers read their own
+    partitions) and scan it, consumed; its result and the CPU and wall of the scan alone in this worker."""
+    observations = pl.read_parquet(Path(folder) / f"{index}.parquet")
+    indicators = pl.read_parquet(Path(folder) / f"{index}.indicators.parquet")
+    partition = Partition(observations, indicators, pl.DataFrame(schema=BASELINE_SCHEMA))
+    del observations
+    cpu, wall = time.process_time(), time.perf_counter()
+    result = scan_partition(partition, ScanOptions(), consume=True)
+    return result, time.process_time() - cpu, time.perf_counter() - wall
+
+
+_BARRIER: Any = None  # a pool worker's barrier, shared by every worker of the pool
+
+
+def _worker_init(barrier: Any) -> None:
+    global _BARRIER
+    _BARRIER = barrier
+    keep_heap()
+
+
+def _started(_: int) -> int:
+    """Wait for every worker of the pool (each blocks here, so each takes one of these tasks)."""
+    _BARRIER.wait()
+    return os.getpid()
+
+
+def stream_pool_runs(
+    orgs: int, indicators: int, months: int, workers: int, folder: Path
+) -> list[PartitionResult]:
+    """The same partitions scanned in a pool of ``workers`` spawned processes (heap kept, as the scan's pool
+    workers do), each worker reading its partitions from Parquet files written here first (untimed; as the scan's
+    pool workers read their own from the store). Prints the pool's start (spawn and imports, timed apart), then the
+    wall of the maths over the partitions (reads of the Parquet files and results sent back included) and the CPU
+    of this process and the workers, with the CPU of the scans alone inside the workers."""
+    n_obs = 0
+    for i, partition in enumerate(iter_partitions(orgs, indicators, months)):
+        n_obs += partition.observations.height
+        partition.observations.write_parquet(folder / f"{i}.parquet", compression="uncompressed")
+        partition.indicators.write_parquet(folder / f"{i}.indicators.parquet")
+    context = multiprocessing.get_context("spawn")
+    cpu, wall = cpu_seconds(), time.perf_counter()
+    barrier = context.Barrier(workers)
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_worker_init, initargs=(barrier,)
+    ) as pool:
+        pids = set(pool.map(_started, range(workers)))  # every worker started
+        start_wall = time.perf_counter() - wall
+        maths_wall = time.perf_counter()
+        done = list(pool.map(_scan_file, [str(folder)] * indicators, range(indicators)))
+        maths_wall = time.perf_counter() - maths_wall
+    cpu, wall = cpu_seconds() - cpu, time.perf_counter() - wall
+    results = [r for r, _, _ in done]
+    scan_cpu = sum(c for _, c, _ in done)
+    print(
+        f"pool of {workers} ({len(pids)} started before the maths): start {start_wall:.2f} s wall; the maths over "
+        f"{indicators} partitions {maths_wall:.2f} s wall ({n_obs:,} observations; Parquet reads and results sent "
+        f"back included); {cpu:.2f} s CPU for the pool's whole life with the workers (start included), "
+        f"{scan_cpu:.2f} s of it the scans alone ({scan_cpu / n_obs * 1e6:.3f} us an observation); "
+        f"{wall:.2f} s wall in all"
+    )
+    return results
 
 
 def float_differences(before: pl.DataFrame, after: pl.DataFrame) -> dict[str, tuple[float, float]]:
@@ -186,6 +256,36 @@ def store_runs(url: str, workers: int, repeat: int) -> None:
                 print(f"  identical to in-process: {rows[0].equals(first[0]) and rows[1].equals(first[1])}")
 
 
+def _frames(results: list[PartitionResult]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    status = pl.concat([r.status for r in results])
+    signals = pl.concat([r.signals for r in results], how="diagonal_relaxed")
+    return status, signals
+
+
+def save_compare(
+    status: pl.DataFrame, signals: pl.DataFrame, save: Path | None, compare: Path | None
+) -> None:
+    """Write the results to ``save``; compare them with those saved in ``compare`` (every column; the largest
+    difference of each float column that differs), and print a digest of each frame (equal digests, equal
+    frames)."""
+    for name, frame in (("status", status), ("signals", signals)):
+        print(f"{name}: {frame.height:,} rows, digest {frame.hash_rows().sum()}")
+    if save:
+        save.mkdir(parents=True, exist_ok=True)
+        status.write_parquet(save / "status.parquet")
+        signals.write_parquet(save / "signals.parquet")
+    if compare:
+        for name, frame in (("status", status), ("signals", signals)):
+            before = pl.read_parquet(compare / f"{name}.parquet")
+            if before.shape != frame.shape:
+                print(f"{name}: shape {before.shape} before, {frame.shape} now")
+                continue
+            differences = float_differences(before, frame)
+            print(f"{name}: {'identical' if not differences else ''}")
+            for column, (absolute, relative) in sorted(differences.items()):
+                print(f"  {column}: largest difference {absolute:.3g} (relative {relative:.3g})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -213,6 +313,17 @@ def main() -> None:
         help="a store's URL: time the scan's reads and maths over its partitions instead (in this process, then "
         "with --pool N in a pool whose workers read their own partitions, and in one fed by this process)",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="with --stream: also scan the partitions in a pool of N spawned processes (wall and CPU)",
+    )
+    parser.add_argument(
+        "--folder",
+        type=Path,
+        help="with --workers: where the partitions' Parquet files go (a temporary folder)",
+    )
     parser.add_argument("--save", type=Path, help="write the in-process results (status, signals) here")
     parser.add_argument("--compare", type=Path, help="compare the in-process results with those saved here")
     args = parser.parse_args()
@@ -220,7 +331,14 @@ def main() -> None:
         store_runs(args.store, args.pool, args.repeat)
         return
     if args.stream:
-        stream_runs(args.orgs, args.indicators, args.months)
+        results = stream_runs(args.orgs, args.indicators, args.months)
+        status, signals = _frames(results)
+        if args.workers:
+            with tempfile.TemporaryDirectory(dir=args.folder) as folder:
+                pooled = stream_pool_runs(args.orgs, args.indicators, args.months, args.workers, Path(folder))
+            same = _frames(pooled)
+            print(f"  identical to in-process: {same[0].equals(status) and same[1].equals(signals)}")
+        save_compare(status, signals, args.save, args.compare)
         return
     parts = partitions(args.orgs, args.indicators, args.months)
     if args.mixed:
@@ -247,8 +365,7 @@ def main() -> None:
             f"{wall:.2f} s wall, "
             f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
         )
-    status = pl.concat([r.status for r in results])
-    signals = pl.concat([r.signals for r in results], how="diagonal_relaxed")
+    status, signals = _frames(results)
     if args.pool:
         cpu, wall = cpu_seconds(), time.perf_counter()
         pooled = run_partitions(parts, options, f"pool:{args.pool}")
@@ -259,20 +376,7 @@ def main() -> None:
         print(
             f"pool of {args.pool}: {cpu:.2f} s CPU (with the workers), {wall:.2f} s wall; identical: {same}"
         )
-    if args.save:
-        args.save.mkdir(parents=True, exist_ok=True)
-        status.write_parquet(args.save / "status.parquet")
-        signals.write_parquet(args.save / "signals.parquet")
-    if args.compare:
-        for name, frame in (("status", status), ("signals", signals)):
-            before = pl.read_parquet(args.compare / f"{name}.parquet")
-            if before.shape != frame.shape:
-                print(f"{name}: shape {before.shape} before, {frame.shape} now")
-                continue
-            differences = float_differences(before, frame)
-            print(f"{name}: {'identical' if not differences else ''}")
-            for column, (absolute, relative) in sorted(differences.items()):
-                print(f"  {column}: largest difference {absolute:.3g} (relative {relative:.3g})")
+    save_compare(status, signals, args.save, args.compare)
 
 
 if __name__ == "__main__":
