@@ -168,3 +168,15 @@ def test_one_indicator_with_columns_all_null_gives_the_reference_panel(null_colu
     _assert_same(build_panel(one, indicators), _reference(one, indicators))
     alone = indicators.filter(pl.col("indicator_id") == 7)  # the indicator list of the partition itself
     _assert_same(build_panel(one, alone), _reference(one, alone))
+
+
+@pytest.mark.parametrize("block_rows", [1, 7, 1000])
+def test_fingerprints_hashed_a_block_of_rows_at_a_time_are_the_reference(
+    monkeypatch: pytest.MonkeyPatch, block_rows: int
+) -> None:
+    """The row hashes are made a block of rows at a time (a last block shorter than the others): the same
+    fingerprints as hashing every row at once (the reference)."""
+    observations, indicators = _observations(8, np.arange(1, 25))
+    monkeypatch.setattr(panel_module, "_HASH_BLOCK_ROWS", block_rows)
+    assert observations.height % block_rows != 0 or block_rows == 1
+    _assert_same(build_panel(observations, indicators), _reference(observations, indicators))
