@@ -19,8 +19,10 @@ from forewarn.stats.spc import (
     SpcOptions,
     SpecialCauseType,
     XmrChart,
+    _bytes_to_panel,
     outside_limits_rule,
     relative_to_mean,
+    segment_layout,
     shift_rule,
     special_cause_type_labels,
     trend_direction,
@@ -307,7 +309,16 @@ def test_configured_lengths_change_rules_and_labels() -> None:
 
 
 def assert_same_chart_rows(panel_chart: XmrChart, row: int, single: XmrChart, columns: slice) -> None:
-    for field in ("special_cause_type", "point_type", "outside_limits", "close_to_limits", "shift", "trend"):
+    for field in (
+        "special_cause_type",
+        "point_type",
+        "outside_limits",
+        "close_to_limits",
+        "relative_to_mean",
+        "shift",
+        "trend",
+        "two_in_three",
+    ):
         np.testing.assert_array_equal(getattr(panel_chart, field)[row, columns], getattr(single, field)[0])
     np.testing.assert_allclose(panel_chart.lpl[row, columns], single.lpl[0], rtol=1e-12)
     np.testing.assert_allclose(panel_chart.upl[row, columns], single.upl[0], rtol=1e-12)
@@ -446,3 +457,23 @@ def test_error_names_the_row_of_a_large_panel() -> None:
     panel[4321, 1:] = np.nan
     with pytest.raises(ValueError, match="row 4321"):
         xmr_chart(panel)
+
+
+def test_per_point_bytes_scattered_as_one_word_equal_one_scatter_each() -> None:
+    """The per-point results of a block (one byte each) go to the panel as the bytes of one word a point: the
+    same arrays as scattering each on its own, 0 at missing points and padding."""
+    rng = np.random.default_rng(3)
+    values = rng.normal(size=(40, 12))
+    values[rng.random(values.shape) < 0.2] = np.nan
+    values[5, 7:] = np.nan
+    layout = segment_layout(values, None, min_points=0)
+    assert layout.observed is not None  # the path with gaps
+    shape = (layout.n_segments, layout.width)
+    results = tuple(
+        rng.integers(-3, 4, shape).astype(np.int8) if i % 2 else rng.random(shape) < 0.5 for i in range(8)
+    )
+    got = tuple(np.full(values.shape, 9, dtype=r.dtype) for r in results)
+    _bytes_to_panel(layout, results, got)
+    for result, array in zip(results, got, strict=True):
+        np.testing.assert_array_equal(array, layout.to_panel(result, fill=0))
+        assert array.dtype == result.dtype
