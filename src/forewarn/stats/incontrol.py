@@ -463,11 +463,13 @@ def _baseline_autocorrelation(z: FloatArray, groups: IntArray, n_groups: int) ->
     return np.asarray(np.clip(rho, 0.0, 0.9), dtype=np.float64)
 
 
-def row_nanmedian(values: FloatArray) -> FloatArray:
+def row_nanmedian(values: FloatArray, *, overwrite: bool = False) -> FloatArray:
     """Median of each row's non-NaN values (NaN for a row without any): ``numpy.nanmedian(values, axis=1)``,
     the same numbers (the middle order statistic, or the half-sum of the two middle ones), by one sort of every
-    row instead of a masked array per call."""
-    ordered = np.sort(values, axis=1)  # NaN sorts last
+    row instead of a masked array per call. With ``overwrite`` the rows of ``values`` (the caller's own
+    temporary) are sorted in place instead of in a copy."""
+    ordered = values if overwrite else values.copy()
+    ordered.sort(axis=1)  # NaN sorts last
     count = np.count_nonzero(~np.isnan(values), axis=1)
     high = count // 2
     low = np.where(count % 2 == 1, high, high - 1)
@@ -500,10 +502,12 @@ def shift_in_sd(
     array([3.704839])
     """
     # A series without z-scores (too short a baseline) has no typical sd: NaN, as intended.
-    sd = row_nanmedian(np.where(np.isfinite(model.z), model.standard_deviation, np.nan))
-    reference = row_nanmedian(np.where(np.isfinite(model.z), scaled.reference, np.nan))
-    if form == "normal":
+    scored = np.isfinite(model.z)
+    sd = row_nanmedian(np.where(scored, model.standard_deviation, np.nan), overwrite=True)
+    if form == "normal":  # the shift is in sd: the reference level is not needed
         return np.asarray(np.where(np.isfinite(sd), float(shift_sd), np.nan), dtype=np.float64)
+    reference = row_nanmedian(np.where(scored, scaled.reference, np.nan), overwrite=True)
+    del scored
     with np.errstate(invalid="ignore", divide="ignore"):
         level = reference + model.baseline
         if form == "poisson":
