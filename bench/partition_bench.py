@@ -336,8 +336,9 @@ def main() -> None:
         if args.workers:
             with tempfile.TemporaryDirectory(dir=args.folder) as folder:
                 pooled = stream_pool_runs(args.orgs, args.indicators, args.months, args.workers, Path(folder))
-            same = _frames(pooled)
-            print(f"  identical to in-process: {same[0].equals(status) and same[1].equals(signals)}")
+            pooled_frames = _frames(pooled)
+            same = pooled_frames[0].equals(status) and pooled_frames[1].equals(signals)
+            print(f"  identical to in-process: {same}")
         save_compare(status, signals, args.save, args.compare)
         return
     parts = partitions(args.orgs, args.indicators, args.months)
