@@ -126,11 +126,19 @@ def _spc(
     return out, pl.concat(signal_frames) if signal_frames else _empty_signals()
 
 
-def _segment_figure(chart: XmrChart, per_segment: FloatArray, r: IntArray, t: IntArray) -> FloatArray:
-    """A per-segment figure (mean, limits) at points (r, t) of the chart, NaN where the point is missing: the
-    chart's ``mean`` (``lpl``, ``upl``) panel at those points, without making the panel."""
+def _segment_figures(chart: XmrChart, r: IntArray, t: IntArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """The segment's mean, lower and upper limit at points (r, t) of the chart, NaN where the point is missing:
+    the chart's ``mean``, ``lpl`` and ``upl`` panels at those points, without making the panels (each point's
+    segment looked up once for the three)."""
     segment = chart.segment_index[r, t]
-    return np.where(segment >= 0, per_segment[np.maximum(segment, 0)], np.nan)
+    charted = segment >= 0
+    np.maximum(segment, 0, out=segment)
+    summary = chart.summary
+    return (
+        np.where(charted, summary.mean[segment], np.nan),
+        np.where(charted, summary.lpl[segment], np.nan),
+        np.where(charted, summary.upl[segment], np.nan),
+    )
 
 
 def _spc_block(
@@ -157,18 +165,16 @@ def _spc_block(
     )
     out["spc_variation"][rows] = VARIATION_LOOKUP[chart.variation]
     out["spc_assurance"][rows] = ASSURANCE_LOOKUP[chart.assurance]
-    summary = chart.summary
     at = last[rows]
     idx = np.arange(rows.size)
-    out["spc_mean"][rows] = _segment_figure(chart, summary.mean, idx, at)
-    out["spc_lpl"][rows] = _segment_figure(chart, summary.lpl, idx, at)
-    out["spc_upl"][rows] = _segment_figure(chart, summary.upl, idx, at)
+    out["spc_mean"][rows], out["spc_lpl"][rows], out["spc_upl"][rows] = _segment_figures(chart, idx, at)
     out["spc_points"][rows] = point_code_matrix(chart.point_type, values, period)
     for row, segments in segment_limits(chart, period).items():
         out["spc_segments"][rows[row]] = json.dumps(segments)
     r, t = np.nonzero(chart.special_cause_flag)
     if r.size:
         rule_names = pl.Series(list(chart.special_cause_labels), dtype=pl.String)
+        mean, lpl, upl = _segment_figures(chart, r, t)
         signal_frames.append(
             pl.DataFrame(
                 {
@@ -178,9 +184,9 @@ def _spc_block(
                     "direction": DIRECTION_NAMES.gather(chart.point_type[r, t].astype(np.int64)),
                     "t": t,
                     "value": values[r, t],
-                    "mean": _segment_figure(chart, summary.mean, r, t),
-                    "lpl": _segment_figure(chart, summary.lpl, r, t),
-                    "upl": _segment_figure(chart, summary.upl, r, t),
+                    "mean": mean,
+                    "lpl": lpl,
+                    "upl": upl,
                 }
             )
         )
