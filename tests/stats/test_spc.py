@@ -13,24 +13,26 @@ import numpy as np
 import pytest
 
 from forewarn.stats.spc import (
-    XMR_LIMIT_FACTOR,
     AssuranceType,
     PointType,
     SpcOptions,
     SpecialCauseType,
     XmrChart,
     _bytes_to_panel,
-    outside_limits_rule,
-    relative_to_mean,
-    segment_layout,
-    shift_rule,
     special_cause_type_labels,
-    trend_direction,
-    trend_rule,
-    two_in_three_rule,
     xmr_chart,
     xmr_limits,
 )
+from forewarn.stats.spc_layout import segment_layout
+from forewarn.stats.spc_rules import (
+    outside_limits_rule,
+    relative_to_mean,
+    shift_rule,
+    trend_direction,
+    trend_rule,
+    two_in_three_rule,
+)
+from forewarn.stats.spc_types import XMR_LIMIT_FACTOR
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "nhsrplotthedots"
 RTOL = 1e-9

@@ -29,7 +29,8 @@ from numpy.typing import ArrayLike
 
 from forewarn.stats.arrays import BoolArray, FloatArray, IntArray
 from forewarn.stats.cusum import NormalCusumOptions, normal_cusum
-from forewarn.stats.spc import relative_to_mean, shift_rule, xmr_limits
+from forewarn.stats.spc import xmr_limits
+from forewarn.stats.spc_rules import relative_to_mean, shift_rule
 
 XMR_D2 = 1.128
 

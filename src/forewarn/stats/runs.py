@@ -15,7 +15,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
 from forewarn.stats.arrays import BoolArray, FloatArray, Int8Array, IntArray
-from forewarn.stats.spc import SegmentLayout, as_panel, as_phase, segment_layout
+from forewarn.stats.spc_layout import SegmentLayout, as_panel, as_phase, segment_layout
 
 CROSSINGS_QUANTILE = 0.05
 """Fewer crossings than the 5 % quantile of Binomial(n - 1, 0.5) signal a shift (Chen 2010)."""

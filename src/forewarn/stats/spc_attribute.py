@@ -18,7 +18,8 @@ from scipy.special import gammaln
 
 from forewarn.stats.arrays import BoolArray, FloatArray, IntArray
 from forewarn.stats.runs import RunsAnalysis, anhoej_runs, concatenate_runs
-from forewarn.stats.spc import MR_SCREEN_FACTOR, SegmentLayout, as_panel, as_phase, segment_layout
+from forewarn.stats.spc_layout import SegmentLayout, as_panel, as_phase, segment_layout
+from forewarn.stats.spc_types import MR_SCREEN_FACTOR
 
 ChartKind = Literal["i", "c", "u", "uprime", "p", "pprime", "xbar", "s"]
 
