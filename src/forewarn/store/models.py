@@ -176,7 +176,8 @@ class Observation(Base):
     expected: Mapped[float | None] = mapped_column(Float)
     # The value's standard error, in the value's units, where the source gives one (or its confidence limits).
     standard_error: Mapped[float | None] = mapped_column(Float)
-    batch_id: Mapped[int] = mapped_column(ForeignKey("import_batches.id"), index=True)
+    # Not indexed: no query reads observations by batch (migration 0033 dropped the index).
+    batch_id: Mapped[int] = mapped_column(ForeignKey("import_batches.id"))
     revision: Mapped[int] = mapped_column(Integer, default=1)
 
 
