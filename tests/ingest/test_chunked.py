@@ -10,6 +10,7 @@ in the spill folder.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -49,7 +50,7 @@ READ_ROWS = 37
 def _frame(orgs: int = 12, months: int = 5, shift: int = 0) -> pl.DataFrame:
     """A long extract, month by month; names change from month to month (the last one stays), attributes are
     given in January and month 3 (the same date twice in the file in some organisations: the last one stays)."""
-    rows = []
+    rows: list[tuple[object, ...]] = []
     for m in range(months):
         period = dt.date(2021, m + 1, 1)
         for o in range(orgs):
@@ -119,11 +120,21 @@ TABLES = {
 }
 
 
+def _comparable(value: object) -> object:
+    """Dates as text (SQLite stores them so); JSON (text on SQLite, read back as a dict on PostgreSQL) with its
+    keys sorted (PostgreSQL's JSONB orders them)."""
+    if isinstance(value, str) and value.startswith("{"):
+        value = json.loads(value)
+    if isinstance(value, dict):
+        return json.dumps(value, sort_keys=True)
+    return str(value) if isinstance(value, dt.date) else value
+
+
 def _stored(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
     with engine.connect() as conn:
         return {
             table: [
-                tuple(str(v) if isinstance(v, dt.date | dict) else v for v in row)
+                tuple(_comparable(v) for v in row)
                 for row in conn.execute(text(f"SELECT {columns} FROM {table} ORDER BY 1"))
             ]
             for table, columns in TABLES.items()
