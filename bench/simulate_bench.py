@@ -4,10 +4,11 @@ Without ``--load`` the simulation is streamed to Parquet; with it (the default h
 into a new store (a SQLite file, or a PostgreSQL database of its own, dropped afterwards). Prints wall time (and
 how much of it the simulation itself took, the rest being the start and the load), CPU (user + system of the
 process, from ``wait4``; on PostgreSQL also the server's, as ``import_bench.py`` measures it), peak RSS
-(``/usr/bin/time -f %M``, which counts the child alone), indicator rows per second of wall and the machine's load
-average (the machine is shared).
+(``/usr/bin/time -v``, which counts the child alone), indicator rows per second of wall and the machine's load
+average at the start and the end (the machine is shared: compare CPU).
 
-Run: ``.venv/bin/python bench/simulate_bench.py [--orgs 50000] [--years 3] [--stores sqlite postgresql] [--no-load]``
+Run: ``.venv/bin/python bench/simulate_bench.py [--orgs 50000] [--years 3] [--stores sqlite postgresql] [--no-load]
+[--folder DIR]``
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def store(kind: str, folder: Path) -> Iterator[str]:
 def run(url: str, folder: Path, args: argparse.Namespace, load: bool) -> None:
     env = {**os.environ, "FOREWARN_DATABASE_URL": url, "FOREWARN_DATA_DIR": str(folder / "var")}
     subprocess.run([str(FOREWARN), "db", "upgrade"], env=env, check=True, capture_output=True)
-    timer = ["/usr/bin/time", "-f", "peak-kb %M"] if Path("/usr/bin/time").exists() else []
+    timer = ["/usr/bin/time", "-v"] if Path("/usr/bin/time").exists() else []
     command = [
         *timer,
         str(FOREWARN),
@@ -65,6 +66,7 @@ def run(url: str, folder: Path, args: argparse.Namespace, load: bool) -> None:
     ]
     watch: ServerCpu | nullcontext[None] = ServerCpu(url) if url.startswith("postgresql") else nullcontext()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, watch as server:
+        load_before = os.getloadavg()[0]
         start = time.perf_counter()
         child = subprocess.Popen(command, env=env, stdout=out, stderr=err)
         _, status, usage = os.wait4(child.pid, 0)
@@ -76,8 +78,8 @@ def run(url: str, folder: Path, args: argparse.Namespace, load: bool) -> None:
             raise SystemExit(f"forewarn simulate failed:\n{errors}")
         out.seek(0)
         summary = json.loads(out.read())
-    peaks = [line for line in errors.splitlines() if line.startswith("peak-kb ")]
-    peak_mb = int(peaks[-1].split()[1]) / 1024 if peaks else usage.ru_maxrss / 1024
+    peaks = [line for line in errors.splitlines() if "Maximum resident set size (kbytes):" in line]
+    peak_mb = int(peaks[-1].rsplit(":", 1)[1]) / 1024 if peaks else usage.ru_maxrss / 1024
     rows = int(summary["simulation"]["indicator_rows"])
     simulated = float(summary["simulation"]["seconds"])  # drawing and writing the files, inside the process
     label = url.split(":", 1)[0] if load else "no store"
@@ -85,7 +87,9 @@ def run(url: str, folder: Path, args: argparse.Namespace, load: bool) -> None:
     print(
         f"simulate --orgs {args.orgs} --years {args.years}{' --load' if load else ''} ({label}): "
         f"{rows:,} indicator rows, wall {wall:.1f} s ({rows / wall:,.0f} rows/s; simulation {simulated:.1f} s of it), "
-        f"CPU {usage.ru_utime + usage.ru_stime:.1f} s{server_cpu}, peak {peak_mb:,.0f} MB, load {load_average:.1f}",
+        f"CPU {usage.ru_utime + usage.ru_stime:.1f} s ({usage.ru_utime:.1f} user + {usage.ru_stime:.1f} sys)"
+        f"{server_cpu}, peak RSS {peak_mb:,.0f} MB, load average {load_before:.1f} at the start, "
+        f"{load_average:.1f} at the end",
         flush=True,
     )
 
@@ -97,9 +101,18 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=20240501)
     parser.add_argument("--stores", nargs="+", choices=("sqlite", "postgresql"), default=["sqlite"])
     parser.add_argument("--no-load", action="store_true", help="simulate to files only")
+    parser.add_argument(
+        "--folder",
+        type=Path,
+        default=None,
+        help="where the files and the SQLite store go (default: a temporary one)",
+    )
     args = parser.parse_args()
     for kind in args.stores:
-        with tempfile.TemporaryDirectory(prefix="forewarn-sim-bench-") as tmp, store(kind, Path(tmp)) as url:
+        with (
+            tempfile.TemporaryDirectory(prefix="forewarn-sim-bench-", dir=args.folder) as tmp,
+            store(kind, Path(tmp)) as url,
+        ):
             run(url, Path(tmp), args, load=not args.no_load)
         if args.no_load:
             return

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import getpass
-from collections.abc import Callable
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import polars as pl
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
+from forewarn.ingest.chunked import CHUNK_ROWS, CHUNKED_ROWS, Chunked, chunked_file, prepare_chunked
 from forewarn.ingest.limits import Limits
 from forewarn.ingest.mapping import Mapping, file_checksum, parse_mapping, read_mapping_text, text_checksum
 from forewarn.ingest.problems import ImportRejected, ValidationReport
 from forewarn.ingest.readers import read_table
 from forewarn.ingest.transform import Prepared, prepare
-from forewarn.store import bulk
+from forewarn.store import bulk, bulk_parts
 
 
 @dataclass(frozen=True)
@@ -120,11 +124,17 @@ def import_file(
     max_listed: int = 1000,
     stage: Stage = _no_stage,
     limits: Limits | None = None,
+    chunked_rows: int = CHUNKED_ROWS,
+    read_rows: int = CHUNK_ROWS,
 ) -> ImportResult:
     """Validate ``path`` against its mapping and write it, all or nothing.
 
     Raises :class:`ImportRejected` (with the full report) when anything is wrong; nothing is written then.
     Re-importing a file already imported with the same mapping changes nothing and says so.
+
+    A Parquet file of observations of more than ``chunked_rows`` rows is read ``read_rows`` at a time
+    (:mod:`forewarn.ingest.chunked`): the same checks, problems and stored rows, in memory that does not grow
+    with the file.
     """
     if mapping_text is None:
         if mapping_path is None:
@@ -150,11 +160,89 @@ def import_file(
         )
 
     tick = stage("Validating", None)
+    if chunked_file(path, mapping, chunked_rows):
+        with _spill_folder(path) as folder:
+            report = ValidationReport(file=path.name, max_listed=max_listed)
+            chunked = prepare_chunked(path, mapping, report, folder, limits, read_rows)
+            tick(1)
+            if not report.ok or chunked is None:
+                raise ImportRejected(report)
+            return _write(
+                engine, path, mapping, checksum, mapping_sum, imported_by, chunked, chunk_rows, stage
+            )
     report, prepared = validate_file(path, mapping, max_listed, limits)
     tick(1)
     if not report.ok or prepared is None:
         raise ImportRejected(report)
+    return _write(engine, path, mapping, checksum, mapping_sum, imported_by, prepared, chunk_rows, stage)
 
+
+@contextmanager
+def _spill_folder(path: Path) -> Iterator[Path]:
+    """A folder for the rows of a file read in chunks: beside the file (a disk with room for it), or the
+    temporary folder when that one is read-only to us; removed afterwards."""
+    try:
+        folder = Path(tempfile.mkdtemp(prefix="forewarn-import-", dir=path.parent))
+    except OSError:
+        folder = Path(tempfile.mkdtemp(prefix="forewarn-import-"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _ids(observations: pl.DataFrame, org_ids: dict[str, int], indicator_ids: dict[str, int]) -> pl.DataFrame:
+    return observations.select(
+        pl.col("org_code").replace_strict(org_ids, return_dtype=pl.Int64).alias("organisation_id"),
+        pl.col("indicator_code").replace_strict(indicator_ids, return_dtype=pl.Int64).alias("indicator_id"),
+        "period_start",
+        "period_end",
+        "numerator",
+        "denominator",
+        "value",
+        "expected",
+        "standard_error",
+    )
+
+
+def _write_chunked(
+    conn: Connection,
+    chunked: Chunked,
+    org_ids: dict[str, int],
+    indicator_ids: dict[str, int],
+    batch_id: int,
+    chunk_rows: int,
+    progress: Callable[[int], None],
+) -> tuple[int, int, int]:
+    """The observations of a file read in chunks, one indicator at a time (in the order of their ids, each
+    sorted as the store's key), straight into the table when the store holds none of its indicators; else (a
+    file of indicators already stored) all at once through the merge, as any file."""
+    order = sorted(chunked.observation_rows, key=lambda code: indicator_ids[code])
+    parts = (
+        _ids(part, org_ids, indicator_ids).sort("organisation_id", "period_start")
+        for part in chunked.observation_parts(order)
+    )
+    if not sum(chunked.observation_rows.values()):
+        return 0, 0, 0
+    if bulk_parts.holds_observations(conn, [indicator_ids[code] for code in order]):
+        observations = pl.concat(list(parts))
+        return bulk.write_observations(conn, observations, batch_id, chunk_rows=chunk_rows, progress=progress)
+    inserted = bulk_parts.insert_parts(conn, parts, batch_id, chunk_rows=chunk_rows, progress=progress)
+    return inserted, 0, 0
+
+
+def _write(
+    engine: Engine,
+    path: Path,
+    mapping: Mapping,
+    checksum: str,
+    mapping_sum: str,
+    imported_by: str | None,
+    prepared: Prepared | Chunked,
+    chunk_rows: int,
+    stage: Stage,
+) -> ImportResult:
+    """Write what was validated, all in one transaction (or nothing)."""
     who = imported_by or getpass.getuser()
     with bulk.import_transaction(engine) as conn:
         dataset_id = bulk.upsert_dataset(
@@ -184,26 +272,20 @@ def import_file(
         org_ids, orgs_created = bulk.upsert_organisations(conn, prepared.organisations, dataset_id, batch_id)
         attributes = bulk.write_attributes(conn, prepared.attributes, org_ids, batch_id)
         events = bulk.write_events(conn, prepared.events, org_ids, batch_id)
-        observations = prepared.observations.select(
-            pl.col("org_code").replace_strict(org_ids, return_dtype=pl.Int64).alias("organisation_id"),
-            pl.col("indicator_code")
-            .replace_strict(indicator_ids, return_dtype=pl.Int64)
-            .alias("indicator_id"),
-            "period_start",
-            "period_end",
-            "numerator",
-            "denominator",
-            "value",
-            "expected",
-            "standard_error",
-        )
-        inserted, updated, unchanged = bulk.write_observations(
-            conn,
-            observations,
-            batch_id,
-            chunk_rows=chunk_rows,
-            progress=stage("Writing", observations.height),
-        )
+        if isinstance(prepared, Chunked):
+            total = sum(prepared.observation_rows.values())
+            inserted, updated, unchanged = _write_chunked(
+                conn, prepared, org_ids, indicator_ids, batch_id, chunk_rows, stage("Writing", total)
+            )
+        else:
+            observations = _ids(prepared.observations, org_ids, indicator_ids)
+            inserted, updated, unchanged = bulk.write_observations(
+                conn,
+                observations,
+                batch_id,
+                chunk_rows=chunk_rows,
+                progress=stage("Writing", observations.height),
+            )
         bulk.finish_batch(
             conn,
             batch_id,

@@ -54,13 +54,17 @@ def where(spec: IndicatorSpec, schema: pl.Schema) -> pl.Expr:
 def needed_columns(mapping: Mapping) -> list[str]:
     """The columns (and unreadable flags) the indicators read, beside the key: selected before the rows are
     split by indicator, so the split copies only those."""
-    columns = {"org_code", "period_start", "period_end", ROW}
-    for spec in mapping.indicators:
-        inputs = {c for text in spec.expressions().values() for c in expression_columns(text)}
-        inputs |= set(spec.uncertainty_columns().values())
-        columns |= inputs | {unreadable(c) for c in inputs}
-        columns |= set(spec.where) | set(spec.match)
-    return sorted(columns)
+    return sorted(set().union(*(spec_columns(spec) for spec in mapping.indicators), KEY_COLUMNS))
+
+
+KEY_COLUMNS = {"org_code", "period_start", "period_end", ROW}
+
+
+def spec_columns(spec: IndicatorSpec) -> set[str]:
+    """The columns (and unreadable flags) one indicator reads, beside the key (:data:`KEY_COLUMNS`)."""
+    inputs = {c for text in spec.expressions().values() for c in expression_columns(text)}
+    inputs |= set(spec.uncertainty_columns().values())
+    return inputs | {unreadable(c) for c in inputs} | set(spec.where) | set(spec.match)
 
 
 def _value_expression(spec: IndicatorSpec) -> pl.Expr:

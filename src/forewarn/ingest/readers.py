@@ -19,7 +19,7 @@ import io
 import sys
 import zipfile
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -393,6 +393,27 @@ def _missing_as_null(frame: pl.DataFrame, spec: FileSpec) -> pl.DataFrame:
     )
 
 
+def _check_file(path: Path, limits: Limits) -> None:
+    """Refuse a missing file or one over the size limit."""
+    name = path.name
+    if not path.is_file():
+        raise UnreadableFile([Problem(name, None, None, None, f"file not found: {path}")])
+    size = path.stat().st_size
+    if size > limits.max_file_bytes:
+        raise UnreadableFile(
+            [
+                Problem(
+                    name,
+                    None,
+                    None,
+                    None,
+                    f"file of {megabytes(size)} is larger than the {megabytes(limits.max_file_bytes)} an "
+                    "import reads (FOREWARN_IMPORT_MAX_FILE_MB)",
+                )
+            ]
+        )
+
+
 def read_text(
     path: Path,
     spec: FileSpec | None = None,
@@ -414,22 +435,7 @@ def read_text(
     spec = spec or FileSpec()
     limits = limits or Limits()
     name = path.name
-    if not path.is_file():
-        raise UnreadableFile([Problem(name, None, None, None, f"file not found: {path}")])
-    size = path.stat().st_size
-    if size > limits.max_file_bytes:
-        raise UnreadableFile(
-            [
-                Problem(
-                    name,
-                    None,
-                    None,
-                    None,
-                    f"file of {megabytes(size)} is larger than the {megabytes(limits.max_file_bytes)} an "
-                    "import reads (FOREWARN_IMPORT_MAX_FILE_MB)",
-                )
-            ]
-        )
+    _check_file(path, limits)
     kind = detect_format(path, spec)
     if kind == "excel":
         frame = _read_excel(path, spec, name, limits)
@@ -515,3 +521,45 @@ def read_table(
     text, Parquet with the types it stores (checked as such by :func:`forewarn.ingest.columns.typed_columns`,
     with no round trip through text)."""
     return select_columns(read_text(path, spec, limits, typed=True), required_columns, spec)
+
+
+def parquet_rows(path: Path) -> int | None:
+    """The rows of a Parquet file, from its footer; None when it cannot be read (the reader then says why)."""
+    try:
+        return int(pl.scan_parquet(path).select(pl.len()).collect().item())
+    except Exception:  # pyarrow/polars raise several kinds for a damaged file
+        return None
+
+
+def parquet_chunks(
+    path: Path, spec: FileSpec, required_columns: list[str], chunk_rows: int, limits: Limits | None = None
+) -> Iterator[RawTable]:
+    """:func:`read_table` of a Parquet file ``chunk_rows`` rows at a time, so that the whole file is never in
+    memory: each chunk keeps the file's types and its rows' numbers in the whole file (``__row``), and the same
+    checks apply (size, rows, header) before the first chunk is given."""
+    limits = limits or Limits()
+    name = path.name
+    _check_file(path, limits)
+    rows = parquet_rows(path)
+    if rows is None:
+        _read_parquet(path, spec, name, limits, typed=True)  # raises the reader's own problem
+        rows = 0
+    if rows > limits.max_rows:
+        raise UnreadableFile([_too_many_rows(name, rows, limits)])
+    for start in range(0, max(rows, 1), chunk_rows):
+        try:
+            frame = pl.scan_parquet(path).slice(start, chunk_rows).collect()
+        except Exception as exc:  # pyarrow/polars raise several kinds for a damaged file
+            raise UnreadableFile(
+                [Problem(name, None, None, None, f"not a readable Parquet file: {exc}")]
+            ) from exc
+        _duplicate_header(frame.columns, name)
+        frame = (
+            _typed_missing_as_null(frame, spec)
+            .rename({c: c.strip() for c in frame.columns})
+            .with_row_index(ROW, offset=2 + start)
+            .with_columns(pl.col(ROW).cast(pl.Int64))
+        )
+        yield select_columns(
+            RawTable(frame=frame, source=name, numbers_as_text=False), required_columns, spec
+        )

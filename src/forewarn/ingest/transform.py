@@ -78,10 +78,30 @@ def _excluded(frame: pl.DataFrame, mapping: Mapping) -> tuple[pl.DataFrame, dict
     return frame, reasons
 
 
-def _organisations(frame: pl.DataFrame, mapping: Mapping) -> tuple[pl.DataFrame, pl.DataFrame]:
+ATTRIBUTE_SCHEMA = {
+    "org_code": pl.String,
+    "name": pl.String,
+    "valid_from": pl.Date,
+    "value_number": pl.Float64,
+    "value_text": pl.String,
+}
+
+
+def _simple_organisations(mapping: Mapping) -> bool:
+    """True when nothing but the code of an organisation is read from the file."""
+    org = mapping.organisation
+    return org.parent is None and not any(isinstance(ref, str) for ref in (org.name, org.type, org.region))
+
+
+def organisation_rows(frame: pl.DataFrame, mapping: Mapping) -> tuple[pl.DataFrame, list[pl.DataFrame]]:
+    """The organisations of ``frame`` (each once, in the order of its first row, its last non-null name, type,
+    region and parent; names not yet filled in) and its attributes, one frame per attribute of the mapping.
+
+    The rows of several frames read one after the other (the chunks of a file) are combined by
+    :func:`combine_organisations` into what the whole file would give."""
     org = mapping.organisation
     references = (org.name, org.type, org.region)
-    if org.parent is None and not any(isinstance(ref, str) for ref in references):
+    if _simple_organisations(mapping):
         # Nothing read from the file but the code: each organisation once, in the order of its first row (as the
         # group-by below keeps it), without grouping every row.
         organisations = frame.select(pl.col("org_code").unique(maintain_order=True).cast(pl.String)).select(
@@ -108,7 +128,6 @@ def _organisations(frame: pl.DataFrame, mapping: Mapping) -> tuple[pl.DataFrame,
             .group_by("org_code", maintain_order=True)
             .agg(pl.all().drop_nulls().last())
         )
-    organisations = organisations.with_columns(pl.col("name").fill_null(pl.col("org_code")))
     attribute_frames = []
     for name, column in org.attributes.items():
         kind = mapping.columns[column]
@@ -132,19 +151,36 @@ def _organisations(frame: pl.DataFrame, mapping: Mapping) -> tuple[pl.DataFrame,
             )
             .unique(["org_code", "name", "valid_from"], keep="last", maintain_order=True)
         )
-    attributes = (
-        pl.concat(attribute_frames)
-        if attribute_frames
-        else pl.DataFrame(
-            schema={
-                "org_code": pl.String,
-                "name": pl.String,
-                "valid_from": pl.Date,
-                "value_number": pl.Float64,
-                "value_text": pl.String,
-            }
-        )
-    )
+    return organisations, attribute_frames
+
+
+def combine_organisations(
+    parts: list[tuple[pl.DataFrame, list[pl.DataFrame]]], mapping: Mapping
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The organisations and attributes of a file from those of its chunks (:func:`organisation_rows`, in the
+    order of the rows): the same rows, in the same order, as the whole file read at once gives.
+
+    An organisation is kept at its first row and takes its last non-null name, type, region and parent; an
+    attribute (organisation, name, date) its last value, at its last row; one attribute of the mapping after
+    another. Both reductions give the same whether done once or chunk by chunk and again over the chunks'."""
+    if len(parts) == 1:
+        organisations, attribute_frames = parts[0]
+    else:
+        organisations = pl.concat([orgs for orgs, _ in parts])
+        if _simple_organisations(mapping):
+            organisations = organisations.unique("org_code", keep="first", maintain_order=True)
+        else:
+            organisations = organisations.group_by("org_code", maintain_order=True).agg(
+                pl.all().drop_nulls().last()
+            )
+        attribute_frames = [
+            pl.concat([attributes[i] for _, attributes in parts]).unique(
+                ["org_code", "name", "valid_from"], keep="last", maintain_order=True
+            )
+            for i in range(len(mapping.organisation.attributes))
+        ]
+    organisations = organisations.with_columns(pl.col("name").fill_null(pl.col("org_code")))
+    attributes = pl.concat(attribute_frames) if attribute_frames else pl.DataFrame(schema=ATTRIBUTE_SCHEMA)
     return organisations, attributes
 
 
@@ -280,13 +316,12 @@ def _period(
     return period_bounds(pl.col(column).cast(pl.String), fmt, frequency)
 
 
-def prepare(
-    table: RawTable, mapping: Mapping, report: ValidationReport, limits: Limits | None = None
-) -> Prepared:
-    """Validate and transform; problems go into ``report`` and the result is only usable when it stays clean."""
-    limits = limits or Limits()
-    checks = Checker()
-    report.rows_read = table.frame.height
+def checked_rows(
+    table: RawTable, mapping: Mapping, checks: Checker, limits: Limits
+) -> tuple[pl.DataFrame, dict[str, int]]:
+    """The rows of ``table`` typed and checked cell by cell (problems into ``checks``), each with its
+    organisation code (``org_code``), without the rows missing one or excluded by the mapping; and the counts
+    of rows skipped, by reason. Row by row: a file read in chunks gives the same rows and problems."""
     distinct = Distinct()
     frame = typed_columns(table, mapping, checks, limits, distinct)
     code_column = mapping.organisation.code
@@ -295,48 +330,64 @@ def prepare(
     has_code = pl.col("org_code").is_not_null() & (pl.col("org_code") != "")
     checks.check(frame, [Rule(~has_code, code_column, None, "missing organisation code")])
     frame = keep(frame, has_code)
-    frame, skipped = _excluded(frame, mapping)
+    return _excluded(frame, mapping)
+
+
+def observation_rows(frame: pl.DataFrame, mapping: Mapping, checks: Checker, limits: Limits) -> pl.DataFrame:
+    """For a file of observations: the rows of :func:`checked_rows` with their period (``period_start``,
+    ``period_end``, checked) and ``valid_from``, those without a period dropped; rows no indicator reads are
+    reported. Row by row, as :func:`checked_rows`."""
+    assert mapping.period is not None  # guaranteed by Mapping's validator
+    period = mapping.period
+    start, end = _period(frame, period.column, period.format, period.frequency)
+    if period.end_column is not None:
+        end = (
+            pl.col(period.end_column)
+            if frame.schema[period.end_column] == pl.Date
+            else parse_dates(pl.col(period.end_column).cast(pl.String), "iso")
+        )
+    assert end is not None
+    frame = frame.with_columns(start.alias("period_start"), end.alias("period_end"))
+    flag = unreadable(period.column)
+    already_reported = pl.col(flag) if flag in frame.columns else pl.lit(False)
+    checks.check(
+        frame,
+        [
+            Rule(pl.col(period.column).is_null() & ~already_reported, period.column, None, "missing period"),
+            Rule(
+                pl.col(period.column).is_not_null() & pl.col("period_start").is_null(),
+                period.column,
+                pl.col(period.column),
+                f"unparseable period (expected format {period.format!r})",
+            ),
+            Rule(
+                pl.col("period_end") < pl.col("period_start"),
+                period.end_column or period.column,
+                pl.col("period_end"),
+                "period ends before it starts",
+            ),
+        ],
+    )
+    frame = keep(frame, pl.col("period_start").is_not_null() & pl.col("period_end").is_not_null())
+    _plausible_dates(frame, pl.col("period_start"), period.column, "period", limits, checks)
+    frame = frame.with_columns(pl.col("period_start").alias("valid_from"))
+    unknown_indicators(frame, mapping, checks)
+    return frame
+
+
+def prepare(
+    table: RawTable, mapping: Mapping, report: ValidationReport, limits: Limits | None = None
+) -> Prepared:
+    """Validate and transform; problems go into ``report`` and the result is only usable when it stays clean."""
+    limits = limits or Limits()
+    checks = Checker()
+    report.rows_read = table.frame.height
+    frame, skipped = checked_rows(table, mapping, checks, limits)
 
     observations = empty_observations()
     events = empty_events()
     if mapping.records == "observations":
-        assert mapping.period is not None  # guaranteed by Mapping's validator
-        period = mapping.period
-        start, end = _period(frame, period.column, period.format, period.frequency)
-        if period.end_column is not None:
-            end = (
-                pl.col(period.end_column)
-                if frame.schema[period.end_column] == pl.Date
-                else parse_dates(pl.col(period.end_column).cast(pl.String), "iso")
-            )
-        assert end is not None
-        frame = frame.with_columns(start.alias("period_start"), end.alias("period_end"))
-        flag = unreadable(period.column)
-        already_reported = pl.col(flag) if flag in frame.columns else pl.lit(False)
-        checks.check(
-            frame,
-            [
-                Rule(
-                    pl.col(period.column).is_null() & ~already_reported, period.column, None, "missing period"
-                ),
-                Rule(
-                    pl.col(period.column).is_not_null() & pl.col("period_start").is_null(),
-                    period.column,
-                    pl.col(period.column),
-                    f"unparseable period (expected format {period.format!r})",
-                ),
-                Rule(
-                    pl.col("period_end") < pl.col("period_start"),
-                    period.end_column or period.column,
-                    pl.col("period_end"),
-                    "period ends before it starts",
-                ),
-            ],
-        )
-        frame = keep(frame, pl.col("period_start").is_not_null() & pl.col("period_end").is_not_null())
-        _plausible_dates(frame, pl.col("period_start"), period.column, "period", limits, checks)
-        frame = frame.with_columns(pl.col("period_start").alias("valid_from"))
-        unknown_indicators(frame, mapping, checks)
+        frame = observation_rows(frame, mapping, checks, limits)
         rows = frame.select(needed_columns(mapping))
         parts = [indicator_rows(rows, spec, checks, skipped) for spec in mapping.indicators]
         del rows
@@ -390,7 +441,7 @@ def prepare(
     else:
         frame = frame.with_columns(pl.lit(None, dtype=pl.Date).alias("valid_from"))
 
-    organisations, attributes = _organisations(frame, mapping)
+    organisations, attributes = combine_organisations([organisation_rows(frame, mapping)], mapping)
     if mapping.records != "observations" and not attributes.is_empty():
         attributes = attributes.filter(pl.col("valid_from").is_not_null())
     checks.report_into(report)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
@@ -61,10 +61,13 @@ def transaction(engine: Engine) -> Iterator[Connection]:
                 detach_all(raw)
 
 
-def write_file(path: Path, frame: pl.DataFrame, chunk_rows: int = 200_000) -> None:
+def write_file(path: Path, frame: pl.DataFrame | Iterable[pl.DataFrame], chunk_rows: int = 200_000) -> None:
     """``frame`` into table ``rows`` of a new file at ``path``, ``chunk_rows`` at a time (dates as ISO text, as
     SQLAlchemy stores them), so that the text and ADBC's buffers are a chunk's, not the frame's. The scan's
-    writes here and the import's load file (:mod:`forewarn.store.sqlite_ingest`) are both written by it."""
+    writes here and the import's load file (:mod:`forewarn.store.sqlite_ingest`) are both written by it.
+
+    ``frame`` may also be frames of one schema, written one after the other as they come (an import read in
+    chunks: never all in memory); the first makes the table, even when empty."""
     import adbc_driver_manager
     import adbc_driver_sqlite
 
@@ -77,13 +80,19 @@ def write_file(path: Path, frame: pl.DataFrame, chunk_rows: int = 200_000) -> No
             for pragma in ("PRAGMA journal_mode = OFF", "PRAGMA synchronous = OFF"):
                 statement.set_sql_query(pragma)
                 statement.execute_update()
-        for start in range(0, max(frame.height, 1), chunk_rows):
+        frames = [frame] if isinstance(frame, pl.DataFrame) else frame
+        chunks = (
+            (part, start)
+            for n, part in enumerate(frames)
+            for start in range(0, max(part.height, 1) if n == 0 else part.height, chunk_rows)
+        )
+        for n, (part, start) in enumerate(chunks):
             mode = (
                 adbc_driver_manager.INGEST_OPTION_MODE_CREATE
-                if start == 0
+                if n == 0
                 else adbc_driver_manager.INGEST_OPTION_MODE_APPEND
             )
-            chunk = frame.slice(start, chunk_rows).with_columns(pl.col(pl.Date).dt.strftime("%Y-%m-%d"))
+            chunk = part.slice(start, chunk_rows).with_columns(pl.col(pl.Date).dt.strftime("%Y-%m-%d"))
             with adbc_driver_manager.AdbcStatement(connection) as statement:
                 statement.set_options(
                     **{

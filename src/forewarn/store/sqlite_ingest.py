@@ -22,7 +22,7 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import polars as pl
@@ -52,10 +52,11 @@ def load_folder(raw: sqlite3.Connection) -> Path:
     return Path(tempfile.gettempdir())
 
 
-def attach_frame(conn: Connection, frame: pl.DataFrame) -> str:
+def attach_frame(conn: Connection, frame: pl.DataFrame | Iterable[pl.DataFrame]) -> str:
     """Write ``frame`` (its columns as SQLite stores them, dates as ISO text) into a new load file, attach it to
     the caller's connection and return the name of its table (``forewarn_load.rows``, rowids 1..n in the frame's
-    order). It stays attached until :func:`detach` (after the caller's transaction)."""
+    order). It stays attached until :func:`detach` (after the caller's transaction). ``frame`` may be frames of
+    one schema, written one after the other as they come (:func:`forewarn.store.adbc_write.write_file`)."""
     raw = conn.connection.driver_connection
     assert isinstance(raw, sqlite3.Connection)
     detach(raw)  # a load file left attached by an earlier transaction on this pooled connection

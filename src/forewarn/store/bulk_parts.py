@@ -1,0 +1,91 @@
+"""Observations that collide with nothing stored, inserted part by part, never all in memory at once.
+
+:func:`forewarn.store.bulk.write_observations` takes a file's observations as one frame and sorts it. An import read
+in chunks (:mod:`forewarn.ingest.chunked`) hands them over one indicator at a time instead, in the order of the
+indicators' ids, each part sorted by organisation and period: the order of the unique key, so the rows reach the
+table, and get their ids, in the order :func:`~forewarn.store.bulk.write_observations` gives them. This is its path
+for a file of indicators the store holds no observations of (the first import of a file): straight into the table,
+and into an empty table with the secondary indexes (and, on PostgreSQL, the foreign keys) built once after the
+load. On SQLite the parts are written one after the other into one load file, attached once
+(:mod:`forewarn.store.sqlite_ingest`); on PostgreSQL each is copied in by ``COPY``. All in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+
+import polars as pl
+from sqlalchemy import Connection, select
+
+from forewarn.store import sqlite_ingest
+from forewarn.store.bulk import (
+    VALUE_COLUMNS,
+    Progress,
+    _bulk_load,
+    _drop_foreign_keys,
+    _drop_secondary_indexes,
+    _store_is_empty,
+    bump_data_versions,
+)
+from forewarn.store.models import Observation
+
+COLUMNS = ["organisation_id", "indicator_id", "period_start", "period_end", *VALUE_COLUMNS]
+
+
+def holds_observations(conn: Connection, indicator_ids: Sequence[int]) -> bool:
+    """True when the store holds an observation of any of ``indicator_ids``."""
+    found = conn.execute(
+        select(Observation.id).where(Observation.indicator_id.in_([int(i) for i in indicator_ids])).limit(1)
+    ).first()
+    return found is not None
+
+
+def insert_parts(
+    conn: Connection,
+    parts: Iterable[pl.DataFrame],
+    batch_id: int,
+    *,
+    chunk_rows: int = 100_000,
+    progress: Progress | None = None,
+) -> int:
+    """Insert every row of ``parts`` into ``observations`` as revision 1 of ``batch_id``; returns the rows.
+
+    The caller guarantees that no stored observation shares an indicator with them (:func:`holds_observations`)
+    and that the parts come in the order of the unique key (indicator, organisation, period start): one
+    indicator each, in the order of their ids, each sorted by organisation and period start."""
+    rebuild = [*_drop_secondary_indexes(conn), *_drop_foreign_keys(conn)] if _store_is_empty(conn) else []
+    rows = 0
+    indicators: set[int] = set()
+
+    def typed() -> Iterator[pl.DataFrame]:
+        nonlocal rows
+        for part in parts:
+            rows += part.height
+            indicators.update(int(i) for i in part["indicator_id"].unique())
+            yield part.select(COLUMNS).with_columns(
+                pl.col("organisation_id", "indicator_id").cast(pl.Int64),
+                pl.col(*VALUE_COLUMNS).cast(pl.Float64),
+            )
+
+    if conn.dialect.name == "postgresql":
+        for part in typed():
+            frame = part.with_columns(
+                pl.lit(batch_id, dtype=pl.Int64).alias("batch_id"), pl.lit(1).alias("revision")
+            )
+            _bulk_load(conn, "observations", frame, [*COLUMNS, "batch_id", "revision"], chunk_rows, progress)
+    else:
+        staged = sqlite_ingest.attach_frame(conn, typed())
+        source = ", ".join(f'"{c}"' for c in COLUMNS)
+        for start in range(0, rows, chunk_rows):
+            # A new table's rowids are 1..n in the order written, so a rowid range is a chunk of the parts.
+            conn.exec_driver_sql(
+                f"INSERT INTO observations ({', '.join(COLUMNS)}, batch_id, revision) "
+                f"SELECT {source}, {int(batch_id)}, 1 FROM {staged} "
+                f"WHERE rowid > {start} AND rowid <= {start + chunk_rows}"
+            )
+            if progress:
+                progress(min(chunk_rows, rows - start))
+    for statement in rebuild:
+        conn.exec_driver_sql(statement)
+    bump_data_versions(conn, sorted(indicators))
+    return rows
