@@ -106,8 +106,8 @@ def test_the_survey_cells_are_the_published_cells_of_every_closed_wave(
     load(engine, simulated_dir)
     load_simulated_surveys(engine, simulated_dir, "test", 10, min_group_size=5)
     with engine.connect() as conn:
-        codes = dict(conn.exec_driver_sql("SELECT code, id FROM organisations").all())
-        last = dict(
+        codes: dict[str, int] = dict(conn.exec_driver_sql("SELECT code, id FROM organisations").all())
+        last: dict[int, object] = dict(
             conn.exec_driver_sql(
                 "SELECT wave_id, MAX(submitted_month) FROM survey_responses GROUP BY wave_id"
             ).all()
