@@ -185,3 +185,37 @@ def test_the_rank_intervals_method_changes_no_feature(
     simulated = surveillance_by_origin(history, origins)
     for origin in origins:
         assert_frame_equal(fast[origin].sort("organisation_id"), simulated[origin].sort("organisation_id"))
+
+
+def test_one_pass_gives_the_scans_and_the_one_factor_windows_of_two_passes(
+    history: StoreHistory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The backtest reads the observations once for the as-of scans and the one-factor model's windows
+    (:func:`features.features_by_origin`): both equal those of the two passes made apart (each with its own
+    batches), to the bit, and the store's observations are read in one pass, not two."""
+    from forewarn.risk.history import ObservationReader
+    from forewarn.risk.latent import latent_by_origin
+
+    monkeypatch.setattr(features, "_SCAN_ROWS", 30_000)  # other batches than the one-factor pass's own
+    origins = [dt.date(2020, 1, 1), ORIGIN, dt.date(2023, 1, 1)]
+    apart = surveillance_by_origin(history, origins), latent_by_origin(history, origins)
+    passes: list[dt.date | None] = []
+    batches = ObservationReader.batches
+
+    def counted(self: ObservationReader, until: dt.date | None, max_rows: int):  # type: ignore[no-untyped-def]
+        passes.append(until)
+        return batches(self, until, max_rows)
+
+    monkeypatch.setattr(ObservationReader, "batches", counted)
+    together = features.features_by_origin(history, origins, read_all=True)
+    assert passes == [None]
+    for origin in origins:
+        assert apart[1][origin].height > 0 and apart[1][origin].width == 4
+        for got, expected in zip(together, apart, strict=True):  # (a group-by's rows come in any order)
+            assert_frame_equal(got[origin].sort("organisation_id"), expected[origin].sort("organisation_id"))
+    passes.clear()
+    alone = origin_features(history, ORIGIN)  # one origin, as the watchlist scores: one pass too
+    assert passes == [ORIGIN]
+    assert_frame_equal(
+        alone.frame, origin_features(history, ORIGIN, apart[0][ORIGIN], apart[1][ORIGIN]).frame
+    )

@@ -3,10 +3,21 @@ empirical-Bayes shrinkage of one wave, and the best linear predictor pooling wav
 
 from __future__ import annotations
 
-import numpy as np
-import pytest
+import datetime as dt
+from pathlib import Path
 
-from forewarn.risk.soft import capacity_estimates, error_components
+import numpy as np
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+from sqlalchemy import Engine
+
+from forewarn.demo import load_simulated_surveys
+from forewarn.risk.history import SOFT_SCHEMA
+from forewarn.risk.soft import capacity_estimates, error_components, survey_cells
+from forewarn.simulate import load
+from forewarn.surveys.results import wave_results
+from forewarn.surveys.waves import list_waves
 
 
 def _wave(rng: np.random.Generator, truth: np.ndarray, n: np.ndarray, sigma: float) -> np.ndarray:
@@ -84,3 +95,34 @@ def test_an_unpublished_wave_carries_no_weight() -> None:
     )
     assert np.isnan(out["latest"][0]) and np.isfinite(out["level"][0])
     assert np.isfinite(out["previous"][0])
+
+
+def test_the_survey_cells_are_the_published_cells_of_every_closed_wave(
+    engine: Engine, simulated_dir: Path
+) -> None:
+    """The model's survey cells (read through the published means alone) equal, row for row and to the bit,
+    those of the full published results of every closed wave (``wave_results`` with its agreement checks),
+    each known the month after its last answers."""
+    load(engine, simulated_dir)
+    load_simulated_surveys(engine, simulated_dir, "test", 10, min_group_size=5)
+    with engine.connect() as conn:
+        codes: dict[str, int] = dict(conn.exec_driver_sql("SELECT code, id FROM organisations").all())
+        last: dict[int, object] = dict(
+            conn.exec_driver_sql(
+                "SELECT wave_id, MAX(submitted_month) FROM survey_responses GROUP BY wave_id"
+            ).all()
+        )
+    frames = []
+    for wave in list_waves(engine, floor=5):
+        assert wave.status == "closed"
+        month = last[wave.id]
+        month = month if isinstance(month, dt.date) else dt.date.fromisoformat(str(month))
+        known_on = (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+        cells = wave_results(engine, wave.id, floor=5, n_resamples=100).analysis.cells
+        shown = [c for c in cells if not c.suppressed and c.mean is not None]
+        rows = [(codes[c.group], c.dimension, c.mean, c.sd, int(c.n), known_on) for c in shown]
+        frames.append(pl.DataFrame(rows, schema=SOFT_SCHEMA, orient="row"))
+    expected = pl.concat(frames)
+    got = survey_cells(engine, min_group_size=5)
+    assert len(frames) >= 4 and expected.height > 500
+    assert_frame_equal(got, expected)

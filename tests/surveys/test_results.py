@@ -12,6 +12,7 @@ from scipy import stats
 from sqlalchemy import Engine
 
 from forewarn.surveys.errors import DisclosureRefusedError
+from forewarn.surveys.means import published_means
 from forewarn.surveys.results import cell_rows, wave_progress, wave_results
 from forewarn.surveys.waves import WaveInfo, close_wave, create_wave, open_wave, reseal_wave
 from tests.surveys.conftest import add_organisations, submit_scores, upload_scores
@@ -129,3 +130,28 @@ def test_change_between_waves_is_welchs_test_on_the_two_groups(engine: Engine, t
     assert bbb.suppressed and bbb.n_after == "<5" and bbb.difference is None, (
         "suppressed in one wave: no change shown"
     )
+
+
+def test_the_published_means_alone_are_the_published_cells_of_the_full_results(
+    engine: Engine, closed_wave: WaveInfo
+) -> None:
+    """``published_means`` (what the risk model reads) gives the cells ``wave_results`` publishes with a mean,
+    in its order, with the same n, mean and sd to the bit: AAA and BBB on the dimension they answered, not CCC
+    (suppressed) nor the unanswered dimensions; and it refuses an open wave as ``wave_results`` does."""
+    means = published_means(engine, "three", floor=5)
+    full = wave_results(engine, "three", n_resamples=50, floor=5).analysis.cells
+    shown = [c for c in full if not c.suppressed and c.mean is not None]
+    assert [(c.group, c.dimension) for c in shown] == [("AAA", "acquire"), ("BBB", "acquire")]
+    assert list(zip(means.group, means.dimension, strict=True)) == [(c.group, c.dimension) for c in shown]
+    assert means.n.tolist() == [c.n for c in shown] == [6, 5]
+    assert means.mean.tolist() == [c.mean for c in shown]
+    assert means.sd.tolist() == [c.sd for c in shown]
+    assert means.sd[0] == pytest.approx(math.sqrt(0.8), abs=1e-12)
+
+
+def test_the_published_means_wait_until_the_wave_is_closed(
+    engine: Engine, open_wave_aaa_bbb: WaveInfo, tmp_path: Path
+) -> None:
+    upload_scores(engine, "spring 2026", tmp_path, "a.csv", {"AAA": AAA, "BBB": [3, 3]})
+    with pytest.raises(DisclosureRefusedError, match="results are published only once a wave is closed"):
+        published_means(engine, "spring 2026", floor=5)

@@ -28,11 +28,10 @@ from forewarn.risk.features import (
     BASELINES,
     SOFT_PREFIX,
     OriginFeatures,
+    features_by_origin,
     origin_features,
-    surveillance_by_origin,
 )
 from forewarn.risk.history import StoreHistory
-from forewarn.risk.latent import latent_by_origin
 from forewarn.risk.metrics import (
     Cases,
     bootstrap_intervals,
@@ -91,8 +90,8 @@ def labelled_cases(
     features: set[str] = set()
     # The as-of scans at every origin in one pass over the observations (a batch of indicators at a time); the
     # pass reads every observation, so that the data version stored with the backtest needs no second read.
-    scans = surveillance_by_origin(history, origins, read_all=True)
-    factors = latent_by_origin(history, origins)  # the one-factor estimates, in one pass too
+    # The one-factor estimates of lasting performance come from the same pass (each batch read once).
+    scans, factors = features_by_origin(history, origins, read_all=True)
     for origin in origins:  # tens of origins, each vectorised over organisations
         at: OriginFeatures = origin_features(history, origin, scans.pop(origin), factors.pop(origin))
         until = add_months(origin, options.horizon_months)

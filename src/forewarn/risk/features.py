@@ -30,7 +30,7 @@ import polars as pl
 from forewarn.domain import concern_side_expr
 from forewarn.risk.activity import activity_features
 from forewarn.risk.history import StoreHistory
-from forewarn.risk.latent import latent_features
+from forewarn.risk.latent import latent_features, latent_from_levels, window_levels
 from forewarn.risk.outcomes import GRADE_ORDER
 from forewarn.risk.soft import capacity_estimates
 from forewarn.surveillance.compute import compute_partition
@@ -107,8 +107,8 @@ def _indicator_series(observations: pl.DataFrame, indicators: pl.DataFrame, orig
 
 
 def _series_by_origin(
-    history: StoreHistory, origins: list[dt.date], *, read_all: bool = False
-) -> dict[dt.date, pl.DataFrame | None]:
+    history: StoreHistory, origins: list[dt.date], *, read_all: bool = False, levels: bool = False
+) -> tuple[dict[dt.date, pl.DataFrame | None], dict[dt.date, list[pl.DataFrame]]]:
     """Every series known at each of ``origins``, in one pass over the observations: each batch of whole
     indicators of about ``_SCAN_ROWS`` observations (:meth:`StoreHistory.observation_batches`, read from the
     store with the as-of filter of the last origin in the query) is scanned at every origin in turn
@@ -116,16 +116,23 @@ def _series_by_origin(
     observation is read once for all origins. Results equal a scan of every indicator's panel at once whatever
     the batches (each indicator's results depend on its own series alone). None at an origin when nothing was
     known then. ``read_all``: read every observation, not only those known by the last origin, so that the
-    same pass gives the data version's digest (:meth:`StoreHistory.observation_digest`)."""
+    same pass gives the data version's digest (:meth:`StoreHistory.observation_digest`). ``levels``: the same
+    pass also gives each origin's window levels of the one-factor model (:func:`forewarn.risk.latent.window_levels`,
+    one list a batch; empty lists without it), so that the observations are read once, not twice."""
     parts: dict[dt.date, list[pl.DataFrame]] = {origin: [] for origin in origins}
+    windows: dict[dt.date, list[pl.DataFrame]] = {origin: [] for origin in origins}
     if not origins:
-        return {}
+        return {}, {}
     for batch in history.observation_batches(None if read_all else max(origins), _SCAN_ROWS):
         for origin in origins:
-            known = batch.filter(pl.col("known_on") <= origin).select(list(OBSERVATION_SCHEMA))
+            known = batch.filter(pl.col("known_on") <= origin)
             if known.height:
+                if levels:
+                    windows[origin].append(window_levels(known, history))
                 chosen = history.indicators.join(known.select("indicator_id").unique(), on="indicator_id")
-                parts[origin].append(_indicator_series(known, chosen, origin))
+                parts[origin].append(
+                    _indicator_series(known.select(list(OBSERVATION_SCHEMA)), chosen, origin)
+                )
         del batch
     out: dict[dt.date, pl.DataFrame | None] = {}
     for origin, scanned in parts.items():
@@ -135,12 +142,12 @@ def _series_by_origin(
         series = pl.concat(scanned)
         # The funnels' false-discovery rate across every series, as the store-wide scan applies it.
         out[origin] = series.with_columns(funnel_fdr(series, _SCAN).outlier)
-    return out
+    return out, windows
 
 
 def _known_series(history: StoreHistory, origin: dt.date) -> pl.DataFrame | None:
     """Every series known at ``origin`` (:func:`_series_by_origin` at that origin alone)."""
-    return _series_by_origin(history, [origin])[origin]
+    return _series_by_origin(history, [origin])[0][origin]
 
 
 def surveillance_by_origin(
@@ -150,8 +157,21 @@ def surveillance_by_origin(
     and CUSUM signals, stale data, the signal count and naive mean z baselines), each from what was known at
     its origin, in one pass over the observations (:func:`_series_by_origin`; ``read_all``: every observation,
     for the data version's digest too); for :func:`origin_features`."""
-    scanned = _series_by_origin(history, origins, read_all=read_all)
+    scanned, _ = _series_by_origin(history, origins, read_all=read_all)
     return {origin: _summarise(history, series) for origin, series in scanned.items()}
+
+
+def features_by_origin(
+    history: StoreHistory, origins: list[dt.date], *, read_all: bool = False
+) -> tuple[dict[dt.date, pl.DataFrame], dict[dt.date, pl.DataFrame]]:
+    """:func:`surveillance_by_origin` and the one-factor estimates of lasting performance
+    (:func:`forewarn.risk.latent.latent_by_origin`) at each of ``origins``, both from one pass over the
+    observations (each batch read once, for the scans and the one-factor model's windows alike); for
+    :func:`origin_features`. The same values as the two passes made apart."""
+    scanned, windows = _series_by_origin(history, origins, read_all=read_all, levels=True)
+    surveillance = {origin: _summarise(history, series) for origin, series in scanned.items()}
+    factors = {origin: latent_from_levels(history, levels) for origin, levels in windows.items()}
+    return surveillance, factors
 
 
 def _summarise(history: StoreHistory, series: pl.DataFrame | None) -> pl.DataFrame:
@@ -335,6 +355,9 @@ def origin_features(
     ``factors``: the one-factor estimates of lasting performance when already built
     (:func:`forewarn.risk.latent.latent_by_origin`)."""
     known = history.as_of(origin, observations=False)  # observations: a batch of indicators at a time
+    if surveillance is None and factors is None:  # both from one read of the observations
+        both = features_by_origin(history, [origin])
+        surveillance, factors = both[0][origin], both[1][origin]
     if surveillance is None:
         surveillance = surveillance_by_origin(history, [origin])[origin]
     if factors is None:
@@ -372,6 +395,7 @@ __all__ = [
     "BASELINES",
     "SOFT_PREFIX",
     "OriginFeatures",
+    "features_by_origin",
     "horizon_features",
     "inspection_due",
     "origin_features",

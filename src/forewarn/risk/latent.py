@@ -134,33 +134,43 @@ def _factor_score(z: pl.DataFrame, column: str, seed: int = 0) -> pl.DataFrame:
     return pl.DataFrame({"organisation_id": wide["organisation_id"], column: score})
 
 
+def window_levels(known: pl.DataFrame, history: StoreHistory) -> pl.DataFrame:
+    """The window levels of some indicators' observations known at an origin (``organisation_id``,
+    ``indicator_id``, ``period_start``, ``numerator``, ``denominator``, ``value``): one batch's part of
+    :func:`latent_from_levels`, for a pass over the observations that also does other work with each batch
+    (:func:`forewarn.risk.features.features_by_origin`)."""
+    return _window_levels(
+        known.select("organisation_id", "indicator_id", "period_start", "numerator", "denominator", "value"),
+        history.indicators.select("indicator_id", "kind"),
+    )
+
+
+def latent_from_levels(history: StoreHistory, levels: list[pl.DataFrame]) -> pl.DataFrame:
+    """``organisation_id`` and :data:`LATENT_COLUMNS` from the window levels of every batch of indicators
+    known at an origin (:func:`window_levels`, batches in ascending ``indicator_id``)."""
+    if not levels:
+        return pl.DataFrame(schema={"organisation_id": pl.Int64})
+    z = _standardise(pl.concat(levels), history)
+    frame = _factor_score(z, "recent").rename({"recent": "factor_level"})
+    for column, name in (("change", "factor_change"), ("short", "factor_short")):
+        score = _factor_score(z, column).rename({column: name})
+        frame = frame.join(score, on="organisation_id", how="full", coalesce=True)
+    return frame.with_columns(pl.col(pl.Float64).fill_nan(None))
+
+
 def latent_by_origin(history: StoreHistory, origins: list[dt.date]) -> dict[dt.date, pl.DataFrame]:
     """``organisation_id`` and :data:`LATENT_COLUMNS` at each origin, each from the observations known then,
     in one pass over the observations (a batch of whole indicators at a time)."""
     if not origins:
         return {}
-    kinds = history.indicators.select("indicator_id", "kind")
     parts: dict[dt.date, list[pl.DataFrame]] = {origin: [] for origin in origins}
     for batch in history.observation_batches(max(origins), _BATCH_ROWS):
         for origin in origins:
-            known = batch.filter(pl.col("known_on") <= origin).select(
-                "organisation_id", "indicator_id", "period_start", "numerator", "denominator", "value"
-            )
+            known = batch.filter(pl.col("known_on") <= origin)
             if known.height:
-                parts[origin].append(_window_levels(known, kinds))
+                parts[origin].append(window_levels(known, history))
         del batch
-    out: dict[dt.date, pl.DataFrame] = {}
-    for origin, levels in parts.items():
-        if not levels:
-            out[origin] = pl.DataFrame(schema={"organisation_id": pl.Int64})
-            continue
-        z = _standardise(pl.concat(levels), history)
-        frame = _factor_score(z, "recent").rename({"recent": "factor_level"})
-        for column, name in (("change", "factor_change"), ("short", "factor_short")):
-            score = _factor_score(z, column).rename({column: name})
-            frame = frame.join(score, on="organisation_id", how="full", coalesce=True)
-        out[origin] = frame.with_columns(pl.col(pl.Float64).fill_nan(None))
-    return out
+    return {origin: latent_from_levels(history, levels) for origin, levels in parts.items()}
 
 
 def latent_features(history: StoreHistory, origin: dt.date) -> pl.DataFrame:
@@ -168,4 +178,10 @@ def latent_features(history: StoreHistory, origin: dt.date) -> pl.DataFrame:
     return latent_by_origin(history, [origin])[origin]
 
 
-__all__ = ["LATENT_COLUMNS", "latent_by_origin", "latent_features"]
+__all__ = [
+    "LATENT_COLUMNS",
+    "latent_by_origin",
+    "latent_features",
+    "latent_from_levels",
+    "window_levels",
+]

@@ -129,6 +129,35 @@ def _blank_suppressed(
     return np.where(hidden, np.nan, answers)
 
 
+def published_report(
+    answers: NDArray[np.float64],
+    group_index: NDArray[np.int64],
+    n_groups: int,
+    layout: ScaleLayout,
+    control: DisclosureControl,
+    n_resamples: int,
+    seed: int,
+) -> tuple[AggregationReport, NDArray[np.bool_], NDArray[np.int64], NDArray[np.float64]]:
+    """The aggregation report of the answers left once every suppressed cell is blanked, with which cells are
+    publishable, the groups' scored counts and the blanked answers (:func:`analyse_groups`)."""
+    scored = _scored(answers, layout)
+    counts = _counts(scored, group_index, n_groups)
+    publishable = counts >= control.min_group_size
+    visible = _blank_suppressed(answers, group_index, publishable, layout.item_dimension)
+    report = aggregation_report(
+        visible,
+        layout.spec(),
+        group_index,
+        n_groups,
+        AggregationOptions(
+            min_respondents=control.min_group_size,
+            ci_level=CI_LEVEL,
+            resampling=RandomGroupOptions(n_resamples=n_resamples, seed=seed),
+        ),
+    )
+    return report, publishable, counts, visible
+
+
 def analyse_groups(
     answers: NDArray[np.float64],
     group_index: NDArray[np.int64],
@@ -145,24 +174,9 @@ def analyse_groups(
     the dimension. The answers of unpublished cells are blanked before anything is computed, so every figure
     returned, pooled ones included, is the same whatever those respondents answered.
     """
-    spec = layout.spec()
-    n_groups = len(group_labels)
     n_dims = len(layout.dimension_codes)
-    scored = _scored(answers, layout)
-    counts = _counts(scored, group_index, n_groups)
-    publishable = counts >= control.min_group_size
-    visible = _blank_suppressed(answers, group_index, publishable, layout.item_dimension)
-
-    report = aggregation_report(
-        visible,
-        spec,
-        group_index,
-        n_groups,
-        AggregationOptions(
-            min_respondents=control.min_group_size,
-            ci_level=CI_LEVEL,
-            resampling=RandomGroupOptions(n_resamples=n_resamples, seed=seed),
-        ),
+    report, publishable, counts, visible = published_report(
+        answers, group_index, len(group_labels), layout, control, n_resamples, seed
     )
     cells = _cells(report, group_labels, layout, publishable, counts, control)
     keyed = reverse_key(visible, layout.reverse_keyed, float(layout.response_min), float(layout.response_max))
@@ -566,6 +580,7 @@ __all__ = [
     "cell_rows",
     "compare_cells",
     "pooled_summary",
+    "published_report",
     "wave_progress",
     "wave_results",
 ]
