@@ -50,6 +50,7 @@ ADMIN_URL = os.environ.get(
     "FOREWARN_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 CONCURRENCY = 20
+HEALTHCHECK_SECONDS = 60
 MONTHS = 36
 INDICATORS = 20
 
@@ -307,6 +308,11 @@ def start_server(
         "--log-level",
         "warning",
         "--no-access-log",
+        # uvicorn kills a worker that does not answer its health ping within 5 s by default: on this shared
+        # machine (load averages of 30 to 40 from other work) a worker busy building a kept read missed it and
+        # was killed mid-request, its kept reads lost (docs/web.md, "The watchlist, continued").
+        "--timeout-worker-healthcheck",
+        str(HEALTHCHECK_SECONDS),
     ]
     return subprocess.Popen(command, env=env)
 
