@@ -12,10 +12,10 @@ from forewarn.experiments.analysis import analyse_experiment
 from forewarn.experiments.design import allocate_experiment
 from forewarn.experiments.registry import ExperimentSpec, create_experiment, start_experiment
 from forewarn.risk.activity import FEATURES, learning_activity
+from forewarn.risk.reasons import MEANINGS
 from forewarn.store.models import Organisation
 from forewarn.store.models_risk import RiskModel
 from forewarn.views.experiments import experiment
-from forewarn.risk.reasons import MEANINGS
 from tests.experiments.conftest import CODES, START, build_world
 
 
