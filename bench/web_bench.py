@@ -43,12 +43,14 @@ from forewarn.accounts.users import create_user
 from forewarn.store import migrate
 from forewarn.store.database import make_engine
 from forewarn.store.models import Dataset, ImportBatch, Indicator, Organisation
+from forewarn.store.models_risk import RiskModel, RiskScore
 from forewarn.store.models_web import Role
 
 ADMIN_URL = os.environ.get(
     "FOREWARN_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 CONCURRENCY = 20
+HEALTHCHECK_SECONDS = 60
 MONTHS = 36
 INDICATORS = 20
 
@@ -193,6 +195,75 @@ def load(url: str, n_orgs: int) -> tuple[list[int], int, int]:
     return org_ids, analyst, member
 
 
+SYNTHETIC_MODEL = "bench-synthetic"
+
+
+def store_risk_scores(url: str, org_ids: list[int], share: float = 0.97) -> int:
+    """Synthetic risk scores for ``share`` of the organisations (the portfolio is then the watchlist, ordered by
+    calibrated risk, the rest "not scored"), as ``forewarn risk score`` stores them: one model, one date. Stored
+    once per database; returns the scores stored (0 when already there)."""
+    engine = make_engine(url)
+    now = dt.datetime.now(dt.UTC)
+    rng = np.random.default_rng(20261207)
+    try:
+        with engine.begin() as conn:
+            if conn.execute(
+                text("SELECT 1 FROM risk_models WHERE version = :v"), {"v": SYNTHETIC_MODEL}
+            ).first():
+                return 0
+            model_id = conn.execute(
+                insert(RiskModel)
+                .values(
+                    version=SYNTHETIC_MODEL,
+                    kind="logistic",
+                    outcome="inspection:inadequate",
+                    new_only=True,
+                    horizon_months=12,
+                    step_months=6,
+                    trained_as_of=dt.date(2018, 12, 1),
+                    trained_at=now,
+                    trained_by="bench",
+                    features=["funnel_z_mean", "signal_count"],
+                    medians=[0.0, 0.0],
+                    indicator_features=[],
+                    means=[0.0, 1.0],
+                    scales=[1.0, 1.0],
+                    coefficients=[0.8, 0.3],
+                    intercept=-3.0,
+                    refits=[],
+                    calibration={},
+                    training_origins=["2017-06-01", "2017-12-01"],
+                    n_cases=10_000,
+                    n_events=300,
+                    datasets=None,
+                    data_version="0" * 16,
+                    code_version="bench",
+                )
+                .returning(RiskModel.id)
+            ).scalar_one()
+            chosen = [i for i in org_ids if rng.random() < share]
+            logit = rng.normal(-3.0, 1.0, len(chosen))
+            width = rng.uniform(0.1, 0.6, len(chosen))
+            rows = [
+                {
+                    "model_id": model_id,
+                    "organisation_id": organisation,
+                    "as_of": dt.date(2018, 12, 1),
+                    "probability": float(1 / (1 + np.exp(-z))),
+                    "lower": float(1 / (1 + np.exp(-(z - w)))),
+                    "upper": float(1 / (1 + np.exp(-(z + w)))),
+                    "contributions": {"funnel_z_mean": float(z + 3.0), "signal_count": 0.1},
+                    "reasons": ["its indicators sit on the side of concern on average (mean funnel z 1.2)"],
+                    "scored_at": now,
+                }
+                for organisation, z, w in zip(chosen, logit, width, strict=True)
+            ]
+            conn.execute(insert(RiskScore), rows)
+            return len(rows)
+    finally:
+        engine.dispose()
+
+
 def existing(url: str) -> tuple[list[int], int, int]:
     """Organisation ids and the analyst's and member's user ids of a database kept by an earlier run."""
     engine = make_engine(url)
@@ -237,6 +308,11 @@ def start_server(
         "--log-level",
         "warning",
         "--no-access-log",
+        # uvicorn kills a worker that does not answer its health ping within 5 s by default: on this shared
+        # machine (load averages of 30 to 40 from other work) a worker busy building a kept read missed it and
+        # was killed mid-request, its kept reads lost (docs/web.md, "The watchlist, continued").
+        "--timeout-worker-healthcheck",
+        str(HEALTHCHECK_SECONDS),
     ]
     return subprocess.Popen(command, env=env)
 
@@ -356,6 +432,12 @@ def main() -> None:
         "(default all)",
     )
     parser.add_argument(
+        "--risk-scores",
+        action="store_true",
+        help="store synthetic risk scores for 97%% of the organisations first (once per database), so that the "
+        "analyst's portfolio is the watchlist ordered by calibrated risk",
+    )
+    parser.add_argument(
         "--keep",
         metavar="NAME",
         help="keep the loaded database under this name and reuse it on later runs (skips load and scan)",
@@ -386,6 +468,8 @@ def main() -> None:
             else:
                 result = timed("scan", lambda: run_scan(make_engine(url)))
                 say(f"scan: {result.series_scanned} series, {result.signals_written} signals")  # type: ignore[attr-defined]
+        if args.risk_scores:
+            say(f"risk scores: {store_risk_scores(url, org_ids)} stored")
         engine = make_engine(url)
         with engine.begin() as conn:
             long = SessionPolicy(idle=dt.timedelta(days=1), absolute=dt.timedelta(days=2))

@@ -80,14 +80,3 @@ def test_train_keeps_refits_that_bracket_the_model(history: StoreHistory) -> Non
     assert fitted.refits.shape == (8, 1 + fitted.coefficients.size)
     assert fitted.training_origins[-1] <= dt.date(2022, 7, 1)  # outcomes known by the date
     assert fitted.n_events >= 2 and fitted.calibration["training_deciles"]["n"]
-
-
-def test_a_reason_says_a_low_value_is_low_when_low_raises_the_risk() -> None:
-    from forewarn.risk.watchlist import _reason
-
-    high = _reason("funnel_z_worst", 2.34)
-    assert high == "an indicator stands out from the others on the side of concern (funnel z 2.3)"
-    low = _reason("funnel_z_worst", -0.01, low=True)
-    assert low == "funnel z worst is low (-0.01), which in this model raises the risk"
-    # A grade is a grade either way.
-    assert _reason("last_grade", 2.0, low=True) == "last inspection: requires improvement"

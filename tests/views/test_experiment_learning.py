@@ -12,10 +12,10 @@ from forewarn.experiments.analysis import analyse_experiment
 from forewarn.experiments.design import allocate_experiment
 from forewarn.experiments.registry import ExperimentSpec, create_experiment, start_experiment
 from forewarn.risk.activity import FEATURES, learning_activity
+from forewarn.risk.reasons import MEANINGS
 from forewarn.store.models import Organisation
 from forewarn.store.models_risk import RiskModel
 from forewarn.views.experiments import experiment
-from forewarn.views.risk import FEATURE_LABELS
 from tests.experiments.conftest import CODES, START, build_world
 
 
@@ -68,7 +68,7 @@ def test_staff_see_every_act_the_risk_model_counts_for_the_experiment(engine: En
         FEATURES["experiment_analysed"],
     }
     for a in shown.learning_activity:
-        assert a.label == FEATURE_LABELS[a.feature]
+        assert a.label == MEANINGS[a.feature].label
         assert a.url == f"/organisations/{ids[a.organisation]}#watchlist-why"
         assert not a.in_current_model  # no risk model fitted yet
 

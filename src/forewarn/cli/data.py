@@ -207,7 +207,7 @@ def _print_risk(runs: list[Any]) -> None:
         for row in run.riskiest:
             err.print(
                 f"    {row['code']:<12} {row['probability']:.1%} ({row['lower']:.1%} to {row['upper']:.1%}): "
-                + ("; ".join(row["reasons"]) or "no reason above the average"),
+                + ("; ".join(row["reasons"]) or "no reason stands out"),
                 highlight=False,
             )
 

@@ -399,7 +399,7 @@ def score_command(
     for row in shown.iter_rows(named=True):
         lines.append(
             f"  {row['code']:<12} {row['probability']:.1%} ({row['lower']:.1%} to {row['upper']:.1%}): "
-            + "; ".join(row["reasons"])
+            + ("; ".join(row["reasons"]) or "no reason stands out")
         )
     typer.echo("\n".join(lines), err=True)
 

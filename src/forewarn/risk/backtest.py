@@ -250,15 +250,7 @@ def run_backtest(history: StoreHistory, options: BacktestOptions) -> dict[str, A
         baselines[name] = _summary(_as_cases(scored, name), options, probability=False)
         baselines[name]["lead_time"], baselines[name]["median_lead_months"] = _lead_time(scored, found, name)
     if options.truth is not None:
-        truth = scored.select("organisation_id", "origin").join_asof(
-            options.truth.sort("date")
-            .rename({"date": "origin"})
-            .with_columns(pl.col("origin").cast(pl.Date)),
-            on="origin",
-            by="organisation_id",
-            strategy="backward",
-        )
-        with_truth = scored.with_columns(truth["score"].alias("latent_truth"))
+        with_truth = scored.with_columns(truth_at_origins(scored, options.truth).alias("latent_truth"))
         baselines["latent_truth"] = _summary(
             _as_cases(with_truth, "latent_truth"), options, probability=False
         )
@@ -292,6 +284,23 @@ def run_backtest(history: StoreHistory, options: BacktestOptions) -> dict[str, A
     return result
 
 
+def truth_at_origins(cases: pl.DataFrame, truth: pl.DataFrame) -> pl.Series:
+    """Each case's latent truth (``truth``: organisation_id, date, score): the organisation's latest score dated
+    on or before the case's origin (null before its first), in the cases' order.
+
+    An as-of join by organisation needs both sides sorted by date within every organisation, which Polars cannot
+    check when grouped (it warns). Both sides are sorted here by date over all organisations, so within each
+    too, and the join is told so; the cases' own order is restored after."""
+    keys = cases.select("organisation_id", "origin").with_row_index("row").sort("origin", "organisation_id")
+    scores = truth.select("organisation_id", pl.col("date").cast(pl.Date).alias("origin"), "score").sort(
+        "origin", "organisation_id"
+    )
+    joined = keys.join_asof(
+        scores, on="origin", by="organisation_id", strategy="backward", check_sortedness=False
+    )
+    return joined.sort("row")["score"]
+
+
 def soft_sentence(soft: dict[str, Any] | None) -> str:
     """The answer to "do soft measures help here?" in one plain sentence, whatever it is."""
     if soft is None:
@@ -317,4 +326,5 @@ __all__ = [
     "model_pipeline",
     "run_backtest",
     "soft_sentence",
+    "truth_at_origins",
 ]

@@ -6,8 +6,9 @@ coefficients, the bootstrap refits' coefficients) that :mod:`forewarn.risk.store
 score again without refitting. :func:`score` applies one to what was known on a date. The interval comes from
 refitting the logistic regression on bootstrap resamples of the training organisations (Efron & Tibshirani 1993,
 the case bootstrap, here by organisation since an organisation's cases at successive origins are not
-independent); the reasons are the model's exact contributions (coefficient times the standardised feature, on
-the log-odds scale), the largest on the side of risk first.
+independent); the reasons are the largest of the model's exact contributions (coefficient times the
+standardised feature, on the log-odds scale) that push the risk up with a value on the side of concern, in plain
+words (:mod:`forewarn.risk.reasons`).
 
 With ``--model boosting`` (:mod:`forewarn.risk.boosting`) the model is gradient boosting with Platt scaling, its
 interval comes from Platt scaling refitted on organisation-bootstrap resamples of the out-of-fold margins (the
@@ -29,36 +30,8 @@ from forewarn.risk.backtest import BacktestOptions, add_months, labelled_cases, 
 from forewarn.risk.features import origin_features
 from forewarn.risk.history import StoreHistory
 from forewarn.risk.metrics import calibration_by_decile
-from forewarn.risk.outcomes import GRADE_ORDER, Outcome, failing_at, failures
-
-REASONS: dict[str, str] = {
-    "funnel_z_worst": "an indicator stands out from the others on the side of concern (funnel z {value:.1f})",
-    "funnel_z_mean": "its indicators sit on the side of concern on average (mean funnel z {value:.1f})",
-    "trend_worst": "an indicator has been getting worse over the last six periods",
-    "trend_mean": "its indicators have been getting worse on average over the last six periods",
-    "spc_concern": "{value:.0f} SPC special cause(s) of concern at the latest point",
-    "cusum_current": "{value:.0f} current CUSUM alarm(s): worse than its own baseline",
-    "signal_count": "{value:.0f} current signal(s) of concern",
-    "naive_mean_z": "its latest values are on the side of concern (mean z {value:.1f})",
-    "share_stale": "some of its data are out of date",
-    "soft_mean": "staff report a lower capacity to learn than elsewhere (z {value:.1f})",
-    "soft_change": "staff survey scores have fallen since the last survey",
-    "last_grade": "last inspection: {grade}",
-    "months_since_inspection": "{value:.0f} months since the last inspection",
-    "in_special_measures": "in special measures",
-    "interventions_2y": "{value:.0f} intervention(s) in the last two years",
-    "leadership_changes_2y": "{value:.0f} leadership change(s) in the last two years",
-    "soft_library_documents_2y": "{value:.0f} practice-library document(s) written in the last two years",
-    "soft_experiments_registered_2y": "{value:.0f} experiment(s) registered in the last two years",
-    "soft_experiments_started_2y": "{value:.0f} experiment(s) started in the last two years",
-    "soft_experiments_analysed_2y": "{value:.0f} experiment analysis(es) in the last two years",
-    "factor_level": "its indicators taken together have sat on the side of concern over the last six periods "
-    "(score {value:.1f})",
-    "factor_short": "its indicators taken together are on the side of concern over the last two periods "
-    "(score {value:.1f})",
-    "factor_change": "its indicators taken together have worsened against its own earlier level "
-    "(score {value:.1f})",
-}
+from forewarn.risk.outcomes import Outcome, failing_at, failures
+from forewarn.risk.reasons import reasons
 
 
 @dataclass(frozen=True)
@@ -104,20 +77,17 @@ class FittedModel:
             return self.trees.margin(x)
         return np.asarray(self.intercept + self.design(x) @ self.coefficients, dtype=np.float64)
 
-    def below_centre(self, x: np.ndarray) -> np.ndarray:
-        """Whether each raw value is below the training mean (logistic) or median (boosting)."""
+    @property
+    def centre(self) -> np.ndarray:
+        """Each feature's centre, from which a contribution's sign follows the value's side: the training mean
+        (logistic: the contribution is ``coefficient x (value - mean) / scale``) or median (boosting)."""
         if self.trees is not None:
-            return np.asarray(np.asarray(x, dtype=np.float64) < self.medians[None, :])
-        return np.asarray(self.design(x)[:, : len(self.features)] < 0)
+            return self.medians
+        return self.means[: len(self.features)]
 
     def design(self, x: np.ndarray) -> np.ndarray:
         """The standardised design matrix of raw feature values ``x`` (rows x features, NaN = missing)."""
-        x = np.asarray(x, dtype=np.float64)
-        missing = np.isnan(x)
-        imputed = np.where(missing, self.medians[None, :], x)
-        indicators = missing[:, list(self.indicator_features)].astype(np.float64)
-        design = (np.hstack([imputed, indicators]) - self.means[None, :]) / self.scales[None, :]
-        return np.asarray(design, dtype=np.float64)
+        return standardised(x, self.medians, self.indicator_features, self.means, self.scales)
 
     def contributions(self, x: np.ndarray) -> np.ndarray:
         """Each column's exact contribution to each row's log-odds (features, then missing-value indicators);
@@ -142,6 +112,24 @@ class FittedModel:
         draws = _expit(self.refits[:, :1] + self.refits[:, 1:] @ inputs)
         tail = (1 - level) / 2
         return np.quantile(draws, tail, axis=0), np.quantile(draws, 1 - tail, axis=0)
+
+
+def standardised(
+    x: np.ndarray,
+    medians: np.ndarray,
+    indicator_features: tuple[int, ...],
+    means: np.ndarray,
+    scales: np.ndarray,
+) -> np.ndarray:
+    """:meth:`FittedModel.design` of raw values ``x`` (rows x features, NaN = missing) from the model's numbers:
+    imputed by ``medians``, the missing-value indicators of ``indicator_features`` after them, centred by
+    ``means`` and divided by ``scales``."""
+    x = np.asarray(x, dtype=np.float64)
+    missing = np.isnan(x)
+    imputed = np.where(missing, medians[None, :], x)
+    indicators = missing[:, list(indicator_features)].astype(np.float64)
+    design = (np.hstack([imputed, indicators]) - means[None, :]) / scales[None, :]
+    return np.asarray(design, dtype=np.float64)
 
 
 def _expit(value: np.ndarray) -> np.ndarray:
@@ -182,19 +170,6 @@ class Watchlist:
 
     def to_dict(self) -> dict[str, Any]:
         return {"as_of": str(self.as_of), "outcome": self.outcome, "organisations": self.organisations()}
-
-
-def _reason(feature: str, value: float, *, low: bool = False) -> str:
-    """A contribution on the side of risk in plain words. The templates say why a *high* value raises the risk;
-    when a value below the training mean raises it (a negative coefficient, e.g. a worst funnel z near 0 on an
-    outcome that follows low performance already known), it is said as it is instead."""
-    if low and feature != "last_grade":
-        return f"{feature.replace('_', ' ')} is low ({value:.2g}), which in this model raises the risk"
-    template = REASONS.get(feature, feature.replace("_", " ") + " ({value:.2g})")
-    if feature == "last_grade":
-        grade = GRADE_ORDER[round(value)] if 0 <= value < len(GRADE_ORDER) else "unknown"
-        return template.format(grade=grade.replace("_", " "))
-    return template.format(value=value)
 
 
 def logistic_contributions(model: Any, x: np.ndarray) -> np.ndarray:
@@ -244,35 +219,46 @@ def train(
     pipeline = model_pipeline("logistic", options.seed)
     pipeline.fit(x_train, y_train)
     params = _from_pipeline(pipeline, len(used))
-    fitted = FittedModel(
+    z = standardised(
+        x_train, params["medians"], params["indicator_features"], params["means"], params["scales"]
+    )
+    organisations = train_frame["organisation_id"].to_numpy()
+    refits = _logistic_refits(z, y_train, organisations, n_boot, options.seed)
+    probability = _expit(params["intercept"] + z @ params["coefficients"])
+    curve = calibration_by_decile(probability, y_train.astype(bool))
+    return FittedModel(
         outcome=options.outcome.spec(),
         new_only=options.new_only,
         horizon_months=options.horizon_months,
         step_months=options.step_months,
         trained_as_of=as_of,
         features=tuple(used),
-        refits=np.empty((0, 1 + params["coefficients"].size)),
+        refits=refits,
         training_origins=tuple(origins),
         n_cases=int(train_frame.height),
         n_events=int(train_frame["event"].sum()),
+        calibration={"method": "logistic likelihood (no separate recalibration)", "training_deciles": curve},
         **params,
     )
-    z = fitted.design(x_train)
-    rng = np.random.default_rng(options.seed)
-    organisations = train_frame["organisation_id"].to_numpy()
+
+
+def _logistic_refits(
+    z: np.ndarray, y: np.ndarray, organisations: np.ndarray, n_boot: int, seed: int
+) -> np.ndarray:
+    """``n_boot`` refits of the logistic regression on organisation-bootstrap resamples of the training cases,
+    on the same standardised design ``z``: one row each, the intercept then the coefficients."""
+    rng = np.random.default_rng(seed)
     unique = np.unique(organisations)
     refits = np.empty((n_boot, 1 + z.shape[1]))
     for b in range(n_boot):  # a few refits of a logistic regression, each over every organisation at once
         chosen = rng.choice(unique, unique.size)
         counts = np.bincount(np.searchsorted(unique, chosen), minlength=unique.size)
         weight = counts[np.searchsorted(unique, organisations)]
-        logistic = model_pipeline("logistic", options.seed)[-1]
-        logistic.fit(z, y_train, sample_weight=weight.astype(np.float64))
+        logistic = model_pipeline("logistic", seed)[-1]
+        logistic.fit(z, y, sample_weight=weight.astype(np.float64))
         refits[b, 0] = logistic.intercept_[0]
         refits[b, 1:] = logistic.coef_[0]
-    curve = calibration_by_decile(fitted.probability(x_train), y_train.astype(bool))
-    calibration = {"method": "logistic likelihood (no separate recalibration)", "training_deciles": curve}
-    return FittedModel(**{**fitted.__dict__, "refits": refits, "calibration": calibration})
+    return refits
 
 
 def _train_boosting(
@@ -338,13 +324,7 @@ def score(history: StoreHistory, model: FittedModel, as_of: dt.date, *, top: int
     # Every column's contribution is kept (the missing-value indicators after the features, so that they and
     # the intercept sum to the logit); only the features are reasons.
     full = model.contributions(raw)
-    contribution = full[:, : len(model.features)]
-    low = model.below_centre(raw)  # below the training mean (median for boosting)
-    reasons = []
-    for i in range(raw.shape[0]):  # the organisations' top reasons: a few strings each
-        order = np.argsort(-contribution[i])
-        picked = [j for j in order[:top] if contribution[i, j] > 0 and np.isfinite(raw[i, j])]
-        reasons.append([_reason(model.features[j], float(raw[i, j]), low=bool(low[i, j])) for j in picked])
+    why = reasons(model.features, raw, full[:, : len(model.features)], model.centre, top=top)
     contributions = [[float(v) for v in row] for row in full]
     rows = (
         now.select("organisation_id")
@@ -352,7 +332,7 @@ def score(history: StoreHistory, model: FittedModel, as_of: dt.date, *, top: int
             pl.Series("probability", probability),
             pl.Series("lower", np.minimum(lower, probability)),
             pl.Series("upper", np.maximum(upper, probability)),
-            pl.Series("reasons", reasons, dtype=pl.List(pl.String)),
+            pl.Series("reasons", why, dtype=pl.List(pl.String)),
             pl.Series("contributions", contributions, dtype=pl.List(pl.Float64)),
         )
         .join(history.organisations.select("organisation_id", "code", "name"), on="organisation_id")
@@ -370,4 +350,4 @@ def watchlist(
     return score(history, train(history, options, as_of, n_boot=n_boot), as_of, top=top)
 
 
-__all__ = ["REASONS", "FittedModel", "Watchlist", "score", "train", "training_origins", "watchlist"]
+__all__ = ["FittedModel", "Watchlist", "score", "train", "training_origins", "watchlist"]

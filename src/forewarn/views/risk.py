@@ -19,6 +19,7 @@ from sqlalchemy import Connection, func, select
 from forewarn.access.policy import Visibility
 from forewarn.charts.risk import calibration_spec, lead_time_spec
 from forewarn.risk.outcomes import Outcome
+from forewarn.risk.reasons import feature_label
 from forewarn.risk.store import latest_backtest, read_scores
 from forewarn.store.models_risk import RiskModel, RiskScore
 from forewarn.views.follow_up_flag import FollowUpFlagOut
@@ -139,37 +140,6 @@ def watchlist(conn: Connection, viewer: Visibility) -> WatchlistOut:
         order=ORDER,
         organisations=rows,
     )
-
-
-FEATURE_LABELS: dict[str, str] = {
-    "funnel_z_worst": "its worst indicator against the others (funnel z)",
-    "funnel_z_mean": "its indicators against the others on average (mean funnel z)",
-    "trend_worst": "the worst recent trend of an indicator",
-    "trend_mean": "the recent trend of its indicators on average",
-    "spc_concern": "SPC special causes of concern at the latest point",
-    "cusum_current": "current CUSUM alarms",
-    "signal_count": "current signals of concern",
-    "naive_mean_z": "its latest values against the others (mean z)",
-    "share_stale": "data out of date",
-    "soft_mean": "staff survey: capacity to learn",
-    "soft_change": "staff survey: change since the survey before",
-    "last_grade": "last inspection grade",
-    "months_since_inspection": "months since the last inspection",
-    "in_special_measures": "special measures",
-    "interventions_2y": "interventions in the last two years",
-    "leadership_changes_2y": "leadership changes in the last two years",
-    "soft_library_documents_2y": "practice-library documents written in the last two years",
-    "soft_experiments_registered_2y": "experiments registered in the last two years",
-    "soft_experiments_started_2y": "experiments started in the last two years",
-    "soft_experiments_analysed_2y": "experiment analyses in the last two years",
-}
-
-
-def feature_label(feature: str) -> str:
-    """A model column in plain words (a missing-value indicator as "no data: ...")."""
-    if feature.startswith("missing: "):
-        return "no data: " + feature_label(feature.removeprefix("missing: "))
-    return FEATURE_LABELS.get(feature, feature.replace("_", " "))
 
 
 LOGISTIC_EXPLANATION = (

@@ -16,6 +16,8 @@ from forewarn.store.database import make_engine
 from forewarn.web.app import create_app
 from forewarn.web.config import WebOptions
 
+HEALTHCHECK_SECONDS = 30
+
 
 def _app_from_environment() -> object:
     """Factory for uvicorn worker processes: each builds its own app from the environment's settings."""
@@ -35,6 +37,10 @@ def serve(settings: Settings, *, host: str | None = None, port: int | None = Non
         "proxy_headers": settings.forwarded_allow_ips is not None,
         "forwarded_allow_ips": settings.forwarded_allow_ips,
         "server_header": False,
+        # A worker that does not answer uvicorn's health ping in time is killed and replaced, with its kept reads
+        # lost. The default of 5 s was missed on a loaded machine by a worker building the portfolio's ranking
+        # (0.5-1 s of CPU), and every request it was answering failed (docs/web.md, "The watchlist, continued").
+        "timeout_worker_healthcheck": HEALTHCHECK_SECONDS,
     }
     if workers > 1:
         uvicorn.run("forewarn.web.server:_app_from_environment", factory=True, workers=workers, **options)  # type: ignore[arg-type]

@@ -43,13 +43,19 @@ CLOSED_WAVES = 32  # results of closed waves (a bootstrap of 1,000 resamples eac
 
 
 def by_data_version(maxsize: int) -> Callable[[Read], Read]:
-    """Keep ``read(conn, *args)`` by database, data version and ``args``, least recently used out first."""
+    """Keep ``read(conn, *args)`` by database, data version and ``args``, least recently used out first.
+
+    One read a key at a time (single flight): requests that miss a key another thread is reading wait for its
+    result instead of reading it too. The portfolio's ranking costs 250-350 ms of CPU; when a worker's first
+    portfolio requests arrive together (after a start or a change of data version) each used to build it
+    (bench/web_bench.py, docs/web.md "The watchlist, continued")."""
 
     def key(conn: Connection, *args: object) -> tuple[object, ...]:
         return hashkey(conn.engine, data_version(conn), *args)
 
     def keep(read: Read) -> Read:
-        return cached(LRUCache(maxsize), key=key, lock=threading.Lock())(read)  # type: ignore[return-value]
+        kept = cached(LRUCache(maxsize), key=key, condition=threading.Condition(threading.Lock()))
+        return kept(read)  # type: ignore[return-value]
 
     return keep
 
