@@ -49,9 +49,7 @@ class _RawArray(Loader):
 
 def supports(schema: Mapping[str, pl.DataType | type[pl.DataType]]) -> bool:
     """Whether every column of ``schema`` is read as a fixed-size binary value (integers, floats, dates)."""
-    return bool(schema) and all(
-        t == pl.Date or t.is_integer() or t.is_float() for t in schema.values()
-    )
+    return bool(schema) and all(t == pl.Date or t.is_integer() or t.is_float() for t in schema.values())
 
 
 def _sql_type(dtype: pl.DataType | type[pl.DataType]) -> tuple[str, int, int]:
@@ -108,9 +106,7 @@ def read_arrays(
     return frame.cast(dict(schema))  # type: ignore[arg-type]
 
 
-def parse_array(
-    payload: bytes, n: int, size: int, oid: int
-) -> tuple[np.ndarray, np.ndarray | None]:
+def parse_array(payload: bytes, n: int, size: int, oid: int) -> tuple[np.ndarray, np.ndarray | None]:
     """The ``n`` elements of a one-dimensional binary array of ``size``-byte big-endian elements (``int8``,
     ``float8``: 8; ``date``: 4) of element type ``oid``, in native order, and a mask of the NULLs (None when
     there are none). Raises ValueError on anything else."""
