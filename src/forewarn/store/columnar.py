@@ -30,7 +30,7 @@ from urllib.parse import quote
 import polars as pl
 from sqlalchemy import Connection
 
-from forewarn.store import adbc_write, pg_arrays
+from forewarn.store import adbc_write, pg_arrays, pg_keys
 from forewarn.store.database import SQLITE_CHANGES_AT_BEGIN
 
 SQLITE_FETCH_ROWS = 200_000
@@ -317,7 +317,8 @@ def write_frame(
         raw = conn.connection.driver_connection
         # Null is an unquoted empty field; every string and date is quoted, so "" and "\\N" stay strings.
         statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)"
-        with raw.cursor() as cursor:  # type: ignore[union-attr]
+        # Foreign keys checked once a distinct parent, not by a trigger a row, where that is safe (store/pg_keys.py)
+        with pg_keys.keys_checked_once(conn, table, frame), raw.cursor() as cursor:  # type: ignore[union-attr]
             for start in range(0, frame.height, chunk_rows):
                 payload = frame.slice(start, chunk_rows).write_csv(
                     include_header=False, quote_style="non_numeric", date_format="%Y-%m-%d"
