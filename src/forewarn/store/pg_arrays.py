@@ -3,9 +3,9 @@
 ``COPY (...) TO STDOUT`` sends a message a row, and psycopg hands each to Python: about 1 microsecond of the
 client's CPU a row whatever the format, on top of the server's formatting (CSV: floats in their shortest exact
 text). Here the query is wrapped as ``SELECT count(*), array_agg(c1), array_agg(c2), ... FROM (<query>) AS q``:
-one row back, each column one binary array (``int8[]``, ``float8[]``, ``date[]``), taken as bytes (no per-value
-Python object) and read by NumPy. All the aggregates of one query see the rows of one scan in the same order, so
-the columns line up row for row.
+one row back, each column one binary array (``int8[]``, ``float8[]``, ``date[]``), read by NumPy straight from
+the result's buffer as psycopg loads it (no per-value Python object, no copy of the bytes). All the aggregates
+of one query see the rows of one scan in the same order, so the columns line up row for row.
 
 PostgreSQL's binary array: ``ndim``, a has-nulls flag, the element type's oid, then per dimension its size and lower
 bound (int32, big-endian), then per element its length (int32; -1 for NULL, with no bytes) and its bytes. Without
@@ -38,13 +38,18 @@ _PG_EPOCH_DAYS = 10_957  # 2000-01-01 in days from 1970-01-01
 _DATE_INFINITY = 2**31 - 1
 
 
-class _RawArray(Loader):
-    """A binary array's bytes as they came (copied out of the result, which psycopg frees)."""
+class _ParsedArray(Loader):
+    """A binary array parsed straight from the result's buffer (no copy of its bytes): its values and NULL mask
+    (:func:`parse_array`), or None for an array that is not one-dimensional (refused by the caller)."""
 
     format = pq.Format.BINARY
 
-    def load(self, data: Any) -> bytes:
-        return bytes(data)
+    def load(self, data: Any) -> tuple[np.ndarray, np.ndarray | None] | None:
+        head = np.frombuffer(data, dtype=">i4", count=5) if len(data) >= 20 else None
+        if head is None or head[0] != 1:
+            return None
+        size = 4 if self.oid == _DATE_ARRAY else 8
+        return parse_array(data, int(head[3]), size, self.oid)
 
 
 def supports(schema: Mapping[str, pl.DataType | type[pl.DataType]]) -> bool:
@@ -78,7 +83,7 @@ def read_arrays(
     that schema, read on ``raw`` in its open transaction."""
     with raw.cursor(binary=True) as cursor:
         for oid in (_INT8_ARRAY, _FLOAT8_ARRAY, _DATE_ARRAY):
-            cursor.adapters.register_loader(oid, _RawArray)
+            cursor.adapters.register_loader(oid, _ParsedArray)
         cursor.execute(array_query(sql, schema))
         row = cursor.fetchone()
     assert row is not None
@@ -86,9 +91,10 @@ def read_arrays(
     if n == 0:
         return pl.DataFrame(schema=dict(schema))
     columns = {}
-    for (name, dtype), payload in zip(schema.items(), row[1:], strict=True):
-        _, size, oid = _sql_type(dtype)
-        values, nulls = parse_array(payload, n, size, oid)
+    for (name, dtype), parsed in zip(schema.items(), row[1:], strict=True):
+        if parsed is None or len(parsed[0]) != n:
+            raise ValueError("read_frame: an array read from PostgreSQL is not what was asked for")
+        values, nulls = parsed
         if dtype == pl.Date:
             if nulls is None:
                 bad = values == _DATE_INFINITY
