@@ -23,13 +23,14 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import quote
 
 import polars as pl
 from sqlalchemy import Connection
 
-from forewarn.store import adbc_write
+from forewarn.store import adbc_write, pg_arrays, pg_keys
 from forewarn.store.database import SQLITE_CHANGES_AT_BEGIN
 
 SQLITE_FETCH_ROWS = 200_000
@@ -156,13 +157,40 @@ def read_frames(
     On a SQLite file that ``conn``'s open transaction has not written to, one ADBC child process runs every query
     in turn (one start, about 0.3 s CPU, for all of them) and reads the next result while the caller works on
     this one, so a caller that drops each frame before asking for the next holds one result at a time (and the
-    child one more). Elsewhere each query is a bulk :func:`read_frame` of its own."""
+    child one more). On PostgreSQL, a schema of numbers and dates only is read as binary arrays, one query ahead
+    (:func:`_read_postgresql_arrays`); each query must be of a partition's size (the server builds its arrays in
+    memory). Elsewhere each query is a bulk :func:`read_frame` of its own."""
+    if conn.dialect.name == "postgresql" and pg_arrays.supports(schema):
+        yield from _read_postgresql_arrays(conn, queries, schema)
+        return
     path = committed_file(conn) if conn.dialect.name == "sqlite" and queries else None
     if path is None:
         for sql in queries:
             yield read_frame(conn, sql, schema, bulk=True)
         return
     yield from _read_sqlite_adbc(conn, path, queries, schema)
+
+
+def _read_postgresql_arrays(
+    conn: Connection,
+    queries: Sequence[str],
+    schema: Mapping[str, pl.DataType | type[pl.DataType]],
+) -> Iterator[pl.DataFrame]:
+    """Each query read as binary arrays (:mod:`forewarn.store.pg_arrays`), the next one by a thread of this
+    process on the same connection (psycopg's connection is thread-safe: a statement the caller runs meanwhile
+    waits for it) while the caller works on this one, so the server works on the next query on the other
+    core. Same connection and transaction as one read after another: each query sees what it saw before."""
+    raw = conn.connection.driver_connection
+    if not queries:
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="forewarn-pg-read") as reader:
+        pending = reader.submit(pg_arrays.read_arrays, raw, queries[0], schema)  # type: ignore[arg-type]
+        for sql in queries[1:]:
+            frame = pending.result()
+            pending = reader.submit(pg_arrays.read_arrays, raw, sql, schema)  # type: ignore[arg-type]
+            yield frame
+            del frame
+        yield pending.result()
 
 
 def _read_sqlite_adbc(
@@ -289,7 +317,8 @@ def write_frame(
         raw = conn.connection.driver_connection
         # Null is an unquoted empty field; every string and date is quoted, so "" and "\\N" stay strings.
         statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)"
-        with raw.cursor() as cursor:  # type: ignore[union-attr]
+        # Foreign keys checked once a distinct parent, not by a trigger a row, where that is safe (store/pg_keys.py)
+        with pg_keys.keys_checked_once(conn, table, frame), raw.cursor() as cursor:  # type: ignore[union-attr]
             for start in range(0, frame.height, chunk_rows):
                 payload = frame.slice(start, chunk_rows).write_csv(
                     include_header=False, quote_style="non_numeric", date_format="%Y-%m-%d"

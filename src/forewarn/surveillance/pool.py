@@ -6,7 +6,7 @@ partition's results (:func:`forewarn.surveillance.partitions.scan_partition`). N
 are pickled between processes (about 0.35 s of CPU per 1.8M observations, both ends, when the scanning process
 read them and sent them on), and the reads of two indicators run beside each other as well as their maths.
 
-Reads: PostgreSQL by ``COPY`` on a connection of the worker's own (:func:`forewarn.store.columnar.read_frame`);
+Reads: PostgreSQL as binary arrays on a connection of the worker's own (:func:`forewarn.store.columnar.read_frames`);
 SQLite through ADBC's driver in the worker itself, a connection of its own to the committed file, as the
 scanning process's ADBC reader child does (the worker opens no other SQLite connection, so the two copies of
 SQLite that must not share a process never do). Each indicator is read as its own statement, so, as with the
@@ -25,7 +25,7 @@ from urllib.parse import quote
 import polars as pl
 from sqlalchemy import Connection, Engine
 
-from forewarn.store.columnar import ADBC_BATCH_ROWS, ADBC_TYPED, committed_file, read_frame
+from forewarn.store.columnar import ADBC_BATCH_ROWS, ADBC_TYPED, committed_file, read_frame, read_frames
 from forewarn.store.database import make_engine
 from forewarn.surveillance.heap import keep_heap
 from forewarn.surveillance.options import ScanOptions
@@ -114,7 +114,8 @@ def read_observations(source: StoreSource, indicator_ids: Collection[int]) -> pl
     if _ENGINE is None:
         _ENGINE = make_engine(source.url)
     with _ENGINE.connect() as conn:
-        return read_frame(conn, sql, OBSERVATION_SCHEMA, bulk=True)
+        (frame,) = read_frames(conn, [sql], OBSERVATION_SCHEMA)  # one indicator: binary arrays
+        return frame
 
 
 def _scan_task(source: StoreSource, task: PartitionTask, options: ScanOptions) -> PartitionResult | None:
