@@ -111,9 +111,12 @@ def _as_cases(scored: pl.DataFrame, column: str) -> Cases:
 
 
 def predictions(cases: pl.DataFrame, tests: list[dt.date], model: str, features: list[str]) -> pl.DataFrame:
-    """Held-out probabilities of one variant: ``ensemble`` is the mean of the logistic and boosting ones."""
-    if model == "ensemble":
-        parts = [predictions(cases, tests, m, features) for m in ("logistic", "boosting")]
+    """Held-out probabilities of one variant: ``logistic`` with C fixed at 0.1, ``logisticcv`` with C chosen by
+    time-respecting cross-validation at each test origin, ``boosting``; ``ensemble`` (``ensemblecv``) is the
+    mean of the logistic (``logisticcv``) and boosting ones."""
+    if model in ("ensemble", "ensemblecv"):
+        linear = "logisticcv" if model == "ensemblecv" else "logistic"
+        parts = [predictions(cases, tests, m, features) for m in (linear, "boosting")]
         return parts[0].with_columns(
             ((parts[0]["probability"] + parts[1]["probability"]) / 2).alias("probability")
         )
@@ -123,6 +126,7 @@ def predictions(cases: pl.DataFrame, tests: list[dt.date], model: str, features:
         new_only=True,
         step_months=STEP,
         model="boosting" if model == "boosting" else "logistic",
+        c=None if model == "logisticcv" else 0.1,
     )
     return held_out_predictions(LabelledCases(cases, features), options, tests)
 
@@ -145,7 +149,16 @@ def compare(folder: Path, variants: list[str], n_boot: int) -> None:
         started = time.perf_counter()
         model, soft, *extras = variant.split(":")
         extra = [e for e in extras if e]
-        soft_columns = [c for c in cases.columns if c.startswith(f"{soft}_")] if soft != "none" else []
+        design, _, chosen = soft.partition("=")  # pulse=mean+change: only those soft columns
+        soft_columns = (
+            [
+                c
+                for c in cases.columns
+                if c.startswith(f"{design}_") and (not chosen or c[len(design) + 1 :] in chosen.split("+"))
+            ]
+            if design != "none"
+            else []
+        )
         scored = predictions(cases, tests, model, core + extra + soft_columns)
         figures = point_metrics(_as_cases(scored, "probability"))
         out = {
@@ -248,7 +261,10 @@ def main() -> None:
     parser.add_argument("action", choices=["build", "compare", "baselines", "levels", "latent"])
     parser.add_argument("folder", type=Path)
     parser.add_argument(
-        "--variant", action="append", default=[], help="MODEL:SOFT[:EXTRA...], SOFT annual|pulse|none"
+        "--variant",
+        action="append",
+        default=[],
+        help="MODEL:SOFT[:EXTRA...], SOFT annual|pulse|none, or DESIGN=NAME+NAME for some soft columns",
     )
     parser.add_argument("--n-boot", type=int, default=300)
     args = parser.parse_args()

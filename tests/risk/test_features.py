@@ -219,3 +219,15 @@ def test_one_pass_gives_the_scans_and_the_one_factor_windows_of_two_passes(
     assert_frame_equal(
         alone.frame, origin_features(history, ORIGIN, apart[0][ORIGIN], apart[1][ORIGIN]).frame
     )
+
+
+def test_the_soft_interactions_are_products_and_annual_waves_give_no_trend(history: StoreHistory) -> None:
+    """``soft_change_x_factor`` and ``soft_mean_x_factor`` are the soft change and level times the one-factor
+    estimate of lasting performance, organisation by organisation; the trend needs three waves within a year,
+    which one wave a year never gives (the fixture's design)."""
+    frame = origin_features(history, ORIGIN).frame
+    both = frame.filter(pl.col("soft_change").is_not_null() & pl.col("factor_level").is_not_null())
+    assert both.height > 50
+    assert both["soft_change_x_factor"].to_list() == (both["soft_change"] * both["factor_level"]).to_list()
+    assert both["soft_mean_x_factor"].to_list() == (both["soft_mean"] * both["factor_level"]).to_list()
+    assert frame["soft_trend"].null_count() == frame.height

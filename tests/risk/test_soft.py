@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 
 from forewarn.demo import load_simulated_surveys
 from forewarn.risk.history import SOFT_SCHEMA
-from forewarn.risk.soft import capacity_estimates, error_components, survey_cells
+from forewarn.risk.soft import _recent_slope, capacity_estimates, error_components, survey_cells
 from forewarn.simulate import load
 from forewarn.surveys.results import wave_results
 from forewarn.surveys.waves import list_waves
@@ -126,3 +126,40 @@ def test_the_survey_cells_are_the_published_cells_of_every_closed_wave(
     got = survey_cells(engine, min_group_size=5)
     assert len(frames) >= 4 and expected.height > 500
     assert_frame_equal(got, expected)
+
+
+def test_the_trend_is_the_least_squares_slope_over_the_last_year_of_waves() -> None:
+    """Waves a quarter apart at 0 to 1.25 years: the trend reads the waves from 0.25 on (a year before the
+    latest). Organisation 1's shrunken standings there are 1, 2, (unpublished), 4, 5 at 0.25, 0.5, 0.75, 1.0,
+    1.25: times centred -0.5, -0.25, 0.25, 0.5 and values -2, -1, 1, 2 give a slope 2.5 / 0.625 = 4 a year;
+    the first wave (at 0) does not count. Organisation 2 has two waves in the year: no trend."""
+    time = np.array([0.0, 0.25, 0.5, 0.75, 1.0, 1.25])
+    shrunk = np.array(
+        [
+            [9.0, 1.0, 2.0, np.nan, 4.0, 5.0],
+            [1.0, np.nan, np.nan, np.nan, 3.0, 2.0],
+        ]
+    )
+    slope = _recent_slope(shrunk, time)
+    assert slope[0] == pytest.approx(4.0, rel=1e-12)
+    assert np.isnan(slope[1])
+
+
+def test_capacity_estimates_give_the_trend_of_the_shrunken_standings() -> None:
+    """Through :func:`capacity_estimates`: its ``trend`` is :func:`_recent_slope` of each wave's shrunken
+    standing ``u / (1 + e)``, as each wave's own empirical-Bayes estimate (checked on the latest wave)."""
+    rng = np.random.default_rng(4)
+    n_org, n_wave = 200, 5
+    organisation = np.tile(np.arange(n_org), n_wave)
+    wave = np.repeat(np.arange(n_wave), n_org)
+    years = wave * 0.25
+    n = rng.integers(5, 30, organisation.size).astype(float)
+    means = rng.normal(0, 0.3, n_org)[organisation] + rng.normal(0, 1, organisation.size) / np.sqrt(n)
+    out = capacity_estimates(organisation, wave, years, means, n)
+    shrunk = np.empty((n_org, n_wave))
+    for k in range(n_wave):
+        here = wave == k
+        mu, tau2, sigma2 = error_components(means[here], n[here])
+        shrunk[:, k] = tau2 / (tau2 + sigma2 / n[here]) * (means[here] - mu) / np.sqrt(tau2)
+    assert out["latest"] == pytest.approx(shrunk[:, -1], rel=1e-10)
+    assert out["trend"] == pytest.approx(_recent_slope(shrunk, years[::n_org].astype(float)), rel=1e-10)

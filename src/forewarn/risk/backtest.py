@@ -41,7 +41,7 @@ from forewarn.risk.metrics import (
     top_share,
 )
 from forewarn.risk.outcomes import Outcome, failing_at, failures
-from forewarn.risk.pipeline import ModelKind, model_pipeline
+from forewarn.risk.pipeline import DEFAULT_C, ModelKind, model_pipeline, temporal_c
 
 if TYPE_CHECKING:
     pass
@@ -63,6 +63,9 @@ class BacktestOptions:
     with_soft: bool = True
     n_boot: int = 300
     seed: int = 20260101
+    # The logistic model's C: None chooses it at each test origin by time-respecting cross-validation over the
+    # training origins (:func:`forewarn.risk.pipeline.temporal_c`); a number fixes it.
+    c: float | None = None
     truth: pl.DataFrame | None = field(default=None, compare=False)  # organisation_id, date, score
 
     def __post_init__(self) -> None:
@@ -75,6 +78,11 @@ class BacktestOptions:
 def add_months(day: dt.date, months: int) -> dt.date:
     index = day.year * 12 + day.month - 1 + months
     return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def month_numbers(dates: pl.Series) -> np.ndarray:
+    """Dates as month numbers, ``year * 12 + month - 1`` (so that ``add_months`` is an addition)."""
+    return (dates.dt.year().cast(pl.Int64) * 12 + dates.dt.month().cast(pl.Int64) - 1).to_numpy()
 
 
 @dataclass(frozen=True)
@@ -134,10 +142,14 @@ def held_out_predictions(
         # column empty in one calibration fold stops gradient boosting.
         needed = max(20, train.height // 20)
         used = [c for c in columns if train[c].drop_nulls().drop_nans().len() >= needed]
-        model = model_pipeline(options.model, options.seed)
+        x, y = train.select(used).to_numpy(), train["event"].to_numpy()
+        c = DEFAULT_C if options.model != "logistic" else options.c
+        if c is None:
+            c = temporal_c(x, y, month_numbers(train["origin"]), options.horizon_months, options.seed)
+        model = model_pipeline(options.model, options.seed, c)
         # Boosting's OpenMP on one thread, whoever runs the backtest (see forewarn.risk.boosting.one_thread).
         with one_thread() if options.model == "boosting" else nullcontext():
-            model.fit(train.select(used).to_numpy(), train["event"].to_numpy())
+            model.fit(x, y)
         probability = model.predict_proba(test.select(used).to_numpy())[:, 1]
         out.append(test.with_columns(pl.Series("probability", probability)))
         if explain is not None:

@@ -238,6 +238,7 @@ def _soft(known: StoreHistory) -> pl.DataFrame:
             "organisation_id": estimates["organisation_id"].astype(np.int64),
             f"{SOFT_PREFIX}mean": estimates["level"],
             f"{SOFT_PREFIX}change": estimates["latest"] - estimates["previous"],
+            f"{SOFT_PREFIX}trend": estimates["trend"],
         }
     ).with_columns(pl.col(pl.Float64).fill_nan(None))
 
@@ -369,6 +370,13 @@ def origin_features(
     for part in parts:
         if part.width > 1:
             frame = frame.join(part, on="organisation_id", how="left")
+    if f"{SOFT_PREFIX}mean" in frame.columns and "factor_level" in frame.columns:
+        # Capacity against lasting performance: capacity acts on performance months later, so a weak organisation
+        # whose capacity is falling (or strong but failing) is not the sum of the two.
+        frame = frame.with_columns(
+            (pl.col(f"{SOFT_PREFIX}change") * pl.col("factor_level")).alias(f"{SOFT_PREFIX}change_x_factor"),
+            (pl.col(f"{SOFT_PREFIX}mean") * pl.col("factor_level")).alias(f"{SOFT_PREFIX}mean_x_factor"),
+        )
     for name in BASELINES:
         if name not in frame.columns:
             frame = frame.with_columns(pl.lit(None, dtype=pl.Float64).alias(name))

@@ -131,6 +131,28 @@ MEANINGS: dict[str, Meaning] = {
         0.0,
         "staff survey scores have fallen since the last survey (change {value})",
     ),
+    "soft_trend": Meaning(
+        "staff survey: trend over the last year",
+        LOW_IS_CONCERN,
+        "z",
+        0.0,
+        "staff survey scores have fallen over the last year (trend {value} a year)",
+    ),
+    # Interactions (forewarn.risk.features): a product of two standings has no side of concern of its own.
+    "soft_change_x_factor": Meaning(
+        "staff survey change read with its indicators taken together",
+        NEUTRAL,
+        "score",
+        None,
+        "its staff survey change read with its indicators taken together (product {value})",
+    ),
+    "soft_mean_x_factor": Meaning(
+        "staff survey level read with its indicators taken together",
+        NEUTRAL,
+        "score",
+        None,
+        "its staff survey level read with its indicators taken together (product {value})",
+    ),
     "last_grade": Meaning(
         # Grades are ranked outstanding (0) to inadequate (3): "good" is neither a concern nor a distinction.
         "last inspection grade",

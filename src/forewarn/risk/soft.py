@@ -82,6 +82,27 @@ def error_components(means: FloatArray, n: FloatArray) -> tuple[float, float, fl
     return mu, tau2, sigma2
 
 
+# The waves a trend is fitted over: those within a year of the latest (five with quarterly pulse waves).
+TREND_YEARS = 1.0
+TREND_MIN_WAVES = 3
+
+
+def _recent_slope(shrunk: FloatArray, time: FloatArray) -> FloatArray:
+    """Per row, the ordinary least-squares slope (a year) of the published values (not NaN) among the waves at
+    most :data:`TREND_YEARS` before the latest wave; NaN with fewer than :data:`TREND_MIN_WAVES` of them."""
+    recent = time >= time[-1] - TREND_YEARS - 1e-9
+    values = shrunk[:, recent]
+    ok = np.isfinite(values)
+    t = np.broadcast_to(time[recent], values.shape)
+    count = ok.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t_mean = np.where(ok, t, 0.0).sum(axis=1) / count
+        v_mean = np.where(ok, values, 0.0).sum(axis=1) / count
+        dt_ = np.where(ok, t - t_mean[:, None], 0.0)
+        slope = (dt_ * np.where(ok, values - v_mean[:, None], 0.0)).sum(axis=1) / (dt_ * dt_).sum(axis=1)
+    return np.where(count >= TREND_MIN_WAVES, slope, np.nan)
+
+
 def capacity_estimates(
     organisation: IntArray, wave: IntArray, years: FloatArray, means: FloatArray, n: FloatArray
 ) -> dict[str, FloatArray]:
@@ -98,7 +119,8 @@ def capacity_estimates(
     published (suppressed groups) carry no weight.
 
     Returns per organisation (sorted ``organisations``): ``level`` (the predictor), ``latest`` and
-    ``previous`` (the shrunken standings of the last two waves, NaN where not published) and ``rho``.
+    ``previous`` (the shrunken standings of the last two waves, NaN where not published), ``trend`` (their
+    least-squares slope a year over the waves of the last year, :func:`_recent_slope`) and ``rho``.
     """
     organisation = np.asarray(organisation)
     wave = np.asarray(wave)
@@ -141,6 +163,7 @@ def capacity_estimates(
     shrunk = np.where(published, u / (1 + np.where(published, e, 0.0)), np.nan)
     previous = shrunk[:, -2] if n_wave > 1 else np.full(n_org, np.nan)
     return {
+        "trend": _recent_slope(shrunk, time),
         "organisation_id": organisations.astype(np.float64),
         "level": level,
         "latest": shrunk[:, -1],

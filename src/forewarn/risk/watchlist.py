@@ -26,11 +26,18 @@ import numpy as np
 import polars as pl
 
 from forewarn.risk import boosting
-from forewarn.risk.backtest import BacktestOptions, add_months, labelled_cases, model_pipeline
+from forewarn.risk.backtest import (
+    BacktestOptions,
+    add_months,
+    labelled_cases,
+    model_pipeline,
+    month_numbers,
+)
 from forewarn.risk.features import origin_features
 from forewarn.risk.history import StoreHistory
 from forewarn.risk.metrics import calibration_by_decile
 from forewarn.risk.outcomes import Outcome, failing_at, failures
+from forewarn.risk.pipeline import temporal_c
 from forewarn.risk.reasons import reasons
 
 
@@ -216,14 +223,20 @@ def train(
     x_train, y_train = train_frame.select(used).to_numpy().astype(np.float64), train_frame["event"].to_numpy()
     if options.model == "boosting":
         return _train_boosting(options, as_of, used, origins, train_frame, x_train, y_train, n_boot)
-    pipeline = model_pipeline("logistic", options.seed)
+    # C as the backtest chooses it at each test origin: by time-respecting cross-validation, unless fixed.
+    c = options.c
+    if c is None:
+        c = temporal_c(
+            x_train, y_train, month_numbers(train_frame["origin"]), options.horizon_months, options.seed
+        )
+    pipeline = model_pipeline("logistic", options.seed, c)
     pipeline.fit(x_train, y_train)
     params = _from_pipeline(pipeline, len(used))
     z = standardised(
         x_train, params["medians"], params["indicator_features"], params["means"], params["scales"]
     )
     organisations = train_frame["organisation_id"].to_numpy()
-    refits = _logistic_refits(z, y_train, organisations, n_boot, options.seed)
+    refits = _logistic_refits(z, y_train, organisations, n_boot, options.seed, c)
     probability = _expit(params["intercept"] + z @ params["coefficients"])
     curve = calibration_by_decile(probability, y_train.astype(bool))
     return FittedModel(
@@ -237,13 +250,17 @@ def train(
         training_origins=tuple(origins),
         n_cases=int(train_frame.height),
         n_events=int(train_frame["event"].sum()),
-        calibration={"method": "logistic likelihood (no separate recalibration)", "training_deciles": curve},
+        calibration={
+            "method": "logistic likelihood (no separate recalibration)",
+            "training_deciles": curve,
+            "regularisation_c": c,
+        },
         **params,
     )
 
 
 def _logistic_refits(
-    z: np.ndarray, y: np.ndarray, organisations: np.ndarray, n_boot: int, seed: int
+    z: np.ndarray, y: np.ndarray, organisations: np.ndarray, n_boot: int, seed: int, c: float
 ) -> np.ndarray:
     """``n_boot`` refits of the logistic regression on organisation-bootstrap resamples of the training cases,
     on the same standardised design ``z``: one row each, the intercept then the coefficients."""
@@ -254,7 +271,7 @@ def _logistic_refits(
         chosen = rng.choice(unique, unique.size)
         counts = np.bincount(np.searchsorted(unique, chosen), minlength=unique.size)
         weight = counts[np.searchsorted(unique, organisations)]
-        logistic = model_pipeline("logistic", seed)[-1]
+        logistic = model_pipeline("logistic", seed, c)[-1]
         logistic.fit(z, y, sample_weight=weight.astype(np.float64))
         refits[b, 0] = logistic.intercept_[0]
         refits[b, 1:] = logistic.coef_[0]
