@@ -11,19 +11,20 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from forewarn.ingest import chunked
 from forewarn.ingest.importer import import_file, validate_file
 from forewarn.ingest.mapping import parse_mapping
 from forewarn.ingest.problems import ImportRejected, ValidationReport
-from forewarn.store import migrate
+from forewarn.store import bulk, bulk_parts, migrate, sqlite_ingest
 from forewarn.store.database import make_engine
 
 MAPPING = """
@@ -252,3 +253,44 @@ def test_a_failure_while_writing_leaves_the_store_as_it_was(
         assert _stored(engine) == before
         assert not _spills(path.parent)
     assert _import(engine, second, chunks=True).observations_updated > 0
+
+
+def test_a_failure_of_the_writer_midway_leaves_the_store_as_it_was(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The parts are made one ahead in a thread (``bulk_parts.ahead``): a failure while one is written (the load
+    file on SQLite, ``COPY`` on PostgreSQL), after the first was taken, rolls everything back and stops the
+    thread."""
+    real_attach, real_load = sqlite_ingest.attach_frame, bulk._bulk_load
+    taken: list[int] = []
+
+    def attach(conn: Connection, frames: Iterable[pl.DataFrame]) -> str:
+        def two() -> Iterator[pl.DataFrame]:
+            for frame in frames:
+                taken.append(frame.height)
+                yield frame
+                if len(taken) == 2:
+                    raise OSError("disk full")
+
+        return real_attach(conn, two())
+
+    def load(*args: Any) -> None:
+        taken.append(args[2].height)
+        if len(taken) == 2:
+            raise OSError("disk full")
+        real_load(*args)
+
+    path = _parquet(_frame(), tmp_path / "first", "extract")
+    before = _stored(engine)
+    with monkeypatch.context() as patch:
+        patch.setattr(sqlite_ingest, "attach_frame", attach)
+        patch.setattr(bulk_parts, "_bulk_load", load)
+        with pytest.raises(OSError, match="disk full"):
+            _import(engine, path, chunks=True)
+    assert len(taken) == 2 and all(taken)
+    assert _stored(engine) == before
+    assert not [t for t in threading.enumerate() if t.name == "forewarn-parts-ahead"]
+    assert not _spills(path.parent)
+    assert _import(engine, path, chunks=True).observations_inserted == sum(
+        1 for row in _stored(engine)["observations"]
+    )

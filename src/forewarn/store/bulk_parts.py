@@ -15,7 +15,7 @@ from __future__ import annotations
 import queue
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TypeVar
 
@@ -118,7 +118,7 @@ class _Done:
         self.error = error
 
 
-def ahead(items: Iterable[T]) -> Iterator[T]:
+def ahead(items: Iterable[T]) -> Generator[T, None, None]:
     """``items``, each made in a thread of its own while the caller works on the one before (one ahead at most).
 
     The parts of an import are computed by Polars (the ids, the sort, the dates as text) and written by ADBC's
@@ -137,14 +137,19 @@ def ahead(items: Iterable[T]) -> Iterator[T]:
                 continue
         return False
 
+    source = iter(items)
+
     def produce() -> None:
         try:
-            for item in items:
+            for item in source:
                 if not put(item):
                     return
         except BaseException as exc:  # handed to the caller's thread, raised there
             put(_Done(exc))
             return
+        finally:
+            if isinstance(source, Generator):
+                source.close()  # a caller that stopped early: the source's own clean-up runs now
         put(_Done())
 
     worker = threading.Thread(target=produce, name="forewarn-parts-ahead", daemon=True)
