@@ -18,13 +18,13 @@ from typing import Any
 
 import polars as pl
 import pytest
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Engine, text
 
 from forewarn.ingest import chunked
 from forewarn.ingest.importer import import_file, validate_file
 from forewarn.ingest.mapping import parse_mapping
 from forewarn.ingest.problems import ImportRejected, ValidationReport
-from forewarn.store import bulk, bulk_parts, migrate, sqlite_ingest
+from forewarn.store import adbc_write, bulk, bulk_parts, migrate, sqlite_segments
 from forewarn.store.database import make_engine
 
 MAPPING = """
@@ -258,21 +258,22 @@ def test_a_failure_while_writing_leaves_the_store_as_it_was(
 def test_a_failure_of_the_writer_midway_leaves_the_store_as_it_was(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The parts are made one ahead in a thread (``bulk_parts.ahead``): a failure while one is written (the load
-    file on SQLite, ``COPY`` on PostgreSQL), after the first was taken, rolls everything back and stops the
-    thread."""
-    real_attach, real_load = sqlite_ingest.attach_frame, bulk._bulk_load
+    """The parts are made one ahead in a thread, and on SQLite written into segments by another while the one
+    before is copied (``store.sqlite_segments``): a failure while the second part is written (its segment on
+    SQLite, after the first was copied into the table; its ``COPY`` on PostgreSQL) rolls everything back and
+    stops the threads."""
+    real_write, real_load = adbc_write.write_file, bulk._bulk_load
     taken: list[int] = []
 
-    def attach(conn: Connection, frames: Iterable[pl.DataFrame]) -> str:
-        def two() -> Iterator[pl.DataFrame]:
+    def write(path: Path, frames: Iterable[pl.DataFrame]) -> None:
+        def counted() -> Iterator[pl.DataFrame]:
             for frame in frames:
                 taken.append(frame.height)
-                yield frame
                 if len(taken) == 2:
                     raise OSError("disk full")
+                yield frame
 
-        return real_attach(conn, two())
+        real_write(path, counted())
 
     def load(*args: Any) -> None:
         taken.append(args[2].height)
@@ -283,7 +284,7 @@ def test_a_failure_of_the_writer_midway_leaves_the_store_as_it_was(
     path = _parquet(_frame(), tmp_path / "first", "extract")
     before = _stored(engine)
     with monkeypatch.context() as patch:
-        patch.setattr(sqlite_ingest, "attach_frame", attach)
+        patch.setattr(sqlite_segments, "write_file", write)
         patch.setattr(bulk_parts, "_bulk_load", load)
         with pytest.raises(OSError, match="disk full"):
             _import(engine, path, chunks=True)
@@ -291,6 +292,7 @@ def test_a_failure_of_the_writer_midway_leaves_the_store_as_it_was(
     assert _stored(engine) == before
     assert not [t for t in threading.enumerate() if t.name == "forewarn-parts-ahead"]
     assert not _spills(path.parent)
-    assert _import(engine, path, chunks=True).observations_inserted == sum(
-        1 for row in _stored(engine)["observations"]
+    assert not list(path.parent.glob("forewarn-segments-*")) and not list(
+        tmp_path.glob("forewarn-segments-*")
     )
+    assert _import(engine, path, chunks=True).observations_inserted == len(_stored(engine)["observations"])

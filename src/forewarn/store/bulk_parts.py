@@ -12,17 +12,14 @@ load. On SQLite the parts are written one after the other into one load file, at
 
 from __future__ import annotations
 
-import queue
 import sqlite3
-import threading
-from collections.abc import Generator, Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from typing import TypeVar
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import closing, contextmanager
 
 import polars as pl
 from sqlalchemy import Connection, select
 
-from forewarn.store import sqlite_ingest
+from forewarn.store import sqlite_segments
 from forewarn.store.bulk import (
     VALUE_COLUMNS,
     Progress,
@@ -33,8 +30,7 @@ from forewarn.store.bulk import (
     bump_data_versions,
 )
 from forewarn.store.models import Observation
-
-T = TypeVar("T")
+from forewarn.store.threads import ahead
 
 COLUMNS = ["organisation_id", "indicator_id", "period_start", "period_end", *VALUE_COLUMNS]
 
@@ -83,23 +79,29 @@ def insert_parts(
             yield part.with_columns(pl.col(pl.Date).dt.strftime("%Y-%m-%d")) if sqlite else part
 
     if not sqlite:
-        for part in ahead(stored()):
-            frame = part.with_columns(
-                pl.lit(batch_id, dtype=pl.Int64).alias("batch_id"), pl.lit(1).alias("revision")
-            )
-            _bulk_load(conn, "observations", frame, [*COLUMNS, "batch_id", "revision"], chunk_rows, progress)
+        with closing(ahead(stored())) as made:  # its thread stopped at once if a COPY fails
+            for part in made:
+                frame = part.with_columns(
+                    pl.lit(batch_id, dtype=pl.Int64).alias("batch_id"), pl.lit(1).alias("revision")
+                )
+                _bulk_load(
+                    conn, "observations", frame, [*COLUMNS, "batch_id", "revision"], chunk_rows, progress
+                )
     else:
-        staged = sqlite_ingest.attach_frame(conn, ahead(stored()))
         source = ", ".join(f'"{c}"' for c in COLUMNS)
-        for start in range(0, rows, chunk_rows):
-            # A new table's rowids are 1..n in the order written, so a rowid range is a chunk of the parts.
-            conn.exec_driver_sql(
-                f"INSERT INTO observations ({', '.join(COLUMNS)}, batch_id, revision) "
-                f"SELECT {source}, {int(batch_id)}, 1 FROM {staged} "
-                f"WHERE rowid > {start} AND rowid <= {start + chunk_rows}"
-            )
-            if progress:
-                progress(min(chunk_rows, rows - start))
+
+        def copy(staged: str, height: int) -> None:
+            for start in range(0, height, chunk_rows):
+                # A new table's rowids are 1..n in the order written, so a rowid range is a chunk of the parts.
+                conn.exec_driver_sql(
+                    f"INSERT INTO observations ({', '.join(COLUMNS)}, batch_id, revision) "
+                    f"SELECT {source}, {int(batch_id)}, 1 FROM {staged} "
+                    f"WHERE rowid > {start} AND rowid <= {start + chunk_rows}"
+                )
+                if progress:
+                    progress(min(chunk_rows, height - start))
+
+        sqlite_segments.copy_segments(conn, ahead(stored()), copy)
     with sorter_threads(conn, REBUILD_THREADS if sqlite else 0):
         for statement in rebuild:
             conn.exec_driver_sql(statement)
@@ -109,62 +111,6 @@ def insert_parts(
 
 REBUILD_THREADS = 1
 """Helper threads SQLite's sorter may use for the rebuild of an index (``PRAGMA threads``): the second core."""
-
-
-class _Done:
-    """The end of :func:`ahead`'s queue, carrying the producer's exception if it failed."""
-
-    def __init__(self, error: BaseException | None = None) -> None:
-        self.error = error
-
-
-def ahead(items: Iterable[T]) -> Generator[T, None, None]:
-    """``items``, each made in a thread of its own while the caller works on the one before (one ahead at most).
-
-    The parts of an import are computed by Polars (the ids, the sort, the dates as text) and written by ADBC's
-    SQLite driver or ``COPY``, which all release the GIL: so the next part is made on the second core while this
-    one is written. An exception in the producer is raised here, in the caller's thread, at the point the part
-    would have come; if the caller stops early (an error while writing), the producer stops at its next part."""
-    handoff: queue.Queue[T | _Done] = queue.Queue(maxsize=1)
-    stop = threading.Event()
-
-    def put(item: T | _Done) -> bool:
-        while not stop.is_set():
-            try:
-                handoff.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    source = iter(items)
-
-    def produce() -> None:
-        try:
-            for item in source:
-                if not put(item):
-                    return
-        except BaseException as exc:  # handed to the caller's thread, raised there
-            put(_Done(exc))
-            return
-        finally:
-            if isinstance(source, Generator):
-                source.close()  # a caller that stopped early: the source's own clean-up runs now
-        put(_Done())
-
-    worker = threading.Thread(target=produce, name="forewarn-parts-ahead", daemon=True)
-    worker.start()
-    try:
-        while True:
-            item = handoff.get()
-            if isinstance(item, _Done):
-                if item.error is not None:
-                    raise item.error
-                return
-            yield item
-    finally:
-        stop.set()
-        worker.join()
 
 
 @contextmanager
