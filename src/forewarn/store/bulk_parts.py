@@ -6,8 +6,10 @@ indicators' ids, each part sorted by organisation and period: the order of the u
 table, and get their ids, in the order :func:`~forewarn.store.bulk.write_observations` gives them. This is its path
 for a file of indicators the store holds no observations of (the first import of a file): straight into the table,
 and into an empty table with the secondary indexes (and, on PostgreSQL, the foreign keys) built once after the
-load. On SQLite the parts are written one after the other into one load file, attached once
-(:mod:`forewarn.store.sqlite_ingest`); on PostgreSQL each is copied in by ``COPY``. All in the caller's transaction.
+load. On SQLite the parts are written into load files that grow (:mod:`forewarn.store.sqlite_segments`) by a
+thread while the one before is copied in; on PostgreSQL each is copied in by ``COPY``. Either way the next part is
+made (ids, sort, dates as text) in a thread of its own (:func:`forewarn.store.threads.ahead`) while this one is
+written: the second core. All in the caller's transaction.
 """
 
 from __future__ import annotations
