@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from forewarn.ingest import chunked
 from forewarn.ingest.importer import import_file, validate_file
 from forewarn.ingest.mapping import parse_mapping
 from forewarn.ingest.problems import ImportRejected, ValidationReport
-from forewarn.store import migrate
+from forewarn.store import adbc_write, bulk, bulk_parts, migrate, sqlite_segments
 from forewarn.store.database import make_engine
 
 MAPPING = """
@@ -252,3 +253,46 @@ def test_a_failure_while_writing_leaves_the_store_as_it_was(
         assert _stored(engine) == before
         assert not _spills(path.parent)
     assert _import(engine, second, chunks=True).observations_updated > 0
+
+
+def test_a_failure_of_the_writer_midway_leaves_the_store_as_it_was(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The parts are made one ahead in a thread, and on SQLite written into segments by another while the one
+    before is copied (``store.sqlite_segments``): a failure while the second part is written (its segment on
+    SQLite, after the first was copied into the table; its ``COPY`` on PostgreSQL) rolls everything back and
+    stops the threads."""
+    real_write, real_load = adbc_write.write_file, bulk._bulk_load
+    taken: list[int] = []
+
+    def write(path: Path, frames: Iterable[pl.DataFrame]) -> None:
+        def counted() -> Iterator[pl.DataFrame]:
+            for frame in frames:
+                taken.append(frame.height)
+                if len(taken) == 2:
+                    raise OSError("disk full")
+                yield frame
+
+        real_write(path, counted())
+
+    def load(*args: Any) -> None:
+        taken.append(args[2].height)
+        if len(taken) == 2:
+            raise OSError("disk full")
+        real_load(*args)
+
+    path = _parquet(_frame(), tmp_path / "first", "extract")
+    before = _stored(engine)
+    with monkeypatch.context() as patch:
+        patch.setattr(sqlite_segments, "write_file", write)
+        patch.setattr(bulk_parts, "_bulk_load", load)
+        with pytest.raises(OSError, match="disk full"):
+            _import(engine, path, chunks=True)
+    assert len(taken) == 2 and all(taken)
+    assert _stored(engine) == before
+    assert not [t for t in threading.enumerate() if t.name == "forewarn-parts-ahead"]
+    assert not _spills(path.parent)
+    assert not list(path.parent.glob("forewarn-segments-*")) and not list(
+        tmp_path.glob("forewarn-segments-*")
+    )
+    assert _import(engine, path, chunks=True).observations_inserted == len(_stored(engine)["observations"])

@@ -17,15 +17,13 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Connection, Engine, insert, select, text, update
 
-from forewarn.store import pg_copy, sqlite_ingest
+from forewarn.store import bulk_organisations, pg_copy, sqlite_ingest
 from forewarn.store.models import (
     Dataset,
     Event,
     ImportBatch,
     Indicator,
     Observation,
-    Organisation,
-    OrganisationAttribute,
 )
 
 STAGING = "forewarn_staging_observations"
@@ -103,104 +101,16 @@ def upsert_indicators(conn: Connection, rows: Sequence[dict[str, Any]]) -> tuple
 def upsert_organisations(
     conn: Connection, organisations: pl.DataFrame, dataset_id: int, batch_id: int
 ) -> tuple[dict[str, int], int]:
-    """Create organisations not yet known; fill in name, type and region where the file gives them."""
-    codes = organisations["org_code"].to_list()
-    known: dict[str, int] = {}
-    for start in range(0, len(codes), 5000):
-        chunk = codes[start : start + 5000]
-        known.update(
-            conn.execute(select(Organisation.code, Organisation.id).where(Organisation.code.in_(chunk))).all()
-        )
-    new = organisations.filter(~pl.col("org_code").is_in(list(known)))
-    if new.height:
-        conn.execute(
-            insert(Organisation),
-            [
-                {
-                    "code": r["org_code"],
-                    "name": r["name"],
-                    "type": r["type"],
-                    "region": r["region"],
-                    "dataset_id": dataset_id,
-                    "created_batch_id": batch_id,
-                }
-                for r in new.iter_rows(named=True)
-            ],
-        )
-    old = organisations.filter(pl.col("org_code").is_in(list(known)))
-    for r in old.iter_rows(named=True):
-        changes = {k: r[k] for k in ("type", "region") if r[k] is not None}
-        if r["name"] != r["org_code"]:
-            changes["name"] = r["name"]
-        if changes:
-            conn.execute(
-                update(Organisation).where(Organisation.id == known[r["org_code"]]).values(**changes)
-            )
-    ids: dict[str, int] = {}
-    for start in range(0, len(codes), 5000):
-        chunk = codes[start : start + 5000]
-        ids.update(
-            conn.execute(select(Organisation.code, Organisation.id).where(Organisation.code.in_(chunk))).all()
-        )
-    parents = organisations.filter(pl.col("parent_code").is_not_null())
-    for r in parents.iter_rows(named=True):
-        parent_id = conn.execute(
-            select(Organisation.id).where(Organisation.code == r["parent_code"])
-        ).scalar_one_or_none()
-        if parent_id is not None:
-            conn.execute(
-                update(Organisation).where(Organisation.id == ids[r["org_code"]]).values(parent_id=parent_id)
-            )
-    return ids, new.height
+    """Create organisations not yet known; fill in name, type and region where the file gives them (set-based:
+    :func:`forewarn.store.bulk_organisations.upsert_organisations`)."""
+    return bulk_organisations.upsert_organisations(conn, organisations, dataset_id, batch_id)
 
 
 def write_attributes(
     conn: Connection, attributes: pl.DataFrame, org_ids: dict[str, int], batch_id: int
 ) -> int:
-    if attributes.is_empty():
-        return 0
-    existing = {
-        (o, n, d): (vn, vt)
-        for o, n, d, vn, vt in conn.execute(
-            select(
-                OrganisationAttribute.organisation_id,
-                OrganisationAttribute.name,
-                OrganisationAttribute.valid_from,
-                OrganisationAttribute.value_number,
-                OrganisationAttribute.value_text,
-            ).where(OrganisationAttribute.organisation_id.in_(list(set(org_ids.values()))))
-        )
-    }
-    new_rows = []
-    written = 0
-    for r in attributes.iter_rows(named=True):
-        key = (org_ids[r["org_code"]], r["name"], r["valid_from"])
-        value = (r["value_number"], r["value_text"])
-        if key not in existing:
-            new_rows.append(
-                {
-                    "organisation_id": key[0],
-                    "name": key[1],
-                    "valid_from": key[2],
-                    "value_number": value[0],
-                    "value_text": value[1],
-                    "batch_id": batch_id,
-                }
-            )
-        elif existing[key] != value:
-            conn.execute(
-                update(OrganisationAttribute)
-                .where(
-                    OrganisationAttribute.organisation_id == key[0],
-                    OrganisationAttribute.name == key[1],
-                    OrganisationAttribute.valid_from == key[2],
-                )
-                .values(value_number=value[0], value_text=value[1], batch_id=batch_id)
-            )
-            written += 1
-    if new_rows:
-        conn.execute(insert(OrganisationAttribute), new_rows)
-    return written + len(new_rows)
+    """Insert new dated attributes and update changed ones (:func:`forewarn.store.bulk_organisations.write_attributes`)."""
+    return bulk_organisations.write_attributes(conn, attributes, org_ids, batch_id)
 
 
 def write_events(conn: Connection, events: pl.DataFrame, org_ids: dict[str, int], batch_id: int) -> int:

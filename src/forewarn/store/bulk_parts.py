@@ -6,18 +6,22 @@ indicators' ids, each part sorted by organisation and period: the order of the u
 table, and get their ids, in the order :func:`~forewarn.store.bulk.write_observations` gives them. This is its path
 for a file of indicators the store holds no observations of (the first import of a file): straight into the table,
 and into an empty table with the secondary indexes (and, on PostgreSQL, the foreign keys) built once after the
-load. On SQLite the parts are written one after the other into one load file, attached once
-(:mod:`forewarn.store.sqlite_ingest`); on PostgreSQL each is copied in by ``COPY``. All in the caller's transaction.
+load. On SQLite the parts are written into load files that grow (:mod:`forewarn.store.sqlite_segments`) by a
+thread while the one before is copied in; on PostgreSQL each is copied in by ``COPY``. Either way the next part is
+made (ids, sort, dates as text) in a thread of its own (:func:`forewarn.store.threads.ahead`) while this one is
+written: the second core. All in the caller's transaction.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import closing, contextmanager
 
 import polars as pl
 from sqlalchemy import Connection, select
 
-from forewarn.store import sqlite_ingest
+from forewarn.store import sqlite_segments
 from forewarn.store.bulk import (
     VALUE_COLUMNS,
     Progress,
@@ -28,6 +32,7 @@ from forewarn.store.bulk import (
     bump_data_versions,
 )
 from forewarn.store.models import Observation
+from forewarn.store.threads import ahead
 
 COLUMNS = ["organisation_id", "indicator_id", "period_start", "period_end", *VALUE_COLUMNS]
 
@@ -67,25 +72,60 @@ def insert_parts(
                 pl.col(*VALUE_COLUMNS).cast(pl.Float64),
             )
 
-    if conn.dialect.name == "postgresql":
+    sqlite = conn.dialect.name == "sqlite"
+
+    def stored() -> Iterator[pl.DataFrame]:
+        # On SQLite the dates go to the load file as ISO text (as SQLAlchemy stores them): done here, in the
+        # thread that makes the parts, rather than in the writer's.
         for part in typed():
-            frame = part.with_columns(
-                pl.lit(batch_id, dtype=pl.Int64).alias("batch_id"), pl.lit(1).alias("revision")
-            )
-            _bulk_load(conn, "observations", frame, [*COLUMNS, "batch_id", "revision"], chunk_rows, progress)
+            yield part.with_columns(pl.col(pl.Date).dt.strftime("%Y-%m-%d")) if sqlite else part
+
+    if not sqlite:
+        with closing(ahead(stored())) as made:  # its thread stopped at once if a COPY fails
+            for part in made:
+                frame = part.with_columns(
+                    pl.lit(batch_id, dtype=pl.Int64).alias("batch_id"), pl.lit(1).alias("revision")
+                )
+                _bulk_load(
+                    conn, "observations", frame, [*COLUMNS, "batch_id", "revision"], chunk_rows, progress
+                )
     else:
-        staged = sqlite_ingest.attach_frame(conn, typed())
         source = ", ".join(f'"{c}"' for c in COLUMNS)
-        for start in range(0, rows, chunk_rows):
-            # A new table's rowids are 1..n in the order written, so a rowid range is a chunk of the parts.
-            conn.exec_driver_sql(
-                f"INSERT INTO observations ({', '.join(COLUMNS)}, batch_id, revision) "
-                f"SELECT {source}, {int(batch_id)}, 1 FROM {staged} "
-                f"WHERE rowid > {start} AND rowid <= {start + chunk_rows}"
-            )
-            if progress:
-                progress(min(chunk_rows, rows - start))
-    for statement in rebuild:
-        conn.exec_driver_sql(statement)
+
+        def copy(staged: str, height: int) -> None:
+            for start in range(0, height, chunk_rows):
+                # A new table's rowids are 1..n in the order written, so a rowid range is a chunk of the parts.
+                conn.exec_driver_sql(
+                    f"INSERT INTO observations ({', '.join(COLUMNS)}, batch_id, revision) "
+                    f"SELECT {source}, {int(batch_id)}, 1 FROM {staged} "
+                    f"WHERE rowid > {start} AND rowid <= {start + chunk_rows}"
+                )
+                if progress:
+                    progress(min(chunk_rows, height - start))
+
+        sqlite_segments.copy_segments(conn, ahead(stored()), copy)
+    with sorter_threads(conn, REBUILD_THREADS if sqlite else 0):
+        for statement in rebuild:
+            conn.exec_driver_sql(statement)
     bump_data_versions(conn, sorted(indicators))
     return rows
+
+
+REBUILD_THREADS = 1
+"""Helper threads SQLite's sorter may use for the rebuild of an index (``PRAGMA threads``): the second core."""
+
+
+@contextmanager
+def sorter_threads(conn: Connection, threads: int) -> Iterator[None]:
+    """``PRAGMA threads`` set to ``threads`` on a SQLite connection for the block, then back to what it was (a
+    no-op elsewhere, or for 0). Allowed inside a transaction, unlike ``temp_store``."""
+    raw = conn.connection.driver_connection if threads else None
+    if not isinstance(raw, sqlite3.Connection):
+        yield
+        return
+    before = int(raw.execute("PRAGMA threads").fetchone()[0])
+    raw.execute(f"PRAGMA threads = {int(threads)}")
+    try:
+        yield
+    finally:
+        raw.execute(f"PRAGMA threads = {before}")

@@ -36,10 +36,11 @@ TABLE = "rows"
 
 
 def detach(raw: sqlite3.Connection) -> None:
-    """Detach the load file from ``raw`` if it is attached (outside a transaction that read it)."""
-    attached = {str(row[1]) for row in raw.execute("PRAGMA database_list")}
-    if SCHEMA in attached:
-        raw.execute(f"DETACH DATABASE {SCHEMA}")
+    """Detach the load file from ``raw`` if it is attached (outside a transaction that read it), and the segments
+    of :mod:`forewarn.store.sqlite_segments` (named ``forewarn_load_segment_<n>``)."""
+    for name in [str(row[1]) for row in raw.execute("PRAGMA database_list")]:
+        if name == SCHEMA or name.startswith(f"{SCHEMA}_segment_"):
+            raw.execute(f"DETACH DATABASE {name}")
 
 
 def load_folder(raw: sqlite3.Connection) -> Path:
