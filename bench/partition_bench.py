@@ -189,11 +189,11 @@ def stream_pool_runs(
         start_wall = time.perf_counter() - wall
         maths_wall = time.perf_counter()
         own = time.process_time()
-        done = []
-        for spooled, *figures in pool.map(
+        done: list[tuple[PartitionResult, float, float, float]] = []
+        for spooled, read, scan, scan_wall in pool.map(
             _scan_file, [str(folder)] * indicators, range(indicators), [spool] * indicators
         ):
-            done.append((unspool_result(spooled), *figures))
+            done.append((unspool_result(spooled), read, scan, scan_wall))
         maths_wall = time.perf_counter() - maths_wall
         own_maths = time.process_time() - own
         ended = dict(pool.map(_worker_cpu, range(workers)))
@@ -369,7 +369,7 @@ def main() -> None:
         store_runs(args.store, args.pool, args.repeat)
         return
     if args.stream:
-        frames = None
+        frames: tuple[pl.DataFrame, pl.DataFrame] | None = None
         if not (args.workers and args.workers_only):
             frames = _frames(stream_runs(args.orgs, args.indicators, args.months))
         if args.workers:
@@ -382,6 +382,7 @@ def main() -> None:
             else:
                 same = pooled_frames[0].equals(frames[0]) and pooled_frames[1].equals(frames[1])
                 print(f"  identical to in-process: {same}")
+        assert frames is not None  # the in-process run or the pool's
         status, signals = frames
         save_compare(status, signals, args.save, args.compare)
         return
