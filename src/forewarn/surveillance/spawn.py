@@ -1,11 +1,12 @@
 """The scan's local worker processes: spawned, one computing thread each, with the heap kept, results as files.
 
 A pool of N workers on N cores already gives every core one process of maths. Each spawned worker would
-otherwise start Polars' thread pool and OpenBLAS's at one thread per core, N x N threads in all: Polars'
-steps of a partition (the fingerprints' hash, the result frames) then ran on threads that competed with the
-other worker's maths for the same cores (docs/performance.md, "The maths, third pass"). The thread counts are
-read once, when each library starts in the worker, so they are set in the environment the workers are
-spawned with (restored in this process afterwards; a variable the user set is left as it is).
+otherwise start Polars' thread pool and OpenBLAS's at one thread per core, N x N threads in all, whose steps
+(the fingerprints' hash, the result frames) then compete with the other worker's maths for the same cores. One
+thread each is the plain choice for a process pool; on the bench machine, loaded, it measured within the noise of
+the threads' default (docs/performance.md, "The maths, third pass"). The thread counts are read once, when each
+library starts in the worker, so they are set in the environment the workers are spawned with (restored in this
+process afterwards; a variable the user set is left as it is).
 
 A worker's result frames (a partition's status rows and signals, about 29 MB for 50,000 series) go back as Arrow
 IPC files in a folder of the pool's life (:func:`spool_frames`, :func:`unspool_frames`), and the pipe carries
