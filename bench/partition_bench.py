@@ -28,7 +28,6 @@ import resource
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -46,13 +45,17 @@ from forewarn.surveillance.partitions import (
     BASELINE_SCHEMA,
     Partition,
     PartitionResult,
+    SpooledResult,
     load_partitions,
     run_partitions,
     scan_in_pool,
     scan_partition,
     scan_partitions,
+    spool_result,
+    unspool_result,
 )
 from forewarn.surveillance.pool import scan_store_in_pool
+from forewarn.surveillance.spawn import spool_folder, worker_pool
 
 
 def cpu_seconds() -> float:
@@ -122,16 +125,20 @@ def stream_runs(orgs: int, indicators: int, months: int) -> list[PartitionResult
     return results
 
 
-def _scan_file(folder: str, index: int) -> tuple[PartitionResult, float, float]:
+def _scan_file(folder: str, index: int, spool: str) -> tuple[SpooledResult, float, float, float]:
     """A pool worker's task: read partition ``index`` from ``folder`` (as the scan's workers read their own
-    partitions) and scan it, consumed; its result and the CPU and wall of the scan alone in this worker."""
+    partitions) and scan it, consumed; its result (written to ``spool``, as the scan's workers send theirs), the
+    CPU of the read and the CPU and wall of the scan alone in this worker."""
+    read = time.process_time()
     observations = pl.read_parquet(Path(folder) / f"{index}.parquet")
     indicators = pl.read_parquet(Path(folder) / f"{index}.indicators.parquet")
     partition = Partition(observations, indicators, pl.DataFrame(schema=BASELINE_SCHEMA))
     del observations
     cpu, wall = time.process_time(), time.perf_counter()
+    read = cpu - read
     result = scan_partition(partition, ScanOptions(), consume=True)
-    return result, time.process_time() - cpu, time.perf_counter() - wall
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    return spool_result(result, spool), read, cpu, wall
 
 
 _BARRIER: Any = None  # a pool worker's barrier, shared by every worker of the pool
@@ -143,45 +150,71 @@ def _worker_init(barrier: Any) -> None:
     keep_heap()
 
 
-def _started(_: int) -> int:
-    """Wait for every worker of the pool (each blocks here, so each takes one of these tasks)."""
+def _started(_: int) -> tuple[int, float]:
+    """Wait for every worker of the pool (each blocks here, so each takes one of these tasks); the worker's
+    pid and its CPU so far (its start: spawn, imports)."""
+    cpu = time.process_time()
     _BARRIER.wait()
-    return os.getpid()
+    return os.getpid(), cpu
+
+
+def _worker_cpu(_: int) -> tuple[int, float]:
+    """The worker's pid and CPU so far (each blocks at the barrier, so each worker takes one of these)."""
+    _BARRIER.wait()
+    return os.getpid(), time.process_time()
 
 
 def stream_pool_runs(
     orgs: int, indicators: int, months: int, workers: int, folder: Path
 ) -> list[PartitionResult]:
     """The same partitions scanned in a pool of ``workers`` spawned processes (heap kept, as the scan's pool
-    workers do), each worker reading its partitions from Parquet files written here first (untimed; as the scan's
-    pool workers read their own from the store). Prints the pool's start (spawn and imports, timed apart), then the
-    wall of the maths over the partitions (reads of the Parquet files and results sent back included) and the CPU
-    of this process and the workers, with the CPU of the scans alone inside the workers."""
+    workers do; :func:`forewarn.surveillance.pool.worker_pool`), each worker reading its partitions from Parquet
+    files written here first (untimed; as the scan's pool workers read their own from the store). Prints the
+    pool's start (spawn and imports, timed apart), then the wall of the maths over the partitions (reads of the
+    Parquet files and results sent back included) and the CPU of this process and the workers, split into the
+    workers' start, their Parquet reads, their scans, and the rest (results serialised and sent in the workers,
+    received in this process)."""
     n_obs = 0
     for i, partition in enumerate(iter_partitions(orgs, indicators, months)):
         n_obs += partition.observations.height
         partition.observations.write_parquet(folder / f"{i}.parquet", compression="uncompressed")
         partition.indicators.write_parquet(folder / f"{i}.indicators.parquet")
-    context = multiprocessing.get_context("spawn")
     cpu, wall = cpu_seconds(), time.perf_counter()
-    barrier = context.Barrier(workers)
-    with ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=_worker_init, initargs=(barrier,)
-    ) as pool:
-        pids = set(pool.map(_started, range(workers)))  # every worker started
+    barrier = multiprocessing.get_context("spawn").Barrier(workers)
+    with (
+        spool_folder(folder) as spool,
+        worker_pool(workers, initializer=_worker_init, initargs=(barrier,)) as pool,
+    ):
+        started = dict(pool.map(_started, range(workers)))  # every worker started
         start_wall = time.perf_counter() - wall
         maths_wall = time.perf_counter()
-        done = list(pool.map(_scan_file, [str(folder)] * indicators, range(indicators)))
+        own = time.process_time()
+        done: list[tuple[PartitionResult, float, float, float]] = []
+        for spooled, read, scan, scan_wall in pool.map(
+            _scan_file, [str(folder)] * indicators, range(indicators), [spool] * indicators
+        ):
+            done.append((unspool_result(spooled), read, scan, scan_wall))
         maths_wall = time.perf_counter() - maths_wall
+        own_maths = time.process_time() - own
+        ended = dict(pool.map(_worker_cpu, range(workers)))
     cpu, wall = cpu_seconds() - cpu, time.perf_counter() - wall
-    results = [r for r, _, _ in done]
-    scan_cpu = sum(c for _, c, _ in done)
+    results = [r[0] for r in done]
+    read_cpu = sum(r[1] for r in done)
+    scan_cpu = sum(r[2] for r in done)
+    start_cpu = sum(started.values())
+    workers_cpu = sum(ended.values())
+    rest = workers_cpu - start_cpu - read_cpu - scan_cpu
     print(
-        f"pool of {workers} ({len(pids)} started before the maths): start {start_wall:.2f} s wall; the maths over "
-        f"{indicators} partitions {maths_wall:.2f} s wall ({n_obs:,} observations; Parquet reads and results sent "
-        f"back included); {cpu:.2f} s CPU for the pool's whole life with the workers (start included), "
-        f"{scan_cpu:.2f} s of it the scans alone ({scan_cpu / n_obs * 1e6:.3f} us an observation); "
-        f"{wall:.2f} s wall in all"
+        f"pool of {workers} ({len(started)} started before the maths): start {start_wall:.2f} s wall; the maths "
+        f"over {indicators} partitions {maths_wall:.2f} s wall ({n_obs:,} observations; Parquet reads and "
+        f"results sent back included); {cpu:.2f} s CPU for the pool's whole life with the workers (start "
+        f"included), {scan_cpu:.2f} s of it the scans alone ({scan_cpu / n_obs * 1e6:.3f} us an observation); "
+        f"{wall:.2f} s wall in all\n"
+        f"  CPU of the workers: start {start_cpu:.2f} s, Parquet reads {read_cpu:.2f} s, scans {scan_cpu:.2f} s, "
+        f"results serialised and sent {rest:.2f} s; this process while the maths ran (results received) "
+        f"{own_maths:.2f} s; per worker: "
+        + ", ".join(f"{ended[p] - started[p]:.2f} s" for p in sorted(ended))
+        + " from the maths' start to its end"
     )
     return results
 
@@ -324,6 +357,11 @@ def main() -> None:
         type=Path,
         help="with --workers: where the partitions' Parquet files go (a temporary folder)",
     )
+    parser.add_argument(
+        "--workers-only",
+        action="store_true",
+        help="with --stream --workers: skip the in-process run (check the pool's results by --compare instead)",
+    )
     parser.add_argument("--save", type=Path, help="write the in-process results (status, signals) here")
     parser.add_argument("--compare", type=Path, help="compare the in-process results with those saved here")
     args = parser.parse_args()
@@ -331,14 +369,21 @@ def main() -> None:
         store_runs(args.store, args.pool, args.repeat)
         return
     if args.stream:
-        results = stream_runs(args.orgs, args.indicators, args.months)
-        status, signals = _frames(results)
+        frames: tuple[pl.DataFrame, pl.DataFrame] | None = None
+        if not (args.workers and args.workers_only):
+            frames = _frames(stream_runs(args.orgs, args.indicators, args.months))
         if args.workers:
             with tempfile.TemporaryDirectory(dir=args.folder) as folder:
                 pooled = stream_pool_runs(args.orgs, args.indicators, args.months, args.workers, Path(folder))
             pooled_frames = _frames(pooled)
-            same = pooled_frames[0].equals(status) and pooled_frames[1].equals(signals)
-            print(f"  identical to in-process: {same}")
+            del pooled
+            if frames is None:
+                frames = pooled_frames
+            else:
+                same = pooled_frames[0].equals(frames[0]) and pooled_frames[1].equals(frames[1])
+                print(f"  identical to in-process: {same}")
+        assert frames is not None  # the in-process run or the pool's
+        status, signals = frames
         save_compare(status, signals, args.save, args.compare)
         return
     parts = partitions(args.orgs, args.indicators, args.months)

@@ -3,6 +3,8 @@ stable processes through the same chart (Making Data Count rules, NHSRplotthedot
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -29,3 +31,13 @@ def test_shares_agree_with_an_independent_simulation() -> None:
 def test_expected_counts_scale_with_the_series_watched() -> None:
     figures = expected_spc_concerns({"a": (100, 24), "b": (300, 24)}, ScanOptions())
     assert figures["b"]["any_concern_expected"] == pytest.approx(3 * figures["a"]["any_concern_expected"])
+
+
+def test_the_simulation_is_run_once_per_length_and_rules() -> None:
+    """Kept per process (partitions of one window length share it), keyed by every input it depends on."""
+    options = ScanOptions()
+    first = stable_concern_shares(30, options, seed=3)
+    assert stable_concern_shares(30, options, seed=3) == first
+    assert stable_concern_shares(30, replace(options, spc_shift_length=6), seed=3) != first
+    assert stable_concern_shares(30, replace(options, spc_trend_length=5), seed=3) != first
+    assert stable_concern_shares(30, options, seed=4) != first

@@ -242,15 +242,15 @@ def summed_width(inside: BoolArray, width: int) -> int:
 
 def _winsorised(u: FloatArray, inside: BoolArray, group: IntArray, n_groups: int, trim: float) -> FloatArray:
     """Winsorise standardised residuals at each group's ``trim`` and ``1 - trim`` quantiles."""
-    out = u.copy()
     if trim <= 0:
-        return out
-    rows, cols = np.nonzero(inside)
-    values = u[rows, cols]
-    groups = group[rows]
+        return u.copy()
+    # The values inside, row by row (the order of ``np.nonzero``), each with its row's group.
+    values = u[inside]
+    groups = np.repeat(group, np.count_nonzero(inside, axis=1))
     counts = np.bincount(groups, minlength=n_groups)
     low = np.full(n_groups, -np.inf)
     high = np.full(n_groups, np.inf)
+    one_group = np.count_nonzero(counts) == 1
     # Type-7 quantiles per group, as the funnel's winsorisation: the two order statistics around each quantile,
     # found by a partial sort of the group's values (a full sort of every value is what this replaces).
     for g in np.flatnonzero(counts).tolist():  # groups (indicators): tens, not series
@@ -260,15 +260,14 @@ def _winsorised(u: FloatArray, inside: BoolArray, group: IntArray, n_groups: int
             position = (count - 1) * prob
             below = int(np.floor(position))
             bounds.append((below, min(below + 1, count - 1), position - below))
-        ordered = np.partition(values[groups == g], sorted({k for b, a, _ in bounds for k in (b, a)}))
+        members = values if one_group else values[groups == g]  # one indicator: every value, no mask
+        ordered = np.partition(members, sorted({k for b, a, _ in bounds for k in (b, a)}))
         (b_low, a_low, f_low), (b_high, a_high, f_high) = bounds
         low[g] = ordered[b_low] + f_low * (ordered[a_low] - ordered[b_low])
         high[g] = ordered[b_high] + f_high * (ordered[a_high] - ordered[b_high])
     series_low = low[group][:, None]
     series_high = high[group][:, None]
-    clipped = np.clip(u, series_low, series_high)
-    out[inside] = clipped[inside]
-    return out
+    return np.asarray(np.where(inside, np.clip(u, series_low, series_high), u), dtype=np.float64)
 
 
 def winsorised_second_moment(trim: float) -> float:

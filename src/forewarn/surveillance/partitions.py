@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Collection, Iterable, Iterator, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Literal, overload
 
@@ -22,9 +23,10 @@ from sqlalchemy import Connection
 
 from forewarn.store.columnar import read_frame, read_frames
 from forewarn.surveillance.compute import SurveillanceResult, compute_partition
-from forewarn.surveillance.heap import keep_heap, kept_heap
+from forewarn.surveillance.heap import kept_heap
 from forewarn.surveillance.options import ScanOptions
 from forewarn.surveillance.panel import INDICATOR_SCHEMA, OBSERVATION_SCHEMA, Panel, build_panel
+from forewarn.surveillance.spawn import spool_folder, spool_frames, unspool_frames, worker_pool
 from forewarn.surveillance.storewide import IndicatorPart, ordered_signals
 
 # Observations per partition when the scan runs in one process: indicators are batched up to this size, so many
@@ -307,9 +309,29 @@ def pool_workers(scheduler: str | None) -> int | None:
     return workers
 
 
-def _scan_consumed(partition: Partition, options: ScanOptions) -> PartitionResult:
-    """:func:`scan_partition` in a pool worker, which holds its copy of the partition for nothing else."""
-    return scan_partition(partition, options, consume=True)
+@dataclass(frozen=True)
+class SpooledResult:
+    """A :class:`PartitionResult` whose frames a pool worker wrote as files (:func:`spool_result`)."""
+
+    paths: tuple[str, ...]
+    parts: dict[str, IndicatorPart]
+
+
+def spool_result(result: PartitionResult, folder: str) -> SpooledResult:
+    """``result`` with its status and signals written as Arrow IPC files in ``folder``, to send back small."""
+    return SpooledResult(spool_frames((result.status, result.signals), folder), result.parts)
+
+
+def unspool_result(spooled: SpooledResult) -> PartitionResult:
+    """The :class:`PartitionResult` :func:`spool_result` wrote (its files read and removed)."""
+    status, signals = unspool_frames(spooled.paths)
+    return PartitionResult(status=status, signals=signals, parts=spooled.parts)
+
+
+def _scan_consumed(partition: Partition, options: ScanOptions, folder: str) -> SpooledResult:
+    """:func:`scan_partition` in a pool worker, which holds its copy of the partition for nothing else; the
+    result's frames written to ``folder``."""
+    return spool_result(scan_partition(partition, options, consume=True), folder)
 
 
 def scan_in_pool(
@@ -321,19 +343,15 @@ def scan_in_pool(
     holds a few partitions, not the store. The workers are spawned (a fork would copy this process's Polars
     thread pool and database connections, which a child cannot use safely) as children of this process, so its
     CPU time as its parent sees it includes theirs."""
-    import multiprocessing
-    from concurrent.futures import Future, ProcessPoolExecutor
-
-    context = multiprocessing.get_context("spawn")
     results: list[PartitionResult] = []
-    pending: deque[Future[PartitionResult]] = deque()
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=keep_heap) as pool:
+    pending: deque[Future[SpooledResult]] = deque()
+    with spool_folder() as folder, worker_pool(workers) as pool:
         for partition in partitions:  # partitions: tens, not series
             if len(pending) >= workers:
-                results.append(pending.popleft().result())
-            pending.append(pool.submit(_scan_consumed, partition, options))
+                results.append(unspool_result(pending.popleft().result()))
+            pending.append(pool.submit(_scan_consumed, partition, options, folder))
             del partition
-        results.extend(future.result() for future in pending)
+        results.extend(unspool_result(future.result()) for future in pending)
     return results
 
 
@@ -399,5 +417,7 @@ __all__ = [
     "scan_in_pool",
     "scan_partition",
     "scan_partitions",
+    "spool_result",
     "status_rows",
+    "unspool_result",
 ]

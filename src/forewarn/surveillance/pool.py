@@ -16,9 +16,8 @@ digests were read before any of them, so the next rescan recomputes what moved.
 
 from __future__ import annotations
 
-import multiprocessing
 from collections.abc import Collection
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -27,7 +26,6 @@ from sqlalchemy import Connection, Engine
 
 from forewarn.store.columnar import ADBC_BATCH_ROWS, ADBC_TYPED, committed_file, read_frame, read_frames
 from forewarn.store.database import make_engine
-from forewarn.surveillance.heap import keep_heap
 from forewarn.surveillance.options import ScanOptions
 from forewarn.surveillance.panel import INDICATOR_SCHEMA, OBSERVATION_SCHEMA
 from forewarn.surveillance.partitions import (
@@ -35,10 +33,14 @@ from forewarn.surveillance.partitions import (
     PARTITION_ROWS,
     Partition,
     PartitionResult,
+    SpooledResult,
     load_partitions,
     scan_in_pool,
     scan_partition,
+    spool_result,
+    unspool_result,
 )
+from forewarn.surveillance.spawn import spool_folder, worker_pool
 
 
 @dataclass(frozen=True)
@@ -118,13 +120,17 @@ def read_observations(source: StoreSource, indicator_ids: Collection[int]) -> pl
         return frame
 
 
-def _scan_task(source: StoreSource, task: PartitionTask, options: ScanOptions) -> PartitionResult | None:
-    """A worker's job: read the partition's observations, then :func:`scan_partition` (consuming them); None
-    for indicators without observations (no partition, as in one process)."""
+def _scan_task(
+    source: StoreSource, task: PartitionTask, options: ScanOptions, folder: str
+) -> SpooledResult | None:
+    """A worker's job: read the partition's observations, then :func:`scan_partition` (consuming them), its
+    result's frames written to ``folder``; None for indicators without observations (no partition, as in one
+    process)."""
     observations = read_observations(source, task.indicator_ids)
     if observations.is_empty():
         return None
-    return scan_partition(Partition(observations, task.indicators, task.baselines), options, consume=True)
+    result = scan_partition(Partition(observations, task.indicators, task.baselines), options, consume=True)
+    return spool_result(result, folder)
 
 
 def store_source(conn: Connection) -> StoreSource | None:
@@ -170,9 +176,8 @@ def scan_store_in_pool(
         conn, f"SELECT organisation_id, indicator_id, rebase_from FROM spc_baselines{where}", BASELINE_SCHEMA
     )
     ids = sorted(int(i) for i in indicators["indicator_id"])
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=keep_heap) as pool:
-        futures: list[Future[PartitionResult | None]] = [
+    with spool_folder() as folder, worker_pool(workers) as pool:
+        futures: list[Future[SpooledResult | None]] = [
             pool.submit(
                 _scan_task,
                 source,
@@ -182,11 +187,19 @@ def scan_store_in_pool(
                     baselines.filter(pl.col("indicator_id") == i),
                 ),
                 options,
+                folder,
             )
             for i in ids
         ]
-        results = [future.result() for future in futures]
-    return [r for r in results if r is not None]
+        # Read back in order as they come (the files do not pile up while the rest compute).
+        return [unspool_result(s) for future in futures if (s := future.result()) is not None]
 
 
-__all__ = ["PartitionTask", "StoreSource", "read_observations", "scan_store_in_pool", "store_source"]
+__all__ = [
+    "PartitionTask",
+    "StoreSource",
+    "read_observations",
+    "scan_store_in_pool",
+    "store_source",
+    "worker_pool",
+]

@@ -9,6 +9,8 @@ processes of independent normal points. Real series that are autocorrelated sign
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from forewarn.stats.spc import PointType, SpcOptions, xmr_chart
@@ -19,15 +21,26 @@ SIMULATED_SERIES = 2000
 
 def stable_concern_shares(length: int, options: ScanOptions, *, seed: int) -> tuple[float, float]:
     """For a stable process of ``length`` points: the share of series with a special cause of concern anywhere,
-    and the share whose latest point is one (what the portfolio counts)."""
+    and the share whose latest point is one (what the portfolio counts).
+
+    The simulation depends on nothing but the length, the rules' lengths and the seed, so each is run once a
+    process (:func:`_stable_concern_shares`): a scan of many partitions of the same window length (twenty
+    indicators of 36 months) simulates one, not one per partition (about 15 ms of CPU each)."""
+    return _stable_concern_shares(length, options.spc_shift_length, options.spc_trend_length, seed)
+
+
+@functools.lru_cache(maxsize=256)
+def _stable_concern_shares(
+    length: int, shift_length: int, trend_length: int, seed: int
+) -> tuple[float, float]:
     rng = np.random.default_rng(seed + length)
     values = rng.standard_normal((SIMULATED_SERIES, length))
     chart = xmr_chart(
         values,
         SpcOptions(
             improvement="increase",
-            shift_length=options.spc_shift_length,
-            trend_length=options.spc_trend_length,
+            shift_length=shift_length,
+            trend_length=trend_length,
         ),
     )
     concern = chart.point_type == int(PointType.SPECIAL_CAUSE_CONCERN)
