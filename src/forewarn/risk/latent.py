@@ -134,14 +134,15 @@ def _factor_score(z: pl.DataFrame, column: str, seed: int = 0) -> pl.DataFrame:
     return pl.DataFrame({"organisation_id": wide["organisation_id"], column: score})
 
 
-def window_levels(known: pl.DataFrame, history: StoreHistory) -> pl.DataFrame:
+def window_levels(known: pl.DataFrame, indicators: pl.DataFrame) -> pl.DataFrame:
     """The window levels of some indicators' observations known at an origin (``organisation_id``,
-    ``indicator_id``, ``period_start``, ``numerator``, ``denominator``, ``value``): one batch's part of
-    :func:`latent_from_levels`, for a pass over the observations that also does other work with each batch
-    (:func:`forewarn.risk.features.features_by_origin`)."""
+    ``indicator_id``, ``period_start``, ``numerator``, ``denominator``, ``value``; ``indicators``: the
+    history's, with each ``kind``): one batch's part of :func:`latent_from_levels`, for a pass over the
+    observations that also does other work with each batch (:func:`forewarn.risk.features.features_by_origin`,
+    perhaps in a pool worker, which is sent the indicators rather than the whole history)."""
     return _window_levels(
         known.select("organisation_id", "indicator_id", "period_start", "numerator", "denominator", "value"),
-        history.indicators.select("indicator_id", "kind"),
+        indicators.select("indicator_id", "kind"),
     )
 
 
@@ -168,7 +169,7 @@ def latent_by_origin(history: StoreHistory, origins: list[dt.date]) -> dict[dt.d
         for origin in origins:
             known = batch.filter(pl.col("known_on") <= origin)
             if known.height:
-                parts[origin].append(window_levels(known, history))
+                parts[origin].append(window_levels(known, history.indicators))
         del batch
     return {origin: latent_from_levels(history, levels) for origin, levels in parts.items()}
 
