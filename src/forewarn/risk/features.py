@@ -31,7 +31,7 @@ import polars as pl
 from forewarn.domain import concern_side_expr
 from forewarn.risk.activity import activity_features
 from forewarn.risk.history import StoreHistory
-from forewarn.risk.latent import latent_features, latent_from_levels, window_levels
+from forewarn.risk.latent import latent_features, latent_from_levels, one_blas_thread, window_levels
 from forewarn.risk.outcomes import GRADE_ORDER
 from forewarn.risk.soft import capacity_estimates
 from forewarn.settings import get_settings
@@ -142,6 +142,16 @@ def _origin_groups(batch: pl.DataFrame, origins: list[dt.date], workers: int) ->
     return [sorted(group) for group in groups if group]
 
 
+def _start_worker() -> None:
+    """A pool worker's set-up: the memory the maths frees kept for the next batch's arrays (as the scan pool's
+    workers do, :func:`forewarn.surveillance.heap.keep_heap`), and BLAS on one thread (two workers on two cores:
+    more threads would only spin, :func:`forewarn.risk.latent.one_blas_thread`)."""
+    from forewarn.surveillance.heap import keep_heap
+
+    keep_heap()
+    one_blas_thread().__enter__()  # for the worker's life: never restored
+
+
 def _scan_batches_in_pool(
     batches: Iterator[pl.DataFrame],
     indicators: pl.DataFrame,
@@ -160,8 +170,6 @@ def _scan_batches_in_pool(
     from collections import deque
     from concurrent.futures import Future, ProcessPoolExecutor
 
-    from forewarn.surveillance.heap import keep_heap
-
     Parts = list[tuple[dt.date, pl.DataFrame | None, pl.DataFrame | None]]
     context = multiprocessing.get_context("spawn")
     pending: deque[list[Future[Parts]]] = deque()
@@ -170,7 +178,7 @@ def _scan_batches_in_pool(
         by_origin = {part[0]: part for future in futures for part in future.result()}
         return [by_origin[origin] for origin in origins]
 
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=keep_heap) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_start_worker) as pool:
         for batch in batches:  # batches: tens
             if len(pending) >= 2:
                 yield collect(pending.popleft())

@@ -29,6 +29,7 @@ Point in time: only observations known at the origin (``known_on <= origin``) ar
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -146,16 +147,33 @@ def window_levels(known: pl.DataFrame, indicators: pl.DataFrame) -> pl.DataFrame
     )
 
 
+def one_blas_thread() -> Any:
+    """A context in which the BLAS and LAPACK calls (OpenBLAS: the factor model's SVD) run on one thread.
+
+    OpenBLAS's threads spin while they wait for each other, and on cores other processes hold that spinning is
+    most of the CPU: the 24 factor fits of the bench's backtest at 500 organisations (500 x 19 matrices, 5 to 7
+    iterations each) took 1.99 s of CPU with the default two threads and 0.045 s with one, at a load average of
+    10 on 2 cores (docs/risk.md, "The bench at 50,000, third pass"); the results are the same to the bit (the
+    backtest's JSON compared). As :func:`forewarn.risk.boosting.one_thread` does for OpenMP."""
+    # threadpoolctl limits the libraries loaded when it is called: SciPy's LAPACK (the SVD) first.
+    import scipy.linalg  # noqa: F401
+    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+
+    return threadpool_limits(limits=1, user_api="blas")
+
+
 def latent_from_levels(history: StoreHistory, levels: list[pl.DataFrame]) -> pl.DataFrame:
     """``organisation_id`` and :data:`LATENT_COLUMNS` from the window levels of every batch of indicators
-    known at an origin (:func:`window_levels`, batches in ascending ``indicator_id``)."""
+    known at an origin (:func:`window_levels`, batches in ascending ``indicator_id``); the factor fits on one
+    BLAS thread (:func:`one_blas_thread`)."""
     if not levels:
         return pl.DataFrame(schema={"organisation_id": pl.Int64})
     z = _standardise(pl.concat(levels), history)
-    frame = _factor_score(z, "recent").rename({"recent": "factor_level"})
-    for column, name in (("change", "factor_change"), ("short", "factor_short")):
-        score = _factor_score(z, column).rename({column: name})
-        frame = frame.join(score, on="organisation_id", how="full", coalesce=True)
+    with one_blas_thread():
+        frame = _factor_score(z, "recent").rename({"recent": "factor_level"})
+        for column, name in (("change", "factor_change"), ("short", "factor_short")):
+            score = _factor_score(z, column).rename({column: name})
+            frame = frame.join(score, on="organisation_id", how="full", coalesce=True)
     return frame.with_columns(pl.col(pl.Float64).fill_nan(None))
 
 
@@ -184,5 +202,6 @@ __all__ = [
     "latent_by_origin",
     "latent_features",
     "latent_from_levels",
+    "one_blas_thread",
     "window_levels",
 ]
