@@ -43,8 +43,8 @@ from forewarn.surveillance.storewide import funnel_fdr
 
 SOFT_PREFIX = "soft_"
 BASELINES = ("signal_count", "naive_mean_z", "last_grade")
-# Ranks are not features: the league tables' rank intervals, which every scan computes, take the conditional
-# expected rank (milliseconds) rather than a simulation (7% of the backtest's CPU at 5,000 organisations).
+# Ranks are not features: the as-of scans skip the league tables' rank intervals (``rank_intervals=False``); the
+# rank options stay as they were (the conditional expected rank, not a simulation) for any scan that takes them.
 _SCAN = ScanOptions(rank_replicates=100, rank_simulation_max_units=0)
 _TREND_PERIODS = 6
 # Observations scanned at once (whole indicators): about 0.4 KB of panel and scan memory each at the peak.
