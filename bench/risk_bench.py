@@ -13,10 +13,13 @@ Then ``forewarn risk backtest --outcome inspection:inadequate --new-only --horiz
 runs as a child process (what the user runs: the history read from the store, the as-of features at every origin,
 the model fits at the test origins, the baselines, the soft-measures refit and the bootstrap intervals). ``--to`` is
 set so that the backtest has ``--origins`` origins in all (default 8, a year apart); as in the CLI the test origins
-are the second half. The wall time, the CPU time (user + system) and the peak RSS of the child come from ``wait4``.
+are the second half. The wall time, the CPU time (user + system) and the peak RSS of the child come from ``wait4``
+(the CPU time includes the child's own pool workers: they are its children, and are waited for); with
+``--scheduler pool:N`` the backtest scans in a pool of N worker processes, and the peak of all its processes
+together (the RSS of the child and every descendant summed, sampled every 0.1 s) is printed beside the child's own.
 
 Run: .venv/bin/python bench/risk_bench.py [--orgs 2000] [--years 10] [--origins 8] [--step 12] [--keep DIR]
-[--save-json FILE] [--compare FILE]. The issue's size: --orgs 50000 --years 10. ``--compare`` prints how many of
+[--save-json FILE] [--compare FILE] [--scheduler pool:2] [--build-only]. The issue's size: --orgs 50000 --years 10. ``--compare`` prints how many of
 the backtest JSON's values differ from an earlier run's ``--save-json`` (on the same store: a change of the code
 should move none, or say why) and the largest difference between two numbers.
 """
@@ -24,6 +27,7 @@ should move none, or say why) and the largest difference between two numbers.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import multiprocessing
@@ -31,6 +35,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -101,16 +106,48 @@ def populate_apart(folder: Path, orgs: int, years: int, seed: int) -> dict[str, 
     return populate(folder, orgs, years, seed)
 
 
-def run_backtest(url: str, arguments: list[str]) -> tuple[float, float, float, dict[str, object]]:
-    """The backtest as a child process: (wall seconds, CPU seconds, peak RSS MB, its JSON)."""
+def tree_peak(pid: int, done: threading.Event, peak: list[float]) -> None:
+    """Sample the summed RSS (MB) of ``pid`` and all its descendants every 0.1 s until ``done``; the largest
+    sum goes to ``peak[0]`` (the pool workers' memory is theirs, not the child's, in ``wait4``'s peak)."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+    except psutil.NoSuchProcess:
+        return
+    while not done.is_set():
+        total = 0
+        try:
+            processes = [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            break
+        for process in processes:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                total += process.memory_info().rss
+        peak[0] = max(peak[0], total / 2**20)
+        done.wait(0.1)
+
+
+def run_backtest(
+    url: str, arguments: list[str], scheduler: str | None = None
+) -> tuple[float, float, float, float, dict[str, object]]:
+    """The backtest as a child process: (wall seconds, CPU seconds, peak RSS MB of the child, peak MB of the child
+    and its descendants together, its JSON)."""
     env = {**os.environ, "FOREWARN_DATABASE_URL": url}
+    if scheduler:
+        env["FOREWARN_SCHEDULER"] = scheduler
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
         child = subprocess.Popen(
             [str(FOREWARN), "risk", "backtest", *arguments], env=env, stdout=out, stderr=err
         )
+        done, peak = threading.Event(), [0.0]
+        sampler = threading.Thread(target=tree_peak, args=(child.pid, done, peak), daemon=True)
+        sampler.start()
         _, status, usage = os.wait4(child.pid, 0)
         wall = time.perf_counter() - started
+        done.set()
+        sampler.join()
         if os.waitstatus_to_exitcode(status) != 0:
             err.seek(0)
             raise SystemExit(f"forewarn risk backtest failed:\n{err.read().decode()}")
@@ -118,7 +155,7 @@ def run_backtest(url: str, arguments: list[str]) -> tuple[float, float, float, d
         text = out.read().decode()
     # --json prints the JSON document first, then the human summary: keep the document.
     payload, _ = json.JSONDecoder().raw_decode(text)
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, payload
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, peak[0], payload
 
 
 def differences(before: object, after: object, path: str = "") -> list[tuple[str, float]]:
@@ -157,6 +194,10 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, default=Path("/tmp/forewarn-riskbench"), help="stores kept here")
     parser.add_argument("--save-json", type=Path, help="write the backtest's JSON here (to compare runs)")
     parser.add_argument("--compare", type=Path, help="an earlier run's --save-json: say what differs")
+    parser.add_argument(
+        "--scheduler", help="FOREWARN_SCHEDULER for the backtest, e.g. pool:2 (default: as set)"
+    )
+    parser.add_argument("--build-only", action="store_true", help="build (or find) the store, run nothing")
     args = parser.parse_args()
     # The simulation is one file per kind: 50,000 organisations x 10 years is 120M indicator rows in one import.
     os.environ.setdefault("FOREWARN_IMPORT_MAX_ROWS", str(args.orgs * args.years * 12 * 40 + 1))
@@ -178,13 +219,17 @@ def main() -> None:
         f"{figures['load_seconds']:,.1f} s, surveys in {figures['surveys_seconds']:,.1f} s",
         flush=True,
     )
+    if args.build_only:
+        return
     print(f"  forewarn risk backtest {' '.join(arguments)}", flush=True)
-    wall, cpu, peak, payload = run_backtest(f"sqlite:///{folder / 'store.db'}", arguments)
+    scheduler = args.scheduler or os.environ.get("FOREWARN_SCHEDULER")
+    wall, cpu, peak, tree, payload = run_backtest(f"sqlite:///{folder / 'store.db'}", arguments, scheduler)
     after = os.getloadavg()
     if args.save_json:
         args.save_json.write_text(json.dumps(payload, indent=1, sort_keys=True))
     print(
-        f"  wall {wall:,.1f} s  cpu {cpu:,.1f} s  peak RSS {peak:,.0f} MB  "
+        f"  wall {wall:,.1f} s  cpu {cpu:,.1f} s  peak RSS {peak:,.0f} MB (all processes {tree:,.0f} MB; "
+        f"scheduler {scheduler or 'none'})  "
         f"({len(payload['test_origins'])} test origins of {args.origins}, {payload['n_cases']:,} cases, "  # type: ignore[arg-type]
         f"{payload['n_events']:,} events; AUC {payload['auc']:.3f})",
         flush=True,

@@ -173,18 +173,74 @@ def test_a_history_read_while_an_import_commits_stops_instead_of_mixing_two_stat
     assert surveillance_by_origin(later, origins)[ORIGIN].height > 0
 
 
-def test_the_rank_intervals_method_changes_no_feature(
+def test_the_scans_without_rank_intervals_change_no_feature(
     history: StoreHistory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The as-of scans take the league tables' rank intervals by the conditional expected rank instead of a
-    simulation (ranks are not features): every feature equals that of scans simulating the rank intervals."""
+    """The as-of scans leave the league tables' rank intervals out (ranks are not features): the scan's status
+    is that of a scan with them but for the ranks' columns, and every feature equals that of scans computing
+    them, by either method (the conditional expected rank, or a simulation)."""
+    from forewarn.surveillance.compute import compute_partition
+
+    known = history.as_of(ORIGIN)
+    panel = build_panel(known.observations.select(list(OBSERVATION_SCHEMA)), known.indicators)
+    full = compute_partition(panel, _SCAN).status
+    skipped = compute_partition(panel, _SCAN, rank_intervals=False).status
+    ranks = [c for c in full.columns if c == "rank" or c.startswith("rank_")]
+    assert ranks and full.select(ranks).drop_nulls().height > 0  # there were ranks to leave out
+    assert_frame_equal(skipped, full.drop(ranks))
+
     origins = [dt.date(2020, 1, 1), ORIGIN]
     assert features._SCAN.rank_simulation_max_units == 0
-    fast = surveillance_by_origin(history, origins)
-    monkeypatch.setattr(features, "_SCAN", replace(features._SCAN, rank_simulation_max_units=10**9))
-    simulated = surveillance_by_origin(history, origins)
+    fast = surveillance_by_origin(history, origins, workers=0)
+
+    def with_ranks(panel: object, options: object, **_: object) -> object:
+        return compute_partition(panel, options, rank_intervals=True)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(features, "compute_partition", with_ranks)
+    for scan in (features._SCAN, replace(features._SCAN, rank_simulation_max_units=10**9)):
+        monkeypatch.setattr(features, "_SCAN", scan)
+        ranked = surveillance_by_origin(history, origins, workers=0)
+        for origin in origins:
+            assert_frame_equal(fast[origin].sort("organisation_id"), ranked[origin].sort("organisation_id"))
+
+
+def test_the_scans_in_a_pool_of_processes_equal_those_of_one_process(
+    history: StoreHistory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``FOREWARN_SCHEDULER=pool:2``: each batch's origins split between two worker processes give the scans,
+    the one-factor estimates and the data version's digest of one process, to the bit and in the same order,
+    over several batches."""
+    monkeypatch.setattr(features, "_SCAN_ROWS", 30_000)
+    origins = [dt.date(2020, 1, 1), ORIGIN, dt.date(2023, 1, 1)]
+    one = features.features_by_origin(history, origins, workers=0)
+    assert history.reader is not None
+    history.reader.whole.clear()
+    pooled = features.features_by_origin(history, origins, read_all=True, workers=2)
+    assert history.reader.whole["rows"] == history.reader.summary["rows"].sum()
     for origin in origins:
-        assert_frame_equal(fast[origin].sort("organisation_id"), simulated[origin].sort("organisation_id"))
+        assert one[0][origin].height > 0 and one[1][origin].height > 0
+        for got, expected in zip(pooled, one, strict=True):  # (a group-by's rows come in any order)
+            assert_frame_equal(got[origin].sort("organisation_id"), expected[origin].sort("organisation_id"))
+    # And the series before they are summarised, row for row in the same order.
+    serial, _ = features._series_by_origin(history, origins, workers=0)
+    parallel, _ = features._series_by_origin(history, origins, workers=2)
+    for origin in origins:
+        assert serial[origin] is not None
+        assert_frame_equal(parallel[origin], serial[origin])  # type: ignore[arg-type]
+
+
+def test_origins_are_shared_between_workers_by_the_rows_they_know() -> None:
+    """Largest first, each to the lightest worker so far: 8 origins whose known rows grow by one a year split
+    into two groups of 18 rows each (8+5+4+1 and 7+6+3+2), each in ascending order; one worker takes all."""
+    origins = [dt.date(2015 + i, 1, 1) for i in range(8)]
+    batch = pl.DataFrame({"known_on": [dt.date(2015 + i, 1, 1) for i in range(8)]})
+    groups = features._origin_groups(batch, origins, 2)
+    assert groups == [
+        [origins[0], origins[3], origins[4], origins[7]],
+        [origins[1], origins[2], origins[5], origins[6]],
+    ]
+    assert features._origin_groups(batch, origins, 1) == [origins]
+    assert features._origin_groups(batch, origins[:1], 2) == [origins[:1]]
 
 
 def test_one_pass_gives_the_scans_and_the_one_factor_windows_of_two_passes(

@@ -81,6 +81,37 @@ def test_the_factor_score_is_the_posterior_mean_of_the_fitted_one_factor_model()
     assert np.corrcoef(score, truth)[0, 1] > np.corrcoef(x.mean(axis=1), truth)[0, 1] + 0.02
 
 
+def test_the_factor_fits_on_one_blas_thread_give_the_scores_of_the_default_threads() -> None:
+    """``one_blas_thread`` limits OpenBLAS to one thread inside it (and restores the limit after), and the
+    factor scores it gives equal those of the default threads to the bit (an organisation x indicator matrix of
+    the bench's shape: 19 indicators, a common factor, some missing values)."""
+    from threadpoolctl import threadpool_info  # type: ignore[import-untyped]
+
+    rng = np.random.default_rng(8)
+    n, p = 2000, 19
+    x = rng.standard_normal(n)[:, None] * rng.uniform(0.2, 0.9, p)[None, :] + rng.standard_normal((n, p))
+    x[rng.random((n, p)) < 0.1] = np.nan
+    z = pl.DataFrame(
+        {
+            "organisation_id": np.repeat(np.arange(n), p),
+            "indicator_id": np.tile(np.arange(p), n),
+            "recent": x.ravel(),
+        }
+    ).drop_nans()
+    default = _factor_score(z, "recent")
+
+    def blas_threads() -> set[int]:
+        return {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+
+    before = blas_threads()
+    with latent.one_blas_thread():
+        assert blas_threads() == {1}
+        one = _factor_score(z, "recent")
+    assert blas_threads() == before
+    assert one["recent"].null_count() == 0
+    assert_frame_equal(one, default)
+
+
 def test_latent_features_use_nothing_published_after_the_origin(history: StoreHistory) -> None:
     """The same features from the whole history and from one whose later observations are nonsense; and the
     check can fail (one organisation's earlier figures halved move them)."""

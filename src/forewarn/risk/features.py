@@ -22,6 +22,7 @@ values ignoring over-dispersion, and the last grade.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,18 +31,20 @@ import polars as pl
 from forewarn.domain import concern_side_expr
 from forewarn.risk.activity import activity_features
 from forewarn.risk.history import StoreHistory
-from forewarn.risk.latent import latent_features, latent_from_levels, window_levels
+from forewarn.risk.latent import latent_features, latent_from_levels, one_blas_thread, window_levels
 from forewarn.risk.outcomes import GRADE_ORDER
 from forewarn.risk.soft import capacity_estimates
+from forewarn.settings import get_settings
 from forewarn.surveillance.compute import compute_partition
 from forewarn.surveillance.options import ScanOptions
 from forewarn.surveillance.panel import OBSERVATION_SCHEMA, build_panel
+from forewarn.surveillance.partitions import pool_workers
 from forewarn.surveillance.storewide import funnel_fdr
 
 SOFT_PREFIX = "soft_"
 BASELINES = ("signal_count", "naive_mean_z", "last_grade")
-# Ranks are not features: the league tables' rank intervals, which every scan computes, take the conditional
-# expected rank (milliseconds) rather than a simulation (7% of the backtest's CPU at 5,000 organisations).
+# Ranks are not features: the as-of scans skip the league tables' rank intervals (``rank_intervals=False``); the
+# rank options stay as they were (the conditional expected rank, not a simulation) for any scan that takes them.
 _SCAN = ScanOptions(rank_replicates=100, rank_simulation_max_units=0)
 _TREND_PERIODS = 6
 # Observations scanned at once (whole indicators): about 0.4 KB of panel and scan memory each at the peak.
@@ -78,7 +81,7 @@ def _indicator_series(observations: pl.DataFrame, indicators: pl.DataFrame, orig
     depending on its indicator's series alone), the recent trend, the latest value and its age. One row a series,
     the funnel's false-discovery rate not yet applied (it is across every series: :func:`_known_series`)."""
     panel = build_panel(observations, indicators, consume=True)
-    status = compute_partition(panel, _SCAN).status
+    status = compute_partition(panel, _SCAN, rank_intervals=False).status
     # Recent trend of each series in the direction of concern, in the indicator's cross-sectional sds a period.
     last = panel.last_index
     rows = np.arange(panel.n_series)
@@ -106,8 +109,98 @@ def _indicator_series(observations: pl.DataFrame, indicators: pl.DataFrame, orig
     return pl.concat([series, status.select(_STATUS_USED)], how="horizontal")
 
 
+def _scan_batch(
+    batch: pl.DataFrame, indicators: pl.DataFrame, origins: list[dt.date], levels: bool
+) -> list[tuple[dt.date, pl.DataFrame | None, pl.DataFrame | None]]:
+    """One batch's part at each of ``origins``: its series (:func:`_indicator_series`) and, with ``levels``, its
+    one-factor window levels (:func:`forewarn.risk.latent.window_levels`); Nones where nothing was known then.
+    In this process or in a pool worker (:func:`_scan_batches_in_pool`): the same work and values either way."""
+    out: list[tuple[dt.date, pl.DataFrame | None, pl.DataFrame | None]] = []
+    for origin in origins:
+        known = batch.filter(pl.col("known_on") <= origin)
+        if not known.height:
+            out.append((origin, None, None))
+            continue
+        windows = window_levels(known, indicators) if levels else None
+        chosen = indicators.join(known.select("indicator_id").unique(), on="indicator_id")
+        series = _indicator_series(known.select(list(OBSERVATION_SCHEMA)), chosen, origin)
+        out.append((origin, series, windows))
+    return out
+
+
+def _origin_groups(batch: pl.DataFrame, origins: list[dt.date], workers: int) -> list[list[dt.date]]:
+    """``origins`` split into up to ``workers`` groups of about the same number of observations known (the work
+    of an origin's scan grows with them): the largest first, each to the lightest group so far. Each group's
+    origins stay in ascending order."""
+    known = [(batch.filter(pl.col("known_on") <= o).height, o) for o in origins]
+    groups: list[list[dt.date]] = [[] for _ in range(workers)]
+    loads = [0] * workers
+    for rows, origin in sorted(known, key=lambda k: (-k[0], k[1])):
+        lightest = loads.index(min(loads))
+        groups[lightest].append(origin)
+        loads[lightest] += rows
+    return [sorted(group) for group in groups if group]
+
+
+def _start_worker() -> None:
+    """A pool worker's set-up: the memory the maths frees kept for the next batch's arrays (as the scan pool's
+    workers do, :func:`forewarn.surveillance.heap.keep_heap`), and BLAS on one thread (two workers on two cores:
+    more threads would only spin, :func:`forewarn.risk.latent.one_blas_thread`)."""
+    from forewarn.surveillance.heap import keep_heap
+
+    keep_heap()
+    one_blas_thread().__enter__()  # for the worker's life: never restored
+
+
+def _scan_batches_in_pool(
+    batches: Iterator[pl.DataFrame],
+    indicators: pl.DataFrame,
+    origins: list[dt.date],
+    levels: bool,
+    workers: int,
+) -> Iterator[list[tuple[dt.date, pl.DataFrame | None, pl.DataFrame | None]]]:
+    """:func:`_scan_batch` of each batch at every origin, in ``workers`` spawned processes: each batch's origins
+    split between the workers (:func:`_origin_groups`, each sent only the rows its latest origin knows), so that
+    even one batch keeps both cores busy; at most two batches in flight, so memory holds a few batches, not the
+    store. Yields each batch's results in ``origins``' order, batch after batch: the same values as in one
+    process (each indicator's results depend on its own series alone). Spawned, not forked (a fork would copy
+    this process's Polars thread pool and database connections), as children of this process, so its CPU time
+    as its parent sees it includes theirs."""
+    import multiprocessing
+    from collections import deque
+    from concurrent.futures import Future, ProcessPoolExecutor
+
+    Parts = list[tuple[dt.date, pl.DataFrame | None, pl.DataFrame | None]]
+    context = multiprocessing.get_context("spawn")
+    pending: deque[list[Future[Parts]]] = deque()
+
+    def collect(futures: list[Future[Parts]]) -> Parts:
+        by_origin = {part[0]: part for future in futures for part in future.result()}
+        return [by_origin[origin] for origin in origins]
+
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_start_worker) as pool:
+        for batch in batches:  # batches: tens
+            if len(pending) >= 2:
+                yield collect(pending.popleft())
+            futures = [
+                pool.submit(
+                    _scan_batch, batch.filter(pl.col("known_on") <= max(group)), indicators, group, levels
+                )
+                for group in _origin_groups(batch, origins, workers)
+            ]
+            pending.append(futures)
+            del batch
+        while pending:
+            yield collect(pending.popleft())
+
+
 def _series_by_origin(
-    history: StoreHistory, origins: list[dt.date], *, read_all: bool = False, levels: bool = False
+    history: StoreHistory,
+    origins: list[dt.date],
+    *,
+    read_all: bool = False,
+    levels: bool = False,
+    workers: int | None = None,
 ) -> tuple[dict[dt.date, pl.DataFrame | None], dict[dt.date, list[pl.DataFrame]]]:
     """Every series known at each of ``origins``, in one pass over the observations: each batch of whole
     indicators of about ``_SCAN_ROWS`` observations (:meth:`StoreHistory.observation_batches`, read from the
@@ -118,22 +211,26 @@ def _series_by_origin(
     known then. ``read_all``: read every observation, not only those known by the last origin, so that the
     same pass gives the data version's digest (:meth:`StoreHistory.observation_digest`). ``levels``: the same
     pass also gives each origin's window levels of the one-factor model (:func:`forewarn.risk.latent.window_levels`,
-    one list a batch; empty lists without it), so that the observations are read once, not twice."""
+    one list a batch; empty lists without it), so that the observations are read once, not twice.
+    ``workers``: the batches' scans in a pool of that many processes (:func:`_scan_batches_in_pool`); None:
+    as ``FOREWARN_SCHEDULER`` says (``pool:N``), else in this process."""
     parts: dict[dt.date, list[pl.DataFrame]] = {origin: [] for origin in origins}
     windows: dict[dt.date, list[pl.DataFrame]] = {origin: [] for origin in origins}
     if not origins:
         return {}, {}
-    for batch in history.observation_batches(None if read_all else max(origins), _SCAN_ROWS):
-        for origin in origins:
-            known = batch.filter(pl.col("known_on") <= origin)
-            if known.height:
-                if levels:
-                    windows[origin].append(window_levels(known, history))
-                chosen = history.indicators.join(known.select("indicator_id").unique(), on="indicator_id")
-                parts[origin].append(
-                    _indicator_series(known.select(list(OBSERVATION_SCHEMA)), chosen, origin)
-                )
-        del batch
+    if workers is None:
+        workers = pool_workers(get_settings().scheduler)
+    batches = history.observation_batches(None if read_all else max(origins), _SCAN_ROWS)
+    if workers:
+        scanned_batches = _scan_batches_in_pool(batches, history.indicators, origins, levels, workers)
+    else:
+        scanned_batches = (_scan_batch(batch, history.indicators, origins, levels) for batch in batches)
+    for scanned_batch in scanned_batches:
+        for origin, series, batch_levels in scanned_batch:
+            if series is not None:
+                parts[origin].append(series)
+            if batch_levels is not None:
+                windows[origin].append(batch_levels)
     out: dict[dt.date, pl.DataFrame | None] = {}
     for origin, scanned in parts.items():
         if not scanned:
@@ -151,24 +248,25 @@ def _known_series(history: StoreHistory, origin: dt.date) -> pl.DataFrame | None
 
 
 def surveillance_by_origin(
-    history: StoreHistory, origins: list[dt.date], *, read_all: bool = False
+    history: StoreHistory, origins: list[dt.date], *, read_all: bool = False, workers: int | None = None
 ) -> dict[dt.date, pl.DataFrame]:
     """The surveillance features of every organisation with data at each of ``origins`` (funnel z, trends, SPC
     and CUSUM signals, stale data, the signal count and naive mean z baselines), each from what was known at
     its origin, in one pass over the observations (:func:`_series_by_origin`; ``read_all``: every observation,
-    for the data version's digest too); for :func:`origin_features`."""
-    scanned, _ = _series_by_origin(history, origins, read_all=read_all)
+    for the data version's digest too; ``workers``: the scans in a pool of processes); for :func:`origin_features`."""
+    scanned, _ = _series_by_origin(history, origins, read_all=read_all, workers=workers)
     return {origin: _summarise(history, series) for origin, series in scanned.items()}
 
 
 def features_by_origin(
-    history: StoreHistory, origins: list[dt.date], *, read_all: bool = False
+    history: StoreHistory, origins: list[dt.date], *, read_all: bool = False, workers: int | None = None
 ) -> tuple[dict[dt.date, pl.DataFrame], dict[dt.date, pl.DataFrame]]:
     """:func:`surveillance_by_origin` and the one-factor estimates of lasting performance
     (:func:`forewarn.risk.latent.latent_by_origin`) at each of ``origins``, both from one pass over the
     observations (each batch read once, for the scans and the one-factor model's windows alike); for
-    :func:`origin_features`. The same values as the two passes made apart."""
-    scanned, windows = _series_by_origin(history, origins, read_all=read_all, levels=True)
+    :func:`origin_features`. The same values as the two passes made apart, and in a pool of ``workers``
+    processes (:func:`_series_by_origin`) as in one."""
+    scanned, windows = _series_by_origin(history, origins, read_all=read_all, levels=True, workers=workers)
     surveillance = {origin: _summarise(history, series) for origin, series in scanned.items()}
     factors = {origin: latent_from_levels(history, levels) for origin, levels in windows.items()}
     return surveillance, factors

@@ -29,6 +29,7 @@ Point in time: only observations known at the origin (``known_on <= origin``) ar
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -134,27 +135,45 @@ def _factor_score(z: pl.DataFrame, column: str, seed: int = 0) -> pl.DataFrame:
     return pl.DataFrame({"organisation_id": wide["organisation_id"], column: score})
 
 
-def window_levels(known: pl.DataFrame, history: StoreHistory) -> pl.DataFrame:
+def window_levels(known: pl.DataFrame, indicators: pl.DataFrame) -> pl.DataFrame:
     """The window levels of some indicators' observations known at an origin (``organisation_id``,
-    ``indicator_id``, ``period_start``, ``numerator``, ``denominator``, ``value``): one batch's part of
-    :func:`latent_from_levels`, for a pass over the observations that also does other work with each batch
-    (:func:`forewarn.risk.features.features_by_origin`)."""
+    ``indicator_id``, ``period_start``, ``numerator``, ``denominator``, ``value``; ``indicators``: the
+    history's, with each ``kind``): one batch's part of :func:`latent_from_levels`, for a pass over the
+    observations that also does other work with each batch (:func:`forewarn.risk.features.features_by_origin`,
+    perhaps in a pool worker, which is sent the indicators rather than the whole history)."""
     return _window_levels(
         known.select("organisation_id", "indicator_id", "period_start", "numerator", "denominator", "value"),
-        history.indicators.select("indicator_id", "kind"),
+        indicators.select("indicator_id", "kind"),
     )
+
+
+def one_blas_thread() -> Any:
+    """A context in which the BLAS and LAPACK calls (OpenBLAS: the factor model's SVD) run on one thread.
+
+    OpenBLAS's threads spin while they wait for each other, and on cores other processes hold that spinning is
+    most of the CPU: the 24 factor fits of the bench's backtest at 500 organisations (500 x 19 matrices, 5 to 7
+    iterations each) took 1.99 s of CPU with the default two threads and 0.045 s with one, at a load average of
+    10 on 2 cores (docs/risk.md, "The bench at 50,000, third pass"); the results are the same to the bit (the
+    backtest's JSON compared). As :func:`forewarn.risk.boosting.one_thread` does for OpenMP."""
+    # threadpoolctl limits the libraries loaded when it is called: SciPy's LAPACK (the SVD) first.
+    import scipy.linalg  # noqa: F401
+    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def latent_from_levels(history: StoreHistory, levels: list[pl.DataFrame]) -> pl.DataFrame:
     """``organisation_id`` and :data:`LATENT_COLUMNS` from the window levels of every batch of indicators
-    known at an origin (:func:`window_levels`, batches in ascending ``indicator_id``)."""
+    known at an origin (:func:`window_levels`, batches in ascending ``indicator_id``); the factor fits on one
+    BLAS thread (:func:`one_blas_thread`)."""
     if not levels:
         return pl.DataFrame(schema={"organisation_id": pl.Int64})
     z = _standardise(pl.concat(levels), history)
-    frame = _factor_score(z, "recent").rename({"recent": "factor_level"})
-    for column, name in (("change", "factor_change"), ("short", "factor_short")):
-        score = _factor_score(z, column).rename({column: name})
-        frame = frame.join(score, on="organisation_id", how="full", coalesce=True)
+    with one_blas_thread():
+        frame = _factor_score(z, "recent").rename({"recent": "factor_level"})
+        for column, name in (("change", "factor_change"), ("short", "factor_short")):
+            score = _factor_score(z, column).rename({column: name})
+            frame = frame.join(score, on="organisation_id", how="full", coalesce=True)
     return frame.with_columns(pl.col(pl.Float64).fill_nan(None))
 
 
@@ -168,7 +187,7 @@ def latent_by_origin(history: StoreHistory, origins: list[dt.date]) -> dict[dt.d
         for origin in origins:
             known = batch.filter(pl.col("known_on") <= origin)
             if known.height:
-                parts[origin].append(window_levels(known, history))
+                parts[origin].append(window_levels(known, history.indicators))
         del batch
     return {origin: latent_from_levels(history, levels) for origin, levels in parts.items()}
 
@@ -183,5 +202,6 @@ __all__ = [
     "latent_by_origin",
     "latent_features",
     "latent_from_levels",
+    "one_blas_thread",
     "window_levels",
 ]

@@ -431,10 +431,17 @@ def _spc_chance(
 
 
 def compute_partition(
-    panel: Panel, options: ScanOptions | None = None, phase: IntArray | None = None
+    panel: Panel,
+    options: ScanOptions | None = None,
+    phase: IntArray | None = None,
+    *,
+    rank_intervals: bool = True,
 ) -> SurveillanceResult:
     """Every method over the series of ``panel`` but the store-wide false-discovery rate: SPC, funnels (z, p and
     limits; ``funnel_q`` and ``funnel_outlier`` empty), CUSUM, rank intervals and trends.
+
+    ``rank_intervals=False`` leaves the league tables' columns (``rank``, ``rank_*``) out, for callers that read
+    no rank (the risk model's as-of scans); every other column is the same.
 
     Each indicator's results depend on its own series alone (its funnel, CUSUM thresholds, league table and random
     stream are its own), so a panel of one indicator gives that indicator's rows of a panel of many. ``summary``
@@ -449,7 +456,11 @@ def compute_partition(
     funnel = _funnels(panel, options, window, estimates)
     changes = detect_changes(panel, options)
     cusum, cusum_signals = changes.columns, changes.signals
-    ranks = latest_rank_intervals(panel, options, window, changes.tau2_within, estimates)
+    ranks = (
+        latest_rank_intervals(panel, options, window, changes.tau2_within, estimates)
+        if rank_intervals
+        else {}
+    )
     trends = _trends(panel, options)
     last = panel.last_index
     columns: dict[str, pl.Series] = {
