@@ -18,9 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import time
 from collections.abc import Callable
-from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -122,7 +120,7 @@ def main() -> None:
         "hinge": {f"hinge_{c}": (pl.col(c) - 1.0).clip(lower_bound=0.0) for c in pos},
     }
     for variant in args.variants:
-        started, cpu0 = time.perf_counter(), cpu()
+        cpu0 = cpu()
         extra = [name for key in variant.split("+") if key in derived for name in derived[key]]
         added = cases.with_columns(
             **{name: e for key in variant.split("+") if key in derived for name, e in derived[key].items()}

@@ -81,12 +81,14 @@ def test_no_usable_fold_keeps_the_default() -> None:
 def test_the_ensemble_is_the_mean_of_the_two_models_probabilities() -> None:
     """The ensemble's probability is exactly the mean of the logistic model's and the calibrated boosting
     model's, each fitted on its own to the same cases."""
+    from forewarn.risk.boosting import one_thread
     from forewarn.risk.pipeline import model_pipeline
 
     x, y, _ = _cases(11, 1000, 1.5)
-    ensemble = model_pipeline("ensemble", 4, 0.3).fit(x, y).predict_proba(x[:50])[:, 1]
-    logistic = model_pipeline("logistic", 4, 0.3).fit(x, y).predict_proba(x[:50])[:, 1]
-    boosting = model_pipeline("boosting", 4).fit(x, y).predict_proba(x[:50])[:, 1]
+    with one_thread():
+        ensemble = model_pipeline("ensemble", 4, 0.3).fit(x, y).predict_proba(x[:50])[:, 1]
+        logistic = model_pipeline("logistic", 4, 0.3).fit(x, y).predict_proba(x[:50])[:, 1]
+        boosting = model_pipeline("boosting", 4).fit(x, y).predict_proba(x[:50])[:, 1]
     np.testing.assert_allclose(ensemble, (logistic + boosting) / 2, rtol=1e-12)
 
 
