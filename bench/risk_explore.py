@@ -9,6 +9,9 @@ cached origin) and its test origins the second half of those. A variant is ``MOD
   ``ens`` (mean of ``lrcv1`` and ``hgb`` probabilities).
 - ``all``: train on every cached origin (3-monthly), not only the CLI's 6-monthly ones.
 - ``grid3``: C from 0.01, 0.03, 0.1 only.
+- ``wNN``: the ensemble's weight on the logistic model, in % (50 by default).
+- ``sq``, ``fx``, ``hinge``, ``due``: extra columns (the squares of concern-side parts, the one-factor estimate's
+  products, hinges at 1, the log chance of an inspection); ``sq`` + ``fx`` became :mod:`forewarn.risk.shapes`.
 
     .venv/bin/python bench/risk_explore.py /work/scratch/accuracy/stores/seed31 lrcv lrcv1 ens+all
 """
@@ -16,6 +19,7 @@ cached origin) and its test origins the second half of those. A variant is ``MOD
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import resource
 from collections.abc import Callable
@@ -51,15 +55,15 @@ def fit_predict(
     if kind in ("lr", "lrcv", "lrcv1"):
         if c is None:
             c = temporal_c(x, y, months, HORIZON, SEED, grid)
-        return model_pipeline("logistic", SEED, c).fit(x, y).predict_proba(xt)[:, 1]
+        return np.asarray(model_pipeline("logistic", SEED, c).fit(x, y).predict_proba(xt)[:, 1])
     with one_thread():
-        return model_pipeline("boosting", SEED).fit(x, y).predict_proba(xt)[:, 1]
+        return np.asarray(model_pipeline("boosting", SEED).fit(x, y).predict_proba(xt)[:, 1])
 
 
 def held_out(
     cases: pl.DataFrame,
-    train_origins: list,
-    tests: list,
+    train_origins: list[dt.date],
+    tests: list[dt.date],
     columns: list[str],
     variant: str,
     transform: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
