@@ -32,7 +32,13 @@ from forewarn.risk.backtest import (
     held_out_predictions,
 )
 from forewarn.risk.demo_runs import latent_truth
-from forewarn.risk.features import SOFT_PREFIX, _soft, inspection_due, origin_features
+from forewarn.risk.features import (
+    SOFT_PREFIX,
+    _soft,
+    features_by_origin,
+    inspection_due,
+    origin_features,
+)
 from forewarn.risk.history import load_history
 from forewarn.risk.metrics import Cases, paired_auc_difference, point_metrics
 from forewarn.risk.outcomes import Outcome, failing_at, failures
@@ -57,8 +63,11 @@ def build(folder: Path) -> None:
     origins, tests = default_origins(history, options)
     found = failures(history, outcome)
     frames = []
+    # Every origin's scans and one-factor estimates from one pass over the observations, as the backtest does.
+    scans, factors = features_by_origin(history, origins, read_all=True)
     for origin in origins:
-        at = origin_features(history, origin).frame  # soft features from every wave (pulse design)
+        # soft features from every wave (pulse design)
+        at = origin_features(history, origin, scans.pop(origin), factors.pop(origin)).frame
         at = at.rename({c: c.replace(SOFT_PREFIX, "pulse_") for c in at.columns if c.startswith(SOFT_PREFIX)})
         annual_soft = _soft(annual.as_of(origin))
         annual_soft = annual_soft.rename(

@@ -76,3 +76,44 @@ def test_no_usable_fold_keeps_the_default() -> None:
     x, y, origin = _cases(7, 100, 1.0)
     assert temporal_c(x, y, np.zeros_like(origin), 12, seed=1) == DEFAULT_C
     assert temporal_c(x, np.zeros_like(y), origin, 12, seed=1) == DEFAULT_C
+
+
+def test_the_ensemble_is_the_mean_of_the_two_models_probabilities() -> None:
+    """The ensemble's probability is exactly the mean of the logistic model's and the calibrated boosting
+    model's, each fitted on its own to the same cases."""
+    from forewarn.risk.boosting import one_thread
+    from forewarn.risk.pipeline import model_pipeline
+
+    x, y, _ = _cases(11, 1000, 1.5)
+    with one_thread():
+        ensemble = model_pipeline("ensemble", 4, 0.3).fit(x, y).predict_proba(x[:50])[:, 1]
+        logistic = model_pipeline("logistic", 4, 0.3).fit(x, y).predict_proba(x[:50])[:, 1]
+        boosting = model_pipeline("boosting", 4).fit(x, y).predict_proba(x[:50])[:, 1]
+    np.testing.assert_allclose(ensemble, (logistic + boosting) / 2, rtol=1e-12)
+
+
+def test_c_is_chosen_once_from_the_first_test_origins_training_cases() -> None:
+    """The backtest's C: chosen by :func:`temporal_c` on the cases known at the first test origin, and every
+    later origin's model fitted with that C (a model with the C fixed to it gives the same probabilities)."""
+    from forewarn.risk.backtest import BacktestOptions, LabelledCases, held_out_predictions
+    from forewarn.risk.outcomes import Outcome
+
+    x, y, origin = _cases(13, 3000, 0.6)
+    days = [add_months(dt.date(2020, 1, 1), int(m)) for m in origin]
+    frame = pl.DataFrame({f"f{i}": x[:, i] for i in range(x.shape[1])}).with_columns(
+        pl.Series("event", y.astype(bool)),
+        pl.Series("origin", days),
+        pl.Series("organisation_id", np.arange(origin.size) % 600),
+    )
+    cases = LabelledCases(frame, [f"f{i}" for i in range(x.shape[1])])
+    tests = [add_months(dt.date(2020, 1, 1), m) for m in (18, 24)]
+    first = origin <= 18 - 12
+    expected = temporal_c(x[first], y[first], origin[first] + 2020 * 12, 12, seed=1)
+    options = BacktestOptions(outcome=Outcome.parse("inspection:inadequate"), seed=1, c=None)
+    chosen = held_out_predictions(cases, options, tests)
+    fixed = held_out_predictions(cases, BacktestOptions(outcome=options.outcome, seed=1, c=expected), tests)
+    np.testing.assert_array_equal(chosen["probability"].to_numpy(), fixed["probability"].to_numpy())
+    # A C other than the first origin's gives other probabilities, so the comparison above can fail.
+    other = next(c for c in C_GRID if c != expected)
+    moved = held_out_predictions(cases, BacktestOptions(outcome=options.outcome, seed=1, c=other), tests)
+    assert not np.allclose(chosen["probability"].to_numpy(), moved["probability"].to_numpy())

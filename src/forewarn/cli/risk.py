@@ -23,6 +23,13 @@ class ModelChoice(StrEnum):
     boosting = "boosting"
 
 
+class BacktestModelChoice(StrEnum):
+    # The backtest also measures the mean of the two models' probabilities; the watchlist stores one model.
+    logistic = "logistic"
+    boosting = "boosting"
+    ensemble = "ensemble"
+
+
 MAX_MONTHS = 120
 
 
@@ -130,8 +137,9 @@ def backtest_command(
     end: Annotated[str | None, typer.Option("--to", help="Last test origin (YYYY-MM-DD).")] = None,
     step: Annotated[int, typer.Option("--step", help="Months between origins.")] = 6,
     model: Annotated[
-        ModelChoice, typer.Option("--model", help="logistic or boosting.")
-    ] = ModelChoice.logistic,
+        BacktestModelChoice,
+        typer.Option("--model", help="logistic, boosting, or ensemble (the mean of their probabilities)."),
+    ] = BacktestModelChoice.logistic,
     without: Annotated[
         list[str] | None, typer.Option("--without", help="Leave out a feature group: soft.")
     ] = None,

@@ -33,6 +33,7 @@ from forewarn.risk.activity import activity_features
 from forewarn.risk.history import StoreHistory
 from forewarn.risk.latent import latent_features, latent_from_levels, one_blas_thread, window_levels
 from forewarn.risk.outcomes import GRADE_ORDER
+from forewarn.risk.shapes import shape_features
 from forewarn.risk.soft import capacity_estimates
 from forewarn.settings import get_settings
 from forewarn.surveillance.compute import compute_partition
@@ -478,6 +479,7 @@ def origin_features(
     for name in BASELINES:
         if name not in frame.columns:
             frame = frame.with_columns(pl.lit(None, dtype=pl.Float64).alias(name))
+    frame = shape_features(frame)
     numeric = [c for c, t in frame.schema.items() if c != "organisation_id" and t.is_numeric()]
     # Sorted, and columns in a fixed order: group-bys do not keep row order, and the model's folds and bootstrap
     # must see the same rows in the same order on every run.

@@ -1,11 +1,13 @@
-"""The risk model's estimators: regularised logistic regression, or gradient boosting calibrated by Platt
-scaling (issue 11). One place for both, so that the backtest, the watchlist's training and the boosting model's
-explanations fit the same estimator.
+"""The risk model's estimators: regularised logistic regression, gradient boosting calibrated by Platt
+scaling (issue 11), or the average of the two's probabilities (soft voting). One place for all, so that the
+backtest, the watchlist's training and the boosting model's explanations fit the same estimator.
 
 References
 ----------
 Platt, J. (1999). Probabilistic outputs for support vector machines and comparisons to regularized likelihood
 methods. In Advances in Large Margin Classifiers, 61-74 (the sigmoid calibration).
+Dietterich, T. G. (2000). Ensemble methods in machine learning. In Multiple Classifier Systems, LNCS 1857, 1-15
+(averaging the probabilities of different models).
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ import numpy as np
 
 if TYPE_CHECKING:
     from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.ensemble import VotingClassifier
     from sklearn.pipeline import Pipeline
 
-ModelKind = Literal["logistic", "boosting"]
+ModelKind = Literal["logistic", "boosting", "ensemble"]
 
 # The logistic model's inverse regularisation strength when none is chosen from the data, and the grid
 # :func:`temporal_c` chooses from.
@@ -28,20 +31,32 @@ C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0)
 C_FOLDS = 3
 
 
-def model_pipeline(kind: ModelKind, seed: int, c: float = DEFAULT_C) -> Pipeline | CalibratedClassifierCV:
+def model_pipeline(
+    kind: ModelKind, seed: int, c: float = DEFAULT_C
+) -> Pipeline | CalibratedClassifierCV | VotingClassifier:
     """L2-regularised logistic regression on imputed, standardised features (its probabilities are calibrated
-    by its own likelihood), with inverse regularisation strength ``c``, or gradient boosting calibrated by Platt
-    scaling on internal folds."""
+    by its own likelihood), with inverse regularisation strength ``c``; gradient boosting calibrated by Platt
+    scaling on internal folds; or (``ensemble``) the mean of the two's probabilities (scikit-learn's soft
+    voting): the logistic model is additive on the log-odds scale, boosting finds thresholds and interactions,
+    and both are calibrated, so their mean is too, to first order."""
     # scikit-learn is imported here, not with the module: the pages and reports that read stored scores import
     # this module through the watchlist, and scikit-learn's import costs them about 1 CPU second a process.
     from sklearn.calibration import CalibratedClassifierCV
-    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.ensemble import HistGradientBoostingClassifier, VotingClassifier
     from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
+    if kind == "ensemble":
+        return VotingClassifier(
+            [
+                ("logistic", model_pipeline("logistic", seed, c)),
+                ("boosting", model_pipeline("boosting", seed)),
+            ],
+            voting="soft",
+        )
     if kind == "logistic":
         return make_pipeline(
             SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),

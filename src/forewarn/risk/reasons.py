@@ -212,6 +212,57 @@ MEANINGS: dict[str, Meaning] = {
         0.0,
         "its indicators taken together have worsened against its own earlier level (score {value})",
     ),
+    # Curved and joint forms (forewarn.risk.shapes): a square of a concern-side part is a concern when above 0;
+    # a product of two features has no side of concern of its own.
+    "factor_level_concern_sq": Meaning(
+        "how far its indicators taken together sit on the side of concern (squared)",
+        HIGH_IS_CONCERN,
+        "score",
+        0.0,
+        "its indicators taken together sit well on the side of concern (squared score {value})",
+    ),
+    "funnel_z_mean_concern_sq": Meaning(
+        "how far its indicators sit outside their funnels on average (squared)",
+        HIGH_IS_CONCERN,
+        "score",
+        0.0,
+        "its indicators sit well outside their funnels on average (squared z {value})",
+    ),
+    "naive_mean_z_concern_sq": Meaning(
+        "how far its latest values sit from the others on average (squared)",
+        HIGH_IS_CONCERN,
+        "score",
+        0.0,
+        "its latest values sit well on the side of concern on average (squared z {value})",
+    ),
+    "factor_level_x_factor_change": Meaning(
+        "its indicators taken together, read with their change",
+        NEUTRAL,
+        "score",
+        None,
+        "its indicators taken together read with their change (product {value})",
+    ),
+    "factor_level_x_trend_mean": Meaning(
+        "its indicators taken together, read with their recent trend",
+        NEUTRAL,
+        "score",
+        None,
+        "its indicators taken together read with their recent trend (product {value})",
+    ),
+    "factor_level_x_last_grade": Meaning(
+        "its indicators taken together, read with its last grade",
+        NEUTRAL,
+        "score",
+        None,
+        "its indicators taken together read with its last inspection grade (product {value})",
+    ),
+    "factor_level_x_months_since_inspection": Meaning(
+        "its indicators taken together, read with the months since its last inspection",
+        NEUTRAL,
+        "score",
+        None,
+        "its indicators taken together read with the months since its last inspection (product {value})",
+    ),
     "level_z_mean": Meaning(
         "its indicators' recent levels against the others on average", HIGH_IS_CONCERN, "z", 0.0
     ),
