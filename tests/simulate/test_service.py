@@ -245,3 +245,27 @@ def test_load_admits_the_rows_the_simulation_declared_and_no_more(engine: Engine
     ]
     result = load(engine, out, limits=limits)
     assert result.indicators.observations_inserted == 2400
+
+
+def test_load_admits_the_bytes_the_declared_rows_allow_and_no_more(engine: Engine, tmp_path: Path) -> None:
+    """The byte limit (FOREWARN_IMPORT_MAX_FILE_MB) gives way in proportion to the declared rows, for the
+    simulator's own indicators file only: bytes per declared row as the limits allow per row. Derivation: with
+    ``max_rows`` 1,000 and ``max_file_bytes`` B, a manifest declaring 2,400 rows admits 2.4 B bytes, so a file of
+    size S with B = S // 2 + 1 is admitted (2.4 B > S); declaring 1,000 rows admits only B < S, and it is refused
+    as any file over the limit is."""
+    out = tmp_path / "sim"
+    simulate(out, SimulationParameters(n_organisations=10, n_years=1, seed=3))
+    size = (out / "indicators.parquet").stat().st_size
+    assert max((out / name).stat().st_size for name in ("organisations.csv", "events.csv")) < size // 2
+    limits = Limits(max_rows=1000, max_file_bytes=size // 2 + 1)
+    shrunk = tmp_path / "shrunk"
+    shutil.copytree(out, shrunk)
+    manifest = json.loads((shrunk / "simulation.json").read_text(encoding="utf-8"))
+    manifest["indicator_rows"] = 1000
+    (shrunk / "simulation.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(ImportRejected) as info:
+        load(engine, shrunk, limits=limits)
+    [problem] = [str(p) for p in info.value.report.problems]
+    assert problem.startswith("indicators.parquet: file of ") and "(FOREWARN_IMPORT_MAX_FILE_MB)" in problem
+    result = load(engine, out, limits=limits)
+    assert result.indicators.observations_inserted == 2400

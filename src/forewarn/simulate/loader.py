@@ -46,9 +46,11 @@ def load(
 
     The one exception to ``limits``: the indicators file may hold as many rows as the simulation declared in its
     manifest (``indicator_rows``), the size the user asked for with ``--orgs`` and ``--years``, when that is more
-    than the row limit (5,000,000 by default, about 6,900 organisations over three years). Every row is still
-    validated, the import is still all or nothing, and a file holding more rows than declared is refused as any
-    file over the limit is.
+    than the row limit (5,000,000 by default, about 6,900 organisations over three years), and be as large in
+    bytes, per declared row, as the limits allow per row (``max_file_bytes`` scaled by the declared rows over
+    ``max_rows``; 200 MB for 5,000,000 rows by default, so a Parquet file of 50,000 organisations over ten years
+    is admitted). Every row is still validated, the import is still all or nothing, and a file holding more rows
+    or bytes than declared allows is refused as any file over the limit is.
 
     Survey responses are left for the surveys service (format: ``README.md`` in ``out_dir``). Idempotent like every
     import: loading the same folder twice changes nothing the second time.
@@ -72,10 +74,19 @@ def load(
         engine,
         out_dir / f"indicators.{ext}",
         out_dir / "indicators_mapping.yml",
-        **{**kwargs, "limits": replace(own, max_rows=max(own.max_rows, declared))},
+        **{**kwargs, "limits": declared_limits(own, declared)},
     )
     events = import_file(engine, out_dir / EVENTS_FILE, out_dir / "events_mapping.yml", **kwargs)
     return LoadResult(organisations=organisations, indicators=indicators, events=events)
 
 
 __all__ = ["LoadResult", "load"]
+
+
+def declared_limits(limits: Limits, declared_rows: int) -> Limits:
+    """``limits`` widened for the simulator's own indicators file of ``declared_rows`` rows: as many rows as
+    declared, and as many bytes per declared row as ``limits`` allow per row (never less than ``limits``)."""
+    if declared_rows <= limits.max_rows:
+        return limits
+    scaled_bytes = limits.max_file_bytes * declared_rows // max(limits.max_rows, 1)
+    return replace(limits, max_rows=declared_rows, max_file_bytes=max(limits.max_file_bytes, scaled_bytes))
