@@ -207,9 +207,9 @@ def test_the_scans_without_rank_intervals_change_no_feature(
 def test_the_scans_in_a_pool_of_processes_equal_those_of_one_process(
     history: StoreHistory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """``FOREWARN_SCHEDULER=pool:2``: each batch's origins split between two worker processes give the scans,
-    the one-factor estimates and the data version's digest of one process, to the bit and in the same order,
-    over several batches."""
+    """A pool of two (the command line's ``FOREWARN_SCHEDULER=pool:2``): each batch's origins split between two
+    worker processes give the scans, the one-factor estimates and the data version's digest of one process, to
+    the bit and in the same order, over several batches."""
     monkeypatch.setattr(features, "_SCAN_ROWS", 30_000)
     origins = [dt.date(2020, 1, 1), ORIGIN, dt.date(2023, 1, 1)]
     one = features.features_by_origin(history, origins, workers=0)

@@ -22,17 +22,16 @@ from forewarn.surveillance.spawn import (
 from forewarn.surveillance.storewide import IndicatorPart
 
 
-def _threads() -> tuple[int, str | None]:
-    return pl.thread_pool_size(), os.environ.get("OPENBLAS_NUM_THREADS")
-
-
 def test_workers_start_with_one_thread_and_this_process_keeps_its_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     for name in WORKER_THREADS:
         monkeypatch.delenv(name, raising=False)
+    # Functions of installed packages only: a spawned worker cannot import this test module (``tests`` is not
+    # on its path when pytest runs from its script).
     with worker_pool(1) as pool:
-        assert pool.submit(_threads).result() == (1, "1")
+        assert pool.submit(pl.thread_pool_size).result() == 1
+        assert pool.submit(os.getenv, "OPENBLAS_NUM_THREADS").result() == "1"
     assert not any(name in os.environ for name in WORKER_THREADS)
 
 

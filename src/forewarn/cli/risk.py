@@ -166,6 +166,7 @@ def backtest_command(
     from forewarn.risk.backtest import BacktestOptions, run_backtest
     from forewarn.risk.store import save_backtest
     from forewarn.settings import get_settings
+    from forewarn.surveillance.partitions import pool_workers
 
     with_soft = _without(without)
     parsed = _outcome(outcome)
@@ -191,6 +192,7 @@ def backtest_command(
             model=model.value,
             with_soft=with_soft,
             truth=_truth(truth, codes) if truth is not None else None,
+            workers=pool_workers(get_settings().scheduler) or 0,
         )
         result = run_backtest(history, options)
     except ValueError as exc:

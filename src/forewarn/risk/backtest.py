@@ -69,6 +69,9 @@ class BacktestOptions:
     # (:func:`forewarn.risk.pipeline.temporal_c`).
     c: float | None = DEFAULT_C
     truth: pl.DataFrame | None = field(default=None, compare=False)  # organisation_id, date, score
+    # The as-of scans in a pool of this many processes (0: in this process); the results are the same either way
+    # (:func:`forewarn.risk.features.features_by_origin`). The command line passes FOREWARN_SCHEDULER's pool:N.
+    workers: int = field(default=0, compare=False)
 
     def __post_init__(self) -> None:
         if self.horizon_months < 1 or self.step_months < 1:
@@ -101,7 +104,7 @@ def labelled_cases(
     # The as-of scans at every origin in one pass over the observations (a batch of indicators at a time); the
     # pass reads every observation, so that the data version stored with the backtest needs no second read.
     # The one-factor estimates of lasting performance come from the same pass (each batch read once).
-    scans, factors = features_by_origin(history, origins, read_all=True)
+    scans, factors = features_by_origin(history, origins, read_all=True, workers=options.workers)
     for origin in origins:  # tens of origins, each vectorised over organisations
         at: OriginFeatures = origin_features(history, origin, scans.pop(origin), factors.pop(origin))
         until = add_months(origin, options.horizon_months)

@@ -35,11 +35,10 @@ from forewarn.risk.latent import latent_features, latent_from_levels, one_blas_t
 from forewarn.risk.outcomes import GRADE_ORDER
 from forewarn.risk.shapes import shape_features
 from forewarn.risk.soft import capacity_estimates
-from forewarn.settings import get_settings
 from forewarn.surveillance.compute import compute_partition
+from forewarn.surveillance.heap import keep_heap
 from forewarn.surveillance.options import ScanOptions
 from forewarn.surveillance.panel import OBSERVATION_SCHEMA, build_panel
-from forewarn.surveillance.partitions import pool_workers
 from forewarn.surveillance.storewide import funnel_fdr
 
 SOFT_PREFIX = "soft_"
@@ -147,8 +146,6 @@ def _start_worker() -> None:
     """A pool worker's set-up: the memory the maths frees kept for the next batch's arrays (as the scan pool's
     workers do, :func:`forewarn.surveillance.heap.keep_heap`), and BLAS on one thread (two workers on two cores:
     more threads would only spin, :func:`forewarn.risk.latent.one_blas_thread`)."""
-    from forewarn.surveillance.heap import keep_heap
-
     keep_heap()
     one_blas_thread().__enter__()  # for the worker's life: never restored
 
@@ -201,7 +198,7 @@ def _series_by_origin(
     *,
     read_all: bool = False,
     levels: bool = False,
-    workers: int | None = None,
+    workers: int = 0,
 ) -> tuple[dict[dt.date, pl.DataFrame | None], dict[dt.date, list[pl.DataFrame]]]:
     """Every series known at each of ``origins``, in one pass over the observations: each batch of whole
     indicators of about ``_SCAN_ROWS`` observations (:meth:`StoreHistory.observation_batches`, read from the
@@ -213,14 +210,12 @@ def _series_by_origin(
     same pass gives the data version's digest (:meth:`StoreHistory.observation_digest`). ``levels``: the same
     pass also gives each origin's window levels of the one-factor model (:func:`forewarn.risk.latent.window_levels`,
     one list a batch; empty lists without it), so that the observations are read once, not twice.
-    ``workers``: the batches' scans in a pool of that many processes (:func:`_scan_batches_in_pool`); None:
-    as ``FOREWARN_SCHEDULER`` says (``pool:N``), else in this process."""
+    ``workers``: the batches' scans in a pool of that many processes (:func:`_scan_batches_in_pool`); 0: in this
+    process. The command line passes ``FOREWARN_SCHEDULER``'s ``pool:N`` down as ``N``."""
     parts: dict[dt.date, list[pl.DataFrame]] = {origin: [] for origin in origins}
     windows: dict[dt.date, list[pl.DataFrame]] = {origin: [] for origin in origins}
     if not origins:
         return {}, {}
-    if workers is None:
-        workers = pool_workers(get_settings().scheduler)
     batches = history.observation_batches(None if read_all else max(origins), _SCAN_ROWS)
     if workers:
         scanned_batches = _scan_batches_in_pool(batches, history.indicators, origins, levels, workers)
@@ -249,7 +244,7 @@ def _known_series(history: StoreHistory, origin: dt.date) -> pl.DataFrame | None
 
 
 def surveillance_by_origin(
-    history: StoreHistory, origins: list[dt.date], *, read_all: bool = False, workers: int | None = None
+    history: StoreHistory, origins: list[dt.date], *, read_all: bool = False, workers: int = 0
 ) -> dict[dt.date, pl.DataFrame]:
     """The surveillance features of every organisation with data at each of ``origins`` (funnel z, trends, SPC
     and CUSUM signals, stale data, the signal count and naive mean z baselines), each from what was known at
@@ -260,7 +255,7 @@ def surveillance_by_origin(
 
 
 def features_by_origin(
-    history: StoreHistory, origins: list[dt.date], *, read_all: bool = False, workers: int | None = None
+    history: StoreHistory, origins: list[dt.date], *, read_all: bool = False, workers: int = 0
 ) -> tuple[dict[dt.date, pl.DataFrame], dict[dt.date, pl.DataFrame]]:
     """:func:`surveillance_by_origin` and the one-factor estimates of lasting performance
     (:func:`forewarn.risk.latent.latent_by_origin`) at each of ``origins``, both from one pass over the
