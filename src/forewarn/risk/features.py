@@ -31,14 +31,14 @@ import polars as pl
 from forewarn.domain import concern_side_expr
 from forewarn.risk.activity import activity_features
 from forewarn.risk.history import StoreHistory
-from forewarn.risk.latent import latent_features, latent_from_levels, one_blas_thread, window_levels
+from forewarn.risk.latent import latent_features, latent_from_levels, window_levels
 from forewarn.risk.outcomes import GRADE_ORDER
 from forewarn.risk.shapes import shape_features
 from forewarn.risk.soft import capacity_estimates
 from forewarn.surveillance.compute import compute_partition
-from forewarn.surveillance.heap import keep_heap
 from forewarn.surveillance.options import ScanOptions
 from forewarn.surveillance.panel import OBSERVATION_SCHEMA, build_panel
+from forewarn.surveillance.spawn import worker_pool
 from forewarn.surveillance.storewide import funnel_fdr
 
 SOFT_PREFIX = "soft_"
@@ -142,14 +142,6 @@ def _origin_groups(batch: pl.DataFrame, origins: list[dt.date], workers: int) ->
     return [sorted(group) for group in groups if group]
 
 
-def _start_worker() -> None:
-    """A pool worker's set-up: the memory the maths frees kept for the next batch's arrays (as the scan pool's
-    workers do, :func:`forewarn.surveillance.heap.keep_heap`), and BLAS on one thread (two workers on two cores:
-    more threads would only spin, :func:`forewarn.risk.latent.one_blas_thread`)."""
-    keep_heap()
-    one_blas_thread().__enter__()  # for the worker's life: never restored
-
-
 def _scan_batches_in_pool(
     batches: Iterator[pl.DataFrame],
     indicators: pl.DataFrame,
@@ -161,22 +153,20 @@ def _scan_batches_in_pool(
     split between the workers (:func:`_origin_groups`, each sent only the rows its latest origin knows), so that
     even one batch keeps both cores busy; at most two batches in flight, so memory holds a few batches, not the
     store. Yields each batch's results in ``origins``' order, batch after batch: the same values as in one
-    process (each indicator's results depend on its own series alone). Spawned, not forked (a fork would copy
-    this process's Polars thread pool and database connections), as children of this process, so its CPU time
-    as its parent sees it includes theirs."""
-    import multiprocessing
+    process (each indicator's results depend on its own series alone). The scan's own pool of spawned workers
+    (:func:`forewarn.surveillance.spawn.worker_pool`: one computing thread each, BLAS included, and the heap
+    kept), as children of this process, so its CPU time as its parent sees it includes theirs."""
     from collections import deque
-    from concurrent.futures import Future, ProcessPoolExecutor
+    from concurrent.futures import Future
 
     Parts = list[tuple[dt.date, pl.DataFrame | None, pl.DataFrame | None]]
-    context = multiprocessing.get_context("spawn")
     pending: deque[list[Future[Parts]]] = deque()
 
     def collect(futures: list[Future[Parts]]) -> Parts:
         by_origin = {part[0]: part for future in futures for part in future.result()}
         return [by_origin[origin] for origin in origins]
 
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_start_worker) as pool:
+    with worker_pool(workers) as pool:
         for batch in batches:  # batches: tens
             if len(pending) >= 2:
                 yield collect(pending.popleft())
