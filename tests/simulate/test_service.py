@@ -226,6 +226,15 @@ def test_load_refuses_a_folder_without_a_simulation(engine: Engine, tmp_path: Pa
         load(engine, tmp_path)
 
 
+def _declaring(out: Path, copy: Path, rows: int) -> Path:
+    """A copy of the simulation in ``out`` whose manifest declares ``rows`` indicator rows."""
+    shutil.copytree(out, copy)
+    manifest = json.loads((copy / "simulation.json").read_text(encoding="utf-8"))
+    manifest["indicator_rows"] = rows
+    (copy / "simulation.json").write_text(json.dumps(manifest), encoding="utf-8")
+    return copy
+
+
 def test_load_admits_the_rows_the_simulation_declared_and_no_more(engine: Engine, tmp_path: Path) -> None:
     """The row limit (FOREWARN_IMPORT_MAX_ROWS) gives way to the size the user asked for, for the simulator's own
     indicators file only; a file holding more rows than its manifest declares is refused as over the limit."""
@@ -233,11 +242,7 @@ def test_load_admits_the_rows_the_simulation_declared_and_no_more(engine: Engine
     summary = simulate(out, SimulationParameters(n_organisations=10, n_years=1, seed=3))
     assert summary.indicator_rows == 10 * 20 * 12
     limits = Limits(max_rows=1000)  # under the indicators' 2,400 rows, over the other files' rows
-    grown = tmp_path / "grown"
-    shutil.copytree(out, grown)
-    manifest = json.loads((grown / "simulation.json").read_text(encoding="utf-8"))
-    manifest["indicator_rows"] = 2000
-    (grown / "simulation.json").write_text(json.dumps(manifest), encoding="utf-8")
+    grown = _declaring(out, tmp_path / "grown", 2000)
     with pytest.raises(ImportRejected) as info:
         load(engine, grown, limits=limits)
     assert [str(p) for p in info.value.report.problems] == [
@@ -258,11 +263,7 @@ def test_load_admits_the_bytes_the_declared_rows_allow_and_no_more(engine: Engin
     size = (out / "indicators.parquet").stat().st_size
     assert max((out / name).stat().st_size for name in ("organisations.csv", "events.csv")) < size // 2
     limits = Limits(max_rows=1000, max_file_bytes=size // 2 + 1)
-    shrunk = tmp_path / "shrunk"
-    shutil.copytree(out, shrunk)
-    manifest = json.loads((shrunk / "simulation.json").read_text(encoding="utf-8"))
-    manifest["indicator_rows"] = 1000
-    (shrunk / "simulation.json").write_text(json.dumps(manifest), encoding="utf-8")
+    shrunk = _declaring(out, tmp_path / "shrunk", 1000)
     with pytest.raises(ImportRejected) as info:
         load(engine, shrunk, limits=limits)
     [problem] = [str(p) for p in info.value.report.problems]
