@@ -40,6 +40,10 @@ class SegmentLayout:
     observed
         Mask of observed points of the panel; None when the segments are the panel rows themselves (no phase
         change and no NaN before an observed point), the fast path where nothing is copied.
+    panel_width
+        True: the segment panel is as wide as the panel (``n_times``) whatever its segments' lengths, so a row's
+        sums (pairwise, their order set by the row's width) do not depend on which other series share the
+        layout. False: as wide as the longest segment.
 
     Notes
     -----
@@ -67,6 +71,7 @@ class SegmentLayout:
     length: IntArray
     is_last: BoolArray
     observed: BoolArray | None
+    panel_width: bool = False
 
     @property
     def n_segments(self) -> int:
@@ -75,8 +80,9 @@ class SegmentLayout:
 
     @property
     def width(self) -> int:
-        """Columns of the segment panel (the longest segment, or the panel width on the fast path)."""
-        return self.n_times if self.observed is None else int(self.length.max())
+        """Columns of the segment panel: the longest segment, or the panel's width on the fast path or when
+        ``panel_width`` is set."""
+        return self.n_times if self.observed is None or self.panel_width else int(self.length.max())
 
     @functools.cached_property
     def _valid(self) -> BoolArray:
@@ -275,6 +281,7 @@ def segment_layout(
     min_points: int = 1,
     name: str = "values",
     row_offset: int = 0,
+    panel_width: bool = False,
 ) -> SegmentLayout:
     """Find the chart segments of a panel: maximal runs of observed points with the same phase.
 
@@ -291,6 +298,9 @@ def segment_layout(
         Name used in error messages.
     row_offset
         Added to row numbers in error messages (when ``values`` is a block of a larger panel).
+    panel_width
+        Make the segment panel as wide as the panel (:attr:`SegmentLayout.panel_width`), so that results summed
+        along its rows do not depend on the block of rows laid out together.
 
     Returns
     -------
@@ -361,6 +371,7 @@ def segment_layout(
             length=np.diff(np.append(starts, n_points)).astype(np.int64),
             is_last=is_last,
             observed=observed,
+            panel_width=panel_width,
         )
     short = np.flatnonzero(layout.length < min_points)
     if short.size:

@@ -28,24 +28,46 @@ from forewarn.stats.spc_types import (
 
 
 def _window_sums(steps: Int8Array, window: int) -> NDArray[np.int32]:
-    """Sums of ``window`` consecutive values along axis 1 (shape: width - window + 1), by shifted adds."""
+    """Sums of ``window`` consecutive values along axis 1 (shape: width - window + 1), by shifted adds.
+
+    The sums over 1, 2, 4, ... consecutive values are built by doubling, and the window's sum adds those of the
+    binary digits of ``window`` (for 7 = 4 + 2 + 1: four adds instead of six); integer sums, so the same
+    numbers whatever the order."""
     n_rows, width = steps.shape
     n_starts = width - window + 1
     if n_starts <= 0:
         return np.zeros((n_rows, 0), dtype=np.int32)
-    total = steps[:, :n_starts].astype(np.int32)
-    for offset in range(1, window):
-        total += steps[:, offset : offset + n_starts]
-    return total
+    span_sums = steps.astype(np.int32)  # sums over ``span`` values starting at each column
+    span = 1
+    total: NDArray[np.int32] | None = None
+    covered = 0  # values of the window already in ``total``
+    while True:
+        if window & span:
+            part = span_sums[:, covered : covered + n_starts]
+            total = part.copy() if total is None else np.add(total, part, out=total)
+            covered += span
+        if covered == window:
+            return total if total is not None else np.zeros((n_rows, n_starts), dtype=np.int32)
+        span_sums = span_sums[:, :-span] + span_sums[:, span:]
+        span *= 2
 
 
 def _covered(starts: BoolArray, window: int, width: int) -> BoolArray:
-    """Points (columns 0..width-1) inside at least one window of ``window`` points starting at ``starts``."""
+    """Points (columns 0..width-1) inside at least one window of ``window`` points starting at ``starts``.
+
+    Cover by doubling: a point covered by a window starting up to ``span - 1`` columns before it, or up to
+    ``step <= span`` columns before that, is covered by one starting up to ``span + step - 1`` before it (for
+    7: spans 1, 2, 4, 7, three ORs instead of seven)."""
     n_rows, n_starts = starts.shape
     covered = np.zeros((n_rows, width), dtype=np.bool_)
     if n_starts > 0:
-        for offset in range(window):
-            covered[:, offset : offset + n_starts] |= starts
+        covered[:, :n_starts] = starts
+        span = 1
+        while span < window:
+            step = min(span, window - span)
+            shifted = covered[:, :-step].copy()  # the OR reads the columns before any is updated
+            covered[:, step:] |= shifted
+            span += step
     return covered
 
 

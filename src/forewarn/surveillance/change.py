@@ -173,7 +173,7 @@ def scaled_panel(panel: Panel) -> tuple[ScaledPanel, NDArray[np.object_]]:
     return ScaledPanel(y=y, variance=variance, reference=reference), form
 
 
-_EARLIEST_DAY = np.datetime64(np.iinfo(np.int64).min + 1, "D")  # below every period (the least int64 is NaT)
+_NAT_DAYS = np.iinfo(np.int64).min  # NaT as an int64
 
 
 def _current_periods(panel: Panel, options: ScanOptions) -> IntArray:
@@ -195,8 +195,10 @@ def _current_periods(panel: Panel, options: ScanOptions) -> IntArray:
         end = periods[np.arange(rows.size), np.minimum(last[rows], periods.shape[1] - 1)].max()
         # A column holds one period of the indicator (its own axis) or NaT: its latest value is its period, so
         # the indicator's periods come from a pass over the columns, not a sort of every point.
-        missing = np.isnat(periods)
-        starts = np.where(missing, _EARLIEST_DAY, periods).max(axis=0)[~missing.all(axis=0)]
+        # As days: NaT is the least int64, below every period, so a column's maximum is its period, or NaT when
+        # no series has a point there (the same as the maximum with NaT replaced by the earliest day).
+        latest_day = periods.view(np.int64).max(axis=0)
+        starts = latest_day[latest_day != _NAT_DAYS].view(periods.dtype)
         recent = starts > end - np.timedelta64(options.alarm_current_days, "D")
         out[index] = max(1, int(recent.sum()))
     return out
@@ -226,10 +228,10 @@ def detect_changes(panel: Panel, options: ScanOptions) -> ChangeResult:
     polarity = series_attribute(panel, "polarity")
     scaled, form = scaled_panel(panel)
     # Concern is a fall where higher is better: turn those series over so the CUSUM always watches upwards.
-    sign = np.where(concern_sides(polarity) < 0, -1.0, 1.0)
-    watched = np.array([f is not None for f in form.tolist()], dtype=bool) & (
-        polarity != Polarity.NEUTRAL.value
-    )
+    # The side is an indicator's (tens of names), repeated for its series, not 50,000 names made text again.
+    side = concern_sides(panel.indicators["polarity"].to_numpy())[panel.indicator_index]
+    sign = np.where(side < 0, -1.0, 1.0)
+    watched = np.not_equal(form, None) & (polarity != Polarity.NEUTRAL.value)
     k_groups = panel.indicators.height
     model = own_baseline_model(
         scaled,
