@@ -99,10 +99,16 @@ def _expected_rank_curve(
     grid = lo + step * np.arange(grid_size)
     # The correlation at grid point g sits at index 2(G - 1) - g of the full convolution.
     at = 2 * (grid_size - 1) - np.arange(grid_size)
+    # np.interp in query order: each query's grid cell is found by a search that starts from the last one's, so
+    # sorted queries cost a twentieth of scattered ones (each query's value is the same either way).
+    order = np.argsort(queries)
+    sorted_queries = queries[order]
     curves = []
     for kernel in (probability, probability * (1 - probability)):
         full = np.fft.irfft((hist_spectrum * np.fft.rfft(kernel, size, axis=1)).sum(axis=0), size)
-        curves.append(np.interp(queries, grid, full[at]))
+        curve = np.empty_like(queries)
+        curve[order] = np.interp(sorted_queries, grid, full[at])
+        curves.append(curve)
     return 1.0 + counted + curves[0], np.maximum(curves[1], 0.0), unit_se
 
 

@@ -86,8 +86,12 @@ def build_panel(observations: pl.DataFrame, indicators: pl.DataFrame, *, consume
     indicators = indicators.sort("indicator_id")
     known_ids = indicators["indicator_id"].to_numpy().astype(np.int64)
     row_indicator = frame["indicator_id"].to_numpy().astype(np.int64)
-    position = np.minimum(np.searchsorted(known_ids, row_indicator), max(known_ids.size - 1, 0))
-    known = known_ids[position] == row_indicator if known_ids.size else np.zeros(frame.height, dtype=bool)
+    if known_ids.size == 1:  # a partition of one indicator (the scan's): every row at position 0, no search
+        position = np.zeros(frame.height, dtype=np.intp)
+        known = row_indicator == known_ids[0]
+    else:
+        position = np.minimum(np.searchsorted(known_ids, row_indicator), max(known_ids.size - 1, 0))
+        known = known_ids[position] == row_indicator if known_ids.size else np.zeros(frame.height, dtype=bool)
     if not known.all():
         kept = frame.filter(pl.Series(known))
         if consume:
