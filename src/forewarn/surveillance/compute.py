@@ -414,9 +414,7 @@ def _spc_chance(
         signals.filter((pl.col("method") == "spc") & (pl.col("direction") == "concern"))["series"].to_numpy()
     ] = True
     # Compared in Polars: the column as 50,000 Python strings compared one by one cost ten times more.
-    current = (
-        (status["spc_variation"] == PointType.SPECIAL_CAUSE_CONCERN.label).fill_null(False).to_numpy()
-    )
+    current = (status["spc_variation"] == PointType.SPECIAL_CAUSE_CONCERN.label).fill_null(False).to_numpy()
     lengths: dict[str, tuple[int, int]] = {}
     seen: dict[str, tuple[int, int]] = {}
     for index in np.unique(panel.indicator_index[charted]):  # indicators: tens
