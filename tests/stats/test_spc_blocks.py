@@ -10,6 +10,7 @@ import pytest
 
 from forewarn.stats import spc, spc_rules
 from forewarn.stats.spc import SpcOptions, xmr_chart
+from forewarn.stats.spc_layout import segment_layout
 
 
 def _panel(seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -111,3 +112,25 @@ def test_window_sums_and_covers_by_doubling(width: int) -> None:
         covered = spc_rules._covered(starts, window, width)
         assert covered.shape == (30, width)
         assert (covered == _covered_plain(starts, window, width)).all(), window
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("phased", [False, True])
+def test_per_point_into_a_panel_equals_the_segment_panel_scattered(seed: int, phased: bool) -> None:
+    values, phase = _panel(seed)
+    layout = segment_layout(values, phase if phased else None, min_points=2, panel_width=True)
+    assert layout.observed is not None  # the gaps leave the fast path
+    per_segment = np.arange(10, 10 + layout.n_segments, dtype=np.int32)
+    # the formulation the repeat replaced: the segment panel filled per segment, then scattered
+    seg = np.empty((layout.n_segments, layout.width), dtype=np.int32)
+    seg[...] = per_segment[:, None]
+    seg[~layout.valid()] = -1
+    expected = layout.to_panel(seg, fill=-1)
+    out = np.zeros(values.shape, dtype=np.int32)
+    assert layout.per_point(per_segment, fill=-1, out=out) is out
+    assert (out == expected).all()
+    floats = np.linspace(0.1, 7.3, layout.n_segments)
+    into = np.zeros(values.shape)
+    layout.per_point(floats, out=into)
+    made = layout.per_point(floats, out=into[:, :].copy(order="F"))  # not C-contiguous: the segment panel's path
+    assert np.array_equal(into, made, equal_nan=True)

@@ -181,6 +181,12 @@ class SegmentLayout:
         ndarray
             Array of shape (n_series, n_times).
         """
+        if self.observed is not None and out is not None and out.flags.c_contiguous:
+            # The segments' points in segment-then-position order are the observed points in row order: each
+            # segment's value repeated over its points is what the segment panel would scatter, without it.
+            out[...] = fill
+            out.reshape(-1)[self._flat_points[1]] = np.repeat(per_segment, self.length)
+            return out
         seg = (
             np.empty((self.n_segments, self.width), dtype=per_segment.dtype)
             if self.observed is not None
