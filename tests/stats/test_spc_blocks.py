@@ -132,5 +132,7 @@ def test_per_point_into_a_panel_equals_the_segment_panel_scattered(seed: int, ph
     floats = np.linspace(0.1, 7.3, layout.n_segments)
     into = np.zeros(values.shape)
     layout.per_point(floats, out=into)
-    made = layout.per_point(floats, out=into[:, :].copy(order="F"))  # not C-contiguous: the segment panel's path
+    made = layout.per_point(
+        floats, out=into[:, :].copy(order="F")
+    )  # not C-contiguous: the segment panel's path
     assert np.array_equal(into, made, equal_nan=True)
