@@ -231,7 +231,7 @@ def detect_changes(panel: Panel, options: ScanOptions) -> ChangeResult:
     # The side is an indicator's (tens of names), repeated for its series, not 50,000 names made text again.
     side = concern_sides(panel.indicators["polarity"].to_numpy())[panel.indicator_index]
     sign = np.where(side < 0, -1.0, 1.0)
-    watched = np.not_equal(form, None) & (polarity != Polarity.NEUTRAL.value)
+    watched = np.not_equal(form, np.array(None, dtype=object)) & (polarity != Polarity.NEUTRAL.value)
     k_groups = panel.indicators.height
     model = own_baseline_model(
         scaled,
