@@ -187,7 +187,9 @@ def test_the_backtest_fits_and_predicts_on_one_blas_thread(
 
     before = blas_threads()
     monkeypatch.setattr(backtest, "model_pipeline", lambda *a: Recorded(real(*a)))
-    options = BacktestOptions(outcome=Outcome.parse("inspection:inadequate"), horizon_months=12, step_months=6)
+    options = BacktestOptions(
+        outcome=Outcome.parse("inspection:inadequate"), horizon_months=12, step_months=6
+    )
     origins, tests = backtest.default_origins(history, options)
     cases = backtest.labelled_cases(history, options, origins, failures(history, options.outcome))
     scored = backtest.held_out_predictions(cases, options, tests)
