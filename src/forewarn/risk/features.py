@@ -119,7 +119,9 @@ def _scan_batch(
     # The window levels read each series' rows in order: sorted once here, not once an origin (a sorted frame
     # stays sorted when filtered; at 2,000 organisations the sorts were half the window levels' time).
     # The panel's layout does not depend on the rows' order, so the sorted rows serve the scan too.
+    batch = batch.filter(pl.col("known_on") <= max(origins))  # no origin here reads the rest
     ordered = batch.sort(*WINDOW_ORDER) if levels else batch
+    del batch
     for origin in origins:
         known = ordered.filter(pl.col("known_on") <= origin)
         if not known.height:
@@ -154,7 +156,7 @@ def _scan_batches_in_pool(
     workers: int,
 ) -> Iterator[list[tuple[dt.date, pl.DataFrame | None, pl.DataFrame | None]]]:
     """:func:`_scan_batch` of each batch at every origin, in ``workers`` spawned processes: each batch's origins
-    split between the workers (:func:`_origin_groups`, each sent only the rows its latest origin knows), so that
+    split between the workers (:func:`_origin_groups`, each sent the rows the latest origin knows), so that
     even one batch keeps both cores busy; at most two batches in flight, so memory holds a few batches, not the
     store. Yields each batch's results in ``origins``' order, batch after batch: the same values as in one
     process (each indicator's results depend on its own series alone). The scan's own pool of spawned workers
@@ -174,12 +176,14 @@ def _scan_batches_in_pool(
         for batch in batches:  # batches: tens
             if len(pending) >= 2:
                 yield collect(pending.popleft())
+            # One frame for every worker (each keeps only what its own origins know): the futures hold their
+            # arguments until their results come back, so a copy a worker would be held here once each.
+            known = batch.filter(pl.col("known_on") <= max(origins))
             futures = [
-                pool.submit(
-                    _scan_batch, batch.filter(pl.col("known_on") <= max(group)), indicators, group, levels
-                )
-                for group in _origin_groups(batch, origins, workers)
+                pool.submit(_scan_batch, known, indicators, group, levels)
+                for group in _origin_groups(known, origins, workers)
             ]
+            del known
             pending.append(futures)
             del batch
         while pending:
