@@ -151,3 +151,57 @@ def test_calibration_of_held_out_predictions(history: StoreHistory) -> None:
     curve = calibration_by_decile(scored["probability"].to_numpy(), scored["event"].to_numpy())
     gap = np.abs(np.array(curve["predicted"]) - np.array(curve["observed"]))
     assert gap.mean() < 0.06
+
+
+def test_the_backtest_fits_and_predicts_on_one_blas_thread(
+    history: StoreHistory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every model of the backtest is fitted and scores its test cases with BLAS limited to one thread (the
+    logistic fits' OpenBLAS threads spun while waiting, half their CPU on a busy machine), and the limit is
+    lifted after; the probabilities are those of the model fitted alone on one thread, to the bit."""
+    from threadpoolctl import threadpool_info  # type: ignore[import-untyped]
+
+    from forewarn.risk import backtest
+    from forewarn.risk.latent import one_blas_thread
+
+    def blas_threads() -> set[int]:
+        return {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+
+    seen: list[set[int]] = []
+    fitted: list[tuple[object, np.ndarray, np.ndarray]] = []
+    real = backtest.model_pipeline
+
+    class Recorded:
+        def __init__(self, model: object) -> None:
+            self.model = model
+
+        def fit(self, x: np.ndarray, y: np.ndarray) -> Recorded:
+            seen.append(blas_threads())
+            fitted.append((self.model, x, y))
+            self.model.fit(x, y)  # type: ignore[attr-defined]
+            return self
+
+        def predict_proba(self, x: np.ndarray) -> np.ndarray:
+            seen.append(blas_threads())
+            return self.model.predict_proba(x)  # type: ignore[attr-defined,no-any-return]
+
+    before = blas_threads()
+    monkeypatch.setattr(backtest, "model_pipeline", lambda *a: Recorded(real(*a)))
+    options = BacktestOptions(
+        outcome=Outcome.parse("inspection:inadequate"), horizon_months=12, step_months=6
+    )
+    origins, tests = backtest.default_origins(history, options)
+    cases = backtest.labelled_cases(history, options, origins, failures(history, options.outcome))
+    scored = backtest.held_out_predictions(cases, options, tests)
+    assert fitted and seen and all(threads == {1} for threads in seen)
+    assert blas_threads() == before  # the limit is lifted after the fits
+    _, x, y = fitted[-1]
+    with one_blas_thread():
+        alone = real(options.model, options.seed, options.c or 0.1).fit(x, y)
+    last = scored.filter(pl.col("origin") == scored["origin"].max())
+    columns = [c for c in cases.features if c in cases.frame.columns]
+    needed = max(20, x.shape[0] // 20)
+    train = cases.frame.filter(pl.col("origin") <= add_months(last["origin"][0], -options.horizon_months))
+    used = [c for c in columns if train[c].drop_nulls().drop_nans().len() >= needed]
+    expected = alone.predict_proba(last.select(used).to_numpy())[:, 1]
+    np.testing.assert_array_equal(last["probability"].to_numpy(), expected)

@@ -56,6 +56,32 @@ def test_window_levels_pool_the_latest_periods_on_the_indicator_scale(
     assert got["base"].to_list() == pytest.approx([logit(3.5 / 21), math.log((1 + 0.5) / 2)])
 
 
+def test_window_levels_of_rows_sorted_once_equal_those_sorted_at_each_origin() -> None:
+    """A batch sorted once by :data:`latent.WINDOW_ORDER` and filtered to what each origin knows gives, with
+    ``ordered=True`` (no sort), the levels of the unsorted rows known then, row for row and to the bit (rows
+    shuffled, series of different lengths and gaps, two indicators, several origins)."""
+    rng = np.random.default_rng(3)
+    months = [dt.date(2015 + m // 12, m % 12 + 1, 1) for m in range(60)]
+    rows = [
+        (org, ind, months[t], float(rng.integers(0, 20)), 20.0, float(rng.random()))
+        for org in range(1, 30)
+        for ind in (1, 2)
+        for t in range(int(rng.integers(0, 10)), 60)
+        if rng.random() > 0.1
+    ]
+    frame = _observations(rows)
+    frame = frame.with_columns((pl.col("period_start") + pl.duration(days=45)).alias("known_on"))
+    shuffled = frame.sample(fraction=1.0, shuffle=True, seed=5)
+    ordered = shuffled.sort(*latent.WINDOW_ORDER)
+    indicators = pl.DataFrame({"indicator_id": [1, 2], "kind": ["proportion", "rate"]})
+    for origin in (dt.date(2016, 1, 1), dt.date(2017, 6, 1), dt.date(2020, 3, 1)):
+        known = pl.col("known_on") <= origin
+        fresh = latent.window_levels(shuffled.filter(known), indicators)
+        once = latent.window_levels(ordered.filter(known), indicators, ordered=True)
+        assert fresh.height > 0
+        assert_frame_equal(once, fresh)
+
+
 def test_the_factor_score_is_the_posterior_mean_of_the_fitted_one_factor_model() -> None:
     """For a one-factor model x = mu + lambda f + e, e ~ N(0, Psi), the posterior mean of f is
     lambda' Psi^-1 (x - mu) / (1 + lambda' Psi^-1 lambda) (Bartholomew, Knott & Moustaki 2011, eq. 3.21); and on

@@ -32,6 +32,7 @@ from forewarn.risk.features import (
     origin_features,
 )
 from forewarn.risk.history import StoreHistory
+from forewarn.risk.latent import one_blas_thread
 from forewarn.risk.metrics import (
     Cases,
     bootstrap_intervals,
@@ -156,10 +157,13 @@ def held_out_predictions(
             chosen_c = temporal_c(x, y, month_numbers(train["origin"]), options.horizon_months, options.seed)
         c = DEFAULT_C if chosen_c is None else chosen_c
         model = model_pipeline(options.model, options.seed, c)
-        # Boosting's OpenMP on one thread, whoever runs the backtest (see forewarn.risk.boosting.one_thread).
-        with one_thread() if options.model != "logistic" else nullcontext():
+        # Boosting's OpenMP on one thread, whoever runs the backtest (see forewarn.risk.boosting.one_thread), and
+        # BLAS on one thread for every model (forewarn.risk.latent.one_blas_thread): the logistic fits' L-BFGS
+        # products on two OpenBLAS threads spun while waiting for each other, half the fits' CPU on a busy
+        # machine. The probabilities move in the last bits (about 1e-13; docs/risk.md, "fourth pass").
+        with one_blas_thread(), one_thread() if options.model != "logistic" else nullcontext():
             model.fit(x, y)
-        probability = model.predict_proba(test.select(used).to_numpy())[:, 1]
+            probability = model.predict_proba(test.select(used).to_numpy())[:, 1]
         out.append(test.with_columns(pl.Series("probability", probability)))
         if explain is not None:
             explain(model, used, test)

@@ -44,18 +44,22 @@ _BATCH_ROWS = 1_000_000  # whole indicators a batch, as the features read them
 _CLIP = 5.0
 _MIN_PEERS = 10  # an indicator x type with fewer organisations is not standardised (left out)
 LATENT_COLUMNS = ("factor_level", "factor_change", "factor_short")
+# The order the window levels read a series' rows in. A series has one row a period, so the order is total, and
+# rows sorted once stay sorted when filtered to those known at each origin (:func:`window_levels`' ``ordered``).
+WINDOW_ORDER = ("organisation_id", "indicator_id", "period_start")
 
 
-def _window_levels(known: pl.DataFrame, kinds: pl.DataFrame) -> pl.DataFrame:
-    """Per organisation x indicator: the transformed level of the short, recent and baseline windows."""
+def _window_levels(known: pl.DataFrame, kinds: pl.DataFrame, *, ordered: bool = False) -> pl.DataFrame:
+    """Per organisation x indicator: the transformed level of the short, recent and baseline windows.
+    ``ordered``: ``known`` is already sorted by organisation, indicator and period (:data:`WINDOW_ORDER`)."""
     windows = {
         "short": (0, SHORT_PERIODS),
         "recent": (0, RECENT_PERIODS),
         "base": (RECENT_PERIODS, BASELINE_PERIODS),
     }  # (periods back from the latest, length)
-    ordered = known.sort("organisation_id", "indicator_id", "period_start")
+    ordered_rows = known if ordered else known.sort(*WINDOW_ORDER)
     keep = RECENT_PERIODS + BASELINE_PERIODS
-    tail = ordered.group_by("organisation_id", "indicator_id", maintain_order=True).tail(keep)
+    tail = ordered_rows.group_by("organisation_id", "indicator_id", maintain_order=True).tail(keep)
     ratio = tail.group_by("organisation_id", "indicator_id").agg(
         (pl.col("numerator").is_not_null().all() & (pl.col("denominator").sum() > 0)).alias("ratio")
     )
@@ -135,15 +139,18 @@ def _factor_score(z: pl.DataFrame, column: str, seed: int = 0) -> pl.DataFrame:
     return pl.DataFrame({"organisation_id": wide["organisation_id"], column: score})
 
 
-def window_levels(known: pl.DataFrame, indicators: pl.DataFrame) -> pl.DataFrame:
+def window_levels(known: pl.DataFrame, indicators: pl.DataFrame, *, ordered: bool = False) -> pl.DataFrame:
     """The window levels of some indicators' observations known at an origin (``organisation_id``,
     ``indicator_id``, ``period_start``, ``numerator``, ``denominator``, ``value``; ``indicators``: the
     history's, with each ``kind``): one batch's part of :func:`latent_from_levels`, for a pass over the
     observations that also does other work with each batch (:func:`forewarn.risk.features.features_by_origin`,
-    perhaps in a pool worker, which is sent the indicators rather than the whole history)."""
+    perhaps in a pool worker, which is sent the indicators rather than the whole history). ``ordered``:
+    ``known`` is already sorted by :data:`WINDOW_ORDER` (a batch sorted once for every origin, then filtered):
+    the same levels without a sort at each origin."""
     return _window_levels(
         known.select("organisation_id", "indicator_id", "period_start", "numerator", "denominator", "value"),
         indicators.select("indicator_id", "kind"),
+        ordered=ordered,
     )
 
 
@@ -199,6 +206,7 @@ def latent_features(history: StoreHistory, origin: dt.date) -> pl.DataFrame:
 
 __all__ = [
     "LATENT_COLUMNS",
+    "WINDOW_ORDER",
     "latent_by_origin",
     "latent_features",
     "latent_from_levels",
