@@ -9,12 +9,13 @@ from pathlib import Path
 import polars as pl
 import pytest
 from sqlalchemy import Connection, Engine, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from forewarn.ingest.importer import import_file
 from forewarn.ingest.problems import ImportRejected
 from forewarn.store import bulk
 from forewarn.store.models import Indicator, IndicatorDataVersion
+from forewarn.store.pg_keys import CHECKED_ROWS
 from tests.conftest import FIXTURES
 
 MAPPING = FIXTURES / "ingest" / "mapping.yml"
@@ -212,3 +213,59 @@ def test_postgresql_populated_import_checks_keys_once_and_still_refuses_a_bad_id
         bulk.write_observations(conn, orphan, int(batch))
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM observations").scalar_one() == before
+
+
+def _many(organisation_id: int, indicator_id: int, rows: int) -> pl.DataFrame:
+    """``rows`` observations of one organisation and indicator, a day apart (as many as
+    :data:`forewarn.store.pg_keys.CHECKED_ROWS` asks before the keys are checked once)."""
+    starts = [dt.date(1990, 1, 1) + dt.timedelta(days=i) for i in range(rows)]
+    return pl.DataFrame(
+        {
+            "organisation_id": [organisation_id] * rows,
+            "indicator_id": [indicator_id] * rows,
+            "period_start": starts,
+            "period_end": starts,
+            "numerator": [1.0] * rows,
+            "denominator": [2.0] * rows,
+            "value": [0.5] * rows,
+            "expected": [None] * rows,
+            "standard_error": [None] * rows,
+        },
+        schema_overrides={"expected": pl.Float64, "standard_error": pl.Float64},
+    )
+
+
+def test_postgresql_large_import_locks_its_parents_and_refuses_a_missing_one(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """A populated import large enough for its keys to be checked once (``pg_keys.keys_checked_once``) locks the
+    organisations it writes rows for until it commits, as the row triggers would: a concurrent delete of one
+    waits, instead of cascading past the import's rows and leaving them orphans at its commit. A missing
+    organisation among as many rows still fails the whole write, and the triggers are on again after."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's foreign-key triggers")
+    import_file(engine, _csv(tmp_path, "first.csv", ROWS), MAPPING)
+    with engine.connect() as conn:
+        batch = int(conn.exec_driver_sql("SELECT max(id) FROM import_batches").scalar_one())
+        perf = conn.execute(select(Indicator.id).where(Indicator.code == "perf")).scalar_one()
+        alpha = int(conn.exec_driver_sql("SELECT id FROM organisations WHERE code = 'AAA'").scalar_one())
+        before = conn.exec_driver_sql("SELECT count(*) FROM observations").scalar_one()
+    rows = _many(alpha, perf, CHECKED_ROWS)
+    with bulk.import_transaction(engine) as conn:
+        assert bulk.write_observations(conn, rows, batch) == (CHECKED_ROWS, 0, 0)
+        assert conn.exec_driver_sql("SHOW session_replication_role").scalar_one() == "origin"
+        with engine.connect() as other:
+            other.exec_driver_sql("SET lock_timeout = '300ms'")
+            with pytest.raises(OperationalError, match="lock timeout"):
+                other.exec_driver_sql(f"DELETE FROM organisations WHERE id = {alpha}")
+            other.rollback()
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM observations").scalar_one() == before + CHECKED_ROWS
+    orphan = _many(987654, perf, CHECKED_ROWS).with_columns(
+        pl.col("period_start", "period_end").dt.offset_by(f"{CHECKED_ROWS}d")
+    )
+    with pytest.raises(IntegrityError), bulk.import_transaction(engine) as conn:
+        bulk.write_observations(conn, pl.concat([_many(alpha, perf, 1), orphan]), batch)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM observations").scalar_one() == before + CHECKED_ROWS
+        assert conn.exec_driver_sql("SHOW session_replication_role").scalar_one() == "origin"

@@ -17,7 +17,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Connection, Engine, insert, select, text, update
 
-from forewarn.store import bulk_organisations, pg_copy, sqlite_ingest
+from forewarn.store import bulk_organisations, pg_copy, pg_keys, sqlite_ingest
 from forewarn.store.models import (
     Dataset,
     Event,
@@ -231,6 +231,10 @@ def _match(conn: Connection, staged: str, observations: pl.DataFrame) -> None:
     dialect = conn.dialect.name
     if dialect == "postgresql":
         conn.exec_driver_sql(f"SET LOCAL work_mem = '{MERGE_WORK_MEM}'")
+        # No JIT compilation for the rest of the import's transaction: the match's plan (costed past
+        # jit_optimize_above_cost) compiled, inlined and optimised for 0.7 s of the server's CPU, a fifth of the
+        # match, for expressions run once a row; the writes after it gain nothing from it either.
+        conn.exec_driver_sql("SET LOCAL jit = off")
     key = (
         "o.indicator_id = s.indicator_id AND o.organisation_id = s.organisation_id "
         "AND o.period_start = s.period_start"
@@ -327,38 +331,17 @@ def _drop_foreign_keys(conn: Connection) -> list[str]:
     return [f'ALTER TABLE observations ADD CONSTRAINT "{name}" {definition}' for name, definition in rows]
 
 
-def _skip_row_checks_if_keys_hold(conn: Connection, observations: pl.DataFrame, batch_id: int) -> bool:
-    """PostgreSQL: check the foreign keys of the rows about to be written once, and if they hold, turn off the
-    row-by-row checks (the triggers of the foreign keys) until the caller turns them on again, within this
-    transaction only (``SET LOCAL``). Returns whether it did.
-
-    A row's keys hold when its organisation, its indicator and the batch exist, so one query over the *distinct*
-    ids of the rows checks what the triggers would check row by row (a keyed lookup per key per row, about 80% of
-    the server's time of a load, see :func:`_drop_foreign_keys`): organisations and indicators found by id
-    against the number of distinct ids asked for. The updated rows keep their organisation and indicator and the
-    revisions copy ids from rows that exist, so checking every staged row asks more than the writes need.
-    Turning triggers off (``session_replication_role``, as logical replication does) needs a superuser: for any
-    other role the triggers run as before. When any key does not hold they run too, so the store raises its own
-    error and the import is rolled back."""
-    if conn.dialect.name != "postgresql":
-        return False
-    superuser = conn.exec_driver_sql("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").scalar()
-    if not superuser:
-        return False
-    organisations = observations["organisation_id"].unique().to_list()
-    indicators = observations["indicator_id"].unique().to_list()
-    if None in organisations or None in indicators:
-        return False
-    found = conn.exec_driver_sql(
-        "SELECT (SELECT count(*) FROM organisations WHERE id = ANY(%(organisations)s)), "
-        "(SELECT count(*) FROM indicators WHERE id = ANY(%(indicators)s)), "
-        "EXISTS (SELECT 1 FROM import_batches WHERE id = %(batch)s)",
-        {"organisations": organisations, "indicators": indicators, "batch": int(batch_id)},
-    ).one()
-    if tuple(found) != (len(organisations), len(indicators), True):
-        return False
-    conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
-    return True
+def _keyed(observations: pl.DataFrame, batch_id: int) -> pl.DataFrame:
+    """The key columns of the rows ``observations`` writes (the batch as a column), for
+    :func:`forewarn.store.pg_keys.keys_checked_once`: on PostgreSQL, for a superuser, their foreign keys checked once
+    per distinct organisation, indicator and batch, each parent locked as the row triggers would lock it, and the
+    triggers off for the writes (about 80% of the server's time of a load, see :func:`_drop_foreign_keys`). The
+    updated rows keep their organisation and indicator, and the revisions copy ids from rows that exist, so
+    checking every row of the file asks more than the writes need. For any other role, or when an id is missing,
+    the triggers run, so the store raises its own error and the import is rolled back."""
+    return observations.select("organisation_id", "indicator_id").with_columns(
+        pl.lit(int(batch_id), dtype=pl.Int64).alias("batch_id")
+    )
 
 
 def _store_is_empty(conn: Connection) -> bool:
@@ -402,16 +385,17 @@ def write_observations(
         # empty table, building the secondary indexes once after the load (a sort) costs less than keeping them
         # up to date row by row, and so does PostgreSQL's check of the foreign keys; a store that holds data keeps
         # its indexes and keys (rebuilding them would read all of it).
-        # PostgreSQL: for a superuser the keys are checked once for the distinct ids and the triggers skipped;
-        # otherwise into an empty table they are dropped and added back (one check of every row after the load).
+        # PostgreSQL: for a superuser and a large write the keys are checked once for the distinct ids and the
+        # triggers skipped (pg_keys); otherwise into an empty table they are dropped and added back (one check of
+        # every row after the load).
         empty = _store_is_empty(conn)
         rebuild = _drop_secondary_indexes(conn) if empty else []
-        checks_skipped = _skip_row_checks_if_keys_hold(conn, observations, batch_id)
-        if empty and not checks_skipped:
-            rebuild += _drop_foreign_keys(conn)
-        _insert_direct(conn, observations, batch_id, chunk_rows, progress)
-        if checks_skipped:
-            conn.exec_driver_sql("SET LOCAL session_replication_role = origin")
+        with pg_keys.keys_checked_once(
+            conn, "observations", _keyed(observations, batch_id)
+        ) as checks_skipped:
+            if empty and not checks_skipped:
+                rebuild += _drop_foreign_keys(conn)
+            _insert_direct(conn, observations, batch_id, chunk_rows, progress)
         for statement in rebuild:
             conn.exec_driver_sql(statement)
         bump_data_versions(conn, observations["indicator_id"].unique().to_list())
@@ -419,28 +403,26 @@ def write_observations(
     staged = _stage(conn, observations, chunk_rows, progress)
     _match(conn, staged, observations)
     values = ", ".join(VALUE_COLUMNS)
-    checks_skipped = _skip_row_checks_if_keys_hold(conn, observations, batch_id)
-    # The old values came with the match: the revisions need no second lookup of the rows they replace.
-    conn.exec_driver_sql(
-        f"INSERT INTO observation_revisions (observation_id, revision, {values}, period_end, batch_id, "
-        "replaced_by_batch_id) "
-        f"SELECT observation_id, old_revision, {', '.join(f'old_{c}' for c in VALUE_COLUMNS)}, old_period_end, "
-        f"old_batch_id, {int(batch_id)} FROM {MATCHED} WHERE observation_id IS NOT NULL"
-    )
-    updated = conn.exec_driver_sql(
-        f"UPDATE observations SET {', '.join(f'{c} = m.{c}' for c in VALUE_COLUMNS)}, "
-        f"period_end = m.period_end, batch_id = {int(batch_id)}, "
-        f"revision = observations.revision + 1 FROM {MATCHED} m "
-        "WHERE observations.id = m.observation_id AND m.observation_id IS NOT NULL"
-    ).rowcount
-    inserted = conn.exec_driver_sql(
-        f"INSERT INTO observations (organisation_id, indicator_id, period_start, period_end, {values}, batch_id, "
-        "revision) SELECT m.organisation_id, m.indicator_id, m.period_start, m.period_end, "
-        f"{', '.join(f'm.{c}' for c in VALUE_COLUMNS)}, {int(batch_id)}, 1 FROM {MATCHED} m "
-        "WHERE m.observation_id IS NULL"
-    ).rowcount
-    if checks_skipped:
-        conn.exec_driver_sql("SET LOCAL session_replication_role = origin")
+    with pg_keys.keys_checked_once(conn, "observations", _keyed(observations, batch_id)):
+        # The old values came with the match: the revisions need no second lookup of the rows they replace.
+        conn.exec_driver_sql(
+            f"INSERT INTO observation_revisions (observation_id, revision, {values}, period_end, batch_id, "
+            "replaced_by_batch_id) "
+            f"SELECT observation_id, old_revision, {', '.join(f'old_{c}' for c in VALUE_COLUMNS)}, old_period_end, "
+            f"old_batch_id, {int(batch_id)} FROM {MATCHED} WHERE observation_id IS NOT NULL"
+        )
+        updated = conn.exec_driver_sql(
+            f"UPDATE observations SET {', '.join(f'{c} = m.{c}' for c in VALUE_COLUMNS)}, "
+            f"period_end = m.period_end, batch_id = {int(batch_id)}, "
+            f"revision = observations.revision + 1 FROM {MATCHED} m "
+            "WHERE observations.id = m.observation_id AND m.observation_id IS NOT NULL"
+        ).rowcount
+        inserted = conn.exec_driver_sql(
+            f"INSERT INTO observations (organisation_id, indicator_id, period_start, period_end, {values}, batch_id, "
+            "revision) SELECT m.organisation_id, m.indicator_id, m.period_start, m.period_end, "
+            f"{', '.join(f'm.{c}' for c in VALUE_COLUMNS)}, {int(batch_id)}, 1 FROM {MATCHED} m "
+            "WHERE m.observation_id IS NULL"
+        ).rowcount
     if inserted or updated:
         # Only the indicators whose rows this batch inserted or replaced: a file that repeats one indicator
         # unchanged beside another's revisions must not make the first rescanned.

@@ -64,24 +64,29 @@ def _held(conn: Connection, frame: pl.DataFrame, keys: list[tuple[str, str, str]
 
 
 @contextmanager
-def keys_checked_once(conn: Connection, table: str, frame: pl.DataFrame) -> Iterator[None]:
+def keys_checked_once(conn: Connection, table: str, frame: pl.DataFrame) -> Iterator[bool]:
     """Around an append of ``frame`` to ``table`` in ``conn``'s transaction: on PostgreSQL, for a superuser and
     a frame of :data:`CHECKED_ROWS` rows or more, the foreign keys checked (and their parents locked) once per
-    distinct value, and the row-by-row triggers off for the append. Otherwise nothing changes."""
+    distinct value, and the row-by-row triggers off for the append. Otherwise nothing changes. Yields whether
+    the triggers are off (an import into an empty table drops and adds back its keys when they are not).
+
+    The triggers are off for every table while they are (``session_replication_role`` is the session's): a
+    caller writes inside only rows whose keys this check covers, or copies from rows that exist (the import's
+    revisions, :func:`forewarn.store.bulk.write_observations`)."""
     if (
         conn.dialect.name != "postgresql"
         or frame.height < CHECKED_ROWS
         or conn.exec_driver_sql("SHOW is_superuser").scalar_one() != "on"
     ):
-        yield
+        yield False
         return
     keys = _keys(conn, table)
     if not keys or not _held(conn, frame, keys):
-        yield
+        yield False
         return
     before = str(conn.exec_driver_sql("SHOW session_replication_role").scalar_one())
     conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
-    yield  # on an error the transaction is aborted, and its rollback puts the setting back
+    yield True  # on an error the transaction is aborted, and its rollback puts the setting back
     conn.exec_driver_sql(f"SET LOCAL session_replication_role = {before}")
 
 
