@@ -13,7 +13,8 @@
   experiments it registered, started and analysed: :mod:`forewarn.risk.activity`).
 - **Context**: size and deprivation (the latest dated attributes), type.
 - **History**: the last inspection grade, months since it, special measures, recent interventions and
-  leadership changes.
+  leadership changes; and the regulator's own commitments (an intervention not yet followed by an inspection,
+  one under way, the months since one ended: :mod:`forewarn.risk.oversight`).
 
 Baselines computed beside them: today's signal count (the portfolio's order), a naive mean z of the latest
 values ignoring over-dispersion, and the last grade.
@@ -33,6 +34,7 @@ from forewarn.risk.activity import activity_features
 from forewarn.risk.history import StoreHistory
 from forewarn.risk.latent import WINDOW_ORDER, latent_features, latent_from_levels, window_levels
 from forewarn.risk.outcomes import GRADE_ORDER
+from forewarn.risk.oversight import oversight_features
 from forewarn.risk.shapes import shape_features
 from forewarn.risk.soft import capacity_estimates
 from forewarn.surveillance.compute import compute_partition
@@ -456,7 +458,14 @@ def origin_features(
     if factors is None:
         factors = latent_features(history, origin)
     frame = known.organisations.select("organisation_id")
-    parts = [surveillance, factors, _soft(known), _context(known), _history(known, origin)]
+    parts = [
+        surveillance,
+        factors,
+        _soft(known),
+        _context(known),
+        _history(known, origin),
+        oversight_features(known, origin),
+    ]
     if history.activity.height:  # learning activity: only when the store holds some (else as before)
         parts.append(activity_features(known.activity, known.organisations, origin))
     for part in parts:

@@ -190,6 +190,23 @@ MEANINGS: dict[str, Meaning] = {
         0.0,
         "{value} leadership change(s) in the last two years",
     ),
+    "intervention_since_inspection": Meaning(
+        "intervention not yet followed by an inspection",
+        HIGH_IS_CONCERN,
+        "flag",
+        0.0,
+        "an intervention started since its last inspection (an inspection usually follows)",
+    ),
+    "in_intervention": Meaning(
+        "intervention under way", NEUTRAL, "flag", None, "an intervention is under way"
+    ),
+    "months_since_intervention_end": Meaning(
+        "months since an intervention ended (at most 24)",
+        NEUTRAL,
+        "months",
+        None,
+        "{value} months since its last intervention ended",
+    ),
     "factor_level": Meaning(
         "its indicators taken together over the last six periods",
         HIGH_IS_CONCERN,

@@ -26,7 +26,7 @@ from forewarn.risk.watchlist import FittedModel, Watchlist
 from forewarn.store.models import Organisation
 from forewarn.store.models_risk import RiskBacktest, RiskModel, RiskScore
 
-FEATURES_VERSION = "6"  # 3: learning activity (when the store holds any); 4: with members' logged acts; 5: soft trend and soft x factor; C chosen by temporal cross-validation; 6: concern-side squares and factor interactions (risk.shapes), C fixed at 0.1
+FEATURES_VERSION = "7"  # 7: the regulator's commitments (risk.oversight); 3: learning activity (when the store holds any); 4: with members' logged acts; 5: soft trend and soft x factor; C chosen by temporal cross-validation; 6: concern-side squares and factor interactions (risk.shapes), C fixed at 0.1
 """1: the first features; 2: soft measures pooled over every published wave (best linear predictor)."""
 
 
