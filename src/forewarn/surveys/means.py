@@ -4,6 +4,7 @@ and the per-cell result objects."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,9 +12,9 @@ from numpy.typing import NDArray
 from sqlalchemy import Engine
 
 from forewarn.surveys.privacy import DisclosureControl
-from forewarn.surveys.responses import load_wave_responses
+from forewarn.surveys.responses import WaveResponses, load_wave_responses, load_waves_responses
 from forewarn.surveys.results import ScaleLayout, _closed_wave, published_report
-from forewarn.surveys.waves import WaveRef, resolve_wave_id, wave_info
+from forewarn.surveys.waves import WaveInfo, WaveRef, resolve_wave_id, wave_info
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,25 @@ def published_means(engine: Engine, wave: WaveRef, *, floor: int) -> PublishedMe
         info = wave_info(conn, wave_id, floor=floor)
         _closed_wave(info)
         data = load_wave_responses(conn, wave_id)
+    return _published(data, info)
+
+
+def published_means_of_waves(
+    engine: Engine, waves: Sequence[WaveRef], *, floor: int
+) -> Iterator[tuple[int, PublishedMeans]]:
+    """:func:`published_means` of each of ``waves`` (wave id, its means), in order, their responses read in one
+    pass (:func:`forewarn.surveys.responses.load_waves_responses`). Refuses, before reading any, if one is not
+    closed."""
+    with engine.connect() as conn:
+        infos = [wave_info(conn, resolve_wave_id(conn, wave), floor=floor) for wave in waves]
+        for info in infos:
+            _closed_wave(info)
+        wave_ids = [info.id for info in infos]
+        for (wave_id, data), info in zip(load_waves_responses(conn, wave_ids), infos, strict=True):
+            yield wave_id, _published(data, info)
+
+
+def _published(data: WaveResponses, info: WaveInfo) -> PublishedMeans:
     layout = ScaleLayout.from_instrument(data.instrument)
     labels = data.organisation_codes
     report, publishable, _, _ = published_report(
@@ -63,4 +83,4 @@ def published_means(engine: Engine, wave: WaveRef, *, floor: int) -> PublishedMe
     )
 
 
-__all__ = ["PublishedMeans", "published_means"]
+__all__ = ["PublishedMeans", "published_means", "published_means_of_waves"]

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import polars as pl
 from numpy.typing import NDArray
 from sqlalchemy import Connection, Engine, insert, select, update
 
+from forewarn.store.columnar import read_frame
 from forewarn.store.database import transaction
 from forewarn.store.models import Organisation
 from forewarn.store.models_surveys import SurveyResponse, SurveyToken, SurveyWave, SurveyWaveOrganisation
@@ -132,8 +134,52 @@ class WaveResponses:
     answers: NDArray[np.float64]
 
 
+RESPONSE_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
+    "wave_id": pl.Int64,
+    "organisation_id": pl.Int64,
+    "uploaded": pl.Int64,
+    "answers": pl.String,
+}
+_RESPONSE_COLUMNS = (
+    "wave_id, organisation_id, CASE WHEN source = 'import' THEN 1 ELSE 0 END AS uploaded, answers"
+)
+
+
 def load_wave_responses(conn: Connection, wave_id: int) -> WaveResponses:
-    """Every response of a wave, decoded in one step."""
+    """Every response of a wave, decoded in one step.
+
+    The responses are read as columns (:func:`forewarn.store.columnar.read_frame`: SQLite's cursor straight into
+    Polars, PostgreSQL's COPY), not as SQLAlchemy rows; each organisation's position comes from a sorted search.
+    """
+    frame = read_frame(
+        conn,
+        f"SELECT {_RESPONSE_COLUMNS} FROM survey_responses WHERE wave_id = {int(wave_id)}",
+        RESPONSE_SCHEMA,
+    )
+    return _wave_responses(conn, wave_id, frame)
+
+
+def load_waves_responses(conn: Connection, wave_ids: Sequence[int]) -> Iterator[tuple[int, WaveResponses]]:
+    """Every response of each of ``wave_ids``, as :func:`load_wave_responses` gives it, one wave at a time.
+
+    One read of the whole table in storage order instead of one read a wave: on SQLite a wave's rows are found
+    through the wave index and then looked up one by one in the table (stored by random id), which costs as much
+    CPU as scanning the whole table (measured at 10,000 organisations, 105,000 responses a wave: 0.55 s a wave
+    either way, 1.1 s for all ten waves in one scan).
+    """
+    wanted = [int(w) for w in wave_ids]
+    if not wanted:
+        return
+    everything = read_frame(conn, f"SELECT {_RESPONSE_COLUMNS} FROM survey_responses", RESPONSE_SCHEMA)
+    by_wave = everything.filter(pl.col("wave_id").is_in(wanted)).partition_by("wave_id", as_dict=True)
+    del everything
+    empty = pl.DataFrame(schema=RESPONSE_SCHEMA)
+    for wave_id in wanted:
+        yield wave_id, _wave_responses(conn, wave_id, by_wave.pop((wave_id,), empty))
+
+
+def _wave_responses(conn: Connection, wave_id: int, frame: pl.DataFrame) -> WaveResponses:
+    """The wave's responses (``frame``, of :data:`RESPONSE_SCHEMA`, in any order) as one matrix."""
     instrument = wave_instrument(conn, wave_id)
     codes = dict(
         conn.execute(
@@ -143,14 +189,8 @@ def load_wave_responses(conn: Connection, wave_id: int) -> WaveResponses:
             .order_by(Organisation.code)
         ).all()
     )
-    position = {org_id: i for i, org_id in enumerate(codes)}
-    rows = conn.execute(
-        select(SurveyResponse.organisation_id, SurveyResponse.source, SurveyResponse.answers).where(
-            SurveyResponse.wave_id == wave_id
-        )
-    ).all()
-    org_index = np.fromiter((position[r[0]] for r in rows), dtype=np.int64, count=len(rows))
-    packed = [r[2] for r in rows]
+    org_index = _positions(np.fromiter(codes, dtype=np.int64, count=len(codes)), frame["organisation_id"])
+    packed: list[str] = frame["answers"].to_list()
     # Storage order is random (random ids); put rows in an order fixed by their content alone, so the same
     # answers always give the same results (random-group resampling depends on row order).
     n_items = len(instrument.item_codes)
@@ -162,6 +202,17 @@ def load_wave_responses(conn: Connection, wave_id: int) -> WaveResponses:
         instrument=instrument,
         organisation_codes=tuple(str(c) for c in codes.values()),
         organisation_index=org_index[order],
-        uploaded=np.fromiter((r[1] == "import" for r in rows), dtype=np.bool_, count=len(rows))[order],
+        uploaded=frame["uploaded"].to_numpy().astype(np.bool_)[order],
         answers=instrument.decode(packed)[order],
     )
+
+
+def _positions(wave_ids: NDArray[np.int64], response_ids: pl.Series) -> NDArray[np.int64]:
+    """Each response's organisation as its position in ``wave_ids`` (the wave's organisations in code order)."""
+    ids = response_ids.to_numpy().astype(np.int64, copy=False)
+    by_id = np.argsort(wave_ids, kind="stable")
+    found = np.searchsorted(wave_ids[by_id], ids).clip(0, max(len(wave_ids) - 1, 0))
+    if len(ids) and (len(wave_ids) == 0 or np.any(wave_ids[by_id][found] != ids)):
+        raise ValueError("a stored response belongs to an organisation outside its wave")
+    positions: NDArray[np.int64] = by_id[found].astype(np.int64, copy=False)
+    return positions
