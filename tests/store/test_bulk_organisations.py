@@ -240,3 +240,59 @@ def test_an_empty_file_writes_nothing(engine: Engine) -> None:
         assert bulk_organisations.upsert_organisations(conn, empty, 1, 1) == ({}, 0)
         assert bulk_organisations.write_attributes(conn, pl.DataFrame(schema=ATTRIBUTE_SCHEMA), {}, 1) == 0
         assert _stored(conn) == ([], [])
+
+
+def _attributes_stored(conn: Connection) -> list[tuple[Any, ...]]:
+    return [
+        (r.name, r.valid_from, r.value_number, r.value_text)
+        for r in conn.execute(select(OrganisationAttribute).order_by(OrganisationAttribute.id))
+    ]
+
+
+def test_a_null_value_a_missing_attribute_and_a_nan(engine: Engine) -> None:
+    """A null given again is unchanged (not rewritten); an attribute the file leaves out keeps its stored row; a
+    value and a null replace each other; a NaN is stored as a null on both stores, so that it too is unchanged
+    when given again."""
+    nan = float("nan")
+    with bulk.import_transaction(engine) as conn:
+        dataset = bulk.upsert_dataset(conn, "test", {"name": "Test"})
+        batch = bulk.start_batch(
+            conn, {"source_name": "f", "checksum": "c", "mapping_checksum": "m", "imported_by": "t"}
+        )
+        ids, _ = bulk_organisations.upsert_organisations(
+            conn,
+            pl.DataFrame([("A", "Alpha", None, None, None)], schema=ORG_SCHEMA, orient="row"),
+            dataset,
+            batch,
+        )
+
+        def write(rows: list[tuple[Any, ...]]) -> int:
+            frame = pl.DataFrame(rows, schema=ATTRIBUTE_SCHEMA, orient="row")
+            return bulk_organisations.write_attributes(conn, frame, ids, batch)
+
+        first = [
+            ("A", "beds", JAN, None, None),  # held with no value
+            ("A", "beds", FEB, 5.0, None),
+            ("A", "kind", JAN, None, "acute"),
+            ("A", "score", JAN, nan, None),
+        ]
+        assert write(first) == 4
+        assert _attributes_stored(conn) == [
+            ("beds", JAN, None, None),
+            ("beds", FEB, 5.0, None),
+            ("kind", JAN, None, "acute"),
+            ("score", JAN, None, None),
+        ]
+        assert write(first) == 0  # nulls equal nulls, the NaN stored as a null equals the NaN given again
+        # The null and the value trade places; "kind" is missing from this file and keeps its row and value.
+        assert write([("A", "beds", JAN, 7.0, None), ("A", "beds", FEB, None, None)]) == 2
+        assert _attributes_stored(conn) == [
+            ("beds", JAN, 7.0, None),
+            ("beds", FEB, None, None),
+            ("kind", JAN, None, "acute"),
+            ("score", JAN, None, None),
+        ]
+        # A text and a null in the text column trade places too.
+        assert write([("A", "kind", JAN, None, None)]) == 1
+        assert _attributes_stored(conn)[2] == ("kind", JAN, None, None)
+        conn.rollback()

@@ -91,44 +91,68 @@ def upsert_organisations(
     return dict(ids.select("org_code", "id").iter_rows()), new.height
 
 
+def _stored_attributes(conn: Connection, low: int, high: int) -> pl.DataFrame:
+    """The stored attributes of organisations ``low`` to ``high`` (ids), the date as ISO text on both stores."""
+    rows = conn.exec_driver_sql(
+        "SELECT organisation_id, name, CAST(valid_from AS TEXT), value_number, value_text "
+        f"FROM organisation_attributes WHERE organisation_id BETWEEN {int(low)} AND {int(high)}"
+    ).fetchall()
+    schema = {
+        "organisation_id": pl.Int64,
+        "name": pl.String,
+        "key_date": pl.String,
+        "stored_number": pl.Float64,
+        "stored_text": pl.String,
+    }
+    return pl.DataFrame(rows, schema=schema, orient="row").with_columns(pl.lit(True).alias("held"))
+
+
 def write_attributes(
     conn: Connection, attributes: pl.DataFrame, org_ids: dict[str, int], batch_id: int
 ) -> int:
     """Insert the attributes the store does not hold (by organisation, name and date), in the file's order, and
-    update those it holds with another value; returns the rows inserted or updated."""
+    update those it holds with another value; returns the rows inserted or updated.
+
+    Matched to the stored attributes by a join. A value is unchanged when it equals the stored one, a null equal
+    to a null (an attribute held with no value, given again with none, is not rewritten); an attribute the file
+    does not give keeps its stored row. A NaN number is written as a null (as SQLite stores it anyway, so that
+    both stores hold the same and a second import of the same rows changes nothing; a file's NaN is refused
+    before this, :mod:`forewarn.ingest.numbers`)."""
     if attributes.is_empty():
         return 0
     ids = pl.DataFrame(
         {"org_code": list(org_ids), "organisation_id": list(org_ids.values())},
         schema={"org_code": pl.String, "organisation_id": pl.Int64},
     )
-    rows = attributes.join(ids, on="org_code", how="left", maintain_order="left")
+    rows = attributes.join(ids, on="org_code", how="left", maintain_order="left").with_columns(
+        pl.col("value_number").fill_nan(None),
+        pl.col("valid_from").dt.strftime("%Y-%m-%d").alias("key_date"),
+    )
     low, high = min(org_ids.values(), default=0), max(org_ids.values(), default=0)
-    stored = conn.exec_driver_sql(
-        "SELECT organisation_id, name, valid_from, value_number, value_text FROM organisation_attributes "
-        f"WHERE organisation_id BETWEEN {low} AND {high}"
-    ).fetchall()
-    inserts = rows
-    updates: list[tuple[Any, ...]] = []
-    if stored:
-        existing = {
-            (int(o), str(n), str(d)): (vn, vt) for o, n, d, vn, vt in stored
-        }  # a date as ISO text, whichever the driver gives (text on SQLite, a date on PostgreSQL)
-        keyed = rows.with_columns(pl.col("valid_from").dt.strftime("%Y-%m-%d").alias("key_date"))
-        held = []
-        for org, name, day, number, text, when in keyed.select(
-            "organisation_id", "name", "key_date", "value_number", "value_text", "valid_from"
-        ).iter_rows():
-            value = existing.get((org, name, day))
-            held.append(value is not None)
-            if value is not None and value != (number, text):
-                updates.append((number, text, batch_id, org, name, _date(conn, when)))
-        inserts = rows.filter(~pl.Series(held, dtype=pl.Boolean))
+    matched = rows.join(
+        _stored_attributes(conn, low, high),
+        on=["organisation_id", "name", "key_date"],
+        how="left",
+        maintain_order="left",
+    ).with_columns(pl.col("held").fill_null(False))
+    changed = matched.filter(
+        pl.col("held")
+        & (
+            pl.col("value_number").ne_missing(pl.col("stored_number"))
+            | pl.col("value_text").ne_missing(pl.col("stored_text"))
+        )
+    )
+    inserts = matched.filter(~pl.col("held"))
     _many(
         conn,
         "UPDATE organisation_attributes SET value_number = ?, value_text = ?, batch_id = ? "
         "WHERE organisation_id = ? AND name = ? AND valid_from = ?",
-        updates,
+        [
+            (number, text, batch_id, org, name, _date(conn, day))
+            for number, text, org, name, day in changed.select(
+                "value_number", "value_text", "organisation_id", "name", "valid_from"
+            ).iter_rows()
+        ],
     )
     _many(
         conn,
@@ -141,4 +165,4 @@ def write_attributes(
             ).iter_rows()
         ],
     )
-    return len(updates) + inserts.height
+    return changed.height + inserts.height
