@@ -3,6 +3,7 @@ secondary indexes of a load into an empty store rebuilt as the migrations made t
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import polars as pl
 import pytest
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.pool import StaticPool
 
 from forewarn.ingest.importer import import_file
 from forewarn.ingest.problems import ImportRejected
@@ -269,3 +271,21 @@ def test_postgresql_large_import_locks_its_parents_and_refuses_a_missing_one(
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM observations").scalar_one() == before + CHECKED_ROWS
         assert conn.exec_driver_sql("SHOW session_replication_role").scalar_one() == "origin"
+
+
+def test_sqlite_imports_with_its_temporary_store_on_disk_and_gives_the_usual_back(tmp_path: Path) -> None:
+    """``temp_store`` is FILE (1) inside the import's transaction and the store's usual MEMORY (2) after it, on
+    the same pooled connection, even when the import fails."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}", poolclass=StaticPool)
+    migrate.upgrade(engine)
+    seen = []
+    for fail in (False, True):
+        expected = pytest.raises(RuntimeError) if fail else contextlib.nullcontext()
+        with expected, bulk.import_transaction(engine) as conn:
+            seen.append(conn.exec_driver_sql("PRAGMA temp_store").scalar_one())
+            if fail:
+                raise RuntimeError("failed inside the import")
+        with engine.connect() as conn:
+            seen.append(conn.exec_driver_sql("PRAGMA temp_store").scalar_one())
+    assert seen == [1, 2, 1, 2]
+    engine.dispose()

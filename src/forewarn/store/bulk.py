@@ -39,6 +39,15 @@ usual size back after): a transaction that writes more pages than the cache hold
 the commit and reads them back from there, and the inserts and updates of a populated import walk the table's
 unique index and series index (300 MB at 3.6M observations) once per indicator."""
 
+IMPORT_TEMP_STORE = "FILE"
+"""SQLite's temporary store for the import's connection while it imports (the store's usual ``MEMORY`` back after,
+:mod:`forewarn.store.database`): the sort of an index rebuilt after a load into an empty store spills past the page
+cache into temporary files, which ``MEMORY`` keeps in the process (a peak of 12 GB for the 120M rows of a ten-year
+simulated load); on disk they cost what the operating system's page cache costs. The merge table of a populated
+import (:data:`MATCHED`) goes there too: about 290 MB less peak memory at the bench's size for about 0.2 s more
+CPU in its match (``docs/performance.md``, "SQLite's populated import, fourth pass"). ``temp_store`` changes only
+outside a transaction, so it is set before the import's begins."""
+
 Progress = Callable[[int], None]
 
 
@@ -57,11 +66,13 @@ def import_transaction(engine: Engine) -> Iterator[Connection]:
     user was told had landed disappear)."""
     with engine.connect() as conn:
         raw = conn.connection.driver_connection if conn.dialect.name == "sqlite" else None
-        cache = None
+        cache = temp_store = None
         if raw is not None:
             raw.execute("PRAGMA foreign_keys=OFF")
             cache = int(raw.execute("PRAGMA cache_size").fetchone()[0])
             raw.execute(f"PRAGMA cache_size = -{IMPORT_CACHE_KIB}")
+            temp_store = int(raw.execute("PRAGMA temp_store").fetchone()[0])
+            raw.execute(f"PRAGMA temp_store = {IMPORT_TEMP_STORE}")
         try:
             with conn.begin():
                 yield conn
@@ -70,6 +81,8 @@ def import_transaction(engine: Engine) -> Iterator[Connection]:
                 sqlite_ingest.detach(raw)  # its transaction over, the load file can go
                 raw.execute("PRAGMA foreign_keys=ON")
                 raw.execute(f"PRAGMA cache_size = {cache}")  # the pages past the usual size are freed
+                # the store's usual temporary store (forewarn.store.database)
+                raw.execute(f"PRAGMA temp_store = {temp_store}")
 
 
 def upsert_dataset(conn: Connection, code: str, values: dict[str, Any]) -> int:
