@@ -15,7 +15,8 @@ from sqlalchemy.pool import StaticPool
 
 from forewarn.ingest.importer import import_file
 from forewarn.ingest.problems import ImportRejected
-from forewarn.store import bulk
+from forewarn.store import bulk, migrate
+from forewarn.store.database import make_engine
 from forewarn.store.models import Indicator, IndicatorDataVersion
 from forewarn.store.pg_keys import CHECKED_ROWS
 from tests.conftest import FIXTURES
