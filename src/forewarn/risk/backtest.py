@@ -31,7 +31,7 @@ from forewarn.risk.features import (
     features_by_origin,
     origin_features,
 )
-from forewarn.risk.history import StoreHistory
+from forewarn.risk.history import DAYS_A_MONTH, StoreHistory
 from forewarn.risk.latent import one_blas_thread
 from forewarn.risk.metrics import (
     Cases,
@@ -208,7 +208,7 @@ def _lead_time(
     flagged = scored.select("organisation_id", "origin").with_columns(pl.Series("top", top))
     pairs = (
         flagged.join(found, on="organisation_id")
-        .with_columns(((pl.col("date") - pl.col("origin")).dt.total_days() / 30.44).alias("lead"))
+        .with_columns(((pl.col("date") - pl.col("origin")).dt.total_days() / DAYS_A_MONTH).alias("lead"))
         .filter((pl.col("lead") > 0) & (pl.col("lead") <= max(LEADS)))
     )
     curve: dict[str, float | None] = {}

@@ -31,7 +31,7 @@ import polars as pl
 
 from forewarn.domain import concern_side_expr
 from forewarn.risk.activity import activity_features
-from forewarn.risk.history import StoreHistory
+from forewarn.risk.history import DAYS_A_MONTH, StoreHistory
 from forewarn.risk.latent import WINDOW_ORDER, latent_features, latent_from_levels, window_levels
 from forewarn.risk.outcomes import GRADE_ORDER
 from forewarn.risk.oversight import oversight_features
@@ -363,7 +363,7 @@ def _history(known: StoreHistory, origin: dt.date) -> pl.DataFrame:
     last = inspections.group_by("organisation_id").agg(pl.col("grade").last(), pl.col("date").last())
     last = last.with_columns(
         pl.col("grade").replace_strict(grade_rank, default=None, return_dtype=pl.Float64).alias("last_grade"),
-        ((pl.lit(origin) - pl.col("date")).dt.total_days() / 30.44).alias("months_since_inspection"),
+        ((pl.lit(origin) - pl.col("date")).dt.total_days() / DAYS_A_MONTH).alias("months_since_inspection"),
     ).select("organisation_id", "last_grade", "months_since_inspection")
     two_years = origin - dt.timedelta(days=730)
     recent = (
@@ -410,7 +410,9 @@ def inspection_due(known: StoreHistory, origin: dt.date, horizon_months: int) ->
         .sort("organisation_id", "date")
         .with_columns(pl.col("date").shift(-1).over("organisation_id").alias("next"))
         .with_columns(
-            ((pl.col("next").fill_null(origin) - pl.col("date")).dt.total_days() / 30.44).alias("months"),
+            ((pl.col("next").fill_null(origin) - pl.col("date")).dt.total_days() / DAYS_A_MONTH).alias(
+                "months"
+            ),
             pl.col("next").is_not_null().cast(pl.Int64).alias("closed"),
         )
     )

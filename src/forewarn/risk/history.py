@@ -24,6 +24,9 @@ from forewarn.store.columnar import read_frame, read_frames
 from forewarn.surveillance.panel import INDICATOR_SCHEMA, OBSERVATION_SCHEMA
 
 DEFAULT_PUBLICATION_LAG_DAYS = 30
+DAYS_A_MONTH = (
+    30.44  # the mean Gregorian month (365.25 / 12, rounded): months between two dates, as features count them
+)
 
 _EVENT_SCHEMA = {"organisation_id": pl.Int64, "date": pl.Date, "kind": pl.String, "grade": pl.String}
 _ORGANISATION_SCHEMA = {

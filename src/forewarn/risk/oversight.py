@@ -29,10 +29,9 @@ import datetime as dt
 
 import polars as pl
 
-from forewarn.risk.history import StoreHistory
+from forewarn.risk.history import DAYS_A_MONTH, StoreHistory
 
 MONTHS_CAP = 24.0  # two years, as the other history features count recent events
-_DAYS_A_MONTH = 30.44
 OVERSIGHT_COLUMNS = ("intervention_since_inspection", "in_intervention", "months_since_intervention_end")
 
 
@@ -64,7 +63,7 @@ def oversight_features(known: StoreHistory, origin: dt.date) -> pl.DataFrame:
         (started.is_not_null() & (ended.is_null() | (ended < started)))
         .cast(pl.Float64)
         .alias("in_intervention"),
-        ((pl.lit(origin) - ended).dt.total_days() / _DAYS_A_MONTH)
+        ((pl.lit(origin) - ended).dt.total_days() / DAYS_A_MONTH)
         .clip(upper_bound=MONTHS_CAP)
         .fill_null(MONTHS_CAP)
         .alias("months_since_intervention_end"),
