@@ -1,11 +1,11 @@
 """The migrations, run in order, build exactly the tables and indexes the models describe; 0007's index of an
-organisation's series goes and comes back with downgrade and upgrade."""
+organisation's series goes and comes back with downgrade and upgrade, and so does 0034p's change to it."""
 
 from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, text
 
 from forewarn.store import migrate
 from forewarn.store.models import Base
@@ -29,16 +29,30 @@ def test_the_migrated_store_matches_every_model(engine: Engine) -> None:
         assert compare_metadata(context, Base.metadata) == []
 
 
-def test_an_organisations_series_are_indexed_with_their_values(engine: Engine) -> None:
-    indexes = _observation_indexes(engine)
-    assert indexes["ix_observations_organisation_series"] == [
-        "organisation_id",
-        "indicator_id",
-        "period_start",
-        "value",
-    ]
-    assert "ix_observations_organisation_id" not in indexes
+def _fillfactor(engine: Engine) -> str | None:
+    """PostgreSQL's ``fillfactor`` of ``observations`` (None when it is the default, and on SQLite)."""
+    if engine.dialect.name != "postgresql":
+        return None
+    with engine.connect() as conn:
+        options = conn.execute(text("SELECT reloptions FROM pg_class WHERE relname = 'observations'")).scalar_one()
+    return next((o.split("=")[1] for o in options or [] if o.startswith("fillfactor=")), None)
+
+
+def test_an_organisations_series_are_indexed_without_their_values(engine: Engine) -> None:
+    """0034p takes ``value`` out of 0007's index (a revision then changes no indexed column) and, on PostgreSQL,
+    fills pages to 90%; its downgrade puts both back as 0007 and the default left them."""
+    series = ["organisation_id", "indicator_id", "period_start"]
+    assert _observation_indexes(engine)["ix_observations_organisation_series"] == series
+    assert _fillfactor(engine) == ("90" if engine.dialect.name == "postgresql" else None)
+    migrate.downgrade(engine, "0033")
+    assert _observation_indexes(engine)["ix_observations_organisation_series"] == [*series, "value"]
+    assert _fillfactor(engine) is None
     migrate.downgrade(engine, "0006")
-    assert _observation_indexes(engine)["ix_observations_organisation_id"] == ["organisation_id"]
+    indexes = _observation_indexes(engine)
+    assert indexes["ix_observations_organisation_id"] == ["organisation_id"]
+    assert "ix_observations_organisation_series" not in indexes
     migrate.upgrade(engine)
-    assert "ix_observations_organisation_series" in _observation_indexes(engine)
+    indexes = _observation_indexes(engine)
+    assert indexes["ix_observations_organisation_series"] == series
+    assert "ix_observations_organisation_id" not in indexes
+    assert _fillfactor(engine) == ("90" if engine.dialect.name == "postgresql" else None)

@@ -159,10 +159,9 @@ class Observation(Base):
     __tablename__ = "observations"
     __table_args__ = (
         UniqueConstraint("indicator_id", "organisation_id", "period_start"),
-        # An organisation's series with their values: its page reads them from the index alone (see 0007).
-        Index(
-            "ix_observations_organisation_series", "organisation_id", "indicator_id", "period_start", "value"
-        ),
+        # An organisation's series (its page's read). Without ``value``, so that a revision, which changes no
+        # indexed column, can be a HOT update on PostgreSQL (migration 0034p, which also sets a fillfactor).
+        Index("ix_observations_organisation_series", "organisation_id", "indicator_id", "period_start"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
