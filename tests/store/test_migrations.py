@@ -34,7 +34,9 @@ def _fillfactor(engine: Engine) -> str | None:
     if engine.dialect.name != "postgresql":
         return None
     with engine.connect() as conn:
-        options = conn.execute(text("SELECT reloptions FROM pg_class WHERE relname = 'observations'")).scalar_one()
+        options = conn.execute(
+            text("SELECT reloptions FROM pg_class WHERE relname = 'observations'")
+        ).scalar_one()
     return next((o.split("=")[1] for o in options or [] if o.startswith("fillfactor=")), None)
 
 
