@@ -1,4 +1,4 @@
-"""Migration 0034p (the series index without ``value``; on PostgreSQL, pages filled to 90% so that a revision is a
+"""Migration 0034 (the series index without ``value``; on PostgreSQL, pages filled to 90% so that a revision is a
 HOT update) stores exactly what the store before it stored: the same realistic extract (numerator and denominator
 of three indicators, then a second file with revisions and new months) imported into a store migrated to 0033 and
 into one at head gives the same rows, ids, revisions and data versions."""
@@ -123,14 +123,14 @@ def _imported(
     return _rows(engine)
 
 
-def test_a_populated_import_stores_what_it_stored_before_0034p(tmp_path: Path) -> None:
+def test_a_populated_import_stores_what_it_stored_before_0034(tmp_path: Path) -> None:
     first, second, mapping, revised = _files(tmp_path)
     # Large enough for the import's large-write path on PostgreSQL (keys checked once, triggers off).
     assert ORGS * (12 + 6) * INDICATORS >= CHECKED_ROWS
     with _store(tmp_path, "before") as before, _store(tmp_path, "after") as after:
         migrate.upgrade(before, "0033")
         migrate.upgrade(after)
-        assert migrate.current_revision(after) == "0034p"
+        assert migrate.current_revision(after) == "0034"
         stored_before = _imported(before, first, second, mapping, revised)
         stored_after = _imported(after, first, second, mapping, revised)
     assert len(stored_after["observation_revisions"]) == revised * INDICATORS > 0

@@ -1,5 +1,5 @@
 """The migrations, run in order, build exactly the tables and indexes the models describe; 0007's index of an
-organisation's series goes and comes back with downgrade and upgrade, and so does 0034p's change to it."""
+organisation's series goes and comes back with downgrade and upgrade, and so does 0034's change to it."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def _fillfactor(engine: Engine) -> str | None:
 
 
 def test_an_organisations_series_are_indexed_without_their_values(engine: Engine) -> None:
-    """0034p takes ``value`` out of 0007's index (a revision then changes no indexed column) and, on PostgreSQL,
+    """0034 takes ``value`` out of 0007's index (a revision then changes no indexed column) and, on PostgreSQL,
     fills pages to 90%; its downgrade puts both back as 0007 and the default left them."""
     series = ["organisation_id", "indicator_id", "period_start"]
     assert _observation_indexes(engine)["ix_observations_organisation_series"] == series

@@ -160,7 +160,7 @@ class Observation(Base):
     __table_args__ = (
         UniqueConstraint("indicator_id", "organisation_id", "period_start"),
         # An organisation's series (its page's read). Without ``value``, so that a revision, which changes no
-        # indexed column, can be a HOT update on PostgreSQL (migration 0034p, which also sets a fillfactor).
+        # indexed column, can be a HOT update on PostgreSQL (migration 0034, which also sets a fillfactor).
         Index("ix_observations_organisation_series", "organisation_id", "indicator_id", "period_start"),
     )
 

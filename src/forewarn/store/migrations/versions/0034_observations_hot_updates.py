@@ -1,6 +1,6 @@
 """observations: the series index without ``value``, and room on each PostgreSQL page, so a revision is a HOT update
 
-Revision ID: 0034p
+Revision ID: 0034
 Revises: 0033
 
 A revised observation changes its values, its period's end, its batch and its revision number, never its key.
@@ -24,7 +24,7 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0034p"
+revision: str = "0034"
 down_revision: str | None = "0033"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
