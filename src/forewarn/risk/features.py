@@ -31,13 +31,14 @@ import polars as pl
 
 from forewarn.domain import concern_side_expr
 from forewarn.risk.activity import activity_features
-from forewarn.risk.history import DAYS_A_MONTH, StoreHistory
+from forewarn.risk.history import DAYS_A_MONTH, ObservationReader, StoreHistory, row_hash_sum
 from forewarn.risk.latent import WINDOW_ORDER, latent_features, latent_from_levels, window_levels
 from forewarn.risk.outcomes import GRADE_ORDER
 from forewarn.risk.oversight import oversight_features
 from forewarn.risk.shapes import shape_features
 from forewarn.risk.soft import capacity_estimates
 from forewarn.surveillance.compute import compute_partition
+from forewarn.surveillance.heap import kept_heap
 from forewarn.surveillance.options import ScanOptions
 from forewarn.surveillance.panel import OBSERVATION_SCHEMA, build_panel
 from forewarn.surveillance.spawn import worker_pool
@@ -63,6 +64,10 @@ _STATUS_USED = (
 )
 
 
+# One batch's results: at each origin its series and its window levels (Nones where nothing was known then).
+Parts = list[tuple[dt.date, pl.DataFrame | None, pl.DataFrame | None]]
+
+
 @dataclass(frozen=True)
 class OriginFeatures:
     """One row per organisation known at the origin: ``organisation_id``, the features, the baselines."""
@@ -82,7 +87,7 @@ def _indicator_series(observations: pl.DataFrame, indicators: pl.DataFrame, orig
     per-indicator part (:func:`forewarn.surveillance.compute.compute_partition`: SPC, funnel, CUSUM, each
     depending on its indicator's series alone), the recent trend, the latest value and its age. One row a series,
     the funnel's false-discovery rate not yet applied (it is across every series: :func:`_known_series`)."""
-    panel = build_panel(observations, indicators, consume=True)
+    panel = build_panel(observations, indicators, consume=True, fingerprints=False)  # no fingerprint is read
     status = compute_partition(panel, _SCAN, rank_intervals=False).status
     # Recent trend of each series in the direction of concern, in the indicator's cross-sectional sds a period.
     last = panel.last_index
@@ -112,18 +117,28 @@ def _indicator_series(observations: pl.DataFrame, indicators: pl.DataFrame, orig
 
 
 def _scan_batch(
-    batch: pl.DataFrame, indicators: pl.DataFrame, origins: list[dt.date], levels: bool
+    batch: pl.DataFrame | list[pl.DataFrame], indicators: pl.DataFrame, origins: list[dt.date], levels: bool
 ) -> list[tuple[dt.date, pl.DataFrame | None, pl.DataFrame | None]]:
     """One batch's part at each of ``origins``: its series (:func:`_indicator_series`) and, with ``levels``, its
     one-factor window levels (:func:`forewarn.risk.latent.window_levels`); Nones where nothing was known then.
-    In this process or in a pool worker (:func:`_scan_batches_in_pool`): the same work and values either way."""
+    In this process or in a pool worker (:func:`_scan_batches_in_pool`): the same work and values either way.
+    ``batch`` in a list of one is taken out of it, so that the caller holds no reference to it and it is freed
+    here once sorted (a batch is one indicator at 50,000 organisations, about 0.5 GB)."""
     out: list[tuple[dt.date, pl.DataFrame | None, pl.DataFrame | None]] = []
+    rows = batch.pop() if isinstance(batch, list) else batch
+    del batch
     # The window levels read each series' rows in order: sorted once here, not once an origin (a sorted frame
     # stays sorted when filtered; at 2,000 organisations the sorts were half the window levels' time).
-    # The panel's layout does not depend on the rows' order, so the sorted rows serve the scan too.
-    batch = batch.filter(pl.col("known_on") <= max(origins))  # no origin here reads the rest
-    ordered = batch.sort(*WINDOW_ORDER) if levels else batch
-    del batch
+    # The panel's layout does not depend on the rows' order, so the sorted rows serve the scan too. Only the
+    # columns read below, filtered and sorted in one step (no origin here reads rows known later).
+    ordered = (
+        rows.lazy()
+        .select(*OBSERVATION_SCHEMA, "known_on")
+        .filter(pl.col("known_on") <= max(origins))
+        .pipe(lambda frame: frame.sort(*WINDOW_ORDER) if levels else frame)
+        .collect()
+    )
+    del rows
     for origin in origins:
         known = ordered.filter(pl.col("known_on") <= origin)
         if not known.height:
@@ -131,9 +146,27 @@ def _scan_batch(
             continue
         windows = window_levels(known, indicators, ordered=True) if levels else None
         chosen = indicators.join(known.select("indicator_id").unique(), on="indicator_id")
-        series = _indicator_series(known.select(list(OBSERVATION_SCHEMA)), chosen, origin)
+        # The panel is built from these columns, each dropped once laid out (``consume``): ``known`` goes first.
+        observations = known.select(list(OBSERVATION_SCHEMA))
+        del known
+        series = _indicator_series(observations, chosen, origin)
         out.append((origin, series, windows))
     return out
+
+
+def _scan_batches_here(
+    batches: Iterator[pl.DataFrame], indicators: pl.DataFrame, origins: list[dt.date], levels: bool
+) -> Iterator[list[tuple[dt.date, pl.DataFrame | None, pl.DataFrame | None]]]:
+    """:func:`_scan_batch` of each batch in this process. Each batch goes from the reader straight into a list
+    of one that :func:`_scan_batch` empties, never into a variable here: a loop's variable would keep the batch
+    alive beside its filtered, sorted copy until the next one came."""
+    while True:
+        held: list[pl.DataFrame] = []
+        try:
+            held.append(next(batches))
+        except StopIteration:
+            return
+        yield _scan_batch(held, indicators, origins, levels)
 
 
 def _origin_groups(batch: pl.DataFrame, origins: list[dt.date], workers: int) -> list[list[dt.date]]:
@@ -167,7 +200,6 @@ def _scan_batches_in_pool(
     from collections import deque
     from concurrent.futures import Future
 
-    Parts = list[tuple[dt.date, pl.DataFrame | None, pl.DataFrame | None]]
     pending: deque[list[Future[Parts]]] = deque()
 
     def collect(futures: list[Future[Parts]]) -> Parts:
@@ -192,6 +224,59 @@ def _scan_batches_in_pool(
             yield collect(pending.popleft())
 
 
+def _read_and_scan(
+    reader: ObservationReader,
+    indicator_ids: list[int],
+    until: dt.date | None,
+    indicators: pl.DataFrame,
+    origins: list[dt.date],
+    levels: bool,
+) -> tuple[Parts, int, int]:
+    """One batch read from the store by this (worker) process and scanned at every origin (:func:`_scan_batch`),
+    with its row count and row-hash sum when every row was read (``until`` None: the data version's digest,
+    :func:`forewarn.risk.history.row_hash_sum`), else zeros."""
+    held = [reader.read(indicator_ids, until)]
+    height, hashed = (held[0].height, row_hash_sum(held[0])) if until is None else (0, 0)
+    return _scan_batch(held, indicators, origins, levels), height, hashed
+
+
+def _read_and_scan_in_pool(
+    reader: ObservationReader,
+    until: dt.date | None,
+    indicators: pl.DataFrame,
+    origins: list[dt.date],
+    levels: bool,
+    workers: int,
+) -> Iterator[Parts]:
+    """:func:`_scan_batch` of each of the reader's batches at every origin, in ``workers`` spawned processes, each
+    worker reading its batches from the store itself (the reader is sent, not the rows): this process never
+    holds an observation, and each batch is read once, by the worker that scans it at every origin. Yields each
+    batch's results in the batches' order: the same values as in one process (each indicator's results depend
+    on its own series alone). With ``until`` None every row is read and the reader keeps the data version's
+    digest (:attr:`forewarn.risk.history.ObservationReader.whole`), as a pass in this process does.
+
+    Against splitting each batch's origins between workers (:func:`_scan_batches_in_pool`, for histories held
+    in memory): no batch is pickled through the pool's pipe, and only the workers hold rows, one batch each."""
+    height, total = 0, 0
+    with worker_pool(workers) as pool:
+        futures = [
+            pool.submit(_read_and_scan, reader, ids, until, indicators, origins, levels)
+            for ids in reader.batch_ids(until, _SCAN_ROWS)
+        ]
+        for future in futures:
+            parts, rows, hashed = future.result()
+            height, total = height + rows, total + hashed
+            yield parts
+    if until is None:
+        reader.whole.update(rows=height, hash_sum=total % 2**64)
+
+
+def _own_reads(reader: ObservationReader) -> bool:
+    """Whether pool workers can open the reader's store themselves (a file or a server, not memory)."""
+    database = reader.engine.url.database
+    return reader.engine.url.get_backend_name() != "sqlite" or database not in (None, "", ":memory:")
+
+
 def _series_by_origin(
     history: StoreHistory,
     origins: list[dt.date],
@@ -210,23 +295,35 @@ def _series_by_origin(
     same pass gives the data version's digest (:meth:`StoreHistory.observation_digest`). ``levels``: the same
     pass also gives each origin's window levels of the one-factor model (:func:`forewarn.risk.latent.window_levels`,
     one list a batch; empty lists without it), so that the observations are read once, not twice.
-    ``workers``: the batches' scans in a pool of that many processes (:func:`_scan_batches_in_pool`); 0: in this
-    process. The command line passes ``FOREWARN_SCHEDULER``'s ``pool:N`` down as ``N``."""
+    ``workers``: the batches' scans in a pool of that many processes, each reading its own batches from the
+    store (:func:`_read_and_scan_in_pool`; a history held in memory sends them: :func:`_scan_batches_in_pool`);
+    0: in this process. The command line passes ``FOREWARN_SCHEDULER``'s ``pool:N`` down as ``N``."""
     parts: dict[dt.date, list[pl.DataFrame]] = {origin: [] for origin in origins}
     windows: dict[dt.date, list[pl.DataFrame]] = {origin: [] for origin in origins}
     if not origins:
         return {}, {}
-    batches = history.observation_batches(None if read_all else max(origins), _SCAN_ROWS)
-    if workers:
+    until = None if read_all else max(origins)
+    if workers and history.reader is not None and _own_reads(history.reader):
+        scanned_batches = _read_and_scan_in_pool(
+            history.reader, until, history.indicators, origins, levels, workers
+        )
+    elif workers:
+        batches = history.observation_batches(until, _SCAN_ROWS)
         scanned_batches = _scan_batches_in_pool(batches, history.indicators, origins, levels, workers)
     else:
-        scanned_batches = (_scan_batch(batch, history.indicators, origins, levels) for batch in batches)
-    for scanned_batch in scanned_batches:
-        for origin, series, batch_levels in scanned_batch:
-            if series is not None:
-                parts[origin].append(series)
-            if batch_levels is not None:
-                windows[origin].append(batch_levels)
+        batches = history.observation_batches(until, _SCAN_ROWS)
+        scanned_batches = _scan_batches_here(batches, history.indicators, origins, levels)
+    # The scans' panel-sized NumPy arrays (48 MB each for an indicator of 50,000 organisations, above glibc's
+    # largest dynamic mmap threshold of 32 MB) kept in this process's heap while they are made and freed, as the
+    # store-wide scan keeps them (forewarn.surveillance.heap): else every one is a fresh mmap faulted in page by
+    # page. A pool's workers keep theirs for their life (forewarn.surveillance.spawn.worker_pool).
+    with kept_heap():
+        for scanned_batch in scanned_batches:
+            for origin, series, batch_levels in scanned_batch:
+                if series is not None:
+                    parts[origin].append(series)
+                if batch_levels is not None:
+                    windows[origin].append(batch_levels)
     out: dict[dt.date, pl.DataFrame | None] = {}
     for origin, scanned in parts.items():
         if not scanned:

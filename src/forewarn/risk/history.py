@@ -201,13 +201,15 @@ class ObservationReader:
             self.check_unchanged(conn)
         return self._finish(frame, until)
 
-    def batches(self, until: dt.date | None, max_rows: int) -> Iterator[pl.DataFrame]:
-        """The observations known by ``until`` (None: all), in batches of whole indicators (ascending) of about
-        ``max_rows`` rows each (an indicator larger than that is a batch of its own), each read by its own
-        query in one pass of the store's bulk reader (which reads the next batch while the caller works).
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        """Pickled with the engine's URL in its place (an engine holds connections): a pool worker that is sent
+        the reader opens an engine of its own on the same store and reads its own batches
+        (:func:`forewarn.risk.features.features_by_origin`); the versions checked stay those of the load."""
+        url = self.engine.url.render_as_string(hide_password=False)
+        return (_reader_at, (url, self.chosen, self.lags, self.default_lag_days, self.summary, self.versions))
 
-        The rows an indicator has by ``until`` are estimated from its span (its rows spread evenly from its first
-        period to its last): batches of about the same size as when counted, without a count at every date."""
+    def batch_ids(self, until: dt.date | None, max_rows: int) -> list[list[int]]:
+        """The indicators of each of :meth:`batches`' batches, in their order."""
         rows_by = pl.col("rows")
         if until is not None:
             span = (pl.col("last_start") - pl.col("first_start")).dt.total_days() + 31
@@ -221,17 +223,43 @@ class ObservationReader:
             if rows >= max_rows:
                 groups.append([])
                 rows = 0
-        queries = [self._query(group, until) for group in groups if group]
+        return [group for group in groups if group]
+
+    def batches(self, until: dt.date | None, max_rows: int) -> Iterator[pl.DataFrame]:
+        """The observations known by ``until`` (None: all), in batches of whole indicators (ascending) of about
+        ``max_rows`` rows each (an indicator larger than that is a batch of its own), each read by its own
+        query in one pass of the store's bulk reader (which reads the next batch while the caller works).
+
+        The rows an indicator has by ``until`` are estimated from its span (its rows spread evenly from its first
+        period to its last): batches of about the same size as when counted, without a count at every date."""
+        queries = [self._query(group, until) for group in self.batch_ids(until, max_rows)]
         height, total = 0, 0
         with self.engine.connect() as conn:
+            # Neither the frame read nor the batch stays referenced here while the caller works on it (a batch is
+            # one indicator at 50,000 organisations, about 0.5 GB): the caller frees each when done with it.
             for frame in read_frames(conn, queries, _READ_SCHEMA):
-                batch = self._finish(frame, until)
+                held = [self._finish(frame, until)]
+                del frame
                 if until is None:
-                    height, total = height + batch.height, total + row_hash_sum(batch)
-                yield batch
+                    height, total = height + held[0].height, total + row_hash_sum(held[0])
+                yield held.pop()
             self.check_unchanged(conn)
         if until is None:
             self.whole.update(rows=height, hash_sum=total % 2**64)
+
+
+def _reader_at(
+    url: str,
+    chosen: pl.DataFrame,
+    lags: pl.DataFrame,
+    default_lag_days: int,
+    summary: pl.DataFrame,
+    versions: pl.DataFrame | None,
+) -> ObservationReader:
+    """An unpickled :class:`ObservationReader`: the same reads, on an engine of this process's own."""
+    from forewarn.store.database import make_engine
+
+    return ObservationReader(make_engine(url), chosen, lags, default_lag_days, summary, versions)
 
 
 @dataclass(frozen=True)

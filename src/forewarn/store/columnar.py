@@ -248,8 +248,11 @@ def _read_sqlite_adbc(
                 frame = pl.from_arrow(table.slice(1).drop_columns([ADBC_TYPED]), rechunk=False)
                 del table
                 assert isinstance(frame, pl.DataFrame)
-                yield frame.cast(dict(schema)).select(names)  # type: ignore[arg-type]
+                # Only the caller holds the result while it works on it (not this generator's frame too, whose
+                # columns the cast may have copied): a caller that drops it frees it.
+                held = [frame.cast(dict(schema)).select(names)]  # type: ignore[arg-type]
                 del frame
+                yield held.pop()
             stream.close()
             code = child.wait()
             done = True

@@ -69,7 +69,9 @@ class Panel:
         return out
 
 
-def build_panel(observations: pl.DataFrame, indicators: pl.DataFrame, *, consume: bool = False) -> Panel:
+def build_panel(
+    observations: pl.DataFrame, indicators: pl.DataFrame, *, consume: bool = False, fingerprints: bool = True
+) -> Panel:
     """Arrange long observations (one row per organisation, indicator and period) into a :class:`Panel`.
 
     Each indicator's periods are ranked on their own axis (a monthly and an annual indicator both start at
@@ -81,6 +83,9 @@ def build_panel(observations: pl.DataFrame, indicators: pl.DataFrame, *, consume
     dense codes, and the grids are filled one column at a time. With ``consume`` the frame's columns are dropped
     from ``observations`` itself as they are laid out, so a caller that holds no other reference to them (the
     scan's ``load_panel``) frees the long frame while the grids are built.
+
+    Without ``fingerprints`` every series' fingerprint is 0: for callers that read none (the risk model's as-of
+    scans, eight an indicator in a backtest), which then skip hashing every row.
     """
     frame = observations if consume else observations.clone()
     indicators = indicators.sort("indicator_id")
@@ -112,7 +117,9 @@ def build_panel(observations: pl.DataFrame, indicators: pl.DataFrame, *, consume
     # than a scatter by (row, column) pairs.
     cell = s.astype(np.int64) * width + t
     del t
-    fingerprint = _fingerprints(frame, cell, n_series, width)
+    fingerprint = (
+        _fingerprints(frame, cell, n_series, width) if fingerprints else np.zeros(n_series, dtype=np.uint64)
+    )
     period = np.full(n_series * width, np.datetime64("NaT"), dtype="datetime64[D]")
     period[cell] = day.astype("datetime64[D]")
     del day
