@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Engine
 
 from forewarn.risk.activity import ACTIVITY_SCHEMA, learning_activity
 from forewarn.store.columnar import read_frame, read_frames
+from forewarn.store.database import make_engine
 from forewarn.surveillance.panel import INDICATOR_SCHEMA, OBSERVATION_SCHEMA
 
 DEFAULT_PUBLICATION_LAG_DAYS = 30
@@ -257,8 +258,6 @@ def _reader_at(
     versions: pl.DataFrame | None,
 ) -> ObservationReader:
     """An unpickled :class:`ObservationReader`: the same reads, on an engine of this process's own."""
-    from forewarn.store.database import make_engine
-
     return ObservationReader(make_engine(url), chosen, lags, default_lag_days, summary, versions)
 
 
