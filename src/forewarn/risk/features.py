@@ -38,7 +38,6 @@ from forewarn.risk.oversight import oversight_features
 from forewarn.risk.shapes import shape_features
 from forewarn.risk.soft import capacity_estimates
 from forewarn.surveillance.compute import compute_partition
-from forewarn.surveillance.heap import kept_heap
 from forewarn.surveillance.options import ScanOptions
 from forewarn.surveillance.panel import OBSERVATION_SCHEMA, build_panel
 from forewarn.surveillance.spawn import worker_pool
@@ -313,17 +312,15 @@ def _series_by_origin(
     else:
         batches = history.observation_batches(until, _SCAN_ROWS)
         scanned_batches = _scan_batches_here(batches, history.indicators, origins, levels)
-    # The scans' panel-sized NumPy arrays (48 MB each for an indicator of 50,000 organisations, above glibc's
-    # largest dynamic mmap threshold of 32 MB) kept in this process's heap while they are made and freed, as the
-    # store-wide scan keeps them (forewarn.surveillance.heap): else every one is a fresh mmap faulted in page by
-    # page. A pool's workers keep theirs for their life (forewarn.surveillance.spawn.worker_pool).
-    with kept_heap():
-        for scanned_batch in scanned_batches:
-            for origin, series, batch_levels in scanned_batch:
-                if series is not None:
-                    parts[origin].append(series)
-                if batch_levels is not None:
-                    windows[origin].append(batch_levels)
+    # The heap is not kept here (unlike the store-wide scan, forewarn.surveillance.heap): at 50,000 organisations
+    # keeping it cut the serial backtest's CPU by 8% (1,095 -> 1,006 s) but raised its peak by 1.3 GB (3,539 ->
+    # 4,849 MB), past the bench's 4 GB (docs/risk.md, "The bench at 50,000 ... fifth session's merges").
+    for scanned_batch in scanned_batches:
+        for origin, series, batch_levels in scanned_batch:
+            if series is not None:
+                parts[origin].append(series)
+            if batch_levels is not None:
+                windows[origin].append(batch_levels)
     out: dict[dt.date, pl.DataFrame | None] = {}
     for origin, scanned in parts.items():
         if not scanned:
